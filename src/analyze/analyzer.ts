@@ -1,0 +1,64 @@
+/**
+ * The analyzer contract. An analyzer is one module in `analyzers/` that default-exports
+ * a descriptor: its kind id, catalogue text, and only the hooks it needs. Hooks receive
+ * the analyzer's per-flow state (created with the flow, kept in `flow.slots`), the flow,
+ * and a `FindingSink` to report to. Analyzers never parse bytes: they read the decoded
+ * packet and the tracker's per-segment facts.
+ */
+import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
+import type { Flow, TcpSegment } from "../decode/flow.js";
+import type { DecodedPacket } from "../decode/packet.js";
+import type { Finding, Severity } from "./finding.js";
+
+/** Thresholds a user may change from the command line. */
+export interface AnalyzerOptions {
+  /** Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL (Linux: 60 s in all). */
+  mslSec: number;
+}
+export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { mslSec: 30 };
+
+export interface FindingInput {
+  flow: Flow | null;
+  dir: number | null;
+  frames: number[];
+  count?: number;
+  time: number;
+  summary: string;
+  measure?: Record<string, number>;
+  /** Overrides the descriptor's severity (e.g. keepalive answered = info, unanswered = error). */
+  severity?: Severity;
+  /** Extra sentences for this case, put before the catalogue explanation. */
+  detail?: string;
+}
+
+export interface FindingSink {
+  report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding;
+  readonly options: AnalyzerOptions;
+}
+
+export interface AnalyzerDescriptor<S> {
+  /** Kind id from PHENOMENA.md: kebab-case, stable. */
+  id: string;
+  title: string;
+  severity: Severity;
+  family: "tcp-opening" | "tcp-transfer" | "tcp-closing" | "udp-ip-icmp";
+  /** What it looks like on the wire, in a sentence. */
+  wire: string;
+  /** The explanation in socket-API terms: what the program did, what it saw, what to change. */
+  explanation: string;
+  references: string[];
+  /** Per-flow state; omitted for analyzers that keep none. */
+  createState?(flow: Flow): S;
+  onTcpSegment?(state: S, flow: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink): void;
+  onUdpDatagram?(state: S, flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
+  /** An ICMP error that quotes a packet of `flow` (dir: direction of the quoted packet). */
+  onIcmpError?(state: S, flow: Flow, quotedDir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
+  onDatagramComplete?(d: FragmentedDatagram, flow: Flow | null, p: DecodedPacket, out: FindingSink): void;
+  onDatagramFailed?(d: FragmentedDatagram, flow: Flow | null, reason: FragmentFailure, out: FindingSink): void;
+  onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
+}
+
+/** Typing helper so each module's hooks see its own state type. */
+export function defineAnalyzer<S>(d: AnalyzerDescriptor<S>): AnalyzerDescriptor<S> {
+  return d;
+}

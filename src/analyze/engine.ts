@@ -1,0 +1,228 @@
+/**
+ * The pipeline for one capture, data flowing one way:
+ * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → analyzers → findings.
+ *
+ * The engine owns the per-capture state and compiles the analyzers' hooks into one array
+ * per event at construction, so the per-packet loop calls plain functions with no
+ * property lookups across analyzer objects and no closures.
+ */
+import type { PacketRecord } from "../capture/record.js";
+import { PacketDecoder } from "../decode/decoder.js";
+import { DIR_CLIENT, FlowTable, type Flow, type FlowListener, type TcpSegment, DEFAULT_MAX_FLOWS } from "../decode/flow.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
+import {
+  DEFAULT_FRAGMENT_TIMEOUT_SEC, DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
+  DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
+} from "../decode/reassembly.js";
+import { DEFAULT_ANALYZER_OPTIONS, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
+import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
+import { ANALYZERS } from "./registry.js";
+import { flowKeyOf } from "../decode/flow-key.js";
+
+export interface EngineOptions {
+  analyzers?: AnalyzerDescriptor<any>[];
+  analyzer?: Partial<AnalyzerOptions>;
+  maxFlows?: number;
+  fragmentTimeoutSec?: number;
+  maxPendingDatagrams?: number;
+  maxFragmentBytes?: number;
+  maxFragmentsPerDatagram?: number;
+}
+
+/** Called for every decoded packet, for per-packet output (`sockscope packets`). */
+export type PacketObserver = (rec: PacketRecord, p: DecodedPacket, flow: Flow | null, dir: number, seg: TcpSegment | null) => void;
+
+/** Counts of packets the engine could not take all the way to a flow, by reason. */
+export class DecodeStats {
+  packets = 0;
+  ipPackets = 0;
+  nonIpPackets = 0;
+  truncatedPackets = 0;
+  fragments = 0;
+  reassembledDatagrams = 0;
+  firstTime = -1;
+  lastTime = -1;
+  readonly linkTypes = new Map<number, number>();
+  /** issue text → [count, first frame] */
+  readonly issues = new Map<string, [number, number]>();
+}
+
+type TcpHook = (s: unknown, f: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink) => void;
+type UdpHook = (s: unknown, f: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink) => void;
+
+export class Engine implements FlowListener, ReassemblyListener, FindingSink {
+  readonly options: AnalyzerOptions;
+  readonly analyzers: AnalyzerDescriptor<any>[];
+  readonly flows: FlowTable;
+  readonly reassembler: Reassembler;
+  readonly decoder: PacketDecoder;
+  readonly stats = new DecodeStats();
+  readonly findings: Finding[] = [];
+  observer: PacketObserver | null = null;
+  private readonly tcpHooks: TcpHook[] = [];
+  private readonly tcpSlots: number[] = [];
+  private readonly udpHooks: UdpHook[] = [];
+  private readonly udpSlots: number[] = [];
+  private currentFrame = 0;
+  private currentTime = 0;
+
+  constructor(opts: EngineOptions = {}) {
+    this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
+    this.analyzers = opts.analyzers ?? ANALYZERS;
+    this.flows = new FlowTable(this, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS });
+    this.reassembler = new Reassembler(this, {
+      timeoutSec: opts.fragmentTimeoutSec ?? DEFAULT_FRAGMENT_TIMEOUT_SEC,
+      maxPending: opts.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS,
+      maxBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
+      maxFragments: opts.maxFragmentsPerDatagram ?? DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
+    });
+    this.decoder = new PacketDecoder(this.reassembler);
+    this.analyzers.forEach((a, i) => {
+      if (a.onTcpSegment) { this.tcpHooks.push(a.onTcpSegment as TcpHook); this.tcpSlots.push(i); }
+      if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
+    });
+  }
+
+  /** The per-packet entry point: synchronous, allocation-free on the common path. */
+  readonly onPacket = (rec: PacketRecord): void => {
+    const st = this.stats;
+    st.packets++;
+    const frame = rec.frame;
+    const time = rec.tsSec + rec.tsNsec / 1e9;
+    this.currentFrame = frame;
+    this.currentTime = time;
+    if (st.firstTime < 0) st.firstTime = time;
+    if (time > st.lastTime) st.lastTime = time;
+    st.linkTypes.set(rec.linkType, (st.linkTypes.get(rec.linkType) ?? 0) + 1);
+    const p = this.decoder.decode(rec);
+    if (p.issues.length > 0) this.noteIssues(p, frame);
+    if (p.truncated) st.truncatedPackets++;
+    if (p.ipVersion === 0) {
+      st.nonIpPackets++;
+      this.observer?.(rec, p, null, 0, null);
+      return;
+    }
+    st.ipPackets++;
+    if (p.isFragment) {
+      st.fragments++;
+      if (!p.reassembled) { this.observer?.(rec, p, null, 0, null); return; }
+      st.reassembledDatagrams++;
+    }
+    const l4 = p.l4;
+    if (l4 === L4_TCP || l4 === L4_UDP) {
+      const flow = this.flows.lookup(p, frame, time);
+      if (flow === null) { this.observer?.(rec, p, null, 0, null); return; }
+      const dir = this.flows.dir;
+      let seg: TcpSegment | null = null;
+      if (l4 === L4_TCP) {
+        seg = this.flows.trackTcp(flow, dir, p, frame, time);
+        const hooks = this.tcpHooks, slots = this.tcpSlots;
+        for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, seg, p, this);
+      } else {
+        const hooks = this.udpHooks, slots = this.udpSlots;
+        for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
+      }
+      this.observer?.(rec, p, flow, dir, seg);
+      return;
+    }
+    if ((l4 === L4_ICMP || l4 === L4_ICMPV6) && p.quoted.srcPort >= 0) {
+      this.icmpError(p, frame, time);
+    }
+    this.observer?.(rec, p, null, 0, null);
+  };
+
+  /** Capture over: fail pending fragments, end every flow, sort the findings. */
+  finish(): void {
+    this.reassembler.finish();
+    this.flows.finish();
+    this.findings.sort((a, b) => (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+  }
+
+  // --- FindingSink
+  report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding {
+    const flow = input.flow;
+    const side = input.dir === null || flow === null ? null : input.dir === DIR_CLIENT ? "client" : "server";
+    const frames = [...new Set(input.frames)].sort((a, b) => a - b);
+    const f: Finding = {
+      kind: kind.id,
+      severity: input.severity ?? kind.severity,
+      flow: flow === null ? null : flow.id,
+      frames: frames.slice(0, MAX_EVIDENCE_FRAMES),
+      count: input.count ?? 1,
+      time: input.time,
+      side,
+      endpoint: side === null || flow === null ? null : flow.endpointName(side),
+      summary: input.summary,
+      explanation: input.detail ? `${input.detail} ${kind.explanation}` : kind.explanation,
+      references: kind.references,
+      measure: input.measure ?? {},
+    };
+    this.findings.push(f);
+    return f;
+  }
+
+  // --- FlowListener
+  flowStarted(flow: Flow): void {
+    const as = this.analyzers;
+    for (let i = 0; i < as.length; i++) {
+      const a = as[i]!;
+      const relevant = flow.proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined || a.onIcmpError !== undefined;
+      flow.slots.push(relevant && a.createState ? a.createState(flow) : null);
+    }
+  }
+
+  flowEnded(flow: Flow): void {
+    const as = this.analyzers;
+    for (let i = 0; i < as.length; i++) {
+      const a = as[i]!;
+      if (a.onFlowEnd && flow.slots[i] !== null) a.onFlowEnd(flow.slots[i], flow, this);
+      else if (a.onFlowEnd && a.createState === undefined) a.onFlowEnd(null, flow, this);
+    }
+  }
+
+  // --- ReassemblyListener
+  datagramComplete(d: FragmentedDatagram, p: DecodedPacket): void {
+    const flow = this.flowOfDatagram(d);
+    for (const a of this.analyzers) a.onDatagramComplete?.(d, flow, p, this);
+  }
+
+  datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void {
+    const flow = this.flowOfDatagram(d);
+    for (const a of this.analyzers) a.onDatagramFailed?.(d, flow, reason, this);
+  }
+
+  private flowOfDatagram(d: FragmentedDatagram): Flow | null {
+    if (d.srcPort < 0 || (d.proto !== L4_TCP && d.proto !== L4_UDP)) return null;
+    return this.flows.find(flowKeyOf(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort));
+  }
+
+  private icmpError(p: DecodedPacket, frame: number, time: number): void {
+    const q = p.quoted;
+    if (q.proto !== L4_TCP && q.proto !== L4_UDP) return;
+    const src = [q.src0, q.src1, q.src2, q.src3], dst = [q.dst0, q.dst1, q.dst2, q.dst3];
+    const flow = this.flows.find(flowKeyOf(p.vlan, q.proto, q.ipVersion, src, q.srcPort, dst, q.dstPort));
+    if (flow === null) return;
+    flow.icmpErrors++;
+    const c = flow.client;
+    const quotedDir = q.srcPort === flow.clientPort && src[0] === c[0] && src[1] === c[1] && src[2] === c[2] && src[3] === c[3] ? 0 : 1;
+    const as = this.analyzers;
+    for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(flow.slots[i], flow, quotedDir, frame, time, p, this);
+  }
+
+  private noteIssues(p: DecodedPacket, frame: number): void {
+    for (const issue of p.issues) {
+      if (issue.code === "truncated") continue; // counted as truncatedPackets
+      const key = issue.text;
+      const seen = this.stats.issues.get(key);
+      if (seen) seen[0]++;
+      else this.stats.issues.set(key, [1, frame]);
+    }
+  }
+
+  get frame(): number {
+    return this.currentFrame;
+  }
+  get time(): number {
+    return this.currentTime;
+  }
+}

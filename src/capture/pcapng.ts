@@ -1,0 +1,253 @@
+/**
+ * pcapng (draft-ietf-opsawg-pcapng): a sequence of blocks, each `type, total length, body,
+ * total length`. A Section Header Block sets the byte order for the blocks after it, so
+ * one file may mix orders. Interface Description Blocks give each interface its link
+ * type, snap length, timestamp resolution (if_tsresol) and offset (if_tsoffset).
+ * Packets come in Enhanced (6), Simple (3) and the obsolete Packet (2) blocks; every other
+ * block type (name resolution, statistics, custom, unknown) is skipped by its length.
+ */
+import { CaptureError } from "./errors.js";
+import { MAX_RECORD_BYTES, type Framer, type FramerContext } from "./framer.js";
+
+export const PCAPNG_SHB = 0x0a0d0d0a;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const BLOCK_IDB = 1;
+const BLOCK_PB = 2;
+const BLOCK_SPB = 3;
+const BLOCK_EPB = 6;
+const OPT_END = 0;
+const OPT_IF_NAME = 2;
+const OPT_IF_TSRESOL = 9;
+const OPT_IF_TSOFFSET = 14;
+const TWO_32 = 4294967296;
+
+/** Per-interface timestamp arithmetic, computed once from the IDB's options. */
+class PcapngInterface {
+  constructor(
+    readonly linkType: number,
+    readonly snapLen: number,
+    /** Timestamp units per second (10^n or 2^n). */
+    readonly unitsPerSec: number,
+    /** if_tsoffset: seconds added to every timestamp. */
+    readonly offsetSec: number,
+    /** Global interface index reported on records (sections restart their ids at 0). */
+    readonly globalIndex: number,
+  ) {}
+}
+
+export class PcapngFramer implements Framer {
+  pending = 12;
+  private le = true;
+  private sawLe = false;
+  private sawBe = false;
+  private sectionIfaces: PcapngInterface[] = [];
+  private frame = 0;
+  private warnedOverSnap = false;
+
+  constructor(private readonly ctx: FramerContext) {}
+
+  parse(buf: Uint8Array, dv: DataView, pos: number, end: number, base: number): number {
+    const ctx = this.ctx;
+    while (end - pos >= 12) {
+      let type = dv.getUint32(pos, this.le);
+      if (dv.getUint32(pos, false) === PCAPNG_SHB) {
+        // The SHB's own byte order comes from its magic, which sits after the length.
+        type = PCAPNG_SHB;
+        const magic = dv.getUint32(pos + 8, false);
+        if (magic === BYTE_ORDER_MAGIC) this.le = false;
+        else if (magic === 0x4d3c2b1a) this.le = true;
+        else throw new CaptureError(ctx.file, base + pos + 8, `section header byte-order magic 0x${magic.toString(16)} is neither 1a2b3c4d nor its swap`);
+      }
+      const len = dv.getUint32(pos + 4, this.le);
+      if (len < 12 || (len & 3) !== 0) {
+        throw new CaptureError(ctx.file, base + pos, `pcapng block of type 0x${type.toString(16)} has total length ${len}, which is ${len < 12 ? "below the minimum of 12" : "not a multiple of 4"}`);
+      }
+      if (len > MAX_RECORD_BYTES) {
+        throw new CaptureError(ctx.file, base + pos, `pcapng block of type 0x${type.toString(16)} claims ${len} bytes, more than the ${MAX_RECORD_BYTES}-byte limit: the file is damaged here`);
+      }
+      if (end - pos < len) {
+        this.pending = len;
+        return pos;
+      }
+      const trailer = dv.getUint32(pos + len - 4, this.le);
+      if (trailer !== len) {
+        // libpcap does not check the trailing copy either; the leading length is what
+        // frames the file, so say so and go on (corpus: libpcap shb-option-too-long).
+        ctx.warn(base + pos + len - 4, `pcapng block of type 0x${type.toString(16)} ends with length ${trailer} but starts with ${len}; using ${len}`);
+      }
+      switch (type) {
+        case PCAPNG_SHB: this.sectionHeader(dv, pos, len, base); break;
+        case BLOCK_IDB: this.interfaceDescription(buf, dv, pos, len, base); break;
+        case BLOCK_EPB: this.enhancedPacket(buf, dv, pos, len, base); break;
+        case BLOCK_SPB: this.simplePacket(buf, dv, pos, len, base); break;
+        case BLOCK_PB: this.obsoletePacket(buf, dv, pos, len, base); break;
+        default: break; // NRB, ISB, DSB, custom and unknown blocks: nothing a flow needs
+      }
+      pos += len;
+    }
+    this.pending = 12;
+    return pos;
+  }
+
+  describeTail(available: number): string {
+    if (available < 12) return `truncated final block: file ends inside a block header (${available} of 12 bytes)`;
+    return `truncated final block: it needs ${this.pending} bytes, the file has ${available}`;
+  }
+
+  private sectionHeader(dv: DataView, pos: number, len: number, base: number): void {
+    const ctx = this.ctx;
+    if (len < 28) throw new CaptureError(ctx.file, base + pos, `section header block of ${len} bytes is shorter than its 28-byte minimum`);
+    if (this.le) this.sawLe = true; else this.sawBe = true;
+    const major = dv.getUint16(pos + 12, this.le);
+    const minor = dv.getUint16(pos + 14, this.le);
+    if (major !== 1) {
+      ctx.warn(base + pos + 12, `pcapng section version ${major}.${minor}, expected 1.0; reading on as 1.0`);
+    }
+    this.walkOptions(dv, pos + 24, pos + len - 4, base, "section header", null);
+    this.sectionIfaces = [];
+    ctx.info.format = "pcapng";
+    ctx.info.variant = this.sawLe && this.sawBe ? "pcapng-mixed" : this.le ? "pcapng-le" : "pcapng-be";
+  }
+
+  private interfaceDescription(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
+    const ctx = this.ctx;
+    if (len < 20) throw new CaptureError(ctx.file, base + pos, `interface description block of ${len} bytes is shorter than its 20-byte minimum`);
+    const linkType = dv.getUint16(pos + 8, this.le);
+    const snapLen = dv.getUint32(pos + 12, this.le);
+    const opts = { unitsPerSec: 1e6, offsetSec: 0, name: "" };
+    this.walkOptions(dv, pos + 16, pos + len - 4, base, "interface description", (code, at, optLen) => {
+      if (code === OPT_IF_TSRESOL && optLen >= 1) {
+        const v = buf[at]!;
+        // MSB clear: 10^-v seconds; MSB set: 2^-(v & 0x7f) seconds.
+        opts.unitsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
+      } else if (code === OPT_IF_TSOFFSET && optLen >= 8) {
+        const hi = dv.getInt32(this.le ? at + 4 : at, this.le);
+        const lo = dv.getUint32(this.le ? at : at + 4, this.le);
+        opts.offsetSec = hi * TWO_32 + lo;
+      } else if (code === OPT_IF_NAME) {
+        opts.name = Buffer.from(buf.buffer, buf.byteOffset + at, optLen).toString("utf8");
+      }
+    });
+    const globalIndex = ctx.info.interfaces.length;
+    ctx.info.interfaces.push({ linkType, snapLen, name: opts.name });
+    this.sectionIfaces.push(new PcapngInterface(linkType, snapLen, opts.unitsPerSec, opts.offsetSec, globalIndex));
+  }
+
+  private enhancedPacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
+    const ctx = this.ctx;
+    if (len < 32) throw new CaptureError(ctx.file, base + pos, `enhanced packet block of ${len} bytes is shorter than its 32-byte minimum`);
+    const ifaceId = dv.getUint32(pos + 8, this.le);
+    const capLen = dv.getUint32(pos + 20, this.le);
+    if (28 + capLen > len - 4) {
+      throw new CaptureError(ctx.file, base + pos + 20, `enhanced packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+    }
+    const iface = this.ifaceFor(ifaceId, pos, base);
+    this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
+      capLen, dv.getUint32(pos + 24, this.le), buf, pos + 28, pos, base);
+  }
+
+  private obsoletePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
+    const ctx = this.ctx;
+    if (len < 32) throw new CaptureError(ctx.file, base + pos, `packet block of ${len} bytes is shorter than its 32-byte minimum`);
+    const ifaceId = dv.getUint16(pos + 8, this.le);
+    const capLen = dv.getUint32(pos + 20, this.le);
+    if (28 + capLen > len - 4) {
+      throw new CaptureError(ctx.file, base + pos + 20, `packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+    }
+    const iface = this.ifaceFor(ifaceId, pos, base);
+    this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
+      capLen, dv.getUint32(pos + 24, this.le), buf, pos + 28, pos, base);
+  }
+
+  private simplePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
+    const ctx = this.ctx;
+    if (len < 16) throw new CaptureError(ctx.file, base + pos, `simple packet block of ${len} bytes is shorter than its 16-byte minimum`);
+    const iface = this.ifaceFor(0, pos, base);
+    const origLen = dv.getUint32(pos + 8, this.le);
+    // An SPB carries no captured length: the smaller of the original length, what the
+    // block holds, and the interface's snap length.
+    let capLen = Math.min(origLen, len - 16);
+    if (iface.snapLen > 0 && capLen > iface.snapLen) capLen = iface.snapLen;
+    // No timestamp in an SPB: time 0, as Wireshark shows it.
+    this.emit(iface, 0, 0, capLen, origLen, buf, pos + 12, pos, base);
+  }
+
+  private ifaceFor(id: number, pos: number, base: number): PcapngInterface {
+    const iface = this.sectionIfaces[id];
+    if (iface === undefined) {
+      throw new CaptureError(this.ctx.file, base + pos, `packet block refers to interface ${id}, but this section describes ${this.sectionIfaces.length} interface(s)`);
+    }
+    return iface;
+  }
+
+  private emit(iface: PcapngInterface, tsHigh: number, tsLow: number, capLen: number, origLen: number,
+    buf: Uint8Array, dataAt: number, pos: number, base: number): void {
+    const ctx = this.ctx;
+    const rec = ctx.rec;
+    if (iface.snapLen > 0 && capLen > iface.snapLen && !this.warnedOverSnap) {
+      this.warnedOverSnap = true;
+      ctx.warn(base + pos, `packet ${this.frame + 1} has ${capLen} captured bytes, more than its interface's snap length ${iface.snapLen}`);
+    }
+    splitTimestamp(tsHigh, tsLow, iface.unitsPerSec, rec);
+    rec.tsSec += iface.offsetSec;
+    rec.frame = ++this.frame;
+    rec.capLen = capLen;
+    rec.origLen = origLen;
+    rec.linkType = iface.linkType;
+    rec.iface = iface.globalIndex;
+    rec.fileOffset = base + pos;
+    rec.bytes = buf.subarray(dataAt, dataAt + capLen);
+    ctx.info.packets++;
+    ctx.sink(rec);
+  }
+
+  /** Walks a block's options, warning (not failing) when one runs past the block. */
+  private walkOptions(dv: DataView, at: number, end: number, base: number, what: string,
+    onOption: ((code: number, valueAt: number, len: number) => void) | null): void {
+    while (end - at >= 4) {
+      const code = dv.getUint16(at, this.le);
+      const optLen = dv.getUint16(at + 2, this.le);
+      if (code === OPT_END) return;
+      if (at + 4 + optLen > end) {
+        this.ctx.warn(base + at, `${what} block option ${code} of length ${optLen} runs past the end of its block; options ignored from here`);
+        return;
+      }
+      if (onOption !== null) onOption(code, at + 4, optLen);
+      at += 4 + ((optLen + 3) & ~3);
+    }
+  }
+}
+
+/**
+ * Splits a 64-bit count of `unitsPerSec` ticks into seconds and nanoseconds exactly, using
+ * only doubles: the count itself can exceed 2^53 (nanoseconds since 1970 do), so divide
+ * the high word first and carry the remainder through two 16-bit steps.
+ */
+export function splitTimestamp(high: number, low: number, unitsPerSec: number, out: { tsSec: number; tsNsec: number }): void {
+  if (unitsPerSec === 1e6 && high < 0x100000) {
+    // Common case (µs): high * 2^32 + low stays below 2^53, plain arithmetic is exact.
+    const t = high * TWO_32 + low;
+    const sec = Math.floor(t / 1e6);
+    out.tsSec = sec;
+    out.tsNsec = (t - sec * 1e6) * 1000;
+    return;
+  }
+  if (unitsPerSec > 0x40000000) {
+    // Finer than 2^-30 s: beyond nanoseconds anyway; a double is as good as it gets.
+    const t = high * TWO_32 + low;
+    const sec = Math.floor(t / unitsPerSec);
+    out.tsSec = sec;
+    out.tsNsec = Math.floor(((t - sec * unitsPerSec) * 1e9) / unitsPerSec);
+    return;
+  }
+  const qh = Math.floor(high / unitsPerSec);
+  const rh = high - qh * unitsPerSec;
+  const t1 = rh * 65536 + (low >>> 16);
+  const q1 = Math.floor(t1 / unitsPerSec);
+  const t2 = (t1 - q1 * unitsPerSec) * 65536 + (low & 0xffff);
+  const q2 = Math.floor(t2 / unitsPerSec);
+  const frac = t2 - q2 * unitsPerSec;
+  out.tsSec = qh * TWO_32 + q1 * 65536 + q2;
+  // 1e9 / unitsPerSec is exact for 10^n (n <= 9) and 2^n, so no rounding creeps in.
+  out.tsNsec = Math.floor(frac * (1e9 / unitsPerSec));
+}

@@ -1,0 +1,55 @@
+/**
+ * The unit the capture layer hands to decoding: one packet record from a file (or a live
+ * source). Capture knows formats, link types and timestamps, and nothing of IP.
+ *
+ * Zero-copy contract (as gopacket's ZeroCopyReadPacketData): `bytes` is a view into the
+ * reader's chunk buffer and is valid only until the callback that received it returns.
+ * Anyone keeping packet bytes past that point must copy them (`bytes.slice()`). The
+ * record object itself is reused for every packet for the same reason.
+ */
+export const EMPTY_BYTES = new Uint8Array(0);
+
+export class PacketRecord {
+  /** 1-based frame number in file order, as Wireshark numbers frames. */
+  frame = 0;
+  /** Timestamp as whole seconds since the epoch plus nanoseconds: no Date or BigInt per packet. */
+  tsSec = 0;
+  tsNsec = 0;
+  capLen = 0;
+  origLen = 0;
+  linkType = 0;
+  /** Interface index (pcapng interface id; 0 for classic pcap). */
+  iface = 0;
+  /** Byte offset of this record's header in the file, for error messages. */
+  fileOffset = 0;
+  bytes: Uint8Array = EMPTY_BYTES;
+
+  /** Seconds since the epoch as a double (µs-exact for present-day times). */
+  get time(): number {
+    return this.tsSec + this.tsNsec / 1e9;
+  }
+}
+
+/** Facts about an interface, from the pcap file header or a pcapng IDB. */
+export interface InterfaceInfo {
+  linkType: number;
+  snapLen: number;
+  name: string;
+}
+
+export type CaptureFormat = "pcap" | "pcapng";
+
+/** What the reader learned about the file; filled as reading goes on. */
+export interface CaptureInfo {
+  file: string;
+  format: CaptureFormat | "unknown";
+  /** e.g. "pcap-us-le", "pcapng-be", "pcapng-mixed" */
+  variant: string;
+  interfaces: InterfaceInfo[];
+  packets: number;
+  bytesRead: number;
+  /** Non-fatal oddities in the file structure, one line each, with offsets. */
+  warnings: string[];
+  /** The error that stopped reading early, if any (packets before it were delivered). */
+  error: string | null;
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+/**
+ * The `sockscope` command: argument parsing, wiring and exit codes, nothing else.
+ *
+ * Exit codes: 0 analysed (warnings may have been printed), 1 a check failed (reserved
+ * for `sockscope check`), 2 usage error or input that could not be read as a capture.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { createRequire } from "node:module";
+import { CaptureError } from "../capture/errors.js";
+import { runCapture, type RunOptions } from "../pipeline.js";
+import { buildReport, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
+import { renderFlowTable, renderText, renderSummary } from "../report/text.js";
+import { formatPacketText, packetLine } from "../report/packets.js";
+import { styleFor } from "../report/style.js";
+import { Progress } from "./progress.js";
+import { Output } from "./output.js";
+import { spoolStdin } from "./spool.js";
+import { explainCommand } from "./explain.js";
+
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+
+class UsageError extends Error {}
+
+const COMMON_OPTIONS = {
+  format: { type: "string", short: "F" },
+  flow: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  "no-color": { type: "boolean" },
+  msl: { type: "string" },
+  "max-flows": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+const HELP: Record<string, string> = {
+  main: `sockscope ${VERSION}: explains, in socket-API terms, what TCP and UDP programs did in a packet capture.
+
+Usage: sockscope <command> [options] <file.pcap|file.pcapng|->
+
+Commands:
+  analyze   capture summary, flow table and findings with explanations (the main job)
+  flows     the flow table only
+  packets   one line per packet, with flow, direction, flags and finding tags
+  explain   what a finding kind means (sockscope explain zero-window); no kind: list all
+
+Options for every command: --help, --version. Run 'sockscope <command> --help' for more.
+Exit codes: 0 analysed, 2 usage error or unreadable input.`,
+  analyze: `Usage: sockscope analyze [options] <file|->
+
+Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
+and prints a capture summary, the flow table and the findings, each with its explanation.
+
+Options:
+  -F, --format text|json   report format (default text; json: schema sockscope.report/1)
+      --brief              findings' one-line summaries only, no explanations
+      --flow ID            only this flow (ids as in the flow table)
+      --host ADDR          only flows with this address at either end
+      --port N             only flows with this port at either end
+      --msl SECONDS        maximum segment lifetime; TIME_WAIT lasts 2·MSL (default 30, Linux's 60 s in all)
+      --max-flows N        flows tracked at once before idle ones are evicted (default 500000)
+  -q, --quiet              no progress on stderr
+      --no-color           no colours (also: NO_COLOR=1)`,
+  flows: `Usage: sockscope flows [options] <file|->
+
+Prints the flow table: one row per TCP connection or UDP flow, client and server, frames,
+packets and bytes per direction, who closed first and each side's final state.
+
+Options:
+  -F, --format text|json   (default text; json: {"schema":"sockscope.flows/1","flows":[...]})
+      --flow ID, --host ADDR, --port N   filters, as for analyze
+  -q, --quiet, --no-color`,
+  packets: `Usage: sockscope packets [options] <file|->
+
+One line per packet, tshark style: frame, time since the first packet, flow id, direction
+(c→s client to server), protocol, addresses, TCP flags, relative seq/ack, window, payload
+length, decode notes, and the finding kinds the frame is evidence of.
+
+Options:
+  -F, --format text|jsonl  (default text; jsonl: one JSON object per line)
+      --flow ID, --host ADDR, --port N   filters, as for analyze (packets outside flows are dropped)
+  -q, --quiet, --no-color`,
+  explain: `Usage: sockscope explain [kind]
+
+Without a kind: lists every finding kind with its one-line meaning.
+With a kind: prints its catalogue entry: what it looks like on the wire, what the program
+did at the socket API, what it saw, what to change, and the FAQ sections to read.`,
+};
+
+function parseFilter(v: Record<string, unknown>): FlowFilter {
+  const f: FlowFilter = {};
+  if (v.flow !== undefined) f.flow = positiveInt("--flow", v.flow as string);
+  if (v.port !== undefined) {
+    f.port = positiveInt("--port", v.port as string);
+    if (f.port > 65535) throw new UsageError("--port must be 0-65535");
+  }
+  if (v.host !== undefined) f.host = v.host as string;
+  return f;
+}
+
+function positiveInt(name: string, s: string): number {
+  if (!/^\d+$/.test(s)) throw new UsageError(`${name} takes a whole number, not "${s}"`);
+  return Number(s);
+}
+
+function runOptions(v: Record<string, unknown>, progress: Progress): RunOptions {
+  const o: RunOptions = { onProgress: progress.update };
+  if (v.msl !== undefined) {
+    const msl = Number(v.msl);
+    if (!(msl > 0)) throw new UsageError(`--msl takes a number of seconds, not "${String(v.msl)}"`);
+    o.analyzer = { mslSec: msl };
+  }
+  if (v["max-flows"] !== undefined) o.maxFlows = Math.max(1, positiveInt("--max-flows", v["max-flows"] as string));
+  return o;
+}
+
+function oneInput(positionals: string[], cmd: string): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0 ? `${cmd}: which capture? give a file, or - for standard input` : `${cmd}: one capture at a time (got ${positionals.length})`);
+  }
+  return positionals[0]!;
+}
+
+function formatOf(v: Record<string, unknown>, allowed: string[]): string {
+  const f = (v.format as string | undefined) ?? "text";
+  if (!allowed.includes(f)) throw new UsageError(`--format must be one of ${allowed.join(", ")}`);
+  return f;
+}
+
+/** Prints capture problems on stderr, one line each (the report also lists them). */
+function reportProblems(report: Report, quiet: boolean): void {
+  if (report.capture.partial || !quiet) {
+    for (const w of report.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
+  }
+}
+
+async function analyzeCommand(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" } }, allowPositionals: true });
+  if (v.help) return help("analyze");
+  const format = formatOf(v, ["text", "json"]);
+  const input = oneInput(positionals, "analyze");
+  const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
+  const { info, engine } = await runCapture(input, runOptions(v, progress));
+  progress.done();
+  if (info.error !== null && info.packets === 0) return fail(info.error);
+  const report = buildReport(info, engine, parseFilter(v));
+  const out = new Output();
+  if (format === "json") out.line(JSON.stringify(report, null, 2));
+  else out.line(renderText(report, { style: styleFor(process.stdout, v["no-color"] === true), brief: v.brief === true }).trimEnd());
+  await out.end();
+  if (format === "json") reportProblems(report, v.quiet === true);
+  else if (report.capture.partial) process.stderr.write(`sockscope: ${info.error}\n`);
+  return EXIT_OK;
+}
+
+async function flowsCommand(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
+  if (v.help) return help("flows");
+  const format = formatOf(v, ["text", "json"]);
+  const input = oneInput(positionals, "flows");
+  const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
+  const { info, engine } = await runCapture(input, { ...runOptions(v, progress), analyzers: [] });
+  progress.done();
+  if (info.error !== null && info.packets === 0) return fail(info.error);
+  const report = buildReport(info, engine, parseFilter(v));
+  const out = new Output();
+  if (format === "json") out.line(JSON.stringify({ schema: "sockscope.flows/1", flows: report.flows }, null, 2));
+  else {
+    const st = styleFor(process.stdout, v["no-color"] === true);
+    out.line(renderSummary(report, st));
+    out.line(renderFlowTable(report.flows, st));
+  }
+  await out.end();
+  if (info.error !== null) process.stderr.write(`sockscope: ${info.error}\n`);
+  return EXIT_OK;
+}
+
+async function packetsCommand(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
+  if (v.help) return help("packets");
+  const format = formatOf(v, ["text", "jsonl"]);
+  let input = oneInput(positionals, "packets");
+  const filter = parseFilter(v);
+  const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
+  // Tags come from findings, which are complete only at the end of the capture: a first
+  // pass analyses, a second prints. Standard input is spooled to a temporary file for it.
+  const spool = input === "-" ? await spoolStdin() : null;
+  if (spool !== null) input = spool.path;
+  try {
+    const first = await runCapture(input, runOptions(v, progress));
+    progress.done();
+    if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
+    const tags = new Map<number, string[]>();
+    for (const f of first.engine.findings) {
+      for (const fr of f.frames) {
+        const t = tags.get(fr);
+        if (t === undefined) tags.set(fr, [f.kind]);
+        else if (!t.includes(f.kind)) t.push(f.kind);
+      }
+    }
+    const out = new Output();
+    const filtering = hasFilter(filter);
+    const keep = new Map<number, boolean>();
+    let t0 = -1;
+    const noTags: string[] = [];
+    await runCapture(input, {
+      ...runOptions(v, new Progress(false)),
+      analyzers: [],
+      observer: (rec, p, flow, dir, seg) => {
+        const time = rec.tsSec + rec.tsNsec / 1e9;
+        if (t0 < 0) t0 = time;
+        if (filtering) {
+          if (flow === null) return;
+          let k = keep.get(flow.id);
+          if (k === undefined) { k = matchesFilter(flowReport(flow), filter); keep.set(flow.id, k); }
+          if (!k) return;
+        }
+        const line = packetLine(rec, p, flow, dir, seg, tags.get(rec.frame) ?? noTags);
+        out.line(format === "jsonl" ? JSON.stringify(line) : formatPacketText(line, t0));
+      },
+    });
+    await out.end();
+    if (first.info.error !== null) process.stderr.write(`sockscope: ${first.info.error}\n`);
+    return EXIT_OK;
+  } finally {
+    await spool?.remove();
+  }
+}
+
+function help(topic: string): number {
+  process.stdout.write(HELP[topic] + "\n");
+  return EXIT_OK;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`sockscope: ${message}\n`);
+  return EXIT_USAGE;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined: case "-h": case "--help": case "help":
+        return help(rest[0] !== undefined && HELP[rest[0]] ? rest[0] : "main");
+      case "-V": case "--version": case "version":
+        process.stdout.write(`sockscope ${VERSION}\n`);
+        return EXIT_OK;
+      case "analyze": return await analyzeCommand(rest);
+      case "flows": return await flowsCommand(rest);
+      case "packets": return await packetsCommand(rest);
+      case "explain": return explainCommand(rest, HELP.explain!);
+      default:
+        throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain`);
+    }
+  } catch (e) {
+    if (e instanceof CaptureError) return fail(e.message);
+    if (e instanceof UsageError) return fail(`${e.message} (see sockscope --help)`);
+    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return fail(`${(e as Error).message} (see sockscope --help)`);
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    // A bug, not bad input: say so plainly, with the stack for the bug report.
+    process.stderr.write(`sockscope: internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,35 @@
+/** Printing of numeric addresses: only ever done for output, never per packet. */
+
+export function ipv4ToString(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** RFC 5952 text form: lower case, longest run of zero groups (2+) shortened to "::". */
+export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): string {
+  const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${ipv4ToString(w3)}`;
+  }
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x!.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+}
+
+export function addressToString(version: number, w0: number, w1: number, w2: number, w3: number): string {
+  return version === 6 ? ipv6ToString(w0, w1, w2, w3) : ipv4ToString(w0);
+}
+
+/** "ip:port", IPv6 in brackets (as in URLs and as tcpdump users expect). */
+export function endpointToString(version: number, w0: number, w1: number, w2: number, w3: number, port: number): string {
+  const a = addressToString(version, w0, w1, w2, w3);
+  if (port < 0) return a;
+  return version === 6 ? `[${a}]:${port}` : `${a}:${port}`;
+}

@@ -1,0 +1,52 @@
+/**
+ * Runs the stateless layer decoders over one record, and hands fragments to the
+ * reassembler so a completed datagram is decoded whole in the frame that completed it.
+ */
+import type { PacketRecord } from "../capture/record.js";
+import { decodeIPv4, decodeIPv6, walkIPv6Extensions } from "./ip.js";
+import { decodeLink } from "./link.js";
+import { DecodedPacket } from "./packet.js";
+import type { Reassembler } from "./reassembly.js";
+import { decodeTransport } from "./transport.js";
+
+export class PacketDecoder {
+  readonly packet = new DecodedPacket();
+  constructor(private readonly reassembler: Reassembler | null) {}
+
+  /** Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. */
+  decode(rec: PacketRecord): DecodedPacket {
+    const p = this.packet;
+    const b = rec.bytes;
+    p.reset(b);
+    const version = decodeLink(b, rec.linkType, p);
+    if (version === 0) return p;
+    const ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, p, rec.origLen) : decodeIPv6(b, p.l3Offset, p, rec.origLen);
+    if (ipEnd < 0) return p;
+    if (rec.capLen < rec.origLen) p.truncated = true;
+    if (!p.isFragment) {
+      decodeTransport(b, p.l4Offset, ipEnd, p.l3Offset + p.ipTotalLen, p);
+      return p;
+    }
+    const r = this.reassembler;
+    if (r === null) return p;
+    const whole = r.add(p, ipEnd, rec.frame, rec.time);
+    if (whole === null) return p;
+    const d = r.completed!;
+    r.completed = null;
+    p.bytes = whole;
+    p.reassembled = true;
+    p.fragmentCount = d.frames.length;
+    p.ipTotalLen = p.ipHeaderLen + whole.length;
+    p.truncated = false;
+    let l4 = 0;
+    if (version === 6) {
+      // Extension headers after the Fragment header are part of the reassembled data.
+      p.isFragment = false;
+      l4 = walkIPv6Extensions(whole, 0, whole.length, p.ipProto, p);
+      if (l4 < 0) { r.listener.datagramComplete(d, p); return p; }
+    }
+    decodeTransport(whole, l4, whole.length, whole.length, p);
+    r.listener.datagramComplete(d, p);
+    return p;
+  }
+}

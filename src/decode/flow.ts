@@ -1,0 +1,401 @@
+/**
+ * The flow table: bidirectional flows keyed by VLAN, protocol and both endpoints, with
+ * per-direction TCP endpoint state (after Zeek's TCP_Endpoint). Stateful.
+ *
+ * Direction 0 is client → server, 1 is server → client. The client is the side that sent
+ * the first SYN without ACK; when the handshake was not captured, a heuristic decides
+ * (the side on a well-known or lower port is the server) and the flow says so.
+ *
+ * Sequence numbers are kept raw (uint32) and compared with wrap-aware deltas
+ * (`seqDiff`, as gopacket's Sequence.Difference); relative numbers are only computed
+ * for output. A pure SYN with a new ISN on a 4-tuple whose connection has ended starts a
+ * new flow (an incarnation) linked to the old one through `previous`.
+ */
+import {
+  L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket,
+} from "./packet.js";
+import { endpointToString } from "./address.js";
+import { flowKey4, flowKey6 } from "./flow-key.js";
+
+/** Signed distance a - b in 32-bit sequence space. */
+export function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/** Which side of a flow a packet came from. */
+export const DIR_CLIENT = 0;
+export const DIR_SERVER = 1;
+
+export class TcpEndpoint {
+  /** Has this side sent anything yet. */
+  seen = false;
+  /** Base for relative sequence numbers: the SYN's sequence, or first seq − 1 mid-stream. */
+  isn = 0;
+  synSeen = false;
+  synFrame = 0;
+  synCount = 0;
+  synTime = 0;
+  /** Highest sequence number sent + length (raw uint32): the next new byte. */
+  nextSeq = 0;
+  /** The last acknowledgement number this side sent (acks the peer's data), raw. */
+  lastAck = 0;
+  ackSeen = false;
+  /** Advertised window as sent (raw 16 bits) and after scaling (bytes). */
+  win = 0;
+  winScaled = 0;
+  /** Window scale shift from this side's SYN, or -1. */
+  wscale = -1;
+  mss = -1;
+  sackPermitted = false;
+  timestamps = false;
+  finFrame = 0;
+  finTime = 0;
+  /** Raw sequence number of this side's FIN. */
+  finSeq = 0;
+  /** Frame in which the peer acknowledged this side's FIN, or 0. */
+  finAckedFrame = 0;
+  rstFrame = 0;
+  rstTime = 0;
+  packets = 0;
+  /** Payload bytes sent (including retransmitted bytes) and IP bytes on the wire. */
+  payloadBytes = 0;
+  wireBytes = 0;
+  lastTime = 0;
+  lastFrame = 0;
+  /** Time of the last segment carrying new data from this side. */
+  lastDataTime = 0;
+}
+
+export type CloseKind = "FIN" | "RST" | "none";
+export type Role = "client" | "server";
+
+export class Flow {
+  readonly ep: [TcpEndpoint, TcpEndpoint] = [new TcpEndpoint(), new TcpEndpoint()];
+  readonly packets: [number, number] = [0, 0];
+  readonly bytes: [number, number] = [0, 0];
+  firstFrame = 0;
+  lastFrame = 0;
+  firstTime = 0;
+  lastTime = 0;
+  /** The client/server roles were guessed (no SYN seen), not observed. */
+  rolesGuessed = false;
+  /** Window scaling in force: both SYNs carried the option (RFC 7323 §2.2). */
+  wscaleKnown = false;
+  /** The handshake was not captured: window scale unknown, windows shown raw. */
+  midstream = false;
+  /** The connection this one replaced on the same 4-tuple, and when that one ended. */
+  previous: Flow | null = null;
+  /** Set once the flow was closed by FIN both ways (acknowledged) or RST. */
+  endedFrame = 0;
+  endedTime = 0;
+  /** Per-analyzer state, indexed by analyzer number: no map lookup per packet. */
+  readonly slots: unknown[] = [];
+  /** Frames (1-based) of ICMP errors that quoted this flow's packets. */
+  icmpErrors = 0;
+
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    readonly proto: number,
+    readonly ipVersion: number,
+    readonly vlan: number,
+    readonly client: readonly number[],
+    readonly clientPort: number,
+    readonly server: readonly number[],
+    readonly serverPort: number,
+  ) {}
+
+  endpointName(role: Role): string {
+    const a = role === "client" ? this.client : this.server;
+    return endpointToString(this.ipVersion, a[0]!, a[1]!, a[2]!, a[3]!, role === "client" ? this.clientPort : this.serverPort);
+  }
+
+  /** Who closed first and how; the answer to "which side will sit in TIME_WAIT". */
+  get close(): { first: Role | null; how: CloseKind; frame: number } {
+    const [c, s] = this.ep;
+    const firstOf = (kind: "fin" | "rst"): { role: Role; frame: number } | null => {
+      const cf = kind === "fin" ? c.finFrame : c.rstFrame;
+      const sf = kind === "fin" ? s.finFrame : s.rstFrame;
+      if (cf === 0 && sf === 0) return null;
+      if (sf === 0 || (cf !== 0 && cf < sf)) return { role: "client", frame: cf };
+      return { role: "server", frame: sf };
+    };
+    const fin = firstOf("fin"), rst = firstOf("rst");
+    if (fin !== null && (rst === null || fin.frame < rst.frame)) return { first: fin.role, how: "FIN", frame: fin.frame };
+    if (rst !== null) return { first: rst.role, how: "RST", frame: rst.frame };
+    return { first: null, how: "none", frame: 0 };
+  }
+
+  /** RFC 793 state each side was left in when the capture ended (as far as the wire tells). */
+  socketState(dir: number): string {
+    const me = this.ep[dir]!, peer = this.ep[1 - dir]!;
+    if (this.proto !== L4_TCP) return "-";
+    if (me.rstFrame !== 0 || peer.rstFrame !== 0) return "CLOSED (reset)";
+    if (!me.seen && !peer.seen) return "-";
+    const iFinned = me.finFrame !== 0, peerFinned = peer.finFrame !== 0;
+    if (!iFinned && !peerFinned) {
+      if (me.synSeen && !peer.synSeen) return dir === DIR_CLIENT ? "SYN-SENT" : "SYN-RECEIVED";
+      return "ESTABLISHED";
+    }
+    if (iFinned && (!peerFinned || me.finFrame < peer.finFrame)) {
+      // Active close.
+      if (!peerFinned) return me.finAckedFrame ? "FIN-WAIT-2" : "FIN-WAIT-1";
+      return me.finAckedFrame ? "TIME-WAIT" : "CLOSING";
+    }
+    // Passive close (or simultaneous, counted as passive for the later FIN).
+    if (!iFinned) return "CLOSE-WAIT";
+    return me.finAckedFrame ? "CLOSED" : "LAST-ACK";
+  }
+}
+
+/**
+ * Per-segment facts computed once by the tracker and read by every TCP analyzer.
+ * One object, reused for every segment.
+ */
+export class TcpSegment {
+  frame = 0;
+  time = 0;
+  dir = 0;
+  flags = 0;
+  /** Payload bytes on the wire. */
+  len = 0;
+  seq = 0;
+  ack = 0;
+  /** Relative to each side's ISN, for output. */
+  relSeq = 0;
+  relAck = 0;
+  /** seq − the sender's next new byte before this segment: < 0 old data, > 0 a gap. */
+  seqVsNext = 0;
+  /** Sender's next new byte before this segment (raw). */
+  nextSeqBefore = 0;
+  /** Advertised window of this segment, scaled when known. */
+  winScaled = 0;
+  /** Receiver's window as last advertised before this segment (scaled), -1 unknown. */
+  peerWin = -1;
+  /** Bytes the sender has sent but the receiver has not acknowledged, after this segment. */
+  inFlight = 0;
+  /** First pure SYN of a new incarnation on a reused 4-tuple. */
+  newIncarnation = false;
+}
+
+/** Flow-table bounds (attacker-controlled input: a flood of SYNs is a flood of flows). */
+export interface FlowLimits {
+  maxFlows: number;
+}
+export const DEFAULT_MAX_FLOWS = 500_000;
+
+export interface FlowListener {
+  flowStarted(flow: Flow): void;
+  /** The flow will see no more packets: replaced by a new incarnation, evicted or capture end. */
+  flowEnded(flow: Flow, why: "capture-end" | "replaced" | "evicted"): void;
+}
+
+const WELL_KNOWN_PORT_LIMIT = 1024;
+
+export class FlowTable {
+  private readonly active = new Map<string, Flow>();
+  /** Every flow in order of first packet (ids are 1-based indexes into this list + 1). */
+  readonly all: Flow[] = [];
+  readonly segment = new TcpSegment();
+  evicted = 0;
+
+  constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Finds (or creates) the flow of a TCP or UDP packet and returns it with the packet's
+   * direction in `this.dir`. Returns null for packets without ports.
+   */
+  dir = 0;
+  lookup(p: DecodedPacket, frame: number, time: number): Flow | null {
+    if (p.srcPort < 0 || (p.l4 !== L4_TCP && p.l4 !== L4_UDP)) return null;
+    const key = flowKey(p);
+    let flow = this.active.get(key);
+    if (flow !== undefined && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
+      const old = flow;
+      this.active.delete(key);
+      this.listener.flowEnded(old, "replaced");
+      flow = this.create(key, p, frame, time);
+      flow.previous = old;
+      this.segment.newIncarnation = true;
+    } else {
+      this.segment.newIncarnation = false;
+    }
+    if (flow === undefined) flow = this.create(key, p, frame, time);
+    this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
+    flow.lastFrame = frame;
+    flow.lastTime = time;
+    flow.packets[this.dir]++;
+    flow.bytes[this.dir] += p.ipTotalLen;
+    return flow;
+  }
+
+  /** Updates TCP endpoint state for a segment of `flow` and fills `this.segment`. */
+  trackTcp(flow: Flow, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
+    const seg = this.segment;
+    const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+    const flags = p.tcpFlags;
+    const seq = p.seq, len = p.payloadLen;
+    seg.frame = frame; seg.time = time; seg.dir = dir; seg.flags = flags; seg.len = len;
+    seg.seq = seq; seg.ack = p.ack;
+    if (flags & TH_SYN) {
+      if (!me.synSeen || seqDiff(seq, me.isn) !== 0) {
+        me.synSeen = true;
+        me.synFrame = frame;
+        me.synTime = time;
+        me.isn = seq;
+        me.nextSeq = seq;
+        me.seen = true;
+      }
+      me.synCount++;
+      me.wscale = p.optWscale;
+      me.mss = p.optMss;
+      me.sackPermitted = p.optSackPermitted;
+      me.timestamps = p.optTsVal >= 0;
+      if (flags & TH_ACK) {
+        // SYN-ACK: scaling is in force only if both SYNs carried the option.
+        flow.wscaleKnown = me.wscale >= 0 && peer.wscale >= 0;
+        if (!flow.wscaleKnown) { me.wscale = 0; peer.wscale = 0; flow.wscaleKnown = peer.synSeen; }
+      }
+    }
+    if (!me.seen) {
+      // First segment from this side without a SYN: the capture began mid-connection.
+      me.seen = true;
+      me.isn = (seq - 1) >>> 0;
+      me.nextSeq = seq;
+      if (!me.synSeen) flow.midstream = true;
+    }
+    seg.nextSeqBefore = me.nextSeq;
+    seg.seqVsNext = seqDiff(seq, me.nextSeq);
+    const seqSpace = len + (flags & TH_SYN ? 1 : 0) + (flags & TH_FIN ? 1 : 0);
+    const end = (seq + seqSpace) >>> 0;
+    if (seqDiff(end, me.nextSeq) > 0) {
+      me.nextSeq = end;
+      if (len > 0) me.lastDataTime = time;
+    }
+    if (flags & TH_ACK) {
+      me.lastAck = p.ack;
+      me.ackSeen = true;
+      if (peer.finFrame !== 0 && peer.finAckedFrame === 0 && seqDiff(p.ack, peer.finSeq) > 0) peer.finAckedFrame = frame;
+    }
+    if ((flags & TH_FIN) && me.finFrame === 0) {
+      me.finFrame = frame;
+      me.finTime = time;
+      me.finSeq = (seq + len) >>> 0;
+    }
+    if ((flags & TH_RST) && me.rstFrame === 0) {
+      me.rstFrame = frame;
+      me.rstTime = time;
+    }
+    me.win = p.win;
+    // Windows in SYN segments are never scaled (RFC 7323 §2.2).
+    me.winScaled = (flags & TH_SYN) || !flow.wscaleKnown ? p.win : p.win * 2 ** me.wscale;
+    me.packets++;
+    me.payloadBytes += len;
+    me.wireBytes += p.ipTotalLen;
+    me.lastTime = time;
+    me.lastFrame = frame;
+    if (flow.endedFrame === 0 && (me.rstFrame !== 0 || (me.finAckedFrame !== 0 && peer.finAckedFrame !== 0))) {
+      flow.endedFrame = frame;
+      flow.endedTime = time;
+    }
+    seg.relSeq = (seq - me.isn) >>> 0;
+    seg.relAck = flags & TH_ACK ? (p.ack - peer.isn) >>> 0 : 0;
+    seg.winScaled = me.winScaled;
+    seg.peerWin = peer.seen ? peer.winScaled : -1;
+    seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
+    return seg;
+  }
+
+  /** The active flow with this key, without creating one (ICMP quotes, fragments). */
+  find(key: string): Flow | null {
+    return this.active.get(key) ?? null;
+  }
+
+  /** Ends every flow still active (capture over). */
+  finish(): void {
+    for (const flow of this.active.values()) this.listener.flowEnded(flow, "capture-end");
+    this.active.clear();
+  }
+
+  private create(key: string, p: DecodedPacket, frame: number, time: number): Flow {
+    if (this.active.size >= this.limits.maxFlows) this.evict();
+    const src = [p.src0, p.src1, p.src2, p.src3], dst = [p.dst0, p.dst1, p.dst2, p.dst3];
+    let srcIsClient: boolean;
+    let guessed = false;
+    if (p.l4 === L4_TCP && (p.tcpFlags & TH_SYN)) {
+      srcIsClient = (p.tcpFlags & TH_ACK) === 0;
+    } else {
+      guessed = true;
+      srcIsClient = guessSrcIsClient(p);
+    }
+    const flow = srcIsClient
+      ? new Flow(this.all.length + 1, key, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
+      : new Flow(this.all.length + 1, key, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
+    flow.rolesGuessed = guessed;
+    flow.firstFrame = frame;
+    flow.firstTime = time;
+    this.all.push(flow);
+    this.active.set(key, flow);
+    this.listener.flowStarted(flow);
+    return flow;
+  }
+
+  /**
+   * Over the flow limit: drop a tenth of the table, ended flows first, then the longest
+   * idle. A sweep is O(flows) but happens once per limit/10 new flows.
+   */
+  private evict(): void {
+    const target = Math.floor(this.limits.maxFlows * 0.9);
+    const byIdle = [...this.active.values()].sort((a, b) =>
+      (a.endedFrame === 0 ? 1 : 0) - (b.endedFrame === 0 ? 1 : 0) || a.lastTime - b.lastTime);
+    for (const flow of byIdle) {
+      if (this.active.size <= target) break;
+      this.active.delete(flow.key);
+      this.evicted++;
+      this.listener.flowEnded(flow, "evicted");
+    }
+  }
+}
+
+/**
+ * A pure SYN on a known 4-tuple starts a new connection when it carries a different ISN
+ * and the old connection was closed (FIN or RST seen) or never got past its handshake
+ * with that ISN. A retransmitted SYN carries the same ISN and stays in its flow.
+ */
+function isNewIncarnation(flow: Flow, p: DecodedPacket): boolean {
+  const fromClient = isFromClient(flow, p);
+  const sender = flow.ep[fromClient ? DIR_CLIENT : DIR_SERVER]!;
+  if (sender.synSeen && seqDiff(p.seq, sender.isn) === 0) return false;
+  const [c, s] = flow.ep;
+  const closed = c.finFrame !== 0 || s.finFrame !== 0 || c.rstFrame !== 0 || s.rstFrame !== 0;
+  return closed || sender.synSeen;
+}
+
+function isFromClient(flow: Flow, p: DecodedPacket): boolean {
+  // A self-connected socket (same address and port both ways) counts as client → server.
+  const c = flow.client;
+  return p.srcPort === flow.clientPort && p.src0 === c[0] && p.src1 === c[1] && p.src2 === c[2] && p.src3 === c[3];
+}
+
+/**
+ * Without a SYN, the server is the side on a well-known port, else the lower port
+ * (ephemeral ports are high on every common OS). For UDP and ties: the sender of the
+ * first packet is the client, as Zeek assumes.
+ */
+function guessSrcIsClient(p: DecodedPacket): boolean {
+  const s = p.srcPort, d = p.dstPort;
+  if (s < WELL_KNOWN_PORT_LIMIT && d >= WELL_KNOWN_PORT_LIMIT) return false;
+  if (d < WELL_KNOWN_PORT_LIMIT && s >= WELL_KNOWN_PORT_LIMIT) return true;
+  if (p.l4 === L4_UDP) return true;
+  return s >= d;
+}
+
+function flowKey(p: DecodedPacket): string {
+  return p.ipVersion === 4
+    ? flowKey4(p.vlan, p.l4, p.src0, p.srcPort, p.dst0, p.dstPort)
+    : flowKey6(p.vlan, p.l4, p.src0, p.src1, p.src2, p.src3, p.srcPort, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
+}

@@ -1,0 +1,206 @@
+/**
+ * IPv4 and IPv6 fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5), stateful.
+ *
+ * Fragments are keyed by (VLAN, version, source, destination, protocol for IPv4,
+ * identification). Their bytes are copied (record bytes are only views valid during the
+ * callback). A datagram completes when the last fragment has arrived and the pieces
+ * cover every byte from 0 to its end; the reassembled datagram is then decoded as if it
+ * had arrived whole in the frame that completed it, as Wireshark shows it.
+ *
+ * Everything an attacker controls is bounded: datagrams pending, bytes buffered, and
+ * fragments per datagram. Hitting a bound evicts the oldest datagram, and that is
+ * reported like a timeout (the receiver's kernel would have dropped it too).
+ */
+import type { DecodedPacket } from "./packet.js";
+
+/** Linux's ipfrag_time: a datagram not complete 30 s after its first fragment is dropped. */
+export const DEFAULT_FRAGMENT_TIMEOUT_SEC = 30;
+/** Datagrams under reassembly at once before the oldest is evicted. */
+export const DEFAULT_MAX_PENDING_DATAGRAMS = 4096;
+/** Bytes of fragment data buffered at once (Linux's ipfrag_high_thresh is 4 MiB). */
+export const DEFAULT_MAX_FRAGMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * Fragments in one datagram: a 65535-byte datagram over the smallest IPv4 MTU (68)
+ * needs over 1000, but real paths need under 50; Linux allows 64 (ipfrag_max_dist).
+ */
+export const DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM = 64;
+const MAX_DATAGRAM_BYTES = 65535;
+
+export type FragmentFailure =
+  | "timeout" | "capture-end" | "overlap-conflict" | "too-many-fragments" | "too-long" | "evicted";
+
+export interface ReassemblyLimits {
+  timeoutSec: number;
+  maxPending: number;
+  maxBytes: number;
+  maxFragments: number;
+}
+
+class Piece {
+  constructor(readonly offset: number, readonly data: Uint8Array) {}
+}
+
+/** A datagram under reassembly, and what analyzers learn of it when it completes or fails. */
+export class FragmentedDatagram {
+  readonly frames: number[] = [];
+  /** IP packet size of each fragment as it arrived: the largest reveals the path MTU. */
+  readonly fragmentSizes: number[] = [];
+  readonly pieces: Piece[] = [];
+  firstTime = 0;
+  lastTime = 0;
+  /** Datagram payload length once the last fragment has been seen, else -1. */
+  totalLen = -1;
+  bufferedBytes = 0;
+  overlapConflict = false;
+  duplicates = 0;
+  /** From the first fragment (offset 0), when seen: the transport protocol and ports. */
+  proto = -1;
+  srcPort = -1;
+  dstPort = -1;
+  constructor(
+    readonly key: string,
+    readonly ipVersion: number,
+    readonly vlan: number,
+    readonly src: readonly number[],
+    readonly dst: readonly number[],
+    readonly id: number,
+  ) {}
+}
+
+export interface ReassemblyListener {
+  /** `p` now describes the reassembled datagram (transport decoded from it). */
+  datagramComplete(d: FragmentedDatagram, p: DecodedPacket): void;
+  datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void;
+}
+
+export class Reassembler {
+  private readonly pending = new Map<string, FragmentedDatagram>();
+  private bufferedBytes = 0;
+  evictions = 0;
+  /** The datagram the last `add` completed; the decoder reports it once decoded. */
+  completed: FragmentedDatagram | null = null;
+  constructor(readonly listener: ReassemblyListener, private readonly limits: ReassemblyLimits) {}
+
+  /**
+   * Adds the fragment in `p` (IP fields decoded, `p.isFragment` set). Returns the
+   * reassembled bytes (the IP payload of the whole datagram) when this fragment
+   * completed it, else null.
+   */
+  add(p: DecodedPacket, ipEnd: number, frame: number, time: number): Uint8Array | null {
+    this.expire(time);
+    const key = fragmentKey(p);
+    let d = this.pending.get(key);
+    if (d === undefined) {
+      d = new FragmentedDatagram(key, p.ipVersion, p.vlan,
+        [p.src0, p.src1, p.src2, p.src3], [p.dst0, p.dst1, p.dst2, p.dst3], p.fragId);
+      d.firstTime = time;
+      this.pending.set(key, d);
+    }
+    d.lastTime = time;
+    d.frames.push(frame);
+    d.fragmentSizes.push(p.ipTotalLen);
+    const off = p.fragOffsetBytes;
+    const data = p.bytes.subarray(p.fragDataOffset, ipEnd);
+    // Ports and protocol come from the first fragment, for tying a lost datagram to its flow.
+    if (off === 0) {
+      d.proto = p.ipProto;
+      if (data.length >= 4) {
+        d.srcPort = (data[0]! << 8) | data[1]!;
+        d.dstPort = (data[2]! << 8) | data[3]!;
+      }
+    }
+    if (d.proto < 0 && p.ipVersion === 4) d.proto = p.ipProto;
+    // Bytes the fragment carries on the wire (the snap length may have cut `data`).
+    const wireLen = p.ipTotalLen - (p.fragDataOffset - p.l3Offset);
+    if (!p.moreFragments) d.totalLen = off + wireLen;
+    if (off + wireLen > MAX_DATAGRAM_BYTES) return this.fail(d, "too-long");
+    if (d.frames.length > this.limits.maxFragments) return this.fail(d, "too-many-fragments");
+    if (data.length < wireLen) {
+      // Cut by the snap length: keep counting fragments, but the bytes can't be rebuilt.
+      return null;
+    }
+    if (!this.insert(d, off, data)) return null;
+    if (d.overlapConflict) return this.fail(d, "overlap-conflict");
+    while (this.bufferedBytes > this.limits.maxBytes || this.pending.size > this.limits.maxPending) {
+      const oldest = this.pending.values().next().value as FragmentedDatagram;
+      this.evictions++;
+      this.fail(oldest, "evicted");
+      if (oldest === d) return null;
+    }
+    return this.tryComplete(d);
+  }
+
+  /** Fails everything still pending: called when the capture ends. */
+  finish(): void {
+    for (const d of [...this.pending.values()]) this.fail(d, "capture-end");
+  }
+
+  /** Drops datagrams whose first fragment is older than the timeout. Map order is age order. */
+  expire(now: number): void {
+    for (const d of this.pending.values()) {
+      if (now - d.firstTime <= this.limits.timeoutSec) break;
+      this.fail(d, "timeout");
+    }
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Returns false for an exact duplicate (nothing new). Marks conflicting overlaps. */
+  private insert(d: FragmentedDatagram, off: number, data: Uint8Array): boolean {
+    const end = off + data.length;
+    for (const piece of d.pieces) {
+      const pEnd = piece.offset + piece.data.length;
+      if (end <= piece.offset || off >= pEnd) continue;
+      // Overlap: compare the shared bytes. Same data is a duplicate; different data is
+      // the ambiguity attackers use to evade IDSs (RFC 5722 forbids it for IPv6).
+      const from = Math.max(off, piece.offset), to = Math.min(end, pEnd);
+      for (let i = from; i < to; i++) {
+        if (data[i - off] !== piece.data[i - piece.offset]) { d.overlapConflict = true; break; }
+      }
+      if (!d.overlapConflict && off >= piece.offset && end <= pEnd) { d.duplicates++; return false; }
+    }
+    const copy = data.slice();
+    d.pieces.push(new Piece(off, copy));
+    d.bufferedBytes += copy.length;
+    this.bufferedBytes += copy.length;
+    return true;
+  }
+
+  private tryComplete(d: FragmentedDatagram): Uint8Array | null {
+    if (d.totalLen < 0) return null;
+    d.pieces.sort((a, b) => a.offset - b.offset);
+    let covered = 0;
+    for (const piece of d.pieces) {
+      if (piece.offset > covered) return null;
+      covered = Math.max(covered, piece.offset + piece.data.length);
+    }
+    if (covered < d.totalLen) return null;
+    const out = new Uint8Array(d.totalLen);
+    for (const piece of d.pieces) {
+      const room = d.totalLen - piece.offset;
+      out.set(room < piece.data.length ? piece.data.subarray(0, room) : piece.data, piece.offset);
+    }
+    this.remove(d);
+    this.completed = d;
+    return out;
+  }
+
+  private fail(d: FragmentedDatagram, reason: FragmentFailure): null {
+    this.remove(d);
+    this.listener.datagramFailed(d, reason);
+    return null;
+  }
+
+  private remove(d: FragmentedDatagram): void {
+    if (this.pending.delete(d.key)) this.bufferedBytes -= d.bufferedBytes;
+  }
+}
+
+function fragmentKey(p: DecodedPacket): string {
+  // IPv4 keys include the protocol (RFC 791); IPv6's Identification is per (src, dst).
+  return p.ipVersion === 4
+    ? `${p.vlan}|4|${p.src0}|${p.dst0}|${p.ipProto}|${p.fragId}`
+    : `${p.vlan}|6|${p.src0}|${p.src1}|${p.src2}|${p.src3}|${p.dst0}|${p.dst1}|${p.dst2}|${p.dst3}|${p.fragId}`;
+}

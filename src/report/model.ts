@@ -1,0 +1,177 @@
+/**
+ * The report model: what every output format renders. Built once from the engine after
+ * the capture ends; JSON is this object as is (schema "sockscope.report/1", documented in
+ * the README and checked by test/schema.test.ts).
+ */
+import type { CaptureInfo } from "../capture/record.js";
+import type { Engine } from "../analyze/engine.js";
+import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
+import { linkTypeName } from "../decode/link.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow.js";
+import { L4_TCP } from "../decode/packet.js";
+
+export const REPORT_SCHEMA = "sockscope.report/1";
+
+export interface CaptureSummary {
+  file: string;
+  format: string;
+  linkTypes: string[];
+  packets: number;
+  bytes: number;
+  /** Seconds since the epoch of the first and last packet; null for an empty capture. */
+  start: number | null;
+  end: number | null;
+  durationSec: number;
+  ipPackets: number;
+  nonIpPackets: number;
+  truncatedPackets: number;
+  fragments: number;
+  reassembledDatagrams: number;
+  flows: { tcp: number; udp: number };
+  /** True when reading stopped at damage: the report covers the packets before it. */
+  partial: boolean;
+}
+
+export interface FlowReport {
+  id: number;
+  proto: "tcp" | "udp";
+  client: string;
+  server: string;
+  /** Roles were guessed from ports (the SYN was not captured). */
+  rolesGuessed: boolean;
+  vlan: number | null;
+  firstFrame: number;
+  lastFrame: number;
+  start: number;
+  durationSec: number;
+  packets: { client: number; server: number };
+  bytes: { client: number; server: number };
+  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
+  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
+  state: { client: string; server: string } | null;
+  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
+  previous: number | null;
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  capture: CaptureSummary;
+  flows: FlowReport[];
+  findings: Finding[];
+  warnings: string[];
+}
+
+export interface FlowFilter {
+  flow?: number;
+  host?: string;
+  port?: number;
+}
+
+export function flowReport(f: Flow): FlowReport {
+  const tcp = f.proto === L4_TCP;
+  const close = f.close;
+  return {
+    id: f.id,
+    proto: tcp ? "tcp" : "udp",
+    client: f.endpointName("client"),
+    server: f.endpointName("server"),
+    rolesGuessed: f.rolesGuessed,
+    vlan: f.vlan === 0 ? null : f.vlan,
+    firstFrame: f.firstFrame,
+    lastFrame: f.lastFrame,
+    start: round6(f.firstTime),
+    durationSec: round6(f.lastTime - f.firstTime),
+    packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
+    bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
+    close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
+    state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
+    previous: f.previous === null ? null : f.previous.id,
+  };
+}
+
+export function matchesFilter(fr: FlowReport, filter: FlowFilter): boolean {
+  if (filter.flow !== undefined && fr.id !== filter.flow) return false;
+  if (filter.port !== undefined) {
+    if (portOf(fr.client) !== filter.port && portOf(fr.server) !== filter.port) return false;
+  }
+  if (filter.host !== undefined) {
+    const h = normaliseHost(filter.host);
+    if (hostOf(fr.client) !== h && hostOf(fr.server) !== h) return false;
+  }
+  return true;
+}
+
+export function hasFilter(filter: FlowFilter): boolean {
+  return filter.flow !== undefined || filter.host !== undefined || filter.port !== undefined;
+}
+
+function portOf(endpoint: string): number {
+  return Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
+}
+function hostOf(endpoint: string): string {
+  const a = endpoint.slice(0, endpoint.lastIndexOf(":"));
+  return a.startsWith("[") ? a.slice(1, -1) : a;
+}
+function normaliseHost(h: string): string {
+  return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1).toLowerCase() : h.toLowerCase();
+}
+
+export function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilter = {}): Report {
+  const st = engine.stats;
+  const allFlows = engine.flows.all.map(flowReport);
+  const flows = hasFilter(filter) ? allFlows.filter((f) => matchesFilter(f, filter)) : allFlows;
+  const keep = new Set(flows.map((f) => f.id));
+  const findings = hasFilter(filter) ? engine.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : engine.findings;
+  const warnings = [...info.warnings];
+  if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
+  for (const [text, [count, first]] of st.issues) {
+    warnings.push(`${count} packet(s) could not be fully decoded: ${text} (first: frame ${first})`);
+  }
+  if (engine.flows.evicted > 0) {
+    warnings.push(`flow table full: ${engine.flows.evicted} idle flow(s) evicted early; raise --max-flows to keep them`);
+  }
+  if (engine.reassembler.evictions > 0) {
+    warnings.push(`fragment reassembly buffers full: ${engine.reassembler.evictions} incomplete datagram(s) evicted`);
+  }
+  const tcpCount = allFlows.filter((f) => f.proto === "tcp").length;
+  return {
+    schema: REPORT_SCHEMA,
+    capture: {
+      file: info.file,
+      format: info.variant,
+      linkTypes: [...new Set(info.interfaces.map((i) => linkTypeName(i.linkType)))],
+      packets: info.packets,
+      bytes: info.bytesRead,
+      start: st.firstTime < 0 ? null : round6(st.firstTime),
+      end: st.lastTime < 0 ? null : round6(st.lastTime),
+      durationSec: st.firstTime < 0 ? 0 : round6(st.lastTime - st.firstTime),
+      ipPackets: st.ipPackets,
+      nonIpPackets: st.nonIpPackets,
+      truncatedPackets: st.truncatedPackets,
+      fragments: st.fragments,
+      reassembledDatagrams: st.reassembledDatagrams,
+      flows: { tcp: tcpCount, udp: allFlows.length - tcpCount },
+      partial: info.error !== null,
+    },
+    flows,
+    findings,
+    warnings,
+  };
+}
+
+/** Findings grouped by flow, most severe first (for the text report). */
+export function findingsByFlow(findings: Finding[]): Map<number | null, Finding[]> {
+  const sorted = [...findings].sort((a, b) =>
+    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.frames[0] ?? 0) - (b.frames[0] ?? 0));
+  const groups = new Map<number | null, Finding[]>();
+  for (const f of sorted) {
+    const g = groups.get(f.flow);
+    if (g) g.push(f); else groups.set(f.flow, [f]);
+  }
+  return new Map([...groups].sort((a, b) =>
+    SEVERITY_RANK[b[1][0]!.severity] - SEVERITY_RANK[a[1][0]!.severity] || (a[0] ?? 0) - (b[0] ?? 0)));
+}

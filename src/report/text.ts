@@ -1,0 +1,125 @@
+/** The human-readable report: capture summary, flow table (cli-table3), findings by flow. */
+import Table from "cli-table3";
+import type { Finding } from "../analyze/finding.js";
+import { findingsByFlow, type FlowReport, type Report } from "./model.js";
+import { PLAIN, type Style } from "./style.js";
+
+export interface TextOptions {
+  style?: Style;
+  /** Summaries only, no explanations. */
+  brief?: boolean;
+  /** Flow table rows shown before "… N more" (the JSON has all). */
+  maxFlows?: number;
+}
+
+export function isoTime(t: number | null): string {
+  if (t === null) return "-";
+  return new Date(t * 1000).toISOString().replace("T", " ").replace("Z", " UTC");
+}
+
+export function renderSummary(r: Report, st: Style): string {
+  const c = r.capture;
+  const lines = [
+    st.bold(`Capture ${c.file}`) + `  (${c.format}, ${c.linkTypes.join(", ") || "no interfaces"})`,
+    `  ${c.packets} packets, ${c.bytes} bytes, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
+    `  ${c.flows.tcp} TCP and ${c.flows.udp} UDP flows; ${c.ipPackets} IP packets, ${c.nonIpPackets} other` +
+      (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
+      (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),
+  ];
+  if (c.partial) lines.push(st.yellow("  partial: reading stopped at damage in the file (see warnings)"));
+  return lines.join("\n");
+}
+
+export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infinity): string {
+  if (flows.length === 0) return "No TCP or UDP flows.";
+  const table = new Table({
+    head: ["flow", "proto", "client", "server", "frames", "pkts c→s", "pkts s→c", "bytes c→s", "bytes s→c", "close", "end state c / s"],
+    style: { head: st === PLAIN ? [] : ["cyan"], border: st === PLAIN ? [] : ["grey"], compact: true },
+  });
+  for (const f of flows.slice(0, maxRows)) {
+    const close = f.close === null ? "-" : f.close.first === null ? "open" : `${f.close.first} ${f.close.how}`;
+    table.push([
+      String(f.id) + (f.previous !== null ? ` (reuses ${f.previous})` : ""),
+      f.proto,
+      f.client + (f.rolesGuessed ? " ?" : ""),
+      f.server,
+      `${f.firstFrame}-${f.lastFrame}`,
+      f.packets.client, f.packets.server, f.bytes.client, f.bytes.server,
+      close,
+      f.state === null ? "-" : `${f.state.client} / ${f.state.server}`,
+    ]);
+  }
+  let out = table.toString();
+  if (flows.length > maxRows) out += `\n… ${flows.length - maxRows} more flows (all are in --format json)`;
+  if (flows.some((f) => f.rolesGuessed)) out += "\n? roles guessed from the ports: the connection's SYN was not in the capture";
+  return out;
+}
+
+function severityLabel(f: Finding, st: Style): string {
+  const label = f.severity.toUpperCase();
+  return f.severity === "error" ? st.red(st.bold(label)) : f.severity === "warning" ? st.yellow(label) : st.dim(label);
+}
+
+export function renderFindings(r: Report, st: Style, brief: boolean): string {
+  if (r.findings.length === 0) return "No findings: nothing in this capture matched a socket problem sockscope knows.";
+  const flowsById = new Map(r.flows.map((f) => [f.id, f]));
+  const out: string[] = [];
+  for (const [flowId, group] of findingsByFlow(r.findings)) {
+    const fr = flowId === null ? undefined : flowsById.get(flowId);
+    out.push(st.bold(fr ? `Flow ${fr.id} ${fr.proto} ${fr.client} → ${fr.server}` : "Capture-wide"));
+    for (const f of group) {
+      const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
+      out.push(`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(frames)}`);
+      if (!brief) {
+        out.push(indentWrap(f.explanation, 6, 92));
+        out.push(st.dim(`      see ${f.references.join("; ")}`));
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+/** "3-7, 9, 12" from a sorted list of frame numbers. */
+export function compressFrames(frames: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < frames.length; ) {
+    let j = i;
+    while (j + 1 < frames.length && frames[j + 1] === frames[j]! + 1) j++;
+    parts.push(j > i + 1 ? `${frames[i]}-${frames[j]}` : j === i + 1 ? `${frames[i]}, ${frames[j]}` : `${frames[i]}`);
+    i = j + 1;
+  }
+  return parts.join(", ");
+}
+
+export function indentWrap(text: string, indent: number, width: number): string {
+  const pad = " ".repeat(indent);
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line.length > 0 && line.length + 1 + word.length > width - indent) {
+      lines.push(pad + line);
+      line = word;
+    } else {
+      line = line.length > 0 ? `${line} ${word}` : word;
+    }
+  }
+  if (line.length > 0) lines.push(pad + line);
+  return lines.join("\n");
+}
+
+export function renderText(r: Report, opts: TextOptions = {}): string {
+  const st = opts.style ?? PLAIN;
+  const parts = [
+    renderSummary(r, st),
+    "",
+    st.bold("Flows"),
+    renderFlowTable(r.flows, st, opts.maxFlows ?? 200),
+    "",
+    st.bold(`Findings (${r.findings.length})`),
+    renderFindings(r, st, opts.brief ?? false),
+  ];
+  if (r.warnings.length > 0) {
+    parts.push("", st.bold(`Warnings (${r.warnings.length})`), ...r.warnings.map((w) => st.yellow(`  ${w}`)));
+  }
+  return parts.join("\n") + "\n";
+}
