@@ -1,7 +1,17 @@
 /**
- * Every analyzer, in report order. Adding a kind: one module in `analyzers/`, one line
- * here, fixtures under `fixtures/<kind>/`; a test checks all three exist.
+ * Every analyzer, in catalogue order. Adding a kind: one module in `analyzers/`, one line
+ * here, fixtures under `fixtures/<kind>/`; test/registry.test.ts checks all three exist.
  */
 import type { AnalyzerDescriptor } from "./analyzer.js";
+import connectionRefused from "./analyzers/connection-refused.js";
+import zeroWindow from "./analyzers/zero-window.js";
+import rstAfterFin from "./analyzers/rst-after-fin.js";
 
-export const ANALYZERS: AnalyzerDescriptor<any>[] = [];
+export const ANALYZERS: AnalyzerDescriptor<any>[] = [
+  // TCP: opening
+  connectionRefused,
+  // TCP: data transfer
+  zeroWindow,
+  // TCP: closing
+  rstAfterFin,
+];

@@ -1,0 +1,42 @@
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { FIXTURES } from "./paths.js";
+import type { Report } from "../../src/report/model.js";
+
+export interface Fixture {
+  /** Directory name: a kind id, or "healthy". */
+  group: string;
+  name: string;
+  path: string;
+  expectedPath: string;
+}
+
+/** Directories under fixtures/ that hold something other than phenomenon captures. */
+const NOT_PHENOMENA = new Set(["scenarios", "formats"]);
+
+export function phenomenonFixtures(): Fixture[] {
+  if (!existsSync(FIXTURES)) return [];
+  const out: Fixture[] = [];
+  for (const group of readdirSync(FIXTURES, { withFileTypes: true })) {
+    if (!group.isDirectory() || NOT_PHENOMENA.has(group.name)) continue;
+    for (const f of readdirSync(join(FIXTURES, group.name)).sort()) {
+      if (!/\.pcap(ng)?$/.test(f)) continue;
+      const path = join(FIXTURES, group.name, f);
+      out.push({ group: group.name, name: basename(f).replace(/\.pcap(ng)?$/, ""), path, expectedPath: path.replace(/\.pcap(ng)?$/, ".expected.json") });
+    }
+  }
+  return out.sort((a, b) => (a.group + a.name < b.group + b.name ? -1 : 1));
+}
+
+/**
+ * The stable part of a report, for golden files: everything but the file path and the
+ * explanation prose (the catalogue text is checked by its own tests).
+ */
+export function goldenView(r: Report): unknown {
+  return {
+    capture: { ...r.capture, file: basename(r.capture.file) },
+    flows: r.flows,
+    findings: r.findings.map(({ explanation: _e, references: _r, ...rest }) => rest),
+    warnings: r.warnings.map((w) => w.replace(/^.*\//, "")),
+  };
+}
