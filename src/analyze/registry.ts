@@ -6,12 +6,17 @@ import type { AnalyzerDescriptor } from "./analyzer.js";
 import connectionRefused from "./analyzers/connection-refused.js";
 import zeroWindow from "./analyzers/zero-window.js";
 import rstAfterFin from "./analyzers/rst-after-fin.js";
+// imports: opening/closing (keep one line per analyzer)
+// imports: transfer (keep one line per analyzer)
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
   connectionRefused,
+  // entries: opening
   // TCP: data transfer
   zeroWindow,
+  // entries: transfer
   // TCP: closing
   rstAfterFin,
+  // entries: closing
 ];
