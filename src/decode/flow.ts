@@ -227,7 +227,8 @@ export class FlowTable {
     if (flow === undefined) flow = this.create(key, p, frame, time);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
-    flow.lastTime = time;
+    // Captures from several interfaces can be out of time order: keep the latest time.
+    if (time > flow.lastTime) flow.lastTime = time;
     flow.packets[this.dir]++;
     flow.bytes[this.dir] += p.ipTotalLen;
     return flow;

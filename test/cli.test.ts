@@ -1,0 +1,173 @@
+/**
+ * The command line as a user meets it: exit codes, one-line errors on bad input (never a
+ * stack trace), stdin, filters, every command's output, and the JSON report validating
+ * against the documented schema. Runs the built CLI (npm run build first).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import Ajv from "ajv";
+import { CLI, CORPUS, ROOT } from "./helpers/paths.js";
+import { phenomenonFixtures } from "./helpers/fixtures.js";
+
+const schema = JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8"));
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+function run(args: string[], input?: Buffer) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "sockscope-cli-"));
+const refused = join(ROOT, "fixtures", "connection-refused", "ipv4.pcap");
+const corpus = (f: string) => join(CORPUS, "captures", f);
+
+/** Asserts one line on stderr that names the file and a byte offset, and no stack trace. */
+function expectOneLineError(stderr: string, file: string) {
+  const lines = stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain(file);
+  expect(lines[0]).toMatch(/offset \d+/);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("bad input gets one line and exit 2", () => {
+  const cases: [string, () => string][] = [
+    ["missing file", () => join(tmp, "nope.pcap")],
+    ["directory", () => { const d = join(tmp, "dir.pcap"); mkdirSync(d, { recursive: true }); return d; }],
+    ["empty file", () => { const f = join(tmp, "empty.pcap"); writeFileSync(f, ""); return f; }],
+    ["text file", () => { const f = join(tmp, "notes.txt"); writeFileSync(f, "hello, this is not a capture\n"); return f; }],
+    ["gzip file", () => { const f = join(tmp, "x.pcap.gz"); writeFileSync(f, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0])); return f; }],
+    ["short header", () => { const f = join(tmp, "short.pcap"); writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0])); return f; }],
+    ["absurd first record", () => corpus("suricata--bug-6875-01-fuzz.pcap").replace("6875-01", "6875-01")],
+  ];
+  for (const [name, make] of cases.slice(0, 6)) {
+    it(name, () => {
+      const file = make();
+      const r = run(["analyze", file]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expectOneLineError(r.stderr, file);
+    });
+  }
+  it("gzip input is named as such", () => {
+    const r = run(["analyze", join(tmp, "x.pcap.gz")]);
+    expect(r.stderr).toMatch(/gzip/);
+  });
+  it("unknown command and bad options are usage errors", () => {
+    expect(run(["frobnicate"]).code).toBe(2);
+    expect(run(["analyze"]).code).toBe(2);
+    expect(run(["analyze", refused, "--format", "xml"]).code).toBe(2);
+    expect(run(["analyze", refused, "--port", "http"]).code).toBe(2);
+    expect(run(["analyze", refused, "--bogus"]).code).toBe(2);
+  });
+});
+
+describe("damage after good packets: report those, warn, exit 0", () => {
+  it("absurd record length after 18 good records", () => {
+    const file = corpus("suricata--smtp-to-comma-garbage-tail.pcap");
+    const r = run(["analyze", "--format", "json", file]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.capture.packets).toBe(18);
+    expect(report.capture.partial).toBe(true);
+    expect(report.warnings.join("\n")).toMatch(/offset 3695: record 19 claims 3925868813 captured bytes/);
+    expect(r.stderr).toMatch(/offset 3695/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+  it("absurd second record (fuzzed file) still reports the first", () => {
+    const r = run(["analyze", "--format", "json", corpus("suricata--bug-6875-01-fuzz.pcap")]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).capture.packets).toBe(1);
+  });
+  it("truncated final record is a warning, the rest is analysed", () => {
+    const good = readFileSync(refused);
+    const cut = join(tmp, "cut.pcap");
+    writeFileSync(cut, good.subarray(0, good.length - 5));
+    const r = run(["analyze", "--format", "json", cut]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const full = JSON.parse(run(["analyze", "--format", "json", refused]).stdout);
+    expect(report.capture.packets).toBe(full.capture.packets - 1);
+    expect(report.warnings.join("\n")).toMatch(/truncated final record: it needs \d+ bytes, the file has \d+/);
+  });
+});
+
+describe("commands", () => {
+  it("--version and --help", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(run(["--version"]).stdout.trim()).toBe(`sockscope ${pkg.version}`);
+    for (const cmd of ["analyze", "flows", "packets", "explain"]) {
+      const r = run([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: sockscope ${cmd}`));
+    }
+  });
+  it("analyze prints summary, flow table and findings", () => {
+    const r = run(["analyze", refused]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Capture .*ipv4\.pcap {2}\(pcap-us-le, EN10MB\)/);
+    expect(r.stdout).toContain("Flows");
+    expect(r.stdout).toMatch(/ERROR connection-refused: connect\(\) to 127\.0\.0\.1:\d+ refused/);
+    expect(r.stdout).toContain("see 000 §3.7");
+    expect(run(["analyze", "--brief", refused]).stdout).not.toContain("see 000 §3.7");
+  });
+  it("reads standard input like a file", () => {
+    const fromFile = JSON.parse(run(["analyze", "--format", "json", refused]).stdout);
+    const fromStdin = JSON.parse(run(["analyze", "--format", "json", "-"], readFileSync(refused)).stdout);
+    expect(fromStdin.capture.file).toBe("(stdin)");
+    expect({ ...fromStdin, capture: { ...fromStdin.capture, file: "" } }).toEqual({ ...fromFile, capture: { ...fromFile.capture, file: "" } });
+  });
+  it("flows filters by port, host and flow id", () => {
+    const file = corpus("pcpp--example2-mixed.pcap");
+    const all = JSON.parse(run(["flows", "--format", "json", file]).stdout).flows;
+    const dns = JSON.parse(run(["flows", "--format", "json", "--port", "53", file]).stdout).flows;
+    expect(dns.length).toBeGreaterThan(0);
+    expect(dns.length).toBeLessThan(all.length);
+    for (const f of dns) expect([f.client, f.server].some((e: string) => e.endsWith(":53"))).toBe(true);
+    const one = JSON.parse(run(["flows", "--format", "json", "--flow", "5", file]).stdout).flows;
+    expect(one.map((f: { id: number }) => f.id)).toEqual([5]);
+    const host = JSON.parse(run(["flows", "--format", "json", "--host", "10.0.0.138", file]).stdout).flows;
+    expect(host.length).toBeGreaterThan(0);
+    for (const f of host) expect(`${f.client} ${f.server}`).toContain("10.0.0.138:");
+  });
+  it("packets: text lines and jsonl with tags from findings", () => {
+    const text = run(["packets", refused]).stdout.split("\n");
+    expect(text[0]).toMatch(/^\s+1\s+0\.000000\s+1 c→s TCP 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ \[S\] seq=0 win=\d+ len=0 \[connection-refused\]$/);
+    const lines = run(["packets", "--format", "jsonl", refused]).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines[1]).toMatchObject({ frame: 2, flow: 1, dir: "s2c", flags: "R.", seq: 1, ack: 1, len: 0, tags: ["connection-refused"] });
+    for (const l of lines) expect(Object.keys(l)).toEqual(expect.arrayContaining(["frame", "time", "flow", "dir", "flags", "seq", "ack", "win", "len", "tags"]));
+  });
+  it("packets from stdin equals packets from the file", () => {
+    const a = run(["packets", "--format", "jsonl", refused]).stdout;
+    const b = run(["packets", "--format", "jsonl", "-"], readFileSync(refused)).stdout;
+    expect(b).toBe(a);
+  });
+  it("explain lists every kind and prints one", () => {
+    const list = run(["explain"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("connection-refused");
+    const one = run(["explain", "zero-window"]);
+    expect(one.stdout).toMatch(/^zero-window \(warning\)/);
+    expect(one.stdout).toContain("000 §2.11");
+    expect(run(["explain", "no-such-kind"]).code).toBe(2);
+  });
+});
+
+describe("JSON report validates against schema/report.schema.json", () => {
+  const files = [
+    ...phenomenonFixtures().map((f) => f.path),
+    ...["pcpp--example2-mixed.pcap", "pcpp--many_interfaces-1.pcapng", "pcpp--ip6_fragments-udp.pcap", "suricata--smtp-to-comma-garbage-tail.pcap"].map(corpus),
+  ];
+  for (const file of files) {
+    it(file.replace(/^.*\/(fixtures|captures)\//, ""), () => {
+      const out = execFileSync(process.execPath, [CLI, "analyze", "--format", "json", "--quiet", file], { maxBuffer: 64 << 20 }).toString();
+      const report = JSON.parse(out);
+      const ok = validate(report);
+      expect(validate.errors ?? []).toEqual([]);
+      expect(ok).toBe(true);
+    });
+  }
+});
