@@ -27,6 +27,8 @@ export interface EngineOptions {
   maxPendingDatagrams?: number;
   maxFragmentBytes?: number;
   maxFragmentsPerDatagram?: number;
+  /** Keep every frame of every finding as a per-frame tag (for `sockscope packets`). */
+  collectTags?: boolean;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -59,6 +61,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   readonly stats = new DecodeStats();
   readonly findings: Finding[] = [];
   observer: PacketObserver | null = null;
+  /**
+   * frame → kinds, from all frames analyzers reported (findings keep only the first
+   * MAX_EVIDENCE_FRAMES); null unless `collectTags`.
+   */
+  readonly tags: Map<number, string[]> | null;
   private readonly tcpHooks: TcpHook[] = [];
   private readonly tcpSlots: number[] = [];
   private readonly udpHooks: UdpHook[] = [];
@@ -77,6 +84,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       maxFragments: opts.maxFragmentsPerDatagram ?? DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
     });
     this.decoder = new PacketDecoder(this.reassembler);
+    this.tags = opts.collectTags ? new Map() : null;
     this.analyzers.forEach((a, i) => {
       if (a.onTcpSegment) { this.tcpHooks.push(a.onTcpSegment as TcpHook); this.tcpSlots.push(i); }
       if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
@@ -143,6 +151,13 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const flow = input.flow;
     const side = input.dir === null || flow === null ? null : input.dir === DIR_CLIENT ? "client" : "server";
     const frames = [...new Set(input.frames)].sort((a, b) => a - b);
+    if (this.tags !== null) {
+      for (const fr of frames) {
+        const t = this.tags.get(fr);
+        if (t === undefined) this.tags.set(fr, [kind.id]);
+        else if (!t.includes(kind.id)) t.push(kind.id);
+      }
+    }
     const f: Finding = {
       kind: kind.id,
       severity: input.severity ?? kind.severity,

@@ -192,17 +192,10 @@ async function packetsCommand(args: string[]): Promise<number> {
   const spool = input === "-" ? await spoolStdin() : null;
   if (spool !== null) input = spool.path;
   try {
-    const first = await runCapture(input, runOptions(v, progress));
+    const first = await runCapture(input, { ...runOptions(v, progress), collectTags: true });
     progress.done();
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
-    const tags = new Map<number, string[]>();
-    for (const f of first.engine.findings) {
-      for (const fr of f.frames) {
-        const t = tags.get(fr);
-        if (t === undefined) tags.set(fr, [f.kind]);
-        else if (!t.includes(f.kind)) t.push(f.kind);
-      }
-    }
+    const tags = first.engine.tags!;
     const out = new Output();
     const filtering = hasFilter(filter);
     const keep = new Map<number, boolean>();
