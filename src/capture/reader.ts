@@ -48,6 +48,9 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   };
   let buf = Buffer.allocUnsafeSlow(opts.chunkSize ?? DEFAULT_CHUNK);
   let dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // Records are handed out as subarrays of a plain Uint8Array view: Buffer#subarray
+  // builds a Buffer each time and costs several times more per packet.
+  let u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   let framer: Framer | null = null;
   let end = 0; // bytes held in buf
   let base = 0; // file offset of buf[0]
@@ -62,7 +65,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     }
     let pos: number;
     try {
-      pos = framer.parse(buf, dv, 0, end, base);
+      pos = framer.parse(u8, dv, 0, end, base);
     } catch (e) {
       if (!(e instanceof CaptureError)) throw e;
       info.error = e.message;
@@ -75,6 +78,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
       bigger.set(buf.subarray(pos, end), 0);
       buf = bigger;
       dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } else if (left > 0 && pos > 0) {
       buf.copyWithin(0, pos, end);
     }
