@@ -51,10 +51,19 @@ export interface AnalyzerDescriptor<S> {
   createState?(flow: Flow): S;
   onTcpSegment?(state: S, flow: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink): void;
   onUdpDatagram?(state: S, flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
-  /** An ICMP error that quotes a packet of `flow` (dir: direction of the quoted packet). */
-  onIcmpError?(state: S, flow: Flow, quotedDir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
-  onDatagramComplete?(d: FragmentedDatagram, flow: Flow | null, p: DecodedPacket, out: FindingSink): void;
-  onDatagramFailed?(d: FragmentedDatagram, flow: Flow | null, reason: FragmentFailure, out: FindingSink): void;
+  /**
+   * An ICMP error that quotes a packet of `flow` (quotedDir: direction of the quoted
+   * packet). A flow is created from the quote when the capture holds no packet of it;
+   * `flow` and `state` are null when the quote is too short to name one.
+   */
+  onIcmpError?(state: S | null, flow: Flow | null, quotedDir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
+  /** A fragmented datagram was reassembled (`p` is the whole datagram, already in its flow). */
+  onDatagramComplete?(state: S, flow: Flow, dir: number, d: FragmentedDatagram, p: DecodedPacket, out: FindingSink): void;
+  /**
+   * A fragmented datagram will never complete. `flow` is its flow when the first fragment
+   * (with the ports) was seen, else null (then `state` is null too).
+   */
+  onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
 }
 

@@ -10,6 +10,7 @@ import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
 import { DIR_CLIENT, FlowTable, type Flow, type FlowListener, type TcpSegment, DEFAULT_MAX_FLOWS } from "../decode/flow.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
+import { isIcmpError } from "../decode/transport.js";
 import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC, DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
   DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
@@ -47,6 +48,12 @@ export class DecodeStats {
   readonly linkTypes = new Map<number, number>();
   /** issue text → [count, first frame] */
   readonly issues = new Map<string, [number, number]>();
+}
+
+/** Whether an analyzer has anything to do with flows of this protocol. */
+function isRelevant(a: AnalyzerDescriptor<any>, proto: number): boolean {
+  const shared = a.onIcmpError !== undefined || a.onDatagramComplete !== undefined || a.onDatagramFailed !== undefined;
+  return shared || (proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined);
 }
 
 type TcpHook = (s: unknown, f: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink) => void;
@@ -130,10 +137,14 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
         const hooks = this.udpHooks, slots = this.udpSlots;
         for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
       }
+      if (p.datagram !== null) {
+        const as = this.analyzers;
+        for (let i = 0; i < as.length; i++) as[i]!.onDatagramComplete?.(flow.slots[i], flow, dir, p.datagram, p, this);
+      }
       this.observer?.(rec, p, flow, dir, seg);
       return;
     }
-    if ((l4 === L4_ICMP || l4 === L4_ICMPV6) && p.quoted.srcPort >= 0) {
+    if ((l4 === L4_ICMP || l4 === L4_ICMPV6) && isIcmpError(p.icmpType, l4 === L4_ICMPV6)) {
       this.icmpError(p, frame, time);
     }
     this.observer?.(rec, p, null, 0, null);
@@ -181,8 +192,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
-      const relevant = flow.proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined || a.onIcmpError !== undefined;
-      flow.slots.push(relevant && a.createState ? a.createState(flow) : null);
+      flow.slots.push(isRelevant(a, flow.proto) && a.createState ? a.createState(flow) : null);
     }
   }
 
@@ -190,37 +200,32 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
-      if (a.onFlowEnd && flow.slots[i] !== null) a.onFlowEnd(flow.slots[i], flow, this);
-      else if (a.onFlowEnd && a.createState === undefined) a.onFlowEnd(null, flow, this);
+      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto)) continue;
+      if (flow.slots[i] !== null || a.createState === undefined) a.onFlowEnd(flow.slots[i], flow, this);
     }
   }
 
   // --- ReassemblyListener
-  datagramComplete(d: FragmentedDatagram, p: DecodedPacket): void {
-    const flow = this.flowOfDatagram(d);
-    for (const a of this.analyzers) a.onDatagramComplete?.(d, flow, p, this);
-  }
-
   datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void {
-    const flow = this.flowOfDatagram(d);
-    for (const a of this.analyzers) a.onDatagramFailed?.(d, flow, reason, this);
-  }
-
-  private flowOfDatagram(d: FragmentedDatagram): Flow | null {
-    if (d.srcPort < 0 || (d.proto !== L4_TCP && d.proto !== L4_UDP)) return null;
-    return this.flows.find(flowKeyOf(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort));
+    let flow: Flow | null = null;
+    if (d.srcPort >= 0 && (d.proto === L4_TCP || d.proto === L4_UDP)) {
+      flow = this.flows.find(flowKeyOf(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort));
+    }
+    const as = this.analyzers;
+    for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : flow.slots[i], flow, d, reason, this);
   }
 
   private icmpError(p: DecodedPacket, frame: number, time: number): void {
     const q = p.quoted;
-    if (q.proto !== L4_TCP && q.proto !== L4_UDP) return;
-    const src = [q.src0, q.src1, q.src2, q.src3], dst = [q.dst0, q.dst1, q.dst2, q.dst3];
-    const flow = this.flows.find(flowKeyOf(p.vlan, q.proto, q.ipVersion, src, q.srcPort, dst, q.dstPort));
-    if (flow === null) return;
-    flow.icmpErrors++;
-    const c = flow.client;
-    const quotedDir = q.srcPort === flow.clientPort && src[0] === c[0] && src[1] === c[1] && src[2] === c[2] && src[3] === c[3] ? 0 : 1;
     const as = this.analyzers;
+    if (q.srcPort < 0 || (q.proto !== L4_TCP && q.proto !== L4_UDP)) {
+      // The quote is too short (or not TCP/UDP) to name a flow.
+      for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(null, null, 0, frame, time, p, this);
+      return;
+    }
+    const flow = this.flows.lookupQuoted(p, frame, time);
+    flow.icmpErrors++;
+    const quotedDir = flow.isClient([q.src0, q.src1, q.src2, q.src3], q.srcPort) ? 0 : 1;
     for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(flow.slots[i], flow, quotedDir, frame, time, p, this);
   }
 

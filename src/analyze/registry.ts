@@ -8,6 +8,10 @@ import zeroWindow from "./analyzers/zero-window.js";
 import rstAfterFin from "./analyzers/rst-after-fin.js";
 // imports: opening/closing (keep one line per analyzer)
 // imports: transfer (keep one line per analyzer)
+import ipFragmentation from "./analyzers/ip-fragmentation.js";
+import fragmentLoss from "./analyzers/fragment-loss.js";
+import icmpUnreachable from "./analyzers/icmp-unreachable.js";
+import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -19,4 +23,9 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: closing
   rstAfterFin,
   // entries: closing
+  // UDP, IP and ICMP
+  ipFragmentation,
+  fragmentLoss,
+  icmpUnreachable,
+  udpFixedRetry,
 ];

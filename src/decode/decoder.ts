@@ -35,6 +35,7 @@ export class PacketDecoder {
     r.completed = null;
     p.bytes = whole;
     p.reassembled = true;
+    p.datagram = d;
     p.fragmentCount = d.frames.length;
     p.ipTotalLen = p.ipHeaderLen + whole.length;
     p.truncated = false;
@@ -43,10 +44,9 @@ export class PacketDecoder {
       // Extension headers after the Fragment header are part of the reassembled data.
       p.isFragment = false;
       l4 = walkIPv6Extensions(whole, 0, whole.length, p.ipProto, p);
-      if (l4 < 0) { r.listener.datagramComplete(d, p); return p; }
+      if (l4 < 0) return p;
     }
     decodeTransport(whole, l4, whole.length, whole.length, p);
-    r.listener.datagramComplete(d, p);
     return p;
   }
 }

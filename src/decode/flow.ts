@@ -12,7 +12,7 @@
  * new flow (an incarnation) linked to the old one through `previous`.
  */
 import {
-  L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket,
+  DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN,
 } from "./packet.js";
 import { endpointToString } from "./address.js";
 import { flowKey4, flowKey6 } from "./flow-key.js";
@@ -104,6 +104,12 @@ export class Flow {
     readonly server: readonly number[],
     readonly serverPort: number,
   ) {}
+
+  /** Whether address + port are this flow's client end (for quotes and fragments). */
+  isClient(addr: readonly number[], port: number): boolean {
+    const c = this.client;
+    return port === this.clientPort && addr[0] === c[0] && addr[1] === c[1] && addr[2] === c[2] && addr[3] === c[3];
+  }
 
   endpointName(role: Role): string {
     const a = role === "client" ? this.client : this.server;
@@ -310,6 +316,24 @@ export class FlowTable {
     seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
     return seg;
   }
+
+  /**
+   * The flow of the packet an ICMP error quotes, created from the quote when the capture
+   * holds none of its packets.
+   */
+  lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow {
+    const q = icmp.quoted, s = this.scratch;
+    s.reset(s.bytes);
+    s.vlan = icmp.vlan; s.ipVersion = q.ipVersion; s.l4 = q.proto; s.ipProto = q.proto;
+    s.src0 = q.src0; s.src1 = q.src1; s.src2 = q.src2; s.src3 = q.src3;
+    s.dst0 = q.dst0; s.dst1 = q.dst1; s.dst2 = q.dst2; s.dst3 = q.dst3;
+    s.srcPort = q.srcPort; s.dstPort = q.dstPort;
+    // Roles are guessed from the ports, as for any flow whose SYN was not seen.
+    s.tcpFlags = 0;
+    const key = flowKey(s);
+    return this.active.get(key) ?? this.create(key, s, frame, time);
+  }
+  private readonly scratch = new DecodedPacket();
 
   /** The active flow with this key, without creating one (ICMP quotes, fragments). */
   find(key: string): Flow | null {

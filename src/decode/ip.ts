@@ -6,8 +6,13 @@
  */
 import type { DecodedPacket } from "./packet.js";
 
-/** Extension headers walked before the packet is called malformed (bound on hostile input). */
-const MAX_IPV6_EXTENSION_HEADERS = 8;
+/**
+ * Extension headers walked before the packet is called malformed. Each header takes at
+ * least 8 bytes, so the packet length bounds the walk already; this cap keeps a hostile
+ * jumbogram from costing thousands of steps while reading chains like libpcap's
+ * ipv6_ext_headers test (68 headers) the way tshark does.
+ */
+const MAX_IPV6_EXTENSION_HEADERS = 128;
 
 const NH_HOP_BY_HOP = 0;
 const NH_ROUTING = 43;

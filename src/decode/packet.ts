@@ -25,6 +25,8 @@ export const TH_ECE = 0x40;
 export const TH_CWR = 0x80;
 
 /** Where decoding stopped and why (tier 2 of the bad-input policy: never thrown). */
+import type { FragmentedDatagram } from "./reassembly.js";
+
 export type IssueLayer = "link" | "ipv4" | "ipv6" | "tcp" | "udp" | "icmp" | "icmpv6";
 export class DecodeIssue {
   constructor(
@@ -84,6 +86,8 @@ export class DecodedPacket {
   /** Set on the packet that completed a reassembly: L4 fields describe the whole datagram. */
   reassembled = false;
   fragmentCount = 0;
+  /** The datagram this packet completed (only when `reassembled`). */
+  datagram: FragmentedDatagram | null = null;
   // --- transport
   l4 = L4_NONE;
   l4Offset = -1;
@@ -131,7 +135,7 @@ export class DecodedPacket {
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
     this.isFragment = false; this.fragId = 0; this.fragOffsetBytes = 0; this.moreFragments = false;
-    this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0;
+    this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
     this.resetTransport();
     this.truncated = false;
     this.bytes = bytes;

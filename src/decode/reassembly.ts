@@ -67,9 +67,8 @@ export class FragmentedDatagram {
   ) {}
 }
 
+/** Told of datagrams that will never complete (completions travel on the packet: `p.datagram`). */
 export interface ReassemblyListener {
-  /** `p` now describes the reassembled datagram (transport decoded from it). */
-  datagramComplete(d: FragmentedDatagram, p: DecodedPacket): void;
   datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void;
 }
 
@@ -77,7 +76,7 @@ export class Reassembler {
   private readonly pending = new Map<string, FragmentedDatagram>();
   private bufferedBytes = 0;
   evictions = 0;
-  /** The datagram the last `add` completed; the decoder reports it once decoded. */
+  /** The datagram the last `add` completed; the decoder puts it on the packet. */
   completed: FragmentedDatagram | null = null;
   constructor(readonly listener: ReassemblyListener, private readonly limits: ReassemblyLimits) {}
 

@@ -108,7 +108,7 @@ function decodeUdp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
 }
 
 /** ICMP error types that quote the offending packet. */
-function isIcmpError(type: number, v6: boolean): boolean {
+export function isIcmpError(type: number, v6: boolean): boolean {
   if (v6) return type >= 1 && type <= 4;
   return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
 }

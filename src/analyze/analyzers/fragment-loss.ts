@@ -1,0 +1,80 @@
+/**
+ * fragment-loss: fragmented datagrams the receiver can never have delivered: fragments
+ * missing at the reassembly timeout or at the end of the capture, overlapping fragments
+ * with different data (RFC 5722 forbids them for IPv6), more fragments than a receiver
+ * keeps, or a datagram that would exceed 65535 bytes. Reported per flow when the first
+ * fragment named the ports, otherwise per datagram for the capture.
+ */
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import type { Flow } from "../../decode/flow.js";
+import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
+import { endpointToString } from "../../decode/address.js";
+import { roleOf } from "../measure.js";
+
+const REASON_TEXT: Record<FragmentFailure, string> = {
+  "timeout": "fragments missing when the reassembly timeout expired",
+  "capture-end": "fragments still missing when the capture ended",
+  "overlap-conflict": "overlapping fragments carried different data",
+  "too-many-fragments": "more fragments than a receiver keeps for one datagram",
+  "too-long": "fragments would make a datagram longer than 65535 bytes",
+  "evicted": "reassembly buffers were full (too many incomplete datagrams at once)",
+};
+
+class State {
+  readonly reasons = new Map<FragmentFailure, number>();
+  readonly frames: number[] = [];
+  lost = [0, 0];
+  firstTime = -1;
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "fragment-loss",
+  title: "Fragmented datagrams that never completed",
+  severity: "error",
+  family: "udp-ip-icmp",
+  wire: "Fragments of a datagram that never complete: an offset missing until the timeout or the capture's end, or overlapping fragments with different data.",
+  explanation:
+    "The sender's sendto() was larger than the path MTU, its datagram went out in IP fragments, and at least one fragment " +
+    "never arrived (or arrived in a form the receiver must reject), so the receiving kernel threw the whole datagram away " +
+    "when its reassembly timer ran out. Neither program is told: the sender's call succeeded, the receiver's recvfrom() " +
+    "simply never sees the datagram, which looks like plain UDP loss but is far likelier, since losing any one of n " +
+    "fragments loses all of them. Firewalls that drop non-first fragments (no ports to match) cause it systematically. " +
+    "Send datagrams that fit the path MTU (548 bytes of payload is always safe), or add your own acknowledgement and " +
+    "retransmission with backoff, or use TCP. If the capture was taken on the sender, the missing fragment may simply " +
+    "not have been captured: compare with a capture at the receiver.",
+  references: ["000 §5.8"],
+  createState: () => new State(),
+  onDatagramFailed(s, flow, d, reason, out) {
+    if (flow === null || s === null) {
+      reportOrphan(d, reason, out);
+      return;
+    }
+    s.reasons.set(reason, (s.reasons.get(reason) ?? 0) + 1);
+    s.lost[flow.isClient(d.src, d.srcPort) ? 0 : 1]++;
+    for (const f of d.frames) s.frames.push(f);
+    if (s.firstTime < 0) s.firstTime = d.firstTime;
+  },
+  onFlowEnd(s, flow, out) {
+    const lost = s.lost[0]! + s.lost[1]!;
+    if (lost === 0) return;
+    const dir = s.lost[1]! > s.lost[0]! ? 1 : 0;
+    const why = [...s.reasons].map(([r, n]) => `${n} with ${REASON_TEXT[r]}`).join("; ");
+    out.report(analyzer, {
+      flow, dir, frames: s.frames, count: lost, time: s.firstTime,
+      summary: `${lost} fragmented datagram(s) from the ${roleOf(dir)} never completed: ${why}`,
+      measure: { lostDatagrams: lost, ...Object.fromEntries([...s.reasons].map(([r, n]) => [r, n])) },
+    });
+  },
+});
+
+function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void {
+  const src = endpointToString(d.ipVersion, d.src[0]!, d.src[1]!, d.src[2]!, d.src[3]!, -1);
+  const dst = endpointToString(d.ipVersion, d.dst[0]!, d.dst[1]!, d.dst[2]!, d.dst[3]!, -1);
+  const flow: Flow | null = null;
+  out.report(analyzer, {
+    flow, dir: null, frames: d.frames, time: d.firstTime,
+    summary: `a datagram from ${src} to ${dst} (IP id 0x${d.id.toString(16)}, first fragment not captured) never completed: ${REASON_TEXT[reason]}`,
+    measure: { fragmentsSeen: d.frames.length },
+  });
+}
+export default analyzer;

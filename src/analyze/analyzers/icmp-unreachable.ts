@@ -1,0 +1,122 @@
+/**
+ * icmp-unreachable: ICMP / ICMPv6 errors (destination unreachable, fragmentation needed /
+ * packet too big, time exceeded) that quote a packet of a UDP or TCP flow, attached to
+ * that flow with the errno the sending socket gets for it (Linux's icmp_err_convert and
+ * icmpv6_err_convert tables).
+ */
+import { defineAnalyzer } from "../analyzer.js";
+import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
+import type { DecodedPacket } from "../../decode/packet.js";
+import { roleOf } from "../measure.js";
+import { endpointToString } from "../../decode/address.js";
+
+interface IcmpMeaning {
+  what: string;
+  errno: string;
+}
+
+/** ICMPv4 type 3 codes (RFC 792, RFC 1812 §5.2.7.1) → meaning and Linux errno. */
+const V4_UNREACH: Record<number, IcmpMeaning> = {
+  0: { what: "network unreachable", errno: "ENETUNREACH" },
+  1: { what: "host unreachable", errno: "EHOSTUNREACH" },
+  2: { what: "protocol unreachable", errno: "ENOPROTOOPT" },
+  3: { what: "port unreachable", errno: "ECONNREFUSED" },
+  4: { what: "fragmentation needed (DF set)", errno: "EMSGSIZE" },
+  5: { what: "source route failed", errno: "EOPNOTSUPP" },
+  6: { what: "destination network unknown", errno: "ENETUNREACH" },
+  7: { what: "destination host unknown", errno: "EHOSTDOWN" },
+  9: { what: "network administratively prohibited", errno: "ENETUNREACH" },
+  10: { what: "host administratively prohibited", errno: "EHOSTUNREACH" },
+  11: { what: "network unreachable for TOS", errno: "ENETUNREACH" },
+  12: { what: "host unreachable for TOS", errno: "EHOSTUNREACH" },
+  13: { what: "communication administratively prohibited", errno: "EHOSTUNREACH" },
+};
+/** ICMPv6 type 1 codes (RFC 4443 §3.1). */
+const V6_UNREACH: Record<number, IcmpMeaning> = {
+  0: { what: "no route to destination", errno: "ENETUNREACH" },
+  1: { what: "communication administratively prohibited", errno: "EACCES" },
+  2: { what: "beyond scope of source address", errno: "EHOSTUNREACH" },
+  3: { what: "address unreachable", errno: "EHOSTUNREACH" },
+  4: { what: "port unreachable", errno: "ECONNREFUSED" },
+  5: { what: "source address failed policy", errno: "EACCES" },
+  6: { what: "reject route to destination", errno: "EACCES" },
+};
+
+export function icmpMeaning(p: DecodedPacket): IcmpMeaning {
+  const v6 = p.l4 === L4_ICMPV6, t = p.icmpType, c = p.icmpCode;
+  if (!v6 && t === 3) return V4_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
+  if (v6 && t === 1) return V6_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
+  if (v6 && t === 2) return { what: `packet too big (MTU ${p.icmpMtu})`, errno: "EMSGSIZE" };
+  if ((!v6 && t === 11) || (v6 && t === 3)) return { what: c === 0 ? "time exceeded in transit (TTL/hop limit)" : "fragment reassembly time exceeded", errno: "EHOSTUNREACH" };
+  if (!v6 && t === 12) return { what: "parameter problem", errno: "EPROTO" };
+  if (v6 && t === 4) return { what: "parameter problem", errno: "EPROTO" };
+  return { what: `ICMP type ${t} code ${c}`, errno: "EHOSTUNREACH" };
+}
+
+class State {
+  readonly frames: number[] = [];
+  /** "what (errno)" → count, in arrival order */
+  readonly kinds = new Map<string, number>();
+  count = 0;
+  firstTime = 0;
+  quotedDir = 0;
+  portUnreachable = false;
+  mtu = -1;
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "icmp-unreachable",
+  title: "An ICMP error came back for this flow's packets",
+  severity: "warning",
+  family: "udp-ip-icmp",
+  wire: "ICMP / ICMPv6 destination unreachable (or fragmentation needed / packet too big / time exceeded) quoting a UDP or TCP packet of the flow.",
+  explanation:
+    "A router or the destination host could not deliver a packet this program sent and said so with an ICMP error. " +
+    "For UDP, port unreachable means no socket was bound to the destination port: a connected UDP socket (one that " +
+    "called connect()) gets ECONNREFUSED on its next send() or recv() — only if the ICMP message arrives, and only once; " +
+    "an unconnected socket using sendto() is normally not told at all, so the program just waits for a reply that never " +
+    "comes. Host/network unreachable make a TCP connect() fail with EHOSTUNREACH/ENETUNREACH (on an established " +
+    "connection Linux keeps retrying and reports it only if the connection finally times out). Fragmentation needed / " +
+    "packet too big lowers the path MTU; a datagram socket with path-MTU discovery on sees EMSGSIZE for sends larger " +
+    "than that. Connect UDP sockets to learn about refusals (or enable IP_RECVERR), treat ECONNREFUSED as \"nobody there\" " +
+    "and back off, and check the server address and port.",
+  references: ["000 §5.3", "000 §5.4", "003 connect()"],
+  createState: () => new State(),
+  onIcmpError(s, flow, quotedDir, frame, _time, p, out) {
+    const m = icmpMeaning(p);
+    if (flow === null || s === null) {
+      // No flow to attach it to: say what we can about it, once per ICMP message.
+      const v = p.ipVersion;
+      out.report(analyzer, {
+        flow: null, dir: null, frames: [frame], time: _time,
+        summary: `${endpointToString(v, p.src0, p.src1, p.src2, p.src3, -1)} reported ${m.what} (${m.errno} for the sender) ` +
+          `to ${endpointToString(v, p.dst0, p.dst1, p.dst2, p.dst3, -1)}; the quoted packet is too short to name its flow`,
+        measure: { icmpType: p.icmpType, icmpCode: p.icmpCode },
+      });
+      return;
+    }
+    const key = `${m.what} (${m.errno})`;
+    s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
+    if (s.count === 0) { s.firstTime = _time; s.quotedDir = quotedDir; }
+    s.count++;
+    s.frames.push(frame);
+    if (m.errno === "ECONNREFUSED") s.portUnreachable = true;
+    if (p.icmpMtu >= 0) s.mtu = p.icmpMtu;
+  },
+  onFlowEnd(s, flow, out) {
+    if (s.count === 0) return;
+    const sender = roleOf(s.quotedDir);
+    const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
+    const kinds = [...s.kinds].map(([k, n]) => (n > 1 ? `${n}x ${k}` : k)).join(", ");
+    const tcp = flow.proto === L4_TCP;
+    const consequence = s.portUnreachable && !tcp
+      ? `; a connected UDP socket gets ECONNREFUSED on its next call, an unconnected one waits in vain`
+      : "";
+    out.report(analyzer, {
+      flow, dir: s.quotedDir, frames: s.frames, count: s.count, time: s.firstTime,
+      summary: `${s.count} ICMP error(s) for the ${sender}'s packets to ${dest}: ${kinds}${consequence}`,
+      measure: s.mtu >= 0 ? { icmpErrors: s.count, pathMtu: s.mtu } : { icmpErrors: s.count },
+    });
+  },
+});
+export default analyzer;

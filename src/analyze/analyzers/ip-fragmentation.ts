@@ -1,0 +1,71 @@
+/**
+ * ip-fragmentation: UDP (or TCP) datagrams that travelled as IP fragments, reassembled
+ * (RFC 791 §3.2, RFC 8200 §4.5). Reported per flow: how many datagrams, their sizes, the
+ * largest fragment seen (the path MTU the sender's kernel used), and how that compares
+ * with the 548-byte payload the socket FAQ calls safe. Tags every fragment's frame, as
+ * tshark's ip.fragment verdicts do.
+ */
+import { defineAnalyzer } from "../analyzer.js";
+import { DIR_CLIENT } from "../../decode/flow.js";
+import { roleOf } from "../measure.js";
+
+/** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
+export const SAFE_UDP_PAYLOAD = 548;
+
+class State {
+  datagrams = [0, 0];
+  minSize = [Infinity, Infinity];
+  maxSize = [0, 0];
+  /** Largest fragment (IP packet bytes) per direction: the path MTU in use. */
+  maxFragment = [0, 0];
+  maxFragments = [0, 0];
+  readonly frames: number[] = [];
+  firstTime = -1;
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "ip-fragmentation",
+  title: "Datagrams larger than the path MTU were sent as IP fragments",
+  severity: "warning",
+  family: "udp-ip-icmp",
+  wire: "A UDP datagram carried in several IP fragments (IPv4 MF/offset, IPv6 Fragment header), reassembled by the receiver.",
+  explanation:
+    "The program handed the kernel a datagram (one sendto()/send() call) larger than the path MTU allows, so the " +
+    "sending host's IP layer cut it into fragments and only the receiving host's IP layer put it back together. It works " +
+    "on a clean LAN, but every fragment must arrive for the datagram to be delivered: lose one and the whole datagram " +
+    "is silently discarded after the reassembly timeout, firewalls and NATs often drop fragments, and IPv6 routers never " +
+    "fragment (they answer with Packet Too Big). recvfrom() on the other side just never returns that datagram; no error " +
+    "reaches either program. Keep datagrams within the path MTU (the FAQ's conservative limit is 548 bytes of payload; " +
+    "1472 on a 1500-byte Ethernet path for IPv4, 1452 for IPv6), split application messages yourself, or use TCP for " +
+    "bulk data. IP_MTU_DISCOVER/IPV6_DONTFRAG make oversized sends fail with EMSGSIZE instead.",
+  references: ["000 §5.8"],
+  createState: () => new State(),
+  onDatagramComplete(s, _flow, dir, d, p, _out) {
+    s.datagrams[dir]++;
+    const size = p.udpLen > 0 ? p.udpLen - 8 : p.payloadLen;
+    if (size < s.minSize[dir]!) s.minSize[dir] = size;
+    if (size > s.maxSize[dir]!) s.maxSize[dir] = size;
+    for (const f of d.fragmentSizes) if (f > s.maxFragment[dir]!) s.maxFragment[dir] = f;
+    if (d.frames.length > s.maxFragments[dir]!) s.maxFragments[dir] = d.frames.length;
+    for (const f of d.frames) s.frames.push(f);
+    if (s.firstTime < 0) s.firstTime = d.firstTime;
+  },
+  onFlowEnd(s, flow, out) {
+    const dirs = [0, 1].filter((dir) => s.datagrams[dir]! > 0);
+    if (dirs.length === 0) return;
+    const dir = dirs.reduce((a, b) => (s.datagrams[b]! > s.datagrams[a]! ? b : a), DIR_CLIENT);
+    const n = s.datagrams[0]! + s.datagrams[1]!;
+    const sizes = s.minSize[dir] === s.maxSize[dir] ? `${s.maxSize[dir]}` : `${s.minSize[dir]}-${s.maxSize[dir]}`;
+    out.report(analyzer, {
+      flow, dir, frames: s.frames, count: n, time: s.firstTime,
+      summary: `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ` +
+        `in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes (the path MTU); ` +
+        `${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`,
+      measure: {
+        datagrams: n, minPayloadBytes: s.minSize[dir]!, maxPayloadBytes: s.maxSize[dir]!,
+        largestFragmentBytes: s.maxFragment[dir]!, maxFragmentsPerDatagram: s.maxFragments[dir]!, safePayloadBytes: SAFE_UDP_PAYLOAD,
+      },
+    });
+  },
+});
+export default analyzer;
