@@ -33,7 +33,7 @@ export function renderSummary(r: Report, st: Style): string {
 export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infinity): string {
   if (flows.length === 0) return "No TCP or UDP flows.";
   const table = new Table({
-    head: ["flow", "proto", "client", "server", "frames", "pkts c→s", "pkts s→c", "bytes c→s", "bytes s→c", "close", "end state c / s"],
+    head: ["flow", "proto", "client", "server", "frames", "packets c/s", "bytes c/s", "closed by", "end state c / s"],
     style: { head: st === PLAIN ? [] : ["cyan"], border: st === PLAIN ? [] : ["grey"], compact: true },
   });
   for (const f of flows.slice(0, maxRows)) {
@@ -44,7 +44,8 @@ export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infini
       f.client + (f.rolesGuessed ? " ?" : ""),
       f.server,
       `${f.firstFrame}-${f.lastFrame}`,
-      f.packets.client, f.packets.server, f.bytes.client, f.bytes.server,
+      `${f.packets.client} / ${f.packets.server}`,
+      `${f.bytes.client} / ${f.bytes.server}`,
       close,
       f.state === null ? "-" : `${f.state.client} / ${f.state.server}`,
     ]);
