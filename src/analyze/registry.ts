@@ -8,6 +8,13 @@ import zeroWindow from "./analyzers/zero-window.js";
 import rstAfterFin from "./analyzers/rst-after-fin.js";
 // imports: opening/closing (keep one line per analyzer)
 // imports: transfer (keep one line per analyzer)
+import nagleDelay from "./analyzers/nagle-delay.js";
+import smallSegments from "./analyzers/small-segments.js";
+import windowFull from "./analyzers/window-full.js";
+import retransmission from "./analyzers/retransmission.js";
+import peerUnresponsive from "./analyzers/peer-unresponsive.js";
+import keepalive from "./analyzers/keepalive.js";
+import urgentData from "./analyzers/urgent-data.js";
 import ipFragmentation from "./analyzers/ip-fragmentation.js";
 import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
@@ -20,6 +27,13 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: data transfer
   zeroWindow,
   // entries: transfer
+  nagleDelay,
+  smallSegments,
+  windowFull,
+  retransmission,
+  peerUnresponsive,
+  keepalive,
+  urgentData,
   // TCP: closing
   rstAfterFin,
   // entries: closing

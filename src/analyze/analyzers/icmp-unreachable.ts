@@ -47,7 +47,10 @@ export function icmpMeaning(p: DecodedPacket): IcmpMeaning {
   if (!v6 && t === 3) return V4_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
   if (v6 && t === 1) return V6_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
   if (v6 && t === 2) return { what: `packet too big (MTU ${p.icmpMtu})`, errno: "EMSGSIZE" };
-  if ((!v6 && t === 11) || (v6 && t === 3)) return { what: c === 0 ? "time exceeded in transit (TTL/hop limit)" : "fragment reassembly time exceeded", errno: "EHOSTUNREACH" };
+  // Time exceeded is a soft error for Linux: a socket hears of it only with IP_RECVERR.
+  if ((!v6 && t === 11) || (v6 && t === 3)) {
+    return { what: c === 0 ? "time exceeded in transit (TTL/hop limit)" : "fragment reassembly time exceeded", errno: "EHOSTUNREACH only with IP_RECVERR" };
+  }
   if (!v6 && t === 12) return { what: "parameter problem", errno: "EPROTO" };
   if (v6 && t === 4) return { what: "parameter problem", errno: "EPROTO" };
   return { what: `ICMP type ${t} code ${c}`, errno: "EHOSTUNREACH" };
