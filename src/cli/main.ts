@@ -35,6 +35,9 @@ const COMMON_OPTIONS = {
   "no-color": { type: "boolean" },
   msl: { type: "string" },
   "max-flows": { type: "string" },
+  "frag-timeout": { type: "string" },
+  "max-frag-datagrams": { type: "string" },
+  "max-frag-bytes": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -64,6 +67,9 @@ Options:
       --port N             only flows with this port at either end
       --msl SECONDS        maximum segment lifetime; TIME_WAIT lasts 2·MSL (default 30, Linux's 60 s in all)
       --max-flows N        flows tracked at once before idle ones are evicted (default 500000)
+      --frag-timeout S     IP reassembly timeout in seconds (default 30, as Linux's ipfrag_time)
+      --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
+      --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
   -q, --quiet              no progress on stderr
       --no-color           no colours (also: NO_COLOR=1)`,
   flows: `Usage: sockscope flows [options] <file|->
@@ -116,6 +122,13 @@ function runOptions(v: Record<string, unknown>, progress: Progress): RunOptions 
     o.analyzer = { mslSec: msl };
   }
   if (v["max-flows"] !== undefined) o.maxFlows = Math.max(1, positiveInt("--max-flows", v["max-flows"] as string));
+  if (v["frag-timeout"] !== undefined) {
+    const t = Number(v["frag-timeout"]);
+    if (!(t > 0)) throw new UsageError(`--frag-timeout takes a number of seconds, not "${String(v["frag-timeout"])}"`);
+    o.fragmentTimeoutSec = t;
+  }
+  if (v["max-frag-datagrams"] !== undefined) o.maxPendingDatagrams = Math.max(1, positiveInt("--max-frag-datagrams", v["max-frag-datagrams"] as string));
+  if (v["max-frag-bytes"] !== undefined) o.maxFragmentBytes = Math.max(1, positiveInt("--max-frag-bytes", v["max-frag-bytes"] as string));
   return o;
 }
 
