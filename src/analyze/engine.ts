@@ -18,7 +18,6 @@ import {
 import { DEFAULT_ANALYZER_OPTIONS, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
 import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { ANALYZERS } from "./registry.js";
-import { flowKeyOf } from "../decode/flow-key.js";
 
 export interface EngineOptions {
   analyzers?: AnalyzerDescriptor<any>[];
@@ -209,7 +208,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void {
     let flow: Flow | null = null;
     if (d.srcPort >= 0 && (d.proto === L4_TCP || d.proto === L4_UDP)) {
-      flow = this.flows.find(flowKeyOf(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort));
+      flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
     }
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : flow.slots[i], flow, d, reason, this);

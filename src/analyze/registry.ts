@@ -7,6 +7,14 @@ import connectionRefused from "./analyzers/connection-refused.js";
 import zeroWindow from "./analyzers/zero-window.js";
 import rstAfterFin from "./analyzers/rst-after-fin.js";
 // imports: opening/closing (keep one line per analyzer)
+import connectTimeout from "./analyzers/connect-timeout.js";
+import synRetransmit from "./analyzers/syn-retransmit.js";
+import timeWaitReuse from "./analyzers/time-wait-reuse.js";
+import abortiveClose from "./analyzers/abortive-close.js";
+import halfClose from "./analyzers/half-close.js";
+import closeWait from "./analyzers/close-wait.js";
+import timeWait from "./analyzers/time-wait.js";
+import resetByPeerReboot from "./analyzers/reset-by-peer-reboot.js";
 // imports: transfer (keep one line per analyzer)
 import nagleDelay from "./analyzers/nagle-delay.js";
 import smallSegments from "./analyzers/small-segments.js";
@@ -24,6 +32,9 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
   connectionRefused,
   // entries: opening
+  connectTimeout,
+  synRetransmit,
+  timeWaitReuse,
   // TCP: data transfer
   zeroWindow,
   // entries: transfer
@@ -37,6 +48,11 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: closing
   rstAfterFin,
   // entries: closing
+  abortiveClose,
+  halfClose,
+  closeWait,
+  timeWait,
+  resetByPeerReboot,
   // UDP, IP and ICMP
   ipFragmentation,
   fragmentLoss,

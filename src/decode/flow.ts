@@ -15,7 +15,6 @@ import {
   DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN,
 } from "./packet.js";
 import { endpointToString } from "./address.js";
-import { flowKey4, flowKey6 } from "./flow-key.js";
 
 /** Signed distance a - b in 32-bit sequence space. */
 export function seqDiff(a: number, b: number): number {
@@ -90,12 +89,15 @@ export class Flow {
   endedTime = 0;
   /** Per-analyzer state, indexed by analyzer number: no map lookup per packet. */
   readonly slots: unknown[] = [];
-  /** Frames (1-based) of ICMP errors that quoted this flow's packets. */
+  /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
+  /** Next active flow with the same hash. */
+  nextInBucket: Flow | null = null;
 
   constructor(
     readonly id: number,
-    readonly key: string,
+    /** Direction-independent hash of the endpoints (see flowHash); chains in one bucket. */
+    readonly hash: number,
     readonly proto: number,
     readonly ipVersion: number,
     readonly vlan: number,
@@ -199,38 +201,46 @@ export interface FlowListener {
 const WELL_KNOWN_PORT_LIMIT = 1024;
 
 export class FlowTable {
-  private readonly active = new Map<string, Flow>();
+  /**
+   * Active flows by endpoint hash; flows whose hashes collide chain through
+   * `nextInBucket`. Numbers, not strings, as keys: building a key string per packet cost
+   * a quarter of the whole analysis in profiles.
+   */
+  private readonly buckets = new Map<number, Flow>();
+  private active = 0;
   /** Every flow in order of first packet (ids are 1-based indexes into this list + 1). */
   readonly all: Flow[] = [];
   readonly segment = new TcpSegment();
   evicted = 0;
+  /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
+  dir = 0;
+  private readonly scratch = new DecodedPacket();
 
   constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {}
 
   get activeCount(): number {
-    return this.active.size;
+    return this.active;
   }
 
   /**
    * Finds (or creates) the flow of a TCP or UDP packet and returns it with the packet's
    * direction in `this.dir`. Returns null for packets without ports.
    */
-  dir = 0;
   lookup(p: DecodedPacket, frame: number, time: number): Flow | null {
     if (p.srcPort < 0 || (p.l4 !== L4_TCP && p.l4 !== L4_UDP)) return null;
-    const key = flowKey(p);
-    let flow = this.active.get(key);
-    if (flow !== undefined && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
+    const hash = flowHash(p);
+    let flow = this.findActive(p, hash);
+    if (flow !== null && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
       const old = flow;
-      this.active.delete(key);
+      this.remove(old);
       this.listener.flowEnded(old, "replaced");
-      flow = this.create(key, p, frame, time);
+      flow = this.create(hash, p, frame, time);
       flow.previous = old;
       this.segment.newIncarnation = true;
     } else {
       this.segment.newIncarnation = false;
     }
-    if (flow === undefined) flow = this.create(key, p, frame, time);
+    if (flow === null) flow = this.create(hash, p, frame, time);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
     // Captures from several interfaces can be out of time order: keep the latest time.
@@ -322,32 +332,67 @@ export class FlowTable {
    * holds none of its packets.
    */
   lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow {
-    const q = icmp.quoted, s = this.scratch;
-    s.reset(s.bytes);
-    s.vlan = icmp.vlan; s.ipVersion = q.ipVersion; s.l4 = q.proto; s.ipProto = q.proto;
-    s.src0 = q.src0; s.src1 = q.src1; s.src2 = q.src2; s.src3 = q.src3;
-    s.dst0 = q.dst0; s.dst1 = q.dst1; s.dst2 = q.dst2; s.dst3 = q.dst3;
-    s.srcPort = q.srcPort; s.dstPort = q.dstPort;
-    // Roles are guessed from the ports, as for any flow whose SYN was not seen.
-    s.tcpFlags = 0;
-    const key = flowKey(s);
-    return this.active.get(key) ?? this.create(key, s, frame, time);
+    const q = icmp.quoted;
+    const s = this.fill(icmp.vlan, q.proto, q.ipVersion, q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
+    const hash = flowHash(s);
+    return this.findActive(s, hash) ?? this.create(hash, s, frame, time);
   }
-  private readonly scratch = new DecodedPacket();
 
-  /** The active flow with this key, without creating one (ICMP quotes, fragments). */
-  find(key: string): Flow | null {
-    return this.active.get(key) ?? null;
+  /** The active flow with these endpoints (either order), without creating one. */
+  find(vlan: number, proto: number, version: number, src: readonly number[], sport: number, dst: readonly number[], dport: number): Flow | null {
+    const s = this.fill(vlan, proto, version, src[0]!, src[1]!, src[2]!, src[3]!, sport, dst[0]!, dst[1]!, dst[2]!, dst[3]!, dport);
+    return this.findActive(s, flowHash(s));
   }
 
   /** Ends every flow still active (capture over). */
   finish(): void {
-    for (const flow of this.active.values()) this.listener.flowEnded(flow, "capture-end");
-    this.active.clear();
+    for (const flow of this.activeFlows()) this.listener.flowEnded(flow, "capture-end");
+    this.buckets.clear();
+    this.active = 0;
   }
 
-  private create(key: string, p: DecodedPacket, frame: number, time: number): Flow {
-    if (this.active.size >= this.limits.maxFlows) this.evict();
+  /** A scratch packet with just the fields flow lookup reads (roles guessed: no SYN). */
+  private fill(vlan: number, proto: number, version: number, s0: number, s1: number, s2: number, s3: number, sport: number,
+    d0: number, d1: number, d2: number, d3: number, dport: number): DecodedPacket {
+    const s = this.scratch;
+    s.reset(s.bytes);
+    s.vlan = vlan; s.l4 = proto; s.ipProto = proto; s.ipVersion = version;
+    s.src0 = s0; s.src1 = s1; s.src2 = s2; s.src3 = s3; s.srcPort = sport;
+    s.dst0 = d0; s.dst1 = d1; s.dst2 = d2; s.dst3 = d3; s.dstPort = dport;
+    return s;
+  }
+
+  private findActive(p: DecodedPacket, hash: number): Flow | null {
+    for (let f = this.buckets.get(hash) ?? null; f !== null; f = f.nextInBucket) {
+      if (sameEndpoints(f, p)) return f;
+    }
+    return null;
+  }
+
+  private activeFlows(): Flow[] {
+    const out: Flow[] = [];
+    for (const head of this.buckets.values()) for (let f: Flow | null = head; f !== null; f = f.nextInBucket) out.push(f);
+    return out;
+  }
+
+  private remove(flow: Flow): void {
+    const head = this.buckets.get(flow.hash);
+    if (head === undefined) return;
+    if (head === flow) {
+      if (flow.nextInBucket === null) this.buckets.delete(flow.hash);
+      else this.buckets.set(flow.hash, flow.nextInBucket);
+    } else {
+      let prev = head;
+      while (prev.nextInBucket !== null && prev.nextInBucket !== flow) prev = prev.nextInBucket;
+      if (prev.nextInBucket !== flow) return;
+      prev.nextInBucket = flow.nextInBucket;
+    }
+    flow.nextInBucket = null;
+    this.active--;
+  }
+
+  private create(hash: number, p: DecodedPacket, frame: number, time: number): Flow {
+    if (this.active >= this.limits.maxFlows) this.evict();
     const src = [p.src0, p.src1, p.src2, p.src3], dst = [p.dst0, p.dst1, p.dst2, p.dst3];
     let srcIsClient: boolean;
     let guessed = false;
@@ -358,13 +403,15 @@ export class FlowTable {
       srcIsClient = guessSrcIsClient(p);
     }
     const flow = srcIsClient
-      ? new Flow(this.all.length + 1, key, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
-      : new Flow(this.all.length + 1, key, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
+      ? new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
+      : new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
     flow.rolesGuessed = guessed;
     flow.firstFrame = frame;
     flow.firstTime = time;
     this.all.push(flow);
-    this.active.set(key, flow);
+    flow.nextInBucket = this.buckets.get(hash) ?? null;
+    this.buckets.set(hash, flow);
+    this.active++;
     this.listener.flowStarted(flow);
     return flow;
   }
@@ -375,11 +422,11 @@ export class FlowTable {
    */
   private evict(): void {
     const target = Math.floor(this.limits.maxFlows * 0.9);
-    const byIdle = [...this.active.values()].sort((a, b) =>
+    const byIdle = this.activeFlows().sort((a, b) =>
       (a.endedFrame === 0 ? 1 : 0) - (b.endedFrame === 0 ? 1 : 0) || a.lastTime - b.lastTime);
     for (const flow of byIdle) {
-      if (this.active.size <= target) break;
-      this.active.delete(flow.key);
+      if (this.active <= target) break;
+      this.remove(flow);
       this.evicted++;
       this.listener.flowEnded(flow, "evicted");
     }
@@ -419,8 +466,36 @@ function guessSrcIsClient(p: DecodedPacket): boolean {
   return s >= d;
 }
 
-function flowKey(p: DecodedPacket): string {
-  return p.ipVersion === 4
-    ? flowKey4(p.vlan, p.l4, p.src0, p.srcPort, p.dst0, p.dstPort)
-    : flowKey6(p.vlan, p.l4, p.src0, p.src1, p.src2, p.src3, p.srcPort, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
+/**
+ * Direction-independent 32-bit hash of VLAN, protocol and both endpoints: each endpoint
+ * is mixed on its own, then combined with symmetric operations (sum and xor), so both
+ * directions of a conversation hash alike without sorting the endpoints.
+ */
+export function flowHash(p: DecodedPacket): number {
+  const a = mixEndpoint(p.src0, p.src1, p.src2, p.src3, p.srcPort);
+  const b = mixEndpoint(p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
+  let h = Math.imul((a + b) | 0, 0x9e3779b1) ^ (a ^ b) ^ Math.imul(p.vlan + 1, 0x85ebca6b) ^ (p.l4 << 24);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d) | 0;
+}
+
+function mixEndpoint(w0: number, w1: number, w2: number, w3: number, port: number): number {
+  let h = Math.imul(w0 ^ 0x165667b1, 0xcc9e2d51);
+  h = Math.imul(h ^ w1, 0x1b873593) ^ (h >>> 13);
+  h = Math.imul(h ^ w2, 0xcc9e2d51) ^ (h >>> 16);
+  h = Math.imul(h ^ w3, 0x1b873593) ^ (h >>> 13);
+  h = Math.imul(h ^ port, 0xcc9e2d51);
+  return h ^ (h >>> 16);
+}
+
+/** The packet belongs to the flow: same VLAN, protocol and endpoints in either direction. */
+function sameEndpoints(f: Flow, p: DecodedPacket): boolean {
+  if (f.proto !== p.l4 || f.vlan !== p.vlan || f.ipVersion !== p.ipVersion) return false;
+  const c = f.client, s = f.server;
+  if (p.srcPort === f.clientPort && p.dstPort === f.serverPort &&
+      p.src0 === c[0] && p.dst0 === s[0] && p.src1 === c[1] && p.dst1 === s[1] &&
+      p.src2 === c[2] && p.dst2 === s[2] && p.src3 === c[3] && p.dst3 === s[3]) return true;
+  return p.srcPort === f.serverPort && p.dstPort === f.clientPort &&
+    p.src0 === s[0] && p.dst0 === c[0] && p.src1 === s[1] && p.dst1 === c[1] &&
+    p.src2 === s[2] && p.dst2 === c[2] && p.src3 === s[3] && p.dst3 === c[3];
 }

@@ -1,0 +1,105 @@
+/**
+ * abortive-close: an established connection ends with a RST from a side that never sent
+ * FIN. Its socket was aborted rather than closed (RFC 9293 §3.10.4 ABORT; RFC 1122
+ * §4.2.2.13: close() with unread received data must reset; RFC 2525 "data loss on
+ * close"). Measured: the bytes in flight either way at the reset (the resetting side's
+ * unacknowledged data, and the peer's data the reset side never acknowledged — both
+ * discarded), and whether the wire shows data the resetting side may have left unread.
+ *
+ * Left to other kinds:
+ * - connection-refused and time-wait-reuse: resets before the handshake completed (a
+ *   refused SYN, the client's RST to a TIME-WAIT's bare ACK);
+ * - rst-after-fin: the resetting side had sent FIN;
+ * - reset-by-peer-reboot: a stateless RST after a long silence (`rebootEvidence`);
+ * - keepalive and peer-unresponsive: a RST that ends unanswered keep-alive probes or
+ *   retransmissions while the peer has been silent (the prober gives up).
+ */
+import { defineAnalyzer } from "../analyzer.js";
+import { seqDiff } from "../../decode/flow.js";
+import { TH_ACK, TH_RST } from "../../decode/packet.js";
+import { ms, roleOf } from "../measure.js";
+import { rebootEvidence, SideHistory } from "./reset-by-peer-reboot.js";
+
+/**
+ * How long the peer must have been silent while the resetting side re-sent data or probes
+ * for the RST to count as "giving up on a dead peer" (keepalive / peer-unresponsive)
+ * rather than an abortive close. A live peer answers a retransmission or a keep-alive
+ * probe within one round trip; Linux's shortest keep-alive interval is 1 s and its RTO
+ * backoff passes 1 s after a few retries, while an abortive close right after a lone
+ * fast retransmission comes well within it.
+ */
+const DEAD_PEER_SILENCE_SEC = 1;
+
+const analyzer = defineAnalyzer<SideHistory>({
+  id: "abortive-close",
+  title: "Connection aborted with a reset instead of a FIN",
+  severity: "error",
+  family: "tcp-closing",
+  wire: "An established connection ends with RST from a side that sent no FIN before it.",
+  explanation:
+    "One side ended the connection with a reset instead of the orderly FIN exchange. A program causes this in two " +
+    "ways: it set SO_LINGER with l_onoff = 1 and l_linger = 0 and then called close() (a deliberate abort, often used " +
+    "to avoid TIME_WAIT), or it called close() while received data was still unread in the socket's receive buffer: " +
+    "the kernel must then reset rather than pretend the data was consumed. A process that exits or is killed closes " +
+    "its sockets the same way, so it resets only in those two cases. On the resetting side close() returns 0 at once, " +
+    "anything still in its send buffer is thrown away, and no TIME_WAIT is left. The peer's next read() fails with " +
+    "ECONNRESET (data that had already arrived before the reset can usually still be read first), and its next write() " +
+    "fails with ECONNRESET or EPIPE plus SIGPIPE; whatever it had sent that was not yet acknowledged is lost. The reset " +
+    "looks the same on the wire in both cases; data that the peer sent after the resetting side's last segment points to " +
+    "unread data, but only the program (setsockopt(SO_LINGER) in its source or in strace, or the Recv-Q that " +
+    "`ss -tn` shows just before the close) settles it. If the abort is unintended, read until EOF (or shutdown(SHUT_WR) " +
+    "and then drain) before close(), and do not set SO_LINGER{1,0} except to deliberately kill a misbehaving connection. " +
+    "If TIME_WAIT was the reason for the abort, see time-wait.",
+  references: ["000 §4.6", "000 §2.7", "002 SO_LINGER", "002 server termination §3-4"],
+  createState: () => new SideHistory(),
+  onTcpSegment(h, flow, seg, _p, out) {
+    if ((seg.flags & TH_RST) === 0) {
+      h.note(flow, seg);
+      return;
+    }
+    const x = seg.dir, y = 1 - x;
+    const me = flow.ep[x]!, peer = flow.ep[y]!;
+    // Only the first reset of the connection, from a side that never sent FIN, after the handshake.
+    if (me.rstFrame !== seg.frame || me.finFrame !== 0 || !h.established) return;
+    if (peer.rstFrame !== 0 && peer.rstFrame < seg.frame) return;
+    if (rebootEvidence(flow, seg, h) !== null) return;
+    // Giving up on a silent peer after probes or retransmissions: keepalive / peer-unresponsive.
+    if (h.resendsSinceOther[x] > 0 && seg.time - h.lastTime[y] >= DEAD_PEER_SILENCE_SEC) return;
+
+    const hasAck = (seg.flags & TH_ACK) !== 0;
+    const fromMe = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
+    const ackedByMe = hasAck ? seg.ack : me.lastAck;
+    const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
+    const unread = h.dataSinceOther[y];
+    const who = roleOf(x), other = roleOf(y);
+    const frames = [seg.frame];
+    if (h.lastFrame[x] !== 0) frames.unshift(h.lastFrame[x]);
+    if (unread > 0) frames.push(h.firstDataSinceOther[y]);
+    const lostText = fromMe === 0 && toMe === 0
+      ? "nothing was in flight"
+      : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
+    const unreadText = unread > 0
+      ? `the ${other} had sent ${unread} byte(s) (from frame ${h.firstDataSinceOther[y]}) after the ${who}'s last segment, ` +
+        "and the reset answered them: most likely close() with that data unread"
+      : `the ${other} sent no data after the ${who}'s last segment${h.lastFrame[x] !== 0 ? ` (frame ${h.lastFrame[x]})` : ""}, ` +
+        "so the wire shows no unread data: SO_LINGER{1,0} or close() with earlier data left unread, which the capture cannot tell apart";
+    const stateless = hasAck ? undefined :
+      "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
+      "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
+      "capture, or state lost some other way) and this RST only answers the peer's late segment.";
+    out.report(analyzer, {
+      flow, dir: x, frames, time: seg.time,
+      summary: `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) reset the connection (RST frame ${seg.frame}) ` +
+        `without a FIN; ${lostText}; ${unreadText}; the ${other}'s next read()/write() fails with ECONNRESET`,
+      measure: {
+        unackedFromResetterBytes: fromMe,
+        unackedToResetterBytes: toMe,
+        peerDataAfterLastSegmentBytes: unread,
+        unreadDataEvidence: unread > 0 ? 1 : 0,
+        sinceLastSegmentMs: h.lastFrame[x] !== 0 ? ms(seg.time - h.lastTime[x]) : -1,
+      },
+      detail: stateless,
+    });
+  },
+});
+export default analyzer;

@@ -1,0 +1,119 @@
+/**
+ * close-wait: one side's FIN was acknowledged (the other side's kernel delivered the EOF
+ * and its socket entered CLOSE-WAIT, RFC 9293 §3.6), but that other side sent no FIN of
+ * its own for a long time, or not before the capture ended. A socket leaves CLOSE-WAIT
+ * only when its program calls close() (or shutdown(SHUT_WR)) — the kernel never does it
+ * on its own — so a long CLOSE-WAIT is a program that saw EOF and did not close, or a
+ * descriptor still open in another process.
+ *
+ * Measured: from the later of the peer's FIN and the last new data this side sent after
+ * it (a side that keeps sending after the peer's FIN is using a half-closed connection,
+ * not stuck) until its own FIN, a reset, or the end of the capture.
+ */
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import type { Flow } from "../../decode/flow.js";
+import { TH_FIN, TH_RST } from "../../decode/packet.js";
+import { ms, roleOf, sec } from "../measure.js";
+
+/**
+ * Shortest CLOSE-WAIT reported. A program that handles EOF closes within one turn of its
+ * event loop: microseconds to a few milliseconds, and the FIN often leaves with the ACK
+ * of the peer's FIN (or right after Linux's 40 ms delayed ACK). A second is far beyond
+ * any scheduling or delayed-ACK effect, yet short enough to catch a leak in a capture of
+ * a few seconds.
+ */
+export const CLOSE_WAIT_MIN_SEC = 1;
+
+/**
+ * The current capture time: the end of the capture when flows are ended at capture end.
+ * FindingSink has no clock of its own; the engine (the only sink) exposes the time of the
+ * packet it is processing, which at capture end is the last packet's time. Falls back to
+ * the flow's last packet for any other sink.
+ */
+export function captureNow(out: FindingSink, flow: Flow): number {
+  const t = (out as { readonly time?: unknown }).time;
+  return typeof t === "number" && t > flow.lastTime ? t : flow.lastTime;
+}
+
+class State {
+  reported = false;
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "close-wait",
+  title: "Connection left in CLOSE_WAIT: EOF received, socket not closed",
+  severity: "warning",
+  family: "tcp-closing",
+  wire: "One side's FIN is acknowledged, but the other side sends no FIN of its own for a long time, or never before the capture ends.",
+  explanation:
+    "The peer closed its end; this side's kernel acknowledged the FIN, so the program's next read() returned 0 " +
+    "(end of file). From then on the socket sits in CLOSE_WAIT until the program calls close(): the kernel never " +
+    "finishes the close by itself. So a long CLOSE_WAIT means the program either did not notice the EOF (it was not " +
+    "reading this socket, or it treated read() returning 0 as \"no data yet\"), noticed it and forgot to close the " +
+    "descriptor (a leak on an error path), or closed it while another process still held a copy: a child created with " +
+    "fork() (or a subprocess that inherited the descriptor) keeps the socket open, and the FIN goes out only when the " +
+    "last copy is closed. Nothing fails at once, but every such socket keeps a descriptor and kernel memory, and a " +
+    "server that leaks them eventually hits EMFILE (\"too many open files\") in accept(). The capture cannot tell a " +
+    "late close() from a descriptor held by another process: `ss -tanp state close-wait` (or lsof) on that host shows " +
+    "which processes hold the socket, and strace shows when close() is called. Close the socket as soon as read() " +
+    "returns 0; mark descriptors close-on-exec (SOCK_CLOEXEC, O_CLOEXEC) so children do not inherit them; when " +
+    "another process must keep the connection, use shutdown(SHUT_WR) to send the FIN regardless of other copies.",
+  references: ["002 CLOSE_WAIT", "000 §2.6", "002 shutdown"],
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, _p, out) {
+    if (s.reported || (seg.flags & (TH_FIN | TH_RST)) === 0) return;
+    const me = flow.ep[seg.dir]!;
+    if (seg.flags & TH_FIN) {
+      // This side's own FIN after the peer's acknowledged FIN: CLOSE-WAIT ends here.
+      if (me.finFrame !== seg.frame) return;
+      const peer = flow.ep[1 - seg.dir]!;
+      if (peer.finFrame === 0 || peer.finFrame >= seg.frame || peer.finAckedFrame === 0) return;
+      s.reported = true;
+      check(flow, seg.dir, seg.frame, seg.time, "fin", out);
+      return;
+    }
+    // A reset by either side ends the connection, and CLOSE-WAIT with it.
+    for (let dir = 0; dir < 2; dir++) {
+      if (waitingSide(flow, dir, seg.frame)) {
+        s.reported = true;
+        check(flow, dir, seg.frame, seg.time, "rst", out);
+        return;
+      }
+    }
+  },
+  onFlowEnd(s, flow, out) {
+    if (s.reported) return;
+    for (let dir = 0; dir < 2; dir++) {
+      if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
+    }
+  },
+});
+
+/** Whether `dir` was in CLOSE-WAIT just before `frame`: the peer's FIN acknowledged, its own FIN not sent. */
+function waitingSide(flow: Flow, dir: number, frame: number): boolean {
+  const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+  if (peer.finFrame === 0 || peer.finAckedFrame === 0 || peer.finAckedFrame >= frame) return false;
+  if (me.finFrame !== 0 && me.finFrame < frame) return false;
+  // A reset before this point already ended the connection.
+  return !((me.rstFrame !== 0 && me.rstFrame < frame) || (peer.rstFrame !== 0 && peer.rstFrame < frame));
+}
+
+function check(flow: Flow, dir: number, endFrame: number, endTime: number, how: "fin" | "rst" | "capture-end", out: FindingSink): void {
+  const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+  // Data this side sent after the peer's FIN is a half-close in use: the wait starts after it.
+  const start = Math.max(peer.finTime, me.lastDataTime);
+  const waited = endTime - start;
+  if (waited < CLOSE_WAIT_MIN_SEC) return;
+  const who = roleOf(dir), other = roleOf(1 - dir);
+  const sentData = me.lastDataTime > peer.finTime;
+  const from = sentData ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})` : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
+  const end = how === "fin" ? `before its own FIN (frame ${endFrame})`
+    : how === "rst" ? `until the connection was reset (frame ${endFrame})`
+      : "and was still there when the capture ended";
+  out.report(analyzer, {
+    flow, dir, frames: [peer.finFrame, peer.finAckedFrame, endFrame].filter((f) => f > 0), time: peer.finTime,
+    summary: `the ${who} sat in CLOSE_WAIT for ${sec(waited)} s after ${from} ${end}: its program had the EOF but had not closed the socket`,
+    measure: { closeWaitMs: ms(waited), stillOpenAtEnd: how === "capture-end" ? 1 : 0 },
+  });
+}
+export default analyzer;

@@ -1,0 +1,176 @@
+/**
+ * peer-unresponsive: one side keeps re-sending the same unacknowledged data (or FIN) with
+ * growing gaps — the retransmission timer backing off (RFC 6298 §5.5) — and no ACK for it
+ * ever comes, until the capture ends or the sender gives up with a reset. The peer host
+ * has crashed, lost its link, or a firewall now drops the traffic. Measured: how long the
+ * data stayed unacknowledged, how many retries, the gaps between them, and how long the
+ * peer has been silent.
+ *
+ * Rule: a run of re-sends that all start at or below the peer's acknowledgement point
+ * (the oldest unacknowledged byte), at least PEER_UNRESPONSIVE_MIN_RETRIES of them over at
+ * least PEER_UNRESPONSIVE_MIN_SEC, with no acknowledgement past that point before the
+ * flow ends. A run the peer eventually acknowledges is only a retransmission. SYN
+ * retries are connect-timeout's; unanswered keepalive probes are keepalive's.
+ * No Wireshark equivalent: tshark flags each re-send as a retransmission; the frames
+ * tagged here are the original transmission, every re-send and the sender's RST.
+ */
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import { seqDiff, type Flow } from "../../decode/flow.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { keepFrame, ms, roleOf, sec } from "../measure.js";
+
+/**
+ * Re-sends of the same data without an answer before we call the peer unresponsive:
+ * three. One or two are ordinary loss (Linux's tail-loss probe plus one timeout); by the
+ * third, the timer has backed off to 8× its base and the peer has been silent for at
+ * least 1.4 s on Linux (0.2 + 0.4 + 0.8 s).
+ */
+export const PEER_UNRESPONSIVE_MIN_RETRIES = 3;
+/** The data must stay unacknowledged at least this long: a second is many round trips on any path. */
+export const PEER_UNRESPONSIVE_MIN_SEC = 1.0;
+
+class Sender {
+  /** Since when the oldest unacknowledged byte has been waiting (approximate), -1: nothing outstanding. */
+  outstandingSince = -1;
+  outstandingFrame = 0;
+  /** The peer's last acknowledgement number as of this sender's last look (raw). */
+  peerAck = 0;
+  /** The current run of re-sends of the byte at `stuckAck`. */
+  retries = 0;
+  stuckAck = 0;
+  runSince = 0;
+  runFrame = 0;
+  firstRetryTime = 0;
+  lastRetryTime = 0;
+  firstGap = 0;
+  lastGap = 0;
+  maxGap = 0;
+  /** Segments the peer sent during the run without acknowledging the data. */
+  peerSegments = 0;
+  readonly frames: number[] = [];
+  rstFrame = 0;
+  rstTime = 0;
+}
+
+class State {
+  readonly senders: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "peer-unresponsive",
+  title: "The peer stopped acknowledging: data re-sent with growing gaps",
+  severity: "error",
+  family: "tcp-transfer",
+  wire: "Data retransmitted with growing gaps and never acknowledged, until the capture ends or an RST from the sender ends it.",
+  explanation:
+    "The sending program's write() calls kept succeeding — they only copy into the socket's send buffer — while its " +
+    "kernel re-sent the oldest unacknowledged data with exponentially growing gaps and heard nothing back. The peer " +
+    "host crashed or lost power, its cable or Wi-Fi went away, or a firewall or NAT along the path started dropping " +
+    "the connection's packets. TCP cannot tell these apart from a very slow network, so by default Linux keeps trying " +
+    "for about 15 minutes (tcp_retries2) before the connection fails; then the next read() or write() returns ETIMEDOUT " +
+    "(EHOSTUNREACH if a router reported the host unreachable), and later writes raise SIGPIPE/EPIPE. Programs that must " +
+    "notice sooner set TCP_USER_TIMEOUT (Linux) or use their own timeouts with poll()/select() and an application-level " +
+    "acknowledgement; keepalive only helps on idle connections. Check whether the peer is up and whether a firewall " +
+    "or a NAT timeout sits on the path.",
+  references: ["000 §2.8", "002 server termination §5"],
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, p, _out) {
+    const dir = seg.dir, flags = seg.flags;
+    const me = s.senders[dir]!;
+    const other = s.senders[1 - dir]!;
+    // This segment as the peer's answer to the other side's data.
+    if ((flags & TH_ACK) !== 0 && p.ack !== other.peerAck) {
+      other.peerAck = p.ack;
+      const otherNext = flow.ep[1 - dir]!.nextSeq;
+      other.outstandingSince = seqDiff(p.ack, otherNext) >= 0 ? -1 : seg.time;
+      other.outstandingFrame = 0;
+      if (other.retries > 0 && seqDiff(p.ack, other.stuckAck) > 0) other.retries = 0;
+    }
+    if (other.retries > 0) {
+      // An RST from the peer is an answer: it is alive but has lost the connection
+      // (reset-by-peer-reboot), not unresponsive.
+      if ((flags & TH_RST) !== 0) other.retries = 0;
+      else other.peerSegments++;
+    }
+
+    if (flags & TH_SYN) return;
+    if ((flags & TH_RST) !== 0) {
+      if (me.retries > 0 && me.rstFrame === 0) {
+        me.rstFrame = seg.frame;
+        me.rstTime = seg.time;
+        keepFrame(me.frames, seg.frame);
+      }
+      return;
+    }
+    if (seg.len === 0 && (flags & TH_FIN) === 0) return;
+    const peer = flow.ep[1 - dir]!;
+    if (seg.seqVsNext >= 0 || (seg.len > 1 && seg.seqVsNext === -1)) {
+      // New data: if nothing was outstanding, the oldest unacknowledged byte leaves now.
+      if (me.outstandingSince < 0 || (peer.ackSeen && seqDiff(seg.nextSeqBefore, peer.lastAck) <= 0)) {
+        me.outstandingSince = seg.time;
+        me.outstandingFrame = seg.frame;
+      }
+      return;
+    }
+    if (seg.len <= 1 && seg.seqVsNext === -1 && (flags & TH_FIN) === 0) return; // keep-alive shaped
+    // A re-send: does it carry the oldest unacknowledged byte?
+    if (peer.ackSeen && seqDiff(seg.seq, peer.lastAck) > 0) return;
+    const stuck = peer.ackSeen ? peer.lastAck : seg.seq;
+    if (me.retries > 0 && me.stuckAck === stuck && me.rstFrame === 0) {
+      const gap = seg.time - me.lastRetryTime;
+      if (me.firstGap === 0) me.firstGap = gap;
+      me.lastGap = gap;
+      if (gap > me.maxGap) me.maxGap = gap;
+      me.retries++;
+      me.lastRetryTime = seg.time;
+      keepFrame(me.frames, seg.frame);
+      return;
+    }
+    me.retries = 1;
+    me.stuckAck = stuck;
+    me.runSince = me.outstandingSince >= 0 && me.outstandingSince <= seg.time ? me.outstandingSince : seg.time;
+    me.runFrame = me.outstandingFrame;
+    me.firstRetryTime = me.lastRetryTime = seg.time;
+    // The first gap is from the original transmission, when it was seen.
+    me.firstGap = me.lastGap = me.maxGap = me.runFrame !== 0 ? seg.time - me.runSince : 0;
+    me.peerSegments = 0;
+    me.rstFrame = 0;
+    me.frames.length = 0;
+    if (me.runFrame !== 0) me.frames.push(me.runFrame);
+    keepFrame(me.frames, seg.frame);
+  },
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
+  },
+});
+
+function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
+  if (d.retries < PEER_UNRESPONSIVE_MIN_RETRIES) return;
+  const end = d.rstFrame !== 0 ? Math.max(d.rstTime, d.lastRetryTime) : d.lastRetryTime;
+  const unacked = end - d.runSince;
+  if (unacked < PEER_UNRESPONSIVE_MIN_SEC) return;
+  const who = roleOf(dir), peer = roleOf(1 - dir);
+  const peerEp = flow.ep[1 - dir]!;
+  const silent = end - peerEp.lastTime;
+  const growing = d.retries >= 3 && d.maxGap >= 1.5 * d.firstGap;
+  const gaps = d.firstGap > 0
+    ? `, gaps growing from ${ms(d.firstGap)} to ${ms(d.maxGap)} ms` + (growing ? " (the retransmission timer backing off)" : "")
+    : "";
+  const ending = d.rstFrame !== 0
+    ? `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`
+    : "still unacknowledged when the capture ended";
+  const peerSide = d.peerSegments === 0
+    ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
+    : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
+  const api = flow.icmpErrors > 0 ? "EHOSTUNREACH (a router reported the host unreachable)" : "ETIMEDOUT";
+  const summary = `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
+    `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
+  out.report(analyzer, {
+    flow, dir, frames: d.frames, count: d.retries, time: d.runFrame !== 0 ? d.runSince : d.firstRetryTime, summary,
+    measure: {
+      unresponsiveMs: ms(unacked), retries: d.retries, firstGapMs: ms(d.firstGap), lastGapMs: ms(d.lastGap),
+      maxGapMs: ms(d.maxGap), peerSilentMs: ms(silent), peerSegmentsDuring: d.peerSegments, endedByRst: d.rstFrame !== 0 ? 1 : 0,
+    },
+  });
+}
+export default analyzer;

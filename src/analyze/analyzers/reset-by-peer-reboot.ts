@@ -1,0 +1,151 @@
+/**
+ * reset-by-peer-reboot: after a long silence from one side, the other side's data (or a
+ * keep-alive probe) is answered by a RST that carries no ACK bit and whose sequence
+ * number is that segment's acknowledgement number, from a side that never sent FIN.
+ * That is the reset a TCP sends for a segment that matches no connection at all (RFC 9293
+ * §3.10.7.1, "CLOSED" state): what a host sends after it rebooted — its TCP forgot the
+ * connection — as opposed to a socket that is closed while it still exists, which
+ * sends RST+ACK (abortive-close) or FIN.
+ *
+ * `SideHistory` and `rebootEvidence` are shared with abortive-close, so one predicate
+ * decides which of the two kinds a reset belongs to.
+ */
+import { defineAnalyzer } from "../analyzer.js";
+import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { ms, roleOf, sec } from "../measure.js";
+import { isKeepAliveProbe } from "../probes.js";
+
+/**
+ * Shortest silence from the resetting side that counts as "it went away and came back".
+ * A host reboot — firmware, kernel, network bring-up, services — takes well over 5 s even
+ * for a small VM. A stateless reset after a shorter silence means the connection vanished
+ * some other way (its owner aborted it and that RST was not captured, a middlebox lost
+ * its state) and is reported as abortive-close instead.
+ */
+export const REBOOT_MIN_SILENCE_SEC = 5;
+
+/**
+ * Per flow and direction: the last segment before the current one, and what each side
+ * sent since the other side's last segment. Updated for every segment except resets
+ * (call `note` last in the hook, after the reset checks).
+ */
+export class SideHistory {
+  readonly lastFrame: [number, number] = [0, 0];
+  readonly lastTime: [number, number] = [0, 0];
+  /** The last segment carried data or was a keep-alive probe (something that wants an answer). */
+  readonly lastWantsAnswer: [boolean, boolean] = [false, false];
+  /** New payload bytes sent since the other side's last segment, and the first such frame. */
+  readonly dataSinceOther: [number, number] = [0, 0];
+  readonly firstDataSinceOther: [number, number] = [0, 0];
+  /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
+  readonly resendsSinceOther: [number, number] = [0, 0];
+  /** First segment since the other side's last one. */
+  readonly firstSinceOther: [number, number] = [0, 0];
+  /** The handshake completed (or the capture began after it). */
+  established = false;
+
+  note(flow: Flow, seg: TcpSegment): void {
+    const d = seg.dir, o = 1 - d;
+    const f = seg.flags;
+    if (!this.established && (f & TH_SYN) === 0 &&
+      (flow.midstream || (d === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
+    if (this.firstSinceOther[d] === 0) this.firstSinceOther[d] = seg.frame;
+    if (seg.len > 0 && seg.seqVsNext >= 0) {
+      if (this.dataSinceOther[d] === 0) this.firstDataSinceOther[d] = seg.frame;
+      this.dataSinceOther[d] += seg.len;
+    } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
+      this.resendsSinceOther[d]++;
+    }
+    this.lastFrame[d] = seg.frame;
+    this.lastTime[d] = seg.time;
+    this.lastWantsAnswer[d] = seg.len > 0 || isKeepAliveProbe(seg);
+    this.dataSinceOther[o] = 0;
+    this.firstDataSinceOther[o] = 0;
+    this.resendsSinceOther[o] = 0;
+    this.firstSinceOther[o] = 0;
+  }
+}
+
+export interface RebootEvidence {
+  /** Seconds from the resetting side's last segment to its RST. */
+  silenceSec: number;
+  /** The segment the RST answers, and the first the other side sent into the silence. */
+  answeredFrame: number;
+  firstIntoSilenceFrame: number;
+  /** The resetting side's last segment before the silence. */
+  lastBeforeFrame: number;
+}
+
+/**
+ * Whether a RST (already counted in the tracker) is a forgotten connection's answer
+ * after a silence of at least REBOOT_MIN_SILENCE_SEC: no ACK bit, seq = the ack of the
+ * other side's segment, that segment carried data or was a probe, and the resetting side
+ * had been seen before and never sent FIN.
+ */
+export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): RebootEvidence | null {
+  if ((seg.flags & (TH_RST | TH_ACK)) !== TH_RST || !h.established) return null;
+  const p = seg.dir, o = 1 - p;
+  const me = flow.ep[p]!, other = flow.ep[o]!;
+  if (me.finFrame !== 0 || h.lastFrame[p] === 0 || h.lastFrame[o] <= h.lastFrame[p] || !h.lastWantsAnswer[o]) return null;
+  if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
+  const silence = seg.time - h.lastTime[p];
+  if (silence < REBOOT_MIN_SILENCE_SEC) return null;
+  return { silenceSec: silence, answeredFrame: h.lastFrame[o], firstIntoSilenceFrame: h.firstSinceOther[o], lastBeforeFrame: h.lastFrame[p] };
+}
+
+const analyzer = defineAnalyzer<SideHistory>({
+  id: "reset-by-peer-reboot",
+  title: "Reset by a peer that forgot the connection (rebooted host)",
+  severity: "error",
+  family: "tcp-closing",
+  wire: "After a long silence from one side, the other side's data is answered by a RST without ACK (seq = that data's ack) from the side that never sent FIN.",
+  explanation:
+    "The resetting host's TCP no longer had this connection at all: it answered the segment as if no socket had ever " +
+    "existed, with a bare RST whose sequence number is simply the acknowledgement number it received. A program that " +
+    "closes or aborts its socket does not do that (its kernel sends FIN, or RST+ACK, at that moment), and neither does " +
+    "a process that crashes — its kernel closes the socket for it. The usual cause is that the host crashed or was " +
+    "rebooted while the connection sat idle (or while the other side was retransmitting into the outage): nothing was " +
+    "sent when it went down, so the other side's socket stayed ESTABLISHED, a half-open connection, until its next " +
+    "write(). That write() itself succeeds, because it only queues data; the reset then makes the next read() or " +
+    "write() fail with ECONNRESET (a write() after that raises SIGPIPE / EPIPE), and whatever the program had sent " +
+    "since the peer went down is lost. The same signature follows other silent loss of state on that end: the " +
+    "connection timed out there (retries or TCP_USER_TIMEOUT ran out while the path was down), a failover moved the " +
+    "address to another machine, or a NAT or load balancer in front of it lost its mapping. The capture cannot tell " +
+    "these apart; the peer's boot time (uptime, `journalctl --list-boots`), whether all its other connections were " +
+    "reset at the same moment, and a capture on the peer's side decide it. Make the program expect this: handle " +
+    "ECONNRESET by reconnecting and re-sending what was not confirmed at the application level (idempotent requests), " +
+    "and detect dead peers before writing, with SO_KEEPALIVE (tuned with TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) " +
+    "or an application heartbeat. Severity error: unlike a benign close, the program's call fails and data is lost.",
+  references: ["002 server termination §6", "000 §2.8", "000 §4.7"],
+  createState: () => new SideHistory(),
+  onTcpSegment(h, flow, seg, _p, out) {
+    if ((seg.flags & TH_RST) === 0) {
+      h.note(flow, seg);
+      return;
+    }
+    const p = seg.dir, o = 1 - p;
+    if (flow.ep[p]!.rstFrame !== seg.frame) return;
+    const ev = rebootEvidence(flow, seg, h);
+    if (ev === null) return;
+    const other = flow.ep[o]!, me = flow.ep[p]!;
+    // The other side's bytes the forgotten connection never acknowledged.
+    const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
+    const resends = h.resendsSinceOther[o];
+    const who = roleOf(p), peer = roleOf(o);
+    const during = resends > 0
+      ? `the ${peer} kept retransmitting into the silence (${resends} retransmission(s) from frame ${ev.firstIntoSilenceFrame})`
+      : `the ${peer} sent nothing until frame ${ev.firstIntoSilenceFrame}`;
+    out.report(analyzer, {
+      flow, dir: p,
+      frames: [ev.lastBeforeFrame, ev.firstIntoSilenceFrame, ev.answeredFrame, seg.frame],
+      time: seg.time,
+      summary: `the ${who}'s TCP had forgotten the connection: ${sec(ev.silenceSec)} s after the ${who}'s last segment ` +
+        `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
+        `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host; ${during}; ` +
+        `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
+      measure: { silenceMs: ms(ev.silenceSec), unackedBytes: lost, retransmissionsDuringSilence: resends },
+    });
+  },
+});
+export default analyzer;

@@ -1,0 +1,175 @@
+/**
+ * syn-retransmit: the handshake needed retransmissions — the client's SYN, the server's
+ * SYN-ACK, or both — and the server did answer in the end. Measured: how long connect()
+ * took (first SYN to the client's handshake ACK), how many retries and at what intervals.
+ *
+ * Causes the capture can separate:
+ * - client SYNs with no answer at all, then a SYN-ACK: the server's kernel dropped the
+ *   SYN (its accept queue was full: Linux then ignores SYNs, counting ListenOverflows) or
+ *   the SYN was lost. Evidence for the first: other connections to the same server port
+ *   that had completed their handshake but had not yet received a byte from the server
+ *   when the SYN went unanswered — connections waiting in the accept queue. They are
+ *   found through a small per-capture registry of such connections per listener.
+ * - a SYN-ACK retransmitted before the client acknowledged it: SYN-ACK (or ACK) lost.
+ * - a SYN-ACK retransmitted after the client's ACK was captured: the server ignored the
+ *   final ACK, which Linux does while the accept queue is full (tcp_abort_on_overflow = 0),
+ *   unless the ACK was lost between the capture point and the server.
+ *
+ * A SYN re-sent just after the server answered it with a bare ACK or RST (a SYN hitting
+ * TIME-WAIT, see time-wait-reuse) is the client reacting to that answer, not a timer
+ * retransmission, and is not counted. No answer at all is connect-timeout.
+ *
+ * Reported frames are the retransmitted SYNs and SYN-ACKs (Wireshark's retransmissions).
+ */
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { ms, sec } from "../measure.js";
+import { describeRetries, SynRetries } from "./connect-timeout.js";
+
+/** Per capture (keyed by the sink): established connections still waiting for the server's first byte, per listener. */
+const waitingByCapture = new WeakMap<FindingSink, Map<string, Set<State>>>();
+
+function listenerKey(flow: Flow): string {
+  return `${flow.vlan} ${flow.endpointName("server")}`;
+}
+
+function waitingSet(out: FindingSink, key: string): Set<State> {
+  let byListener = waitingByCapture.get(out);
+  if (byListener === undefined) waitingByCapture.set(out, byListener = new Map());
+  let set = byListener.get(key);
+  if (set === undefined) byListener.set(key, set = new Set());
+  return set;
+}
+
+class State {
+  /** Unprovoked retransmissions of the client's SYN. */
+  synRetries: SynRetries | null = null;
+  synAckRetries: SynRetries | null = null;
+  /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
+  provoked = false;
+  /** The client's ACK completing the handshake. */
+  completedFrame = 0;
+  completedTime = 0;
+  /** A SYN-ACK was retransmitted after the client had acknowledged one. */
+  synAckAfterAckFrame = 0;
+  /** Other connections waiting on the same listener at the first unanswered retry, -1 unknown. */
+  othersWaiting = -1;
+  /** In the listener's waiting set under this key, else "". */
+  waitingKey = "";
+}
+
+function stopWaiting(s: State, out: FindingSink): void {
+  waitingByCapture.get(out)?.get(s.waitingKey)?.delete(s);
+  s.waitingKey = "";
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "syn-retransmit",
+  title: "Slow connect(): SYN or SYN-ACK retransmitted before the handshake completed",
+  severity: "warning",
+  family: "tcp-opening",
+  wire: "The SYN (or the SYN-ACK) is retransmitted after a timeout; then the server answers and the handshake completes.",
+  explanation:
+    "The client's connect() succeeded, but only after its kernel had to retransmit the SYN, or the server's kernel had " +
+    "to retransmit the SYN-ACK: connect() took at least one retransmission timeout (1 s on Linux) longer than the round " +
+    "trip. No error is reported anywhere; the program just sees an occasional slow connect(). Two causes are common. " +
+    "Packet loss: a SYN or SYN-ACK was dropped on the way. Or the server's listen queue was full: once the queue of " +
+    "connections that completed their handshake but were not yet accept()ed reaches the listen() backlog, Linux " +
+    "silently drops new SYNs (and ignores the final ACK of handshakes in progress, re-sending the SYN-ACK) so that the " +
+    "clients retry later, instead of refusing them. That happens when the server calls accept() too slowly — a busy or " +
+    "blocked accept loop, a backlog that is too small (listen(fd, 0) or a low net.core.somaxconn), or a burst of clients. " +
+    "On the server, `nstat -az TcpExtListenOverflows TcpExtListenDrops` counts such drops and `ss -ltn` shows the " +
+    "listener's queue (Recv-Q) against its backlog (Send-Q). Fix the server: accept() promptly (a dedicated accept loop, " +
+    "more workers), pass a larger backlog to listen() and raise net.core.somaxconn. For loss, look at the path.",
+  references: ["000 §3.3", "003 listen()", "003 connect()"],
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, _p, out) {
+    const f = seg.flags;
+    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+    if (seg.dir === DIR_CLIENT) {
+      if ((f & (TH_SYN | TH_ACK)) === TH_SYN) {
+        if (seg.frame !== client.synFrame && !s.provoked) {
+          (s.synRetries ??= new SynRetries()).add(seg.frame, seg.time);
+          if (s.othersWaiting < 0 && !server.synSeen) s.othersWaiting = waitingSet(out, listenerKey(flow)).size;
+        }
+        s.provoked = false;
+        return;
+      }
+      if (s.completedFrame === 0 && server.synSeen && (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK && seqDiff(seg.ack, server.isn) > 0) {
+        s.completedFrame = seg.frame;
+        s.completedTime = seg.time;
+        if (server.payloadBytes === 0) {
+          s.waitingKey = listenerKey(flow);
+          waitingSet(out, s.waitingKey).add(s);
+        }
+      } else if ((f & TH_RST) && s.waitingKey !== "") {
+        stopWaiting(s, out);
+      }
+      return;
+    }
+    if (f & TH_SYN) {
+      if ((f & TH_ACK) && seg.frame !== server.synFrame) {
+        (s.synAckRetries ??= new SynRetries()).add(seg.frame, seg.time);
+        if (s.completedFrame !== 0 && s.synAckAfterAckFrame === 0) s.synAckAfterAckFrame = seg.frame;
+      }
+      return;
+    }
+    s.provoked = true;
+    if (s.waitingKey !== "" && (seg.len > 0 || (f & (TH_FIN | TH_RST)) !== 0)) stopWaiting(s, out);
+  },
+  onFlowEnd(s, flow, out) {
+    if (s.waitingKey !== "") stopWaiting(s, out);
+    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+    if ((s.synRetries === null && s.synAckRetries === null) || !client.synSeen || !server.synSeen) return;
+    report(s, flow, out);
+  },
+});
+
+function report(s: State, flow: Flow, out: FindingSink): void {
+  const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+  const synR = s.synRetries, ackR = s.synAckRetries;
+  const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? [])];
+  const parts: string[] = [];
+  const causes: string[] = [];
+  if (synR !== null) {
+    const sched = describeRetries([client.synTime, ...synR.times]);
+    parts.push(`the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`);
+    // Were the retries answered by nothing (a dropped SYN) or did a SYN-ACK cross them?
+    const unanswered = server.synTime > synR.times[0]!;
+    if (unanswered) {
+      causes.push(s.othersWaiting > 0
+        ? `the server's kernel ignored the SYN while ${s.othersWaiting} other connection(s) to ${flow.endpointName("server")} ` +
+          "had completed their handshake but had not yet received a byte from the server — connections waiting to be " +
+          "accept()ed: the pattern of a full listen (accept) queue"
+        : "the first SYN(s) got no answer: lost on the way, or dropped by a server whose accept queue was full " +
+          "(no other connection in the capture was waiting on this listener, which points to loss)");
+    }
+  }
+  if (ackR !== null) {
+    const sched = describeRetries([server.synTime, ...ackR.times]);
+    parts.push(`the server's SYN-ACK (frame ${server.synFrame}) was retransmitted ${ackR.frames.length} time(s), ${sched.text}`);
+    causes.push(s.synAckAfterAckFrame !== 0
+      ? `the server re-sent its SYN-ACK (frame ${s.synAckAfterAckFrame}) although the client had acknowledged it ` +
+        `(frame ${s.completedFrame}): the server ignored that ACK, as Linux does while the accept queue is full, ` +
+        "unless the ACK was lost after the capture point"
+      : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path");
+  }
+  const done = s.completedFrame !== 0;
+  const took = s.completedTime - client.synTime;
+  const outcome = done
+    ? `connect() took ${sec(took)} s (handshake completed in frame ${s.completedFrame})`
+    : "the handshake never completed in the capture";
+  out.report(analyzer, {
+    flow, dir: DIR_SERVER, frames, count: frames.length, time: client.synTime,
+    summary: `${outcome}: ${parts.join("; ")}${causes.length > 0 ? `; ${causes.join("; ")}` : ""}`,
+    measure: {
+      connectMs: done ? ms(took) : -1,
+      synRetries: synR?.frames.length ?? 0,
+      synAckRetries: ackR?.frames.length ?? 0,
+      othersWaiting: s.othersWaiting,
+      completed: done ? 1 : 0,
+    },
+  });
+}
+export default analyzer;

@@ -1,0 +1,145 @@
+/**
+ * window-full: the sender's data reaches the right edge of the window the receiver last
+ * advertised (acknowledged + window), so it must stop until the receiver's next ACK moves
+ * the edge (RFC 9293 §3.8.6). Each time, the sender waits on the receiving program's
+ * read() pace, not on the network. Measured: how often, how long the sender sat at the
+ * edge (from the window-full segment until an ACK opened the window further), and that
+ * time as a share of the sender's transfer.
+ *
+ * Frames tagged: every data segment (no SYN/FIN/RST) ending exactly at that edge, when the
+ * window scale is known (the handshake was captured): tshark's `window_full` rule. No
+ * deliberate difference. Window-full segments also happen now and then in healthy bulk
+ * transfers (the first burst fills the initial window before the receiver's autotuning
+ * grows it); those are tagged, but reported as info unless the sender was held back for
+ * long enough and often enough (WINDOW_FULL_* below).
+ */
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import { seqDiff, type Flow } from "../../decode/flow.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { keepFrame, ms, roleOf } from "../measure.js";
+
+/** Fewer window-full events than this is the slow-start burst of a healthy transfer. */
+export const WINDOW_FULL_MIN_EVENTS = 5;
+/**
+ * Time at the edge, summed, below which nobody notices: 100 ms in all is within the noise
+ * of any transfer worth worrying about.
+ */
+export const WINDOW_FULL_MIN_STALL_SEC = 0.1;
+/**
+ * Share of the sender's transfer time (first to last data segment) spent at the window
+ * edge from which the receiver is what limits the throughput: a fifth.
+ */
+export const WINDOW_FULL_MIN_STALL_FRACTION = 0.2;
+
+class Sender {
+  readonly frames: number[] = [];
+  count = 0;
+  firstTime = 0;
+  /** Waiting at the edge since this time (-1: not waiting). */
+  edgeSince = -1;
+  /** The edge (raw sequence number) the sender reached. */
+  edge = 0;
+  stallTotal = 0;
+  stallMax = 0;
+  stalls = 0;
+  /** Sender's first and last data segment, for the share of time spent waiting. */
+  firstDataTime = -1;
+  lastDataTime = 0;
+  /** Smallest and largest window the receiver advertised when the sender hit it. */
+  minWin = Infinity;
+  maxWin = 0;
+}
+
+class State {
+  readonly dirs: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
+  id: "window-full",
+  title: "Sender held back by the receiver's window",
+  severity: "warning",
+  family: "tcp-transfer",
+  wire: "The sender's bytes in flight reach the window the receiver advertised; it then waits for the receiver's ACK to open the window.",
+  explanation:
+    "The receiving program reads more slowly than the sending program writes (or its socket receive buffer is small " +
+    "for the path's bandwidth × round-trip time), so the receiver's kernel can only offer as much window as it has " +
+    "free buffer. The sender's kernel sends up to that edge and stops; the sending program sees no error, only " +
+    "write()/send() blocking (EAGAIN on a non-blocking socket) once its own send buffer is full, and a throughput " +
+    "capped by the reader. If the receiver is slow because it does work between reads, read in a separate thread " +
+    "or with larger recv() buffers; if SO_RCVBUF was set by hand (which also switches off Linux's receive-buffer " +
+    "autotuning), make it larger or leave it to the kernel; on long fast paths make sure window scaling is not " +
+    "disabled. A window that stays full until it reaches zero is reported as zero-window.",
+  references: ["000 §2.11"],
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, _p, _out) {
+    const me = s.dirs[seg.dir]!;
+    // The segment's sender as a receiver: its ACK may open the window for the other side.
+    const other = s.dirs[1 - seg.dir]!;
+    const peer = flow.ep[1 - seg.dir]!;
+    if (other.edgeSince >= 0 && (seg.flags & (TH_SYN | TH_RST)) === 0) {
+      const self = flow.ep[seg.dir]!;
+      // The wait ends when the edge moves forward, or when the window closes altogether:
+      // from then on it is a zero window, reported (and timed) by zero-window.
+      if (seg.winScaled === 0 || seqDiff((self.lastAck + seg.winScaled) >>> 0, other.edge) > 0) {
+        const wait = seg.time - other.edgeSince;
+        other.stallTotal += wait;
+        if (wait > other.stallMax) other.stallMax = wait;
+        other.stalls++;
+        other.edgeSince = -1;
+      }
+    }
+    if (seg.len === 0 || (seg.flags & (TH_SYN | TH_FIN | TH_RST)) !== 0) return;
+    if (me.firstDataTime < 0) me.firstDataTime = seg.time;
+    me.lastDataTime = seg.time;
+    if (!flow.wscaleKnown || !peer.ackSeen || seg.peerWin < 0) return;
+    const end = (seg.seq + seg.len) >>> 0;
+    const edge = (peer.lastAck + seg.peerWin) >>> 0;
+    if (end !== edge) return;
+    if (me.count === 0) me.firstTime = seg.time;
+    me.count++;
+    keepFrame(me.frames, seg.frame);
+    if (seg.peerWin < me.minWin) me.minWin = seg.peerWin;
+    if (seg.peerWin > me.maxWin) me.maxWin = seg.peerWin;
+    if (me.edgeSince < 0) {
+      me.edgeSince = seg.time;
+      me.edge = edge;
+    }
+  },
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.dirs[dir]!, out);
+  },
+});
+
+function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
+  if (d.count === 0) return;
+  if (d.edgeSince >= 0) {
+    // Still waiting when the flow ended: count the wait up to the flow's last packet.
+    const wait = Math.max(0, flow.lastTime - d.edgeSince);
+    d.stallTotal += wait;
+    if (wait > d.stallMax) d.stallMax = wait;
+    d.stalls++;
+  }
+  const active = Math.max(d.lastDataTime - d.firstDataTime, d.stallTotal);
+  const share = active > 0 ? d.stallTotal / active : 0;
+  const matters = d.count >= WINDOW_FULL_MIN_EVENTS && d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
+    share >= WINDOW_FULL_MIN_STALL_FRACTION;
+  const sender = roleOf(dir), receiver = roleOf(1 - dir);
+  const win = d.minWin === d.maxWin ? `${d.minWin}` : `${d.minWin}–${d.maxWin}`;
+  const pct = Math.round(share * 100);
+  const summary = matters
+    ? `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} times the ${sender} filled the ` +
+      `${win}-byte window the ${receiver} offered and had to wait for it to open, ${ms(d.stallTotal)} ms in all ` +
+      `(${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`
+    : `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s), waiting ${ms(d.stallTotal)} ms in all ` +
+      `(${pct}% of its transfer): ${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too briefly"} to limit the throughput`;
+  out.report(analyzer, {
+    // The side whose socket call explains it is the receiver: it did not read fast enough.
+    flow, dir: 1 - dir, frames: d.frames, count: d.count, time: d.firstTime, summary,
+    severity: matters ? "warning" : "info",
+    measure: {
+      windowFullSegments: d.count, stallTotalMs: ms(d.stallTotal), stallMaxMs: ms(d.stallMax),
+      stalledPct: pct, minWindowBytes: d.minWin, maxWindowBytes: d.maxWin,
+    },
+  });
+}
+export default analyzer;
