@@ -139,7 +139,7 @@ export class PcapngFramer implements Framer {
     const ifaceId = dv.getUint32(pos + 8, this.le);
     const capLen = dv.getUint32(pos + 20, this.le);
     if (28 + capLen > len - 4) {
-      throw new CaptureError(ctx.file, base + pos + 20, `enhanced packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+      throw new CaptureError(ctx.file, base + pos, `enhanced packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
     }
     const iface = this.ifaceFor(ifaceId, pos, base);
     this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
@@ -152,7 +152,7 @@ export class PcapngFramer implements Framer {
     const ifaceId = dv.getUint16(pos + 8, this.le);
     const capLen = dv.getUint32(pos + 20, this.le);
     if (28 + capLen > len - 4) {
-      throw new CaptureError(ctx.file, base + pos + 20, `packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+      throw new CaptureError(ctx.file, base + pos, `packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
     }
     const iface = this.ifaceFor(ifaceId, pos, base);
     this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
