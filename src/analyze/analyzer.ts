@@ -34,6 +34,8 @@ export interface FindingInput {
 export interface FindingSink {
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding;
   readonly options: AnalyzerOptions;
+  /** Capture time of the latest packet: at capture end, the end of the capture. */
+  readonly time: number;
 }
 
 export interface AnalyzerDescriptor<S> {

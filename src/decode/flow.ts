@@ -51,8 +51,9 @@ export class TcpEndpoint {
   finTime = 0;
   /** Raw sequence number of this side's FIN. */
   finSeq = 0;
-  /** Frame in which the peer acknowledged this side's FIN, or 0. */
+  /** Frame (and its time) in which the peer acknowledged this side's FIN, or 0. */
   finAckedFrame = 0;
+  finAckedTime = 0;
   rstFrame = 0;
   rstTime = 0;
   packets = 0;
@@ -234,8 +235,7 @@ export class FlowTable {
       const old = flow;
       this.remove(old);
       this.listener.flowEnded(old, "replaced");
-      flow = this.create(hash, p, frame, time);
-      flow.previous = old;
+      flow = this.create(hash, p, frame, time, old);
       this.segment.newIncarnation = true;
     } else {
       this.segment.newIncarnation = false;
@@ -296,7 +296,10 @@ export class FlowTable {
     if (flags & TH_ACK) {
       me.lastAck = p.ack;
       me.ackSeen = true;
-      if (peer.finFrame !== 0 && peer.finAckedFrame === 0 && seqDiff(p.ack, peer.finSeq) > 0) peer.finAckedFrame = frame;
+      if (peer.finFrame !== 0 && peer.finAckedFrame === 0 && seqDiff(p.ack, peer.finSeq) > 0) {
+        peer.finAckedFrame = frame;
+        peer.finAckedTime = time;
+      }
     }
     if ((flags & TH_FIN) && me.finFrame === 0) {
       me.finFrame = frame;
@@ -391,7 +394,7 @@ export class FlowTable {
     this.active--;
   }
 
-  private create(hash: number, p: DecodedPacket, frame: number, time: number): Flow {
+  private create(hash: number, p: DecodedPacket, frame: number, time: number, previous: Flow | null = null): Flow {
     if (this.active >= this.limits.maxFlows) this.evict();
     const src = [p.src0, p.src1, p.src2, p.src3], dst = [p.dst0, p.dst1, p.dst2, p.dst3];
     let srcIsClient: boolean;
@@ -408,6 +411,7 @@ export class FlowTable {
     flow.rolesGuessed = guessed;
     flow.firstFrame = frame;
     flow.firstTime = time;
+    flow.previous = previous;
     this.all.push(flow);
     flow.nextInBucket = this.buckets.get(hash) ?? null;
     this.buckets.set(hash, flow);

@@ -50,7 +50,7 @@ const analyzer = defineAnalyzer<SideHistory>({
     "`ss -tn` shows just before the close) settles it. If the abort is unintended, read until EOF (or shutdown(SHUT_WR) " +
     "and then drain) before close(), and do not set SO_LINGER{1,0} except to deliberately kill a misbehaving connection. " +
     "If TIME_WAIT was the reason for the abort, see time-wait.",
-  references: ["000 §4.6", "000 §2.7", "002 SO_LINGER", "002 server termination §3-4"],
+  references: ["000 §4.6", "000 §2.7", "002 SO_LINGER"],
   createState: () => new SideHistory(),
   onTcpSegment(h, flow, seg, _p, out) {
     if ((seg.flags & TH_RST) === 0) {
@@ -72,9 +72,7 @@ const analyzer = defineAnalyzer<SideHistory>({
     const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
     const unread = h.dataSinceOther[y];
     const who = roleOf(x), other = roleOf(y);
-    const frames = [seg.frame];
-    if (h.lastFrame[x] !== 0) frames.unshift(h.lastFrame[x]);
-    if (unread > 0) frames.push(h.firstDataSinceOther[y]);
+    const frames = unread > 0 ? [h.firstDataSinceOther[y], seg.frame] : [seg.frame];
     const lostText = fromMe === 0 && toMe === 0
       ? "nothing was in flight"
       : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;

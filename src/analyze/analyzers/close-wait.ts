@@ -24,15 +24,9 @@ import { ms, roleOf, sec } from "../measure.js";
  */
 export const CLOSE_WAIT_MIN_SEC = 1;
 
-/**
- * The current capture time: the end of the capture when flows are ended at capture end.
- * FindingSink has no clock of its own; the engine (the only sink) exposes the time of the
- * packet it is processing, which at capture end is the last packet's time. Falls back to
- * the flow's last packet for any other sink.
- */
+/** The current capture time (the end of the capture when flows end with it), never before the flow's last packet. */
 export function captureNow(out: FindingSink, flow: Flow): number {
-  const t = (out as { readonly time?: unknown }).time;
-  return typeof t === "number" && t > flow.lastTime ? t : flow.lastTime;
+  return Math.max(out.time, flow.lastTime);
 }
 
 class State {

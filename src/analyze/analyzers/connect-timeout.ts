@@ -8,7 +8,8 @@
  * A single unanswered SYN is not reported: without a retransmission there is no evidence
  * the kernel ever waited out its timer (the capture or the program may simply have
  * stopped first). A SYN answered by RST is connection-refused; a SYN answered only after
- * retransmissions is syn-retransmit.
+ * retransmissions is syn-retransmit; SYNs answered by ICMP errors are icmp-unreachable
+ * (connect() fails with the ICMP's errno, not ETIMEDOUT).
  *
  * Reported frames are the retransmitted SYNs (what Wireshark flags as retransmissions);
  * the first SYN is named in the summary.
@@ -31,15 +32,37 @@ const SAME_INTERVAL_TOLERANCE = 0.25;
 const DOUBLING_MIN = 1.5;
 const DOUBLING_MAX = 2.6;
 
+/**
+ * Shortest gap between two transmissions of a SYN (or SYN-ACK) that can be a timer
+ * retransmission. RFC 6298 §2.1 starts the retransmission timer at 1 s and Linux never
+ * lets any RTO drop below 200 ms (TCP_RTO_MIN). Closer copies are one packet seen twice:
+ * captured on several interfaces (an `any` capture, microseconds apart) or duplicated by
+ * the network (a mirror port, a load balancer); they delay nothing. A SYN re-sent at once
+ * because the peer answered with a bare ACK or RST is told apart by that answer instead.
+ */
+export const MIN_RETRANSMIT_INTERVAL_SEC = 0.2;
+
+/**
+ * Slack on top of twice the last retry interval before the capture's end counts as "the
+ * SYNs had stopped": a retry comes at most one doubled interval later, give or take
+ * timer and scheduling delay (tens of ms), so half a second past that is decisive.
+ */
+const NEXT_RETRY_SLACK_SEC = 0.5;
+
 /** Retry times of one flow's SYN (or SYN-ACK) retransmissions, allocated on the first retry. */
 export class SynRetries {
-  frames: number[] = [];
-  times: number[] = [];
+  readonly frames: number[] = [];
+  readonly times: number[] = [];
   add(frame: number, time: number): void {
     if (this.frames.length >= MAX_RETRIES_KEPT) return;
     this.frames.push(frame);
     this.times.push(time);
   }
+}
+
+/** Whether a SYN at `time` is a copy of the previous transmission (at `previous`), not a retransmission. */
+export function isDuplicateCopy(time: number, previous: number): boolean {
+  return Math.abs(time - previous) < MIN_RETRANSMIT_INTERVAL_SEC;
 }
 
 export interface RetrySchedule {
@@ -99,14 +122,14 @@ const analyzer = defineAnalyzer<State>({
   wire: "The client's SYN is retransmitted with the same sequence number and nothing at all comes back from the server's address.",
   explanation:
     "The client called connect() and its SYN went out, but nothing came back: no SYN-ACK, and no reset either. Something " +
-    "drops the SYNs without a word: a firewall or security group, a host that is down or unplugged (when the address " +
-    "is on the local network, failed ARP resolution looks the same), or a route that black-holes the packets. " +
+    "drops the SYNs without a word: a firewall or security group, a host that is down or unplugged, or a route that " +
+    "black-holes the packets. " +
     "Compare connection-refused, where the host is up and answers at once with a reset. The kernel retransmits the " +
     "SYN on a timer — classically 1, 2, 4, 8 … s apart; recent Linux retries at a fixed 1 s a few times first " +
     "(net.ipv4.tcp_syn_linear_timeouts) — and gives up after the time net.ipv4.tcp_syn_retries retries would take with " +
     "doubling (about 127 s with the default 6; the TCP_SYNCNT socket option sets it per socket). A blocking connect() " +
     "sits in the call all that time and then fails with ETIMEDOUT (EHOSTUNREACH or ENETUNREACH if ICMP errors came " +
-    "back meanwhile). Programs rarely wait that long: a non-blocking connect() with select()/poll() and its own " +
+    "back instead: see icmp-unreachable). Programs rarely wait that long: a non-blocking connect() with select()/poll() and its own " +
     "deadline (or a language-level timeout) stops earlier and close()s the socket, which sends nothing, so on the wire " +
     "both endings look the same: the SYNs just stop. The program's own log or error message tells which it was. " +
     "Check that the address and port are right and reachable (routes, firewalls on both ends, the server host itself); " +
@@ -115,12 +138,17 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   onTcpSegment(s, flow, seg) {
     // A retransmitted SYN: same ISN, so the tracker kept the first SYN's frame.
-    if (seg.dir !== DIR_CLIENT || (seg.flags & (TH_SYN | TH_ACK)) !== TH_SYN || seg.frame === flow.ep[DIR_CLIENT].synFrame) return;
+    if (seg.dir !== DIR_CLIENT || (seg.flags & (TH_SYN | TH_ACK)) !== TH_SYN) return;
+    const client = flow.ep[DIR_CLIENT];
+    if (seg.frame === client.synFrame) return;
+    const r = s.retries;
+    if (isDuplicateCopy(seg.time, r === null ? client.synTime : r.times[r.times.length - 1]!)) return;
     (s.retries ??= new SynRetries()).add(seg.frame, seg.time);
   },
   onFlowEnd(s, flow, out) {
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
-    if (s.retries === null || !client.synSeen || server.seen) return;
+    // ICMP errors answered the SYNs: connect() failed with their errno (icmp-unreachable).
+    if (s.retries === null || !client.synSeen || server.seen || flow.icmpErrors > 0) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
     const sched = describeRetries(times);
@@ -128,16 +156,12 @@ const analyzer = defineAnalyzer<State>({
     const span = last - client.synTime;
     const after = captureNow(out, flow) - last;
     const lastInterval = sched.intervalsSec[sched.intervalsSec.length - 1]!;
-    // The next retry would be due within about twice the last interval (the timer
-    // doubles at most); a capture that runs past that shows the SYNs had stopped.
-    const stopped = after > 2 * lastInterval + 0.5;
+    // The next retry would be due within twice the last interval (the timer doubles at
+    // most); a capture that runs past that shows the SYNs had stopped.
+    const stopped = after > 2 * lastInterval + NEXT_RETRY_SLACK_SEC;
     const ending = stopped
       ? `then nothing for the last ${sec(after)} s of the capture: connect() had failed (ETIMEDOUT) or the program gave up and closed the socket`
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
-    const icmp = flow.icmpErrors > 0
-      ? `${flow.icmpErrors} ICMP error(s) quoted this connection's SYNs: Linux keeps retrying but connect() then fails with ` +
-        "the ICMP error (EHOSTUNREACH / ENETUNREACH) instead of ETIMEDOUT."
-      : undefined;
     out.report(analyzer, {
       flow, dir: DIR_CLIENT, frames: r.frames, count: times.length, time: client.synTime,
       summary: `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
@@ -149,9 +173,7 @@ const analyzer = defineAnalyzer<State>({
         firstRetryMs: ms(sched.intervalsSec[0]!),
         lastIntervalMs: ms(lastInterval),
         fixedIntervalRetries: sched.fixedRetries,
-        icmpErrors: flow.icmpErrors,
       },
-      detail: icmp,
     });
   },
 });

@@ -14,7 +14,9 @@
  *   zero-window analyzer tags it (see probes.ts);
  * - a segment shaped like a probe from a side that has already sent its FIN is not a
  *   keep-alive (keepalive stops once a socket is closed): some stacks acknowledge with the
- *   FIN's own sequence number, which tshark calls a keep-alive.
+ *   FIN's own sequence number, which tshark calls a keep-alive;
+ * - nor is one sent less than KEEPALIVE_MIN_IDLE_SEC after the connection's last
+ *   activity, or as the very first segment seen of a flow (no idle time to measure).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
@@ -29,6 +31,14 @@ import { isKeepAliveProbe } from "../probes.js";
  * peer missed a whole probe interval.
  */
 export const KEEPALIVE_UNANSWERED_DEAD = 2;
+/**
+ * Keepalive timers count whole seconds (Linux's smallest TCP_KEEPIDLE and TCP_KEEPINTVL
+ * are 1 s; the defaults are 2 h and 75 s), so a probe needs the connection to have been
+ * idle for a while. A probe-shaped segment after less than half a second of silence is
+ * something else — a capture duplicate of a one-byte segment, a middlebox's ACK probe —
+ * and is not tagged (tshark tags it as a keep-alive).
+ */
+export const KEEPALIVE_MIN_IDLE_SEC = 0.5;
 
 class Prober {
   probes = 0;
@@ -83,7 +93,8 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   onTcpSegment(s, flow, seg, _p, _out) {
     const dir = seg.dir;
-    if (isKeepAliveProbe(seg) && flow.ep[dir]!.finFrame === 0) {
+    if (isKeepAliveProbe(seg) && flow.ep[dir]!.finFrame === 0 && s.lastActivity >= 0 &&
+      seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC) {
       let pr = s.probers[dir];
       if (pr === null) pr = s.probers[dir] = new Prober();
       if (pr.pendingFrame !== 0) {
@@ -93,7 +104,7 @@ const analyzer = defineAnalyzer<State>({
       if (pr.lastProbeTime >= 0 && s.lastActivity <= pr.lastProbeTime) {
         const gap = seg.time - pr.lastProbeTime;
         if (pr.lastProbeAnswered) { pr.afterAnswerSum += gap; pr.afterAnswerN++; } else { pr.retrySum += gap; pr.retryN++; }
-      } else if (s.lastActivity >= 0) {
+      } else {
         const idle = seg.time - s.lastActivity;
         if (pr.idleFirst < 0) pr.idleFirst = idle;
         if (idle > pr.idleMax) pr.idleMax = idle;

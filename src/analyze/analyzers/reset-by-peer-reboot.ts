@@ -17,13 +17,16 @@ import { ms, roleOf, sec } from "../measure.js";
 import { isKeepAliveProbe } from "../probes.js";
 
 /**
- * Shortest silence from the resetting side that counts as "it went away and came back".
- * A host reboot — firmware, kernel, network bring-up, services — takes well over 5 s even
- * for a small VM. A stateless reset after a shorter silence means the connection vanished
- * some other way (its owner aborted it and that RST was not captured, a middlebox lost
- * its state) and is reported as abortive-close instead.
+ * Shortest silence from the resetting side before its stateless reset for this kind.
+ * The reset itself proves the resetting TCP had no connection left; the silence rules
+ * out the one ordinary way to get there: its program aborted the connection (RST+ACK)
+ * an instant earlier and that reset crossed the peer's segment or escaped the capture,
+ * which plays out within a round trip or two, not a second. A whole-host reboot takes
+ * tens of seconds, but a container or VM restart, a failover, or a middlebox that drops
+ * its state forgets connections within seconds, so the bar stays at 1 s and the summary
+ * gives the measured silence. Shorter silences are reported as abortive-close.
  */
-export const REBOOT_MIN_SILENCE_SEC = 5;
+export const REBOOT_MIN_SILENCE_SEC = 1;
 
 /**
  * Per flow and direction: the last segment before the current one, and what each side
@@ -40,17 +43,20 @@ export class SideHistory {
   readonly firstDataSinceOther: [number, number] = [0, 0];
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
   readonly resendsSinceOther: [number, number] = [0, 0];
-  /** First segment since the other side's last one. */
-  readonly firstSinceOther: [number, number] = [0, 0];
+  /** Seconds the connection had been quiet (no segment either way) before each side's last segment. */
+  readonly idleBefore: [number, number] = [0, 0];
   /** The handshake completed (or the capture began after it). */
   established = false;
 
   note(flow: Flow, seg: TcpSegment): void {
     const d = seg.dir, o = 1 - d;
     const f = seg.flags;
-    if (!this.established && (f & TH_SYN) === 0 &&
-      (flow.midstream || (d === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
-    if (this.firstSinceOther[d] === 0) this.firstSinceOther[d] = seg.frame;
+    // Established: the client acknowledged the server's SYN, or (no client SYN captured)
+    // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
+    if (!this.established && (f & TH_SYN) === 0 && (!flow.ep[DIR_CLIENT].synSeen ||
+      (d === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
+    const prev = Math.max(this.lastTime[0], this.lastTime[1]);
+    this.idleBefore[d] = prev > 0 ? seg.time - prev : 0;
     if (seg.len > 0 && seg.seqVsNext >= 0) {
       if (this.dataSinceOther[d] === 0) this.firstDataSinceOther[d] = seg.frame;
       this.dataSinceOther[d] += seg.len;
@@ -63,16 +69,15 @@ export class SideHistory {
     this.dataSinceOther[o] = 0;
     this.firstDataSinceOther[o] = 0;
     this.resendsSinceOther[o] = 0;
-    this.firstSinceOther[o] = 0;
   }
 }
 
 export interface RebootEvidence {
   /** Seconds from the resetting side's last segment to its RST. */
   silenceSec: number;
-  /** The segment the RST answers, and the first the other side sent into the silence. */
+  /** The segment the RST answers, and the first new data the other side sent into the silence (0: none, a probe). */
   answeredFrame: number;
-  firstIntoSilenceFrame: number;
+  firstDataFrame: number;
   /** The resetting side's last segment before the silence. */
   lastBeforeFrame: number;
 }
@@ -91,7 +96,7 @@ export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): Reb
   if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
   const silence = seg.time - h.lastTime[p];
   if (silence < REBOOT_MIN_SILENCE_SEC) return null;
-  return { silenceSec: silence, answeredFrame: h.lastFrame[o], firstIntoSilenceFrame: h.firstSinceOther[o], lastBeforeFrame: h.lastFrame[p] };
+  return { silenceSec: silence, answeredFrame: h.lastFrame[o], firstDataFrame: h.firstDataSinceOther[o], lastBeforeFrame: h.lastFrame[p] };
 }
 
 const analyzer = defineAnalyzer<SideHistory>({
@@ -134,17 +139,19 @@ const analyzer = defineAnalyzer<SideHistory>({
     const resends = h.resendsSinceOther[o];
     const who = roleOf(p), peer = roleOf(o);
     const during = resends > 0
-      ? `the ${peer} kept retransmitting into the silence (${resends} retransmission(s) from frame ${ev.firstIntoSilenceFrame})`
-      : `the ${peer} sent nothing until frame ${ev.firstIntoSilenceFrame}`;
+      ? `the ${peer} had been retransmitting into the silence (${resends} retransmission(s)` +
+        `${ev.firstDataFrame !== 0 ? ` of the data first sent in frame ${ev.firstDataFrame}` : ""})`
+      : `the connection had been idle for ${sec(h.idleBefore[o])} s before the ${peer}'s segment`;
     out.report(analyzer, {
       flow, dir: p,
-      frames: [ev.lastBeforeFrame, ev.firstIntoSilenceFrame, ev.answeredFrame, seg.frame],
+      frames: [ev.lastBeforeFrame, ev.firstDataFrame, ev.answeredFrame, seg.frame].filter((f) => f > 0),
       time: seg.time,
       summary: `the ${who}'s TCP had forgotten the connection: ${sec(ev.silenceSec)} s after the ${who}'s last segment ` +
         `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
-        `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host; ${during}; ` +
+        `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
+        `lost otherwise; ${during}; ` +
         `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
-      measure: { silenceMs: ms(ev.silenceSec), unackedBytes: lost, retransmissionsDuringSilence: resends },
+      measure: { silenceMs: ms(ev.silenceSec), idleBeforeMs: ms(h.idleBefore[o]), unackedBytes: lost, retransmissionsDuringSilence: resends },
     });
   },
 });

@@ -6,10 +6,10 @@
  * Causes the capture can separate:
  * - client SYNs with no answer at all, then a SYN-ACK: the server's kernel dropped the
  *   SYN (its accept queue was full: Linux then ignores SYNs, counting ListenOverflows) or
- *   the SYN was lost. Evidence for the first: other connections to the same server port
- *   that had completed their handshake but had not yet received a byte from the server
- *   when the SYN went unanswered — connections waiting in the accept queue. They are
- *   found through a small per-capture registry of such connections per listener.
+ *   the SYN was lost. Evidence for the first: other connections to the same server port,
+ *   established before the SYN, that still had no byte from the server when the SYN was
+ *   retried — connections waiting in the accept queue. They are found through a small
+ *   per-capture registry of such connections per listener.
  * - a SYN-ACK retransmitted before the client acknowledged it: SYN-ACK (or ACK) lost.
  * - a SYN-ACK retransmitted after the client's ACK was captured: the server ignored the
  *   final ACK, which Linux does while the accept queue is full (tcp_abort_on_overflow = 0),
@@ -25,13 +25,30 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, sec } from "../measure.js";
-import { describeRetries, SynRetries } from "./connect-timeout.js";
+import { describeRetries, isDuplicateCopy, SynRetries } from "./connect-timeout.js";
 
 /** Per capture (keyed by the sink): established connections still waiting for the server's first byte, per listener. */
 const waitingByCapture = new WeakMap<FindingSink, Map<string, Set<State>>>();
 
 function listenerKey(flow: Flow): string {
   return `${flow.vlan} ${flow.endpointName("server")}`;
+}
+
+/** Waiting connections examined per unanswered SYN: a count, not a list, is all the summary needs. */
+const MAX_WAITING_SCAN = 1000;
+
+/**
+ * Connections to the same listener that were established before `since` and still had no
+ * byte from the server: they sat in the accept queue (or with a server too busy to serve
+ * them) when the SYN arrived, and still did when it was retried.
+ */
+function countWaitingSince(out: FindingSink, key: string, since: number): number {
+  let n = 0, seen = 0;
+  for (const other of waitingSet(out, key)) {
+    if (++seen > MAX_WAITING_SCAN) break;
+    if (other.completedTime <= since) n++;
+  }
+  return n;
 }
 
 function waitingSet(out: FindingSink, key: string): Set<State> {
@@ -45,15 +62,22 @@ function waitingSet(out: FindingSink, key: string): Set<State> {
 class State {
   /** Unprovoked retransmissions of the client's SYN. */
   synRetries: SynRetries | null = null;
+  /** SYN-ACKs re-sent by the server's timer, and those re-sent in answer to a re-sent SYN. */
   synAckRetries: SynRetries | null = null;
+  synAckEchoes: SynRetries | null = null;
+  /** Times of the latest SYN from each side (capture copies are measured against them). */
+  lastSynTime = 0;
+  lastSynAckTime = 0;
   /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
   provoked = false;
+  /** The client sent a SYN the server has not answered yet. */
+  synPending = false;
   /** The client's ACK completing the handshake. */
   completedFrame = 0;
   completedTime = 0;
   /** A SYN-ACK was retransmitted after the client had acknowledged one. */
   synAckAfterAckFrame = 0;
-  /** Other connections waiting on the same listener at the first unanswered retry, -1 unknown. */
+  /** Other connections waiting on the same listener since before the first SYN, counted at its first retry; -1 unknown. */
   othersWaiting = -1;
   /** In the listener's waiting set under this key, else "". */
   waitingKey = "";
@@ -89,11 +113,16 @@ const analyzer = defineAnalyzer<State>({
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
     if (seg.dir === DIR_CLIENT) {
       if ((f & (TH_SYN | TH_ACK)) === TH_SYN) {
-        if (seg.frame !== client.synFrame && !s.provoked) {
-          (s.synRetries ??= new SynRetries()).add(seg.frame, seg.time);
-          if (s.othersWaiting < 0 && !server.synSeen) s.othersWaiting = waitingSet(out, listenerKey(flow)).size;
-        }
+        if (seg.frame === client.synFrame) s.lastSynTime = seg.time;
+        else if (!isDuplicateCopy(seg.time, s.lastSynTime)) {
+          s.lastSynTime = seg.time;
+          if (!s.provoked) {
+            (s.synRetries ??= new SynRetries()).add(seg.frame, seg.time);
+            if (s.othersWaiting < 0 && !server.synSeen) s.othersWaiting = countWaitingSince(out, listenerKey(flow), client.synTime);
+          }
+        } else return;
         s.provoked = false;
+        s.synPending = true;
         return;
       }
       if (s.completedFrame === 0 && server.synSeen && (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK && seqDiff(seg.ack, server.isn) > 0) {
@@ -109,10 +138,18 @@ const analyzer = defineAnalyzer<State>({
       return;
     }
     if (f & TH_SYN) {
-      if ((f & TH_ACK) && seg.frame !== server.synFrame) {
+      if ((f & TH_ACK) === 0) return;
+      if (seg.frame === server.synFrame) s.lastSynAckTime = seg.time;
+      else if (s.synPending) {
+        // Answering a re-sent SYN, not its own timer (Wireshark still calls it a retransmission).
+        s.lastSynAckTime = seg.time;
+        (s.synAckEchoes ??= new SynRetries()).add(seg.frame, seg.time);
+      } else if (!isDuplicateCopy(seg.time, s.lastSynAckTime)) {
+        s.lastSynAckTime = seg.time;
         (s.synAckRetries ??= new SynRetries()).add(seg.frame, seg.time);
         if (s.completedFrame !== 0 && s.synAckAfterAckFrame === 0) s.synAckAfterAckFrame = seg.frame;
       }
+      s.synPending = false;
       return;
     }
     s.provoked = true;
@@ -121,7 +158,7 @@ const analyzer = defineAnalyzer<State>({
   onFlowEnd(s, flow, out) {
     if (s.waitingKey !== "") stopWaiting(s, out);
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
-    if ((s.synRetries === null && s.synAckRetries === null) || !client.synSeen || !server.synSeen) return;
+    if ((s.synRetries === null && s.synAckRetries === null && s.synAckEchoes === null) || !client.synSeen || !server.synSeen) return;
     report(s, flow, out);
   },
 });
@@ -129,7 +166,8 @@ const analyzer = defineAnalyzer<State>({
 function report(s: State, flow: Flow, out: FindingSink): void {
   const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
   const synR = s.synRetries, ackR = s.synAckRetries;
-  const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? [])];
+  const echoes = s.synAckEchoes?.frames ?? [];
+  const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? []), ...echoes];
   const parts: string[] = [];
   const causes: string[] = [];
   if (synR !== null) {
@@ -139,9 +177,9 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     const unanswered = server.synTime > synR.times[0]!;
     if (unanswered) {
       causes.push(s.othersWaiting > 0
-        ? `the server's kernel ignored the SYN while ${s.othersWaiting} other connection(s) to ${flow.endpointName("server")} ` +
-          "had completed their handshake but had not yet received a byte from the server — connections waiting to be " +
-          "accept()ed: the pattern of a full listen (accept) queue"
+        ? `the server's kernel ignored the SYN while ${s.othersWaiting} other connection(s) to ${flow.endpointName("server")}, ` +
+          "established before it, still had not received a byte from the server when it was retried — connections " +
+          "waiting to be accept()ed (or a server too busy to serve them): the pattern of a full listen (accept) queue"
         : "the first SYN(s) got no answer: lost on the way, or dropped by a server whose accept queue was full " +
           "(no other connection in the capture was waiting on this listener, which points to loss)");
     }
@@ -155,6 +193,9 @@ function report(s: State, flow: Flow, out: FindingSink): void {
         "unless the ACK was lost after the capture point"
       : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path");
   }
+  if (echoes.length > 0) {
+    parts.push(`the server answered the re-sent SYN with another SYN-ACK (frame${echoes.length > 1 ? "s" : ""} ${echoes.join(", ")})`);
+  }
   const done = s.completedFrame !== 0;
   const took = s.completedTime - client.synTime;
   const outcome = done
@@ -167,6 +208,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       connectMs: done ? ms(took) : -1,
       synRetries: synR?.frames.length ?? 0,
       synAckRetries: ackR?.frames.length ?? 0,
+      synAckAnswers: echoes.length,
       othersWaiting: s.othersWaiting,
       completed: done ? 1 : 0,
     },

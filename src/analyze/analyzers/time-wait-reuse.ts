@@ -80,7 +80,8 @@ const analyzer = defineAnalyzer<State>({
       } else if ((f & TH_ACK) && s.bareAckFrame === 0) s.bareAckFrame = seg.frame;
     } else if (f & TH_RST) {
       if (s.clientRstFrame === 0) s.clientRstFrame = seg.frame;
-    } else if ((f & (TH_SYN | TH_ACK)) === TH_SYN && s.resentSynFrame === 0) {
+    } else if ((f & (TH_SYN | TH_ACK)) === TH_SYN && s.bareAckFrame !== 0 && s.resentSynFrame === 0) {
+      // The client's answer to TIME-WAIT's bare ACK: RST, then the SYN again.
       s.resentSynFrame = seg.frame;
     }
   },
@@ -166,8 +167,12 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       before = "its close was not complete in the capture (not both FINs seen)";
   }
   const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established");
+  const detail = refused && s.bareAckFrame === 0 && s.previous === "time-wait"
+    ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
+      "comes from that TIME_WAIT than from a missing listener."
+    : undefined;
   out.report(analyzer, {
-    flow, dir: DIR_CLIENT, frames, time: s.synTime,
+    flow, dir: DIR_CLIENT, frames, time: s.synTime, detail,
     severity: quiet ? "info" : undefined,
     summary: `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} reused the 4-tuple of flow ${s.previousId} ` +
       `${sec(s.sinceSec)} s after it ended; ${before}; ${outcome}`,

@@ -46,7 +46,12 @@ export function timeWaitOf(flow: Flow): TimeWait | null {
   if (x.finAckedFrame === 0) return null;
   const lastAck = y.finAckedFrame;
   const closedAt = lastAck !== 0 ? Math.max(lastAck, x.finAckedFrame) : y.finFrame;
-  if ((c.rstFrame !== 0 && c.rstFrame <= closedAt) || (s.rstFrame !== 0 && s.rstFrame <= closedAt)) return null;
+  // A reset before the close ends the connection without TIME-WAIT. One sent before the
+  // server's SYN-ACK belongs to the opening (the client rejecting a TIME-WAIT's bare ACK,
+  // see time-wait-reuse), not to this connection's close.
+  const opened = s.synFrame;
+  const resetBefore = (r: number): boolean => r !== 0 && r <= closedAt && r > opened;
+  if (resetBefore(c.rstFrame) || resetBefore(s.rstFrame)) return null;
   const ended = flow.endedFrame !== 0 && flow.endedFrame === closedAt;
   return {
     holder,

@@ -21,15 +21,15 @@ import { keepFrame, ms, roleOf } from "../measure.js";
 /** Fewer window-full events than this is the slow-start burst of a healthy transfer. */
 export const WINDOW_FULL_MIN_EVENTS = 5;
 /**
- * Time at the edge, summed, below which nobody notices: 100 ms in all is within the noise
- * of any transfer worth worrying about.
+ * The receiver limits the throughput when a fifth of the sender's transfer is spent
+ * waiting at the edge (first to last data segment), or when a fifth of its data segments
+ * end at the edge: the window is then what decides how much the sender may send, round
+ * after round, even if each wait is short (a receiver that opens its window a segment at
+ * a time).
  */
-export const WINDOW_FULL_MIN_STALL_SEC = 0.1;
-/**
- * Share of the sender's transfer time (first to last data segment) spent at the window
- * edge from which the receiver is what limits the throughput: a fifth.
- */
-export const WINDOW_FULL_MIN_STALL_FRACTION = 0.2;
+export const WINDOW_FULL_MIN_FRACTION = 0.2;
+/** Waiting time below which nobody notices, whatever its share of a short transfer. */
+export const WINDOW_FULL_MIN_STALL_SEC = 0.01;
 
 class Sender {
   readonly frames: number[] = [];
@@ -42,7 +42,8 @@ class Sender {
   stallTotal = 0;
   stallMax = 0;
   stalls = 0;
-  /** Sender's first and last data segment, for the share of time spent waiting. */
+  /** Sender's data segments, first and last data time, for the shares. */
+  dataSegments = 0;
   firstDataTime = -1;
   lastDataTime = 0;
   /** Smallest and largest window the receiver advertised when the sender hit it. */
@@ -89,6 +90,7 @@ const analyzer = defineAnalyzer<State>({
       }
     }
     if (seg.len === 0 || (seg.flags & (TH_SYN | TH_FIN | TH_RST)) !== 0) return;
+    me.dataSegments++;
     if (me.firstDataTime < 0) me.firstDataTime = seg.time;
     me.lastDataTime = seg.time;
     if (!flow.wscaleKnown || !peer.ackSeen || seg.peerWin < 0) return;
@@ -121,24 +123,26 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   }
   const active = Math.max(d.lastDataTime - d.firstDataTime, d.stallTotal);
   const share = active > 0 ? d.stallTotal / active : 0;
+  const edgeShare = d.dataSegments > 0 ? d.count / d.dataSegments : 0;
   const matters = d.count >= WINDOW_FULL_MIN_EVENTS && d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
-    share >= WINDOW_FULL_MIN_STALL_FRACTION;
+    (share >= WINDOW_FULL_MIN_FRACTION || edgeShare >= WINDOW_FULL_MIN_FRACTION);
   const sender = roleOf(dir), receiver = roleOf(1 - dir);
   const win = d.minWin === d.maxWin ? `${d.minWin}` : `${d.minWin}–${d.maxWin}`;
-  const pct = Math.round(share * 100);
+  const pct = Math.round(share * 100), edgePct = Math.round(edgeShare * 100);
   const summary = matters
-    ? `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} times the ${sender} filled the ` +
-      `${win}-byte window the ${receiver} offered and had to wait for it to open, ${ms(d.stallTotal)} ms in all ` +
-      `(${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`
-    : `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s), waiting ${ms(d.stallTotal)} ms in all ` +
-      `(${pct}% of its transfer): ${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too briefly"} to limit the throughput`;
+    ? `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
+      `segments (${edgePct}%) filled the ${win}-byte window the ${receiver} offered, and the ${sender} waited for it to ` +
+      `open ${ms(d.stallTotal)} ms in all (${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`
+    : `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s) (${edgePct}% of its data segments), ` +
+      `waiting ${ms(d.stallTotal)} ms in all (${pct}% of its transfer): ` +
+      `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
   out.report(analyzer, {
     // The side whose socket call explains it is the receiver: it did not read fast enough.
     flow, dir: 1 - dir, frames: d.frames, count: d.count, time: d.firstTime, summary,
     severity: matters ? "warning" : "info",
     measure: {
       windowFullSegments: d.count, stallTotalMs: ms(d.stallTotal), stallMaxMs: ms(d.stallMax),
-      stalledPct: pct, minWindowBytes: d.minWin, maxWindowBytes: d.maxWin,
+      stalledPct: pct, windowFullPct: edgePct, dataSegments: d.dataSegments, minWindowBytes: d.minWin, maxWindowBytes: d.maxWin,
     },
   });
 }

@@ -5,10 +5,11 @@
  * the window stayed shut and how many probes the sender sent.
  *
  * Stalls that matter: on loopback a fast sender fills the receive buffer in microseconds,
- * so a reader that is a little late (a scheduler tick, a GC pause) shows a zero window for
+ * so a reader that is a little late (a scheduler tick, a wake-up) shows a zero window for
  * well under a millisecond. That is not a problem worth a warning. An episode counts as a
- * stall once the window stays shut for ZERO_WINDOW_STALL_MIN_SEC; a finding whose
- * episodes are all shorter is info, with the same frames.
+ * stall once the window stays shut for ZERO_WINDOW_BRIEF_SEC; the finding is a warning
+ * once the stalls add up to ZERO_WINDOW_STALL_MIN_SEC (one long pause of the reader, or a
+ * reader that keeps pausing for tens of milliseconds), else info with the same frames.
  *
  * Frames tagged, and how they line up with Wireshark:
  * - every segment advertising window 0 without SYN/FIN/RST: tshark's `zero_window` rule;
@@ -28,26 +29,41 @@ import { keepFrame, ms, roleOf } from "../measure.js";
 import { isZeroWindowProbe } from "../probes.js";
 
 /**
- * A zero window shorter than this is a reader lagging momentarily, not a stall. 100 ms is
- * far above a scheduling hiccup (tens of µs to a few ms), half the 200 ms minimum RTO
- * after which Linux sends its first zero-window probe, and about where a person starts
- * to notice latency.
+ * A zero window shorter than this is a reader lagging momentarily: scheduling delays and
+ * wake-ups take tens of µs to a few ms. Longer, the program was doing something else
+ * instead of reading.
+ */
+export const ZERO_WINDOW_BRIEF_SEC = 0.01;
+/**
+ * Stall time (episodes of at least ZERO_WINDOW_BRIEF_SEC, summed) that makes a warning:
+ * 100 ms is half the 200 ms minimum RTO after which Linux sends its first zero-window
+ * probe, and about where a person starts to notice latency.
  */
 export const ZERO_WINDOW_STALL_MIN_SEC = 0.1;
 
-class Episode {
-  startFrame = 0;
-  startTime = 0;
-  /** Frame of the window update that reopened the window; 0 while still shut. */
-  endFrame = 0;
-  endTime = 0;
-  probes = 0;
-}
-
+/**
+ * Per receiving side: the episode in progress and running totals over the closed ones
+ * (no list of episodes: a capture that flips the window every segment stays bounded).
+ */
 class Direction {
-  /** Episode in progress (window is zero), else null. */
-  open: Episode | null = null;
-  readonly done: Episode[] = [];
+  /** Episode in progress: start frame (0 = window open), start time, probes so far. */
+  openFrame = 0;
+  openTime = 0;
+  openProbes = 0;
+  episodes = 0;
+  firstTime = 0;
+  totalSec = 0;
+  longestSec = -1;
+  longestFrame = 0;
+  longestEndFrame = 0;
+  /** Episodes of ZERO_WINDOW_BRIEF_SEC or more, their time and probes, and the first one. */
+  stalls = 0;
+  stallSec = 0;
+  stallProbes = 0;
+  firstStallFrame = 0;
+  firstStallEndFrame = 0;
+  firstStallSec = 0;
+  firstStallProbes = 0;
   readonly frames: number[] = [];
   /** Every tagged frame, also beyond the evidence cap. */
   tagged = 0;
@@ -62,6 +78,25 @@ class State {
 function tag(d: Direction, frame: number): void {
   d.tagged++;
   keepFrame(d.frames, frame);
+}
+
+/** Closes the episode in progress at `endTime`; `endFrame` 0 when the capture ended first. */
+function close(d: Direction, endFrame: number, endTime: number): void {
+  const dur = Math.max(0, endTime - d.openTime);
+  if (d.episodes === 0) d.firstTime = d.openTime;
+  d.episodes++;
+  d.totalSec += dur;
+  if (dur > d.longestSec) { d.longestSec = dur; d.longestFrame = d.openFrame; d.longestEndFrame = endFrame; }
+  if (dur >= ZERO_WINDOW_BRIEF_SEC) {
+    if (d.stalls === 0) {
+      d.firstStallFrame = d.openFrame; d.firstStallEndFrame = endFrame; d.firstStallSec = dur; d.firstStallProbes = d.openProbes;
+    }
+    d.stalls++;
+    d.stallSec += dur;
+    d.stallProbes += d.openProbes;
+  }
+  d.openFrame = 0;
+  d.openProbes = 0;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -87,26 +122,20 @@ const analyzer = defineAnalyzer<State>({
     const asReceiver = s.dirs[seg.dir]!;
     if ((seg.flags & (TH_SYN | TH_RST)) === 0) {
       if (seg.winScaled === 0) {
-        if (asReceiver.open === null) {
-          const e = new Episode();
-          e.startFrame = seg.frame;
-          e.startTime = seg.time;
-          asReceiver.open = e;
+        if (asReceiver.openFrame === 0) {
+          asReceiver.openFrame = seg.frame;
+          asReceiver.openTime = seg.time;
         }
         // tshark does not flag a FIN with window 0; the episode goes on all the same.
         if ((seg.flags & TH_FIN) === 0) tag(asReceiver, seg.frame);
-      } else if (asReceiver.open !== null) {
-        const e = asReceiver.open;
-        e.endFrame = seg.frame;
-        e.endTime = seg.time;
-        asReceiver.done.push(e);
-        asReceiver.open = null;
+      } else if (asReceiver.openFrame !== 0) {
+        close(asReceiver, seg.frame, seg.time);
       }
     }
     // Probes travel the other way: from the data sender towards the zero window.
     const toward = s.dirs[1 - seg.dir]!;
-    if (toward.open !== null && isZeroWindowProbe(seg)) {
-      toward.open.probes++;
+    if (toward.openFrame !== 0 && isZeroWindowProbe(seg)) {
+      toward.openProbes++;
       toward.probes++;
       tag(toward, seg.frame);
     }
@@ -117,53 +146,39 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function reportDirection(flow: Flow, dir: number, d: Direction, out: FindingSink): void {
-  const episodes = [...d.done];
-  const stillOpen = d.open;
-  if (stillOpen !== null) {
-    stillOpen.endFrame = 0;
-    stillOpen.endTime = Math.max(flow.lastTime, stillOpen.startTime);
-    episodes.push(stillOpen);
-  }
-  if (episodes.length === 0) return;
-  let longest: Episode = episodes[0]!, total = 0, stalls = 0, stallTotal = 0, stallProbes = 0;
-  let firstStall: Episode | null = null;
-  for (const e of episodes) {
-    const dur = e.endTime - e.startTime;
-    total += dur;
-    if (dur > longest.endTime - longest.startTime) longest = e;
-    if (dur >= ZERO_WINDOW_STALL_MIN_SEC) {
-      stalls++;
-      stallTotal += dur;
-      stallProbes += e.probes;
-      if (firstStall === null) firstStall = e;
-    }
-  }
-  const longestSec = longest.endTime - longest.startTime;
+  const stillOpen = d.openFrame !== 0;
+  if (stillOpen) close(d, 0, Math.max(flow.lastTime, d.openTime));
+  if (d.episodes === 0) return;
   const who = roleOf(dir), sender = roleOf(1 - dir);
-  const brief = episodes.length - stalls;
-  const threshold = `${ms(ZERO_WINDOW_STALL_MIN_SEC)} ms`;
-  const reopened = (e: Episode): string =>
-    e.endFrame !== 0 ? `reopened by a window update at frame ${e.endFrame}` : "still zero when the capture ended";
+  const brief = d.episodes - d.stalls;
+  const briefText = `${ms(ZERO_WINDOW_BRIEF_SEC)} ms`;
+  const matters = d.stallSec >= ZERO_WINDOW_STALL_MIN_SEC;
+  const probes = (n: number): string => (n === 0 ? "no zero-window probe" : `${n} zero-window probe(s)`);
   let summary: string;
-  if (firstStall !== null) {
-    summary = stalls === 1
-      ? `the ${who}'s receive window stayed at zero for ${ms(longestSec)} ms (from frame ${firstStall.startFrame}, ` +
-        `${reopened(firstStall)}): its program stopped reading; the ${sender} sent ${stallProbes} zero-window probe(s) meanwhile`
-      : `the ${who}'s receive window stayed at zero ${stalls} times for ${threshold} or more, ${ms(stallTotal)} ms in all ` +
-        `(longest ${ms(longestSec)} ms, from frame ${longest.startFrame}): its program stopped reading; the ${sender} ` +
-        `sent ${stallProbes} zero-window probe(s)` + (stillOpen !== null ? "; still zero when the capture ended" : "");
-    if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${threshold}`;
+  if (matters && d.stalls === 1) {
+    const reopened = d.firstStallEndFrame !== 0
+      ? `reopened by a window update at frame ${d.firstStallEndFrame}` : "still zero when the capture ended";
+    summary = `the ${who}'s receive window stayed at zero for ${ms(d.firstStallSec)} ms (from frame ${d.firstStallFrame}, ` +
+      `${reopened}): its program stopped reading; the ${sender} sent ${probes(d.firstStallProbes)} meanwhile`;
+    if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
+  } else if (matters) {
+    summary = `the ${who}'s receive window stayed at zero ${d.stalls} times for ${briefText} or more, ${ms(d.stallSec)} ms ` +
+      `in all (longest ${ms(d.longestSec)} ms, from frame ${d.longestFrame}): its program kept pausing its reads; the ` +
+      `${sender} sent ${probes(d.stallProbes)}` + (stillOpen ? "; still zero when the capture ended" : "");
+    if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
+  } else if (d.stalls > 0) {
+    summary = `the ${who} advertised a zero window ${d.episodes} time(s), ${ms(d.totalSec)} ms in all (longest ` +
+      `${ms(d.longestSec)} ms): its reader paused briefly, under the ${ms(ZERO_WINDOW_STALL_MIN_SEC)} ms of stall that would matter`;
   } else {
-    summary = `the ${who} advertised a zero window ${episodes.length} time(s), each briefly (longest ${ms(longestSec)} ms, ` +
-      `under the ${threshold} that would stall the ${sender}): its reader lagged for a moment, no stall that matters`;
+    summary = `the ${who} advertised a zero window ${d.episodes} time(s), each briefly (longest ${ms(d.longestSec)} ms, ` +
+      `under ${briefText}): its reader lagged for a moment, no stall that matters`;
   }
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: episodes.length, time: episodes[0]!.startTime, summary,
-    severity: firstStall !== null ? "warning" : "info",
+    flow, dir, frames: d.frames, count: d.episodes, time: d.firstTime, summary,
+    severity: matters ? "warning" : "info",
     measure: {
-      episodes: episodes.length, stalls, longestMs: ms(longestSec), stallTotalMs: ms(stallTotal), totalMs: ms(total),
-      probes: d.probes, zeroWindowFrames: d.tagged, stillZeroAtEnd: stillOpen !== null ? 1 : 0,
-      stallThresholdMs: ms(ZERO_WINDOW_STALL_MIN_SEC),
+      episodes: d.episodes, stalls: d.stalls, longestMs: ms(d.longestSec), stallTotalMs: ms(d.stallSec),
+      totalMs: ms(d.totalSec), probes: d.probes, zeroWindowFrames: d.tagged, stillZeroAtEnd: stillOpen ? 1 : 0,
     },
   });
 }

@@ -1,0 +1,299 @@
+/**
+ * The TCP opening and closing analyzers on the captures recorded from real Linux sockets
+ * (fixtures/scenarios/*.py describe each case): each kind is found on its own fixtures,
+ * on the frames read off the capture (`sockscope packets`), for the right side, with
+ * measured values in sane bounds; and it stays silent on every other fixture and on the
+ * healthy captures.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { analyzeFile } from "../src/pipeline.js";
+import type { Finding } from "../src/analyze/finding.js";
+import type { Report } from "../src/report/model.js";
+import { CORPUS, FIXTURES } from "./helpers/paths.js";
+import { phenomenonFixtures } from "./helpers/fixtures.js";
+
+const MINE = [
+  "connect-timeout", "syn-retransmit", "time-wait-reuse",
+  "abortive-close", "half-close", "close-wait", "time-wait", "reset-by-peer-reboot",
+] as const;
+type Kind = typeof MINE[number];
+
+const reports = new Map<string, Promise<Report>>();
+function report(rel: string): Promise<Report> {
+  let r = reports.get(rel);
+  if (r === undefined) reports.set(rel, r = analyzeFile(join(FIXTURES, rel)));
+  return r;
+}
+
+async function only(rel: string, kind: Kind): Promise<Finding> {
+  const fs = (await report(rel)).findings.filter((f) => f.kind === kind);
+  expect(fs, `${kind} findings in ${rel}`).toHaveLength(1);
+  return fs[0]!;
+}
+
+function within(x: number | undefined, lo: number, hi: number): void {
+  expect(x).toBeDefined();
+  expect(x!).toBeGreaterThanOrEqual(lo);
+  expect(x!).toBeLessThanOrEqual(hi);
+}
+
+describe("connect-timeout", () => {
+  it("syncnt: 6 SYNs, Linux's fixed 1 s retries", async () => {
+    const f = await only("connect-timeout/syncnt.pcap", "connect-timeout");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([2, 3, 4, 5, 6]);
+    expect(f.measure.synCount).toBe(6);
+    expect(f.measure.fixedIntervalRetries).toBe(5);
+    within(f.measure.firstRetryMs, 950, 1100);
+    within(f.measure.spanMs, 5000, 5300);
+    expect(f.summary).toMatch(/linear SYN retries/);
+  });
+  it("classic-backoff: 1 s then 2 s", async () => {
+    const f = await only("connect-timeout/classic-backoff.pcap", "connect-timeout");
+    expect(f.frames).toEqual([2, 3]);
+    expect(f.measure.synCount).toBe(3);
+    expect(f.measure.fixedIntervalRetries).toBe(0);
+    within(f.measure.firstRetryMs, 950, 1100);
+    within(f.measure.lastIntervalMs, 1950, 2100);
+    expect(f.summary).toMatch(/doubling/);
+  });
+  it("app-timeout: 4 SYNs, then the program gave up", async () => {
+    const f = await only("connect-timeout/app-timeout.pcap", "connect-timeout");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([2, 3, 4]);
+    expect(f.measure.synCount).toBe(4);
+    within(f.measure.spanMs, 2900, 3200);
+  });
+});
+
+describe("syn-retransmit", () => {
+  it("backlog-full: B's SYN ignored while A waits in the accept queue", async () => {
+    const f = await only("syn-retransmit/backlog-full.pcap", "syn-retransmit");
+    expect(f.severity).toBe("warning");
+    expect(f.flow).toBe(2);
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([7, 13]);
+    expect(f.measure.synRetries).toBe(2);
+    expect(f.measure.othersWaiting).toBe(1);
+    within(f.measure.connectMs, 1900, 2300);
+    expect(f.summary).toMatch(/accept\) queue/);
+  });
+  it("first-syn-dropped: one retry after 1 s, nothing points to a full queue", async () => {
+    const f = await only("syn-retransmit/first-syn-dropped.pcap", "syn-retransmit");
+    expect(f.frames).toEqual([2]);
+    expect(f.measure.synRetries).toBe(1);
+    expect(f.measure.othersWaiting).toBe(0);
+    within(f.measure.connectMs, 950, 1200);
+  });
+  it("first-synack-dropped: SYN-ACK timer, SYN retry and the SYN-ACK answering it", async () => {
+    const f = await only("syn-retransmit/first-synack-dropped.pcap", "syn-retransmit");
+    expect(f.frames).toEqual([3, 4, 6]);
+    expect(f.measure.synRetries).toBe(1);
+    expect(f.measure.synAckRetries).toBe(1);
+    expect(f.measure.synAckAnswers).toBe(1);
+    within(f.measure.connectMs, 950, 1200);
+    // Frame 6 answers the re-sent SYN (frame 4): not evidence of an ignored ACK.
+    expect(f.summary).not.toMatch(/ignored that ACK/);
+  });
+  it("formats/linktype-sll2-veth-vlan: four captured copies of each SYN are one transmission", async () => {
+    const r = await analyzeFile(join(FIXTURES, "formats", "linktype-sll2-veth-vlan.pcap"));
+    expect(r.findings.filter((f) => f.kind === "syn-retransmit" || f.kind === "connect-timeout")).toEqual([]);
+  });
+});
+
+describe("time-wait-reuse", () => {
+  it("server-tw-timestamps: the server's TIME_WAIT accepts the new SYN", async () => {
+    const f = await only("time-wait-reuse/server-tw-timestamps.pcap", "time-wait-reuse");
+    expect(f.severity).toBe("warning");
+    expect(f.flow).toBe(2);
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([11]);
+    within(f.measure.sinceCloseMs, 400, 700);
+    expect(f.measure.timeWaitMs).toBe(60000);
+    expect(f.measure.accepted).toBe(1);
+    expect(f.measure.bareAckThenRst).toBe(0);
+    expect(f.summary).toMatch(/server still held it in TIME_WAIT/);
+  });
+  it("server-tw-no-timestamps: bare ACK, RST, re-sent SYN accepted", async () => {
+    const f = await only("time-wait-reuse/server-tw-no-timestamps.pcap", "time-wait-reuse");
+    expect(f.frames).toEqual([321, 322, 323, 324]);
+    within(f.measure.sinceCloseMs, 50, 300);
+    expect(f.measure.bareAckThenRst).toBe(1);
+    expect(f.measure.accepted).toBe(1);
+  });
+  it("client-tw-reuse: the client takes over its own TIME_WAIT", async () => {
+    const f = await only("time-wait-reuse/client-tw-reuse.pcap", "time-wait-reuse");
+    expect(f.frames).toEqual([11]);
+    within(f.measure.sinceCloseMs, 150, 400);
+    expect(f.measure.accepted).toBe(1);
+    expect(f.summary).toMatch(/client still held it in TIME_WAIT/);
+  });
+  it("--msl shorter than the gap: no reuse of a TIME_WAIT", async () => {
+    const r = await analyzeFile(join(FIXTURES, "time-wait-reuse/server-tw-timestamps.pcap"), { analyzer: { mslSec: 0.2 } });
+    expect(r.findings.filter((f) => f.kind === "time-wait-reuse")).toEqual([]);
+  });
+});
+
+describe("abortive-close", () => {
+  it("so-linger-zero: the client's RST+ACK, nothing unread on the wire", async () => {
+    const f = await only("abortive-close/so-linger-zero.pcap", "abortive-close");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([8]);
+    expect(f.measure.unackedFromResetterBytes).toBe(0);
+    expect(f.measure.unackedToResetterBytes).toBe(0);
+    expect(f.measure.unreadDataEvidence).toBe(0);
+    expect(f.summary).toMatch(/cannot tell apart/);
+  });
+  it("unread-data: the server's RST instead of FIN", async () => {
+    const f = await only("abortive-close/unread-data.pcap", "abortive-close");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([8]);
+    expect(f.measure.unackedToResetterBytes).toBe(0);
+  });
+});
+
+describe("half-close", () => {
+  it("shutdown-wr: client FIN, then 8 × 1000 bytes from the server", async () => {
+    const f = await only("half-close/shutdown-wr.pcap", "half-close");
+    expect(f.severity).toBe("info");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([6, 7, 21, 23]);
+    expect(f.measure.bytesAfterFin).toBe(8000);
+    expect(f.measure.segmentsAfterFin).toBe(8);
+    within(f.measure.dataAfterFinMs, 300, 600);
+  });
+});
+
+describe("close-wait", () => {
+  it("late-close: the server closes 3 s after the EOF", async () => {
+    const f = await only("close-wait/late-close.pcap", "close-wait");
+    expect(f.severity).toBe("warning");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([14, 15, 16]);
+    within(f.measure.closeWaitMs, 2800, 3300);
+    expect(f.measure.stillOpenAtEnd).toBe(0);
+  });
+  it("forked-child: the FIN waits for the child holding the descriptor", async () => {
+    const f = await only("close-wait/forked-child.pcap", "close-wait");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([14, 15, 16]);
+    within(f.measure.closeWaitMs, 2200, 2800);
+  });
+});
+
+describe("time-wait", () => {
+  it("client-closes-first: the client holds TIME_WAIT", async () => {
+    const f = await only("time-wait/client-closes-first.pcap", "time-wait");
+    expect(f.severity).toBe("info");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([8, 9, 10]);
+    expect(f.measure.timeWaitMs).toBe(60000);
+    expect(f.measure.bothHold).toBe(0);
+  });
+  it("server-closes-first: the server holds TIME_WAIT", async () => {
+    const f = await only("time-wait/server-closes-first.pcap", "time-wait");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([8, 9, 10]);
+  });
+  it("--msl sets the TIME_WAIT length", async () => {
+    const r = await analyzeFile(join(FIXTURES, "time-wait/server-closes-first.pcap"), { analyzer: { mslSec: 120 } });
+    expect(r.findings.find((f) => f.kind === "time-wait")?.measure.timeWaitMs).toBe(240000);
+  });
+});
+
+describe("reset-by-peer-reboot", () => {
+  it("idle-then-send: bare RST after 2 s of silence", async () => {
+    const f = await only("reset-by-peer-reboot/idle-then-send.pcap", "reset-by-peer-reboot");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([6, 8, 9]);
+    within(f.measure.silenceMs, 1900, 2300);
+    expect(f.measure.unackedBytes).toBe(20);
+    expect(f.measure.retransmissionsDuringSilence).toBe(0);
+  });
+  it("outage-idle: bare RST after 8 s of silence", async () => {
+    const f = await only("reset-by-peer-reboot/outage-idle.pcap", "reset-by-peer-reboot");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([6, 8, 9]);
+    within(f.measure.silenceMs, 7900, 8500);
+  });
+  it("outage-retransmit: the client retransmitted into the outage", async () => {
+    const f = await only("reset-by-peer-reboot/outage-retransmit.pcap", "reset-by-peer-reboot");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([6, 8, 14, 15]);
+    within(f.measure.silenceMs, 6500, 7800);
+    expect(f.measure.retransmissionsDuringSilence).toBe(6);
+    expect(f.measure.unackedBytes).toBe(20);
+  });
+});
+
+/** Captures that end without a completed FIN exchange: no time-wait finding there. */
+const NO_GRACEFUL_CLOSE = [
+  "abortive-close/so-linger-zero.pcap", "abortive-close/unread-data.pcap",
+  "connect-timeout/syncnt.pcap", "connect-timeout/classic-backoff.pcap", "connect-timeout/app-timeout.pcap",
+  "connection-refused/ipv4.pcap", "connection-refused/ipv6.pcap",
+  "rst-after-fin/write-after-close.pcap",
+  "reset-by-peer-reboot/idle-then-send.pcap", "reset-by-peer-reboot/outage-idle.pcap", "reset-by-peer-reboot/outage-retransmit.pcap",
+];
+
+describe("silence elsewhere", () => {
+  const fixtures = phenomenonFixtures();
+  for (const fx of fixtures) {
+    const rel = `${fx.group}/${fx.name}${fx.path.slice(fx.path.lastIndexOf("."))}`;
+    it(`${rel}: none of the other opening/closing kinds`, async () => {
+      const r = await report(rel);
+      const allowed = new Set<string>([fx.group, "time-wait"]);
+      const stray = r.findings.filter((f) => (MINE as readonly string[]).includes(f.kind) && !allowed.has(f.kind));
+      expect(stray.map((f) => `${f.kind}: ${f.summary}`)).toEqual([]);
+      if (fx.group === "healthy") {
+        const loud = r.findings.filter((f) => (MINE as readonly string[]).includes(f.kind) && f.severity !== "info");
+        expect(loud.map((f) => `${f.kind}: ${f.summary}`)).toEqual([]);
+      }
+      if (NO_GRACEFUL_CLOSE.includes(rel)) expect(r.findings.filter((f) => f.kind === "time-wait")).toEqual([]);
+    });
+  }
+  it("healthy captures: one time-wait per connection, nothing else of these kinds", async () => {
+    const r = await report("healthy/many-short-connections.pcap");
+    const tw = r.findings.filter((f) => f.kind === "time-wait");
+    expect(tw).toHaveLength(5);
+    for (const f of tw) expect(f.side).toBe("client");
+  });
+});
+
+/** A few captures from the shared corpus (other stacks, other networks) where these kinds show. */
+describe.skipIf(!existsSync(join(CORPUS, "captures")))("corpus captures", () => {
+  const corpus = (file: string) => analyzeFile(join(CORPUS, "captures", file));
+  it("tcp-rst-with-data: abortive close answering the peer's unread data", async () => {
+    const fs = (await corpus("suricata--tcp-rst-with-data.pcap")).findings.filter((f) => f.kind === "abortive-close");
+    expect(fs).toHaveLength(1);
+    expect(fs[0]!.side).toBe("client");
+    expect(fs[0]!.frames).toEqual([4, 8]);
+    expect(fs[0]!.measure.unreadDataEvidence).toBe(1);
+    expect(fs[0]!.measure.peerDataAfterLastSegmentBytes).toBe(17);
+    // The RST carries 13 bytes, never delivered as data.
+    expect(fs[0]!.measure.unackedFromResetterBytes).toBe(13);
+  });
+  it("bug-3844-refused-then-reuse: reuse after a refused SYN is info, not TIME_WAIT", async () => {
+    const r = await corpus("suricata--bug-3844-refused-then-reuse.pcap");
+    const f = r.findings.find((x) => x.kind === "time-wait-reuse")!;
+    expect(f.severity).toBe("info");
+    expect(f.frames).toEqual([3]);
+    expect(f.measure.accepted).toBe(1);
+    // The client's bare RST 1.5 ms after its own data is no reboot.
+    expect(r.findings.filter((x) => x.kind === "reset-by-peer-reboot")).toEqual([]);
+  });
+  it("dns-tcp-half-close: queries, FIN, then 20 responses", async () => {
+    const fs = (await corpus("suricata--dns-tcp-half-close.pcap")).findings.filter((f) => f.kind === "half-close");
+    expect(fs).toHaveLength(1);
+    expect(fs[0]!.side).toBe("client");
+    expect(fs[0]!.measure.segmentsAfterFin).toBe(20);
+  });
+  it("ipv6-kill-router6: SYNs answered by ICMP are icmp-unreachable, not connect-timeout", async () => {
+    const r = await corpus("suricata--ipv6-kill-router6.pcap");
+    expect(r.findings.filter((f) => f.kind === "connect-timeout")).toEqual([]);
+  });
+});
