@@ -16,10 +16,15 @@ export function roleOf(dir: number): "client" | "server" {
 }
 
 /**
- * Appends an evidence frame unless the list already holds as many as a finding keeps
- * (MAX_EVIDENCE_FRAMES): findings keep the first frames and report the full count.
+ * Frames an analyzer hands to the engine per finding. The engine tags every one of them
+ * (per-frame output, agreement with tshark) and keeps the first MAX_EVIDENCE_FRAMES in
+ * the finding; the bound only stops a hostile capture from growing the lists without
+ * limit (100 000 frames are under a megabyte), the finding's count goes on.
  */
-export function keepFrame(frames: number[], frame: number, cap = MAX_EVIDENCE_FRAMES): void {
+export const MAX_TAGGED_FRAMES = Math.max(100_000, MAX_EVIDENCE_FRAMES);
+
+/** Appends a tagged frame (once, in order) unless the list already holds MAX_TAGGED_FRAMES. */
+export function keepFrame(frames: number[], frame: number, cap = MAX_TAGGED_FRAMES): void {
   if (frames.length < cap && frames[frames.length - 1] !== frame) frames.push(frame);
 }
 

@@ -55,6 +55,14 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   let end = 0; // bytes held in buf
   let base = 0; // file offset of buf[0]
   for (;;) {
+    if (end === buf.length) {
+      // Full without a complete record (tiny chunk sizes, or the 4-byte magic): grow.
+      const bigger = Buffer.allocUnsafeSlow(buf.length * 2 + 16);
+      bigger.set(buf.subarray(0, end), 0);
+      buf = bigger;
+      dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
     const n = await source.read(buf, end, buf.length - end);
     if (n === 0) break;
     end += n;

@@ -18,11 +18,11 @@ export class PacketDecoder {
     const p = this.packet;
     const b = rec.bytes;
     p.reset(b);
+    p.snapCut = rec.capLen < rec.origLen;
     const version = decodeLink(b, rec.linkType, p);
     if (version === 0) return p;
     const ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, p, rec.origLen) : decodeIPv6(b, p.l3Offset, p, rec.origLen);
     if (ipEnd < 0) return p;
-    if (rec.capLen < rec.origLen) p.truncated = true;
     if (!p.isFragment) {
       decodeTransport(b, p.l4Offset, ipEnd, p.l3Offset + p.ipTotalLen, p);
       return p;

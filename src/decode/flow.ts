@@ -28,8 +28,12 @@ export const DIR_SERVER = 1;
 export class TcpEndpoint {
   /** Has this side sent anything yet. */
   seen = false;
-  /** Base for relative sequence numbers: the SYN's sequence, or first seq − 1 mid-stream. */
+  /**
+   * Base for relative sequence numbers: the SYN's sequence; mid-stream, the first seq − 1
+   * this side sent, or the peer's first ack − 1 if that came first (as Wireshark does).
+   */
   isn = 0;
+  baseKnown = false;
   synSeen = false;
   synFrame = 0;
   synCount = 0;
@@ -81,7 +85,7 @@ export class Flow {
   rolesGuessed = false;
   /** Window scaling in force: both SYNs carried the option (RFC 7323 §2.2). */
   wscaleKnown = false;
-  /** The handshake was not captured: window scale unknown, windows shown raw. */
+  /** The flow's first packet was not a SYN: the handshake was not captured. */
   midstream = false;
   /** The connection this one replaced on the same 4-tuple, and when that one ended. */
   previous: Flow | null = null;
@@ -264,6 +268,7 @@ export class FlowTable {
         me.synFrame = frame;
         me.synTime = time;
         me.isn = seq;
+        me.baseKnown = true;
         me.nextSeq = seq;
         me.seen = true;
       }
@@ -281,9 +286,16 @@ export class FlowTable {
     if (!me.seen) {
       // First segment from this side without a SYN: the capture began mid-connection.
       me.seen = true;
-      me.isn = (seq - 1) >>> 0;
+      if (!me.baseKnown) {
+        me.isn = (seq - 1) >>> 0;
+        me.baseKnown = true;
+      }
       me.nextSeq = seq;
-      if (!me.synSeen) flow.midstream = true;
+    }
+    if ((flags & TH_ACK) && !peer.baseKnown) {
+      // The peer has not sent yet: its first unacknowledged byte is this ack.
+      peer.isn = (p.ack - 1) >>> 0;
+      peer.baseKnown = true;
     }
     seg.nextSeqBefore = me.nextSeq;
     seg.seqVsNext = seqDiff(seq, me.nextSeq);
@@ -409,6 +421,7 @@ export class FlowTable {
       ? new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
       : new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
     flow.rolesGuessed = guessed;
+    flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
     flow.firstTime = time;
     flow.previous = previous;

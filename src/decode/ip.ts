@@ -33,12 +33,12 @@ function u32(b: Uint8Array, at: number): number {
  */
 export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen: number): number {
   const avail = b.length - at;
-  if (avail < 20) { p.issue("ipv4", "truncated", at, 20, avail); return -1; }
+  if (avail < 20) { p.short("ipv4", at, 20, avail); return -1; }
   const vihl = b[at]!;
   const ihl = (vihl & 0x0f) * 4;
   if (vihl >> 4 !== 4) { p.issue("ipv4", "version is not 4", at, 4, vihl >> 4); return -1; }
   if (ihl < 20) { p.issue("ipv4", "header length below 20", at, 20, ihl); return -1; }
-  if (avail < ihl) { p.issue("ipv4", "truncated", at, ihl, avail); return -1; }
+  if (avail < ihl) { p.short("ipv4", at, ihl, avail); return -1; }
   let total = (b[at + 2]! << 8) | b[at + 3]!;
   if (total === 0) {
     // TCP segmentation offload: the stack hands the NIC a super-segment with length 0
@@ -46,6 +46,12 @@ export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen:
     total = origLen - (b.length - avail);
   }
   if (total < ihl) { p.issue("ipv4", "total length below header length", at, ihl, total); return -1; }
+  if (total > avail && !p.snapCut) {
+    // The whole frame was captured, yet the header claims more: believe the frame, as
+    // tshark does ("total length exceeds packet length").
+    p.issue("ipv4", "total length exceeds the packet", at, total, avail);
+    total = avail;
+  }
   p.ipVersion = 4;
   p.ipHeaderLen = ihl;
   p.ipTotalLen = total;
@@ -66,12 +72,16 @@ export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen:
 
 export function decodeIPv6(b: Uint8Array, at: number, p: DecodedPacket, origLen: number): number {
   const avail = b.length - at;
-  if (avail < 40) { p.issue("ipv6", "truncated", at, 40, avail); return -1; }
+  if (avail < 40) { p.short("ipv6", at, 40, avail); return -1; }
   if (b[at]! >> 4 !== 6) { p.issue("ipv6", "version is not 6", at, 6, b[at]! >> 4); return -1; }
   let payloadLen = (b[at + 4]! << 8) | b[at + 5]!;
   // Payload length 0 with a hop-by-hop header means a jumbogram (RFC 2675), and TSO
   // captures show 0 as well: use what arrived.
   if (payloadLen === 0) payloadLen = origLen - (b.length - avail) - 40;
+  if (40 + payloadLen > avail && !p.snapCut) {
+    p.issue("ipv6", "payload length exceeds the packet", at, 40 + payloadLen, avail);
+    payloadLen = avail - 40;
+  }
   p.ipVersion = 6;
   p.ipTotalLen = 40 + payloadLen;
   p.ttl = b[at + 7]!;
@@ -98,7 +108,7 @@ export function walkIPv6Extensions(b: Uint8Array, off: number, end: number, next
         next !== NH_DEST_OPTS && next !== NH_MOBILITY && next !== NH_HIP && next !== NH_SHIM6) break;
     if (i >= MAX_IPV6_EXTENSION_HEADERS) { p.issue("ipv6", "too many extension headers", off, 0, i); return -1; }
     if (end - off < 8) {
-      p.issue("ipv6", p.truncated ? "truncated" : "extension header runs past the payload", off, 8, end - off);
+      p.issue("ipv6", p.snapCut ? "truncated" : "extension header runs past the payload", off, 8, end - off);
       return -1;
     }
     if (next === NH_FRAGMENT) {
@@ -118,7 +128,7 @@ export function walkIPv6Extensions(b: Uint8Array, off: number, end: number, next
     }
     const len = next === NH_AH ? (b[off + 1]! + 2) * 4 : (b[off + 1]! + 1) * 8;
     if (end - off < len) {
-      p.issue("ipv6", p.truncated ? "truncated" : "extension header runs past the payload", off, len, end - off);
+      p.issue("ipv6", p.snapCut ? "truncated" : "extension header runs past the payload", off, len, end - off);
       return -1;
     }
     next = b[off]!;

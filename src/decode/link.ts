@@ -50,24 +50,24 @@ export function decodeLink(b: Uint8Array, linkType: number, p: DecodedPacket): n
   const n = b.length;
   switch (linkType) {
     case LINKTYPE_ETHERNET: {
-      if (n < 14) { p.issue("link", "truncated", 0, 14, n); return 0; }
+      if (n < 14) { p.short("link", 0, 14, n); return 0; }
       return etherPayload(b, 12, p, n);
     }
     case LINKTYPE_LINUX_SLL: {
-      if (n < 16) { p.issue("link", "truncated", 0, 16, n); return 0; }
-      return byEthertype((b[14]! << 8) | b[15]!, 16, p, b, n);
+      if (n < 16) { p.short("link", 0, 16, n); return 0; }
+      return walkEthertype((b[14]! << 8) | b[15]!, 16, p, b, n);
     }
     case LINKTYPE_LINUX_SLL2: {
-      if (n < 20) { p.issue("link", "truncated", 0, 20, n); return 0; }
-      return byEthertype((b[0]! << 8) | b[1]!, 20, p, b, n);
+      if (n < 20) { p.short("link", 0, 20, n); return 0; }
+      return walkEthertype((b[0]! << 8) | b[1]!, 20, p, b, n);
     }
     case LINKTYPE_RAW: case DLT_RAW_12: case DLT_RAW_14: case LINKTYPE_IPV4: case LINKTYPE_IPV6: {
-      if (n < 1) { p.issue("link", "truncated", 0, 1, 0); return 0; }
+      if (n < 1) { p.short("link", 0, 1, 0); return 0; }
       p.l3Offset = 0;
       return ipVersionAt(b, 0);
     }
     case LINKTYPE_NULL: case LINKTYPE_LOOP: {
-      if (n < 4) { p.issue("link", "truncated", 0, 4, n); return 0; }
+      if (n < 4) { p.short("link", 0, 4, n); return 0; }
       // NULL stores the address family in the writer's byte order; LOOP in network order.
       // A family value fits in 16 bits, so whichever half is non-zero tells the order.
       let family = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
@@ -92,12 +92,18 @@ function ipVersionAt(b: Uint8Array, at: number): number {
 
 /** Walks Ethernet's type field through VLAN tags and PPPoE to the IP header. */
 function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n: number): number {
-  let type = (b[typeAt]! << 8) | b[typeAt + 1]!;
-  let at = typeAt + 2;
+  return walkEthertype((b[typeAt]! << 8) | b[typeAt + 1]!, typeAt + 2, p, b, n);
+}
+
+/**
+ * From an Ethertype and the offset after it (Ethernet, or Linux cooked captures, which
+ * keep 802.1Q tags in the payload): through VLAN tags to the IP header.
+ */
+function walkEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, n: number): number {
   let tags = 0;
   while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
     if (++tags > MAX_VLAN_TAGS) { p.issue("link", "too many VLAN tags", at, 4, n - at); return 0; }
-    if (n < at + 4) { p.issue("link", "truncated", at, 4, n - at); return 0; }
+    if (n < at + 4) { p.short("link", at, 4, n - at); return 0; }
     const vid = ((b[at]! & 0x0f) << 8) | b[at + 1]!;
     // Keep up to two ids (outer, inner) so QinQ tenants with equal inner ids stay apart.
     if (tags === 1) p.vlan = vid; else if (tags === 2) p.vlan |= vid << 12;
@@ -114,7 +120,7 @@ function byEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, 
   }
   if (type === ETHERTYPE_PPPOE_SESSION) {
     // PPPoE header (6 bytes) then the 2-byte PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
-    if (n < at + 8) { p.issue("link", "truncated", at, 8, n - at); return 0; }
+    if (n < at + 8) { p.short("link", at, 8, n - at); return 0; }
     const ppp = (b[at + 6]! << 8) | b[at + 7]!;
     p.l3Offset = at + 8;
     return ppp === 0x0021 ? 4 : ppp === 0x0057 ? 6 : 0;

@@ -123,8 +123,10 @@ export class DecodedPacket {
   payloadLen = 0;
   /** Payload bytes actually present in the capture. */
   payloadCaptured = 0;
-  /** The capture's snap length cut this packet short. */
+  /** The capture's snap length cut this packet short (some layer is incomplete). */
   truncated = false;
+  /** The record's captured length is below its original length. */
+  snapCut = false;
   /** Bytes the decoders looked at (the record's or the reassembled datagram's). */
   bytes: Uint8Array = new Uint8Array(0);
   issues: DecodeIssue[] = [];
@@ -138,6 +140,7 @@ export class DecodedPacket {
     this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
     this.resetTransport();
     this.truncated = false;
+    this.snapCut = false;
     this.bytes = bytes;
     if (this.issues.length > 0) this.issues = [];
   }
@@ -151,6 +154,14 @@ export class DecodedPacket {
     this.icmpType = -1; this.icmpCode = -1; this.icmpMtu = -1;
     this.quoted.reset();
     this.payloadOffset = -1; this.payloadLen = 0; this.payloadCaptured = 0;
+  }
+
+  /**
+   * A header that does not fit in the bytes at hand: cut by the snap length (normal) when
+   * the record was cut, otherwise a packet shorter than its own headers (malformed).
+   */
+  short(layer: IssueLayer, offset: number, required: number, available: number): void {
+    this.issue(layer, this.snapCut ? "truncated" : "packet ends inside the header", offset, required, available);
   }
 
   issue(layer: IssueLayer, code: string, offset: number, required: number, available: number): void {

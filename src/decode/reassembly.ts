@@ -114,19 +114,16 @@ export class Reassembler {
     if (!p.moreFragments) d.totalLen = off + wireLen;
     if (off + wireLen > MAX_DATAGRAM_BYTES) return this.fail(d, "too-long");
     if (d.frames.length > this.limits.maxFragments) return this.fail(d, "too-many-fragments");
-    if (data.length < wireLen) {
-      // Cut by the snap length: keep counting fragments, but the bytes can't be rebuilt.
-      return null;
-    }
-    if (!this.insert(d, off, data)) return null;
-    if (d.overlapConflict) return this.fail(d, "overlap-conflict");
+    // Cut by the snap length: keep counting fragments, but the bytes can't be rebuilt.
+    const usable = data.length >= wireLen;
+    if (usable && this.insert(d, off, data) && d.overlapConflict) return this.fail(d, "overlap-conflict");
     while (this.bufferedBytes > this.limits.maxBytes || this.pending.size > this.limits.maxPending) {
       const oldest = this.pending.values().next().value as FragmentedDatagram;
       this.evictions++;
       this.fail(oldest, "evicted");
       if (oldest === d) return null;
     }
-    return this.tryComplete(d);
+    return usable ? this.tryComplete(d) : null;
   }
 
   /** Fails everything still pending: called when the capture ends. */

@@ -23,7 +23,7 @@ export function decodeTransport(b: Uint8Array, at: number, end: number, wireEnd:
 
 function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
   const avail = end - at;
-  if (avail < 20) { p.issue("tcp", p.truncated ? "truncated" : "segment shorter than 20 bytes", at, 20, avail); return; }
+  if (avail < 20) { p.issue("tcp", p.snapCut ? "truncated" : "segment shorter than 20 bytes", at, 20, avail); return; }
   const hl = (b[at + 12]! >> 4) * 4;
   p.l4 = L4_TCP;
   p.l4Offset = at;
@@ -43,7 +43,7 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
     return;
   }
   if (avail < hl) {
-    p.issue("tcp", "truncated", at, hl, avail);
+    p.short("tcp", at, hl, avail);
   } else {
     tcpOptions(b, at + 20, at + hl, p);
   }
@@ -88,7 +88,7 @@ function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): v
 
 function decodeUdp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
   const avail = end - at;
-  if (avail < 8) { p.issue("udp", p.truncated ? "truncated" : "datagram shorter than 8 bytes", at, 8, avail); return; }
+  if (avail < 8) { p.issue("udp", p.snapCut ? "truncated" : "datagram shorter than 8 bytes", at, 8, avail); return; }
   p.l4 = L4_UDP;
   p.l4Offset = at;
   p.srcPort = (b[at]! << 8) | b[at + 1]!;
@@ -116,7 +116,7 @@ export function isIcmpError(type: number, v6: boolean): boolean {
 function decodeIcmp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket, v6: boolean): void {
   const avail = end - at;
   const layer = v6 ? "icmpv6" : "icmp";
-  if (avail < 4) { p.issue(layer, "truncated", at, 4, avail); return; }
+  if (avail < 4) { p.short(layer, at, 4, avail); return; }
   p.l4 = v6 ? L4_ICMPV6 : L4_ICMP;
   p.l4Offset = at;
   p.icmpType = b[at]!;

@@ -18,8 +18,6 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function u16be(v: number): Uint8Array { return new Uint8Array([(v >>> 8) & 255, v & 255]); }
-
 /** A little writer with a fixed byte order. */
 class W {
   private readonly parts: number[] = [];
@@ -404,7 +402,21 @@ export function linkFrame(linkType: number, ip: Uint8Array): Uint8Array {
   }
 }
 
-/** Splits an IPv4 payload into fragments of `sizes` bytes (all but the last multiples of 8). */
+/** Linux cooked capture (SLL 113 or SLL2 276) carrying 802.1Q tags before the IP packet. */
+export function cookedVlanFrame(linkType: 113 | 276, ip: Uint8Array, vlans: readonly number[]): Uint8Array {
+  const v6 = ip[0]! >> 4 === 6;
+  const tags = new W(false);
+  for (let i = 0; i < vlans.length; i++) {
+    tags.u16(vlans[i]! & 0xfff).u16(i + 1 < vlans.length ? 0x8100 : v6 ? ETH_IPV6 : ETH_IPV4);
+  }
+  const proto = vlans.length > 0 ? 0x8100 : v6 ? ETH_IPV6 : ETH_IPV4;
+  const head = linkType === 113
+    ? new W(false).u16(0).u16(1).u16(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).u16(proto).done()
+    : new W(false).u16(proto).u16(0).u32(1).u16(1).u8(0).u8(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).done();
+  return concat([head, tags.done(), ip]);
+}
+
+/** Splits an IPv4 payload at the byte offsets `cuts` (multiples of 8) into fragments. */
 export function ipv4Fragments(base: Omit<Ipv4Spec, "payload" | "fragOffset" | "moreFragments">, payload: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   const bounds = [0, ...cuts, payload.length];
@@ -422,5 +434,3 @@ export function ipv6Fragments(base: Omit<Ipv6Spec, "payload" | "frag">, id: numb
   }
   return out;
 }
-
-export { u16be };
