@@ -92,13 +92,14 @@ describe("pcap-parser as a second reader", () => {
   it("has inputs", () => {
     expect(corpusPcaps.length).toBeGreaterThan(50);
   });
+  // pcap-parser reads microsecond classic pcap only: the other fixtures are left out here
+  // (test/formats.test.ts checks them against capinfos instead).
   const inputs = [
     ...corpusPcaps.map((e) => ({ name: `corpus/${e.file}`, path: e.path })),
-    ...fixturePcaps().map((p) => ({ name: relative(FIXTURES, p), path: p })),
+    ...fixturePcaps().filter(isClassicMicro).map((p) => ({ name: relative(FIXTURES, p), path: p })),
   ];
   for (const { name, path } of inputs) {
-    it(name, async (ctx) => {
-      if (!isClassicMicro(path)) ctx.skip(`${name}: not a microsecond classic pcap (pcap-parser reads only those)`);
+    it(name, async () => {
       const [theirs, ours] = await Promise.all([readWithPcapParser(path), readWithUs(path)]);
       expect(ours.length).toBe(theirs.length);
       for (let i = 0; i < ours.length; i++) expect(ours[i], `record ${i + 1}`).toEqual(theirs[i]);
