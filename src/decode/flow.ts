@@ -46,8 +46,9 @@ export class TcpEndpoint {
   /** Advertised window as sent (raw 16 bits) and after scaling (bytes). */
   win = 0;
   winScaled = 0;
-  /** Window scale shift from this side's SYN, or -1. */
+  /** Window scale shift from this side's SYN, or -1; and 2^shift, fixed at the handshake. */
   wscale = -1;
+  winMultiplier = 1;
   mss = -1;
   sackPermitted = false;
   timestamps = false;
@@ -281,6 +282,9 @@ export class FlowTable {
         // SYN-ACK: scaling is in force only if both SYNs carried the option.
         flow.wscaleKnown = me.wscale >= 0 && peer.wscale >= 0;
         if (!flow.wscaleKnown) { me.wscale = 0; peer.wscale = 0; flow.wscaleKnown = peer.synSeen; }
+        // RFC 7323 §2.3: a shift above 14 is treated as 14.
+        me.winMultiplier = 2 ** Math.min(me.wscale, 14);
+        peer.winMultiplier = 2 ** Math.min(peer.wscale, 14);
       }
     }
     if (!me.seen) {
@@ -301,7 +305,8 @@ export class FlowTable {
     seg.seqVsNext = seqDiff(seq, me.nextSeq);
     const seqSpace = len + (flags & TH_SYN ? 1 : 0) + (flags & TH_FIN ? 1 : 0);
     const end = (seq + seqSpace) >>> 0;
-    if (seqDiff(end, me.nextSeq) > 0) {
+    // A reset may carry any sequence number (RFC 9293 §3.10.7): it says nothing of data.
+    if ((flags & TH_RST) === 0 && seqDiff(end, me.nextSeq) > 0) {
       me.nextSeq = end;
       if (len > 0) me.lastDataTime = time;
     }
@@ -322,9 +327,12 @@ export class FlowTable {
       me.rstFrame = frame;
       me.rstTime = time;
     }
-    me.win = p.win;
-    // Windows in SYN segments are never scaled (RFC 7323 §2.2).
-    me.winScaled = (flags & TH_SYN) || !flow.wscaleKnown ? p.win : p.win * 2 ** me.wscale;
+    if ((flags & TH_RST) === 0) {
+      // A reset's window (often 0) is no advertisement. Windows in SYN segments are never
+      // scaled (RFC 7323 §2.2).
+      me.win = p.win;
+      me.winScaled = (flags & TH_SYN) || !flow.wscaleKnown ? p.win : p.win * me.winMultiplier;
+    }
     me.packets++;
     me.payloadBytes += len;
     me.wireBytes += p.ipTotalLen;
