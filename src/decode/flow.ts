@@ -99,6 +99,8 @@ export class Flow {
   icmpErrors = 0;
   /** Next active flow with the same hash. */
   nextInBucket: Flow | null = null;
+  /** VLAN of the server → client direction when it differs from `vlan`, else -1. */
+  replyVlan = -1;
 
   constructor(
     readonly id: number,
@@ -221,6 +223,11 @@ export class FlowTable {
   /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
   dir = 0;
   private readonly scratch = new DecodedPacket();
+  /** Flows whose reply direction carries another VLAN, by the hash under that VLAN. */
+  private readonly replyVlans = new Map<number, Flow>();
+  private readonly vlansSeen = new Set<number>();
+  /** Connections whose two directions carried different VLAN tags. */
+  vlanJoined = 0;
 
   constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {}
 
@@ -245,6 +252,7 @@ export class FlowTable {
     } else {
       this.segment.newIncarnation = false;
     }
+    if (flow === null && (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
     if (flow === null) flow = this.create(hash, p, frame, time);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
@@ -371,6 +379,7 @@ export class FlowTable {
   finish(): void {
     for (const flow of this.activeFlows()) this.listener.flowEnded(flow, "capture-end");
     this.buckets.clear();
+    this.replyVlans.clear();
     this.active = 0;
   }
 
@@ -389,6 +398,35 @@ export class FlowTable {
     for (let f = this.buckets.get(hash) ?? null; f !== null; f = f.nextInBucket) {
       if (sameEndpoints(f, p)) return f;
     }
+    if (this.replyVlans.size > 0) {
+      const f = this.replyVlans.get(hash);
+      if (f !== undefined && f.replyVlan === p.vlan && sameEndpoints(f, p, f.replyVlan)) return f;
+    }
+    return null;
+  }
+
+  /**
+   * Captures from a trunk or SPAN port can tag only one direction (or tag the two with
+   * different VLANs), which would split one connection into two one-way flows. The first
+   * packet of the reply direction joins a flow on the same endpoints whose replies have
+   * not been seen yet, when it comes from that flow's server; the reply VLAN is then
+   * remembered for the flow. Same addresses on different VLANs in both directions
+   * (Zeek's vlan-collisions) stay apart: each already has its replies.
+   */
+  private joinAcrossVlans(p: DecodedPacket): Flow | null {
+    const v = p.vlan;
+    const candidates = this.vlansSeen;
+    for (const other of candidates) {
+      if (other === v) continue;
+      p.vlan = other;
+      const f = this.findActive(p, flowHash(p));
+      p.vlan = v;
+      if (f === null || f.replyVlan >= 0 || f.packets[DIR_SERVER] !== 0 || isFromClient(f, p)) continue;
+      f.replyVlan = v;
+      this.replyVlans.set(flowHash(p), f);
+      this.vlanJoined++;
+      return f;
+    }
     return null;
   }
 
@@ -399,6 +437,9 @@ export class FlowTable {
   }
 
   private remove(flow: Flow): void {
+    if (flow.replyVlan >= 0) {
+      for (const [h, f] of this.replyVlans) if (f === flow) this.replyVlans.delete(h);
+    }
     const head = this.buckets.get(flow.hash);
     if (head === undefined) return;
     if (head === flow) {
@@ -433,6 +474,7 @@ export class FlowTable {
     flow.firstFrame = frame;
     flow.firstTime = time;
     flow.previous = previous;
+    this.vlansSeen.add(p.vlan);
     this.all.push(flow);
     flow.nextInBucket = this.buckets.get(hash) ?? null;
     this.buckets.set(hash, flow);
@@ -514,8 +556,8 @@ function mixEndpoint(w0: number, w1: number, w2: number, w3: number, port: numbe
 }
 
 /** The packet belongs to the flow: same VLAN, protocol and endpoints in either direction. */
-function sameEndpoints(f: Flow, p: DecodedPacket): boolean {
-  if (f.proto !== p.l4 || f.vlan !== p.vlan || f.ipVersion !== p.ipVersion) return false;
+function sameEndpoints(f: Flow, p: DecodedPacket, vlan: number = f.vlan): boolean {
+  if (f.proto !== p.l4 || vlan !== p.vlan || f.ipVersion !== p.ipVersion) return false;
   const c = f.client, s = f.server;
   if (p.srcPort === f.clientPort && p.dstPort === f.serverPort &&
       p.src0 === c[0] && p.dst0 === s[0] && p.src1 === c[1] && p.dst1 === s[1] &&

@@ -134,6 +134,9 @@ export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilte
   if (engine.flows.evicted > 0) {
     warnings.push(`flow table full: ${engine.flows.evicted} idle flow(s) evicted early; raise --max-flows to keep them`);
   }
+  if (engine.flows.vlanJoined > 0) {
+    warnings.push(`${engine.flows.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);
+  }
   if (engine.reassembler.evictions > 0) {
     warnings.push(`fragment reassembly buffers full: ${engine.reassembler.evictions} incomplete datagram(s) evicted`);
   }
