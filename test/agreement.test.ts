@@ -3,7 +3,11 @@
  * the frames sockscope tags are compared with the frames tshark flags in the shared
  * corpus oracle (../shared/corpus/oracle), pooled over every capture tshark could read.
  * Prints precision and recall per kind and fails below the floors, which are raised as
- * the analyzers improve (aim: 0.98).
+ * the analyzers improve (aim: 0.98). Where recall is below that, the misses are known:
+ * retransmission: GRE/ERSPAN tunnels are not decoded (suricata bug-5437-02), SYN copies
+ * under 200 ms apart are duplicates in the capture, not retransmissions (example2), and
+ * SYNs re-sent after a RST or answered by ICMP belong to connection-refused and
+ * icmp-unreachable; keepalive: probes within 0.5 s of activity are not keep-alives.
  *
  * Deliberate differences (README "Agreement with Wireshark"):
  * - A Linux zero-window probe (zero length, seq one below the next byte, sent while the
@@ -38,12 +42,12 @@ interface Comparison {
 }
 
 const COMPARISONS: Comparison[] = [
-  { kind: "zero-window", columns: ["zero_window", "zero_window_probe"], ours: ["zero-window"], floor: { precision: 0.9, recall: 0.9 } },
-  { kind: "window-full", columns: ["window_full"], ours: ["window-full"], floor: { precision: 0.5, recall: 0.5 } },
-  { kind: "keepalive", columns: ["keep_alive"], ours: ["keepalive"], floor: { precision: 0.5, recall: 0.5 } },
-  { kind: "retransmission", columns: ["retransmission", "fast_retransmission", "spurious_retransmission"], ours: ["retransmission", "syn-retransmit", "connect-timeout"], floor: { precision: 0.5, recall: 0.5 } },
-  { kind: "time-wait-reuse", columns: ["reused_ports"], ours: ["time-wait-reuse"], floor: { precision: 0.5, recall: 0.5 } },
-  { kind: "urgent-data", columns: ["urg"], ours: ["urgent-data"], floor: { precision: 0.9, recall: 0.9 } },
+  { kind: "zero-window", columns: ["zero_window", "zero_window_probe"], ours: ["zero-window"], floor: { precision: 0.98, recall: 0.98 } },
+  { kind: "window-full", columns: ["window_full"], ours: ["window-full"], floor: { precision: 0.98, recall: 0.98 } },
+  { kind: "keepalive", columns: ["keep_alive"], ours: ["keepalive"], floor: { precision: 0.98, recall: 0.95 } },
+  { kind: "retransmission", columns: ["retransmission", "fast_retransmission", "spurious_retransmission"], ours: ["retransmission", "syn-retransmit", "connect-timeout"], floor: { precision: 0.98, recall: 0.85 } },
+  { kind: "time-wait-reuse", columns: ["reused_ports"], ours: ["time-wait-reuse"], floor: { precision: 0.98, recall: 0.95 } },
+  { kind: "urgent-data", columns: ["urg"], ours: ["urgent-data"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "ip-fragmentation", columns: ["ip_fragment"], ours: ["ip-fragmentation", "fragment-loss"], floor: { precision: 0.98, recall: 0.95 } },
   { kind: "icmp-unreachable", columns: ["icmp_unreach"], ours: ["icmp-unreachable"], floor: { precision: 0.98, recall: 0.98 } },
 ];
