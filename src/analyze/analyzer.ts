@@ -36,6 +36,11 @@ export interface FindingSink {
   readonly options: AnalyzerOptions;
   /** Capture time of the latest packet: at capture end, the end of the capture. */
   readonly time: number;
+  /**
+   * How many frames per finding an analyzer should keep: all of them (up to
+   * MAX_TAGGED_FRAMES) when per-frame tags are wanted, else the few a finding shows.
+   */
+  readonly frameCap: number;
 }
 
 export interface AnalyzerDescriptor<S> {

@@ -17,6 +17,7 @@ import {
 } from "../decode/reassembly.js";
 import { DEFAULT_ANALYZER_OPTIONS, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
 import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
+import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { ANALYZERS } from "./registry.js";
 
 export interface EngineOptions {
@@ -72,6 +73,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    * MAX_EVIDENCE_FRAMES); null unless `collectTags`.
    */
   readonly tags: Map<number, string[]> | null;
+  readonly frameCap: number;
   private readonly tcpHooks: TcpHook[] = [];
   private readonly tcpSlots: number[] = [];
   private readonly udpHooks: UdpHook[] = [];
@@ -91,6 +93,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     });
     this.decoder = new PacketDecoder(this.reassembler);
     this.tags = opts.collectTags ? new Map() : null;
+    this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
     this.analyzers.forEach((a, i) => {
       if (a.onTcpSegment) { this.tcpHooks.push(a.onTcpSegment as TcpHook); this.tcpSlots.push(i); }
       if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
@@ -202,6 +205,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto)) continue;
       if (flow.slots[i] !== null || a.createState === undefined) a.onFlowEnd(flow.slots[i], flow, this);
     }
+    // The flow stays in the report, but its analyzers are done: free their state, so
+    // memory follows the flows still open rather than every flow ever seen.
+    flow.slots.length = 0;
   }
 
   // --- ReassemblyListener

@@ -91,7 +91,7 @@ const analyzer = defineAnalyzer<State>({
     "an application-level heartbeat when the program must also know the peer's process is responsive, not just its kernel.",
   references: ["000 §2.8", "000 §4.7"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg, _p, _out) {
+  onTcpSegment(s, flow, seg, _p, out) {
     const dir = seg.dir;
     if (isKeepAliveProbe(seg) && flow.ep[dir]!.finFrame === 0 && s.lastActivity >= 0 &&
       seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC) {
@@ -111,7 +111,7 @@ const analyzer = defineAnalyzer<State>({
       }
       if (pr.probes === 0) pr.firstTime = seg.time;
       pr.probes++;
-      keepFrame(pr.frames, seg.frame);
+      keepFrame(pr.frames, seg.frame, out.frameCap);
       pr.pendingFrame = seg.frame;
       pr.lastProbeTime = seg.time;
       pr.lastProbeAnswered = false;
@@ -123,7 +123,7 @@ const analyzer = defineAnalyzer<State>({
       probed.pendingFrame = 0;
       if (seg.flags & TH_RST) {
         probed.peerRstFrame = seg.frame;
-        keepFrame(probed.frames, seg.frame);
+        keepFrame(probed.frames, seg.frame, out.frameCap);
       } else {
         probed.answered++;
         probed.run = 0;
@@ -138,7 +138,7 @@ const analyzer = defineAnalyzer<State>({
       mine.rstFrame = seg.frame;
       mine.rstRun = mine.run;
       mine.rstTime = seg.time;
-      keepFrame(mine.frames, seg.frame);
+      keepFrame(mine.frames, seg.frame, out.frameCap);
     }
     s.lastActivity = seg.time;
   },

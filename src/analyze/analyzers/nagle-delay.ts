@@ -87,7 +87,7 @@ const analyzer = defineAnalyzer<State>({
     "of one packet per write (see small-segments).",
   references: ["000 §2.11", "000 §2.16", "000 §2.17"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg, p, _out) {
+  onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
     const me = s.senders[seg.dir]!;
     const other = s.senders[1 - seg.dir]!;
@@ -127,9 +127,9 @@ const analyzer = defineAnalyzer<State>({
         me.events++;
         me.stallTotal += stall;
         if (stall > me.stallMax) me.stallMax = stall;
-        keepFrame(me.frames, me.lastDataFrame);
-        keepFrame(me.frames, me.releaseFrame);
-        keepFrame(me.frames, seg.frame);
+        keepFrame(me.frames, me.lastDataFrame, out.frameCap);
+        keepFrame(me.frames, me.releaseFrame, out.frameCap);
+        keepFrame(me.frames, seg.frame, out.frameCap);
       }
       me.releaseFrame = 0;
     }

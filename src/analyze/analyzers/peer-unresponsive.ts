@@ -74,7 +74,7 @@ const analyzer = defineAnalyzer<State>({
     "or a NAT timeout sits on the path.",
   references: ["000 §2.8", "002 server termination §5"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg, p, _out) {
+  onTcpSegment(s, flow, seg, p, out) {
     const dir = seg.dir, flags = seg.flags;
     const me = s.senders[dir]!;
     const other = s.senders[1 - dir]!;
@@ -98,7 +98,7 @@ const analyzer = defineAnalyzer<State>({
       if (me.retries > 0 && me.rstFrame === 0) {
         me.rstFrame = seg.frame;
         me.rstTime = seg.time;
-        keepFrame(me.frames, seg.frame);
+        keepFrame(me.frames, seg.frame, out.frameCap);
       }
       return;
     }
@@ -123,7 +123,7 @@ const analyzer = defineAnalyzer<State>({
       if (gap > me.maxGap) me.maxGap = gap;
       me.retries++;
       me.lastRetryTime = seg.time;
-      keepFrame(me.frames, seg.frame);
+      keepFrame(me.frames, seg.frame, out.frameCap);
       return;
     }
     me.retries = 1;
@@ -137,7 +137,7 @@ const analyzer = defineAnalyzer<State>({
     me.rstFrame = 0;
     me.frames.length = 0;
     if (me.runFrame !== 0) me.frames.push(me.runFrame);
-    keepFrame(me.frames, seg.frame);
+    keepFrame(me.frames, seg.frame, out.frameCap);
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);

@@ -142,7 +142,7 @@ const analyzer = defineAnalyzer<State>({
     "worse (one write per message, no unbounded retries on top of TCP's own).",
   references: ["000 §2.8"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg, p, _out) {
+  onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
     const me = s.sides[seg.dir]!, peerSide = s.sides[1 - seg.dir]!;
     const peer = flow.ep[1 - seg.dir]!;
@@ -220,7 +220,7 @@ const analyzer = defineAnalyzer<State>({
         else if (kind === 3) me.spurious++;
         else me.other++;
         if (kind !== 4) me.bytes += len;
-        keepFrame(me.frames, seg.frame);
+        keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
     if ((flags & TH_RST) === 0) {

@@ -76,7 +76,7 @@ const analyzer = defineAnalyzer<State>({
     "complete. Keep TCP_NODELAY only for traffic that must go out at once, and still write each message in one call.",
   references: ["000 §2.11", "000 §2.16"],
   createState: () => new State(),
-  onTcpSegment(s, _flow, seg, p, _out) {
+  onTcpSegment(s, _flow, seg, p, out) {
     if (seg.len === 0 || (seg.flags & (TH_SYN | TH_RST)) !== 0 || seg.seqVsNext < 0) return;
     const me = s.senders[seg.dir]!;
     s.senders[1 - seg.dir]!.peerDataSince = true;
@@ -90,7 +90,7 @@ const analyzer = defineAnalyzer<State>({
         if (me.backToBack === 0) me.firstTime = seg.time;
         me.backToBack++;
         me.backToBackBytes += seg.len;
-        keepFrame(me.frames, seg.frame);
+        keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
     me.lastDataTime = seg.time;

@@ -56,13 +56,13 @@ const analyzer = defineAnalyzer<State>({
     "protocols, signal urgency in the data itself or on a second connection (RFC 6093 advises against urgent data).",
   references: ["000 §2.23", "000 §2.11", "004 带外数据"],
   createState: () => new State(),
-  onTcpSegment(s, _flow, seg, p, _out) {
+  onTcpSegment(s, _flow, seg, p, out) {
     if ((seg.flags & TH_URG) === 0) return;
     let d = s.senders[seg.dir];
     if (d === null) d = s.senders[seg.dir] = new Sender();
     if (d.segments === 0) { d.firstFrame = seg.frame; d.firstTime = seg.time; d.firstUrgPtr = p.urgPtr; }
     d.segments++;
-    keepFrame(d.frames, seg.frame);
+    keepFrame(d.frames, seg.frame, out.frameCap);
     if (p.urgPtr === 0 || (seg.flags & TH_SYN) !== 0) { d.odd++; return; }
     const mark = (seg.seq + p.urgPtr) >>> 0;
     if (mark !== d.lastMark) {

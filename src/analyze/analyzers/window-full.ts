@@ -72,7 +72,7 @@ const analyzer = defineAnalyzer<State>({
     "disabled. A window that stays full until it reaches zero is reported as zero-window.",
   references: ["000 §2.11"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg, _p, _out) {
+  onTcpSegment(s, flow, seg, _p, out) {
     const me = s.dirs[seg.dir]!;
     // The segment's sender as a receiver: its ACK may open the window for the other side.
     const other = s.dirs[1 - seg.dir]!;
@@ -99,7 +99,7 @@ const analyzer = defineAnalyzer<State>({
     if (end !== edge) return;
     if (me.count === 0) me.firstTime = seg.time;
     me.count++;
-    keepFrame(me.frames, seg.frame);
+    keepFrame(me.frames, seg.frame, out.frameCap);
     if (seg.peerWin < me.minWin) me.minWin = seg.peerWin;
     if (seg.peerWin > me.maxWin) me.maxWin = seg.peerWin;
     if (me.edgeSince < 0) {

@@ -75,9 +75,9 @@ class State {
   readonly dirs: [Direction, Direction] = [new Direction(), new Direction()];
 }
 
-function tag(d: Direction, frame: number): void {
+function tag(d: Direction, frame: number, cap: number): void {
   d.tagged++;
-  keepFrame(d.frames, frame);
+  keepFrame(d.frames, frame, cap);
 }
 
 /** Closes the episode in progress at `endTime`; `endFrame` 0 when the capture ended first. */
@@ -117,7 +117,7 @@ const analyzer = defineAnalyzer<State>({
     "under a millisecond are normal on fast links and loopback: the reader was a moment late.",
   references: ["000 §2.11"],
   createState: () => new State(),
-  onTcpSegment(s, _flow, seg, _p, _out) {
+  onTcpSegment(s, _flow, seg, _p, out) {
     // The sender of this segment is a receiver for the other direction's data.
     const asReceiver = s.dirs[seg.dir]!;
     if ((seg.flags & (TH_SYN | TH_RST)) === 0) {
@@ -127,7 +127,7 @@ const analyzer = defineAnalyzer<State>({
           asReceiver.openTime = seg.time;
         }
         // tshark does not flag a FIN with window 0; the episode goes on all the same.
-        if ((seg.flags & TH_FIN) === 0) tag(asReceiver, seg.frame);
+        if ((seg.flags & TH_FIN) === 0) tag(asReceiver, seg.frame, out.frameCap);
       } else if (asReceiver.openFrame !== 0) {
         close(asReceiver, seg.frame, seg.time);
       }
@@ -137,7 +137,7 @@ const analyzer = defineAnalyzer<State>({
     if (toward.openFrame !== 0 && isZeroWindowProbe(seg)) {
       toward.openProbes++;
       toward.probes++;
-      tag(toward, seg.frame);
+      tag(toward, seg.frame, out.frameCap);
     }
   },
   onFlowEnd(s, flow, out) {
