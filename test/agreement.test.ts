@@ -4,7 +4,7 @@
  * corpus oracle (../shared/corpus/oracle), pooled over every capture tshark could read.
  * Prints precision and recall per kind and fails below the floors, which are raised as
  * the analyzers improve (aim: 0.98). Where recall is below that, the misses are known:
- * retransmission: GRE/ERSPAN tunnels are not decoded (suricata bug-5437-02), SYN copies
+ * retransmission: SYN copies
  * under 200 ms apart are duplicates in the capture, not retransmissions (example2), and
  * SYNs re-sent after a RST or answered by ICMP belong to connection-refused and
  * icmp-unreachable; keepalive: probes within 0.5 s of activity are not keep-alives.

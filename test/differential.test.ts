@@ -127,12 +127,12 @@ interface Exception { file: string; frames: number[] | "all"; fields: Field[]; w
  */
 const EXCEPTIONS: Exception[] = [
   {
-    file: "corpus/suricata--bug-5437-02-syn-timeout-reuse.pcap", frames: "all", fields: ["l4"],
-    why: "every frame is GRE + ERSPAN encapsulated (eth:ip:gre:erspan:eth:ip:tcp); sockscope decodes no tunnels, so it sees IPv4 protocol 47 where tshark dissects the inner TCP",
+    file: "corpus/suricata--bug-5437-02-syn-timeout-reuse.pcap", frames: "all", fields: ["addr"],
+    why: "GRE + ERSPAN (eth:ip:gre:erspan:eth:ip:tcp): tshark's first ip.src/ip.dst are the outer tunnel header's; sockscope reports the inner packet, whose ports, flags and sequence numbers agree",
   },
   {
-    file: "corpus/pcpp--Ftp-retransmissions.pcap", frames: [1, 2], fields: ["l4"],
-    why: "6in4 (IPv4 protocol 41) carrying IPv6 TCP: no tunnel decoding",
+    file: "corpus/pcpp--Ftp-retransmissions.pcap", frames: [1, 2], fields: ["addr"],
+    why: "6in4 (IPv4 protocol 41): tshark's first address is the outer IPv4 header's; sockscope reports the inner IPv6 packet",
   },
   {
     file: "corpus/pcpp--null_loopback.pcap", frames: [3], fields: ["addr", "l4"],

@@ -8,7 +8,9 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
-import { DIR_CLIENT, FlowTable, type Flow, type FlowListener, type TcpSegment, DEFAULT_MAX_FLOWS } from "../decode/flow.js";
+import {
+  DIR_CLIENT, FlowTable, type ExpireOptions, type Flow, type FlowEndReason, type FlowListener, type TcpSegment, DEFAULT_MAX_FLOWS,
+} from "../decode/flow.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
 import { isIcmpError } from "../decode/transport.js";
 import {
@@ -30,6 +32,12 @@ export interface EngineOptions {
   maxFragmentsPerDatagram?: number;
   /** Keep every frame of every finding as a per-frame tag (for `sockscope packets`). */
   collectTags?: boolean;
+  /** Called with every finding as it is reported (live capture prints it at once). */
+  onFinding?: (finding: Finding, flow: Flow | null) => void;
+  /** Called when a flow has ended, after its analyzers' onFlowEnd. */
+  onFlowEnd?: (flow: Flow, why: FlowEndReason) => void;
+  /** Keep findings in `findings` (default true; a live capture keeps its own, bounded). */
+  keepFindings?: boolean;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -80,6 +88,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly udpSlots: number[] = [];
   private currentFrame = 0;
   private currentTime = 0;
+  private readonly onFinding: EngineOptions["onFinding"];
+  private readonly onFlowEnd: EngineOptions["onFlowEnd"];
+  private readonly keepFindings: boolean;
 
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
@@ -93,6 +104,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     });
     this.decoder = new PacketDecoder(this.reassembler);
     this.tags = opts.collectTags ? new Map() : null;
+    this.onFinding = opts.onFinding;
+    this.onFlowEnd = opts.onFlowEnd;
+    this.keepFindings = opts.keepFindings ?? true;
     this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
     this.analyzers.forEach((a, i) => {
       if (a.onTcpSegment) { this.tcpHooks.push(a.onTcpSegment as TcpHook); this.tcpSlots.push(i); }
@@ -152,6 +166,18 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.observer?.(rec, p, null, 0, null);
   };
 
+  /**
+   * Live capture, between packet batches: `now` (capture time, seconds since the epoch)
+   * becomes the capture clock, fragments older than the reassembly timeout fail, and
+   * flows that are finished end (FlowTable.expire), so analyzers report from onFlowEnd
+   * while the capture goes on. Returns how many flows ended.
+   */
+  tick(now: number, expire: ExpireOptions): number {
+    if (now > this.currentTime) this.currentTime = now;
+    this.reassembler.expire(now);
+    return this.flows.expire(now, expire);
+  }
+
   /** Capture over: fail pending fragments, end every flow, sort the findings. */
   finish(): void {
     this.reassembler.finish();
@@ -185,7 +211,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       references: kind.references,
       measure: input.measure ?? {},
     };
-    this.findings.push(f);
+    if (this.keepFindings) this.findings.push(f);
+    this.onFinding?.(f, flow);
     return f;
   }
 
@@ -198,7 +225,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     }
   }
 
-  flowEnded(flow: Flow): void {
+  flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
@@ -208,6 +235,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     // The flow stays in the report, but its analyzers are done: free their state, so
     // memory follows the flows still open rather than every flow ever seen.
     flow.slots.length = 0;
+    this.onFlowEnd?.(flow, why);
   }
 
   // --- ReassemblyListener

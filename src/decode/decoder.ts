@@ -4,13 +4,15 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import { decodeIPv4, decodeIPv6, walkIPv6Extensions } from "./ip.js";
-import { decodeLink } from "./link.js";
+import { decodeLink, etherPayload } from "./link.js";
+import { INNER_ETHERNET, INNER_NONE, MAX_TUNNEL_DEPTH, TunnelInner, decodeTunnel } from "./tunnel.js";
 import { DecodedPacket } from "./packet.js";
 import type { Reassembler } from "./reassembly.js";
 import { decodeTransport } from "./transport.js";
 
 export class PacketDecoder {
   readonly packet = new DecodedPacket();
+  private readonly tunnel = new TunnelInner();
   constructor(private readonly reassembler: Reassembler | null) {}
 
   /** Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. */
@@ -19,10 +21,33 @@ export class PacketDecoder {
     const b = rec.bytes;
     p.reset(b);
     p.snapCut = rec.capLen < rec.origLen;
-    const version = decodeLink(b, rec.linkType, p);
+    let version = decodeLink(b, rec.linkType, p);
     if (version === 0) return p;
-    const ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, p, rec.origLen) : decodeIPv6(b, p.l3Offset, p, rec.origLen);
+    let ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, p, rec.origLen) : decodeIPv6(b, p.l3Offset, p, rec.origLen);
     if (ipEnd < 0) return p;
+    // Tunnels: decode what travelled inside, keeping the outer VLAN.
+    const t = this.tunnel;
+    while (!p.isFragment && p.tunnelDepth < MAX_TUNNEL_DEPTH) {
+      decodeTunnel(b, p.l4Offset, ipEnd, p.ipProto, p, t);
+      if (t.kind === INNER_NONE) break;
+      const depth = p.tunnelDepth + 1, vlan = p.vlan, innerEnd = ipEnd;
+      const origLen = rec.origLen - (b.length - innerEnd);
+      const inner = b.subarray(0, innerEnd);
+      p.reset(b);
+      p.snapCut = rec.capLen < rec.origLen;
+      p.tunnelDepth = depth;
+      p.vlan = vlan;
+      if (t.kind === INNER_ETHERNET) {
+        if (innerEnd - t.offset < 14) { p.short("link", t.offset, 14, innerEnd - t.offset); return p; }
+        version = etherPayload(inner, t.offset + 12, p, innerEnd);
+      } else {
+        p.l3Offset = t.offset;
+        version = t.offset < innerEnd ? inner[t.offset]! >> 4 : 0;
+      }
+      if (version !== 4 && version !== 6) return p;
+      ipEnd = version === 4 ? decodeIPv4(inner, p.l3Offset, p, origLen) : decodeIPv6(inner, p.l3Offset, p, origLen);
+      if (ipEnd < 0) return p;
+    }
     if (!p.isFragment) {
       decodeTransport(b, p.l4Offset, ipEnd, p.l3Offset + p.ipTotalLen, p);
       return p;

@@ -101,6 +101,8 @@ export class Flow {
   nextInBucket: Flow | null = null;
   /** VLAN of the server → client direction when it differs from `vlan`, else -1. */
   replyVlan = -1;
+  /** Live capture only: the `FlowTable.expire` sweep that last found this flow active. */
+  expireMark = 0;
 
   constructor(
     readonly id: number,
@@ -202,8 +204,28 @@ export const DEFAULT_MAX_FLOWS = 500_000;
 
 export interface FlowListener {
   flowStarted(flow: Flow): void;
-  /** The flow will see no more packets: replaced by a new incarnation, evicted or capture end. */
-  flowEnded(flow: Flow, why: "capture-end" | "replaced" | "evicted"): void;
+  /**
+   * The flow will see no more packets: replaced by a new incarnation, evicted, capture
+   * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
+   */
+  flowEnded(flow: Flow, why: FlowEndReason): void;
+}
+
+export type FlowEndReason = "capture-end" | "replaced" | "evicted" | "closed" | "idle";
+
+/** When a live capture ends flows (`FlowTable.expire`); all in seconds. */
+export interface ExpireOptions {
+  /** A closed flow (both FINs acknowledged, or a reset) quiet this long has ended. */
+  lingerSec: number;
+  /** An open TCP flow quiet this long is ended. */
+  idleSec: number;
+  /** A UDP flow quiet this long is ended. */
+  udpIdleSec: number;
+  /**
+   * How long an expired closed flow can still be found by a new SYN on its 4-tuple, so
+   * the new connection is linked to it as `previous` (time-wait-reuse): 2·MSL.
+   */
+  rememberSec: number;
 }
 
 const WELL_KNOWN_PORT_LIMIT = 1024;
@@ -228,6 +250,13 @@ export class FlowTable {
   private readonly vlansSeen = new Set<number>();
   /** Connections whose two directions carried different VLAN tags. */
   vlanJoined = 0;
+  /**
+   * Live capture only: closed flows `expire` has ended, by hash, oldest first, kept for
+   * `rememberSec` so a new SYN on the same 4-tuple still finds its previous connection.
+   * Always empty when reading files.
+   */
+  private readonly recent = new Map<number, Flow>();
+  private sweeps = 0;
 
   constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {}
 
@@ -253,6 +282,7 @@ export class FlowTable {
       this.segment.newIncarnation = false;
     }
     if (flow === null && (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
+    if (flow === null && this.recent.size > 0) flow = this.reincarnate(hash, p, frame, time);
     if (flow === null) flow = this.create(hash, p, frame, time);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
@@ -381,6 +411,64 @@ export class FlowTable {
     this.buckets.clear();
     this.replyVlans.clear();
     this.active = 0;
+  }
+
+  /**
+   * Live capture: ends the flows that are finished, as a file's end would, so their
+   * findings can be reported while the capture goes on, and forgets them. A flow ends
+   * when it is closed (`endedFrame`: both FINs acknowledged, or a reset) and has been
+   * quiet for `lingerSec` (late retransmissions and the final ACK stay in it), or when
+   * it has been quiet for the idle timeout. Every flow no longer in the table (ended
+   * here, replaced or evicted) leaves `all`, and its `previous` link is cut, so memory
+   * holds only the active flows. `now` is in capture time (seconds since the epoch).
+   * O(active flows); meant to run a few times a second between packet batches.
+   * Returns how many flows it ended.
+   */
+  expire(now: number, o: ExpireOptions): number {
+    const mark = ++this.sweeps;
+    const ended: [Flow, FlowEndReason][] = [];
+    for (const head of this.buckets.values()) {
+      for (let f: Flow | null = head; f !== null; f = f.nextInBucket) {
+        const quiet = now - f.lastTime;
+        if (f.endedFrame !== 0 ? quiet >= o.lingerSec : quiet >= (f.proto === L4_TCP ? o.idleSec : o.udpIdleSec)) {
+          ended.push([f, f.endedFrame !== 0 ? "closed" : "idle"]);
+        } else {
+          f.expireMark = mark;
+        }
+      }
+    }
+    for (const [f, why] of ended) {
+      this.remove(f);
+      if (why === "closed" && o.rememberSec > 0 && f.proto === L4_TCP) {
+        this.recent.delete(f.hash);
+        this.recent.set(f.hash, f);
+      }
+      this.listener.flowEnded(f, why);
+    }
+    for (const f of this.recent.values()) {
+      if (now - f.lastTime < o.rememberSec && this.recent.size <= this.limits.maxFlows) break;
+      this.recent.delete(f.hash);
+    }
+    let keep = 0;
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) {
+      const f = all[i]!;
+      if (f.expireMark === mark) all[keep++] = f;
+      else f.previous = null;
+    }
+    all.length = keep;
+    return ended.length;
+  }
+
+  /** A pure SYN with a new ISN on the 4-tuple of a flow `expire` ended recently: its new incarnation. */
+  private reincarnate(hash: number, p: DecodedPacket, frame: number, time: number): Flow | null {
+    const old = this.recent.get(hash);
+    if (old === undefined || p.l4 !== L4_TCP || (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) !== TH_SYN) return null;
+    if (!sameEndpoints(old, p) || !isNewIncarnation(old, p)) return null;
+    this.recent.delete(hash);
+    const flow = this.create(hash, p, frame, time, old);
+    this.segment.newIncarnation = true;
+    return flow;
   }
 
   /** A scratch packet with just the fields flow lookup reads (roles guessed: no SYN). */

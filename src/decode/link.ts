@@ -91,7 +91,7 @@ function ipVersionAt(b: Uint8Array, at: number): number {
 }
 
 /** Walks Ethernet's type field through VLAN tags and PPPoE to the IP header. */
-function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n: number): number {
+export function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n: number): number {
   return walkEthertype((b[typeAt]! << 8) | b[typeAt + 1]!, typeAt + 2, p, b, n);
 }
 

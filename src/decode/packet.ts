@@ -27,7 +27,7 @@ export const TH_CWR = 0x80;
 /** Where decoding stopped and why (tier 2 of the bad-input policy: never thrown). */
 import type { FragmentedDatagram } from "./reassembly.js";
 
-export type IssueLayer = "link" | "ipv4" | "ipv6" | "tcp" | "udp" | "icmp" | "icmpv6";
+export type IssueLayer = "link" | "ip" | "ipv4" | "ipv6" | "tcp" | "udp" | "icmp" | "icmpv6";
 export class DecodeIssue {
   constructor(
     readonly layer: IssueLayer,
@@ -81,6 +81,8 @@ export class DecodedPacket {
   fragId = 0;
   fragOffsetBytes = 0;
   moreFragments = false;
+  /** Tunnels (IP-in-IP, GRE, ERSPAN) the packet was found inside; fields describe the innermost packet. */
+  tunnelDepth = 0;
   /** Offset of the fragmentable part (v4: after the header; v6: after the Fragment header). */
   fragDataOffset = 0;
   /** Set on the packet that completed a reassembly: L4 fields describe the whole datagram. */
@@ -137,7 +139,7 @@ export class DecodedPacket {
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
     this.isFragment = false; this.fragId = 0; this.fragOffsetBytes = 0; this.moreFragments = false;
-    this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
+    this.tunnelDepth = 0; this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
     this.resetTransport();
     this.truncated = false;
     this.snapCut = false;

@@ -1,0 +1,83 @@
+/**
+ * `-w file.pcap` for live captures: a classic pcap file (microsecond timestamps, little
+ * endian, version 2.4) written as packets arrive, with the times and lengths the packets
+ * were stamped with. Records are collected in memory and written with one write() per
+ * flush (every tick and every 1 MiB), so the file is complete up to the last flush if
+ * the process is killed, and complete when `close()` returns.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import type { PacketRecord } from "../record.js";
+
+const FLUSH_BYTES = 1 << 20;
+
+export class PcapWriter {
+  private fd: number;
+  private buf = Buffer.allocUnsafe(FLUSH_BYTES + 65536 + 16);
+  private len = 0;
+  private headerWritten = false;
+  packets = 0;
+  bytes = 0;
+
+  /** Opens (creates or truncates) the file now, so a bad path fails before capturing. */
+  constructor(readonly path: string, private readonly snapLen: number) {
+    this.fd = openSync(path, "w");
+  }
+
+  /** The 24-byte file header; written before the first record (or at close, for none). */
+  header(linkType: number): void {
+    if (this.headerWritten) return;
+    const h = Buffer.alloc(24);
+    h.writeUInt32LE(0xa1b2c3d4, 0);
+    h.writeUInt16LE(2, 4);
+    h.writeUInt16LE(4, 6);
+    h.writeInt32LE(0, 8); // thiszone
+    h.writeUInt32LE(0, 12); // sigfigs
+    h.writeUInt32LE(this.snapLen, 16);
+    h.writeUInt32LE(linkType, 20);
+    this.put(h);
+    this.headerWritten = true;
+  }
+
+  write(rec: PacketRecord): void {
+    if (!this.headerWritten) this.header(rec.linkType);
+    const n = rec.bytes.length;
+    if (this.len + 16 + n > this.buf.length) {
+      this.flush();
+      if (16 + n > this.buf.length) this.buf = Buffer.allocUnsafe(16 + n);
+    }
+    const b = this.buf;
+    let at = this.len;
+    b.writeUInt32LE(rec.tsSec >>> 0, at);
+    b.writeUInt32LE(Math.floor(rec.tsNsec / 1000), at + 4);
+    b.writeUInt32LE(n, at + 8);
+    b.writeUInt32LE(Math.max(rec.origLen, n), at + 12);
+    at += 16;
+    b.set(rec.bytes, at);
+    this.len = at + n;
+    this.packets++;
+    this.bytes += 16 + n;
+    if (this.len >= FLUSH_BYTES) this.flush();
+  }
+
+  private put(data: Uint8Array): void {
+    if (this.len + data.length > this.buf.length) this.flush();
+    this.buf.set(data, this.len);
+    this.len += data.length;
+  }
+
+  flush(): void {
+    let off = 0;
+    while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    this.len = 0;
+  }
+
+  /** Writes what is left (the header alone when no packet came) and closes the file. */
+  close(linkType: number): void {
+    if (this.fd < 0) return;
+    this.header(linkType);
+    this.flush();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
