@@ -90,10 +90,10 @@ export interface Expectations {
   has: { strict: boolean; absent: boolean; allow: boolean };
 }
 
-/** An expectations file that cannot be used: `file: $.path: problem`. */
+/** An expectations file that cannot be used: `file: $.path: problem` (no path for file-level problems). */
 export class ExpectError extends Error {
   constructor(readonly file: string, readonly path: string, readonly problem: string) {
-    super(`${file}: ${path}: ${problem}`);
+    super(path === "" ? `${file}: ${problem}` : `${file}: ${path}: ${problem}`);
     this.name = "ExpectError";
   }
 }
@@ -133,7 +133,8 @@ function editDistance(a: string, b: string): number {
   return d[b.length]!;
 }
 
-function suggest(word: string, options: readonly string[]): string {
+/** ' (did you mean "x"?)' when one of the options is close to the word, else "". */
+export function suggest(word: string, options: readonly string[]): string {
   let best = "", bestD = Infinity;
   for (const o of options) {
     const dist = o.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), o.toLowerCase());
@@ -283,32 +284,98 @@ class Reader {
   }
 }
 
-/** "line 3 column 5" for a JSON.parse error message that gives a position. */
-function jsonPosition(text: string, message: string): string {
-  const m = /at position (\d+)/.exec(message);
-  if (m === null) return "";
-  const pos = Number(m[1]);
+/**
+ * Where JSON.parse gave up: V8 names a position for some errors only, so a small
+ * recursive-descent scan finds the offset of the first syntax error itself.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => { while (i < text.length && " \t\n\r".includes(text[i]!)) i++; };
+  const fail = (): never => { throw i; };
+  const lit = (w: string) => { if (text.startsWith(w, i)) i += w.length; else fail(); };
+  const str = () => {
+    i++;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text[i]!;
+      if (c === '"') { i++; return; }
+      if (c < " ") fail();
+      if (c === "\\") {
+        i++;
+        if (text[i] === "u") { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail(); i += 5; }
+        else if (text[i] !== undefined && '"\\/bfnrt'.includes(text[i]!)) i++;
+        else fail();
+      } else i++;
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++; ws();
+      if (text[i] === "}") { i++; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        str(); ws();
+        if (text[i] !== ":") fail();
+        i++; value(); ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i] === "}") { i++; return; }
+        fail();
+      }
+    } else if (c === "[") {
+      i++; ws();
+      if (text[i] === "]") { i++; return; }
+      for (;;) {
+        value(); ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i] === "]") { i++; return; }
+        fail();
+      }
+    } else if (c === '"') str();
+    else if (c === "t") lit("true");
+    else if (c === "f") lit("false");
+    else if (c === "n") lit("null");
+    else {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+      if (m === null) fail();
+      i += m![0].length;
+    }
+  };
+  try {
+    value(); ws();
+    return i < text.length ? i : -1;
+  } catch (at) {
+    return at as number;
+  }
+}
+
+/** "at line 3 column 5: unexpected ","" for text that JSON.parse rejected. */
+function jsonProblem(text: string): string {
+  const pos = jsonErrorOffset(text);
+  if (pos < 0) return "";
   const before = text.slice(0, pos);
   const line = before.split("\n").length;
   const col = pos - before.lastIndexOf("\n");
-  return ` at line ${line} column ${col}`;
+  return pos >= text.length ? `: the file ends too early (line ${line})` : ` at line ${line} column ${col}: unexpected ${JSON.stringify(text[pos])}`;
 }
 
 /** Parses and validates an expectations file's text. Throws ExpectError. */
 export function parseExpectations(text: string, file: string): Expectations {
   let doc: unknown;
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
-    throw new ExpectError(file, "$", `not valid JSON${jsonPosition(text, msg)}: ${msg.replace(/ in JSON at position \d+.*$/, "").replace(/^Unexpected end of JSON input$/, "the file ends too early")}`);
+    throw new ExpectError(file, "", `not valid JSON${jsonProblem(text) || `: ${(e as Error).message}`}`);
   }
   return readExpectations(doc, file);
 }
 
 /** Validates an already-parsed document. Throws ExpectError. */
 export function readExpectations(doc: unknown, file: string): Expectations {
-  const r = new Reader(file);
+  const r: Reader = new Reader(file);
   const o = r.object(doc, "$", TOP_KEYS, "the expectations file");
   if (o.schema === undefined) r.fail("$", `no "schema" key: an expectations file starts with "schema": "${EXPECT_SCHEMA}"`);
   if (o.schema !== EXPECT_SCHEMA) {

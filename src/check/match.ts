@@ -14,7 +14,7 @@
  */
 import type { Finding } from "../analyze/finding.js";
 import type { FlowReport, Report } from "../report/model.js";
-import type { Entry, Expectation, Expectations, FlowSelector, Range, Selector } from "./expect.js";
+import { suggest, type Entry, type Expectation, type Expectations, type FlowSelector, type Range, type Selector } from "./expect.js";
 
 /** A finding as the check output shows it: what, and where (flow, endpoints, frames). */
 export interface FindingRef {
@@ -165,7 +165,7 @@ export function flowSelectorText(sel: FlowSelector | null | undefined): string {
     if (h !== undefined && port !== undefined) return `${h}:${port}`;
     return h ?? `port ${port}`;
   };
-  const parts: string[] = [sel.proto ?? "flow"];
+  const parts: string[] = [sel.proto ?? (sel.id === undefined ? "flows" : "flow")];
   if (sel.id !== undefined) parts.push(sel.proto === undefined ? `${sel.id}` : `flow ${sel.id}`);
   if (sel.clientHost !== undefined || sel.clientPort !== undefined) parts.push(`from ${addr(sel.clientHost, sel.clientPort)}`);
   if (sel.serverHost !== undefined || sel.serverPort !== undefined) parts.push(`to ${addr(sel.serverHost, sel.serverPort)}`);
@@ -202,14 +202,13 @@ export function findingRef(f: Finding, flow: FlowReport | undefined): FindingRef
   };
 }
 
-/** "flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 10, 11, 12 … (9 in all)" */
-export function whereText(r: FindingRef, maxFrames = 8): string {
-  const flow = r.flow === null ? "capture-wide" : `flow ${r.flow} ${r.proto ?? ""} ${r.client ?? "?"} → ${r.server ?? "?"}`;
+/** "flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 10, 11, 12, … (27 frames)"; brief: "flow 1, frames …" */
+export function whereText(r: FindingRef, maxFrames = 8, brief = false): string {
+  const flow = r.flow === null ? "capture-wide" : brief ? `flow ${r.flow}` : `flow ${r.flow} ${r.proto ?? ""} ${r.client ?? "?"} → ${r.server ?? "?"}`;
   if (r.frames.length === 0) return flow;
   const shown = r.frames.slice(0, maxFrames).join(", ");
-  const more = r.frames.length > maxFrames ? ", …" : "";
-  const total = r.count > r.frames.length || r.frames.length > maxFrames ? ` (${Math.max(r.count, r.frames.length)} in all)` : "";
-  return `${flow}, frame${r.frames.length === 1 ? "" : "s"} ${shown}${more}${total}`;
+  const more = r.frames.length > maxFrames ? `, … (${r.frames.length} frames)` : "";
+  return `${flow}, frame${r.frames.length === 1 ? "" : "s"} ${shown}${more}`;
 }
 
 /** "nagle-delay warning, client side" */
@@ -235,7 +234,7 @@ function checkExpectation(e: Entry<Expectation>, index: number, findings: Findin
       const v = f.measure[k];
       if (v === undefined) {
         const has = Object.keys(f.measure);
-        problems.push({ what: `measure ${k}`, expected: rangeText(r), found: `not measured on this finding (it has ${has.length ? has.join(", ") : "none"})`, finding: ref(f) });
+        problems.push({ what: `measure ${k}`, expected: rangeText(r), found: `not measured${suggest(k, has)}; this finding has ${has.length ? has.join(", ") : "no measures"}`, finding: ref(f) });
       } else if (!inRange(v, r)) {
         problems.push({ what: `measure ${k}`, expected: rangeText(r), found: String(v), finding: ref(f) });
       }
@@ -245,7 +244,8 @@ function checkExpectation(e: Entry<Expectation>, index: number, findings: Findin
     const have = new Set(chosen.flatMap((f) => f.frames));
     const missing = x.frames.filter((n) => !have.has(n));
     if (missing.length > 0) {
-      problems.push({ what: "frames", expected: `include ${x.frames.join(", ")}`, found: have.size === 0 ? "no evidence frames" : `missing ${missing.join(", ")} (evidence: ${[...have].sort((a, b) => a - b).slice(0, 20).join(", ")})` });
+      const evidence = [...have].sort((a, b) => a - b);
+      problems.push({ what: "frames", expected: `${x.frames.join(", ")} among the evidence`, found: have.size === 0 ? "no evidence frames" : `${missing.join(", ")} not among ${evidence.slice(0, 20).join(", ")}${evidence.length > 20 ? ", …" : ""}` });
     }
   }
   const ok = problems.length === 0;

@@ -4,8 +4,8 @@
  */
 import { PLAIN, type Style } from "../report/style.js";
 import { inlineJson } from "./baseline.js";
-import { findingText, whereText, type CheckItem, type FindingRef, type Problem } from "./match.js";
-import { summarize, type CaptureCheck, type UpdateOutcome } from "./run.js";
+import { findingText, whereText, type CheckItem, type Problem } from "./match.js";
+import { expectPathFor, summarize, type CaptureCheck, type UpdateOutcome } from "./run.js";
 
 export const CHECK_SCHEMA = "sockscope.check/1";
 
@@ -17,14 +17,17 @@ export interface TextOptions {
   verbose?: boolean;
 }
 
-function problemLines(p: Problem, st: Style): string[] {
+function problemLines(p: Problem, st: Style, where = true): string[] {
   const out: string[] = [];
   if (p.what === "absent" || p.what === "unexpected finding") {
     out.push(`      found: ${st.bold(p.found)}`);
   } else {
     out.push(`      ${p.what}: expected ${st.bold(p.expected)}, found ${st.bold(p.found)}`);
   }
-  if (p.finding !== undefined) out.push(`        where: ${whereText(p.finding)}`);
+  if (p.finding !== undefined && where) {
+    out.push(`        where: ${whereText(p.finding)}`);
+    if (p.what !== "absent") out.push(st.dim(`        ${p.finding.summary}`));
+  }
   return out;
 }
 
@@ -33,7 +36,7 @@ function checkLines(c: CheckItem, st: Style, verbose: boolean): string[] {
   if (c.ok) {
     if (!verbose) return out;
     const n = c.findings.length;
-    const where = c.type === "expect" && n > 0 ? `: ${n} finding${n === 1 ? "" : "s"}, ${c.findings.slice(0, 3).map((f) => whereText(f, 5)).join("; ")}${n > 3 ? "; …" : ""}` : "";
+    const where = c.type === "expect" ? ` — ${n} finding${n === 1 ? "" : "s"}${n > 0 ? ": " : ""}${c.findings.slice(0, 3).map((f) => whereText(f, 5, true)).join("; ")}${n > 3 ? "; …" : ""}` : "";
     out.push(`  ${st.cyan("✓")} ${c.id}  ${c.label}${st.dim(where)}`);
     return out;
   }
@@ -47,13 +50,14 @@ function checkLines(c: CheckItem, st: Style, verbose: boolean): string[] {
     if (c.suggestion !== undefined) out.push(st.dim(`        expect it with: ${inlineJson(c.suggestion)}`));
     return out;
   }
-  for (const p of c.problems) out.push(...problemLines(p, st));
+  // Several problems with one finding: say where it is once, after the last of them.
+  c.problems.forEach((p, i) => out.push(...problemLines(p, st, p.finding === undefined || c.problems[i + 1]?.finding !== p.finding)));
   if (c.type === "expect" && c.problems.some((p) => p.what === "findings")) {
     for (const f of c.findings.slice(0, 5)) out.push(`        chosen: ${whereText(f, 5)}`);
     if (c.findings.length > 5) out.push(`        … and ${c.findings.length - 5} more`);
     for (const f of c.nearby.slice(0, 5)) out.push(`        not chosen: ${findingText(f)} at ${whereText(f, 5)}`);
     if (c.nearby.length > 5) out.push(`        … and ${c.nearby.length - 5} more of that kind`);
-    if (c.findings.length === 0 && c.nearby.length === 0) out.push(`        the capture has no ${/^\S+/.exec(c.label)![0]} finding`);
+    if (c.findings.length === 0 && c.nearby.length === 0) out.push(`        the capture has no ${/^[^\s,]+/.exec(c.label)![0]} finding`);
   }
   return out;
 }
@@ -68,12 +72,20 @@ export function renderCaptureText(r: CaptureCheck, opts: TextOptions = {}): stri
     return out.join("\n");
   }
   const res = r.result!;
-  const failed = res.checks.filter((c) => !c.ok).length;
+  // Counted as the JUnit report counts: each expect and absent entry, and in strict mode
+  // one check that nothing unexpected was found.
+  const entries = res.checks.filter((c) => c.type !== "unexpected");
+  const unexpected = res.checks.length - entries.length;
+  const total = entries.length + (res.strict ? 1 : 0);
+  const failed = entries.filter((c) => !c.ok).length + (unexpected > 0 ? 1 : 0);
   const head = r.status === "pass" ? st.cyan(st.bold("PASS")) : st.red(st.bold("FAIL"));
-  const count = r.status === "pass" ? `${res.checks.length} check${res.checks.length === 1 ? "" : "s"}` : `${failed} of ${res.checks.length} checks failed`;
-  out.push(`${head} ${r.capture}  ${st.dim(`(${count}; expectations ${r.expectations})`)}`);
+  const count = r.status === "pass" ? `${total} check${total === 1 ? "" : "s"}` : `${failed} of ${total} checks failed`;
+  const named = r.expectations !== null && r.expectations !== expectPathFor(r.capture) ? `; expectations ${r.expectations}` : "";
+  out.push(`${head} ${r.capture === "-" ? "(stdin)" : r.capture}  ${st.dim(`(${count}${named})`)}`);
   if (r.status === "fail" || opts.verbose) {
-    for (const c of res.checks) out.push(...checkLines(c, st, opts.verbose === true));
+    for (const c of entries) out.push(...checkLines(c, st, opts.verbose === true));
+    if (res.strict && unexpected === 0 && opts.verbose) out.push(`  ${st.cyan("✓")} no unexpected findings`);
+    for (const c of res.checks.filter((x) => x.type === "unexpected")) out.push(...checkLines(c, st, false));
     if (res.allowed.length > 0 && opts.verbose) {
       out.push(st.dim(`  allowed: ${res.allowed.length} finding${res.allowed.length === 1 ? "" : "s"} (${[...new Set(res.allowed.map((f) => f.kind))].join(", ")})`));
     }
@@ -95,7 +107,8 @@ export function renderSummaryText(results: CaptureCheck[], st: Style = PLAIN): s
   }
   const failing = results.filter((r) => r.status === "fail");
   if (failing.length > 0) {
-    const which = failing.length === 1 ? failing[0]!.capture : "<capture>";
+    const f = failing[0]!;
+    const which = failing.length > 1 ? "<capture>" : f.expectations !== null && f.expectations !== expectPathFor(f.capture) ? `${f.capture} --expect ${f.expectations}` : f.capture;
     out.push(`If the new behaviour is right, accept it with: sockscope check ${which} --update (and review the diff)`);
   }
   let line = `${s.captures} capture${s.captures === 1 ? "" : "s"} checked: ${s.passed} passed, ${s.failed} failed`;
@@ -114,6 +127,8 @@ export function renderUpdateText(u: UpdateOutcome, st: Style = PLAIN): string {
     out.push(`unchanged ${u.expectations}  (${n})`);
   } else if (u.created) {
     out.push(`wrote ${u.expectations}  (${n})`);
+  } else if (up.added.length + up.removed.length === 0) {
+    out.push(`rewrote ${u.expectations}  (${n}, same entries: layout and order only)`);
   } else {
     out.push(`updated ${u.expectations}  (${n}: ${up.added.length} new, ${up.removed.length} removed, ${up.kept} kept)`);
   }

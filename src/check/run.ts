@@ -120,14 +120,14 @@ export function isDirectory(p: string): boolean {
   }
 }
 
-/** Reads an expectations file; ExpectError (with "$" as the path) when it cannot be read. */
+/** Reads an expectations file; ExpectError (with no JSON path) when it cannot be read. */
 export function loadExpectations(file: string): Expectations {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ExpectError(file, "$", code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message);
+    throw new ExpectError(file, "", code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message);
   }
   return parseExpectations(text, file);
 }

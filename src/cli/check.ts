@@ -1,0 +1,165 @@
+/**
+ * `sockscope check`: holds captures to their expectations files, for CI. Exit 0 when
+ * every capture meets its expectations, 1 when one does not, 2 on usage errors,
+ * unreadable captures and invalid expectations files (one line naming the file and the
+ * JSON path). `--update` writes the expectations from what is found now (a baseline).
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { PLAIN, styleFor } from "../report/style.js";
+import { Progress } from "./progress.js";
+import { Output } from "./output.js";
+import {
+  checkTarget, directoryTargets, expectPathFor, isDirectory, summarize, updateTarget,
+  type CaptureCheck, type Target, type UpdateOutcome,
+} from "../check/run.js";
+import { renderCaptureText, renderJson, renderJunit, renderSummaryText, renderUpdateText } from "../check/render.js";
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+export const CHECK_HELP = `Usage: sockscope check [options] <capture|directory>...
+
+Checks that a capture shows the findings its expectations file says it must (and no
+others), for regression tests in CI. The expectations of x.pcap are in x.expect.json
+beside it (schema sockscope.expect/1, see schema/expect.schema.json and the README).
+A directory is searched for *.expect.json files; each is checked with its capture.
+
+  sockscope check run.pcap --update      write run.expect.json from what is found now (a baseline)
+  sockscope check run.pcap               check it: exit 0 pass, 1 fail, 2 unusable input
+  sockscope check fixtures/              check every capture with expectations, and summarise
+
+Options:
+  -e, --expect FILE        expectations file (one capture only; default <capture>.expect.json)
+  -u, --update             write or refresh the expectations instead of checking: entries that
+                           still hold are kept, failing ones replaced, new findings added
+  -F, --format text|json|junit   report format (default text; json: schema sockscope.check/1;
+                           junit: JUnit XML for CI test reports)
+  -o, --output FILE        write the report to FILE instead of stdout (with json or junit,
+                           the text report still goes to stdout: CI logs and test reports at once)
+  -q, --quiet              no progress on stderr
+      --no-color           no colours (also: NO_COLOR=1)
+
+Exit codes: 0 all expectations met, 1 a check failed, 2 usage error, unreadable capture
+or invalid expectations file.`;
+
+class Usage extends Error {}
+
+function targetsFor(positionals: string[], expect: string | undefined, update: boolean): { targets: Target[]; dirs: string[] } {
+  if (positionals.length === 0) throw new Usage("check: which capture? give a capture file, or a directory of captures and their expectations");
+  if (expect !== undefined && (positionals.length !== 1 || isDirectory(positionals[0]!))) {
+    throw new Usage("check: --expect goes with exactly one capture file");
+  }
+  const targets: Target[] = [];
+  const dirs: string[] = [];
+  for (const p of positionals) {
+    if (p !== "-" && isDirectory(p)) {
+      dirs.push(p);
+      targets.push(...directoryTargets(p));
+    } else {
+      if (p === "-" && expect === undefined) throw new Usage("check: reading standard input needs --expect FILE");
+      targets.push({ capture: p, expect: expect ?? expectPathFor(p) });
+    }
+  }
+  if (update && positionals.includes("-") && positionals.length > 1) throw new Usage("check: standard input goes alone");
+  // The same capture named twice (or found under two given directories) is checked once.
+  const seen = new Set<string>();
+  return { targets: targets.filter((t) => { const k = `${t.capture}\0${t.expect}`; if (seen.has(k)) return false; seen.add(k); return true; }), dirs };
+}
+
+export async function checkCommand(args: string[]): Promise<number> {
+  let v: Record<string, string | boolean | undefined>, positionals: string[];
+  try {
+    ({ values: v, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        expect: { type: "string", short: "e" },
+        update: { type: "boolean", short: "u" },
+        format: { type: "string", short: "F" },
+        output: { type: "string", short: "o" },
+        quiet: { type: "boolean", short: "q" },
+        "no-color": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  if (v.help) {
+    process.stdout.write(CHECK_HELP + "\n");
+    return EXIT_OK;
+  }
+  try {
+    const format = (v.format as string | undefined) ?? "text";
+    if (!["text", "json", "junit"].includes(format)) throw new Usage("--format must be one of text, json, junit");
+    const update = v.update === true;
+    if (update && (format !== "text" || v.output !== undefined)) throw new Usage("check: --update prints what it wrote as text; --format and --output are for checking");
+    const { targets, dirs } = targetsFor(positionals, v.expect as string | undefined, update);
+    const st = styleFor(process.stdout, v["no-color"] === true);
+    const single = targets.length === 1 && dirs.length === 0;
+    const progress = new Progress(single && process.stderr.isTTY === true && !v.quiet);
+    const out = new Output();
+
+    if (update) {
+      const outcomes: UpdateOutcome[] = [];
+      for (const t of targets) {
+        if (t.expect === null) continue;
+        const u = await updateTarget(t, { onProgress: progress.update });
+        progress.done();
+        outcomes.push(u);
+        out.line(renderUpdateText(u, st));
+      }
+      const unpaired = targets.filter((t) => t.expect === null);
+      if (unpaired.length > 0) {
+        out.line(st.dim(`${unpaired.length} capture${unpaired.length === 1 ? "" : "s"} without an expectations file left alone (write one with: sockscope check <capture> --update)`));
+      }
+      if (outcomes.length === 0) {
+        await out.end();
+        return usage(`check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`);
+      }
+      await out.end();
+      if (outcomes.some((u) => u.status === "error")) return EXIT_USAGE;
+      return outcomes.some((u) => !u.update!.after.ok) ? EXIT_FAILED : EXIT_OK;
+    }
+
+    const results: CaptureCheck[] = [];
+    const text: string[] = [];
+    for (const t of targets) {
+      const r = await checkTarget(t, { onProgress: progress.update });
+      progress.done();
+      results.push(r);
+      // One capture that cannot be checked gets the one-line error on stderr only.
+      if (single && r.status === "error") continue;
+      const block = renderCaptureText(r, { style: format === "text" && v.output === undefined ? st : PLAIN, verbose: single });
+      if (block !== "") text.push(block);
+    }
+    const s = summarize(results);
+    if (s.captures === 0) {
+      return usage(`check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`);
+    }
+    if (!(single && s.errors > 0)) text.push(renderSummaryText(results, format === "text" && v.output === undefined ? st : PLAIN));
+    const report = format === "json" ? renderJson(results) : format === "junit" ? renderJunit(results) : text.join("\n");
+    if (v.output !== undefined) {
+      writeFileSync(v.output as string, report + "\n");
+      if (format !== "text") for (const block of text) out.line(block);
+    } else if (report !== "") {
+      out.line(report);
+    }
+    await out.end();
+    if (single || format !== "text" || v.output !== undefined) {
+      for (const r of results) if (r.status === "error") process.stderr.write(`sockscope: ${r.error}\n`);
+    }
+    if (s.errors > 0) return EXIT_USAGE;
+    return s.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } catch (e) {
+    if (e instanceof Usage) return usage(e.message);
+    throw e;
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`sockscope: ${message} (see sockscope check --help)\n`);
+  return EXIT_USAGE;
+}
