@@ -1,7 +1,7 @@
 /**
  * The report model: what every output format renders. Built once from the engine after
  * the capture ends; JSON is this object as is (schema "sockscope.report/1", documented in
- * the README and checked by test/schema.test.ts).
+ * the README and checked against schema/report.schema.json by test/cli.test.ts).
  */
 import type { CaptureInfo } from "../capture/record.js";
 import type { Engine } from "../analyze/engine.js";
