@@ -19,6 +19,8 @@ export interface ReadOptions {
 }
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** Reserve before each chunk for a record cut by the chunk boundary: libpcap's largest snap length and a header. */
+export const DEFAULT_RESERVE = 262144 + 64;
 
 export function newCaptureInfo(file: string): CaptureInfo {
   return { file, format: "unknown", variant: "unknown", interfaces: [], packets: 0, bytesRead: 0, warnings: [], error: null };
@@ -39,6 +41,25 @@ export async function readCapture(path: string, onPacket: PacketSink, opts: Read
   }
 }
 
+/** One read buffer with the views the framers use. */
+class Chunk {
+  readonly buf: Buffer;
+  /** Records are handed out as subarrays of a plain Uint8Array: Buffer#subarray builds a Buffer each time and costs several times more per packet. */
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+    this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+}
+
+/**
+ * Two buffers, each a reserve followed by room for one chunk. While the framer walks the
+ * records of one buffer, the next chunk is already being read into the other, after its
+ * reserve; the record cut by the chunk boundary is then copied into the reserve, just
+ * before the new bytes, so it reads on contiguously. That copy is the only one.
+ */
 export async function readSource(source: ByteSource, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
   const file = source.name;
   const info = newCaptureInfo(file);
@@ -46,60 +67,74 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     file, info, rec: new PacketRecord(), sink: onPacket,
     warn: (offset, problem) => info.warnings.push(atOffset(file, offset, problem)),
   };
-  let buf = Buffer.allocUnsafeSlow(opts.chunkSize ?? DEFAULT_CHUNK);
-  let dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  // Records are handed out as subarrays of a plain Uint8Array view: Buffer#subarray
-  // builds a Buffer each time and costs several times more per packet.
-  let u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK);
+  // Room for a cut record; grows when a record is larger (rare: jumbo snap lengths).
+  let reserve = Math.min(chunk, DEFAULT_RESERVE);
+  let cur = new Chunk(reserve + chunk);
+  let nxt = new Chunk(reserve + chunk);
+  let start = reserve; // unconsumed bytes are cur[start, end)
+  let end = reserve;
+  let base = 0; // file offset of cur[start]
   let framer: Framer | null = null;
-  let end = 0; // bytes held in buf
-  let base = 0; // file offset of buf[0]
-  for (;;) {
-    if (end === buf.length) {
-      // Full without a complete record (tiny chunk sizes, or the 4-byte magic): grow.
-      const bigger = Buffer.allocUnsafeSlow(buf.length * 2 + 16);
-      bigger.set(buf.subarray(0, end), 0);
-      buf = bigger;
-      dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    }
-    const n = await source.read(buf, end, buf.length - end);
-    if (n === 0) break;
-    end += n;
+  let eof = false;
+  const read = async (c: Chunk, at: number, len: number): Promise<number> => {
+    const n = await source.read(c.buf, at, len);
     info.bytesRead += n;
-    if (framer === null) {
-      if (end < 4) continue;
-      framer = chooseFramer(dv, ctx);
+    return n;
+  };
+
+  // The magic number decides the format: gather its 4 bytes (a pipe may trickle).
+  while (end - start < 4) {
+    if (end === cur.buf.length) {
+      const bigger = new Chunk(cur.buf.length * 2);
+      bigger.buf.set(cur.u8.subarray(0, end), 0);
+      cur = bigger;
     }
+    const n = await read(cur, end, cur.buf.length - end);
+    if (n === 0) { eof = true; break; }
+    end += n;
+  }
+  if (end - start >= 4) framer = chooseFramer(cur.dv, start, ctx);
+
+  while (framer !== null) {
+    const prefetch = eof ? null : read(nxt, reserve, chunk);
     let pos: number;
     try {
-      pos = framer.parse(u8, dv, 0, end, base);
+      pos = framer.parse(cur.u8, cur.dv, start, end, base - start);
     } catch (e) {
+      await prefetch?.catch(() => 0);
       if (!(e instanceof CaptureError)) throw e;
       info.error = e.message;
       return info;
     }
-    const left = end - pos;
-    if (framer.pending > buf.length) {
-      // One record larger than a chunk: grow, carrying the partial record over.
-      const bigger = Buffer.allocUnsafeSlow(Math.max(framer.pending, buf.length * 2));
-      bigger.set(buf.subarray(pos, end), 0);
-      buf = bigger;
-      dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    } else if (left > 0 && pos > 0) {
-      buf.copyWithin(0, pos, end);
-    }
-    base += pos;
-    end = left;
+    base += pos - start;
+    start = pos;
     opts.onProgress?.(info.bytesRead, info.packets, source.size);
+    const n = prefetch === null ? 0 : await prefetch;
+    if (n === 0) break;
+    const left = end - pos;
+    if (left > reserve) {
+      // The cut record does not fit the reserve: make both buffers bigger.
+      const grown = Math.max(left, reserve * 2);
+      const bigger = new Chunk(grown + chunk);
+      bigger.buf.set(cur.u8.subarray(pos, end), grown - left);
+      bigger.buf.set(nxt.u8.subarray(reserve, reserve + n), grown);
+      reserve = grown;
+      cur = bigger;
+      nxt = new Chunk(reserve + chunk);
+    } else {
+      nxt.buf.set(cur.u8.subarray(pos, end), reserve - left);
+      const t = cur; cur = nxt; nxt = t;
+    }
+    start = reserve - left;
+    end = reserve + n;
   }
   if (framer === null) {
-    if (end === 0) throw new CaptureError(file, 0, "empty input (0 bytes): not a capture");
-    throw new CaptureError(file, 0, `only ${end} bytes: too short to be a capture file`);
+    if (end === start) throw new CaptureError(file, 0, "empty input (0 bytes): not a capture");
+    throw new CaptureError(file, 0, `only ${end - start} bytes: too short to be a capture file`);
   }
-  if (end > 0) {
-    const msg = atOffset(file, base, framer.describeTail(end));
+  if (end > start) {
+    const msg = atOffset(file, base, framer.describeTail(end - start));
     if (info.format === "unknown") info.error = msg;
     else info.warnings.push(msg);
   } else if (info.format === "unknown") {
@@ -108,21 +143,20 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   return info;
 }
 
-function chooseFramer(dv: DataView, ctx: FramerContext): Framer {
-  const magic = dv.getUint32(0, false);
+function chooseFramer(dv: DataView, at: number, ctx: FramerContext): Framer {
+  const magic = dv.getUint32(at, false);
   if (isPcapMagic(magic)) return new PcapFramer(ctx);
   if (magic === PCAPNG_SHB) return new PcapngFramer(ctx);
-  throw new CaptureError(ctx.file, 0, `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, "0")})${describeMagic(dv)}`);
+  throw new CaptureError(ctx.file, 0, `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, "0")})${describeMagic(dv, at)}`);
 }
 
 /** A hint for the common look-alikes users feed in by mistake. */
-function describeMagic(dv: DataView): string {
-  const b0 = dv.getUint8(0), b1 = dv.getUint8(1);
+function describeMagic(dv: DataView, at: number): string {
+  const b0 = dv.getUint8(at), b1 = dv.getUint8(at + 1);
   if (b0 === 0x1f && b1 === 0x8b) return ": it is gzip-compressed; gunzip it first";
-  if (dv.getUint32(0, false) === 0x0a0d0d0a) return "";
   let printable = true;
   for (let i = 0; i < 4; i++) {
-    const c = dv.getUint8(i);
+    const c = dv.getUint8(at + i);
     if (c < 9 || c > 126) printable = false;
   }
   return printable ? ": it looks like text" : "";
