@@ -10,9 +10,10 @@
  * - a flow over its share keeps, in this order: its first and last packet, the frames its
  *   findings cite (up to a quarter of the share), the notable packets (SYN, FIN, RST, old
  *   data, zero windows and the window reopening; together up to half the share), then,
- *   per direction, for each of share/8 equal time slices, the slice's first and last
- *   packet, the one with the lowest window and the one with the most bytes in flight
- *   (the M4 rule: the drawn lines keep their envelope at screen resolution).
+ *   per direction, for each of at least share/8 equal time slices (doubled while the
+ *   picks still fit), the slice's first and last packet, the one with the lowest window
+ *   and the one with the most bytes in flight (the M4 rule: the drawn lines keep their
+ *   envelope at screen resolution).
  */
 import type { FlowSeriesSet } from "./series.js";
 import { META_DIR, META_NOTABLE } from "./series.js";
@@ -82,12 +83,31 @@ export function selectRows(s: FlowSeriesSet, rows: Uint32Array, share: number, e
   }
   for (const k of spread(ev, Math.floor(share / 4))) take(k);
   for (const k of spread(notable, Math.max(0, Math.floor(share / 2) - kept))) take(k);
-  const slices = Math.max(1, Math.floor((share - kept) / 8));
+  // Time slices: start at (share left) / 8 per direction; slices whose four picks coincide
+  // (e.g. UDP, where window and bytes in flight are constant) leave budget unused, so
+  // double the slices while the picks still fit.
+  const base = keep.slice();
+  let best: Uint8Array | null = null;
+  for (let slices = Math.max(1, Math.floor((share - kept) / 8)); slices <= n; slices *= 2) {
+    const trial = base.slice();
+    const count = m4(s, rows, slices, trial, kept);
+    if (count > share) break;
+    best = trial;
+    if (count >= share * 0.9) break;
+  }
+  if (best !== null) keep.set(best);
+  const out: number[] = [];
+  for (let k = 0; k < n; k++) if (keep[k]) out.push(k);
+  return out;
+}
+
+/** Marks, per direction and time slice, the first, last, lowest-window and most-in-flight row; returns the marked count. */
+function m4(s: FlowSeriesSet, rows: Uint32Array, slices: number, keep: Uint8Array, kept: number): number {
+  const n = rows.length;
   const t0 = s.time[rows[0]!]!, span = s.time[rows[n - 1]!]! - t0 || 1;
+  const first = new Int32Array(slices), last = new Int32Array(slices), minWin = new Int32Array(slices), maxFl = new Int32Array(slices);
   for (let dir = 0; dir < 2; dir++) {
-    // Per slice: first, last, lowest window, most in flight.
-    const first = new Int32Array(slices).fill(-1), last = new Int32Array(slices).fill(-1);
-    const minWin = new Int32Array(slices).fill(-1), maxFl = new Int32Array(slices).fill(-1);
+    first.fill(-1); last.fill(-1); minWin.fill(-1); maxFl.fill(-1);
     for (let k = 0; k < n; k++) {
       const r = rows[k]!;
       if ((s.meta[r]! & META_DIR) !== dir) continue;
@@ -97,11 +117,9 @@ export function selectRows(s: FlowSeriesSet, rows: Uint32Array, share: number, e
       if (minWin[b] === -1 || s.win[r]! < s.win[rows[minWin[b]!]!]!) minWin[b] = k;
       if (maxFl[b] === -1 || s.inFlight[r]! > s.inFlight[rows[maxFl[b]!]!]!) maxFl[b] = k;
     }
-    for (let b = 0; b < slices && kept < share; b++) {
-      for (const k of [first[b]!, last[b]!, minWin[b]!, maxFl[b]!]) if (k >= 0 && kept < share) take(k);
+    for (let b = 0; b < slices; b++) {
+      for (const k of [first[b]!, last[b]!, minWin[b]!, maxFl[b]!]) if (k >= 0 && keep[k] === 0) { keep[k] = 1; kept++; }
     }
   }
-  const out: number[] = [];
-  for (let k = 0; k < n; k++) if (keep[k]) out.push(k);
-  return out;
+  return kept;
 }

@@ -178,12 +178,16 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
   // Series, within the point budget.
   const budget = opts.pointBudget ?? POINT_BUDGET;
   const seriesJson: Record<number, SeriesJson> = {};
+  /** Flows with packets but no share of the point budget left. */
+  const overBudget: number[] = [];
   if (series !== null) {
     const ids = flows.map((f) => f.id);
     const shares = allocate(ids, withFindings, (id) => series.rowsOf(id).length, budget);
     for (const f of flows) {
       if (series.rowsOf(f.id).length === 0) continue;
-      seriesJson[f.id] = encodeSeries(series, f.id, f.proto === "udp", shares.get(f.id) ?? 0, evidence.get(f.id) ?? new Set(), t0);
+      const share = shares.get(f.id) ?? 0;
+      if (share === 0) { overBudget.push(f.id); continue; }
+      seriesJson[f.id] = encodeSeries(series, f.id, f.proto === "udp", share, evidence.get(f.id) ?? new Set(), t0);
     }
   }
 
@@ -199,6 +203,7 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     texts,
     series: seriesJson,
     hasSeries: series !== null,
+    overBudget,
     limits: {
       pointBudget: budget, flowPointsMax: FLOW_POINTS_MAX, otherFlowPointsMax: OTHER_FLOW_POINTS_MAX,
       flowCollectCap: FLOW_COLLECT_CAP, totalCollectCap: TOTAL_COLLECT_CAP, thinned: series?.thinned ?? false,

@@ -12,8 +12,9 @@
  * Memory is bounded two ways (the collection cap; what is drawn is chosen later, see
  * downsample.ts):
  * - per flow: past FLOW_COLLECT_CAP rows a flow keeps only every 2nd, then 4th, ... of its
- *   ordinary packets (by its own packet count); notable packets (SYN, FIN, RST, old data,
- *   zero windows and the window reopening) are kept until they are half the cap;
+ *   ordinary packets (by its own packet count); notable packets are kept whole: SYN, FIN
+ *   and RST until they are half the cap, old data (retransmissions), zero windows and the
+ *   window reopening until they are a quarter;
  * - in all: past TOTAL_COLLECT_CAP rows every flow is thinned the same way until the rows
  *   fit in three quarters of it.
  */
@@ -62,7 +63,7 @@ export interface FlowSeriesSet {
 
 function grow<T extends Float64Array | Uint32Array | Uint8Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
-  b.set(a);
+  b.set(a.length > n ? a.subarray(0, n) : a);
   return b;
 }
 
@@ -86,6 +87,8 @@ export class SeriesCollector implements FlowSeriesSet {
   private shift = new Uint8Array(256);
   private keptOrdinary = new Uint32Array(256);
   private keptNotable = new Uint32Array(256);
+  /** Bit per direction: first payload bytes taken. */
+  private snipped = new Uint8Array(256);
   /** 8 per flow: per direction last raw relative seq, seq wraps, last raw relative ack, ack wraps. */
   private wrap = new Float64Array(256 * 8);
   /** 2 per flow: per direction the last advertised window (TCP, -1 none yet) or the bytes so far (UDP). */
@@ -96,7 +99,9 @@ export class SeriesCollector implements FlowSeriesSet {
   private index: Uint32Array[] | null = null;
   thinned = false;
 
-  constructor(private readonly flowCap = FLOW_COLLECT_CAP, private readonly totalCap = TOTAL_COLLECT_CAP) {}
+  constructor(private readonly flowCap = FLOW_COLLECT_CAP, private readonly totalCap = TOTAL_COLLECT_CAP) {
+    if (totalCap < this.time.length) this.resize(totalCap);
+  }
 
   /** The pipeline observer: pass as `observer` to runCapture. */
   readonly observe = (rec: PacketRecord, p: DecodedPacket, flow: Flow | null, dir: number, seg: TcpSegment | null): void => {
@@ -116,22 +121,23 @@ export class SeriesCollector implements FlowSeriesSet {
       inFlightV = seg.inFlight;
       const old = seg.seqVsNext < 0 && (flagsV & TH_RST) === 0 && (lenV > 0 || (flagsV & (TH_SYN | TH_FIN)) !== 0);
       if (old) meta |= META_OLD;
-      let notable = old || (flagsV & (TH_SYN | TH_FIN | TH_RST)) !== 0;
+      // SYN, FIN and RST may fill half the flow's cap, old data and window events a quarter.
+      let limit = (flagsV & (TH_SYN | TH_FIN | TH_RST)) !== 0 ? this.flowCap >>> 1 : old ? this.flowCap >>> 2 : 0;
       if ((flagsV & (TH_RST | TH_SYN)) === 0) {
         const prev = this.lastWin[d2]!;
-        if (winV === 0 || (prev === 0 && winV !== 0)) notable = true;
+        if ((winV === 0 || (prev === 0 && winV !== 0)) && limit === 0) limit = this.flowCap >>> 2;
         this.lastWin[d2] = winV;
       }
-      if (notable && this.keptNotable[id]! < this.flowCap >>> 1) meta |= META_NOTABLE;
-      if (lenV > 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
+      if (this.keptNotable[id]! < limit) meta |= META_NOTABLE;
+      if (lenV > 0 && (this.snipped[id]! & (1 << dir)) === 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
     } else {
       lenV = p.payloadLen;
       seqV = this.udpBytes[d2]!;
       this.udpBytes[d2] = seqV + lenV;
-      if (lenV > 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
+      if (lenV > 0 && (this.snipped[id]! & (1 << dir)) === 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
     }
     if ((meta & META_NOTABLE) === 0) {
-      const sh = Math.max(this.shift[id]!, this.globalShift);
+      const fs = this.shift[id]!, sh = fs > this.globalShift ? fs : this.globalShift;
       if (sh > 0 && ord % 2 ** sh !== 0) return;
       this.keptOrdinary[id]++;
     } else {
@@ -170,6 +176,7 @@ export class SeriesCollector implements FlowSeriesSet {
   }
 
   private snippet(id: number, dir: number, p: DecodedPacket): void {
+    this.snipped[id] |= 1 << dir;
     let s = this.snippets.get(id);
     if (s === undefined) {
       if (this.snippets.size >= MAX_SNIPPET_FLOWS) return;
@@ -194,6 +201,7 @@ export class SeriesCollector implements FlowSeriesSet {
     this.shift = grow(this.shift, n);
     this.keptOrdinary = grow(this.keptOrdinary, n);
     this.keptNotable = grow(this.keptNotable, n);
+    this.snipped = grow(this.snipped, n);
     this.wrap = grow(this.wrap, n * 8);
     const lw = new Float64Array(n * 2).fill(-1);
     lw.set(this.lastWin);
@@ -205,11 +213,7 @@ export class SeriesCollector implements FlowSeriesSet {
   private makeRoom(): void {
     const cap = this.time.length;
     if (cap < this.totalCap) {
-      const n = Math.min(cap * 2, this.totalCap);
-      this.time = grow(this.time, n); this.frame = grow(this.frame, n); this.flow = grow(this.flow, n);
-      this.seq = grow(this.seq, n); this.ack = grow(this.ack, n); this.win = grow(this.win, n);
-      this.inFlight = grow(this.inFlight, n); this.len = grow(this.len, n); this.flags = grow(this.flags, n);
-      this.meta = grow(this.meta, n); this.ord = grow(this.ord, n);
+      this.resize(Math.min(cap * 2, this.totalCap));
       return;
     }
     this.thinned = true;
@@ -219,6 +223,13 @@ export class SeriesCollector implements FlowSeriesSet {
       this.globalShift++;
       this.compact(++passes > 8);
     }
+  }
+
+  private resize(n: number): void {
+    this.time = grow(this.time, n); this.frame = grow(this.frame, n); this.flow = grow(this.flow, n);
+    this.seq = grow(this.seq, n); this.ack = grow(this.ack, n); this.win = grow(this.win, n);
+    this.inFlight = grow(this.inFlight, n); this.len = grow(this.len, n); this.flags = grow(this.flags, n);
+    this.meta = grow(this.meta, n); this.ord = grow(this.ord, n);
   }
 
   /** Removes rows whose flow has been thinned past them (also notable ones when `all`). */
