@@ -20,6 +20,7 @@ export { DecodedPacket } from "./decode/packet.js";
 export { PacketDecoder } from "./decode/decoder.js";
 export { buildReport, REPORT_SCHEMA, type Report, type FlowReport, type CaptureSummary, type FlowFilter } from "./report/model.js";
 export { renderText } from "./report/text.js";
+export { SeriesCollector, renderHtml, type FlowSeriesSet, type HtmlOptions } from "./report/html/index.js";
 export type { PacketLine } from "./report/packets.js";
 
 /**

@@ -6,6 +6,7 @@
  * for `sockscope check`), 2 usage error or input that could not be read as a capture.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import { runCapture, type RunOptions } from "../pipeline.js";
@@ -13,10 +14,13 @@ import { buildReport, hasFilter, matchesFilter, flowReport, type FlowFilter, typ
 import { renderFlowTable, renderText, renderSummary } from "../report/text.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
+import { SeriesCollector, renderHtml } from "../report/html/index.js";
 import { Progress } from "./progress.js";
 import { Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { explainCommand } from "./explain.js";
+import { liveCommand, interfacesCommand, LIVE_HELP, INTERFACES_HELP } from "./live.js";
+import { checkCommand, CHECK_HELP } from "./check.js";
 
 export const EXIT_OK = 0;
 export const EXIT_CHECK_FAILED = 1;
@@ -51,16 +55,21 @@ Commands:
   flows     the flow table only
   packets   one line per packet, with flow, direction, flags and finding tags
   explain   what a finding kind means (sockscope explain zero-window); no kind: list all
+  live      capture on an interface, findings as they happen, summary at Ctrl-C (root)
+  interfaces  the interfaces live can capture on, with their addresses
+  check     hold captures to their expectations files (regression checks in CI); --update writes them
 
 Options for every command: --help, --version. Run 'sockscope <command> --help' for more.
-Exit codes: 0 analysed, 2 usage error or unreadable input.`,
+Exit codes: 0 analysed, 1 a check failed (check), 2 usage error or unreadable input.`,
   analyze: `Usage: sockscope analyze [options] <file|->
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
 and prints a capture summary, the flow table and the findings, each with its explanation.
 
 Options:
-  -F, --format text|json   report format (default text; json: schema sockscope.report/1)
+  -F, --format FORMAT      text (default), json (schema sockscope.report/1) or html (one
+                           self-contained page with per-flow graphs; give -o or redirect)
+  -o, --output FILE        write the report to FILE instead of standard output
       --brief              findings' one-line summaries only, no explanations
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
@@ -91,11 +100,14 @@ Options:
   -F, --format text|jsonl  (default text; jsonl: one JSON object per line)
       --flow ID, --host ADDR, --port N   filters, as for analyze (packets outside flows are dropped)
   -q, --quiet, --no-color`,
+  live: LIVE_HELP,
+  interfaces: INTERFACES_HELP,
   explain: `Usage: sockscope explain [kind]
 
 Without a kind: lists every finding kind with its one-line meaning.
 With a kind: prints its catalogue entry: what it looks like on the wire, what the program
 did at the socket API, what it saw, what to change, and the FAQ sections to read.`,
+  check: CHECK_HELP,
 };
 
 function parseFilter(v: Record<string, unknown>): FlowFilter {
@@ -153,20 +165,34 @@ function reportProblems(report: Report, quiet: boolean): void {
 }
 
 async function analyzeCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" } }, allowPositionals: true });
+  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, output: { type: "string", short: "o" } }, allowPositionals: true });
   if (v.help) return help("analyze");
-  const format = formatOf(v, ["text", "json"]);
+  const format = formatOf(v, ["text", "json", "html"]);
+  const output = v.output;
+  if (format === "html" && output === undefined && process.stdout.isTTY) throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
   const input = oneInput(positionals, "analyze");
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
-  const { info, engine } = await runCapture(input, runOptions(v, progress));
+  // The HTML report's graphs need per-packet series: collected only for it.
+  const series = format === "html" ? new SeriesCollector() : null;
+  const { info, engine } = await runCapture(input, series === null ? runOptions(v, progress) : { ...runOptions(v, progress), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
   const report = buildReport(info, engine, parseFilter(v));
-  const out = new Output();
-  if (format === "json") out.line(JSON.stringify(report, null, 2));
-  else out.line(renderText(report, { style: styleFor(process.stdout, v["no-color"] === true), brief: v.brief === true }).trimEnd());
-  await out.end();
-  if (format === "json") reportProblems(report, v.quiet === true);
+  const text = format === "json" ? JSON.stringify(report, null, 2)
+    : format === "html" ? renderHtml(report, series)
+    : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true }).trimEnd();
+  if (output !== undefined) {
+    try {
+      writeFileSync(output, text.endsWith("\n") ? text : text + "\n");
+    } catch (e) {
+      return fail(`cannot write ${output}: ${(e as Error).message}`);
+    }
+  } else {
+    const out = new Output();
+    out.line(text.endsWith("\n") ? text.slice(0, -1) : text);
+    await out.end();
+  }
+  if (format !== "text") reportProblems(report, v.quiet === true);
   else if (report.capture.partial) process.stderr.write(`sockscope: ${info.error}\n`);
   return EXIT_OK;
 }
@@ -261,8 +287,11 @@ export async function main(argv: string[]): Promise<number> {
       case "flows": return await flowsCommand(rest);
       case "packets": return await packetsCommand(rest);
       case "explain": return explainCommand(rest, HELP.explain!);
+      case "live": return await liveCommand(rest);
+      case "interfaces": return await interfacesCommand(rest);
+      case "check": return await checkCommand(rest);
       default:
-        throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain`);
+        throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain, check, live, interfaces`);
     }
   } catch (e) {
     if (e instanceof CaptureError) return fail(e.message);

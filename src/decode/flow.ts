@@ -238,8 +238,13 @@ export class FlowTable {
    */
   private readonly buckets = new Map<number, Flow>();
   private active = 0;
-  /** Every flow in order of first packet (ids are 1-based indexes into this list + 1). */
+  /**
+   * Every flow in order of first packet (ids are 1-based indexes into this list + 1).
+   * A live capture drops ended flows from it (`expire`); ids keep counting.
+   */
   readonly all: Flow[] = [];
+  /** Flows created so far: the last id given. */
+  private created = 0;
   readonly segment = new TcpSegment();
   evicted = 0;
   /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
@@ -554,9 +559,10 @@ export class FlowTable {
       guessed = true;
       srcIsClient = guessSrcIsClient(p);
     }
+    const id = ++this.created;
     const flow = srcIsClient
-      ? new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
-      : new Flow(this.all.length + 1, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
+      ? new Flow(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
+      : new Flow(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
     flow.rolesGuessed = guessed;
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;

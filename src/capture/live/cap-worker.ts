@@ -28,6 +28,13 @@ export interface CapWorkerConfig {
   bufferBytes: number;
 }
 
+/**
+ * Every Cap object this process made, referenced for its whole life: cap never uv_close()s
+ * its poll handle, which stays linked in the event loop after close(); a collected Cap
+ * frees it under the loop's feet (a segfault, seen when the probe below was collected).
+ */
+const keep: unknown[] = [];
+
 /** Bytes of packets waiting for the main process before new packets are dropped (and counted). */
 const MAX_PENDING = 64 << 20;
 const CHUNK = 1 << 20;
@@ -57,9 +64,7 @@ function main(): void {
   let Cap;
   try { Cap = loadCap().Cap; } catch (e) { return startFailed(e); }
   // Open once without the filter so that a refusal (permission, no such interface) is
-  // told apart from a filter libpcap cannot compile. Closed handles are kept referenced:
-  // cap never releases its poll handle, so one must not be garbage-collected.
-  const keep: unknown[] = [];
+  // told apart from a filter libpcap cannot compile.
   if (cfg.filter !== "") {
     const probe = new Cap();
     keep.push(probe);

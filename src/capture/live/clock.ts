@@ -12,16 +12,28 @@ export class LiveClock {
 
   constructor() {
     // Anchor on the edge of a Date.now() millisecond, so the mapping is exact to a few
-    // microseconds rather than to the millisecond. Spins for at most ~1 ms, once.
-    const first = Date.now();
-    const limit = performance.now() + 2;
-    let wall = first, mono = performance.now();
-    while (wall === first && mono < limit) {
-      mono = performance.now();
-      wall = Date.now();
+    // microseconds rather than to the millisecond: the edge lies between the last read
+    // that returned the old millisecond and the first that returned the new one. Five
+    // edges (~5 ms, once), keeping the narrowest bracket: a preemption inside one
+    // bracket would otherwise put the whole capture's stamps off by as much.
+    let bestWidth = Infinity, wallMs = 0, monoMs = 0;
+    for (let i = 0; i < 5; i++) {
+      const first = Date.now();
+      let prev = performance.now(), before = prev, wall = first, after = prev;
+      while (wall === first) {
+        prev = before;
+        before = performance.now();
+        wall = Date.now();
+        after = performance.now();
+      }
+      if (after - prev < bestWidth) {
+        bestWidth = after - prev;
+        wallMs = wall;
+        monoMs = (prev + after) / 2;
+      }
     }
-    this.wallMs = wall;
-    this.monoMs = mono;
+    this.wallMs = wallMs;
+    this.monoMs = monoMs;
   }
 
   /** Milliseconds since the epoch, monotonic, sub-millisecond. */

@@ -1,0 +1,171 @@
+/**
+ * The analysis side of a live capture: the same Engine as for files, plus what a capture
+ * that never ends needs. Between packet batches `tick` ends the flows that are finished
+ * (FlowTable.expire: closed and quiet for the linger, or idle past the idle timeout), so
+ * their analyzers report from onFlowEnd while the capture goes on; findings reach
+ * `onFinding` the moment they are reported, ended flows `onFlowEnd`.
+ *
+ * Memory stays flat however long it runs: the flow table holds only active flows (at
+ * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
+ * keeps a bounded number of findings and ended flows (the stream has them all).
+ */
+import type { PacketRecord } from "../record.js";
+import type { CaptureInfo } from "../record.js";
+import { Engine, type EngineOptions } from "../../analyze/engine.js";
+import type { Finding } from "../../analyze/finding.js";
+import { L4_TCP } from "../../decode/packet.js";
+import type { ExpireOptions, Flow, FlowEndReason } from "../../decode/flow.js";
+import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../../report/model.js";
+import type { PcapWriter } from "./pcap-writer.js";
+
+/** Defaults, in seconds. */
+export const LIVE_LINGER_SEC = 1;
+/** Above Linux's largest retransmission backoff (TCP_RTO_MAX, 120 s) and keep-alive probe gaps as commonly set. */
+export const LIVE_IDLE_SEC = 300;
+/** As Zeek's udp_inactivity_timeout; Linux conntrack forgets an unanswered UDP flow after 30 s. */
+export const LIVE_UDP_IDLE_SEC = 60;
+/** Flows tracked at once in a live capture (each costs ~1-2 KB with its analyzer state). */
+export const LIVE_MAX_FLOWS = 100_000;
+/** Findings and ended flows kept for the summary. */
+export const LIVE_KEEP_FINDINGS = 5000;
+export const LIVE_KEEP_FLOWS = 2000;
+
+export interface LiveSessionOptions {
+  engine?: EngineOptions;
+  filter?: FlowFilter;
+  expire?: Partial<ExpireOptions>;
+  keepFindings?: number;
+  keepFlows?: number;
+  writer?: PcapWriter | null;
+  /** Stop analysing after this many packets (`-c`), calling onCountReached once. */
+  count?: number;
+  onCountReached?: () => void;
+  onFinding?: (f: Finding, flow: FlowReport | null) => void;
+  onFlowEnd?: (flow: FlowReport, why: FlowEndReason) => void;
+}
+
+const byFlowFrameKind = (a: Finding, b: Finding): number =>
+  (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
+
+export class LiveSession {
+  readonly engine: Engine;
+  readonly expire: ExpireOptions;
+  /** Packets analysed (and written with -w). */
+  packets = 0;
+  accepting = true;
+  tcpFlows = 0;
+  udpFlows = 0;
+  /** Flows ended while capturing (closed, idle, replaced, evicted), not at the end. */
+  flowsEndedLive = 0;
+  /** Flows still open when the capture ended. */
+  flowsOpenAtEnd = 0;
+  findingsReported = 0;
+  findingsNotKept = 0;
+  flowsNotKept = 0;
+  private readonly filter: FlowFilter;
+  private readonly filtering: boolean;
+  private readonly findings: Finding[] = [];
+  private readonly findingFlows = new Set<number>();
+  private readonly flowsWithFindings = new Map<number, FlowReport>();
+  private readonly otherFlows = new Map<number, FlowReport>();
+  private readonly matchCache = new Map<number, boolean>();
+  private readonly keepFindings: number;
+  private readonly keepFlows: number;
+
+  constructor(private readonly o: LiveSessionOptions = {}) {
+    const msl = o.engine?.analyzer?.mslSec ?? 30;
+    this.expire = {
+      lingerSec: LIVE_LINGER_SEC, idleSec: LIVE_IDLE_SEC, udpIdleSec: LIVE_UDP_IDLE_SEC, rememberSec: 2 * msl, ...o.expire,
+    };
+    this.filter = o.filter ?? {};
+    this.filtering = hasFilter(this.filter);
+    this.keepFindings = o.keepFindings ?? LIVE_KEEP_FINDINGS;
+    this.keepFlows = o.keepFlows ?? LIVE_KEEP_FLOWS;
+    this.engine = new Engine({
+      maxFlows: LIVE_MAX_FLOWS,
+      ...o.engine,
+      keepFindings: false,
+      onFinding: (f, flow) => this.finding(f, flow),
+      onFlowEnd: (flow, why) => this.flowEnded(flow, why),
+    });
+  }
+
+  readonly onPacket = (rec: PacketRecord): void => {
+    if (!this.accepting) return;
+    this.o.writer?.write(rec);
+    this.engine.onPacket(rec);
+    if (++this.packets === this.o.count) {
+      this.accepting = false;
+      this.o.onCountReached?.();
+    }
+  };
+
+  /** Between batches, a few times a second: ends finished flows. `now`: seconds since the epoch. */
+  tick(now: number): number {
+    this.o.writer?.flush();
+    return this.engine.tick(now, this.expire);
+  }
+
+  /** Capture over: every flow still open ends (their findings are reported now). */
+  finish(): void {
+    this.engine.finish();
+  }
+
+  get activeFlows(): number {
+    return this.engine.flows.activeCount;
+  }
+
+  private matches(flow: Flow): boolean {
+    if (!this.filtering) return true;
+    let m = this.matchCache.get(flow.id);
+    if (m === undefined) { m = matchesFilter(flowReport(flow), this.filter); this.matchCache.set(flow.id, m); }
+    return m;
+  }
+
+  private finding(f: Finding, flow: Flow | null): void {
+    if (flow === null ? this.filtering : !this.matches(flow)) return;
+    this.findingsReported++;
+    if (this.findings.length < this.keepFindings) {
+      this.findings.push(f);
+      if (f.flow !== null) this.findingFlows.add(f.flow);
+    } else {
+      this.findingsNotKept++;
+    }
+    this.o.onFinding?.(f, flow === null ? null : flowReport(flow));
+  }
+
+  private flowEnded(flow: Flow, why: FlowEndReason): void {
+    if (flow.proto === L4_TCP) this.tcpFlows++; else this.udpFlows++;
+    if (why !== "capture-end") this.flowsEndedLive++; else this.flowsOpenAtEnd++;
+    const matched = this.matches(flow);
+    this.matchCache.delete(flow.id);
+    if (!matched) return;
+    const fr = flowReport(flow);
+    if (this.findingFlows.has(flow.id)) {
+      this.flowsWithFindings.set(flow.id, fr);
+    } else {
+      this.otherFlows.set(flow.id, fr);
+      if (this.otherFlows.size > this.keepFlows) {
+        this.otherFlows.delete(this.otherFlows.keys().next().value as number);
+        this.flowsNotKept++;
+      }
+    }
+    this.o.onFlowEnd?.(fr, why);
+  }
+
+  /** The report of the capture so far (after finish(): all of it), as `analyze` builds it. */
+  report(info: CaptureInfo): Report {
+    const r = buildReport(info, this.engine);
+    r.flows = [...this.flowsWithFindings.values(), ...this.otherFlows.values()].sort((a, b) => a.id - b.id);
+    r.findings = [...this.findings].sort(byFlowFrameKind);
+    r.capture.packets = this.packets;
+    r.capture.flows = { tcp: this.tcpFlows, udp: this.udpFlows };
+    if (this.findingsNotKept > 0) {
+      r.warnings.push(`${this.findingsNotKept} finding(s) were printed as they happened but are not in this summary (it keeps the first ${this.keepFindings})`);
+    }
+    if (this.flowsNotKept > 0) {
+      r.warnings.push(`${this.flowsNotKept} ended flow(s) without findings are not in this flow table (it keeps the last ${this.keepFlows})`);
+    }
+    return r;
+  }
+}

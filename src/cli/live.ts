@@ -1,0 +1,440 @@
+/**
+ * `sockscope live`: capture on an interface and report findings as they happen, and
+ * `sockscope interfaces`: what can be captured on. Capture backends, the live clock and
+ * the streaming analysis are in src/capture/live; this file is options and output.
+ *
+ * Exit codes: 0 capture ended (Ctrl-C, SIGTERM, -c, --duration), 2 usage error, or the
+ * capture could not start or stopped on its own (permission, no such interface, bad
+ * filter, interface lost, cap missing): one line on stderr saying what to do.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { unlinkSync } from "node:fs";
+import { readSource } from "../capture/reader.js";
+import { CaptureError } from "../capture/errors.js";
+import { newCaptureInfo } from "../capture/reader.js";
+import type { CaptureInfo } from "../capture/record.js";
+import { makeBackend, type BackendName, type LiveBackend, type LiveEnd } from "../capture/live/backend.js";
+import { LiveClock } from "../capture/live/clock.js";
+import { LiveError } from "../capture/live/errors.js";
+import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
+import { PcapWriter } from "../capture/live/pcap-writer.js";
+import {
+  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC, LiveSession,
+} from "../capture/live/session.js";
+import type { Finding } from "../analyze/finding.js";
+import type { EngineOptions } from "../analyze/engine.js";
+import type { FlowEndReason } from "../decode/flow.js";
+import { linkTypeName } from "../decode/link.js";
+import type { FlowFilter, FlowReport, Report } from "../report/model.js";
+import { compressFrames, indentWrap, renderText } from "../report/text.js";
+import { styleFor, type Style } from "../report/style.js";
+
+const EXIT_OK = 0;
+const EXIT_FAIL = 2;
+
+/** How often finished flows are ended (and -w flushed), ms of wall time. */
+const TICK_MS = 250;
+
+class LiveUsageError extends Error {}
+
+export const LIVE_HELP = `Usage: sockscope live [options] [-i IF] [-f FILTER | FILTER...]
+
+Captures on a network interface and prints each finding as soon as its evidence is
+complete, with its explanation; Ctrl-C (or SIGTERM, -c, --duration) ends the capture and
+prints the summary report, as analyze does. Needs root or the capture capabilities.
+
+Capture:
+  -i, --interface IF       interface to capture on (sockscope interfaces lists them;
+                           default: the first up non-loopback one with an address, as tcpdump)
+  -f, --filter EXPR        capture filter, BPF syntax as tcpdump's ("tcp port 8080"); also
+                           taken from the words after the options
+  -s, --snaplen N          bytes kept per packet (default and most: 65535 with cap, 262144 with
+                           tcpdump or dumpcap)
+  -c, --count N            stop after N packets
+      --duration S         stop after S seconds
+  -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
+                           of the findings), complete when sockscope exits
+      --via cap|tcpdump|dumpcap
+                           capture backend (default cap: libpcap through the cap package,
+                           packets stamped on delivery; tcpdump or dumpcap: runs that
+                           program, for kernel timestamps and libpcap's drop counters)
+  -B, --buffer-size KIB    kernel capture buffer (default 8192 KiB)
+
+Analysis and output:
+  -F, --format text|jsonl  text (default), or one JSON object per line: each finding
+                           ({"type":"finding",...}), each ended flow ({"type":"flow",...})
+                           and at the end {"type":"end",...} with the capture summary
+      --flow ID, --host ADDR, --port N   show only these flows (all packets are analysed and saved)
+      --brief              findings without explanations
+      --idle-timeout S     end a TCP flow quiet for S seconds (default ${LIVE_IDLE_SEC})
+      --udp-timeout S      end a UDP flow quiet for S seconds (default ${LIVE_UDP_IDLE_SEC})
+      --linger S           end a closed TCP flow quiet for S seconds (default ${LIVE_LINGER_SEC})
+      --max-flows N        flows tracked at once, idle ones evicted beyond (default ${LIVE_MAX_FLOWS})
+      --msl, --frag-timeout, --max-frag-datagrams, --max-frag-bytes   as for analyze
+  -q, --quiet              no status lines on stderr, no ended-flow lines
+      --no-color           no colours (also: NO_COLOR=1)
+
+Findings reported while a flow is open (connection-refused, rst-after-fin, abortive-close,
+time-wait, ...) print at once; the others when their flow ends: closed and quiet for
+--linger, or idle for --idle-timeout, or at the end of the capture.`;
+
+export const INTERFACES_HELP = `Usage: sockscope interfaces [--format text|json]
+
+Lists the interfaces a live capture can open (libpcap's list through cap, with pseudo-devices
+such as any), with their addresses, whether they are up, and which is the loopback.`;
+
+const LIVE_OPTIONS = {
+  interface: { type: "string", short: "i" },
+  filter: { type: "string", short: "f" },
+  snaplen: { type: "string", short: "s" },
+  count: { type: "string", short: "c" },
+  duration: { type: "string" },
+  write: { type: "string", short: "w" },
+  via: { type: "string" },
+  "buffer-size": { type: "string", short: "B" },
+  format: { type: "string", short: "F" },
+  flow: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  brief: { type: "boolean" },
+  "idle-timeout": { type: "string" },
+  "udp-timeout": { type: "string" },
+  linger: { type: "string" },
+  "max-flows": { type: "string" },
+  msl: { type: "string" },
+  "frag-timeout": { type: "string" },
+  "max-frag-datagrams": { type: "string" },
+  "max-frag-bytes": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  "no-color": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+function wholeNumber(name: string, s: string, min = 0): number {
+  if (!/^\d+$/.test(s) || Number(s) < min) throw new LiveUsageError(`${name} takes a whole number${min > 0 ? ` of at least ${min}` : ""}, not "${s}"`);
+  return Number(s);
+}
+
+function seconds(name: string, s: string, allowZero = false): number {
+  const v = Number(s);
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || s.trim() === "") throw new LiveUsageError(`${name} takes a number of seconds, not "${s}"`);
+  return v;
+}
+
+function usageFail(message: string, command: string): number {
+  process.stderr.write(`sockscope: ${message} (see sockscope ${command} --help)\n`);
+  return EXIT_FAIL;
+}
+
+function localTime(t: number): string {
+  const d = new Date(t * 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function flowTitle(fr: FlowReport): string {
+  return `flow ${fr.id} ${fr.proto} ${fr.client}${fr.rolesGuessed ? " ?" : ""} → ${fr.server}`;
+}
+
+function severityLabel(f: Finding, st: Style): string {
+  const label = f.severity.toUpperCase();
+  return f.severity === "error" ? st.red(st.bold(label)) : f.severity === "warning" ? st.yellow(label) : st.dim(label);
+}
+
+export function formatFinding(f: Finding, fr: FlowReport | null, st: Style, brief: boolean): string {
+  const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
+  const lines = [
+    `${st.dim(localTime(f.time))} ${severityLabel(f, st)} ${st.cyan(f.kind)}  ${st.bold(fr ? flowTitle(fr) : "capture-wide")}${f.side ? ` (${f.side})` : ""}`,
+    indentWrap(`${f.summary}${frames}`, 2, 96),
+  ];
+  if (!brief) {
+    lines.push(indentWrap(f.explanation, 6, 96));
+    lines.push(st.dim(`      see ${f.references.join("; ")}`));
+  }
+  return lines.join("\n");
+}
+
+const WHY: Record<FlowEndReason, string> = {
+  closed: "closed", idle: "idle", replaced: "4-tuple reused by a new connection", evicted: "evicted: flow table full", "capture-end": "capture end",
+};
+
+function formatFlowEnd(fr: FlowReport, why: FlowEndReason, now: number, st: Style): string {
+  const close = fr.close === null ? "" : fr.close.first === null ? ", open" : `, ${fr.close.first} ${fr.close.how}`;
+  const state = fr.state === null ? "" : `, ${fr.state.client} / ${fr.state.server}`;
+  return st.dim(`${localTime(now)} ${flowTitle(fr)} ended (${WHY[why]}): frames ${fr.firstFrame}-${fr.lastFrame}, ` +
+    `${fr.packets.client}/${fr.packets.server} packets, ${fr.bytes.client}/${fr.bytes.server} bytes, ${fr.durationSec.toFixed(3)} s${close}${state}`);
+}
+
+/** Writes lines to stdout as they come; a closed pipe (| head) stops the capture quietly. */
+class LineOut {
+  closed = false;
+  constructor(onClosed: () => void) {
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") { this.closed = true; onClosed(); return; }
+      throw e;
+    });
+  }
+  line(s: string): void {
+    if (!this.closed) process.stdout.write(s + "\n");
+  }
+  async drain(): Promise<void> {
+    if (!this.closed && process.stdout.writableNeedDrain) await new Promise((r) => process.stdout.once("drain", r));
+  }
+}
+
+export async function liveCommand(args: string[]): Promise<number> {
+  let v: ReturnType<typeof parseArgs<{ options: typeof LIVE_OPTIONS; allowPositionals: true }>>["values"];
+  let positionals: string[];
+  try {
+    ({ values: v, positionals } = parseArgs({ args, options: LIVE_OPTIONS, allowPositionals: true }));
+  } catch (e) {
+    return usageFail((e as Error).message, "live");
+  }
+  if (v.help) { process.stdout.write(LIVE_HELP + "\n"); return EXIT_OK; }
+  let o: ReturnType<typeof liveOptions>;
+  try {
+    o = liveOptions(v, positionals);
+  } catch (e) {
+    if (e instanceof LiveUsageError) return usageFail(e.message, "live");
+    throw e;
+  }
+  try {
+    return await runLive(o);
+  } catch (e) {
+    if (e instanceof LiveError) { process.stderr.write(`sockscope: ${e.message}\n`); return EXIT_FAIL; }
+    throw e;
+  }
+}
+
+function liveOptions(v: Record<string, string | boolean | undefined>, positionals: string[]) {
+  const s = (k: string) => v[k] as string | undefined;
+  const via = (s("via") ?? "cap") as BackendName;
+  if (!["cap", "tcpdump", "dumpcap"].includes(via)) throw new LiveUsageError(`--via must be cap, tcpdump or dumpcap, not "${via}"`);
+  const format = s("format") ?? "text";
+  if (format !== "text" && format !== "jsonl") throw new LiveUsageError("--format must be text or jsonl");
+  if (s("filter") !== undefined && positionals.length > 0) throw new LiveUsageError("give the capture filter once: -f EXPR or words after the options, not both");
+  const filter = (s("filter") ?? positionals.join(" ")).trim();
+  const maxSnap = via === "cap" ? 65535 : 262144;
+  const snapLen = s("snaplen") === undefined ? maxSnap : wholeNumber("-s/--snaplen", s("snaplen")!);
+  if (snapLen > maxSnap) throw new LiveUsageError(`-s/--snaplen: at most ${maxSnap} with --via ${via}`);
+  const ff: FlowFilter = {};
+  if (s("flow") !== undefined) ff.flow = wholeNumber("--flow", s("flow")!, 1);
+  if (s("port") !== undefined) { ff.port = wholeNumber("--port", s("port")!); if (ff.port > 65535) throw new LiveUsageError("--port must be 0-65535"); }
+  if (s("host") !== undefined) ff.host = s("host")!;
+  const engine: EngineOptions = {};
+  if (s("msl") !== undefined) engine.analyzer = { mslSec: seconds("--msl", s("msl")!) };
+  if (s("max-flows") !== undefined) engine.maxFlows = wholeNumber("--max-flows", s("max-flows")!, 1);
+  if (s("frag-timeout") !== undefined) engine.fragmentTimeoutSec = seconds("--frag-timeout", s("frag-timeout")!);
+  if (s("max-frag-datagrams") !== undefined) engine.maxPendingDatagrams = wholeNumber("--max-frag-datagrams", s("max-frag-datagrams")!, 1);
+  if (s("max-frag-bytes") !== undefined) engine.maxFragmentBytes = wholeNumber("--max-frag-bytes", s("max-frag-bytes")!, 1);
+  return {
+    via,
+    iface: s("interface"),
+    filter,
+    snapLen: snapLen === 0 ? maxSnap : snapLen,
+    count: s("count") === undefined ? undefined : wholeNumber("-c/--count", s("count")!, 1),
+    durationSec: s("duration") === undefined ? undefined : seconds("--duration", s("duration")!),
+    write: s("write"),
+    bufferBytes: (s("buffer-size") === undefined ? 8192 : wholeNumber("-B/--buffer-size", s("buffer-size")!, 1)) * 1024,
+    format: format as "text" | "jsonl",
+    flowFilter: ff,
+    brief: v.brief === true,
+    quiet: v.quiet === true,
+    noColor: v["no-color"] === true,
+    engine,
+    expire: {
+      idleSec: s("idle-timeout") === undefined ? LIVE_IDLE_SEC : seconds("--idle-timeout", s("idle-timeout")!),
+      udpIdleSec: s("udp-timeout") === undefined ? LIVE_UDP_IDLE_SEC : seconds("--udp-timeout", s("udp-timeout")!),
+      lingerSec: s("linger") === undefined ? LIVE_LINGER_SEC : seconds("--linger", s("linger")!, true),
+    },
+  };
+}
+
+type StopReason = "SIGINT" | "SIGTERM" | "count" | "duration" | "stdout closed" | null;
+
+async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
+  const iface = o.iface ?? defaultInterface(listInterfaces());
+  const backend: LiveBackend = makeBackend(o.via, { iface, filter: o.filter, snapLen: o.snapLen, bufferBytes: o.bufferBytes });
+  let writer: PcapWriter | null = null;
+  let stopReason: StopReason = null;
+  const stop = (why: Exclude<StopReason, null>): void => {
+    if (stopReason === null) { stopReason = why; backend.stop(); }
+    else if (why === "SIGINT" || why === "SIGTERM") backend.kill(); // a second Ctrl-C: now
+  };
+  const onSigint = () => stop("SIGINT"), onSigterm = () => stop("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  const status = (s: string) => { if (!o.quiet) process.stderr.write(`sockscope: ${s}\n`); };
+  try {
+    if (o.write !== undefined) {
+      try {
+        writer = new PcapWriter(o.write, o.snapLen);
+      } catch (e) {
+        backend.kill();
+        throw new LiveError(`-w ${o.write}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+    try {
+      await backend.start();
+    } catch (e) {
+      if (writer !== null) { try { writer.close(1); unlinkSync(o.write!); } catch { /* nothing to keep */ } }
+      throw e;
+    }
+    if (stopReason !== null) backend.stop(); // Ctrl-C while starting
+    status(`listening on ${iface}${o.filter ? ` (filter "${o.filter}")` : ""} via ${backend.description}` +
+      `${writer ? `, saving to ${o.write}` : ""}; Ctrl-C to stop and print the summary`);
+    return await capture(o, iface, backend, writer, stop, () => stopReason);
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+  }
+}
+
+async function capture(
+  o: ReturnType<typeof liveOptions>, iface: string, backend: LiveBackend, writer: PcapWriter | null,
+  stop: (why: Exclude<StopReason, null>) => void, stopReason: () => StopReason,
+): Promise<number> {
+  const st = styleFor(process.stdout, o.noColor);
+  const clock = new LiveClock();
+  const out = new LineOut(() => stop("stdout closed"));
+  const jsonl = o.format === "jsonl";
+  const session = new LiveSession({
+    engine: o.engine,
+    filter: o.flowFilter,
+    expire: o.expire,
+    writer,
+    count: o.count,
+    onCountReached: () => stop("count"),
+    onFinding: (f, fr) => {
+      if (jsonl) out.line(JSON.stringify({ type: "finding", ...f, proto: fr?.proto ?? null, client: fr?.client ?? null, server: fr?.server ?? null }));
+      else out.line(formatFinding(f, fr, st, o.brief));
+    },
+    onFlowEnd: (fr, why) => {
+      if (why === "capture-end") return; // in the summary's flow table
+      if (jsonl) out.line(JSON.stringify({ type: "flow", why, ...fr }));
+      else if (!o.quiet) out.line(formatFlowEnd(fr, why, clock.now(), st));
+    },
+  });
+  const timer = setInterval(() => session.tick(clock.now()), TICK_MS);
+  const deadline = o.durationSec === undefined ? null : setTimeout(() => stop("duration"), o.durationSec * 1000);
+  let info: CaptureInfo;
+  try {
+    info = await readSource(backend.source, session.onPacket, { chunkSize: 1 << 20 });
+  } catch (e) {
+    if (!(e instanceof CaptureError)) throw e;
+    info = newCaptureInfo(backend.source.name); // the capture process ended before its first byte
+  } finally {
+    clearInterval(timer);
+    if (deadline !== null) clearTimeout(deadline);
+  }
+  const end = await backend.ended;
+  session.finish();
+  const linkType = info.interfaces[0]?.linkType ?? 1;
+  writer?.close(linkType);
+  const report = liveReport(session, info, iface, o, backend, end, linkType);
+  if (jsonl) {
+    out.line(JSON.stringify({ type: "end", stoppedBy: end.error ? "error" : stopReason() ?? "end of stream", capture: report.capture, live: liveFacts(session, backend, end, writer, o), warnings: report.warnings }));
+  } else {
+    out.line("");
+    out.line(st.bold(`Summary${stopReason() ? ` (${stopReason() === "SIGINT" ? "Ctrl-C" : stopReason()})` : ""}`));
+    out.line(renderText(report, { style: st, brief: true }).trimEnd());
+    out.line("");
+    out.line(renderLiveSection(session, backend, end, writer, o, st));
+  }
+  await out.drain();
+  for (const w of report.warnings.filter((w) => /dropped/.test(w))) if (!o.quiet || jsonl) process.stderr.write(`sockscope: warning: ${w}\n`);
+  if (end.error !== null) {
+    process.stderr.write(`sockscope: ${end.error.message}\n`);
+    return EXIT_FAIL;
+  }
+  return EXIT_OK;
+}
+
+function liveFacts(session: LiveSession, backend: LiveBackend, end: LiveEnd, writer: PcapWriter | null, o: ReturnType<typeof liveOptions>) {
+  return {
+    backend: backend.name,
+    timestamps: backend.timestamps,
+    program: backend.description,
+    packets: session.packets,
+    counters: end.stats,
+    flowsEndedWhileCapturing: session.flowsEndedLive,
+    flowsOpenAtEnd: session.flowsOpenAtEnd,
+    findings: session.findingsReported,
+    expire: session.expire,
+    saved: writer === null ? null : { file: o.write, packets: writer.packets },
+  };
+}
+
+function liveReport(
+  session: LiveSession, info: CaptureInfo, iface: string, o: ReturnType<typeof liveOptions>, backend: LiveBackend,
+  end: LiveEnd, linkType: number,
+): Report {
+  const r = session.report(info);
+  r.capture.file = `${iface} (live${o.filter ? `, filter "${o.filter}"` : ""})`;
+  r.capture.format = `live via ${backend.name}, ${backend.timestamps === "delivery" ? "timestamps taken on delivery" : "kernel timestamps"}`;
+  if (r.capture.linkTypes.length === 0) r.capture.linkTypes = [linkTypeName(linkType)];
+  const s = end.stats;
+  if ((s.droppedByKernel ?? 0) > 0 || (s.droppedByInterface ?? 0) > 0) {
+    r.warnings.push(`the kernel dropped ${s.droppedByKernel ?? 0} packet(s)${s.droppedByInterface ? ` and the interface ${s.droppedByInterface}` : ""} ` +
+      `(libpcap's counters): findings may be missing or wrong; narrow the capture filter (-f) or raise the buffer (-B)`);
+  }
+  if ((s.droppedBySockscope ?? 0) > 0) {
+    r.warnings.push(`${s.droppedBySockscope} packet(s) dropped because the analysis fell behind the capture: findings may be missing or wrong; narrow the capture filter (-f)`);
+  }
+  if (s.wallOffsetMs !== null && Math.abs(s.wallOffsetMs) > 100) {
+    r.warnings.push(`the wall clock moved ${(s.wallOffsetMs / 1000).toFixed(3)} s against the monotonic clock during the capture (a clock step): times are monotonic from the start`);
+  }
+  return r;
+}
+
+function renderLiveSection(
+  session: LiveSession, backend: LiveBackend, end: LiveEnd, writer: PcapWriter | null, o: ReturnType<typeof liveOptions>, st: Style,
+): string {
+  const s = end.stats;
+  const lines = [st.bold("Live capture")];
+  lines.push(`  backend: ${backend.description}`);
+  if (backend.timestamps === "delivery") {
+    lines.push("  timestamps: taken when each packet was delivered to sockscope, not by the kernel (cap gives none):");
+    lines.push("    a little later than the kernel's (see README, Live capture); --via tcpdump for kernel timestamps");
+  } else {
+    lines.push(`  timestamps: the kernel's, from ${backend.name}`);
+  }
+  if (s.receivedByFilter !== null || s.droppedByKernel !== null) {
+    lines.push(`  packets: ${session.packets} analysed; ${backend.name}: ${s.delivered ?? "?"} captured, ${s.receivedByFilter ?? "?"} received by filter, ` +
+      `${s.droppedByKernel ?? "?"} dropped by kernel${s.droppedByInterface !== null ? `, ${s.droppedByInterface} dropped by interface` : ""}`);
+  } else {
+    lines.push(`  packets: ${session.packets} analysed; libpcap's received/dropped counters: not available through cap (--via tcpdump reports them)` +
+      `${s.droppedBySockscope ? `; ${s.droppedBySockscope} dropped by sockscope (analysis fell behind)` : ""}`);
+  }
+  lines.push(`  flows: ${session.flowsEndedLive} ended while capturing (closed and quiet ${session.expire.lingerSec} s, or idle ` +
+    `${session.expire.idleSec} s TCP / ${session.expire.udpIdleSec} s UDP), ${session.flowsOpenAtEnd} open at the end`);
+  lines.push(`  findings: ${session.findingsReported}, each printed with its explanation as it was reported (sockscope explain KIND repeats it)`);
+  if (writer !== null) lines.push(`  saved: ${o.write} (${writer.packets} packets, classic pcap; frame numbers as above)`);
+  return lines.join("\n");
+}
+
+export async function interfacesCommand(args: string[]): Promise<number> {
+  let v: { format?: string; help?: boolean };
+  try {
+    ({ values: v } = parseArgs({ args, options: { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } } }));
+  } catch (e) {
+    return usageFail((e as Error).message, "interfaces");
+  }
+  if (v.help) { process.stdout.write(INTERFACES_HELP + "\n"); return EXIT_OK; }
+  const format = v.format ?? "text";
+  if (format !== "text" && format !== "json") return usageFail("--format must be text or json", "interfaces");
+  const list = listInterfaces();
+  if (format === "json") {
+    process.stdout.write(JSON.stringify(list, null, 2) + "\n");
+    return EXIT_OK;
+  }
+  const w = Math.max(4, ...list.interfaces.map((i) => i.name.length));
+  const rows = list.interfaces.map((i) => {
+    const state = i.up === null ? "-" : i.up ? "up" : "down";
+    const what = [i.loopback ? "loopback" : "", i.addresses.join(", "), i.description ?? ""].filter((x) => x !== "").join("  ");
+    return `${i.name.padEnd(w)}  ${state.padEnd(4)}  ${what}`;
+  });
+  process.stdout.write(rows.join("\n") + "\n");
+  if (list.note !== null) process.stderr.write(`sockscope: listed from the system, not libpcap: ${list.note}\n`);
+  return EXIT_OK;
+}
