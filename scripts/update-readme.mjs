@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const path = new URL("../README.md", import.meta.url);
 const text = readFileSync(path, "utf8");
-const out = text.replace(/<!-- run: (.+?) -->\n```(\w*)\n[\s\S]*?\n```/g, (_m, cmd, lang) => {
+const out = text.replace(/<!-- run: (.+?) -->\n```(\w*)\n[\s\S]*?^```$/gm, (_m, cmd, lang) => {
   let result;
   try {
     result = execSync(cmd, { cwd: new URL("..", import.meta.url), env: { ...process.env, NO_COLOR: "1", TZ: "UTC" }, encoding: "utf8", shell: "/bin/bash" });

@@ -15,9 +15,7 @@ import {
 } from "../check/run.js";
 import { renderCaptureText, renderJson, renderJunit, renderSummaryText, renderUpdateText } from "../check/render.js";
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+import { EXIT_CHECK_FAILED as EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
 export const CHECK_HELP = `Usage: sockscope check [options] <capture|directory>...
 

@@ -29,8 +29,7 @@ import type { FlowFilter, FlowReport, Report } from "../report/model.js";
 import { compressFrames, indentWrap, renderText } from "../report/text.js";
 import { styleFor, type Style } from "../report/style.js";
 
-const EXIT_OK = 0;
-const EXIT_FAIL = 2;
+import { EXIT_OK, EXIT_USAGE as EXIT_FAIL } from "./exit-codes.js";
 
 /** How often finished flows are ended (and -w flushed), ms of wall time. */
 const TICK_MS = 250;

@@ -22,9 +22,7 @@ import { explainCommand } from "./explain.js";
 import { liveCommand, interfacesCommand, LIVE_HELP, INTERFACES_HELP } from "./live.js";
 import { checkCommand, CHECK_HELP } from "./check.js";
 
-export const EXIT_OK = 0;
-export const EXIT_CHECK_FAILED = 1;
-export const EXIT_USAGE = 2;
+import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
