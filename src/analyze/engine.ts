@@ -53,7 +53,6 @@ export class DecodeStats {
   reassembledDatagrams = 0;
   firstTime = -1;
   lastTime = -1;
-  readonly linkTypes = new Map<number, number>();
   /** issue text → [count, first frame] */
   readonly issues = new Map<string, [number, number]>();
 }
@@ -124,7 +123,6 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.currentTime = time;
     if (st.firstTime < 0) st.firstTime = time;
     if (time > st.lastTime) st.lastTime = time;
-    st.linkTypes.set(rec.linkType, (st.linkTypes.get(rec.linkType) ?? 0) + 1);
     const p = this.decoder.decode(rec);
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
