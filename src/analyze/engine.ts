@@ -53,6 +53,9 @@ export class DecodeStats {
   reassembledDatagrams = 0;
   firstTime = -1;
   lastTime = -1;
+  /** Packets whose analysis threw (a bug in sockscope): counted, the first kept. */
+  internalErrors = 0;
+  firstInternalError = "";
   /** issue text → [count, first frame] */
   readonly issues = new Map<string, [number, number]>();
 }
@@ -115,6 +118,17 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
 
   /** The per-packet entry point: synchronous, allocation-free on the common path. */
   readonly onPacket = (rec: PacketRecord): void => {
+    try {
+      this.process(rec);
+    } catch (e) {
+      // A bug must not cost the user the rest of the capture: count it, keep the first
+      // message for the report (with the frame, so it can be reproduced), and go on.
+      const st = this.stats;
+      if (st.internalErrors++ === 0) st.firstInternalError = `frame ${rec.frame}: ${(e as Error)?.stack ?? String(e)}`;
+    }
+  };
+
+  private process(rec: PacketRecord): void {
     const st = this.stats;
     st.packets++;
     const frame = rec.frame;
@@ -132,10 +146,13 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       return;
     }
     st.ipPackets++;
-    if (p.isFragment) {
+    if (p.reassembled) {
       st.fragments++;
-      if (!p.reassembled) { this.observer?.(rec, p, null, 0, null); return; }
       st.reassembledDatagrams++;
+    } else if (p.isFragment) {
+      st.fragments++;
+      this.observer?.(rec, p, null, 0, null);
+      return;
     }
     const l4 = p.l4;
     if (l4 === L4_TCP || l4 === L4_UDP) {
@@ -162,7 +179,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       this.icmpError(p, frame, time);
     }
     this.observer?.(rec, p, null, 0, null);
-  };
+  }
 
   /**
    * Live capture, between packet batches: `now` (capture time, seconds since the epoch)

@@ -50,6 +50,8 @@ export class FragmentedDatagram {
   lastTime = 0;
   /** Datagram payload length once the last fragment has been seen, else -1. */
   totalLen = -1;
+  /** Furthest byte any fragment so far reaches. */
+  maxEnd = 0;
   bufferedBytes = 0;
   overlapConflict = false;
   duplicates = 0;
@@ -111,7 +113,16 @@ export class Reassembler {
     if (d.proto < 0 && p.ipVersion === 4) d.proto = p.ipProto;
     // Bytes the fragment carries on the wire (the snap length may have cut `data`).
     const wireLen = p.ipTotalLen - (p.fragDataOffset - p.l3Offset);
-    if (!p.moreFragments) d.totalLen = off + wireLen;
+    const fragEnd = off + wireLen;
+    if (!p.moreFragments) {
+      // Two different "last fragments", or one that ends before data already held: the
+      // receiver cannot know the datagram's length (RFC 5722 treats this like an overlap).
+      if ((d.totalLen >= 0 && d.totalLen !== fragEnd) || d.maxEnd > fragEnd) return this.fail(d, "overlap-conflict");
+      d.totalLen = fragEnd;
+    } else if (d.totalLen >= 0 && fragEnd > d.totalLen) {
+      return this.fail(d, "overlap-conflict");
+    }
+    if (fragEnd > d.maxEnd) d.maxEnd = fragEnd;
     if (off + wireLen > MAX_DATAGRAM_BYTES) return this.fail(d, "too-long");
     if (d.frames.length > this.limits.maxFragments) return this.fail(d, "too-many-fragments");
     // Cut by the snap length: keep counting fragments, but the bytes can't be rebuilt.
@@ -176,6 +187,7 @@ export class Reassembler {
     const out = new Uint8Array(d.totalLen);
     for (const piece of d.pieces) {
       const room = d.totalLen - piece.offset;
+      if (room <= 0) continue;
       out.set(room < piece.data.length ? piece.data.subarray(0, room) : piece.data, piece.offset);
     }
     this.remove(d);

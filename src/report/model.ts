@@ -131,6 +131,9 @@ export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilte
   for (const [text, [count, first]] of st.issues) {
     warnings.push(`${count} packet(s) could not be fully decoded: ${text} (first: frame ${first})`);
   }
+  if (st.internalErrors > 0) {
+    warnings.push(`internal error (a bug in sockscope, please report it with the capture): ${st.internalErrors} packet(s) could not be analysed; first at ${st.firstInternalError.split("\n")[0]}`);
+  }
   if (engine.flows.evicted > 0) {
     warnings.push(`flow table full: ${engine.flows.evicted} idle flow(s) evicted early; raise --max-flows to keep them`);
   }

@@ -9,7 +9,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
 import { endpointToString } from "../../decode/address.js";
-import { roleOf } from "../measure.js";
+import { keepFrame, roleOf } from "../measure.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
   "timeout": "fragments missing when the reassembly timeout expired",
@@ -51,7 +51,7 @@ const analyzer = defineAnalyzer<State>({
     }
     s.reasons.set(reason, (s.reasons.get(reason) ?? 0) + 1);
     s.lost[flow.isClient(d.src, d.srcPort) ? 0 : 1]++;
-    for (const f of d.frames) s.frames.push(f);
+    for (const f of d.frames) keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
   onFlowEnd(s, flow, out) {
@@ -73,7 +73,7 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
   const flow: Flow | null = null;
   out.report(analyzer, {
     flow, dir: null, frames: d.frames, time: d.firstTime,
-    summary: `a datagram from ${src} to ${dst} (IP id 0x${d.id.toString(16)}, first fragment not captured) never completed: ${REASON_TEXT[reason]}`,
+    summary: `a datagram from ${src} to ${dst} (IP id 0x${d.id.toString(16)}${d.srcPort < 0 ? ", first fragment not captured" : `, ports ${d.srcPort} → ${d.dstPort}`}) never completed: ${REASON_TEXT[reason]}`,
     measure: { fragmentsSeen: d.frames.length },
   });
 }

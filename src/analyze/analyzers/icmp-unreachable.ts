@@ -7,7 +7,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
 import type { DecodedPacket } from "../../decode/packet.js";
-import { roleOf } from "../measure.js";
+import { keepFrame, roleOf } from "../measure.js";
 import { endpointToString } from "../../decode/address.js";
 
 interface IcmpMeaning {
@@ -25,6 +25,7 @@ const V4_UNREACH: Record<number, IcmpMeaning> = {
   5: { what: "source route failed", errno: "EOPNOTSUPP" },
   6: { what: "destination network unknown", errno: "ENETUNREACH" },
   7: { what: "destination host unknown", errno: "EHOSTDOWN" },
+  8: { what: "source host isolated", errno: "ENONET" },
   9: { what: "network administratively prohibited", errno: "ENETUNREACH" },
   10: { what: "host administratively prohibited", errno: "EHOSTUNREACH" },
   11: { what: "network unreachable for TOS", errno: "ENETUNREACH" },
@@ -102,7 +103,7 @@ const analyzer = defineAnalyzer<State>({
     s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
     if (s.count === 0) { s.firstTime = _time; s.quotedDir = quotedDir; }
     s.count++;
-    s.frames.push(frame);
+    keepFrame(s.frames, frame, out.frameCap);
     if (m.errno === "ECONNREFUSED") s.portUnreachable = true;
     if (p.icmpMtu >= 0) s.mtu = p.icmpMtu;
   },

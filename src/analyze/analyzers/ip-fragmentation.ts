@@ -7,7 +7,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT } from "../../decode/flow.js";
-import { roleOf } from "../measure.js";
+import { keepFrame, roleOf } from "../measure.js";
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
 export const SAFE_UDP_PAYLOAD = 548;
@@ -40,14 +40,14 @@ const analyzer = defineAnalyzer<State>({
     "bulk data. IP_MTU_DISCOVER/IPV6_DONTFRAG make oversized sends fail with EMSGSIZE instead.",
   references: ["000 §5.8"],
   createState: () => new State(),
-  onDatagramComplete(s, _flow, dir, d, p, _out) {
+  onDatagramComplete(s, _flow, dir, d, p, out) {
     s.datagrams[dir]++;
     const size = p.udpLen > 0 ? p.udpLen - 8 : p.payloadLen;
     if (size < s.minSize[dir]!) s.minSize[dir] = size;
     if (size > s.maxSize[dir]!) s.maxSize[dir] = size;
     for (const f of d.fragmentSizes) if (f > s.maxFragment[dir]!) s.maxFragment[dir] = f;
     if (d.frames.length > s.maxFragments[dir]!) s.maxFragments[dir] = d.frames.length;
-    for (const f of d.frames) s.frames.push(f);
+    for (const f of d.frames) keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
   onFlowEnd(s, flow, out) {

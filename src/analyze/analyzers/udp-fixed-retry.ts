@@ -7,7 +7,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { DecodedPacket } from "../../decode/packet.js";
-import { ms, roleOf } from "../measure.js";
+import { keepFrame, ms, roleOf } from "../measure.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;
@@ -16,6 +16,11 @@ export const MIN_SENDS = 4;
  * a doubling backoff (the remedy) moves every gap by 100%, far outside this band.
  */
 export const CONSTANT_INTERVAL_TOLERANCE = 0.25;
+/**
+ * More sends than this is no request being retried but a periodic one-way stream
+ * (telemetry, syslog, a heartbeat nobody answers): silent.
+ */
+export const MAX_SENDS = 100;
 /** Gaps longer than this are not retries of one request but separate uses of the flow. */
 export const MAX_RETRY_INTERVAL_SEC = 30;
 /** Payload bytes compared to call two datagrams "the same request". */
@@ -29,39 +34,68 @@ function fingerprint(p: DecodedPacket): number {
   return h >>> 0;
 }
 
+/** One request sent again and again: running figures only, so a flood costs no memory. */
 class Run {
-  frames: number[] = [];
-  times: number[] = [];
+  sends = 0;
+  firstTime = 0;
+  lastTime = 0;
+  gapSum = 0;
+  gapMin = Infinity;
+  gapMax = 0;
+  readonly frames: number[] = [];
   constructor(readonly fp: number, readonly len: number) {}
+
+  add(frame: number, time: number, cap: number): void {
+    if (this.sends === 0) this.firstTime = time;
+    else {
+      const gap = time - this.lastTime;
+      this.gapSum += gap;
+      if (gap < this.gapMin) this.gapMin = gap;
+      if (gap > this.gapMax) this.gapMax = gap;
+    }
+    this.sends++;
+    this.lastTime = time;
+    keepFrame(this.frames, frame, cap);
+  }
+
+  /** Every gap within the tolerance of the mean gap: the same as checking each one. */
+  get isFixedRetry(): boolean {
+    if (this.sends < MIN_SENDS || this.sends > MAX_SENDS) return false;
+    const mean = this.gapSum / (this.sends - 1);
+    if (mean <= 0) return false;
+    return this.gapMax - mean <= CONSTANT_INTERVAL_TOLERANCE * mean && mean - this.gapMin <= CONSTANT_INTERVAL_TOLERANCE * mean;
+  }
 }
 
 class Direction {
   run: Run | null = null;
-  /** Runs that qualified: [frames, intervals] */
-  readonly found: Run[] = [];
+  /** Runs that qualified, summed up; the first one kept for the summary. */
+  first: Run | null = null;
+  runs = 0;
+  sends = 0;
+  gaps = 0;
+  gapSum = 0;
+  gapMin = Infinity;
+  gapMax = 0;
+  readonly frames: number[] = [];
 }
 
 class State {
   readonly dirs: [Direction, Direction] = [new Direction(), new Direction()];
 }
 
-function intervals(r: Run): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < r.times.length; i++) out.push(r.times[i]! - r.times[i - 1]!);
-  return out;
-}
-
-function isFixedRetry(r: Run): boolean {
-  if (r.frames.length < MIN_SENDS) return false;
-  const gaps = intervals(r);
-  const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-  if (mean <= 0) return false;
-  return gaps.every((g) => Math.abs(g - mean) <= CONSTANT_INTERVAL_TOLERANCE * mean);
-}
-
-function closeRun(d: Direction): void {
-  if (d.run !== null && isFixedRetry(d.run)) d.found.push(d.run);
+function closeRun(d: Direction, cap: number): void {
+  const r = d.run;
   d.run = null;
+  if (r === null || !r.isFixedRetry) return;
+  if (d.first === null) d.first = r;
+  d.runs++;
+  d.sends += r.sends;
+  d.gaps += r.sends - 1;
+  d.gapSum += r.gapSum;
+  if (r.gapMin < d.gapMin) d.gapMin = r.gapMin;
+  if (r.gapMax > d.gapMax) d.gapMax = r.gapMax;
+  for (const f of r.frames) keepFrame(d.frames, f, cap);
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -80,40 +114,36 @@ const analyzer = defineAnalyzer<State>({
     "up after a bounded number of tries, reporting the failure to the caller.",
   references: ["000 §5.5", "000 §5.7"],
   createState: () => new State(),
-  onUdpDatagram(s, _flow, dir, frame, time, p, _out) {
+  onUdpDatagram(s, _flow, dir, frame, time, p, out) {
     // Any datagram from the other side is a reply: it ends that side's retry run.
-    closeRun(s.dirs[1 - dir]!);
+    closeRun(s.dirs[1 - dir]!, out.frameCap);
     const d = s.dirs[dir]!;
     const fp = fingerprint(p);
     const r = d.run;
-    if (r !== null && r.fp === fp && r.len === p.payloadLen && time - r.times[r.times.length - 1]! <= MAX_RETRY_INTERVAL_SEC) {
-      r.frames.push(frame);
-      r.times.push(time);
+    if (r !== null && r.fp === fp && r.len === p.payloadLen && time - r.lastTime <= MAX_RETRY_INTERVAL_SEC) {
+      r.add(frame, time, out.frameCap);
       return;
     }
-    closeRun(d);
+    closeRun(d, out.frameCap);
     const run = new Run(fp, p.payloadLen);
-    run.frames.push(frame);
-    run.times.push(time);
+    run.add(frame, time, out.frameCap);
     d.run = run;
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) {
       const d = s.dirs[dir]!;
-      closeRun(d);
-      if (d.found.length === 0) continue;
-      const gaps = d.found.flatMap(intervals);
-      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-      const sends = d.found.reduce((n, r) => n + r.frames.length, 0);
-      const first = d.found[0]!;
+      closeRun(d, out.frameCap);
+      const first = d.first;
+      if (first === null) continue;
+      const mean = d.gapSum / d.gaps;
       out.report(analyzer, {
-        flow, dir, frames: d.found.flatMap((r) => r.frames), count: d.found.length, time: first.times[0]!,
-        summary: `the ${roleOf(dir)} sent the same ${first.len}-byte request ${first.frames.length} times every ` +
+        flow, dir, frames: d.frames, count: d.runs, time: first.firstTime,
+        summary: `the ${roleOf(dir)} sent the same ${first.len}-byte request ${first.sends} times every ` +
           `${ms(mean)} ms (±${Math.round(CONSTANT_INTERVAL_TOLERANCE * 100)}%) with no reply` +
-          (d.found.length > 1 ? `; ${d.found.length} such runs, ${sends} sends in all` : ""),
+          (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : ""),
         measure: {
-          runs: d.found.length, sends, meanIntervalMs: ms(mean),
-          minIntervalMs: ms(Math.min(...gaps)), maxIntervalMs: ms(Math.max(...gaps)),
+          runs: d.runs, sends: d.sends, meanIntervalMs: ms(mean),
+          minIntervalMs: ms(d.gapMin), maxIntervalMs: ms(d.gapMax),
         },
       });
     }
