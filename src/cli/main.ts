@@ -210,7 +210,8 @@ async function flowsCommand(args: string[]): Promise<number> {
   else {
     const st = styleFor(process.stdout, v["no-color"] === true);
     out.line(renderSummary(report, st));
-    out.line(renderFlowTable(report.flows, st));
+    // cli-table3 lays out a table in time quadratic in its rows: beyond this, use JSON.
+    out.line(renderFlowTable(report.flows, st, 1000));
   }
   await out.end();
   if (info.error !== null) process.stderr.write(`sockscope: ${info.error}\n`);

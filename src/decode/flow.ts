@@ -229,6 +229,11 @@ export interface ExpireOptions {
 }
 
 const WELL_KNOWN_PORT_LIMIT = 1024;
+/**
+ * Joining a reply direction across VLANs tries every VLAN seen: a trunk or SPAN port has a
+ * handful. Past this many (a QinQ flood) the join is not tried, keeping lookups O(1).
+ */
+const MAX_VLANS_JOINED = 16;
 
 export class FlowTable {
   /**
@@ -286,7 +291,8 @@ export class FlowTable {
     } else {
       this.segment.newIncarnation = false;
     }
-    if (flow === null && (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
+    if (flow === null && this.vlansSeen.size <= MAX_VLANS_JOINED &&
+        (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
     if (flow === null && this.recent.size > 0) flow = this.reincarnate(hash, p, frame, time);
     if (flow === null) flow = this.create(hash, p, frame, time);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
@@ -315,6 +321,15 @@ export class FlowTable {
         me.baseKnown = true;
         me.nextSeq = seq;
         me.seen = true;
+      }
+      if (me.rstFrame !== 0 && (flags & TH_ACK) === 0 && !peer.synSeen) {
+        // A SYN after this side's own RST, before any SYN-ACK: the RST refused a stray
+        // segment (a TIME_WAIT's bare ACK) and the connection attempt goes on. That RST
+        // did not end this connection.
+        me.rstFrame = 0;
+        me.rstTime = 0;
+        flow.endedFrame = 0;
+        flow.endedTime = 0;
       }
       me.synCount++;
       me.wscale = p.optWscale;

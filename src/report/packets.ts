@@ -78,7 +78,9 @@ export function packetLine(rec: PacketRecord, p: DecodedPacket, flow: Flow | nul
     flags: seg === null ? null : tcpFlagString(seg.flags),
     seq: seg === null ? null : seg.relSeq,
     ack: seg === null || !(seg.flags & TH_ACK) ? null : seg.relAck,
-    win: seg === null ? null : seg.winScaled,
+    // A reset's window is no advertisement, and the tracker keeps the previous one: show
+    // the field as sent, as tshark does.
+    win: seg === null ? null : seg.flags & TH_RST ? p.win : seg.winScaled,
     len: p.l4 === L4_TCP || p.l4 === L4_UDP ? p.payloadLen : Math.max(0, p.ipTotalLen - p.ipHeaderLen),
     tags,
     notes,

@@ -39,9 +39,9 @@
  *   it in the flow: the file merges or replays traffic (several pcapng sections, captures
  *   from several hosts), and timing says nothing about a re-send.
  * - The next new byte is tracked here without RST segments: an RST may carry any
- *   sequence number (an RST answering a stray ACK takes that ACK's number), and the
- *   tracker's nextSeq (flow.ts) moves forward on it, after which the following data of a
- *   new handshake on the same 4-tuple looks old.
+ *   sequence number (an RST answering a stray ACK takes that ACK's number). The tracker's
+ *   nextSeq (flow.ts) skips RSTs too now, so this copy could give way to
+ *   `seg.nextSeqBefore`.
  * - The type in the summary is finer than tshark's, which has only fast, spurious and
  *   plain: a plain one sent within 20 ms of a duplicate ACK or an ACK with SACK blocks is
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
