@@ -282,7 +282,14 @@ async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
     if (stopReason !== null) backend.stop(); // Ctrl-C while starting
     status(`listening on ${iface}${o.filter ? ` (filter "${o.filter}")` : ""} via ${backend.description}` +
       `${writer ? `, saving to ${o.write}` : ""}; Ctrl-C to stop and print the summary`);
-    return await capture(o, iface, backend, writer, stop, () => stopReason);
+    try {
+      return await capture(o, iface, backend, writer, stop, () => stopReason);
+    } catch (e) {
+      // A bug while reading: do not leave the capture process (root tcpdump) running.
+      backend.kill();
+      await backend.source.close().catch(() => undefined);
+      throw e;
+    }
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
