@@ -1,4 +1,6 @@
 import { MAX_EVIDENCE_FRAMES } from "./finding.js";
+import type { FindingSink } from "./analyzer.js";
+import type { Flow } from "../decode/flow.js";
 
 /** Units for measured quantities in findings: milliseconds with microsecond resolution. */
 export function ms(seconds: number): number {
@@ -31,4 +33,9 @@ export function keepFrame(frames: number[], frame: number, cap = MAX_TAGGED_FRAM
 /** "frame 12" or "frames 12–40", for summaries. */
 export function frameSpan(first: number, last: number): string {
   return first === last || last === 0 ? `frame ${first}` : `frames ${first}–${last}`;
+}
+
+/** The current capture time (the end of the capture when flows end with it), never before the flow's last packet. */
+export function captureNow(out: FindingSink, flow: Flow): number {
+  return Math.max(out.time, flow.lastTime);
 }

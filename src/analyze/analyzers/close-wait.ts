@@ -13,7 +13,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST } from "../../decode/packet.js";
-import { ms, roleOf, sec } from "../measure.js";
+import { captureNow, ms, roleOf, sec } from "../measure.js";
 
 /**
  * Shortest CLOSE-WAIT reported. A program that handles EOF closes within one turn of its
@@ -24,10 +24,6 @@ import { ms, roleOf, sec } from "../measure.js";
  */
 export const CLOSE_WAIT_MIN_SEC = 1;
 
-/** The current capture time (the end of the capture when flows end with it), never before the flow's last packet. */
-export function captureNow(out: FindingSink, flow: Flow): number {
-  return Math.max(out.time, flow.lastTime);
-}
 
 class State {
   reported = false;

@@ -25,7 +25,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, sec } from "../measure.js";
-import { describeRetries, isDuplicateCopy, SynRetries } from "./connect-timeout.js";
+import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
 
 /** Per capture (keyed by the sink): established connections still waiting for the server's first byte, per listener. */
 const waitingByCapture = new WeakMap<FindingSink, Map<string, Set<State>>>();
