@@ -343,6 +343,7 @@ async function capture(
   } else {
     out.line("");
     out.line(st.bold(`Summary${stopReason() ? ` (${stopReason() === "SIGINT" ? "Ctrl-C" : stopReason()})` : ""}`));
+    // Findings were printed as they came: the closing report summarises them past the threshold.
     out.line(renderText(report, { style: st, brief: true }).trimEnd());
     out.line("");
     out.line(renderLiveSection(session, backend, end, writer, o, st));

@@ -1,6 +1,9 @@
-/** The human-readable report: capture summary, flow table (cli-table3), findings by flow. */
+/**
+ * The human-readable report: capture summary, flow table (cli-table3), findings by flow,
+ * or, past a threshold, findings summarised by kind with one example each.
+ */
 import Table from "cli-table3";
-import type { Finding } from "../analyze/finding.js";
+import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { findingsByFlow, type FlowReport, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 
@@ -10,7 +13,16 @@ export interface TextOptions {
   brief?: boolean;
   /** Flow table rows shown before "… N more" (the JSON has all). */
   maxFlows?: number;
+  /** More findings than this and they are summarised by kind (default DEFAULT_SUMMARY_THRESHOLD). */
+  summaryThreshold?: number;
+  /** Every finding by flow, however many (analyze --all). */
+  all?: boolean;
 }
+
+/** A few screens of findings read fine one by one; beyond that, a per-kind summary does. */
+export const DEFAULT_SUMMARY_THRESHOLD = 40;
+/** Flows named per kind in the summary table. */
+const TOP_FLOWS = 3;
 
 export function isoTime(t: number | null): string {
   if (t === null) return "-";
@@ -61,22 +73,110 @@ function severityLabel(f: Finding, st: Style): string {
   return f.severity === "error" ? st.red(st.bold(label)) : f.severity === "warning" ? st.yellow(label) : st.dim(label);
 }
 
+function flowHeading(fr: FlowReport | undefined, st: Style): string {
+  return st.bold(fr ? `Flow ${fr.id} ${fr.proto} ${fr.client} → ${fr.server}` : "Capture-wide");
+}
+
+/** One finding as the listing prints it: its line, then (unless brief) explanation and references. */
+function findingLines(f: Finding, st: Style, brief: boolean): string[] {
+  const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
+  const lines = [`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(frames)}`];
+  if (!brief) {
+    lines.push(indentWrap(f.explanation, 6, 92));
+    lines.push(st.dim(`      see ${f.references.join("; ")}`));
+  }
+  return lines;
+}
+
 export function renderFindings(r: Report, st: Style, brief: boolean): string {
   if (r.findings.length === 0) return "No findings: nothing in this capture matched a socket problem sockscope knows.";
   const flowsById = new Map(r.flows.map((f) => [f.id, f]));
   const out: string[] = [];
   for (const [flowId, group] of findingsByFlow(r.findings)) {
-    const fr = flowId === null ? undefined : flowsById.get(flowId);
-    out.push(st.bold(fr ? `Flow ${fr.id} ${fr.proto} ${fr.client} → ${fr.server}` : "Capture-wide"));
-    for (const f of group) {
-      const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
-      out.push(`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(frames)}`);
-      if (!brief) {
-        out.push(indentWrap(f.explanation, 6, 92));
-        out.push(st.dim(`      see ${f.references.join("; ")}`));
-      }
-    }
+    out.push(flowHeading(flowId === null ? undefined : flowsById.get(flowId), st));
+    for (const f of group) out.push(...findingLines(f, st, brief));
   }
+  return out.join("\n");
+}
+
+/** What the summary table says of one kind. */
+export interface KindSummary {
+  kind: string;
+  /** The most severe of its findings (a kind such as keepalive is info or error case by case). */
+  severity: Finding["severity"];
+  findings: number;
+  /** Distinct flows with at least one (capture-wide findings are not a flow). */
+  flows: number;
+  /** The flows where it happened most often (Finding.count summed), then lowest id first; at most TOP_FLOWS. */
+  topFlows: { flow: number; occurrences: number }[];
+  /** Findings with no flow. */
+  captureWide: number;
+  /** The first of its most severe findings by flow id, then frame: the one printed in full. */
+  example: Finding;
+}
+
+/** Capture-wide (null) first, as in the listing; then frame, kind and summary so ties never depend on input order. */
+function byFlowThenFrame(a: Finding, b: Finding): number {
+  return (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
+    compareText(a.kind, b.kind) || compareText(a.summary, b.summary);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Findings summarised per kind, most severe kinds first, then the most frequent, then by name. */
+export function summariseByKind(findings: Finding[]): KindSummary[] {
+  const byKind = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const group = byKind.get(f.kind);
+    if (group) group.push(f); else byKind.set(f.kind, [f]);
+  }
+  const summaries: KindSummary[] = [];
+  for (const [kind, group] of byKind) {
+    const perFlow = new Map<number, number>();
+    let captureWide = 0;
+    for (const f of group) {
+      if (f.flow === null) captureWide++;
+      else perFlow.set(f.flow, (perFlow.get(f.flow) ?? 0) + f.count);
+    }
+    const severity = group.reduce((worst, f) => SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst] ? f.severity : worst, group[0]!.severity);
+    const topFlows = [...perFlow]
+      .map(([flow, n]) => ({ flow, occurrences: n }))
+      .sort((a, b) => b.occurrences - a.occurrences || a.flow - b.flow)
+      .slice(0, TOP_FLOWS);
+    const example = group.filter((f) => f.severity === severity).sort(byFlowThenFrame)[0]!;
+    summaries.push({ kind, severity, findings: group.length, flows: perFlow.size, topFlows, captureWide, example });
+  }
+  return summaries.sort((a, b) =>
+    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.findings - a.findings || compareText(a.kind, b.kind));
+}
+
+/** The Findings section of a big report: one table row per kind, then one example of each. */
+export function renderFindingSummary(r: Report, st: Style, brief: boolean): string {
+  const flowsById = new Map(r.flows.map((f) => [f.id, f]));
+  const kinds = summariseByKind(r.findings);
+  const table = new Table({
+    head: ["severity", "kind", "findings", "flows", "top flows (times seen)"],
+    style: { head: st === PLAIN ? [] : ["cyan"], border: st === PLAIN ? [] : ["grey"], compact: true },
+  });
+  for (const k of kinds) {
+    const top = k.topFlows.map(({ flow, occurrences }) => {
+      const fr = flowsById.get(flow);
+      return `${flow}${fr ? ` ${fr.client} → ${fr.server}` : ""} (${occurrences})`;
+    });
+    const rest = k.flows - k.topFlows.length;
+    if (rest > 0) top.push(`… ${rest} more flow${rest === 1 ? "" : "s"}`);
+    if (k.captureWide > 0) top.push(`capture-wide (${k.captureWide})`);
+    table.push([severityLabel(k.example, st), k.kind, String(k.findings), String(k.flows), top.join("\n")]);
+  }
+  const out = [table.toString(), "", st.bold("One example of each kind (its first by flow)")];
+  for (const k of kinds) {
+    const ex = k.example;
+    out.push(flowHeading(ex.flow === null ? undefined : flowsById.get(ex.flow), st));
+    out.push(...findingLines(ex, st, brief));
+  }
+  out.push("", `All ${r.findings.length} findings are listed by --format json (or --all for this text report).`);
   return out.join("\n");
 }
 
@@ -110,6 +210,8 @@ export function indentWrap(text: string, indent: number, width: number): string 
 
 export function renderText(r: Report, opts: TextOptions = {}): string {
   const st = opts.style ?? PLAIN;
+  const brief = opts.brief ?? false;
+  const summarise = opts.all !== true && r.findings.length > (opts.summaryThreshold ?? DEFAULT_SUMMARY_THRESHOLD);
   const parts = [
     renderSummary(r, st),
     "",
@@ -117,7 +219,7 @@ export function renderText(r: Report, opts: TextOptions = {}): string {
     renderFlowTable(r.flows, st, opts.maxFlows ?? 200),
     "",
     st.bold(`Findings (${r.findings.length})`),
-    renderFindings(r, st, opts.brief ?? false),
+    summarise ? renderFindingSummary(r, st, brief) : renderFindings(r, st, brief),
   ];
   if (r.warnings.length > 0) {
     parts.push("", st.bold(`Warnings (${r.warnings.length})`), ...r.warnings.map((w) => st.yellow(`  ${w}`)));
