@@ -2,10 +2,13 @@
  * One pass over a capture: reader → engine, with optional per-packet observer and
  * progress. The single place the CLI and the library API run an analysis from.
  */
+import { availableParallelism } from "node:os";
+import { statSync } from "node:fs";
 import { readCapture, type ReadOptions } from "./capture/reader.js";
 import type { CaptureInfo } from "./capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
-import { buildReport, type FlowFilter, type Report } from "./report/model.js";
+import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
+import { runParallel } from "./parallel/run.js";
 
 export interface RunOptions extends EngineOptions {
   observer?: PacketObserver;
@@ -27,8 +30,45 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
   return { info, engine };
 }
 
-/** Library entry point: the whole report of a capture file ("-" for stdin). */
-export async function analyzeFile(path: string, opts: RunOptions & { filter?: FlowFilter } = {}): Promise<Report> {
+export interface AnalyzeOptions extends RunOptions {
+  /**
+   * Worker threads (`--jobs`): 1 analyses on this thread; more shard the flows across
+   * workers with the same outcome. Per-packet callbacks (observer, onFinding, tags) need
+   * one engine, so they run on one thread whatever this says.
+   */
+  jobs?: number;
+  filter?: FlowFilter;
+}
+
+/** Below this size a capture is analysed on one thread: starting workers would cost more than it saves. */
+export const PARALLEL_MIN_BYTES = 32 << 20;
+
+/**
+ * `--jobs` when not given: every core for a capture file big enough to gain from it,
+ * else (small files) one thread. Standard input counts as big: its size is unknown.
+ */
+export function defaultJobs(path: string): number {
+  if (path !== "-") {
+    try {
+      if (statSync(path).size < PARALLEL_MIN_BYTES) return 1;
+    } catch {
+      return 1; // let the reader report why it cannot open it
+    }
+  }
+  return availableParallelism();
+}
+
+/** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
+export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult }> {
+  const jobs = opts.jobs ?? 1;
+  const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined;
+  if (jobs > 1 && !perPacket) return runParallel(path, opts, jobs);
   const { info, engine } = await runCapture(path, opts);
-  return buildReport(info, engine, opts.filter);
+  return { info, result: engineResult(engine) };
+}
+
+/** Library entry point: the whole report of a capture file ("-" for stdin). */
+export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<Report> {
+  const { info, result } = await analyzeCapture(path, opts);
+  return buildReportFrom(info, result, opts.filter);
 }

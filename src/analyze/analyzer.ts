@@ -33,9 +33,13 @@ export interface FindingInput {
 
 export interface FindingSink {
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding;
+  /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */
+  captureState<C>(kind: AnalyzerDescriptor<any, C>): C;
   readonly options: AnalyzerOptions;
   /** Capture time of the latest packet: at capture end, the end of the capture. */
   readonly time: number;
+  /** Frame number of the packet being analysed; Infinity once the capture has ended. */
+  readonly frame: number;
   /**
    * How many frames per finding an analyzer should keep: all of them (up to
    * MAX_TAGGED_FRAMES) when per-frame tags are wanted, else the few a finding shows.
@@ -43,7 +47,22 @@ export interface FindingSink {
   readonly frameCap: number;
 }
 
-export interface AnalyzerDescriptor<S> {
+/**
+ * Facts across flows, one object per capture, for the rare analyzer whose evidence spans
+ * flows (other connections waiting on the same listener). With `--jobs` every worker
+ * sees only its shard of the flows, so the state must merge: each worker's copy comes
+ * back as a structured clone (plain data, no methods, object identity kept within it,
+ * so references to the worker's findings stay valid) and is folded into one, and
+ * `resolve` then rewrites the findings that depended on flows of other shards.
+ */
+export interface CaptureScope<C> {
+  /** `sharded`: this engine sees one shard of the flows; keep what `resolve` will need. */
+  create(sharded: boolean): C;
+  merge(into: C, from: C): void;
+  resolve(state: C): void;
+}
+
+export interface AnalyzerDescriptor<S, C = unknown> {
   /** Kind id from PHENOMENA.md: kebab-case, stable. */
   id: string;
   title: string;
@@ -72,9 +91,11 @@ export interface AnalyzerDescriptor<S> {
    */
   onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
+  /** Capture-wide state, for evidence that spans flows (most analyzers need none). */
+  capture?: CaptureScope<C>;
 }
 
 /** Typing helper so each module's hooks see its own state type. */
-export function defineAnalyzer<S>(d: AnalyzerDescriptor<S>): AnalyzerDescriptor<S> {
+export function defineAnalyzer<S, C = unknown>(d: AnalyzerDescriptor<S, C>): AnalyzerDescriptor<S, C> {
   return d;
 }

@@ -18,7 +18,7 @@ import {
   DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
 } from "../decode/reassembly.js";
 import { DEFAULT_ANALYZER_OPTIONS, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
-import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
+import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { ANALYZERS } from "./registry.js";
 
@@ -38,6 +38,8 @@ export interface EngineOptions {
   onFlowEnd?: (flow: Flow, why: FlowEndReason) => void;
   /** Keep findings in `findings` (default true; a live capture keeps its own, bounded). */
   keepFindings?: boolean;
+  /** This engine sees one shard of the capture's flows (a `--jobs` worker): see CaptureScope. */
+  sharded?: boolean;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -56,6 +58,7 @@ export class DecodeStats {
   /** Packets whose analysis threw (a bug in sockscope): counted, the first kept. */
   internalErrors = 0;
   firstInternalError = "";
+  firstInternalErrorFrame = 0;
   /** issue text → [count, first frame] */
   readonly issues = new Map<string, [number, number]>();
 }
@@ -106,6 +109,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly onFinding: EngineOptions["onFinding"];
   private readonly onFlowEnd: EngineOptions["onFlowEnd"];
   private readonly keepFindings: boolean;
+  private readonly sharded: boolean;
+  /** Analyzers' capture-wide states, by analyzer id (CaptureScope). */
+  readonly captureStates = new Map<string, unknown>();
 
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
@@ -122,6 +128,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.onFinding = opts.onFinding;
     this.onFlowEnd = opts.onFlowEnd;
     this.keepFindings = opts.keepFindings ?? true;
+    this.sharded = opts.sharded ?? false;
     this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
     const tcpHooks: TcpHook[] = [], tcpSlots: number[] = [];
     this.analyzers.forEach((a, i) => {
@@ -139,7 +146,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       // A bug must not cost the user the rest of the capture: count it, keep the first
       // message for the report (with the frame, so it can be reproduced), and go on.
       const st = this.stats;
-      if (st.internalErrors++ === 0) st.firstInternalError = `frame ${rec.frame}: ${(e as Error)?.stack ?? String(e)}`;
+      if (st.internalErrors++ === 0) {
+        st.firstInternalError = `frame ${rec.frame}: ${(e as Error)?.stack ?? String(e)}`;
+        st.firstInternalErrorFrame = rec.frame;
+      }
     }
   };
 
@@ -207,14 +217,30 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     return this.flows.expire(now, expire);
   }
 
-  /** Capture over: fail pending fragments, end every flow, sort the findings. */
-  finish(): void {
+  /**
+   * Capture over: fail pending fragments, end every flow, sort the findings. A `--jobs`
+   * worker passes the time of the capture's last packet (which may not be in its shard):
+   * analyzers measure "until the end of the capture" from it.
+   */
+  finish(lastPacketTime?: number): void {
+    this.currentFrame = Infinity;
+    if (lastPacketTime !== undefined) this.currentTime = lastPacketTime;
     this.reassembler.finish();
     this.flows.finish();
-    this.findings.sort((a, b) => (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+    this.findings.sort(compareFindings);
   }
 
   // --- FindingSink
+  captureState<C>(kind: AnalyzerDescriptor<any, C>): C {
+    let st = this.captureStates.get(kind.id) as C | undefined;
+    if (st === undefined) {
+      if (kind.capture === undefined) throw new Error(`analyzer ${kind.id} has no capture scope`);
+      st = kind.capture.create(this.sharded);
+      this.captureStates.set(kind.id, st);
+    }
+    return st;
+  }
+
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding {
     const flow = input.flow;
     const side = input.dir === null || flow === null ? null : input.dir === DIR_CLIENT ? "client" : "server";

@@ -9,8 +9,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
-import { runCapture, type RunOptions } from "../pipeline.js";
-import { buildReport, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
+import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
+import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { renderFlowTable, renderText, renderSummary } from "../report/text.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
@@ -69,6 +69,10 @@ Options:
                            self-contained page with per-flow graphs; give -o or redirect)
   -o, --output FILE        write the report to FILE instead of standard output
       --brief              findings' one-line summaries only, no explanations
+      --all                list every finding by flow; by default, past 40 findings the text
+                           report summarises them by kind with one example each
+  -j, --jobs N             worker threads for text and JSON reports (default: one per core
+                           for captures over 32 MB, else 1); the report is the same for any N
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
@@ -163,7 +167,7 @@ function reportProblems(report: Report, quiet: boolean): void {
 }
 
 async function analyzeCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, output: { type: "string", short: "o" } }, allowPositionals: true });
+  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } }, allowPositionals: true });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html"]);
   const output = v.output;
@@ -172,13 +176,14 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const series = format === "html" ? new SeriesCollector() : null;
-  const { info, engine } = await runCapture(input, series === null ? runOptions(v, progress) : { ...runOptions(v, progress), observer: series.observe });
+  const jobs = v.jobs === undefined ? defaultJobs(input) : Math.max(1, positiveInt("--jobs", v.jobs));
+  const { info, result } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress), jobs } : { ...runOptions(v, progress), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
-  const report = buildReport(info, engine, parseFilter(v));
+  const report = buildReportFrom(info, result, parseFilter(v));
   const text = format === "json" ? JSON.stringify(report, null, 2)
     : format === "html" ? renderHtml(report, series)
-    : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true }).trimEnd();
+    : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd();
   if (output !== undefined) {
     try {
       writeFileSync(output, text.endsWith("\n") ? text : text + "\n");

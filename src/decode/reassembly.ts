@@ -206,7 +206,8 @@ export class Reassembler {
   }
 }
 
-function fragmentKey(p: DecodedPacket): string {
+/** The datagram a fragment belongs to (also how `--jobs` keeps fragments together). */
+export function fragmentKey(p: DecodedPacket): string {
   // IPv4 keys include the protocol (RFC 791); IPv6's Identification is per (src, dst).
   return p.ipVersion === 4
     ? `${p.vlan}|4|${p.src0}|${p.dst0}|${p.ipProto}|${p.fragId}`

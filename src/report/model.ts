@@ -4,7 +4,7 @@
  * the README and checked against schema/report.schema.json by test/cli.test.ts).
  */
 import type { CaptureInfo } from "../capture/record.js";
-import type { Engine } from "../analyze/engine.js";
+import type { DecodeStats, Engine } from "../analyze/engine.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow.js";
@@ -120,12 +120,42 @@ export function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
 
+/**
+ * What a report is built from: one engine's outcome (`engineResult`), or the merged
+ * outcomes of `--jobs` workers (parallel/merge.ts). Plain data, so it crosses threads.
+ */
+export interface AnalysisResult {
+  stats: DecodeStats;
+  /** Every flow, in order of first packet (ids 1…n). */
+  flows: FlowReport[];
+  /** Sorted by compareFindings. */
+  findings: Finding[];
+  flowsEvicted: number;
+  vlanJoined: number;
+  fragmentEvictions: number;
+}
+
+export function engineResult(engine: Engine): AnalysisResult {
+  return {
+    stats: engine.stats,
+    flows: engine.flows.all.map(flowReport),
+    findings: engine.findings,
+    flowsEvicted: engine.flows.evicted,
+    vlanJoined: engine.flows.vlanJoined,
+    fragmentEvictions: engine.reassembler.evictions,
+  };
+}
+
 export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilter = {}): Report {
-  const st = engine.stats;
-  const allFlows = engine.flows.all.map(flowReport);
+  return buildReportFrom(info, engineResult(engine), filter);
+}
+
+export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filter: FlowFilter = {}): Report {
+  const st = result.stats;
+  const allFlows = result.flows;
   const flows = hasFilter(filter) ? allFlows.filter((f) => matchesFilter(f, filter)) : allFlows;
   const keep = new Set(flows.map((f) => f.id));
-  const findings = hasFilter(filter) ? engine.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : engine.findings;
+  const findings = hasFilter(filter) ? result.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : result.findings;
   const warnings = [...info.warnings];
   if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
   for (const [text, [count, first]] of st.issues) {
@@ -134,14 +164,14 @@ export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilte
   if (st.internalErrors > 0) {
     warnings.push(`internal error (a bug in sockscope, please report it with the capture): ${st.internalErrors} packet(s) could not be analysed; first at ${st.firstInternalError.split("\n")[0]}`);
   }
-  if (engine.flows.evicted > 0) {
-    warnings.push(`flow table full: ${engine.flows.evicted} idle flow(s) evicted early; raise --max-flows to keep them`);
+  if (result.flowsEvicted > 0) {
+    warnings.push(`flow table full: ${result.flowsEvicted} idle flow(s) evicted early; raise --max-flows to keep them`);
   }
-  if (engine.flows.vlanJoined > 0) {
-    warnings.push(`${engine.flows.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);
+  if (result.vlanJoined > 0) {
+    warnings.push(`${result.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);
   }
-  if (engine.reassembler.evictions > 0) {
-    warnings.push(`fragment reassembly buffers full: ${engine.reassembler.evictions} incomplete datagram(s) evicted`);
+  if (result.fragmentEvictions > 0) {
+    warnings.push(`fragment reassembly buffers full: ${result.fragmentEvictions} incomplete datagram(s) evicted`);
   }
   const tcpCount = allFlows.filter((f) => f.proto === "tcp").length;
   return {

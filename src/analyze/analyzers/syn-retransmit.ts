@@ -22,13 +22,11 @@
  * Reported frames are the retransmitted SYNs and SYN-ACKs (Wireshark's retransmissions).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import type { Finding } from "../finding.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
-
-/** Per capture (keyed by the sink): established connections still waiting for the server's first byte, per listener. */
-const waitingByCapture = new WeakMap<FindingSink, Map<string, Set<State>>>();
 
 function listenerKey(flow: Flow): string {
   return `${flow.vlan} ${flow.endpointName("server")}`;
@@ -37,26 +35,87 @@ function listenerKey(flow: Flow): string {
 /** Waiting connections examined per unanswered SYN: a count, not a list, is all the summary needs. */
 const MAX_WAITING_SCAN = 1000;
 
+/** A finding whose accept-queue count may change once other shards' connections are known. */
+interface PendingCount {
+  finding: Finding;
+  key: string;
+  /** The client's first SYN time, and the frame of the retry the count was taken at. */
+  since: number;
+  atFrame: number;
+  /** The summary around the cause sentence that depends on the count. */
+  before: string;
+  after: string;
+  server: string;
+}
+
+/**
+ * Per capture: connections established and still without a byte from the server, per
+ * listener, in the order they completed the handshake (a Set keeps insertion order). A
+ * `--jobs` worker also logs every wait as [startFrame, stopFrame, completedTime] so the
+ * counts can be taken again over all shards' connections once they are merged.
+ */
+class ListenerWaits {
+  readonly waiting = new Map<string, Set<State>>();
+  readonly log: Map<string, number[]> | null;
+  readonly pending: PendingCount[] = [];
+  constructor(sharded: boolean) {
+    this.log = sharded ? new Map() : null;
+  }
+}
+
 /**
  * Connections to the same listener that were established before `since` and still had no
  * byte from the server: they sat in the accept queue (or with a server too busy to serve
  * them) when the SYN arrived, and still did when it was retried.
  */
-function countWaitingSince(out: FindingSink, key: string, since: number): number {
+function countWaitingSince(w: ListenerWaits, key: string, since: number): number {
   let n = 0, seen = 0;
-  for (const other of waitingSet(out, key)) {
+  for (const other of w.waiting.get(key) ?? []) {
     if (++seen > MAX_WAITING_SCAN) break;
     if (other.completedTime <= since) n++;
   }
   return n;
 }
 
-function waitingSet(out: FindingSink, key: string): Set<State> {
-  let byListener = waitingByCapture.get(out);
-  if (byListener === undefined) waitingByCapture.set(out, byListener = new Map());
-  let set = byListener.get(key);
-  if (set === undefined) byListener.set(key, set = new Set());
-  return set;
+/** The same count from the merged logs: the waits open at frame `atFrame`, in completion order. */
+function countLoggedSince(log: number[], since: number, atFrame: number): number {
+  let n = 0, seen = 0;
+  for (let i = 0; i < log.length; i += 3) {
+    if (log[i]! >= atFrame) break;
+    if (log[i + 1]! <= atFrame) continue;
+    if (++seen > MAX_WAITING_SCAN) break;
+    if (log[i + 2]! <= since) n++;
+  }
+  return n;
+}
+
+/** Sorts a flat [startFrame, stopFrame, completedTime, …] log by start frame. */
+function sortTriples(log: number[]): void {
+  const rows: number[][] = [];
+  for (let i = 0; i < log.length; i += 3) rows.push([log[i]!, log[i + 1]!, log[i + 2]!]);
+  rows.sort((a, b) => a[0]! - b[0]!);
+  for (let i = 0; i < rows.length; i++) { log[i * 3] = rows[i]![0]!; log[i * 3 + 1] = rows[i]![1]!; log[i * 3 + 2] = rows[i]![2]!; }
+}
+
+function startWaiting(s: State, flow: Flow, out: FindingSink): void {
+  const w = out.captureState(analyzer);
+  s.waitingKey = listenerKey(flow);
+  let set = w.waiting.get(s.waitingKey);
+  if (set === undefined) w.waiting.set(s.waitingKey, set = new Set());
+  set.add(s);
+  if (w.log !== null) {
+    let log = w.log.get(s.waitingKey);
+    if (log === undefined) w.log.set(s.waitingKey, log = []);
+    s.logIndex = log.length;
+    log.push(s.completedFrame, Infinity, s.completedTime);
+  }
+}
+
+function stopWaiting(s: State, out: FindingSink): void {
+  const w = out.captureState(analyzer);
+  w.waiting.get(s.waitingKey)?.delete(s);
+  if (w.log !== null && s.logIndex >= 0) w.log.get(s.waitingKey)![s.logIndex + 1] = out.frame;
+  s.waitingKey = "";
 }
 
 class State {
@@ -81,14 +140,14 @@ class State {
   othersWaiting = -1;
   /** In the listener's waiting set under this key, else "". */
   waitingKey = "";
+  /** Where this connection's wait is in the listener's log (sharded engines only), else -1. */
+  logIndex = -1;
+  /** The client's retry the accept-queue count was taken at. */
+  countFrame = 0;
 }
 
-function stopWaiting(s: State, out: FindingSink): void {
-  waitingByCapture.get(out)?.get(s.waitingKey)?.delete(s);
-  s.waitingKey = "";
-}
 
-const analyzer = defineAnalyzer<State>({
+const analyzer = defineAnalyzer<State, ListenerWaits>({
   id: "syn-retransmit",
   title: "Slow connect(): SYN or SYN-ACK retransmitted before the handshake completed",
   severity: "warning",
@@ -108,6 +167,26 @@ const analyzer = defineAnalyzer<State>({
     "more workers), pass a larger backlog to listen() and raise net.core.somaxconn. For loss, look at the path.",
   references: ["000 §3.3", "003 listen()", "003 connect()"],
   createState: () => new State(),
+  capture: {
+    create: (sharded) => new ListenerWaits(sharded),
+    merge(into, from) {
+      for (const [key, log] of from.log!) {
+        const mine = into.log!.get(key);
+        if (mine === undefined) into.log!.set(key, log);
+        else for (const x of log) mine.push(x);
+      }
+      for (const p of from.pending) into.pending.push(p);
+    },
+    resolve(w) {
+      // Every shard's waits, in completion order, as one engine would have seen them.
+      for (const log of w.log!.values()) sortTriples(log);
+      for (const p of w.pending) {
+        const n = countLoggedSince(w.log!.get(p.key) ?? [], p.since, p.atFrame);
+        p.finding.measure.othersWaiting = n;
+        p.finding.summary = p.before + synCause(n, p.server) + p.after;
+      }
+    },
+  },
   onTcpSegment(s, flow, seg, _p, out) {
     const f = seg.flags;
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
@@ -118,7 +197,10 @@ const analyzer = defineAnalyzer<State>({
           s.lastSynTime = seg.time;
           if (!s.provoked) {
             (s.synRetries ??= new SynRetries()).add(seg.frame, seg.time);
-            if (s.othersWaiting < 0 && !server.synSeen) s.othersWaiting = countWaitingSince(out, listenerKey(flow), client.synTime);
+            if (s.othersWaiting < 0 && !server.synSeen) {
+              s.othersWaiting = countWaitingSince(out.captureState(analyzer), listenerKey(flow), client.synTime);
+              s.countFrame = seg.frame;
+            }
           }
         } else return;
         s.provoked = false;
@@ -128,10 +210,7 @@ const analyzer = defineAnalyzer<State>({
       if (s.completedFrame === 0 && server.synSeen && (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK && seqDiff(seg.ack, server.isn) > 0) {
         s.completedFrame = seg.frame;
         s.completedTime = seg.time;
-        if (server.payloadBytes === 0) {
-          s.waitingKey = listenerKey(flow);
-          waitingSet(out, s.waitingKey).add(s);
-        }
+        if (server.payloadBytes === 0) startWaiting(s, flow, out);
       } else if ((f & TH_RST) && s.waitingKey !== "") {
         stopWaiting(s, out);
       }
@@ -170,19 +249,12 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? []), ...echoes];
   const parts: string[] = [];
   const causes: string[] = [];
+  // Were the SYN retries answered by nothing (a dropped SYN) or did a SYN-ACK cross them?
+  const unanswered = synR !== null && server.synTime > synR.times[0]!;
+  const serverName = flow.endpointName("server");
   if (synR !== null) {
     const sched = describeRetries([client.synTime, ...synR.times]);
     parts.push(`the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`);
-    // Were the retries answered by nothing (a dropped SYN) or did a SYN-ACK cross them?
-    const unanswered = server.synTime > synR.times[0]!;
-    if (unanswered) {
-      causes.push(s.othersWaiting > 0
-        ? `the server's kernel ignored the SYN while ${s.othersWaiting} other connection(s) to ${flow.endpointName("server")}, ` +
-          "established before it, still had not received a byte from the server when it was retried — connections " +
-          "waiting to be accept()ed (or a server too busy to serve them): the pattern of a full listen (accept) queue"
-        : "the first SYN(s) got no answer: lost on the way, or dropped by a server whose accept queue was full " +
-          "(no other connection in the capture was waiting on this listener, which points to loss)");
-    }
   }
   if (ackR !== null) {
     const sched = describeRetries([server.synTime, ...ackR.times]);
@@ -201,9 +273,11 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const outcome = done
     ? `connect() took ${sec(took)} s (handshake completed in frame ${s.completedFrame})`
     : "the handshake never completed in the capture";
-  out.report(analyzer, {
+  const before = `${outcome}: ${parts.join("; ")}`;
+  const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
+  const finding = out.report(analyzer, {
     flow, dir: DIR_SERVER, frames, count: frames.length, time: client.synTime,
-    summary: `${outcome}: ${parts.join("; ")}${causes.length > 0 ? `; ${causes.join("; ")}` : ""}`,
+    summary: before + (unanswered ? synCause(s.othersWaiting, serverName) : "") + after,
     measure: {
       connectMs: done ? ms(took) : -1,
       synRetries: synR?.frames.length ?? 0,
@@ -213,5 +287,20 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       completed: done ? 1 : 0,
     },
   });
+  if (unanswered && s.countFrame !== 0) {
+    out.captureState(analyzer).pending.push({
+      finding, key: listenerKey(flow), since: client.synTime, atFrame: s.countFrame, before, after, server: serverName,
+    });
+  }
+}
+
+/** The cause sentence for SYNs nobody answered, given the connections waiting on the listener. */
+function synCause(othersWaiting: number, server: string): string {
+  return othersWaiting > 0
+    ? `; the server's kernel ignored the SYN while ${othersWaiting} other connection(s) to ${server}, ` +
+      "established before it, still had not received a byte from the server when it was retried — connections " +
+      "waiting to be accept()ed (or a server too busy to serve them): the pattern of a full listen (accept) queue"
+    : "; the first SYN(s) got no answer: lost on the way, or dropped by a server whose accept queue was full " +
+      "(no other connection in the capture was waiting on this listener, which points to loss)";
 }
 export default analyzer;
