@@ -43,17 +43,13 @@ export interface AnalyzeOptions extends RunOptions {
 /** Below this size a capture is analysed on one thread: starting workers would cost more than it saves. */
 export const PARALLEL_MIN_BYTES = 32 << 20;
 
-/**
- * `--jobs` when not given: every core for a capture file big enough to gain from it,
- * else (small files) one thread. Standard input counts as big: its size is unknown.
- */
+/** `--jobs` when not given: every core for a capture file big enough to gain from it, else one thread. */
 export function defaultJobs(path: string): number {
-  if (path !== "-") {
-    try {
-      if (statSync(path).size < PARALLEL_MIN_BYTES) return 1;
-    } catch {
-      return 1; // let the reader report why it cannot open it
-    }
+  if (path === "-") return 1;
+  try {
+    if (statSync(path).size < PARALLEL_MIN_BYTES) return 1;
+  } catch {
+    return 1; // let the reader report why it cannot open it
   }
   return availableParallelism();
 }
@@ -62,7 +58,8 @@ export function defaultJobs(path: string): number {
 export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult }> {
   const jobs = opts.jobs ?? 1;
   const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined;
-  if (jobs > 1 && !perPacket) return runParallel(path, opts, jobs);
+  // Workers each read the file, so standard input (read once) stays on one thread.
+  if (jobs > 1 && !perPacket && path !== "-") return runParallel(path, opts, jobs);
   const { info, engine } = await runCapture(path, opts);
   return { info, result: engineResult(engine) };
 }

@@ -194,7 +194,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       }
       if (p.datagram !== null) {
         const as = this.analyzers;
-        for (let i = 0; i < as.length; i++) as[i]!.onDatagramComplete?.(flow.slots[i], flow, dir, p.datagram, p, this);
+        for (let i = 0; i < as.length; i++) as[i]!.onDatagramComplete?.(this.stateOf(flow, i), flow, dir, p.datagram, p, this);
       }
       this.observer?.(rec, p, flow, dir, seg);
       return;
@@ -276,8 +276,20 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
-      flow.slots.push(isRelevant(a, flow.proto) && a.createState ? a.createState(flow) : null);
+      // Analyzers that wait for rare events (fragments, ICMP errors) get their state when
+      // one comes (stateOf): most flows never see one, and a flood of flows is all state.
+      const perPacket = flow.proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
+      flow.slots.push(perPacket && a.createState ? a.createState(flow) : null);
     }
+  }
+
+  /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */
+  private stateOf(flow: Flow, i: number): unknown {
+    if (flow.slots.length === 0) return null;
+    let st = flow.slots[i];
+    const a = this.analyzers[i]!;
+    if (st === null && a.createState !== undefined && isRelevant(a, flow.proto)) st = flow.slots[i] = a.createState(flow);
+    return st;
   }
 
   flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
@@ -300,7 +312,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
     }
     const as = this.analyzers;
-    for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : flow.slots[i], flow, d, reason, this);
+    for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this);
   }
 
   private icmpError(p: DecodedPacket, frame: number, time: number): void {
@@ -314,7 +326,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const flow = this.flows.lookupQuoted(p, frame, time);
     flow.icmpErrors++;
     const quotedDir = flow.isClient([q.src0, q.src1, q.src2, q.src3], q.srcPort) ? 0 : 1;
-    for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(flow.slots[i], flow, quotedDir, frame, time, p, this);
+    for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(this.stateOf(flow, i), flow, quotedDir, frame, time, p, this);
   }
 
   private noteIssues(p: DecodedPacket, frame: number): void {

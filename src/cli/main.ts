@@ -6,12 +6,13 @@
  * for `sockscope check`), 2 usage error or input that could not be read as a capture.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { renderFlowTable, renderText, renderSummary } from "../report/text.js";
+import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { SeriesCollector, renderHtml } from "../report/html/index.js";
@@ -166,6 +167,22 @@ function reportProblems(report: Report, quiet: boolean): void {
   }
 }
 
+/** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
+function writeLinesToFile(path: string, lines: Iterable<string>): void {
+  const fd = openSync(path, "w");
+  try {
+    let buf: string[] = [], size = 0;
+    for (const l of lines) {
+      buf.push(l);
+      size += l.length + 1;
+      if (size > 1 << 20) { writeSync(fd, buf.join("\n") + "\n"); buf = []; size = 0; }
+    }
+    if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function analyzeCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } }, allowPositionals: true });
   if (v.help) return help("analyze");
@@ -181,18 +198,19 @@ async function analyzeCommand(args: string[]): Promise<number> {
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
   const report = buildReportFrom(info, result, parseFilter(v));
-  const text = format === "json" ? JSON.stringify(report, null, 2)
-    : format === "html" ? renderHtml(report, series)
-    : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd();
+  // JSON goes out line by line: one string of a big capture's report would not fit in memory.
+  const lines: Iterable<string> = format === "json" ? reportJsonLines(report)
+    : [format === "html" ? renderHtml(report, series).replace(/\n$/, "")
+      : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd()];
   if (output !== undefined) {
     try {
-      writeFileSync(output, text.endsWith("\n") ? text : text + "\n");
+      writeLinesToFile(output, lines);
     } catch (e) {
       return fail(`cannot write ${output}: ${(e as Error).message}`);
     }
   } else {
     const out = new Output();
-    out.line(text.endsWith("\n") ? text.slice(0, -1) : text);
+    for (const l of lines) out.line(l);
     await out.end();
   }
   if (format !== "text") reportProblems(report, v.quiet === true);

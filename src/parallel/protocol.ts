@@ -1,25 +1,32 @@
-/** Messages between the reading thread and its `--jobs` workers. */
+/** Messages between the main thread and its `--jobs` workers. */
+import type { CaptureInfo } from "../capture/record.js";
 import type { EngineOptions } from "../analyze/engine.js";
 import type { AnalysisResult } from "../report/model.js";
+import type { RouterLimits } from "./router.js";
 
 /** Engine options that can cross to a worker (no functions). */
 export type WorkerEngineOptions = Pick<EngineOptions,
   "analyzer" | "maxFlows" | "fragmentTimeoutSec" | "maxPendingDatagrams" | "maxFragmentBytes" | "maxFragmentsPerDatagram">;
 
 export interface WorkerInit {
+  path: string;
   index: number;
+  workers: number;
   analyzerIds: string[];
   engine: WorkerEngineOptions;
-  /** SharedArrayBuffer of two Int32 per worker: batches sent and not yet analysed, failed flag. */
-  inFlight: SharedArrayBuffer;
+  router: RouterLimits;
+  chunkSize: number | undefined;
+  /** Worker 0 reports reading progress (the main thread shows it). */
+  progress: boolean;
 }
 
+/** What a worker sends: progress (worker 0 only), then its outcome or why it failed. */
 export type WorkerMessage =
-  | { type: "batch"; buffer: ArrayBuffer }
-  /** The capture's last packet time: "the end of the capture" for every shard alike. */
-  | { type: "end"; lastPacketTime: number | undefined };
+  | { type: "progress"; bytesRead: number; packets: number; totalBytes: number | null }
+  | { type: "done"; shard: ShardEnd; info: CaptureInfo }
+  | { type: "failed"; message: string; captureError: { file: string; offset: number; problem: string } | null };
 
-/** What a worker sends back once its shard is analysed. */
+/** A worker's outcome once its shard is analysed. */
 export interface ShardEnd {
   result: AnalysisResult;
   /** Analyzers' capture-wide states by analyzer id (CaptureScope), to merge. */

@@ -18,7 +18,19 @@ import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decod
 import { fragmentKey } from "../decode/reassembly.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from "../decode/link.js";
 import { isIcmpError } from "../decode/transport.js";
-import type { RecordFields } from "./batch.js";
+
+/** The fields of a record the router hands on: the PacketRecord itself, or a held copy. */
+export interface RecordFields {
+  frame: number;
+  tsSec: number;
+  tsNsec: number;
+  capLen: number;
+  origLen: number;
+  linkType: number;
+  iface: number;
+  fileOffset: number;
+  bytes: Uint8Array;
+}
 
 export interface RouterLimits {
   /** Seconds a held fragment waits for its first fragment (the reassembly timeout). */

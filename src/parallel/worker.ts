@@ -1,45 +1,61 @@
 /**
- * A `--jobs` worker thread: one Engine over the shard of the capture the router sends
- * it, batch by batch. Each batch handled is counted down in the shared `inFlight` slot
- * (the reader waits on it, so memory stays bounded when workers fall behind); at the end
- * the worker sends back its findings, flows and statistics as plain data.
+ * A `--jobs` worker thread. Every worker reads the whole capture (from the page cache
+ * after the first) and runs the same deterministic router over every record, so all of
+ * them agree on who owns what without talking; each analyses only its own shard. That
+ * costs each worker the framing, but no records cross threads: a single reader copying
+ * records to the workers was slower than one thread on a 2-core machine (README,
+ * Performance).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { CaptureError } from "../capture/errors.js";
+import { readCapture } from "../capture/reader.js";
 import { PacketRecord } from "../capture/record.js";
-import { Engine, type EngineOptions } from "../analyze/engine.js";
+import { Engine } from "../analyze/engine.js";
 import { ANALYZERS } from "../analyze/registry.js";
 import { engineResult } from "../report/model.js";
-import { readBatch } from "./batch.js";
-import type { ShardEnd, WorkerInit, WorkerMessage } from "./protocol.js";
+import type { WorkerInit, WorkerMessage } from "./protocol.js";
+import { ShardRouter, type RecordFields } from "./router.js";
 
 const init = workerData as WorkerInit;
 const ids = new Set(init.analyzerIds);
-const opts: EngineOptions = { ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true };
-const engine = new Engine(opts);
-const rec = new PacketRecord();
-const inFlight = new Int32Array(init.inFlight);
+const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
+const held = new PacketRecord();
+const me = init.index;
 
-const slot = 2 * init.index;
+/** A held fragment comes back as a plain copy: give the engine a PacketRecord again. */
+function asRecord(r: RecordFields): PacketRecord {
+  if (r instanceof PacketRecord) return r;
+  held.frame = r.frame; held.tsSec = r.tsSec; held.tsNsec = r.tsNsec; held.capLen = r.capLen;
+  held.origLen = r.origLen; held.linkType = r.linkType; held.iface = r.iface; held.fileOffset = r.fileOffset;
+  held.bytes = r.bytes;
+  return held;
+}
 
-parentPort!.on("message", (m: WorkerMessage) => {
-  if (m.type === "batch") {
-    try {
-      readBatch(m.buffer, rec, engine.onPacket);
-    } catch (e) {
-      // The reader may be blocked waiting for this worker: tell it through shared memory.
-      Atomics.store(inFlight, slot + 1, 1);
-      Atomics.notify(inFlight, slot);
-      throw e;
-    }
-    Atomics.sub(inFlight, slot, 1);
-    Atomics.notify(inFlight, slot);
-    return;
-  }
-  engine.finish(m.lastPacketTime);
+const router = new ShardRouter(init.workers, init.router, (worker, r) => {
+  if (worker === me) engine.onPacket(asRecord(r));
+});
+
+function post(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
+}
+
+try {
+  let lastPacketTime: number | undefined;
+  const info = await readCapture(init.path, (rec) => {
+    lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
+    router.route(rec);
+  }, {
+    chunkSize: init.chunkSize,
+    onProgress: init.progress ? (bytesRead, packets, totalBytes) => post({ type: "progress", bytesRead, packets, totalBytes }) : undefined,
+  });
+  router.finish();
+  // "The end of the capture" is its last packet, whichever shard that fell in.
+  engine.finish(lastPacketTime);
   const captureStates: Record<string, unknown> = {};
   for (const [id, st] of engine.captureStates) captureStates[id] = st;
   // One message: the capture states' references to findings stay references after cloning.
-  const end: ShardEnd = { result: engineResult(engine), captureStates };
-  parentPort!.postMessage(end);
-  parentPort!.close();
-});
+  post({ type: "done", shard: { result: engineResult(engine), captureStates }, info });
+} catch (e) {
+  const ce = e instanceof CaptureError ? { file: e.file, offset: e.offset, problem: e.problem } : null;
+  post({ type: "failed", message: (e as Error)?.stack ?? String(e), captureError: ce });
+}
