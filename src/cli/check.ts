@@ -4,6 +4,7 @@
  * unreadable captures and invalid expectations files (one line naming the file and the
  * JSON path). `--update` writes the expectations from what is found now (a baseline).
  */
+import { CHECK_HELP } from "./help-texts.js";
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { PLAIN, styleFor } from "../report/style.js";
@@ -16,31 +17,6 @@ import {
 import { renderCaptureText, renderJson, renderJunit, renderSummaryText, renderUpdateText } from "../check/render.js";
 
 import { EXIT_CHECK_FAILED as EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
-
-export const CHECK_HELP = `Usage: sockscope check [options] <capture|directory>...
-
-Checks that a capture shows the findings its expectations file says it must (and no
-others), for regression tests in CI. The expectations of x.pcap are in x.expect.json
-beside it (schema sockscope.expect/1, see schema/expect.schema.json and the README).
-A directory is searched for *.expect.json files; each is checked with its capture.
-
-  sockscope check run.pcap --update      write run.expect.json from what is found now (a baseline)
-  sockscope check run.pcap               check it: exit 0 pass, 1 fail, 2 unusable input
-  sockscope check fixtures/              check every capture with expectations, and summarise
-
-Options:
-  -e, --expect FILE        expectations file (one capture only; default <capture>.expect.json)
-  -u, --update             write or refresh the expectations instead of checking: entries that
-                           still hold are kept, failing ones replaced, new findings added
-  -F, --format text|json|junit   report format (default text; json: schema sockscope.check/1;
-                           junit: JUnit XML for CI test reports)
-  -o, --output FILE        write the report to FILE instead of stdout (with json or junit,
-                           the text report still goes to stdout: CI logs and test reports at once)
-  -q, --quiet              no progress on stderr
-      --no-color           no colours (also: NO_COLOR=1)
-
-Exit codes: 0 all expectations met, 1 a check failed, 2 usage error, unreadable capture
-or invalid expectations file.`;
 
 class Usage extends Error {}
 

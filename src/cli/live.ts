@@ -7,6 +7,7 @@
  * capture could not start or stopped on its own (permission, no such interface, bad
  * filter, interface lost, cap missing): one line on stderr saying what to do.
  */
+import { LIVE_HELP, INTERFACES_HELP } from "./help-texts.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { unlinkSync } from "node:fs";
 import { readSource } from "../capture/reader.js";
@@ -35,52 +36,6 @@ import { EXIT_OK, EXIT_USAGE as EXIT_FAIL } from "./exit-codes.js";
 const TICK_MS = 250;
 
 class LiveUsageError extends Error {}
-
-export const LIVE_HELP = `Usage: sockscope live [options] [-i IF] [-f FILTER | FILTER...]
-
-Captures on a network interface and prints each finding as soon as its evidence is
-complete, with its explanation; Ctrl-C (or SIGTERM, -c, --duration) ends the capture and
-prints the summary report, as analyze does. Needs root or the capture capabilities.
-
-Capture:
-  -i, --interface IF       interface to capture on (sockscope interfaces lists them;
-                           default: the first up non-loopback one with an address, as tcpdump)
-  -f, --filter EXPR        capture filter, BPF syntax as tcpdump's ("tcp port 8080"); also
-                           taken from the words after the options
-  -s, --snaplen N          bytes kept per packet (default and most: 65535 with cap, 262144 with
-                           tcpdump or dumpcap)
-  -c, --count N            stop after N packets
-      --duration S         stop after S seconds
-  -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
-                           of the findings), complete when sockscope exits
-      --via cap|tcpdump|dumpcap
-                           capture backend (default cap: libpcap through the cap package,
-                           packets stamped on delivery; tcpdump or dumpcap: runs that
-                           program, for kernel timestamps and libpcap's drop counters)
-  -B, --buffer-size KIB    kernel capture buffer (default 8192 KiB)
-
-Analysis and output:
-  -F, --format text|jsonl  text (default), or one JSON object per line: each finding
-                           ({"type":"finding",...}), each ended flow ({"type":"flow",...})
-                           and at the end {"type":"end",...} with the capture summary
-      --flow ID, --host ADDR, --port N   show only these flows (all packets are analysed and saved)
-      --brief              findings without explanations
-      --idle-timeout S     end a TCP flow quiet for S seconds (default ${LIVE_IDLE_SEC})
-      --udp-timeout S      end a UDP flow quiet for S seconds (default ${LIVE_UDP_IDLE_SEC})
-      --linger S           end a closed TCP flow quiet for S seconds (default ${LIVE_LINGER_SEC})
-      --max-flows N        flows tracked at once, idle ones evicted beyond (default ${LIVE_MAX_FLOWS})
-      --msl, --frag-timeout, --max-frag-datagrams, --max-frag-bytes   as for analyze
-  -q, --quiet              no status lines on stderr, no ended-flow lines
-      --no-color           no colours (also: NO_COLOR=1)
-
-Findings reported while a flow is open (connection-refused, rst-after-fin, abortive-close,
-time-wait, ...) print at once; the others when their flow ends: closed and quiet for
---linger, or idle for --idle-timeout, or at the end of the capture.`;
-
-export const INTERFACES_HELP = `Usage: sockscope interfaces [--format text|json]
-
-Lists the interfaces a live capture can open (libpcap's list through cap, with pseudo-devices
-such as any), with their addresses, whether they are up, and which is the loopback.`;
 
 const LIVE_OPTIONS = {
   interface: { type: "string", short: "i" },

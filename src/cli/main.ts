@@ -11,17 +11,13 @@ import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
-import { renderFlowTable, renderText, renderSummary } from "../report/text.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
-import { SeriesCollector, renderHtml } from "../report/html/index.js";
 import { Progress } from "./progress.js";
 import { Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
-import { explainCommand } from "./explain.js";
-import { liveCommand, interfacesCommand, LIVE_HELP, INTERFACES_HELP } from "./live.js";
-import { checkCommand, CHECK_HELP } from "./check.js";
+import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
@@ -192,7 +188,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const input = oneInput(positionals, "analyze");
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
-  const series = format === "html" ? new SeriesCollector() : null;
+  const html = format === "html" ? await import("../report/html/index.js") : null;
+  const series = html !== null ? new html.SeriesCollector() : null;
   const jobs = v.jobs === undefined ? defaultJobs(input) : Math.max(1, positiveInt("--jobs", v.jobs));
   const { info, result } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress), jobs } : { ...runOptions(v, progress), observer: series.observe });
   progress.done();
@@ -200,8 +197,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const report = buildReportFrom(info, result, parseFilter(v));
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
   const lines: Iterable<string> = format === "json" ? reportJsonLines(report)
-    : [format === "html" ? renderHtml(report, series).replace(/\n$/, "")
-      : renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd()];
+    : [html !== null ? html.renderHtml(report, series).replace(/\n$/, "")
+      : (await import("../report/text.js")).renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd()];
   if (output !== undefined) {
     try {
       writeLinesToFile(output, lines);
@@ -232,6 +229,7 @@ async function flowsCommand(args: string[]): Promise<number> {
   if (format === "json") out.line(JSON.stringify({ schema: "sockscope.flows/1", flows: report.flows }, null, 2));
   else {
     const st = styleFor(process.stdout, v["no-color"] === true);
+    const { renderFlowTable, renderSummary } = await import("../report/text.js"); // cli-table3: text output only
     out.line(renderSummary(report, st));
     // cli-table3 lays out a table in time quadratic in its rows: beyond this, use JSON.
     out.line(renderFlowTable(report.flows, st, 1000));
@@ -308,10 +306,11 @@ export async function main(argv: string[]): Promise<number> {
       case "analyze": return await analyzeCommand(rest);
       case "flows": return await flowsCommand(rest);
       case "packets": return await packetsCommand(rest);
-      case "explain": return explainCommand(rest, HELP.explain!);
-      case "live": return await liveCommand(rest);
-      case "interfaces": return await interfacesCommand(rest);
-      case "check": return await checkCommand(rest);
+      // Commands beyond the offline reports load on demand: start-up is part of every run.
+      case "explain": return (await import("./explain.js")).explainCommand(rest, HELP.explain!);
+      case "live": return await (await import("./live.js")).liveCommand(rest);
+      case "interfaces": return await (await import("./live.js")).interfacesCommand(rest);
+      case "check": return await (await import("./check.js")).checkCommand(rest);
       default:
         throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain, check, live, interfaces`);
     }

@@ -18,14 +18,8 @@ import type { ExpireOptions, Flow, FlowEndReason } from "../../decode/flow.js";
 import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../../report/model.js";
 import type { PcapWriter } from "./pcap-writer.js";
 
-/** Defaults, in seconds. */
-export const LIVE_LINGER_SEC = 1;
-/** Above Linux's largest retransmission backoff (TCP_RTO_MAX, 120 s) and keep-alive probe gaps as commonly set. */
-export const LIVE_IDLE_SEC = 300;
-/** As Zeek's udp_inactivity_timeout; Linux conntrack forgets an unanswered UDP flow after 30 s. */
-export const LIVE_UDP_IDLE_SEC = 60;
-/** Flows tracked at once in a live capture (each costs ~1-2 KB with its analyzer state). */
-export const LIVE_MAX_FLOWS = 100_000;
+import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "./defaults.js";
+export { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC };
 /** Findings and ended flows kept for the summary. */
 export const LIVE_KEEP_FINDINGS = 5000;
 export const LIVE_KEEP_FLOWS = 2000;

@@ -1,0 +1,75 @@
+/**
+ * Help texts of the commands whose code loads on demand (live, interfaces, check): kept
+ * apart so `sockscope --help` and `analyze` don't load libpcap bindings or the checker.
+ */
+import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
+export const LIVE_HELP = `Usage: sockscope live [options] [-i IF] [-f FILTER | FILTER...]
+
+Captures on a network interface and prints each finding as soon as its evidence is
+complete, with its explanation; Ctrl-C (or SIGTERM, -c, --duration) ends the capture and
+prints the summary report, as analyze does. Needs root or the capture capabilities.
+
+Capture:
+  -i, --interface IF       interface to capture on (sockscope interfaces lists them;
+                           default: the first up non-loopback one with an address, as tcpdump)
+  -f, --filter EXPR        capture filter, BPF syntax as tcpdump's ("tcp port 8080"); also
+                           taken from the words after the options
+  -s, --snaplen N          bytes kept per packet (default and most: 65535 with cap, 262144 with
+                           tcpdump or dumpcap)
+  -c, --count N            stop after N packets
+      --duration S         stop after S seconds
+  -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
+                           of the findings), complete when sockscope exits
+      --via cap|tcpdump|dumpcap
+                           capture backend (default cap: libpcap through the cap package,
+                           packets stamped on delivery; tcpdump or dumpcap: runs that
+                           program, for kernel timestamps and libpcap's drop counters)
+  -B, --buffer-size KIB    kernel capture buffer (default 8192 KiB)
+
+Analysis and output:
+  -F, --format text|jsonl  text (default), or one JSON object per line: each finding
+                           ({"type":"finding",...}), each ended flow ({"type":"flow",...})
+                           and at the end {"type":"end",...} with the capture summary
+      --flow ID, --host ADDR, --port N   show only these flows (all packets are analysed and saved)
+      --brief              findings without explanations
+      --idle-timeout S     end a TCP flow quiet for S seconds (default ${LIVE_IDLE_SEC})
+      --udp-timeout S      end a UDP flow quiet for S seconds (default ${LIVE_UDP_IDLE_SEC})
+      --linger S           end a closed TCP flow quiet for S seconds (default ${LIVE_LINGER_SEC})
+      --max-flows N        flows tracked at once, idle ones evicted beyond (default ${LIVE_MAX_FLOWS})
+      --msl, --frag-timeout, --max-frag-datagrams, --max-frag-bytes   as for analyze
+  -q, --quiet              no status lines on stderr, no ended-flow lines
+      --no-color           no colours (also: NO_COLOR=1)
+
+Findings reported while a flow is open (connection-refused, rst-after-fin, abortive-close,
+time-wait, ...) print at once; the others when their flow ends: closed and quiet for
+--linger, or idle for --idle-timeout, or at the end of the capture.`;
+
+export const INTERFACES_HELP = `Usage: sockscope interfaces [--format text|json]
+
+Lists the interfaces a live capture can open (libpcap's list through cap, with pseudo-devices
+such as any), with their addresses, whether they are up, and which is the loopback.`;
+
+export const CHECK_HELP = `Usage: sockscope check [options] <capture|directory>...
+
+Checks that a capture shows the findings its expectations file says it must (and no
+others), for regression tests in CI. The expectations of x.pcap are in x.expect.json
+beside it (schema sockscope.expect/1, see schema/expect.schema.json and the README).
+A directory is searched for *.expect.json files; each is checked with its capture.
+
+  sockscope check run.pcap --update      write run.expect.json from what is found now (a baseline)
+  sockscope check run.pcap               check it: exit 0 pass, 1 fail, 2 unusable input
+  sockscope check fixtures/              check every capture with expectations, and summarise
+
+Options:
+  -e, --expect FILE        expectations file (one capture only; default <capture>.expect.json)
+  -u, --update             write or refresh the expectations instead of checking: entries that
+                           still hold are kept, failing ones replaced, new findings added
+  -F, --format text|json|junit   report format (default text; json: schema sockscope.check/1;
+                           junit: JUnit XML for CI test reports)
+  -o, --output FILE        write the report to FILE instead of stdout (with json or junit,
+                           the text report still goes to stdout: CI logs and test reports at once)
+  -q, --quiet              no progress on stderr
+      --no-color           no colours (also: NO_COLOR=1)
+
+Exit codes: 0 all expectations met, 1 a check failed, 2 usage error, unreadable capture
+or invalid expectations file.`;
