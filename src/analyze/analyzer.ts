@@ -62,6 +62,14 @@ export interface CaptureScope<C> {
   resolve(state: C): void;
 }
 
+/**
+ * TCP events an analyzer can sleep until (AnalyzerDescriptor.wakeOn). The low byte is the
+ * segment's TCP flags (TH_FIN, TH_SYN, TH_RST, TH_URG, …); above it, facts of the segment.
+ */
+export const WAKE_ZERO_WINDOW = 0x100;
+/** The segment's SYN started a new connection on a 4-tuple whose previous one had ended. */
+export const WAKE_NEW_INCARNATION = 0x200;
+
 export interface AnalyzerDescriptor<S, C = unknown> {
   /** Kind id from PHENOMENA.md: kebab-case, stable. */
   id: string;
@@ -76,6 +84,13 @@ export interface AnalyzerDescriptor<S, C = unknown> {
   /** Per-flow state; omitted for analyzers that keep none. */
   createState?(flow: Flow): S;
   onTcpSegment?(state: S, flow: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink): void;
+  /**
+   * For analyzers with nothing to do on a TCP flow until something specific happens (a FIN,
+   * an urgent pointer, a zero window): those events (TCP flag bits, WAKE_*). Until the first
+   * one the analyzer sleeps on that flow: no state, no onTcpSegment, no onFlowEnd; from that
+   * segment on it sees every segment. Only for analyzers that need nothing from before.
+   */
+  wakeOn?: number;
   onUdpDatagram?(state: S, flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
   /**
    * An ICMP error that quotes a packet of `flow` (quotedDir: direction of the quoted

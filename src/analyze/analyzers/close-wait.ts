@@ -50,6 +50,8 @@ const analyzer = defineAnalyzer<State>({
     "another process must keep the connection, use shutdown(SHUT_WR) to send the FIN regardless of other copies.",
   references: ["002 CLOSE_WAIT", "000 §2.6", "002 shutdown"],
   createState: () => new State(),
+  // CLOSE-WAIT begins with a FIN.
+  wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
     if (s.reported || (seg.flags & (TH_FIN | TH_RST)) === 0) return;
     const me = flow.ep[seg.dir]!;

@@ -22,6 +22,8 @@ const analyzer = defineAnalyzer<null>({
     "select()/poll() says the socket is writable). Check that the server is up and bound to the address " +
     "and port the client uses (ss -ltn); a client that starts before its server should retry with a delay.",
   references: ["000 §3.7", "003 connect()"],
+  // Only a RST can refuse.
+  wakeOn: TH_RST,
   onTcpSegment(_s, flow, seg, _p, out) {
     if (!(seg.flags & TH_RST) || seg.dir !== DIR_SERVER) return;
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];

@@ -44,6 +44,8 @@ const analyzer = defineAnalyzer<State>({
     "and drop them early.",
   references: ["000 §2.6", "002 shutdown", "000 §2.5"],
   createState: () => new State(),
+  // Nothing to do before the first FIN.
+  wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg) {
     const f = seg.flags;
     if (s.finDir < 0) {

@@ -6,7 +6,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
-import { TH_RST } from "../../decode/packet.js";
+import { TH_RST, TH_FIN } from "../../decode/packet.js";
 import { roleOf } from "../measure.js";
 import type { FindingSink } from "../analyzer.js";
 
@@ -36,6 +36,8 @@ const analyzer = defineAnalyzer<State>({
     "EPIPE instead of dying of SIGPIPE.",
   references: ["000 §2.1", "000 §2.19", "000 §2.22", "002 server termination §3-4"],
   createState: () => new State(),
+  // Data after a FIN needs a FIN first.
+  wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
     const dir = seg.dir, peer = 1 - dir;
     const peerEp = flow.ep[peer]!;

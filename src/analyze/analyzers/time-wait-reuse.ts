@@ -18,7 +18,7 @@
  * Frames: the new SYN (the frame Wireshark flags) and, for the bare-ACK outcome, the ACK,
  * the RST and the re-sent SYN (the RST is this kind's, not abortive-close's).
  */
-import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
@@ -66,6 +66,8 @@ const analyzer = defineAnalyzer<State>({
     "accumulate TIME_WAIT.",
   references: ["000 §2.7", "000 §3.6", "000 §4.1", "000 §4.5", "002 SO_REUSEADDR"],
   createState: () => new State(),
+  // Only a SYN reusing an ended connection's 4-tuple starts anything.
+  wakeOn: WAKE_NEW_INCARNATION,
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
       if (flow.previous !== null) start(s, flow, flow.previous, seg.frame, seg.time, out.options.mslSec);

@@ -13,6 +13,7 @@
  * captured. `timeWaitOf` is shared with time-wait-reuse, which needs the same answer
  * for the connection a new SYN replaces.
  */
+import { TH_FIN } from "../../decode/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow.js";
 import { ms, roleOf } from "../measure.js";
@@ -87,6 +88,8 @@ const analyzer = defineAnalyzer<State>({
     "per request. Do not try to avoid TIME_WAIT with SO_LINGER{1,0}: that turns every close into a reset.",
   references: ["000 §2.7", "000 §2.5", "000 §4.1", "000 §4.2"],
   createState: () => new State(),
+  // TIME-WAIT needs both FINs.
+  wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
     // The close completes on the segment that acknowledges the second FIN.
     if (s.reported || flow.endedFrame !== seg.frame) return;

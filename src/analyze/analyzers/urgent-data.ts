@@ -56,6 +56,8 @@ const analyzer = defineAnalyzer<State>({
     "protocols, signal urgency in the data itself or on a second connection (RFC 6093 advises against urgent data).",
   references: ["000 §2.23", "000 §2.11", "004 带外数据"],
   createState: () => new State(),
+  // Nothing to do until an urgent pointer.
+  wakeOn: TH_URG,
   onTcpSegment(s, _flow, seg, p, out) {
     if ((seg.flags & TH_URG) === 0) return;
     let d = s.senders[seg.dir];

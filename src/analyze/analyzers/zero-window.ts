@@ -22,7 +22,7 @@
  * - The window update that reopens the window is named in the summary but not tagged
  *   (tshark flags it as `window_update`, not as a zero window).
  */
-import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, ms, roleOf } from "../measure.js";
@@ -117,6 +117,8 @@ const analyzer = defineAnalyzer<State>({
     "under a millisecond are normal on fast links and loopback: the reader was a moment late.",
   references: ["000 §2.11"],
   createState: () => new State(),
+  // An episode starts with a zero window.
+  wakeOn: WAKE_ZERO_WINDOW,
   onTcpSegment(s, _flow, seg, _p, out) {
     // The sender of this segment is a receiver for the other direction's data.
     const asReceiver = s.dirs[seg.dir]!;
