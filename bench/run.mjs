@@ -1,23 +1,67 @@
 #!/usr/bin/env node
-// npm run bench [-- capture.pcap] [--scale]
+// npm run bench [-- capture.pcap] [--runs N] [--tshark-runs N] [--scale]
+//               [--flood | --flood-only] [--flood-1m] [--flood-runs N] [--flood-timeout S]
 //
 // Runs, on the same file in the same run: sockscope analyze --format json (every analyzer
 // on), tshark -q -z expert (when installed), a plain framing loop (the JavaScript floor)
 // and pcap-parser. Prints packets/s for each, the ratios that count, and peak RSS.
+//
+// Noise control (the machine is small and shared): the capture is read once before any
+// timing so every contender finds it in the page cache; each contender runs --runs times
+// (default 3; tshark --tshark-runs times, default 1), the runs interleaved round-robin so a
+// burst of outside load hits every contender alike; the table gives the median wall time,
+// the min-max spread, the median CPU time (user+sys, less sensitive to outside load than
+// wall time, but it counts every thread) and peak RSS as the maximum over the runs
+// (/usr/bin/time -f %M). A row whose spread exceeds 20% of its median is flagged NOISY.
+// Wall time is of the whole process for every contender, so node's start-up counts alike.
+//
+// When `analyze --help` lists --jobs, sockscope is timed with --jobs 1 and --jobs <cores>,
+// the speed-up is printed, and the JSON outputs of every run are checked byte for byte.
+//
 // Without a capture argument it records one with ../shared/bench/record-capture.sh
 // (needs root and tcpdump) into bench/out/. --scale adds the 1x/4x/8x concatenation run.
+// --flood generates a flow-flood capture (bench/flood.mjs: 100k concurrent TCP
+// connections) into bench/out/ when missing and reports time, peak RSS, flows, findings
+// and warnings of analyze --format json on it, also past the flow-table bound.
+// --flood-1m adds 1M connections (minutes, GBs). --flood-only skips the main comparison;
+// each flood run is stopped after --flood-timeout seconds (default 900, via timeout(1), so
+// /usr/bin/time still reports its peak RSS).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, openSync, readSync, writeSync, closeSync } from "node:fs";
-import { cpus } from "node:os";
+import { existsSync, mkdirSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, createReadStream } from "node:fs";
+import { cpus, loadavg, availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createInterface } from "node:readline";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "bench", "out");
+const cli = join(root, "dist", "cli", "main.js");
 mkdirSync(out, { recursive: true });
-const args = process.argv.slice(2);
-const scale = args.includes("--scale");
-let capture = args.find((a) => !a.startsWith("--"));
+const { values: opt, positionals } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: {
+    runs: { type: "string", default: "3" },
+    "tshark-runs": { type: "string", default: "1" },
+    "flood-runs": { type: "string", default: "1" },
+    "flood-timeout": { type: "string", default: "900" },
+    scale: { type: "boolean", default: false },
+    flood: { type: "boolean", default: false },
+    "flood-only": { type: "boolean", default: false },
+    "flood-1m": { type: "boolean", default: false },
+  },
+});
+const count = (name) => {
+  const n = Number(opt[name]);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} wants a whole number, got ${opt[name]}`);
+  return n;
+};
+const RUNS = Math.max(1, count("runs"));
+const TSHARK_RUNS = count("tshark-runs");
+const FLOOD_RUNS = Math.max(1, count("flood-runs"));
+const FLOOD_TIMEOUT = Math.max(1, count("flood-timeout"));
+let capture = positionals[0];
 if (!capture) {
   capture = join(out, "bench.pcap");
   if (!existsSync(capture)) {
@@ -27,65 +71,239 @@ if (!capture) {
 }
 
 const hasTime = existsSync("/usr/bin/time");
-/** Runs a command, returns { seconds, maxRssMb, stdout }. */
-function measure(cmd, cmdArgs) {
+/** Runs a command once: { seconds, maxRssMb, stdout, status, stderr }. Throws on failure unless allowFail. */
+function measureOnce(cmd, cmdArgs, allowFail = false) {
   const t0 = process.hrtime.bigint();
   const r = hasTime
-    ? spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...cmdArgs], { maxBuffer: 1 << 30 })
+    ? spawnSync("/usr/bin/time", ["-f", "%M %U %S", cmd, ...cmdArgs], { maxBuffer: 1 << 30 })
     : spawnSync(cmd, cmdArgs, { maxBuffer: 1 << 30 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(" ")} failed: ${r.stderr}`);
-  const rssKb = hasTime ? Number(r.stderr.toString().trim().split("\n").pop()) : NaN;
-  return { seconds, maxRssMb: rssKb / 1024, stdout: r.stdout.toString() };
+  const errLines = (r.stderr ?? Buffer.alloc(0)).toString().trim().split("\n");
+  const [rssKb, user, sys] = hasTime ? errLines.pop().split(" ").map(Number) : [NaN, NaN, NaN];
+  const stderr = errLines.join("\n");
+  if ((r.status !== 0 || r.error) && !allowFail) throw new Error(`${cmd} ${cmdArgs.join(" ")} failed (${r.status ?? r.error}): ${stderr}`);
+  return { seconds, cpu: user + sys, maxRssMb: rssKb / 1024, stdout: r.stdout ?? Buffer.alloc(0), status: r.status, stderr };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Summary of several runs: median seconds, spread, max peak RSS, every stdout. */
+function summarize(samples) {
+  const secs = samples.map((s) => s.seconds);
+  return {
+    runs: samples.length,
+    seconds: median(secs),
+    min: Math.min(...secs),
+    max: Math.max(...secs),
+    cpu: median(samples.map((s) => s.cpu)),
+    maxRssMb: Math.max(...samples.map((s) => s.maxRssMb)),
+    samples,
+  };
+}
+
+/**
+ * Times contenders [{ name, cmd, args, runs }] round-robin: round r runs every contender
+ * that wants more than r runs, so outside load spreads over all of them.
+ */
+function timeAll(contenders) {
+  const samples = contenders.map(() => []);
+  const rounds = Math.max(...contenders.map((c) => c.runs));
+  for (let r = 0; r < rounds; r++) {
+    contenders.forEach((c, i) => {
+      if (r < c.runs) samples[i].push(measureOnce(c.cmd, c.args, c.allowFail));
+    });
+  }
+  return Object.fromEntries(contenders.map((c, i) => [c.name, summarize(samples[i])]));
+}
+
+/** Reads a file end to end so the timed runs find it in the page cache. */
+function warm(file) {
+  const t0 = process.hrtime.bigint();
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = openSync(file, "r");
+  let total = 0;
+  for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) total += n;
+  closeSync(fd);
+  return { bytes: total, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
 function which(cmd) {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
-function benchOne(file) {
-  const floor = measure(process.execPath, [join(root, "bench", "framing-floor.mjs"), file]);
-  // Wall time of the whole process for every contender, so node's start-up counts alike.
-  const packets = Number(floor.stdout.trim().split(" ")[0]);
-  const floorSec = floor.seconds;
-  const ppSec = measure(process.execPath, [join(root, "bench", "pcap-parser-floor.mjs"), file]).seconds;
-  const ss = measure(process.execPath, [join(root, "dist", "cli", "main.js"), "analyze", "--format", "json", "--quiet", file]);
-  const findings = JSON.parse(ss.stdout).findings.length;
-  let ts = null;
-  if (which("tshark")) ts = measure("tshark", ["-n", "-q", "-r", file, "-z", "expert", "-o", "tcp.analyze_sequence_numbers:TRUE"]);
-  return { file, packets, bytes: statSync(file).size, floorSec, ppSec, ss, findings, ts };
-}
-
 function rate(packets, sec) {
   return `${(packets / sec / 1e6).toFixed(2)} M pkt/s`;
 }
+const secs = (s) => `${s.toFixed(2)} s`;
+const spread = (m) => (m.runs > 1 ? `${m.min.toFixed(2)}–${m.max.toFixed(2)} s` : "-");
+const mb = (m) => (Number.isFinite(m.maxRssMb) ? `${m.maxRssMb.toFixed(0)} MB` : "?");
+
+const cores = typeof availableParallelism === "function" ? availableParallelism() : cpus().length;
+const help = spawnSync(process.execPath, [cli, "analyze", "--help"]);
+const hasJobs = `${help.stdout}${help.stderr}`.includes("--jobs");
+const analyze = (file, extra = []) => [cli, "analyze", "--format", "json", "--quiet", ...extra, file];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
-console.log(`machine: ${cpus().length} cores, ${cpu}, node ${process.version}`);
-const r = benchOne(capture);
-console.log(`capture: ${r.file}: ${r.packets} packets, ${(r.bytes / 1048576).toFixed(1)} MB`);
-console.log("");
-console.log("| reader | time | rate | peak RSS |");
-console.log("|---|---|---|---|");
-console.log(`| framing floor (plain chunked loop) | ${r.floorSec.toFixed(2)} s | ${rate(r.packets, r.floorSec)} | - |`);
-console.log(`| pcap-parser (framing only) | ${r.ppSec.toFixed(2)} s | ${rate(r.packets, r.ppSec)} | - |`);
-console.log(`| sockscope analyze --format json | ${r.ss.seconds.toFixed(2)} s | ${rate(r.packets, r.ss.seconds)} | ${r.ss.maxRssMb.toFixed(0)} MB |`);
-if (r.ts) console.log(`| tshark -q -z expert | ${r.ts.seconds.toFixed(2)} s | ${rate(r.packets, r.ts.seconds)} | ${r.ts.maxRssMb.toFixed(0)} MB |`);
-console.log("");
-console.log(`sockscope / framing floor: ${(r.floorSec / r.ss.seconds).toFixed(3)} (target ≥ 0.5)`);
-if (r.ts) console.log(`sockscope / tshark: ${(r.ts.seconds / r.ss.seconds).toFixed(1)}x faster (target ≥ 25x)`);
-console.log(`findings: ${r.findings}`);
+console.log(`machine: ${cores} cores, ${cpu}, node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+if (!opt["flood-only"]) mainBench();
+if (opt.flood || opt["flood-only"]) await flood();
+console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
-if (scale) {
-  console.log("\nscaling (the capture concatenated, timestamps shifted):");
-  console.log("| copies | packets | time | rate | peak RSS |");
-  console.log("|---|---|---|---|---|");
-  for (const n of [1, 4, 8]) {
-    const file = n === 1 ? capture : concatenate(capture, n);
-    const s = measure(process.execPath, [join(root, "dist", "cli", "main.js"), "analyze", "--format", "json", "--quiet", file]);
-    const packets = JSON.parse(s.stdout).capture.packets;
-    console.log(`| ${n}x | ${packets} | ${s.seconds.toFixed(2)} s | ${rate(packets, s.seconds)} | ${s.maxRssMb.toFixed(0)} MB |`);
+function mainBench() {
+  const w = warm(capture);
+  const bytes = statSync(capture).size;
+  console.log(`capture: ${capture}: ${(bytes / 1048576).toFixed(1)} MB, page cache warmed (read in ${w.seconds.toFixed(2)} s)`);
+  console.log(`runs: ${RUNS} per contender (tshark ${TSHARK_RUNS}), median wall time, peak RSS = max over runs; --jobs ${hasJobs ? `supported: timing --jobs 1 and --jobs ${cores}` : "not supported by this build: one sockscope row"}`);
+
+  const contenders = [
+    { name: "floor", cmd: process.execPath, args: [join(root, "bench", "framing-floor.mjs"), capture], runs: RUNS },
+    { name: "pcap-parser", cmd: process.execPath, args: [join(root, "bench", "pcap-parser-floor.mjs"), capture], runs: RUNS },
+  ];
+  if (hasJobs) {
+    contenders.push({ name: "ss1", cmd: process.execPath, args: analyze(capture, ["--jobs", "1"]), runs: RUNS });
+    contenders.push({ name: "ssN", cmd: process.execPath, args: analyze(capture, ["--jobs", String(cores)]), runs: RUNS });
+  } else {
+    contenders.push({ name: "ssN", cmd: process.execPath, args: analyze(capture), runs: RUNS });
   }
+  const haveTshark = TSHARK_RUNS > 0 && which("tshark");
+  if (haveTshark) contenders.push({ name: "tshark", cmd: "tshark", args: ["-n", "-q", "-r", capture, "-z", "expert", "-o", "tcp.analyze_sequence_numbers:TRUE"], runs: TSHARK_RUNS });
+  const m = timeAll(contenders);
+
+  const packets = Number(m.floor.samples[0].stdout.toString().trim().split(" ")[0]);
+  const report = JSON.parse(m.ssN.samples[0].stdout.toString());
+  if (report.capture.packets !== packets) console.log(`WARNING: sockscope counted ${report.capture.packets} packets, the framing floor ${packets}`);
+  console.log(`packets: ${packets}`);
+  console.log("");
+  console.log(`| reader | time (median) | rate | spread (min–max) | cpu user+sys (median) | peak RSS |`);
+  console.log("|---|---|---|---|---|---|");
+  const noisy = [];
+  const row = (label, r) => {
+    if (r.runs > 1 && (r.max - r.min) / r.seconds > 0.2) noisy.push(label);
+    console.log(`| ${label} | ${secs(r.seconds)} | ${rate(packets, r.seconds)} | ${spread(r)} | ${Number.isFinite(r.cpu) ? secs(r.cpu) : "?"} | ${mb(r)} |`);
+  };
+  row("framing floor (plain chunked loop)", m.floor);
+  row("pcap-parser (framing only)", m["pcap-parser"]);
+  if (hasJobs) {
+    row("sockscope analyze --format json --jobs 1", m.ss1);
+    row(`sockscope analyze --format json --jobs ${cores}`, m.ssN);
+  } else {
+    row("sockscope analyze --format json", m.ssN);
+  }
+  if (haveTshark) row("tshark -q -z expert", m.tshark);
+  console.log("");
+  if (noisy.length) console.log(`NOISY (spread > 20% of the median): ${noisy.join("; ")}. Load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")}: rerun, or raise --runs.\n`);
+  const ss = m.ssN;
+  const also = (f) => (hasJobs ? ` (--jobs 1: ${f(m.ss1)})` : "");
+  console.log(`sockscope / framing floor: ${(m.floor.seconds / ss.seconds).toFixed(3)}${also((r) => (m.floor.seconds / r.seconds).toFixed(3))} (target ≥ 0.5)`);
+  if (haveTshark) console.log(`sockscope / tshark: ${(m.tshark.seconds / ss.seconds).toFixed(1)}x faster${also((r) => `${(m.tshark.seconds / r.seconds).toFixed(1)}x`)} (target ≥ 25x)`);
+  if (hasJobs) {
+    console.log(`jobs ${cores} vs 1: ${(m.ss1.seconds / m.ssN.seconds).toFixed(2)}x`);
+    const ref = m.ss1.samples[0].stdout;
+    const all = [...m.ss1.samples, ...m.ssN.samples].map((s) => s.stdout);
+    const same = all.every((o) => o.equals(ref));
+    if (same) console.log("outputs identical: yes");
+    else {
+      const other = all.find((o) => !o.equals(ref));
+      const a = ref.toString().split("\n"), b = other.toString().split("\n");
+      let line = 0;
+      while (line < a.length && a[line] === b[line]) line++;
+      writeFileSync(join(out, "analyze-jobs1.json"), ref);
+      writeFileSync(join(out, "analyze-differs.json"), other);
+      console.log(`outputs identical: no (first difference at line ${line + 1}; see bench/out/analyze-jobs1.json vs analyze-differs.json)`);
+    }
+  }
+  console.log(`findings: ${report.findings.length}, flows: ${report.capture.flows.tcp} tcp + ${report.capture.flows.udp} udp, warnings: ${report.warnings.length}`);
+
+  if (opt.scale) {
+    console.log("\nscaling (the capture concatenated, timestamps shifted; default --jobs):");
+    console.log("| copies | packets | time (median) | rate | spread (min–max) | peak RSS |");
+    console.log("|---|---|---|---|---|---|");
+    for (const n of [1, 4, 8]) {
+      const file = n === 1 ? capture : concatenate(capture, n);
+      warm(file);
+      const s = timeAll([{ name: "s", cmd: process.execPath, args: analyze(file), runs: RUNS }]).s;
+      const p = JSON.parse(s.samples[0].stdout.toString()).capture.packets;
+      console.log(`| ${n}x | ${p} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${spread(s)} | ${mb(s)} |`);
+    }
+  }
+}
+
+/** Flow-flood memory run: N concurrent TCP connections. */
+async function flood() {
+  const cases = [
+    { label: "100k", conns: 100_000, extra: [] },
+    ...(hasJobs ? [{ label: "100k", conns: 100_000, extra: ["--jobs", "1"] }] : []),
+    // Past the flow-table bound: idle flows are evicted (and come back as new flows when
+    // they send again, since every connection here stays busy). Bigger floods take minutes.
+    { label: "100k", conns: 100_000, extra: ["--jobs", "1", "--max-flows", "50000"] },
+    // --flood-1m: 1M concurrent connections (10M packets, 912 MB), past the default bound.
+    ...(opt["flood-1m"] ? [{ label: "1M", conns: 1_000_000, extra: [] }, { label: "1M", conns: 1_000_000, extra: ["--jobs", "1", "--max-flows", "100000"] }] : []),
+  ];
+  console.log(`\nflow flood (bench/flood.mjs: every connection SYN, SYN-ACK, ACK, 4 data segments, FIN/FIN/ACK, all open at once; analyze --format json --quiet -o bench/out/flood-*.json; ${FLOOD_RUNS} run(s) each, median time, peak RSS = max):`);
+  const rows = [];
+  for (const c of cases) {
+    const file = join(out, `flood-${c.label.toLowerCase()}.pcap`);
+    if (!existsSync(file)) {
+      const t0 = process.hrtime.bigint();
+      const g = execFileSync(process.execPath, [join(root, "bench", "flood.mjs"), file, String(c.conns)]).toString().trim();
+      console.log(`generated ${file}: ${g} (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)`);
+    }
+    warm(file);
+    const json = join(out, `flood-${c.label.toLowerCase()}${c.extra.join("").replace(/-+/g, "-")}.json`);
+    const args = ["--kill-after=10", String(FLOOD_TIMEOUT), process.execPath, ...analyze(file, [...c.extra, "-o", json])];
+    const s = timeAll([{ name: "s", cmd: "timeout", args, runs: FLOOD_RUNS, allowFail: true }]).s;
+    const failed = s.samples.find((x) => x.status !== 0);
+    const facts = failed ? null : await scanReport(json);
+    rows.push({ c, file, s, failed, facts });
+  }
+  console.log("");
+  console.log("| connections | options | packets | file | time (median) | rate | cpu user+sys | peak RSS | tcp flows | findings | warnings |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const { c, file, s, failed, facts } of rows) {
+    const size = `${(statSync(file).size / 1048576).toFixed(0)} MB`;
+    const opts = c.extra.join(" ") || "defaults";
+    if (failed) {
+      const why = failed.status === 124 ? `TIMEOUT (${FLOOD_TIMEOUT} s)` : `FAILED (exit ${failed.status})`;
+      console.log(`| ${c.label} | ${opts} | ? | ${size} | ${secs(s.seconds)} | - | ${secs(s.cpu)} | ${mb(s)} | ${why} | - | - |`);
+      continue;
+    }
+    const p = facts.capture.packets;
+    console.log(`| ${c.label} | ${opts} | ${p} | ${size} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${secs(s.cpu)} | ${mb(s)} | ${facts.capture.flows.tcp} | ${facts.findings} | ${facts.warnings.length} |`);
+  }
+  for (const { c, failed, facts } of rows) {
+    const opts = c.extra.join(" ") || "defaults";
+    if (failed) {
+      const lines = failed.stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+      const key = lines.filter((l) => /error|fatal|out of memory|invalid|terminated|signal/i.test(l) && !l.startsWith("at ")).slice(0, 3);
+      console.log(`${c.label} (${opts}) failed: ${(key.length ? key : lines.slice(-3)).join(" / ")}`);
+    }
+    else for (const wn of facts.warnings.slice(0, 3)) console.log(`${c.label} (${opts}) warning: ${wn}`);
+  }
+}
+
+/**
+ * Reads a (possibly huge) JSON report written with JSON.stringify(report, null, 2) line by
+ * line: the capture object and warnings in full, flows and findings only counted.
+ */
+async function scanReport(path) {
+  let section = null;
+  const keep = { capture: [], warnings: [] };
+  const counts = { flows: 0, findings: 0 };
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of rl) {
+    const top = /^ {2}"(\w+)": /.exec(line);
+    if (top) section = top[1];
+    if (section in keep) {
+      if (line.startsWith(" ")) keep[section].push(line);
+    } else if (section in counts && line === "    {") counts[section]++;
+  }
+  const text = (lines) => lines.join("\n").replace(/,\s*$/, "");
+  const parsed = JSON.parse(`{${text(keep.capture)},\n${text(keep.warnings)}}`);
+  return { capture: parsed.capture, warnings: parsed.warnings, flows: counts.flows, findings: counts.findings };
 }
 
 /** Writes n copies of a classic pcap, each shifted past the previous one's last packet. */

@@ -252,6 +252,8 @@ export class FlowTable {
   private created = 0;
   readonly segment = new TcpSegment();
   evicted = 0;
+  /** The flow of the last lookup while it is active (a one-entry cache). */
+  private lastFlow: Flow | null = null;
   /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
   dir = 0;
   private readonly scratch = new DecodedPacket();
@@ -280,8 +282,16 @@ export class FlowTable {
    */
   lookup(p: DecodedPacket, frame: number, time: number): Flow | null {
     if (p.srcPort < 0 || (p.l4 !== L4_TCP && p.l4 !== L4_UDP)) return null;
-    const hash = flowHash(p);
-    let flow = this.findActive(p, hash);
+    // Packets come in runs of one flow: try the last flow before hashing.
+    const last = this.lastFlow;
+    let hash: number, flow: Flow | null;
+    if (last !== null && sameEndpoints(last, p)) {
+      hash = last.hash;
+      flow = last;
+    } else {
+      hash = flowHash(p);
+      flow = this.findActive(p, hash);
+    }
     if (flow !== null && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
       const old = flow;
       this.remove(old);
@@ -301,6 +311,7 @@ export class FlowTable {
     if (time > flow.lastTime) flow.lastTime = time;
     flow.packets[this.dir]++;
     flow.bytes[this.dir] += p.ipTotalLen;
+    this.lastFlow = flow;
     return flow;
   }
 
@@ -428,6 +439,7 @@ export class FlowTable {
   /** Ends every flow still active (capture over). */
   finish(): void {
     for (const flow of this.activeFlows()) this.listener.flowEnded(flow, "capture-end");
+    this.lastFlow = null;
     this.buckets.clear();
     this.replyVlans.clear();
     this.active = 0;
@@ -545,6 +557,7 @@ export class FlowTable {
   }
 
   private remove(flow: Flow): void {
+    if (this.lastFlow === flow) this.lastFlow = null;
     if (flow.replyVlan >= 0) {
       for (const [h, f] of this.replyVlans) if (f === flow) this.replyVlans.delete(h);
     }

@@ -153,8 +153,11 @@ export class DecodedPacket {
     this.optMss = -1; this.optWscale = -1; this.optSackPermitted = false; this.optTsVal = -1; this.optTsEcr = -1;
     this.sackCount = 0;
     this.udpLen = 0; this.udpChecksum = -1;
-    this.icmpType = -1; this.icmpCode = -1; this.icmpMtu = -1;
-    this.quoted.reset();
+    // Only ICMP sets these (and the quote): most packets need not clear them.
+    if (this.icmpType !== -1) {
+      this.icmpType = -1; this.icmpCode = -1; this.icmpMtu = -1;
+      this.quoted.reset();
+    }
     this.payloadOffset = -1; this.payloadLen = 0; this.payloadCaptured = 0;
   }
 
