@@ -9,6 +9,7 @@ import type { CaptureInfo } from "./capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
 import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
 import { runParallel } from "./parallel/run.js";
+import { ANALYZERS } from "./analyze/registry.js";
 
 export interface RunOptions extends EngineOptions {
   observer?: PacketObserver;
@@ -33,8 +34,9 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
 export interface AnalyzeOptions extends RunOptions {
   /**
    * Worker threads (`--jobs`): 1 analyses on this thread; more shard the flows across
-   * workers with the same outcome. Per-packet callbacks (observer, onFinding, tags) need
-   * one engine, so they run on one thread whatever this says.
+   * workers with the same outcome. Per-packet callbacks (observer, onFinding, tags),
+   * analyzers not in the registry, standard input and captures the router cannot split
+   * (IP fragments, several VLANs) run on one thread whatever this says.
    */
   jobs?: number;
   filter?: FlowFilter;
@@ -43,7 +45,13 @@ export interface AnalyzeOptions extends RunOptions {
 /** Below this size a capture is analysed on one thread: starting workers would cost more than it saves. */
 export const PARALLEL_MIN_BYTES = 32 << 20;
 
-/** `--jobs` when not given: every core for a capture file big enough to gain from it, else one thread. */
+/**
+ * Workers at most by default: each one reads and frames the whole file, so past a few
+ * the framing they all repeat outweighs the analysis they share.
+ */
+export const MAX_DEFAULT_JOBS = 4;
+
+/** `--jobs` when not given: a thread per core (up to MAX_DEFAULT_JOBS) for a capture file big enough to gain from it, else one. */
 export function defaultJobs(path: string): number {
   if (path === "-") return 1;
   try {
@@ -51,17 +59,21 @@ export function defaultJobs(path: string): number {
   } catch {
     return 1; // let the reader report why it cannot open it
   }
-  return availableParallelism();
+  return Math.min(availableParallelism(), MAX_DEFAULT_JOBS);
 }
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
 export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult }> {
+  const single = async () => {
+    const { info, engine } = await runCapture(path, opts);
+    return { info, result: engineResult(engine) };
+  };
   const jobs = opts.jobs ?? 1;
   const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined;
-  // Workers each read the file, so standard input (read once) stays on one thread.
-  if (jobs > 1 && !perPacket && path !== "-") return runParallel(path, opts, jobs);
-  const { info, engine } = await runCapture(path, opts);
-  return { info, result: engineResult(engine) };
+  // Workers each read the file (so not standard input) and load analyzers from the registry.
+  const registered = (opts.analyzers ?? ANALYZERS).every((a) => ANALYZERS.includes(a));
+  if (jobs > 1 && !perPacket && path !== "-" && registered) return runParallel(path, opts, jobs, single);
+  return single();
 }
 
 /** Library entry point: the whole report of a capture file ("-" for stdin). */

@@ -1,8 +1,8 @@
 /**
  * `--jobs`: the report of N worker threads is the report of one, byte for byte, on every
- * fixture and every corpus capture (damaged ones included), and on captures whose IP
- * fragments arrive before their first fragment (the router must hold them back and send
- * them after it). Runs the built code (dist/): worker threads load compiled modules.
+ * fixture and every corpus capture (damaged ones included; fixtures/parallel holds the
+ * cases a first version got wrong), and on captures whose IP fragments arrive before
+ * their first fragment. Runs the built code (dist/): worker threads load compiled modules.
  */
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 const dist = (m: string) => import(join(ROOT, "dist", m));
 const { analyzeFile } = await dist("pipeline.js");
 const { readCapture } = await dist("capture/reader.js");
-const { ShardRouter } = await dist("parallel/router.js");
+const { ShardRouter, UNSPLITTABLE } = await dist("parallel/router.js");
 
 function captures(dir: string): string[] {
   const out: string[] = [];
@@ -87,19 +87,16 @@ describe("--jobs N gives the report of one thread", () => {
 
 describe("the shard router", () => {
   it("keeps both directions of a flow on one worker and spreads flows over all workers", async () => {
-    const file = join(FIXTURES, "healthy");
     const flowsByWorker = new Map<string, Set<number>>();
-    for (const path of captures(file)) {
-      let key = "";
-      const router = new ShardRouter(3, { timeoutSec: 30, maxHeldDatagrams: 4096, maxHeldBytes: 1 << 24 }, (w: number) => {
+    for (const path of captures(join(FIXTURES, "healthy"))) {
+      const router = new ShardRouter(3);
+      await readCapture(path, (rec: { bytes: Uint8Array; frame: number }) => {
+        const owner = router.route(rec);
+        const key = flowKey(rec.bytes);
         if (key === "") return;
         let s = flowsByWorker.get(key);
         if (s === undefined) flowsByWorker.set(key, s = new Set());
-        s.add(w);
-      });
-      await readCapture(path, (rec: { bytes: Uint8Array }) => {
-        key = flowKey(rec.bytes);
-        router.route(rec);
+        s.add(owner);
       });
     }
     expect(flowsByWorker.size).toBeGreaterThan(5);
@@ -107,8 +104,20 @@ describe("the shard router", () => {
     const used = new Set([...flowsByWorker.values()].map((s) => [...s][0]));
     expect(used.size).toBe(3);
   });
-});
 
+  it("says a capture with IP fragments or several VLANs cannot be split, at the first sign", async () => {
+    for (const [file, reason] of [
+      ["ip-fragmentation/ipv4.pcap", /^IP fragments \(frame \d+\)$/],
+      ["parallel/r12_vlanorder.pcap", /^more than one VLAN \(frame \d+\)$/],
+    ] as const) {
+      const router = new ShardRouter(2);
+      const owners: number[] = [];
+      await readCapture(join(FIXTURES, file), (rec: unknown) => { owners.push(router.route(rec)); });
+      expect(router.unsplittable).toMatch(reason);
+      expect(owners).toContain(UNSPLITTABLE);
+    }
+  });
+});
 /** Ethernet/IPv4/TCP or UDP only (enough for the healthy fixtures): "a:p-b:p" sorted, else "". */
 function flowKey(b: Uint8Array): string {
   if (b.length < 38 || b[12] !== 0x08 || b[13] !== 0x00) return "";

@@ -54,6 +54,8 @@ export class DecodeStats {
   fragments = 0;
   reassembledDatagrams = 0;
   firstTime = -1;
+  /** The frame `firstTime` is from (a `--jobs` shard may not start with frame 1). */
+  firstFrame = 0;
   lastTime = -1;
   /** Packets whose analysis threw (a bug in sockscope): counted, the first kept. */
   internalErrors = 0;
@@ -175,7 +177,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const time = rec.tsSec + rec.tsNsec / 1e9;
     this.currentFrame = frame;
     this.currentTime = time;
-    if (st.firstTime < 0) st.firstTime = time;
+    if (st.firstTime < 0) { st.firstTime = time; st.firstFrame = frame; }
     if (time > st.lastTime) st.lastTime = time;
     const p = this.decoder.decode(rec);
     if (p.issues.length > 0) this.noteIssues(p, frame);
@@ -344,6 +346,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       return;
     }
     const flow = this.flows.lookupQuoted(p, frame, time);
+    if (flow === null) return; // the flow table is full: counted as untracked
     flow.icmpErrors++;
     const quotedDir = flow.isClient([q.src0, q.src1, q.src2, q.src3], q.srcPort) ? 0 : 1;
     for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(this.stateOf(flow, i), flow, quotedDir, frame, time, p, this);

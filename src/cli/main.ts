@@ -68,8 +68,10 @@ Options:
       --brief              findings' one-line summaries only, no explanations
       --all                list every finding by flow; by default, past 40 findings the text
                            report summarises them by kind with one example each
-  -j, --jobs N             worker threads for text and JSON reports (default: one per core
-                           for captures over 32 MB, else 1); the report is the same for any N
+  -j, --jobs N             worker threads for text and JSON reports (default: one per core,
+                           at most 4, for capture files over 32 MB, else 1); the report is
+                           the same for any N (captures with IP fragments or several VLANs
+                           are analysed on one thread)
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end

@@ -201,6 +201,8 @@ export interface FlowLimits {
   maxFlows: number;
 }
 export const DEFAULT_MAX_FLOWS = 500_000;
+/** A flow quiet for less than this is never evicted to make room (see FlowTable.makeRoom). */
+export const EVICT_MIN_IDLE_SEC = 60;
 
 export interface FlowListener {
   flowStarted(flow: Flow): void;
@@ -252,6 +254,9 @@ export class FlowTable {
   private created = 0;
   readonly segment = new TcpSegment();
   evicted = 0;
+  /** Packets of connections that found the table full with no flow idle enough to evict: not analysed. */
+  untrackedPackets = 0;
+  private noRoomUntil = -Infinity;
   /** The flow of the last lookup while it is active (a one-entry cache). */
   private lastFlow: Flow | null = null;
   /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
@@ -296,7 +301,8 @@ export class FlowTable {
       const old = flow;
       this.remove(old);
       this.listener.flowEnded(old, "replaced");
-      flow = this.create(hash, p, frame, time, old);
+      // The old flow's place is free: creating the new one cannot fail.
+      flow = this.create(hash, p, frame, time, old)!;
       this.segment.newIncarnation = true;
     } else {
       this.segment.newIncarnation = false;
@@ -305,6 +311,10 @@ export class FlowTable {
         (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
     if (flow === null && this.recent.size > 0) flow = this.reincarnate(hash, p, frame, time);
     if (flow === null) flow = this.create(hash, p, frame, time);
+    if (flow === null) {
+      this.untrackedPackets++;
+      return null;
+    }
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
     // Captures from several interfaces can be out of time order: keep the latest time.
@@ -423,11 +433,13 @@ export class FlowTable {
    * The flow of the packet an ICMP error quotes, created from the quote when the capture
    * holds none of its packets.
    */
-  lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow {
+  lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow | null {
     const q = icmp.quoted;
     const s = this.fill(icmp.vlan, q.proto, q.ipVersion, q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
     const hash = flowHash(s);
-    return this.findActive(s, hash) ?? this.create(hash, s, frame, time);
+    const flow = this.findActive(s, hash) ?? this.create(hash, s, frame, time);
+    if (flow === null) this.untrackedPackets++;
+    return flow;
   }
 
   /** The active flow with these endpoints (either order), without creating one. */
@@ -576,8 +588,9 @@ export class FlowTable {
     this.active--;
   }
 
-  private create(hash: number, p: DecodedPacket, frame: number, time: number, previous: Flow | null = null): Flow {
-    if (this.active >= this.limits.maxFlows) this.evict();
+  /** Creates a flow; null when the table is full and no flow is idle enough to make room. */
+  private create(hash: number, p: DecodedPacket, frame: number, time: number, previous: Flow | null = null): Flow | null {
+    if (this.active >= this.limits.maxFlows && !this.makeRoom(time)) return null;
     const src = [p.src0, p.src1, p.src2, p.src3], dst = [p.dst0, p.dst1, p.dst2, p.dst3];
     let srcIsClient: boolean;
     let guessed = false;
@@ -609,16 +622,29 @@ export class FlowTable {
    * Over the flow limit: drop a tenth of the table, ended flows first, then the longest
    * idle. A sweep is O(flows) but happens once per limit/10 new flows.
    */
-  private evict(): void {
+  /**
+   * The table is full: evict a tenth of it, closed flows first, then those quiet the
+   * longest, but never a flow heard from in the last EVICT_MIN_IDLE_SEC (evicting busy
+   * flows would bring them straight back as new ones, and the table would churn through
+   * them; Suricata's flow memcap behaves alike). Returns whether there is room now. A
+   * failed attempt is not retried for a second of capture time: a flood of busy flows
+   * must not cost a sort per packet.
+   */
+  private makeRoom(now: number): boolean {
+    if (now < this.noRoomUntil) return false;
     const target = Math.floor(this.limits.maxFlows * 0.9);
     const byIdle = this.activeFlows().sort((a, b) =>
       (a.endedFrame === 0 ? 1 : 0) - (b.endedFrame === 0 ? 1 : 0) || a.lastTime - b.lastTime);
     for (const flow of byIdle) {
       if (this.active <= target) break;
+      if (flow.endedFrame === 0 && now - flow.lastTime < EVICT_MIN_IDLE_SEC) break;
       this.remove(flow);
       this.evicted++;
       this.listener.flowEnded(flow, "evicted");
     }
+    if (this.active < this.limits.maxFlows) return true;
+    this.noRoomUntil = now + 1;
+    return false;
   }
 }
 

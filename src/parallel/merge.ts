@@ -47,6 +47,7 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     flows,
     findings,
     flowsEvicted: sum(shards, (s) => s.result.flowsEvicted),
+    untrackedPackets: sum(shards, (s) => s.result.untrackedPackets),
     vlanJoined: sum(shards, (s) => s.result.vlanJoined),
     fragmentEvictions: sum(shards, (s) => s.result.fragmentEvictions),
   };
@@ -62,7 +63,11 @@ function mergeStats(all: DecodeStats[]): DecodeStats {
     m.truncatedPackets += s.truncatedPackets;
     m.fragments += s.fragments;
     m.reassembledDatagrams += s.reassembledDatagrams;
-    if (s.firstTime >= 0 && (m.firstTime < 0 || s.firstTime < m.firstTime)) m.firstTime = s.firstTime;
+    // The capture starts with its first packet (not its earliest timestamp): the first frame's time.
+    if (s.firstTime >= 0 && (m.firstTime < 0 || s.firstFrame < m.firstFrame)) {
+      m.firstTime = s.firstTime;
+      m.firstFrame = s.firstFrame;
+    }
     if (s.lastTime > m.lastTime) m.lastTime = s.lastTime;
     if (s.internalErrors > 0 && (m.internalErrors === 0 || s.firstInternalErrorFrame < m.firstInternalErrorFrame)) {
       m.firstInternalError = s.firstInternalError;

@@ -2,7 +2,6 @@
 import type { CaptureInfo } from "../capture/record.js";
 import type { EngineOptions } from "../analyze/engine.js";
 import type { AnalysisResult } from "../report/model.js";
-import type { RouterLimits } from "./router.js";
 
 /** Engine options that can cross to a worker (no functions). */
 export type WorkerEngineOptions = Pick<EngineOptions,
@@ -14,7 +13,6 @@ export interface WorkerInit {
   workers: number;
   analyzerIds: string[];
   engine: WorkerEngineOptions;
-  router: RouterLimits;
   chunkSize: number | undefined;
   /** Worker 0 reports reading progress (the main thread shows it). */
   progress: boolean;
@@ -24,6 +22,8 @@ export interface WorkerInit {
 export type WorkerMessage =
   | { type: "progress"; bytesRead: number; packets: number; totalBytes: number | null }
   | { type: "done"; shard: ShardEnd; info: CaptureInfo }
+  /** The capture cannot be split without changing the report (ShardRouter): run it on one thread. */
+  | { type: "unsplittable"; reason: string }
   | { type: "failed"; message: string; captureError: { file: string; offset: number; problem: string } | null };
 
 /** A worker's outcome once its shard is analysed. */

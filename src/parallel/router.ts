@@ -1,155 +1,73 @@
 /**
  * Decides which worker analyses each packet, so that a worker holds whole flows: both
- * directions of a connection, every incarnation on its 4-tuple, the ICMP errors quoting
- * it and the IP fragments of its datagrams.
+ * directions of a connection, every incarnation on its 4-tuple, and the ICMP errors
+ * quoting it. TCP/UDP packets go by a symmetric hash of their two endpoints (address and
+ * port); ICMP errors by the same hash over the quoted packet; everything else only counts
+ * in the statistics and goes to worker 0.
  *
- * - TCP/UDP: a symmetric hash of the two endpoints (address and port), VLAN left out so a
- *   connection whose directions carry different tags stays together (FlowTable joins them).
- * - ICMP errors: the same hash over the quoted packet's endpoints.
- * - IP fragments: only the first carries the ports. Its datagram's route is remembered
- *   under the reassembly key; fragments that come before their first one are held back
- *   (bounded, like the reassembler) and follow it to its worker. Fragments whose first
- *   never comes go, in the end, to a worker chosen by the addresses alone.
- * - Anything else (non-IP, ICMP echo, …) only counts in the statistics: worker 0.
+ * Some captures cannot be split that way without changing the report, and the router
+ * says so (`unsplittable`) at the first sign; the run then goes on one thread:
+ * - IP fragments: only the first carries the ports, reassembly timeouts run on the
+ *   fragments of every flow, and an IP id can be reused by another flow.
+ * - More than one VLAN: connections whose two directions carry different tags are
+ *   joined with state that spans the capture (FlowTable.joinAcrossVlans).
+ * Every worker runs the same router over the same records, so they all agree.
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
-import { fragmentKey } from "../decode/reassembly.js";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from "../decode/link.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../decode/packet.js";
 import { isIcmpError } from "../decode/transport.js";
 
-/** The fields of a record the router hands on: the PacketRecord itself, or a held copy. */
-export interface RecordFields {
-  frame: number;
-  tsSec: number;
-  tsNsec: number;
-  capLen: number;
-  origLen: number;
-  linkType: number;
-  iface: number;
-  fileOffset: number;
-  bytes: Uint8Array;
-}
-
-export interface RouterLimits {
-  /** Seconds a held fragment waits for its first fragment (the reassembly timeout). */
-  timeoutSec: number;
-  /** Datagrams and bytes held at most; beyond, the oldest are let go. */
-  maxHeldDatagrams: number;
-  maxHeldBytes: number;
-}
-
-interface Held {
-  firstTime: number;
-  /** Where they go if their first fragment never comes. */
-  addressWorker: number;
-  records: RecordFields[];
-}
-
-interface Route {
-  worker: number;
-  time: number;
-}
+/** `route`'s answer once the capture has shown it cannot be split. */
+export const UNSPLITTABLE = -1;
 
 export class ShardRouter {
   private readonly decoder = new PacketDecoder(null);
-  /** Reassembly key → the worker its first fragment went to. */
-  private readonly routes = new Map<string, Route>();
-  /** Reassembly key → fragments waiting for their first fragment, oldest first. */
-  private readonly held = new Map<string, Held>();
-  private heldBytes = 0;
+  /** The one VLAN seen so far (0: untagged), -1 before the first IP packet. */
+  private vlan = -1;
+  /** Why the capture must be analysed on one thread; "" while it can be split. */
+  unsplittable = "";
 
-  constructor(
-    private readonly workers: number,
-    private readonly limits: RouterLimits,
-    /** Receives every record, in the order each worker must see them. */
-    private readonly send: (worker: number, r: RecordFields) => void,
-  ) {}
+  constructor(private readonly workers: number) {}
 
-  route(rec: PacketRecord): void {
+  /** The worker that owns `rec`, or UNSPLITTABLE. */
+  route(rec: PacketRecord): number {
     const fast = this.fastShard(rec.bytes, rec.linkType);
-    if (fast >= 0 && this.held.size === 0) return this.send(fast, rec);
+    if (fast >= 0) return this.sameVlan(0, rec.frame) ? fast : UNSPLITTABLE;
     const p = this.decoder.decode(rec);
-    const time = rec.tsSec + rec.tsNsec / 1e9;
-    if (this.held.size > 0) this.expireHeld(time);
-    if (p.ipVersion === 0) return this.send(0, rec);
-    if (p.isFragment) return this.fragment(rec, p, time);
+    if (p.ipVersion === 0) return 0;
+    if (!this.sameVlan(p.vlan, rec.frame)) return UNSPLITTABLE;
+    if (p.isFragment) {
+      this.unsplittable = `IP fragments (frame ${rec.frame})`;
+      return UNSPLITTABLE;
+    }
     if ((p.l4 === L4_TCP || p.l4 === L4_UDP) && p.srcPort >= 0) {
-      return this.send(this.shardOf(p.src0, p.src1, p.src2, p.src3, p.srcPort, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort), rec);
+      return this.shardOf(p.src0, p.src1, p.src2, p.src3, p.srcPort, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
     }
     if ((p.l4 === L4_ICMP || p.l4 === L4_ICMPV6) && isIcmpError(p.icmpType, p.l4 === L4_ICMPV6)) {
       const q = p.quoted;
       if (q.srcPort >= 0 && (q.proto === L4_TCP || q.proto === L4_UDP)) {
-        return this.send(this.shardOf(q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort), rec);
+        return this.shardOf(q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
       }
     }
-    this.send(0, rec);
+    return 0;
   }
 
-  /** Capture over: held fragments whose first fragment never came go to their address worker. */
-  finish(): void {
-    for (const key of [...this.held.keys()]) this.release(key);
-  }
-
-  private fragment(rec: PacketRecord, p: DecodedPacket, time: number): void {
-    const key = fragmentKey(p);
-    if (p.fragOffsetBytes === 0) {
-      const b = p.bytes, at = p.fragDataOffset;
-      const worker = (p.ipProto === L4_TCP || p.ipProto === L4_UDP) && b.length - at >= 4
-        ? this.shardOf(p.src0, p.src1, p.src2, p.src3, (b[at]! << 8) | b[at + 1]!, p.dst0, p.dst1, p.dst2, p.dst3, (b[at + 2]! << 8) | b[at + 3]!)
-        : this.addressShard(p);
-      this.routes.delete(key); // re-inserted last: the map stays in time order for expiry
-      this.routes.set(key, { worker, time });
-      this.flushHeld(key, worker);
-      return this.send(worker, rec);
+  private sameVlan(vlan: number, frame: number): boolean {
+    if (vlan === this.vlan) return true;
+    if (this.vlan < 0) {
+      this.vlan = vlan;
+      return true;
     }
-    const route = this.routes.get(key);
-    if (route !== undefined && time - route.time <= this.limits.timeoutSec) return this.send(route.worker, rec);
-    // Its first fragment has not come (yet): hold a copy, since the record's bytes are a view.
-    let h = this.held.get(key);
-    if (h === undefined) this.held.set(key, h = { firstTime: time, addressWorker: this.addressShard(p), records: [] });
-    h.records.push({
-      frame: rec.frame, tsSec: rec.tsSec, tsNsec: rec.tsNsec, capLen: rec.capLen, origLen: rec.origLen,
-      linkType: rec.linkType, iface: rec.iface, fileOffset: rec.fileOffset, bytes: rec.bytes.slice(),
-    });
-    this.heldBytes += rec.bytes.length;
-    while (this.held.size > this.limits.maxHeldDatagrams || this.heldBytes > this.limits.maxHeldBytes) {
-      this.release(this.held.keys().next().value!);
-    }
-  }
-
-  private flushHeld(key: string, worker: number): void {
-    const h = this.held.get(key);
-    if (h === undefined) return;
-    this.held.delete(key);
-    for (const r of h.records) {
-      this.heldBytes -= r.bytes.length;
-      this.send(worker, r);
-    }
-  }
-
-  /** Lets held fragments go to the worker their addresses choose (where the reassembler will fail them). */
-  private release(key: string): void {
-    this.flushHeld(key, this.held.get(key)!.addressWorker);
-  }
-
-  private expireHeld(now: number): void {
-    for (const [key, h] of this.held) {
-      if (now - h.firstTime <= this.limits.timeoutSec) break;
-      this.release(key);
-    }
-    // Routes older than the timeout can't help any datagram still being reassembled.
-    for (const [key, r] of this.routes) {
-      if (now - r.time <= this.limits.timeoutSec) break;
-      this.routes.delete(key);
-    }
+    this.unsplittable = `more than one VLAN (frame ${frame})`;
+    return false;
   }
 
   /**
-   * The common case without the decoder (which costs as much as the analysis a worker
-   * saves): an unfragmented TCP or UDP packet right after an Ethernet, Linux cooked or
-   * raw header, no VLAN tag, tunnel or IPv6 extension header. It reads the same
+   * The common case without the decoder (which would cost as much as the analysis a
+   * worker saves): an unfragmented TCP or UDP packet right after an Ethernet, Linux
+   * cooked or raw header, with no VLAN tag, tunnel or IPv6 extension header. It reads the
    * addresses and ports the decoder would, so it picks the same worker. -1: decode it.
    */
   private fastShard(b: Uint8Array, linkType: number): number {
@@ -178,10 +96,6 @@ export class ShardRouter {
         u32(b, at + 24), u32(b, at + 28), u32(b, at + 32), u32(b, at + 36), (b[l4 + 2]! << 8) | b[l4 + 3]!);
     }
     return -1;
-  }
-
-  private addressShard(p: DecodedPacket): number {
-    return this.shardOf(p.src0, p.src1, p.src2, p.src3, 0, p.dst0, p.dst1, p.dst2, p.dst3, 0);
   }
 
   /** Symmetric in the two endpoints: both directions of a flow get the same worker. */

@@ -9,31 +9,20 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { CaptureError } from "../capture/errors.js";
 import { readCapture } from "../capture/reader.js";
-import { PacketRecord } from "../capture/record.js";
 import { Engine } from "../analyze/engine.js";
 import { ANALYZERS } from "../analyze/registry.js";
 import { engineResult } from "../report/model.js";
 import type { WorkerInit, WorkerMessage } from "./protocol.js";
-import { ShardRouter, type RecordFields } from "./router.js";
+import { ShardRouter, UNSPLITTABLE } from "./router.js";
 
 const init = workerData as WorkerInit;
 const ids = new Set(init.analyzerIds);
 const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
-const held = new PacketRecord();
+const router = new ShardRouter(init.workers);
 const me = init.index;
 
-/** A held fragment comes back as a plain copy: give the engine a PacketRecord again. */
-function asRecord(r: RecordFields): PacketRecord {
-  if (r instanceof PacketRecord) return r;
-  held.frame = r.frame; held.tsSec = r.tsSec; held.tsNsec = r.tsNsec; held.capLen = r.capLen;
-  held.origLen = r.origLen; held.linkType = r.linkType; held.iface = r.iface; held.fileOffset = r.fileOffset;
-  held.bytes = r.bytes;
-  return held;
-}
-
-const router = new ShardRouter(init.workers, init.router, (worker, r) => {
-  if (worker === me) engine.onPacket(asRecord(r));
-});
+/** Thrown out of the reader to stop at once: this capture goes on one thread. */
+class Unsplittable extends Error {}
 
 function post(m: WorkerMessage): void {
   parentPort!.postMessage(m);
@@ -43,12 +32,13 @@ try {
   let lastPacketTime: number | undefined;
   const info = await readCapture(init.path, (rec) => {
     lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
-    router.route(rec);
+    const owner = router.route(rec);
+    if (owner === me) engine.onPacket(rec);
+    else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
   }, {
     chunkSize: init.chunkSize,
     onProgress: init.progress ? (bytesRead, packets, totalBytes) => post({ type: "progress", bytesRead, packets, totalBytes }) : undefined,
   });
-  router.finish();
   // "The end of the capture" is its last packet, whichever shard that fell in.
   engine.finish(lastPacketTime);
   const captureStates: Record<string, unknown> = {};
@@ -56,6 +46,9 @@ try {
   // One message: the capture states' references to findings stay references after cloning.
   post({ type: "done", shard: { result: engineResult(engine), captureStates }, info });
 } catch (e) {
-  const ce = e instanceof CaptureError ? { file: e.file, offset: e.offset, problem: e.problem } : null;
-  post({ type: "failed", message: (e as Error)?.stack ?? String(e), captureError: ce });
+  if (e instanceof Unsplittable) post({ type: "unsplittable", reason: e.message });
+  else {
+    const ce = e instanceof CaptureError ? { file: e.file, offset: e.offset, problem: e.problem } : null;
+    post({ type: "failed", message: (e as Error)?.stack ?? String(e), captureError: ce });
+  }
 }

@@ -7,7 +7,7 @@ import type { CaptureInfo } from "../capture/record.js";
 import type { DecodeStats, Engine } from "../analyze/engine.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow.js";
+import { DIR_CLIENT, DIR_SERVER, EVICT_MIN_IDLE_SEC, type Flow } from "../decode/flow.js";
 import { L4_TCP } from "../decode/packet.js";
 
 export const REPORT_SCHEMA = "sockscope.report/1";
@@ -131,6 +131,8 @@ export interface AnalysisResult {
   /** Sorted by compareFindings. */
   findings: Finding[];
   flowsEvicted: number;
+  /** Packets of connections the full flow table could not take (FlowTable.makeRoom). */
+  untrackedPackets: number;
   vlanJoined: number;
   fragmentEvictions: number;
 }
@@ -141,6 +143,7 @@ export function engineResult(engine: Engine): AnalysisResult {
     flows: engine.flows.all.map(flowReport),
     findings: engine.findings,
     flowsEvicted: engine.flows.evicted,
+    untrackedPackets: engine.flows.untrackedPackets,
     vlanJoined: engine.flows.vlanJoined,
     fragmentEvictions: engine.reassembler.evictions,
   };
@@ -166,6 +169,9 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
   }
   if (result.flowsEvicted > 0) {
     warnings.push(`flow table full: ${result.flowsEvicted} idle flow(s) evicted early; raise --max-flows to keep them`);
+  }
+  if (result.untrackedPackets > 0) {
+    warnings.push(`flow table full and no flow idle for ${EVICT_MIN_IDLE_SEC} s: ${result.untrackedPackets} packet(s) of connections that came then were not analysed; raise --max-flows to take them`);
   }
   if (result.vlanJoined > 0) {
     warnings.push(`${result.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);

@@ -12,7 +12,7 @@ export interface Fixture {
 }
 
 /** Directories under fixtures/ that hold something other than phenomenon captures. */
-const NOT_PHENOMENA = new Set(["scenarios", "formats"]);
+const NOT_PHENOMENA = new Set(["scenarios", "formats", "parallel"]);
 
 export function phenomenonFixtures(): Fixture[] {
   if (!existsSync(FIXTURES)) return [];

@@ -46,6 +46,8 @@ interface PendingCount {
   before: string;
   after: string;
   server: string;
+  /** The summary names the count only when the SYN went unanswered. */
+  unanswered: boolean;
 }
 
 /**
@@ -183,7 +185,7 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
       for (const p of w.pending) {
         const n = countLoggedSince(w.log!.get(p.key) ?? [], p.since, p.atFrame);
         p.finding.measure.othersWaiting = n;
-        p.finding.summary = p.before + synCause(n, p.server) + p.after;
+        if (p.unanswered) p.finding.summary = p.before + synCause(n, p.server) + p.after;
       }
     },
   },
@@ -287,9 +289,9 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       completed: done ? 1 : 0,
     },
   });
-  if (unanswered && s.countFrame !== 0) {
+  if (s.countFrame !== 0) {
     out.captureState(analyzer).pending.push({
-      finding, key: listenerKey(flow), since: client.synTime, atFrame: s.countFrame, before, after, server: serverName,
+      finding, key: listenerKey(flow), since: client.synTime, atFrame: s.countFrame, before, after, server: serverName, unanswered,
     });
   }
 }

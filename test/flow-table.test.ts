@@ -1,0 +1,69 @@
+/**
+ * The flow-table bound (--max-flows): when the table is full, closed flows and flows quiet
+ * for EVICT_MIN_IDLE_SEC make room; busy flows are never evicted (they would come straight
+ * back as new flows and the table would churn), so connections that come while every flow
+ * is busy are not tracked, counted, and said in a warning. Memory stays bounded either way.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { analyzeFile } from "../src/pipeline.js";
+import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
+import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
+
+const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
+const CLIENT = 0x0a000001, SERVER = 0x0a000002;
+const dir = mkdtempSync(join(tmpdir(), "sockscope-flows-"));
+
+/** One TCP segment as a pcap record at `t` seconds. */
+function seg(t: number, port: number, fromClient: boolean, seq: number, ack: number, flags: number, data = 0): PcapRecord {
+  const [src, dst, sport, dport] = fromClient ? [CLIENT, SERVER, port, 80] : [SERVER, CLIENT, 80, port];
+  const payload = tcp({ srcPort: sport, dstPort: dport, seq, ack, flags, win: 65535, payload: new Uint8Array(data) });
+  return { tsSec: Math.floor(t), tsFrac: Math.round((t % 1) * 1e6), data: ethernet(ETH_IPV4, ipv4({ src, dst, proto: 6, payload })) };
+}
+
+function handshake(t: number, port: number): PcapRecord[] {
+  return [seg(t, port, true, 100, 0, SYN), seg(t, port, false, 500, 101, SYN | ACK), seg(t, port, true, 101, 501, ACK)];
+}
+
+function close(t: number, port: number): PcapRecord[] {
+  return [seg(t, port, true, 101, 501, FIN | ACK), seg(t, port, false, 501, 102, FIN | ACK), seg(t, port, true, 102, 502, ACK)];
+}
+
+function write(name: string, records: PcapRecord[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, pcapFile(records));
+  return path;
+}
+
+describe("a full flow table", () => {
+  it("evicts closed flows to make room: every connection is tracked", async () => {
+    const recs: PcapRecord[] = [];
+    for (let i = 0; i < 300; i++) recs.push(...handshake(i * 0.01, 10000 + i), ...close(i * 0.01 + 0.005, 10000 + i));
+    const r = await analyzeFile(write("sequential.pcap", recs), { maxFlows: 100 });
+    expect(r.flows.length).toBe(300);
+    expect(r.warnings.some((w) => /flow table full: \d+ idle flow\(s\) evicted early/.test(w))).toBe(true);
+    expect(r.warnings.some((w) => /not analysed/.test(w))).toBe(false);
+  });
+
+  it(`evicts flows quiet for ${EVICT_MIN_IDLE_SEC} s, not busy ones: connections that come while all are busy go untracked`, async () => {
+    const recs: PcapRecord[] = [];
+    // 100 connections open and stay busy; 50 more arrive while they are.
+    for (let i = 0; i < 100; i++) recs.push(...handshake(i * 0.001, 20000 + i));
+    for (let i = 0; i < 50; i++) recs.push(...handshake(1 + i * 0.001, 30000 + i));
+    for (let i = 0; i < 100; i++) recs.push(seg(2 + i * 0.001, 20000 + i, true, 101, 501, PSH | ACK, 10));
+    const busy = await analyzeFile(write("busy.pcap", recs), { maxFlows: 100 });
+    expect(busy.flows.length).toBe(100);
+    // The first 100, all of them, and none of the late ones.
+    expect(busy.flows.every((f) => Number(f.client.split(":")[1]) < 30000)).toBe(true);
+    expect(busy.warnings).toContainEqual(expect.stringMatching(/^flow table full and no flow idle for 60 s: 150 packet\(s\) of connections that came then were not analysed/));
+
+    // The same 50 late connections, after the first 100 have been quiet long enough.
+    const later = recs.slice(0, 300).concat(...Array.from({ length: 50 }, (_, i) => handshake(1 + EVICT_MIN_IDLE_SEC + i * 0.001, 30000 + i)));
+    const idle = await analyzeFile(write("idle.pcap", later), { maxFlows: 100 });
+    expect(idle.flows.length).toBe(150);
+    expect(idle.warnings.some((w) => /not analysed/.test(w))).toBe(false);
+    expect(idle.warnings.some((w) => /idle flow\(s\) evicted early/.test(w))).toBe(true);
+  });
+});
