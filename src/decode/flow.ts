@@ -200,7 +200,11 @@ export class TcpSegment {
 export interface FlowLimits {
   maxFlows: number;
 }
-export const DEFAULT_MAX_FLOWS = 500_000;
+/**
+ * Flows tracked at once by default: twice the 100 k concurrent flows a capture is expected
+ * to hold, and within V8's default heap at the ~7 KB an open TCP flow costs today.
+ */
+export const DEFAULT_MAX_FLOWS = 200_000;
 /** A flow quiet for less than this is never evicted to make room (see FlowTable.makeRoom). */
 export const EVICT_MIN_IDLE_SEC = 60;
 
