@@ -48,7 +48,12 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
         reject(c !== null ? new CaptureError(c.file, c.offset, c.problem) : new Error(`worker ${index}: ${m.message}`));
       }
     });
-    w.on("error", (e) => { settled = true; reject(e); });
+    w.on("error", (e: Error & { code?: string }) => {
+      settled = true;
+      reject(e.code === "ERR_WORKER_OUT_OF_MEMORY"
+        ? new Error(`worker ${index} ran out of memory (${e.message}): use --jobs 1, which has the whole heap, or a lower --max-flows`)
+        : e);
+    });
     w.on("exit", (code) => { if (!settled) reject(new Error(`worker ${index} exited (code ${code}) before it finished`)); });
   }));
   // The first worker to fail, or to find the capture unsplittable, stops them all.
