@@ -240,6 +240,8 @@ async function flood() {
     // Past the flow-table bound: every connection here stays busy, so none is evicted and
     // the ones that find the table full are counted, not analysed.
     { label: "100k", conns: 100_000, extra: ["--jobs", "1", "--max-flows", "50000"] },
+    // A long capture of short connections one after another (bench/sequential.mjs).
+    { label: "200k-seq", conns: 200_000, extra: ["--jobs", "1"], generator: "sequential.mjs" },
     // --flood-1m: 1M concurrent connections (10M packets, 912 MB), past the default bound.
     ...(opt["flood-1m"] ? [{ label: "1M", conns: 1_000_000, extra: [] }, { label: "1M", conns: 1_000_000, extra: ["--jobs", "1", "--max-flows", "100000"] }] : []),
   ];
@@ -249,7 +251,7 @@ async function flood() {
     const file = join(out, `flood-${c.label.toLowerCase()}.pcap`);
     if (!existsSync(file)) {
       const t0 = process.hrtime.bigint();
-      const g = execFileSync(process.execPath, [join(root, "bench", "flood.mjs"), file, String(c.conns)]).toString().trim();
+      const g = execFileSync(process.execPath, [join(root, "bench", c.generator ?? "flood.mjs"), file, String(c.conns)]).toString().trim();
       console.log(`generated ${file}: ${g} (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)`);
     }
     warm(file);

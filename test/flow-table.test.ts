@@ -3,6 +3,8 @@
  * for EVICT_MIN_IDLE_SEC make room; busy flows are never evicted (they would come straight
  * back as new flows and the table would churn), so connections that come while every flow
  * is busy are not tracked, counted, and said in a warning. Memory stays bounded either way.
+ * Closed connections retire after RETIRE_CLOSED_AFTER_SEC quiet, so a long capture's
+ * analyzer state follows the connections still open.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +12,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/pipeline.js";
 import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
+import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
+import { readCapture } from "../src/capture/reader.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
@@ -65,5 +69,27 @@ describe("a full flow table", () => {
     expect(idle.flows.length).toBe(150);
     expect(idle.warnings.some((w) => /not analysed/.test(w))).toBe(false);
     expect(idle.warnings.some((w) => /idle flow\(s\) evicted early/.test(w))).toBe(true);
+  });
+});
+
+describe("closed connections retire", () => {
+  it(`after ${RETIRE_CLOSED_AFTER_SEC} s quiet: analyzers conclude and free their state; later packets only count`, async () => {
+    const recs = [...handshake(0, 40000), ...close(0.5, 40000), ...handshake(RETIRE_CLOSED_AFTER_SEC + 5, 40001)];
+    const path = write("retire.pcap", recs);
+    const engine = new Engine();
+    await readCapture(path, engine.onPacket);
+    const [first, second] = engine.flows.all;
+    expect(first!.retired).toBe(true);
+    expect(first!.slots.length).toBe(0); // state freed before the capture ended
+    expect(second!.retired).toBe(false);
+    expect(engine.findings.map((f) => [f.flow, f.kind])).toEqual([[1, "time-wait"]]);
+    engine.finish();
+
+    // A stray segment on the retired 4-tuple joins its flow, counted, but analysed no more:
+    // the report is the one without it, but for the packet counts.
+    const late = await analyzeFile(write("late.pcap", [...recs, seg(RETIRE_CLOSED_AFTER_SEC + 6, 40000, false, 502, 102, PSH | ACK, 10)]));
+    const plain = await analyzeFile(path);
+    expect(late.flows[0]!.packets.server).toBe(plain.flows[0]!.packets.server + 1);
+    expect(late.findings).toEqual(plain.findings);
   });
 });

@@ -95,6 +95,8 @@ export class Flow {
   endedTime = 0;
   /** Per-analyzer state, indexed by analyzer number: no map lookup per packet. */
   readonly slots: unknown[] = [];
+  /** Its analyzers have concluded (retired, or ended): later packets only count. */
+  retired = false;
   /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
   /** Next active flow with the same hash. */
@@ -199,6 +201,12 @@ export class TcpSegment {
 /** Flow-table bounds (attacker-controlled input: a flood of SYNs is a flood of flows). */
 export interface FlowLimits {
   maxFlows: number;
+  /**
+   * A closed TCP flow (both FINs acknowledged, or a reset) quiet this long is retired:
+   * its analyzers conclude and free their state, and later packets on its 4-tuple only
+   * count. Infinity: never (flows then end with the capture).
+   */
+  retireAfterSec?: number;
 }
 /**
  * Flows tracked at once by default: twice the 100 k concurrent flows a capture is expected
@@ -215,6 +223,8 @@ export interface FlowListener {
    * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
    */
   flowEnded(flow: Flow, why: FlowEndReason): void;
+  /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table, analysed no more. */
+  flowRetired(flow: Flow): void;
 }
 
 export type FlowEndReason = "capture-end" | "replaced" | "evicted" | "closed" | "idle";
@@ -279,7 +289,39 @@ export class FlowTable {
   private readonly recent = new Map<number, Flow>();
   private sweeps = 0;
 
-  constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {}
+  /** Closed flows in the order they closed, waiting to be retired (`retireQuiet`). */
+  private closed: Flow[] = [];
+  private closedHead = 0;
+  private readonly retireAfterSec: number;
+
+  constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {
+    this.retireAfterSec = limits.retireAfterSec ?? Infinity;
+  }
+
+  /**
+   * Retires the closed flows quiet for `retireAfterSec` at capture time `now`, oldest
+   * close first, so memory follows the connections still open, not every one seen.
+   */
+  retireQuiet(now: number): void {
+    const q = this.closed;
+    while (this.closedHead < q.length) {
+      const f = q[this.closedHead]!;
+      if (f.endedFrame !== 0 && !f.retired) {
+        if (now - f.lastTime < this.retireAfterSec) break;
+        this.retire(f);
+      }
+      q[this.closedHead++] = undefined!;
+    }
+    if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
+      this.closed = q.slice(this.closedHead);
+      this.closedHead = 0;
+    }
+  }
+
+  private retire(flow: Flow): void {
+    flow.retired = true;
+    this.listener.flowRetired(flow);
+  }
 
   get activeCount(): number {
     return this.active;
@@ -319,6 +361,8 @@ export class FlowTable {
       this.untrackedPackets++;
       return null;
     }
+    // A packet long after the close: the connection's analysis is over, whatever the sweep did.
+    if (flow.endedFrame !== 0 && !flow.retired && time - flow.lastTime >= this.retireAfterSec) this.retire(flow);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
     // Captures from several interfaces can be out of time order: keep the latest time.
@@ -422,6 +466,7 @@ export class FlowTable {
     me.lastTime = time;
     me.lastFrame = frame;
     if (flow.endedFrame === 0 && (me.rstFrame !== 0 || (me.finAckedFrame !== 0 && peer.finAckedFrame !== 0))) {
+      if (this.retireAfterSec !== Infinity && !flow.retired) this.closed.push(flow);
       flow.endedFrame = frame;
       flow.endedTime = time;
     }
