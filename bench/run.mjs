@@ -21,8 +21,10 @@
 // Without a capture argument it records one with ../shared/bench/record-capture.sh
 // (needs root and tcpdump) into bench/out/. --scale adds the 1x/4x/8x concatenation run.
 // --flood generates a flow-flood capture (bench/flood.mjs: 100k concurrent TCP
-// connections) into bench/out/ when missing and reports time, peak RSS, flows, findings
-// and warnings of analyze --format json on it, also past the flow-table bound.
+// connections) and a long one of 200k short connections one after another
+// (bench/sequential.mjs) into bench/out/ when missing, and reports time, peak RSS, flows,
+// findings and warnings of analyze --format json on them, the flood also past the
+// flow-table bound.
 // --flood-1m adds 1M connections (minutes, GBs). --flood-only skips the main comparison;
 // each flood run is stopped after --flood-timeout seconds (default 900, via timeout(1), so
 // /usr/bin/time still reports its peak RSS).
