@@ -5,6 +5,9 @@
  */
 import type { Report } from "./model.js";
 
+/** Array elements stringified per call: big enough to cost few calls, small enough to stay a small string. */
+const SLICE = 256;
+
 /** Pieces of the document, each one or more whole lines, to be joined with "\n". */
 export function* reportJsonLines(r: Report): Generator<string> {
   yield "{";
@@ -13,10 +16,12 @@ export function* reportJsonLines(r: Report): Generator<string> {
     const [key, value] = entries[i]!;
     const comma = i < entries.length - 1 ? "," : "";
     if (Array.isArray(value) && value.length > 0) {
-      // Big arrays (flows, findings) element by element.
+      // Big arrays (flows, findings) a slice at a time: one stringify per slice, its
+      // brackets cut off and its lines shifted under the key.
       yield `  ${JSON.stringify(key)}: [`;
-      for (let j = 0; j < value.length; j++) {
-        yield "    " + indent(JSON.stringify(value[j], null, 2), "    ") + (j < value.length - 1 ? "," : "");
+      for (let j = 0; j < value.length; j += SLICE) {
+        const text = JSON.stringify(value.slice(j, j + SLICE), null, 2);
+        yield "  " + indent(text.slice(2, -2), "  ") + (j + SLICE < value.length ? "," : "");
       }
       yield `  ]${comma}`;
     } else {
