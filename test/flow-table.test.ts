@@ -92,4 +92,20 @@ describe("closed connections retire", () => {
     expect(late.flows[0]!.packets.server).toBe(plain.flows[0]!.packets.server + 1);
     expect(late.findings).toEqual(plain.findings);
   });
+
+  it("not on one far-future timestamp (captures merged from several interfaces)", async () => {
+    const recs = [...handshake(0, 40000), ...close(0.5, 40000), seg(100, 40001, true, 100, 0, SYN),
+      seg(0.6, 40000, false, 501, 102, FIN | ACK), seg(0.61, 40000, true, 102, 502, ACK)]; // the FIN again, its ACK lost
+    const engine = new Engine();
+    await readCapture(write("future.pcap", recs), engine.onPacket);
+    expect(engine.flows.all[0]!.retired).toBe(false); // one record at t=100 does not move the clock
+  });
+
+  it("not a connect attempt its client reset: connect-timeout measures it to the capture's end", async () => {
+    const recs = [seg(1, 40002, true, 100, 0, SYN), seg(1.1, 40002, true, 101, 0, 0x04), ...handshake(40, 40003), ...handshake(41, 40004)];
+    const engine = new Engine();
+    await readCapture(write("reset-connect.pcap", recs), engine.onPacket);
+    expect(engine.flows.all[0]!.endedFrame).not.toBe(0);
+    expect(engine.flows.all[0]!.retired).toBe(false);
+  });
 });

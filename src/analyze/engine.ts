@@ -40,6 +40,8 @@ export interface EngineOptions {
   keepFindings?: boolean;
   /** This engine sees one shard of the capture's flows (a `--jobs` worker): see CaptureScope. */
   sharded?: boolean;
+  /** RETIRE_CLOSED_AFTER_SEC unless given; Infinity: never (a live capture ends closed flows itself). */
+  retireClosedAfterSec?: number;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -134,7 +136,6 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly udpSlots: number[] = [];
   private currentFrame = 0;
   private currentTime = 0;
-  private nextRetireSweep = -Infinity;
   private readonly onFinding: EngineOptions["onFinding"];
   private readonly onFlowEnd: EngineOptions["onFlowEnd"];
   private readonly keepFindings: boolean;
@@ -145,7 +146,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
     this.analyzers = opts.analyzers ?? ANALYZERS;
-    this.flows = new FlowTable(this, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec: RETIRE_CLOSED_AFTER_SEC });
+    this.flows = new FlowTable(this, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec: opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC });
     this.reassembler = new Reassembler(this, {
       timeoutSec: opts.fragmentTimeoutSec ?? DEFAULT_FRAGMENT_TIMEOUT_SEC,
       maxPending: opts.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS,
@@ -189,6 +190,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.currentTime = time;
     if (st.firstTime < 0) { st.firstTime = time; st.firstFrame = frame; }
     if (time > st.lastTime) st.lastTime = time;
+    this.flows.advanceClock(time);
     const p = this.decoder.decode(rec);
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
@@ -212,10 +214,6 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (flow === null) { this.observer?.(rec, p, null, 0, null); return; }
       const dir = this.flows.dir;
       let seg: TcpSegment | null = null;
-      if (time >= this.nextRetireSweep) {
-        this.flows.retireQuiet(time);
-        this.nextRetireSweep = time + 1;
-      }
       if (flow.retired) {
         if (l4 === L4_TCP) seg = this.flows.trackTcp(flow, dir, p, frame, time);
         this.observer?.(rec, p, flow, dir, seg);
@@ -241,6 +239,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       this.icmpError(p, frame, time);
     }
     this.observer?.(rec, p, null, 0, null);
+  }
+
+  /** A record another `--jobs` worker analyses: its time still moves this engine's clocks. */
+  advanceClock(time: number): void {
+    this.flows.advanceClock(time);
   }
 
   /**

@@ -223,7 +223,7 @@ export interface FlowListener {
    * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
    */
   flowEnded(flow: Flow, why: FlowEndReason): void;
-  /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table, analysed no more. */
+  /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table, analysed no more (or until evicted). */
   flowRetired(flow: Flow): void;
 }
 
@@ -289,33 +289,55 @@ export class FlowTable {
   private readonly recent = new Map<number, Flow>();
   private sweeps = 0;
 
-  /** Closed flows in the order they closed, waiting to be retired (`retireQuiet`). */
+  /** Closed flows not yet retired (`sweep`). */
   private closed: Flow[] = [];
-  private closedHead = 0;
   private readonly retireAfterSec: number;
+  /**
+   * The clock retirement goes by: the capture's time, advanced by every record
+   * (`advanceClock`, also for records of other `--jobs` shards, so every worker retires at
+   * the same records). It moves to the lower of a record's time and the previous one's,
+   * so it takes two records to move it: one far-future timestamp (a capture merged from
+   * several interfaces) cannot retire every closed flow at once.
+   */
+  private clock = -Infinity;
+  private previousTime = -Infinity;
+  private nextSweep = -Infinity;
 
   constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {
     this.retireAfterSec = limits.retireAfterSec ?? Infinity;
   }
 
+  /** A record of the capture (any, even one another worker analyses) has time `t`. */
+  advanceClock(t: number): void {
+    if (this.retireAfterSec === Infinity) return;
+    const confirmed = Math.min(t, this.previousTime);
+    this.previousTime = t;
+    if (confirmed <= this.clock) return;
+    this.clock = confirmed;
+    if (this.clock >= this.nextSweep) {
+      this.sweep();
+      this.nextSweep = this.clock + 1;
+    }
+  }
+
   /**
-   * Retires the closed flows quiet for `retireAfterSec` at capture time `now`, oldest
-   * close first, so memory follows the connections still open, not every one seen.
+   * Retires every closed flow quiet for `retireAfterSec` by the clock, so memory follows
+   * the connections still open, not every one seen. Only saves memory: whether a flow is
+   * retired when something touches it is decided by `retireIfDue` alike.
    */
-  retireQuiet(now: number): void {
-    const q = this.closed;
-    while (this.closedHead < q.length) {
-      const f = q[this.closedHead]!;
-      if (f.endedFrame !== 0 && !f.retired) {
-        if (now - f.lastTime < this.retireAfterSec) break;
-        this.retire(f);
-      }
-      q[this.closedHead++] = undefined!;
+  private sweep(): void {
+    const keep: Flow[] = [];
+    for (const f of this.closed) {
+      if (f.retired || f.endedFrame === 0) continue; // ended, or re-opened (queued again when it closes)
+      if (this.clock - f.lastTime < this.retireAfterSec) keep.push(f);
+      else if (retirable(f)) this.retire(f);
     }
-    if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
-      this.closed = q.slice(this.closedHead);
-      this.closedHead = 0;
-    }
+    this.closed = keep;
+  }
+
+  /** Retires `flow` if it is closed, retirable and quiet for `retireAfterSec` by the clock. */
+  private retireIfDue(flow: Flow): void {
+    if (!flow.retired && flow.endedFrame !== 0 && this.clock - flow.lastTime >= this.retireAfterSec && retirable(flow)) this.retire(flow);
   }
 
   private retire(flow: Flow): void {
@@ -343,6 +365,7 @@ export class FlowTable {
       hash = flowHash(p);
       flow = this.findActive(p, hash);
     }
+    if (flow !== null) this.retireIfDue(flow);
     if (flow !== null && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
       const old = flow;
       this.remove(old);
@@ -361,8 +384,6 @@ export class FlowTable {
       this.untrackedPackets++;
       return null;
     }
-    // A packet long after the close: the connection's analysis is over, whatever the sweep did.
-    if (flow.endedFrame !== 0 && !flow.retired && time - flow.lastTime >= this.retireAfterSec) this.retire(flow);
     this.dir = isFromClient(flow, p) ? DIR_CLIENT : DIR_SERVER;
     flow.lastFrame = frame;
     // Captures from several interfaces can be out of time order: keep the latest time.
@@ -466,7 +487,7 @@ export class FlowTable {
     me.lastTime = time;
     me.lastFrame = frame;
     if (flow.endedFrame === 0 && (me.rstFrame !== 0 || (me.finAckedFrame !== 0 && peer.finAckedFrame !== 0))) {
-      if (this.retireAfterSec !== Infinity && !flow.retired) this.closed.push(flow);
+      if (this.retireAfterSec !== Infinity) this.closed.push(flow);
       flow.endedFrame = frame;
       flow.endedTime = time;
     }
@@ -486,7 +507,12 @@ export class FlowTable {
     const q = icmp.quoted;
     const s = this.fill(icmp.vlan, q.proto, q.ipVersion, q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
     const hash = flowHash(s);
-    const flow = this.findActive(s, hash) ?? this.create(hash, s, frame, time);
+    const found = this.findActive(s, hash);
+    if (found !== null) {
+      this.retireIfDue(found);
+      return found;
+    }
+    const flow = this.create(hash, s, frame, time);
     if (flow === null) this.untrackedPackets++;
     return flow;
   }
@@ -494,11 +520,14 @@ export class FlowTable {
   /** The active flow with these endpoints (either order), without creating one. */
   find(vlan: number, proto: number, version: number, src: readonly number[], sport: number, dst: readonly number[], dport: number): Flow | null {
     const s = this.fill(vlan, proto, version, src[0]!, src[1]!, src[2]!, src[3]!, sport, dst[0]!, dst[1]!, dst[2]!, dst[3]!, dport);
-    return this.findActive(s, flowHash(s));
+    const flow = this.findActive(s, flowHash(s));
+    if (flow !== null) this.retireIfDue(flow);
+    return flow;
   }
 
   /** Ends every flow still active (capture over). */
   finish(): void {
+    if (this.retireAfterSec !== Infinity) this.sweep();
     for (const flow of this.activeFlows()) this.listener.flowEnded(flow, "capture-end");
     this.lastFlow = null;
     this.buckets.clear();
@@ -682,19 +711,31 @@ export class FlowTable {
   private makeRoom(now: number): boolean {
     if (now < this.noRoomUntil) return false;
     const target = Math.floor(this.limits.maxFlows * 0.9);
-    const byIdle = this.activeFlows().sort((a, b) =>
-      (a.endedFrame === 0 ? 1 : 0) - (b.endedFrame === 0 ? 1 : 0) || a.lastTime - b.lastTime);
+    if (this.retireAfterSec !== Infinity) this.sweep();
+    // Retired flows first (their analysis is over: dropping them loses nothing but the
+    // count of their late packets), then closed ones, then the longest quiet.
+    const rank = (f: Flow): number => (f.retired ? 0 : f.endedFrame !== 0 ? 1 : 2);
+    const byIdle = this.activeFlows().sort((a, b) => rank(a) - rank(b) || a.lastTime - b.lastTime);
     for (const flow of byIdle) {
       if (this.active <= target) break;
       if (flow.endedFrame === 0 && now - flow.lastTime < EVICT_MIN_IDLE_SEC) break;
       this.remove(flow);
-      this.evicted++;
+      if (!flow.retired) this.evicted++;
       this.listener.flowEnded(flow, "evicted");
     }
     if (this.active < this.limits.maxFlows) return true;
     this.noRoomUntil = now + 1;
     return false;
   }
+}
+
+/**
+ * A closed flow may retire unless it is a connection attempt that never got a SYN-ACK:
+ * the client's RST there may be undone by its next SYN (trackTcp), and connect-timeout
+ * measures such an attempt to the end of the capture.
+ */
+function retirable(flow: Flow): boolean {
+  return !(flow.ep[DIR_CLIENT].synSeen && !flow.ep[DIR_SERVER].synSeen);
 }
 
 /**

@@ -35,6 +35,7 @@ try {
     const owner = router.route(rec);
     if (owner === me) engine.onPacket(rec);
     else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
+    else engine.advanceClock(lastPacketTime); // every worker retires flows at the same records
   }, {
     chunkSize: init.chunkSize,
     onProgress: init.progress ? (bytesRead, packets, totalBytes) => post({ type: "progress", bytesRead, packets, totalBytes }) : undefined,

@@ -79,6 +79,8 @@ export class LiveSession {
       maxFlows: LIVE_MAX_FLOWS,
       ...o.engine,
       keepFindings: false,
+      // Flows end here (FlowTable.expire, after --linger) and leave memory: no retirement.
+      retireClosedAfterSec: Infinity,
       onFinding: (f, flow) => this.finding(f, flow),
       onFlowEnd: (flow, why) => this.flowEnded(flow, why),
     });
