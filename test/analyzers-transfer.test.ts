@@ -218,7 +218,8 @@ function fixtureFiles(): { group: string; rel: string }[] {
   const out: { group: string; rel: string }[] = [];
   for (const group of readdirSync(FIXTURES)) {
     const dir = join(FIXTURES, group);
-    if (group === "scenarios" || !existsSync(dir)) continue;
+    // parallel/ holds hand-made --jobs reproducers (re-sent and reordered segments on purpose), not healthy traffic.
+    if (group === "scenarios" || group === "parallel" || !existsSync(dir)) continue;
     let files: string[];
     try { files = readdirSync(dir); } catch { continue; }
     for (const f of files) if (/\.pcap(ng)?$/.test(f)) out.push({ group, rel: `${group}/${f}` });
