@@ -20,7 +20,7 @@ export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { mslSec: 30 };
 export interface FindingInput {
   flow: Flow | null;
   dir: number | null;
-  frames: number[];
+  frames: readonly number[];
   count?: number;
   time: number;
   summary: string;

@@ -26,9 +26,18 @@ export function roleOf(dir: number): "client" | "server" {
 export const MAX_TAGGED_FRAMES = Math.max(100_000, MAX_EVIDENCE_FRAMES);
 
 /** Appends a tagged frame (once, in order) unless the list already holds MAX_TAGGED_FRAMES. */
-export function keepFrame(frames: number[], frame: number, cap = MAX_TAGGED_FRAMES): void {
-  if (frames.length < cap && frames[frames.length - 1] !== frame) frames.push(frame);
+export function keepFrame(frames: readonly number[], frame: number, cap = MAX_TAGGED_FRAMES): readonly number[] {
+  if (frames.length >= cap || frames[frames.length - 1] === frame) return frames;
+  if (frames === NO_FRAMES) return [frame];
+  (frames as number[]).push(frame);
+  return frames;
 }
+
+/**
+ * The evidence list of a flow side that has none yet: shared, so the many flows where an
+ * analyzer never fires cost no array (keepFrame makes one on the first frame).
+ */
+export const NO_FRAMES: readonly number[] = Object.freeze([]);
 
 /** "frame 12" or "frames 12–40", for summaries. */
 export function frameSpan(first: number, last: number): string {

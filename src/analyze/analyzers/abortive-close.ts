@@ -59,27 +59,28 @@ const analyzer = defineAnalyzer<SideHistory>({
     }
     const x = seg.dir, y = 1 - x;
     const me = flow.ep[x]!, peer = flow.ep[y]!;
+    const mine = h.sides[x]!, theirs = h.sides[y]!;
     // Only the first reset of the connection, from a side that never sent FIN, after the handshake.
     if (me.rstFrame !== seg.frame || me.finFrame !== 0 || !h.established) return;
     if (peer.rstFrame !== 0 && peer.rstFrame < seg.frame) return;
     if (rebootEvidence(flow, seg, h) !== null) return;
     // Giving up on a silent peer after probes or retransmissions: keepalive / peer-unresponsive.
-    if (h.resendsSinceOther[x] > 0 && seg.time - h.lastTime[y] >= DEAD_PEER_SILENCE_SEC) return;
+    if (mine.resendsSinceOther > 0 && seg.time - theirs.lastTime >= DEAD_PEER_SILENCE_SEC) return;
 
     const hasAck = (seg.flags & TH_ACK) !== 0;
     const fromMe = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
     const ackedByMe = hasAck ? seg.ack : me.lastAck;
     const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
-    const unread = h.dataSinceOther[y];
+    const unread = theirs.dataSinceOther;
     const who = roleOf(x), other = roleOf(y);
-    const frames = unread > 0 ? [h.firstDataSinceOther[y], seg.frame] : [seg.frame];
+    const frames = unread > 0 ? [theirs.firstDataSinceOther, seg.frame] : [seg.frame];
     const lostText = fromMe === 0 && toMe === 0
       ? "nothing was in flight"
       : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
     const unreadText = unread > 0
-      ? `the ${other} had sent ${unread} byte(s) (from frame ${h.firstDataSinceOther[y]}) after the ${who}'s last segment, ` +
+      ? `the ${other} had sent ${unread} byte(s) (from frame ${theirs.firstDataSinceOther}) after the ${who}'s last segment, ` +
         "and the reset answered them: most likely close() with that data unread"
-      : `the ${other} sent no data after the ${who}'s last segment${h.lastFrame[x] !== 0 ? ` (frame ${h.lastFrame[x]})` : ""}, ` +
+      : `the ${other} sent no data after the ${who}'s last segment${mine.lastFrame !== 0 ? ` (frame ${mine.lastFrame})` : ""}, ` +
         "so the wire shows no unread data: SO_LINGER{1,0} or close() with earlier data left unread, which the capture cannot tell apart";
     const stateless = hasAck ? undefined :
       "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
@@ -94,7 +95,7 @@ const analyzer = defineAnalyzer<SideHistory>({
         unackedToResetterBytes: toMe,
         peerDataAfterLastSegmentBytes: unread,
         unreadDataEvidence: unread > 0 ? 1 : 0,
-        sinceLastSegmentMs: h.lastFrame[x] !== 0 ? ms(seg.time - h.lastTime[x]) : -1,
+        sinceLastSegmentMs: mine.lastFrame !== 0 ? ms(seg.time - mine.lastTime) : -1,
       },
       detail: stateless,
     });

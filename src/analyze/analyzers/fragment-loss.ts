@@ -9,7 +9,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
 import { endpointToString } from "../../decode/address.js";
-import { keepFrame, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
   "timeout": "fragments missing when the reassembly timeout expired",
@@ -22,7 +22,7 @@ const REASON_TEXT: Record<FragmentFailure, string> = {
 
 class State {
   readonly reasons = new Map<FragmentFailure, number>();
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   lost = [0, 0];
   firstTime = -1;
 }
@@ -51,7 +51,7 @@ const analyzer = defineAnalyzer<State>({
     }
     s.reasons.set(reason, (s.reasons.get(reason) ?? 0) + 1);
     s.lost[flow.isClient(d.src, d.srcPort) ? 0 : 1]++;
-    for (const f of d.frames) keepFrame(s.frames, f, out.frameCap);
+    for (const f of d.frames) s.frames = keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
   onFlowEnd(s, flow, out) {

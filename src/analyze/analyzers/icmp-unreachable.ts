@@ -7,7 +7,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
 import type { DecodedPacket } from "../../decode/packet.js";
-import { keepFrame, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 import { endpointToString } from "../../decode/address.js";
 
 interface IcmpMeaning {
@@ -58,7 +58,7 @@ export function icmpMeaning(p: DecodedPacket): IcmpMeaning {
 }
 
 class State {
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   /** "what (errno)" → count, in arrival order */
   readonly kinds = new Map<string, number>();
   count = 0;
@@ -103,7 +103,7 @@ const analyzer = defineAnalyzer<State>({
     s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
     if (s.count === 0) { s.firstTime = _time; s.quotedDir = quotedDir; }
     s.count++;
-    keepFrame(s.frames, frame, out.frameCap);
+    s.frames = keepFrame(s.frames, frame, out.frameCap);
     if (m.errno === "ECONNREFUSED") s.portUnreachable = true;
     if (p.icmpMtu >= 0) s.mtu = p.icmpMtu;
   },

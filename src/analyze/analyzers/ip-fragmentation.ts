@@ -7,7 +7,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT } from "../../decode/flow.js";
-import { keepFrame, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
 export const SAFE_UDP_PAYLOAD = 548;
@@ -19,7 +19,7 @@ class State {
   /** Largest fragment (IP packet bytes) per direction: the path MTU in use. */
   maxFragment = [0, 0];
   maxFragments = [0, 0];
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   firstTime = -1;
 }
 
@@ -47,7 +47,7 @@ const analyzer = defineAnalyzer<State>({
     if (size > s.maxSize[dir]!) s.maxSize[dir] = size;
     for (const f of d.fragmentSizes) if (f > s.maxFragment[dir]!) s.maxFragment[dir] = f;
     if (d.frames.length > s.maxFragments[dir]!) s.maxFragments[dir] = d.frames.length;
-    for (const f of d.frames) keepFrame(s.frames, f, out.frameCap);
+    for (const f of d.frames) s.frames = keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
   onFlowEnd(s, flow, out) {

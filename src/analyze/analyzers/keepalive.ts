@@ -21,7 +21,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_RST } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf, sec } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
 import { isKeepAliveProbe } from "../probes.js";
 
 /**
@@ -46,7 +46,7 @@ class Prober {
   unanswered = 0;
   /** Consecutive unanswered probes (the current run). */
   run = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   firstTime = 0;
   /** Probe waiting for an answer (frame), 0 if none. */
   pendingFrame = 0;
@@ -111,7 +111,7 @@ const analyzer = defineAnalyzer<State>({
       }
       if (pr.probes === 0) pr.firstTime = seg.time;
       pr.probes++;
-      keepFrame(pr.frames, seg.frame, out.frameCap);
+      pr.frames = keepFrame(pr.frames, seg.frame, out.frameCap);
       pr.pendingFrame = seg.frame;
       pr.lastProbeTime = seg.time;
       pr.lastProbeAnswered = false;
@@ -123,7 +123,7 @@ const analyzer = defineAnalyzer<State>({
       probed.pendingFrame = 0;
       if (seg.flags & TH_RST) {
         probed.peerRstFrame = seg.frame;
-        keepFrame(probed.frames, seg.frame, out.frameCap);
+        probed.frames = keepFrame(probed.frames, seg.frame, out.frameCap);
       } else {
         probed.answered++;
         probed.run = 0;
@@ -138,7 +138,7 @@ const analyzer = defineAnalyzer<State>({
       mine.rstFrame = seg.frame;
       mine.rstRun = mine.run;
       mine.rstTime = seg.time;
-      keepFrame(mine.frames, seg.frame, out.frameCap);
+      mine.frames = keepFrame(mine.frames, seg.frame, out.frameCap);
     }
     s.lastActivity = seg.time;
   },

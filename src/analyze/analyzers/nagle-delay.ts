@@ -26,7 +26,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 
 /**
  * An ACK that comes this long after the data counts as delayed: half the shortest common
@@ -63,7 +63,7 @@ class Sender {
   stallTotal = 0;
   stallMax = 0;
   firstTime = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
 }
 
 class State {
@@ -127,9 +127,9 @@ const analyzer = defineAnalyzer<State>({
         me.events++;
         me.stallTotal += stall;
         if (stall > me.stallMax) me.stallMax = stall;
-        keepFrame(me.frames, me.lastDataFrame, out.frameCap);
-        keepFrame(me.frames, me.releaseFrame, out.frameCap);
-        keepFrame(me.frames, seg.frame, out.frameCap);
+        me.frames = keepFrame(me.frames, me.lastDataFrame, out.frameCap);
+        me.frames = keepFrame(me.frames, me.releaseFrame, out.frameCap);
+        me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
       me.releaseFrame = 0;
     }

@@ -17,7 +17,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf, sec } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
 
 /**
  * Re-sends of the same data without an answer before we call the peer unresponsive:
@@ -47,7 +47,7 @@ class Sender {
   maxGap = 0;
   /** Segments the peer sent during the run without acknowledging the data. */
   peerSegments = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   rstFrame = 0;
   rstTime = 0;
 }
@@ -98,7 +98,7 @@ const analyzer = defineAnalyzer<State>({
       if (me.retries > 0 && me.rstFrame === 0) {
         me.rstFrame = seg.frame;
         me.rstTime = seg.time;
-        keepFrame(me.frames, seg.frame, out.frameCap);
+        me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
       return;
     }
@@ -123,7 +123,7 @@ const analyzer = defineAnalyzer<State>({
       if (gap > me.maxGap) me.maxGap = gap;
       me.retries++;
       me.lastRetryTime = seg.time;
-      keepFrame(me.frames, seg.frame, out.frameCap);
+      me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       return;
     }
     me.retries = 1;
@@ -135,9 +135,8 @@ const analyzer = defineAnalyzer<State>({
     me.firstGap = me.lastGap = me.maxGap = me.runFrame !== 0 ? seg.time - me.runSince : 0;
     me.peerSegments = 0;
     me.rstFrame = 0;
-    me.frames.length = 0;
-    if (me.runFrame !== 0) me.frames.push(me.runFrame);
-    keepFrame(me.frames, seg.frame, out.frameCap);
+    me.frames = me.runFrame !== 0 ? [me.runFrame] : NO_FRAMES;
+    me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);

@@ -33,42 +33,48 @@ export const REBOOT_MIN_SILENCE_SEC = 1;
  * sent since the other side's last segment. Updated for every segment except resets
  * (call `note` last in the hook, after the reset checks).
  */
-export class SideHistory {
-  readonly lastFrame: [number, number] = [0, 0];
-  readonly lastTime: [number, number] = [0, 0];
+/** One direction's part of a SideHistory. */
+class SideMark {
+  lastFrame = 0;
+  lastTime = 0;
   /** The last segment carried data or was a keep-alive probe (something that wants an answer). */
-  readonly lastWantsAnswer: [boolean, boolean] = [false, false];
+  lastWantsAnswer = false;
   /** New payload bytes sent since the other side's last segment, and the first such frame. */
-  readonly dataSinceOther: [number, number] = [0, 0];
-  readonly firstDataSinceOther: [number, number] = [0, 0];
+  dataSinceOther = 0;
+  firstDataSinceOther = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
-  readonly resendsSinceOther: [number, number] = [0, 0];
-  /** Seconds the connection had been quiet (no segment either way) before each side's last segment. */
-  readonly idleBefore: [number, number] = [0, 0];
+  resendsSinceOther = 0;
+  /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
+  idleBefore = 0;
+}
+
+export class SideHistory {
+  /** Indexed by direction; one object per side rather than seven pairs (a flow's memory counts). */
+  readonly sides: readonly [SideMark, SideMark] = [new SideMark(), new SideMark()];
   /** The handshake completed (or the capture began after it). */
   established = false;
 
   note(flow: Flow, seg: TcpSegment): void {
-    const d = seg.dir, o = 1 - d;
     const f = seg.flags;
+    const me = this.sides[seg.dir]!, other = this.sides[1 - seg.dir]!;
     // Established: the client acknowledged the server's SYN, or (no client SYN captured)
     // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
     if (!this.established && (f & TH_SYN) === 0 && (!flow.ep[DIR_CLIENT].synSeen ||
-      (d === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
-    const prev = Math.max(this.lastTime[0], this.lastTime[1]);
-    this.idleBefore[d] = prev > 0 ? seg.time - prev : 0;
+      (seg.dir === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
+    const prev = Math.max(me.lastTime, other.lastTime);
+    me.idleBefore = prev > 0 ? seg.time - prev : 0;
     if (seg.len > 0 && seg.seqVsNext >= 0) {
-      if (this.dataSinceOther[d] === 0) this.firstDataSinceOther[d] = seg.frame;
-      this.dataSinceOther[d] += seg.len;
+      if (me.dataSinceOther === 0) me.firstDataSinceOther = seg.frame;
+      me.dataSinceOther += seg.len;
     } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
-      this.resendsSinceOther[d]++;
+      me.resendsSinceOther++;
     }
-    this.lastFrame[d] = seg.frame;
-    this.lastTime[d] = seg.time;
-    this.lastWantsAnswer[d] = seg.len > 0 || isKeepAliveProbe(seg);
-    this.dataSinceOther[o] = 0;
-    this.firstDataSinceOther[o] = 0;
-    this.resendsSinceOther[o] = 0;
+    me.lastFrame = seg.frame;
+    me.lastTime = seg.time;
+    me.lastWantsAnswer = seg.len > 0 || isKeepAliveProbe(seg);
+    other.dataSinceOther = 0;
+    other.firstDataSinceOther = 0;
+    other.resendsSinceOther = 0;
   }
 }
 
@@ -92,11 +98,12 @@ export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): Reb
   if ((seg.flags & (TH_RST | TH_ACK)) !== TH_RST || !h.established) return null;
   const p = seg.dir, o = 1 - p;
   const me = flow.ep[p]!, other = flow.ep[o]!;
-  if (me.finFrame !== 0 || h.lastFrame[p] === 0 || h.lastFrame[o] <= h.lastFrame[p] || !h.lastWantsAnswer[o]) return null;
+  const mine = h.sides[p]!, theirs = h.sides[o]!;
+  if (me.finFrame !== 0 || mine.lastFrame === 0 || theirs.lastFrame <= mine.lastFrame || !theirs.lastWantsAnswer) return null;
   if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
-  const silence = seg.time - h.lastTime[p];
+  const silence = seg.time - mine.lastTime;
   if (silence < REBOOT_MIN_SILENCE_SEC) return null;
-  return { silenceSec: silence, answeredFrame: h.lastFrame[o], firstDataFrame: h.firstDataSinceOther[o], lastBeforeFrame: h.lastFrame[p] };
+  return { silenceSec: silence, answeredFrame: theirs.lastFrame, firstDataFrame: theirs.firstDataSinceOther, lastBeforeFrame: mine.lastFrame };
 }
 
 const analyzer = defineAnalyzer<SideHistory>({
@@ -136,12 +143,13 @@ const analyzer = defineAnalyzer<SideHistory>({
     const other = flow.ep[o]!, me = flow.ep[p]!;
     // The other side's bytes the forgotten connection never acknowledged.
     const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
-    const resends = h.resendsSinceOther[o];
+    const theirs = h.sides[o]!;
+    const resends = theirs.resendsSinceOther;
     const who = roleOf(p), peer = roleOf(o);
     const during = resends > 0
       ? `the ${peer} had been retransmitting into the silence (${resends} retransmission(s)` +
         `${ev.firstDataFrame !== 0 ? ` of the data first sent in frame ${ev.firstDataFrame}` : ""})`
-      : `the connection had been idle for ${sec(h.idleBefore[o])} s before the ${peer}'s segment`;
+      : `the connection had been idle for ${sec(theirs.idleBefore)} s before the ${peer}'s segment`;
     out.report(analyzer, {
       flow, dir: p,
       frames: [ev.lastBeforeFrame, ev.firstDataFrame, ev.answeredFrame, seg.frame].filter((f) => f > 0),
@@ -151,7 +159,7 @@ const analyzer = defineAnalyzer<SideHistory>({
         `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
         `lost otherwise; ${during}; ` +
         `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
-      measure: { silenceMs: ms(ev.silenceSec), idleBeforeMs: ms(h.idleBefore[o]), unackedBytes: lost, retransmissionsDuringSilence: resends },
+      measure: { silenceMs: ms(ev.silenceSec), idleBeforeMs: ms(theirs.idleBefore), unackedBytes: lost, retransmissionsDuringSilence: resends },
     });
   },
 });

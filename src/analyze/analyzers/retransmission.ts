@@ -49,7 +49,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 
 /** tshark's window for a fast retransmission after the receiver's last (duplicate) ACK. */
 const FAST_RETRANSMIT_WINDOW_SEC = 0.02;
@@ -102,7 +102,7 @@ class Side {
   next = 0;
   nextKnown = false;
   // As a sender: what it re-sent.
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   rto = 0;
   fast = 0;
   spurious = 0;
@@ -220,7 +220,7 @@ const analyzer = defineAnalyzer<State>({
         else if (kind === 3) me.spurious++;
         else me.other++;
         if (kind !== 4) me.bytes += len;
-        keepFrame(me.frames, seg.frame, out.frameCap);
+        me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
     if ((flags & TH_RST) === 0) {

@@ -21,7 +21,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 /**
  * A payload this small is dominated by its headers: IPv4 + TCP with timestamps is 52
@@ -52,7 +52,7 @@ class Sender {
   /** The peer sent data since this side's last data segment. */
   peerDataSince = true;
   firstTime = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
 }
 
 class State {
@@ -90,7 +90,7 @@ const analyzer = defineAnalyzer<State>({
         if (me.backToBack === 0) me.firstTime = seg.time;
         me.backToBack++;
         me.backToBackBytes += seg.len;
-        keepFrame(me.frames, seg.frame, out.frameCap);
+        me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
     me.lastDataTime = seg.time;

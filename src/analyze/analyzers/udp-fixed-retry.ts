@@ -7,7 +7,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { DecodedPacket } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;
@@ -42,7 +42,7 @@ class Run {
   gapSum = 0;
   gapMin = Infinity;
   gapMax = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   constructor(readonly fp: number, readonly len: number) {}
 
   add(frame: number, time: number, cap: number): void {
@@ -55,7 +55,7 @@ class Run {
     }
     this.sends++;
     this.lastTime = time;
-    keepFrame(this.frames, frame, cap);
+    this.frames = keepFrame(this.frames, frame, cap);
   }
 
   /** Every gap within the tolerance of the mean gap: the same as checking each one. */
@@ -77,7 +77,7 @@ class Direction {
   gapSum = 0;
   gapMin = Infinity;
   gapMax = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
 }
 
 class State {
@@ -95,7 +95,7 @@ function closeRun(d: Direction, cap: number): void {
   d.gapSum += r.gapSum;
   if (r.gapMin < d.gapMin) d.gapMin = r.gapMin;
   if (r.gapMax > d.gapMax) d.gapMax = r.gapMax;
-  for (const f of r.frames) keepFrame(d.frames, f, cap);
+  for (const f of r.frames) d.frames = keepFrame(d.frames, f, cap);
 }
 
 const analyzer = defineAnalyzer<State>({

@@ -18,7 +18,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_SYN, TH_URG } from "../../decode/packet.js";
-import { keepFrame, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 class Sender {
   segments = 0;
@@ -32,7 +32,7 @@ class Sender {
   firstTime = 0;
   /** URG set with a zero pointer or on a SYN: malformed or crafted. */
   odd = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
 }
 
 class State {
@@ -64,7 +64,7 @@ const analyzer = defineAnalyzer<State>({
     if (d === null) d = s.senders[seg.dir] = new Sender();
     if (d.segments === 0) { d.firstFrame = seg.frame; d.firstTime = seg.time; d.firstUrgPtr = p.urgPtr; }
     d.segments++;
-    keepFrame(d.frames, seg.frame, out.frameCap);
+    d.frames = keepFrame(d.frames, seg.frame, out.frameCap);
     if (p.urgPtr === 0 || (seg.flags & TH_SYN) !== 0) { d.odd++; return; }
     const mark = (seg.seq + p.urgPtr) >>> 0;
     if (mark !== d.lastMark) {

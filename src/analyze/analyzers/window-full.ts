@@ -16,7 +16,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 
 /** Fewer window-full events than this is the slow-start burst of a healthy transfer. */
 export const WINDOW_FULL_MIN_EVENTS = 5;
@@ -32,7 +32,7 @@ export const WINDOW_FULL_MIN_FRACTION = 0.2;
 export const WINDOW_FULL_MIN_STALL_SEC = 0.01;
 
 class Sender {
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   count = 0;
   firstTime = 0;
   /** Waiting at the edge since this time (-1: not waiting). */
@@ -99,7 +99,7 @@ const analyzer = defineAnalyzer<State>({
     if (end !== edge) return;
     if (me.count === 0) me.firstTime = seg.time;
     me.count++;
-    keepFrame(me.frames, seg.frame, out.frameCap);
+    me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
     if (seg.peerWin < me.minWin) me.minWin = seg.peerWin;
     if (seg.peerWin > me.maxWin) me.maxWin = seg.peerWin;
     if (me.edgeSince < 0) {

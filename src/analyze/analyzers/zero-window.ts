@@ -25,7 +25,7 @@
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 import { isZeroWindowProbe } from "../probes.js";
 
 /**
@@ -64,7 +64,7 @@ class Direction {
   firstStallEndFrame = 0;
   firstStallSec = 0;
   firstStallProbes = 0;
-  readonly frames: number[] = [];
+  frames: readonly number[] = NO_FRAMES;
   /** Every tagged frame, also beyond the evidence cap. */
   tagged = 0;
   probes = 0;
@@ -77,7 +77,7 @@ class State {
 
 function tag(d: Direction, frame: number, cap: number): void {
   d.tagged++;
-  keepFrame(d.frames, frame, cap);
+  d.frames = keepFrame(d.frames, frame, cap);
 }
 
 /** Closes the episode in progress at `endTime`; `endFrame` 0 when the capture ended first. */
