@@ -351,6 +351,34 @@ describe("PacketDecoder on arbitrary input", () => {
     }), { numRuns: 1000 });
   });
 
+  it("a record read in place inside a larger buffer decodes exactly as the same bytes on their own", () => {
+    // Framers hand the decoder spans of their read chunk (PacketRecord.setSpan): no
+    // decoder may read outside the span, and offsets and issues must not depend on where it sits.
+    const view = (p: DecodedPacket, base: number) => ({
+      l3: p.l3Offset < 0 ? -1 : p.l3Offset - base, l4: p.l4Offset < 0 ? -1 : p.l4Offset - base,
+      payload: p.payloadOffset < 0 ? -1 : p.payloadOffset - base, payloadLen: p.payloadLen, captured: p.payloadCaptured,
+      ip: p.ipVersion, vlan: p.vlan, proto: p.ipProto, l4type: p.l4, src: [p.src0, p.src1, p.src2, p.src3, p.srcPort],
+      dst: [p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort], seq: p.seq, ack: p.ack, flags: p.tcpFlags, win: p.win,
+      opts: [p.optMss, p.optWscale, p.optTsVal, p.optSackPermitted], frag: [p.isFragment, p.fragId, p.fragOffsetBytes],
+      icmp: [p.icmpType, p.icmpCode, p.quoted.srcPort, p.quoted.dstPort], truncated: p.truncated, tunnel: p.tunnelDepth,
+      issues: p.issues.map((i) => `${i.layer} ${i.code} @${i.offset}`),
+    });
+    fc.assert(fc.property(arbMangled, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1, maxLength: 64 }),
+      ({ s, frame, flips, cut, origExtra }, before, after) => {
+        const b = frame.slice(0, cut);
+        for (const [at, v] of flips) if (at < b.length) b[at] = v;
+        const origLen = Math.max(0, frame.length + origExtra);
+        const alone = view(new PacketDecoder(null).decode(record(b, s.linkType, origLen)), 0);
+        // The same bytes with unrelated bytes before and after them in one buffer.
+        const chunk = new Uint8Array(before.length + b.length + after.length);
+        chunk.set(before, 0); chunk.set(b, before.length); chunk.set(after, before.length + b.length);
+        const r = record(b, s.linkType, origLen);
+        r.setSpan(chunk, before.length, before.length + b.length);
+        expect(r.bytes).toEqual(b);
+        expect(view(new PacketDecoder(null).decode(r), before.length)).toEqual(alone);
+      }), { numRuns: 1000 });
+  });
+
   it("a prefix of a packet never decodes to more layers than the whole packet", () => {
     fc.assert(fc.property(arbMangled, ({ s, frame, flips, cut }) => {
       const whole = frame.slice();

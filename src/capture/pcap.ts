@@ -78,7 +78,7 @@ export class PcapFramer implements Framer {
       rec.linkType = this.linkType;
       rec.iface = 0;
       rec.fileOffset = base + pos;
-      rec.bytes = buf.subarray(pos + RECORD_HEADER_LEN, pos + total);
+      rec.setSpan(buf, pos + RECORD_HEADER_LEN, pos + total);
       ctx.info.packets++;
       ctx.sink(rec);
       pos += total;

@@ -196,7 +196,7 @@ export class PcapngFramer implements Framer {
     rec.linkType = iface.linkType;
     rec.iface = iface.globalIndex;
     rec.fileOffset = base + pos;
-    rec.bytes = buf.subarray(dataAt, dataAt + capLen);
+    rec.setSpan(buf, dataAt, dataAt + capLen);
     ctx.info.packets++;
     ctx.sink(rec);
   }

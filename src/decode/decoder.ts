@@ -18,12 +18,13 @@ export class PacketDecoder {
   /** Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. */
   decode(rec: PacketRecord): DecodedPacket {
     const p = this.packet;
-    const b = rec.bytes;
-    p.reset(b);
+    // Decoders read the record in place: `b` is the reader's chunk, the record is b[start, end).
+    const b = rec.buf, start = rec.start, end = rec.end;
+    p.reset(b, start);
     p.snapCut = rec.capLen < rec.origLen;
-    let version = decodeLink(b, rec.linkType, p);
+    let version = decodeLink(b, start, end, rec.linkType, p);
     if (version === 0) return p;
-    let ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, p, rec.origLen) : decodeIPv6(b, p.l3Offset, p, rec.origLen);
+    let ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, end, p, rec.origLen) : decodeIPv6(b, p.l3Offset, end, p, rec.origLen);
     if (ipEnd < 0) return p;
     // Tunnels: decode what travelled inside, keeping the outer VLAN.
     const t = this.tunnel;
@@ -31,21 +32,20 @@ export class PacketDecoder {
       decodeTunnel(b, p.l4Offset, ipEnd, p.ipProto, p, t);
       if (t.kind === INNER_NONE) break;
       const depth = p.tunnelDepth + 1, vlan = p.vlan, innerEnd = ipEnd;
-      const origLen = rec.origLen - (b.length - innerEnd);
-      const inner = b.subarray(0, innerEnd);
-      p.reset(b);
+      const origLen = rec.origLen - (end - innerEnd);
+      p.reset(b, start);
       p.snapCut = rec.capLen < rec.origLen;
       p.tunnelDepth = depth;
       p.vlan = vlan;
       if (t.kind === INNER_ETHERNET) {
         if (innerEnd - t.offset < 14) { p.short("link", t.offset, 14, innerEnd - t.offset); return p; }
-        version = etherPayload(inner, t.offset + 12, p, innerEnd);
+        version = etherPayload(b, t.offset + 12, p, innerEnd);
       } else {
         p.l3Offset = t.offset;
-        version = t.offset < innerEnd ? inner[t.offset]! >> 4 : 0;
+        version = t.offset < innerEnd ? b[t.offset]! >> 4 : 0;
       }
       if (version !== 4 && version !== 6) return p;
-      ipEnd = version === 4 ? decodeIPv4(inner, p.l3Offset, p, origLen) : decodeIPv6(inner, p.l3Offset, p, origLen);
+      ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, innerEnd, p, origLen) : decodeIPv6(b, p.l3Offset, innerEnd, p, origLen);
       if (ipEnd < 0) return p;
     }
     if (!p.isFragment) {
@@ -59,6 +59,7 @@ export class PacketDecoder {
     const d = r.completed!;
     r.completed = null;
     p.bytes = whole;
+    p.base = 0;
     p.reassembled = true;
     p.datagram = d;
     p.fragmentCount = d.frames.length;

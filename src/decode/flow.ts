@@ -597,7 +597,7 @@ export class FlowTable {
   private fill(vlan: number, proto: number, version: number, s0: number, s1: number, s2: number, s3: number, sport: number,
     d0: number, d1: number, d2: number, d3: number, dport: number): DecodedPacket {
     const s = this.scratch;
-    s.reset(s.bytes);
+    s.reset(s.bytes, 0);
     s.vlan = vlan; s.l4 = proto; s.ipProto = proto; s.ipVersion = version;
     s.src0 = s0; s.src1 = s1; s.src2 = s2; s.src3 = s3; s.srcPort = sport;
     s.dst0 = d0; s.dst1 = d1; s.dst2 = d2; s.dst3 = d3; s.dstPort = dport;

@@ -28,11 +28,12 @@ function u32(b: Uint8Array, at: number): number {
 }
 
 /**
- * Returns the end offset of the IP payload within `b` (never past the captured bytes),
+ * The captured bytes end at `end`. Returns the end offset of the IP payload within `b`
+ * (never past the captured bytes),
  * or -1 when the header is unusable.
  */
-export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen: number): number {
-  const avail = b.length - at;
+export function decodeIPv4(b: Uint8Array, at: number, end: number, p: DecodedPacket, origLen: number): number {
+  const avail = end - at;
   if (avail < 20) { p.short("ipv4", at, 20, avail); return -1; }
   const vihl = b[at]!;
   const ihl = (vihl & 0x0f) * 4;
@@ -43,7 +44,7 @@ export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen:
   if (total === 0) {
     // TCP segmentation offload: the stack hands the NIC a super-segment with length 0
     // and the capture shows it before the NIC fills the length in. Use what arrived.
-    total = origLen - (b.length - avail);
+    total = origLen - (at - p.base);
   }
   if (total < ihl) { p.issue("ipv4", "total length below header length", at, ihl, total); return -1; }
   if (total > avail && !p.snapCut) {
@@ -70,14 +71,14 @@ export function decodeIPv4(b: Uint8Array, at: number, p: DecodedPacket, origLen:
   return at + Math.min(total, avail);
 }
 
-export function decodeIPv6(b: Uint8Array, at: number, p: DecodedPacket, origLen: number): number {
-  const avail = b.length - at;
+export function decodeIPv6(b: Uint8Array, at: number, bufEnd: number, p: DecodedPacket, origLen: number): number {
+  const avail = bufEnd - at;
   if (avail < 40) { p.short("ipv6", at, 40, avail); return -1; }
   if (b[at]! >> 4 !== 6) { p.issue("ipv6", "version is not 6", at, 6, b[at]! >> 4); return -1; }
   let payloadLen = (b[at + 4]! << 8) | b[at + 5]!;
   // Payload length 0 with a hop-by-hop header means a jumbogram (RFC 2675), and TSO
   // captures show 0 as well: use what arrived.
-  if (payloadLen === 0) payloadLen = origLen - (b.length - avail) - 40;
+  if (payloadLen === 0) payloadLen = origLen - (at - p.base) - 40;
   if (40 + payloadLen > avail && !p.snapCut) {
     p.issue("ipv6", "payload length exceeds the packet", at, 40 + payloadLen, avail);
     payloadLen = avail - 40;

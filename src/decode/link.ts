@@ -45,49 +45,48 @@ export function linkTypeName(lt: number): string {
   }
 }
 
-/** Fills `l3Offset` and `vlan`; returns 4, 6 or 0 (not IP / cannot tell). */
-export function decodeLink(b: Uint8Array, linkType: number, p: DecodedPacket): number {
-  const n = b.length;
+/**
+ * Fills `l3Offset` and `vlan` for the link-layer frame in `b[start, end)`; returns 4, 6 or
+ * 0 (not IP / cannot tell). Offsets are positions in `b`.
+ */
+export function decodeLink(b: Uint8Array, start: number, end: number, linkType: number, p: DecodedPacket): number {
+  const n = end - start;
   switch (linkType) {
     case LINKTYPE_ETHERNET: {
-      if (n < 14) { p.short("link", 0, 14, n); return 0; }
-      return etherPayload(b, 12, p, n);
+      if (n < 14) { p.short("link", start, 14, n); return 0; }
+      return etherPayload(b, start + 12, p, end);
     }
     case LINKTYPE_LINUX_SLL: {
-      if (n < 16) { p.short("link", 0, 16, n); return 0; }
-      return walkEthertype((b[14]! << 8) | b[15]!, 16, p, b, n);
+      if (n < 16) { p.short("link", start, 16, n); return 0; }
+      return walkEthertype((b[start + 14]! << 8) | b[start + 15]!, start + 16, p, b, end);
     }
     case LINKTYPE_LINUX_SLL2: {
-      if (n < 20) { p.short("link", 0, 20, n); return 0; }
-      return walkEthertype((b[0]! << 8) | b[1]!, 20, p, b, n);
+      if (n < 20) { p.short("link", start, 20, n); return 0; }
+      return walkEthertype((b[start]! << 8) | b[start + 1]!, start + 20, p, b, end);
     }
     case LINKTYPE_RAW: case DLT_RAW_12: case DLT_RAW_14: case LINKTYPE_IPV4: case LINKTYPE_IPV6: {
-      if (n < 1) { p.short("link", 0, 1, 0); return 0; }
-      p.l3Offset = 0;
-      return ipVersionAt(b, 0);
+      if (n < 1) { p.short("link", start, 1, 0); return 0; }
+      p.l3Offset = start;
+      const v = b[start]! >> 4;
+      return v === 4 || v === 6 ? v : 0;
     }
     case LINKTYPE_NULL: case LINKTYPE_LOOP: {
-      if (n < 4) { p.short("link", 0, 4, n); return 0; }
+      if (n < 4) { p.short("link", start, 4, n); return 0; }
       // NULL stores the address family in the writer's byte order; LOOP in network order.
       // A family value fits in 16 bits, so whichever half is non-zero tells the order.
-      let family = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      if (family > 0xffff) family = ((b[3]! << 24) | (b[2]! << 16) | (b[1]! << 8) | b[0]!) >>> 0;
-      p.l3Offset = 4;
+      const b0 = b[start]!, b1 = b[start + 1]!, b2 = b[start + 2]!, b3 = b[start + 3]!;
+      let family = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+      if (family > 0xffff) family = ((b3 << 24) | (b2 << 16) | (b1 << 8) | b0) >>> 0;
+      p.l3Offset = start + 4;
       if (family === 2) return 4;
       // AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
       if (family === 24 || family === 28 || family === 30 || family === 10) return 6;
       return 0;
     }
     default:
-      p.issue("link", `unsupported link type ${linkType}`, 0, 0, n);
+      p.issue("link", `unsupported link type ${linkType}`, start, 0, n);
       return 0;
   }
-}
-
-function ipVersionAt(b: Uint8Array, at: number): number {
-  if (at >= b.length) return 0;
-  const v = b[at]! >> 4;
-  return v === 4 || v === 6 ? v : 0;
 }
 
 /** Walks Ethernet's type field through VLAN tags and PPPoE to the IP header. */

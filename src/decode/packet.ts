@@ -129,11 +129,15 @@ export class DecodedPacket {
   truncated = false;
   /** The record's captured length is below its original length. */
   snapCut = false;
-  /** Bytes the decoders looked at (the record's or the reassembled datagram's). */
+  /**
+   * Bytes the decoders looked at: the reader's chunk holding the record (which starts at
+   * `base`), or the reassembled datagram (base 0). Every offset above is a position in it.
+   */
   bytes: Uint8Array = new Uint8Array(0);
+  base = 0;
   issues: DecodeIssue[] = [];
 
-  reset(bytes: Uint8Array): void {
+  reset(bytes: Uint8Array, base: number): void {
     this.vlan = 0; this.l3Offset = -1;
     this.ipVersion = 0; this.ipHeaderLen = 0; this.ipTotalLen = 0; this.ttl = 0; this.ipProto = -1;
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
@@ -144,6 +148,7 @@ export class DecodedPacket {
     this.truncated = false;
     this.snapCut = false;
     this.bytes = bytes;
+    this.base = base;
     if (this.issues.length > 0) this.issues = [];
   }
 
@@ -170,7 +175,8 @@ export class DecodedPacket {
   }
 
   issue(layer: IssueLayer, code: string, offset: number, required: number, available: number): void {
-    this.issues.push(new DecodeIssue(layer, code, offset, required, available));
+    // Issues give offsets within the packet, as a user counts them.
+    this.issues.push(new DecodeIssue(layer, code, offset - this.base, required, available));
     if (code === "truncated") this.truncated = true;
   }
 }

@@ -33,7 +33,7 @@ export class ShardRouter {
 
   /** The worker that owns `rec`, or UNSPLITTABLE. */
   route(rec: PacketRecord): number {
-    const fast = this.fastShard(rec.bytes, rec.linkType);
+    const fast = this.fastShard(rec.buf, rec.start, rec.end, rec.linkType);
     if (fast >= 0) return this.sameVlan(0, rec.frame) ? fast : UNSPLITTABLE;
     const p = this.decoder.decode(rec);
     if (p.ipVersion === 0) return 0;
@@ -69,17 +69,17 @@ export class ShardRouter {
    * worker saves): an unfragmented TCP or UDP packet right after an Ethernet, Linux
    * cooked or raw header, with no VLAN tag, tunnel or IPv6 extension header. It reads the
    * addresses and ports the decoder would, so it picks the same worker. -1: decode it.
+   * The record is b[start, n).
    */
-  private fastShard(b: Uint8Array, linkType: number): number {
+  private fastShard(b: Uint8Array, start: number, n: number, linkType: number): number {
     let at: number;
     switch (linkType) {
-      case LINKTYPE_ETHERNET: at = 14; if (b.length < 14 || !isIpEthertype(b[12]!, b[13]!)) return -1; break;
-      case LINKTYPE_LINUX_SLL: at = 16; if (b.length < 16 || !isIpEthertype(b[14]!, b[15]!)) return -1; break;
-      case LINKTYPE_LINUX_SLL2: at = 20; if (b.length < 20 || !isIpEthertype(b[0]!, b[1]!)) return -1; break;
-      case LINKTYPE_RAW: case LINKTYPE_IPV4: case LINKTYPE_IPV6: at = 0; break;
+      case LINKTYPE_ETHERNET: at = start + 14; if (n < at || !isIpEthertype(b[start + 12]!, b[start + 13]!)) return -1; break;
+      case LINKTYPE_LINUX_SLL: at = start + 16; if (n < at || !isIpEthertype(b[start + 14]!, b[start + 15]!)) return -1; break;
+      case LINKTYPE_LINUX_SLL2: at = start + 20; if (n < at || !isIpEthertype(b[start]!, b[start + 1]!)) return -1; break;
+      case LINKTYPE_RAW: case LINKTYPE_IPV4: case LINKTYPE_IPV6: at = start; break;
       default: return -1;
     }
-    const n = b.length;
     if (n - at < 20) return -1;
     const version = b[at]! >> 4;
     if (version === 4) {

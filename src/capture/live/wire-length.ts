@@ -11,9 +11,9 @@ const scratch = new DecodedPacket();
 
 export function wireLength(bytes: Uint8Array, linkType: number): number {
   const n = bytes.length;
-  scratch.reset(bytes);
+  scratch.reset(bytes, 0);
   scratch.snapCut = true;
-  const version = decodeLink(bytes, linkType, scratch);
+  const version = decodeLink(bytes, 0, n, linkType, scratch);
   const at = scratch.l3Offset;
   if (version === 4 && at >= 0 && n >= at + 4) {
     const total = (bytes[at + 2]! << 8) | bytes[at + 3]!;
