@@ -9,6 +9,7 @@ import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.j
 import type { Flow, TcpSegment } from "../decode/flow.js";
 import type { DecodedPacket } from "../decode/packet.js";
 import type { Finding, Severity } from "./finding.js";
+import type { SideHistory } from "./side-history.js";
 
 /** Thresholds a user may change from the command line. */
 export interface AnalyzerOptions {
@@ -33,6 +34,8 @@ export interface FindingInput {
 
 export interface FindingSink {
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding;
+  /** The flow's SideHistory; only for analyzers that set usesSideHistory, on TCP flows. */
+  sideHistory(flow: Flow): SideHistory;
   /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */
   captureState<C>(kind: AnalyzerDescriptor<any, C>): C;
   readonly options: AnalyzerOptions;
@@ -88,9 +91,16 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * For analyzers with nothing to do on a TCP flow until something specific happens (a FIN,
    * an urgent pointer, a zero window): those events (TCP flag bits, WAKE_*). Until the first
    * one the analyzer sleeps on that flow: no state, no onTcpSegment, no onFlowEnd; from that
-   * segment on it sees every segment. Only for analyzers that need nothing from before.
+   * segment on it sees every segment. Only for analyzers that need nothing from before
+   * (but the SideHistory, see usesSideHistory).
    */
   wakeOn?: number;
+  /**
+   * Reads the flow's SideHistory (out.sideHistory): the engine keeps one per TCP flow for
+   * all analyzers that ask, and notes every segment but resets after they ran. A sleeping
+   * analyzer woken by a reset still finds what came before it there.
+   */
+  usesSideHistory?: boolean;
   onUdpDatagram?(state: S, flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
   /**
    * An ICMP error that quotes a packet of `flow` (quotedDir: direction of the quoted

@@ -20,6 +20,7 @@ import {
 import { DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
+import { SideHistory } from "./side-history.js";
 import { ANALYZERS } from "./registry.js";
 
 export interface EngineOptions {
@@ -134,6 +135,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly udpHooks: UdpHook[] = [];
   private readonly dispatchTcp: TcpDispatch;
   private readonly udpSlots: number[] = [];
+  /** Where TCP flows keep the shared SideHistory in flow.slots (after the analyzers'); -1: no analyzer reads it. */
+  private readonly historySlot: number;
   private currentFrame = 0;
   private currentTime = 0;
   private readonly onFinding: EngineOptions["onFinding"];
@@ -164,6 +167,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
     });
     this.dispatchTcp = compileTcpDispatch(this.analyzers);
+    this.historySlot = this.analyzers.some((a) => a.usesSideHistory) ? this.analyzers.length : -1;
   }
 
   /** The per-packet entry point: synchronous, allocation-free on the common path. */
@@ -224,6 +228,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
         const events = (seg.flags & 0xff) | (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
           (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
         this.dispatchTcp(flow.slots, flow, seg, p, this, events);
+        // After the analyzers, and not for resets: at a reset the history tells what came before it.
+        if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0) (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
       } else {
         const hooks = this.udpHooks, slots = this.udpSlots;
         for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
@@ -329,6 +335,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (tcp && perPacket && a.wakeOn !== undefined) flow.slots.push(ASLEEP);
       else flow.slots.push(perPacket && a.createState ? a.createState(flow) : null);
     }
+    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.slots.push(new SideHistory());
   }
 
   /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */
@@ -406,6 +413,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (seen) seen[0]++;
       else this.stats.issues.set(key, [1, frame]);
     }
+  }
+
+  sideHistory(flow: Flow): SideHistory {
+    return flow.slots[this.historySlot] as SideHistory;
   }
 
   get frame(): number {

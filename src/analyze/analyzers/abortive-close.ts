@@ -18,7 +18,7 @@ import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../measure.js";
-import { rebootEvidence, SideHistory } from "./reset-by-peer-reboot.js";
+import { rebootEvidence } from "./reset-by-peer-reboot.js";
 
 /**
  * How long the peer must have been silent while the resetting side re-sent data or probes
@@ -30,7 +30,7 @@ import { rebootEvidence, SideHistory } from "./reset-by-peer-reboot.js";
  */
 const DEAD_PEER_SILENCE_SEC = 1;
 
-const analyzer = defineAnalyzer<SideHistory>({
+const analyzer = defineAnalyzer<null>({
   id: "abortive-close",
   title: "Connection aborted with a reset instead of a FIN",
   severity: "error",
@@ -51,12 +51,12 @@ const analyzer = defineAnalyzer<SideHistory>({
     "and then drain) before close(), and do not set SO_LINGER{1,0} except to deliberately kill a misbehaving connection. " +
     "If TIME_WAIT was the reason for the abort, see time-wait.",
   references: ["000 §4.6", "000 §2.7", "002 SO_LINGER"],
-  createState: () => new SideHistory(),
-  onTcpSegment(h, flow, seg, _p, out) {
-    if ((seg.flags & TH_RST) === 0) {
-      h.note(flow, seg);
-      return;
-    }
+  // Nothing to do before a reset; what came before it is in the engine's SideHistory.
+  wakeOn: TH_RST,
+  usesSideHistory: true,
+  onTcpSegment(_s, flow, seg, _p, out) {
+    if ((seg.flags & TH_RST) === 0) return;
+    const h = out.sideHistory(flow);
     const x = seg.dir, y = 1 - x;
     const me = flow.ep[x]!, peer = flow.ep[y]!;
     const mine = h.sides[x]!, theirs = h.sides[y]!;

@@ -7,14 +7,14 @@
  * connection — as opposed to a socket that is closed while it still exists, which
  * sends RST+ACK (abortive-close) or FIN.
  *
- * `SideHistory` and `rebootEvidence` are shared with abortive-close, so one predicate
- * decides which of the two kinds a reset belongs to.
+ * `rebootEvidence` is shared with abortive-close, so one predicate decides which of the
+ * two kinds a reset belongs to; both read the engine's SideHistory of the flow.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
-import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
+import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
-import { isKeepAliveProbe } from "../probes.js";
+import type { SideHistory } from "../side-history.js";
 
 /**
  * Shortest silence from the resetting side before its stateless reset for this kind.
@@ -27,56 +27,6 @@ import { isKeepAliveProbe } from "../probes.js";
  * gives the measured silence. Shorter silences are reported as abortive-close.
  */
 export const REBOOT_MIN_SILENCE_SEC = 1;
-
-/**
- * Per flow and direction: the last segment before the current one, and what each side
- * sent since the other side's last segment. Updated for every segment except resets
- * (call `note` last in the hook, after the reset checks).
- */
-/** One direction's part of a SideHistory. */
-class SideMark {
-  lastFrame = 0;
-  lastTime = 0;
-  /** The last segment carried data or was a keep-alive probe (something that wants an answer). */
-  lastWantsAnswer = false;
-  /** New payload bytes sent since the other side's last segment, and the first such frame. */
-  dataSinceOther = 0;
-  firstDataSinceOther = 0;
-  /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
-  resendsSinceOther = 0;
-  /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
-  idleBefore = 0;
-}
-
-export class SideHistory {
-  /** Indexed by direction; one object per side rather than seven pairs (a flow's memory counts). */
-  readonly sides: readonly [SideMark, SideMark] = [new SideMark(), new SideMark()];
-  /** The handshake completed (or the capture began after it). */
-  established = false;
-
-  note(flow: Flow, seg: TcpSegment): void {
-    const f = seg.flags;
-    const me = this.sides[seg.dir]!, other = this.sides[1 - seg.dir]!;
-    // Established: the client acknowledged the server's SYN, or (no client SYN captured)
-    // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
-    if (!this.established && (f & TH_SYN) === 0 && (!flow.ep[DIR_CLIENT].synSeen ||
-      (seg.dir === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
-    const prev = Math.max(me.lastTime, other.lastTime);
-    me.idleBefore = prev > 0 ? seg.time - prev : 0;
-    if (seg.len > 0 && seg.seqVsNext >= 0) {
-      if (me.dataSinceOther === 0) me.firstDataSinceOther = seg.frame;
-      me.dataSinceOther += seg.len;
-    } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
-      me.resendsSinceOther++;
-    }
-    me.lastFrame = seg.frame;
-    me.lastTime = seg.time;
-    me.lastWantsAnswer = seg.len > 0 || isKeepAliveProbe(seg);
-    other.dataSinceOther = 0;
-    other.firstDataSinceOther = 0;
-    other.resendsSinceOther = 0;
-  }
-}
 
 export interface RebootEvidence {
   /** Seconds from the resetting side's last segment to its RST. */
@@ -106,7 +56,7 @@ export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): Reb
   return { silenceSec: silence, answeredFrame: theirs.lastFrame, firstDataFrame: theirs.firstDataSinceOther, lastBeforeFrame: mine.lastFrame };
 }
 
-const analyzer = defineAnalyzer<SideHistory>({
+const analyzer = defineAnalyzer<null>({
   id: "reset-by-peer-reboot",
   title: "Reset by a peer that forgot the connection (rebooted host)",
   severity: "error",
@@ -130,12 +80,12 @@ const analyzer = defineAnalyzer<SideHistory>({
     "and detect dead peers before writing, with SO_KEEPALIVE (tuned with TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) " +
     "or an application heartbeat. Severity error: unlike a benign close, the program's call fails and data is lost.",
   references: ["002 server termination §6", "000 §2.8", "000 §4.7"],
-  createState: () => new SideHistory(),
-  onTcpSegment(h, flow, seg, _p, out) {
-    if ((seg.flags & TH_RST) === 0) {
-      h.note(flow, seg);
-      return;
-    }
+  // Nothing to do before a reset; what came before it is in the engine's SideHistory.
+  wakeOn: TH_RST,
+  usesSideHistory: true,
+  onTcpSegment(_s, flow, seg, _p, out) {
+    if ((seg.flags & TH_RST) === 0) return;
+    const h = out.sideHistory(flow);
     const p = seg.dir, o = 1 - p;
     if (flow.ep[p]!.rstFrame !== seg.frame) return;
     const ev = rebootEvidence(flow, seg, h);

@@ -1,0 +1,56 @@
+/**
+ * What each side of a TCP flow sent up to the current segment: its last segment and what
+ * it sent since the other side's last one. Resets judge by it (abortive-close,
+ * reset-by-peer-reboot: was the resetting side silent, was the peer's data answered by
+ * the reset). The engine keeps one per TCP flow while any analyzer asks for it
+ * (AnalyzerDescriptor.usesSideHistory, FindingSink.sideHistory) and notes every segment
+ * except resets after the analyzers ran, so at a reset it still describes what came before.
+ */
+import { DIR_CLIENT, DIR_SERVER, type Flow, type TcpSegment } from "../decode/flow.js";
+import { TH_ACK, TH_SYN } from "../decode/packet.js";
+import { isKeepAliveProbe } from "./probes.js";
+
+/** One direction's part of a SideHistory. */
+export class SideMark {
+  lastFrame = 0;
+  lastTime = 0;
+  /** The last segment carried data or was a keep-alive probe (something that wants an answer). */
+  lastWantsAnswer = false;
+  /** New payload bytes sent since the other side's last segment, and the first such frame. */
+  dataSinceOther = 0;
+  firstDataSinceOther = 0;
+  /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
+  resendsSinceOther = 0;
+  /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
+  idleBefore = 0;
+}
+
+export class SideHistory {
+  /** Indexed by direction; one object per side rather than seven pairs (a flow's memory counts). */
+  readonly sides: readonly [SideMark, SideMark] = [new SideMark(), new SideMark()];
+  /** The handshake completed (or the capture began after it). */
+  established = false;
+
+  note(flow: Flow, seg: TcpSegment): void {
+    const f = seg.flags;
+    const me = this.sides[seg.dir]!, other = this.sides[1 - seg.dir]!;
+    // Established: the client acknowledged the server's SYN, or (no client SYN captured)
+    // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
+    if (!this.established && (f & TH_SYN) === 0 && (!flow.ep[DIR_CLIENT].synSeen ||
+      (seg.dir === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
+    const prev = Math.max(me.lastTime, other.lastTime);
+    me.idleBefore = prev > 0 ? seg.time - prev : 0;
+    if (seg.len > 0 && seg.seqVsNext >= 0) {
+      if (me.dataSinceOther === 0) me.firstDataSinceOther = seg.frame;
+      me.dataSinceOther += seg.len;
+    } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
+      me.resendsSinceOther++;
+    }
+    me.lastFrame = seg.frame;
+    me.lastTime = seg.time;
+    me.lastWantsAnswer = seg.len > 0 || isKeepAliveProbe(seg);
+    other.dataSinceOther = 0;
+    other.firstDataSinceOther = 0;
+    other.resendsSinceOther = 0;
+  }
+}
