@@ -290,9 +290,21 @@ function boundariesOf(c: BuiltCapture): number[] {
 
 // ---------------------------------------------------------------- (b) decoders never throw
 
-function record(bytes: Uint8Array, linkType: number, origLen = bytes.length, frame = 1, time = 1000): PacketRecord {
+/**
+ * A record as the framers hand it over: a span of a larger read buffer, here with bytes
+ * that look like headers (0x45, 0x60: IPv4, IPv6) before and after it, so a decoder that
+ * reads outside its span decodes them instead of failing quietly on undefined.
+ */
+function record(bytes: Uint8Array, linkType: number, origLen = bytes.length, frame = 1, time = 1000, alone = false): PacketRecord {
   const r = new PacketRecord();
-  r.bytes = bytes; r.capLen = bytes.length; r.origLen = origLen; r.linkType = linkType; r.frame = frame;
+  r.bytes = bytes;
+  if (!alone) {
+    const before = 3 + (frame % 7), after = 40;
+    const chunk = new Uint8Array(before + bytes.length + after).fill(frame % 2 === 0 ? 0x45 : 0x60);
+    chunk.set(bytes, before);
+    r.setSpan(chunk, before, before + bytes.length);
+  }
+  r.capLen = bytes.length; r.origLen = origLen; r.linkType = linkType; r.frame = frame;
   r.tsSec = Math.floor(time); r.tsNsec = Math.round((time - Math.floor(time)) * 1e9);
   return r;
 }
@@ -306,18 +318,24 @@ function newReassembler(maxPending = 64, l = new CountingListener()): Reassemble
   return new Reassembler(l, { timeoutSec: 30, maxPending, maxBytes: 1 << 22, maxFragments: 64 });
 }
 
-/** What any decoded packet must satisfy, whatever the input. */
-function checkDecoded(p: DecodedPacket): void {
+/** What any packet decoded from `r` must satisfy, whatever the input. */
+function checkDecoded(p: DecodedPacket, r: PacketRecord): void {
   expect(p.payloadCaptured).toBeGreaterThanOrEqual(0);
   expect(p.payloadLen).toBeGreaterThanOrEqual(0);
   expect(p.payloadCaptured).toBeLessThanOrEqual(p.payloadLen);
+  // Everything found lies inside the record (or the reassembled datagram).
+  const start = p.reassembled ? 0 : r.start, end = p.reassembled ? p.bytes.length : r.end;
   // (With nothing captured the offset may point past the cut: harmless, nothing is read there.)
-  if (p.payloadCaptured > 0) expect(p.payloadOffset + p.payloadCaptured).toBeLessThanOrEqual(p.bytes.length);
+  if (p.payloadCaptured > 0) {
+    expect(p.payloadOffset).toBeGreaterThanOrEqual(start);
+    expect(p.payloadOffset + p.payloadCaptured).toBeLessThanOrEqual(end);
+  }
   if (p.l4 === L4_TCP) {
-    expect(p.l4Offset + 20).toBeLessThanOrEqual(p.bytes.length);
+    expect(p.l4Offset).toBeGreaterThanOrEqual(start);
+    expect(p.l4Offset + 20).toBeLessThanOrEqual(end);
     expect(p.srcPort).toBeGreaterThanOrEqual(0);
   }
-  if (p.l4 === L4_UDP) expect(p.l4Offset + 8).toBeLessThanOrEqual(p.bytes.length);
+  if (p.l4 === L4_UDP) expect(p.l4Offset + 8).toBeLessThanOrEqual(end);
   if (p.l4 !== L4_NONE) expect(p.ipVersion === 4 || p.ipVersion === 6).toBe(true);
 }
 
@@ -337,8 +355,8 @@ describe("PacketDecoder on arbitrary input", () => {
   it("never throws on arbitrary bytes, for every supported link type", () => {
     fc.assert(fc.property(fc.constantFrom(...LINK_TYPES), fc.uint8Array({ maxLength: 200 }), fc.integer({ min: -10, max: 100 }), (lt, bytes, extra) => {
       const d = new PacketDecoder(newReassembler());
-      const p = d.decode(record(bytes, lt, Math.max(0, bytes.length + extra)));
-      checkDecoded(p);
+      const r = record(bytes, lt, Math.max(0, bytes.length + extra));
+      checkDecoded(d.decode(r), r);
     }), { numRuns: 1000 });
   });
 
@@ -347,35 +365,43 @@ describe("PacketDecoder on arbitrary input", () => {
       const b = frame.slice(0, cut);
       for (const [at, v] of flips) if (at < b.length) b[at] = v;
       const d = new PacketDecoder(newReassembler());
-      checkDecoded(d.decode(record(b, s.linkType, Math.max(0, frame.length + origExtra))));
+      const r = record(b, s.linkType, Math.max(0, frame.length + origExtra));
+      checkDecoded(d.decode(r), r);
     }), { numRuns: 1000 });
   });
 
   it("a record read in place inside a larger buffer decodes exactly as the same bytes on their own", () => {
     // Framers hand the decoder spans of their read chunk (PacketRecord.setSpan): no
-    // decoder may read outside the span, and offsets and issues must not depend on where it sits.
-    const view = (p: DecodedPacket, base: number) => ({
-      l3: p.l3Offset < 0 ? -1 : p.l3Offset - base, l4: p.l4Offset < 0 ? -1 : p.l4Offset - base,
-      payload: p.payloadOffset < 0 ? -1 : p.payloadOffset - base, payloadLen: p.payloadLen, captured: p.payloadCaptured,
-      ip: p.ipVersion, vlan: p.vlan, proto: p.ipProto, l4type: p.l4, src: [p.src0, p.src1, p.src2, p.src3, p.srcPort],
-      dst: [p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort], seq: p.seq, ack: p.ack, flags: p.tcpFlags, win: p.win,
-      opts: [p.optMss, p.optWscale, p.optTsVal, p.optSackPermitted], frag: [p.isFragment, p.fragId, p.fragOffsetBytes],
-      icmp: [p.icmpType, p.icmpCode, p.quoted.srcPort, p.quoted.dstPort], truncated: p.truncated, tunnel: p.tunnelDepth,
-      issues: p.issues.map((i) => `${i.layer} ${i.code} @${i.offset}`),
-    });
+    // decoder may read outside the span, and nothing found may depend on where it sits.
+    // Every field is compared, offsets counted from the packet's start.
+    const OFFSETS = new Set(["l3Offset", "l4Offset", "payloadOffset", "fragDataOffset"]);
+    const view = (p: DecodedPacket) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(p)) {
+        if (k === "bytes" || k === "base" || k === "datagram") continue;
+        // A reassembled packet's transport offsets count in the datagram (base 0).
+        const inRecord = !p.reassembled || k === "l3Offset" || k === "fragDataOffset";
+        out[k] = OFFSETS.has(k) && (v as number) >= 0 && inRecord ? (v as number) - p.base : v;
+      }
+      out.issues = p.issues.map((i) => `${i.layer} ${i.code} @${i.offset} ${i.required}/${i.available}`);
+      out.quoted = { ...p.quoted };
+      out.sack = [...p.sack];
+      out.payload = p.payloadCaptured > 0 ? sha1(p.bytes.subarray(p.payloadOffset, p.payloadOffset + p.payloadCaptured)) : "";
+      return out;
+    };
     fc.assert(fc.property(arbMangled, fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1, maxLength: 64 }),
       ({ s, frame, flips, cut, origExtra }, before, after) => {
         const b = frame.slice(0, cut);
         for (const [at, v] of flips) if (at < b.length) b[at] = v;
         const origLen = Math.max(0, frame.length + origExtra);
-        const alone = view(new PacketDecoder(null).decode(record(b, s.linkType, origLen)), 0);
+        const alone = view(new PacketDecoder(newReassembler()).decode(record(b, s.linkType, origLen, 1, 1000, true)));
         // The same bytes with unrelated bytes before and after them in one buffer.
         const chunk = new Uint8Array(before.length + b.length + after.length);
         chunk.set(before, 0); chunk.set(b, before.length); chunk.set(after, before.length + b.length);
-        const r = record(b, s.linkType, origLen);
+        const r = record(b, s.linkType, origLen, 1, 1000, true);
         r.setSpan(chunk, before.length, before.length + b.length);
         expect(r.bytes).toEqual(b);
-        expect(view(new PacketDecoder(null).decode(r), before.length)).toEqual(alone);
+        expect(view(new PacketDecoder(newReassembler()).decode(r))).toEqual(alone);
       }), { numRuns: 1000 });
   });
 
@@ -404,7 +430,7 @@ describe("build → decode round trip", () => {
       const frame = framePacket(s);
       const p = new PacketDecoder(null).decode(record(frame, s.linkType));
       expect(p.issues.map((i) => i.text)).toEqual([]);
-      expect(p.l3Offset).toBe(l3Offset(s));
+      expect(p.l3Offset - p.base).toBe(l3Offset(s));
       expect(p.vlan).toBe(expectedVlan(s));
       expect(p.ipVersion).toBe(s.v6 ? 6 : 4);
       expect(p.ttl).toBe(s.ttl);
@@ -457,7 +483,7 @@ describe("VLAN tags after a Linux cooked header", () => {
       const frame = cookedVlanFrame(lt, ipPacket(s), vlans);
       const p = new PacketDecoder(null).decode(record(frame, lt));
       expect(p.ipVersion).toBe(s.v6 ? 6 : 4);
-      expect(p.l3Offset).toBe((lt === 113 ? 16 : 20) + 4 * vlans.length);
+      expect(p.l3Offset - p.base).toBe((lt === 113 ? 16 : 20) + 4 * vlans.length);
       expect(p.vlan).toBe((vlans[0] ?? 0) | ((vlans[1] ?? 0) << 12));
       expect([p.srcPort, p.dstPort]).toEqual([s.srcPort, s.dstPort]);
     }), FEW);
@@ -478,9 +504,10 @@ describe("lengths on the wire", () => {
       const v = ((frame[field]! << 8) | frame[field + 1]!) + extra;
       fc.pre(v <= 0xffff);
       frame[field] = v >>> 8; frame[field + 1] = v & 255;
-      const p = new PacketDecoder(null).decode(record(frame, s.linkType, frame.length));
-      checkDecoded(p);
-      if (p.payloadOffset >= 0) expect(p.payloadOffset + p.payloadLen).toBeLessThanOrEqual(frame.length);
+      const r = record(frame, s.linkType, frame.length);
+      const p = new PacketDecoder(null).decode(r);
+      checkDecoded(p, r);
+      if (p.payloadOffset >= 0) expect(p.payloadOffset - p.base + p.payloadLen).toBeLessThanOrEqual(frame.length);
     }), FEW);
   });
 });
@@ -540,8 +567,9 @@ describe("IP fragment reassembly", () => {
       const d = new PacketDecoder(newReassembler(64, l));
       let completions = 0;
       sent.forEach((ip, i) => {
-        const p = d.decode(record(linkFrame(f.linkType, ip), f.linkType, undefined, i + 1, 1000 + i * 0.001));
-        checkDecoded(p);
+        const r = record(linkFrame(f.linkType, ip), f.linkType, undefined, i + 1, 1000 + i * 0.001);
+        const p = d.decode(r);
+        checkDecoded(p, r);
         if (!p.reassembled) {
           expect(p.isFragment).toBe(true);
           expect(p.l4).toBe(L4_NONE);

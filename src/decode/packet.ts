@@ -84,7 +84,7 @@ export class DecodedPacket {
   /** Tunnels (IP-in-IP, GRE, ERSPAN) the packet was found inside; fields describe the innermost packet. */
   tunnelDepth = 0;
   /** Offset of the fragmentable part (v4: after the header; v6: after the Fragment header). */
-  fragDataOffset = 0;
+  fragDataOffset = -1;
   /** Set on the packet that completed a reassembly: L4 fields describe the whole datagram. */
   reassembled = false;
   fragmentCount = 0;
@@ -131,7 +131,9 @@ export class DecodedPacket {
   snapCut = false;
   /**
    * Bytes the decoders looked at: the reader's chunk holding the record (which starts at
-   * `base`), or the reassembled datagram (base 0). Every offset above is a position in it.
+   * `base`), or the reassembled datagram (base 0). Every offset above is a position in it,
+   * except on a reassembled packet `l3Offset` and `fragDataOffset`: those still locate the
+   * completing fragment in the read chunk.
    */
   bytes: Uint8Array = new Uint8Array(0);
   base = 0;
@@ -143,7 +145,7 @@ export class DecodedPacket {
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
     this.isFragment = false; this.fragId = 0; this.fragOffsetBytes = 0; this.moreFragments = false;
-    this.tunnelDepth = 0; this.fragDataOffset = 0; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
+    this.tunnelDepth = 0; this.fragDataOffset = -1; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
     this.resetTransport();
     this.truncated = false;
     this.snapCut = false;
