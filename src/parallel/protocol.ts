@@ -14,13 +14,10 @@ export interface WorkerInit {
   analyzerIds: string[];
   engine: WorkerEngineOptions;
   chunkSize: number | undefined;
-  /** Worker 0 reports reading progress (the main thread shows it). */
-  progress: boolean;
 }
 
-/** What a worker sends: progress (worker 0 only), then its outcome or why it failed. */
+/** What a worker sends: its outcome or why it failed (the main thread reads too and reports progress). */
 export type WorkerMessage =
-  | { type: "progress"; bytesRead: number; packets: number; totalBytes: number | null }
   | { type: "done"; shard: ShardEnd; info: CaptureInfo }
   /** The capture cannot be split without changing the report (ShardRouter): run it on one thread. */
   | { type: "unsplittable"; reason: string }

@@ -1,0 +1,44 @@
+/**
+ * One shard of a `--jobs` analysis, on whichever thread runs it (the main thread takes
+ * shard 0, workers the others): the whole capture is read and every record routed with
+ * the same ShardRouter, so all threads agree on who owns what without talking; only this
+ * shard's records are analysed, the others only move the engine's clock.
+ */
+import type { ReadOptions } from "../capture/reader.js";
+import { readCapture } from "../capture/reader.js";
+import type { CaptureInfo } from "../capture/record.js";
+import { Engine } from "../analyze/engine.js";
+import { ANALYZERS } from "../analyze/registry.js";
+import { engineResult } from "../report/model.js";
+import type { ShardEnd, WorkerInit } from "./protocol.js";
+import { ShardRouter, UNSPLITTABLE } from "./router.js";
+
+/** Thrown out of the reader to stop at once: this capture goes on one thread. */
+export class Unsplittable extends Error {}
+
+/**
+ * Analyses shard `init.index` of `init.workers`. `stopped` is asked at every record: an
+ * error it returns (another shard failed) ends the reading with that error.
+ */
+export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["onProgress"],
+  stopped: () => Error | null = () => null): Promise<{ shard: ShardEnd; info: CaptureInfo }> {
+  const ids = new Set(init.analyzerIds);
+  const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
+  const router = new ShardRouter(init.workers);
+  const me = init.index;
+  let lastPacketTime: number | undefined;
+  const info = await readCapture(init.path, (rec) => {
+    const stop = stopped();
+    if (stop !== null) throw stop;
+    lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
+    const owner = router.route(rec);
+    if (owner === me) engine.onPacket(rec);
+    else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
+    else engine.advanceClock(lastPacketTime); // every shard retires flows at the same records
+  }, { chunkSize: init.chunkSize, onProgress });
+  // "The end of the capture" is its last packet, whichever shard that fell in.
+  engine.finish(lastPacketTime);
+  const captureStates: Record<string, unknown> = {};
+  for (const [id, st] of engine.captureStates) captureStates[id] = st;
+  return { shard: { result: engineResult(engine), captureStates }, info };
+}
