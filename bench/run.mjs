@@ -246,15 +246,21 @@ function mainBench() {
   console.log(`findings: ${report.findings.length}, flows: ${report.capture.flows.tcp} tcp + ${report.capture.flows.udp} udp, warnings: ${report.warnings.length}`);
 
   if (opt.scale) {
-    console.log("\nscaling (the capture concatenated, timestamps shifted; default --jobs):");
-    console.log("| copies | packets | time (median) | rate | spread (min–max) | peak RSS |");
-    console.log("|---|---|---|---|---|---|");
+    // --jobs 1 and one per core on each size: where threads start to pay off.
+    const jobsSet = hasJobs && cores > 1 ? [1, cores] : [null];
+    console.log(`\nscaling (the capture concatenated, timestamps shifted${hasJobs ? `; --jobs 1 and --jobs ${cores}, interleaved` : ""}):`);
+    console.log("| copies | packets | --jobs | time (median) | rate | spread (min–max) | peak RSS |");
+    console.log("|---|---|---|---|---|---|---|");
     for (const n of [1, 4, 8]) {
       const file = n === 1 ? capture : concatenate(capture, n);
       warm(file);
-      const s = timeAll([{ name: "s", cmd: process.execPath, args: analyze(file), runs: RUNS }]).s;
-      const p = JSON.parse(s.samples[0].stdout.toString()).capture.packets;
-      console.log(`| ${n}x | ${p} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${spread(s)} | ${mb(s)} |`);
+      const m = timeAll(jobsSet.map((j) => ({ name: String(j), cmd: process.execPath, args: analyze(file, j === null ? [] : ["--jobs", String(j)]), runs: RUNS })));
+      for (const j of jobsSet) {
+        const s = m[String(j)];
+        const p = JSON.parse(s.samples[0].stdout.toString()).capture.packets;
+        console.log(`| ${n}x | ${p} | ${j ?? "default"} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${spread(s)} | ${mb(s)} |`);
+      }
+      if (jobsSet.length > 1) console.log(`|   |   | speed-up | ${(m["1"].seconds / m[String(cores)].seconds).toFixed(2)}x | | | |`);
     }
   }
 }

@@ -69,7 +69,7 @@ Options:
       --all                list every finding by flow; by default, past 40 findings the text
                            report summarises them by kind with one example each
   -j, --jobs N             worker threads for text and JSON reports (default: one per core,
-                           at most 4, for capture files over 32 MB, else 1); the report is
+                           at most 4, for capture files over 512 MB, else 1); the report is
                            the same for any N (captures with IP fragments or several VLANs
                            are analysed on one thread)
       --flow ID            only this flow (ids as in the flow table)
