@@ -61,10 +61,11 @@ export class TcpEndpoint {
   finAckedTime = 0;
   rstFrame = 0;
   rstTime = 0;
+  /** Packets and IP bytes this side sent (counted for UDP flows too, by the flow lookup). */
   packets = 0;
-  /** Payload bytes sent (including retransmitted bytes) and IP bytes on the wire. */
-  payloadBytes = 0;
   wireBytes = 0;
+  /** TCP payload bytes sent (including retransmitted bytes). */
+  payloadBytes = 0;
   lastTime = 0;
   lastFrame = 0;
   /** Time of the last segment carrying new data from this side. */
@@ -76,8 +77,6 @@ export type Role = "client" | "server";
 
 export class Flow {
   readonly ep: [TcpEndpoint, TcpEndpoint] = [new TcpEndpoint(), new TcpEndpoint()];
-  readonly packets: [number, number] = [0, 0];
-  readonly bytes: [number, number] = [0, 0];
   firstFrame = 0;
   lastFrame = 0;
   firstTime = 0;
@@ -118,6 +117,16 @@ export class Flow {
     readonly server: readonly number[],
     readonly serverPort: number,
   ) {}
+
+  /** Packets each way (client → server, server → client). */
+  get packets(): [number, number] {
+    return [this.ep[0].packets, this.ep[1].packets];
+  }
+
+  /** IP bytes each way. */
+  get bytes(): [number, number] {
+    return [this.ep[0].wireBytes, this.ep[1].wireBytes];
+  }
 
   /** Whether address + port are this flow's client end (for quotes and fragments). */
   isClient(addr: readonly number[], port: number): boolean {
@@ -388,8 +397,9 @@ export class FlowTable {
     flow.lastFrame = frame;
     // Captures from several interfaces can be out of time order: keep the latest time.
     if (time > flow.lastTime) flow.lastTime = time;
-    flow.packets[this.dir]++;
-    flow.bytes[this.dir] += p.ipTotalLen;
+    const sender = flow.ep[this.dir]!;
+    sender.packets++;
+    sender.wireBytes += p.ipTotalLen;
     this.lastFlow = flow;
     return flow;
   }
@@ -481,9 +491,7 @@ export class FlowTable {
       me.win = p.win;
       me.winScaled = (flags & TH_SYN) || !flow.wscaleKnown ? p.win : p.win * me.winMultiplier;
     }
-    me.packets++;
     me.payloadBytes += len;
-    me.wireBytes += p.ipTotalLen;
     me.lastTime = time;
     me.lastFrame = frame;
     if (flow.endedFrame === 0 && (me.rstFrame !== 0 || (me.finAckedFrame !== 0 && peer.finAckedFrame !== 0))) {
@@ -631,7 +639,7 @@ export class FlowTable {
       p.vlan = other;
       const f = this.findActive(p, flowHash(p));
       p.vlan = v;
-      if (f === null || f.replyVlan >= 0 || f.packets[DIR_SERVER] !== 0 || isFromClient(f, p)) continue;
+      if (f === null || f.replyVlan >= 0 || f.ep[DIR_SERVER].packets !== 0 || isFromClient(f, p)) continue;
       f.replyVlan = v;
       this.replyVlans.set(flowHash(p), f);
       this.vlanJoined++;
