@@ -21,6 +21,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readCapture } from "../src/capture/reader.js";
 import { PacketRecord } from "../src/capture/record.js";
 import { LiveSession } from "../src/capture/live/session.js";
+import { LiveClock } from "../src/capture/live/clock.js";
 import { PcapWriter } from "../src/capture/live/pcap-writer.js";
 import { TH_ACK, TH_FIN, TH_PSH, TH_SYN } from "../src/decode/packet.js";
 import type { Finding } from "../src/analyze/finding.js";
@@ -391,12 +392,19 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
     expect(d.length).toBe(a.length);
     const s = [...d].sort((x, y) => x - y);
     const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-    const stats = { packets: s.length, minMs: s[0]!, medianMs: q(0.5), p95Ms: q(0.95), maxMs: s[s.length - 1]! };
+    // How far the wall clock (the kernel's stamps) moved against the monotonic clock ours
+    // follow during the capture: a VM's clock is adjusted in steps of a fraction of a ms.
+    const end = run.json().find((l) => l.type === "end") as { live?: { counters?: { wallOffsetMs?: number | null } } } | undefined;
+    const wallOffsetMs = end?.live?.counters?.wallOffsetMs ?? 0;
+    const stats = { packets: s.length, minMs: s[0]!, medianMs: q(0.5), p95Ms: q(0.95), maxMs: s[s.length - 1]!, wallOffsetMs };
     console.log(`cap delivery stamp - kernel timestamp over ${stats.packets} packets: min ${stats.minMs.toFixed(3)} ms, ` +
-      `median ${stats.medianMs.toFixed(3)} ms, p95 ${stats.p95Ms.toFixed(3)} ms, max ${stats.maxMs.toFixed(3)} ms`);
+      `median ${stats.medianMs.toFixed(3)} ms, p95 ${stats.p95Ms.toFixed(3)} ms, max ${stats.maxMs.toFixed(3)} ms; wall clock moved ${wallOffsetMs.toFixed(3)} ms`);
     writeFileSync(join(ARTIFACTS, "live-drift.json"), JSON.stringify(stats, null, 2) + "\n");
-    // Never before the kernel saw the packet (µs rounding of the -w file and the anchor aside) ...
-    expect(stats.minMs).toBeGreaterThan(-0.05);
+    // Never noticeably before the kernel saw the packet. The mapping itself is exact to µs
+    // (the LiveClock test below); what the wall clock moved ahead meanwhile, which the
+    // kernel's stamps follow, is allowed for, and a fraction of a ms more for what these
+    // VMs' clocks were once seen to disagree by within one run (median −0.3 ms in CI) ...
+    expect(stats.minMs).toBeGreaterThan(-0.5 - Math.max(0, wallOffsetMs));
     // ... and shortly after: the README states the measured figures. The tail is the
     // scheduler on a busy machine (tens of ms seen on 2 shared cores); bound it loosely.
     expect(stats.medianMs).toBeLessThan(5);
@@ -406,6 +414,19 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
 });
 
 // ------------------------------------------------------------------ no root needed
+
+describe("the live clock", () => {
+  it("maps the monotonic clock onto the wall clock to within tens of µs, not to Date.now()'s whole ms", () => {
+    // wallOffsetMs anchors again on a Date.now() millisecond edge: right after the start the
+    // two anchors agree to their brackets' width. An anchor on Date.now() alone would be
+    // off by up to a whole millisecond (it truncates), and so would every packet stamp.
+    const spin = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
+    // Start each clock at a different point of a millisecond (0.1-0.9 ms past an edge).
+    const offsets = Array.from({ length: 5 }, (_, i) => { spin(0.1 + 0.2 * i); return Math.abs(new LiveClock().wallOffsetMs()); })
+      .sort((a, b) => a - b);
+    expect(offsets[2], offsets.join(" ")).toBeLessThan(0.05);
+  });
+});
 
 describe("live without libpcap", () => {
   it("a missing or unbuilt cap is explained with the commands that fix it, not a stack trace", () => {

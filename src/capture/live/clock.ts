@@ -11,29 +11,7 @@ export class LiveClock {
   private readonly monoMs: number;
 
   constructor() {
-    // Anchor on the edge of a Date.now() millisecond, so the mapping is exact to a few
-    // microseconds rather than to the millisecond: the edge lies between the last read
-    // that returned the old millisecond and the first that returned the new one. Five
-    // edges (~5 ms, once), keeping the narrowest bracket: a preemption inside one
-    // bracket would otherwise put the whole capture's stamps off by as much.
-    let bestWidth = Infinity, wallMs = 0, monoMs = 0;
-    for (let i = 0; i < 5; i++) {
-      const first = Date.now();
-      let prev = performance.now(), before = prev, wall = first, after = prev;
-      while (wall === first) {
-        prev = before;
-        before = performance.now();
-        wall = Date.now();
-        after = performance.now();
-      }
-      if (after - prev < bestWidth) {
-        bestWidth = after - prev;
-        wallMs = wall;
-        monoMs = (prev + after) / 2;
-      }
-    }
-    this.wallMs = wallMs;
-    this.monoMs = monoMs;
+    [this.wallMs, this.monoMs] = anchor();
   }
 
   /** Milliseconds since the epoch, monotonic, sub-millisecond. */
@@ -46,10 +24,41 @@ export class LiveClock {
     return this.nowMs() / 1000;
   }
 
-  /** How far the wall clock has moved away from this mapping since the start (ms; + : wall ahead). */
+  /**
+   * How far the wall clock has moved away from this mapping since the start (ms; + : wall
+   * ahead), to a few µs: anchored again the same way (Date.now() alone is whole ms).
+   */
   wallOffsetMs(): number {
-    return Date.now() - this.nowMs();
+    const [wallMs, monoMs] = anchor();
+    return wallMs - (this.wallMs + (monoMs - this.monoMs));
   }
+}
+
+/**
+ * A wall-clock millisecond edge and the monotonic time it happened at: [wallMs, monoMs].
+ * The edge lies between the last read that returned the old millisecond and the first
+ * that returned the new one, so the pair is exact to a few microseconds rather than to
+ * the millisecond. Five edges (~5 ms), keeping the narrowest bracket: a preemption inside
+ * one bracket would otherwise put everything mapped with it off by as much.
+ */
+function anchor(): [number, number] {
+  let bestWidth = Infinity, wallMs = 0, monoMs = 0;
+  for (let i = 0; i < 5; i++) {
+    const first = Date.now();
+    let prev = performance.now(), before = prev, wall = first, after = prev;
+    while (wall === first) {
+      prev = before;
+      before = performance.now();
+      wall = Date.now();
+      after = performance.now();
+    }
+    if (after - prev < bestWidth) {
+      bestWidth = after - prev;
+      wallMs = wall;
+      monoMs = (prev + after) / 2;
+    }
+  }
+  return [wallMs, monoMs];
 }
 
 /** Splits milliseconds since the epoch into whole seconds and nanoseconds. */
