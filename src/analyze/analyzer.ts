@@ -118,6 +118,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
   /** Capture-wide state, for evidence that spans flows (most analyzers need none). */
   capture?: CaptureScope<C>;
+  /**
+   * For findings that name a flow other than their own by number: with `--jobs` each shard
+   * numbers its own flows, and the merge calls this with the shard's number → the
+   * report's number, for the finding to say the right one.
+   */
+  renumberFlows?(finding: Finding, reportId: (shardFlowId: number) => number): void;
 }
 
 /** Typing helper so each module's hooks see its own state type. */

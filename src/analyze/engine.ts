@@ -416,7 +416,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   }
 
   sideHistory(flow: Flow): SideHistory {
-    return flow.slots[this.historySlot] as SideHistory;
+    const h = flow.slots[this.historySlot];
+    if (!(h instanceof SideHistory)) throw new Error(`no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`);
+    return h;
   }
 
   get frame(): number {

@@ -119,12 +119,12 @@ export class Flow {
   ) {}
 
   /** Packets each way (client → server, server → client). */
-  get packets(): [number, number] {
+  get packets(): readonly [number, number] {
     return [this.ep[0].packets, this.ep[1].packets];
   }
 
   /** IP bytes each way. */
-  get bytes(): [number, number] {
+  get bytes(): readonly [number, number] {
     return [this.ep[0].wireBytes, this.ep[1].wireBytes];
   }
 

@@ -25,10 +25,13 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
   }));
 
   const findings: Finding[] = [];
+  const byKind = new Map(analyzers.map((a) => [a.id, a]));
   shards.forEach((s, shard) => {
+    const reportId = (id: number): number => newId[shard]!.get(id) ?? id;
     for (const f of s.result.findings) {
       // Renumbered in place: capture states hold references to these same objects.
-      if (f.flow !== null) f.flow = newId[shard]!.get(f.flow)!;
+      if (f.flow !== null) f.flow = reportId(f.flow);
+      byKind.get(f.kind)?.renumberFlows?.(f, reportId);
       findings.push(f);
     }
   });

@@ -15,7 +15,7 @@ import type { AnalysisResult } from "../report/model.js";
 import type { RunOptions } from "../pipeline.js";
 import { mergeShards } from "./merge.js";
 import type { ShardEnd, WorkerInit, WorkerMessage } from "./protocol.js";
-import { analyseShard, Unsplittable } from "./shard.js";
+import { analyseShard, Stopped, Unsplittable } from "./shard.js";
 
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
 type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
@@ -55,7 +55,7 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
     w.on("error", (e: Error & { code?: string }) => {
       settled = true;
       reject(e.code === "ERR_WORKER_OUT_OF_MEMORY"
-        ? new Error(`worker ${index} ran out of memory (${e.message}): use --jobs 1, which has the whole heap, or a lower --max-flows`)
+        ? new Error(`worker ${index} ran out of memory (${e.message}): use a lower --max-flows`)
         : e);
     });
     w.on("exit", (code) => { if (!settled) reject(new Error(`worker ${index} exited (code ${code}) before it finished`)); });
@@ -66,8 +66,9 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
   try {
     const mine = await analyseShard(init(0), opts.onProgress, () => stop);
     shards = [mine, ...await Promise.all(others)];
-  } catch (e) {
+  } catch (caught) {
     await stopAll();
+    const e = caught instanceof Stopped ? caught.reason : caught;
     if (e instanceof Unsplittable) return single();
     throw e;
   }

@@ -17,6 +17,16 @@ import { ShardRouter, UNSPLITTABLE } from "./router.js";
 export class Unsplittable extends Error {}
 
 /**
+ * Another shard failed: carries its error out of the reader, which would take a
+ * CaptureError thrown from inside it for damage at the current offset and read on.
+ */
+export class Stopped extends Error {
+  constructor(readonly reason: Error) {
+    super(reason.message);
+  }
+}
+
+/**
  * Analyses shard `init.index` of `init.workers`. `stopped` is asked at every record: an
  * error it returns (another shard failed) ends the reading with that error.
  */
@@ -29,7 +39,7 @@ export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["o
   let lastPacketTime: number | undefined;
   const info = await readCapture(init.path, (rec) => {
     const stop = stopped();
-    if (stop !== null) throw stop;
+    if (stop !== null) throw new Stopped(stop);
     lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
     const owner = router.route(rec);
     if (owner === me) engine.onPacket(rec);

@@ -68,6 +68,13 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   // Only a SYN reusing an ended connection's 4-tuple starts anything.
   wakeOn: WAKE_NEW_INCARNATION,
+  renumberFlows(f, reportId) {
+    const old = f.measure.previousFlow;
+    if (old === undefined) return;
+    const now = reportId(old);
+    f.measure.previousFlow = now;
+    f.summary = f.summary.replace(reusedText(old), reusedText(now));
+  },
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
       if (flow.previous !== null) start(s, flow, flow.previous, seg.frame, seg.time, out.options.mslSec);
@@ -176,7 +183,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   out.report(analyzer, {
     flow, dir: DIR_CLIENT, frames, time: s.synTime, detail,
     severity: quiet ? "info" : undefined,
-    summary: `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} reused the 4-tuple of flow ${s.previousId} ` +
+    summary: `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} ${reusedText(s.previousId)} ` +
       `${sec(s.sinceSec)} s after it ended; ${before}; ${outcome}`,
     measure: {
       sinceCloseMs: ms(s.sinceSec),
@@ -187,6 +194,10 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       previousFlow: s.previousId,
     },
   });
+}
+
+function reusedText(previousFlow: number): string {
+  return `reused the 4-tuple of flow ${previousFlow}`;
 }
 
 function serverSide(s: State): string {
