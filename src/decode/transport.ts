@@ -53,6 +53,12 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
 }
 
 function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): void {
+  // What Linux puts on every segment after the handshake: NOP, NOP, timestamps.
+  if (end - at === 12 && b[at] === 1 && b[at + 1] === 1 && b[at + 2] === 8 && b[at + 3] === 10) {
+    p.optTsVal = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+    p.optTsEcr = ((b[at + 8]! << 24) | (b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!) >>> 0;
+    return;
+  }
   for (let n = 0; at < end && n < MAX_TCP_OPTIONS; n++) {
     const kind = b[at]!;
     if (kind === 0) return; // end of option list
