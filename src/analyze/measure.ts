@@ -25,7 +25,10 @@ export function roleOf(dir: number): "client" | "server" {
  */
 export const MAX_TAGGED_FRAMES = Math.max(100_000, MAX_EVIDENCE_FRAMES);
 
-/** Appends a tagged frame (once, in order) unless the list already holds MAX_TAGGED_FRAMES. */
+/**
+ * Appends a tagged frame (once, in order) unless the list already holds `cap`; returns the
+ * list to keep, a new array in place of the shared NO_FRAMES.
+ */
 export function keepFrame(frames: readonly number[], frame: number, cap = MAX_TAGGED_FRAMES): readonly number[] {
   if (frames.length >= cap || frames[frames.length - 1] === frame) return frames;
   if (frames === NO_FRAMES) return [frame];

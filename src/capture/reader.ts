@@ -44,7 +44,7 @@ export async function readCapture(path: string, onPacket: PacketSink, opts: Read
 /** One read buffer with the views the framers use. */
 class Chunk {
   readonly buf: Buffer;
-  /** Records are handed out as subarrays of a plain Uint8Array: Buffer#subarray builds a Buffer each time and costs several times more per packet. */
+  /** Records point into this plain Uint8Array view (PacketRecord.setSpan); a record's own `bytes`, when asked for, is its subarray, which from a Buffer would build a Buffer. */
   readonly u8: Uint8Array;
   readonly dv: DataView;
   constructor(size: number) {

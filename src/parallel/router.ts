@@ -1,9 +1,9 @@
 /**
- * Decides which worker analyses each packet, so that a worker holds whole flows: both
+ * Decides which shard analyses each packet, so that a shard holds whole flows: both
  * directions of a connection, every incarnation on its 4-tuple, and the ICMP errors
  * quoting it. TCP/UDP packets go by a symmetric hash of their two endpoints (address and
  * port); ICMP errors by the same hash over the quoted packet; everything else only counts
- * in the statistics and goes to worker 0.
+ * in the statistics and goes to shard 0 (the main thread's).
  *
  * Some captures cannot be split that way without changing the report, and the router
  * says so (`unsplittable`) at the first sign; the run then goes on one thread:

@@ -135,8 +135,7 @@ const analyzer = defineAnalyzer<State>({
     me.firstGap = me.lastGap = me.maxGap = me.runFrame !== 0 ? seg.time - me.runSince : 0;
     me.peerSegments = 0;
     me.rstFrame = 0;
-    me.frames = me.runFrame !== 0 ? [me.runFrame] : NO_FRAMES;
-    me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
+    me.frames = keepFrame(me.runFrame !== 0 ? [me.runFrame] : NO_FRAMES, seg.frame, out.frameCap);
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
