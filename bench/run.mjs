@@ -20,7 +20,7 @@
 // When `analyze --help` lists --jobs, sockscope is timed with --jobs 1 and --jobs <cores>,
 // the speed-up is printed, and the JSON outputs of every run are checked byte for byte.
 //
-// Without a capture argument it records one with ../shared/bench/record-capture.sh
+// Without a capture argument it records one with bench/record-capture.sh
 // (needs root and tcpdump) into bench/out/. --scale adds the 1x/4x/8x concatenation run.
 // --flood generates a flow-flood capture (bench/flood.mjs: 100k concurrent TCP
 // connections) and a long one of 200k short connections one after another
@@ -70,7 +70,7 @@ if (!capture) {
   capture = join(out, "bench.pcap");
   if (!existsSync(capture)) {
     console.log("recording the benchmark capture (8 s of loopback traffic)…");
-    execFileSync("bash", [join(root, "..", "shared", "bench", "record-capture.sh"), capture, "8"], { stdio: "inherit" });
+    execFileSync("bash", [join(root, "bench", "record-capture.sh"), capture, "8"], { stdio: "inherit" });
   }
 }
 

@@ -1,21 +1,11 @@
 #!/usr/bin/env node
-// Refreshes the example outputs in README.md: every block opened by
-//   <!-- run: COMMAND -->
-// followed by a ``` fence gets the real output of COMMAND (run from the repository root,
-// with colours off). Keeps the README's usage examples honest: `node scripts/update-readme.mjs`.
-import { execSync } from "node:child_process";
+// Refreshes the example outputs in README.md (see readme-blocks.mjs) with the real output of
+// their commands, run from this checkout: `node scripts/update-readme.mjs`. Review the diff.
 import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { replaceBlocks, runBlock } from "./readme-blocks.mjs";
 
+const root = fileURLToPath(new URL("..", import.meta.url));
 const path = new URL("../README.md", import.meta.url);
-const text = readFileSync(path, "utf8");
-const out = text.replace(/<!-- run: (.+?) -->\n```(\w*)\n[\s\S]*?^```$/gm, (_m, cmd, lang) => {
-  let result;
-  try {
-    result = execSync(cmd, { cwd: new URL("..", import.meta.url), env: { ...process.env, NO_COLOR: "1", TZ: "UTC" }, encoding: "utf8", shell: "/bin/bash" });
-  } catch (e) {
-    result = (e.stdout ?? "") + (e.stderr ?? "");
-  }
-  return `<!-- run: ${cmd} -->\n\`\`\`${lang}\n$ ${cmd.replace(/^node dist\/cli\/main\.js/, "sockscope").replace(/ 2>&1/, "")}\n${result.trimEnd()}\n\`\`\``;
-});
-writeFileSync(path, out);
+writeFileSync(path, replaceBlocks(readFileSync(path, "utf8"), ({ cmd }) => runBlock(cmd, root)));
 console.log("README.md examples refreshed");

@@ -1,7 +1,7 @@
 /**
  * Agreement with Wireshark: for every kind with a tcp.analysis (or IP/ICMP) counterpart,
- * the frames sockscope tags are compared with the frames tshark flags in the shared
- * corpus oracle (../shared/corpus/oracle), pooled over every capture tshark could read.
+ * the frames sockscope tags are compared with the frames tshark flags in the
+ * corpus oracle (test/corpus/oracle), pooled over every capture tshark could read.
  * Prints precision and recall per kind and fails below the floors, which are raised as
  * the analyzers improve (aim: 0.98). Where recall is below that, the misses are known:
  * retransmission: SYN copies

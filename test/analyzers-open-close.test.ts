@@ -5,7 +5,6 @@
  * measured values in sane bounds; and it stays silent on every other fixture and on the
  * healthy captures.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/pipeline.js";
@@ -264,8 +263,8 @@ describe("silence elsewhere", () => {
   });
 });
 
-/** A few captures from the shared corpus (other stacks, other networks) where these kinds show. */
-describe.skipIf(!existsSync(join(CORPUS, "captures")))("corpus captures", () => {
+/** A few captures from the corpus (other stacks, other networks) where these kinds show. */
+describe("corpus captures", () => {
   const corpus = (file: string) => analyzeFile(join(CORPUS, "captures", file));
   it("tcp-rst-with-data: abortive close answering the peer's unread data", async () => {
     const fs = (await corpus("suricata--tcp-rst-with-data.pcap")).findings.filter((f) => f.kind === "abortive-close");

@@ -1,5 +1,5 @@
 /**
- * The shared corpus (../shared/corpus: other projects' published captures) against its
+ * The corpus (test/corpus: other projects' published captures) against its
  * manifest: every file reads to exactly the manifest's packet count with the manifest's
  * format variant and link types; broken files fail cleanly (one-line messages with an
  * offset, never anything but CaptureError); the whole pipeline runs on every file within

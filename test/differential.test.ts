@@ -309,7 +309,8 @@ function syntheticCaptures(): { name: string; path: string }[] {
 }
 
 const hasTshark = tsharkAvailable();
-if (!hasTshark) console.warn("differential.test.ts: tshark is not on PATH; the tshark comparisons are skipped");
+if (!hasTshark && process.env.CI) throw new Error("tshark is not on PATH: .ci/run installs Debian's tshark package");
+if (!hasTshark) console.warn("differential.test.ts: tshark is not on PATH (apt-get install tshark); the tshark comparisons are skipped");
 
 // Concurrent: the time goes into tshark processes, which run in parallel.
 describe.concurrent("tshark as a second decoder", () => {

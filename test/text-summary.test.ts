@@ -5,7 +5,6 @@
  * The CLI tests run the built CLI (npm run build first).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Finding, Severity } from "../src/analyze/finding.js";
@@ -188,7 +187,7 @@ describe("analyze --all", () => {
   });
 
   const mixed = join(CORPUS, "captures", "pcpp--example2-mixed.pcap");
-  it.skipIf(!existsSync(mixed))("a capture with 150 findings: summary by default, the listing with --all", () => {
+  it("a capture with 150 findings: summary by default, the listing with --all", () => {
     const summary = run(["analyze", "--brief", mixed]).stdout;
     expect(summary).toContain("Findings (150)");
     expect(summary).toContain("One example of each kind");
