@@ -234,7 +234,7 @@
     var dl = el("dl", { class: "facts" });
     facts.forEach(function (p) { append(dl, [el("dt", { text: p[0] }), el("dd", { text: p[1] })]); });
     var counts = el("p", { class: "counts" }, "Findings: ",
-      ["error", "warning", "info"].map(function (s) { return el("span", { class: "count sev-" + s, text: sevCounts[s] + " " + s + (sevCounts[s] === 1 || s === "info" ? "" : "s") }); }));
+      ["error", "warning", "info"].map(function (s) { return el("span", { class: "count sev-" + s, text: num(sevCounts[s]) + " " + s + (sevCounts[s] === 1 || s === "info" ? "" : "s") }); }));
     var sec = el("section", { id: "summary" }, el("h2", { text: "Capture" }), dl, counts);
     if (cap.partial) append(sec, el("p", { class: "warn", text: "Partial: reading stopped at damage in the file; the report covers the packets before it." }));
     if (DATA.warnings.length > 0) {
@@ -279,7 +279,7 @@
         el("span", { class: "muted", text: " \u2014 " + w.n + " finding" + (w.n === 1 ? "" : "s") + ": " + kindsOf.join(", ") }));
     }));
     return el("section", { id: "kinds" },
-      el("h2", { text: "Findings by kind (" + num(DATA.findingCount) + " findings, " + DATA.kinds.length + " kinds)" }),
+      el("h2", { text: "Findings by kind (" + num(DATA.findingCount) + " findings, " + DATA.kinds.length + " kind" + (DATA.kinds.length === 1 ? "" : "s") + ")" }),
       el("table", { class: "kinds", id: "kinds-table" },
         el("thead", null, el("tr", null, ["Severity", "Kind", "Findings", "Flows", "Top flows (times seen)", "Example (its first by flow)"].map(function (h) { return el("th", { text: h }); }))),
         body),
@@ -472,10 +472,9 @@
     // Lane labels are page text beside the chart (readable, selectable, clickable), placed on the lanes' pixel rows below.
     var labels = el("div", { class: "lane-labels", style: "width: " + LANE_LABEL_PX + "px" });
     var plot = el("div", { class: "lane-plot" });
-    var scroller = el("div", { class: "lanes", style: "max-height: " + (Math.min(nl, 24) * LANE_PX + AXIS_PX + 12) + "px" }, labels, plot);
+    var scroller = el("div", { class: "lanes" }, labels, plot);
     append(timelineBox, scroller);
     // One label per lane, centred on its row of the plot (the chart's scales are set once it is ready).
-    labels.style.height = (nl * LANE_PX + AXIS_PX) + "px";
     var laneLabels = lanesFlows.map(function (f, i) {
       var w = flowWorst.get(f.id);
       return el("button", {
@@ -485,6 +484,8 @@
     });
     append(labels, laneLabels);
     function placeLabels(u) {
+      labels.style.height = u.height + "px";
+      scroller.style.maxHeight = (u.height - nl * LANE_PX + Math.min(nl, 24) * LANE_PX + 2) + "px";
       var plotTop = u.over.getBoundingClientRect().top - plot.getBoundingClientRect().top;
       laneLabels.forEach(function (b, i) {
         b.style.top = (plotTop + u.valToPos(-i, "y") - LANE_PX / 2) + "px";
@@ -503,7 +504,14 @@
         { show: false },
       ],
       hooks: {
-        ready: [function (u) { placeLabels(u); }],
+        ready: [function (u) {
+          // The axis and its title take what they need: grow the chart so that every lane gets its LANE_PX.
+          var short = Math.round(nl * LANE_PX - u.bbox.height / devicePixelRatio);
+          // (Inside a hook uPlot's commit is still marked queued: batch() applies the new size now.)
+          if (short !== 0) u.batch(function () { u.setSize({ width: u.width, height: u.height + short }); });
+          placeLabels(u);
+        }],
+        setSize: [function (u) { placeLabels(u); }],
         drawClear: [function (u) {
           var ctx = u.ctx, b = u.bbox;
           ctx.save();
