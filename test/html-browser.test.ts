@@ -7,13 +7,15 @@
  * Screenshots go to test/artifacts/ (gitignored).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
-import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
+import { CLI, CORPUS, FIXTURES, ROOT } from "./helpers/paths.js";
+import type { Finding } from "../src/analyze/finding.js";
+import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../src/report/summary-by-kind.js";
 import { runCapture } from "../src/pipeline.js";
 import { buildReport } from "../src/report/model.js";
 import { SeriesCollector, renderHtml } from "../src/report/html/index.js";
@@ -73,6 +75,27 @@ function maliciousCapture(): string {
   const file = join(dir, "evil<img src=x onerror=window.__pwned=3>.pcap");
   writeFileSync(file, pcapFile(records));
   return file;
+}
+
+/**
+ * Sets the if_tsresol option (code 9) of every interface description block of a little-endian
+ * pcapng file in place; returns how many it changed.
+ */
+function setTsresol(b: Buffer, resol: number): number {
+  let changed = 0;
+  for (let o = 0; o + 12 <= b.length;) {
+    const type = b.readUInt32LE(o), len = b.readUInt32LE(o + 4);
+    if (type === 1) {
+      for (let p = o + 16; p + 4 <= o + len - 4;) {
+        const code = b.readUInt16LE(p), optLen = b.readUInt16LE(p + 2);
+        if (code === 0) break;
+        if (code === 9) { b[p + 4] = resol; changed++; }
+        p += 4 + ((optLen + 3) & ~3);
+      }
+    }
+    o += len;
+  }
+  return changed;
 }
 
 const haveChromium = existsSync(CHROMIUM);
@@ -319,6 +342,129 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
       expect(problems, f).toEqual([]);
     }
     await page?.context().close();
+  });
+
+  it("summarises a big capture by kind, puts the timeline on the first screen with a label on every lane, and keeps the full list behind filters", async () => {
+    const capture = join(CORPUS, "captures", "pcpp--example2-mixed.pcap");
+    const { html, findings } = report(capture, "big-capture");
+    const flows = (JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as { flows: { id: number; client: string; server: string }[] }).flows;
+    expect(findings.length).toBeGreaterThan(DEFAULT_SUMMARY_THRESHOLD);
+    const { page, requests, problems } = await open(html);
+    await page.screenshot({ path: join(ARTIFACTS, "html-report-big-capture.png") });
+
+    // The summary by kind: the text report's rule, over the same findings.
+    const kinds = summariseByKind(findings as unknown as Finding[]);
+    const kindRows = await page.$$eval("#kinds-table tbody tr.kind", (trs) => trs.map((tr) => ({
+      kind: (tr as HTMLElement).dataset.kind, severity: (tr as HTMLElement).dataset.severity,
+      count: tr.querySelectorAll("td")[2]!.textContent, example: tr.querySelector(".example-summary")!.textContent,
+    })));
+    expect(kindRows.map((r) => [r.kind, r.severity, r.count])).toEqual(kinds.map((k) => [k.kind, k.severity, String(k.findings)]));
+    kindRows.forEach((r, i) => expect(r.example).toContain(kinds[i]!.example.summary));
+    // Worst flows: by worst severity, then number of findings.
+    const worst = await page.$$eval("#worst-flows li", (lis) => lis.map((li) => [Number((li as HTMLElement).dataset.flow), (li as HTMLElement).dataset.severity]));
+    expect(worst.length).toBeGreaterThan(0);
+    const rank = { error: 3, warning: 2, info: 1 } as Record<string, number>;
+    const flowRank = (id: number) => {
+      const fs = findings.filter((f) => f.flow === id);
+      return [Math.max(...fs.map((f) => rank[f.severity]!)), fs.length];
+    };
+    for (let i = 1; i < worst.length; i++) {
+      const [a, b] = [flowRank(worst[i - 1]![0] as number), flowRank(worst[i]![0] as number)];
+      expect(a[0]! > b[0]! || (a[0] === b[0] && a[1]! >= b[1]!)).toBe(true);
+    }
+    const allFlowRanks = [...new Set(findings.map((f) => f.flow).filter((f) => f !== null))].map((id) => flowRank(id!));
+    expect(flowRank(worst[0]![0] as number)).toEqual(allFlowRanks.sort((a, b) => b[0]! - a[0]! || b[1]! - a[1]!)[0]);
+
+    // The timeline is on the first screen (the report is read at 1400x1000), right after the summary.
+    const timeline = (await page.locator("#timeline").boundingBox())!;
+    expect(timeline.y).toBeLessThan(1200);
+    const order = await page.$$eval("#app > section", (ss) => ss.map((x) => x.id));
+    expect(order.slice(0, 4)).toEqual(["summary", "kinds", "timeline-section", "findings"]);
+
+    // Every lane has a label naming its flow and endpoints, on the lane's own row.
+    const lanes = await page.evaluate(() => {
+      const s = (window as any).sockscope, u = s.timeline;
+      const over = u.over.getBoundingClientRect();
+      return {
+        flows: s.timelineFlows as number[],
+        labels: [...document.querySelectorAll<HTMLElement>("#timeline .lane-label")].map((b) => {
+          const r = b.getBoundingClientRect();
+          const lane = Number(b.dataset.lane);
+          return { flow: Number(b.dataset.flow), lane, text: b.textContent!, offset: r.top + r.height / 2 - (over.top + u.valToPos(-lane, "y")) };
+        }),
+      };
+    });
+    expect(lanes.flows.length).toBe(flows.length);
+    expect(lanes.labels.map((l) => l.flow)).toEqual(lanes.flows);
+    for (const l of lanes.labels) {
+      const f = flows.find((x) => x.id === l.flow)!;
+      expect(l.text).toMatch(new RegExp(`^#${f.id} (tcp|udp) `));
+      expect(l.text).toContain(f.client);
+      expect(l.text).toContain(`→ ${f.server}`);
+      expect(Math.abs(l.offset), `lane ${l.lane}`).toBeLessThan(2);
+    }
+    // Worst flows first: the lanes start with the summary's worst flows.
+    expect(lanes.flows.slice(0, worst.length)).toEqual(worst.map((w) => w[0]));
+
+    // The full list: folded, complete once opened, and narrowed by each filter.
+    expect(await page.$eval("#findings-all", (d) => (d as HTMLDetailsElement).open)).toBe(false);
+    await page.click("#findings-all > summary");
+    expect((await rows(page)).length).toBe(findings.length);
+    await page.selectOption("#filter-kind", "time-wait");
+    let r = await rows(page);
+    expect(r.length).toBe(findings.filter((f) => f.kind === "time-wait").length);
+    expect(r.length).toBeLessThan(findings.length);
+    await page.selectOption("#filter-kind", "");
+    await page.selectOption("#filter-severity", "error");
+    r = await rows(page);
+    expect(r.length).toBe(findings.filter((f) => f.severity === "error").length);
+    expect(r.every((x) => x.severity === "error")).toBe(true);
+    await page.selectOption("#filter-severity", "");
+    // A host: every finding of the flows to or from it.
+    const host = "212.58.244.71";
+    const hostFlows = new Set(flows.filter((f) => f.client.startsWith(`${host}:`) || f.server.startsWith(`${host}:`)).map((f) => String(f.id)));
+    expect(hostFlows.size).toBeGreaterThan(0);
+    await page.fill("#filter-text", host);
+    r = await rows(page);
+    expect(r.length).toBeGreaterThan(0);
+    expect(r.length).toBe(findings.filter((f) => hostFlows.has(String(f.flow))).length);
+    expect(r.every((x) => hostFlows.has(x.flow))).toBe(true);
+    await page.fill("#filter-text", "");
+    // A kind in the summary opens the list filtered to it.
+    await page.click("#findings-all > summary");
+    await page.click(`#kinds-table tr[data-kind="keepalive"] button.kind-ref`);
+    expect(await page.$eval("#findings-all", (d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await page.inputValue("#filter-kind")).toBe("keepalive");
+    expect((await rows(page)).length).toBe(findings.filter((f) => f.kind === "keepalive").length);
+
+    await page.evaluate(() => document.getElementById("timeline-section")!.scrollIntoView({ block: "start", behavior: "instant" }));
+    await page.screenshot({ path: join(ARTIFACTS, "html-report-big-capture-timeline.png") });
+    expect(requests).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows a capture whose timestamps a JavaScript Date cannot hold, tables and all, without a page error", async () => {
+    // pcapng-le.pcapng with its interface's if_tsresol changed from ns to ms: every timestamp
+    // becomes about 1.8e15 s, past the ±8.64e15 ms a Date holds.
+    const bytes = readFileSync(join(FIXTURES, "formats", "pcapng-le.pcapng"));
+    expect(setTsresol(bytes, 3)).toBe(1);
+    const capture = join(tmp, "far-future.pcapng");
+    writeFileSync(capture, bytes);
+    const { html, findings } = report(capture, "far-future");
+    const start = (JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as { capture: { start: number } }).capture.start;
+    expect(Math.abs(start * 1000)).toBeGreaterThan(8.64e15);
+    expect(findings.length).toBeGreaterThan(0);
+    const { page, requests, problems } = await open(html);
+    expect((await rows(page)).map(key).sort()).toEqual(findings.map(key).sort());
+    expect(await page.$$eval("#flows-table tbody tr", (trs) => trs.length)).toBe(4);
+    const facts = await page.$$eval("dl.facts dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    expect(facts.Start).toMatch(/out of range for a date/);
+    expect(await page.$$eval("#timeline .lane-label", (ls) => ls.length)).toBe(4);
+    await page.screenshot({ path: join(ARTIFACTS, "html-report-far-future.png"), fullPage: true });
+    expect(requests).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 
   it("keeps a big capture's report small and its graphs downsampled", async () => {

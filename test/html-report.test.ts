@@ -16,7 +16,9 @@ import { SeriesCollector, renderHtml, scriptJson, escapeHtml } from "../src/repo
 import { fairShares, selectRows, FLOW_POINTS_MAX } from "../src/report/html/downsample.js";
 import { META_NOTABLE } from "../src/report/html/series.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../src/decode/packet.js";
-import { CLI, FIXTURES } from "./helpers/paths.js";
+import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../src/report/summary-by-kind.js";
+import { renderText } from "../src/report/text.js";
+import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
 
 const fixture = (p: string) => join(FIXTURES, p);
 
@@ -153,6 +155,26 @@ describe("the page", () => {
     expect(pageData(renderHtml(report, null)).series).toEqual({});
     const empty = { ...report, flows: [], findings: [], capture: { ...report.capture, start: null } };
     expect(pageData(renderHtml(empty, new SeriesCollector())).flows).toEqual([]);
+  });
+
+  it("carries the text report's summary by kind: same kinds, order, counts, top flows and examples", async () => {
+    const { report, series } = await collect(join(CORPUS, "captures", "pcpp--example2-mixed.pcap"));
+    expect(report.findings.length).toBeGreaterThan(DEFAULT_SUMMARY_THRESHOLD);
+    const data = pageData(renderHtml(report, series));
+    expect(data.summaryThreshold).toBe(DEFAULT_SUMMARY_THRESHOLD);
+    const expected = summariseByKind(report.findings);
+    expect(data.kinds.map((k: { kind: string }) => k.kind)).toEqual(expected.map((k) => k.kind));
+    data.kinds.forEach((k: any, i: number) => {
+      const e = expected[i]!;
+      expect([k.severity, k.findings, k.flows, k.captureWide]).toEqual([e.severity, e.findings, e.flows, e.captureWide]);
+      expect(k.topFlows).toEqual(e.topFlows);
+      expect([k.example.flow, k.example.summary]).toEqual([e.example.flow, e.example.summary]);
+    });
+    // The text report's table, made by the same rule, names the same kinds in the same order.
+    const table = renderText(report).split("One example of each kind")[0]!;
+    const order = expected.map((k) => table.indexOf(` ${k.kind} `));
+    expect(order.every((x) => x > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 });
 

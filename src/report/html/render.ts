@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import { SEVERITY_RANK, type Finding } from "../../analyze/finding.js";
 import { ANALYZERS } from "../../analyze/registry.js";
 import type { Report } from "../model.js";
+import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../summary-by-kind.js";
 import { allocate, selectRows, FLOW_POINTS_MAX, OTHER_FLOW_POINTS_MAX, POINT_BUDGET } from "./downsample.js";
 import { FLOW_COLLECT_CAP, META_ACK, META_DIR, META_OLD, TOTAL_COLLECT_CAP, type FlowSeriesSet } from "./series.js";
 
@@ -191,6 +192,15 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     }
   }
 
+  // The summary by kind counts every finding, listed or not (the text report's rule).
+  const kinds = summariseByKind(report.findings).map((k) => ({
+    kind: k.kind, severity: k.severity, findings: k.findings, flows: k.flows, topFlows: k.topFlows, captureWide: k.captureWide,
+    example: {
+      flow: k.example.flow, severity: k.example.severity, summary: k.example.summary, frames: k.example.frames.slice(0, 8),
+      count: k.example.count, time: Math.round((k.example.time - t0) * 1e6) / 1e6,
+    },
+  }));
+
   const data = {
     v: 1,
     generator: opts.generator ?? `sockscope ${VERSION}`,
@@ -200,6 +210,8 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     findingCount: report.findings.length,
     flows: flowRows,
     findings: findingRows,
+    kinds,
+    summaryThreshold: DEFAULT_SUMMARY_THRESHOLD,
     texts,
     series: seriesJson,
     hasSeries: series !== null,

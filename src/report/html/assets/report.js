@@ -21,8 +21,16 @@
   var MAX_INITIAL_SECTIONS = 200;
   /** Rows rendered per "show more" step. */
   var PAGE_ROWS = 500;
-  /** Lanes in the timeline. */
-  var MAX_LANES = 2000;
+  /** Lanes in the timeline (worst flows first): a canvas taller than this costs too much memory. */
+  var MAX_LANES = 400;
+  /** Height of one timeline lane, in CSS pixels: its label is one line of text. */
+  var LANE_PX = 18;
+  /** Width of the timeline's lane labels. */
+  var LANE_LABEL_PX = 360;
+  /** Flows named in the summary's "worst flows". */
+  var WORST_FLOWS = 5;
+  /** Milliseconds a JavaScript Date can hold either side of 1970 (ECMA-262 \u00a721.4.1.1). */
+  var MAX_DATE_MS = 8.64e15;
 
   // ------------------------------------------------------------------ helpers
 
@@ -72,8 +80,13 @@
     var a = Math.abs(v);
     return a >= 100 ? v.toFixed(1) + " s" : a >= 1 ? v.toFixed(3) + " s" : (v * 1000).toFixed(a >= 0.01 ? 1 : 3) + " ms";
   }
+  /** A capture's time of day; pcapng's 64-bit timestamps reach far beyond what a Date holds, so never throw. */
   function iso(t) {
-    return t === null ? "-" : new Date(t * 1000).toISOString().replace("T", " ").replace("Z", " UTC");
+    if (t === null || t === undefined) return "-";
+    if (typeof t !== "number" || !isFinite(t) || Math.abs(t * 1000) > MAX_DATE_MS) {
+      return String(t) + " s since 1970 (out of range for a date)";
+    }
+    return new Date(t * 1000).toISOString().replace("T", " ").replace("Z", " UTC");
   }
   function flagString(f) {
     var s = "";
@@ -126,8 +139,27 @@
   });
   var duration = DATA.capture.durationSec || 0;
 
+  /** Worst severity and number of findings of each flow with findings. */
+  var flowWorst = new Map();
+  findingsByFlow.forEach(function (fs, id) {
+    var rank = 0;
+    fs.forEach(function (x) { rank = Math.max(rank, SEV_RANK[x.severity]); });
+    flowWorst.set(id, { rank: rank, severity: ["", "info", "warning", "error"][rank], n: fs.length });
+  });
+  /** Worst flows first: by worst severity, then number of findings, then id; flows without findings last, by id. */
+  function byWorst(a, b) {
+    var x = flowWorst.get(a.id), y = flowWorst.get(b.id);
+    return (y ? y.rank : 0) - (x ? x.rank : 0) || (y ? y.n : 0) - (x ? x.n : 0) || a.id - b.id;
+  }
+  /** More findings than read well one by one: summarise them by kind and fold the full list (the text report's rule). */
+  var summarised = DATA.findingCount > DATA.summaryThreshold;
+
   function flowTitle(f) {
     return "Flow " + f.id + " " + f.proto + " " + f.client + (f.rolesGuessed ? " ?" : "") + " \u2192 " + f.server;
+  }
+  /** "#96 tcp 10.0.0.1:55241 → 172.224.37.171:443": how a lane or a summary row names a flow. */
+  function flowLabel(f) {
+    return "#" + f.id + " " + f.proto + " " + f.client + (f.rolesGuessed ? " ?" : "") + " \u2192 " + f.server;
   }
 
   /** Decodes a flow's series (layout: render.ts encodeSeries). */
@@ -202,7 +234,7 @@
     var dl = el("dl", { class: "facts" });
     facts.forEach(function (p) { append(dl, [el("dt", { text: p[0] }), el("dd", { text: p[1] })]); });
     var counts = el("p", { class: "counts" }, "Findings: ",
-      ["error", "warning", "info"].map(function (s) { return el("span", { class: "count sev-" + s, text: sevCounts[s] + " " + s + (sevCounts[s] === 1 || s === "info" ? "" : "s") }); }));
+      ["error", "warning", "info"].map(function (s) { return el("span", { class: "count sev-" + s, text: num(sevCounts[s]) + " " + s + (sevCounts[s] === 1 || s === "info" ? "" : "s") }); }));
     var sec = el("section", { id: "summary" }, el("h2", { text: "Capture" }), dl, counts);
     if (cap.partial) append(sec, el("p", { class: "warn", text: "Partial: reading stopped at damage in the file; the report covers the packets before it." }));
     if (DATA.warnings.length > 0) {
@@ -212,16 +244,70 @@
     return sec;
   }
 
+  /** A button naming a flow that opens its graphs. */
+  function flowButton(id, suffix) {
+    var f = flowById.get(id);
+    return el("button", { type: "button", class: "link flow-ref", title: f ? flowTitle(f) + " (show its graphs)" : null, onclick: function () { showFlow(id, null); } },
+      (f ? flowLabel(f) : "#" + id) + (suffix || ""));
+  }
+
+  /** Findings by kind (src/report/summary-by-kind.ts: worst kinds first, then the most frequent), then the worst flows. */
+  function kindSummarySection() {
+    var body = el("tbody");
+    DATA.kinds.forEach(function (k) {
+      var top = k.topFlows.map(function (t) { return el("div", null, flowButton(t.flow, " (" + num(t.occurrences) + ")")); });
+      var rest = k.flows - k.topFlows.length;
+      // On the last flow's line: one line less per kind keeps the timeline on the first screen.
+      if (rest > 0) append(top[top.length - 1], el("span", { class: "muted", text: " \u2026 " + num(rest) + " more flow" + (rest === 1 ? "" : "s") }));
+      if (k.captureWide > 0) top.push(el("div", { text: "capture-wide (" + num(k.captureWide) + ")" }));
+      var ex = k.example;
+      append(body, el("tr", { class: "kind", dataset: { kind: k.kind, severity: k.severity } },
+        el("td", null, sevBadge(k.severity)),
+        el("td", null, el("button", { type: "button", class: "link kind-ref", title: "list these findings (all findings, below)", onclick: function () { showKind(k.kind); } }, el("code", { text: k.kind }))),
+        el("td", { class: "num", text: num(k.findings) }),
+        el("td", { class: "num", text: num(k.flows) }),
+        el("td", { class: "top-flows" }, top),
+        el("td", { class: "example" },
+          el("div", { class: "example-summary", title: ex.summary },
+            ex.flow === null ? "capture-wide: " : el("b", { text: "#" + ex.flow + ": " }), ex.summary))));
+    });
+    var worst = FLOWS.filter(function (f) { return flowWorst.has(f.id); }).sort(byWorst).slice(0, WORST_FLOWS);
+    var worstList = el("ol", { class: "worst-flows", id: "worst-flows" }, worst.map(function (f) {
+      var fs = findingsByFlow.get(f.id), w = flowWorst.get(f.id);
+      var kindsOf = Array.from(new Set(fs.map(function (x) { return x.kind; })));
+      return el("li", { dataset: { flow: f.id, severity: w.severity } }, sevBadge(w.severity), " ", flowButton(f.id),
+        el("span", { class: "muted", text: " \u2014 " + w.n + " finding" + (w.n === 1 ? "" : "s") + ": " + kindsOf.join(", ") }));
+    }));
+    return el("section", { id: "kinds" },
+      el("h2", { text: "Findings by kind (" + num(DATA.findingCount) + " findings, " + DATA.kinds.length + " kind" + (DATA.kinds.length === 1 ? "" : "s") + ")" }),
+      el("table", { class: "kinds", id: "kinds-table" },
+        el("thead", null, el("tr", null, ["Severity", "Kind", "Findings", "Flows", "Top flows (times seen)", "Example (its first by flow)"].map(function (h) { return el("th", { text: h }); }))),
+        body),
+      el("h3", { class: "worst-head", text: "Worst flows (by severity, then number of findings)" }),
+      worstList);
+  }
+
   append(app, [
     el("header", { class: "top" },
       el("h1", null, "sockscope report ", el("span", { class: "file", text: cap.file })),
       el("nav", null,
-        el("a", { href: "#summary", text: "Capture" }), el("a", { href: "#findings", text: "Findings" }),
-        el("a", { href: "#timeline-section", text: "Timeline" }), el("a", { href: "#flows", text: "Flows" }),
-        el("a", { href: "#graphs", text: "Flow graphs" })),
-      el("div", { class: "gen", text: "generated by " + DATA.generator })),
+        el("a", { href: "#summary", text: "Capture" }), summarised ? el("a", { href: "#kinds", text: "By kind" }) : null,
+        el("a", { href: "#timeline-section", text: "Timeline" }), el("a", { href: "#findings", text: "Findings" }),
+        el("a", { href: "#flows", text: "Flows" }), el("a", { href: "#graphs", text: "Flow graphs" })),
+      el("div", { class: "gen", text: DATA.generator })),
     summarySection(),
+    summarised ? kindSummarySection() : null,
   ]);
+
+  // ------------------------------------------------------------------ timeline (drawn at the end, once the flow sections exist)
+
+  var timelineBox = el("div", { id: "timeline", class: "timeline" });
+  var timelineNote = el("p", { class: "hint", id: "timeline-note" });
+  append(app, el("section", { id: "timeline-section" },
+    el("h2", { text: "Timeline" }),
+    el("p", { class: "hint", text: "One lane per flow, worst flows first (by severity, then number of findings), then the others by id; each from its first to its last packet (grey: closed with FIN, red: reset, blue: TCP still open, purple: UDP). Markers are findings at their first frame, coloured by severity. Drag to zoom in time, double-click to reset, click a lane or its label for the flow's graphs." }),
+    timelineNote,
+    timelineBox));
 
   // ------------------------------------------------------------------ findings table
 
@@ -251,17 +337,31 @@
     select("filter-kind", "Kind", [["", "all"]].concat(kinds.map(function (k) { return [k, k]; })), function (v) { fState.kind = v; fState.limit = PAGE_ROWS; renderFindings(); }),
     select("filter-severity", "Severity", [["", "all"], ["error", "error"], ["warning", "warning"], ["info", "info"]], function (v) { fState.severity = v; fState.limit = PAGE_ROWS; renderFindings(); }),
     select("filter-flow", "Flow", [["", "all"]].concat(findingFlows.map(function (f) { return [f === null ? "none" : String(f), f === null ? "capture-wide" : "#" + f]; })), function (v) { fState.flow = v; fState.limit = PAGE_ROWS; renderFindings(); }),
-    el("label", null, "Search ", el("input", { type: "search", id: "filter-text", placeholder: "summary, endpoint…", oninput: function (e) { fState.text = e.target.value.toLowerCase(); fState.limit = PAGE_ROWS; renderFindings(); } })),
+    el("label", null, "Search ", el("input", { type: "search", id: "filter-text", placeholder: "host, port, #flow, summary\u2026", oninput: function (e) { fState.text = e.target.value.toLowerCase(); fState.limit = PAGE_ROWS; renderFindings(); } })),
     countLine);
   var findingsNote = DATA.findingCount > FINDINGS.length
     ? el("p", { class: "warn", text: "This report lists the " + num(FINDINGS.length) + " most severe of " + num(DATA.findingCount) + " findings; all are in --format json." })
     : null;
+  // Summarised, the full list is folded away: a big capture's hundreds of rows would push everything else down.
+  var findingsAll = el("details", { id: "findings-all", open: !summarised },
+    el("summary", { text: summarised ? "Show all " + num(FINDINGS.length) + " findings, filtered by kind, severity, flow or host" : "All findings, filtered by kind, severity, flow or host" }),
+    findingsNote, filters,
+    el("table", { class: "findings", id: "findings-table" }, el("thead", null, headRow), fBody), fMore);
   append(app, el("section", { id: "findings" },
-    el("h2", { text: "Findings (" + num(DATA.findingCount) + ")" }),
-    FINDINGS.length === 0 ? el("p", { class: "none", text: "No findings: nothing in this capture matched a socket problem sockscope knows." }) : [
-      findingsNote, filters,
-      el("table", { class: "findings", id: "findings-table" }, el("thead", null, headRow), fBody), fMore,
-    ]));
+    el("h2", { text: (summarised ? "All findings (" : "Findings (") + num(DATA.findingCount) + ")" }),
+    FINDINGS.length === 0 ? el("p", { class: "none", text: "No findings: nothing in this capture matched a socket problem sockscope knows." }) : findingsAll));
+
+  /** The summary's link to a kind: the full list, unfolded and filtered to it. */
+  function showKind(kind) {
+    fState.kind = kind; fState.severity = ""; fState.flow = ""; fState.text = ""; fState.limit = PAGE_ROWS;
+    document.getElementById("filter-kind").value = kind;
+    document.getElementById("filter-severity").value = "";
+    document.getElementById("filter-flow").value = "";
+    document.getElementById("filter-text").value = "";
+    findingsAll.open = true;
+    renderFindings();
+    document.getElementById("findings").scrollIntoView({ block: "start", behavior: "instant" });
+  }
 
   function sortValue(f, key) {
     switch (key) {
@@ -273,12 +373,21 @@
       default: return f[key];
     }
   }
+  /** What the search box matches: the finding's words and its flow's number and both endpoints (hosts and ports). */
+  function searchText(f) {
+    if (f.search === undefined) {
+      var fl = f.flow === null ? null : flowById.get(f.flow);
+      f.search = (f.summary + " " + f.kind + " " + (f.endpoint || "") + " " +
+        (f.flow === null ? "capture-wide" : "#" + f.flow + (fl ? " " + fl.proto + " " + fl.client + " " + fl.server : ""))).toLowerCase();
+    }
+    return f.search;
+  }
   function filteredFindings() {
     var out = FINDINGS.filter(function (f) {
       if (fState.kind && f.kind !== fState.kind) return false;
       if (fState.severity && f.severity !== fState.severity) return false;
       if (fState.flow && (fState.flow === "none" ? f.flow !== null : String(f.flow) !== fState.flow)) return false;
-      if (fState.text && (f.summary + " " + f.kind + " " + (f.endpoint || "")).toLowerCase().indexOf(fState.text) < 0) return false;
+      if (fState.text && searchText(f).indexOf(fState.text) < 0) return false;
       return true;
     });
     var k = fState.sortKey, d = fState.sortDir;
@@ -332,57 +441,85 @@
 
   // ------------------------------------------------------------------ timeline
 
-  var timelineBox = el("div", { id: "timeline", class: "chart" });
-  append(app, el("section", { id: "timeline-section" },
-    el("h2", { text: "Timeline" }),
-    el("p", { class: "hint", text: "One lane per flow, from its first to its last packet (grey: closed with FIN, red: reset, blue: TCP still open, purple: UDP). Markers are findings at their first frame, coloured by severity. Drag to zoom, double-click to reset, click a lane for its graphs." }),
-    timelineBox));
-
   function renderTimeline() {
     if (FLOWS.length === 0) { append(timelineBox, el("p", { class: "none", text: "No flows." })); return; }
-    var lanesFlows = FLOWS;
-    if (FLOWS.length > MAX_LANES) {
-      var hot = FLOWS.filter(function (f) { return findingsByFlow.has(f.id); });
-      var rest = FLOWS.filter(function (f) { return !findingsByFlow.has(f.id); }).slice(0, Math.max(0, MAX_LANES - hot.length));
-      lanesFlows = hot.concat(rest).sort(function (a, b) { return a.id - b.id; });
-      append(timelineBox.parentNode, el("p", { class: "hint", text: "Showing " + lanesFlows.length + " of " + FLOWS.length + " flows (all flows with findings first)." }));
+    var lanesFlows = FLOWS.slice().sort(byWorst).slice(0, MAX_LANES);
+    if (lanesFlows.length < FLOWS.length) {
+      timelineNote.textContent = "Showing the " + num(lanesFlows.length) + " worst of " + num(FLOWS.length) + " flows; the flow list below has them all.";
     }
     var lane = new Map();
     lanesFlows.forEach(function (f, i) { lane.set(f.id, i); });
     var marks = FINDINGS.filter(function (f) { return f.flow !== null && lane.has(f.flow); })
       .sort(function (a, b) { return a.time - b.time; });
-    var xs = [0].concat(marks.map(function (f) { return f.time; }), [Math.max(duration, 1e-6)]);
+    // The time axis spans the lanes' flows, not the capture: one stray packet years away would squeeze every lane to a dot.
+    var lo = Infinity, hi = -Infinity;
+    lanesFlows.forEach(function (f) { lo = Math.min(lo, f.start); hi = Math.max(hi, f.start + f.duration); });
+    if (marks.length) { lo = Math.min(lo, marks[0].time); hi = Math.max(hi, marks[marks.length - 1].time); }
+    if (!(hi > lo)) hi = lo + 1e-3;
+    var pad = (hi - lo) * 0.01;
+    var xs = [lo - pad].concat(marks.map(function (f) { return f.time; }), [hi + pad]);
     var bySev = { error: [null], warning: [null], info: [null] };
     marks.forEach(function (f) {
       ["error", "warning", "info"].forEach(function (s) { bySev[s].push(f.severity === s ? -lane.get(f.flow) : null); });
     });
     ["error", "warning", "info"].forEach(function (s) { bySev[s].push(null); });
     var nl = lanesFlows.length;
-    var height = Math.max(120, Math.min(520, nl * 18 + 60));
+    var AXIS_PX = 50;
     var noPath = function () { return null; };
     var markSeries = function (s) {
       return { label: s + " findings", stroke: C[s], paths: noPath, points: { show: true, size: 9, width: 1.5, stroke: "#fff", fill: C[s] } };
     };
+    // Lane labels are page text beside the chart (readable, selectable, clickable), placed on the lanes' pixel rows below.
+    var labels = el("div", { class: "lane-labels", style: "width: " + LANE_LABEL_PX + "px" });
+    var plot = el("div", { class: "lane-plot" });
+    var scroller = el("div", { class: "lanes" }, labels, plot);
+    append(timelineBox, scroller);
+    // One label per lane, centred on its row of the plot (the chart's scales are set once it is ready).
+    var laneLabels = lanesFlows.map(function (f, i) {
+      var w = flowWorst.get(f.id);
+      return el("button", {
+        type: "button", class: "lane-label", title: flowTitle(f) + " (show its graphs)", dataset: { flow: f.id, lane: i },
+        onclick: function () { showFlow(f.id, null); },
+      }, el("span", { class: "lane-dot " + (w ? "sev-" + w.severity : "none") }), flowLabel(f));
+    });
+    append(labels, laneLabels);
+    function placeLabels(u) {
+      labels.style.height = u.height + "px";
+      scroller.style.maxHeight = (u.height - nl * LANE_PX + Math.min(nl, 24) * LANE_PX + 2) + "px";
+      var plotTop = u.over.getBoundingClientRect().top - plot.getBoundingClientRect().top;
+      laneLabels.forEach(function (b, i) {
+        b.style.top = (plotTop + u.valToPos(-i, "y") - LANE_PX / 2) + "px";
+        b.style.height = LANE_PX + "px";
+      });
+    }
     var u = new uPlot({
-      width: chartWidth(timelineBox), height: height,
+      width: Math.max(320, chartWidth(timelineBox) - LANE_LABEL_PX - 20), height: nl * LANE_PX + AXIS_PX,
       scales: { x: { time: false }, y: { auto: false, range: function () { return [-(nl - 0.5), 0.5]; } } },
-      cursor: { drag: { x: true, y: true, uni: 20 }, points: { show: false } },
+      // Zoom in time only: the lanes keep their rows, so their labels stay beside them.
+      cursor: { drag: { x: true, y: false }, points: { show: false } },
       legend: { show: false },
       series: [{ label: "time" }, markSeries("error"), markSeries("warning"), markSeries("info")],
       axes: [
-        { label: "seconds since the first packet", values: function (u, v) { return v.map(function (x) { return x === null ? "" : +x.toFixed(6) + ""; }); } },
-        { size: 56, values: function (u, v) { return v.map(function (y) { var f = lanesFlows[-y]; return Number.isInteger(y) && f ? "#" + f.id : ""; }); } },
+        { side: 0, size: AXIS_PX, label: "seconds since the first packet", values: function (u, v) { return v.map(function (x) { return x === null ? "" : +x.toFixed(6) + ""; }); } },
+        { show: false },
       ],
       hooks: {
+        ready: [function (u) {
+          // The axis and its title take what they need: grow the chart so that every lane gets its LANE_PX.
+          var short = Math.round(nl * LANE_PX - u.bbox.height / devicePixelRatio);
+          // (Inside a hook uPlot's commit is still marked queued: batch() applies the new size now.)
+          if (short !== 0) u.batch(function () { u.setSize({ width: u.width, height: u.height + short }); });
+          placeLabels(u);
+        }],
+        setSize: [function (u) { placeLabels(u); }],
         drawClear: [function (u) {
           var ctx = u.ctx, b = u.bbox;
           ctx.save();
           ctx.beginPath(); ctx.rect(b.left, b.top, b.width, b.height); ctx.clip();
-          var px = b.height / Math.max(1, (u.scales.y.max - u.scales.y.min));
-          var h = Math.max(1, Math.min(10 * devicePixelRatio, px * 0.55));
+          var h = Math.max(1, 10 * devicePixelRatio);
           lanesFlows.forEach(function (f, i) {
             var y = u.valToPos(-i, "y", true);
-            if (y < b.top - h || y > b.top + b.height + h) return;
+            if (i % 2 === 1) { ctx.fillStyle = "#f6f8fa"; ctx.fillRect(b.left, y - LANE_PX * devicePixelRatio / 2, b.width, LANE_PX * devicePixelRatio); }
             var x0 = u.valToPos(f.start, "x", true), x1 = u.valToPos(f.start + f.duration, "x", true);
             ctx.fillStyle = f.closeHow === "RST" ? "#e8a0a0" : f.closeHow === "FIN" ? "#b9c0c8" : f.proto === "udp" ? "#c9b3e6" : "#9cc3e6";
             ctx.fillRect(x0, y - h / 2, Math.max(2, x1 - x0), h);
@@ -412,7 +549,7 @@
           if (lines) showTip(lines, rect.left + left, rect.top + top); else hideTip();
         }],
       },
-    }, [xs, bySev.error, bySev.warning, bySev.info], timelineBox);
+    }, [xs, bySev.error, bySev.warning, bySev.info], plot);
     u.over.addEventListener("mouseleave", hideTip);
     u.over.addEventListener("click", function () {
       if (u.select.width > 2) return;
@@ -420,6 +557,7 @@
       if (fl) showFlow(fl.id, null);
     });
     window.sockscope.timeline = u;
+    window.sockscope.timelineFlows = lanesFlows.map(function (f) { return f.id; });
   }
 
   // ------------------------------------------------------------------ flow list
