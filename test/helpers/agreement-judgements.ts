@@ -64,7 +64,7 @@ export const JUDGEMENTS: Judgement[] = [
     ours: "connect-timeout (was: nothing)", verdict: "fixed", tag: "connect-timeout",
     reason: "SYN frame 30 re-sent at 1, 2, 4, 8 s, never answered. connect-timeout took two FINs from the server's " +
       "address at 66 s and 116 s (frames 57, 59, acknowledging 3208555173, nothing the client sent) for an answer; a " +
-      "socket in SYN-SENT drops such segments, so they no longer count as one" },
+      "socket in SYN-SENT does not take such segments for one (RFC 9293 §3.10.7.3), and now neither does connect-timeout" },
   { file: "suricata--ipv6-kill-router6.pcap", frames: [9, 13, 15], kind: "retransmission", tshark: RETRANS,
     ours: "icmp-unreachable, as re-sent SYNs (was: nothing)", verdict: "fixed", tag: "icmp-unreachable",
     reason: "SYN frame 3 re-sent 1 s apart through ICMPv6 no-route errors (frames 4, 10, 14, 16): the client's stack " +

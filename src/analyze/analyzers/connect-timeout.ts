@@ -14,8 +14,9 @@
  *
  * What counts as an answer is what a socket in SYN-SENT acts on (RFC 9293 §3.10.7.3): a
  * SYN, a RST, or an ACK of the SYN. Any other segment from the server's address (one
- * acknowledging nothing the client sent: injected, or another connection's rewritten by
- * a middlebox) is dropped by the client's kernel and leaves connect() waiting.
+ * acknowledging nothing the client sent: injected, a TIME-WAIT's ACK of the previous
+ * connection, another connection's rewritten by a middlebox) leaves connect() waiting:
+ * the client's kernel answers an unacceptable ACK with a RST and drops the rest.
  *
  * Reported frames are the retransmitted SYNs (what Wireshark flags as retransmissions);
  * the first SYN is named in the summary.
@@ -99,7 +100,8 @@ const analyzer = defineAnalyzer<State>({
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
     const strays = s.strays > 0
       ? `; the server's address sent ${s.strays} segment(s) (first frame ${s.firstStrayFrame}) that are no answer: ` +
-        "neither SYN nor RST, and acknowledging nothing the client sent, so a socket in SYN-SENT drops them"
+        "neither SYN nor RST, and acknowledging nothing the client sent, so a socket in SYN-SENT does not take them " +
+        "for one (it answers an unacceptable ACK with a RST and drops the rest)"
       : "";
     const measure: Record<string, number> = {
       synCount: times.length,
