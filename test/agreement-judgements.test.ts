@@ -5,7 +5,7 @@
  * - "fixed": sockscope tags every frame with the kind named;
  * - excluded ("tshark-wrong", "deliberate"): sockscope does not tag it, and the packet
  *   premise the exclusion rests on holds, read off the capture by tshark;
- * - docs/agreement.md lists the judgement.
+ * - docs/agreement.md lists the judgement with the same reason.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -121,6 +121,7 @@ describe.skipIf(!hasCorpus)("judged disagreements with tshark", () => {
         else expect(mine.filter((k) => COMPARED[j.kind].ours.includes(k)), `frame ${f}`).toEqual([]);
       }
       expect(doc, "docs/agreement.md lists it").toContain(`| ${j.file} | ${j.frames.join(", ")} |`);
+      expect(doc, "docs/agreement.md gives its reason").toContain(`| ${j.reason} |`);
     });
     if (j.premise !== undefined) {
       it.skipIf(!hasTshark)(`${title(j)}: the premise holds on the packets`, () => {
