@@ -4,17 +4,22 @@
  * corpus oracle (test/corpus/oracle), pooled over every capture tshark could read.
  * Prints precision and recall per kind and fails below the floors, which are raised as
  * the analyzers improve (aim: 0.98). Where recall is below that, the misses are known:
- * retransmission: SYN copies
- * under 200 ms apart are duplicates in the capture, not retransmissions (example2), and
- * SYNs re-sent after a RST or answered by ICMP belong to connection-refused and
- * icmp-unreachable; keepalive: probes within 0.5 s of activity are not keep-alives.
+ * keepalive: probes within 0.5 s of activity are not keep-alives.
+ *
+ * Judged disagreements (test/helpers/agreement-judgements.ts, docs/agreement.md): every
+ * frame where we differed on retransmission, time-wait-reuse or icmp-unreachable was
+ * looked at. Those where tshark is wrong or we differ on purpose (a SYN recorded twice,
+ * one connection on several VLANs, an 802.11 retry, a crafted probe, a SYN-ACK after an
+ * injected RST) are left out of tshark's side, frame by frame, while their packet premise
+ * holds (test/agreement-judgements.test.ts); the rest were sockscope's misses, now fixed.
  *
  * Deliberate differences (README "Agreement with Wireshark"):
  * - A Linux zero-window probe (zero length, seq one below the next byte, sent while the
  *   peer's window is zero) is tagged zero-window; tshark calls it a keep-alive. Frames
  *   tshark calls keep-alive that we call zero-window count as agreement for both kinds.
  * - tshark flags retransmitted SYNs as retransmissions; we tag them syn-retransmit or
- *   connect-timeout, which count as retransmission tags here.
+ *   connect-timeout, or icmp-unreachable when they were re-sent through ICMP errors: those
+ *   count as retransmission tags here (icmp-unreachable only on TCP frames).
  * - icmp-unreachable also covers time exceeded and packet too big / fragmentation needed
  *   (tshark's icmp_unreach column is destination unreachable only): only our tags on
  *   destination-unreachable messages are compared.
@@ -29,7 +34,8 @@ import { runCapture } from "../src/pipeline.js";
 import { ANALYZERS } from "../src/analyze/registry.js";
 import { corpusEntries, oracleFrames } from "./helpers/corpus.js";
 import { CORPUS } from "./helpers/paths.js";
-import { L4_ICMP, L4_ICMPV6 } from "../src/decode/packet.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP } from "../src/decode/packet.js";
+import { COMPARED, excludedFrames, type ComparedKind } from "./helpers/agreement-judgements.js";
 
 interface Comparison {
   kind: string;
@@ -45,11 +51,11 @@ const COMPARISONS: Comparison[] = [
   { kind: "zero-window", columns: ["zero_window", "zero_window_probe"], ours: ["zero-window"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "window-full", columns: ["window_full"], ours: ["window-full"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "keepalive", columns: ["keep_alive"], ours: ["keepalive"], floor: { precision: 0.98, recall: 0.95 } },
-  { kind: "retransmission", columns: ["retransmission", "fast_retransmission", "spurious_retransmission"], ours: ["retransmission", "syn-retransmit", "connect-timeout"], floor: { precision: 0.98, recall: 0.9 } },
-  { kind: "time-wait-reuse", columns: ["reused_ports"], ours: ["time-wait-reuse"], floor: { precision: 0.98, recall: 0.95 } },
+  { kind: "retransmission", ...COMPARED.retransmission, floor: { precision: 0.98, recall: 0.98 } },
+  { kind: "time-wait-reuse", ...COMPARED["time-wait-reuse"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "urgent-data", columns: ["urg"], ours: ["urgent-data"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "ip-fragmentation", columns: ["ip_fragment"], ours: ["ip-fragmentation", "fragment-loss"], floor: { precision: 0.98, recall: 0.95 } },
-  { kind: "icmp-unreachable", columns: ["icmp_unreach"], ours: ["icmp-unreachable"], floor: { precision: 0.98, recall: 0.98 } },
+  { kind: "icmp-unreachable", ...COMPARED["icmp-unreachable"], floor: { precision: 0.98, recall: 0.98 } },
 ];
 
 const registered = new Set(ANALYZERS.map((a) => a.id));
@@ -57,12 +63,15 @@ const readable = corpusEntries().filter((e) => !existsSync(join(CORPUS, "oracle"
 
 describe("agreement with tshark over the corpus", async () => {
   const counts = new Map(COMPARISONS.map((c) => [c.kind, { tp: 0, fp: 0, fn: 0, files: new Set<string>() }]));
+  /** Every frame still disagreeing, for judging (docs/agreement.md): "kind file frame: who flags it". */
+  const open: string[] = [];
   for (const entry of readable) {
-    const destUnreachable = new Set<number>();
+    const destUnreachable = new Set<number>(), tcpFrames = new Set<number>();
     const { engine } = await runCapture(entry.path, {
       collectTags: true,
       observer: (rec, p) => {
         if ((p.l4 === L4_ICMP && p.icmpType === 3) || (p.l4 === L4_ICMPV6 && p.icmpType === 1)) destUnreachable.add(rec.frame);
+        else if (p.l4 === L4_TCP) tcpFrames.add(rec.frame);
       },
     });
     const tags = engine.tags!;
@@ -76,9 +85,13 @@ describe("agreement with tshark over the corpus", async () => {
     for (const c of COMPARISONS) {
       const ours = tagged(c.ours);
       if (c.kind === "icmp-unreachable") for (const f of ours) if (!destUnreachable.has(f)) ours.delete(f);
+      // SYNs re-sent through ICMP errors: icmp-unreachable names them (see the top).
+      if (c.kind === "retransmission") for (const f of tagged(["icmp-unreachable"])) if (tcpFrames.has(f)) ours.add(f);
+      const judged = excludedFrames(entry.file, c.kind as ComparedKind);
       const theirs = new Set<number>();
       for (const [frame, row] of oracle.rows) {
         if (!c.columns.some((col) => row[col] === 1)) continue;
+        if (judged.has(frame)) continue;
         // Linux zero-window probes: tshark's keep-alive, our zero-window (see the top).
         if (c.kind === "keepalive" && ourZeroWindow.has(frame)) continue;
         theirs.add(frame);
@@ -89,9 +102,9 @@ describe("agreement with tshark over the corpus", async () => {
       const n = counts.get(c.kind)!;
       for (const f of ours) {
         if (theirs.has(f)) n.tp++;
-        else { n.fp++; n.files.add(entry.file); }
+        else { n.fp++; n.files.add(entry.file); open.push(`${c.kind} ${entry.file} ${f}: sockscope only (${tags.get(f)!.join(", ")})`); }
       }
-      for (const f of theirs) if (!ours.has(f)) { n.fn++; n.files.add(entry.file); }
+      for (const f of theirs) if (!ours.has(f)) { n.fn++; n.files.add(entry.file); open.push(`${c.kind} ${entry.file} ${f}: tshark only`); }
     }
   }
 
@@ -106,7 +119,8 @@ describe("agreement with tshark over the corpus", async () => {
     ...rows.map((r) => `${r.kind.padEnd(18)} ${String(r.tp + r.fn).padStart(6)} ${String(r.tp + r.fp).padStart(5)} ${String(r.tp).padStart(6)} ${String(r.fp).padStart(6)} ${String(r.fn).padStart(6)}   ${r.precision.toFixed(3)}    ${r.recall.toFixed(3)}   ${r.active ? `${r.floor.precision}/${r.floor.recall}` : "no analyzer yet"}` +
       (r.files.size > 0 ? `  differs in: ${[...r.files].slice(0, 3).join(", ")}${r.files.size > 3 ? ", …" : ""}` : "")),
   ].join("\n");
-  console.log(`\nAgreement with tshark (${readable.length} corpus captures)\n${table}\n`);
+  console.log(`\nAgreement with tshark (${readable.length} corpus captures)\n${table}\n` +
+    `\nDisagreements not judged yet (docs/agreement.md has the judged ones):\n${open.join("\n") || "none"}\n`);
 
   for (const r of rows.filter((x) => x.active)) {
     it(`${r.kind}: precision ${r.precision.toFixed(3)} ≥ ${r.floor.precision}, recall ${r.recall.toFixed(3)} ≥ ${r.floor.recall}`, () => {

@@ -292,8 +292,23 @@ describe("corpus captures", () => {
     expect(fs[0]!.side).toBe("client");
     expect(fs[0]!.measure.segmentsAfterFin).toBe(20);
   });
-  it("ipv6-kill-router6: SYNs answered by ICMP are icmp-unreachable, not connect-timeout", async () => {
+  it("ipv6-kill-router6: SYNs answered by ICMP are icmp-unreachable, not connect-timeout; the re-sent ones are its evidence", async () => {
     const r = await corpus("suricata--ipv6-kill-router6.pcap");
     expect(r.findings.filter((f) => f.kind === "connect-timeout")).toEqual([]);
+    // Flow 1: one SYN (frame 1), no route (frame 2), no retry. Flow 2: the SYN (frame 3)
+    // re-sent 1 s apart (frames 9, 13, 15) through no route (frames 4, 10, 14, 16): a stack
+    // taking the errors as soft ones. tshark flags 9, 13, 15 as retransmissions.
+    const icmp = r.findings.filter((f) => f.kind === "icmp-unreachable");
+    expect(icmp.map((f) => [f.flow, f.frames, f.measure.resentSyns])).toEqual([[1, [2], undefined], [2, [4, 9, 10, 13, 14, 15, 16], 3]]);
+    expect(icmp[1]!.summary).toMatch(/re-sent its SYN 3 time\(s\) after an error \(frames 9, 13, 15\): its kernel took the error as a soft one/);
+  });
+  it("bug-5437-02-syn-timeout-reuse: segments from the server's address that acknowledge nothing are no answer to the SYNs", async () => {
+    const r = await corpus("suricata--bug-5437-02-syn-timeout-reuse.pcap");
+    // Flow 8: SYN frame 30, re-sent at 1, 2, 4, 8 s; the FINs from 196.25.212.207:80 at 66 s
+    // and 116 s (frames 57, 59) acknowledge 3208555173, nothing the client (ISN 3524690798) sent.
+    const f = r.findings.find((x) => x.kind === "connect-timeout" && x.flow === 8)!;
+    expect(f.frames).toEqual([34, 36, 38, 40]);
+    expect(f.measure.straySegments).toBe(2);
+    expect(f.summary).toMatch(/first frame 57\) that are no answer/);
   });
 });

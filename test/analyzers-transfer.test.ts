@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/pipeline.js";
 import type { Finding } from "../src/analyze/finding.js";
 import type { Report } from "../src/report/model.js";
-import { FIXTURES } from "./helpers/paths.js";
+import { CORPUS, FIXTURES } from "./helpers/paths.js";
 
 const TRANSFER_KINDS = [
   "nagle-delay", "small-segments", "zero-window", "window-full", "retransmission", "peer-unresponsive", "keepalive",
@@ -146,6 +146,15 @@ describe("retransmission", () => {
   it("SYN retries are left to syn-retransmit / connect-timeout", async () => {
     await none("syn-retransmit/first-syn-dropped.pcap", "retransmission");
     await none("connect-timeout/classic-backoff.pcap", "retransmission");
+    await none("connection-refused/ipv4.pcap", "retransmission");
+  });
+  it.skipIf(!existsSync(join(CORPUS, "captures")))("zeek pop3-refused-retries: a SYN re-sent after the RST refused it (Windows retries twice, 0.5 s apart)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "zeek--pop3-refused-retries.pcap"));
+    const found = r.findings.filter((f) => f.kind === "retransmission" && f.measure.refusedSynRetries !== undefined);
+    // Frames 1 (SYN), 2 (RST+ACK), 3 (same ISN 3145310914, new IP ID, 0.55 s later), 4 (RST+ACK), 5, 6; then frames 7-12 on port 26245.
+    expect(found.map((f) => [f.flow, f.side, f.frames, f.measure.refusedSynRetries])).toEqual([[1, "client", [3, 5], 2], [2, "client", [9, 11], 2]]);
+    expect(found[0]!.summary).toMatch(/re-sent its SYN 2 time\(s\) after the server's RST \(frame 2\) refused it/);
+    expect(r.findings.filter((f) => f.kind === "connection-refused").map((f) => f.frames)).toEqual([[1, 2], [7, 8]]);
   });
 });
 

@@ -1,14 +1,16 @@
 /**
- * Tunnels: IP in IP (IPv4 protocol 4, IPv6-in-IPv4 "6in4" protocol 41) and GRE (RFC 2784,
+ * Tunnels: IP in IP (IPv4 protocol 4, IPv6-in-IPv4 "6in4" protocol 41), GRE (RFC 2784,
  * RFC 2890 key and sequence) carrying IP, Ethernet (transparent bridging) or ERSPAN
- * (types I-III, as switches mirror traffic to a collector). The inner packet is what the
- * programs sent, so it is what flows are made of. Stateless.
+ * (types I-III, as switches mirror traffic to a collector), and GTP-U (3GPP TS 29.281,
+ * UDP port 2152: a phone's IP packets between the radio network and the mobile core).
+ * The inner packet is what the programs sent, so it is what flows are made of. Stateless.
  */
 import type { DecodedPacket } from "./packet.js";
 
 export const IPPROTO_IPIP = 4;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_GRE = 47;
+const IPPROTO_UDP = 17;
 
 /** Nested tunnels followed before giving up (a bound on hostile input). */
 export const MAX_TUNNEL_DEPTH = 4;
@@ -18,6 +20,11 @@ const GRE_IPV6 = 0x86dd;
 const GRE_ETHERNET = 0x6558;
 const GRE_ERSPAN_2 = 0x88be;
 const GRE_ERSPAN_3 = 0x22eb;
+
+/** GTP-U's registered port, and the message type of a G-PDU (a user packet; the rest is signalling). */
+const GTPU_PORT = 2152;
+const GTP_GPDU = 0xff;
+const UDP_HEADER = 8;
 
 /** What lies inside a tunnel: an IP version at an offset, or Ethernet at an offset. */
 export const INNER_NONE = 0;
@@ -37,6 +44,7 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
     out.offset = at;
     return;
   }
+  if (proto === IPPROTO_UDP) { decodeGtpU(b, at, end, out); return; }
   if (proto !== IPPROTO_GRE) return;
   if (end - at < 4) { p.short("ip", at, 4, end - at); return; }
   const flags = b[at]!, version = b[at + 1]! & 7;
@@ -71,4 +79,37 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
   }
   out.offset = off;
   if (off > end) { out.kind = INNER_NONE; p.short("ip", at, off - at, end - at); }
+}
+
+/**
+ * A GTPv1-U G-PDU in the UDP datagram at `at`: 8-byte header (version 1, protocol type
+ * GTP), 4 more bytes when any of the E, S, PN flags is set, then the extension-header
+ * chain (each one's first byte its length in 4-byte units, last byte the next type). Port
+ * 2152 that is not a G-PDU carrying IP (echo, error indication, other traffic on the
+ * port) stays a plain UDP datagram, with no issue: it is valid UDP.
+ */
+function decodeGtpU(b: Uint8Array, at: number, end: number, out: TunnelInner): void {
+  if (end - at < UDP_HEADER + 8) return;
+  const srcPort = (b[at]! << 8) | b[at + 1]!, dstPort = (b[at + 2]! << 8) | b[at + 3]!;
+  if (srcPort !== GTPU_PORT && dstPort !== GTPU_PORT) return;
+  const g = at + UDP_HEADER, flags = b[g]!;
+  if (flags >> 5 !== 1 || (flags & 0x10) === 0 || b[g + 1] !== GTP_GPDU) return;
+  let off = g + 8;
+  if (flags & 0x07) {
+    if (end - off < 4) return;
+    let next = flags & 0x04 ? b[off + 3]! : 0;
+    off += 4;
+    while (next !== 0) {
+      if (off >= end) return;
+      const len = b[off]! * 4;
+      if (len === 0 || end - off < len) return;
+      next = b[off + len - 1]!;
+      off += len;
+    }
+  }
+  if (off >= end) return;
+  const version = b[off]! >> 4;
+  if (version !== 4 && version !== 6) return;
+  out.kind = INNER_IP;
+  out.offset = off;
 }

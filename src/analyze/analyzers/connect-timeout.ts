@@ -9,14 +9,21 @@
  * the kernel ever waited out its timer (the capture or the program may simply have
  * stopped first). A SYN answered by RST is connection-refused; a SYN answered only after
  * retransmissions is syn-retransmit; SYNs answered by ICMP errors are icmp-unreachable
- * (connect() fails with the ICMP's errno, not ETIMEDOUT).
+ * (connect() fails with the ICMP's errno, not ETIMEDOUT), which names the SYNs re-sent
+ * after a first error.
+ *
+ * What counts as an answer is what a socket in SYN-SENT acts on (RFC 9293 §3.10.7.3): a
+ * SYN, a RST, or an ACK of the SYN. Any other segment from the server's address (one
+ * acknowledging nothing the client sent: injected, a TIME-WAIT's ACK of the previous
+ * connection, another connection's rewritten by a middlebox) leaves connect() waiting:
+ * the client's kernel answers an unacceptable ACK with a RST and drops the rest.
  *
  * Reported frames are the retransmitted SYNs (what Wireshark flags as retransmissions);
  * the first SYN is named in the summary.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow.js";
-import { TH_ACK, TH_SYN } from "../../decode/packet.js";
+import { DIR_CLIENT, DIR_SERVER, seqDiff } from "../../decode/flow.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { captureNow, ms, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
 
@@ -30,6 +37,11 @@ const NEXT_RETRY_SLACK_SEC = 0.5;
 
 class State {
   retries: SynRetries | null = null;
+  /** The server's side sent a SYN, a RST or an ACK of the client's SYN. */
+  answered = false;
+  /** Segments from the server's address that were none of those; the first one's frame. */
+  strays = 0;
+  firstStrayFrame = 0;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -55,18 +67,24 @@ const analyzer = defineAnalyzer<State>({
   references: ["000 §3.5", "000 §6.2", "003 connect()"],
   createState: () => new State(),
   onTcpSegment(s, flow, seg) {
-    // A retransmitted SYN: same ISN, so the tracker kept the first SYN's frame.
-    if (seg.dir !== DIR_CLIENT || (seg.flags & (TH_SYN | TH_ACK)) !== TH_SYN) return;
     const client = flow.ep[DIR_CLIENT];
+    if (seg.dir === DIR_SERVER) {
+      if (s.answered) return;
+      if ((seg.flags & (TH_SYN | TH_RST)) !== 0 || ((seg.flags & TH_ACK) !== 0 && seqDiff(seg.ack, client.isn) > 0)) s.answered = true;
+      else if (s.strays++ === 0) s.firstStrayFrame = seg.frame;
+      return;
+    }
+    // A retransmitted SYN: same ISN, so the tracker kept the first SYN's frame.
+    if ((seg.flags & (TH_SYN | TH_ACK)) !== TH_SYN) return;
     if (seg.frame === client.synFrame) return;
     const r = s.retries;
     if (isDuplicateCopy(seg.time, r === null ? client.synTime : r.times[r.times.length - 1]!)) return;
     (s.retries ??= new SynRetries()).add(seg.frame, seg.time);
   },
   onFlowEnd(s, flow, out) {
-    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+    const client = flow.ep[DIR_CLIENT];
     // ICMP errors answered the SYNs: connect() failed with their errno (icmp-unreachable).
-    if (s.retries === null || !client.synSeen || server.seen || flow.icmpErrors > 0) return;
+    if (s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
     const sched = describeRetries(times);
@@ -80,18 +98,25 @@ const analyzer = defineAnalyzer<State>({
     const ending = stopped
       ? `then nothing for the last ${sec(after)} s of the capture: connect() had failed (ETIMEDOUT) or the program gave up and closed the socket`
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
+    const strays = s.strays > 0
+      ? `; the server's address sent ${s.strays} segment(s) (first frame ${s.firstStrayFrame}) that are no answer: ` +
+        "neither SYN nor RST, and acknowledging nothing the client sent, so a socket in SYN-SENT does not take them " +
+        "for one (it answers an unacceptable ACK with a RST and drops the rest)"
+      : "";
+    const measure: Record<string, number> = {
+      synCount: times.length,
+      retries: r.frames.length,
+      spanMs: ms(span),
+      firstRetryMs: ms(sched.intervalsSec[0]!),
+      lastIntervalMs: ms(lastInterval),
+      fixedIntervalRetries: sched.fixedRetries,
+    };
+    if (s.strays > 0) measure.straySegments = s.strays;
     out.report(analyzer, {
       flow, dir: DIR_CLIENT, frames: r.frames, count: times.length, time: client.synTime,
       summary: `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
-        `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}`,
-      measure: {
-        synCount: times.length,
-        retries: r.frames.length,
-        spanMs: ms(span),
-        firstRetryMs: ms(sched.intervalsSec[0]!),
-        lastIntervalMs: ms(lastInterval),
-        fixedIntervalRetries: sched.fixedRetries,
-      },
+        `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
+      measure,
     });
   },
 });

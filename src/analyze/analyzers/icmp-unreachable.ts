@@ -3,8 +3,15 @@
  * packet too big, time exceeded) that quote a packet of a UDP or TCP flow, attached to
  * that flow with the errno the sending socket gets for it (Linux's icmp_err_convert and
  * icmpv6_err_convert tables).
+ *
+ * SYNs re-sent after an error (the same connect() retrying: the client's stack took the
+ * error as a soft one) are part of the evidence: in SYN-SENT a client sends nothing but
+ * SYNs, so when its SYN count grew since the previous error its latest segment is a
+ * re-sent SYN. These are the frames Wireshark flags as retransmissions; no other kind
+ * reports them (connect-timeout leaves flows with ICMP errors to this one).
  */
 import { defineAnalyzer } from "../analyzer.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow.js";
 import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
 import type { DecodedPacket } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
@@ -66,6 +73,22 @@ class State {
   quotedDir = 0;
   portUnreachable = false;
   mtu = -1;
+  /** The client's SYN count at the previous error (-1: no error for its SYN yet), and SYNs re-sent since. */
+  synsAtError = -1;
+  resentSyns = 0;
+  resentFrames: readonly number[] = NO_FRAMES;
+}
+
+/** Counts (and keeps the frame of) SYNs the client re-sent since the previous error for them. */
+function noteResentSyns(s: State, flow: Flow, cap: number): void {
+  if (flow.proto !== L4_TCP) return;
+  const client = flow.ep[DIR_CLIENT];
+  if (!client.synSeen || flow.ep[DIR_SERVER].synSeen) return;
+  if (s.synsAtError >= 0 && client.synCount > s.synsAtError) {
+    s.resentSyns += client.synCount - s.synsAtError;
+    s.resentFrames = keepFrame(s.resentFrames, client.lastFrame, cap);
+  }
+  s.synsAtError = client.synCount;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -102,6 +125,7 @@ const analyzer = defineAnalyzer<State>({
     const key = `${m.what} (${m.errno})`;
     s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
     if (s.count === 0) { s.firstTime = _time; s.quotedDir = quotedDir; }
+    if (quotedDir === DIR_CLIENT) noteResentSyns(s, flow, out.frameCap);
     s.count++;
     s.frames = keepFrame(s.frames, frame, out.frameCap);
     if (m.errno === "ECONNREFUSED") s.portUnreachable = true;
@@ -109,6 +133,7 @@ const analyzer = defineAnalyzer<State>({
   },
   onFlowEnd(s, flow, out) {
     if (s.count === 0) return;
+    if (s.quotedDir === DIR_CLIENT) noteResentSyns(s, flow, out.frameCap); // SYNs re-sent after the last error
     const sender = roleOf(s.quotedDir);
     const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
     const kinds = [...s.kinds].map(([k, n]) => (n > 1 ? `${n}x ${k}` : k)).join(", ");
@@ -116,10 +141,19 @@ const analyzer = defineAnalyzer<State>({
     const consequence = s.portUnreachable && !tcp
       ? `; a connected UDP socket gets ECONNREFUSED on its next call, an unconnected one waits in vain`
       : "";
+    const resent = s.resentSyns > 0
+      ? `; the client re-sent its SYN ${s.resentSyns} time(s) after an error (frame${s.resentFrames.length > 1 ? "s" : ""} ` +
+        `${s.resentFrames.join(", ")}): its kernel took the error as a soft one and kept trying (Linux does when the ICMP ` +
+        "arrives while the program is inside a call on the socket, as on loopback; BSD and macOS through the first few " +
+        "retries), so connect() failed only at a later error or when the SYN timer ran out, with that errno"
+      : "";
+    const measure: Record<string, number> = { icmpErrors: s.count };
+    if (s.mtu >= 0) measure.pathMtu = s.mtu;
+    if (s.resentSyns > 0) measure.resentSyns = s.resentSyns;
     out.report(analyzer, {
-      flow, dir: s.quotedDir, frames: s.frames, count: s.count, time: s.firstTime,
-      summary: `${s.count} ICMP error(s) for the ${sender}'s packets to ${dest}: ${kinds}${consequence}`,
-      measure: s.mtu >= 0 ? { icmpErrors: s.count, pathMtu: s.mtu } : { icmpErrors: s.count },
+      flow, dir: s.quotedDir, frames: [...s.frames, ...s.resentFrames], count: s.count, time: s.firstTime,
+      summary: `${s.count} ICMP error(s) for the ${sender}'s packets to ${dest}: ${kinds}${consequence}${resent}`,
+      measure,
     });
   },
 });

@@ -27,7 +27,10 @@
  *   next byte — a capture artefact or reordering, not a re-send.
  * Deliberate differences:
  * - SYN and SYN-ACK retransmissions are not tagged here (tshark tags them): syn-retransmit
- *   and connect-timeout report them with their own explanation.
+ *   and connect-timeout report them with their own explanation, icmp-unreachable those
+ *   re-sent after an ICMP error. The exception is a SYN re-sent (same ISN) after the
+ *   server refused it with a RST, which none of those covers: a stack that retries a
+ *   refused connect() (Windows: twice, 0.5 s apart) before failing it; reported here.
  * - Capture duplicates: a segment identical to the same side's previous one (sequence,
  *   length, ACK, flags, window, timestamp value, SACK blocks), within
  *   CAPTURE_DUPLICATE_MAX_SEC and with nothing from the peer in between, is the same
@@ -108,6 +111,8 @@ class Side {
   spurious = 0;
   other = 0;
   duplicates = 0;
+  /** SYNs re-sent after the peer refused them with a RST. */
+  refusedSynRetries = 0;
   bytes = 0;
   firstTime = 0;
   /** Longest silence before a timeout retransmission: the timer that fired. */
@@ -148,7 +153,16 @@ const analyzer = defineAnalyzer<State>({
     const peer = flow.ep[1 - seg.dir]!;
     const len = seg.len;
     if (flags & TH_SYN) {
-      if ((flags & TH_ACK) === 0) s.synTime = seg.time;
+      if ((flags & TH_ACK) === 0) {
+        s.synTime = seg.time;
+        // The same connect() retried after the peer's RST refused it (the tracker keeps the first SYN's frame).
+        const mine = flow.ep[seg.dir]!;
+        if (peer.rstFrame !== 0 && !peer.synSeen && seg.frame !== mine.synFrame && seg.seq === mine.isn) {
+          if (me.rto + me.fast + me.spurious + me.other + me.duplicates + me.refusedSynRetries === 0) me.firstTime = seg.time;
+          me.refusedSynRetries++;
+          me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
+        }
+      }
     } else if (s.firstRtt < 0 && s.synTime >= 0 && (flags & TH_ACK) !== 0) {
       s.firstRtt = seg.time - s.synTime;
     }
@@ -252,16 +266,28 @@ const analyzer = defineAnalyzer<State>({
 
 function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   const resent = d.rto + d.fast + d.spurious + d.other;
-  const total = resent + d.duplicates;
+  const total = resent + d.duplicates + d.refusedSynRetries;
   if (total === 0) return;
   const who = roleOf(dir), peer = roleOf(1 - dir);
+  const refused = d.refusedSynRetries === 0 ? "" :
+    `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${flow.ep[1 - dir]!.rstFrame}) ` +
+    "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
+    "with ECONNREFUSED (Windows does, twice, 0.5 s apart), so the refusal reached the program that much later " +
+    "(see connection-refused)";
+  if (refused !== "" && total === d.refusedSynRetries) {
+    out.report(analyzer, {
+      flow, dir, frames: d.frames, count: total, time: d.firstTime, summary: `the ${who} ${refused}`,
+      measure: { retransmissions: 0, refusedSynRetries: d.refusedSynRetries },
+    });
+    return;
+  }
   const dups = `${d.duplicates} segment(s) that the capture holds more than once (the same packet recorded on ` +
     `several interfaces within ${ms(CAPTURE_DUPLICATE_MAX_SEC)} ms, or earlier packets replayed with older timestamps): ` +
     "TCP did not re-send them";
   if (resent === 0) {
     out.report(analyzer, {
-      flow, dir, frames: d.frames, count: total, time: d.firstTime, severity: "info",
-      summary: `no retransmission by the ${who}, but ${dups}`,
+      flow, dir, frames: d.frames, count: total, time: d.firstTime, severity: refused !== "" ? undefined : "info",
+      summary: `no retransmission by the ${who}, but ${dups}` + (refused !== "" ? `; it ${refused}` : ""),
       measure: { retransmissions: 0, rto: 0, fast: 0, spurious: 0, other: 0, duplicates: d.duplicates, bytes: 0 },
     });
     return;
@@ -277,7 +303,7 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   const sent = flow.ep[dir]!.packets;
   const summary = `the ${who} re-sent ${resent} segment(s) to the ${peer} (${d.bytes} bytes): ${parts.join(", ")}` +
     (sent > 0 ? `; ${resent / sent < 0.001 ? "under 0.1" : Math.round((resent / sent) * 1000) / 10}% of its ${sent} segments` : "") +
-    (d.duplicates > 0 ? `; besides, ${dups}` : "");
+    (d.duplicates > 0 ? `; besides, ${dups}` : "") + (refused !== "" ? `; it also ${refused}` : "");
   out.report(analyzer, {
     flow, dir, frames: d.frames, count: total, time: d.firstTime, summary,
     measure: {
