@@ -159,11 +159,13 @@ function formatOf(v: Record<string, unknown>, allowed: string[]): string {
   return f;
 }
 
-/** Prints capture problems on stderr, one line each (the report also lists them). */
-function reportProblems(report: Report, quiet: boolean): void {
-  if (report.capture.partial || !quiet) {
-    for (const w of report.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
-  }
+/**
+ * Prints the report's warnings on stderr, one line each (the report also lists them).
+ * Even with --quiet, which silences progress only: a warning (a full flow table, a clock
+ * jump, damage) says the results are incomplete, as tcpdump's drop count does.
+ */
+function reportProblems(report: Report): void {
+  for (const w of report.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
 /** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
@@ -213,7 +215,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
     for (const l of lines) out.line(l);
     await out.end();
   }
-  if (format !== "text") reportProblems(report, v.quiet === true);
+  if (format !== "text") reportProblems(report);
   else if (report.capture.partial) process.stderr.write(`sockscope: ${info.error}\n`);
   return EXIT_OK;
 }

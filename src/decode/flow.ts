@@ -694,6 +694,10 @@ export class FlowTable {
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
     flow.firstTime = time;
+    // Its first frame is its last until another comes (a flow made from an ICMP error's
+    // quote may see none): never a last frame 0 or a negative duration.
+    flow.lastFrame = frame;
+    flow.lastTime = time;
     flow.previous = previous;
     this.vlansSeen.add(p.vlan);
     this.all.push(flow);

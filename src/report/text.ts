@@ -6,6 +6,7 @@ import Table from "cli-table3";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { findingsByFlow, type FlowReport, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
+import { isoTime } from "./time.js";
 
 export interface TextOptions {
   style?: Style;
@@ -24,11 +25,6 @@ export const DEFAULT_SUMMARY_THRESHOLD = 40;
 /** Flows named per kind in the summary table. */
 const TOP_FLOWS = 3;
 
-export function isoTime(t: number | null): string {
-  if (t === null) return "-";
-  return new Date(t * 1000).toISOString().replace("T", " ").replace("Z", " UTC");
-}
-
 export function renderSummary(r: Report, st: Style): string {
   const c = r.capture;
   const lines = [
@@ -38,6 +34,11 @@ export function renderSummary(r: Report, st: Style): string {
       (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
       (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),
   ];
+  if (c.clockJumps.length > 0) {
+    const first = c.clockJumps[0]!;
+    lines.push(st.yellow(`  the clock jumps ${c.clockJumps.length === 1 ? "once" : `${c.clockJumps.length} times`} (first at frame ${first.frame}): ` +
+      "the duration adds up the stretches between jumps (see warnings)"));
+  }
   if (c.partial) lines.push(st.yellow("  partial: reading stopped at damage in the file (see warnings)"));
   return lines.join("\n");
 }
