@@ -76,7 +76,7 @@ Options:
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
       --msl SECONDS        maximum segment lifetime; TIME_WAIT lasts 2·MSL (default 30, Linux's 60 s in all)
-      --max-flows N        flows tracked at once (default 200000); when full, closed flows and
+      --max-flows N        flows tracked at once (default 75000); when full, closed flows and
                            flows idle for 60 s make room, and newer connections go untracked
       --frag-timeout S     IP reassembly timeout in seconds (default 30, as Linux's ipfrag_time)
       --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
