@@ -160,4 +160,12 @@ describe("a full flow table is said even with --quiet", () => {
     const r = run(["analyze", "-q", "--max-flows", "10", file()]);
     expect(r.stdout).toMatch(FULL);
   });
+
+  it("flows -q (text and JSON): on stderr", () => {
+    for (const format of ["text", "json"]) {
+      const r = run(["flows", "-q", "-F", format, "--max-flows", "10", file()]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^sockscope: warning: ${FULL.source}`, "m"));
+    }
+  });
 });

@@ -177,6 +177,7 @@ describe("clock jumps", () => {
     expect(text.stdout).toMatch(/Warnings \(1\)\n {2}the capture's clock jumps forward/);
     const flows = run(["flows", file]);
     expect(flows.stdout).toContain("the clock jumps once (first at frame 7)");
+    expect(flows.stderr).toMatch(/^sockscope: warning: the capture's clock jumps forward .* at frame 7/m);
     const json = run(["analyze", "-F", "json", "-q", file]);
     expect(json.stderr).toMatch(/^sockscope: warning: the capture's clock jumps forward .* at frame 7/m);
     expect(JSON.parse(json.stdout).warnings.some((w: string) => w.includes("frame 7"))).toBe(true);
