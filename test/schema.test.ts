@@ -14,7 +14,7 @@ import { readSource } from "../src/capture/reader.js";
 import { CaptureError } from "../src/capture/errors.js";
 import { buildReport } from "../src/report/model.js";
 import { reportJsonLines } from "../src/report/json.js";
-import { MemorySource } from "./helpers/build.js";
+import { concat, ETH_IPV4, ethernet, ipv4, MemorySource, pcapFile, udp } from "./helpers/build.js";
 import { corpusEntries } from "./helpers/corpus.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 import { ROOT } from "./helpers/paths.js";
@@ -72,6 +72,20 @@ describe("JSON reports of fixtures and corpus validate against the schema", () =
     }
     expect(reports).toBeGreaterThan(corpus.length * 0.9);
   }, 120_000);
+});
+
+describe("reports that once broke the schema", () => {
+  it("a capture holding only an ICMP port unreachable that quotes an unseen UDP datagram", async () => {
+    // The flow is made from the quote: 0 packets, but its first and last frame are the
+    // ICMP's and its duration 0 (was lastFrame 0 and durationSec -1 700 000 000).
+    const quoted = ipv4({ src: 0x0a000001, dst: 0x0a000002, proto: 17, payload: udp(40000, 53, new Uint8Array(20)) });
+    const icmp = concat([new Uint8Array([3, 3, 0, 0, 0, 0, 0, 0]), quoted.subarray(0, 28)]);
+    const frame = ethernet(ETH_IPV4, ipv4({ src: 0x0a000002, dst: 0x0a000001, proto: 1, payload: icmp }));
+    const r = await jsonReport(pcapFile([{ tsSec: 1_700_000_000, tsFrac: 0, data: frame }]), "icmp-only.pcap") as { flows: { firstFrame: number; lastFrame: number; durationSec: number; packets: unknown }[] };
+    expectValid(r);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0]).toMatchObject({ firstFrame: 1, lastFrame: 1, durationSec: 0, packets: { client: 0, server: 0 } });
+  });
 });
 
 /** mulberry32: a small seeded PRNG, so every mutant can be rebuilt from its number. */
