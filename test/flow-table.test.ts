@@ -6,6 +6,7 @@
  * Closed connections retire after RETIRE_CLOSED_AFTER_SEC quiet, so a long capture's
  * analyzer state follows the connections still open.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -17,6 +18,7 @@ import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
 import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
 import { readCapture } from "../src/capture/reader.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
+import { CLI } from "./helpers/paths.js";
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 const CLIENT = 0x0a000001, SERVER = 0x0a000002;
@@ -135,5 +137,35 @@ describe("memory per open flow", () => {
     expect(engine.flows.all.length).toBe(n);
     expect(perFlow, `${perFlow.toFixed(0)} B per flow`).toBeLessThan(5.2 * 1024);
     engine.finish();
+  });
+});
+
+describe("a full flow table is said even with --quiet", () => {
+  // 40 connections open at once, all busy: with --max-flows 10, 30 go untracked.
+  const file = () => write("full-cli.pcap", Array.from({ length: 40 }, (_, i) => handshake(1 + i * 0.001, 41000 + i)).flat());
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+    return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  };
+  const FULL = /flow table full and no flow idle for 60 s: 90 packet\(s\) of connections that came then were not analysed/;
+
+  it("-F json -q: on stderr and in the report's warnings", () => {
+    const r = run(["analyze", "-F", "json", "-q", "--max-flows", "10", file()]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^sockscope: warning: ${FULL.source}`, "m"));
+    expect(JSON.parse(r.stdout).warnings.some((w: string) => FULL.test(w))).toBe(true);
+  });
+
+  it("text -q: in the report's Warnings section", () => {
+    const r = run(["analyze", "-q", "--max-flows", "10", file()]);
+    expect(r.stdout).toMatch(FULL);
+  });
+
+  it("flows -q (text and JSON): on stderr", () => {
+    for (const format of ["text", "json"]) {
+      const r = run(["flows", "-q", "-F", format, "--max-flows", "10", file()]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^sockscope: warning: ${FULL.source}`, "m"));
+    }
   });
 });

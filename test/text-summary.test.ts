@@ -35,7 +35,7 @@ function report(findings: Finding[], flowCount = 30): Report {
     schema: REPORT_SCHEMA,
     capture: {
       file: "synthetic.pcap", format: "pcap-us-le", linkTypes: ["EN10MB"], packets: 300, bytes: 30000,
-      start: 1_700_000_000, end: 1_700_000_030, durationSec: 30, ipPackets: 300, nonIpPackets: 0,
+      start: 1_700_000_000, end: 1_700_000_030, durationSec: 30, clockJumps: [], ipPackets: 300, nonIpPackets: 0,
       truncatedPackets: 0, fragments: 0, reassembledDatagrams: 0, flows: { tcp: flowCount, udp: 0 }, partial: false,
     },
     flows: Array.from({ length: flowCount }, (_, i) => flow(i + 1)),

@@ -21,6 +21,7 @@ import { DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type 
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { SideHistory } from "./side-history.js";
+import { AnalysisClock, rawTime } from "./clock.js";
 import { ANALYZERS } from "./registry.js";
 
 export interface EngineOptions {
@@ -124,6 +125,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   readonly reassembler: Reassembler;
   readonly decoder: PacketDecoder;
   readonly stats = new DecodeStats();
+  /**
+   * Every time the engine and its analyzers see is analysis time, continuous across the
+   * capture's clock jumps (clock.ts); findings and reports get real times back (rawTime).
+   */
+  readonly clock = new AnalysisClock();
   readonly findings: Finding[] = [];
   observer: PacketObserver | null = null;
   /**
@@ -189,13 +195,13 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const st = this.stats;
     st.packets++;
     const frame = rec.frame;
-    const time = rec.tsSec + rec.tsNsec / 1e9;
+    const time = this.clock.toAnalysis(frame, rec.tsSec + rec.tsNsec / 1e9);
     this.currentFrame = frame;
     this.currentTime = time;
     if (st.firstTime < 0) { st.firstTime = time; st.firstFrame = frame; }
     if (time > st.lastTime) st.lastTime = time;
     this.flows.advanceClock(time);
-    const p = this.decoder.decode(rec);
+    const p = this.decoder.decode(rec, time);
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
     if (p.ipVersion === 0) {
@@ -247,9 +253,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.observer?.(rec, p, null, 0, null);
   }
 
-  /** A record another `--jobs` worker analyses: its time still moves this engine's clocks. */
-  advanceClock(time: number): void {
-    this.flows.advanceClock(time);
+  /** A record another `--jobs` worker analyses (frame `frame`, real time `time`): it still moves this engine's clocks. */
+  advanceClock(time: number, frame: number): void {
+    this.flows.advanceClock(this.clock.toAnalysis(frame, time));
   }
 
   /**
@@ -258,7 +264,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    * flows that are finished end (FlowTable.expire), so analyzers report from onFlowEnd
    * while the capture goes on. Returns how many flows ended.
    */
-  tick(now: number, expire: ExpireOptions): number {
+  tick(nowReal: number, expire: ExpireOptions): number {
+    const now = this.clock.peek(nowReal);
     if (now > this.currentTime) this.currentTime = now;
     this.reassembler.expire(now);
     return this.flows.expire(now, expire);
@@ -271,7 +278,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    */
   finish(lastPacketTime?: number): void {
     this.currentFrame = Infinity;
-    if (lastPacketTime !== undefined) this.currentTime = lastPacketTime;
+    if (lastPacketTime !== undefined) this.currentTime = this.clock.peek(lastPacketTime);
     this.reassembler.finish();
     this.flows.finish();
     this.findings.sort(compareFindings);
@@ -305,7 +312,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       flow: flow === null ? null : flow.id,
       frames: frames.slice(0, MAX_EVIDENCE_FRAMES),
       count: input.count ?? 1,
-      time: input.time,
+      time: rawTime(input.time, this.clock.jumps),
       side,
       endpoint: side === null || flow === null ? null : flow.endpointName(side),
       summary: input.summary,

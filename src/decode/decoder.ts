@@ -16,7 +16,8 @@ export class PacketDecoder {
   constructor(private readonly reassembler: Reassembler | null) {}
 
   /** Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. */
-  decode(rec: PacketRecord): DecodedPacket {
+  /** `time`: the record's time as the analysis sees it (analyze/clock.ts); reassembly timeouts go by it. */
+  decode(rec: PacketRecord, time = rec.time): DecodedPacket {
     const p = this.packet;
     // Decoders read the record in place: `b` is the reader's chunk, the record is b[start, end).
     const b = rec.buf, start = rec.start, end = rec.end;
@@ -54,7 +55,7 @@ export class PacketDecoder {
     }
     const r = this.reassembler;
     if (r === null) return p;
-    const whole = r.add(p, ipEnd, rec.frame, rec.time);
+    const whole = r.add(p, ipEnd, rec.frame, time);
     if (whole === null) return p;
     const d = r.completed!;
     r.completed = null;

@@ -218,10 +218,14 @@ export interface FlowLimits {
   retireAfterSec?: number;
 }
 /**
- * Flows tracked at once by default: twice the 100 k concurrent flows a capture is expected
- * to hold, and within V8's default heap at the ~7 KB an open TCP flow costs today.
+ * Flows tracked at once by default: what keeps a flood under 1 GB. An open TCP flow costs
+ * about 9 KB of memory at its peak today (its state, its analyzers', its share of the
+ * report), so peak RSS of `analyze -F json` (bench/flood.mjs, bench/flood-kinds.mjs) was
+ * at 200 000: 1 213 MB for 1 M unanswered SYNs, 1 516 MB for 200 k connections open at
+ * once; at 100 000: 651 and 914 MB (too near the bound); at 75 000: 497 and 712 MB. Past
+ * it, idle flows make room and the rest are counted in a warning; --max-flows raises it.
  */
-export const DEFAULT_MAX_FLOWS = 200_000;
+export const DEFAULT_MAX_FLOWS = 75_000;
 /** A flow quiet for less than this is never evicted to make room (see FlowTable.makeRoom). */
 export const EVICT_MIN_IDLE_SEC = 60;
 
@@ -694,6 +698,10 @@ export class FlowTable {
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
     flow.firstTime = time;
+    // Its first frame is its last until another comes (a flow made from an ICMP error's
+    // quote may see none): never a last frame 0 or a negative duration.
+    flow.lastFrame = frame;
+    flow.lastTime = time;
     flow.previous = previous;
     this.vlansSeen.add(p.vlan);
     this.all.push(flow);

@@ -44,7 +44,7 @@ export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["o
     const owner = router.route(rec);
     if (owner === me) engine.onPacket(rec);
     else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
-    else engine.advanceClock(lastPacketTime); // every shard retires flows at the same records
+    else engine.advanceClock(lastPacketTime, rec.frame); // every shard retires flows at the same records
   }, { chunkSize: init.chunkSize, onProgress });
   // "The end of the capture" is its last packet, whichever shard that fell in.
   engine.finish(lastPacketTime);

@@ -9,6 +9,8 @@ import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
 import { DIR_CLIENT, DIR_SERVER, EVICT_MIN_IDLE_SEC, type Flow } from "../decode/flow.js";
 import { L4_TCP } from "../decode/packet.js";
+import { rawTime, type ClockJump } from "../analyze/clock.js";
+import { isoTime } from "./time.js";
 
 export const REPORT_SCHEMA = "sockscope.report/1";
 
@@ -21,7 +23,10 @@ export interface CaptureSummary {
   /** Seconds since the epoch of the first and last packet; null for an empty capture. */
   start: number | null;
   end: number | null;
+  /** The stretches between clock jumps added up: a jump is no part of it. */
   durationSec: number;
+  /** Where the capture's timestamps jump (analyze/clock.ts): back, or forward by more than a day. */
+  clockJumps: { frame: number; fromTime: number; toTime: number }[];
   ipPackets: number;
   nonIpPackets: number;
   truncatedPackets: number;
@@ -43,6 +48,7 @@ export interface FlowReport {
   firstFrame: number;
   lastFrame: number;
   start: number;
+  /** Between its first and last packet, leaving out clock jumps. */
   durationSec: number;
   packets: { client: number; server: number };
   bytes: { client: number; server: number };
@@ -67,7 +73,8 @@ export interface FlowFilter {
   port?: number;
 }
 
-export function flowReport(f: Flow): FlowReport {
+/** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
+export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowReport {
   const tcp = f.proto === L4_TCP;
   const close = f.close;
   return {
@@ -79,8 +86,8 @@ export function flowReport(f: Flow): FlowReport {
     vlan: f.vlan === 0 ? null : f.vlan,
     firstFrame: f.firstFrame,
     lastFrame: f.lastFrame,
-    start: round6(f.firstTime),
-    durationSec: round6(f.lastTime - f.firstTime),
+    start: round6(rawTime(f.firstTime, jumps)),
+    durationSec: round6(Math.max(0, f.lastTime - f.firstTime)),
     packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
     bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
     close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
@@ -135,17 +142,20 @@ export interface AnalysisResult {
   untrackedPackets: number;
   vlanJoined: number;
   fragmentEvictions: number;
+  /** The capture's clock jumps (the same in every `--jobs` shard: each sees every record's time). */
+  clockJumps: ClockJump[];
 }
 
 export function engineResult(engine: Engine): AnalysisResult {
   return {
     stats: engine.stats,
-    flows: engine.flows.all.map(flowReport),
+    flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
     findings: engine.findings,
     flowsEvicted: engine.flows.evicted,
     untrackedPackets: engine.flows.untrackedPackets,
     vlanJoined: engine.flows.vlanJoined,
     fragmentEvictions: engine.reassembler.evictions,
+    clockJumps: engine.clock.jumps,
   };
 }
 
@@ -176,6 +186,7 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
   if (result.vlanJoined > 0) {
     warnings.push(`${result.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);
   }
+  warnings.push(...clockJumpWarnings(result.clockJumps));
   if (result.fragmentEvictions > 0) {
     warnings.push(`fragment reassembly buffers full: ${result.fragmentEvictions} incomplete datagram(s) evicted`);
   }
@@ -188,9 +199,12 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
       linkTypes: [...new Set(info.interfaces.map((i) => linkTypeName(i.linkType)))],
       packets: info.packets,
       bytes: info.bytesRead,
+      // Analysis times (continuous across clock jumps) made real again; the first packet's needs no undoing.
       start: st.firstTime < 0 ? null : round6(st.firstTime),
-      end: st.lastTime < 0 ? null : round6(st.lastTime),
-      durationSec: st.firstTime < 0 ? 0 : round6(st.lastTime - st.firstTime),
+      end: st.lastTime < 0 ? null : round6(rawTime(st.lastTime, result.clockJumps)),
+      // Clamped: the first packet can be a little later than others, reordered across interfaces.
+      durationSec: st.firstTime < 0 ? 0 : round6(Math.max(0, st.lastTime - st.firstTime)),
+      clockJumps: result.clockJumps.map((j) => ({ frame: j.frame, fromTime: round6(j.fromTime), toTime: round6(j.toTime) })),
       ipPackets: st.ipPackets,
       nonIpPackets: st.nonIpPackets,
       truncatedPackets: st.truncatedPackets,
@@ -203,6 +217,20 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
     findings,
     warnings,
   };
+}
+
+/** Clock jumps named one by one up to this many; the rest counted. */
+export const MAX_CLOCK_JUMP_WARNINGS = 10;
+
+/** One warning per clock jump (up to MAX_CLOCK_JUMP_WARNINGS), naming its frame. */
+export function clockJumpWarnings(jumps: readonly ClockJump[]): string[] {
+  const out = jumps.slice(0, MAX_CLOCK_JUMP_WARNINGS).map((j) => {
+    const d = j.toTime - j.fromTime;
+    return `the capture's clock jumps ${d < 0 ? "back" : "forward"} ${Math.abs(d).toFixed(3)} s at frame ${j.frame} ` +
+      `(from ${isoTime(j.fromTime)} to ${isoTime(j.toTime)}): no duration or timer is measured across it`;
+  });
+  if (jumps.length > MAX_CLOCK_JUMP_WARNINGS) out.push(`… and ${jumps.length - MAX_CLOCK_JUMP_WARNINGS} more clock jumps (all in capture.clockJumps of --format json)`);
+  return out;
 }
 
 /** Findings grouped by flow, most severe first (for the text report). */

@@ -7,6 +7,7 @@ import type { Finding } from "../analyze/finding.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
 import { findingsByFlow, type FlowReport, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
+import { isoTime } from "./time.js";
 
 export { DEFAULT_SUMMARY_THRESHOLD, summariseByKind, type KindSummary } from "./summary-by-kind.js";
 
@@ -22,10 +23,6 @@ export interface TextOptions {
   all?: boolean;
 }
 
-export function isoTime(t: number | null): string {
-  if (t === null) return "-";
-  return new Date(t * 1000).toISOString().replace("T", " ").replace("Z", " UTC");
-}
 
 export function renderSummary(r: Report, st: Style): string {
   const c = r.capture;
@@ -36,6 +33,11 @@ export function renderSummary(r: Report, st: Style): string {
       (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
       (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),
   ];
+  if (c.clockJumps.length > 0) {
+    const first = c.clockJumps[0]!;
+    lines.push(st.yellow(`  the clock jumps ${c.clockJumps.length === 1 ? "once" : `${c.clockJumps.length} times`} (first at frame ${first.frame}): ` +
+      "the duration adds up the stretches between jumps (see warnings)"));
+  }
   if (c.partial) lines.push(st.yellow("  partial: reading stopped at damage in the file (see warnings)"));
   return lines.join("\n");
 }
