@@ -16,6 +16,8 @@ export interface ReadOptions {
   chunkSize?: number;
   /** Called after every chunk with bytes and packets read so far. */
   onProgress?: (bytesRead: number, packets: number, totalBytes: number | null) => void;
+  /** Asked after every chunk: true stops reading (the packets wanted have all been seen, e.g. -c N). */
+  stop?: () => boolean;
 }
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
@@ -110,6 +112,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     base += pos - start;
     start = pos;
     opts.onProgress?.(info.bytesRead, info.packets, source.size);
+    if (opts.stop?.() === true) { await prefetch?.catch(() => 0); return info; }
     const n = prefetch === null ? 0 : await prefetch;
     if (n === 0) break;
     const left = end - pos;
@@ -130,7 +133,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     end = reserve + n;
   }
   if (framer === null) {
-    if (end === start) throw new CaptureError(file, 0, "empty input (0 bytes): not a capture");
+    if (end === start) throw new CaptureError(file, null, "empty input (0 bytes): not a capture");
     throw new CaptureError(file, 0, `only ${end - start} bytes: too short to be a capture file`);
   }
   if (end > start) {

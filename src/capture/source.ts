@@ -57,12 +57,12 @@ export async function openSource(path: string): Promise<ByteSource> {
   let size: number;
   try {
     const st = await stat(path);
-    if (st.isDirectory()) throw new CaptureError(path, 0, "is a directory, not a capture file");
+    if (st.isDirectory()) throw new CaptureError(path, null, "is a directory, not a capture file");
     size = st.size;
   } catch (e) {
     throw asCaptureError(path, e);
   }
-  if (size === 0) throw new CaptureError(path, 0, "empty file (0 bytes): not a capture");
+  if (size === 0) throw new CaptureError(path, null, "empty file (0 bytes): not a capture");
   try {
     return new FileSource(path, size, await open(path, "r"));
   } catch (e) {
@@ -78,5 +78,5 @@ function asCaptureError(path: string, e: unknown): CaptureError {
     code === "EACCES" ? "permission denied" :
     code === "EISDIR" ? "is a directory, not a capture file" :
     `cannot open (${code ?? String(e)})`;
-  return new CaptureError(path, 0, why);
+  return new CaptureError(path, null, why);
 }
