@@ -8,7 +8,7 @@
  * Also: the compile errors are libpcap's, and a missing compiler is said plainly.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { CaptureFilter, FilterError, findTcpdump } from "../src/capture/filter/c
 import { SelectingSink } from "../src/capture/filter/select.js";
 import { readCapture, readSource } from "../src/capture/reader.js";
 import { StreamSource } from "../src/capture/source.js";
+import { runCapture } from "../src/pipeline.js";
 import { CORPUS } from "./helpers/paths.js";
 
 const tcpdump = findTcpdump();
@@ -171,5 +172,21 @@ describe("no compiler", () => {
     } finally {
       if (saved === undefined) delete process.env.SOCKSCOPE_TCPDUMP; else process.env.SOCKSCOPE_TCPDUMP = saved;
     }
+  });
+});
+
+describe("-c N", () => {
+  it("hands on the first N packets and stops reading there", async () => {
+    const path = join(CORPUS, "captures", "pcpp--example2-mixed.pcap");
+    const size = statSync(path).size;
+    const frames: number[] = [];
+    const sink = new SelectingSink({ filter: null, count: 3 }, (r) => { frames.push(r.frame); });
+    const info = await readCapture(path, sink.onPacket, { chunkSize: 4096, stop: () => sink.done });
+    expect(frames).toEqual([1, 2, 3]);
+    expect(sink.done).toBe(true);
+    expect(info.bytesRead).toBeLessThan(size / 10);
+    const run = await runCapture(path, { select: { filter: null, count: 3 }, chunkSize: 4096, analyzers: [] });
+    expect(run.engine.stats.ipPackets + run.engine.stats.nonIpPackets).toBe(3);
+    expect(run.info.bytesRead).toBeLessThan(size / 10);
   });
 });

@@ -101,6 +101,8 @@ function isKnown(code: number): boolean {
   return KNOWN.has(code);
 }
 
+const SCRATCH = new Uint32Array(BPF_MEMWORDS);
+
 /**
  * Runs `program` over `pkt[start, end)` (the captured bytes; `wireLen` is the length on
  * the wire, what BPF_LEN loads). Returns the program's result as an unsigned 32-bit
@@ -109,7 +111,7 @@ function isKnown(code: number): boolean {
 export function runBpf(program: BpfProgram, pkt: Uint8Array, start: number, end: number, wireLen: number): number {
   const n = program.length;
   const capLen = end - start;
-  const mem = new Uint32Array(BPF_MEMWORDS);
+  const mem = SCRATCH.fill(0); // one array for every run (runs never nest): no allocation per packet
   let A = 0, X = 0;
   // pc only grows (every jump is forward), so the loop runs at most n times.
   for (let pc = 0; pc < n; pc++) {
