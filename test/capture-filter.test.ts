@@ -18,7 +18,7 @@ import { SelectingSink } from "../src/capture/filter/select.js";
 import { readCapture, readSource } from "../src/capture/reader.js";
 import { StreamSource } from "../src/capture/source.js";
 import { runCapture } from "../src/pipeline.js";
-import { CORPUS } from "./helpers/paths.js";
+import { CORPUS, ROOT } from "./helpers/paths.js";
 
 const tcpdump = findTcpdump();
 if (tcpdump === null) console.warn("capture-filter.test.ts: tcpdump is not installed; the comparisons with libpcap are skipped");
@@ -158,7 +158,7 @@ describe.skipIf(tcpdump === null)("compiling", () => {
     const unshare = spawnSync("unshare", ["-n", "true"]);
     if (unshare.status !== 0) { console.warn("capture-filter.test.ts: cannot create a network namespace (needs root); namespace check skipped"); return; }
     const out = execFileSync("unshare", ["-n", process.execPath, "-e",
-      `import("${join(__dirname, "..", "dist", "capture", "filter", "compile.js")}").then((m) => console.log(new m.CaptureFilter("udp port 53").programFor(113).length))`]).toString();
+      `import("${join(ROOT, "dist", "capture", "filter", "compile.js")}").then((m) => console.log(new m.CaptureFilter("udp port 53").programFor(113).length))`]).toString();
     expect(Number(out)).toBeGreaterThan(3);
   });
 });
