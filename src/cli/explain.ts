@@ -8,6 +8,10 @@ export function explainCommand(args: string[], usage: string): number {
     process.stdout.write(usage + "\n");
     return 0;
   }
+  if (args[0]?.startsWith("-") === true) {
+    process.stderr.write(`sockscope: explain: unknown option ${args[0]} (see sockscope explain --help)\n`);
+    return 2;
+  }
   if (args.length === 0) {
     const width = Math.max(0, ...ANALYZERS.map((a) => a.id.length));
     let family = "";

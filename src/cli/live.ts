@@ -380,7 +380,9 @@ function renderLiveSection(
 export async function interfacesCommand(args: string[]): Promise<number> {
   let v: { format?: string; help?: boolean };
   try {
-    ({ values: v } = parseArgs({ args, options: { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } } }));
+    let positionals: string[];
+    ({ values: v, positionals } = parseCommandArgs("interfaces", args, { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } }));
+    if (positionals.length > 0) return usageFail(`interfaces takes no arguments (got "${positionals[0]}")`, "interfaces");
   } catch (e) {
     return usageFail((e as Error).message, "interfaces");
   }
