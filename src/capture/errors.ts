@@ -1,8 +1,8 @@
 /**
  * Capture-format errors (tier 1 of the bad-input policy): the file's structure is broken
  * at a known byte offset. Readers throw these; the caller reports them as one line and
- * keeps what was read before the damage. `offset` is null when no byte of the input is
- * at fault (a file that could not be opened, or that holds no bytes at all).
+ * keeps what was read before the damage. `offset` is null when the file could not be
+ * opened (missing, a directory, no permission): no byte of it was read to be at fault.
  */
 export class CaptureError extends Error {
   constructor(

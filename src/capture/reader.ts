@@ -133,7 +133,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     end = reserve + n;
   }
   if (framer === null) {
-    if (end === start) throw new CaptureError(file, null, "empty input (0 bytes): not a capture");
+    if (end === start) throw new CaptureError(file, 0, "empty input (0 bytes): not a capture");
     throw new CaptureError(file, 0, `only ${end - start} bytes: too short to be a capture file`);
   }
   if (end > start) {

@@ -62,7 +62,7 @@ export async function openSource(path: string): Promise<ByteSource> {
   } catch (e) {
     throw asCaptureError(path, e);
   }
-  if (size === 0) throw new CaptureError(path, null, "empty file (0 bytes): not a capture");
+  if (size === 0) throw new CaptureError(path, 0, "empty file (0 bytes): not a capture");
   try {
     return new FileSource(path, size, await open(path, "r"));
   } catch (e) {
