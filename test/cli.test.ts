@@ -227,6 +227,9 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     // Words after the file are joined, as tcpdump joins them; -r takes the file.
     const words = jsonl(run(["packets", "--format", "jsonl", "-r", refused, "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"]));
     expect(words).toEqual(resets);
+    // -f EXPR, as live takes it; not both.
+    expect(jsonl(run(["packets", "--format", "jsonl", "-f", "tcp[tcpflags] & tcp-rst != 0", refused]))).toEqual(resets);
+    expect(run(["packets", "-f", "tcp", refused, "udp"]).stderr).toMatch(/^sockscope: packets: give the capture filter once: -f EXPR or words after the capture, not both/);
     // With -c the count is of matching packets.
     expect(jsonl(run(["packets", "--format", "jsonl", "-c", "1", refused, "tcp[tcpflags] & tcp-rst != 0"])).map((l) => l.frame)).toEqual([2]);
   });

@@ -19,6 +19,8 @@ export class UsageError extends Error {
 /** Options every capture-reading command takes the way tcpdump and tshark do. */
 export const CAPTURE_OPTIONS = {
   read: { type: "string", short: "r" },
+  // -f EXPR as live (and tshark) take it, for the filter that may otherwise follow the file.
+  filter: { type: "string", short: "f" },
   count: { type: "string", short: "c" },
   // -n: tcpdump's "don't resolve names". sockscope never resolves names, so it changes nothing.
   numeric: { type: "boolean", short: "n" },
@@ -62,11 +64,11 @@ export interface CaptureArgs {
 
 /**
  * The input is `-r FILE` or the first word; the words after it are a capture filter
- * expression, joined with spaces as tcpdump joins them. `-c N` keeps the first N
+ * expression, joined with spaces as tcpdump joins them (or `-f EXPR`, as for live). `-c N` keeps the first N
  * (matching) packets. Compiling the filter may throw FilterError (no compiler, or libpcap
  * refused the expression).
  */
-export function captureArgs(command: string, v: { read?: string; count?: string }, positionals: string[]): CaptureArgs {
+export function captureArgs(command: string, v: { read?: string; filter?: string; count?: string }, positionals: string[]): CaptureArgs {
   const words = [...positionals];
   const input = v.read ?? words.shift();
   if (input === undefined) throw new UsageError(`which capture? give a file (or -r FILE), or - for standard input`, command);
@@ -75,7 +77,8 @@ export function captureArgs(command: string, v: { read?: string; count?: string 
     if (!/^\d+$/.test(v.count) || Number(v.count) < 1) throw new UsageError(`-c takes a number of packets (1 or more), not "${v.count}"`, command);
     count = Number(v.count);
   }
-  const expression = words.join(" ").trim();
+  if (v.filter !== undefined && words.length > 0) throw new UsageError(`give the capture filter once: -f EXPR or words after the capture, not both (got "${words.join(" ")}" too)`, command);
+  const expression = (v.filter ?? words.join(" ")).trim();
   let filter: CaptureFilter | null = null;
   if (expression !== "") {
     try {

@@ -45,7 +45,7 @@ const COMMON_OPTIONS = {
 /** What to read and which packets of it, the same for analyze, flows and packets (tcpdump's options). */
 const SELECT_HELP = `Reading, as tcpdump does:
   -r FILE                  the capture to read (or give it as the first word; - is standard input)
-  FILTER                   the words after the capture: a capture filter in tcpdump's syntax
+  FILTER, -f FILTER        the words after the capture: a capture filter in tcpdump's syntax
                            ("tcp port 5020"), compiled by libpcap (through tcpdump, which must be
                            installed); only the packets it matches are analysed. Frame numbers
                            stay those of the whole file
