@@ -10,33 +10,42 @@ import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engin
 import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
 import { runParallel } from "./parallel/run.js";
 import { ANALYZERS } from "./analyze/registry.js";
+import { SelectingSink, type PacketSelection } from "./capture/filter/select.js";
 
 export interface RunOptions extends EngineOptions {
   observer?: PacketObserver;
   onProgress?: ReadOptions["onProgress"];
   chunkSize?: number;
+  /** Only these packets are analysed (capture filter, -c): the analyzers never see the others. */
+  select?: PacketSelection;
 }
 
 export interface RunResult {
   info: CaptureInfo;
   engine: Engine;
+  /** What the selection kept, when there was one. */
+  selected: SelectingSink | null;
 }
 
 /** Reads and analyses the whole capture. Throws CaptureError only if it cannot be read at all. */
 export async function runCapture(path: string, opts: RunOptions = {}): Promise<RunResult> {
   const engine = new Engine(opts);
   if (opts.observer) engine.observer = opts.observer;
-  const info = await readCapture(path, engine.onPacket, { onProgress: opts.onProgress, chunkSize: opts.chunkSize });
+  const selected = opts.select === undefined ? null : new SelectingSink(opts.select, engine.onPacket);
+  const info = await readCapture(path, selected?.onPacket ?? engine.onPacket, {
+    onProgress: opts.onProgress, chunkSize: opts.chunkSize, stop: selected === null ? undefined : () => selected.done,
+  });
   engine.finish();
-  return { info, engine };
+  return { info, engine, selected };
 }
 
 export interface AnalyzeOptions extends RunOptions {
   /**
    * Worker threads (`--jobs`): 1 analyses on this thread; more shard the flows across
    * workers with the same outcome. Per-packet callbacks (observer, onFinding, tags),
-   * analyzers not in the registry, standard input and captures the router cannot split
-   * (IP fragments, several VLANs) run on one thread whatever this says.
+   * analyzers not in the registry, standard input, a packet selection (capture filter,
+   * -c) and captures the router cannot split (IP fragments, several VLANs) run on one
+   * thread whatever this says.
    */
   jobs?: number;
   filter?: FlowFilter;
@@ -68,16 +77,17 @@ export function defaultJobs(path: string): number {
 }
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
-export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult }> {
+export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult; selected: SelectingSink | null }> {
   const single = async () => {
-    const { info, engine } = await runCapture(path, opts);
-    return { info, result: engineResult(engine) };
+    const { info, engine, selected } = await runCapture(path, opts);
+    return { info, result: engineResult(engine), selected };
   };
   const jobs = opts.jobs ?? 1;
-  const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined;
+  // A selection runs on one thread: the shards would each have to filter the whole file, and -c needs one count.
+  const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined || opts.select !== undefined;
   // Workers each read the file (so not standard input) and load analyzers from the registry.
   const registered = (opts.analyzers ?? ANALYZERS).every((a) => ANALYZERS.includes(a));
-  if (jobs > 1 && !perPacket && path !== "-" && registered) return runParallel(path, opts, jobs, single);
+  if (jobs > 1 && !perPacket && path !== "-" && registered) return { ...(await runParallel(path, opts, jobs, single)), selected: null };
   return single();
 }
 

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import Ajv from "ajv";
 import { CLI, CORPUS, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
+import { findTcpdump } from "../src/capture/filter/compile.js";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8"));
 const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -24,12 +25,16 @@ const tmp = mkdtempSync(join(tmpdir(), "sockscope-cli-"));
 const refused = join(ROOT, "fixtures", "connection-refused", "ipv4.pcap");
 const corpus = (f: string) => join(CORPUS, "captures", f);
 
-/** Asserts one line on stderr that names the file and a byte offset, and no stack trace. */
-function expectOneLineError(stderr: string, file: string) {
+/**
+ * Asserts one line on stderr that names the file, and no stack trace; a byte offset when
+ * the bytes are at fault, none when the file could not be opened.
+ */
+function expectOneLineError(stderr: string, file: string, withOffset: boolean) {
   const lines = stderr.trim().split("\n");
   expect(lines).toHaveLength(1);
   expect(lines[0]).toContain(file);
-  expect(lines[0]).toMatch(/offset \d+/);
+  if (withOffset) expect(lines[0]).toMatch(/offset \d+/);
+  else expect(lines[0]).not.toMatch(/offset/);
   expect(stderr).not.toMatch(/\n\s+at /);
 }
 
@@ -43,15 +48,20 @@ describe("bad input gets one line and exit 2", () => {
     ["short header", () => { const f = join(tmp, "short.pcap"); writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0])); return f; }],
     ["absurd first record", () => corpus("suricata--bug-6875-01-fuzz.pcap").replace("6875-01", "6875-01")],
   ];
+  // Nothing to point at in a file that could not be opened: "offset 0" would mislead.
+  const unopened = new Set(["missing file", "directory"]);
   for (const [name, make] of cases.slice(0, 6)) {
     it(name, () => {
       const file = make();
       const r = run(["analyze", file]);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe("");
-      expectOneLineError(r.stderr, file);
+      expectOneLineError(r.stderr, file, !unopened.has(name));
     });
   }
+  it("a missing file says so, with no offset", () => {
+    expect(run(["analyze", join(tmp, "nope.pcap")]).stderr).toBe(`sockscope: ${join(tmp, "nope.pcap")}: no such file\n`);
+  });
   it("gzip input is named as such", () => {
     const r = run(["analyze", join(tmp, "x.pcap.gz")]);
     expect(r.stderr).toMatch(/gzip/);
@@ -153,6 +163,111 @@ describe("commands", () => {
     expect(one.stdout).toMatch(/^zero-window \(warning\)/);
     expect(one.stdout).toContain("000 §2.11");
     expect(run(["explain", "no-such-kind"]).code).toBe(2);
+  });
+  it("explain names the closest kinds for an unknown one", () => {
+    const r = run(["explain", "nagle"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`sockscope: no kind "nagle"; closest: nagle-delay; 'sockscope explain' lists them\n`);
+    expect(run(["explain", "zerowindow"]).stderr).toContain("closest: zero-window;");
+    expect(run(["explain", "qwertyuiop"]).stderr).not.toContain("closest");
+  });
+  it("--flow with no such flow says so and how many there are", () => {
+    for (const cmd of ["flows", "analyze", "packets"]) {
+      const r = run([cmd, "--flow", "9", refused]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/^sockscope: no flow 9: .*has 2 flows \(ids 1-2\)\n$/);
+    }
+    expect(run(["flows", "--flow", "2", refused]).code).toBe(0);
+  });
+});
+
+describe("unknown options: sockscope's own one line, with a --help hint", () => {
+  it("names the option and the command's help, not Node's parser advice", () => {
+    const r = run(["analyze", "-x", refused]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("sockscope: analyze: unknown option -x (see sockscope analyze --help)\n");
+  });
+  it("suggests the long option meant", () => {
+    expect(run(["flows", "--flwo", "3", refused]).stderr).toBe("sockscope: flows: unknown option --flwo; did you mean --flow? (see sockscope flows --help)\n");
+  });
+  it("a missing value is named", () => {
+    expect(run(["packets", refused, "-c"]).stderr).toBe("sockscope: packets: -c, --count needs a value (see sockscope packets --help)\n");
+  });
+  it("every command answers the same way", () => {
+    for (const cmd of ["analyze", "flows", "packets", "explain", "check", "live", "interfaces"]) {
+      const r = run([cmd, "--bogus"]);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr, cmd).toMatch(new RegExp(`^sockscope: (${cmd}: )?unknown option --bogus \\(see sockscope ${cmd} --help\\)\n$`));
+    }
+  });
+});
+
+describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", () => {
+  const hasTcpdump = findTcpdump() !== null;
+  const jsonl = (r: { stdout: string }) => r.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  it("-r FILE reads the file, -n changes nothing", () => {
+    const plain = run(["analyze", "--format", "json", refused]).stdout;
+    expect(run(["analyze", "--format", "json", "-r", refused]).stdout).toBe(plain);
+    expect(run(["analyze", "-n", "--format", "json", refused]).stdout).toBe(plain);
+    expect(run(["analyze", "-nr", refused, "--format", "json"]).stdout).toBe(plain);
+  });
+  it("-c N analyses the first N packets only", () => {
+    const lines = jsonl(run(["packets", "-c", "3", "--format", "jsonl", refused]));
+    expect(lines.map((l) => l.frame)).toEqual([1, 2, 3]);
+    const report = JSON.parse(run(["analyze", "-c", "2", "--format", "json", refused]).stdout);
+    expect(report.capture.packets).toBe(2);
+    expect(report.capture.file).toMatch(/\(first 2 packets\)$/);
+    expect(report.flows).toHaveLength(1);
+    expect(run(["packets", "-c", "0", refused]).code).toBe(2);
+  });
+  it.skipIf(!hasTcpdump)("a filter after the file keeps the frames it matches, with their numbers in the file", () => {
+    const resets = jsonl(run(["packets", "--format", "jsonl", refused, "tcp[tcpflags] & tcp-rst != 0"]));
+    expect(resets.map((l) => l.frame)).toEqual([2, 4]);
+    // Words after the file are joined, as tcpdump joins them; -r takes the file.
+    const words = jsonl(run(["packets", "--format", "jsonl", "-r", refused, "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"]));
+    expect(words).toEqual(resets);
+    // -f EXPR, as live takes it; not both.
+    expect(jsonl(run(["packets", "--format", "jsonl", "-f", "tcp[tcpflags] & tcp-rst != 0", refused]))).toEqual(resets);
+    expect(run(["packets", "-f", "tcp", refused, "udp"]).stderr).toMatch(/^sockscope: packets: give the capture filter once: -f EXPR or words after the capture, not both/);
+    // With -c the count is of matching packets.
+    expect(jsonl(run(["packets", "--format", "jsonl", "-c", "1", refused, "tcp[tcpflags] & tcp-rst != 0"])).map((l) => l.frame)).toEqual([2]);
+  });
+  it.skipIf(!hasTcpdump)("the analyzers see only the packets kept", () => {
+    const all = JSON.parse(run(["analyze", "--format", "json", refused]).stdout);
+    expect(all.findings.map((f: { kind: string }) => f.kind)).toContain("connection-refused");
+    const synsOnly = JSON.parse(run(["analyze", "--format", "json", refused, "tcp[tcpflags] & tcp-rst == 0"]).stdout);
+    expect(synsOnly.capture.packets).toBe(2);
+    expect(synsOnly.capture.file).toMatch(/\(filter "tcp\[tcpflags\] & tcp-rst == 0": 2 of 4 packets\)$/);
+    expect(synsOnly.findings.map((f: { kind: string }) => f.kind)).not.toContain("connection-refused");
+  });
+  it.skipIf(!hasTcpdump)("works on standard input and with --jobs (a filter runs on one thread)", () => {
+    const file = corpus("pcpp--example2-mixed.pcap");
+    const one = JSON.parse(run(["analyze", "--format", "json", "-j", "1", file, "udp port 53"]).stdout);
+    const two = JSON.parse(run(["analyze", "--format", "json", "-j", "2", file, "udp port 53"]).stdout);
+    expect(two).toEqual(one);
+    expect(one.flows.length).toBeGreaterThan(0);
+    for (const f of one.flows) expect(`${f.client} ${f.server}`).toMatch(/:53\b/);
+    const stdin = JSON.parse(run(["analyze", "--format", "json", "-", "udp port 53"], readFileSync(file)).stdout);
+    expect({ ...stdin, capture: { ...stdin.capture, file: "" } }).toEqual({ ...one, capture: { ...one.capture, file: "" } });
+    const packets = jsonl(run(["packets", "--format", "jsonl", "-c", "4", "-", "tcp"], readFileSync(file)));
+    expect(packets).toHaveLength(4);
+    expect(packets.every((p) => p.proto === "TCP")).toBe(true);
+  });
+  it.skipIf(!hasTcpdump)("an expression libpcap refuses is its message, one line, exit 2", () => {
+    const r = run(["flows", refused, "tcp port"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`sockscope: capture filter "tcp port": can't parse filter expression: syntax error\n`);
+  });
+  it.skipIf(!hasTcpdump)("two captures are not taken for a filter", () => {
+    const r = run(["analyze", refused, refused]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/one capture at a time: ".*ipv4\.pcap" is a file/);
+  });
+  it("with no compiler, says what is missing", () => {
+    const r = spawnSync(process.execPath, [CLI, "analyze", refused, "tcp"], { env: { ...process.env, SOCKSCOPE_TCPDUMP: join(tmp, "none") } });
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toMatch(/^sockscope: a capture filter needs libpcap's compiler, which sockscope runs through tcpdump: tcpdump was not found .*\n$/);
   });
 });
 

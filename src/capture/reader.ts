@@ -16,6 +16,8 @@ export interface ReadOptions {
   chunkSize?: number;
   /** Called after every chunk with bytes and packets read so far. */
   onProgress?: (bytesRead: number, packets: number, totalBytes: number | null) => void;
+  /** Asked after every chunk: true stops reading (the packets wanted have all been seen, e.g. -c N). */
+  stop?: () => boolean;
 }
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
@@ -110,6 +112,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     base += pos - start;
     start = pos;
     opts.onProgress?.(info.bytesRead, info.packets, source.size);
+    if (opts.stop?.() === true) { await prefetch?.catch(() => 0); return info; }
     const n = prefetch === null ? 0 : await prefetch;
     if (n === 0) break;
     const left = end - pos;

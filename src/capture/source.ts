@@ -57,7 +57,7 @@ export async function openSource(path: string): Promise<ByteSource> {
   let size: number;
   try {
     const st = await stat(path);
-    if (st.isDirectory()) throw new CaptureError(path, 0, "is a directory, not a capture file");
+    if (st.isDirectory()) throw new CaptureError(path, null, "is a directory, not a capture file");
     size = st.size;
   } catch (e) {
     throw asCaptureError(path, e);
@@ -78,5 +78,5 @@ function asCaptureError(path: string, e: unknown): CaptureError {
     code === "EACCES" ? "permission denied" :
     code === "EISDIR" ? "is a directory, not a capture file" :
     `cannot open (${code ?? String(e)})`;
-  return new CaptureError(path, 0, why);
+  return new CaptureError(path, null, why);
 }

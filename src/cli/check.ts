@@ -6,7 +6,7 @@
  */
 import { CHECK_HELP } from "./help-texts.js";
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./args.js";
 import { PLAIN, styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { Output } from "./output.js";
@@ -45,18 +45,14 @@ function targetsFor(positionals: string[], expect: string | undefined, update: b
 export async function checkCommand(args: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>, positionals: string[];
   try {
-    ({ values: v, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        expect: { type: "string", short: "e" },
-        update: { type: "boolean", short: "u" },
-        format: { type: "string", short: "F" },
-        output: { type: "string", short: "o" },
-        quiet: { type: "boolean", short: "q" },
-        "no-color": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+    ({ values: v, positionals } = parseCommandArgs("check", args, {
+      expect: { type: "string", short: "e" },
+      update: { type: "boolean", short: "u" },
+      format: { type: "string", short: "F" },
+      output: { type: "string", short: "o" },
+      quiet: { type: "boolean", short: "q" },
+      "no-color": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     }));
   } catch (e) {
     return usage((e as Error).message);

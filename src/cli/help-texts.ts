@@ -17,6 +17,7 @@ Capture:
   -s, --snaplen N          bytes kept per packet (default and most: 65535 with cap, 262144 with
                            tcpdump or dumpcap)
   -c, --count N            stop after N packets
+  -n                       accepted as tcpdump's -n; sockscope never resolves names
       --duration S         stop after S seconds
   -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
                            of the findings), complete when sockscope exits

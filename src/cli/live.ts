@@ -8,6 +8,7 @@
  * filter, interface lost, cap missing): one line on stderr saying what to do.
  */
 import { LIVE_HELP, INTERFACES_HELP } from "./help-texts.js";
+import { CAPTURE_OPTIONS, parseCommandArgs } from "./args.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { unlinkSync } from "node:fs";
 import { readSource } from "../capture/reader.js";
@@ -42,6 +43,7 @@ const LIVE_OPTIONS = {
   filter: { type: "string", short: "f" },
   snaplen: { type: "string", short: "s" },
   count: { type: "string", short: "c" },
+  numeric: CAPTURE_OPTIONS.numeric,
   duration: { type: "string" },
   write: { type: "string", short: "w" },
   via: { type: "string" },
@@ -140,7 +142,7 @@ export async function liveCommand(args: string[]): Promise<number> {
   let v: ReturnType<typeof parseArgs<{ options: typeof LIVE_OPTIONS; allowPositionals: true }>>["values"];
   let positionals: string[];
   try {
-    ({ values: v, positionals } = parseArgs({ args, options: LIVE_OPTIONS, allowPositionals: true }));
+    ({ values: v, positionals } = parseCommandArgs("live", args, LIVE_OPTIONS));
   } catch (e) {
     return usageFail((e as Error).message, "live");
   }
@@ -378,7 +380,9 @@ function renderLiveSection(
 export async function interfacesCommand(args: string[]): Promise<number> {
   let v: { format?: string; help?: boolean };
   try {
-    ({ values: v } = parseArgs({ args, options: { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } } }));
+    let positionals: string[];
+    ({ values: v, positionals } = parseCommandArgs("interfaces", args, { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } }));
+    if (positionals.length > 0) return usageFail(`interfaces takes no arguments (got "${positionals[0]}")`, "interfaces");
   } catch (e) {
     return usageFail((e as Error).message, "interfaces");
   }

@@ -5,10 +5,12 @@
  * Exit codes: 0 analysed (warnings may have been printed), 1 a check failed (reserved
  * for `sockscope check`), 2 usage error or input that could not be read as a capture.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
+import { FilterError } from "../capture/filter/compile.js";
+import { describeSelection, type PacketSelection, type SelectingSink } from "../capture/filter/select.js";
 import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
@@ -18,14 +20,14 @@ import { Progress } from "./progress.js";
 import { Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
+import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
-class UsageError extends Error {}
-
 const COMMON_OPTIONS = {
+  ...CAPTURE_OPTIONS,
   format: { type: "string", short: "F" },
   flow: { type: "string" },
   host: { type: "string" },
@@ -40,10 +42,20 @@ const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
+/** What to read and which packets of it, the same for analyze, flows and packets (tcpdump's options). */
+const SELECT_HELP = `Reading, as tcpdump does:
+  -r FILE                  the capture to read (or give it as the first word; - is standard input)
+  FILTER, -f FILTER        the words after the capture: a capture filter in tcpdump's syntax
+                           ("tcp port 5020"), compiled by libpcap (through tcpdump, which must be
+                           installed); only the packets it matches are analysed. Frame numbers
+                           stay those of the whole file
+  -c N                     only the first N packets (of those the filter matches)
+  -n                       accepted as tcpdump's -n; sockscope never resolves names`;
+
 const HELP: Record<string, string> = {
   main: `sockscope ${VERSION}: explains, in socket-API terms, what TCP and UDP programs did in a packet capture.
 
-Usage: sockscope <command> [options] <file.pcap|file.pcapng|->
+Usage: sockscope <command> [options] <file.pcap|file.pcapng|-> [capture filter]
 
 Commands:
   analyze   capture summary, flow table and findings with explanations (the main job)
@@ -56,10 +68,12 @@ Commands:
 
 Options for every command: --help, --version. Run 'sockscope <command> --help' for more.
 Exit codes: 0 analysed, 1 a check failed (check), 2 usage error or unreadable input.`,
-  analyze: `Usage: sockscope analyze [options] <file|->
+  analyze: `Usage: sockscope analyze [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
 and prints a capture summary, the flow table and the findings, each with its explanation.
+
+${SELECT_HELP}
 
 Options:
   -F, --format FORMAT      text (default), json (schema sockscope.report/1) or html (one
@@ -70,8 +84,8 @@ Options:
                            report summarises them by kind with one example each
   -j, --jobs N             worker threads for text and JSON reports (default: one per core,
                            at most 4, for capture files over 512 MB, else 1); the report is
-                           the same for any N (captures with IP fragments or several VLANs
-                           are analysed on one thread)
+                           the same for any N (captures with IP fragments or several VLANs,
+                           and a capture filter or -c, are analysed on one thread)
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
@@ -83,20 +97,24 @@ Options:
       --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
   -q, --quiet              no progress on stderr
       --no-color           no colours (also: NO_COLOR=1)`,
-  flows: `Usage: sockscope flows [options] <file|->
+  flows: `Usage: sockscope flows [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
 Prints the flow table: one row per TCP connection or UDP flow, client and server, frames,
 packets and bytes per direction, who closed first and each side's final state.
+
+${SELECT_HELP}
 
 Options:
   -F, --format text|json   (default text; json: {"schema":"sockscope.flows/1","flows":[...]})
       --flow ID, --host ADDR, --port N   filters, as for analyze
   -q, --quiet, --no-color`,
-  packets: `Usage: sockscope packets [options] <file|->
+  packets: `Usage: sockscope packets [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
 One line per packet, tshark style: frame, time since the first packet, flow id, direction
 (c→s client to server), protocol, addresses, TCP flags, relative seq/ack, window, payload
 length, decode notes, and the finding kinds the frame is evidence of.
+
+${SELECT_HELP}
 
 Options:
   -F, --format text|jsonl  (default text; jsonl: one JSON object per line)
@@ -128,8 +146,8 @@ function positiveInt(name: string, s: string): number {
   return Number(s);
 }
 
-function runOptions(v: Record<string, unknown>, progress: Progress): RunOptions {
-  const o: RunOptions = { onProgress: progress.update };
+function runOptions(v: Record<string, unknown>, progress: Progress, select: PacketSelection | undefined): RunOptions {
+  const o: RunOptions = { onProgress: progress.update, select };
   if (v.msl !== undefined) {
     const msl = Number(v.msl);
     if (!(msl > 0)) throw new UsageError(`--msl takes a number of seconds, not "${String(v.msl)}"`);
@@ -146,11 +164,20 @@ function runOptions(v: Record<string, unknown>, progress: Progress): RunOptions 
   return o;
 }
 
-function oneInput(positionals: string[], cmd: string): string {
-  if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? `${cmd}: which capture? give a file, or - for standard input` : `${cmd}: one capture at a time (got ${positionals.length})`);
-  }
-  return positionals[0]!;
+/** With a capture filter or -c, the report says which packets it covers: "x.pcap (filter "tcp": 12 of 40 packets)", and counts those. */
+function labelSelection(report: Report, select: PacketSelection | undefined, selected: SelectingSink | null): Report {
+  if (select === undefined || selected === null) return report;
+  report.capture.file = `${report.capture.file} (${describeSelection(select, selected)})`;
+  report.capture.packets = selected.kept;
+  return report;
+}
+
+/** `--flow 9` when there is no flow 9 is a mistake to name, not an empty table: the message, or null if the flow exists. */
+function missingFlow(filter: FlowFilter, flows: readonly { id: number }[], report: Report | null): string | null {
+  if (filter.flow === undefined || flows.some((f) => f.id === filter.flow)) return null;
+  const n = flows.length;
+  const what = report === null ? "the capture" : report.capture.file;
+  return `no flow ${filter.flow}: ${what} has ${n === 0 ? "no TCP or UDP flows" : n === 1 ? `1 flow (id ${flows[0]!.id})` : `${n} flows (ids ${flows[0]!.id}-${flows[n - 1]!.id})`}`;
 }
 
 function formatOf(v: Record<string, unknown>, allowed: string[]): string {
@@ -185,21 +212,24 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
 }
 
 async function analyzeCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } }, allowPositionals: true });
+  const { values: v, positionals } = parseCommandArgs("analyze", args, { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html"]);
   const output = v.output;
   if (format === "html" && output === undefined && process.stdout.isTTY) throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
-  const input = oneInput(positionals, "analyze");
+  const { input, select } = captureArgs("analyze", v, positionals);
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
   const series = html !== null ? new html.SeriesCollector() : null;
   const jobs = v.jobs === undefined ? defaultJobs(input) : Math.max(1, positiveInt("--jobs", v.jobs));
-  const { info, result } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress), jobs } : { ...runOptions(v, progress), observer: series.observe });
+  const { info, result, selected } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress, select), jobs } : { ...runOptions(v, progress, select), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
-  const report = buildReportFrom(info, result, parseFilter(v));
+  const filter = parseFilter(v);
+  const report = labelSelection(buildReportFrom(info, result, filter), select, selected);
+  const noFlow = missingFlow(filter, result.flows, report);
+  if (noFlow !== null) return fail(noFlow);
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
   const lines: Iterable<string> = format === "json" ? reportJsonLines(report)
     : [html !== null ? html.renderHtml(report, series).replace(/\n$/, "")
@@ -221,15 +251,18 @@ async function analyzeCommand(args: string[]): Promise<number> {
 }
 
 async function flowsCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
+  const { values: v, positionals } = parseCommandArgs("flows", args, COMMON_OPTIONS);
   if (v.help) return help("flows");
   const format = formatOf(v, ["text", "json"]);
-  const input = oneInput(positionals, "flows");
+  const { input, select } = captureArgs("flows", v, positionals);
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
-  const { info, engine } = await runCapture(input, { ...runOptions(v, progress), analyzers: [] });
+  const { info, engine, selected } = await runCapture(input, { ...runOptions(v, progress, select), analyzers: [] });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
-  const report = buildReport(info, engine, parseFilter(v));
+  const filter = parseFilter(v);
+  const report = labelSelection(buildReport(info, engine, filter), select, selected);
+  const noFlow = missingFlow(filter, engine.flows.all, report);
+  if (noFlow !== null) return fail(noFlow);
   const out = new Output();
   if (format === "json") out.line(JSON.stringify({ schema: "sockscope.flows/1", flows: report.flows }, null, 2));
   else {
@@ -247,10 +280,10 @@ async function flowsCommand(args: string[]): Promise<number> {
 }
 
 async function packetsCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
+  const { values: v, positionals } = parseCommandArgs("packets", args, COMMON_OPTIONS);
   if (v.help) return help("packets");
   const format = formatOf(v, ["text", "jsonl"]);
-  let input = oneInput(positionals, "packets");
+  let { input, select } = captureArgs("packets", v, positionals);
   const filter = parseFilter(v);
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // Tags come from findings, which are complete only at the end of the capture: a first
@@ -258,9 +291,11 @@ async function packetsCommand(args: string[]): Promise<number> {
   const spool = input === "-" ? await spoolStdin() : null;
   if (spool !== null) input = spool.path;
   try {
-    const first = await runCapture(input, { ...runOptions(v, progress), collectTags: true });
+    const first = await runCapture(input, { ...runOptions(v, progress, select), collectTags: true });
     progress.done();
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
+    const noFlow = missingFlow(filter, first.engine.flows.all, null);
+    if (noFlow !== null) return fail(noFlow);
     const tags = first.engine.tags!;
     const out = new Output();
     const filtering = hasFilter(filter);
@@ -268,7 +303,7 @@ async function packetsCommand(args: string[]): Promise<number> {
     let t0 = -1;
     const noTags: string[] = [];
     await runCapture(input, {
-      ...runOptions(v, new Progress(false)),
+      ...runOptions(v, new Progress(false), select),
       analyzers: [],
       observer: (rec, p, flow, dir, seg) => {
         const time = rec.tsSec + rec.tsNsec / 1e9;
@@ -322,9 +357,8 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain, check, live, interfaces`);
     }
   } catch (e) {
-    if (e instanceof CaptureError) return fail(e.message);
-    if (e instanceof UsageError) return fail(`${e.message} (see sockscope --help)`);
-    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return fail(`${(e as Error).message} (see sockscope --help)`);
+    if (e instanceof CaptureError || e instanceof FilterError) return fail(e.message);
+    if (e instanceof UsageError) return fail(e.command === undefined ? `${e.message} (see sockscope --help)` : `${e.command}: ${e.message} (see sockscope ${e.command} --help)`);
     throw e;
   }
 }

@@ -21,7 +21,7 @@ export type WorkerMessage =
   | { type: "done"; shard: ShardEnd; info: CaptureInfo }
   /** The capture cannot be split without changing the report (ShardRouter): run it on one thread. */
   | { type: "unsplittable"; reason: string }
-  | { type: "failed"; message: string; captureError: { file: string; offset: number; problem: string } | null };
+  | { type: "failed"; message: string; captureError: { file: string; offset: number | null; problem: string } | null };
 
 /** A worker's outcome once its shard is analysed. */
 export interface ShardEnd {
