@@ -73,6 +73,18 @@ export const WAKE_ZERO_WINDOW = 0x100;
 /** The segment's SYN started a new connection on a 4-tuple whose previous one had ended. */
 export const WAKE_NEW_INCARNATION = 0x200;
 
+/**
+ * A condition an analyzer sees holding on a flow right now, past its threshold: a live
+ * capture reports it while it lasts, before the finding (which waits for the flow to end).
+ */
+export interface OngoingCondition {
+  /** Capture time (and frame) it began: it has lasted `now - since`. */
+  since: number;
+  frame: number;
+  /** What is happening, present tense, without the elapsed time (the caller shows it). */
+  summary: string;
+}
+
 export interface AnalyzerDescriptor<S, C = unknown> {
   /** Kind id from PHENOMENA.md: kebab-case, stable. */
   id: string;
@@ -116,6 +128,13 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    */
   onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
+  /**
+   * Live capture only, polled a few times a second for open connections: the condition
+   * about side `dir` that this analyzer sees holding at capture time `now`, once it has
+   * crossed the analyzer's threshold, else null. Reads the state only; the finding is
+   * still reported from the other hooks when the condition or the flow ends.
+   */
+  ongoing?(state: S, flow: Flow, dir: number, now: number): OngoingCondition | null;
   /** Capture-wide state, for evidence that spans flows (most analyzers need none). */
   capture?: CaptureScope<C>;
   /**

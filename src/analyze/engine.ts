@@ -17,7 +17,10 @@ import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC, DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
   DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
 } from "../decode/reassembly.js";
-import { DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
+import {
+  DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput,
+  type FindingSink, type OngoingCondition,
+} from "./analyzer.js";
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { SideHistory } from "./side-history.js";
@@ -262,6 +265,31 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     if (now > this.currentTime) this.currentTime = now;
     this.reassembler.expire(now);
     return this.flows.expire(now, expire);
+  }
+
+  /**
+   * Live capture: calls `each` with every condition an analyzer sees holding at `now` on
+   * an open connection (AnalyzerDescriptor.ongoing). A closed connection (FINs both ways,
+   * or a reset) has none: what held until the close is in the findings its end brings.
+   * O(active flows × analyzers with the hook); a few times a second, like `tick`.
+   */
+  forEachOngoing(now: number, each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void): void {
+    const as = this.analyzers;
+    const withHook: number[] = [];
+    for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
+    if (withHook.length === 0) return;
+    // `all` holds only the active flows in a live capture (FlowTable.expire drops the rest).
+    for (const flow of this.flows.all) {
+      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) continue;
+      for (const i of withHook) {
+        const st = flow.slots[i];
+        if (st === ASLEEP || st === null || st === undefined) continue;
+        for (let dir = 0; dir < 2; dir++) {
+          const c = as[i]!.ongoing!(st, flow, dir, now);
+          if (c !== null) each(as[i]!, flow, dir, c);
+        }
+      }
+    }
   }
 
   /**

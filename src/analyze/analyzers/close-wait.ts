@@ -79,7 +79,26 @@ const analyzer = defineAnalyzer<State>({
       if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
     }
   },
+  // Ongoing from the threshold the finding itself uses: the finding is certain to follow.
+  ongoing(s, flow, dir, now) {
+    if (s.reported || !waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) return null;
+    const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+    const start = waitStart(flow, dir);
+    if (now - start < CLOSE_WAIT_MIN_SEC) return null;
+    const who = roleOf(dir), other = roleOf(1 - dir);
+    const from = me.lastDataTime > peer.finTime ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
+      : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
+    return {
+      since: start, frame: peer.finFrame,
+      summary: `the ${who} ${flow.endpointName(who)} has sat in CLOSE_WAIT since ${from}: its program has the EOF but has not called close()`,
+    };
+  },
 });
+
+/** When `dir`'s wait in CLOSE-WAIT began: data it sent after the peer's FIN is a half-close in use, so the wait starts after it. */
+function waitStart(flow: Flow, dir: number): number {
+  return Math.max(flow.ep[1 - dir]!.finTime, flow.ep[dir]!.lastDataTime);
+}
 
 /** Whether `dir` was in CLOSE-WAIT just before `frame`: the peer's FIN acknowledged, its own FIN not sent. */
 function waitingSide(flow: Flow, dir: number, frame: number): boolean {
@@ -92,8 +111,7 @@ function waitingSide(flow: Flow, dir: number, frame: number): boolean {
 
 function check(flow: Flow, dir: number, endFrame: number, endTime: number, how: "fin" | "rst" | "capture-end", out: FindingSink): void {
   const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
-  // Data this side sent after the peer's FIN is a half-close in use: the wait starts after it.
-  const start = Math.max(peer.finTime, me.lastDataTime);
+  const start = waitStart(flow, dir);
   const waited = endTime - start;
   if (waited < CLOSE_WAIT_MIN_SEC) return;
   const who = roleOf(dir), other = roleOf(1 - dir);

@@ -17,15 +17,8 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow.js";
 import { TH_ACK, TH_SYN } from "../../decode/packet.js";
-import { captureNow, ms, sec } from "../measure.js";
+import { captureNow, ms, retriesStopped, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
-
-/**
- * Slack on top of twice the last retry interval before the capture's end counts as "the
- * SYNs had stopped": a retry comes at most one doubled interval later, give or take
- * timer and scheduling delay (tens of ms), so half a second past that is decisive.
- */
-const NEXT_RETRY_SLACK_SEC = 0.5;
 
 
 class State {
@@ -76,7 +69,7 @@ const analyzer = defineAnalyzer<State>({
     const lastInterval = sched.intervalsSec[sched.intervalsSec.length - 1]!;
     // The next retry would be due within twice the last interval (the timer doubles at
     // most); a capture that runs past that shows the SYNs had stopped.
-    const stopped = after > 2 * lastInterval + NEXT_RETRY_SLACK_SEC;
+    const stopped = retriesStopped(last, lastInterval, captureNow(out, flow));
     const ending = stopped
       ? `then nothing for the last ${sec(after)} s of the capture: connect() had failed (ETIMEDOUT) or the program gave up and closed the socket`
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
@@ -93,6 +86,20 @@ const analyzer = defineAnalyzer<State>({
         fixedIntervalRetries: sched.fixedRetries,
       },
     });
+  },
+  // Ongoing from the first retransmission (the initial timeout ran out: 1 s on Linux)
+  // while the SYNs keep coming; once they stop, connect() has failed or was given up.
+  ongoing(s, flow, dir, now) {
+    const client = flow.ep[DIR_CLIENT];
+    if (dir !== DIR_CLIENT || s.retries === null || !client.synSeen || flow.ep[DIR_SERVER].seen || flow.icmpErrors > 0) return null;
+    const times = s.retries.times;
+    const last = times[times.length - 1]!;
+    if (retriesStopped(last, last - (times.length > 1 ? times[times.length - 2]! : client.synTime), now)) return null;
+    return {
+      since: client.synTime, frame: client.synFrame,
+      summary: `connect() to ${flow.endpointName("server")} unanswered: ${times.length + 1} SYNs since frame ${client.synFrame}, ` +
+        "no SYN-ACK and no RST; the client is still waiting in connect() (ETIMEDOUT when its kernel gives up)",
+    };
   },
 });
 export default analyzer;
