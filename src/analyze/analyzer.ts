@@ -48,6 +48,12 @@ export interface FindingSink {
    * MAX_TAGGED_FRAMES) when per-frame tags are wanted, else the few a finding shows.
    */
   readonly frameCap: number;
+  /**
+   * Something began on `flow` that this analyzer's `ongoing` hook may report: a live
+   * capture polls only such flows (until they end), not every open connection. A no-op
+   * when reading files.
+   */
+  watch(flow: Flow): void;
 }
 
 /**
@@ -129,10 +135,10 @@ export interface AnalyzerDescriptor<S, C = unknown> {
   onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
   /**
-   * Live capture only, polled a few times a second for open connections: the condition
-   * about side `dir` that this analyzer sees holding at capture time `now`, once it has
-   * crossed the analyzer's threshold, else null. Reads the state only; the finding is
-   * still reported from the other hooks when the condition or the flow ends.
+   * Live capture only, polled a few times a second on the open connections the analyzer
+   * asked for (FindingSink.watch): the condition about side `dir` that it sees holding at
+   * capture time `now`, once past the analyzer's threshold, else null. Reads the state
+   * only; the finding is still reported from the other hooks when the flow ends.
    */
   ongoing?(state: S, flow: Flow, dir: number, now: number): OngoingCondition | null;
   /** Capture-wide state, for evidence that spans flows (most analyzers need none). */

@@ -54,6 +54,7 @@ const analyzer = defineAnalyzer<State>({
   wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
     if (s.reported || (seg.flags & (TH_FIN | TH_RST)) === 0) return;
+    out.watch(flow); // the FIN may start a CLOSE-WAIT (once acknowledged)
     const me = flow.ep[seg.dir]!;
     if (seg.flags & TH_FIN) {
       // This side's own FIN after the peer's acknowledged FIN: CLOSE-WAIT ends here.

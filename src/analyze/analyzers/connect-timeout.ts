@@ -47,7 +47,7 @@ const analyzer = defineAnalyzer<State>({
     "give connect() an explicit, shorter timeout where waiting two minutes is worse than failing, and retry with backoff.",
   references: ["000 §3.5", "000 §6.2", "003 connect()"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg) {
+  onTcpSegment(s, flow, seg, _p, out) {
     // A retransmitted SYN: same ISN, so the tracker kept the first SYN's frame.
     if (seg.dir !== DIR_CLIENT || (seg.flags & (TH_SYN | TH_ACK)) !== TH_SYN) return;
     const client = flow.ep[DIR_CLIENT];
@@ -55,6 +55,7 @@ const analyzer = defineAnalyzer<State>({
     const r = s.retries;
     if (isDuplicateCopy(seg.time, r === null ? client.synTime : r.times[r.times.length - 1]!)) return;
     (s.retries ??= new SynRetries()).add(seg.frame, seg.time);
+    out.watch(flow);
   },
   onFlowEnd(s, flow, out) {
     const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];

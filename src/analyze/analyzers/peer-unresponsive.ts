@@ -134,6 +134,7 @@ const analyzer = defineAnalyzer<State>({
     }
     me.retries = 1;
     me.stuckAck = stuck;
+    out.watch(flow);
     me.runSince = me.outstandingSince >= 0 && me.outstandingSince <= seg.time ? me.outstandingSince : seg.time;
     me.runFrame = me.outstandingFrame;
     me.firstRetryTime = me.lastRetryTime = seg.time;

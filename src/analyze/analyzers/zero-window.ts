@@ -126,7 +126,7 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   // An episode starts with a zero window.
   wakeOn: WAKE_ZERO_WINDOW,
-  onTcpSegment(s, _flow, seg, _p, out) {
+  onTcpSegment(s, flow, seg, _p, out) {
     // The sender of this segment is a receiver for the other direction's data.
     const asReceiver = s.dirs[seg.dir]!;
     if ((seg.flags & (TH_SYN | TH_RST)) === 0) {
@@ -134,6 +134,7 @@ const analyzer = defineAnalyzer<State>({
         if (asReceiver.openFrame === 0) {
           asReceiver.openFrame = seg.frame;
           asReceiver.openTime = seg.time;
+          out.watch(flow);
         }
         // tshark does not flag a FIN with window 0; the episode goes on all the same.
         if ((seg.flags & TH_FIN) === 0) tag(asReceiver, seg.frame, out.frameCap);

@@ -134,6 +134,7 @@ export class LiveSession {
       keepFindings: false,
       // Flows end here (FlowTable.expire, after --linger) and leave memory: no retirement.
       retireClosedAfterSec: Infinity,
+      watchOngoing: true,
       onFinding: (f, flow) => this.finding(f, flow),
       onFlowEnd: (flow, why) => this.flowEnded(flow, why),
     });
