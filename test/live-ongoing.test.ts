@@ -17,6 +17,8 @@ import type { Finding } from "../src/analyze/finding.js";
 import { TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN } from "../src/decode/packet.js";
 import { ctrlC, findingsOf, killRunning, liveDescribe, scenario, startLive, waitFor, type LiveRun } from "./helpers/live.js";
 import { Traffic } from "./helpers/traffic.js";
+import { formatOngoing } from "../src/cli/live.js";
+import { styleFor } from "../src/report/style.js";
 
 afterEach(killRunning);
 
@@ -52,7 +54,7 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     expect(ongoing).toHaveLength(1);
     const e = ongoing[0]!;
     expect([e.state, e.kind, e.severity, e.side, e.endpoint, e.sinceFrame, e.flow.id]).toEqual(["started", "zero-window", "warning", "server", "10.0.0.2:80", 5, 1]);
-    expect(e.elapsedSec).toBeCloseTo(1.098, 6);
+    expect(e.elapsedSec).toBe(1.098);
     expect(e.time).toBe(T0 + 1.1);
     expect(e.summary).toBe("the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far): its program " +
       "is not reading; the client's write()/send() blocks (or returns EAGAIN) once its send buffer is full");
@@ -65,12 +67,30 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     tr.tcp(T0 + 20.1, false, 40000, 80, S_ISN + 1, C_ISN + 1001, TH_ACK); // window update
     s.tick(T0 + 20.2);
     expect(ongoing.map((x) => x.state)).toEqual(["started", "still", "over"]);
-    expect(ongoing[2]!.elapsedSec).toBeCloseTo(19.998, 6); // as last seen holding
+    expect(ongoing[2]!.elapsedSec).toBe(19.998); // as last seen holding
+    expect(ongoing[2]!.summary).toBe("no longer holds (last seen 20.0 s after frame 5); its finding follows when the flow ends");
     s.tick(T0 + 21);
     expect(ongoing).toHaveLength(3);
     expect(found.filter((f) => f.kind === "zero-window")).toEqual([]);
     s.finish();
     expect(found.filter((f) => f.kind === "zero-window").map((f) => f.time)).toEqual([T0 + 0.002]);
+  });
+
+  it("text lines: '[ongoing 1.1s]' with the summary, '[still ongoing …]', one '[over]' line", () => {
+    const { s, tr, ongoing } = session();
+    zeroWindow(tr, T0, 40000);
+    for (const t of [1.1, 11.5]) s.tick(T0 + t);
+    tr.tcp(T0 + 12, false, 40000, 80, S_ISN + 1, C_ISN + 1001, TH_ACK);
+    s.tick(T0 + 12.1);
+    const st = styleFor(process.stdout, true);
+    const lines = ongoing.map((e) => formatOngoing(e, st).replace(/^\d\d:\d\d:\d\d\.\d{3} /, ""));
+    expect(lines[0]).toBe("[ongoing 1.1s] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server)\n" +
+      "  the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far):\n" +
+      "  its program is not reading; the client's write()/send() blocks (or returns EAGAIN) once its\n" +
+      "  send buffer is full");
+    expect(lines[1]).toMatch(/^\[still ongoing 11\.5s\] zero-window {2}flow 1 /);
+    expect(lines[2]).toBe("[over] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server): no longer holds (last seen 11.5 s " +
+      "after frame 5); its finding follows when the flow ends");
   });
 
   it("a reset ends the condition without an 'over' line: the finding follows within the linger", () => {

@@ -117,9 +117,7 @@ export function formatOngoing(e: OngoingEvent, st: Style): string {
   const elapsed = `${e.elapsedSec.toFixed(1)}s`;
   const head = `${localTime(e.time)} ${e.state === "over" ? "[over]" : `[${e.state === "still" ? "still " : ""}ongoing ${elapsed}]`}`;
   const where = `${flowTitle(e.flow)} (${e.side})`;
-  if (e.state === "over") {
-    return st.dim(`${head} ${e.kind}  ${where}: no longer holds (last seen ${elapsed} after frame ${e.sinceFrame}); its finding follows when the flow ends`);
-  }
+  if (e.state === "over") return st.dim(`${head} ${e.kind}  ${where}: ${e.summary}`);
   const label = e.severity === "error" ? st.red(st.bold(head)) : st.yellow(head);
   return [`${label} ${st.cyan(e.kind)}  ${st.bold(where)}`, indentWrap(e.summary, 2, 96)].join("\n");
 }

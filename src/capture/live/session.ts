@@ -61,9 +61,10 @@ export interface OngoingEvent {
   /** Capture time and frame it began at. */
   since: number;
   sinceFrame: number;
-  /** Capture time of this report, and how long the condition has held (over: at the last poll that saw it). */
+  /** Capture time of this report, and how long the condition has held (over: at the last poll that saw it), to the ms. */
   time: number;
   elapsedSec: number;
+  /** What is happening (over: that it no longer is). */
   summary: string;
 }
 
@@ -216,9 +217,12 @@ export class LiveSession {
 
   private ongoingEvent(state: OngoingEvent["state"], o: OpenCondition, now: number): void {
     const side = o.dir === 0 ? "client" : "server";
+    const elapsedSec = Math.round(o.elapsedSec * 1000) / 1000;
+    const summary = state !== "over" ? o.c.summary
+      : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
     this.o.onOngoing!({
       state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow), side, endpoint: o.flow.endpointName(side),
-      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec: o.elapsedSec, summary: o.c.summary,
+      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec, summary,
     });
   }
 
