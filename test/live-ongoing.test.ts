@@ -93,6 +93,36 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
       "after frame 5); its finding follows when the flow ends");
   });
 
+  it("a condition that keeps coming back on a flow is shown the 1st and 10th time, not every time", () => {
+    const { s, tr, ongoing } = session();
+    zeroWindow(tr, T0, 40000);
+    for (let k = 0; k < 12; k++) {
+      const t = T0 + k * 2;
+      s.tick(t + 1.5); // shut for 1.5 s: past the threshold
+      tr.tcp(t + 1.6, false, 40000, 80, S_ISN + 1, C_ISN + 1001, TH_ACK); // the reader reads a little
+      s.tick(t + 1.7);
+      tr.tcp(t + 2, false, 40000, 80, S_ISN + 1, C_ISN + 1001, TH_ACK, 0, 0); // and stops again
+    }
+    expect(ongoing.map((e) => `${e.state} ${e.episode}`)).toEqual(["started 1", "over 1", "started 10", "over 10"]);
+    const st = styleFor(process.stdout, true);
+    expect(formatOngoing(ongoing[2]!, st)).toMatch(/^\d\d:\d\d:\d\d\.\d{3} \[ongoing 1\.5s, 10th time on this flow\] zero-window {2}flow 1 /);
+  });
+
+  it("CLOSE_WAIT of a side still sending after the peer's FIN (a half-close in use) is ongoing only after 10 s without data", () => {
+    const { s, tr, ongoing } = session();
+    tr.tcp(T0, true, 40005, 80, C_ISN, 0, TH_SYN);
+    tr.tcp(T0 + 0.0001, false, 40005, 80, S_ISN, C_ISN + 1, TH_SYN | TH_ACK);
+    tr.tcp(T0 + 0.0002, true, 40005, 80, C_ISN + 1, S_ISN + 1, TH_ACK);
+    tr.tcp(T0 + 0.01, true, 40005, 80, C_ISN + 1, S_ISN + 1, TH_ACK | TH_FIN); // shutdown(SHUT_WR)
+    tr.tcp(T0 + 0.05, false, 40005, 80, S_ISN + 1, C_ISN + 2, TH_ACK | TH_PSH, 100); // the answer streams
+    tr.tcp(T0 + 2, false, 40005, 80, S_ISN + 101, C_ISN + 2, TH_ACK | TH_PSH, 100);
+    for (const t of [1.5, 3.5, 11.9]) s.tick(T0 + t);
+    expect(ongoing).toEqual([]);
+    s.tick(T0 + 12.1);
+    expect(ongoing.map((e) => [e.kind, e.side])).toEqual([["close-wait", "server"]]);
+    expect(ongoing[0]!.summary).toMatch(/^the server 10\.0\.0\.2:80 has sat in CLOSE_WAIT since its last data after the client's FIN \(frame 4\)/);
+  });
+
   it("a reset ends the condition without an 'over' line: the finding follows within the linger", () => {
     const { s, tr, ongoing, found, ended } = session();
     zeroWindow(tr, T0, 40000);

@@ -115,7 +115,8 @@ export function formatFinding(f: Finding, fr: FlowReport | null, st: Style, brie
  */
 export function formatOngoing(e: OngoingEvent, st: Style): string {
   const elapsed = `${e.elapsedSec.toFixed(1)}s`;
-  const head = `${localTime(e.time)} ${e.state === "over" ? "[over]" : `[${e.state === "still" ? "still " : ""}ongoing ${elapsed}]`}`;
+  const nth = e.episode === 1 ? "" : `, ${e.episode}th time on this flow`;
+  const head = `${localTime(e.time)} ${e.state === "over" ? `[over${nth}]` : `[${e.state === "still" ? "still " : ""}ongoing ${elapsed}${nth}]`}`;
   const where = `${flowTitle(e.flow)} (${e.side})`;
   if (e.state === "over") return st.dim(`${head} ${e.kind}  ${where}: ${e.summary}`);
   const label = e.severity === "error" ? st.red(st.bold(head)) : st.yellow(head);

@@ -23,6 +23,13 @@ import { captureNow, ms, roleOf, sec } from "../measure.js";
  * a few seconds.
  */
 export const CLOSE_WAIT_MIN_SEC = 1;
+/**
+ * A side that sent data after the peer's FIN is using the half-closed connection (a
+ * server streaming its answer to `shutdown(SHUT_WR)`): a live capture reports its
+ * CLOSE-WAIT as ongoing only after this long without data, not at every pause longer
+ * than CLOSE_WAIT_MIN_SEC in a slow stream.
+ */
+export const HALF_CLOSE_ONGOING_SEC = 10;
 
 
 class State {
@@ -85,9 +92,10 @@ const analyzer = defineAnalyzer<State>({
     if (s.reported || !waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) return null;
     const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
     const start = waitStart(flow, dir);
-    if (now - start < CLOSE_WAIT_MIN_SEC) return null;
+    const sentData = me.lastDataTime > peer.finTime;
+    if (now - start < (sentData ? HALF_CLOSE_ONGOING_SEC : CLOSE_WAIT_MIN_SEC)) return null;
     const who = roleOf(dir), other = roleOf(1 - dir);
-    const from = me.lastDataTime > peer.finTime ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
+    const from = sentData ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
       : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
     return {
       since: start, frame: peer.finFrame,

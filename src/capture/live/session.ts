@@ -13,6 +13,8 @@
  * condition to `onOngoing` once, when it first crosses its analyzer's threshold; again
  * only at 10×, 100×, … that time (a hang stays visible, quietly); and "over" when it
  * stops while the connection goes on (when the connection ends, its finding says it).
+ * A condition that keeps coming back on a connection (a reader that pauses again and
+ * again) is shown the 1st, 10th, 100th, … time, as Zeek escalates repeated weirds.
  *
  * Memory stays flat however long it runs: the flow table holds only active flows (at
  * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
@@ -66,6 +68,8 @@ export interface OngoingEvent {
   elapsedSec: number;
   /** What is happening (over: that it no longer is). */
   summary: string;
+  /** How many times this condition has begun on this side of the flow (1, 10, 100, … are shown). */
+  episode: number;
 }
 
 /** A condition reported as started and not yet over. */
@@ -79,7 +83,12 @@ interface OpenCondition {
   nextReportSec: number;
   /** The poll that last saw it. */
   poll: number;
+  episode: number;
+  /** Reported (1st, 10th, 100th… episode); the others are followed silently. */
+  shown: boolean;
 }
+
+const isShownEpisode = (n: number): boolean => n === 1 || n === 10 || n === 100 || n === 1000 || n % 10_000 === 0;
 
 /** A still-ongoing condition is reported again when it has lasted this many times as long as when first reported. */
 const ONGOING_REPORT_FACTOR = 10;
@@ -113,6 +122,8 @@ export class LiveSession {
   private readonly keepFlows: number;
   /** Open conditions by `flow kind dir`. */
   private readonly open = new Map<string, OpenCondition>();
+  /** Conditions begun so far per `flow kind dir` on flows still open. */
+  private readonly episodes = new Map<string, number>();
   private polls = 0;
   /**
    * While a tick or the end runs: findings (and ended flows, after them) held back to be
@@ -194,7 +205,9 @@ export class LiveSession {
         o = undefined;
       }
       if (o === undefined) {
-        o = { flow, kind, dir, c, elapsedSec, nextReportSec: ONGOING_REPORT_FACTOR * elapsedSec, poll };
+        const episode = (this.episodes.get(key) ?? 0) + 1;
+        this.episodes.set(key, episode);
+        o = { flow, kind, dir, c, elapsedSec, nextReportSec: ONGOING_REPORT_FACTOR * elapsedSec, poll, episode, shown: isShownEpisode(episode) };
         this.open.set(key, o);
         this.ongoingEvent("started", o, now);
         return;
@@ -216,13 +229,14 @@ export class LiveSession {
   }
 
   private ongoingEvent(state: OngoingEvent["state"], o: OpenCondition, now: number): void {
+    if (!o.shown) return;
     const side = o.dir === 0 ? "client" : "server";
     const elapsedSec = Math.round(o.elapsedSec * 1000) / 1000;
     const summary = state !== "over" ? o.c.summary
       : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
     this.o.onOngoing!({
       state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow), side, endpoint: o.flow.endpointName(side),
-      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec, summary,
+      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec, summary, episode: o.episode,
     });
   }
 
@@ -256,7 +270,11 @@ export class LiveSession {
     if (why !== "capture-end") this.flowsEndedLive++; else this.flowsOpenAtEnd++;
     const matched = this.matches(flow);
     this.matchCache.delete(flow.id);
-    for (const [key, o] of this.open) if (o.flow === flow) this.open.delete(key);
+    if (this.episodes.size > 0) {
+      for (const [key, o] of this.open) if (o.flow === flow) this.open.delete(key);
+      const prefix = `${flow.id} `;
+      for (const key of this.episodes.keys()) if (key.startsWith(prefix)) this.episodes.delete(key);
+    }
     if (!matched) return;
     const fr = flowReport(flow);
     if (this.findingFlows.has(flow.id)) {
