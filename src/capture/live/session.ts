@@ -72,7 +72,7 @@ export interface OngoingEvent {
   episode: number;
 }
 
-/** A condition reported as started and not yet over. */
+/** A condition seen holding and not yet over, shown or (a repeat, see isShownEpisode) followed silently. */
 interface OpenCondition {
   flow: Flow;
   kind: AnalyzerDescriptor<unknown>;
@@ -88,6 +88,7 @@ interface OpenCondition {
   shown: boolean;
 }
 
+/** Which episodes of a condition on one flow side are shown: 1st, 10th, 100th, 1000th, then every 10 000th. */
 const isShownEpisode = (n: number): boolean => n === 1 || n === 10 || n === 100 || n === 1000 || n % 10_000 === 0;
 
 /** A still-ongoing condition is reported again when it has lasted this many times as long as when first reported. */
