@@ -10,146 +10,31 @@
  * Tests that need root, unshare/nsenter, tcpdump or a loadable cap skip with the reason
  * printed, except in CI (CI set), where a missing precondition fails instead.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { readCapture } from "../src/capture/reader.js";
-import { PacketRecord } from "../src/capture/record.js";
 import { LiveSession } from "../src/capture/live/session.js";
 import { LiveClock } from "../src/capture/live/clock.js";
 import { PcapWriter } from "../src/capture/live/pcap-writer.js";
-import { TH_ACK, TH_FIN, TH_PSH, TH_SYN } from "../src/decode/packet.js";
 import type { Finding } from "../src/analyze/finding.js";
 import { CLI, ROOT } from "./helpers/paths.js";
-import { ETH_IPV4, ethernet, ipv4, tcp, udp } from "./helpers/build.js";
+import { Traffic } from "./helpers/traffic.js";
+import { built, capError, ctrlC, findingsOf, killRunning, liveDescribe, scenario, sleep, startLive, waitFor } from "./helpers/live.js";
 
-const SCENARIOS = join(ROOT, "fixtures", "scenarios");
 const ARTIFACTS = join(ROOT, "test", "artifacts");
 
-// ------------------------------------------------------------------ preconditions
-
-function has(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
-const isRoot = process.getuid?.() === 0;
-const capError = (() => {
-  try { createRequire(import.meta.url)("cap"); return null; } catch (e) { return String((e as Error).message).split("\n")[0]; }
-})();
-const missingTools = ["unshare", "nsenter", "ip", "python3", "tcpdump"].filter((c) => !has(c));
-const built = existsSync(CLI);
-
-function precondition(needCap: boolean): string | null {
-  if (!built) return `${CLI} is missing: npm run build first`;
-  if (!isRoot) return "live capture tests need root (unshare -n, packet sockets)";
-  if (missingTools.length > 0) return `missing ${missingTools.join(", ")}`;
-  if (needCap && capError !== null) return `the cap package does not load (${capError}): apt-get install libpcap-dev, npm rebuild cap`;
-  return null;
-}
-
-/** describe() that skips with a printed reason, or fails in CI, when the preconditions are missing. */
-function liveDescribe(name: string, needCap: boolean, body: () => void): void {
-  const why = precondition(needCap);
-  if (why === null) { describe(name, body); return; }
-  if (process.env.CI) {
-    describe(name, () => { it("preconditions (CI must run these tests)", () => { throw new Error(`cannot run in CI: ${why}`); }); });
-    return;
-  }
-  console.log(`skipping "${name}": ${why}`);
-  describe.skip(name, body);
-}
-
-// ------------------------------------------------------------------ a live capture in a namespace
-
-/** Captures still running: a failed test must not leave one behind. */
-const running = new Set<number>();
-afterEach(() => {
-  for (const pid of running) { try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ } }
-  running.clear();
-});
-
-interface Line { at: number; text: string }
-interface LiveRun {
-  pid: number;
-  lines: Line[];
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Runs a command in the capture's network namespace. */
-  inNs(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }>;
-  json(): Array<Record<string, unknown> & { at: number }>;
-}
-
-/** Starts `sockscope live ARGS` in a fresh network namespace with lo up; resolves once it listens. */
-async function startLive(args: string[], setup = "ip link set lo up"): Promise<LiveRun> {
-  // In its own process group, as a shell runs a command: ctrlC() signals the whole group.
-  const child: ChildProcess = spawn("unshare", ["-n", "bash", "-c", `${setup} && exec "$0" "$@"`, process.execPath, CLI, "live", ...args], {
-    stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" }, detached: true,
-  });
-  running.add(child.pid!);
-  const lines: Line[] = [];
-  let err = "", partial = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (d: string) => {
-    const at = Date.now() / 1000;
-    const parts = (partial + d).split("\n");
-    partial = parts.pop()!;
-    for (const text of parts) lines.push({ at, text });
-  });
-  child.stderr!.setEncoding("utf8");
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => {
-    if (partial !== "") lines.push({ at: Date.now() / 1000, text: partial });
-    running.delete(child.pid!);
-    res({ code, signal });
-  }));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`live did not start: ${err}`)), 20_000);
-    child.stderr!.on("data", (d: string) => {
-      err += d;
-      if (/listening on/.test(err)) { clearTimeout(timer); resolve(); }
-    });
-    void exited.then((x) => { clearTimeout(timer); reject(new Error(`live exited (${x.code ?? x.signal}) before listening: ${err}`)); });
-  });
-  const pid = child.pid!;
-  return {
-    pid, lines, exited,
-    stderr: () => err,
-    inNs: (cmd, a) => new Promise((res) => {
-      const p = spawn("nsenter", ["-t", String(pid), "-n", cmd, ...a], { stdio: ["ignore", "ignore", "pipe"], cwd: ROOT });
-      let e = "";
-      p.stderr!.on("data", (d) => { e += d; });
-      p.on("close", (code) => res({ code, stderr: e }));
-    }),
-    json: () => lines.filter((l) => l.text.startsWith("{")).map((l) => ({ ...JSON.parse(l.text), at: l.at })),
-  };
-}
-
-/** Ctrl-C on a terminal: SIGINT to the foreground process group (sockscope and its capture process). */
-const ctrlC = (run: LiveRun) => process.kill(-run.pid, "SIGINT");
-const scenario = (run: LiveRun, script: string, kase: string) => run.inNs("python3", [join(SCENARIOS, script), kase]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, f: () => T | undefined | null | false, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+afterEach(killRunning);
 
 async function readPcap(path: string) {
   const recs: { time: number; bytes: Buffer; origLen: number; linkType: number }[] = [];
   const info = await readCapture(path, (r) => { recs.push({ time: r.tsSec + r.tsNsec / 1e9, bytes: Buffer.from(r.bytes), origLen: r.origLen, linkType: r.linkType }); });
   return { info, recs };
 }
-
-type F = Finding & { type: string; at: number; client: string; server: string };
-const findingsOf = (run: LiveRun) => run.json().filter((j) => j.type === "finding") as unknown as F[];
 
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -473,47 +358,6 @@ describe("live without libpcap", () => {
 });
 
 // ------------------------------------------------------------------ the streaming analysis, on synthetic packets
-
-const CLIENT = 0x0a000001, SERVER = 0x0a000002;
-
-class Traffic {
-  frame = 0;
-  readonly rec = new PacketRecord();
-  constructor(private readonly sink: (r: PacketRecord) => void) {}
-  send(t: number, frame: Uint8Array): void {
-    const r = this.rec;
-    r.frame = ++this.frame;
-    r.tsSec = Math.floor(t);
-    r.tsNsec = Math.round((t - r.tsSec) * 1e9);
-    r.bytes = frame;
-    r.capLen = r.origLen = frame.length;
-    r.linkType = 1;
-    this.sink(r);
-  }
-  tcp(t: number, fromClient: boolean, cport: number, sport: number, seq: number, ack: number, flags: number, payload = 0): void {
-    const seg = tcp({ srcPort: fromClient ? cport : sport, dstPort: fromClient ? sport : cport, seq, ack, flags, win: 65535,
-      options: flags & TH_SYN ? { mss: 65495, wscale: 7, sackPermitted: true } : {}, payload: new Uint8Array(payload) });
-    this.send(t, ethernet(ETH_IPV4, ipv4({ src: fromClient ? CLIENT : SERVER, dst: fromClient ? SERVER : CLIENT, proto: 6, payload: seg })));
-  }
-  /** A whole connection: handshake, request, response, client closes first. Returns the time it ends. */
-  connection(t: number, cport: number, sport: number, isn: number, close = true): number {
-    const c = isn, s = 0x10000000 + isn;
-    this.tcp(t, true, cport, sport, c, 0, TH_SYN);
-    this.tcp(t + 0.0001, false, cport, sport, s, c + 1, TH_SYN | TH_ACK);
-    this.tcp(t + 0.0002, true, cport, sport, c + 1, s + 1, TH_ACK);
-    this.tcp(t + 0.0003, true, cport, sport, c + 1, s + 1, TH_ACK | TH_PSH, 100);
-    this.tcp(t + 0.0004, false, cport, sport, s + 1, c + 101, TH_ACK | TH_PSH, 200);
-    if (!close) return t + 0.0004;
-    this.tcp(t + 0.0005, true, cport, sport, c + 101, s + 201, TH_ACK | TH_FIN);
-    this.tcp(t + 0.0006, false, cport, sport, s + 201, c + 102, TH_ACK | TH_FIN);
-    this.tcp(t + 0.0007, true, cport, sport, c + 102, s + 202, TH_ACK);
-    return t + 0.0007;
-  }
-  udp(t: number, fromClient: boolean, cport: number, sport: number, n: number): void {
-    const d = udp(fromClient ? cport : sport, fromClient ? sport : cport, new Uint8Array(n));
-    this.send(t, ethernet(ETH_IPV4, ipv4({ src: fromClient ? CLIENT : SERVER, dst: fromClient ? SERVER : CLIENT, proto: 17, payload: d })));
-  }
-}
 
 describe("live streaming analysis (FlowTable.expire through LiveSession)", () => {
   it("ends closed flows after the linger and idle ones after the timeout; findings come while capturing", () => {

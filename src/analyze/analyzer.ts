@@ -48,6 +48,12 @@ export interface FindingSink {
    * MAX_TAGGED_FRAMES) when per-frame tags are wanted, else the few a finding shows.
    */
   readonly frameCap: number;
+  /**
+   * Something began on `flow` that this analyzer's `ongoing` hook may report: a live
+   * capture polls only such flows (until they end), not every open connection. A no-op
+   * when reading files.
+   */
+  watch(flow: Flow): void;
 }
 
 /**
@@ -72,6 +78,18 @@ export interface CaptureScope<C> {
 export const WAKE_ZERO_WINDOW = 0x100;
 /** The segment's SYN started a new connection on a 4-tuple whose previous one had ended. */
 export const WAKE_NEW_INCARNATION = 0x200;
+
+/**
+ * A condition an analyzer sees holding on a flow right now, past its threshold: a live
+ * capture reports it while it lasts, before the finding (which waits for the flow to end).
+ */
+export interface OngoingCondition {
+  /** Capture time (and frame) it began: it has lasted `now - since`. */
+  since: number;
+  frame: number;
+  /** What is happening, present tense, without the elapsed time (the caller shows it). */
+  summary: string;
+}
 
 export interface AnalyzerDescriptor<S, C = unknown> {
   /** Kind id from PHENOMENA.md: kebab-case, stable. */
@@ -116,6 +134,13 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    */
   onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
+  /**
+   * Live capture only, polled a few times a second on the open connections the analyzer
+   * asked for (FindingSink.watch): the condition about side `dir` that it sees holding at
+   * capture time `now`, once past the analyzer's threshold, else null. Reads the state
+   * only; the finding is still reported from the other hooks when the flow ends.
+   */
+  ongoing?(state: S, flow: Flow, dir: number, now: number): OngoingCondition | null;
   /** Capture-wide state, for evidence that spans flows (most analyzers need none). */
   capture?: CaptureScope<C>;
   /**

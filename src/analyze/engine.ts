@@ -17,7 +17,10 @@ import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC, DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
   DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
 } from "../decode/reassembly.js";
-import { DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput, type FindingSink } from "./analyzer.js";
+import {
+  DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput,
+  type FindingSink, type OngoingCondition,
+} from "./analyzer.js";
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { SideHistory } from "./side-history.js";
@@ -44,6 +47,8 @@ export interface EngineOptions {
   sharded?: boolean;
   /** RETIRE_CLOSED_AFTER_SEC unless given; Infinity: never (a live capture ends closed flows itself). */
   retireClosedAfterSec?: number;
+  /** Keep the flows analyzers watch (FindingSink.watch) for forEachOngoing: a live capture. */
+  watchOngoing?: boolean;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -151,6 +156,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly sharded: boolean;
   /** Analyzers' capture-wide states, by analyzer id (CaptureScope). */
   readonly captureStates = new Map<string, unknown>();
+  /** Open flows an analyzer may report an ongoing condition on (FindingSink.watch); null unless `watchOngoing`. */
+  private readonly watched: Set<Flow> | null;
 
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
@@ -168,6 +175,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.onFlowEnd = opts.onFlowEnd;
     this.keepFindings = opts.keepFindings ?? true;
     this.sharded = opts.sharded ?? false;
+    this.watched = opts.watchOngoing ? new Set() : null;
     this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
     this.analyzers.forEach((a, i) => {
       if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
@@ -272,6 +280,32 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   }
 
   /**
+   * Live capture (`watchOngoing`): calls `each` with every condition an analyzer sees
+   * holding at `now` on a watched connection (AnalyzerDescriptor.ongoing). A closed
+   * connection (FINs both ways, or a reset) has none and is no longer watched: what held
+   * until the close is in the findings its end brings. O(watched flows): polling every
+   * open flow cost ten times FlowTable.expire (200 ms a poll at 100 000 flows).
+   */
+  forEachOngoing(now: number, each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void): void {
+    if (this.watched === null) return;
+    const as = this.analyzers;
+    const withHook: number[] = [];
+    for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
+    for (const flow of this.watched) {
+      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) { this.watched.delete(flow); continue; }
+      for (const i of withHook) {
+        const st = flow.slots[i];
+        // Asleep, or no state because the analyzer has nothing to do with this flow.
+        if (st === ASLEEP || (st === null && as[i]!.createState !== undefined)) continue;
+        for (let dir = 0; dir < 2; dir++) {
+          const c = as[i]!.ongoing!(st, flow, dir, now);
+          if (c !== null) each(as[i]!, flow, dir, c);
+        }
+      }
+    }
+  }
+
+  /**
    * Capture over: fail pending fragments, end every flow, sort the findings. A `--jobs`
    * worker passes the time of the capture's last packet (which may not be in its shard):
    * analyzers measure "until the end of the capture" from it.
@@ -367,6 +401,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   }
 
   flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
+    this.watched?.delete(flow);
     if (!flow.retired) this.concludeAnalyzers(flow);
     flow.retired = true;
     this.onFlowEnd?.(flow, why);
@@ -420,6 +455,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (seen) seen[0]++;
       else this.stats.issues.set(key, [1, frame]);
     }
+  }
+
+  watch(flow: Flow): void {
+    this.watched?.add(flow);
   }
 
   sideHistory(flow: Flow): SideHistory {

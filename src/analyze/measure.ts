@@ -47,6 +47,18 @@ export function frameSpan(first: number, last: number): string {
   return first === last || last === 0 ? `frame ${first}` : `frames ${first}–${last}`;
 }
 
+/**
+ * Slack on top of twice the last retry interval before a sender counts as having stopped
+ * retrying: a retransmission timer at most doubles, give or take timer and scheduling
+ * delay (tens of ms), so half a second past twice the interval is decisive.
+ */
+export const NEXT_RETRY_SLACK_SEC = 0.5;
+
+/** Whether retries `lastIntervalSec` apart, the last at `lastTime`, had stopped by `now` (see NEXT_RETRY_SLACK_SEC). */
+export function retriesStopped(lastTime: number, lastIntervalSec: number, now: number): boolean {
+  return now - lastTime > 2 * lastIntervalSec + NEXT_RETRY_SLACK_SEC;
+}
+
 /** The current capture time (the end of the capture when flows end with it), never before the flow's last packet. */
 export function captureNow(out: FindingSink, flow: Flow): number {
   return Math.max(out.time, flow.lastTime);

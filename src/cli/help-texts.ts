@@ -29,8 +29,9 @@ Capture:
 
 Analysis and output:
   -F, --format text|jsonl  text (default), or one JSON object per line: each finding
-                           ({"type":"finding",...}), each ended flow ({"type":"flow",...})
-                           and at the end {"type":"end",...} with the capture summary
+                           ({"type":"finding",...}), each ongoing condition
+                           ({"type":"ongoing","ongoing":true|false,...}), each ended flow
+                           ({"type":"flow",...}) and at the end {"type":"end",...}
       --flow ID, --host ADDR, --port N   show only these flows (all packets are analysed and saved)
       --brief              findings without explanations
       --idle-timeout S     end a TCP flow quiet for S seconds (default ${LIVE_IDLE_SEC})
@@ -38,12 +39,15 @@ Analysis and output:
       --linger S           end a closed TCP flow quiet for S seconds (default ${LIVE_LINGER_SEC})
       --max-flows N        flows tracked at once, idle ones evicted beyond (default ${LIVE_MAX_FLOWS})
       --msl, --frag-timeout, --max-frag-datagrams, --max-frag-bytes   as for analyze
-  -q, --quiet              no status lines on stderr, no ended-flow lines
+  -q, --quiet              no status lines on stderr, no ended-flow or "[over]" lines
       --no-color           no colours (also: NO_COLOR=1)
 
 Findings reported while a flow is open (connection-refused, rst-after-fin, abortive-close,
 time-wait, ...) print at once; the others when their flow ends: closed and quiet for
---linger, or idle for --idle-timeout, or at the end of the capture.`;
+--linger, or idle for --idle-timeout, or at the end of the capture (those in time order).
+A connection stuck meanwhile is shown while it is stuck, marked "[ongoing 1.2s]": a zero
+window held 1 s, connect() unanswered after a SYN retransmission, data re-sent and
+unacknowledged for 3 s, CLOSE_WAIT for 1 s; "[over]" if it ends while the flow goes on.`;
 
 export const INTERFACES_HELP = `Usage: sockscope interfaces [--format text|json]
 

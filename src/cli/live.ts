@@ -21,7 +21,7 @@ import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
 import {
-  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC, LiveSession,
+  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC, LiveSession, type OngoingEvent,
 } from "../capture/live/session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
@@ -33,7 +33,7 @@ import { styleFor, type Style } from "../report/style.js";
 
 import { EXIT_OK, EXIT_USAGE as EXIT_FAIL } from "./exit-codes.js";
 
-/** How often finished flows are ended (and -w flushed), ms of wall time. */
+/** How often finished flows are ended, ongoing conditions checked (and -w flushed), ms of wall time. */
 const TICK_MS = 250;
 
 class LiveUsageError extends Error {}
@@ -108,6 +108,21 @@ export function formatFinding(f: Finding, fr: FlowReport | null, st: Style, brie
     lines.push(st.dim(`      see ${f.references.join("; ")}`));
   }
   return lines.join("\n");
+}
+
+/**
+ * A condition holding on an open connection: its kind, flow and side as a finding's
+ * header, marked "[ongoing 3.2s]" (or "[still ongoing …]"), and what is happening; no
+ * explanation, the finding that follows when the flow ends has it. "over": one dim line.
+ */
+export function formatOngoing(e: OngoingEvent, st: Style): string {
+  const elapsed = `${e.elapsedSec.toFixed(1)}s`;
+  const nth = e.episode === 1 ? "" : `, ${e.episode}th time on this flow`;
+  const head = `${localTime(e.time)} ${e.state === "over" ? `[over${nth}]` : `[${e.state === "still" ? "still " : ""}ongoing ${elapsed}${nth}]`}`;
+  const where = `${flowTitle(e.flow)} (${e.side})`;
+  if (e.state === "over") return st.dim(`${head} ${e.kind}  ${where}: ${e.summary}`);
+  const label = e.severity === "error" ? st.red(st.bold(head)) : st.yellow(head);
+  return [`${label} ${st.cyan(e.kind)}  ${st.bold(where)}`, indentWrap(e.summary, 2, 96)].join("\n");
 }
 
 const WHY: Record<FlowEndReason, string> = {
@@ -271,6 +286,14 @@ async function capture(
     onFinding: (f, fr) => {
       if (jsonl) out.line(JSON.stringify({ type: "finding", ...f, proto: fr?.proto ?? null, client: fr?.client ?? null, server: fr?.server ?? null }));
       else out.line(formatFinding(f, fr, st, o.brief));
+    },
+    onOngoing: (e) => {
+      if (jsonl) {
+        const { flow, ...rest } = e;
+        out.line(JSON.stringify({ type: "ongoing", ongoing: e.state !== "over", ...rest, flow: flow.id, proto: flow.proto, client: flow.client, server: flow.server }));
+      } else if (e.state !== "over" || !o.quiet) {
+        out.line(formatOngoing(e, st));
+      }
     },
     onFlowEnd: (fr, why) => {
       if (why === "capture-end") return; // in the summary's flow table

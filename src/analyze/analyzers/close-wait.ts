@@ -23,6 +23,13 @@ import { captureNow, ms, roleOf, sec } from "../measure.js";
  * a few seconds.
  */
 export const CLOSE_WAIT_MIN_SEC = 1;
+/**
+ * A side that sent data after the peer's FIN is using the half-closed connection (a
+ * server streaming its answer to `shutdown(SHUT_WR)`): a live capture reports its
+ * CLOSE-WAIT as ongoing only after this long without data, not at every pause longer
+ * than CLOSE_WAIT_MIN_SEC in a slow stream.
+ */
+export const HALF_CLOSE_ONGOING_SEC = 10;
 
 
 class State {
@@ -54,6 +61,7 @@ const analyzer = defineAnalyzer<State>({
   wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
     if (s.reported || (seg.flags & (TH_FIN | TH_RST)) === 0) return;
+    out.watch(flow); // the FIN may start a CLOSE-WAIT (once acknowledged)
     const me = flow.ep[seg.dir]!;
     if (seg.flags & TH_FIN) {
       // This side's own FIN after the peer's acknowledged FIN: CLOSE-WAIT ends here.
@@ -79,7 +87,27 @@ const analyzer = defineAnalyzer<State>({
       if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
     }
   },
+  // Ongoing from the threshold the finding itself uses: the finding is certain to follow.
+  ongoing(s, flow, dir, now) {
+    if (s.reported || !waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) return null;
+    const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+    const start = waitStart(flow, dir);
+    const sentData = me.lastDataTime > peer.finTime;
+    if (now - start < (sentData ? HALF_CLOSE_ONGOING_SEC : CLOSE_WAIT_MIN_SEC)) return null;
+    const who = roleOf(dir), other = roleOf(1 - dir);
+    const from = sentData ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
+      : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
+    return {
+      since: start, frame: peer.finFrame,
+      summary: `the ${who} ${flow.endpointName(who)} has sat in CLOSE_WAIT since ${from}: its program has the EOF but has not called close()`,
+    };
+  },
 });
+
+/** When `dir`'s wait in CLOSE-WAIT began: data it sent after the peer's FIN is a half-close in use, so the wait starts after it. */
+function waitStart(flow: Flow, dir: number): number {
+  return Math.max(flow.ep[1 - dir]!.finTime, flow.ep[dir]!.lastDataTime);
+}
 
 /** Whether `dir` was in CLOSE-WAIT just before `frame`: the peer's FIN acknowledged, its own FIN not sent. */
 function waitingSide(flow: Flow, dir: number, frame: number): boolean {
@@ -92,8 +120,7 @@ function waitingSide(flow: Flow, dir: number, frame: number): boolean {
 
 function check(flow: Flow, dir: number, endFrame: number, endTime: number, how: "fin" | "rst" | "capture-end", out: FindingSink): void {
   const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
-  // Data this side sent after the peer's FIN is a half-close in use: the wait starts after it.
-  const start = Math.max(peer.finTime, me.lastDataTime);
+  const start = waitStart(flow, dir);
   const waited = endTime - start;
   if (waited < CLOSE_WAIT_MIN_SEC) return;
   const who = roleOf(dir), other = roleOf(1 - dir);

@@ -24,15 +24,8 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { captureNow, ms, sec } from "../measure.js";
+import { captureNow, ms, retriesStopped, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
-
-/**
- * Slack on top of twice the last retry interval before the capture's end counts as "the
- * SYNs had stopped": a retry comes at most one doubled interval later, give or take
- * timer and scheduling delay (tens of ms), so half a second past that is decisive.
- */
-const NEXT_RETRY_SLACK_SEC = 0.5;
 
 
 class State {
@@ -66,7 +59,7 @@ const analyzer = defineAnalyzer<State>({
     "give connect() an explicit, shorter timeout where waiting two minutes is worse than failing, and retry with backoff.",
   references: ["000 §3.5", "000 §6.2", "003 connect()"],
   createState: () => new State(),
-  onTcpSegment(s, flow, seg) {
+  onTcpSegment(s, flow, seg, _p, out) {
     const client = flow.ep[DIR_CLIENT];
     if (seg.dir === DIR_SERVER) {
       if (s.answered) return;
@@ -80,6 +73,7 @@ const analyzer = defineAnalyzer<State>({
     const r = s.retries;
     if (isDuplicateCopy(seg.time, r === null ? client.synTime : r.times[r.times.length - 1]!)) return;
     (s.retries ??= new SynRetries()).add(seg.frame, seg.time);
+    out.watch(flow);
   },
   onFlowEnd(s, flow, out) {
     const client = flow.ep[DIR_CLIENT];
@@ -94,7 +88,7 @@ const analyzer = defineAnalyzer<State>({
     const lastInterval = sched.intervalsSec[sched.intervalsSec.length - 1]!;
     // The next retry would be due within twice the last interval (the timer doubles at
     // most); a capture that runs past that shows the SYNs had stopped.
-    const stopped = after > 2 * lastInterval + NEXT_RETRY_SLACK_SEC;
+    const stopped = retriesStopped(last, lastInterval, captureNow(out, flow));
     const ending = stopped
       ? `then nothing for the last ${sec(after)} s of the capture: connect() had failed (ETIMEDOUT) or the program gave up and closed the socket`
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
@@ -118,6 +112,20 @@ const analyzer = defineAnalyzer<State>({
         `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
       measure,
     });
+  },
+  // Ongoing from the first retransmission (the initial timeout ran out: 1 s on Linux)
+  // while the SYNs keep coming; once they stop, connect() has failed or was given up.
+  ongoing(s, flow, dir, now) {
+    const client = flow.ep[DIR_CLIENT];
+    if (dir !== DIR_CLIENT || s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return null;
+    const times = s.retries.times;
+    const last = times[times.length - 1]!;
+    if (retriesStopped(last, last - (times.length > 1 ? times[times.length - 2]! : client.synTime), now)) return null;
+    return {
+      since: client.synTime, frame: client.synFrame,
+      summary: `connect() to ${flow.endpointName("server")} unanswered: ${times.length + 1} SYNs since frame ${client.synFrame}, ` +
+        "no SYN-ACK and no RST; the client is still waiting in connect() (ETIMEDOUT when its kernel gives up)",
+    };
   },
 });
 export default analyzer;

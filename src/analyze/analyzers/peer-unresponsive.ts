@@ -17,7 +17,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../measure.js";
 
 /**
  * Re-sends of the same data without an answer before we call the peer unresponsive:
@@ -28,6 +28,12 @@ import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
 export const PEER_UNRESPONSIVE_MIN_RETRIES = 3;
 /** The data must stay unacknowledged at least this long: a second is many round trips on any path. */
 export const PEER_UNRESPONSIVE_MIN_SEC = 1.0;
+/**
+ * Data re-sent and unacknowledged this long is reported as ongoing by a live capture: a
+ * few seconds, several backed-off retransmissions on any path, where ordinary loss is
+ * repaired within one or two.
+ */
+export const PEER_UNRESPONSIVE_ONGOING_SEC = 3;
 
 class Sender {
   /** Since when the oldest unacknowledged byte has been waiting (approximate), -1: nothing outstanding. */
@@ -128,6 +134,7 @@ const analyzer = defineAnalyzer<State>({
     }
     me.retries = 1;
     me.stuckAck = stuck;
+    out.watch(flow);
     me.runSince = me.outstandingSince >= 0 && me.outstandingSince <= seg.time ? me.outstandingSince : seg.time;
     me.runFrame = me.outstandingFrame;
     me.firstRetryTime = me.lastRetryTime = seg.time;
@@ -139,6 +146,23 @@ const analyzer = defineAnalyzer<State>({
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
+  },
+  // Ongoing while the re-sends keep coming: once they stop, the sender's kernel gave up
+  // (TCP_USER_TIMEOUT, tcp_retries2) or its program closed the socket.
+  ongoing(s, flow, dir, now) {
+    const d = s.senders[dir]!;
+    if (d.retries === 0 || d.rstFrame !== 0 || now - d.runSince < PEER_UNRESPONSIVE_ONGOING_SEC) return null;
+    if (retriesStopped(d.lastRetryTime, Math.max(d.maxGap, PEER_UNRESPONSIVE_MIN_SEC), now)) return null;
+    const who = roleOf(dir), peer = roleOf(1 - dir);
+    const peerSide = d.peerSegments === 0
+      ? `the ${peer} has sent nothing for ${sec(now - flow.ep[1 - dir]!.lastTime)} s`
+      : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but no acknowledgement of it`;
+    const frame = d.runFrame !== 0 ? d.runFrame : d.frames[0] ?? 0;
+    return {
+      since: d.runSince, frame,
+      summary: `the ${peer} ${flow.endpointName(peer)} is not acknowledging the ${who}'s data sent in frame ${frame}: ` +
+        `re-sent ${d.retries} time(s) so far; ${peerSide}. The ${who}'s write()s still succeed until its kernel gives up (ETIMEDOUT)`,
+    };
   },
 });
 

@@ -42,6 +42,13 @@ export const ZERO_WINDOW_BRIEF_SEC = 0.01;
 export const ZERO_WINDOW_STALL_MIN_SEC = 0.1;
 
 /**
+ * A zero window held this long is reported as ongoing by a live capture: far past any
+ * momentary lag, and past Linux's first zero-window probes (0.2, 0.4 s), so the sender
+ * is stuck rather than slowed.
+ */
+export const ZERO_WINDOW_ONGOING_SEC = 1;
+
+/**
  * Per receiving side: the episode in progress and running totals over the closed ones
  * (no list of episodes: a capture that flips the window every segment stays bounded).
  */
@@ -119,7 +126,7 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   // An episode starts with a zero window.
   wakeOn: WAKE_ZERO_WINDOW,
-  onTcpSegment(s, _flow, seg, _p, out) {
+  onTcpSegment(s, flow, seg, _p, out) {
     // The sender of this segment is a receiver for the other direction's data.
     const asReceiver = s.dirs[seg.dir]!;
     if ((seg.flags & (TH_SYN | TH_RST)) === 0) {
@@ -127,6 +134,7 @@ const analyzer = defineAnalyzer<State>({
         if (asReceiver.openFrame === 0) {
           asReceiver.openFrame = seg.frame;
           asReceiver.openTime = seg.time;
+          out.watch(flow);
         }
         // tshark does not flag a FIN with window 0; the episode goes on all the same.
         if ((seg.flags & TH_FIN) === 0) tag(asReceiver, seg.frame, out.frameCap);
@@ -144,6 +152,17 @@ const analyzer = defineAnalyzer<State>({
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportDirection(flow, dir, s.dirs[dir]!, out);
+  },
+  ongoing(s, flow, dir, now) {
+    const d = s.dirs[dir]!;
+    if (d.openFrame === 0 || now - d.openTime < ZERO_WINDOW_ONGOING_SEC) return null;
+    const who = roleOf(dir), sender = roleOf(1 - dir);
+    return {
+      since: d.openTime, frame: d.openFrame,
+      summary: `the ${who} ${flow.endpointName(who)} has advertised window 0 since frame ${d.openFrame} ` +
+        `(${d.openProbes} zero-window probe(s) so far): its program is not reading; the ${sender}'s write()/send() ` +
+        "blocks (or returns EAGAIN) once its send buffer is full",
+    };
   },
 });
 

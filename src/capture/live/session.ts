@@ -3,7 +3,18 @@
  * that never ends needs. Between packet batches `tick` ends the flows that are finished
  * (FlowTable.expire: closed and quiet for the linger, or idle past the idle timeout), so
  * their analyzers report from onFlowEnd while the capture goes on; findings reach
- * `onFinding` the moment they are reported, ended flows `onFlowEnd`.
+ * `onFinding` the moment a packet completes them, or, for those a tick or the end of the
+ * capture brings (many flows ending at once), in time order after it; ended flows
+ * `onFlowEnd`.
+ *
+ * A stuck connection sends few packets or none, and its findings wait for its end, so
+ * `tick` also asks the analyzers what they see holding right now (Engine.forEachOngoing:
+ * a zero window, unanswered SYNs, unacknowledged data, CLOSE_WAIT) and reports each
+ * condition to `onOngoing` once, when it first crosses its analyzer's threshold; again
+ * only at 10×, 100×, … that time (a hang stays visible, quietly); and "over" when it
+ * stops while the connection goes on (when the connection ends, its finding says it).
+ * A condition that keeps coming back on a connection (a reader that pauses again and
+ * again) is shown the 1st, 10th, 100th, … time, as Zeek escalates repeated weirds.
  *
  * Memory stays flat however long it runs: the flow table holds only active flows (at
  * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
@@ -12,7 +23,8 @@
 import type { PacketRecord } from "../record.js";
 import type { CaptureInfo } from "../record.js";
 import { Engine, type EngineOptions } from "../../analyze/engine.js";
-import type { Finding } from "../../analyze/finding.js";
+import type { AnalyzerDescriptor, OngoingCondition } from "../../analyze/analyzer.js";
+import type { Finding, Severity } from "../../analyze/finding.js";
 import { L4_TCP } from "../../decode/packet.js";
 import type { ExpireOptions, Flow, FlowEndReason } from "../../decode/flow.js";
 import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../../report/model.js";
@@ -36,7 +48,51 @@ export interface LiveSessionOptions {
   onCountReached?: () => void;
   onFinding?: (f: Finding, flow: FlowReport | null) => void;
   onFlowEnd?: (flow: FlowReport, why: FlowEndReason) => void;
+  onOngoing?: (e: OngoingEvent) => void;
 }
+
+/** A condition holding on an open connection (see the module doc), as `tick` reports it. */
+export interface OngoingEvent {
+  /** started: crossed its threshold; still: at 10×, 100×, … the elapsed time it started at; over: no longer holds. */
+  state: "started" | "still" | "over";
+  kind: string;
+  severity: Severity;
+  flow: FlowReport;
+  side: "client" | "server";
+  endpoint: string;
+  /** Capture time and frame it began at. */
+  since: number;
+  sinceFrame: number;
+  /** Capture time of this report, and how long the condition has held (over: at the last poll that saw it), to the ms. */
+  time: number;
+  elapsedSec: number;
+  /** What is happening (over: that it no longer is). */
+  summary: string;
+  /** How many times this condition has begun on this side of the flow (1, 10, 100, … are shown). */
+  episode: number;
+}
+
+/** A condition seen holding and not yet over, shown or (a repeat, see isShownEpisode) followed silently. */
+interface OpenCondition {
+  flow: Flow;
+  kind: AnalyzerDescriptor<unknown>;
+  dir: number;
+  c: OngoingCondition;
+  elapsedSec: number;
+  /** Elapsed time at which it is reported again ("still"). */
+  nextReportSec: number;
+  /** The poll that last saw it. */
+  poll: number;
+  episode: number;
+  /** Reported (1st, 10th, 100th… episode); the others are followed silently. */
+  shown: boolean;
+}
+
+/** Which episodes of a condition on one flow side are shown: 1st, 10th, 100th, 1000th, then every 10 000th. */
+const isShownEpisode = (n: number): boolean => n === 1 || n === 10 || n === 100 || n === 1000 || n % 10_000 === 0;
+
+/** A still-ongoing condition is reported again when it has lasted this many times as long as when first reported. */
+const ONGOING_REPORT_FACTOR = 10;
 
 const byFlowFrameKind = (a: Finding, b: Finding): number =>
   (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
@@ -65,6 +121,16 @@ export class LiveSession {
   private readonly matchCache = new Map<number, boolean>();
   private readonly keepFindings: number;
   private readonly keepFlows: number;
+  /** Open conditions by `flow kind dir`. */
+  private readonly open = new Map<string, OpenCondition>();
+  /** Conditions begun so far per `flow kind dir` on flows still open. */
+  private readonly episodes = new Map<string, number>();
+  private polls = 0;
+  /**
+   * While a tick or the end runs: findings (and ended flows, after them) held back to be
+   * emitted in time order; null while packets are analysed (then they go out at once).
+   */
+  private held: { findings: [Finding, FlowReport | null][]; ended: [FlowReport, FlowEndReason][] } | null = null;
 
   constructor(private readonly o: LiveSessionOptions = {}) {
     const msl = o.engine?.analyzer?.mslSec ?? 30;
@@ -81,6 +147,7 @@ export class LiveSession {
       keepFindings: false,
       // Flows end here (FlowTable.expire, after --linger) and leave memory: no retirement.
       retireClosedAfterSec: Infinity,
+      watchOngoing: true,
       onFinding: (f, flow) => this.finding(f, flow),
       onFlowEnd: (flow, why) => this.flowEnded(flow, why),
     });
@@ -96,15 +163,82 @@ export class LiveSession {
     }
   };
 
-  /** Between batches, a few times a second: ends finished flows. `now`: seconds since the epoch. */
+  /**
+   * Between batches, a few times a second: ends finished flows, then reports the
+   * conditions holding on the open ones. `now`: capture time, seconds since the epoch.
+   */
   tick(now: number): number {
     this.o.writer?.flush();
-    return this.engine.tick(now, this.expire);
+    const ended = this.inTimeOrder(() => this.engine.tick(now, this.expire));
+    this.pollOngoing(now);
+    return ended;
   }
 
-  /** Capture over: every flow still open ends (their findings are reported now). */
+  /** Capture over: every flow still open ends (their findings are reported now, in time order). */
   finish(): void {
-    this.engine.finish();
+    this.inTimeOrder(() => this.engine.finish());
+  }
+
+  /** Runs `f`, holding back what it reports, then emits its findings by time (stable), then its ended flows. */
+  private inTimeOrder<T>(f: () => T): T {
+    const held: NonNullable<LiveSession["held"]> = this.held = { findings: [], ended: [] };
+    try {
+      return f();
+    } finally {
+      this.held = null;
+      held.findings.sort((a, b) => a[0].time - b[0].time);
+      for (const [finding, fr] of held.findings) this.o.onFinding?.(finding, fr);
+      for (const [fr, why] of held.ended) this.o.onFlowEnd?.(fr, why);
+    }
+  }
+
+  private pollOngoing(now: number): void {
+    if (this.o.onOngoing === undefined) return;
+    const poll = ++this.polls;
+    this.engine.forEachOngoing(now, (kind, flow, dir, c) => {
+      if (!this.matches(flow)) return;
+      const key = `${flow.id} ${kind.id} ${dir}`;
+      const elapsedSec = now - c.since;
+      let o = this.open.get(key);
+      if (o !== undefined && o.c.since !== c.since) {
+        // The condition ended and a new one began between two polls (a reader that read a little).
+        this.ongoingEvent("over", o, now);
+        o = undefined;
+      }
+      if (o === undefined) {
+        const episode = (this.episodes.get(key) ?? 0) + 1;
+        this.episodes.set(key, episode);
+        o = { flow, kind, dir, c, elapsedSec, nextReportSec: ONGOING_REPORT_FACTOR * elapsedSec, poll, episode, shown: isShownEpisode(episode) };
+        this.open.set(key, o);
+        this.ongoingEvent("started", o, now);
+        return;
+      }
+      o.c = c;
+      o.elapsedSec = elapsedSec;
+      o.poll = poll;
+      if (elapsedSec >= o.nextReportSec) {
+        o.nextReportSec *= ONGOING_REPORT_FACTOR;
+        this.ongoingEvent("still", o, now);
+      }
+    });
+    for (const [key, o] of this.open) {
+      if (o.poll === poll) continue;
+      this.open.delete(key);
+      // A closed connection ends within the linger, and its finding says how it ended.
+      if (o.flow.endedFrame === 0) this.ongoingEvent("over", o, now);
+    }
+  }
+
+  private ongoingEvent(state: OngoingEvent["state"], o: OpenCondition, now: number): void {
+    if (!o.shown) return;
+    const side = o.dir === 0 ? "client" : "server";
+    const elapsedSec = Math.round(o.elapsedSec * 1000) / 1000;
+    const summary = state !== "over" ? o.c.summary
+      : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
+    this.o.onOngoing!({
+      state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow), side, endpoint: o.flow.endpointName(side),
+      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec, summary, episode: o.episode,
+    });
   }
 
   get activeFlows(): number {
@@ -127,7 +261,9 @@ export class LiveSession {
     } else {
       this.findingsNotKept++;
     }
-    this.o.onFinding?.(f, flow === null ? null : flowReport(flow));
+    const fr = flow === null ? null : flowReport(flow);
+    if (this.held !== null) this.held.findings.push([f, fr]);
+    else this.o.onFinding?.(f, fr);
   }
 
   private flowEnded(flow: Flow, why: FlowEndReason): void {
@@ -135,6 +271,11 @@ export class LiveSession {
     if (why !== "capture-end") this.flowsEndedLive++; else this.flowsOpenAtEnd++;
     const matched = this.matches(flow);
     this.matchCache.delete(flow.id);
+    if (this.episodes.size > 0) {
+      for (const [key, o] of this.open) if (o.flow === flow) this.open.delete(key);
+      const prefix = `${flow.id} `;
+      for (const key of this.episodes.keys()) if (key.startsWith(prefix)) this.episodes.delete(key);
+    }
     if (!matched) return;
     const fr = flowReport(flow);
     if (this.findingFlows.has(flow.id)) {
@@ -146,7 +287,8 @@ export class LiveSession {
         this.flowsNotKept++;
       }
     }
-    this.o.onFlowEnd?.(fr, why);
+    if (this.held !== null) this.held.ended.push([fr, why]);
+    else this.o.onFlowEnd?.(fr, why);
   }
 
   /** The report of the capture so far (after finish(): all of it), as `analyze` builds it. */
