@@ -166,6 +166,11 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
+/** How an episode never reopened ended: with the connection (a RST, or both FINs) or with the capture. */
+function stillZeroAtEnd(flow: Flow): string {
+  return flow.endedFrame !== 0 ? `still zero when the connection ended (frame ${flow.endedFrame})` : "still zero when the capture ended";
+}
+
 function reportDirection(flow: Flow, dir: number, d: Direction, out: FindingSink): void {
   const stillOpen = d.openFrame !== 0;
   if (stillOpen) close(d, 0, Math.max(flow.lastTime, d.openTime));
@@ -178,14 +183,14 @@ function reportDirection(flow: Flow, dir: number, d: Direction, out: FindingSink
   let summary: string;
   if (matters && d.stalls === 1) {
     const reopened = d.firstStallEndFrame !== 0
-      ? `reopened by a window update at frame ${d.firstStallEndFrame}` : "still zero when the capture ended";
+      ? `reopened by a window update at frame ${d.firstStallEndFrame}` : stillZeroAtEnd(flow);
     summary = `the ${who}'s receive window stayed at zero for ${ms(d.firstStallSec)} ms (from frame ${d.firstStallFrame}, ` +
       `${reopened}): its program stopped reading; the ${sender} sent ${probes(d.firstStallProbes)} meanwhile`;
     if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
   } else if (matters) {
     summary = `the ${who}'s receive window stayed at zero ${d.stalls} times for ${briefText} or more, ${ms(d.stallSec)} ms ` +
       `in all (longest ${ms(d.longestSec)} ms, from frame ${d.longestFrame}): its program kept pausing its reads; the ` +
-      `${sender} sent ${probes(d.stallProbes)}` + (stillOpen ? "; still zero when the capture ended" : "");
+      `${sender} sent ${probes(d.stallProbes)}` + (stillOpen ? `; ${stillZeroAtEnd(flow)}` : "");
     if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
   } else if (d.stalls > 0) {
     summary = `the ${who} advertised a zero window ${d.episodes} time(s), ${ms(d.totalSec)} ms in all (longest ` +
