@@ -15,7 +15,7 @@ import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
-import { Output } from "./output.js";
+import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 
@@ -299,6 +299,7 @@ function fail(message: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== "live") exitQuietlyOnClosedPipe(); // live stops its capture in order instead
   try {
     switch (cmd) {
       case undefined: case "-h": case "--help": case "help":
