@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
-import { readCapture, type ReadOptions } from "./capture/reader.js";
-import type { CaptureInfo } from "./capture/record.js";
+import { readCapture, StopReading, type ReadOptions } from "./capture/reader.js";
+import type { CaptureInfo, PacketRecord } from "./capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
 import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
 import { runParallel } from "./parallel/run.js";
@@ -15,6 +15,12 @@ export interface RunOptions extends EngineOptions {
   observer?: PacketObserver;
   onProgress?: ReadOptions["onProgress"];
   chunkSize?: number;
+  /** Stops the reading early (Ctrl-C): the packets read until then are analysed (ReadOptions.signal). */
+  signal?: AbortSignal;
+  /** The input's name in messages, when `path` is a stand-in (the spooled copy of standard input). */
+  inputName?: string;
+  /** Reads no further than this frame (a second pass over what an interrupted first pass read). */
+  lastFrame?: number;
 }
 
 export interface RunResult {
@@ -26,7 +32,10 @@ export interface RunResult {
 export async function runCapture(path: string, opts: RunOptions = {}): Promise<RunResult> {
   const engine = new Engine(opts);
   if (opts.observer) engine.observer = opts.observer;
-  const info = await readCapture(path, engine.onPacket, { onProgress: opts.onProgress, chunkSize: opts.chunkSize });
+  const last = opts.lastFrame;
+  const sink = last === undefined ? engine.onPacket
+    : (rec: PacketRecord) => { if (rec.frame > last) throw new StopReading(`frame ${last}`); engine.onPacket(rec); };
+  const info = await readCapture(path, sink, { onProgress: opts.onProgress, chunkSize: opts.chunkSize, signal: opts.signal, name: opts.inputName });
   engine.finish();
   return { info, engine };
 }

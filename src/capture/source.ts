@@ -52,21 +52,21 @@ export class StreamSource implements ByteSource {
 }
 
 /** Opens a path, or standard input for "-", turning file-system errors into one-liners. */
-export async function openSource(path: string): Promise<ByteSource> {
+export async function openSource(path: string, name = path): Promise<ByteSource> {
   if (path === "-") return new StreamSource("(stdin)", process.stdin);
   let size: number;
   try {
     const st = await stat(path);
-    if (st.isDirectory()) throw new CaptureError(path, 0, "is a directory, not a capture file");
+    if (st.isDirectory()) throw new CaptureError(name, 0, "is a directory, not a capture file");
     size = st.size;
   } catch (e) {
-    throw asCaptureError(path, e);
+    throw asCaptureError(name, e);
   }
-  if (size === 0) throw new CaptureError(path, 0, "empty file (0 bytes): not a capture");
+  if (size === 0) throw new CaptureError(name, 0, "empty file (0 bytes): not a capture");
   try {
-    return new FileSource(path, size, await open(path, "r"));
+    return new FileSource(name, size, await open(path, "r"));
   } catch (e) {
-    throw asCaptureError(path, e);
+    throw asCaptureError(name, e);
   }
 }
 

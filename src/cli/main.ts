@@ -17,6 +17,8 @@ import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
+import { ifNotYet, noteLateInterruption, stopOnSignal } from "./interrupt.js";
+import { printCaptureProblems } from "./capture-problems.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
@@ -129,7 +131,7 @@ function positiveInt(name: string, s: string): number {
 }
 
 function runOptions(v: Record<string, unknown>, progress: Progress): RunOptions {
-  const o: RunOptions = { onProgress: progress.update };
+  const o: RunOptions = { onProgress: progress.update, signal: stopOnSignal() };
   if (v.msl !== undefined) {
     const msl = Number(v.msl);
     if (!(msl > 0)) throw new UsageError(`--msl takes a number of seconds, not "${String(v.msl)}"`);
@@ -159,10 +161,10 @@ function formatOf(v: Record<string, unknown>, allowed: string[]): string {
   return f;
 }
 
-/** Prints capture problems on stderr, one line each (the report also lists them). */
-function reportProblems(report: Report, quiet: boolean): void {
+/** Prints the report's other warnings on stderr, one line each, after the capture's problems (`printed`). */
+function reportProblems(report: Report, quiet: boolean, printed: Set<string>): void {
   if (report.capture.partial || !quiet) {
-    for (const w of report.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
+    for (const w of report.warnings) if (![...printed].some((p) => w.startsWith(p))) process.stderr.write(`sockscope: warning: ${w}\n`);
   }
 }
 
@@ -197,6 +199,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const { info, result } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress), jobs } : { ...runOptions(v, progress), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
+  noteLateInterruption(info, stopOnSignal());
   const report = buildReportFrom(info, result, parseFilter(v));
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
   const lines: Iterable<string> = format === "json" ? reportJsonLines(report)
@@ -213,8 +216,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
     for (const l of lines) out.line(l);
     await out.end();
   }
-  if (format !== "text") reportProblems(report, v.quiet === true);
-  else if (report.capture.partial) process.stderr.write(`sockscope: ${info.error}\n`);
+  const printed = printCaptureProblems(info);
+  if (format !== "text") reportProblems(report, v.quiet === true, printed);
   return EXIT_OK;
 }
 
@@ -227,6 +230,7 @@ async function flowsCommand(args: string[]): Promise<number> {
   const { info, engine } = await runCapture(input, { ...runOptions(v, progress), analyzers: [] });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
+  noteLateInterruption(info, stopOnSignal());
   const report = buildReport(info, engine, parseFilter(v));
   const out = new Output();
   if (format === "json") out.line(JSON.stringify({ schema: "sockscope.flows/1", flows: report.flows }, null, 2));
@@ -238,7 +242,7 @@ async function flowsCommand(args: string[]): Promise<number> {
     out.line(renderFlowTable(report.flows, st, 1000));
   }
   await out.end();
-  if (info.error !== null) process.stderr.write(`sockscope: ${info.error}\n`);
+  printCaptureProblems(info);
   return EXIT_OK;
 }
 
@@ -251,11 +255,15 @@ async function packetsCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // Tags come from findings, which are complete only at the end of the capture: a first
   // pass analyses, a second prints. Standard input is spooled to a temporary file for it.
-  const spool = input === "-" ? await spoolStdin() : null;
+  // Ctrl-C stops the pass it falls in; what was read is printed (a second Ctrl-C exits).
+  const signal = stopOnSignal();
+  const spool = input === "-" ? await spoolStdin(signal) : null;
+  const inputName = spool === null ? undefined : "(stdin)";
   if (spool !== null) input = spool.path;
   try {
-    const first = await runCapture(input, { ...runOptions(v, progress), collectTags: true });
+    const first = await runCapture(input, { ...runOptions(v, progress), collectTags: true, signal: ifNotYet(signal), inputName });
     progress.done();
+    noteLateInterruption(first.info, signal);
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
     const tags = first.engine.tags!;
     const out = new Output();
@@ -265,6 +273,9 @@ async function packetsCommand(args: string[]): Promise<number> {
     const noTags: string[] = [];
     await runCapture(input, {
       ...runOptions(v, new Progress(false)),
+      signal: ifNotYet(signal),
+      inputName,
+      lastFrame: first.info.packets,
       analyzers: [],
       observer: (rec, p, flow, dir, seg) => {
         const time = rec.tsSec + rec.tsNsec / 1e9;
@@ -280,10 +291,10 @@ async function packetsCommand(args: string[]): Promise<number> {
       },
     });
     await out.end();
-    if (first.info.error !== null) process.stderr.write(`sockscope: ${first.info.error}\n`);
+    printCaptureProblems(first.info);
     return EXIT_OK;
   } finally {
-    await spool?.remove();
+    spool?.remove();
   }
 }
 
