@@ -9,7 +9,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
-import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
+import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
@@ -184,6 +184,13 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
   }
 }
 
+/** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
+function cappedJobs(requested: number, input: string, quiet: boolean): number {
+  const { jobs, why } = jobsFor(input, requested);
+  if (why !== null && !quiet) process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
+  return jobs;
+}
+
 async function analyzeCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({ args, options: { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } }, allowPositionals: true });
   if (v.help) return help("analyze");
@@ -195,7 +202,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
   const series = html !== null ? new html.SeriesCollector() : null;
-  const jobs = v.jobs === undefined ? defaultJobs(input) : Math.max(1, positiveInt("--jobs", v.jobs));
+  const jobs = v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
   const { info, result } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress), jobs } : { ...runOptions(v, progress), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
