@@ -190,3 +190,20 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
     expect(strip(interrupted)).toEqual(strip(whole));
   }, 120_000);
 });
+
+describe("the stop line (shared by --jobs threads)", () => {
+  it("stops every thread at the furthest frame any has claimed, none past it", async () => {
+    const { StopLine } = await import(join(ROOT, "dist", "parallel", "stop-line.js"));
+    const main = StopLine.create(2);
+    const worker = new StopLine(main.buffer, 1);
+    for (let f = 1; f <= 5000; f++) expect(main.take(f)).toBe(true); // the main thread is ahead
+    for (let f = 1; f <= 10; f++) expect(worker.take(f)).toBe(true);
+    const line = main.draw();
+    expect(line).toBeGreaterThanOrEqual(5000);
+    let last = 0;
+    for (let f = 11; worker.take(f); f++) last = f;
+    expect(last).toBe(line); // the worker catches up to the line and stops there
+    expect(main.take(line)).toBe(true);
+    expect(main.take(line + 1)).toBe(false);
+  });
+});

@@ -39,12 +39,12 @@ export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["o
   const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
   const router = new ShardRouter(init.workers);
   const me = init.index;
-  const line = new StopLine(init.stopLine);
+  const line = new StopLine(init.stopLine, me);
   let lastPacketTime: number | undefined;
   const info = await readCapture(init.path, (rec) => {
     const stop = stopped();
     if (stop !== null) throw new Stopped(stop);
-    if (!line.take(me, rec.frame)) throw new StopReading(interruptedBy());
+    if (!line.take(rec.frame)) throw new StopReading(interruptedBy());
     lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
     const owner = router.route(rec);
     if (owner === me) engine.onPacket(rec);

@@ -1,24 +1,31 @@
 /**
  * Ctrl-C under `--jobs`: every thread reads the whole capture at its own pace, and their
  * shards merge into one report only if all of them analysed the same frames. So the
- * threads must stop at one frame, the furthest any of them had reached, and none may go
- * past it meanwhile.
+ * threads must stop at one frame, one that none of them has gone past.
  *
- * Shared memory, one Int32 per thread and one for the line: before analysing a record, a
- * thread takes its frame with a compare-and-swap on its own word (previous frame → this
- * frame). Drawing the line (main thread, in its signal handler) sets the sign bit of
- * every thread's word, which reads the frame each has taken and makes its next swap fail,
- * then publishes the largest as the line. A thread whose swap fails waits for the line
- * (the main thread publishes it right after closing the words) and analyses on up to it.
+ * Shared memory, one Int32 per thread and one for the line. A thread claims the frames
+ * it may analyse a batch at a time, with a compare-and-swap on its own word (the last
+ * frame claimed), so a record costs a comparison. Drawing the line (the main thread, in
+ * its signal handler) sets the sign bit of every thread's word, which reads what each has
+ * claimed and makes its next claim fail, then publishes the largest claim as the line. A
+ * thread whose claim fails waits for the line (published right after the words are
+ * closed) and analyses on up to it. So all stop at the same frame, at most a batch past
+ * the furthest one read when the signal came (or all read to the end if the file ends
+ * before it).
  */
 const NO_LINE = 0x7fffffff;
 const CLOSED = -0x80000000; // the sign bit, as an Int32
+/** Frames claimed at once: an atomic operation per batch, not per record (45 ns each). */
+const BATCH = 1024;
 
 export class StopLine {
   private readonly words: Int32Array;
+  /** Frames up to this one may be analysed without asking again. */
+  private claimed = 0;
+  private stopped = false;
 
-  /** `buffer` from `StopLine.create` (the same memory in every thread). */
-  constructor(readonly buffer: SharedArrayBuffer) {
+  /** `buffer` from `StopLine.create` (the same memory in every thread); `thread` 0, 1, …. */
+  constructor(readonly buffer: SharedArrayBuffer, private readonly thread = 0) {
     this.words = new Int32Array(buffer);
   }
 
@@ -28,14 +35,22 @@ export class StopLine {
     return line;
   }
 
-  /** Thread `thread` may analyse `frame` (frames come one by one from 1): false means stop before it. */
-  take(thread: number, frame: number): boolean {
-    if (Atomics.compareExchange(this.words, thread + 1, frame - 1, frame) === frame - 1) return true;
+  /** This thread may analyse `frame` (frames come in order): false means stop before it. */
+  take(frame: number): boolean {
+    if (frame <= this.claimed) return true;
+    if (this.stopped) return false;
+    const want = Math.min(frame + BATCH - 1, NO_LINE);
+    if (Atomics.compareExchange(this.words, this.thread + 1, this.claimed, want) === this.claimed) {
+      this.claimed = want;
+      return true;
+    }
     while (Atomics.load(this.words, 0) === NO_LINE) Atomics.wait(this.words, 0, NO_LINE, 100);
-    return frame <= Atomics.load(this.words, 0);
+    this.stopped = true;
+    this.claimed = Atomics.load(this.words, 0);
+    return frame <= this.claimed;
   }
 
-  /** Stops every thread at the furthest frame any has taken; returns that frame. */
+  /** Stops every thread at the furthest frame any has claimed; returns that frame. */
   draw(): number {
     let furthest = 0;
     for (let i = 1; i < this.words.length; i++) {
