@@ -160,12 +160,40 @@ describe("a second signal exits at once", () => {
   }, 20_000);
 });
 
+/** A 108 MB capture of 1 M packets (100 000 connections), written once. */
+let bigCapture: { path: string; packets: number } | null = null;
+function big(): { path: string; packets: number } {
+  if (bigCapture === null) {
+    const path = join(tmp, "big.pcap");
+    bigCapture = { path, packets: writeBigCapture(join(ROOT, "fixtures", "healthy", "many-short-connections.pcap"), path, 20_000, 5081) };
+  }
+  return bigCapture;
+}
+
+describe("Ctrl-C while packets prints", () => {
+  it("ends the listing, says after which frame, exit 0", async () => {
+    const { path, packets } = big();
+    const child = spawn(process.execPath, [CLI, "packets", path], { stdio: ["ignore", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
+    let stderr = "";
+    // The first lines come once the first pass (the analysis) is over: interrupt the second.
+    child.stdout.once("data", () => child.kill("SIGINT"));
+    child.stdout.on("data", (d: Buffer) => chunks.push(d));
+    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    const m = /^sockscope: .*big\.pcap: offset \d+: interrupted \(SIGINT\) after frame (\d+): the report covers the \d+ packets read until then$/m.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const lines = Buffer.concat(chunks).toString().trimEnd().split("\n");
+    expect(lines.length).toBe(Number(m![1]));
+    expect(lines.length).toBeLessThan(packets);
+  }, 120_000);
+});
+
 describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
   it("the report is the one of the frames read before the interruption", async () => {
-    const big = join(tmp, "big.pcap");
-    const source = join(ROOT, "fixtures", "healthy", "many-short-connections.pcap");
-    const total = writeBigCapture(source, big, 20_000, 5081);
-    const child = spawn(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "2", big], { stdio: ["ignore", "pipe", "pipe"] });
+    const { path: capture, packets: total } = big();
+    const child = spawn(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "2", capture], { stdio: ["ignore", "pipe", "pipe"] });
     const chunks: Buffer[] = [];
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => chunks.push(d));
@@ -183,7 +211,7 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
     const interrupted = JSON.parse(stdout);
     // The same frames, written out and analysed on one thread from start to end.
     const head = join(tmp, "head.pcap");
-    writeFirstRecords(big, head, frame);
+    writeFirstRecords(capture, head, frame);
     const whole = JSON.parse(spawnSync(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "1", head], { maxBuffer: 1 << 30 }).stdout.toString());
     expect(interrupted.capture.packets).toBe(frame);
     const strip = (r: { capture: { file: string }; warnings: string[] }) => ({ ...r, capture: { ...r.capture, file: "", bytes: 0 }, warnings: r.warnings.filter((w) => !/interrupted/.test(w)) });

@@ -278,7 +278,7 @@ async function packetsCommand(args: string[]): Promise<number> {
     const keep = new Map<number, boolean>();
     let t0 = -1;
     const noTags: string[] = [];
-    await runCapture(input, {
+    const second = await runCapture(input, {
       ...runOptions(v, new Progress(false)),
       signal: ifNotYet(signal),
       inputName,
@@ -299,6 +299,8 @@ async function packetsCommand(args: string[]): Promise<number> {
     });
     await out.end();
     printCaptureProblems(first.info);
+    // Ctrl-C while printing: the listing ends early.
+    if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;
   } finally {
     spool?.remove();
