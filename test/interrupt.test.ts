@@ -235,3 +235,17 @@ describe("the stop line (shared by --jobs threads)", () => {
     expect(main.take(line + 1)).toBe(false);
   });
 });
+
+describe("one signal for many reads (the library)", () => {
+  it("each read stops listening to the signal when it ends: no listener leak warning", async () => {
+    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    const c = new AbortController();
+    for (let i = 0; i < 20; i++) await runCapture(bulk, { signal: c.signal });
+    await new Promise(setImmediate);
+    process.off("warning", onWarning);
+    expect(warnings.filter((w) => /listener/i.test(w))).toEqual([]);
+  });
+});

@@ -9,7 +9,7 @@ import type { Framer, FramerContext, PacketSink } from "./framer.js";
 import { PcapFramer, isPcapMagic } from "./pcap.js";
 import { PCAPNG_SHB, PcapngFramer } from "./pcapng.js";
 import { PacketRecord, type CaptureInfo } from "./record.js";
-import { openSource, type ByteSource } from "./source.js";
+import { InterruptibleSource, openSource, type ByteSource } from "./source.js";
 
 export interface ReadOptions {
   /** Bytes per read; records larger than this grow the buffer. */
@@ -51,7 +51,8 @@ export function newCaptureInfo(file: string): CaptureInfo {
  * only when the input cannot be read as a capture at all (missing, empty, not a capture).
  */
 export async function readCapture(path: string, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
-  const source = await openSource(path, opts.name);
+  const opened = await openSource(path, opts.name);
+  const source = opts.signal === undefined ? opened : new InterruptibleSource(opened, opts.signal);
   try {
     return await readSource(source, onPacket, opts);
   } finally {
@@ -95,20 +96,10 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   let base = 0; // file offset of cur[start]
   let framer: Framer | null = null;
   let eof = false;
+  // readCapture makes the source end its reads when the signal aborts.
   const signal = opts.signal;
-  // Resolves when the signal aborts: a read from a pipe that may never end is raced with it.
-  const aborted = signal === undefined ? null
-    : new Promise<number>((resolve) => { if (signal.aborted) resolve(-1); else signal.addEventListener("abort", () => resolve(-1), { once: true }); });
   const read = async (c: Chunk, at: number, len: number): Promise<number> => {
-    if (signal?.aborted) return 0;
-    const pending = source.read(c.buf, at, len);
-    let n: number;
-    if (aborted === null) n = await pending;
-    else {
-      pending.catch(() => 0); // an abandoned read may fail when the source closes
-      n = await Promise.race([pending, aborted]);
-      if (n < 0) return 0;
-    }
+    const n = await source.read(c.buf, at, len);
     info.bytesRead += n;
     return n;
   };
