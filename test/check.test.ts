@@ -6,10 +6,10 @@
  * written by hand), exit codes and directory mode.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import Ajv from "ajv";
 import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
@@ -31,6 +31,7 @@ function run(args: string[], opts: { cwd?: string; input?: Buffer } = {}) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-check-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let tmpN = 0;
 /** A fresh directory holding copies of the given fixture captures. */
 function workdir(...captures: string[]): string {
