@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
-import { readCapture, type ReadOptions } from "./capture/reader.js";
-import type { CaptureInfo } from "./capture/record.js";
+import { readCapture, StopReading, type ReadOptions } from "./capture/reader.js";
+import type { CaptureInfo, PacketRecord } from "./capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
 import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
 import { runParallel } from "./parallel/run.js";
@@ -18,6 +18,12 @@ export interface RunOptions extends EngineOptions {
   chunkSize?: number;
   /** Only these packets are analysed (capture filter, -c): the analyzers never see the others. */
   select?: PacketSelection;
+  /** Stops the reading early (Ctrl-C): the packets read until then are analysed (ReadOptions.signal). */
+  signal?: AbortSignal;
+  /** The input's name in messages, when `path` is a stand-in (the spooled copy of standard input). */
+  inputName?: string;
+  /** Reads no further than this frame (a second pass over what an interrupted first pass read). */
+  lastFrame?: number;
 }
 
 export interface RunResult {
@@ -32,8 +38,13 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
   const engine = new Engine(opts);
   if (opts.observer) engine.observer = opts.observer;
   const selected = opts.select === undefined ? null : new SelectingSink(opts.select, engine.onPacket);
-  const info = await readCapture(path, selected?.onPacket ?? engine.onPacket, {
-    onProgress: opts.onProgress, chunkSize: opts.chunkSize, stop: selected === null ? undefined : () => selected.done,
+  const analyse = selected?.onPacket ?? engine.onPacket;
+  const last = opts.lastFrame;
+  const sink = last === undefined ? analyse
+    : (rec: PacketRecord) => { if (rec.frame > last) throw new StopReading(`frame ${last}`); analyse(rec); };
+  const info = await readCapture(path, sink, {
+    onProgress: opts.onProgress, chunkSize: opts.chunkSize, signal: opts.signal, name: opts.inputName,
+    stop: selected === null ? undefined : () => selected.done,
   });
   engine.finish();
   return { info, engine, selected };
@@ -74,6 +85,43 @@ export function defaultJobs(path: string): number {
     return 1; // let the reader report why it cannot open it
   }
   return Math.min(availableParallelism(), MAX_DEFAULT_JOBS);
+}
+
+/**
+ * The least capture share a thread is started for: a worker takes a few hundred ms to
+ * load its modules and reads the whole file again, and a 32 MB share takes about as long
+ * to analyse (~1 M packets/s per thread).
+ */
+export const MIN_BYTES_PER_JOB = 32 << 20;
+
+/**
+ * `--jobs N` as the file and the machine can use it: at most one thread per core and
+ * per MIN_BYTES_PER_JOB of capture, one for standard input. `--jobs 64` on a 5 KB file
+ * started 64 threads (5.9 s and 753 MB for what one does in 0.3 s). `why` says what
+ * capped it, or is null when N stands.
+ */
+export function jobsFor(path: string, requested: number): { jobs: number; why: string | null } {
+  if (requested <= 1) return { jobs: 1, why: null };
+  if (path === "-") return { jobs: 1, why: "standard input is read once, by one thread" };
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return { jobs: 1, why: null }; // the reader says why it cannot open it
+  }
+  const cores = availableParallelism();
+  const bySize = Math.max(1, Math.floor(size / MIN_BYTES_PER_JOB));
+  const jobs = Math.min(requested, cores, bySize);
+  if (jobs === requested) return { jobs, why: null };
+  const why = bySize < cores ? `a ${formatSize(size)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
+    : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
+  return { jobs, why };
+}
+
+function formatSize(bytes: number): string {
+  if (bytes < 1 << 20) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1 << 30) return `${(bytes / (1 << 20)).toFixed(1)} MB`;
+  return `${(bytes / (1 << 30)).toFixed(2)} GB`;
 }
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */

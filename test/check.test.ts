@@ -6,10 +6,10 @@
  * written by hand), exit codes and directory mode.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import Ajv from "ajv";
 import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
@@ -31,6 +31,7 @@ function run(args: string[], opts: { cwd?: string; input?: Buffer } = {}) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-check-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let tmpN = 0;
 /** A fresh directory holding copies of the given fixture captures. */
 function workdir(...captures: string[]): string {
@@ -121,7 +122,7 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
     { schema: S, expect: [] },
     { schema: S, expect: ["rst-after-fin"], allow: ["time-wait", { severity: "info" }], absent: [{ severity: "error" }] },
     { $schema: "../schema/expect.schema.json", schema: S, description: "d", capture: "x.pcap", strict: false },
-    { schema: S, expect: [{ kind: "nagle-delay", severity: "warning", side: "client", flow: { proto: "tcp", serverPort: 5110, serverHost: "127.0.0.1" }, findings: { min: 0 }, count: { max: 20 }, measure: { stallMaxMs: { max: 5 }, events: 9, "capture-end": { min: 1 } }, frames: [10, 11], note: "n" }] },
+    { schema: S, expect: [{ kind: "nagle-delay", severity: "warning", side: "client", flow: { proto: "tcp", serverPort: 5110, serverHost: "127.0.0.1" }, findings: { min: 0 }, count: { max: 20 }, measure: { stallMaxMs: { max: 5 }, events: 9 }, frames: [10, 11], note: "n" }] },
     { schema: S, expect: [{ kind: "connection-refused", flow: null, side: null }], absent: [{ flow: { host: "::1", port: 5000 } }] },
     { schema: S, absent: [{ kind: "zero-window", measure: { longestMs: { min: 1000 } } }] },
     { schema: S, allow: [{ flow: { id: 3 } }, { count: { min: 2 } }] },
@@ -156,7 +157,7 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
     [{ schema: S, expect: [{ kind: "zero-window", count: {} }] }, "$.expect[0].count", /needs "min", "max" or both/],
     [{ schema: S, expect: [{ kind: "zero-window", count: { min: 1, most: 3 } }] }, "$.expect[0].count.most", /unknown key/],
     [{ schema: S, expect: [{ kind: "zero-window", measure: { longestMs: "5ms" } }] }, "$.expect[0].measure.longestMs", /number or \{"min"/],
-    [{ schema: S, expect: [{ kind: "zero-window", measure: { "capture-end": { max: "1" } } }] }, '$.expect[0].measure["capture-end"].max', /must be a number/],
+    [{ schema: S, expect: [{ kind: "zero-window", measure: { longestMs: { max: "1" } } }] }, "$.expect[0].measure.longestMs.max", /must be a number/],
     [{ schema: S, expect: [{ kind: "zero-window", measure: {} }] }, "$.expect[0].measure", /names no measure/],
     [{ schema: S, expect: [{ kind: "zero-window", frames: [0] }] }, "$.expect[0].frames[0]", /frame number/],
     [{ schema: S, expect: [{ kind: "zero-window", frames: 3 }] }, "$.expect[0].frames", /array of frame numbers/],
@@ -176,6 +177,17 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
       expect(validate(doc)).toBe(false);
     });
   }
+  it("an unknown measure name is an invalid file, not a failed check (JSON Schema cannot say which kind has which)", () => {
+    // It would fail every run as "not measured": the file is wrong, not the capture.
+    const cases: [unknown, RegExp][] = [
+      [{ schema: S, expect: [{ kind: "nagle-delay", measure: { stallmaxms: { max: 50 } } }] }, /^f: \$\.expect\[0\]\.measure\.stallmaxms: unknown measure for nagle-delay \(did you mean "stallMaxMs"\?\); its measures: events, stallAvgMs, stallMaxMs, stallTotalMs$/],
+      [{ schema: S, expect: [{ kind: "zero-window", measure: { "capture-end": 1 } }] }, /^f: \$\.expect\[0\]\.measure\["capture-end"\]: unknown measure for zero-window;/],
+      [{ schema: S, allow: [{ kind: "time-wait", measure: { stallMaxMs: 1 } }] }, /^f: \$\.allow\[0\]\.measure\.stallMaxMs: unknown measure for time-wait; its measures: bothHold, closeMs, timeWaitMs$/],
+      [{ schema: S, absent: [{ severity: "error", measure: { stallMs: 1 } }] }, /^f: \$\.absent\[0\]\.measure\.stallMs: unknown measure \(did you mean "stalls"\?\): no finding kind has it$/],
+    ];
+    for (const [doc, message] of cases) expect(() => readExpectations(doc, "f")).toThrow(message);
+    expect(() => readExpectations({ schema: S, absent: [{ measure: { stallMaxMs: 1 } }] }, "f")).not.toThrow();
+  });
   it("min above max is caught by sockscope (JSON Schema cannot say it)", () => {
     expect(() => readExpectations({ schema: S, expect: [{ kind: "zero-window", count: { min: 3, max: 1 } }] }, "f")).toThrow(/\$\.expect\[0\]\.count: min \(3\) is above max \(1\)/);
   });
@@ -252,9 +264,9 @@ describe("matching rules", () => {
     expect(result({ strict: false, expect: [{ kind: "rst-after-fin", findings: { min: 0 }, measure: { bytesAfterFin: { max: 0 } } }] }).ok).toBe(true);
   });
 
-  it("a misspelt measure is named, with the ones the finding has", () => {
-    const r = result({ strict: false, expect: [{ kind: "nagle-delay", measure: { stallmaxms: { max: 50 } } }] });
-    expect(r.checks[0]!.problems[0]!.found).toMatch(/not measured \(did you mean "stallMaxMs"\?\); this finding has stallMaxMs/);
+  it("a measure of the kind that this finding lacks is named, with the ones the finding has", () => {
+    const r = result({ strict: false, expect: [{ kind: "nagle-delay", measure: { events: { max: 50 } } }] });
+    expect(r.checks[0]!.problems[0]!.found).toMatch(/^not measured; this finding has stallMaxMs/);
   });
 
   it("a missing expectation shows the findings of its kind it did not choose", () => {
@@ -539,5 +551,91 @@ describe("directory mode", () => {
     expect(lines.at(-1)).toBe("2 captures checked: 1 passed, 1 failed");
     const j = JSON.parse(run(["check", d, "--format", "json"]).stdout);
     expect(j.summary).toEqual({ captures: 2, passed: 1, failed: 1, errors: 0, unchecked: 1 });
+  });
+});
+
+describe("a mistyped capture path, and counts that agree with the lines below them", () => {
+  it("check of a capture that does not exist says so, not that its expectations file is missing", () => {
+    const r = run(["check", "ci/nonexist.pcap"], { cwd: tmp });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("sockscope: ci/nonexist.pcap: no such capture file\n");
+    const u = run(["check", "ci/nonexist.pcap", "--update"], { cwd: tmp });
+    expect(u.code).toBe(2);
+    expect(u.stdout).toBe("ERROR ci/nonexist.pcap\n  ci/nonexist.pcap: no such capture file\n");
+    expect(existsSync(join(tmp, "ci"))).toBe(false);
+  });
+
+  it("one ✗ line per failed check: unexpected findings are one check, listed under it", () => {
+    const d = workdir("healthy/many-short-connections.pcap");
+    writeFileSync(join(d, "healthy_many-short-connections.expect.json"), JSON.stringify({ schema: "sockscope.expect/1", expect: ["zero-window"] }));
+    const r = run(["check", join(d, "healthy_many-short-connections.pcap")]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL .* {2}\(2 of 2 checks failed\)$/m);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("  ✗"))).toEqual([
+      "  ✗ expect[0]  zero-window",
+      "  ✗ unexpected  5 findings that no entry expects or allows:",
+    ]);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("    - time-wait info, client side"))).toHaveLength(5);
+  });
+});
+
+describe("captures named by an expectations file stay inside the tree being checked", () => {
+  const S = "sockscope.expect/1";
+  const tree = (): string => {
+    const d = workdir("healthy/many-short-connections.pcap");
+    mkdirSync(join(d, "sub"));
+    return d;
+  };
+  const write = (file: string, capture: string) => writeFileSync(file, JSON.stringify({ schema: S, capture, allow: ["time-wait"] }));
+  /** No line of output may carry anything read from /etc/passwd, or a raw control character from the file. */
+  const expectNothingEchoed = (r: { stdout: string; stderr: string }) => {
+    expect(r.stdout + r.stderr).not.toMatch(/root:|magic|0x726f6f74|looks like text/);
+    expect(r.stdout + r.stderr).not.toMatch(/[\u0000\u001b]/);
+  };
+
+  it("../ out of the tree, an absolute path and control characters are refused, exit 2", () => {
+    const d = tree();
+    write(join(d, "sub", "dotdot.expect.json"), "../../../../../../../../etc/passwd");
+    write(join(d, "absolute.expect.json"), "/etc/passwd");
+    write(join(d, "nul.expect.json"), "x\u0000y\u001b[31m.pcap");
+    const r = run(["check", d]);
+    expect(r.code).toBe(2);
+    expectNothingEchoed(r);
+    expect(r.stdout).toContain(`${join(d, "sub", "dotdot.expect.json")}: its capture is outside ${d}, the directory tree being checked (--root DIR allows a wider one); refused`);
+    expect(r.stdout).toContain(`${join(d, "absolute.expect.json")}: $.capture: is an absolute path; name the capture relative to the expectations file, inside ${d}; refused`);
+    expect(r.stdout).toContain(`${join(d, "nul.expect.json")}: $.capture: contains a control character; refused`);
+    expect(r.stdout).toMatch(/3 captures checked: 0 passed, 0 failed, 3 errors/);
+  });
+
+  it("a symbolic link out of the tree is refused, named by \"capture\" or paired by name", () => {
+    const d = tree();
+    symlinkSync("/etc/passwd", join(d, "link.pcap"));
+    write(join(d, "named.expect.json"), "link.pcap");
+    writeFileSync(join(d, "link.expect.json"), JSON.stringify({ schema: S }));
+    const r = run(["check", d]);
+    expect(r.code).toBe(2);
+    expectNothingEchoed(r);
+    expect(r.stdout.match(/its capture is outside .*; refused/g)).toHaveLength(2);
+  });
+
+  it("../ inside the tree is followed; --root widens the tree, and must be a directory", () => {
+    const d = tree();
+    write(join(d, "sub", "up.expect.json"), "../healthy_many-short-connections.pcap");
+    expect(run(["check", d]).code).toBe(0);
+    const sub = run(["check", join(d, "sub")]);
+    expect(sub.code).toBe(2);
+    expect(sub.stdout).toContain(`its capture is outside ${join(d, "sub")}`);
+    const wider = run(["check", join(d, "sub"), "--root", d]);
+    expect(wider.code).toBe(0);
+    expect(wider.stdout).toMatch(/^PASS .*healthy_many-short-connections\.pcap/m);
+    expect(run(["check", d, "--root", join(d, "nope")]).stderr).toMatch(/--root .*nope: not a directory/);
+  });
+
+  it("an unknown measure name is an invalid expectations file (exit 2), not a failed check", () => {
+    const d = workdir("healthy/many-short-connections.pcap");
+    writeFileSync(join(d, "healthy_many-short-connections.expect.json"), JSON.stringify({ schema: S, expect: [{ kind: "time-wait", measure: { timeWait: { max: 1 } } }] }));
+    const r = run(["check", join(d, "healthy_many-short-connections.pcap")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\$\.expect\[0\]\.measure\.timeWait: unknown measure for time-wait \(did you mean "timeWaitMs"\?\)/);
   });
 });

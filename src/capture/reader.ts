@@ -9,7 +9,7 @@ import type { Framer, FramerContext, PacketSink } from "./framer.js";
 import { PcapFramer, isPcapMagic } from "./pcap.js";
 import { PCAPNG_SHB, PcapngFramer } from "./pcapng.js";
 import { PacketRecord, type CaptureInfo } from "./record.js";
-import { openSource, type ByteSource } from "./source.js";
+import { InterruptibleSource, openSource, type ByteSource } from "./source.js";
 
 export interface ReadOptions {
   /** Bytes per read; records larger than this grow the buffer. */
@@ -18,6 +18,24 @@ export interface ReadOptions {
   onProgress?: (bytesRead: number, packets: number, totalBytes: number | null) => void;
   /** Asked after every chunk: true stops reading (the packets wanted have all been seen, e.g. -c N). */
   stop?: () => boolean;
+  /**
+   * Stops the reading at the next chunk boundary, or at once when waiting for a pipe
+   * (Ctrl-C on `tcpdump -w - | sockscope analyze -`): what was read is analysed and
+   * `info.interrupted` says where it stopped. The abort reason (e.g. "SIGINT") names why.
+   */
+  signal?: AbortSignal;
+  /** The input's name in messages (default: the path; "(stdin)" for a spooled copy of standard input). */
+  name?: string;
+}
+
+/**
+ * Thrown by a packet sink to end the reading before the record it was given, which is
+ * not counted: an interruption (`--jobs` threads stopping at the same frame), not damage.
+ */
+export class StopReading extends Error {
+  constructor(readonly reason: string) {
+    super(`reading stopped (${reason})`);
+  }
 }
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
@@ -35,7 +53,8 @@ export function newCaptureInfo(file: string): CaptureInfo {
  * only when the input cannot be read as a capture at all (missing, empty, not a capture).
  */
 export async function readCapture(path: string, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
-  const source = await openSource(path);
+  const opened = await openSource(path, opts.name);
+  const source = opts.signal === undefined ? opened : new InterruptibleSource(opened, opts.signal);
   try {
     return await readSource(source, onPacket, opts);
   } finally {
@@ -79,6 +98,8 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   let base = 0; // file offset of cur[start]
   let framer: Framer | null = null;
   let eof = false;
+  // readCapture makes the source end its reads when the signal aborts.
+  const signal = opts.signal;
   const read = async (c: Chunk, at: number, len: number): Promise<number> => {
     const n = await source.read(c.buf, at, len);
     info.bytesRead += n;
@@ -105,6 +126,10 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
       pos = framer.parse(cur.u8, cur.dv, start, end, base - start);
     } catch (e) {
       await prefetch?.catch(() => 0);
+      if (e instanceof StopReading) {
+        info.packets = ctx.rec.frame - 1;
+        return noteInterruption(info, ctx.rec.fileOffset, e.reason);
+      }
       if (!(e instanceof CaptureError)) throw e;
       info.error = e.message;
       return info;
@@ -132,6 +157,12 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     start = reserve - left;
     end = reserve + n;
   }
+  if (signal !== undefined && source.size === null) await signalsInFlight();
+  if (signal?.aborted) {
+    if (framer === null) throw new CaptureError(file, 0, `interrupted (${String(signal.reason)}) before the capture file header arrived`);
+    // A record cut by the interruption is not damage: say only where reading stopped.
+    return noteInterruption(info, base, String(signal.reason));
+  }
   if (framer === null) {
     if (end === start) throw new CaptureError(file, 0, "empty input (0 bytes): not a capture");
     throw new CaptureError(file, 0, `only ${end - start} bytes: too short to be a capture file`);
@@ -143,6 +174,23 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   } else if (info.format === "unknown") {
     info.error = atOffset(file, 0, "file ends inside the capture file header");
   }
+  return info;
+}
+
+/**
+ * Ctrl-C reaches a pipe's writer and this process together, and the end of input that
+ * the writer's death causes can come first: Node learns of a signal from another thread
+ * through its own pipe, polled in a later turn of the event loop. Some milliseconds'
+ * wait at the end of a pipe lets a signal that is already on its way be handled.
+ */
+export function signalsInFlight(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Records that the reading stopped early, at `offset`, and why ("SIGINT"): in `info.interrupted` and among the warnings. */
+export function noteInterruption(info: CaptureInfo, offset: number, reason: string): CaptureInfo {
+  info.interrupted = atOffset(info.file, offset, `interrupted (${reason}) after frame ${info.packets}: the report covers the ${info.packets} packets read until then`);
+  info.warnings.push(info.interrupted);
   return info;
 }
 

@@ -79,4 +79,6 @@ export interface CaptureInfo {
   warnings: string[];
   /** The error that stopped reading early, if any (packets before it were delivered). */
   error: string | null;
+  /** Set when reading was stopped on request (Ctrl-C): where, in one line (also among the warnings). */
+  interrupted?: string;
 }

@@ -51,22 +51,54 @@ export class StreamSource implements ByteSource {
   }
 }
 
+/**
+ * A source whose reads end (0 bytes, as at the end of input) once `signal` aborts, even
+ * one waiting on a pipe whose writer sends nothing more (Ctrl-C on `tcpdump -w - | …`).
+ * close() stops listening to the signal, so one signal can serve many reads of captures.
+ */
+export class InterruptibleSource implements ByteSource {
+  private readonly aborted: Promise<number>;
+  private readonly onAbort: () => void;
+
+  constructor(private readonly inner: ByteSource, private readonly signal: AbortSignal) {
+    let wake: (n: number) => void = () => undefined;
+    this.aborted = new Promise((resolve) => { wake = resolve; });
+    this.onAbort = () => wake(0);
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get name(): string { return this.inner.name; }
+  get size(): number | null { return this.inner.size; }
+
+  read(buf: Uint8Array, offset: number, length: number): Promise<number> {
+    if (this.signal.aborted) return Promise.resolve(0);
+    const pending = this.inner.read(buf, offset, length);
+    pending.catch(() => 0); // abandoned at an interruption, it may fail when the source closes
+    return Promise.race([pending, this.aborted]);
+  }
+
+  close(): Promise<void> {
+    this.signal.removeEventListener("abort", this.onAbort);
+    return this.inner.close();
+  }
+}
+
 /** Opens a path, or standard input for "-", turning file-system errors into one-liners. */
-export async function openSource(path: string): Promise<ByteSource> {
+export async function openSource(path: string, name = path): Promise<ByteSource> {
   if (path === "-") return new StreamSource("(stdin)", process.stdin);
   let size: number;
   try {
     const st = await stat(path);
-    if (st.isDirectory()) throw new CaptureError(path, null, "is a directory, not a capture file");
+    if (st.isDirectory()) throw new CaptureError(name, null, "is a directory, not a capture file");
     size = st.size;
   } catch (e) {
-    throw asCaptureError(path, e);
+    throw asCaptureError(name, e);
   }
-  if (size === 0) throw new CaptureError(path, 0, "empty file (0 bytes): not a capture");
+  if (size === 0) throw new CaptureError(name, 0, "empty file (0 bytes): not a capture");
   try {
-    return new FileSource(path, size, await open(path, "r"));
+    return new FileSource(name, size, await open(path, "r"));
   } catch (e) {
-    throw asCaptureError(path, e);
+    throw asCaptureError(name, e);
   }
 }
 

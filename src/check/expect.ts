@@ -20,6 +20,7 @@
 import { isIP } from "node:net";
 import { ANALYZERS } from "../analyze/registry.js";
 import type { Severity } from "../analyze/finding.js";
+import { measuresOf } from "./measures.js";
 
 export const EXPECT_SCHEMA = "sockscope.expect/1";
 
@@ -206,12 +207,20 @@ class Reader {
     return r;
   }
 
-  measure(v: unknown, path: string): Record<string, Range> {
+  /** Bounds per measure; the names must be measures of `kind` (of any kind when it is not given). */
+  measure(v: unknown, path: string, kind: string | undefined): Record<string, Range> {
     if (v === null || typeof v !== "object" || Array.isArray(v)) this.fail(path, `must be an object of measure names to ranges, got ${describe(v)}`);
     const out: Record<string, Range> = {};
     const o = v as Record<string, unknown>;
     if (Object.keys(o).length === 0) this.fail(path, "names no measure");
-    for (const [k, r] of Object.entries(o)) out[k] = this.range(r, pathJoin(path, k), false);
+    const known = measuresOf(kind);
+    for (const [k, r] of Object.entries(o)) {
+      if (!known.includes(k)) {
+        this.fail(pathJoin(path, k), kind === undefined ? `unknown measure${suggest(k, known)}: no finding kind has it`
+          : `unknown measure for ${kind}${suggest(k, known)}; its measures: ${known.join(", ")}`);
+      }
+      out[k] = this.range(r, pathJoin(path, k), false);
+    }
     return out;
   }
 
@@ -252,7 +261,7 @@ class Reader {
     if (o.flow !== undefined) e.flow = this.flow(o.flow, pathJoin(path, "flow"));
     if (o.findings !== undefined) e.findings = this.range(o.findings, pathJoin(path, "findings"), true);
     if (o.count !== undefined) e.count = this.range(o.count, pathJoin(path, "count"), true);
-    if (o.measure !== undefined) e.measure = this.measure(o.measure, pathJoin(path, "measure"));
+    if (o.measure !== undefined) e.measure = this.measure(o.measure, pathJoin(path, "measure"), e.kind);
     if (o.frames !== undefined) {
       const p = pathJoin(path, "frames");
       if (!Array.isArray(o.frames)) this.fail(p, `must be an array of frame numbers, got ${describe(o.frames)}`);
@@ -271,7 +280,7 @@ class Reader {
     if (o.side !== undefined) s.side = this.side(o.side, pathJoin(path, "side"));
     if (o.flow !== undefined) s.flow = this.flow(o.flow, pathJoin(path, "flow"));
     if (o.count !== undefined) s.count = this.range(o.count, pathJoin(path, "count"), true);
-    if (o.measure !== undefined) s.measure = this.measure(o.measure, pathJoin(path, "measure"));
+    if (o.measure !== undefined) s.measure = this.measure(o.measure, pathJoin(path, "measure"), s.kind);
     if (Object.keys(s).length === 0) {
       this.fail(path, `says nothing, so it would match every finding: give kind, severity, side, flow, count or measure`);
     }

@@ -85,7 +85,7 @@ export function renderCaptureText(r: CaptureCheck, opts: TextOptions = {}): stri
   if (r.status === "fail" || opts.verbose) {
     for (const c of entries) out.push(...checkLines(c, st, opts.verbose === true));
     if (res.strict && unexpected === 0 && opts.verbose) out.push(`  ${st.cyan("✓")} no unexpected findings`);
-    for (const c of res.checks.filter((x) => x.type === "unexpected")) out.push(...checkLines(c, st, false));
+    out.push(...unexpectedLines(res.checks.filter((x) => x.type === "unexpected"), st));
     if (res.allowed.length > 0 && opts.verbose) {
       out.push(st.dim(`  allowed: ${res.allowed.length} finding${res.allowed.length === 1 ? "" : "s"} (${[...new Set(res.allowed.map((f) => f.kind))].join(", ")})`));
     }
@@ -95,6 +95,20 @@ export function renderCaptureText(r: CaptureCheck, opts: TextOptions = {}): stri
   }
   for (const w of r.warnings) out.push(st.yellow(`  warning: ${w}`));
   return out.join("\n");
+}
+
+/**
+ * The unexpected findings: one failed check, so one ✗ line, as the count above says (and
+ * as JUnit's "no unexpected findings" testcase); past one, each is listed under it.
+ */
+function unexpectedLines(checks: CheckItem[], st: Style): string[] {
+  if (checks.length <= 1) return checks.flatMap((c) => checkLines(c, st, false));
+  const out = [`  ${st.red("✗")} ${st.bold("unexpected")}  ${checks.length} findings that no entry expects or allows:`];
+  for (const c of checks) {
+    const [first, ...rest] = checkLines(c, st, false);
+    out.push(`    - ${first!.replace(/^ {2}\S+ \S+ {2}/, "")}`, ...rest.map((l) => `  ${l}`));
+  }
+  return out;
 }
 
 export function renderSummaryText(results: CaptureCheck[], st: Style = PLAIN): string {

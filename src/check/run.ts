@@ -9,8 +9,8 @@
  * In a directory, every expectations file is checked; captures without one are listed as
  * not checked.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { CaptureError } from "../capture/errors.js";
 import { runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, type Report } from "../report/model.js";
@@ -72,8 +72,40 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
+/** Whether `p` is `root` or under it (both absolute). */
+function inside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/**
+ * The capture an expectations file names with "capture", confined to `root` (the
+ * directory being checked, or --root): expectations files may come from a repository a
+ * CI job does not trust, and must not make it open /etc/passwd and print its first bytes.
+ * The errors echo nothing of the name (it may hold control characters).
+ */
+export function namedCapture(expectFile: string, named: string, root: string): { capture: string } | { error: string } {
+  const refuse = (why: string) => ({ error: `${expectFile}: $.capture: ${why}; refused` });
+  if (/[\u0000-\u001f\u007f]/.test(named)) return refuse("contains a control character");
+  if (isAbsolute(named)) return refuse(`is an absolute path; name the capture relative to the expectations file, inside ${root}`);
+  return confined(expectFile, join(dirname(expectFile), named), root);
+}
+
+/** `capture` if it is under `root`, also once symbolic links are followed. */
+function confined(expectFile: string, capture: string, root: string): { capture: string } | { error: string } {
+  const out = { error: `${expectFile}: its capture is outside ${root}, the directory tree being checked (--root DIR allows a wider one); refused` };
+  if (!inside(resolve(root), resolve(capture))) return out;
+  let real: string;
+  try {
+    real = realpathSync(capture);
+  } catch {
+    return { capture }; // does not exist: the check says so
+  }
+  return inside(realpathSync(root), real) ? { capture } : out;
+}
+
 /** The capture an expectations file found in a directory goes with. */
-function captureFor(expectFile: string, files: Set<string>): { capture: string } | { error: string } {
+function captureFor(expectFile: string, files: Set<string>, root: string): { capture: string } | { error: string } {
   let named: string | undefined;
   try {
     const doc = JSON.parse(readFileSync(expectFile, "utf8")) as { capture?: unknown };
@@ -81,16 +113,19 @@ function captureFor(expectFile: string, files: Set<string>): { capture: string }
   } catch {
     // Unreadable or invalid: the check itself reports it with its path; pair by name.
   }
-  if (named !== undefined) return { capture: join(dirname(expectFile), named) };
+  if (named !== undefined) return namedCapture(expectFile, named, root);
   const stem = expectFile.slice(0, -EXPECT_SUFFIX.length);
   for (const ext of [".pcap", ".pcapng", ".cap"]) {
-    if (files.has(stem + ext) || existsSync(stem + ext)) return { capture: stem + ext };
+    if (files.has(stem + ext) || existsSync(stem + ext)) return confined(expectFile, stem + ext, root);
   }
   return { error: `${expectFile}: no capture ${basename(stem)}.pcap (or .pcapng, .cap) beside it, and no "capture" key naming one` };
 }
 
-/** Every expectations file under a directory with its capture, and the captures without one. */
-export function directoryTargets(dir: string): Target[] {
+/**
+ * Every expectations file under a directory with its capture, and the captures without
+ * one. Captures named by "capture" must be under `root` (default: `dir`).
+ */
+export function directoryTargets(dir: string, root = dir): Target[] {
   const files: string[] = [];
   walk(dir, files);
   const set = new Set(files);
@@ -98,7 +133,7 @@ export function directoryTargets(dir: string): Target[] {
   const paired = new Set<string>();
   for (const f of files) {
     if (!f.endsWith(EXPECT_SUFFIX)) continue;
-    const c = captureFor(f, set);
+    const c = captureFor(f, set, root);
     if ("error" in c) {
       targets.push({ capture: f.slice(0, -EXPECT_SUFFIX.length), expect: f, error: c.error });
     } else {
@@ -147,10 +182,19 @@ function captureProblem(e: unknown): string | null {
   return null;
 }
 
+/** "x.pcap: no such capture file" when the capture named on the command line (or by "capture") is not there. */
+function missingCapture(capture: string): string | null {
+  if (capture === "-" || existsSync(capture)) return null;
+  return `${capture}: no such capture file`;
+}
+
 export async function checkTarget(t: Target, opts: RunOptions = {}): Promise<CaptureCheck> {
   const base: CaptureCheck = { capture: t.capture, expectations: t.expect, status: "error", error: null, warnings: [], result: null };
   if (t.error !== undefined) return { ...base, error: t.error };
   if (t.expect === null) return { ...base, status: "unchecked" };
+  // A mistyped capture path is the capture's problem, not a missing expectations file's.
+  const missing = missingCapture(t.capture);
+  if (missing !== null) return { ...base, error: missing };
   let x: Expectations;
   try {
     x = loadExpectations(t.expect);
@@ -177,6 +221,8 @@ export async function updateTarget(t: Target, opts: RunOptions = {}): Promise<Up
   const file = t.expect ?? expectPathFor(t.capture);
   const base: UpdateOutcome = { capture: t.capture, expectations: file, status: "error", created: false, error: null, warnings: [], update: null };
   if (t.error !== undefined) return { ...base, error: t.error };
+  const missing = missingCapture(t.capture);
+  if (missing !== null) return { ...base, error: missing };
   let existing: Expectations | null = null;
   let oldText: string | null = null;
   if (existsSync(file)) {

@@ -20,7 +20,7 @@ import { EXIT_CHECK_FAILED as EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-co
 
 class Usage extends Error {}
 
-function targetsFor(positionals: string[], expect: string | undefined, update: boolean): { targets: Target[]; dirs: string[] } {
+function targetsFor(positionals: string[], expect: string | undefined, update: boolean, root: string | undefined): { targets: Target[]; dirs: string[] } {
   if (positionals.length === 0) throw new Usage("check: which capture? give a capture file, or a directory of captures and their expectations");
   if (expect !== undefined && (positionals.length !== 1 || isDirectory(positionals[0]!))) {
     throw new Usage("check: --expect goes with exactly one capture file");
@@ -30,7 +30,7 @@ function targetsFor(positionals: string[], expect: string | undefined, update: b
   for (const p of positionals) {
     if (p !== "-" && isDirectory(p)) {
       dirs.push(p);
-      targets.push(...directoryTargets(p));
+      targets.push(...directoryTargets(p, root ?? p));
     } else {
       if (p === "-" && expect === undefined) throw new Usage("check: reading standard input needs --expect FILE");
       targets.push({ capture: p, expect: expect ?? expectPathFor(p) });
@@ -47,6 +47,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   try {
     ({ values: v, positionals } = parseCommandArgs("check", args, {
       expect: { type: "string", short: "e" },
+      root: { type: "string" },
       update: { type: "boolean", short: "u" },
       format: { type: "string", short: "F" },
       output: { type: "string", short: "o" },
@@ -66,7 +67,9 @@ export async function checkCommand(args: string[]): Promise<number> {
     if (!["text", "json", "junit"].includes(format)) throw new Usage("--format must be one of text, json, junit");
     const update = v.update === true;
     if (update && (format !== "text" || v.output !== undefined)) throw new Usage("check: --update prints what it wrote as text; --format and --output are for checking");
-    const { targets, dirs } = targetsFor(positionals, v.expect as string | undefined, update);
+    const root = v.root as string | undefined;
+    if (root !== undefined && !isDirectory(root)) throw new Usage(`--root ${root}: not a directory`);
+    const { targets, dirs } = targetsFor(positionals, v.expect as string | undefined, update, root);
     const st = styleFor(process.stdout, v["no-color"] === true);
     const single = targets.length === 1 && dirs.length === 0;
     const progress = new Progress(single && process.stderr.isTTY === true && !v.quiet);

@@ -67,6 +67,8 @@ A directory is searched for *.expect.json files; each is checked with its captur
 
 Options:
   -e, --expect FILE        expectations file (one capture only; default <capture>.expect.json)
+      --root DIR           where captures named by an expectations file's "capture" key may
+                           be (default: the directory being checked; nothing outside it is read)
   -u, --update             write or refresh the expectations instead of checking: entries that
                            still hold are kept, failing ones replaced, new findings added
   -F, --format text|json|junit   report format (default text; json: schema sockscope.check/1;

@@ -11,14 +11,16 @@ import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import { FilterError } from "../capture/filter/compile.js";
 import { describeSelection, type PacketSelection, type SelectingSink } from "../capture/filter/select.js";
-import { analyzeCapture, defaultJobs, runCapture, type RunOptions } from "../pipeline.js";
+import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
-import { Output } from "./output.js";
+import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
+import { ifNotYet, noteLateInterruption, stopOnSignal } from "./interrupt.js";
+import { printCaptureProblems } from "./capture-problems.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
 
@@ -147,7 +149,7 @@ function positiveInt(name: string, s: string): number {
 }
 
 function runOptions(v: Record<string, unknown>, progress: Progress, select: PacketSelection | undefined): RunOptions {
-  const o: RunOptions = { onProgress: progress.update, select };
+  const o: RunOptions = { onProgress: progress.update, select, signal: stopOnSignal() };
   if (v.msl !== undefined) {
     const msl = Number(v.msl);
     if (!(msl > 0)) throw new UsageError(`--msl takes a number of seconds, not "${String(v.msl)}"`);
@@ -187,12 +189,13 @@ function formatOf(v: Record<string, unknown>, allowed: string[]): string {
 }
 
 /**
- * Prints the report's warnings on stderr, one line each (the report also lists them).
- * Even with --quiet, which silences progress only: a warning (a full flow table, a clock
- * jump, damage) says the results are incomplete, as tcpdump's drop count does.
+ * Prints the report's warnings on stderr, one line each (the report also lists them), but
+ * those of the capture's problems already printed (`printed`). Even with --quiet, which
+ * silences progress only: a warning (a full flow table, a clock jump, damage) says the
+ * results are incomplete, as tcpdump's drop count does.
  */
-function reportProblems(report: Report): void {
-  for (const w of report.warnings) process.stderr.write(`sockscope: warning: ${w}\n`);
+function reportProblems(report: Report, printed: Set<string>): void {
+  for (const w of report.warnings) if (![...printed].some((p) => w.startsWith(p))) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
 /** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
@@ -211,6 +214,13 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
   }
 }
 
+/** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
+function cappedJobs(requested: number, input: string, quiet: boolean): number {
+  const { jobs, why } = jobsFor(input, requested);
+  if (why !== null && !quiet) process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
+  return jobs;
+}
+
 async function analyzeCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs("analyze", args, { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } });
   if (v.help) return help("analyze");
@@ -222,10 +232,11 @@ async function analyzeCommand(args: string[]): Promise<number> {
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
   const series = html !== null ? new html.SeriesCollector() : null;
-  const jobs = v.jobs === undefined ? defaultJobs(input) : Math.max(1, positiveInt("--jobs", v.jobs));
+  const jobs = v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
   const { info, result, selected } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress, select), jobs } : { ...runOptions(v, progress, select), observer: series.observe });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
+  noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
   const report = labelSelection(buildReportFrom(info, result, filter), select, selected);
   const noFlow = missingFlow(filter, result.flows, report);
@@ -245,8 +256,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
     for (const l of lines) out.line(l);
     await out.end();
   }
-  if (format !== "text") reportProblems(report);
-  else if (report.capture.partial) process.stderr.write(`sockscope: ${info.error}\n`);
+  const printed = printCaptureProblems(info);
+  if (format !== "text") reportProblems(report, printed);
   return EXIT_OK;
 }
 
@@ -259,6 +270,7 @@ async function flowsCommand(args: string[]): Promise<number> {
   const { info, engine, selected } = await runCapture(input, { ...runOptions(v, progress, select), analyzers: [] });
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
+  noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
   const report = labelSelection(buildReport(info, engine, filter), select, selected);
   const noFlow = missingFlow(filter, engine.flows.all, report);
@@ -273,9 +285,8 @@ async function flowsCommand(args: string[]): Promise<number> {
     out.line(renderFlowTable(report.flows, st, 1000));
   }
   await out.end();
-  if (info.error !== null) process.stderr.write(`sockscope: ${info.error}\n`);
   // The flow list is incomplete past a full flow table, its durations skip clock jumps: said even with -q.
-  for (const w of report.warnings) if (info.error === null || !w.startsWith(info.error)) process.stderr.write(`sockscope: warning: ${w}\n`);
+  reportProblems(report, printCaptureProblems(info));
   return EXIT_OK;
 }
 
@@ -288,11 +299,15 @@ async function packetsCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // Tags come from findings, which are complete only at the end of the capture: a first
   // pass analyses, a second prints. Standard input is spooled to a temporary file for it.
-  const spool = input === "-" ? await spoolStdin() : null;
+  // Ctrl-C stops the pass it falls in; what was read is printed (a second Ctrl-C exits).
+  const signal = stopOnSignal();
+  const spool = input === "-" ? await spoolStdin(signal) : null;
+  const inputName = spool === null ? undefined : "(stdin)";
   if (spool !== null) input = spool.path;
   try {
-    const first = await runCapture(input, { ...runOptions(v, progress, select), collectTags: true });
+    const first = await runCapture(input, { ...runOptions(v, progress, select), collectTags: true, signal: ifNotYet(signal), inputName });
     progress.done();
+    noteLateInterruption(first.info, signal);
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
     const noFlow = missingFlow(filter, first.engine.flows.all, null);
     if (noFlow !== null) return fail(noFlow);
@@ -302,8 +317,11 @@ async function packetsCommand(args: string[]): Promise<number> {
     const keep = new Map<number, boolean>();
     let t0 = -1;
     const noTags: string[] = [];
-    await runCapture(input, {
+    const second = await runCapture(input, {
       ...runOptions(v, new Progress(false), select),
+      signal: ifNotYet(signal),
+      inputName,
+      lastFrame: first.info.packets,
       analyzers: [],
       observer: (rec, p, flow, dir, seg) => {
         const time = rec.tsSec + rec.tsNsec / 1e9;
@@ -319,10 +337,12 @@ async function packetsCommand(args: string[]): Promise<number> {
       },
     });
     await out.end();
-    if (first.info.error !== null) process.stderr.write(`sockscope: ${first.info.error}\n`);
+    printCaptureProblems(first.info);
+    // Ctrl-C while printing: the listing ends early.
+    if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;
   } finally {
-    await spool?.remove();
+    spool?.remove();
   }
 }
 
@@ -338,6 +358,7 @@ function fail(message: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== "live") exitQuietlyOnClosedPipe(); // live stops its capture in order instead
   try {
     switch (cmd) {
       case undefined: case "-h": case "--help": case "help":

@@ -1,18 +1,30 @@
 /**
- * Buffered stdout that survives a closed pipe (`sockscope packets x.pcap | head`):
- * EPIPE ends the program quietly with status 0, as tcpdump does.
+ * Standard output for the offline commands, and what happens when its reader goes away
+ * (`sockscope explain | head -1`): EPIPE stops the work and ends the program quietly
+ * with status 0, as a filter in a pipeline is expected to, instead of the stack trace
+ * of an unhandled 'error' event. Cleanup registered with process.on("exit") (the
+ * standard-input spool) still runs.
  */
+
+/**
+ * Makes a closed pipe on stdout (or stderr) end the process quietly. Installed once by
+ * main.ts for every command but `live`, which stops its capture in order instead.
+ */
+export function exitQuietlyOnClosedPipe(): void {
+  const onError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  };
+  process.stdout.on("error", onError);
+  process.stderr.on("error", onError);
+}
+
+/** Buffered stdout: lines go out in big writes. */
 export class Output {
   private buf: string[] = [];
   private size = 0;
-  closed = false;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stdout) {
-    stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") { this.closed = true; process.exit(0); }
-      throw e;
-    });
-  }
+  constructor(private readonly stream: NodeJS.WriteStream = process.stdout) {}
 
   line(s: string): void {
     this.buf.push(s);
@@ -21,7 +33,7 @@ export class Output {
   }
 
   private flushSync(): void {
-    if (this.buf.length === 0 || this.closed) return;
+    if (this.buf.length === 0) return;
     this.stream.write(this.buf.join("\n") + "\n");
     this.buf = [];
     this.size = 0;

@@ -14,6 +14,8 @@ export interface WorkerInit {
   analyzerIds: string[];
   engine: WorkerEngineOptions;
   chunkSize: number | undefined;
+  /** StopLine's shared memory: where every thread stops when the run is interrupted. */
+  stopLine: SharedArrayBuffer;
 }
 
 /** What a worker sends: its outcome or why it failed (the main thread reads too and reports progress). */

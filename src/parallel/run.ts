@@ -16,6 +16,7 @@ import type { RunOptions } from "../pipeline.js";
 import { mergeShards } from "./merge.js";
 import type { ShardEnd, WorkerInit, WorkerMessage } from "./protocol.js";
 import { analyseShard, Stopped, Unsplittable } from "./shard.js";
+import { StopLine } from "./stop-line.js";
 
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
 type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
@@ -31,8 +32,14 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
     maxFragmentBytes: opts.maxFragmentBytes,
     maxFragmentsPerDatagram: opts.maxFragmentsPerDatagram,
   };
+  // Ctrl-C: every thread stops at the same frame, so that their shards still merge.
+  const line = StopLine.create(jobs);
+  const signal = opts.signal;
+  const drawLine = () => line.draw();
+  signal?.addEventListener("abort", drawLine, { once: true });
+  if (signal?.aborted) line.draw();
   const init = (index: number): WorkerInit => ({
-    path, index, workers: jobs, analyzerIds: analyzers.map((a) => a.id), engine, chunkSize: opts.chunkSize,
+    path, index, workers: jobs, analyzerIds: analyzers.map((a) => a.id), engine, chunkSize: opts.chunkSize, stopLine: line.buffer,
   });
   // The first shard to fail, or to find the capture unsplittable, stops every other: the
   // workers are terminated, the main thread's shard stops at its next record.
@@ -64,13 +71,15 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
   const stopAll = (): Promise<unknown> => Promise.all(workers.map((w) => w.terminate()));
   let shards: ShardOutcome[];
   try {
-    const mine = await analyseShard(init(0), opts.onProgress, () => stop);
+    const mine = await analyseShard(init(0), opts.onProgress, () => stop, () => String(signal?.reason));
     shards = [mine, ...await Promise.all(others)];
   } catch (caught) {
     await stopAll();
     const e = caught instanceof Stopped ? caught.reason : caught;
     if (e instanceof Unsplittable) return single();
     throw e;
+  } finally {
+    signal?.removeEventListener("abort", drawLine);
   }
   // A file still being written: the threads may have read different lengths of it.
   if (shards.some((s) => s.info.packets !== shards[0]!.info.packets || s.info.error !== shards[0]!.info.error)) {

@@ -5,13 +5,14 @@
  * shard's records are analysed, the others only move the engine's clock.
  */
 import type { ReadOptions } from "../capture/reader.js";
-import { readCapture } from "../capture/reader.js";
+import { readCapture, StopReading } from "../capture/reader.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { Engine } from "../analyze/engine.js";
 import { ANALYZERS } from "../analyze/registry.js";
 import { engineResult } from "../report/model.js";
 import type { ShardEnd, WorkerInit } from "./protocol.js";
 import { ShardRouter, UNSPLITTABLE } from "./router.js";
+import { StopLine } from "./stop-line.js";
 
 /** Thrown out of the reader to stop at once: this capture goes on one thread. */
 export class Unsplittable extends Error {}
@@ -28,18 +29,22 @@ export class Stopped extends Error {
 
 /**
  * Analyses shard `init.index` of `init.workers`. `stopped` is asked at every record: an
- * error it returns (another shard failed) ends the reading with that error.
+ * error it returns (another shard failed) ends the reading with that error. Every record
+ * is taken on the stop line first: past the line (an interrupted run) the reading ends,
+ * `interruptedBy` naming why in the capture's account.
  */
 export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["onProgress"],
-  stopped: () => Error | null = () => null): Promise<{ shard: ShardEnd; info: CaptureInfo }> {
+  stopped: () => Error | null = () => null, interruptedBy: () => string = () => "interrupted"): Promise<{ shard: ShardEnd; info: CaptureInfo }> {
   const ids = new Set(init.analyzerIds);
   const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
   const router = new ShardRouter(init.workers);
   const me = init.index;
+  const line = new StopLine(init.stopLine, me);
   let lastPacketTime: number | undefined;
   const info = await readCapture(init.path, (rec) => {
     const stop = stopped();
     if (stop !== null) throw new Stopped(stop);
+    if (!line.take(rec.frame)) throw new StopReading(interruptedBy());
     lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
     const owner = router.route(rec);
     if (owner === me) engine.onPacket(rec);
