@@ -131,6 +131,15 @@ describe("window-full", () => {
     expect(f.summary).toMatch(/the transfer stalled there/);
     expect(f.summary).not.toMatch(/too rarely|too little|limit the throughput/);
   });
+  it("few-waits: three waits that take the whole short transfer are called limiting, not too rare to limit", async () => {
+    const f = await only("window-full/few-waits.pcap", "window-full");
+    expect(f.severity).toBe("info");
+    expect(f.count).toBe(3);
+    expect(f.measure.stalledPct).toBeGreaterThanOrEqual(90);
+    expect(f.measure.stallTotalMs).toBeGreaterThan(30);
+    expect(f.summary).toMatch(/the window limited this transfer, but only 3 time\(s\)/);
+    expect(f.summary).not.toMatch(/too rarely|too little/);
+  });
   it("no info summary calls a wait that took a fifth or more of the transfer too small to limit it", async () => {
     for (const { rel } of fixtureFiles()) {
       for (const f of (await report(rel)).findings.filter((x) => x.kind === "window-full" && x.severity === "info")) {

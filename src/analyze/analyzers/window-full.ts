@@ -164,8 +164,8 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
  */
 function minorWhy(d: Sender, share: number): string {
   if (share < WINDOW_FULL_MIN_FRACTION) return `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
-  if (d.stallTotal < WINDOW_FULL_MIN_STALL_SEC) return "the window held the transfer back, but for too short a time in all to notice";
-  return `the window held this transfer back, but only ${d.count} time(s): too few to show a reader slower than its ` +
-    "writer throughout (in a short transfer, one late ACK is enough)";
+  if (d.stallTotal < WINDOW_FULL_MIN_STALL_SEC) return "the window limited the transfer, but for too short a time in all to notice";
+  return `the window limited this transfer, but only ${d.count} time(s): too few to tell a reader slower than its ` +
+    "writer from a few late window updates";
 }
 export default analyzer;
