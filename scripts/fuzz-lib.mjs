@@ -230,32 +230,34 @@ export function sha1(bytes) {
 // ------------------------------------------------------------------ a run
 
 /**
- * Mutates and checks inputs for `seconds` (after a first pass over the seeds), drawing mutants from fast-check with `seed`,
+ * Mutates and checks inputs for `seconds` (after a first pass over the seeds) or until
+ * `maxRuns` inputs (a fixed number makes a run the same on any machine), drawing mutants from fast-check with `seed`,
  * growing the pool with every mutant that shows a new feature. Calls onFailure(bytes,
  * problem) for each input that breaks an invariant (once per distinct problem shape),
  * except problems known(problem) accepts (open defects already kept as regressions).
  */
-export async function fuzz({ seeds, seconds, seed, onFailure, onProgress, maxPool = 400, known = () => false }) {
+export async function fuzz({ seeds, seconds, seed, onFailure, onProgress, maxPool = 400, known = () => false, maxRuns = Infinity }) {
   const pool = seeds.slice();
   const seen = new Set();
   const failed = new Set();
   const dir = mkdtempSync(join(tmpdir(), "sockscope-fuzz-"));
-  const stats = { runs: 0, failures: 0, poolAdded: 0, features: 0, slowestMs: 0 };
+  const stats = { runs: 0, failures: 0, knownHits: 0, poolAdded: 0, features: 0, slowestMs: 0 };
   let deadline = 0;
   try {
     // The seeds' own features first (their failures are the tests' business, not the fuzzer's).
     for (const b of seeds) for (const f of (await checkCapture(b, dir)).features) seen.add(f);
     deadline = Date.now() + seconds * 1000;
-    for (let batch = 0; Date.now() < deadline; batch++) {
+    for (let batch = 0; Date.now() < deadline && stats.runs < maxRuns; batch++) {
       for (const m of fc.sample(arbMutant, { seed: seed + batch, numRuns: 50 })) {
-        if (Date.now() >= deadline) break;
+        if (Date.now() >= deadline || stats.runs >= maxRuns) break;
         const bytes = applyMutant(pool, m);
         const r = await checkCapture(bytes, dir);
         stats.runs++;
         if (r.ms > stats.slowestMs) stats.slowestMs = r.ms;
         if (r.problem !== null) {
           const key = shape(r.problem);
-          if (!known(r.problem) && !failed.has(key)) { failed.add(key); stats.failures++; await onFailure?.(bytes, r.problem); }
+          if (known(r.problem)) stats.knownHits++;
+          else if (!failed.has(key)) { failed.add(key); stats.failures++; await onFailure?.(bytes, r.problem); }
           continue;
         }
         const fresh = r.features.filter((f) => !seen.has(f));

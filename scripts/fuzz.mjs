@@ -72,6 +72,7 @@ const stats = await fuzz({
   },
 });
 if (process.stdout.isTTY) process.stdout.write("\n");
-console.log(`fuzz: ${stats.runs} inputs in ${seconds} s, ${stats.failures} distinct failures, ` +
+console.log(`fuzz: ${stats.runs} inputs in ${seconds} s, ${stats.failures} distinct new failures, ` +
+  `${stats.knownHits} inputs hitting a defect marked open, ` +
   `${stats.features} report features seen, pool grew by ${stats.poolAdded}, slowest input ${Math.round(stats.slowestMs)} ms`);
 process.exit(stats.failures > 0 ? 1 : 0);
