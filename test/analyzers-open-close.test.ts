@@ -163,6 +163,14 @@ describe("abortive-close", () => {
     expect(f.summary).toMatch(/never what its program read, so SO_LINGER\{1,0\} and close\(\) with earlier data left unread cannot be told apart/);
     expect(f.summary).not.toMatch(/no unread data/);
   });
+  it("abort-idle: SO_LINGER{1,0} with no data either way: nothing can be unread", async () => {
+    const f = await only("abortive-close/abort-idle.pcap", "abortive-close");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([4]);
+    expect(f.measure.peerDataUnansweredBytes).toBe(0);
+    expect(f.measure.unreadDataEvidence).toBe(0);
+    expect(f.summary).toMatch(/the client sent no data on this connection, so none can have been left unread: most likely a deliberate abort \(SO_LINGER\{1,0\} then close\(\)\)/);
+  });
   it("never-read: 26 bytes ACKed by the server's kernel (frame 5) are no read; they are the unread data", async () => {
     // Before: "the client sent no data after the server's last segment (frame 5), so the
     // wire shows no unread data", frame 5 being the pure ACK of those very bytes.
@@ -299,6 +307,15 @@ describe.skipIf(!existsSync(join(CORPUS, "captures")))("corpus captures", () => 
     // The RST carries 13 bytes; a reset's payload is no data sent on the connection (the
     // tracker does not advance the sequence for resets), so nothing was left unacknowledged.
     expect(fs[0]!.measure.unackedFromResetterBytes).toBe(0);
+  });
+  it("tcp-fin_retransmission: a reset without ACK after no data: nothing unread, and no claim of a deliberate abort", async () => {
+    const fs = (await corpus("zeek--tcp-fin_retransmission.pcap")).findings.filter((f) => f.kind === "abortive-close");
+    expect(fs).toHaveLength(1);
+    expect(fs[0]!.side).toBe("server");
+    expect(fs[0]!.measure.unreadDataEvidence).toBe(0);
+    expect(fs[0]!.summary).toMatch(/the client sent no data on this connection, so none can have been left unread;/);
+    expect(fs[0]!.summary).not.toMatch(/deliberate/);
+    expect(fs[0]!.explanation).toMatch(/no ACK bit/); // the detail on a stateless reset
   });
   it("bug-3844-refused-then-reuse: reuse after a refused SYN is info, not TIME_WAIT", async () => {
     const r = await corpus("suricata--bug-3844-refused-then-reuse.pcap");

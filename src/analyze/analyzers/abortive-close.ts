@@ -81,7 +81,7 @@ const analyzer = defineAnalyzer<null>({
       : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
     const unreadText = unanswered > 0
       ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, mine, who, other)
-      : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, mine.lastDataFrame, who, other);
+      : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, mine.lastDataFrame, who, other);
     const stateless = hasAck ? undefined :
       "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
       "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
@@ -118,9 +118,12 @@ function unansweredText(bytes: number, firstFrame: number, unacked: number, mine
 }
 
 /** Nothing from the peer is left unanswered: the wire cannot show reads, so say what it does rule out. */
-function answeredText(peerSentData: boolean, handshakeSeen: boolean, lastDataFrame: number, who: string, other: string): string {
+function answeredText(peerSentData: boolean, handshakeSeen: boolean, hasAck: boolean, lastDataFrame: number, who: string, other: string): string {
   if (!peerSentData && handshakeSeen) {
-    return `the ${other} sent no data on this connection, so none can have been left unread: a deliberate abort (SO_LINGER{1,0} then close())`;
+    // A reset without ACK is the answer of a TCP that had no connection left (the detail says so): no abort of a live socket.
+    if (!hasAck) return `the ${other} sent no data on this connection, so none can have been left unread`;
+    return `the ${other} sent no data on this connection, so none can have been left unread: most likely a deliberate ` +
+      "abort (SO_LINGER{1,0} then close()); a firewall or load balancer resetting the connection in the endpoint's name looks the same";
   }
   const seen = !peerSentData
     ? `the ${other} sent no data in the capture (which began after the handshake)`
