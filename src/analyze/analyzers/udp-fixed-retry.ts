@@ -179,6 +179,7 @@ const analyzer = defineAnalyzer<State>({
     }
   },
 });
+
 /**
  * What the ICMP errors that came back mean for the program. A port unreachable reaches a
  * connected socket as ECONNREFUSED on its next send()/recv() (Linux: once per error), so
