@@ -8,8 +8,8 @@
  * - nothing throws but a CaptureError (a capture that cannot be read at all), and no
  *   analyzer throws either (the engine catches that and warns of an internal error);
  * - the JSON report validates against schema/report.schema.json;
- * - the text report renders;
- * - the analysis ends within a time bound that grows with the input's size.
+ * - the text and HTML reports render;
+ * - analysis and reports end within a time bound that grows with the input's size.
  *
  * "Coverage-guided-ish": a mutant whose report shows something no earlier input showed
  * (a new warning, finding kind, error, flow state) joins the pool that later mutations
@@ -28,6 +28,7 @@ import { CaptureError } from "../dist/capture/errors.js";
 import { reportJsonLines } from "../dist/report/json.js";
 import { renderText } from "../dist/report/text.js";
 import { PLAIN } from "../dist/report/style.js";
+import { renderHtml, SeriesCollector } from "../dist/report/html/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8")));
@@ -180,8 +181,10 @@ export async function checkCapture(bytes, dir) {
   writeFileSync(path, bytes);
   const t0 = performance.now();
   let report;
+  // The HTML report's per-packet series are collected as the CLI does for --format html.
+  const series = new SeriesCollector();
   try {
-    report = await analyzeFile(path, { jobs: 1 });
+    report = await analyzeFile(path, { jobs: 1, observer: series.observe });
   } catch (e) {
     const ms = performance.now() - t0;
     if (e instanceof CaptureError) return { problem: slow(ms, bytes.length), features: [`error:${shape(e.problem)}`], ms };
@@ -211,7 +214,13 @@ export async function checkCapture(bytes, dir) {
   } catch (e) {
     return { problem: `text report threw ${e?.name}: ${String(e?.message).split("\n")[0]}`, features, ms };
   }
-  return { problem: slow(ms, bytes.length), features, ms };
+  try {
+    renderHtml(report, series);
+  } catch (e) {
+    return { problem: `HTML report threw ${e?.name}: ${String(e?.message).split("\n")[0]}`, features, ms };
+  }
+  const total = performance.now() - t0; // analysis and the three reports
+  return { problem: slow(total, bytes.length), features, ms: total };
 }
 
 function slow(ms, size) {
