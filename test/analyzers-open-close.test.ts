@@ -137,21 +137,51 @@ describe("time-wait-reuse", () => {
 });
 
 describe("abortive-close", () => {
-  it("so-linger-zero: the client's RST+ACK, nothing unread on the wire", async () => {
+  it("so-linger-zero: the client's RST+ACK after the server's unanswered response", async () => {
     const f = await only("abortive-close/so-linger-zero.pcap", "abortive-close");
     expect(f.severity).toBe("error");
     expect(f.side).toBe("client");
-    expect(f.frames).toEqual([8]);
+    // The server's 20-byte response (frame 6) came after the client's last data and got
+    // only the kernel's ACK (frame 7) and the reset: on the wire that is what unread data
+    // looks like, though this client read it and aborted with SO_LINGER{1,0}.
+    expect(f.frames).toEqual([6, 8]);
     expect(f.measure.unackedFromResetterBytes).toBe(0);
     expect(f.measure.unackedToResetterBytes).toBe(0);
-    expect(f.measure.unreadDataEvidence).toBe(0);
-    expect(f.summary).toMatch(/cannot tell apart/);
+    expect(f.measure.peerDataUnansweredBytes).toBe(20);
+    expect(f.measure.unreadDataEvidence).toBe(1);
+    expect(f.summary).toMatch(/SO_LINGER\{1,0\} looks the same on the wire/);
   });
-  it("unread-data: the server's RST instead of FIN", async () => {
+  it("unread-data: the server answered, then reset with the body unread: the wire cannot show that", async () => {
     const f = await only("abortive-close/unread-data.pcap", "abortive-close");
     expect(f.side).toBe("server");
     expect(f.frames).toEqual([8]);
     expect(f.measure.unackedToResetterBytes).toBe(0);
+    expect(f.measure.peerDataUnansweredBytes).toBe(0);
+    expect(f.measure.unreadDataEvidence).toBe(0);
+    expect(f.summary).toMatch(/all the client's data came before the server's last data \(frame 6\)/);
+    expect(f.summary).toMatch(/never what its program read, so SO_LINGER\{1,0\} and close\(\) with earlier data left unread cannot be told apart/);
+    expect(f.summary).not.toMatch(/no unread data/);
+  });
+  it("abort-idle: SO_LINGER{1,0} with no data either way: nothing can be unread", async () => {
+    const f = await only("abortive-close/abort-idle.pcap", "abortive-close");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([4]);
+    expect(f.measure.peerDataUnansweredBytes).toBe(0);
+    expect(f.measure.unreadDataEvidence).toBe(0);
+    expect(f.summary).toMatch(/the client sent no data on this connection, so none can have been left unread: most likely a deliberate abort \(SO_LINGER\{1,0\} then close\(\)\)/);
+  });
+  it("never-read: 26 bytes ACKed by the server's kernel (frame 5) are no read; they are the unread data", async () => {
+    // Before: "the client sent no data after the server's last segment (frame 5), so the
+    // wire shows no unread data", frame 5 being the pure ACK of those very bytes.
+    const f = await only("abortive-close/never-read.pcap", "abortive-close");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([4, 6]);
+    expect(f.measure.peerDataUnansweredBytes).toBe(26);
+    expect(f.measure.unreadDataEvidence).toBe(1);
+    expect(f.summary).toMatch(/the client sent 26 byte\(s\) \(from frame 4\) while the server had sent no data/);
+    expect(f.summary).toMatch(/acknowledged them \(frame 5\), but an ACK is the kernel's receipt, not a read by the program/);
+    expect(f.summary).toMatch(/close\(\) with those bytes still unread is the classic cause/);
+    expect(f.summary).not.toMatch(/no unread data/);
   });
 });
 
@@ -272,10 +302,19 @@ describe("corpus captures", () => {
     expect(fs[0]!.side).toBe("client");
     expect(fs[0]!.frames).toEqual([4, 8]);
     expect(fs[0]!.measure.unreadDataEvidence).toBe(1);
-    expect(fs[0]!.measure.peerDataAfterLastSegmentBytes).toBe(17);
+    expect(fs[0]!.measure.peerDataUnansweredBytes).toBe(17);
     // The RST carries 13 bytes; a reset's payload is no data sent on the connection (the
     // tracker does not advance the sequence for resets), so nothing was left unacknowledged.
     expect(fs[0]!.measure.unackedFromResetterBytes).toBe(0);
+  });
+  it("tcp-fin_retransmission: a reset without ACK after no data: nothing unread, and no claim of a deliberate abort", async () => {
+    const fs = (await corpus("zeek--tcp-fin_retransmission.pcap")).findings.filter((f) => f.kind === "abortive-close");
+    expect(fs).toHaveLength(1);
+    expect(fs[0]!.side).toBe("server");
+    expect(fs[0]!.measure.unreadDataEvidence).toBe(0);
+    expect(fs[0]!.summary).toMatch(/the client sent no data on this connection, so none can have been left unread;/);
+    expect(fs[0]!.summary).not.toMatch(/deliberate/);
+    expect(fs[0]!.explanation).toMatch(/no ACK bit/); // the detail on a stateless reset
   });
   it("bug-3844-refused-then-reuse: reuse after a refused SYN is info, not TIME_WAIT", async () => {
     const r = await corpus("suricata--bug-3844-refused-then-reuse.pcap");

@@ -115,6 +115,43 @@ describe("window-full", () => {
     const f = await only("zero-window/stalled-reader.pcap", "window-full");
     expect(f.severity).toBe("info");
     expect(f.frames).toEqual([7, 17, 19, 26]);
+    expect(f.summary).toMatch(/\(0% of its transfer\): too rarely to limit the throughput/);
+  });
+  it("stalled: a sender still waiting at the edge when the flow ends is a stall, not 'too rarely to limit'", async () => {
+    // Before: "… waiting 1500.279 ms in all (100% of its transfer): too rarely to limit the
+    // throughput" (info). The receiver's ACKs were dropped after the handshake.
+    const f = await only("window-full/stalled.pcap", "window-full");
+    expect(f.severity).toBe("warning");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([5, 6]);
+    expect(f.measure.stalledPct).toBe(100);
+    expect(f.measure.stallTotalMs).toBeGreaterThan(1400);
+    expect(f.measure.stallTotalMs).toBeLessThan(1700);
+    expect(f.summary).toMatch(/was still waiting at its edge when the flow ended, [\d.]+ ms after reaching it/);
+    expect(f.summary).toMatch(/the transfer stalled there/);
+    expect(f.summary).not.toMatch(/too rarely|too little|limit the throughput/);
+  });
+  it("few-waits: three waits that take the whole short transfer are called limiting, not too rare to limit", async () => {
+    const f = await only("window-full/few-waits.pcap", "window-full");
+    expect(f.severity).toBe("info");
+    expect(f.count).toBe(3);
+    expect(f.measure.stalledPct).toBeGreaterThanOrEqual(90);
+    expect(f.measure.stallTotalMs).toBeGreaterThan(30);
+    expect(f.summary).toMatch(/the window limited this transfer, but only 3 time\(s\)/);
+    expect(f.summary).not.toMatch(/too rarely|too little/);
+  });
+  it("no info summary calls a wait that took a fifth or more of the transfer too small to limit it", async () => {
+    for (const { rel } of fixtureFiles()) {
+      for (const f of (await report(rel)).findings.filter((x) => x.kind === "window-full" && x.severity === "info")) {
+        if (f.measure.stalledPct! >= 20) expect(f.summary, rel).not.toMatch(/to limit the throughput/);
+      }
+    }
+  });
+  it("healthy transfers stay info or silent", async () => {
+    for (const rel of ["healthy/bulk-transfer.pcap", "healthy/request-response-nodelay.pcap"]) {
+      const loud = (await report(rel)).findings.filter((f) => f.kind === "window-full" && f.severity !== "info");
+      expect(loud, rel).toEqual([]);
+    }
   });
 });
 
@@ -214,9 +251,11 @@ describe("urgent-data", () => {
 });
 
 /** Fixture groups where a kind may also appear, at the highest severity allowed there. */
-const ALSO_FIRES: Record<string, Record<string, "info" | "warning">> = {
+const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> = {
   // Capture duplicates are tagged as tshark does, at info, wherever they occur.
-  "retransmission": { "peer-unresponsive": "warning", "reset-by-peer-reboot": "warning", "*": "info" },
+  "retransmission": { "peer-unresponsive": "warning", "reset-by-peer-reboot": "warning", "window-full": "warning", "*": "info" },
+  // window-full/stalled: the sender stalls at the window's edge because the receiver fell silent.
+  "peer-unresponsive": { "window-full": "error" },
   // Brief zero windows and a few window-full segments happen in any fast transfer: info.
   "window-full": { "*": "info" },
   "zero-window": { "*": "info" },

@@ -19,6 +19,15 @@ export class SideMark {
   /** New payload bytes sent since the other side's last segment, and the first such frame. */
   dataSinceOther = 0;
   firstDataSinceOther = 0;
+  /**
+   * New payload bytes sent since the other side last sent new payload, and the first such
+   * frame: data the other side has not answered. Its pure ACKs do not end this count, for
+   * an ACK says only that its kernel received the bytes, not that its program read them.
+   */
+  dataSinceOtherData = 0;
+  firstDataSinceOtherData = 0;
+  /** This side's last segment carrying new payload (0: none yet). */
+  lastDataFrame = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
   resendsSinceOther = 0;
   /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
@@ -43,6 +52,11 @@ export class SideHistory {
     if (seg.len > 0 && seg.seqVsNext >= 0) {
       if (me.dataSinceOther === 0) me.firstDataSinceOther = seg.frame;
       me.dataSinceOther += seg.len;
+      if (me.dataSinceOtherData === 0) me.firstDataSinceOtherData = seg.frame;
+      me.dataSinceOtherData += seg.len;
+      me.lastDataFrame = seg.frame;
+      other.dataSinceOtherData = 0;
+      other.firstDataSinceOtherData = 0;
     } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
       me.resendsSinceOther++;
     }

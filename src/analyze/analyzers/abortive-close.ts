@@ -19,6 +19,7 @@ import { seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../measure.js";
 import { rebootEvidence } from "./reset-by-peer-reboot.js";
+import type { SideMark } from "../side-history.js";
 
 /**
  * How long the peer must have been silent while the resetting side re-sent data or probes
@@ -45,8 +46,9 @@ const analyzer = defineAnalyzer<null>({
     "anything still in its send buffer is thrown away, and no TIME_WAIT is left. The peer's next read() fails with " +
     "ECONNRESET (data that had already arrived before the reset can usually still be read first), and its next write() " +
     "fails with ECONNRESET or EPIPE plus SIGPIPE; whatever it had sent that was not yet acknowledged is lost. The reset " +
-    "looks the same on the wire in both cases; data that the peer sent after the resetting side's last segment points to " +
-    "unread data, but only the program (setsockopt(SO_LINGER) in its source or in strace, or the Recv-Q that " +
+    "looks the same on the wire in both cases. Data that the peer sent after the resetting side last sent data, and that " +
+    "got no answer but the reset, points to unread data even when the resetting side's kernel acknowledged it (an ACK " +
+    "says the bytes arrived, not that the program read them); but only the program (setsockopt(SO_LINGER) in its source or in strace, or the Recv-Q that " +
     "`ss -tn` shows just before the close) settles it. If the abort is unintended, read until EOF (or shutdown(SHUT_WR) " +
     "and then drain) before close(), and do not set SO_LINGER{1,0} except to deliberately kill a misbehaving connection. " +
     "If TIME_WAIT was the reason for the abort, see time-wait.",
@@ -71,17 +73,15 @@ const analyzer = defineAnalyzer<null>({
     const fromMe = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
     const ackedByMe = hasAck ? seg.ack : me.lastAck;
     const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
-    const unread = theirs.dataSinceOther;
+    const unanswered = theirs.dataSinceOtherData;
     const who = roleOf(x), other = roleOf(y);
-    const frames = unread > 0 ? [theirs.firstDataSinceOther, seg.frame] : [seg.frame];
+    const frames = unanswered > 0 ? [theirs.firstDataSinceOtherData, seg.frame] : [seg.frame];
     const lostText = fromMe === 0 && toMe === 0
       ? "nothing was in flight"
       : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
-    const unreadText = unread > 0
-      ? `the ${other} had sent ${unread} byte(s) (from frame ${theirs.firstDataSinceOther}) after the ${who}'s last segment, ` +
-        "and the reset answered them: most likely close() with that data unread"
-      : `the ${other} sent no data after the ${who}'s last segment${mine.lastFrame !== 0 ? ` (frame ${mine.lastFrame})` : ""}, ` +
-        "so the wire shows no unread data: SO_LINGER{1,0} or close() with earlier data left unread, which the capture cannot tell apart";
+    const unreadText = unanswered > 0
+      ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, mine, who, other)
+      : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, mine.lastDataFrame, who, other);
     const stateless = hasAck ? undefined :
       "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
       "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
@@ -93,12 +93,44 @@ const analyzer = defineAnalyzer<null>({
       measure: {
         unackedFromResetterBytes: fromMe,
         unackedToResetterBytes: toMe,
-        peerDataAfterLastSegmentBytes: unread,
-        unreadDataEvidence: unread > 0 ? 1 : 0,
+        peerDataUnansweredBytes: unanswered,
+        unreadDataEvidence: unanswered > 0 ? 1 : 0,
         sinceLastSegmentMs: mine.lastFrame !== 0 ? ms(seg.time - mine.lastTime) : -1,
       },
       detail: stateless,
     });
   },
 });
+
+/**
+ * The peer's data arrived after the resetting side last sent data and got no answer but
+ * the reset: the classic sign of close() with that data unread. Acknowledged or not makes
+ * no difference: an ACK is the kernel's receipt, the wire never shows a read().
+ */
+function unansweredText(bytes: number, firstFrame: number, unacked: number, mine: SideMark, who: string, other: string): string {
+  const since = mine.lastDataFrame !== 0 ? `after the ${who}'s last data (frame ${mine.lastDataFrame})` : `while the ${who} had sent no data`;
+  const acked = unacked >= bytes ? `its kernel never acknowledged them`
+    : unacked > 0 ? `its kernel acknowledged ${bytes - unacked} of them`
+    : `its kernel acknowledged them${mine.lastFrame > firstFrame ? ` (frame ${mine.lastFrame})` : ""}, but an ACK is the kernel's receipt, not a read by the program`;
+  return `the ${other} sent ${bytes} byte(s) (from frame ${firstFrame}) ${since}, and the ${who} answered them only with ` +
+    `this reset; ${acked}: close() with those bytes still unread is the classic cause, though reading them and then ` +
+    `close() with SO_LINGER{1,0} looks the same on the wire`;
+}
+
+/** Nothing from the peer is left unanswered: the wire cannot show reads, so say what it does rule out. */
+function answeredText(peerSentData: boolean, handshakeSeen: boolean, hasAck: boolean, lastDataFrame: number, who: string, other: string): string {
+  if (!peerSentData && handshakeSeen) {
+    // A reset without ACK is the answer of a TCP that had no connection left (the detail says so): no abort of a live socket.
+    if (!hasAck) return `the ${other} sent no data on this connection, so none can have been left unread`;
+    return `the ${other} sent no data on this connection, so none can have been left unread: most likely a deliberate ` +
+      "abort (SO_LINGER{1,0} then close()); a firewall or load balancer resetting the connection in the endpoint's name looks the same";
+  }
+  const seen = !peerSentData
+    ? `the ${other} sent no data in the capture (which began after the handshake)`
+    : lastDataFrame !== 0
+      ? `all the ${other}'s data came before the ${who}'s last data (frame ${lastDataFrame}), so nothing was left unanswered`
+      : `the ${other}'s only data were re-sent bytes`;
+  return `${seen}; the wire shows what the ${who}'s kernel received, never what its program read, so SO_LINGER{1,0} and ` +
+    "close() with earlier data left unread cannot be told apart";
+}
 export default analyzer;

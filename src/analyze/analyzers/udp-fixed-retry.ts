@@ -4,10 +4,16 @@
  * period. The FAQ (000 §5.7) asks for an adaptive timeout with exponential backoff, so a
  * failing path or an overloaded server is not hammered. Silent when the gaps grow
  * (backoff) and when the other side answers (heartbeats, RTP, DNS with answers).
+ *
+ * ICMP errors quoting the retries are no reply from the program but they are an answer
+ * from the network: the summary counts them and says what each kind of socket saw (a
+ * connected one gets the errno at once, an unconnected one times out), since the wire
+ * cannot show whether the program called connect(). icmp-unreachable reports them too.
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { DecodedPacket } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
+import { icmpMeaning } from "./icmp-unreachable.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;
@@ -43,6 +49,9 @@ class Run {
   gapMin = Infinity;
   gapMax = 0;
   frames: readonly number[] = NO_FRAMES;
+  /** ICMP errors quoting these sends, and how many of them were port unreachable. */
+  icmpErrors = 0;
+  icmpRefused = 0;
   constructor(readonly fp: number, readonly len: number) {}
 
   add(frame: number, time: number, cap: number): void {
@@ -78,6 +87,10 @@ class Direction {
   gapMin = Infinity;
   gapMax = 0;
   frames: readonly number[] = NO_FRAMES;
+  icmpErrors = 0;
+  icmpRefused = 0;
+  /** What the first ICMP error said, e.g. "host unreachable (EHOSTUNREACH)". */
+  icmpWhat = "";
 }
 
 class State {
@@ -95,6 +108,8 @@ function closeRun(d: Direction, cap: number): void {
   d.gapSum += r.gapSum;
   if (r.gapMin < d.gapMin) d.gapMin = r.gapMin;
   if (r.gapMax > d.gapMax) d.gapMax = r.gapMax;
+  d.icmpErrors += r.icmpErrors;
+  d.icmpRefused += r.icmpRefused;
   for (const f of r.frames) d.frames = keepFrame(d.frames, f, cap);
 }
 
@@ -108,8 +123,11 @@ const analyzer = defineAnalyzer<State>({
     "The program sends a request over UDP and, when no answer comes, sends it again after the same fixed timeout, " +
     "again and again. UDP gives no delivery guarantee, so retrying is right, but a fixed period is the wrong timer: " +
     "when the reason for silence is congestion or an overloaded server, constant retries add load exactly when the path " +
-    "can least take it, and many clients doing the same synchronise into bursts. Meanwhile recvfrom() just times out " +
-    "each round (or, on a connected socket, may fail with ECONNREFUSED if an ICMP port unreachable came back). Start from " +
+    "can least take it, and many clients doing the same synchronise into bursts. When nothing at all comes back, " +
+    "recvfrom() times out each round. When each send draws an ICMP port unreachable (nothing listens on the port), a " +
+    "connected socket (one that called connect()) gets ECONNREFUSED from its next send() or recv() at once, and retrying " +
+    "on a timer ignores that definite answer; an unconnected socket is not told (on Linux, unless IP_RECVERR is set) and " +
+    "times out. The wire does not show whether the socket was connected. Start from " +
     "a timeout derived from measured round-trip times, double it on every retry up to a cap, add random jitter, and give " +
     "up after a bounded number of tries, reporting the failure to the caller.",
   references: ["000 §5.5", "000 §5.7"],
@@ -129,6 +147,17 @@ const analyzer = defineAnalyzer<State>({
     run.add(frame, time, out.frameCap);
     d.run = run;
   },
+  onIcmpError(s, _flow, quotedDir, frame, _time, p, out) {
+    // An ICMP error is the network's answer to the current run's last send, not a reply:
+    // the run goes on, and the error becomes part of its evidence.
+    const d = s?.dirs[quotedDir], r = d?.run;
+    if (d === undefined || r === null || r === undefined) return;
+    const m = icmpMeaning(p);
+    r.icmpErrors++;
+    if (m.errno === "ECONNREFUSED") r.icmpRefused++;
+    if (d.icmpWhat === "") d.icmpWhat = `${m.what} (${m.errno})`;
+    r.frames = keepFrame(r.frames, frame, out.frameCap);
+  },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) {
       const d = s.dirs[dir]!;
@@ -140,13 +169,33 @@ const analyzer = defineAnalyzer<State>({
         flow, dir, frames: d.frames, count: d.runs, time: first.firstTime,
         summary: `the ${roleOf(dir)} sent the same ${first.len}-byte request ${first.sends} times every ` +
           `${ms(mean)} ms (±${Math.round(CONSTANT_INTERVAL_TOLERANCE * 100)}%) with no reply` +
-          (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : ""),
+          (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : "") + icmpText(d),
         measure: {
           runs: d.runs, sends: d.sends, meanIntervalMs: ms(mean),
           minIntervalMs: ms(d.gapMin), maxIntervalMs: ms(d.gapMax),
+          icmpErrors: d.icmpErrors, icmpPortUnreachable: d.icmpRefused,
         },
       });
     }
   },
 });
+
+/**
+ * What the ICMP errors that came back mean for the program. A port unreachable reaches a
+ * connected socket as ECONNREFUSED on its next send()/recv() (Linux: once per error), so
+ * the program was told at once and retried anyway; an unconnected socket hears nothing
+ * (without IP_RECVERR) and its recvfrom() times out. The capture cannot show which.
+ */
+function icmpText(d: Direction): string {
+  if (d.icmpErrors === 0) return "";
+  const each = d.icmpErrors >= d.sends ? "each send drew" : `${d.icmpErrors} of the ${d.sends} sends drew`;
+  if (d.icmpRefused === d.icmpErrors) {
+    return ` from the server, but ${each} an ICMP port unreachable (nothing listens on that port): a connected ` +
+      "socket gets ECONNREFUSED from its next send() or recv() at once, so the program kept retrying on its timer after " +
+      "a definite refusal; an unconnected one (sendto(), no IP_RECVERR) is not told and its recvfrom() times out each " +
+      "round; the capture cannot show whether the program called connect() (see icmp-unreachable)";
+  }
+  return ` from the server, but ${each} an ICMP error (${d.icmpErrors} in all, the first ${d.icmpWhat}): the network ` +
+    "answered though the server did not (see icmp-unreachable for what each kind of socket sees)";
+}
 export default analyzer;

@@ -11,7 +11,8 @@
  * deliberate difference. Window-full segments also happen now and then in healthy bulk
  * transfers (the first burst fills the initial window before the receiver's autotuning
  * grows it); those are tagged, but reported as info unless the sender was held back for
- * long enough and often enough (WINDOW_FULL_* below).
+ * long enough and often enough (WINDOW_FULL_* below), or was still waiting at the edge
+ * when the flow ended (the transfer stalled there).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
@@ -114,36 +115,57 @@ const analyzer = defineAnalyzer<State>({
 
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
   if (d.count === 0) return;
-  if (d.edgeSince >= 0) {
-    // Still waiting when the flow ended: count the wait up to the flow's last packet.
-    const wait = Math.max(0, flow.lastTime - d.edgeSince);
-    d.stallTotal += wait;
-    if (wait > d.stallMax) d.stallMax = wait;
+  // Still waiting when the flow ended: count the wait up to the flow's last packet. No ACK
+  // moved the edge (nor closed the window, which ends a wait), so the transfer stalled there.
+  const stalledSince = d.edgeSince;
+  const stalledFor = stalledSince >= 0 ? Math.max(0, flow.lastTime - stalledSince) : 0;
+  if (stalledSince >= 0) {
+    d.stallTotal += stalledFor;
+    if (stalledFor > d.stallMax) d.stallMax = stalledFor;
     d.stalls++;
   }
   const active = Math.max(d.lastDataTime - d.firstDataTime, d.stallTotal);
   const share = active > 0 ? d.stallTotal / active : 0;
   const edgeShare = d.dataSegments > 0 ? d.count / d.dataSegments : 0;
-  const matters = d.count >= WINDOW_FULL_MIN_EVENTS && d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
+  const stalled = stalledSince >= 0 && stalledFor >= WINDOW_FULL_MIN_STALL_SEC;
+  const limits = d.count >= WINDOW_FULL_MIN_EVENTS && d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
     (share >= WINDOW_FULL_MIN_FRACTION || edgeShare >= WINDOW_FULL_MIN_FRACTION);
   const sender = roleOf(dir), receiver = roleOf(1 - dir);
   const win = d.minWin === d.maxWin ? `${d.minWin}` : `${d.minWin}–${d.maxWin}`;
   const pct = Math.round(share * 100), edgePct = Math.round(edgeShare * 100);
-  const summary = matters
-    ? `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
+  const filled = `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s) (${edgePct}% of its data segments)`;
+  let summary: string;
+  if (stalled) {
+    summary = `${filled} and was still waiting at its edge when the flow ended, ${ms(stalledFor)} ms after reaching it ` +
+      `(${ms(d.stallTotal)} ms of waiting in all, ${pct}% of its transfer): the transfer stalled there, no ACK from the ` +
+      `${receiver} moving the edge or closing the window (see peer-unresponsive and zero-window for why)`;
+  } else if (limits) {
+    summary = `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
       `segments (${edgePct}%) filled the ${win}-byte window the ${receiver} offered, and the ${sender} waited for it to ` +
-      `open ${ms(d.stallTotal)} ms in all (${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`
-    : `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s) (${edgePct}% of its data segments), ` +
-      `waiting ${ms(d.stallTotal)} ms in all (${pct}% of its transfer): ` +
-      `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
+      `open ${ms(d.stallTotal)} ms in all (${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`;
+  } else {
+    summary = `${filled}, waiting ${ms(d.stallTotal)} ms in all (${pct}% of its transfer): ${minorWhy(d, share)}`;
+  }
   out.report(analyzer, {
     // The side whose socket call explains it is the receiver: it did not read fast enough.
     flow, dir: 1 - dir, frames: d.frames, count: d.count, time: d.firstTime, summary,
-    severity: matters ? "warning" : "info",
+    severity: stalled || limits ? "warning" : "info",
     measure: {
       windowFullSegments: d.count, stallTotalMs: ms(d.stallTotal), stallMaxMs: ms(d.stallMax),
       stalledPct: pct, windowFullPct: edgePct, dataSegments: d.dataSegments, minWindowBytes: d.minWin, maxWindowBytes: d.maxWin,
     },
   });
+}
+
+/**
+ * Why window-full waits that did not make the receiver the bottleneck are only info. A
+ * large share of the transfer is still a limit, said as such: what is missing then is
+ * the repetition, or a wait long enough to notice.
+ */
+function minorWhy(d: Sender, share: number): string {
+  if (share < WINDOW_FULL_MIN_FRACTION) return `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
+  if (d.stallTotal < WINDOW_FULL_MIN_STALL_SEC) return "the window limited the transfer, but for too short a time in all to notice";
+  return `the window limited this transfer, but only ${d.count} time(s): too few to tell a reader slower than its ` +
+    "writer from a few late window updates";
 }
 export default analyzer;
