@@ -420,6 +420,14 @@ describe("PacketDecoder on arbitrary input", () => {
       }
     }), { numRuns: 1000 });
   });
+
+  it("a tunnel with no IP header inside (IPv6, hop-by-hop, next header 4, zeros) keeps the outer packet (fast-check seed 141009555)", () => {
+    const frame = Uint8Array.from([96, 0, 0, 0, 0, 84, 0, 119, ...new Array<number>(32).fill(1), 4, 0, 1, 4, 0, 0, 0, 0, 6, 2, 0, 0, 0, 0, 0, 0, ...new Array<number>(76).fill(0)]);
+    const whole = new PacketDecoder(null).decode(record(frame, 101));
+    expect([whole.ipVersion, whole.ipProto]).toEqual([6, 4]);
+    // Before: the decoder dropped the outer header for the bad inner one, and a prefix decoded more than the whole.
+    expect(new PacketDecoder(null).decode(record(frame.subarray(0, 40), 101, frame.length)).ipVersion).toBe(6);
+  });
 });
 
 // ---------------------------------------------------------------- (c) build → decode round trip
