@@ -34,6 +34,11 @@ export interface FindingInput {
 
 export interface FindingSink {
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding;
+  /**
+   * More evidence for a finding already reported (one finding that keeps counting, such
+   * as fragment-loss per address pair): the frames are tagged and shown like the first.
+   */
+  addEvidence(f: Finding, frames: readonly number[]): void;
   /** The flow's SideHistory; only for analyzers that set usesSideHistory, on TCP flows. */
   sideHistory(flow: Flow): SideHistory;
   /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */

@@ -333,13 +333,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const flow = input.flow;
     const side = input.dir === null || flow === null ? null : input.dir === DIR_CLIENT ? "client" : "server";
     const frames = [...new Set(input.frames)].sort((a, b) => a - b);
-    if (this.tags !== null) {
-      for (const fr of frames) {
-        const t = this.tags.get(fr);
-        if (t === undefined) this.tags.set(fr, [kind.id]);
-        else if (!t.includes(kind.id)) t.push(kind.id);
-      }
-    }
+    this.tagFrames(kind.id, frames);
     const f: Finding = {
       kind: kind.id,
       severity: input.severity ?? kind.severity,
@@ -362,6 +356,23 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     if (this.keepFindings) this.findings.push(f);
     this.onFinding?.(f, flow);
     return f;
+  }
+
+  addEvidence(f: Finding, frames: readonly number[]): void {
+    this.tagFrames(f.kind, frames);
+    for (const fr of frames) {
+      if (f.frames.length >= MAX_EVIDENCE_FRAMES) break;
+      if (!f.frames.includes(fr)) f.frames.push(fr);
+    }
+  }
+
+  private tagFrames(kind: string, frames: readonly number[]): void {
+    if (this.tags === null) return;
+    for (const fr of frames) {
+      const t = this.tags.get(fr);
+      if (t === undefined) this.tags.set(fr, [kind]);
+      else if (!t.includes(kind)) t.push(kind);
+    }
   }
 
   // --- FlowListener

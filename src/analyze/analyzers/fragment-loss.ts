@@ -2,10 +2,13 @@
  * fragment-loss: fragmented datagrams the receiver can never have delivered: fragments
  * missing at the reassembly timeout or at the end of the capture, overlapping fragments
  * with different data (RFC 5722 forbids them for IPv6), more fragments than a receiver
- * keeps, or a datagram that would exceed 65535 bytes. Reported per flow when the first
- * fragment named the ports, otherwise per datagram for the capture.
+ * keeps, or a datagram that would exceed 65535 bytes. Reported per flow when the flow is
+ * known, otherwise once per source, destination and reason for the capture: a flood of
+ * first fragments that never complete (500 000 datagrams) made one finding each and
+ * 1.3 GB of them; now it makes a finding per address pair, at most MAX_ORPHAN_GROUPS.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import type { Finding } from "../finding.js";
 import type { Flow } from "../../decode/flow.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
 import { endpointToString } from "../../decode/address.js";
@@ -20,6 +23,32 @@ const REASON_TEXT: Record<FragmentFailure, string> = {
   "evicted": "reassembly buffers were full (too many incomplete datagrams at once)",
 };
 
+/**
+ * Address pairs (with a reason) that get a finding of their own; datagrams of further
+ * pairs are counted in one last finding, so that memory stays bounded whatever the
+ * capture holds (a flood with a new source address per datagram).
+ */
+const MAX_ORPHAN_GROUPS = 1000;
+
+/** Datagrams with no flow (the first fragment, with the ports, may be missing) failed between one address pair for one reason. */
+interface OrphanGroup {
+  finding: Finding;
+  /** "from A to B", or null for the datagrams of pairs past MAX_ORPHAN_GROUPS. */
+  pair: string | null;
+  /** The first datagram: its pair, IP id and ports, and why it failed. */
+  firstPair: string;
+  firstId: string;
+  reason: string;
+  datagrams: number;
+  fragments: number;
+}
+
+/** The capture's orphan groups, by "source > destination reason" (or OTHER_PAIRS past the bound). */
+class Orphans {
+  readonly groups = new Map<string, OrphanGroup>();
+}
+const OTHER_PAIRS = "*";
+
 class State {
   readonly reasons = new Map<FragmentFailure, number>();
   frames: readonly number[] = NO_FRAMES;
@@ -27,7 +56,7 @@ class State {
   firstTime = -1;
 }
 
-const analyzer = defineAnalyzer<State>({
+const analyzer = defineAnalyzer<State, Orphans>({
   id: "fragment-loss",
   title: "Fragmented datagrams that never completed",
   severity: "error",
@@ -44,6 +73,15 @@ const analyzer = defineAnalyzer<State>({
     "not have been captured: compare with a capture at the receiver.",
   references: ["000 §5.8"],
   createState: () => new State(),
+  // Datagrams with fragments put a capture on one thread (--jobs), so shards never split a
+  // pair; should they, each shard's finding stands for its own datagrams.
+  capture: {
+    create: () => new Orphans(),
+    merge(into, from) {
+      for (const [key, g] of from.groups) if (!into.groups.has(key)) into.groups.set(key, g);
+    },
+    resolve() {},
+  },
   onDatagramFailed(s, flow, d, reason, out) {
     if (flow === null || s === null) {
       reportOrphan(d, reason, out);
@@ -68,13 +106,48 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void {
+  const orphans = out.captureState(analyzer);
   const src = endpointToString(d.ipVersion, d.src[0]!, d.src[1]!, d.src[2]!, d.src[3]!, -1);
   const dst = endpointToString(d.ipVersion, d.dst[0]!, d.dst[1]!, d.dst[2]!, d.dst[3]!, -1);
+  let key = `${src} > ${dst} ${reason}`;
+  if (!orphans.groups.has(key) && orphans.groups.size >= MAX_ORPHAN_GROUPS) key = OTHER_PAIRS;
+  const g = orphans.groups.get(key);
+  if (g !== undefined) {
+    g.datagrams++;
+    g.fragments += d.frames.length;
+    const f = g.finding;
+    out.addEvidence(f, d.frames);
+    f.count = g.datagrams;
+    f.measure.lostDatagrams = g.datagrams;
+    f.measure.fragmentsSeen = g.fragments;
+    f.summary = orphanSummary(g);
+    return;
+  }
+  const group: OrphanGroup = {
+    finding: null as unknown as Finding,
+    pair: key === OTHER_PAIRS ? null : `from ${src} to ${dst}`,
+    firstPair: `from ${src} to ${dst}`,
+    firstId: `IP id 0x${d.id.toString(16)}${d.srcPort < 0 ? ", first fragment not captured" : `, ports ${d.srcPort} → ${d.dstPort}`}`,
+    reason: REASON_TEXT[reason],
+    datagrams: 1,
+    fragments: d.frames.length,
+  };
   const flow: Flow | null = null;
-  out.report(analyzer, {
-    flow, dir: null, frames: d.frames, time: d.firstTime,
-    summary: `a datagram from ${src} to ${dst} (IP id 0x${d.id.toString(16)}${d.srcPort < 0 ? ", first fragment not captured" : `, ports ${d.srcPort} → ${d.dstPort}`}) never completed: ${REASON_TEXT[reason]}`,
-    measure: { fragmentsSeen: d.frames.length },
+  group.finding = out.report(analyzer, {
+    flow, dir: null, frames: d.frames, time: d.firstTime, count: 1,
+    summary: orphanSummary(group),
+    measure: { lostDatagrams: 1, fragmentsSeen: d.frames.length },
   });
+  orphans.groups.set(key, group);
+}
+
+/** What the group's datagrams were and why they failed, with the first one's identity. */
+function orphanSummary(g: OrphanGroup): string {
+  if (g.pair === null) {
+    return `${g.datagrams} datagram(s) between further address pairs (past ${MAX_ORPHAN_GROUPS}) never completed ` +
+      `(the first ${g.firstPair}, ${g.firstId}: ${g.reason})`;
+  }
+  if (g.datagrams === 1) return `a datagram ${g.pair} (${g.firstId}) never completed: ${g.reason}`;
+  return `${g.datagrams} datagrams ${g.pair} never completed: ${g.reason} (the first: ${g.firstId})`;
 }
 export default analyzer;
