@@ -5,6 +5,11 @@
  * their analyzers report from onFlowEnd while the capture goes on; findings reach
  * `onFinding` the moment they are reported, ended flows `onFlowEnd`.
  *
+ * Packets the capture dropped (the backend's counters, read about once a second) are
+ * noted as windows of time (`noteDrops`); in the report, a finding on a flow that was
+ * open during one says its evidence is incomplete, and carries the count in its measure
+ * `captureDroppedPackets`: the missing packets may be the ones that explain it.
+ *
  * Memory stays flat however long it runs: the flow table holds only active flows (at
  * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
  * keeps a bounded number of findings and ended flows (the stream has them all).
@@ -38,6 +43,11 @@ export interface LiveSessionOptions {
   onFlowEnd?: (flow: FlowReport, why: FlowEndReason) => void;
 }
 
+/** A stretch of time (seconds since the epoch) in which the capture dropped `dropped` packets. */
+export interface DropWindow { from: number; to: number; dropped: number }
+/** Drop windows kept; beyond, the oldest two merge (the note stays true, only coarser). */
+const MAX_DROP_WINDOWS = 4096;
+
 const byFlowFrameKind = (a: Finding, b: Finding): number =>
   (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
 
@@ -65,6 +75,7 @@ export class LiveSession {
   private readonly matchCache = new Map<number, boolean>();
   private readonly keepFindings: number;
   private readonly keepFlows: number;
+  private readonly dropWindows: DropWindow[] = [];
 
   constructor(private readonly o: LiveSessionOptions = {}) {
     const msl = o.engine?.analyzer?.mslSec ?? 30;
@@ -105,6 +116,38 @@ export class LiveSession {
   /** Capture over: every flow still open ends (their findings are reported now). */
   finish(): void {
     this.engine.finish();
+  }
+
+  /** The capture dropped `dropped` packets somewhere between `from` and `to` (seconds since the epoch). */
+  noteDrops(from: number, to: number, dropped: number): void {
+    if (dropped <= 0) return;
+    this.dropWindows.push({ from, to, dropped });
+    if (this.dropWindows.length > MAX_DROP_WINDOWS) {
+      const [a, b] = this.dropWindows.splice(0, 2) as [DropWindow, DropWindow];
+      this.dropWindows.unshift({ from: Math.min(a.from, b.from), to: Math.max(a.to, b.to), dropped: a.dropped + b.dropped });
+    }
+  }
+
+  /** Packets dropped in windows that overlap [from, to]: all of them may belong to the flow. */
+  private droppedDuring(from: number, to: number): number {
+    let n = 0;
+    for (const w of this.dropWindows) if (w.from <= to && w.to >= from) n += w.dropped;
+    return n;
+  }
+
+  /** The finding as the report shows it: marked when its flow was open while the capture dropped packets. */
+  private withDropNote(f: Finding): Finding {
+    if (this.dropWindows.length === 0 || f.flow === null) return f;
+    const fr = this.flowsWithFindings.get(f.flow);
+    if (fr === undefined) return f;
+    const n = this.droppedDuring(fr.start, fr.start + fr.durationSec);
+    if (n === 0) return f;
+    return {
+      ...f,
+      summary: `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open, ` +
+        `on this or other flows; the missing ones may change this finding)`,
+      measure: { ...f.measure, captureDroppedPackets: n },
+    };
   }
 
   get activeFlows(): number {
@@ -153,7 +196,11 @@ export class LiveSession {
   report(info: CaptureInfo): Report {
     const r = buildReport(info, this.engine);
     r.flows = [...this.flowsWithFindings.values(), ...this.otherFlows.values()].sort((a, b) => a.id - b.id);
-    r.findings = [...this.findings].sort(byFlowFrameKind);
+    r.findings = this.findings.map((f) => this.withDropNote(f)).sort(byFlowFrameKind);
+    const marked = r.findings.filter((f) => f.measure.captureDroppedPackets !== undefined).length;
+    if (marked > 0) {
+      r.warnings.push(`${marked} finding(s) are on flows that were open while the capture dropped packets: their evidence is incomplete (marked in each)`);
+    }
     r.capture.packets = this.packets;
     r.capture.flows = { tcp: this.tcpFlows, udp: this.udpFlows };
     if (this.findingsNotKept > 0) {
