@@ -316,7 +316,8 @@ async function capture(
     out.line(renderLiveSection(session, backend, end, writer, o, st));
   }
   await out.drain();
-  for (const w of report.warnings.filter((w) => /dropped/.test(w))) process.stderr.write(`sockscope: warning: ${w}\n`);
+  // Packets lost and findings that may be wrong are about the results: said even with -q.
+  for (const w of report.warnings.filter((w) => /dropped \d|packet\(s\) dropped|capture dropped packets/.test(w))) process.stderr.write(`sockscope: warning: ${w}\n`);
   if (writer?.failure) {
     const e = writer.failure;
     process.stderr.write(`sockscope: -w ${o.write}: cannot write (${e.code === "ENOSPC" ? "ENOSPC, the disk is full" : e.code ?? e.message}): ` +
