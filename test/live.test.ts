@@ -440,7 +440,7 @@ describe("live without libpcap", () => {
       if (m !== "cap" && !m.startsWith(".")) symlinkSync(join(ROOT, "node_modules", m), join(dir, "node_modules", m));
     }
     const cli = join(dir, "dist", "cli", "main.js");
-    const r1 = spawnSync(process.execPath, [cli, "live", "-i", "lo"]);
+    const r1 = spawnSync(process.execPath, [cli, "live", "--via", "cap", "-i", "lo"], { timeout: 20_000 });
     expect(r1.status).toBe(2);
     const e1 = r1.stderr.toString();
     expect(e1.trim().split("\n")).toHaveLength(1);
@@ -449,7 +449,7 @@ describe("live without libpcap", () => {
     mkdirSync(join(dir, "node_modules", "cap", "lib"), { recursive: true });
     cpSync(join(ROOT, "node_modules", "cap", "lib"), join(dir, "node_modules", "cap", "lib"), { recursive: true });
     cpSync(join(ROOT, "node_modules", "cap", "package.json"), join(dir, "node_modules", "cap", "package.json"));
-    const r2 = spawnSync(process.execPath, [cli, "live", "-i", "lo"]);
+    const r2 = spawnSync(process.execPath, [cli, "live", "--via", "cap", "-i", "lo"], { timeout: 20_000 });
     expect(r2.status).toBe(2);
     expect(r2.stderr.toString()).toMatch(/native addon, which was not built.*npm rebuild cap/);
     // Reading files does not need it.
