@@ -15,9 +15,10 @@ import { CaptureError } from "../capture/errors.js";
 import { newCaptureInfo } from "../capture/reader.js";
 import type { CaptureInfo } from "../capture/record.js";
 import {
-  DEFAULT_BUFFER_KIB, defaultBackend, makeBackend, totalDropped, type BackendName, type LiveBackend, type LiveEnd, type LiveStats,
+  DEFAULT_BUFFER_KIB, defaultBackend, makeBackend, totalDropped, type BackendName, type LiveBackend, type LiveEnd,
 } from "../capture/live/backend.js";
 import { LiveClock } from "../capture/live/clock.js";
+import { DropWatch } from "../capture/live/drop-watch.js";
 import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
@@ -329,41 +330,6 @@ async function capture(
     return EXIT_FAIL;
   }
   return EXIT_OK;
-}
-
-/**
- * Turns the backend's cumulative counters (about once a second) into a warning for each
- * second that dropped packets, and notes the drops with the session, which marks the
- * findings of the flows open meanwhile.
- */
-class DropWatch {
-  private seen = 0;
-  private at: number;
-  constructor(
-    private readonly session: LiveSession, private readonly clock: LiveClock,
-    private readonly warn: (w: { dropped: number; kernel: number | null; interface: number | null; sockscope: number | null; message: string }) => void,
-  ) {
-    this.at = clock.now();
-  }
-
-  update(s: LiveStats, final = false): void {
-    const now = this.clock.now();
-    const total = totalDropped(s);
-    const n = total - this.seen;
-    if (n > 0) {
-      // The counters were read a little before they reached us: the window starts early.
-      this.session.noteDrops(this.at - 0.5, now, n);
-      const where = [s.droppedByKernel ? `kernel ${s.droppedByKernel}` : "", s.droppedByInterface ? `interface ${s.droppedByInterface}` : "",
-        s.droppedBySockscope ? `sockscope's queue ${s.droppedBySockscope}` : ""].filter((x) => x !== "").join(", ");
-      const span = final ? "at the end of the capture" : now - this.at < 1.5 ? "in the last second" : `in the last ${(now - this.at).toFixed(1)} s`;
-      this.warn({
-        dropped: n, kernel: s.droppedByKernel, interface: s.droppedByInterface, sockscope: s.droppedBySockscope,
-        message: `dropped ${n} packet(s) ${span} (${total} in all: ${where}): findings may be wrong; raise -B or narrow the capture filter`,
-      });
-    }
-    this.seen = Math.max(this.seen, total);
-    this.at = now;
-  }
 }
 
 function liveFacts(session: LiveSession, backend: LiveBackend, end: LiveEnd, writer: PcapWriter | null, o: ReturnType<typeof liveOptions>) {
