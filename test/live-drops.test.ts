@@ -163,11 +163,54 @@ describe("live capture: saved + reported dropped = sent", () => {
         const live = lines.filter((l) => l.type === "drops");
         expect(live.length).toBeGreaterThan(0);
         expect(live.reduce((n, l) => n + l.dropped, 0)).toBe(end.live.dropped);
+        expect(end.findingsWithIncompleteEvidence).toEqual([]); // datagrams to a sink: no finding to doubt
       } else {
         expect(run.err()).not.toMatch(/dropped \d+ packet/);
       }
     });
   }
+});
+
+const RST_ACROSS_BURST = `
+import socket, subprocess, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 5050)); srv.listen(1)
+c = socket.create_connection(("127.0.0.1", 5050)); s, _ = srv.accept()
+c.sendall(b"hello"); s.recv(5)
+subprocess.run([sys.executable, sys.argv[1], "127.0.0.1", "9999", "20000", "1000000"], check=True, stdout=subprocess.DEVNULL)
+time.sleep(1.5)
+s.close(); time.sleep(0.1)
+c.sendall(b"x" * 20); time.sleep(0.1)
+try:
+    c.sendall(b"y")
+except OSError:
+    pass
+`;
+
+describe("findings while the capture drops packets", () => {
+  liveIt("a finding on a flow open during drops says its evidence is incomplete, as printed and in the end record", false, async () => {
+    const run = await startLive(["--via", "tcpdump", "-B", "64", "-i", "lo", "-F", "jsonl"]);
+    const inNs = (args: string[]) => new Promise<void>((res) => {
+      spawn("nsenter", ["-t", String(run.child.pid), "-n", ...args], { stdio: "ignore", cwd: ROOT }).on("close", () => res());
+    });
+    // A connection stays open across a burst that a 64 KiB buffer cannot hold; once the
+    // burst is over, its server close()s while the client keeps writing (rst-after-fin).
+    await inNs(["python3", "-c", RST_ACROSS_BURST, SENDER]);
+    await sleep(2500);
+    process.kill(run.child.pid!, "SIGINT");
+    expect(await run.exited).toBe(0);
+    const lines = jsonLines(run.out());
+    const end = lines.find((l) => l.type === "end")!;
+    expect(end.live.dropped).toBeGreaterThan(0);
+    // Printed after the drops were known (the burst was over a second before the close): marked already.
+    const printed = lines.find((l) => l.type === "finding" && l.kind === "rst-after-fin")!;
+    expect(printed.measure.captureDroppedPackets).toBeGreaterThan(0);
+    expect(printed.summary).toMatch(/\(evidence incomplete: the capture dropped \d+ packet\(s\) while this flow was open/);
+    const doubted = end.findingsWithIncompleteEvidence as Array<{ kind: string; captureDroppedPackets: number }>;
+    expect(doubted.map((d) => d.kind)).toContain("rst-after-fin");
+    expect(doubted.every((d) => d.captureDroppedPackets > 0)).toBe(true);
+    expect(end.warnings.join("\n")).toMatch(/finding\(s\) are on flows that were open while the capture dropped packets/);
+  });
 });
 
 describe("the default backend keeps up with tcpdump", () => {

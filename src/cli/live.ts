@@ -307,7 +307,13 @@ async function capture(
   writer?.close(linkType);
   const report = liveReport(session, info, iface, o, backend, end, linkType);
   if (jsonl) {
-    out.line(JSON.stringify({ type: "end", stoppedBy: end.error ? "error" : stopReason() ?? "end of stream", capture: report.capture, live: liveFacts(session, backend, end, writer, o), warnings: report.warnings }));
+    // Findings streamed before the drops that make their evidence incomplete were known.
+    const incomplete = report.findings.filter((f) => f.measure.captureDroppedPackets !== undefined)
+      .map((f) => ({ flow: f.flow, kind: f.kind, frame: f.frames[0] ?? null, captureDroppedPackets: f.measure.captureDroppedPackets }));
+    out.line(JSON.stringify({
+      type: "end", stoppedBy: end.error ? "error" : stopReason() ?? "end of stream", capture: report.capture,
+      live: liveFacts(session, backend, end, writer, o), findingsWithIncompleteEvidence: incomplete, warnings: report.warnings,
+    }));
   } else {
     out.line("");
     out.line(st.bold(`Summary${stopReason() ? ` (${stopReason() === "SIGINT" ? "Ctrl-C" : stopReason()})` : ""}`));

@@ -6,8 +6,8 @@
  * `onFinding` the moment they are reported, ended flows `onFlowEnd`.
  *
  * Packets the capture dropped (the backend's counters, read about once a second) are
- * noted as windows of time (`noteDrops`); in the report, a finding on a flow that was
- * open during one says its evidence is incomplete, and carries the count in its measure
+ * noted as windows of time (`noteDrops`); a finding on a flow that was open during one
+ * (so, to the second) says its evidence is incomplete, and carries the count in its measure
  * `captureDroppedPackets`: the missing packets may be the ones that explain it.
  *
  * Memory stays flat however long it runs: the flow table holds only active flows (at
@@ -136,16 +136,14 @@ export class LiveSession {
   }
 
   /** The finding as the report shows it: marked when its flow was open while the capture dropped packets. */
-  private withDropNote(f: Finding): Finding {
-    if (this.dropWindows.length === 0 || f.flow === null) return f;
-    const fr = this.flowsWithFindings.get(f.flow);
-    if (fr === undefined) return f;
+  private withDropNote(f: Finding, fr: FlowReport | undefined): Finding {
+    if (this.dropWindows.length === 0 || fr === undefined) return f;
     const n = this.droppedDuring(fr.start, fr.start + fr.durationSec);
     if (n === 0) return f;
     return {
       ...f,
-      summary: `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open, ` +
-        `on this or other flows; the missing ones may change this finding)`,
+      summary: `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open or within ` +
+        `a second of it, on this or other flows; the missing ones may change this finding)`,
       measure: { ...f.measure, captureDroppedPackets: n },
     };
   }
@@ -170,7 +168,10 @@ export class LiveSession {
     } else {
       this.findingsNotKept++;
     }
-    this.o.onFinding?.(f, flow === null ? null : flowReport(flow));
+    if (this.o.onFinding === undefined) return;
+    // Printed now: marked already if the capture dropped packets earlier in the flow's life.
+    const fr = flow === null ? null : flowReport(flow);
+    this.o.onFinding(fr === null ? f : this.withDropNote(f, fr), fr);
   }
 
   private flowEnded(flow: Flow, why: FlowEndReason): void {
@@ -196,7 +197,7 @@ export class LiveSession {
   report(info: CaptureInfo): Report {
     const r = buildReport(info, this.engine);
     r.flows = [...this.flowsWithFindings.values(), ...this.otherFlows.values()].sort((a, b) => a.id - b.id);
-    r.findings = this.findings.map((f) => this.withDropNote(f)).sort(byFlowFrameKind);
+    r.findings = this.findings.map((f) => this.withDropNote(f, f.flow === null ? undefined : this.flowsWithFindings.get(f.flow))).sort(byFlowFrameKind);
     const marked = r.findings.filter((f) => f.measure.captureDroppedPackets !== undefined).length;
     if (marked > 0) {
       r.warnings.push(`${marked} finding(s) are on flows that were open while the capture dropped packets: their evidence is incomplete (marked in each)`);
