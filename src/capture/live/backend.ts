@@ -269,8 +269,9 @@ export class ProgramBackend implements LiveBackend {
       if (!started && (name === "tcpdump" ? /^(tcpdump: )?listening on /.test(l) : /^File: /.test(l))) {
         started = true;
         resolveReady();
-        // tcpdump prints its counters on SIGUSR1 (its handler is set by now): drops as they happen.
-        if (name === "tcpdump") poll = setInterval(() => { if (child.exitCode === null && child.signalCode === null) child.kill("SIGUSR1"); }, STATS_EVERY_MS);
+        // tcpdump prints its counters on SIGUSR1 (its handler is set by now): drops as they
+        // happen. Linux only: where SIGINFO exists (BSD, macOS) tcpdump uses that, and SIGUSR1 would kill it.
+        if (name === "tcpdump" && process.platform === "linux") poll = setInterval(() => { if (child.exitCode === null && child.signalCode === null) child.kill("SIGUSR1"); }, STATS_EVERY_MS);
         return;
       }
       const usr1 = name === "tcpdump" ? /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?/.exec(l) : null;
