@@ -365,7 +365,9 @@ function liveReport(
   const s = end.stats;
   if ((s.droppedByKernel ?? 0) > 0 || (s.droppedByInterface ?? 0) > 0) {
     r.warnings.push(`the kernel dropped ${s.droppedByKernel ?? 0} packet(s)${s.droppedByInterface ? ` and the interface ${s.droppedByInterface}` : ""} ` +
-      `(libpcap's counters): findings may be missing or wrong; narrow the capture filter (-f) or raise the buffer (-B)`);
+      `(libpcap's counters): findings may be missing or wrong; narrow the capture filter (-f) or raise the buffer (-B)` +
+      // The kernel counts a loopback packet going out and coming in; libpcap keeps one copy.
+      (iface === "lo" ? `; on lo the kernel counts each packet twice, so about half as many were lost` : ""));
   }
   if ((s.droppedBySockscope ?? 0) > 0) {
     r.warnings.push(`${s.droppedBySockscope} packet(s) dropped because the analysis fell behind the capture: findings may be missing or wrong; narrow the capture filter (-f)`);
