@@ -44,11 +44,12 @@ function liveIt(name: string, needCap: boolean, body: () => Promise<void>, timeo
   it.skip(name, body);
 }
 
-const running = new Set<number>();
+/** Process groups started (each holds the peer namespace's `sleep` too, even after sockscope exits). */
+const groups = new Set<number>();
 const temps: string[] = [];
 afterEach(() => {
-  for (const pid of running) { try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ } }
-  running.clear();
+  for (const pid of groups) { try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ } }
+  groups.clear();
   for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -91,11 +92,11 @@ async function startLive(args: string[], opts: { before?: string; after?: string
   const child = spawn("unshare", ["-n", ...(opts.before ? ["-m"] : []), "bash", "-c", script, process.execPath, CLI, "live", "-i", "veth0", ...args], {
     stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" }, detached: true,
   });
-  running.add(child.pid!);
+  groups.add(child.pid!);
   let out = "", err = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => { out += d; });
   child.stderr!.setEncoding("utf8");
-  const exited = new Promise<number | null>((res) => child.on("close", (code) => { running.delete(child.pid!); res(code); }));
+  const exited = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`live did not start: ${err}`)), 20_000);
     child.stderr!.on("data", (d: string) => {
