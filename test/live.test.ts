@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
-import { readCapture } from "../src/capture/reader.js";
+import { newCaptureInfo, readCapture } from "../src/capture/reader.js";
+import { PacketRecord } from "../src/capture/record.js";
 import { LiveSession } from "../src/capture/live/session.js";
 import { LiveClock } from "../src/capture/live/clock.js";
 import { PcapWriter } from "../src/capture/live/pcap-writer.js";
@@ -44,7 +45,7 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
   it("reports each scenario's kinds and sides while capturing, immediate kinds within a second; -w is readable; SIGINT ends it with exit 0", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-live-"));
     const pcap = join(dir, "live.pcap");
-    const run = await startLive(["-i", "lo", "-F", "jsonl", "-w", pcap, "--udp-timeout", "1"]);
+    const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "-w", pcap, "--udp-timeout", "1"]);
     const steps: [string, string, string, string][] = [
       // script, case, kind, side
       ["rst-after-fin.py", "write-after-close", "rst-after-fin", "server"],
@@ -103,7 +104,7 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
   });
 
   it("text output: findings with explanations, then at Ctrl-C (SIGINT to the process group) the summary report, saying timestamps are taken on delivery", async () => {
-    const run = await startLive(["-i", "lo", "tcp port 5020"]);
+    const run = await startLive(["--via", "cap", "-i", "lo", "tcp port 5020"]);
     expect((await scenario(run, "rst-after-fin.py", "write-after-close")).code).toBe(0);
     await waitFor("the finding", () => run.lines.some((l) => /ERROR rst-after-fin/.test(l.text)));
     await waitFor("the flow's end", () => run.lines.some((l) => /ended \(closed\)/.test(l.text)), 5000);
@@ -116,11 +117,12 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
     expect(text).toMatch(/11 packets/);
     expect(text).toMatch(/Findings \(1\)/);
     expect(text).toMatch(/timestamps: taken when each packet was delivered to sockscope, not by the kernel/);
-    expect(text).toMatch(/libpcap's received\/dropped counters: not available through cap/);
+    expect(text).toMatch(/the kernel's drops: not counted, libpcap's counters are not available through cap/);
+    expect(text).toMatch(/cap cannot read the kernel's drop counter: packets the kernel dropped are not counted here/);
   });
 
   it("SIGTERM, -c and --duration end the capture cleanly with the summary", async () => {
-    const a = await startLive(["-i", "lo", "-F", "jsonl", "-c", "3"]);
+    const a = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "-c", "3"]);
     await scenario(a, "connection-refused.py", "ipv4");
     expect((await a.exited).code).toBe(0);
     const endA = a.json().at(-1)!;
@@ -128,19 +130,19 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
     expect((endA.capture as { packets: number }).packets).toBe(3);
 
     const t0 = Date.now();
-    const b = await startLive(["-i", "lo", "--duration", "1"]);
+    const b = await startLive(["--via", "cap", "-i", "lo", "--duration", "1"]);
     expect((await b.exited).code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(8000);
     expect(b.lines.map((l) => l.text).join("\n")).toMatch(/Summary \(duration\)/);
 
-    const c = await startLive(["-i", "lo", "-F", "jsonl"]);
+    const c = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl"]);
     process.kill(c.pid, "SIGTERM");
     expect((await c.exited).code).toBe(0);
     expect(c.json().at(-1)!.stoppedBy).toBe("SIGTERM");
   });
 
   it("display filters (--port) pick the flows shown; every packet is still analysed", async () => {
-    const run = await startLive(["-i", "lo", "-F", "jsonl", "--port", "5001"]);
+    const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "--port", "5001"]);
     await scenario(run, "connection-refused.py", "ipv4");
     await scenario(run, "connection-refused.py", "ipv6");
     await waitFor("two findings", () => findingsOf(run).length === 2);
@@ -243,7 +245,7 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
   it("cap's delivery stamps trail tcpdump's kernel timestamps of the same packets by well under a few ms", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-drift-"));
     const ours = join(dir, "cap.pcap"), kernel = join(dir, "kernel.pcap");
-    const run = await startLive(["-i", "lo", "-F", "jsonl", "-w", ours, "tcp"]);
+    const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "-w", ours, "tcp"]);
     const td = spawn("nsenter", ["-t", String(run.pid), "-n", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B", "8192",
       "--time-stamp-precision=nano", "-w", kernel, "tcp"], { stdio: ["ignore", "ignore", "pipe"] });
     let tdErr = "";
@@ -324,7 +326,7 @@ describe("live without libpcap", () => {
       if (m !== "cap" && !m.startsWith(".")) symlinkSync(join(ROOT, "node_modules", m), join(dir, "node_modules", m));
     }
     const cli = join(dir, "dist", "cli", "main.js");
-    const r1 = spawnSync(process.execPath, [cli, "live", "-i", "lo"]);
+    const r1 = spawnSync(process.execPath, [cli, "live", "--via", "cap", "-i", "lo"], { timeout: 20_000 });
     expect(r1.status).toBe(2);
     const e1 = r1.stderr.toString();
     expect(e1.trim().split("\n")).toHaveLength(1);
@@ -333,7 +335,7 @@ describe("live without libpcap", () => {
     mkdirSync(join(dir, "node_modules", "cap", "lib"), { recursive: true });
     cpSync(join(ROOT, "node_modules", "cap", "lib"), join(dir, "node_modules", "cap", "lib"), { recursive: true });
     cpSync(join(ROOT, "node_modules", "cap", "package.json"), join(dir, "node_modules", "cap", "package.json"));
-    const r2 = spawnSync(process.execPath, [cli, "live", "-i", "lo"]);
+    const r2 = spawnSync(process.execPath, [cli, "live", "--via", "cap", "-i", "lo"], { timeout: 20_000 });
     expect(r2.status).toBe(2);
     expect(r2.stderr.toString()).toMatch(/native addon, which was not built.*npm rebuild cap/);
     // Reading files does not need it.
@@ -452,5 +454,30 @@ describe("-w writer", () => {
     expect(b.recs).toHaveLength(0);
     expect(b.info.interfaces[0]).toMatchObject({ linkType: 113, snapLen: 96 });
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("findings on flows open while the capture dropped packets", () => {
+  it("say their evidence is incomplete, with the count in measure.captureDroppedPackets; other flows' findings stay as they are", () => {
+    const printed: Finding[] = [];
+    const s = new LiveSession({ onFinding: (f) => printed.push(f) });
+    const tr = new Traffic(s.onPacket);
+    const t0 = 1_800_000_000;
+    tr.connection(t0, 40000, 80, 1000);
+    s.tick(t0 + 2);
+    s.noteDrops(t0 + 99.5, t0 + 100.5, 7);
+    tr.connection(t0 + 100, 40001, 80, 2000);
+    s.tick(t0 + 102);
+    // As printed while capturing: the drops were known before the second flow's finding.
+    expect(printed.map((f) => f.measure.captureDroppedPackets)).toEqual([undefined, 7]);
+    s.finish();
+    const r = s.report(newCaptureInfo("synthetic"));
+    const tw = r.findings.filter((f) => f.kind === "time-wait");
+    expect(tw.map((f) => f.flow)).toEqual([1, 2]);
+    expect(tw[0]!.measure.captureDroppedPackets).toBeUndefined();
+    expect(tw[0]!.summary).not.toMatch(/evidence incomplete/);
+    expect(tw[1]!.measure.captureDroppedPackets).toBe(7);
+    expect(tw[1]!.summary).toMatch(/evidence incomplete: the capture dropped 7 packet\(s\) while this flow was open or within a second of it/);
+    expect(r.warnings.some((w) => /1 finding\(s\) are on flows that were open while the capture dropped packets/.test(w))).toBe(true);
   });
 });

@@ -22,16 +22,22 @@ Capture:
   -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
                            of the findings), complete when sockscope exits
       --via cap|tcpdump|dumpcap
-                           capture backend (default cap: libpcap through the cap package,
-                           packets stamped on delivery; tcpdump or dumpcap: runs that
-                           program, for kernel timestamps and libpcap's drop counters)
-  -B, --buffer-size KIB    kernel capture buffer (default 8192 KiB)
+                           capture backend (default tcpdump when installed, else cap):
+                           tcpdump or dumpcap runs that program (kernel timestamps,
+                           libpcap's drop counters; findings up to ~1 s after their
+                           packets); cap is libpcap through the cap package (packets
+                           stamped on delivery, at once; loses more under load and cannot
+                           count the kernel's drops: README, Live capture)
+  -B, --buffer-size KIB    kernel capture buffer (default 8192 KiB with tcpdump/dumpcap,
+                           131072 KiB with cap, whose ring takes 64 KiB per packet)
 
 Analysis and output:
   -F, --format text|jsonl  text (default), or one JSON object per line: each finding
                            ({"type":"finding",...}), each ongoing condition
                            ({"type":"ongoing","ongoing":true|false,...}), each ended flow
-                           ({"type":"flow",...}) and at the end {"type":"end",...}
+                           ({"type":"flow",...}), each second that dropped packets
+                           ({"type":"drops",...}) and at the end {"type":"end",...}
+                           with the capture summary
       --flow ID, --host ADDR, --port N   show only these flows (all packets are analysed and saved)
       --brief              findings without explanations
       --idle-timeout S     end a TCP flow quiet for S seconds (default ${LIVE_IDLE_SEC})

@@ -11,7 +11,8 @@
  * analysis of earlier packets.
  *
  * Messages to the parent: {type:"ready", linkType}, {type:"error", kind, message},
- * {type:"end", delivered, dropped, wallOffsetMs}. Stops on {type:"stop"}, SIGINT,
+ * {type:"stats", delivered, dropped} every statsEveryMs, {type:"end", delivered, dropped,
+ * wallOffsetMs}. Stops on {type:"stop"}, SIGINT,
  * SIGTERM, or when the parent goes away.
  */
 import { createWriteStream } from "node:fs";
@@ -26,6 +27,8 @@ export interface CapWorkerConfig {
   snapLen: number;
   /** libpcap's kernel buffer, bytes. */
   bufferBytes: number;
+  /** How often to send the counters so far, ms. */
+  statsEveryMs: number;
 }
 
 /**
@@ -131,9 +134,13 @@ function main(): void {
     if (!flushQueued) { flushQueued = true; setImmediate(flush); }
   });
 
+  const statsTimer = setInterval(() => send({ type: "stats", delivered, dropped }), cfg.statsEveryMs);
+  statsTimer.unref();
+
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    clearInterval(statsTimer);
     cap.close();
     flush();
     out.end(() => {

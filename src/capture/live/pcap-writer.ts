@@ -4,8 +4,12 @@
  * were stamped with. Records are collected in memory and written with one write() per
  * flush (every tick and every 1 MiB), so the file is complete up to the last flush if
  * the process is killed, and complete when `close()` returns.
+ *
+ * A write that fails (disk full, ENOSPC; quota; I/O error) does not throw into the
+ * capture: the writer stops, cuts the file back to the last whole flush so that it stays
+ * a valid capture, and keeps the error in `failure` for the caller to stop and say so.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import type { PacketRecord } from "../record.js";
 
 const FLUSH_BYTES = 1 << 20;
@@ -17,6 +21,12 @@ export class PcapWriter {
   private headerWritten = false;
   packets = 0;
   bytes = 0;
+  /** Packets in the file for certain: written by a flush that completed. */
+  savedPackets = 0;
+  /** Why writing stopped (ENOSPC...), or null. */
+  failure: NodeJS.ErrnoException | null = null;
+  private fileBytes = 0;
+  private pendingPackets = 0;
 
   /** Opens (creates or truncates) the file now, so a bad path fails before capturing. */
   constructor(readonly path: string, private readonly snapLen: number) {
@@ -39,6 +49,7 @@ export class PcapWriter {
   }
 
   write(rec: PacketRecord): void {
+    if (this.failure !== null) return;
     if (!this.headerWritten) this.header(rec.linkType);
     const n = rec.bytes.length;
     if (this.len + 16 + n > this.buf.length) {
@@ -55,6 +66,7 @@ export class PcapWriter {
     b.set(rec.bytes, at);
     this.len = at + n;
     this.packets++;
+    this.pendingPackets++;
     this.bytes += 16 + n;
     if (this.len >= FLUSH_BYTES) this.flush();
   }
@@ -66,17 +78,29 @@ export class PcapWriter {
   }
 
   flush(): void {
+    if (this.failure !== null || this.fd < 0) { this.len = 0; return; }
     let off = 0;
-    while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    try {
+      while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    } catch (e) {
+      this.failure = e as NodeJS.ErrnoException;
+      // A record cut in the middle would make the rest of the file unreadable.
+      try { ftruncateSync(this.fd, this.fileBytes); } catch { /* a device (/dev/full) has no length to cut */ }
+      this.len = 0;
+      return;
+    }
+    this.fileBytes += this.len;
+    this.savedPackets += this.pendingPackets;
+    this.pendingPackets = 0;
     this.len = 0;
   }
 
   /** Writes what is left (the header alone when no packet came) and closes the file. */
   close(linkType: number): void {
     if (this.fd < 0) return;
-    this.header(linkType);
+    if (this.failure === null) this.header(linkType);
     this.flush();
-    fsyncSync(this.fd);
+    try { fsyncSync(this.fd); } catch (e) { if (this.failure === null && (e as NodeJS.ErrnoException).code !== "EINVAL") this.failure = e as NodeJS.ErrnoException; }
     closeSync(this.fd);
     this.fd = -1;
   }

@@ -16,6 +16,11 @@
  * A condition that keeps coming back on a connection (a reader that pauses again and
  * again) is shown the 1st, 10th, 100th, … time, as Zeek escalates repeated weirds.
  *
+ * Packets the capture dropped (the backend's counters, read about once a second) are
+ * noted as windows of time (`noteDrops`); a finding on a flow that was open during one
+ * (so, to the second) says its evidence is incomplete, and carries the count in its measure
+ * `captureDroppedPackets`: the missing packets may be the ones that explain it.
+ *
  * Memory stays flat however long it runs: the flow table holds only active flows (at
  * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
  * keeps a bounded number of findings and ended flows (the stream has them all).
@@ -94,6 +99,11 @@ const isShownEpisode = (n: number): boolean => n === 1 || n === 10 || n === 100 
 /** A still-ongoing condition is reported again when it has lasted this many times as long as when first reported. */
 const ONGOING_REPORT_FACTOR = 10;
 
+/** A stretch of time (seconds since the epoch) in which the capture dropped `dropped` packets. */
+export interface DropWindow { from: number; to: number; dropped: number }
+/** Drop windows kept; beyond, the oldest two merge (the note stays true, only coarser). */
+const MAX_DROP_WINDOWS = 4096;
+
 const byFlowFrameKind = (a: Finding, b: Finding): number =>
   (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
 
@@ -131,6 +141,7 @@ export class LiveSession {
    * emitted in time order; null while packets are analysed (then they go out at once).
    */
   private held: { findings: [Finding, FlowReport | null][]; ended: [FlowReport, FlowEndReason][] } | null = null;
+  private readonly dropWindows: DropWindow[] = [];
 
   constructor(private readonly o: LiveSessionOptions = {}) {
     const msl = o.engine?.analyzer?.mslSec ?? 30;
@@ -241,6 +252,36 @@ export class LiveSession {
     });
   }
 
+  /** The capture dropped `dropped` packets somewhere between `from` and `to` (seconds since the epoch). */
+  noteDrops(from: number, to: number, dropped: number): void {
+    if (dropped <= 0) return;
+    this.dropWindows.push({ from, to, dropped });
+    if (this.dropWindows.length > MAX_DROP_WINDOWS) {
+      const [a, b] = this.dropWindows.splice(0, 2) as [DropWindow, DropWindow];
+      this.dropWindows.unshift({ from: Math.min(a.from, b.from), to: Math.max(a.to, b.to), dropped: a.dropped + b.dropped });
+    }
+  }
+
+  /** Packets dropped in windows that overlap [from, to]: all of them may belong to the flow. */
+  private droppedDuring(from: number, to: number): number {
+    let n = 0;
+    for (const w of this.dropWindows) if (w.from <= to && w.to >= from) n += w.dropped;
+    return n;
+  }
+
+  /** The finding as the report shows it: marked when its flow was open while the capture dropped packets. */
+  private withDropNote(f: Finding, fr: FlowReport | undefined): Finding {
+    if (this.dropWindows.length === 0 || fr === undefined) return f;
+    const n = this.droppedDuring(fr.start, fr.start + fr.durationSec);
+    if (n === 0) return f;
+    return {
+      ...f,
+      summary: `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open or within ` +
+        `a second of it, on this or other flows; the missing ones may change this finding)`,
+      measure: { ...f.measure, captureDroppedPackets: n },
+    };
+  }
+
   get activeFlows(): number {
     return this.engine.flows.activeCount;
   }
@@ -261,9 +302,12 @@ export class LiveSession {
     } else {
       this.findingsNotKept++;
     }
+    if (this.o.onFinding === undefined) return;
+    // Printed now (or after the tick, in time order): marked already if the capture dropped packets earlier in the flow's life.
     const fr = flow === null ? null : flowReport(flow);
-    if (this.held !== null) this.held.findings.push([f, fr]);
-    else this.o.onFinding?.(f, fr);
+    const shown = fr === null ? f : this.withDropNote(f, fr);
+    if (this.held !== null) this.held.findings.push([shown, fr]);
+    else this.o.onFinding(shown, fr);
   }
 
   private flowEnded(flow: Flow, why: FlowEndReason): void {
@@ -295,7 +339,11 @@ export class LiveSession {
   report(info: CaptureInfo): Report {
     const r = buildReport(info, this.engine);
     r.flows = [...this.flowsWithFindings.values(), ...this.otherFlows.values()].sort((a, b) => a.id - b.id);
-    r.findings = [...this.findings].sort(byFlowFrameKind);
+    r.findings = this.findings.map((f) => this.withDropNote(f, f.flow === null ? undefined : this.flowsWithFindings.get(f.flow))).sort(byFlowFrameKind);
+    const marked = r.findings.filter((f) => f.measure.captureDroppedPackets !== undefined).length;
+    if (marked > 0) {
+      r.warnings.push(`${marked} finding(s) are on flows that were open while the capture dropped packets: their evidence is incomplete (marked in each)`);
+    }
     r.capture.packets = this.packets;
     r.capture.flows = { tcp: this.tcpFlows, udp: this.udpFlows };
     if (this.findingsNotKept > 0) {
