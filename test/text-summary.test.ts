@@ -197,3 +197,19 @@ describe("analyze --all", () => {
     expect(all.match(/^ {2}(ERROR|WARNING|INFO) /gm)).toHaveLength(150);
   });
 });
+
+describe("a capture with no packets", () => {
+  it("says so instead of '0 packets, 24 bytes, 0.000 s from -' (a live run that saw nothing read only tcpdump's header)", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { pcapFile } = await import("./helpers/build.js");
+    const path = join(mkdtempSync(join(tmpdir(), "sockscope-empty-")), "header-only.pcap");
+    writeFileSync(path, pcapFile([]));
+    for (const cmd of ["analyze", "flows"]) {
+      const r = spawnSync(process.execPath, [CLI, cmd, path], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("\n")[1]).toBe("  no packets in the 24 bytes read");
+      expect(r.stdout).not.toMatch(/0 packets|from -/);
+    }
+  });
+});

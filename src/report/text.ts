@@ -28,11 +28,18 @@ export function renderSummary(r: Report, st: Style): string {
   const c = r.capture;
   const lines = [
     st.bold(`Capture ${c.file}`) + `  (${c.format}, ${c.linkTypes.join(", ") || "no interfaces"})`,
-    `  ${c.packets} packets, ${c.bytes} bytes, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
-    `  ${c.flows.tcp} TCP and ${c.flows.udp} UDP flows; ${c.ipPackets} IP packets, ${c.nonIpPackets} other` +
-      (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
-      (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),
   ];
+  // No packet: the bytes read were the capture's header (a live capture that saw nothing
+  // read tcpdump's 24), and there is no time span or flow to speak of.
+  if (c.packets === 0) lines.push(`  no packets in the ${c.bytes} bytes read`);
+  else {
+    lines.push(
+      `  ${c.packets} packets, ${c.bytes} bytes, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
+      `  ${c.flows.tcp} TCP and ${c.flows.udp} UDP flows; ${c.ipPackets} IP packets, ${c.nonIpPackets} other` +
+        (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
+        (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),
+    );
+  }
   if (c.clockJumps.length > 0) {
     const first = c.clockJumps[0]!;
     lines.push(st.yellow(`  the clock jumps ${c.clockJumps.length === 1 ? "once" : `${c.clockJumps.length} times`} (first at frame ${first.frame}): ` +
