@@ -9,7 +9,7 @@
 //   --keep                            leave the clone for a look
 // Exit status: 0 everything as the README says, 1 a command failed or an output differs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +19,9 @@ const args = new Set(process.argv.slice(2));
 const withTests = args.has("--tests");
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-readme-"));
+// mkdtemp makes it private (0700); the live tests run the CLI as another user (nobody) to
+// see permission errors, which needs the clone readable as an installed tool would be.
+chmodSync(tmp, 0o755);
 const clone = join(tmp, "sockscope");
 let failures = 0;
 
