@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import Ajv from "ajv";
 import { CLI, CORPUS, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
-import { findTcpdump } from "../src/capture/filter/compile.js";
+import { findTcpdump } from "../src/capture/programs.js";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8"));
 const validate = new Ajv({ allErrors: true }).compile(schema);

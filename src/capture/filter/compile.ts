@@ -7,8 +7,7 @@
  * per link type met, when it is first met: a pcapng file may mix Ethernet and raw IP.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findTcpdump } from "../programs.js";
 import { parseBpfDump, runBpf, validateBpf, type BpfProgram } from "./bpf.js";
 import type { PacketRecord } from "../record.js";
 
@@ -17,28 +16,6 @@ export class FilterError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "FilterError";
-  }
-}
-
-/** Where tcpdump is looked for besides PATH (Debian and Fedora put it in sbin, often not in a user's PATH). */
-const SBIN = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
-
-/** The tcpdump to compile with: $SOCKSCOPE_TCPDUMP if set, else the first on PATH or in sbin; null if none. */
-export function findTcpdump(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.SOCKSCOPE_TCPDUMP !== undefined) return isExecutable(env.SOCKSCOPE_TCPDUMP) ? env.SOCKSCOPE_TCPDUMP : null;
-  for (const dir of [...(env.PATH ?? "").split(delimiter).filter((d) => d !== ""), ...SBIN]) {
-    const p = join(dir, "tcpdump");
-    if (isExecutable(p)) return p;
-  }
-  return null;
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -22,6 +22,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findTcpdump } from "../programs.js";
 import { StreamSource, type ByteSource } from "../source.js";
 import { describeOpenError, loadCap } from "./cap.js";
 import type { CapWorkerConfig } from "./cap-worker.js";
@@ -36,13 +37,9 @@ export type BackendName = "cap" | "tcpdump" | "dumpcap";
  */
 export const DEFAULT_BUFFER_KIB: Record<BackendName, number> = { tcpdump: 8192, dumpcap: 8192, cap: 131072 };
 
-function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? "").split(":").some((d) => d !== "" && existsSync(join(d, cmd)));
-}
-
 /** tcpdump when installed (it loses least, and counts what it loses), else cap. */
 export function defaultBackend(): BackendName {
-  return onPath("tcpdump") ? "tcpdump" : "cap";
+  return findTcpdump() !== null ? "tcpdump" : "cap";
 }
 
 export interface LiveStats {
@@ -252,7 +249,7 @@ export class ProgramBackend implements LiveBackend {
       : ["-i", cfg.iface, "-q", "-B", String(Math.max(1, Math.ceil(cfg.bufferBytes / 1048576))), "-s", String(cfg.snapLen), "-w", "-",
         ...(cfg.filter !== "" ? ["-f", cfg.filter] : [])];
     this.description = `${name} ${args.map((a) => (/[\s'"]/.test(a) ? `'${a}'` : a)).join(" ")}, kernel timestamps`;
-    this.child = spawn(name, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(name === "tcpdump" ? findTcpdump() ?? name : name, args, { stdio: ["ignore", "pipe", "pipe"] });
     const child = this.child;
     const watchdog = child.pid === undefined ? null : watchOver(child.pid);
     this.source = new StreamSource(`${cfg.iface} (live)`, child.stdout!);
@@ -304,7 +301,7 @@ export class ProgramBackend implements LiveBackend {
       child.on("error", (e: NodeJS.ErrnoException) => {
         watchdog?.done();
         failure = e.code === "ENOENT"
-          ? new LiveError(`--via ${name}: ${name} is not installed: apt-get install ${name === "tcpdump" ? "tcpdump" : "wireshark-common"} (or use the default cap backend)`, "missing")
+          ? new LiveError(`--via ${name}: ${name} is not installed: apt-get install ${name === "tcpdump" ? "tcpdump" : "wireshark-common"} (or --via cap)`, "missing")
           : new LiveError(`--via ${name}: cannot run ${name}: ${e.message}`, "missing");
         rejectReady(failure);
         resolve({ stats, error: failure });
