@@ -32,8 +32,6 @@ export class PacketDecoder {
     while (!p.isFragment && p.tunnelDepth < MAX_TUNNEL_DEPTH) {
       decodeTunnel(b, p.l4Offset, ipEnd, p.ipProto, p, t);
       if (t.kind === INNER_NONE) break;
-      // Not an IP header inside (a corrupt or mislabelled tunnel): the outer packet stands as decoded.
-      if (t.kind !== INNER_ETHERNET && (t.offset >= ipEnd || (b[t.offset]! >> 4 !== 4 && b[t.offset]! >> 4 !== 6))) break;
       const depth = p.tunnelDepth + 1, vlan = p.vlan, innerEnd = ipEnd;
       const origLen = rec.origLen - (end - innerEnd);
       p.reset(b, start);

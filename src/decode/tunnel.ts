@@ -40,8 +40,7 @@ export class TunnelInner {
 export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: number, p: DecodedPacket, out: TunnelInner): void {
   out.kind = INNER_NONE;
   if (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {
-    out.kind = INNER_IP;
-    out.offset = at;
+    if (ipHeaderAt(b, at, end)) { out.kind = INNER_IP; out.offset = at; }
     return;
   }
   if (proto === IPPROTO_UDP) { decodeGtpU(b, at, end, out); return; }
@@ -79,6 +78,17 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
   }
   out.offset = off;
   if (off > end) { out.kind = INNER_NONE; p.short("ip", at, off - at, end - at); }
+  else if (out.kind === INNER_IP && !ipHeaderAt(b, off, end)) out.kind = INNER_NONE;
+}
+
+/**
+ * An IPv4 or IPv6 header starts at `at`: what a tunnel says it carries must also look
+ * like it, else (a corrupt or mislabelled tunnel) the outer packet stands as decoded.
+ */
+function ipHeaderAt(b: Uint8Array, at: number, end: number): boolean {
+  if (at >= end) return false;
+  const version = b[at]! >> 4;
+  return version === 4 || version === 6;
 }
 
 /**
@@ -107,9 +117,7 @@ function decodeGtpU(b: Uint8Array, at: number, end: number, out: TunnelInner): v
       off += len;
     }
   }
-  if (off >= end) return;
-  const version = b[off]! >> 4;
-  if (version !== 4 && version !== 6) return;
+  if (!ipHeaderAt(b, off, end)) return;
   out.kind = INNER_IP;
   out.offset = off;
 }
