@@ -123,6 +123,16 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     expect(ongoing[0]!.summary).toMatch(/^the server 10\.0\.0\.2:80 has sat in CLOSE_WAIT since its last data after the client's FIN \(frame 4\)/);
   });
 
+  it("after a clock jump, a condition's age and start are real times, not the analysis clock's", () => {
+    const { s, tr, ongoing } = session();
+    tr.udp(T0 - 3 * 86400, true, 5353, 5353, 10); // a packet stamped days before: the clock jumps forward after it
+    zeroWindow(tr, T0, 40000);
+    s.tick(T0 + 1.5);
+    expect(ongoing.map((e) => e.kind)).toEqual(["zero-window"]);
+    expect(ongoing[0]!.elapsedSec).toBeCloseTo(1.498, 3);
+    expect(ongoing[0]!.since).toBeCloseTo(T0 + 0.002, 3);
+  });
+
   it("a reset ends the condition without an 'over' line: the finding follows within the linger", () => {
     const { s, tr, ongoing, found, ended } = session();
     zeroWindow(tr, T0, 40000);

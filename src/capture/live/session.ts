@@ -28,6 +28,7 @@
 import type { PacketRecord } from "../record.js";
 import type { CaptureInfo } from "../record.js";
 import { Engine, type EngineOptions } from "../../analyze/engine.js";
+import { rawTime } from "../../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../../analyze/analyzer.js";
 import type { Finding, Severity } from "../../analyze/finding.js";
 import { L4_TCP } from "../../decode/packet.js";
@@ -206,10 +207,12 @@ export class LiveSession {
   private pollOngoing(now: number): void {
     if (this.o.onOngoing === undefined) return;
     const poll = ++this.polls;
-    this.engine.forEachOngoing(now, (kind, flow, dir, c) => {
+    // Conditions begin at analysis times (clock.ts: no timer runs across a clock jump).
+    const at = this.engine.clock.peek(now);
+    this.engine.forEachOngoing(at, (kind, flow, dir, c) => {
       if (!this.matches(flow)) return;
       const key = `${flow.id} ${kind.id} ${dir}`;
-      const elapsedSec = now - c.since;
+      const elapsedSec = at - c.since;
       let o = this.open.get(key);
       if (o !== undefined && o.c.since !== c.since) {
         // The condition ended and a new one began between two polls (a reader that read a little).
@@ -247,8 +250,8 @@ export class LiveSession {
     const summary = state !== "over" ? o.c.summary
       : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
     this.o.onOngoing!({
-      state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow), side, endpoint: o.flow.endpointName(side),
-      since: o.c.since, sinceFrame: o.c.frame, time: now, elapsedSec, summary, episode: o.episode,
+      state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow, this.engine.clock.jumps), side, endpoint: o.flow.endpointName(side),
+      since: rawTime(o.c.since, this.engine.clock.jumps), sinceFrame: o.c.frame, time: now, elapsedSec, summary, episode: o.episode,
     });
   }
 
@@ -304,7 +307,7 @@ export class LiveSession {
     }
     if (this.o.onFinding === undefined) return;
     // Printed now (or after the tick, in time order): marked already if the capture dropped packets earlier in the flow's life.
-    const fr = flow === null ? null : flowReport(flow);
+    const fr = flow === null ? null : flowReport(flow, this.engine.clock.jumps);
     const shown = fr === null ? f : this.withDropNote(f, fr);
     if (this.held !== null) this.held.findings.push([shown, fr]);
     else this.o.onFinding(shown, fr);
@@ -321,7 +324,7 @@ export class LiveSession {
       for (const key of this.episodes.keys()) if (key.startsWith(prefix)) this.episodes.delete(key);
     }
     if (!matched) return;
-    const fr = flowReport(flow);
+    const fr = flowReport(flow, this.engine.clock.jumps);
     if (this.findingFlows.has(flow.id)) {
       this.flowsWithFindings.set(flow.id, fr);
     } else {
