@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
-import { readCapture, StopReading, type ReadOptions } from "./capture/reader.js";
-import type { CaptureInfo, PacketRecord } from "./capture/record.js";
+import { readCapture, type ReadOptions } from "./capture/reader.js";
+import type { CaptureInfo } from "./capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
 import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
 import { runParallel } from "./parallel/run.js";
@@ -22,7 +22,7 @@ export interface RunOptions extends EngineOptions {
   signal?: AbortSignal;
   /** The input's name in messages, when `path` is a stand-in (the spooled copy of standard input). */
   inputName?: string;
-  /** Reads no further than this frame (a second pass over what an interrupted first pass read). */
+  /** Reads no further than this frame (a second pass over what a first pass read): ReadOptions.lastFrame. */
   lastFrame?: number;
 }
 
@@ -38,12 +38,8 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
   const engine = new Engine(opts);
   if (opts.observer) engine.observer = opts.observer;
   const selected = opts.select === undefined ? null : new SelectingSink(opts.select, engine.onPacket);
-  const analyse = selected?.onPacket ?? engine.onPacket;
-  const last = opts.lastFrame;
-  const sink = last === undefined ? analyse
-    : (rec: PacketRecord) => { if (rec.frame > last) throw new StopReading(`frame ${last}`); analyse(rec); };
-  const info = await readCapture(path, sink, {
-    onProgress: opts.onProgress, chunkSize: opts.chunkSize, signal: opts.signal, name: opts.inputName,
+  const info = await readCapture(path, selected?.onPacket ?? engine.onPacket, {
+    onProgress: opts.onProgress, chunkSize: opts.chunkSize, signal: opts.signal, name: opts.inputName, lastFrame: opts.lastFrame,
     stop: selected === null ? undefined : () => selected.done,
   });
   engine.finish();
@@ -126,8 +122,8 @@ function formatSize(bytes: number): string {
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
 export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult; selected: SelectingSink | null }> {
-  const single = async () => {
-    const { info, engine, selected } = await runCapture(path, opts);
+  const single = async (lastFrame?: number) => {
+    const { info, engine, selected } = await runCapture(path, lastFrame === undefined ? opts : { ...opts, lastFrame });
     return { info, result: engineResult(engine), selected };
   };
   const jobs = opts.jobs ?? 1;

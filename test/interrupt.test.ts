@@ -7,7 +7,7 @@
  * own process group, and the signal goes to the group, as a terminal sends it.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -28,9 +28,9 @@ interface Ended { code: number | null; signal: string | null; stdout: string; st
  * Starts `writer | sockscope args` in its own process group with TMPDIR set to `tmpDir`,
  * waits until `ready(stderr, stdout)` (or a delay), sends `signal` to the group.
  */
-function pipeline(args: string[], signal: NodeJS.Signals, tmpDir: string): Promise<Ended> {
+function pipeline(args: string[], signal: NodeJS.Signals, tmpDir: string, bytes = firstBytes): Promise<Ended> {
   // The writer: the capture's start, then it stays (as tcpdump does between packets).
-  const writer = `head -c ${firstBytes} '${bulk}'; exec sleep 30`;
+  const writer = `head -c ${bytes} '${bulk}'; exec sleep 30`;
   const cli = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(" ");
   // bash stays to report the pipeline's status, as a shell would: its trap lets the
   // signal pass it by (a handler, unlike an ignored signal, is not inherited).
@@ -95,6 +95,39 @@ describe("Ctrl-C on a pipe into sockscope prints the report of what arrived", ()
       expect(r.code).toBe(0);
     }, 20_000);
   }
+});
+
+describe("a record the interruption cut is not damage", () => {
+  // The writer stops 10 bytes into record 21, as a capture cut by Ctrl-C mid-record.
+  for (const cmd of ["analyze", "packets"]) {
+    it(`${cmd} - says only where it stopped, no "truncated" line`, async () => {
+      const spoolDir = join(tmp, `spool-cut-${cmd}`);
+      mkdirSync(spoolDir);
+      const r = await pipeline([cmd, "-"], "SIGINT", spoolDir, firstBytes + 10);
+      expect(r.stderr).toMatch(interruptedLine("SIGINT", SENT_FIRST));
+      expect(r.stderr).not.toMatch(/truncated|damage/);
+      expect(r.code).toBe(0);
+    }, 20_000);
+  }
+});
+
+describe("-c N on a pipe whose writer goes quiet", () => {
+  it("analyze -c 3 - reports and exits without waiting for more bytes", async () => {
+    const child = spawn(process.execPath, [CLI, "analyze", "--brief", "-c", "3", "-"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+    // This process is the writer: five records, then the pipe stays open and quiet.
+    child.stdin.write(readFileSync(bulk).subarray(0, pcapRecords(readFileSync(bulk))[4]![1]));
+    const ended = await new Promise<number | null | "still running">((resolve) => {
+      const timer = setTimeout(() => resolve("still running"), 3000);
+      child.on("close", (code) => { clearTimeout(timer); resolve(code); });
+    });
+    const writerOpen = !child.stdin.writableEnded;
+    child.kill("SIGKILL");
+    expect(ended).toBe(0);
+    expect(writerOpen).toBe(true);
+    expect(stdout).toContain("3 packets");
+  }, 20_000);
 });
 
 describe("packets - names standard input and cleans up however it ends", () => {
@@ -234,6 +267,45 @@ describe("the stop line (shared by --jobs threads)", () => {
     expect(main.take(line)).toBe(true);
     expect(main.take(line + 1)).toBe(false);
   });
+});
+
+describe("the ends of a reading: requested or interrupted (the library)", () => {
+  it("lastFrame is a requested end: no interruption, no warning", async () => {
+    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const { info } = await runCapture(bulk, { lastFrame: 5 });
+    expect(info.packets).toBe(5);
+    expect(info.interrupted).toBeUndefined();
+    expect(info.warnings).toEqual([]);
+  });
+
+  it("a pass whose signal fired before it began reads to lastFrame, where it was interrupted", async () => {
+    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const c = new AbortController();
+    c.abort("SIGINT");
+    const { info } = await runCapture(bulk, { lastFrame: 5, signal: c.signal });
+    expect(info.packets).toBe(5);
+    expect(info.interrupted).toMatch(/interrupted \(SIGINT\) after frame 5:/);
+  });
+
+  it("--jobs: a capture found unsplittable after Ctrl-C is read on one thread up to the line drawn", async () => {
+    const { analyzeCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    // r5_vlancap: a second VLAN at frame 2 (unsplittable); then 1100 copies of frame 1,
+    // so the capture goes past the line (the main thread's first claim: frames 1-1024).
+    const src = readFileSync(join(ROOT, "fixtures", "parallel", "r5_vlancap.pcap"));
+    const spans = pcapRecords(src);
+    const first = src.subarray(spans[0]![0], spans[0]![1]);
+    const path = join(tmp, "unsplittable-late.pcap");
+    writeFileSync(path, Buffer.concat([src, ...Array.from({ length: 1100 }, () => first)]));
+    const c = new AbortController();
+    // Chunks of one record: Ctrl-C once frame 1 is read, before frame 2 shows the VLANs.
+    const { info } = await analyzeCapture(path, {
+      jobs: 2, signal: c.signal, chunkSize: spans[0]![1] - spans[0]![0],
+      onProgress: (_bytes: number, packets: number) => { if (packets >= 1) c.abort("SIGINT"); },
+    });
+    expect(info.error).toBeNull();
+    expect(info.packets).toBe(1024);
+    expect(info.interrupted).toMatch(/interrupted \(SIGINT\) after frame 1024:/);
+  }, 30_000);
 });
 
 describe("one signal for many reads (the library)", () => {

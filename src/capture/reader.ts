@@ -11,13 +11,29 @@ import { PCAPNG_SHB, PcapngFramer } from "./pcapng.js";
 import { PacketRecord, type CaptureInfo } from "./record.js";
 import { InterruptibleSource, openSource, type ByteSource } from "./source.js";
 
+/**
+ * Ending a reading before the end of its input. Two kinds, told apart because only one is
+ * news to the user:
+ *  - requested: the caller has what it asked for. `stop()` says so after a chunk (-c N),
+ *    or the next record is past `lastFrame` (the second pass of `packets`). Nothing is noted.
+ *  - interrupted: `signal` aborts (Ctrl-C), or the sink throws StopReading (--jobs threads
+ *    stopping at one frame). `info.interrupted`, also among the warnings, says after which
+ *    frame; a record the interruption cut is not damage.
+ * A reading whose signal had aborted before it began (a pass after the interruption: the
+ * spooled copy of standard input that Ctrl-C ended, the --jobs fallback) reads its input to
+ * the end or to `lastFrame`, and where it ends is the interruption.
+ * Either way, a read still waiting on a pipe is abandoned, not awaited: closing the source
+ * ends it, so `-c 10` on a quiet link reports without waiting for an 11th packet.
+ */
 export interface ReadOptions {
   /** Bytes per read; records larger than this grow the buffer. */
   chunkSize?: number;
   /** Called after every chunk with bytes and packets read so far. */
   onProgress?: (bytesRead: number, packets: number, totalBytes: number | null) => void;
-  /** Asked after every chunk: true stops reading (the packets wanted have all been seen, e.g. -c N). */
+  /** Asked after every chunk: true stops reading, as requested (the packets wanted have all been seen, e.g. -c N). */
   stop?: () => boolean;
+  /** Reads no further than this frame, as requested (or as interrupted: see above). */
+  lastFrame?: number;
   /**
    * Stops the reading at the next chunk boundary, or at once when waiting for a pipe
    * (Ctrl-C on `tcpdump -w - | sockscope analyze -`): what was read is analysed and
@@ -29,14 +45,17 @@ export interface ReadOptions {
 }
 
 /**
- * Thrown by a packet sink to end the reading before the record it was given, which is
- * not counted: an interruption (`--jobs` threads stopping at the same frame), not damage.
+ * Thrown by a packet sink to interrupt the reading before the record it was given, which
+ * is not counted (`--jobs` threads stopping at the same frame): not damage.
  */
 export class StopReading extends Error {
   constructor(readonly reason: string) {
     super(`reading stopped (${reason})`);
   }
 }
+
+/** Thrown by the reader's own sink wrapper at `lastFrame`: a requested end, unless the signal had fired already. */
+class LastFrameReached extends Error {}
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
 /** Reserve before each chunk for a record cut by the chunk boundary: libpcap's largest snap length and a header. */
@@ -54,7 +73,8 @@ export function newCaptureInfo(file: string): CaptureInfo {
  */
 export async function readCapture(path: string, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
   const opened = await openSource(path, opts.name);
-  const source = opts.signal === undefined ? opened : new InterruptibleSource(opened, opts.signal);
+  // A signal that has fired already ends nothing: this pass reads what the interruption left (see ReadOptions).
+  const source = opts.signal === undefined || opts.signal.aborted ? opened : new InterruptibleSource(opened, opts.signal);
   try {
     return await readSource(source, onPacket, opts);
   } finally {
@@ -84,8 +104,13 @@ class Chunk {
 export async function readSource(source: ByteSource, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
   const file = source.name;
   const info = newCaptureInfo(file);
+  const signal = opts.signal;
+  const interruptedBefore = signal?.aborted === true;
+  const last = opts.lastFrame;
+  const sink: PacketSink = last === undefined ? onPacket
+    : (rec) => { if (rec.frame > last) throw new LastFrameReached(); onPacket(rec); };
   const ctx: FramerContext = {
-    file, info, rec: new PacketRecord(), sink: onPacket,
+    file, info, rec: new PacketRecord(), sink,
     warn: (offset, problem) => info.warnings.push(atOffset(file, offset, problem)),
   };
   const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK);
@@ -99,12 +124,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   let framer: Framer | null = null;
   let eof = false;
   // readCapture makes the source end its reads when the signal aborts.
-  const signal = opts.signal;
-  const read = async (c: Chunk, at: number, len: number): Promise<number> => {
-    const n = await source.read(c.buf, at, len);
-    info.bytesRead += n;
-    return n;
-  };
+  const read = (c: Chunk, at: number, len: number): Promise<number> => source.read(c.buf, at, len);
 
   // The magic number decides the format: gather its 4 bytes (a pipe may trickle).
   while (end - start < 4) {
@@ -114,6 +134,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
       cur = bigger;
     }
     const n = await read(cur, end, cur.buf.length - end);
+    info.bytesRead += n;
     if (n === 0) { eof = true; break; }
     end += n;
   }
@@ -121,14 +142,16 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
 
   while (framer !== null) {
     const prefetch = eof ? null : read(nxt, reserve, chunk);
+    // Abandoned when the reading ends early: closing the source ends it (a file's close waits for it).
+    prefetch?.catch(() => 0);
     let pos: number;
     try {
       pos = framer.parse(cur.u8, cur.dv, start, end, base - start);
     } catch (e) {
-      await prefetch?.catch(() => 0);
-      if (e instanceof StopReading) {
+      if (e instanceof StopReading || e instanceof LastFrameReached) {
         info.packets = ctx.rec.frame - 1;
-        return noteInterruption(info, ctx.rec.fileOffset, e.reason);
+        if (e instanceof StopReading) return noteInterruption(info, ctx.rec.fileOffset, e.reason);
+        return interruptedBefore ? noteInterruption(info, ctx.rec.fileOffset, String(signal!.reason)) : info;
       }
       if (!(e instanceof CaptureError)) throw e;
       info.error = e.message;
@@ -137,8 +160,9 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     base += pos - start;
     start = pos;
     opts.onProgress?.(info.bytesRead, info.packets, source.size);
-    if (opts.stop?.() === true) { await prefetch?.catch(() => 0); return info; }
+    if (opts.stop?.() === true) return info;
     const n = prefetch === null ? 0 : await prefetch;
+    info.bytesRead += n;
     if (n === 0) break;
     const left = end - pos;
     if (left > reserve) {
@@ -160,7 +184,7 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
   if (signal !== undefined && source.size === null) await signalsInFlight();
   if (signal?.aborted) {
     if (framer === null) throw new CaptureError(file, 0, `interrupted (${String(signal.reason)}) before the capture file header arrived`);
-    // A record cut by the interruption is not damage: say only where reading stopped.
+    // A record cut by the interruption (now, or before this pass began) is not damage: say only where reading stopped.
     return noteInterruption(info, base, String(signal.reason));
   }
   if (framer === null) {

@@ -31,7 +31,7 @@ export class StreamSource implements ByteSource {
   private readonly it: AsyncIterator<Buffer>;
   private chunk: Buffer | null = null;
   private chunkPos = 0;
-  constructor(readonly name: string, stream: AsyncIterable<Buffer>) {
+  constructor(readonly name: string, private readonly stream: AsyncIterable<Buffer> & { destroy?: () => unknown }) {
     this.it = stream[Symbol.asyncIterator]();
   }
   async read(buf: Uint8Array, offset: number, length: number): Promise<number> {
@@ -46,7 +46,13 @@ export class StreamSource implements ByteSource {
     this.chunkPos += n;
     return n;
   }
+  /**
+   * Ends a read still waiting for data (the reading ended early, -c N or Ctrl-C, while the
+   * writer goes on): the iterator's return() would wait for that read, so the stream is
+   * destroyed first, which ends it (rejected; an abandoned read's rejection is ignored).
+   */
   async close(): Promise<void> {
+    this.stream.destroy?.();
     await this.it.return?.();
   }
 }

@@ -42,8 +42,3 @@ export function stopOnSignal(): AbortSignal {
 export function noteLateInterruption(info: CaptureInfo, signal: AbortSignal): void {
   if (signal.aborted && info.interrupted === undefined) noteInterruption(info, info.bytesRead, String(signal.reason));
 }
-
-/** `signal` while it has not fired yet: a pass that starts after the interruption reads on (a second signal exits). */
-export function ifNotYet(signal: AbortSignal): AbortSignal | undefined {
-  return signal.aborted ? undefined : signal;
-}

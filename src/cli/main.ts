@@ -19,7 +19,7 @@ import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
-import { ifNotYet, noteLateInterruption, stopOnSignal } from "./interrupt.js";
+import { noteLateInterruption, stopOnSignal } from "./interrupt.js";
 import { printCaptureProblems } from "./capture-problems.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
@@ -300,12 +300,13 @@ async function packetsCommand(args: string[]): Promise<number> {
   // Tags come from findings, which are complete only at the end of the capture: a first
   // pass analyses, a second prints. Standard input is spooled to a temporary file for it.
   // Ctrl-C stops the pass it falls in; what was read is printed (a second Ctrl-C exits).
+  // A pass that starts after it reads what the interruption left (ReadOptions), as far as the first pass went.
   const signal = stopOnSignal();
   const spool = input === "-" ? await spoolStdin(signal) : null;
   const inputName = spool === null ? undefined : "(stdin)";
   if (spool !== null) input = spool.path;
   try {
-    const first = await runCapture(input, { ...runOptions(v, progress, select), collectTags: true, signal: ifNotYet(signal), inputName });
+    const first = await runCapture(input, { ...runOptions(v, progress, select), collectTags: true, inputName });
     progress.done();
     noteLateInterruption(first.info, signal);
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
@@ -319,7 +320,6 @@ async function packetsCommand(args: string[]): Promise<number> {
     const noTags: string[] = [];
     const second = await runCapture(input, {
       ...runOptions(v, new Progress(false), select),
-      signal: ifNotYet(signal),
       inputName,
       lastFrame: first.info.packets,
       analyzers: [],
@@ -338,7 +338,7 @@ async function packetsCommand(args: string[]): Promise<number> {
     });
     await out.end();
     printCaptureProblems(first.info);
-    // Ctrl-C while printing: the listing ends early.
+    // Ctrl-C while printing: the listing ends early (an earlier one is the first pass's, printed above).
     if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;
   } finally {

@@ -4,7 +4,9 @@
  * thread takes shard 0 itself (its modules are loaded; a worker takes a few hundred ms to
  * start) and N−1 worker threads the others (worker.ts). Their outcomes merge into what
  * one engine would have reported (merge.ts). A capture the router finds it cannot split,
- * or one that changed while the threads read it, is analysed again on one thread (`single`).
+ * or one that changed while the threads read it, is analysed again on one thread (`single`):
+ * after Ctrl-C, up to the line the threads were stopped at (their signal has fired, so
+ * that reading is not cut short again: see ReadOptions).
  */
 import { Worker } from "node:worker_threads";
 import { CaptureError } from "../capture/errors.js";
@@ -21,7 +23,7 @@ import { StopLine } from "./stop-line.js";
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
 type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
 
-export async function runParallel(path: string, opts: RunOptions, jobs: number, single: () => Promise<Outcome>): Promise<Outcome> {
+export async function runParallel(path: string, opts: RunOptions, jobs: number, single: (lastFrame?: number) => Promise<Outcome>): Promise<Outcome> {
   const analyzers = opts.analyzers ?? ANALYZERS;
   // The flow-table bound holds for the whole run: each shard gets its share.
   const engine = {
@@ -35,9 +37,10 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
   // Ctrl-C: every thread stops at the same frame, so that their shards still merge.
   const line = StopLine.create(jobs);
   const signal = opts.signal;
-  const drawLine = () => line.draw();
+  let lastFrame: number | undefined;
+  const drawLine = () => { lastFrame = line.draw(); };
   signal?.addEventListener("abort", drawLine, { once: true });
-  if (signal?.aborted) line.draw();
+  if (signal?.aborted) drawLine();
   const init = (index: number): WorkerInit => ({
     path, index, workers: jobs, analyzerIds: analyzers.map((a) => a.id), engine, chunkSize: opts.chunkSize, stopLine: line.buffer,
   });
@@ -76,14 +79,14 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
   } catch (caught) {
     await stopAll();
     const e = caught instanceof Stopped ? caught.reason : caught;
-    if (e instanceof Unsplittable) return single();
+    if (e instanceof Unsplittable) return single(lastFrame);
     throw e;
   } finally {
     signal?.removeEventListener("abort", drawLine);
   }
   // A file still being written: the threads may have read different lengths of it.
   if (shards.some((s) => s.info.packets !== shards[0]!.info.packets || s.info.error !== shards[0]!.info.error)) {
-    return single();
+    return single(lastFrame);
   }
   // Every thread read the same records; the main thread's account of the file stands for all.
   return { info: shards[0]!.info, result: mergeShards(shards.map((d) => d.shard), analyzers) };
