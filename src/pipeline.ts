@@ -141,6 +141,6 @@ export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): P
 
 /** Library entry point: the whole report of a capture file ("-" for stdin). */
 export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<Report> {
-  const { info, result } = await analyzeCapture(path, opts);
-  return buildReportFrom(info, result, opts.filter);
+  const { info, result, selected } = await analyzeCapture(path, opts);
+  return buildReportFrom(info, result, opts.filter, selected?.summary() ?? null);
 }

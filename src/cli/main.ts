@@ -10,7 +10,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import { FilterError } from "../capture/filter/compile.js";
-import { describeSelection, type PacketSelection, type SelectingSink } from "../capture/filter/select.js";
+import type { PacketSelection } from "../capture/filter/select.js";
 import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
 import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
@@ -166,14 +166,6 @@ function runOptions(v: Record<string, unknown>, progress: Progress, select: Pack
   return o;
 }
 
-/** With a capture filter or -c, the report says which packets it covers: "x.pcap (filter "tcp": 12 of 40 packets)", and counts those. */
-function labelSelection(report: Report, select: PacketSelection | undefined, selected: SelectingSink | null): Report {
-  if (select === undefined || selected === null) return report;
-  report.capture.file = `${report.capture.file} (${describeSelection(select, selected)})`;
-  report.capture.packets = selected.kept;
-  return report;
-}
-
 /** `--flow 9` when there is no flow 9 is a mistake to name, not an empty table: the message, or null if the flow exists. */
 function missingFlow(filter: FlowFilter, flows: readonly { id: number }[], report: Report | null): string | null {
   if (filter.flow === undefined || flows.some((f) => f.id === filter.flow)) return null;
@@ -238,7 +230,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
-  const report = labelSelection(buildReportFrom(info, result, filter), select, selected);
+  const report = buildReportFrom(info, result, filter, selected?.summary() ?? null);
   const noFlow = missingFlow(filter, result.flows, report);
   if (noFlow !== null) return fail(noFlow);
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
@@ -272,7 +264,7 @@ async function flowsCommand(args: string[]): Promise<number> {
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
-  const report = labelSelection(buildReport(info, engine, filter), select, selected);
+  const report = buildReport(info, engine, filter, selected?.summary() ?? null);
   const noFlow = missingFlow(filter, engine.flows.all, report);
   if (noFlow !== null) return fail(noFlow);
   const out = new Output();
