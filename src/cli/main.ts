@@ -9,10 +9,11 @@ import type { ParseArgsConfig } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
+import type { CaptureInfo } from "../capture/record.js";
 import { FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
 import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
-import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
+import { analysisWarnings, buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
@@ -181,13 +182,13 @@ function formatOf(v: Record<string, unknown>, allowed: string[]): string {
 }
 
 /**
- * Prints the report's warnings on stderr, one line each (the report also lists them), but
- * those of the capture's problems already printed (`printed`). Even with --quiet, which
- * silences progress only: a warning (a full flow table, a clock jump, damage) says the
- * results are incomplete, as tcpdump's drop count does.
+ * Prints the analysis's warnings on stderr, one line each; the capture's own problems
+ * (printCaptureProblems) are not repeated. Even with --quiet, which silences progress
+ * only: a warning (a full flow table, a clock jump) says the results are incomplete, as
+ * tcpdump's drop count does.
  */
-function reportProblems(report: Report, printed: Set<string>): void {
-  for (const w of report.warnings) if (![...printed].some((p) => w.startsWith(p))) process.stderr.write(`sockscope: warning: ${w}\n`);
+function reportProblems(report: Report, info: CaptureInfo): void {
+  for (const w of analysisWarnings(report, info)) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
 /** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
@@ -248,8 +249,9 @@ async function analyzeCommand(args: string[]): Promise<number> {
     for (const l of lines) out.line(l);
     await out.end();
   }
-  const printed = printCaptureProblems(info);
-  if (format !== "text") reportProblems(report, printed);
+  // The report lists every warning (text, JSON and HTML alike); stderr has the capture's problems and, but for text, the rest.
+  printCaptureProblems(info, "the report's warnings");
+  if (format !== "text") reportProblems(report, info);
   return EXIT_OK;
 }
 
@@ -278,7 +280,8 @@ async function flowsCommand(args: string[]): Promise<number> {
   }
   await out.end();
   // The flow list is incomplete past a full flow table, its durations skip clock jumps: said even with -q.
-  reportProblems(report, printCaptureProblems(info));
+  printCaptureProblems(info, null);
+  reportProblems(report, info);
   return EXIT_OK;
 }
 
@@ -329,7 +332,9 @@ async function packetsCommand(args: string[]): Promise<number> {
       },
     });
     await out.end();
-    printCaptureProblems(first.info);
+    // The packet list has no warnings of its own: the capture's problems and the analysis's (a full flow table, clock jumps) go to stderr.
+    printCaptureProblems(first.info, null);
+    reportProblems(buildReport(first.info, first.engine), first.info);
     // Ctrl-C while printing: the listing ends early.
     if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;

@@ -174,8 +174,7 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
   const flows = hasFilter(filter) ? allFlows.filter((f) => matchesFilter(f, filter)) : allFlows;
   const keep = new Set(flows.map((f) => f.id));
   const findings = hasFilter(filter) ? result.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : result.findings;
-  const warnings = [...info.warnings];
-  if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
+  const warnings = captureWarnings(info);
   for (const [text, [count, first]] of st.issues) {
     warnings.push(`${count} packet(s) could not be fully decoded: ${text} (first: frame ${first})`);
   }
@@ -223,6 +222,21 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
     findings,
     warnings,
   };
+}
+
+/** The report's first warnings: the capture's own problems (damage, interruption), as the reader found them. */
+function captureWarnings(info: CaptureInfo): string[] {
+  const warnings = [...info.warnings];
+  if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
+  return warnings;
+}
+
+/**
+ * The report's warnings past the capture's own problems (which the commands print from
+ * CaptureInfo themselves): those of the analysis, e.g. a full flow table or a clock jump.
+ */
+export function analysisWarnings(report: Report, info: CaptureInfo): string[] {
+  return report.warnings.slice(captureWarnings(info).length);
 }
 
 /** Clock jumps named one by one up to this many; the rest counted. */
