@@ -12,12 +12,13 @@ import { CaptureError } from "../capture/errors.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
-import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
+import { analyzeCapture, defaultJobs, jobsFor, MIN_BYTES_PER_JOB, runCapture, type RunOptions } from "../pipeline.js";
 import { analysisWarnings, buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
+import { formatSize } from "./size.js";
 import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { ifNotYet, noteLateInterruption, stopOnSignal } from "./interrupt.js";
@@ -209,8 +210,12 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
 
 /** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
 function cappedJobs(requested: number, input: string, quiet: boolean): number {
-  const { jobs, why } = jobsFor(input, requested);
-  if (why !== null && !quiet) process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
+  const { jobs, cappedBy, size, cores } = jobsFor(input, requested);
+  if (cappedBy === null || quiet) return jobs;
+  const why = cappedBy === "stdin" ? "standard input is read once, by one thread"
+    : cappedBy === "size" ? `a ${formatSize(size!)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
+    : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
+  process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
   return jobs;
 }
 
