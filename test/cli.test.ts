@@ -124,6 +124,15 @@ describe("commands", () => {
       expect(r.stdout).toMatch(new RegExp(`^Usage: sockscope ${cmd}`));
     }
   });
+  it("--help's exit codes are the README's table's", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const rows = readme.split("| exit code | meaning |")[1]!.split("\n\n")[0]!;
+    const table = [...rows.matchAll(/^\| ([\d, ]+) \|/gm)].flatMap((m) => m[1]!.split(/, */).map(Number));
+    const text = run(["--help"]).stdout.split("Exit codes:")[1]!;
+    const help = [...text.matchAll(/(?<![\w-])(\d+) (?=[a-z])/g)].map((m) => Number(m[1]));
+    expect(table).toEqual([0, 1, 2, 70, 130, 143]);
+    expect(help).toEqual(table);
+  });
   it("analyze prints summary, flow table and findings", () => {
     const r = run(["analyze", refused]);
     expect(r.code).toBe(0);

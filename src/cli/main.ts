@@ -3,7 +3,8 @@
  * The `sockscope` command: argument parsing, wiring and exit codes, nothing else.
  *
  * Exit codes: 0 analysed (warnings may have been printed), 1 a check failed (reserved
- * for `sockscope check`), 2 usage error or input that could not be read as a capture.
+ * for `sockscope check`), 2 usage error or input that could not be read as a capture,
+ * 70 internal error, 130/143 a second SIGINT/SIGTERM (cli/interrupt.ts); the README's table.
  */
 import type { ParseArgsConfig } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
@@ -71,7 +72,9 @@ Commands:
   check     hold captures to their expectations files (regression checks in CI); --update writes them
 
 Options for every command: --help, --version. Run 'sockscope <command> --help' for more.
-Exit codes: 0 analysed, 1 a check failed (check), 2 usage error or unreadable input.`,
+Exit codes: 0 analysed (also after a first Ctrl-C, with what was read), 1 a check failed
+(check), 2 usage error or unreadable input, 70 internal error (a bug: please report it),
+130 or 143 a second Ctrl-C, or SIGTERM, while the first was being finished.`,
   analyze: `Usage: sockscope analyze [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
