@@ -90,34 +90,35 @@ export function defaultJobs(path: string): number {
  */
 export const MIN_BYTES_PER_JOB = 32 << 20;
 
+/** What `--jobs N` comes to (jobsFor), and what capped it, for the CLI to word. */
+export interface JobsCap {
+  jobs: number;
+  /** Why `jobs` is below N: standard input, the file's size, the machine's cores; null when N stands. */
+  cappedBy: "stdin" | "size" | "cores" | null;
+  /** The file's size in bytes; null when not looked at (N of 1, standard input, a file that cannot be opened). */
+  size: number | null;
+  cores: number;
+}
+
 /**
  * `--jobs N` as the file and the machine can use it: at most one thread per core and
  * per MIN_BYTES_PER_JOB of capture, one for standard input. `--jobs 64` on a 5 KB file
- * started 64 threads (5.9 s and 753 MB for what one does in 0.3 s). `why` says what
- * capped it, or is null when N stands.
+ * started 64 threads (5.9 s and 753 MB for what one does in 0.3 s).
  */
-export function jobsFor(path: string, requested: number): { jobs: number; why: string | null } {
-  if (requested <= 1) return { jobs: 1, why: null };
-  if (path === "-") return { jobs: 1, why: "standard input is read once, by one thread" };
+export function jobsFor(path: string, requested: number): JobsCap {
+  const cores = availableParallelism();
+  if (requested <= 1) return { jobs: 1, cappedBy: null, size: null, cores };
+  if (path === "-") return { jobs: 1, cappedBy: "stdin", size: null, cores };
   let size: number;
   try {
     size = statSync(path).size;
   } catch {
-    return { jobs: 1, why: null }; // the reader says why it cannot open it
+    return { jobs: 1, cappedBy: null, size: null, cores }; // the reader says why it cannot open it
   }
-  const cores = availableParallelism();
   const bySize = Math.max(1, Math.floor(size / MIN_BYTES_PER_JOB));
   const jobs = Math.min(requested, cores, bySize);
-  if (jobs === requested) return { jobs, why: null };
-  const why = bySize < cores ? `a ${formatSize(size)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
-    : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
-  return { jobs, why };
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1 << 20) return `${(bytes / 1024).toFixed(1)} KB`;
-  if (bytes < 1 << 30) return `${(bytes / (1 << 20)).toFixed(1)} MB`;
-  return `${(bytes / (1 << 30)).toFixed(2)} GB`;
+  if (jobs === requested) return { jobs, cappedBy: null, size, cores };
+  return { jobs, cappedBy: bySize < cores ? "size" : "cores", size, cores };
 }
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
@@ -137,6 +138,6 @@ export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): P
 
 /** Library entry point: the whole report of a capture file ("-" for stdin). */
 export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<Report> {
-  const { info, result } = await analyzeCapture(path, opts);
-  return buildReportFrom(info, result, opts.filter);
+  const { info, result, selected } = await analyzeCapture(path, opts);
+  return buildReportFrom(info, result, opts.filter, selected?.summary() ?? null);
 }

@@ -4,7 +4,7 @@
  * against the documented schema. Runs the built CLI (npm run build first).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -23,6 +23,15 @@ function run(args: string[], input?: Buffer) {
 
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-cli-"));
 const refused = join(ROOT, "fixtures", "connection-refused", "ipv4.pcap");
+
+/** The captured length of each record of a little-endian classic pcap file, read here independently of sockscope. */
+function recordLengths(path: string): number[] {
+  const d = readFileSync(path);
+  const out: number[] = [];
+  for (let o = 24; o + 16 <= d.length; o += 16 + d.readUInt32LE(o + 8)) out.push(d.readUInt32LE(o + 8));
+  return out;
+}
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const corpus = (f: string) => join(CORPUS, "captures", f);
 
 /**
@@ -114,6 +123,15 @@ describe("commands", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: sockscope ${cmd}`));
     }
+  });
+  it("--help's exit codes are the README's table's", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const rows = readme.split("| exit code | meaning |")[1]!.split("\n\n")[0]!;
+    const table = [...rows.matchAll(/^\| ([\d, ]+) \|/gm)].flatMap((m) => m[1]!.split(/, */).map(Number));
+    const text = run(["--help"]).stdout.split("Exit codes:")[1]!;
+    const help = [...text.matchAll(/(?<![\w-])(\d+) (?=[a-z])/g)].map((m) => Number(m[1]));
+    expect(table).toEqual([0, 1, 2, 70, 130, 143]);
+    expect(help).toEqual(table);
   });
   it("analyze prints summary, flow table and findings", () => {
     const r = run(["analyze", refused]);
@@ -217,7 +235,13 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(lines.map((l) => l.frame)).toEqual([1, 2, 3]);
     const report = JSON.parse(run(["analyze", "-c", "2", "--format", "json", refused]).stdout);
     expect(report.capture.packets).toBe(2);
-    expect(report.capture.file).toMatch(/\(first 2 packets\)$/);
+    // The file stays a path and bytes those of the file read; the selection says what was kept.
+    expect(report.capture.file).toBe(refused);
+    expect(report.capture.bytes).toBe(statSync(refused).size);
+    expect(report.capture.selection).toEqual({ filter: null, count: 2, packetsKept: 2, bytesKept: sum(recordLengths(refused).slice(0, 2)), packetsRead: 2 });
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    expect(run(["flows", "-c", "2", refused]).stdout).toContain(`Capture ${refused} (first 2 packets)`);
+    expect(run(["flows", "-c", "2", refused]).stdout).toContain(`2 packets, 128 bytes captured (of ${statSync(refused).size} bytes read)`);
     expect(report.flows).toHaveLength(1);
     expect(run(["packets", "-c", "0", refused]).code).toBe(2);
   });
@@ -238,7 +262,12 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(all.findings.map((f: { kind: string }) => f.kind)).toContain("connection-refused");
     const synsOnly = JSON.parse(run(["analyze", "--format", "json", refused, "tcp[tcpflags] & tcp-rst == 0"]).stdout);
     expect(synsOnly.capture.packets).toBe(2);
-    expect(synsOnly.capture.file).toMatch(/\(filter "tcp\[tcpflags\] & tcp-rst == 0": 2 of 4 packets\)$/);
+    expect(synsOnly.capture.file).toBe(refused);
+    const lengths = recordLengths(refused); // SYN, RST, SYN, RST
+    expect(synsOnly.capture.selection).toEqual({ filter: "tcp[tcpflags] & tcp-rst == 0", count: null, packetsKept: 2, bytesKept: lengths[0]! + lengths[2]!, packetsRead: 4 });
+    expect(validate(synsOnly), JSON.stringify(validate.errors)).toBe(true);
+    expect(run(["analyze", refused, "tcp[tcpflags] & tcp-rst == 0"]).stdout).toContain(`Capture ${refused} (filter "tcp[tcpflags] & tcp-rst == 0": 2 of 4 packets)`);
+    expect(run(["analyze", "--format", "json", refused]).stdout).toContain(`"selection": null`);
     expect(synsOnly.findings.map((f: { kind: string }) => f.kind)).not.toContain("connection-refused");
   });
   it.skipIf(!hasTcpdump)("works on standard input and with --jobs (a filter runs on one thread)", () => {

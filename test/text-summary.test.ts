@@ -36,7 +36,7 @@ function report(findings: Finding[], flowCount = 30): Report {
     capture: {
       file: "synthetic.pcap", format: "pcap-us-le", linkTypes: ["EN10MB"], packets: 300, bytes: 30000,
       start: 1_700_000_000, end: 1_700_000_030, durationSec: 30, clockJumps: [], ipPackets: 300, nonIpPackets: 0,
-      truncatedPackets: 0, fragments: 0, reassembledDatagrams: 0, flows: { tcp: flowCount, udp: 0 }, partial: false,
+      truncatedPackets: 0, fragments: 0, reassembledDatagrams: 0, flows: { tcp: flowCount, udp: 0 }, partial: false, selection: null,
     },
     flows: Array.from({ length: flowCount }, (_, i) => flow(i + 1)),
     findings,

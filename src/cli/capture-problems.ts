@@ -10,11 +10,15 @@ import type { CaptureInfo } from "../capture/record.js";
 /** Beyond this many, the rest are counted (a file can repeat one problem per record). */
 const MAX_LINES = 5;
 
-/** Prints the capture's problems on stderr; returns the lines printed (the reports' warnings repeat them). */
-export function printCaptureProblems(info: CaptureInfo): Set<string> {
+/**
+ * Prints the capture's problems on stderr, the first MAX_LINES of them; the rest are
+ * counted, and said to be in `listedIn` when the output lists them (analyze's report
+ * does; the flow table and the packet list do not).
+ */
+export function printCaptureProblems(info: CaptureInfo, listedIn: string | null): void {
   const lines = [...info.warnings];
   if (info.error !== null) lines.push(info.error);
   for (const l of lines.slice(0, MAX_LINES)) process.stderr.write(`sockscope: ${l}\n`);
-  if (lines.length > MAX_LINES) process.stderr.write(`sockscope: … and ${lines.length - MAX_LINES} more capture problems (listed in the report's warnings)\n`);
-  return new Set(lines);
+  const more = lines.length - MAX_LINES;
+  if (more > 0) process.stderr.write(`sockscope: … and ${more} more capture problem${more === 1 ? "" : "s"}${listedIn === null ? "" : ` (listed in ${listedIn})`}\n`);
 }

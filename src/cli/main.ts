@@ -3,20 +3,23 @@
  * The `sockscope` command: argument parsing, wiring and exit codes, nothing else.
  *
  * Exit codes: 0 analysed (warnings may have been printed), 1 a check failed (reserved
- * for `sockscope check`), 2 usage error or input that could not be read as a capture.
+ * for `sockscope check`), 2 usage error or input that could not be read as a capture,
+ * 70 internal error, 130/143 a second SIGINT/SIGTERM (cli/interrupt.ts); the README's table.
  */
 import type { ParseArgsConfig } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
+import type { CaptureInfo } from "../capture/record.js";
 import { FilterError } from "../capture/filter/compile.js";
-import { describeSelection, type PacketSelection, type SelectingSink } from "../capture/filter/select.js";
-import { analyzeCapture, defaultJobs, jobsFor, runCapture, type RunOptions } from "../pipeline.js";
-import { buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
+import type { PacketSelection } from "../capture/filter/select.js";
+import { analyzeCapture, defaultJobs, jobsFor, MIN_BYTES_PER_JOB, runCapture, type RunOptions } from "../pipeline.js";
+import { analysisWarnings, buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
+import { formatSize } from "./size.js";
 import { exitQuietlyOnClosedPipe, Output } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { noteLateInterruption, stopOnSignal } from "./interrupt.js";
@@ -69,7 +72,9 @@ Commands:
   check     hold captures to their expectations files (regression checks in CI); --update writes them
 
 Options for every command: --help, --version. Run 'sockscope <command> --help' for more.
-Exit codes: 0 analysed, 1 a check failed (check), 2 usage error or unreadable input.`,
+Exit codes: 0 analysed (also after a first Ctrl-C, with what was read), 1 a check failed
+(check), 2 usage error or unreadable input, 70 internal error (a bug: please report it),
+130 or 143 a second Ctrl-C, or SIGTERM, while the first was being finished.`,
   analyze: `Usage: sockscope analyze [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
@@ -166,14 +171,6 @@ function runOptions(v: Record<string, unknown>, progress: Progress, select: Pack
   return o;
 }
 
-/** With a capture filter or -c, the report says which packets it covers: "x.pcap (filter "tcp": 12 of 40 packets)", and counts those. */
-function labelSelection(report: Report, select: PacketSelection | undefined, selected: SelectingSink | null): Report {
-  if (select === undefined || selected === null) return report;
-  report.capture.file = `${report.capture.file} (${describeSelection(select, selected)})`;
-  report.capture.packets = selected.kept;
-  return report;
-}
-
 /** `--flow 9` when there is no flow 9 is a mistake to name, not an empty table: the message, or null if the flow exists. */
 function missingFlow(filter: FlowFilter, flows: readonly { id: number }[], report: Report | null): string | null {
   if (filter.flow === undefined || flows.some((f) => f.id === filter.flow)) return null;
@@ -189,13 +186,13 @@ function formatOf(v: Record<string, unknown>, allowed: string[]): string {
 }
 
 /**
- * Prints the report's warnings on stderr, one line each (the report also lists them), but
- * those of the capture's problems already printed (`printed`). Even with --quiet, which
- * silences progress only: a warning (a full flow table, a clock jump, damage) says the
- * results are incomplete, as tcpdump's drop count does.
+ * Prints the analysis's warnings on stderr, one line each; the capture's own problems
+ * (printCaptureProblems) are not repeated. Even with --quiet, which silences progress
+ * only: a warning (a full flow table, a clock jump) says the results are incomplete, as
+ * tcpdump's drop count does.
  */
-function reportProblems(report: Report, printed: Set<string>): void {
-  for (const w of report.warnings) if (![...printed].some((p) => w.startsWith(p))) process.stderr.write(`sockscope: warning: ${w}\n`);
+function reportProblems(report: Report, info: CaptureInfo): void {
+  for (const w of analysisWarnings(report, info)) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
 /** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
@@ -216,8 +213,12 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
 
 /** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
 function cappedJobs(requested: number, input: string, quiet: boolean): number {
-  const { jobs, why } = jobsFor(input, requested);
-  if (why !== null && !quiet) process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
+  const { jobs, cappedBy, size, cores } = jobsFor(input, requested);
+  if (cappedBy === null || quiet) return jobs;
+  const why = cappedBy === "stdin" ? "standard input is read once, by one thread"
+    : cappedBy === "size" ? `a ${formatSize(size!)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
+    : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
+  process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
   return jobs;
 }
 
@@ -238,7 +239,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
-  const report = labelSelection(buildReportFrom(info, result, filter), select, selected);
+  const report = buildReportFrom(info, result, filter, selected?.summary() ?? null);
   const noFlow = missingFlow(filter, result.flows, report);
   if (noFlow !== null) return fail(noFlow);
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
@@ -256,8 +257,9 @@ async function analyzeCommand(args: string[]): Promise<number> {
     for (const l of lines) out.line(l);
     await out.end();
   }
-  const printed = printCaptureProblems(info);
-  if (format !== "text") reportProblems(report, printed);
+  // The report lists every warning (text, JSON and HTML alike); stderr has the capture's problems and, but for text, the rest.
+  printCaptureProblems(info, "the report's warnings");
+  if (format !== "text") reportProblems(report, info);
   return EXIT_OK;
 }
 
@@ -272,7 +274,7 @@ async function flowsCommand(args: string[]): Promise<number> {
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
-  const report = labelSelection(buildReport(info, engine, filter), select, selected);
+  const report = buildReport(info, engine, filter, selected?.summary() ?? null);
   const noFlow = missingFlow(filter, engine.flows.all, report);
   if (noFlow !== null) return fail(noFlow);
   const out = new Output();
@@ -286,7 +288,8 @@ async function flowsCommand(args: string[]): Promise<number> {
   }
   await out.end();
   // The flow list is incomplete past a full flow table, its durations skip clock jumps: said even with -q.
-  reportProblems(report, printCaptureProblems(info));
+  printCaptureProblems(info, null);
+  reportProblems(report, info);
   return EXIT_OK;
 }
 
@@ -337,7 +340,9 @@ async function packetsCommand(args: string[]): Promise<number> {
       },
     });
     await out.end();
-    printCaptureProblems(first.info);
+    // The packet list has no warnings of its own: the capture's problems and the analysis's (a full flow table, clock jumps) go to stderr.
+    printCaptureProblems(first.info, null);
+    reportProblems(buildReport(first.info, first.engine), first.info);
     // Ctrl-C while printing: the listing ends early (an earlier one is the first pass's, printed above).
     if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;

@@ -2,6 +2,8 @@
  * Progress on stderr for long files: bytes and packets read, rate, time left. Only when
  * stderr is a terminal and --quiet is not given; redrawn at most five times a second.
  */
+import { formatSize } from "./size.js";
+
 export class Progress {
   private readonly start = Date.now();
   private last = 0;
@@ -15,7 +17,7 @@ export class Progress {
     this.last = now;
     const secs = (now - this.start) / 1000;
     const rate = packets / secs;
-    let line = `  ${mb(bytes)}${total ? ` of ${mb(total)} (${Math.floor((bytes / total) * 100)}%)` : ""}, ${packets.toLocaleString("en-US")} packets, ${(rate / 1e6).toFixed(2)} M pkt/s`;
+    let line = `  ${formatSize(bytes)}${total ? ` of ${formatSize(total)} (${Math.floor((bytes / total) * 100)}%)` : ""}, ${packets.toLocaleString("en-US")} packets, ${(rate / 1e6).toFixed(2)} M pkt/s`;
     if (total && bytes > 0) line += `, ${Math.ceil(((total - bytes) / bytes) * secs)} s left`;
     process.stderr.write(`\r${line}\x1b[K`);
     this.shown = true;
@@ -24,8 +26,4 @@ export class Progress {
   done(): void {
     if (this.shown) process.stderr.write("\r\x1b[K");
   }
-}
-
-function mb(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MB`;
 }

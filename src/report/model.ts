@@ -4,6 +4,7 @@
  * the README and checked against schema/report.schema.json by test/cli.test.ts).
  */
 import type { CaptureInfo } from "../capture/record.js";
+import type { SelectionSummary } from "../capture/filter/select.js";
 import type { DecodeStats, Engine } from "../analyze/engine.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
@@ -18,7 +19,9 @@ export interface CaptureSummary {
   file: string;
   format: string;
   linkTypes: string[];
+  /** Packets analysed: with a capture filter or -c, those kept (selection.packetsRead were read). */
   packets: number;
+  /** Bytes of the file read, headers included, whatever was kept of them. */
   bytes: number;
   /** Seconds since the epoch of the first and last packet; null for an empty capture. */
   start: number | null;
@@ -35,6 +38,8 @@ export interface CaptureSummary {
   flows: { tcp: number; udp: number };
   /** True when reading stopped at damage: the report covers the packets before it. */
   partial: boolean;
+  /** The capture filter and -c the packets were kept by; null when every packet read was analysed. */
+  selection: SelectionSummary | null;
 }
 
 export interface FlowReport {
@@ -159,18 +164,17 @@ export function engineResult(engine: Engine): AnalysisResult {
   };
 }
 
-export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilter = {}): Report {
-  return buildReportFrom(info, engineResult(engine), filter);
+export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilter = {}, selection: SelectionSummary | null = null): Report {
+  return buildReportFrom(info, engineResult(engine), filter, selection);
 }
 
-export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filter: FlowFilter = {}): Report {
+export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filter: FlowFilter = {}, selection: SelectionSummary | null = null): Report {
   const st = result.stats;
   const allFlows = result.flows;
   const flows = hasFilter(filter) ? allFlows.filter((f) => matchesFilter(f, filter)) : allFlows;
   const keep = new Set(flows.map((f) => f.id));
   const findings = hasFilter(filter) ? result.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : result.findings;
-  const warnings = [...info.warnings];
-  if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
+  const warnings = captureWarnings(info);
   for (const [text, [count, first]] of st.issues) {
     warnings.push(`${count} packet(s) could not be fully decoded: ${text} (first: frame ${first})`);
   }
@@ -197,7 +201,7 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
       file: info.file,
       format: info.variant,
       linkTypes: [...new Set(info.interfaces.map((i) => linkTypeName(i.linkType)))],
-      packets: info.packets,
+      packets: selection?.packetsKept ?? info.packets,
       bytes: info.bytesRead,
       // Analysis times (continuous across clock jumps) made real again; the first packet's needs no undoing.
       start: st.firstTime < 0 ? null : round6(st.firstTime),
@@ -212,11 +216,27 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
       reassembledDatagrams: st.reassembledDatagrams,
       flows: { tcp: tcpCount, udp: allFlows.length - tcpCount },
       partial: info.error !== null,
+      selection,
     },
     flows,
     findings,
     warnings,
   };
+}
+
+/** The report's first warnings: the capture's own problems (damage, interruption), as the reader found them. */
+function captureWarnings(info: CaptureInfo): string[] {
+  const warnings = [...info.warnings];
+  if (info.error !== null) warnings.push(`${info.error}; the report covers the ${info.packets} packets before it`);
+  return warnings;
+}
+
+/**
+ * The report's warnings past the capture's own problems (which the commands print from
+ * CaptureInfo themselves): those of the analysis, e.g. a full flow table or a clock jump.
+ */
+export function analysisWarnings(report: Report, info: CaptureInfo): string[] {
+  return report.warnings.slice(captureWarnings(info).length);
 }
 
 /** Clock jumps named one by one up to this many; the rest counted. */

@@ -5,7 +5,7 @@
 import Table from "cli-table3";
 import type { Finding } from "../analyze/finding.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
-import { findingsByFlow, type FlowReport, type Report } from "./model.js";
+import { findingsByFlow, type CaptureSummary, type FlowReport, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 import { isoTime } from "./time.js";
 
@@ -24,17 +24,30 @@ export interface TextOptions {
 }
 
 
+/** How the header names a selection, e.g. `filter "tcp port 80": 12 of 40 packets` or `first 3 packets`. */
+export function describeSelection(s: NonNullable<CaptureSummary["selection"]>): string {
+  const parts: string[] = [];
+  if (s.filter !== null) parts.push(`filter "${s.filter}"`);
+  if (s.count !== null && s.packetsKept === s.count) parts.push(`first ${s.packetsKept} ${s.filter !== null ? "matching " : ""}packets`);
+  else if (s.filter !== null) parts.push(`${s.packetsKept} of ${s.packetsRead} packets`);
+  else parts.push(`all ${s.packetsKept} packets (fewer than -c ${s.count})`);
+  return parts.join(": ");
+}
+
 export function renderSummary(r: Report, st: Style): string {
   const c = r.capture;
+  const selection = c.selection === null ? "" : ` (${describeSelection(c.selection)})`;
   const lines = [
-    st.bold(`Capture ${c.file}`) + `  (${c.format}, ${c.linkTypes.join(", ") || "no interfaces"})`,
+    st.bold(`Capture ${c.file}${selection}`) + `  (${c.format}, ${c.linkTypes.join(", ") || "no interfaces"})`,
   ];
   // No packet: the bytes read were the capture's header (a live capture that saw nothing
   // read tcpdump's 24), and there is no time span or flow to speak of.
-  if (c.packets === 0) lines.push(`  no packets in the ${c.bytes} bytes read`);
+  // With a selection, the bytes read are not those of the packets kept: both are given.
+  const size = c.selection === null ? `${c.bytes} bytes` : `${c.selection.bytesKept} bytes captured (of ${c.bytes} bytes read)`;
+  if (c.packets === 0) lines.push(c.selection === null ? `  no packets in the ${c.bytes} bytes read` : `  no packets kept of the ${c.bytes} bytes read`);
   else {
     lines.push(
-      `  ${c.packets} packets, ${c.bytes} bytes, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
+      `  ${c.packets} packets, ${size}, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
       `  ${c.flows.tcp} TCP and ${c.flows.udp} UDP flows; ${c.ipPackets} IP packets, ${c.nonIpPackets} other` +
         (c.truncatedPackets ? `, ${c.truncatedPackets} cut by the snap length` : "") +
         (c.fragments ? `, ${c.fragments} IP fragments (${c.reassembledDatagrams} datagrams reassembled)` : ""),

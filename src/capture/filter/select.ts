@@ -14,11 +14,25 @@ export interface PacketSelection {
   count: number | null;
 }
 
+/** What a report says of its selection (`capture.selection` in the JSON). */
+export interface SelectionSummary {
+  /** The capture filter's expression; null without one. */
+  filter: string | null;
+  /** -c N; null without it. */
+  count: number | null;
+  packetsKept: number;
+  /** Captured bytes (record lengths, not headers) of the packets kept. */
+  bytesKept: number;
+  /** Packets read and offered to the filter: up to the last one kept when -c was reached. */
+  packetsRead: number;
+}
+
 /** Passes the selected records on to `sink`; one per pass over the capture. */
 export class SelectingSink {
   /** Records offered (up to the moment `done` became true). */
   seen = 0;
   kept = 0;
+  bytesKept = 0;
   /** The count is reached: the reader may stop. */
   done = false;
 
@@ -29,17 +43,12 @@ export class SelectingSink {
     this.seen++;
     if (this.selection.filter !== null && !this.selection.filter.matches(rec)) return;
     this.kept++;
+    this.bytesKept += rec.capLen;
     if (this.selection.count !== null && this.kept >= this.selection.count) this.done = true;
     this.sink(rec);
   };
-}
 
-/** How the report names the selection, e.g. `filter "tcp port 80": 12 of 40 packets` or `first 3 packets`. */
-export function describeSelection(selection: PacketSelection, sink: SelectingSink): string {
-  const parts: string[] = [];
-  if (selection.filter !== null) parts.push(`filter "${selection.filter.expression}"`);
-  if (selection.count !== null && sink.done) parts.push(`first ${sink.kept} ${selection.filter !== null ? "matching " : ""}packets`);
-  else if (selection.filter !== null) parts.push(`${sink.kept} of ${sink.seen} packets`);
-  else parts.push(`all ${sink.kept} packets (fewer than -c ${selection.count})`);
-  return parts.join(": ");
+  summary(): SelectionSummary {
+    return { filter: this.selection.filter?.expression ?? null, count: this.selection.count, packetsKept: this.kept, bytesKept: this.bytesKept, packetsRead: this.seen };
+  }
 }

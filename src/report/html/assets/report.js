@@ -229,6 +229,9 @@
       ["Flows", num(cap.flows.tcp) + " TCP, " + num(cap.flows.udp) + " UDP"],
       ["IP packets", num(cap.ipPackets) + " (" + num(cap.nonIpPackets) + " other)"],
     ];
+    // A capture filter or -c: which packets the report covers, of those read.
+    var sel = cap.selection;
+    if (sel) facts.splice(2, 0, ["Selection", (sel.filter !== null ? "filter \u201c" + sel.filter + "\u201d" : "") + (sel.filter !== null && sel.count !== null ? ", " : "") + (sel.count !== null ? "-c " + sel.count : "") + ": " + num(sel.packetsKept) + " of " + num(sel.packetsRead) + " packets read, " + num(sel.bytesKept) + " bytes captured"]);
     if (cap.truncatedPackets) facts.push(["Cut by snap length", num(cap.truncatedPackets)]);
     if (cap.fragments) facts.push(["IP fragments", num(cap.fragments) + " (" + num(cap.reassembledDatagrams) + " datagrams reassembled)"]);
     var dl = el("dl", { class: "facts" });
