@@ -3,7 +3,7 @@
  * thread reads the whole capture (from the page cache after the first) and routes every
  * record itself: that costs each the framing, but no records cross threads (a single
  * reader copying records to the workers was slower than one thread on a 2-core machine:
- * README, Performance).
+ * docs/PERFORMANCE.md).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { CaptureError } from "../capture/errors.js";
