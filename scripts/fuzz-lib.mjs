@@ -245,7 +245,7 @@ export function sha1(bytes) {
  * problem) for each input that breaks an invariant (once per distinct problem shape),
  * except problems known(problem) accepts (open defects already kept as regressions).
  */
-export async function fuzz({ seeds, seconds, seed, onFailure, onProgress, maxPool = 400, known = () => false, maxRuns = Infinity }) {
+export async function fuzz({ seeds, seconds, seed, onFailure, onProgress = () => {}, maxPool = 400, known = () => false, maxRuns = Infinity }) {
   const pool = seeds.slice();
   const seen = new Set();
   const failed = new Set();

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 import { findAll, parseXml } from "./helpers/xml.js";

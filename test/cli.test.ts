@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { CLI, CORPUS, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 import { findTcpdump } from "../src/capture/programs.js";

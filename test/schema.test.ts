@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { Engine } from "../src/analyze/engine.js";
 import { readSource } from "../src/capture/reader.js";
 import { CaptureError } from "../src/capture/errors.js";
