@@ -149,7 +149,7 @@ const mb = (m) => (Number.isFinite(m.maxRssMb) ? `${m.maxRssMb.toFixed(0)} MB` :
 const cores = typeof availableParallelism === "function" ? availableParallelism() : cpus().length;
 const help = spawnSync(process.execPath, [cli, "analyze", "--help"]);
 const hasJobs = `${help.stdout}${help.stderr}`.includes("--jobs");
-// Files from this size on get one thread per core by default (src/pipeline.ts).
+// Files from this size on get one thread per core by default (src/run/pipeline.ts).
 const minParallelBytes = existsSync(join(root, "dist", "pipeline.js"))
   ? (await import(join(root, "dist", "pipeline.js"))).PARALLEL_MIN_BYTES ?? Infinity : Infinity;
 const analyze = (file, extra = []) => [cli, "analyze", "--format", "json", "--quiet", ...extra, file];

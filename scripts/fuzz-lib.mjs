@@ -23,7 +23,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Ajv from "ajv";
 import fc from "fast-check";
-import { analyzeFile } from "../dist/pipeline.js";
+import { analyzeFile } from "../dist/run/pipeline.js";
 import { CaptureError } from "../dist/capture/errors.js";
 import { reportJsonLines } from "../dist/report/json.js";
 import { renderText } from "../dist/report/text.js";

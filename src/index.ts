@@ -5,10 +5,10 @@
  *   const report = await analyzeFile("capture.pcapng");        // the JSON report object
  *   for await (const p of packets("capture.pcap")) console.log(p.frame, p.flags);
  */
-import { runCapture, type RunOptions } from "./pipeline.js";
+import { runCapture, type RunOptions } from "./run/pipeline.js";
 import { packetLine, type PacketLine } from "./report/packets.js";
 
-export { analyzeFile, runCapture, type RunOptions, type RunResult } from "./pipeline.js";
+export { analyzeFile, runCapture, type RunOptions, type RunResult } from "./run/pipeline.js";
 export { readCapture, readSource, type ReadOptions } from "./capture/reader.js";
 export { PacketRecord, type CaptureInfo } from "./capture/record.js";
 export { CaptureError } from "./capture/errors.js";

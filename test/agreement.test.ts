@@ -30,7 +30,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCapture } from "../src/pipeline.js";
+import { runCapture } from "../src/run/pipeline.js";
 import { ANALYZERS } from "../src/analyze/registry.js";
 import { corpusEntries, oracleFrames } from "./helpers/corpus.js";
 import { CORPUS } from "./helpers/paths.js";

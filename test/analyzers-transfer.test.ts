@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import type { Finding } from "../src/analyze/finding.js";
 import type { Report } from "../src/report/model.js";
 import { CORPUS, FIXTURES } from "./helpers/paths.js";

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import type { Finding } from "../src/analyze/finding.js";
 import { FIXTURES } from "./helpers/paths.js";
 

@@ -18,7 +18,7 @@ import { findTcpdump } from "../src/capture/programs.js";
 import { SelectingSink } from "../src/capture/filter/select.js";
 import { readCapture, readSource } from "../src/capture/reader.js";
 import { StreamSource } from "../src/capture/source.js";
-import { runCapture } from "../src/pipeline.js";
+import { runCapture } from "../src/run/pipeline.js";
 import { CORPUS, ROOT } from "./helpers/paths.js";
 
 const tcpdump = findTcpdump();

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ANALYZERS } from "../src/analyze/registry.js";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { MEASURES } from "../src/check/measures.js";
 import { corpusEntries } from "./helpers/corpus.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";

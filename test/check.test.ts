@@ -15,7 +15,7 @@ import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 import { findAll, parseXml } from "./helpers/xml.js";
 import { ANALYZERS } from "../src/analyze/registry.js";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { ExpectError, KINDS, parseExpectations, readExpectations } from "../src/check/expect.js";
 import { matchReport } from "../src/check/match.js";
 import { formatExpectations, updateExpectations } from "../src/check/baseline.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CaptureError } from "../src/capture/errors.js";
 import { readCapture } from "../src/capture/reader.js";
-import { runCapture } from "../src/pipeline.js";
+import { runCapture } from "../src/run/pipeline.js";
 import { corpusEntries, type CorpusEntry } from "./helpers/corpus.js";
 import { CORPUS } from "./helpers/paths.js";
 import { tsharkAvailable } from "./helpers/tshark.js";

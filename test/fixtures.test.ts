@@ -5,7 +5,7 @@
  * and healthy fixtures must raise nothing above info.
  */
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { goldenView, phenomenonFixtures } from "./helpers/fixtures.js";
 import { ANALYZERS } from "../src/analyze/registry.js";
 

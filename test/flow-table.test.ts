@@ -13,7 +13,7 @@ import { runInNewContext } from "node:vm";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
 import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
 import { readCapture } from "../src/capture/reader.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../src/capture/reader.js";
 import { CaptureError } from "../src/capture/errors.js";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { FIXTURES } from "./helpers/paths.js";
 
 interface Entry {

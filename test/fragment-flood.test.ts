@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, udp, type PcapRecord } from "./helpers/build.js";
 
 const SERVER = 0x0affff01;

@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CORPUS, FIXTURES, ROOT } from "./helpers/paths.js";
 
-const BUILT = existsSync(join(ROOT, "dist", "pipeline.js"));
+const BUILT = existsSync(join(ROOT, "dist", "run", "pipeline.js"));
+// The fuzzer runs the built dist/ (as `npm run fuzz` does): without a build it skips, saying so; CI must not.
+if (!BUILT && process.env.CI) throw new Error("dist/run/pipeline.js is missing: npm run build before the tests");
+if (!BUILT) console.warn("fuzz.test.ts: dist/ is not built (npm run build); the fuzz replay is skipped");
 const REGRESSIONS = join(ROOT, "test", "fuzz-regressions");
 /** Small seeds keep the short run's inputs fast; the script takes bigger ones. */
 const MAX_SEED_BYTES = 32 * 1024;

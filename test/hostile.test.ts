@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { ethernet, ipv4, pcapFile, udp } from "./helpers/build.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sockscope-hostile-"));

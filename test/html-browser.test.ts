@@ -16,7 +16,7 @@ import { chromium, type Browser, type Page, type Request } from "playwright-core
 import { CLI, CORPUS, FIXTURES, ROOT } from "./helpers/paths.js";
 import type { Finding } from "../src/analyze/finding.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../src/report/summary-by-kind.js";
-import { runCapture } from "../src/pipeline.js";
+import { runCapture } from "../src/run/pipeline.js";
 import { buildReport } from "../src/report/model.js";
 import { SeriesCollector, renderHtml } from "../src/report/html/index.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCapture } from "../src/pipeline.js";
+import { runCapture } from "../src/run/pipeline.js";
 import { buildReport } from "../src/report/model.js";
 import { SeriesCollector, renderHtml, scriptJson, escapeHtml } from "../src/report/html/index.js";
 import { fairShares, selectRows, FLOW_POINTS_MAX } from "../src/report/html/downsample.js";

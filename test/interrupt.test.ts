@@ -254,7 +254,7 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
 
 describe("the stop line (shared by --jobs threads)", () => {
   it("stops every thread at the furthest frame any has claimed, none past it", async () => {
-    const { StopLine } = await import(join(ROOT, "dist", "parallel", "stop-line.js"));
+    const { StopLine } = await import(join(ROOT, "dist", "run", "parallel", "stop-line.js"));
     const main = StopLine.create(2);
     const worker = new StopLine(main.buffer, 1);
     for (let f = 1; f <= 5000; f++) expect(main.take(f)).toBe(true); // the main thread is ahead
@@ -271,7 +271,7 @@ describe("the stop line (shared by --jobs threads)", () => {
 
 describe("the ends of a reading: requested or interrupted (the library)", () => {
   it("lastFrame is a requested end: no interruption, no warning", async () => {
-    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const { runCapture } = await import(join(ROOT, "dist", "run", "pipeline.js"));
     const { info } = await runCapture(bulk, { lastFrame: 5 });
     expect(info.packets).toBe(5);
     expect(info.interrupted).toBeUndefined();
@@ -279,7 +279,7 @@ describe("the ends of a reading: requested or interrupted (the library)", () => 
   });
 
   it("a pass whose signal fired before it began reads to lastFrame, where it was interrupted", async () => {
-    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const { runCapture } = await import(join(ROOT, "dist", "run", "pipeline.js"));
     const c = new AbortController();
     c.abort("SIGINT");
     const { info } = await runCapture(bulk, { lastFrame: 5, signal: c.signal });
@@ -288,7 +288,7 @@ describe("the ends of a reading: requested or interrupted (the library)", () => 
   });
 
   it("--jobs: a capture found unsplittable after Ctrl-C is read on one thread up to the line drawn", async () => {
-    const { analyzeCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const { analyzeCapture } = await import(join(ROOT, "dist", "run", "pipeline.js"));
     // r5_vlancap: a second VLAN at frame 2 (unsplittable); then 1100 copies of frame 1,
     // so the capture goes past the line (the main thread's first claim: frames 1-1024).
     const src = readFileSync(join(ROOT, "fixtures", "parallel", "r5_vlancap.pcap"));
@@ -310,7 +310,7 @@ describe("the ends of a reading: requested or interrupted (the library)", () => 
 
 describe("one signal for many reads (the library)", () => {
   it("each read stops listening to the signal when it ends: no listener leak warning", async () => {
-    const { runCapture } = await import(join(ROOT, "dist", "pipeline.js"));
+    const { runCapture } = await import(join(ROOT, "dist", "run", "pipeline.js"));
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on("warning", onWarning);

@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, ftruncateSync, readFileSync, rmSync, 
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { jobsFor, MIN_BYTES_PER_JOB } from "../src/pipeline.js";
+import { jobsFor, MIN_BYTES_PER_JOB } from "../src/run/pipeline.js";
 import { CLI, FIXTURES } from "./helpers/paths.js";
 
 const small = join(FIXTURES, "healthy", "bulk-transfer.pcap");

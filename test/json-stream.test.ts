@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { reportJsonLines } from "../src/report/json.js";
 import type { Report } from "../src/report/model.js";
 import { FIXTURES } from "./helpers/paths.js";

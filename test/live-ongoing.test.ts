@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { LiveSession, type OngoingEvent } from "../src/capture/live/session.js";
+import { LiveSession, type OngoingEvent } from "../src/run/live-session.js";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { Engine } from "../src/analyze/engine.js";
 import type { Finding } from "../src/analyze/finding.js";

@@ -13,9 +13,9 @@ import { CLI, FIXTURES, ROOT } from "./helpers/paths.js";
 import { execFileSync } from "node:child_process";
 
 const dist = (m: string) => import(join(ROOT, "dist", m));
-const { analyzeFile } = await dist("pipeline.js");
+const { analyzeFile } = await dist("run/pipeline.js");
 const { readCapture } = await dist("capture/reader.js");
-const { ShardRouter, UNSPLITTABLE } = await dist("parallel/router.js");
+const { ShardRouter, UNSPLITTABLE } = await dist("run/parallel/router.js");
 
 function captures(dir: string): string[] {
   const out: string[] = [];

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding, Severity } from "../src/analyze/finding.js";
 import { REPORT_SCHEMA, type FlowReport, type Report } from "../src/report/model.js";
 import { DEFAULT_SUMMARY_THRESHOLD, renderText, summariseByKind } from "../src/report/text.js";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
 
 function flow(id: number): FlowReport {

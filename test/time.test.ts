@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AnalysisClock, BACKWARD_JUMP_SEC, FORWARD_JUMP_SEC, rawTime } from "../src/analyze/clock.js";
-import { analyzeFile } from "../src/pipeline.js";
+import { analyzeFile } from "../src/run/pipeline.js";
 import { isoTime } from "../src/report/time.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, pcapngFile, tcp, type PcapRecord } from "./helpers/build.js";
 import { CLI, CORPUS } from "./helpers/paths.js";

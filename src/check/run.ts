@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { CaptureError } from "../capture/errors.js";
-import { runCapture, type RunOptions } from "../pipeline.js";
+import { runCapture, type RunOptions } from "../run/pipeline.js";
 import { buildReport, type Report } from "../report/model.js";
 import { ExpectError, parseExpectations, type Expectations } from "./expect.js";
 import { matchReport, type MatchResult } from "./match.js";

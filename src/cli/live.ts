@@ -19,13 +19,13 @@ import {
   DEFAULT_BUFFER_KIB, defaultBackend, makeBackend, totalDropped, type BackendName, type LiveBackend, type LiveEnd,
 } from "../capture/live/backend.js";
 import { LiveClock } from "../capture/live/clock.js";
-import { DropWatch } from "../capture/live/drop-watch.js";
+import { DropWatch } from "../run/drop-watch.js";
 import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
 import {
   LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC, LiveSession, type OngoingEvent,
-} from "../capture/live/session.js";
+} from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
 import type { FlowEndReason } from "../decode/flow.js";

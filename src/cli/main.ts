@@ -13,7 +13,7 @@ import { CaptureError } from "../capture/errors.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
-import { analyzeCapture, defaultJobs, jobsFor, MIN_BYTES_PER_JOB, runCapture, type RunOptions } from "../pipeline.js";
+import { analyzeCapture, defaultJobs, jobsFor, MIN_BYTES_PER_JOB, runCapture, type RunOptions } from "../run/pipeline.js";
 import { analysisWarnings, buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";

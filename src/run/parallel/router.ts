@@ -13,11 +13,11 @@
  *   joined with state that spans the capture (FlowTable.joinAcrossVlans).
  * Every worker runs the same router over the same records, so they all agree.
  */
-import type { PacketRecord } from "../capture/record.js";
-import { PacketDecoder } from "../decode/decoder.js";
-import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from "../decode/link.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../decode/packet.js";
-import { isIcmpError } from "../decode/transport.js";
+import type { PacketRecord } from "../../capture/record.js";
+import { PacketDecoder } from "../../decode/decoder.js";
+import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from "../../decode/link.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/packet.js";
+import { isIcmpError } from "../../decode/transport.js";
 
 /** `route`'s answer once the capture has shown it cannot be split. */
 export const UNSPLITTABLE = -1;

@@ -25,18 +25,18 @@
  * most `maxFlows`, idle ones evicted beyond), ended flows are dropped, and the summary
  * keeps a bounded number of findings and ended flows (the stream has them all).
  */
-import type { PacketRecord } from "../record.js";
-import type { CaptureInfo } from "../record.js";
-import { Engine, type EngineOptions } from "../../analyze/engine.js";
-import { rawTime } from "../../analyze/clock.js";
-import type { AnalyzerDescriptor, OngoingCondition } from "../../analyze/analyzer.js";
-import type { Finding, Severity } from "../../analyze/finding.js";
-import { L4_TCP } from "../../decode/packet.js";
-import type { ExpireOptions, Flow, FlowEndReason } from "../../decode/flow.js";
-import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../../report/model.js";
-import type { PcapWriter } from "./pcap-writer.js";
+import type { PacketRecord } from "../capture/record.js";
+import type { CaptureInfo } from "../capture/record.js";
+import { Engine, type EngineOptions } from "../analyze/engine.js";
+import { rawTime } from "../analyze/clock.js";
+import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
+import type { Finding, Severity } from "../analyze/finding.js";
+import { L4_TCP } from "../decode/packet.js";
+import type { ExpireOptions, Flow, FlowEndReason } from "../decode/flow.js";
+import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../report/model.js";
+import type { PcapWriter } from "../capture/live/pcap-writer.js";
 
-import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "./defaults.js";
+import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
 export { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC };
 /** Findings and ended flows kept for the summary. */
 export const LIVE_KEEP_FINDINGS = 5000;

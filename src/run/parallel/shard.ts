@@ -4,12 +4,12 @@
  * the same ShardRouter, so all threads agree on who owns what without talking; only this
  * shard's records are analysed, the others only move the engine's clock.
  */
-import type { ReadOptions } from "../capture/reader.js";
-import { readCapture, StopReading } from "../capture/reader.js";
-import type { CaptureInfo } from "../capture/record.js";
-import { Engine } from "../analyze/engine.js";
-import { ANALYZERS } from "../analyze/registry.js";
-import { engineResult } from "../report/model.js";
+import type { ReadOptions } from "../../capture/reader.js";
+import { readCapture, StopReading } from "../../capture/reader.js";
+import type { CaptureInfo } from "../../capture/record.js";
+import { Engine } from "../../analyze/engine.js";
+import { ANALYZERS } from "../../analyze/registry.js";
+import { engineResult } from "../../report/model.js";
 import type { ShardEnd, WorkerInit } from "./protocol.js";
 import { ShardRouter, UNSPLITTABLE } from "./router.js";
 import { StopLine } from "./stop-line.js";

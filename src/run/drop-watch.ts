@@ -3,9 +3,9 @@
  * into one warning for each second that lost packets, and notes the drops with the
  * session, which marks the findings of the flows open meanwhile.
  */
-import { totalDropped, type LiveStats } from "./backend.js";
-import type { LiveClock } from "./clock.js";
-import type { LiveSession } from "./session.js";
+import { totalDropped, type LiveStats } from "../capture/live/backend.js";
+import type { LiveClock } from "../capture/live/clock.js";
+import type { LiveSession } from "./live-session.js";
 
 export interface DropWarning { dropped: number; kernel: number | null; interface: number | null; sockscope: number | null; message: string }
 

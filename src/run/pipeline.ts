@@ -4,13 +4,13 @@
  */
 import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
-import { readCapture, type ReadOptions } from "./capture/reader.js";
-import type { CaptureInfo } from "./capture/record.js";
-import { Engine, type EngineOptions, type PacketObserver } from "./analyze/engine.js";
-import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "./report/model.js";
+import { readCapture, type ReadOptions } from "../capture/reader.js";
+import type { CaptureInfo } from "../capture/record.js";
+import { Engine, type EngineOptions, type PacketObserver } from "../analyze/engine.js";
+import { buildReportFrom, engineResult, type AnalysisResult, type FlowFilter, type Report } from "../report/model.js";
 import { runParallel } from "./parallel/run.js";
-import { ANALYZERS } from "./analyze/registry.js";
-import { SelectingSink, type PacketSelection } from "./capture/filter/select.js";
+import { ANALYZERS } from "../analyze/registry.js";
+import { SelectingSink, type PacketSelection } from "../capture/filter/select.js";
 
 export interface RunOptions extends EngineOptions {
   observer?: PacketObserver;

@@ -4,10 +4,10 @@
  * re-pointed at those numbers and sorted the engine's way, statistics summed, and the
  * analyzers' capture-wide states merged and resolved.
  */
-import type { AnalyzerDescriptor } from "../analyze/analyzer.js";
-import { DecodeStats } from "../analyze/engine.js";
-import { compareFindings, type Finding } from "../analyze/finding.js";
-import type { AnalysisResult, FlowReport } from "../report/model.js";
+import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
+import { DecodeStats } from "../../analyze/engine.js";
+import { compareFindings, type Finding } from "../../analyze/finding.js";
+import type { AnalysisResult, FlowReport } from "../../report/model.js";
 import type { ShardEnd } from "./protocol.js";
 
 export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<any>[]): AnalysisResult {

@@ -6,7 +6,7 @@
  * docs/PERFORMANCE.md).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { CaptureError } from "../capture/errors.js";
+import { CaptureError } from "../../capture/errors.js";
 import type { WorkerInit, WorkerMessage } from "./protocol.js";
 import { analyseShard, Unsplittable } from "./shard.js";
 
