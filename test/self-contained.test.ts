@@ -1,6 +1,6 @@
 /**
  * A user's clone holds only the repository: no test, source, script or README example may
- * read from beside it (the team's ../shared folder, say). test/corpus carries the captures.
+ * read from beside it (a folder of the team's next to the clone, say). test/corpus carries the captures.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -17,7 +17,7 @@ function files(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** A path that climbs out of the repository root: "../shared", join(ROOT, "..", …). */
+/** A path that climbs out of the repository root: to a sibling folder, or join(ROOT, "..", …). */
 const OUTSIDE = /\.\.\/shared|"\.\.", "shared"|ROOT, "\.\."/;
 
 describe("the repository is self-contained", () => {
