@@ -50,7 +50,10 @@ export class AnalysisClock {
   private offset = 0;
   /** The latest analysis time so far; -Infinity before the first record. */
   private latest = -Infinity;
-  /** The latest analysis time two records in a row reached (the lower of the two); -Infinity until two. */
+  /**
+   * The latest analysis time two records in a row reached (the lower of the two); -Infinity
+   * until two. One far-future record cannot move it: the flow table retires by it.
+   */
   private confirmed = -Infinity;
   private previous = -Infinity;
   /** In order: `at` only grows. */
@@ -71,6 +74,11 @@ export class AnalysisClock {
     this.previous = a;
     if (a > latest) this.latest = a;
     return a;
+  }
+
+  /** See `confirmed`: the clock closed flows are retired by. */
+  get confirmedTime(): number {
+    return this.confirmed;
   }
 
   /** Analysis time of real time `t` with the offset in force now (no jump noted): for times of the latest record. */

@@ -208,7 +208,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.currentTime = time;
     if (st.firstTime < 0) { st.firstTime = time; st.firstFrame = frame; }
     if (time > st.lastTime) st.lastTime = time;
-    this.flows.advanceClock(time);
+    this.flows.advanceClock(this.clock.confirmedTime);
     const p = this.decoder.decode(rec, time);
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
@@ -263,7 +263,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
 
   /** A record another `--jobs` worker analyses (frame `frame`, real time `time`): it still moves this engine's clocks. */
   advanceClock(time: number, frame: number): void {
-    this.flows.advanceClock(this.clock.toAnalysis(frame, time));
+    this.clock.toAnalysis(frame, time);
+    this.flows.advanceClock(this.clock.confirmedTime);
   }
 
   /**

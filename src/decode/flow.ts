@@ -308,23 +308,21 @@ export class FlowTable {
   /**
    * The clock retirement goes by: the capture's time, advanced by every record
    * (`advanceClock`, also for records of other `--jobs` shards, so every worker retires at
-   * the same records). It moves to the lower of a record's time and the previous one's,
-   * so it takes two records to move it: one far-future timestamp (a capture merged from
-   * several interfaces) cannot retire every closed flow at once.
+   * the same records). It is the analysis clock's confirmed time (AnalysisClock: the lower
+   * of a record's time and the previous one's), so it takes two records to move it: one
+   * far-future timestamp (a capture merged from several interfaces) cannot retire every
+   * closed flow at once.
    */
   private clock = -Infinity;
-  private previousTime = -Infinity;
   private nextSweep = -Infinity;
 
   constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {
     this.retireAfterSec = limits.retireAfterSec ?? Infinity;
   }
 
-  /** A record of the capture (any, even one another worker analyses) has time `t`. */
-  advanceClock(t: number): void {
+  /** After a record of the capture (any, even one another worker analyses): the analysis clock's confirmed time. */
+  advanceClock(confirmed: number): void {
     if (this.retireAfterSec === Infinity) return;
-    const confirmed = Math.min(t, this.previousTime);
-    this.previousTime = t;
     if (confirmed <= this.clock) return;
     this.clock = confirmed;
     if (this.clock >= this.nextSweep) {
