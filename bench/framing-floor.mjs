@@ -5,7 +5,7 @@ import { openSync, readSync, closeSync } from "node:fs";
 const path = process.argv[2];
 const fd = openSync(path, "r");
 const CHUNK = 4 << 20;
-let buf = Buffer.allocUnsafeSlow(CHUNK);
+const buf = Buffer.allocUnsafeSlow(CHUNK);
 const t0 = process.hrtime.bigint();
 let end = readSync(fd, buf, 0, CHUNK, null);
 const le = buf.readUInt32BE(0) === 0xd4c3b2a1 || buf.readUInt32BE(0) === 0x4d3cb2a1;

@@ -164,7 +164,7 @@ describe.skipIf(tcpdump === null)("compiling", () => {
   it("one program per link type, compiled once", () => {
     let calls = 0;
     const real = new CaptureFilter("tcp");
-    const f = new CaptureFilter("tcp", (e, lt) => { calls++; return real.programFor(lt); });
+    const f = new CaptureFilter("tcp", (_e, lt) => { calls++; return real.programFor(lt); });
     f.programFor(1); f.programFor(0); f.programFor(1); f.programFor(0);
     expect(calls).toBe(2);
   });

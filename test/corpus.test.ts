@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CaptureError } from "../src/capture/errors.js";
 import { readCapture } from "../src/capture/reader.js";
+import type { CaptureInfo } from "../src/capture/record.js";
 import { runCapture } from "../src/run/pipeline.js";
 import { corpusEntries, type CorpusEntry } from "./helpers/corpus.js";
 import { CORPUS } from "./helpers/paths.js";
@@ -63,7 +64,7 @@ describe("reading every corpus file", () => {
     it(e.file, async () => {
       let delivered = 0;
       let badRecord: string | null = null;
-      let info;
+      let info: CaptureInfo | undefined;
       try {
         info = await readCapture(e.path, (r) => {
           delivered++;

@@ -359,7 +359,7 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
       count: tr.querySelectorAll("td")[2]!.textContent, example: tr.querySelector(".example-summary")!.textContent,
     })));
     expect(kindRows.map((r) => [r.kind, r.severity, r.count])).toEqual(kinds.map((k) => [k.kind, k.severity, String(k.findings)]));
-    kindRows.forEach((r, i) => expect(r.example).toContain(kinds[i]!.example.summary));
+    kindRows.forEach((r, i) => { expect(r.example).toContain(kinds[i]!.example.summary); });
     // Worst flows: by worst severity, then number of findings.
     const worst = await page.$$eval("#worst-flows li", (lis) => lis.map((li) => [Number((li as HTMLElement).dataset.flow), (li as HTMLElement).dataset.severity]));
     expect(worst.length).toBeGreaterThan(0);

@@ -18,7 +18,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { newCaptureInfo, readCapture } from "../src/capture/reader.js";
-import { PacketRecord } from "../src/capture/record.js";
 import { LiveSession } from "../src/run/live-session.js";
 import { LiveClock } from "../src/capture/live/clock.js";
 import { PcapWriter } from "../src/capture/live/pcap-writer.js";

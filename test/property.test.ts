@@ -653,7 +653,7 @@ interface Conv {
   lens: number[];
 }
 
-const arbConv = fc.record({
+const arbConv: fc.Arbitrary<Conv> = fc.record({
   midstream: fc.boolean(),
   swap: fc.boolean(),
   synRetx: fc.integer({ min: 0, max: 2 }),
@@ -722,7 +722,7 @@ describe("flow table against a small model", () => {
         all.push(live[pick[j % pick.length]! % live.length]!.shift()!);
       }
       const engine = new Engine({ analyzers: [] });
-      all.forEach((s, i) => engine.onPacket(record(s.bytes, 1, undefined, i + 1, 1000 + i * 0.01)));
+      all.forEach((s, i) => { engine.onPacket(record(s.bytes, 1, undefined, i + 1, 1000 + i * 0.01)); });
       engine.finish();
       const flows = engine.flows.all;
       expect(flows.length).toBe(tuples.reduce((n, convs) => n + convs.length, 0));

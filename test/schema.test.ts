@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { Engine } from "../src/analyze/engine.js";
 import { readSource } from "../src/capture/reader.js";
+import type { CaptureInfo } from "../src/capture/record.js";
 import { CaptureError } from "../src/capture/errors.js";
 import { buildReport } from "../src/report/model.js";
 import { reportJsonLines } from "../src/report/json.js";
@@ -25,7 +26,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 /** The JSON text `analyze -F json` would print for these bytes, parsed back; null if not a capture at all. */
 async function jsonReport(bytes: Uint8Array, name: string): Promise<unknown | null> {
   const engine = new Engine();
-  let info;
+  let info: CaptureInfo | undefined;
   try {
     info = await readSource(new MemorySource(bytes), engine.onPacket, {});
   } catch (e) {

@@ -80,13 +80,13 @@ describe("summary by kind past the threshold", () => {
       ["info", "time-wait", 30, 30],
     ]);
     const byKind = Object.fromEntries(kinds.map((k) => [k.kind, k]));
-    expect(byKind["retransmission"]!.topFlows).toEqual([{ flow: 7, occurrences: 6 }, { flow: 5, occurrences: 4 }, { flow: 9, occurrences: 4 }]);
+    expect(byKind.retransmission!.topFlows).toEqual([{ flow: 7, occurrences: 6 }, { flow: 5, occurrences: 4 }, { flow: 9, occurrences: 4 }]);
     expect(byKind["rst-after-fin"]!.topFlows).toEqual([{ flow: 3, occurrences: 2 }, { flow: 12, occurrences: 2 }]);
     expect(byKind["time-wait"]!.topFlows.map((t) => t.flow)).toEqual([1, 2, 3]);
     // Examples: first by flow id, then frame; for a mixed kind, the first of its worst.
-    expect(byKind["retransmission"]!.example.frames[0]).toBe(25);
+    expect(byKind.retransmission!.example.frames[0]).toBe(25);
     expect(byKind["rst-after-fin"]!.example.flow).toBe(3);
-    expect(byKind["keepalive"]!.example.severity).toBe("error");
+    expect(byKind.keepalive!.example.severity).toBe("error");
   });
 
   it("prints the table, one example per kind and where the full list is", () => {

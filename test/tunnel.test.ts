@@ -31,7 +31,7 @@ function gtpu(flags: number, payload: Uint8Array, extensions: number[][] = [], t
   const opt: number[] = [];
   if (flags & 0x07) {
     opt.push(0, 1, 0, extensions.length > 0 ? 0x85 : 0);
-    extensions.forEach((e, i) => opt.push((e.length + 2) / 4, ...e, i + 1 < extensions.length ? 0x85 : 0));
+    extensions.forEach((e, i) => { opt.push((e.length + 2) / 4, ...e, i + 1 < extensions.length ? 0x85 : 0); });
   }
   const body = concat([new Uint8Array(opt), payload]);
   return udp(2152, 2152, concat([new Uint8Array([flags, type, ...u16(body.length), 0, 0, 0, 1]), body]));

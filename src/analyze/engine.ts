@@ -437,7 +437,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     let flow: Flow | null = null;
     if (d.srcPort >= 0 && (d.proto === L4_TCP || d.proto === L4_UDP)) {
       flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
-      if (flow !== null && flow.retired) return; // its analysis is over
+      if (flow?.retired) return; // its analysis is over
     }
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this);

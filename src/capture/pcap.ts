@@ -63,7 +63,7 @@ export class PcapFramer implements Framer {
         this.warnedOverSnap = true;
         ctx.warn(base + pos, `record ${this.frame + 1} has ${capLen} captured bytes, more than the file's snap length ${this.snapLen}`);
       }
-      let frac = dv.getUint32(pos + 4, le);
+      const frac = dv.getUint32(pos + 4, le);
       if (frac >= unitsPerSec) {
         if (!this.warnedBadFraction) {
           this.warnedBadFraction = true;

@@ -86,7 +86,7 @@ export function formatExpectations(doc: Record<string, unknown>): string {
     if (Array.isArray(v)) {
       if (v.length === 0) { lines.push(`  ${JSON.stringify(k)}: []${comma}`); return; }
       lines.push(`  ${JSON.stringify(k)}: [`);
-      v.forEach((e, j) => lines.push(`    ${inlineJson(canonicalEntry(e))}${j + 1 < v.length ? "," : ""}`));
+      v.forEach((e, j) => { lines.push(`    ${inlineJson(canonicalEntry(e))}${j + 1 < v.length ? "," : ""}`); });
       lines.push(`  ]${comma}`);
     } else {
       lines.push(`  ${JSON.stringify(k)}: ${inlineJson(v)}${comma}`);

@@ -51,7 +51,7 @@ function checkLines(c: CheckItem, st: Style, verbose: boolean): string[] {
     return out;
   }
   // Several problems with one finding: say where it is once, after the last of them.
-  c.problems.forEach((p, i) => out.push(...problemLines(p, st, p.finding === undefined || c.problems[i + 1]?.finding !== p.finding)));
+  c.problems.forEach((p, i) => { out.push(...problemLines(p, st, p.finding === undefined || c.problems[i + 1]?.finding !== p.finding)); });
   if (c.type === "expect" && c.problems.some((p) => p.what === "findings")) {
     for (const f of c.findings.slice(0, 5)) out.push(`        chosen: ${whereText(f, 5)}`);
     if (c.findings.length > 5) out.push(`        … and ${c.findings.length - 5} more`);

@@ -9,7 +9,7 @@
  */
 import { LIVE_HELP, INTERFACES_HELP } from "./help-texts.js";
 import { CAPTURE_OPTIONS, parseCommandArgs } from "./args.js";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { parseArgs, ParseArgsConfig } from "node:util";
 import { unlinkSync } from "node:fs";
 import { readSource } from "../capture/reader.js";
 import { CaptureError } from "../capture/errors.js";
@@ -24,7 +24,7 @@ import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
 import {
-  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC, LiveSession, type OngoingEvent,
+  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_UDP_IDLE_SEC, LiveSession, type OngoingEvent,
 } from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";

@@ -3,7 +3,7 @@
  * VLAN tags. Stateless. Returns the IP version found (4, 6) or 0 for non-IP frames
  * (ARP, LLDP, ...), which are counted but not decoded further.
  */
-import { type DecodedPacket } from "./packet.js";
+import type { DecodedPacket } from "./packet.js";
 
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;

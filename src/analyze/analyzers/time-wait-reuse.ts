@@ -77,7 +77,7 @@ const analyzer = defineAnalyzer<State>({
   },
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
-      if (flow.previous !== null) start(s, flow, flow.previous, seg.frame, seg.time, out.options.mslSec);
+      if (flow.previous !== null) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
       return;
     }
     if (!s.active || s.synAckFrame !== 0 || s.serverRstFrame !== 0) return;
@@ -99,7 +99,7 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function start(s: State, flow: Flow, prev: Flow, frame: number, time: number, mslSec: number): void {
+function start(s: State, prev: Flow, frame: number, time: number, mslSec: number): void {
   const tw = timeWaitOf(prev);
   const [pc, ps] = prev.ep;
   let previous: Previous, closedAt: number;

@@ -64,15 +64,16 @@ function startFailed(e: unknown): void {
 function main(): void {
   const cfg = JSON.parse(process.argv[2] ?? "{}") as CapWorkerConfig;
   const clock = new LiveClock();
-  let Cap;
-  try { Cap = loadCap().Cap; } catch (e) { return startFailed(e); }
+  let Cap: ReturnType<typeof loadCap>["Cap"];
+  try { Cap = loadCap().Cap; } catch (e) { startFailed(e); return; }
   // Open once without the filter so that a refusal (permission, no such interface) is
   // told apart from a filter libpcap cannot compile.
   if (cfg.filter !== "") {
     const probe = new Cap();
     keep.push(probe);
     try { probe.open(cfg.iface, "", Math.min(cfg.bufferBytes, 1 << 20), Buffer.alloc(cfg.snapLen)); } catch (e) {
-      return startFailed(describeOpenError(cfg.iface, (e as Error).message, "node"));
+      startFailed(describeOpenError(cfg.iface, (e as Error).message, "node"));
+      return;
     }
     probe.close();
   }
@@ -84,9 +85,10 @@ function main(): void {
     linkName = cap.open(cfg.iface, cfg.filter, cfg.bufferBytes, buf);
   } catch (e) {
     const m = (e as Error).message;
-    return startFailed(cfg.filter !== ""
+    startFailed(cfg.filter !== ""
       ? new LiveError(`bad capture filter "${cfg.filter}": libpcap says: ${m}`, "filter")
       : describeOpenError(cfg.iface, m, "node"));
+    return;
   }
   const linkType = linkTypeOf(linkName);
 

@@ -48,7 +48,7 @@ export function allocate(flowIds: readonly number[], withFindings: ReadonlySet<n
   const out = new Map<number, number>();
   hot.forEach((id, i) => { out.set(id, hotShares[i]!); used += hotShares[i]!; });
   const coldShares = fairShares(cold.map(sizeOf), budget - used, OTHER_FLOW_POINTS_MAX);
-  cold.forEach((id, i) => out.set(id, coldShares[i]!));
+  cold.forEach((id, i) => { out.set(id, coldShares[i]!); });
   return out;
 }
 

@@ -137,7 +137,7 @@ export class SeriesCollector implements FlowSeriesSet {
       if (lenV > 0 && (this.snipped[id]! & (1 << dir)) === 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
     }
     if ((meta & META_NOTABLE) === 0) {
-      const fs = this.shift[id]!, sh = fs > this.globalShift ? fs : this.globalShift;
+      const fs = this.shift[id]!, sh = Math.max(fs , this.globalShift);
       if (sh > 0 && ord % 2 ** sh !== 0) return;
       this.keptOrdinary[id]++;
     } else {

@@ -17,7 +17,7 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
   shards.forEach((s, shard) => { for (const flow of s.result.flows) tagged.push({ shard, flow }); });
   tagged.sort((a, b) => a.flow.firstFrame - b.flow.firstFrame);
   const newId = shards.map(() => new Map<number, number>());
-  tagged.forEach(({ shard, flow }, i) => newId[shard]!.set(flow.id, i + 1));
+  tagged.forEach(({ shard, flow }, i) => { newId[shard]!.set(flow.id, i + 1); });
   const flows = tagged.map(({ shard, flow }) => ({
     ...flow,
     id: newId[shard]!.get(flow.id)!,
