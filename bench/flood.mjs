@@ -27,11 +27,14 @@ if (!Number.isInteger(D) || D < 0) throw new Error(`bad data segment count ${seg
 if (!Number.isInteger(P) || P < 1 || P > 1460) throw new Error(`bad payload size ${payloadArg}`);
 
 const PORTS_PER_IP = 50000;
-const SERVER_IP = (10 << 24 | 255 << 16 | 255 << 8 | 1) >>> 0;
+const SERVER_IP = ((10 << 24) | (255 << 16) | (255 << 8) | 1) >>> 0;
 const SERVER_PORT = 80;
-const SYN = 0x02, ACK = 0x10, PSH = 0x08, FIN = 0x01;
+const SYN = 0x02,
+  ACK = 0x10,
+  PSH = 0x08,
+  FIN = 0x01;
 const HDR = 14 + 20 + 20; // Ethernet + IPv4 + TCP, no options
-const clientIp = (i) => (10 << 24 | (1 + Math.floor(i / PORTS_PER_IP))) >>> 0;
+const clientIp = (i) => ((10 << 24) | (1 + Math.floor(i / PORTS_PER_IP))) >>> 0;
 const clientPort = (i) => 10000 + (i % PORTS_PER_IP);
 // Deterministic, spread-out initial sequence numbers.
 const clientIsn = (i) => Math.imul(i + 1, 0x9e3779b1) >>> 0;
@@ -67,9 +70,20 @@ function flush() {
   pos = 0;
 }
 
-function be16(o, v) { buf[o] = v >>> 8; buf[o + 1] = v & 0xff; }
-function be32(o, v) { buf[o] = v >>> 24; buf[o + 1] = (v >>> 16) & 0xff; buf[o + 2] = (v >>> 8) & 0xff; buf[o + 3] = v & 0xff; }
-function fold(s) { while (s > 0xffff) s = (s & 0xffff) + (s >>> 16); return s; }
+function be16(o, v) {
+  buf[o] = v >>> 8;
+  buf[o + 1] = v & 0xff;
+}
+function be32(o, v) {
+  buf[o] = v >>> 24;
+  buf[o + 1] = (v >>> 16) & 0xff;
+  buf[o + 2] = (v >>> 8) & 0xff;
+  buf[o + 3] = v & 0xff;
+}
+function fold(s) {
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
 
 /** One Ethernet/IPv4/TCP packet; `fromClient` picks the direction. */
 function packet(i, fromClient, flags, seq, ack, withPayload) {
@@ -83,24 +97,34 @@ function packet(i, fromClient, flags, seq, ack, withPayload) {
   buf.writeUInt32LE(frame, pos + 12);
   const e = pos + 16;
   // Ethernet: dst, src (locally administered), type IPv4.
-  const cMac = 0x02, sMac = 0x04;
-  buf[e] = fromClient ? sMac : cMac; buf[e + 1] = 0; be32(e + 2, fromClient ? 1 : i + 2);
-  buf[e + 6] = fromClient ? cMac : sMac; buf[e + 7] = 0; be32(e + 8, fromClient ? i + 2 : 1);
+  const cMac = 0x02,
+    sMac = 0x04;
+  buf[e] = fromClient ? sMac : cMac;
+  buf[e + 1] = 0;
+  be32(e + 2, fromClient ? 1 : i + 2);
+  buf[e + 6] = fromClient ? cMac : sMac;
+  buf[e + 7] = 0;
+  be32(e + 8, fromClient ? i + 2 : 1);
   be16(e + 12, 0x0800);
   // IPv4
   const ip = e + 14;
   const src = fromClient ? clientIp(i) : SERVER_IP;
   const dst = fromClient ? SERVER_IP : clientIp(i);
   const totalLen = 40 + len;
-  const id = ipId = (ipId + 1) & 0xffff;
-  buf[ip] = 0x45; buf[ip + 1] = 0;
+  const id = (ipId = (ipId + 1) & 0xffff);
+  buf[ip] = 0x45;
+  buf[ip + 1] = 0;
   be16(ip + 2, totalLen);
   be16(ip + 4, id);
   be16(ip + 6, 0x4000); // DF
-  buf[ip + 8] = 64; buf[ip + 9] = 6;
+  buf[ip + 8] = 64;
+  buf[ip + 9] = 6;
   be32(ip + 12, src);
   be32(ip + 16, dst);
-  const srcHi = src >>> 16, srcLo = src & 0xffff, dstHi = dst >>> 16, dstLo = dst & 0xffff;
+  const srcHi = src >>> 16,
+    srcLo = src & 0xffff,
+    dstHi = dst >>> 16,
+    dstLo = dst & 0xffff;
   const ipSum = 0x4500 + totalLen + id + 0x4000 + 0x4006 + srcHi + srcLo + dstHi + dstLo;
   be16(ip + 10, ~fold(ipSum) & 0xffff);
   // TCP
@@ -115,8 +139,22 @@ function packet(i, fromClient, flags, seq, ack, withPayload) {
   be16(t + 12, offFlags);
   be16(t + 14, 65535);
   be16(t + 18, 0);
-  let sum = srcHi + srcLo + dstHi + dstLo + 6 + 20 + len // pseudo header
-    + sport + dport + (seq >>> 16) + (seq & 0xffff) + (ack >>> 16) + (ack & 0xffff) + offFlags + 65535;
+  let sum =
+    srcHi +
+    srcLo +
+    dstHi +
+    dstLo +
+    6 +
+    20 +
+    len + // pseudo header
+    sport +
+    dport +
+    (seq >>> 16) +
+    (seq & 0xffff) +
+    (ack >>> 16) +
+    (ack & 0xffff) +
+    offFlags +
+    65535;
   if (withPayload) {
     payload.copy(buf, t + 20);
     sum += payloadSum;
@@ -130,7 +168,8 @@ const sSeq = new Uint32Array(N); // next server sequence number
 
 // 1. handshakes
 for (let i = 0; i < N; i++) {
-  const c = clientIsn(i), s = serverIsn(i);
+  const c = clientIsn(i),
+    s = serverIsn(i);
   packet(i, true, SYN, c, 0, false);
   packet(i, false, SYN | ACK, s, (c + 1) >>> 0, false);
   packet(i, true, ACK, (c + 1) >>> 0, (s + 1) >>> 0, false);
@@ -151,8 +190,14 @@ for (let r = 0; r < D; r++) {
   }
 }
 // 3. closes
-for (let i = 0; i < N; i++) { packet(i, true, FIN | ACK, cSeq[i], sSeq[i], false); cSeq[i] = (cSeq[i] + 1) >>> 0; }
-for (let i = 0; i < N; i++) { packet(i, false, FIN | ACK, sSeq[i], cSeq[i], false); sSeq[i] = (sSeq[i] + 1) >>> 0; }
+for (let i = 0; i < N; i++) {
+  packet(i, true, FIN | ACK, cSeq[i], sSeq[i], false);
+  cSeq[i] = (cSeq[i] + 1) >>> 0;
+}
+for (let i = 0; i < N; i++) {
+  packet(i, false, FIN | ACK, sSeq[i], cSeq[i], false);
+  sSeq[i] = (sSeq[i] + 1) >>> 0;
+}
 for (let i = 0; i < N; i++) packet(i, true, ACK, cSeq[i], sSeq[i], false);
 
 flush();

@@ -9,7 +9,8 @@ const buf = Buffer.allocUnsafeSlow(CHUNK);
 const t0 = process.hrtime.bigint();
 let end = readSync(fd, buf, 0, CHUNK, null);
 const le = buf.readUInt32BE(0) === 0xd4c3b2a1 || buf.readUInt32BE(0) === 0x4d3cb2a1;
-let pos = 24, packets = 0;
+let pos = 24,
+  packets = 0;
 for (;;) {
   while (end - pos >= 16) {
     const capLen = le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);

@@ -31,7 +31,17 @@
 // each flood run is stopped after --flood-timeout seconds (default 900, via timeout(1), so
 // /usr/bin/time still reports its peak RSS).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync, createReadStream } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  statSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+  writeFileSync,
+  createReadStream,
+} from "node:fs";
 import { cpus, loadavg, availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,8 +95,16 @@ function measureOnce(cmd, cmdArgs, allowFail = false) {
   const errLines = (r.stderr ?? Buffer.alloc(0)).toString().trim().split("\n");
   const [rssKb, user, sys] = hasTime ? errLines.pop().split(" ").map(Number) : [NaN, NaN, NaN];
   const stderr = errLines.join("\n");
-  if ((r.status !== 0 || r.error) && !allowFail) throw new Error(`${cmd} ${cmdArgs.join(" ")} failed (${r.status ?? r.error}): ${stderr}`);
-  return { seconds, cpu: user + sys, maxRssMb: rssKb / 1024, stdout: r.stdout ?? Buffer.alloc(0), status: r.status, stderr };
+  if ((r.status !== 0 || r.error) && !allowFail)
+    throw new Error(`${cmd} ${cmdArgs.join(" ")} failed (${r.status ?? r.error}): ${stderr}`);
+  return {
+    seconds,
+    cpu: user + sys,
+    maxRssMb: rssKb / 1024,
+    stdout: r.stdout ?? Buffer.alloc(0),
+    status: r.status,
+    stderr,
+  };
 }
 
 function median(xs) {
@@ -151,17 +169,28 @@ const help = spawnSync(process.execPath, [cli, "analyze", "--help"]);
 const hasJobs = `${help.stdout}${help.stderr}`.includes("--jobs");
 // Files from this size on get one thread per core by default (src/run/pipeline.ts).
 const minParallelBytes = existsSync(join(root, "dist", "pipeline.js"))
-  ? (await import(join(root, "dist", "pipeline.js"))).PARALLEL_MIN_BYTES ?? Infinity : Infinity;
+  ? ((await import(join(root, "dist", "pipeline.js"))).PARALLEL_MIN_BYTES ?? Infinity)
+  : Infinity;
 const analyze = (file, extra = []) => [cli, "analyze", "--format", "json", "--quiet", ...extra, file];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
-console.log(`machine: ${cores} cores, ${cpu}, node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `machine: ${cores} cores, ${cpu}, node ${process.version}; load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 const capacity = await parallelCapacity(cores);
-console.log(`parallel capacity: ${cores} busy loops side by side take ${capacity.together.toFixed(2)} s (slowest), one alone ${capacity.alone.toFixed(2)} s: ` +
-  `about ${capacity.effective.toFixed(1)} cores' worth (the most any --jobs speed-up can reach here)`);
+console.log(
+  `parallel capacity: ${cores} busy loops side by side take ${capacity.together.toFixed(2)} s (slowest), one alone ${capacity.alone.toFixed(2)} s: ` +
+    `about ${capacity.effective.toFixed(1)} cores' worth (the most any --jobs speed-up can reach here)`,
+);
 if (!opt["flood-only"]) mainBench();
 if (opt.flood || opt["flood-only"]) await flood();
-console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `\nload average at end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 
 /**
  * What the machine gives threads that run at once: shared or throttled VMs report cores
@@ -169,43 +198,68 @@ console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(" 
  * two side by side 0.26 s and 1.6 s). Same loop, one process alone then `n` together.
  */
 async function parallelCapacity(n) {
-  const loop = "let x = 0; const t = process.hrtime.bigint(); for (let i = 0; i < 2e8; i++) x = (x + i * 7) | 0; " +
+  const loop =
+    "let x = 0; const t = process.hrtime.bigint(); for (let i = 0; i < 2e8; i++) x = (x + i * 7) | 0; " +
     "console.log(Number(process.hrtime.bigint() - t) / 1e9 + (x === 0.5 ? 1 : 0));";
-  const run = () => new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["-e", loop]);
-    let text = "";
-    c.stdout.on("data", (d) => { text += d; });
-    c.on("error", reject);
-    c.on("close", () => resolve(Number(text)));
-  });
+  const run = () =>
+    new Promise((resolve, reject) => {
+      const c = spawn(process.execPath, ["-e", loop]);
+      let text = "";
+      c.stdout.on("data", (d) => {
+        text += d;
+      });
+      c.on("error", reject);
+      c.on("close", () => resolve(Number(text)));
+    });
   const alone = Math.min(await run(), await run());
-  const together = Math.max(...await Promise.all(Array.from({ length: n }, run)));
-  return { alone, together, effective: n * alone / together };
+  const together = Math.max(...(await Promise.all(Array.from({ length: n }, run))));
+  return { alone, together, effective: (n * alone) / together };
 }
 
 function mainBench() {
   const w = warm(capture);
   const bytes = statSync(capture).size;
-  console.log(`capture: ${capture}: ${(bytes / 1048576).toFixed(1)} MB, page cache warmed (read in ${w.seconds.toFixed(2)} s)`);
-  console.log(`runs: ${RUNS} per contender (tshark ${TSHARK_RUNS}), median wall time, peak RSS = max over runs; --jobs ${hasJobs ? `supported: timing --jobs 1 and --jobs ${cores}` : "not supported by this build: one sockscope row"}`);
+  console.log(
+    `capture: ${capture}: ${(bytes / 1048576).toFixed(1)} MB, page cache warmed (read in ${w.seconds.toFixed(2)} s)`,
+  );
+  console.log(
+    `runs: ${RUNS} per contender (tshark ${TSHARK_RUNS}), median wall time, peak RSS = max over runs; --jobs ${hasJobs ? `supported: timing --jobs 1 and --jobs ${cores}` : "not supported by this build: one sockscope row"}`,
+  );
 
   const contenders = [
     { name: "floor", cmd: process.execPath, args: [join(root, "bench", "framing-floor.mjs"), capture], runs: RUNS },
-    { name: "pcap-parser", cmd: process.execPath, args: [join(root, "bench", "pcap-parser-floor.mjs"), capture], runs: RUNS },
+    {
+      name: "pcap-parser",
+      cmd: process.execPath,
+      args: [join(root, "bench", "pcap-parser-floor.mjs"), capture],
+      runs: RUNS,
+    },
   ];
   if (hasJobs) {
     contenders.push({ name: "ss1", cmd: process.execPath, args: analyze(capture, ["--jobs", "1"]), runs: RUNS });
-    contenders.push({ name: "ssN", cmd: process.execPath, args: analyze(capture, ["--jobs", String(cores)]), runs: RUNS });
+    contenders.push({
+      name: "ssN",
+      cmd: process.execPath,
+      args: analyze(capture, ["--jobs", String(cores)]),
+      runs: RUNS,
+    });
   } else {
     contenders.push({ name: "ssN", cmd: process.execPath, args: analyze(capture), runs: RUNS });
   }
   const haveTshark = TSHARK_RUNS > 0 && which("tshark");
-  if (haveTshark) contenders.push({ name: "tshark", cmd: "tshark", args: ["-n", "-q", "-r", capture, "-z", "expert", "-o", "tcp.analyze_sequence_numbers:TRUE"], runs: TSHARK_RUNS });
+  if (haveTshark)
+    contenders.push({
+      name: "tshark",
+      cmd: "tshark",
+      args: ["-n", "-q", "-r", capture, "-z", "expert", "-o", "tcp.analyze_sequence_numbers:TRUE"],
+      runs: TSHARK_RUNS,
+    });
   const m = timeAll(contenders);
 
   const packets = Number(m.floor.samples[0].stdout.toString().trim().split(" ")[0]);
   const report = JSON.parse(m.ssN.samples[0].stdout.toString());
-  if (report.capture.packets !== packets) console.log(`WARNING: sockscope counted ${report.capture.packets} packets, the framing floor ${packets}`);
+  if (report.capture.packets !== packets)
+    console.log(`WARNING: sockscope counted ${report.capture.packets} packets, the framing floor ${packets}`);
   console.log(`packets: ${packets}`);
   console.log("");
   console.log(`| reader | time (median) | rate | spread (min–max) | cpu user+sys (median) | peak RSS |`);
@@ -213,7 +267,9 @@ function mainBench() {
   const noisy = [];
   const row = (label, r) => {
     if (r.runs > 1 && (r.max - r.min) / r.seconds > 0.2) noisy.push(label);
-    console.log(`| ${label} | ${secs(r.seconds)} | ${rate(packets, r.seconds)} | ${spread(r)} | ${Number.isFinite(r.cpu) ? secs(r.cpu) : "?"} | ${mb(r)} |`);
+    console.log(
+      `| ${label} | ${secs(r.seconds)} | ${rate(packets, r.seconds)} | ${spread(r)} | ${Number.isFinite(r.cpu) ? secs(r.cpu) : "?"} | ${mb(r)} |`,
+    );
   };
   row("framing floor (plain chunked loop)", m.floor);
   row("pcap-parser (framing only)", m["pcap-parser"]);
@@ -225,15 +281,29 @@ function mainBench() {
   }
   if (haveTshark) row("tshark -q -z expert", m.tshark);
   console.log("");
-  if (noisy.length) console.log(`NOISY (spread > 20% of the median): ${noisy.join("; ")}. Load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")}: rerun, or raise --runs.\n`);
+  if (noisy.length)
+    console.log(
+      `NOISY (spread > 20% of the median): ${noisy.join("; ")}. Load average now ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}: rerun, or raise --runs.\n`,
+    );
   // The headline is what `analyze` does by default with this file; the other --jobs in brackets.
   const parallelByDefault = hasJobs && bytes >= minParallelBytes;
   const ss = hasJobs && !parallelByDefault ? m.ss1 : m.ssN;
-  const other = hasJobs ? (parallelByDefault ? { label: "--jobs 1", r: m.ss1 } : { label: `--jobs ${cores}`, r: m.ssN }) : null;
+  const other = hasJobs
+    ? parallelByDefault
+      ? { label: "--jobs 1", r: m.ss1 }
+      : { label: `--jobs ${cores}`, r: m.ssN }
+    : null;
   const also = (f) => (other ? ` (${other.label}: ${f(other.r)})` : "");
   const headline = hasJobs ? ` with the default --jobs ${parallelByDefault ? cores : 1} for this file` : "";
-  console.log(`sockscope / framing floor${headline}: ${(m.floor.seconds / ss.seconds).toFixed(3)}${also((r) => (m.floor.seconds / r.seconds).toFixed(3))} (target ≥ 0.5)`);
-  if (haveTshark) console.log(`sockscope / tshark${headline}: ${(m.tshark.seconds / ss.seconds).toFixed(1)}x faster${also((r) => `${(m.tshark.seconds / r.seconds).toFixed(1)}x`)} (target ≥ 25x)`);
+  console.log(
+    `sockscope / framing floor${headline}: ${(m.floor.seconds / ss.seconds).toFixed(3)}${also((r) => (m.floor.seconds / r.seconds).toFixed(3))} (target ≥ 0.5)`,
+  );
+  if (haveTshark)
+    console.log(
+      `sockscope / tshark${headline}: ${(m.tshark.seconds / ss.seconds).toFixed(1)}x faster${also((r) => `${(m.tshark.seconds / r.seconds).toFixed(1)}x`)} (target ≥ 25x)`,
+    );
   if (hasJobs) {
     console.log(`jobs ${cores} vs 1: ${(m.ss1.seconds / m.ssN.seconds).toFixed(2)}x`);
     const ref = m.ss1.samples[0].stdout;
@@ -242,32 +312,49 @@ function mainBench() {
     if (same) console.log("outputs identical: yes");
     else {
       const other = all.find((o) => !o.equals(ref));
-      const a = ref.toString().split("\n"), b = other.toString().split("\n");
+      const a = ref.toString().split("\n"),
+        b = other.toString().split("\n");
       let line = 0;
       while (line < a.length && a[line] === b[line]) line++;
       writeFileSync(join(out, "analyze-jobs1.json"), ref);
       writeFileSync(join(out, "analyze-differs.json"), other);
-      console.log(`outputs identical: no (first difference at line ${line + 1}; see bench/out/analyze-jobs1.json vs analyze-differs.json)`);
+      console.log(
+        `outputs identical: no (first difference at line ${line + 1}; see bench/out/analyze-jobs1.json vs analyze-differs.json)`,
+      );
     }
   }
-  console.log(`findings: ${report.findings.length}, flows: ${report.capture.flows.tcp} tcp + ${report.capture.flows.udp} udp, warnings: ${report.warnings.length}`);
+  console.log(
+    `findings: ${report.findings.length}, flows: ${report.capture.flows.tcp} tcp + ${report.capture.flows.udp} udp, warnings: ${report.warnings.length}`,
+  );
 
   if (opt.scale) {
     // --jobs 1 and one per core on each size: where threads start to pay off.
     const jobsSet = hasJobs && cores > 1 ? [1, cores] : [null];
-    console.log(`\nscaling (the capture concatenated, timestamps shifted${hasJobs ? `; --jobs 1 and --jobs ${cores}, interleaved` : ""}):`);
+    console.log(
+      `\nscaling (the capture concatenated, timestamps shifted${hasJobs ? `; --jobs 1 and --jobs ${cores}, interleaved` : ""}):`,
+    );
     console.log("| copies | packets | --jobs | time (median) | rate | spread (min–max) | peak RSS |");
     console.log("|---|---|---|---|---|---|---|");
     for (const n of [1, 4, 8]) {
       const file = n === 1 ? capture : concatenate(capture, n);
       warm(file);
-      const m = timeAll(jobsSet.map((j) => ({ name: String(j), cmd: process.execPath, args: analyze(file, j === null ? [] : ["--jobs", String(j)]), runs: RUNS })));
+      const m = timeAll(
+        jobsSet.map((j) => ({
+          name: String(j),
+          cmd: process.execPath,
+          args: analyze(file, j === null ? [] : ["--jobs", String(j)]),
+          runs: RUNS,
+        })),
+      );
       for (const j of jobsSet) {
         const s = m[String(j)];
         const p = JSON.parse(s.samples[0].stdout.toString()).capture.packets;
-        console.log(`| ${n}x | ${p} | ${j ?? "default"} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${spread(s)} | ${mb(s)} |`);
+        console.log(
+          `| ${n}x | ${p} | ${j ?? "default"} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${spread(s)} | ${mb(s)} |`,
+        );
       }
-      if (jobsSet.length > 1) console.log(`|   |   | speed-up | ${(m["1"].seconds / m[String(cores)].seconds).toFixed(2)}x | | | |`);
+      if (jobsSet.length > 1)
+        console.log(`|   |   | speed-up | ${(m["1"].seconds / m[String(cores)].seconds).toFixed(2)}x | | | |`);
     }
   }
 }
@@ -283,47 +370,71 @@ async function flood() {
     // A long capture of short connections one after another (bench/sequential.mjs).
     { label: "200k-seq", conns: 200_000, extra: ["--jobs", "1"], generator: "sequential.mjs" },
     // --flood-1m: 1M concurrent connections (10M packets, 912 MB), past the default bound.
-    ...(opt["flood-1m"] ? [{ label: "1M", conns: 1_000_000, extra: [] }, { label: "1M", conns: 1_000_000, extra: ["--jobs", "1", "--max-flows", "100000"] }] : []),
+    ...(opt["flood-1m"]
+      ? [
+          { label: "1M", conns: 1_000_000, extra: [] },
+          { label: "1M", conns: 1_000_000, extra: ["--jobs", "1", "--max-flows", "100000"] },
+        ]
+      : []),
   ];
-  console.log(`\nflow flood (bench/flood.mjs: every connection SYN, SYN-ACK, ACK, 4 data segments, FIN/FIN/ACK, all open at once; analyze --format json --quiet -o bench/out/flood-*.json; ${FLOOD_RUNS} run(s) each, median time, peak RSS = max):`);
+  console.log(
+    `\nflow flood (bench/flood.mjs: every connection SYN, SYN-ACK, ACK, 4 data segments, FIN/FIN/ACK, all open at once; analyze --format json --quiet -o bench/out/flood-*.json; ${FLOOD_RUNS} run(s) each, median time, peak RSS = max):`,
+  );
   const rows = [];
   for (const c of cases) {
     const file = join(out, `flood-${c.label.toLowerCase()}.pcap`);
     if (!existsSync(file)) {
       const t0 = process.hrtime.bigint();
-      const g = execFileSync(process.execPath, [join(root, "bench", c.generator ?? "flood.mjs"), file, String(c.conns)]).toString().trim();
+      const g = execFileSync(process.execPath, [join(root, "bench", c.generator ?? "flood.mjs"), file, String(c.conns)])
+        .toString()
+        .trim();
       console.log(`generated ${file}: ${g} (${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s)`);
     }
     warm(file);
     const json = join(out, `flood-${c.label.toLowerCase()}${c.extra.join("").replace(/-+/g, "-")}.json`);
-    const args = ["--kill-after=10", String(FLOOD_TIMEOUT), process.execPath, ...analyze(file, [...c.extra, "-o", json])];
+    const args = [
+      "--kill-after=10",
+      String(FLOOD_TIMEOUT),
+      process.execPath,
+      ...analyze(file, [...c.extra, "-o", json]),
+    ];
     const s = timeAll([{ name: "s", cmd: "timeout", args, runs: FLOOD_RUNS, allowFail: true }]).s;
     const failed = s.samples.find((x) => x.status !== 0);
     const facts = failed ? null : await scanReport(json);
     rows.push({ c, file, s, failed, facts });
   }
   console.log("");
-  console.log("| connections | options | packets | file | time (median) | rate | cpu user+sys | peak RSS | tcp flows | findings | warnings |");
+  console.log(
+    "| connections | options | packets | file | time (median) | rate | cpu user+sys | peak RSS | tcp flows | findings | warnings |",
+  );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { c, file, s, failed, facts } of rows) {
     const size = `${(statSync(file).size / 1048576).toFixed(0)} MB`;
     const opts = c.extra.join(" ") || "defaults";
     if (failed) {
       const why = failed.status === 124 ? `TIMEOUT (${FLOOD_TIMEOUT} s)` : `FAILED (exit ${failed.status})`;
-      console.log(`| ${c.label} | ${opts} | ? | ${size} | ${secs(s.seconds)} | - | ${secs(s.cpu)} | ${mb(s)} | ${why} | - | - |`);
+      console.log(
+        `| ${c.label} | ${opts} | ? | ${size} | ${secs(s.seconds)} | - | ${secs(s.cpu)} | ${mb(s)} | ${why} | - | - |`,
+      );
       continue;
     }
     const p = facts.capture.packets;
-    console.log(`| ${c.label} | ${opts} | ${p} | ${size} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${secs(s.cpu)} | ${mb(s)} | ${facts.capture.flows.tcp} | ${facts.findings} | ${facts.warnings.length} |`);
+    console.log(
+      `| ${c.label} | ${opts} | ${p} | ${size} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${secs(s.cpu)} | ${mb(s)} | ${facts.capture.flows.tcp} | ${facts.findings} | ${facts.warnings.length} |`,
+    );
   }
   for (const { c, failed, facts } of rows) {
     const opts = c.extra.join(" ") || "defaults";
     if (failed) {
-      const lines = failed.stderr.split("\n").map((l) => l.trim()).filter(Boolean);
-      const key = lines.filter((l) => /error|fatal|out of memory|invalid|terminated|signal/i.test(l) && !l.startsWith("at ")).slice(0, 3);
+      const lines = failed.stderr
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const key = lines
+        .filter((l) => /error|fatal|out of memory|invalid|terminated|signal/i.test(l) && !l.startsWith("at "))
+        .slice(0, 3);
       console.log(`${c.label} (${opts}) failed: ${(key.length ? key : lines.slice(-3)).join(" / ")}`);
-    }
-    else for (const wn of facts.warnings.slice(0, 3)) console.log(`${c.label} (${opts}) warning: ${wn}`);
+    } else for (const wn of facts.warnings.slice(0, 3)) console.log(`${c.label} (${opts}) warning: ${wn}`);
   }
 }
 
@@ -358,7 +469,8 @@ function concatenate(src, n) {
   closeSync(fd);
   const le = data.readUInt32BE(0) === 0xd4c3b2a1;
   const rd = (o) => (le ? data.readUInt32LE(o) : data.readUInt32BE(o));
-  let first = -1, last = 0;
+  let first = -1,
+    last = 0;
   for (let pos = 24; pos + 16 <= data.length; pos += 16 + rd(pos + 8)) {
     if (first < 0) first = rd(pos);
     last = rd(pos);
@@ -371,7 +483,8 @@ function concatenate(src, n) {
     for (let pos = 0; pos + 16 <= copy.length; ) {
       const cap = le ? copy.readUInt32LE(pos + 8) : copy.readUInt32BE(pos + 8);
       const sec = (le ? copy.readUInt32LE(pos) : copy.readUInt32BE(pos)) + i * span;
-      if (le) copy.writeUInt32LE(sec, pos); else copy.writeUInt32BE(sec, pos);
+      if (le) copy.writeUInt32LE(sec, pos);
+      else copy.writeUInt32BE(sec, pos);
       pos += 16 + cap;
     }
     writeSync(w, copy);

@@ -31,7 +31,9 @@ import { PLAIN } from "../dist/report/style.js";
 import { renderHtml, SeriesCollector } from "../dist/report/html/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8")));
+const validateReport = new Ajv({ allErrors: true }).compile(
+  JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8")),
+);
 
 /** Time one input may take: generous for a shared 2-core machine, yet far below a hang. */
 export function timeLimitMs(size) {
@@ -57,7 +59,11 @@ export function fieldsOf(b) {
     fields.push({ off: 16, size: 4, le, what: "snaplen" }, { off: 20, size: 4, le, what: "linktype" });
     for (let pos = 24, n = 0; pos + 16 <= b.length && n < 2000; n++) {
       const incl = dv.getUint32(pos + 8, le);
-      fields.push({ off: pos, size: 4, le, what: "ts" }, { off: pos + 8, size: 4, le, what: "incl_len" }, { off: pos + 12, size: 4, le, what: "orig_len" });
+      fields.push(
+        { off: pos, size: 4, le, what: "ts" },
+        { off: pos + 8, size: 4, le, what: "incl_len" },
+        { off: pos + 12, size: 4, le, what: "orig_len" },
+      );
       if (link === 1) packetFields(b, pos + 16, Math.min(incl, b.length - pos - 16), fields);
       if (incl > b.length) break;
       pos += 16 + incl;
@@ -65,10 +71,15 @@ export function fieldsOf(b) {
   } else if (magic === 0x0a0d0d0a && b.length >= 12) {
     const le = dv.getUint32(8, true) === 0x1a2b3c4d;
     for (let pos = 0, n = 0; pos + 12 <= b.length && n < 2000; n++) {
-      const type = dv.getUint32(pos, le), len = dv.getUint32(pos + 4, le);
+      const type = dv.getUint32(pos, le),
+        len = dv.getUint32(pos + 4, le);
       fields.push({ off: pos + 4, size: 4, le, what: "block_len" });
       if (type === 6 && pos + 28 <= b.length) {
-        fields.push({ off: pos + 12, size: 4, le, what: "ts" }, { off: pos + 20, size: 4, le, what: "caplen" }, { off: pos + 24, size: 4, le, what: "origlen" });
+        fields.push(
+          { off: pos + 12, size: 4, le, what: "ts" },
+          { off: pos + 20, size: 4, le, what: "caplen" },
+          { off: pos + 24, size: 4, le, what: "origlen" },
+        );
         packetFields(b, pos + 28, Math.min(dv.getUint32(pos + 20, le), b.length - pos - 28), fields);
       }
       if (len < 12 || len % 4 !== 0) break;
@@ -81,18 +92,30 @@ export function fieldsOf(b) {
 /** Length-like fields of an Ethernet frame carrying IPv4 and TCP or UDP. */
 function packetFields(b, at, len, fields) {
   if (len < 34 || b[at + 12] !== 0x08 || b[at + 13] !== 0x00) return;
-  const ip = at + 14, ihl = (b[ip] & 0x0f) * 4;
-  fields.push({ off: ip, size: 1, le: false, what: "ip_ver_ihl" }, { off: ip + 2, size: 2, le: false, what: "ip_total_len" },
-    { off: ip + 6, size: 2, le: false, what: "ip_frag" }, { off: ip + 9, size: 1, le: false, what: "ip_proto" });
+  const ip = at + 14,
+    ihl = (b[ip] & 0x0f) * 4;
+  fields.push(
+    { off: ip, size: 1, le: false, what: "ip_ver_ihl" },
+    { off: ip + 2, size: 2, le: false, what: "ip_total_len" },
+    { off: ip + 6, size: 2, le: false, what: "ip_frag" },
+    { off: ip + 9, size: 1, le: false, what: "ip_proto" },
+  );
   const l4 = ip + ihl;
   if (l4 + 20 > at + len) return;
-  if (b[ip + 9] === 6) fields.push({ off: l4 + 12, size: 1, le: false, what: "tcp_doff" }, { off: l4 + 13, size: 1, le: false, what: "tcp_flags" }, { off: l4 + 4, size: 4, le: false, what: "tcp_seq" });
+  if (b[ip + 9] === 6)
+    fields.push(
+      { off: l4 + 12, size: 1, le: false, what: "tcp_doff" },
+      { off: l4 + 13, size: 1, le: false, what: "tcp_flags" },
+      { off: l4 + 4, size: 4, le: false, what: "tcp_seq" },
+    );
   if (b[ip + 9] === 17) fields.push({ off: l4 + 4, size: 2, le: false, what: "udp_len" });
 }
 
 // ------------------------------------------------------------------ mutations
 
-const INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
+const INTERESTING = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff,
+];
 
 /** A mutation as plain numbers, resolved against the input when applied (so fast-check can shrink it). */
 const arbMutation = fc.oneof(
@@ -101,11 +124,19 @@ const arbMutation = fc.oneof(
   fc.record({ op: fc.constant("truncate"), at: fc.nat() }),
   fc.record({ op: fc.constant("splice"), from: fc.nat(), src: fc.nat(), len: fc.nat(4096), at: fc.nat() }),
   fc.record({ op: fc.constant("repeat"), at: fc.nat(), len: fc.nat(2048), times: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ op: fc.constant("field"), field: fc.nat(), how: fc.nat(INTERESTING.length + 3), delta: fc.integer({ min: -64, max: 64 }) }),
+  fc.record({
+    op: fc.constant("field"),
+    field: fc.nat(),
+    how: fc.nat(INTERESTING.length + 3),
+    delta: fc.integer({ min: -64, max: 64 }),
+  }),
 );
 
 /** An input: which pool entry to start from and what to do to it. */
-export const arbMutant = fc.record({ base: fc.nat(), mutations: fc.array(arbMutation, { minLength: 1, maxLength: 5 }) });
+export const arbMutant = fc.record({
+  base: fc.nat(),
+  mutations: fc.array(arbMutation, { minLength: 1, maxLength: 5 }),
+});
 
 function setField(b, f, value) {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -127,20 +158,32 @@ export function applyMutant(pool, m) {
   for (const x of m.mutations) {
     if (b.length === 0) break;
     switch (x.op) {
-      case "flip": b[x.at % b.length] ^= 1 << x.bit; break;
-      case "set": b[x.at % b.length] = x.value; break;
-      case "truncate": b = b.slice(0, x.at % b.length); break;
+      case "flip":
+        b[x.at % b.length] ^= 1 << x.bit;
+        break;
+      case "set":
+        b[x.at % b.length] = x.value;
+        break;
+      case "truncate":
+        b = b.slice(0, x.at % b.length);
+        break;
       case "splice": {
         const src = pool[x.from % pool.length];
         if (src.length === 0) break;
-        const s = x.src % src.length, piece = src.subarray(s, s + x.len), at = x.at % (b.length + 1);
+        const s = x.src % src.length,
+          piece = src.subarray(s, s + x.len),
+          at = x.at % (b.length + 1);
         const out = new Uint8Array(b.length + piece.length);
-        out.set(b.subarray(0, at)); out.set(piece, at); out.set(b.subarray(at), at + piece.length);
+        out.set(b.subarray(0, at));
+        out.set(piece, at);
+        out.set(b.subarray(at), at + piece.length);
         b = out;
         break;
       }
       case "repeat": {
-        const at = x.at % b.length, piece = b.slice(at, at + x.len), parts = [b.subarray(0, at + piece.length)];
+        const at = x.at % b.length,
+          piece = b.slice(at, at + x.len),
+          parts = [b.subarray(0, at + piece.length)];
         for (let i = 0; i < x.times; i++) parts.push(piece);
         parts.push(b.subarray(at + piece.length));
         b = concat(parts);
@@ -149,11 +192,18 @@ export function applyMutant(pool, m) {
       case "field": {
         const fields = fieldsOf(b);
         if (fields.length === 0) break;
-        const f = fields[x.field % fields.length], old = getField(b, f);
-        const value = x.how < INTERESTING.length ? INTERESTING[x.how]
-          : x.how === INTERESTING.length ? old + x.delta
-          : x.how === INTERESTING.length + 1 ? old * 2
-          : x.how === INTERESTING.length + 2 ? b.length + x.delta : old - 1_000_000_000; // far back in time
+        const f = fields[x.field % fields.length],
+          old = getField(b, f);
+        const value =
+          x.how < INTERESTING.length
+            ? INTERESTING[x.how]
+            : x.how === INTERESTING.length
+              ? old + x.delta
+              : x.how === INTERESTING.length + 1
+                ? old * 2
+                : x.how === INTERESTING.length + 2
+                  ? b.length + x.delta
+                  : old - 1_000_000_000; // far back in time
         setField(b, f, value);
         break;
       }
@@ -165,7 +215,10 @@ export function applyMutant(pool, m) {
 function concat(parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -187,7 +240,8 @@ export async function checkCapture(bytes, dir) {
     report = await analyzeFile(path, { jobs: 1, observer: series.observe });
   } catch (e) {
     const ms = performance.now() - t0;
-    if (e instanceof CaptureError) return { problem: slow(ms, bytes.length), features: [`error:${shape(e.problem)}`], ms };
+    if (e instanceof CaptureError)
+      return { problem: slow(ms, bytes.length), features: [`error:${shape(e.problem)}`], ms };
     return { problem: `threw ${e?.name ?? typeof e}: ${String(e?.message ?? e).split("\n")[0]}`, features: [], ms };
   }
   const ms = performance.now() - t0;
@@ -224,7 +278,9 @@ export async function checkCapture(bytes, dir) {
 }
 
 function slow(ms, size) {
-  return ms > timeLimitMs(size) ? `took ${Math.round(ms)} ms for ${size} bytes (limit ${Math.round(timeLimitMs(size))} ms)` : null;
+  return ms > timeLimitMs(size)
+    ? `took ${Math.round(ms)} ms for ${size} bytes (limit ${Math.round(timeLimitMs(size))} ms)`
+    : null;
 }
 
 /** A message with its numbers blanked: "offset 1234: ..." and "offset 99: ..." are one feature. */
@@ -245,7 +301,16 @@ export function sha1(bytes) {
  * problem) for each input that breaks an invariant (once per distinct problem shape),
  * except problems known(problem) accepts (open defects already kept as regressions).
  */
-export async function fuzz({ seeds, seconds, seed, onFailure, onProgress = () => {}, maxPool = 400, known = () => false, maxRuns = Infinity }) {
+export async function fuzz({
+  seeds,
+  seconds,
+  seed,
+  onFailure,
+  onProgress = () => {},
+  maxPool = 400,
+  known = () => false,
+  maxRuns = Infinity,
+}) {
   const pool = seeds.slice();
   const seen = new Set();
   const failed = new Set();
@@ -266,13 +331,20 @@ export async function fuzz({ seeds, seconds, seed, onFailure, onProgress = () =>
         if (r.problem !== null) {
           const key = shape(r.problem);
           if (known(r.problem)) stats.knownHits++;
-          else if (!failed.has(key)) { failed.add(key); stats.failures++; await onFailure?.(bytes, r.problem); }
+          else if (!failed.has(key)) {
+            failed.add(key);
+            stats.failures++;
+            await onFailure?.(bytes, r.problem);
+          }
           continue;
         }
         const fresh = r.features.filter((f) => !seen.has(f));
         if (fresh.length > 0) {
           for (const f of fresh) seen.add(f);
-          if (pool.length < maxPool) { pool.push(bytes); stats.poolAdded++; }
+          if (pool.length < maxPool) {
+            pool.push(bytes);
+            stats.poolAdded++;
+          }
         }
       }
       onProgress?.(stats);
@@ -290,11 +362,18 @@ export async function fuzz({ seeds, seconds, seed, onFailure, onProgress = () =>
 export function readRegressionIndex(dir) {
   const path = join(dir, "INDEX.tsv");
   let text;
-  try { text = readFileSync(path, "utf8"); } catch { return []; }
-  return text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#")).map((l) => {
-    const [file, status, problem, by] = l.split("\t");
-    return { file, status: status ?? "new", problem: problem ?? "", by: by ?? "" };
-  });
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.startsWith("#"))
+    .map((l) => {
+      const [file, status, problem, by] = l.split("\t");
+      return { file, status: status ?? "new", problem: problem ?? "", by: by ?? "" };
+    });
 }
 
 /** Accepts the problems of entries still marked open: known defects, kept but not re-reported. */

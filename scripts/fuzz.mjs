@@ -27,7 +27,8 @@ const { values: v } = parseArgs({
     "no-save": { type: "boolean", default: false },
   },
 });
-const seconds = Number(v.seconds), seed = v.seed !== undefined ? Number(v.seed) : Date.now() % 1_000_000_007;
+const seconds = Number(v.seconds),
+  seed = v.seed !== undefined ? Number(v.seed) : Date.now() % 1_000_000_007;
 if (!Number.isFinite(seconds) || seconds <= 0 || !Number.isInteger(seed)) {
   console.error("fuzz: --seconds takes a positive number and --seed an integer");
   process.exit(2);
@@ -54,17 +55,23 @@ const seeds = seedFiles.map((f) => new Uint8Array(readFileSync(f)));
 console.log(`fuzz: seed ${seed}, ${seconds} s, ${seeds.length} seed captures`);
 
 const stats = await fuzz({
-  seeds, seconds, seed,
+  seeds,
+  seconds,
+  seed,
   // Defects already kept as regressions and marked open are not reported again.
   known: knownOpen(readRegressionIndex(REGRESSIONS)),
   onFailure(bytes, problem) {
-    const pcapng = bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d && bytes[3] === 0x0a;
+    const pcapng =
+      bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d && bytes[3] === 0x0a;
     const name = `${sha1(bytes).slice(0, 16)}.${pcapng ? "pcapng" : "pcap"}`;
     console.log(`FAIL ${problem}`);
     if (v["no-save"]) return;
     mkdirSync(REGRESSIONS, { recursive: true });
     writeFileSync(join(REGRESSIONS, name), bytes);
-    appendFileSync(join(REGRESSIONS, "INDEX.tsv"), `${name}\tnew\t${problem.replace(/[\t\n]/g, " ")}\tnpm run fuzz -- --seed ${seed}\n`);
+    appendFileSync(
+      join(REGRESSIONS, "INDEX.tsv"),
+      `${name}\tnew\t${problem.replace(/[\t\n]/g, " ")}\tnpm run fuzz -- --seed ${seed}\n`,
+    );
     console.log(`     saved ${relative(ROOT, join(REGRESSIONS, name))}`);
   },
   onProgress(s) {
@@ -72,7 +79,9 @@ const stats = await fuzz({
   },
 });
 if (process.stdout.isTTY) process.stdout.write("\n");
-console.log(`fuzz: ${stats.runs} inputs in ${seconds} s, ${stats.failures} distinct new failures, ` +
-  `${stats.knownHits} inputs hitting a defect marked open, ` +
-  `${stats.features} report features seen, pool grew by ${stats.poolAdded}, slowest input ${Math.round(stats.slowestMs)} ms`);
+console.log(
+  `fuzz: ${stats.runs} inputs in ${seconds} s, ${stats.failures} distinct new failures, ` +
+    `${stats.knownHits} inputs hitting a defect marked open, ` +
+    `${stats.features} report features seen, pool grew by ${stats.poolAdded}, slowest input ${Math.round(stats.slowestMs)} ms`,
+);
 process.exit(stats.failures > 0 ? 1 : 0);

@@ -14,7 +14,13 @@ const shown = (cmd) => cmd.replace(/^node dist\/cli\/main\.js/, "sockscope").rep
 export function runBlock(cmd, cwd) {
   let result;
   try {
-    result = execSync(cmd, { cwd, env: { ...process.env, NO_COLOR: "1", TZ: "UTC" }, encoding: "utf8", shell: "/bin/bash", stdio: ["ignore", "pipe", "pipe"] });
+    result = execSync(cmd, {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", TZ: "UTC" },
+      encoding: "utf8",
+      shell: "/bin/bash",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     result = (e.stdout ?? "") + (e.stderr ?? "");
   }
@@ -28,5 +34,8 @@ export function exampleBlocks(text) {
 
 /** The README text with every example block replaced by `render(block)`. */
 export function replaceBlocks(text, render) {
-  return text.replace(BLOCK, (_m, cmd, lang, body) => `<!-- run: ${cmd} -->\n\`\`\`${lang}\n${render({ cmd, lang, text: body })}\`\`\``);
+  return text.replace(
+    BLOCK,
+    (_m, cmd, lang, body) => `<!-- run: ${cmd} -->\n\`\`\`${lang}\n${render({ cmd, lang, text: body })}\`\`\``,
+  );
 }

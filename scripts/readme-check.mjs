@@ -32,21 +32,39 @@ try {
   // The set-up block: the first ```sh fence after the "Set up and run" heading, one command a line.
   const setup = /^## Set up and run\n[\s\S]*?^```sh\n([\s\S]*?)^```$/m.exec(readme);
   if (!setup) throw new Error('README.md has no ```sh block under "## Set up and run"');
-  for (const line of setup[1].split("\n").map((l) => l.trim()).filter(Boolean)) {
-    if (line === "npm test" && !withTests) { console.log(`skipped: ${line} (pass --tests to run it)`); continue; }
+  for (const line of setup[1]
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)) {
+    if (line === "npm test" && !withTests) {
+      console.log(`skipped: ${line} (pass --tests to run it)`);
+      continue;
+    }
     console.log(`\n$ ${line}`);
-    const r = spawnSync("bash", ["-c", line], { cwd: clone, stdio: "inherit", env: { ...process.env, NO_COLOR: "1", TZ: "UTC" } });
-    if (r.status !== 0) { failures++; console.log(`README set-up command failed (exit ${r.status ?? r.signal}): ${line}`); }
+    const r = spawnSync("bash", ["-c", line], {
+      cwd: clone,
+      stdio: "inherit",
+      env: { ...process.env, NO_COLOR: "1", TZ: "UTC" },
+    });
+    if (r.status !== 0) {
+      failures++;
+      console.log(`README set-up command failed (exit ${r.status ?? r.signal}): ${line}`);
+    }
   }
 
   const blocks = exampleBlocks(readme);
   for (const b of blocks) {
     const actual = runBlock(b.cmd, clone);
-    if (actual === b.text) { console.log(`same: ${b.cmd}`); continue; }
+    if (actual === b.text) {
+      console.log(`same: ${b.cmd}`);
+      continue;
+    }
     failures++;
     console.log(`\nDIFFERS: ${b.cmd}\n--- README\n${b.text}--- now\n${actual}`);
   }
-  console.log(`\nreadme:check: ${blocks.length} examples, ${failures === 0 ? "all as the README says" : `${failures} failed or differ`} (clone in ${clone})`);
+  console.log(
+    `\nreadme:check: ${blocks.length} examples, ${failures === 0 ? "all as the README says" : `${failures} failed or differ`} (clone in ${clone})`,
+  );
 } catch (e) {
   failures++;
   console.error(`readme:check: ${e.message}`);

@@ -7,5 +7,8 @@ import { replaceBlocks, runBlock } from "./readme-blocks.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const path = new URL("../README.md", import.meta.url);
-writeFileSync(path, replaceBlocks(readFileSync(path, "utf8"), ({ cmd }) => runBlock(cmd, root)));
+writeFileSync(
+  path,
+  replaceBlocks(readFileSync(path, "utf8"), ({ cmd }) => runBlock(cmd, root)),
+);
 console.log("README.md examples refreshed");

@@ -18,7 +18,14 @@ export type { Finding, Severity } from "./analyze/finding.js";
 export type { AnalyzerDescriptor } from "./analyze/analyzer.js";
 export { DecodedPacket } from "./decode/packet.js";
 export { PacketDecoder } from "./decode/decoder.js";
-export { buildReport, REPORT_SCHEMA, type Report, type FlowReport, type CaptureSummary, type FlowFilter } from "./report/model.js";
+export {
+  buildReport,
+  REPORT_SCHEMA,
+  type Report,
+  type FlowReport,
+  type CaptureSummary,
+  type FlowFilter,
+} from "./report/model.js";
 export { renderText } from "./report/text.js";
 export { SeriesCollector, renderHtml, type FlowSeriesSet, type HtmlOptions } from "./report/html/index.js";
 export type { PacketLine } from "./report/packets.js";
@@ -38,13 +45,29 @@ export async function* packets(path: string, opts: RunOptions = {}): AsyncGenera
   const run = runCapture(path, {
     ...opts,
     analyzers: [],
-    observer: (rec, p, flow, dir, seg) => { lines.push(packetLine(rec, p, flow, dir, seg, [])); },
-    onProgress: () => { wake?.(); },
-  }).then(() => { done = true; wake?.(); }, (e: unknown) => { failure = e; done = true; wake?.(); });
+    observer: (rec, p, flow, dir, seg) => {
+      lines.push(packetLine(rec, p, flow, dir, seg, []));
+    },
+    onProgress: () => {
+      wake?.();
+    },
+  }).then(
+    () => {
+      done = true;
+      wake?.();
+    },
+    (e: unknown) => {
+      failure = e;
+      done = true;
+      wake?.();
+    },
+  );
   for (;;) {
     while (lines.length > 0) yield lines.shift()!;
     if (done) break;
-    await new Promise<void>((r) => { wake = r; });
+    await new Promise<void>((r) => {
+      wake = r;
+    });
     wake = null;
   }
   await run;

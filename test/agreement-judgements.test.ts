@@ -20,35 +20,101 @@ import { tsharkAvailable } from "./helpers/tshark.js";
 
 const hasCorpus = existsSync(join(CORPUS, "captures"));
 const hasTshark = tsharkAvailable();
-if (!hasTshark) console.warn("agreement-judgements.test.ts: tshark is not on PATH; the packet premises are not checked");
+if (!hasTshark)
+  console.warn("agreement-judgements.test.ts: tshark is not on PATH; the packet premises are not checked");
 
-const SYN = 0x002, FIN = 0x001, ACK = 0x010;
+const SYN = 0x002,
+  FIN = 0x001,
+  ACK = 0x010;
 
 /** One frame as tshark dissects it (innermost IP/TCP; the whole VLAN stack). */
 interface Row {
-  frame: number; time: number; vlan: string; src: string; dst: string; sport: string; dport: string;
-  flags: number; seq: string; ack: string; len: string; ipId: string; wlanRetry: boolean; wlanSeq: string; wlanTa: string;
+  frame: number;
+  time: number;
+  vlan: string;
+  src: string;
+  dst: string;
+  sport: string;
+  dport: string;
+  flags: number;
+  seq: string;
+  ack: string;
+  len: string;
+  ipId: string;
+  wlanRetry: boolean;
+  wlanSeq: string;
+  wlanTa: string;
 }
 
-const FIELDS = ["frame.number", "frame.time_relative", "vlan.id", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport",
-  "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "ip.id", "wlan.fc.retry", "wlan.seq", "wlan.ta"];
+const FIELDS = [
+  "frame.number",
+  "frame.time_relative",
+  "vlan.id",
+  "ip.src",
+  "ip.dst",
+  "ipv6.src",
+  "ipv6.dst",
+  "tcp.srcport",
+  "tcp.dstport",
+  "tcp.flags",
+  "tcp.seq_raw",
+  "tcp.ack_raw",
+  "tcp.len",
+  "ip.id",
+  "wlan.fc.retry",
+  "wlan.seq",
+  "wlan.ta",
+];
 
 function dissect(file: string): Row[] {
-  const out = execFileSync("tshark", ["-r", join(CORPUS, "captures", file), "-n", "-T", "fields", "-E", "occurrence=a",
-    "-E", "aggregator=,", "-E", "separator=|", ...FIELDS.flatMap((f) => ["-e", f])], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync(
+    "tshark",
+    [
+      "-r",
+      join(CORPUS, "captures", file),
+      "-n",
+      "-T",
+      "fields",
+      "-E",
+      "occurrence=a",
+      "-E",
+      "aggregator=,",
+      "-E",
+      "separator=|",
+      ...FIELDS.flatMap((f) => ["-e", f]),
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+  );
   const last = (c: string) => c.split(",").at(-1)!;
-  return out.split("\n").filter((l) => l !== "").map((line) => {
-    const c = line.split("|");
-    return {
-      frame: Number(c[0]), time: Number(c[1]), vlan: c[2]!, src: last(c[3]!) || last(c[5]!), dst: last(c[4]!) || last(c[6]!),
-      sport: last(c[7]!), dport: last(c[8]!), flags: Number(last(c[9]!) || "0"), seq: last(c[10]!), ack: last(c[11]!),
-      len: last(c[12]!), ipId: last(c[13]!), wlanRetry: /^(1|True)$/i.test(c[14]!), wlanSeq: c[15]!, wlanTa: c[16]!,
-    };
-  });
+  return out
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((line) => {
+      const c = line.split("|");
+      return {
+        frame: Number(c[0]),
+        time: Number(c[1]),
+        vlan: c[2]!,
+        src: last(c[3]!) || last(c[5]!),
+        dst: last(c[4]!) || last(c[6]!),
+        sport: last(c[7]!),
+        dport: last(c[8]!),
+        flags: Number(last(c[9]!) || "0"),
+        seq: last(c[10]!),
+        ack: last(c[11]!),
+        len: last(c[12]!),
+        ipId: last(c[13]!),
+        wlanRetry: /^(1|True)$/i.test(c[14]!),
+        wlanSeq: c[15]!,
+        wlanTa: c[16]!,
+      };
+    });
 }
 
-const sameDirection = (a: Row, b: Row) => a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport;
-const sameSegment = (a: Row, b: Row) => sameDirection(a, b) && a.flags === b.flags && a.seq === b.seq && a.len === b.len;
+const sameDirection = (a: Row, b: Row) =>
+  a.src === b.src && a.dst === b.dst && a.sport === b.sport && a.dport === b.dport;
+const sameSegment = (a: Row, b: Row) =>
+  sameDirection(a, b) && a.flags === b.flags && a.seq === b.seq && a.len === b.len;
 const isPureSyn = (r: Row) => (r.flags & (SYN | ACK)) === SYN;
 
 /** Each premise as a test on the capture's rows; returns what failed, or "" when it holds. */
@@ -62,10 +128,21 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
     if (r.ipId !== "" && r.ipId !== "0x0000" && prev.ipId !== r.ipId) return "another IP ID";
     if (r.flags & ACK) {
       // A SYN-ACK repeated in answer to a re-sent SYN (one 200 ms or more after the one before it) is no copy.
-      const peerSyns = rows.filter((e) => e.frame < r.frame && isPureSyn(e) && e.vlan === r.vlan && e.src === r.dst &&
-        e.dst === r.src && e.sport === r.dport && e.dport === r.sport);
+      const peerSyns = rows.filter(
+        (e) =>
+          e.frame < r.frame &&
+          isPureSyn(e) &&
+          e.vlan === r.vlan &&
+          e.src === r.dst &&
+          e.dst === r.src &&
+          e.sport === r.dport &&
+          e.dport === r.sport,
+      );
       for (let i = 1; i < peerSyns.length; i++) {
-        if (peerSyns[i]!.frame > prev.frame && peerSyns[i]!.time - peerSyns[i - 1]!.time >= MIN_RETRANSMIT_INTERVAL_SEC) {
+        if (
+          peerSyns[i]!.frame > prev.frame &&
+          peerSyns[i]!.time - peerSyns[i - 1]!.time >= MIN_RETRANSMIT_INTERVAL_SEC
+        ) {
           return `answers the re-sent SYN ${peerSyns[i]!.frame}`;
         }
       }
@@ -82,29 +159,46 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
   },
   "wifi-retry"(rows, r) {
     if (!r.wlanRetry) return "Retry bit clear";
-    return rows.some((e) => e.frame < r.frame && e.wlanSeq === r.wlanSeq && e.wlanTa === r.wlanTa) ? "" : "no earlier frame with its sequence number";
+    return rows.some((e) => e.frame < r.frame && e.wlanSeq === r.wlanSeq && e.wlanTa === r.wlanTa)
+      ? ""
+      : "no earlier frame with its sequence number";
   },
   "syn-fin-probe"(_rows, r) {
     return (r.flags & (SYN | FIN)) === (SYN | FIN) ? "" : "not SYN+FIN";
   },
   "synack-of-first-syn"(rows, r) {
     if ((r.flags & (SYN | ACK)) !== (SYN | ACK)) return "not a SYN-ACK";
-    const syns = rows.filter((e) => e.frame < r.frame && isPureSyn(e) && e.src === r.dst && e.dst === r.src && e.sport === r.dport && e.dport === r.sport);
+    const syns = rows.filter(
+      (e) =>
+        e.frame < r.frame &&
+        isPureSyn(e) &&
+        e.src === r.dst &&
+        e.dst === r.src &&
+        e.sport === r.dport &&
+        e.dport === r.sport,
+    );
     if (syns.length === 0) return "no SYN before it";
     const isns = new Set(syns.map((e) => e.seq));
     if (isns.size > 1) return "several ISNs: a new connection";
-    return ((Number(syns[0]!.seq) + 1) >>> 0) === Number(r.ack) ? "" : "does not acknowledge that SYN";
+    return (Number(syns[0]!.seq) + 1) >>> 0 === Number(r.ack) ? "" : "does not acknowledge that SYN";
   },
 };
 
 function title(j: Judgement): string {
-  return `${j.file} frame${j.frames.length > 1 ? "s" : ""} ${j.frames.join(", ")}: ${j.kind} ${j.verdict}` + (j.premise ? ` (${j.premise})` : "");
+  return (
+    `${j.file} frame${j.frames.length > 1 ? "s" : ""} ${j.frames.join(", ")}: ${j.kind} ${j.verdict}` +
+    (j.premise ? ` (${j.premise})` : "")
+  );
 }
 
 const tagsOf = new Map<string, Promise<Map<number, string[]>>>();
 function tags(file: string): Promise<Map<number, string[]>> {
   let t = tagsOf.get(file);
-  if (t === undefined) tagsOf.set(file, t = runCapture(join(CORPUS, "captures", file), { collectTags: true }).then((r) => r.engine.tags!));
+  if (t === undefined)
+    tagsOf.set(
+      file,
+      (t = runCapture(join(CORPUS, "captures", file), { collectTags: true }).then((r) => r.engine.tags!)),
+    );
   return t;
 }
 
@@ -113,12 +207,20 @@ describe.skipIf(!hasCorpus)("judged disagreements with tshark", () => {
   for (const j of JUDGEMENTS) {
     it(title(j), async () => {
       const oracle = oracleFrames(j.file);
-      for (const f of j.frames) expect(COMPARED[j.kind].columns.some((c) => oracle.rows.get(f)?.[c] === 1), `tshark flags frame ${f}`).toBe(true);
+      for (const f of j.frames)
+        expect(
+          COMPARED[j.kind].columns.some((c) => oracle.rows.get(f)?.[c] === 1),
+          `tshark flags frame ${f}`,
+        ).toBe(true);
       const t = await tags(j.file);
       for (const f of j.frames) {
         const mine = t.get(f) ?? [];
         if (j.verdict === "fixed") expect(mine, `frame ${f}`).toContain(j.tag);
-        else expect(mine.filter((k) => COMPARED[j.kind].ours.includes(k)), `frame ${f}`).toEqual([]);
+        else
+          expect(
+            mine.filter((k) => COMPARED[j.kind].ours.includes(k)),
+            `frame ${f}`,
+          ).toEqual([]);
       }
       expect(doc, "docs/agreement.md lists it").toContain(`| ${j.file} | ${j.frames.join(", ")} |`);
       expect(doc, "docs/agreement.md gives its reason").toContain(`| ${j.reason} |`);

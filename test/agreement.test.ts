@@ -48,13 +48,23 @@ interface Comparison {
 }
 
 const COMPARISONS: Comparison[] = [
-  { kind: "zero-window", columns: ["zero_window", "zero_window_probe"], ours: ["zero-window"], floor: { precision: 0.98, recall: 0.98 } },
+  {
+    kind: "zero-window",
+    columns: ["zero_window", "zero_window_probe"],
+    ours: ["zero-window"],
+    floor: { precision: 0.98, recall: 0.98 },
+  },
   { kind: "window-full", columns: ["window_full"], ours: ["window-full"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "keepalive", columns: ["keep_alive"], ours: ["keepalive"], floor: { precision: 0.98, recall: 0.95 } },
   { kind: "retransmission", ...COMPARED.retransmission, floor: { precision: 0.98, recall: 0.98 } },
   { kind: "time-wait-reuse", ...COMPARED["time-wait-reuse"], floor: { precision: 0.98, recall: 0.98 } },
   { kind: "urgent-data", columns: ["urg"], ours: ["urgent-data"], floor: { precision: 0.98, recall: 0.98 } },
-  { kind: "ip-fragmentation", columns: ["ip_fragment"], ours: ["ip-fragmentation", "fragment-loss"], floor: { precision: 0.98, recall: 0.95 } },
+  {
+    kind: "ip-fragmentation",
+    columns: ["ip_fragment"],
+    ours: ["ip-fragmentation", "fragment-loss"],
+    floor: { precision: 0.98, recall: 0.95 },
+  },
   { kind: "icmp-unreachable", ...COMPARED["icmp-unreachable"], floor: { precision: 0.98, recall: 0.98 } },
 ];
 
@@ -66,11 +76,13 @@ describe("agreement with tshark over the corpus", async () => {
   /** Every frame still disagreeing, for judging (docs/agreement.md): "kind file frame: who flags it". */
   const open: string[] = [];
   for (const entry of readable) {
-    const destUnreachable = new Set<number>(), tcpFrames = new Set<number>();
+    const destUnreachable = new Set<number>(),
+      tcpFrames = new Set<number>();
     const { engine } = await runCapture(entry.path, {
       collectTags: true,
       observer: (rec, p) => {
-        if ((p.l4 === L4_ICMP && p.icmpType === 3) || (p.l4 === L4_ICMPV6 && p.icmpType === 1)) destUnreachable.add(rec.frame);
+        if ((p.l4 === L4_ICMP && p.icmpType === 3) || (p.l4 === L4_ICMPV6 && p.icmpType === 1))
+          destUnreachable.add(rec.frame);
         else if (p.l4 === L4_TCP) tcpFrames.add(rec.frame);
       },
     });
@@ -102,9 +114,18 @@ describe("agreement with tshark over the corpus", async () => {
       const n = counts.get(c.kind)!;
       for (const f of ours) {
         if (theirs.has(f)) n.tp++;
-        else { n.fp++; n.files.add(entry.file); open.push(`${c.kind} ${entry.file} ${f}: sockscope only (${tags.get(f)!.join(", ")})`); }
+        else {
+          n.fp++;
+          n.files.add(entry.file);
+          open.push(`${c.kind} ${entry.file} ${f}: sockscope only (${tags.get(f)!.join(", ")})`);
+        }
       }
-      for (const f of theirs) if (!ours.has(f)) { n.fn++; n.files.add(entry.file); open.push(`${c.kind} ${entry.file} ${f}: tshark only`); }
+      for (const f of theirs)
+        if (!ours.has(f)) {
+          n.fn++;
+          n.files.add(entry.file);
+          open.push(`${c.kind} ${entry.file} ${f}: tshark only`);
+        }
     }
   }
 
@@ -116,11 +137,18 @@ describe("agreement with tshark over the corpus", async () => {
   });
   const table = [
     "kind               tshark  ours   tp     fp     fn     precision recall  floor(p/r)",
-    ...rows.map((r) => `${r.kind.padEnd(18)} ${String(r.tp + r.fn).padStart(6)} ${String(r.tp + r.fp).padStart(5)} ${String(r.tp).padStart(6)} ${String(r.fp).padStart(6)} ${String(r.fn).padStart(6)}   ${r.precision.toFixed(3)}    ${r.recall.toFixed(3)}   ${r.active ? `${r.floor.precision}/${r.floor.recall}` : "no analyzer yet"}` +
-      (r.files.size > 0 ? `  differs in: ${[...r.files].slice(0, 3).join(", ")}${r.files.size > 3 ? ", …" : ""}` : "")),
+    ...rows.map(
+      (r) =>
+        `${r.kind.padEnd(18)} ${String(r.tp + r.fn).padStart(6)} ${String(r.tp + r.fp).padStart(5)} ${String(r.tp).padStart(6)} ${String(r.fp).padStart(6)} ${String(r.fn).padStart(6)}   ${r.precision.toFixed(3)}    ${r.recall.toFixed(3)}   ${r.active ? `${r.floor.precision}/${r.floor.recall}` : "no analyzer yet"}` +
+        (r.files.size > 0
+          ? `  differs in: ${[...r.files].slice(0, 3).join(", ")}${r.files.size > 3 ? ", …" : ""}`
+          : ""),
+    ),
   ].join("\n");
-  console.log(`\nAgreement with tshark (${readable.length} corpus captures)\n${table}\n` +
-    `\nDisagreements not judged yet (docs/agreement.md has the judged ones):\n${open.join("\n") || "none"}\n`);
+  console.log(
+    `\nAgreement with tshark (${readable.length} corpus captures)\n${table}\n` +
+      `\nDisagreements not judged yet (docs/agreement.md has the judged ones):\n${open.join("\n") || "none"}\n`,
+  );
 
   for (const r of rows.filter((x) => x.active)) {
     it(`${r.kind}: precision ${r.precision.toFixed(3)} ≥ ${r.floor.precision}, recall ${r.recall.toFixed(3)} ≥ ${r.floor.recall}`, () => {

@@ -14,15 +14,21 @@ import { CORPUS, FIXTURES } from "./helpers/paths.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 
 const MINE = [
-  "connect-timeout", "syn-retransmit", "time-wait-reuse",
-  "abortive-close", "half-close", "close-wait", "time-wait", "reset-by-peer-reboot",
+  "connect-timeout",
+  "syn-retransmit",
+  "time-wait-reuse",
+  "abortive-close",
+  "half-close",
+  "close-wait",
+  "time-wait",
+  "reset-by-peer-reboot",
 ] as const;
-type Kind = typeof MINE[number];
+type Kind = (typeof MINE)[number];
 
 const reports = new Map<string, Promise<Report>>();
 function report(rel: string): Promise<Report> {
   let r = reports.get(rel);
-  if (r === undefined) reports.set(rel, r = analyzeFile(join(FIXTURES, rel)));
+  if (r === undefined) reports.set(rel, (r = analyzeFile(join(FIXTURES, rel))));
   return r;
 }
 
@@ -131,7 +137,9 @@ describe("time-wait-reuse", () => {
     expect(f.summary).toMatch(/client still held it in TIME_WAIT/);
   });
   it("--msl shorter than the gap: no reuse of a TIME_WAIT", async () => {
-    const r = await analyzeFile(join(FIXTURES, "time-wait-reuse/server-tw-timestamps.pcap"), { analyzer: { mslSec: 0.2 } });
+    const r = await analyzeFile(join(FIXTURES, "time-wait-reuse/server-tw-timestamps.pcap"), {
+      analyzer: { mslSec: 0.2 },
+    });
     expect(r.findings.filter((f) => f.kind === "time-wait-reuse")).toEqual([]);
   });
 });
@@ -159,7 +167,9 @@ describe("abortive-close", () => {
     expect(f.measure.peerDataUnansweredBytes).toBe(0);
     expect(f.measure.unreadDataEvidence).toBe(0);
     expect(f.summary).toMatch(/all the client's data came before the server's last data \(frame 6\)/);
-    expect(f.summary).toMatch(/never what its program read, so SO_LINGER\{1,0\} and close\(\) with earlier data left unread cannot be told apart/);
+    expect(f.summary).toMatch(
+      /never what its program read, so SO_LINGER\{1,0\} and close\(\) with earlier data left unread cannot be told apart/,
+    );
     expect(f.summary).not.toMatch(/no unread data/);
   });
   it("abort-idle: SO_LINGER{1,0} with no data either way: nothing can be unread", async () => {
@@ -168,7 +178,9 @@ describe("abortive-close", () => {
     expect(f.frames).toEqual([4]);
     expect(f.measure.peerDataUnansweredBytes).toBe(0);
     expect(f.measure.unreadDataEvidence).toBe(0);
-    expect(f.summary).toMatch(/the client sent no data on this connection, so none can have been left unread: most likely a deliberate abort \(SO_LINGER\{1,0\} then close\(\)\)/);
+    expect(f.summary).toMatch(
+      /the client sent no data on this connection, so none can have been left unread: most likely a deliberate abort \(SO_LINGER\{1,0\} then close\(\)\)/,
+    );
   });
   it("never-read: 26 bytes ACKed by the server's kernel (frame 5) are no read; they are the unread data", async () => {
     // Before: "the client sent no data after the server's last segment (frame 5), so the
@@ -179,7 +191,9 @@ describe("abortive-close", () => {
     expect(f.measure.peerDataUnansweredBytes).toBe(26);
     expect(f.measure.unreadDataEvidence).toBe(1);
     expect(f.summary).toMatch(/the client sent 26 byte\(s\) \(from frame 4\) while the server had sent no data/);
-    expect(f.summary).toMatch(/acknowledged them \(frame 5\), but an ACK is the kernel's receipt, not a read by the program/);
+    expect(f.summary).toMatch(
+      /acknowledged them \(frame 5\), but an ACK is the kernel's receipt, not a read by the program/,
+    );
     expect(f.summary).toMatch(/close\(\) with those bytes still unread is the classic cause/);
     expect(f.summary).not.toMatch(/no unread data/);
   });
@@ -262,11 +276,17 @@ describe("reset-by-peer-reboot", () => {
 
 /** Captures that end without a completed FIN exchange: no time-wait finding there. */
 const NO_GRACEFUL_CLOSE = [
-  "abortive-close/so-linger-zero.pcap", "abortive-close/unread-data.pcap",
-  "connect-timeout/syncnt.pcap", "connect-timeout/classic-backoff.pcap", "connect-timeout/app-timeout.pcap",
-  "connection-refused/ipv4.pcap", "connection-refused/ipv6.pcap",
+  "abortive-close/so-linger-zero.pcap",
+  "abortive-close/unread-data.pcap",
+  "connect-timeout/syncnt.pcap",
+  "connect-timeout/classic-backoff.pcap",
+  "connect-timeout/app-timeout.pcap",
+  "connection-refused/ipv4.pcap",
+  "connection-refused/ipv6.pcap",
   "rst-after-fin/write-after-close.pcap",
-  "reset-by-peer-reboot/idle-then-send.pcap", "reset-by-peer-reboot/outage-idle.pcap", "reset-by-peer-reboot/outage-retransmit.pcap",
+  "reset-by-peer-reboot/idle-then-send.pcap",
+  "reset-by-peer-reboot/outage-idle.pcap",
+  "reset-by-peer-reboot/outage-retransmit.pcap",
 ];
 
 describe("silence elsewhere", () => {
@@ -338,8 +358,13 @@ describe("corpus captures", () => {
     // re-sent 1 s apart (frames 9, 13, 15) through no route (frames 4, 10, 14, 16): a stack
     // taking the errors as soft ones. tshark flags 9, 13, 15 as retransmissions.
     const icmp = r.findings.filter((f) => f.kind === "icmp-unreachable");
-    expect(icmp.map((f) => [f.flow, f.frames, f.measure.resentSyns])).toEqual([[1, [2], undefined], [2, [4, 9, 10, 13, 14, 15, 16], 3]]);
-    expect(icmp[1]!.summary).toMatch(/re-sent its SYN 3 time\(s\) after an error \(frames 9, 13, 15\): its kernel took the error as a soft one/);
+    expect(icmp.map((f) => [f.flow, f.frames, f.measure.resentSyns])).toEqual([
+      [1, [2], undefined],
+      [2, [4, 9, 10, 13, 14, 15, 16], 3],
+    ]);
+    expect(icmp[1]!.summary).toMatch(
+      /re-sent its SYN 3 time\(s\) after an error \(frames 9, 13, 15\): its kernel took the error as a soft one/,
+    );
   });
   it("bug-5437-02-syn-timeout-reuse: segments from the server's address that acknowledge nothing are no answer to the SYNs", async () => {
     const r = await corpus("suricata--bug-5437-02-syn-timeout-reuse.pcap");

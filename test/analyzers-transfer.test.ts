@@ -13,7 +13,13 @@ import type { Report } from "../src/report/model.js";
 import { CORPUS, FIXTURES } from "./helpers/paths.js";
 
 const TRANSFER_KINDS = [
-  "nagle-delay", "small-segments", "zero-window", "window-full", "retransmission", "peer-unresponsive", "keepalive",
+  "nagle-delay",
+  "small-segments",
+  "zero-window",
+  "window-full",
+  "retransmission",
+  "peer-unresponsive",
+  "keepalive",
   "urgent-data",
 ] as const;
 
@@ -26,13 +32,19 @@ function report(rel: string): Promise<Report> {
 
 async function only(rel: string, kind: string): Promise<Finding> {
   const found = (await report(rel)).findings.filter((f) => f.kind === kind);
-  expect(found.map((f) => f.summary), `${kind} in ${rel}`).toHaveLength(1);
+  expect(
+    found.map((f) => f.summary),
+    `${kind} in ${rel}`,
+  ).toHaveLength(1);
   return found[0]!;
 }
 
 async function none(rel: string, kind: string): Promise<void> {
   const found = (await report(rel)).findings.filter((f) => f.kind === kind);
-  expect(found.map((f) => `${f.severity} ${f.summary}`), `${kind} in ${rel}`).toEqual([]);
+  expect(
+    found.map((f) => `${f.severity} ${f.summary}`),
+    `${kind} in ${rel}`,
+  ).toEqual([]);
 }
 
 describe("nagle-delay", () => {
@@ -173,7 +185,9 @@ describe("retransmission", () => {
     expect(f.measure.fast! + f.measure.rto! + f.measure.spurious!).toBe(f.count);
   });
   it("the same packet captured on several interfaces is not a re-send", async () => {
-    const found = (await report("formats/linktype-sll2-veth-vlan.pcap")).findings.filter((f) => f.kind === "retransmission");
+    const found = (await report("formats/linktype-sll2-veth-vlan.pcap")).findings.filter(
+      (f) => f.kind === "retransmission",
+    );
     for (const f of found) {
       expect(f.severity).toBe("info");
       expect(f.measure.retransmissions).toBe(0);
@@ -185,14 +199,23 @@ describe("retransmission", () => {
     await none("connect-timeout/classic-backoff.pcap", "retransmission");
     await none("connection-refused/ipv4.pcap", "retransmission");
   });
-  it.skipIf(!existsSync(join(CORPUS, "captures")))("zeek pop3-refused-retries: a SYN re-sent after the RST refused it (Windows retries twice, 0.5 s apart)", async () => {
-    const r = await analyzeFile(join(CORPUS, "captures", "zeek--pop3-refused-retries.pcap"));
-    const found = r.findings.filter((f) => f.kind === "retransmission" && f.measure.refusedSynRetries !== undefined);
-    // Frames 1 (SYN), 2 (RST+ACK), 3 (same ISN 3145310914, new IP ID, 0.55 s later), 4 (RST+ACK), 5, 6; then frames 7-12 on port 26245.
-    expect(found.map((f) => [f.flow, f.side, f.frames, f.measure.refusedSynRetries])).toEqual([[1, "client", [3, 5], 2], [2, "client", [9, 11], 2]]);
-    expect(found[0]!.summary).toMatch(/re-sent its SYN 2 time\(s\) after the server's RST \(frame 2\) refused it/);
-    expect(r.findings.filter((f) => f.kind === "connection-refused").map((f) => f.frames)).toEqual([[1, 2], [7, 8]]);
-  });
+  it.skipIf(!existsSync(join(CORPUS, "captures")))(
+    "zeek pop3-refused-retries: a SYN re-sent after the RST refused it (Windows retries twice, 0.5 s apart)",
+    async () => {
+      const r = await analyzeFile(join(CORPUS, "captures", "zeek--pop3-refused-retries.pcap"));
+      const found = r.findings.filter((f) => f.kind === "retransmission" && f.measure.refusedSynRetries !== undefined);
+      // Frames 1 (SYN), 2 (RST+ACK), 3 (same ISN 3145310914, new IP ID, 0.55 s later), 4 (RST+ACK), 5, 6; then frames 7-12 on port 26245.
+      expect(found.map((f) => [f.flow, f.side, f.frames, f.measure.refusedSynRetries])).toEqual([
+        [1, "client", [3, 5], 2],
+        [2, "client", [9, 11], 2],
+      ]);
+      expect(found[0]!.summary).toMatch(/re-sent its SYN 2 time\(s\) after the server's RST \(frame 2\) refused it/);
+      expect(r.findings.filter((f) => f.kind === "connection-refused").map((f) => f.frames)).toEqual([
+        [1, 2],
+        [7, 8],
+      ]);
+    },
+  );
 });
 
 describe("peer-unresponsive", () => {
@@ -253,7 +276,12 @@ describe("urgent-data", () => {
 /** Fixture groups where a kind may also appear, at the highest severity allowed there. */
 const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> = {
   // Capture duplicates are tagged as tshark does, at info, wherever they occur.
-  "retransmission": { "peer-unresponsive": "warning", "reset-by-peer-reboot": "warning", "window-full": "warning", "*": "info" },
+  retransmission: {
+    "peer-unresponsive": "warning",
+    "reset-by-peer-reboot": "warning",
+    "window-full": "warning",
+    "*": "info",
+  },
   // window-full/stalled: the sender stalls at the window's edge because the receiver fell silent.
   "peer-unresponsive": { "window-full": "error" },
   // Brief zero windows and a few window-full segments happen in any fast transfer: info.
@@ -269,7 +297,11 @@ function fixtureFiles(): { group: string; rel: string }[] {
     // parallel/ holds hand-made --jobs reproducers (re-sent and reordered segments on purpose), not healthy traffic.
     if (group === "scenarios" || group === "parallel" || !existsSync(dir)) continue;
     let files: string[];
-    try { files = readdirSync(dir); } catch { continue; }
+    try {
+      files = readdirSync(dir);
+    } catch {
+      continue;
+    }
     for (const f of files) if (/\.pcap(ng)?$/.test(f)) out.push({ group, rel: `${group}/${f}` });
   }
   return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
@@ -281,8 +313,9 @@ describe("no false alarms", () => {
       const loud: string[] = [];
       for (const f of (await report(rel)).findings) {
         if (!(TRANSFER_KINDS as readonly string[]).includes(f.kind) || f.kind === group) continue;
-        const allowed = group === "healthy" ? "info" : ALSO_FIRES[f.kind]?.[group] ?? ALSO_FIRES[f.kind]?.["*"];
-        if (allowed === undefined || RANK[f.severity] > RANK[allowed]) loud.push(`${f.kind} ${f.severity}: ${f.summary}`);
+        const allowed = group === "healthy" ? "info" : (ALSO_FIRES[f.kind]?.[group] ?? ALSO_FIRES[f.kind]?.["*"]);
+        if (allowed === undefined || RANK[f.severity] > RANK[allowed])
+          loud.push(`${f.kind} ${f.severity}: ${f.summary}`);
       }
       expect(loud).toEqual([]);
     });

@@ -25,7 +25,10 @@ describe("udp-fixed-retry", () => {
   // times out", while each send drew a port unreachable and the connected client got
   // ECONNREFUSED at once (the script checks it did). The unconnected client timed out
   // instead; the wire is the same, so the summary must say both.
-  for (const [name, errnoSeen] of [["refused", "ECONNREFUSED at once"], ["refused-unconnected", "timeouts"]] as const) {
+  for (const [name, errnoSeen] of [
+    ["refused", "ECONNREFUSED at once"],
+    ["refused-unconnected", "timeouts"],
+  ] as const) {
     it(`${name}: each send drew an ICMP port unreachable (the client saw ${errnoSeen})`, async () => {
       const [f, ...more] = await fixedRetry(`udp-fixed-retry/${name}.pcap`);
       expect(more).toEqual([]);
@@ -44,7 +47,11 @@ describe("udp-fixed-retry", () => {
     });
   }
   it("healthy UDP (answered requests, periodic traffic with replies, backoff) stays silent", async () => {
-    for (const rel of ["healthy/udp-request-response.pcap", "healthy/udp-periodic-with-replies.pcap", "healthy/udp-retry-backoff.pcap"]) {
+    for (const rel of [
+      "healthy/udp-request-response.pcap",
+      "healthy/udp-periodic-with-replies.pcap",
+      "healthy/udp-retry-backoff.pcap",
+    ]) {
       expect(await fixedRetry(rel), rel).toEqual([]);
     }
   });

@@ -7,7 +7,14 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { BPF_MAXINSNS, parseBpfDump, runBpf, validateBpf, type BpfInstruction, type BpfProgram } from "../src/capture/filter/bpf.js";
+import {
+  BPF_MAXINSNS,
+  parseBpfDump,
+  runBpf,
+  validateBpf,
+  type BpfInstruction,
+  type BpfProgram,
+} from "../src/capture/filter/bpf.js";
 
 /** `tcpdump -r - -ddd 'tcp port 5020'` for Ethernet (libpcap 1.10.3). */
 const TCP_PORT_5020 = parseBpfDump(`20
@@ -36,18 +43,31 @@ const TCP_PORT_5020 = parseBpfDump(`20
 function ethTcp(sport: number, dport: number, opts: { fragOffset?: number; ipOptions?: number } = {}): Uint8Array {
   const ihl = 5 + (opts.ipOptions ?? 0);
   const b = new Uint8Array(14 + ihl * 4 + 20);
-  b[12] = 0x08; b[13] = 0x00;
+  b[12] = 0x08;
+  b[13] = 0x00;
   b[14] = 0x40 | ihl;
-  b[14 + 6] = (opts.fragOffset ?? 0) >> 8; b[14 + 7] = (opts.fragOffset ?? 0) & 0xff;
+  b[14 + 6] = (opts.fragOffset ?? 0) >> 8;
+  b[14 + 7] = (opts.fragOffset ?? 0) & 0xff;
   b[14 + 9] = 6;
   const t = 14 + ihl * 4;
-  b[t] = sport >> 8; b[t + 1] = sport & 0xff; b[t + 2] = dport >> 8; b[t + 3] = dport & 0xff;
+  b[t] = sport >> 8;
+  b[t + 1] = sport & 0xff;
+  b[t + 2] = dport >> 8;
+  b[t + 3] = dport & 0xff;
   return b;
 }
 
 const run = (p: BpfProgram, pkt: Uint8Array, wireLen = pkt.length) => runBpf(p, pkt, 0, pkt.length, wireLen);
 const ins = (code: number, k = 0, jt = 0, jf = 0): BpfInstruction => ({ code, jt, jf, k });
-const RET_K = 0x06, RET_A = 0x16, LD_W_ABS = 0x20, LD_H_ABS = 0x28, LD_B_ABS = 0x30, LD_W_LEN = 0x80, LDX_MSH = 0xb1, LD_B_IND = 0x50, LDX_IMM = 0x01;
+const RET_K = 0x06,
+  RET_A = 0x16,
+  LD_W_ABS = 0x20,
+  LD_H_ABS = 0x28,
+  LD_B_ABS = 0x30,
+  LD_W_LEN = 0x80,
+  LDX_MSH = 0xb1,
+  LD_B_IND = 0x50,
+  LDX_IMM = 0x01;
 
 describe("libpcap's programs", () => {
   it("the dump parses and validates", () => {
@@ -99,7 +119,8 @@ describe("instructions as bpf_filter() runs them", () => {
     expect(run([ins(LDX_MSH, 0), ins(0x87 /* TXA */), ins(RET_A)], Uint8Array.from([0x46]))).toBe(24);
   });
   it("arithmetic is unsigned 32-bit; division by 0 rejects; shifts of 32 or more give 0", () => {
-    const alu = (code: number, a: number, x: number) => run([ins(0x00 /* LD IMM */, a), ins(LDX_IMM, x), ins(code), ins(RET_A)], pkt);
+    const alu = (code: number, a: number, x: number) =>
+      run([ins(0x00 /* LD IMM */, a), ins(LDX_IMM, x), ins(code), ins(RET_A)], pkt);
     expect(alu(0x0c /* ADD X */, 0xffffffff, 2)).toBe(1);
     expect(alu(0x1c /* SUB X */, 0, 1)).toBe(0xffffffff);
     expect(alu(0x2c /* MUL X */, 0x10000, 0x10000)).toBe(0);
@@ -115,7 +136,9 @@ describe("instructions as bpf_filter() runs them", () => {
     expect(run([ins(0x00, 5), ins(0x84 /* NEG */), ins(RET_A)], pkt)).toBe(0xfffffffb);
   });
   it("scratch memory holds values; an index past 16 rejects", () => {
-    expect(run([ins(0x00, 42), ins(0x02 /* ST */, 15), ins(0x00, 0), ins(0x60 /* LD MEM */, 15), ins(RET_A)], pkt)).toBe(42);
+    expect(
+      run([ins(0x00, 42), ins(0x02 /* ST */, 15), ins(0x00, 0), ins(0x60 /* LD MEM */, 15), ins(RET_A)], pkt),
+    ).toBe(42);
     expect(run([ins(0x02, 16), ins(RET_K, 1)], pkt)).toBe(0);
   });
   it("jumps go forward by jt, jf or k; past the end rejects; an unknown opcode rejects", () => {
@@ -141,8 +164,11 @@ describe("instructions as bpf_filter() runs them", () => {
 
 describe("properties", () => {
   // Opcodes the interpreter knows, plus any 16-bit value: most random programs then do something.
-  const KNOWN_CODES = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0c, 0x14, 0x15, 0x16, 0x1c, 0x1d, 0x20, 0x24, 0x25, 0x28, 0x2c, 0x30, 0x34, 0x35,
-    0x3c, 0x3d, 0x40, 0x44, 0x45, 0x48, 0x4c, 0x50, 0x54, 0x5c, 0x60, 0x61, 0x64, 0x6c, 0x74, 0x7c, 0x80, 0x81, 0x84, 0x87, 0x94, 0x9c, 0xa4, 0xac, 0xb1, 0x0e];
+  const KNOWN_CODES = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0c, 0x14, 0x15, 0x16, 0x1c, 0x1d, 0x20, 0x24, 0x25, 0x28, 0x2c,
+    0x30, 0x34, 0x35, 0x3c, 0x3d, 0x40, 0x44, 0x45, 0x48, 0x4c, 0x50, 0x54, 0x5c, 0x60, 0x61, 0x64, 0x6c, 0x74, 0x7c,
+    0x80, 0x81, 0x84, 0x87, 0x94, 0x9c, 0xa4, 0xac, 0xb1, 0x0e,
+  ];
   const instruction = fc.record({
     code: fc.oneof(fc.constantFrom(...KNOWN_CODES), fc.integer({ min: 0, max: 0xffff })),
     jt: fc.integer({ min: 0, max: 255 }),
@@ -153,37 +179,49 @@ describe("properties", () => {
   const packet = fc.uint8Array({ minLength: 0, maxLength: 128 });
 
   it("any program on any packet: an unsigned 32-bit result, no exception", () => {
-    fc.assert(fc.property(program, packet, fc.nat(), (p, pkt, wire) => {
-      const r = runBpf(p, pkt, 0, pkt.length, wire);
-      expect(Number.isInteger(r) && r >= 0 && r <= 0xffffffff).toBe(true);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(program, packet, fc.nat(), (p, pkt, wire) => {
+        const r = runBpf(p, pkt, 0, pkt.length, wire);
+        expect(Number.isInteger(r) && r >= 0 && r <= 0xffffffff).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
   it("a run takes at most one step per instruction (jumps only go forward)", () => {
-    fc.assert(fc.property(program, packet, (p, pkt) => {
-      let steps = 0;
-      const counting = new Proxy(p as BpfInstruction[], {
-        get(target, prop, recv) {
-          if (typeof prop === "string" && /^\d+$/.test(prop)) steps++;
-          return Reflect.get(target, prop, recv);
-        },
-      });
-      runBpf(counting, pkt, 0, pkt.length, pkt.length);
-      expect(steps).toBeLessThanOrEqual(p.length);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(program, packet, (p, pkt) => {
+        let steps = 0;
+        const counting = new Proxy(p as BpfInstruction[], {
+          get(target, prop, recv) {
+            if (typeof prop === "string" && /^\d+$/.test(prop)) steps++;
+            return Reflect.get(target, prop, recv);
+          },
+        });
+        runBpf(counting, pkt, 0, pkt.length, pkt.length);
+        expect(steps).toBeLessThanOrEqual(p.length);
+      }),
+      { numRuns: 1000 },
+    );
   });
   it("loads past the captured bytes reject: a packet's result depends only on its captured bytes", () => {
     // Bytes after the record's end in the buffer must make no difference.
-    fc.assert(fc.property(program, packet, packet, (p, pkt, junk) => {
-      const buf = new Uint8Array(pkt.length + junk.length);
-      buf.set(pkt, 0);
-      buf.set(junk, pkt.length);
-      expect(runBpf(p, buf, 0, pkt.length, pkt.length)).toBe(runBpf(p, pkt, 0, pkt.length, pkt.length));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(program, packet, packet, (p, pkt, junk) => {
+        const buf = new Uint8Array(pkt.length + junk.length);
+        buf.set(pkt, 0);
+        buf.set(junk, pkt.length);
+        expect(runBpf(p, buf, 0, pkt.length, pkt.length)).toBe(runBpf(p, pkt, 0, pkt.length, pkt.length));
+      }),
+      { numRuns: 2000 },
+    );
   });
   it("validation never throws, and a validated program ends with a return", () => {
-    fc.assert(fc.property(program, (p) => {
-      const why = validateBpf(p);
-      if (why === null) expect(p[p.length - 1]!.code & 0x07).toBe(0x06);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(program, (p) => {
+        const why = validateBpf(p);
+        if (why === null) expect(p[p.length - 1]!.code & 0x07).toBe(0x06);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -31,9 +31,30 @@ function problemCapture(): string {
   const T0 = 1_700_000_000n * 1_000_000n; // µs
   const blocks = Array.from({ length: 8 }, (_, i) => {
     const fromClient = i % 2 === 0;
-    const t = tcp({ srcPort: fromClient ? 40000 : 80, dstPort: fromClient ? 80 : 40000, seq: 1000 + i, ack: 2000 + i, flags: 0x10, win: 65535, payload: new Uint8Array(10) });
-    const data = ethernet(ETH_IPV4, ipv4({ src: fromClient ? 0x0a000001 : 0x0a000002, dst: fromClient ? 0x0a000002 : 0x0a000001, proto: 6, payload: t }));
-    return { kind: "epb" as const, iface: 0, ts: T0 + BigInt(i * 1000) + (i === 7 ? BigInt(FORWARD_JUMP_SEC + 100) * 1_000_000n : 0n), data };
+    const t = tcp({
+      srcPort: fromClient ? 40000 : 80,
+      dstPort: fromClient ? 80 : 40000,
+      seq: 1000 + i,
+      ack: 2000 + i,
+      flags: 0x10,
+      win: 65535,
+      payload: new Uint8Array(10),
+    });
+    const data = ethernet(
+      ETH_IPV4,
+      ipv4({
+        src: fromClient ? 0x0a000001 : 0x0a000002,
+        dst: fromClient ? 0x0a000002 : 0x0a000001,
+        proto: 6,
+        payload: t,
+      }),
+    );
+    return {
+      kind: "epb" as const,
+      iface: 0,
+      ts: T0 + BigInt(i * 1000) + (i === 7 ? BigInt(FORWARD_JUMP_SEC + 100) * 1_000_000n : 0n),
+      data,
+    };
   });
   const bytes = pcapngFile([{ le: true, interfaces: [{ linkType: 1 }], blocks }]).bytes;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -48,7 +69,8 @@ function problemCapture(): string {
 
 describe("capture problems and analysis warnings on stderr", () => {
   const file = problemCapture();
-  const snapLines = (stderr: string) => stderr.split("\n").filter((l) => /^sockscope: .*pcapng block of type 0x6 ends with length/.test(l));
+  const snapLines = (stderr: string) =>
+    stderr.split("\n").filter((l) => /^sockscope: .*pcapng block of type 0x6 ends with length/.test(l));
   const jump = /^sockscope: warning: the capture's clock jumps forward .* at frame 8/m;
 
   it("analyze --format json: five problems, the rest counted as listed in the report, which lists all and the jump", () => {

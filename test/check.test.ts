@@ -6,7 +6,17 @@
  * written by hand), exit codes and directory mode.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -26,7 +36,12 @@ const schema = JSON.parse(readFileSync(join(ROOT, "schema", "expect.schema.json"
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
 function run(args: string[], opts: { cwd?: string; input?: Buffer } = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, input: opts.input, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    input: opts.input,
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -54,7 +69,9 @@ describe("the project's fixtures pass their own expectations", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/^(FAIL|ERROR) /m);
     for (const fx of fixtures) expect(r.stdout).toContain(`PASS ${relative(ROOT, fx.path)} `);
-    expect(r.stdout.trimEnd().split("\n").at(-1)).toBe(`${fixtures.length} captures checked: ${fixtures.length} passed, 0 failed`);
+    expect(r.stdout.trimEnd().split("\n").at(-1)).toBe(
+      `${fixtures.length} captures checked: ${fixtures.length} passed, 0 failed`,
+    );
   });
 
   it("every kind and healthy fixture has an expectations file (an unpaired one would go unchecked)", () => {
@@ -70,7 +87,10 @@ describe("the project's fixtures pass their own expectations", () => {
         const absent = x.absent.map((a) => a.value);
         expect(absent, fx.path).toContainEqual(expect.objectContaining({ severity: "warning" }));
         expect(absent, fx.path).toContainEqual(expect.objectContaining({ severity: "error" }));
-        expect(x.expect.filter((e) => e.value.severity !== "info"), fx.path).toEqual([]);
+        expect(
+          x.expect.filter((e) => e.value.severity !== "info"),
+          fx.path,
+        ).toEqual([]);
       } else {
         const own = x.expect.filter((e) => e.value.kind === fx.group);
         expect(own.length, `${fx.path} expects no ${fx.group}`).toBeGreaterThan(0);
@@ -89,8 +109,15 @@ describe("the project's fixtures pass their own expectations", () => {
       expect(up.after.ok).toBe(true);
       // Nothing that changes when the same scenario is recorded again.
       for (const e of x(text)) {
-        expect(Object.keys(e).filter((k) => !["kind", "severity", "side", "flow", "findings", "note"].includes(k)), file).toEqual([]);
-        if (e.flow) expect(Object.keys(e.flow).filter((k) => k !== "proto" && k !== "serverPort"), file).toEqual([]);
+        expect(
+          Object.keys(e).filter((k) => !["kind", "severity", "side", "flow", "findings", "note"].includes(k)),
+          file,
+        ).toEqual([]);
+        if (e.flow)
+          expect(
+            Object.keys(e.flow).filter((k) => k !== "proto" && k !== "serverPort"),
+            file,
+          ).toEqual([]);
       }
     }
     function x(text: string): { flow?: Record<string, unknown> }[] {
@@ -99,7 +126,12 @@ describe("the project's fixtures pass their own expectations", () => {
   });
 
   it("they validate against schema/expect.schema.json", () => {
-    const files = [...fixtures.map((fx) => expectFileOf(fx.path)), ...readdirSync(join(ROOT, "examples")).filter((f) => f.endsWith(".expect.json")).map((f) => join(ROOT, "examples", f))];
+    const files = [
+      ...fixtures.map((fx) => expectFileOf(fx.path)),
+      ...readdirSync(join(ROOT, "examples"))
+        .filter((f) => f.endsWith(".expect.json"))
+        .map((f) => join(ROOT, "examples", f)),
+    ];
     for (const f of files) {
       const ok = validate(JSON.parse(readFileSync(f, "utf8")));
       expect(validate.errors ?? [], f).toEqual([]);
@@ -112,7 +144,10 @@ describe("the project's fixtures pass their own expectations", () => {
 
 describe("expectations format: hand-written validator and JSON Schema agree", () => {
   it("the schema lists exactly the registry's kinds", () => {
-    expect([...schema.definitions.kind.enum].sort(), "add the new kind to schema/expect.schema.json definitions.kind").toEqual(ANALYZERS.map((a) => a.id).sort());
+    expect(
+      [...schema.definitions.kind.enum].sort(),
+      "add the new kind to schema/expect.schema.json definitions.kind",
+    ).toEqual(ANALYZERS.map((a) => a.id).sort());
     expect([...KINDS].sort()).toEqual(ANALYZERS.map((a) => a.id).sort());
   });
 
@@ -120,10 +155,34 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
   const valid: unknown[] = [
     { schema: S },
     { schema: S, expect: [] },
-    { schema: S, expect: ["rst-after-fin"], allow: ["time-wait", { severity: "info" }], absent: [{ severity: "error" }] },
+    {
+      schema: S,
+      expect: ["rst-after-fin"],
+      allow: ["time-wait", { severity: "info" }],
+      absent: [{ severity: "error" }],
+    },
     { $schema: "../schema/expect.schema.json", schema: S, description: "d", capture: "x.pcap", strict: false },
-    { schema: S, expect: [{ kind: "nagle-delay", severity: "warning", side: "client", flow: { proto: "tcp", serverPort: 5110, serverHost: "127.0.0.1" }, findings: { min: 0 }, count: { max: 20 }, measure: { stallMaxMs: { max: 5 }, events: 9 }, frames: [10, 11], note: "n" }] },
-    { schema: S, expect: [{ kind: "connection-refused", flow: null, side: null }], absent: [{ flow: { host: "::1", port: 5000 } }] },
+    {
+      schema: S,
+      expect: [
+        {
+          kind: "nagle-delay",
+          severity: "warning",
+          side: "client",
+          flow: { proto: "tcp", serverPort: 5110, serverHost: "127.0.0.1" },
+          findings: { min: 0 },
+          count: { max: 20 },
+          measure: { stallMaxMs: { max: 5 }, events: 9 },
+          frames: [10, 11],
+          note: "n",
+        },
+      ],
+    },
+    {
+      schema: S,
+      expect: [{ kind: "connection-refused", flow: null, side: null }],
+      absent: [{ flow: { host: "::1", port: 5000 } }],
+    },
     { schema: S, absent: [{ kind: "zero-window", measure: { longestMs: { min: 1000 } } }] },
     { schema: S, allow: [{ flow: { id: 3 } }, { count: { min: 2 } }] },
   ];
@@ -143,21 +202,57 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
     [{ schema: S, strict: "yes" }, "$.strict", /true or false/],
     [{ schema: S, expect: {} }, "$.expect", /must be an array/],
     [{ schema: S, expect: [{ severity: "error" }] }, "$.expect[0]", /needs "kind"/],
-    [{ schema: S, expect: [{ kind: "nagle-dely" }] }, "$.expect[0].kind", /unknown finding kind "nagle-dely" \(did you mean "nagle-delay"\?\)/],
+    [
+      { schema: S, expect: [{ kind: "nagle-dely" }] },
+      "$.expect[0].kind",
+      /unknown finding kind "nagle-dely" \(did you mean "nagle-delay"\?\)/,
+    ],
     [{ schema: S, expect: ["rst-after-fin", "zero-windows"] }, "$.expect[1]", /unknown finding kind/],
-    [{ schema: S, expect: [{ kind: "zero-window", severity: "fatal" }] }, "$.expect[0].severity", /one of info, warning, error/],
+    [
+      { schema: S, expect: [{ kind: "zero-window", severity: "fatal" }] },
+      "$.expect[0].severity",
+      /one of info, warning, error/,
+    ],
     [{ schema: S, expect: [{ kind: "zero-window", side: "both" }] }, "$.expect[0].side", /"client", "server" or null/],
-    [{ schema: S, expect: [{ kind: "zero-window", flow: { serverport: 80 } }] }, "$.expect[0].flow.serverport", /did you mean "serverPort"/],
-    [{ schema: S, expect: [{ kind: "zero-window", flow: { serverPort: 70000 } }] }, "$.expect[0].flow.serverPort", /port number/],
-    [{ schema: S, expect: [{ kind: "zero-window", flow: { serverPort: "80" } }] }, "$.expect[0].flow.serverPort", /port number/],
+    [
+      { schema: S, expect: [{ kind: "zero-window", flow: { serverport: 80 } }] },
+      "$.expect[0].flow.serverport",
+      /did you mean "serverPort"/,
+    ],
+    [
+      { schema: S, expect: [{ kind: "zero-window", flow: { serverPort: 70000 } }] },
+      "$.expect[0].flow.serverPort",
+      /port number/,
+    ],
+    [
+      { schema: S, expect: [{ kind: "zero-window", flow: { serverPort: "80" } }] },
+      "$.expect[0].flow.serverPort",
+      /port number/,
+    ],
     [{ schema: S, expect: [{ kind: "zero-window", flow: {} }] }, "$.expect[0].flow", /empty flow selector/],
-    [{ schema: S, expect: [{ kind: "zero-window", flow: { host: "localhost" } }] }, "$.expect[0].flow.host", /IPv4 or IPv6 address/],
+    [
+      { schema: S, expect: [{ kind: "zero-window", flow: { host: "localhost" } }] },
+      "$.expect[0].flow.host",
+      /IPv4 or IPv6 address/,
+    ],
     [{ schema: S, expect: [{ kind: "zero-window", findings: -1 }] }, "$.expect[0].findings", /whole number/],
     [{ schema: S, expect: [{ kind: "zero-window", findings: 1.5 }] }, "$.expect[0].findings", /whole number/],
     [{ schema: S, expect: [{ kind: "zero-window", count: {} }] }, "$.expect[0].count", /needs "min", "max" or both/],
-    [{ schema: S, expect: [{ kind: "zero-window", count: { min: 1, most: 3 } }] }, "$.expect[0].count.most", /unknown key/],
-    [{ schema: S, expect: [{ kind: "zero-window", measure: { longestMs: "5ms" } }] }, "$.expect[0].measure.longestMs", /number or \{"min"/],
-    [{ schema: S, expect: [{ kind: "zero-window", measure: { longestMs: { max: "1" } } }] }, "$.expect[0].measure.longestMs.max", /must be a number/],
+    [
+      { schema: S, expect: [{ kind: "zero-window", count: { min: 1, most: 3 } }] },
+      "$.expect[0].count.most",
+      /unknown key/,
+    ],
+    [
+      { schema: S, expect: [{ kind: "zero-window", measure: { longestMs: "5ms" } }] },
+      "$.expect[0].measure.longestMs",
+      /number or \{"min"/,
+    ],
+    [
+      { schema: S, expect: [{ kind: "zero-window", measure: { longestMs: { max: "1" } } }] },
+      "$.expect[0].measure.longestMs.max",
+      /must be a number/,
+    ],
     [{ schema: S, expect: [{ kind: "zero-window", measure: {} }] }, "$.expect[0].measure", /names no measure/],
     [{ schema: S, expect: [{ kind: "zero-window", frames: [0] }] }, "$.expect[0].frames[0]", /frame number/],
     [{ schema: S, expect: [{ kind: "zero-window", frames: 3 }] }, "$.expect[0].frames", /array of frame numbers/],
@@ -168,7 +263,11 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
   for (const [doc, path, words] of invalid) {
     it(`invalid: ${path} ${words.source.slice(0, 40)}`, () => {
       let err: unknown;
-      try { readExpectations(doc, "x.expect.json"); } catch (e) { err = e; }
+      try {
+        readExpectations(doc, "x.expect.json");
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(ExpectError);
       const e = err as ExpectError;
       expect(e.path).toBe(path);
@@ -180,19 +279,35 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
   it("an unknown measure name is an invalid file, not a failed check (JSON Schema cannot say which kind has which)", () => {
     // It would fail every run as "not measured": the file is wrong, not the capture.
     const cases: [unknown, RegExp][] = [
-      [{ schema: S, expect: [{ kind: "nagle-delay", measure: { stallmaxms: { max: 50 } } }] }, /^f: \$\.expect\[0\]\.measure\.stallmaxms: unknown measure for nagle-delay \(did you mean "stallMaxMs"\?\); its measures: events, stallAvgMs, stallMaxMs, stallTotalMs$/],
-      [{ schema: S, expect: [{ kind: "zero-window", measure: { "capture-end": 1 } }] }, /^f: \$\.expect\[0\]\.measure\["capture-end"\]: unknown measure for zero-window;/],
-      [{ schema: S, allow: [{ kind: "time-wait", measure: { stallMaxMs: 1 } }] }, /^f: \$\.allow\[0\]\.measure\.stallMaxMs: unknown measure for time-wait; its measures: bothHold, closeMs, timeWaitMs$/],
-      [{ schema: S, absent: [{ severity: "error", measure: { stallMs: 1 } }] }, /^f: \$\.absent\[0\]\.measure\.stallMs: unknown measure \(did you mean "stalls"\?\): no finding kind has it$/],
+      [
+        { schema: S, expect: [{ kind: "nagle-delay", measure: { stallmaxms: { max: 50 } } }] },
+        /^f: \$\.expect\[0\]\.measure\.stallmaxms: unknown measure for nagle-delay \(did you mean "stallMaxMs"\?\); its measures: events, stallAvgMs, stallMaxMs, stallTotalMs$/,
+      ],
+      [
+        { schema: S, expect: [{ kind: "zero-window", measure: { "capture-end": 1 } }] },
+        /^f: \$\.expect\[0\]\.measure\["capture-end"\]: unknown measure for zero-window;/,
+      ],
+      [
+        { schema: S, allow: [{ kind: "time-wait", measure: { stallMaxMs: 1 } }] },
+        /^f: \$\.allow\[0\]\.measure\.stallMaxMs: unknown measure for time-wait; its measures: bothHold, closeMs, timeWaitMs$/,
+      ],
+      [
+        { schema: S, absent: [{ severity: "error", measure: { stallMs: 1 } }] },
+        /^f: \$\.absent\[0\]\.measure\.stallMs: unknown measure \(did you mean "stalls"\?\): no finding kind has it$/,
+      ],
     ];
     for (const [doc, message] of cases) expect(() => readExpectations(doc, "f")).toThrow(message);
     expect(() => readExpectations({ schema: S, absent: [{ measure: { stallMaxMs: 1 } }] }, "f")).not.toThrow();
   });
   it("min above max is caught by sockscope (JSON Schema cannot say it)", () => {
-    expect(() => readExpectations({ schema: S, expect: [{ kind: "zero-window", count: { min: 3, max: 1 } }] }, "f")).toThrow(/\$\.expect\[0\]\.count: min \(3\) is above max \(1\)/);
+    expect(() =>
+      readExpectations({ schema: S, expect: [{ kind: "zero-window", count: { min: 3, max: 1 } }] }, "f"),
+    ).toThrow(/\$\.expect\[0\]\.count: min \(3\) is above max \(1\)/);
   });
   it("JSON syntax errors give line and column", () => {
-    expect(() => parseExpectations('{\n  "schema": "sockscope.expect/1",\n  "expect": [,]\n}', "f.json")).toThrow(/^f\.json: not valid JSON at line 3 column 14/);
+    expect(() => parseExpectations('{\n  "schema": "sockscope.expect/1",\n  "expect": [,]\n}', "f.json")).toThrow(
+      /^f\.json: not valid JSON at line 3 column 14/,
+    );
     expect(() => parseExpectations("", "f.json")).toThrow(/^f\.json: not valid JSON: the file ends too early/);
   });
 });
@@ -201,15 +316,49 @@ describe("expectations format: hand-written validator and JSON Schema agree", ()
 
 function finding(kind: string, flow: number | null, extra: Partial<Finding> = {}): Finding {
   const a = ANALYZERS.find((x) => x.id === kind)!;
-  return { kind, severity: a.severity, flow, frames: [1], count: 1, time: 0, side: "client", endpoint: null, summary: `${kind} here`, explanation: "", references: [], measure: {}, ...extra };
+  return {
+    kind,
+    severity: a.severity,
+    flow,
+    frames: [1],
+    count: 1,
+    time: 0,
+    side: "client",
+    endpoint: null,
+    summary: `${kind} here`,
+    explanation: "",
+    references: [],
+    measure: {},
+    ...extra,
+  };
 }
 function flow(id: number, client: string, server: string, proto: "tcp" | "udp" = "tcp"): FlowReport {
-  return { id, proto, client, server, rolesGuessed: proto === "udp", vlan: null, firstFrame: 1, lastFrame: 2, start: 0, durationSec: 0, packets: { client: 1, server: 1 }, bytes: { client: 1, server: 1 }, close: null, state: null, previous: null };
+  return {
+    id,
+    proto,
+    client,
+    server,
+    rolesGuessed: proto === "udp",
+    vlan: null,
+    firstFrame: 1,
+    lastFrame: 2,
+    start: 0,
+    durationSec: 0,
+    packets: { client: 1, server: 1 },
+    bytes: { client: 1, server: 1 },
+    close: null,
+    state: null,
+    previous: null,
+  };
 }
 const doc = (d: Record<string, unknown>) => readExpectations({ schema: "sockscope.expect/1", ...d }, "t.json");
 
 describe("matching rules", () => {
-  const flows = [flow(1, "10.0.0.2:40000", "10.0.0.1:8080"), flow(2, "[2001:db8::2]:40001", "[2001:db8::1]:5432"), flow(3, "10.0.0.2:50000", "10.0.0.9:53", "udp")];
+  const flows = [
+    flow(1, "10.0.0.2:40000", "10.0.0.1:8080"),
+    flow(2, "[2001:db8::2]:40001", "[2001:db8::1]:5432"),
+    flow(3, "10.0.0.2:50000", "10.0.0.9:53", "udp"),
+  ];
   const findings = [
     finding("nagle-delay", 1, { measure: { stallMaxMs: 41.6 }, count: 9, frames: [10, 11, 12] }),
     finding("time-wait", 1),
@@ -223,16 +372,23 @@ describe("matching rules", () => {
   it("strict: everything must be accounted for", () => {
     const r = result({ expect: ["nagle-delay", "zero-window", "udp-fixed-retry"] });
     expect(r.ok).toBe(false);
-    expect(r.checks.filter((c) => c.type === "unexpected").map((c) => c.findings[0]!.kind)).toEqual(["time-wait", "time-wait"]);
+    expect(r.checks.filter((c) => c.type === "unexpected").map((c) => c.findings[0]!.kind)).toEqual([
+      "time-wait",
+      "time-wait",
+    ]);
     expect(result({ expect: ["nagle-delay", "zero-window", "udp-fixed-retry"], allow: ["time-wait"] }).ok).toBe(true);
-    expect(result({ expect: ["nagle-delay", "zero-window", "udp-fixed-retry"], allow: [{ severity: "info" }] }).ok).toBe(true);
+    expect(
+      result({ expect: ["nagle-delay", "zero-window", "udp-fixed-retry"], allow: [{ severity: "info" }] }).ok,
+    ).toBe(true);
     const loose = result({ strict: false, expect: ["nagle-delay"] });
     expect(loose.ok).toBe(true);
     expect(loose.uncovered.map((f) => f.kind)).toEqual(["time-wait", "time-wait", "zero-window", "udp-fixed-retry"]);
   });
 
   it("flow selectors: ports, hosts (IPv6 in any spelling), proto, id, capture-wide", () => {
-    const count = (flowSel: unknown, kind = "time-wait") => matchReport(report, doc({ strict: false, expect: [{ kind, flow: flowSel, findings: { min: 0 } }] })).checks[0]!.findings.length;
+    const count = (flowSel: unknown, kind = "time-wait") =>
+      matchReport(report, doc({ strict: false, expect: [{ kind, flow: flowSel, findings: { min: 0 } }] })).checks[0]!
+        .findings.length;
     expect(count({ serverPort: 8080 })).toBe(1);
     expect(count({ clientPort: 40001 })).toBe(1);
     expect(count({ port: 40000 })).toBe(1);
@@ -247,7 +403,18 @@ describe("matching rules", () => {
   });
 
   it("expect: identity chooses, bounds are checked on what was chosen", () => {
-    const r = result({ strict: false, expect: [{ kind: "nagle-delay", flow: { serverPort: 8080 }, count: { max: 3 }, measure: { stallMaxMs: { max: 5 } }, frames: [11, 99] }] });
+    const r = result({
+      strict: false,
+      expect: [
+        {
+          kind: "nagle-delay",
+          flow: { serverPort: 8080 },
+          count: { max: 3 },
+          measure: { stallMaxMs: { max: 5 } },
+          frames: [11, 99],
+        },
+      ],
+    });
     const c = r.checks[0]!;
     expect(c.ok).toBe(false);
     expect(c.problems.map((p) => `${p.what}: ${p.expected} / ${p.found}`)).toEqual([
@@ -259,9 +426,17 @@ describe("matching rules", () => {
   });
 
   it("expect with findings {min: 0} and a bound: 'no zero window longer than 1 s'", () => {
-    const r = result({ strict: false, expect: [{ kind: "zero-window", findings: { min: 0 }, measure: { longestMs: { max: 1000 } } }] });
+    const r = result({
+      strict: false,
+      expect: [{ kind: "zero-window", findings: { min: 0 }, measure: { longestMs: { max: 1000 } } }],
+    });
     expect(r.checks[0]!.problems.map((p) => p.found)).toEqual(["1500"]);
-    expect(result({ strict: false, expect: [{ kind: "rst-after-fin", findings: { min: 0 }, measure: { bytesAfterFin: { max: 0 } } }] }).ok).toBe(true);
+    expect(
+      result({
+        strict: false,
+        expect: [{ kind: "rst-after-fin", findings: { min: 0 }, measure: { bytesAfterFin: { max: 0 } } }],
+      }).ok,
+    ).toBe(true);
   });
 
   it("a measure of the kind that this finding lacks is named, with the ones the finding has", () => {
@@ -278,50 +453,114 @@ describe("matching rules", () => {
 
   it("absent: forbidden unless expected; wins over allow; measure chooses", () => {
     expect(result({ strict: false, absent: ["time-wait"] }).checks[0]!.findings.map((f) => f.flow)).toEqual([1, 2]);
-    const exempt = result({ strict: false, expect: [{ kind: "time-wait", flow: { serverPort: 8080 } }], absent: ["time-wait"] });
+    const exempt = result({
+      strict: false,
+      expect: [{ kind: "time-wait", flow: { serverPort: 8080 } }],
+      absent: ["time-wait"],
+    });
     expect(exempt.checks[1]!.findings.map((f) => f.flow)).toEqual([2]);
-    expect(result({ strict: false, allow: ["time-wait"], absent: [{ kind: "time-wait", flow: { id: 2 } }] }).ok).toBe(false);
-    expect(result({ strict: false, absent: [{ kind: "zero-window", measure: { longestMs: { min: 1000 } } }] }).ok).toBe(false);
-    expect(result({ strict: false, absent: [{ kind: "zero-window", measure: { longestMs: { min: 2000 } } }] }).ok).toBe(true);
+    expect(result({ strict: false, allow: ["time-wait"], absent: [{ kind: "time-wait", flow: { id: 2 } }] }).ok).toBe(
+      false,
+    );
+    expect(result({ strict: false, absent: [{ kind: "zero-window", measure: { longestMs: { min: 1000 } } }] }).ok).toBe(
+      false,
+    );
+    expect(result({ strict: false, absent: [{ kind: "zero-window", measure: { longestMs: { min: 2000 } } }] }).ok).toBe(
+      true,
+    );
   });
 
   it("--update groups by kind, severity, side and server port; the id only for guessed roles on ephemeral ports", () => {
     const up = updateExpectations(report, null, "t.json");
     expect(JSON.parse(up.text).expect).toEqual([
-      { kind: "nagle-delay", severity: "warning", side: "client", flow: { proto: "tcp", serverPort: 8080 }, findings: 1 },
+      {
+        kind: "nagle-delay",
+        severity: "warning",
+        side: "client",
+        flow: { proto: "tcp", serverPort: 8080 },
+        findings: 1,
+      },
       { kind: "time-wait", severity: "info", side: "client", flow: { proto: "tcp", serverPort: 5432 }, findings: 1 },
       { kind: "time-wait", severity: "info", side: "client", flow: { proto: "tcp", serverPort: 8080 }, findings: 1 },
-      { kind: "udp-fixed-retry", severity: "warning", side: "client", flow: { proto: "udp", serverPort: 53 }, findings: 1 },
-      { kind: "zero-window", severity: "warning", side: "server", flow: { proto: "tcp", serverPort: 5432 }, findings: 1 },
+      {
+        kind: "udp-fixed-retry",
+        severity: "warning",
+        side: "client",
+        flow: { proto: "udp", serverPort: 53 },
+        findings: 1,
+      },
+      {
+        kind: "zero-window",
+        severity: "warning",
+        side: "server",
+        flow: { proto: "tcp", serverPort: 5432 },
+        findings: 1,
+      },
     ]);
     expect(up.after.ok).toBe(true);
-    const ephemeral = { flows: [flow(1, "10.0.0.2:50000", "10.0.0.9:40000", "udp")], findings: [finding("udp-fixed-retry", 1), finding("ip-fragmentation", null)] };
-    expect(JSON.parse(updateExpectations(ephemeral, null, "t.json").text).expect.map((e: { flow: unknown }) => e.flow)).toEqual([null, { id: 1 }]);
+    const ephemeral = {
+      flows: [flow(1, "10.0.0.2:50000", "10.0.0.9:40000", "udp")],
+      findings: [finding("udp-fixed-retry", 1), finding("ip-fragmentation", null)],
+    };
+    expect(
+      JSON.parse(updateExpectations(ephemeral, null, "t.json").text).expect.map((e: { flow: unknown }) => e.flow),
+    ).toEqual([null, { id: 1 }]);
   });
 
   it("--update does not bless what an absent rule forbids, and keeps entries that hold", () => {
-    const x = doc({ expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } }, note: "hand-written" }, { kind: "zero-window", findings: 3 }], absent: [{ kind: "time-wait", flow: { serverPort: 5432 } }] });
+    const x = doc({
+      expect: [
+        { kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } }, note: "hand-written" },
+        { kind: "zero-window", findings: 3 },
+      ],
+      absent: [{ kind: "time-wait", flow: { serverPort: 5432 } }],
+    });
     const up = updateExpectations(report, x, "t.json");
     const written = JSON.parse(up.text);
-    expect(written.expect).toContainEqual({ kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } }, note: "hand-written" });
-    expect(written.expect.filter((e: { kind: string }) => e.kind === "zero-window")).toEqual([{ kind: "zero-window", severity: "warning", side: "server", flow: { proto: "tcp", serverPort: 5432 }, findings: 1 }]);
+    expect(written.expect).toContainEqual({
+      kind: "nagle-delay",
+      measure: { stallMaxMs: { max: 100 } },
+      note: "hand-written",
+    });
+    expect(written.expect.filter((e: { kind: string }) => e.kind === "zero-window")).toEqual([
+      {
+        kind: "zero-window",
+        severity: "warning",
+        side: "server",
+        flow: { proto: "tcp", serverPort: 5432 },
+        findings: 1,
+      },
+    ]);
     expect(up.removed.map((r) => r.text)).toEqual(['{ "kind": "zero-window", "findings": 3 }']);
-    expect(written.expect.filter((e: { kind: string; flow?: { serverPort?: number } }) => e.kind === "time-wait").map((e: { flow?: { serverPort?: number } }) => e.flow?.serverPort)).toEqual([8080]);
+    expect(
+      written.expect
+        .filter((e: { kind: string; flow?: { serverPort?: number } }) => e.kind === "time-wait")
+        .map((e: { flow?: { serverPort?: number } }) => e.flow?.serverPort),
+    ).toEqual([8080]);
     expect(written.absent).toEqual(x.absent.map((a) => a.raw));
     expect(up.after.ok).toBe(false);
     expect(up.after.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(["absent[0]"]);
   });
 
   it("the file layout: one entry per line, fixed key order", () => {
-    const text = formatExpectations({ expect: [{ findings: 1, flow: { serverPort: 1, proto: "tcp" }, kind: "time-wait" }], schema: "sockscope.expect/1", allow: ["x"] });
-    expect(text).toBe('{\n  "schema": "sockscope.expect/1",\n  "expect": [\n    { "kind": "time-wait", "flow": { "proto": "tcp", "serverPort": 1 }, "findings": 1 }\n  ],\n  "allow": [\n    "x"\n  ]\n}\n');
+    const text = formatExpectations({
+      expect: [{ findings: 1, flow: { serverPort: 1, proto: "tcp" }, kind: "time-wait" }],
+      schema: "sockscope.expect/1",
+      allow: ["x"],
+    });
+    expect(text).toBe(
+      '{\n  "schema": "sockscope.expect/1",\n  "expect": [\n    { "kind": "time-wait", "flow": { "proto": "tcp", "serverPort": 1 }, "findings": 1 }\n  ],\n  "allow": [\n    "x"\n  ]\n}\n',
+    );
   });
 });
 
 // ---------------------------------------------------------------- the command line
 
 /** A fixture's expectations with one change, written to a temporary file. */
-function mutated(capture: string, change: (doc: { expect: Record<string, unknown>[] } & Record<string, unknown>) => void): string {
+function mutated(
+  capture: string,
+  change: (doc: { expect: Record<string, unknown>[] } & Record<string, unknown>) => void,
+): string {
   const d = JSON.parse(readFileSync(expectFileOf(capture), "utf8"));
   change(d);
   const f = join(tmp, `m${tmpN++}.expect.json`);
@@ -331,50 +570,90 @@ function mutated(capture: string, change: (doc: { expect: Record<string, unknown
 
 describe("sockscope check: failures and their diff", () => {
   it("a bound that no longer holds: exit 1, expected / found / where with frames", () => {
-    const f = mutated(nagle, (d) => { d.expect[0]!.measure = { stallMaxMs: { max: 5 } }; });
+    const f = mutated(nagle, (d) => {
+      d.expect[0]!.measure = { stallMaxMs: { max: 5 } };
+    });
     const r = run(["check", nagle, "--expect", f]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("");
     const out = r.stdout;
     expect(out).toMatch(/^FAIL .*nagle-delay\/ipv4\.pcap {2}\(1 of 3 checks failed; expectations .*\.expect\.json\)/);
-    expect(out).toContain("  ✗ expect[0]  nagle-delay warning, client side, tcp to port 5110, stallMaxMs ≤ 5\n      measure stallMaxMs: expected ≤ 5, found 41.612\n        where: flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 10, 11, 12, 15, 16, 17, 20, 21, … (27 frames)\n");
-    expect(out).toContain("  ✓ expect[1]  time-wait info, client side, tcp to port 5110 — 1 finding: flow 1, frames 55, 56, 57");
+    expect(out).toContain(
+      "  ✗ expect[0]  nagle-delay warning, client side, tcp to port 5110, stallMaxMs ≤ 5\n      measure stallMaxMs: expected ≤ 5, found 41.612\n        where: flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 10, 11, 12, 15, 16, 17, 20, 21, … (27 frames)\n",
+    );
+    expect(out).toContain(
+      "  ✓ expect[1]  time-wait info, client side, tcp to port 5110 — 1 finding: flow 1, frames 55, 56, 57",
+    );
     expect(out).toContain(`accept it with: sockscope check ${nagle} --expect ${f} --update`);
     expect(out.trimEnd().split("\n").at(-1)).toBe("1 capture checked: 0 passed, 1 failed");
   });
 
   it("a finding the expectations do not mention is unexpected (strict), with the entry that would expect it", () => {
-    const f = mutated(nagle, (d) => { d.expect = d.expect.filter((e) => e.kind !== "time-wait"); });
+    const f = mutated(nagle, (d) => {
+      d.expect = d.expect.filter((e) => e.kind !== "time-wait");
+    });
     const r = run(["check", nagle, "-e", f]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("  ✗ unexpected  time-wait info, client side\n        where: flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 55, 56, 57\n");
-    expect(r.stdout).toContain('expect it with: { "kind": "time-wait", "severity": "info", "side": "client", "flow": { "proto": "tcp", "serverPort": 5110 } }');
-    const allowed = mutated(nagle, (d) => { d.expect = d.expect.filter((e) => e.kind !== "time-wait"); d.allow = ["time-wait"]; });
+    expect(r.stdout).toContain(
+      "  ✗ unexpected  time-wait info, client side\n        where: flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 55, 56, 57\n",
+    );
+    expect(r.stdout).toContain(
+      'expect it with: { "kind": "time-wait", "severity": "info", "side": "client", "flow": { "proto": "tcp", "serverPort": 5110 } }',
+    );
+    const allowed = mutated(nagle, (d) => {
+      d.expect = d.expect.filter((e) => e.kind !== "time-wait");
+      d.allow = ["time-wait"];
+    });
     expect(run(["check", nagle, "-e", allowed]).code).toBe(0);
   });
 
   it("a finding that disappeared: found 0, and the same kind elsewhere", () => {
-    const f = mutated(nagle, (d) => { d.expect[1]!.side = "server"; });
+    const f = mutated(nagle, (d) => {
+      d.expect[1]!.side = "server";
+    });
     const r = run(["check", nagle, "-e", f]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("  ✗ expect[1]  time-wait info, server side, tcp to port 5110\n      findings: expected 1, found 0\n        not chosen: time-wait info, client side at flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 55, 56, 57\n");
+    expect(r.stdout).toContain(
+      "  ✗ expect[1]  time-wait info, server side, tcp to port 5110\n      findings: expected 1, found 0\n        not chosen: time-wait info, client side at flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 55, 56, 57\n",
+    );
   });
 
   it("--format json: the same verdict for tools", () => {
-    const f = mutated(nagle, (d) => { d.expect[0]!.findings = 2; });
+    const f = mutated(nagle, (d) => {
+      d.expect[0]!.findings = 2;
+    });
     const r = run(["check", nagle, "-e", f, "--format", "json"]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
-    expect(j).toMatchObject({ schema: "sockscope.check/1", ok: false, summary: { captures: 1, passed: 0, failed: 1, errors: 0, unchecked: 0 } });
+    expect(j).toMatchObject({
+      schema: "sockscope.check/1",
+      ok: false,
+      summary: { captures: 1, passed: 0, failed: 1, errors: 0, unchecked: 0 },
+    });
     const c = j.results[0].checks[0];
-    expect(c).toMatchObject({ id: "expect[0]", type: "expect", path: "$.expect[0]", ok: false, problems: [{ what: "findings", expected: "2", found: "1" }] });
-    expect(c.findings[0]).toMatchObject({ kind: "nagle-delay", flow: 1, client: "127.0.0.1:50894", server: "127.0.0.1:5110" });
+    expect(c).toMatchObject({
+      id: "expect[0]",
+      type: "expect",
+      path: "$.expect[0]",
+      ok: false,
+      problems: [{ what: "findings", expected: "2", found: "1" }],
+    });
+    expect(c.findings[0]).toMatchObject({
+      kind: "nagle-delay",
+      flow: 1,
+      client: "127.0.0.1:50894",
+      server: "127.0.0.1:5110",
+    });
   });
 });
 
 describe("sockscope check --format junit", () => {
   it("is well-formed XML with a testsuite per capture, a testcase per check and failures where they failed", () => {
-    const f = mutated(nagle, (d) => { d.expect[0]!.measure = { stallMaxMs: { max: 5 } }; d.expect.pop(); d.absent = [{ severity: "error" }]; });
+    const f = mutated(nagle, (d) => {
+      d.expect[0]!.measure = { stallMaxMs: { max: 5 } };
+      d.expect.pop();
+      d.absent = [{ severity: "error" }];
+    });
     const r = run(["check", nagle, "-e", f, "--format", "junit"]);
     expect(r.code).toBe(1);
     const root = parseXml(r.stdout);
@@ -387,7 +666,11 @@ describe("sockscope check --format junit", () => {
       "absent[0] no error finding",
       "no unexpected findings",
     ]);
-    expect(cases.every((c) => c.attrs.classname === "fixtures.nagle-delay.ipv4" || c.attrs.classname!.endsWith(".nagle-delay.ipv4"))).toBe(true);
+    expect(
+      cases.every(
+        (c) => c.attrs.classname === "fixtures.nagle-delay.ipv4" || c.attrs.classname!.endsWith(".nagle-delay.ipv4"),
+      ),
+    ).toBe(true);
     const failures = findAll(suites[0]!, "failure");
     expect(failures).toHaveLength(2);
     expect(failures[0]!.attrs.message).toBe("measure stallMaxMs: expected ≤ 5, found 41.612");
@@ -399,8 +682,14 @@ describe("sockscope check --format junit", () => {
 
   it("directory mode: errors, skipped captures, and --output beside the text report", () => {
     const d = workdir("nagle-delay/ipv4.pcap", "rst-after-fin/write-after-close.pcap", "healthy/graceful-close.pcap");
-    copyFileSync(expectFileOf(join(FIXTURES, "rst-after-fin/write-after-close.pcap")), join(d, "rst-after-fin_write-after-close.expect.json"));
-    writeFileSync(join(d, "nagle-delay_ipv4.expect.json"), '{ "schema": "sockscope.expect/1", "expect": [ "zero-window" ] }');
+    copyFileSync(
+      expectFileOf(join(FIXTURES, "rst-after-fin/write-after-close.pcap")),
+      join(d, "rst-after-fin_write-after-close.expect.json"),
+    );
+    writeFileSync(
+      join(d, "nagle-delay_ipv4.expect.json"),
+      '{ "schema": "sockscope.expect/1", "expect": [ "zero-window" ] }',
+    );
     writeFileSync(join(d, "orphan.expect.json"), '{ "schema": "sockscope.expect/1" }');
     const xml = join(d, "report.xml");
     const r = run(["check", d, "--format", "junit", "-o", xml]);
@@ -410,7 +699,10 @@ describe("sockscope check --format junit", () => {
     const root = parseXml(readFileSync(xml, "utf8"));
     expect(root.attrs).toMatchObject({ failures: "2", errors: "1", skipped: "1" });
     expect(findAll(root, "testsuite").map((s) => s.attrs.name!.replace(d + "/", ""))).toEqual([
-      "healthy_graceful-close.pcap", "nagle-delay_ipv4.pcap", "orphan", "rst-after-fin_write-after-close.pcap",
+      "healthy_graceful-close.pcap",
+      "nagle-delay_ipv4.pcap",
+      "orphan",
+      "rst-after-fin_write-after-close.pcap",
     ]);
     expect(findAll(root, "skipped")).toHaveLength(1);
     expect(findAll(root, "error")[0]!.attrs.message).toMatch(/no capture/);
@@ -418,7 +710,16 @@ describe("sockscope check --format junit", () => {
 
   it("escapes what XML cannot hold as it is", async () => {
     const { renderJunit } = await import("../src/check/render.js");
-    const xml = renderJunit([{ capture: "a&b<c>.pcap", expectations: 'q"\'.json', status: "error", error: "bad \u0001 char & <tag> ]]> \ud800", warnings: [], result: null }]);
+    const xml = renderJunit([
+      {
+        capture: "a&b<c>.pcap",
+        expectations: "q\"'.json",
+        status: "error",
+        error: "bad \u0001 char & <tag> ]]> \ud800",
+        warnings: [],
+        result: null,
+      },
+    ]);
     const root = parseXml(xml);
     expect(findAll(root, "error")[0]!.attrs.message).toBe("bad  char & <tag> ]]> ");
     expect(findAll(root, "testsuite")[0]!.attrs.name).toBe("a&b<c>.pcap");
@@ -431,7 +732,9 @@ describe("sockscope check --update", () => {
     const cap = join(d, "zero-window_stalled-reader.pcap");
     const first = run(["check", cap, "--update"]);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^wrote .*zero-window_stalled-reader\.expect\.json {2}\(3 expectations\)\n {2}\+ \{ "kind": "time-wait"/);
+    expect(first.stdout).toMatch(
+      /^wrote .*zero-window_stalled-reader\.expect\.json {2}\(3 expectations\)\n {2}\+ \{ "kind": "time-wait"/,
+    );
     const text = readFileSync(join(d, "zero-window_stalled-reader.expect.json"), "utf8");
     expect(run(["check", cap]).code).toBe(0);
     const second = run(["check", cap, "--update"]);
@@ -449,29 +752,48 @@ describe("sockscope check --update", () => {
     const d = workdir("nagle-delay/ipv4.pcap");
     const cap = join(d, "nagle-delay_ipv4.pcap");
     const file = join(d, "nagle-delay_ipv4.expect.json");
-    writeFileSync(file, JSON.stringify({ schema: "sockscope.expect/1", description: "kept", expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } } }, { kind: "zero-window" }], allow: ["small-segments"] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        schema: "sockscope.expect/1",
+        description: "kept",
+        expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } } }, { kind: "zero-window" }],
+        allow: ["small-segments"],
+      }),
+    );
     const r = run(["check", cap, "--update"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("(2 expectations: 1 new, 1 removed, 1 kept)");
     expect(r.stdout).toContain('  - { "kind": "zero-window" }  (findings: expected at least 1, found 0)');
-    expect(r.stdout).toContain('  + { "kind": "time-wait", "severity": "info", "side": "client", "flow": { "proto": "tcp", "serverPort": 5110 }, "findings": 1 }');
+    expect(r.stdout).toContain(
+      '  + { "kind": "time-wait", "severity": "info", "side": "client", "flow": { "proto": "tcp", "serverPort": 5110 }, "findings": 1 }',
+    );
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
-      schema: "sockscope.expect/1", description: "kept",
-      expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } } }, { kind: "time-wait", severity: "info", side: "client", flow: { proto: "tcp", serverPort: 5110 }, findings: 1 }],
+      schema: "sockscope.expect/1",
+      description: "kept",
+      expect: [
+        { kind: "nagle-delay", measure: { stallMaxMs: { max: 100 } } },
+        { kind: "time-wait", severity: "info", side: "client", flow: { proto: "tcp", serverPort: 5110 }, findings: 1 },
+      ],
       allow: ["small-segments"],
     });
   });
 
   it("does not overwrite an invalid file, and refreshes a whole directory", () => {
     const d = workdir("nagle-delay/ipv4.pcap", "time-wait/client-closes-first.pcap");
-    writeFileSync(join(d, "nagle-delay_ipv4.expect.json"), '{ "schema": "sockscope.expect/1", "expect": [ { "kind": 1 } ] }');
+    writeFileSync(
+      join(d, "nagle-delay_ipv4.expect.json"),
+      '{ "schema": "sockscope.expect/1", "expect": [ { "kind": 1 } ] }',
+    );
     const bad = run(["check", join(d, "nagle-delay_ipv4.pcap"), "--update"]);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toMatch(/\$\.expect\[0\]\.kind: must be a string, got 1 \(not overwritten/);
     writeFileSync(join(d, "nagle-delay_ipv4.expect.json"), '{ "schema": "sockscope.expect/1" }');
     const all = run(["check", d, "--update"]);
     expect(all.code).toBe(0);
-    expect(all.stdout).toMatch(/^updated .*nagle-delay_ipv4\.expect\.json {2}\(2 expectations: 2 new, 0 removed, 0 kept\)/);
+    expect(all.stdout).toMatch(
+      /^updated .*nagle-delay_ipv4\.expect\.json {2}\(2 expectations: 2 new, 0 removed, 0 kept\)/,
+    );
     expect(all.stdout).toContain("1 capture without an expectations file left alone");
     expect(existsSync(join(d, "time-wait_client-closes-first.expect.json"))).toBe(false);
   });
@@ -479,8 +801,16 @@ describe("sockscope check --update", () => {
 
 describe("sockscope check: exit 2 on what cannot be used", () => {
   const cases: [string, string, RegExp][] = [
-    ["unknown kind", '{ "schema": "sockscope.expect/1", "expect": [ { "kind": "nagle" } ] }', /: \$\.expect\[0\]\.kind: unknown finding kind "nagle"/],
-    ["bad range", '{ "schema": "sockscope.expect/1", "expect": [ { "kind": "nagle-delay", "measure": { "stallMaxMs": { "max": "5" } } } ] }', /: \$\.expect\[0\]\.measure\.stallMaxMs\.max: must be a number, got "5"/],
+    [
+      "unknown kind",
+      '{ "schema": "sockscope.expect/1", "expect": [ { "kind": "nagle" } ] }',
+      /: \$\.expect\[0\]\.kind: unknown finding kind "nagle"/,
+    ],
+    [
+      "bad range",
+      '{ "schema": "sockscope.expect/1", "expect": [ { "kind": "nagle-delay", "measure": { "stallMaxMs": { "max": "5" } } } ] }',
+      /: \$\.expect\[0\]\.measure\.stallMaxMs\.max: must be a number, got "5"/,
+    ],
     ["not JSON", "{ schema: 1 }", /: not valid JSON at line 1 column 3/],
     ["old version", '{ "schema": "sockscope.expect/0" }', /: \$\.schema: must be "sockscope\.expect\/1"/],
   ];
@@ -501,7 +831,9 @@ describe("sockscope check: exit 2 on what cannot be used", () => {
     const d = workdir("nagle-delay/ipv4.pcap");
     const r = run(["check", join(d, "nagle-delay_ipv4.pcap")]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/nagle-delay_ipv4\.expect\.json: no such file; write one with: sockscope check .*nagle-delay_ipv4\.pcap --update/);
+    expect(r.stderr).toMatch(
+      /nagle-delay_ipv4\.expect\.json: no such file; write one with: sockscope check .*nagle-delay_ipv4\.pcap --update/,
+    );
   });
   it("unreadable capture", () => {
     const f = join(tmp, "text.pcap");
@@ -537,14 +869,27 @@ describe("directory mode", () => {
   it("pairs captures with expectations, by name or by the capture key, and summarises", () => {
     const d = workdir("nagle-delay/ipv4.pcap", "healthy/graceful-close.pcap", "time-wait/client-closes-first.pcap");
     mkdirSync(join(d, "sub"));
-    copyFileSync(expectFileOf(join(FIXTURES, "healthy/graceful-close.pcap")), join(d, "healthy_graceful-close.expect.json"));
+    copyFileSync(
+      expectFileOf(join(FIXTURES, "healthy/graceful-close.pcap")),
+      join(d, "healthy_graceful-close.expect.json"),
+    );
     // Named by "capture", in another directory.
-    writeFileSync(join(d, "sub", "budget.expect.json"), JSON.stringify({ schema: "sockscope.expect/1", capture: "../nagle-delay_ipv4.pcap", expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 5 } } }], allow: ["time-wait"] }));
+    writeFileSync(
+      join(d, "sub", "budget.expect.json"),
+      JSON.stringify({
+        schema: "sockscope.expect/1",
+        capture: "../nagle-delay_ipv4.pcap",
+        expect: [{ kind: "nagle-delay", measure: { stallMaxMs: { max: 5 } } }],
+        allow: ["time-wait"],
+      }),
+    );
     const r = run(["check", d]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^PASS .*healthy_graceful-close\.pcap {2}\(4 checks\)$/);
-    expect(lines[1]).toMatch(/^FAIL .*\/nagle-delay_ipv4\.pcap {2}\(1 of 2 checks failed; expectations .*sub\/budget\.expect\.json\)$/);
+    expect(lines[1]).toMatch(
+      /^FAIL .*\/nagle-delay_ipv4\.pcap {2}\(1 of 2 checks failed; expectations .*sub\/budget\.expect\.json\)$/,
+    );
     expect(r.stdout).toContain("measure stallMaxMs: expected ≤ 5, found 41.612");
     expect(r.stdout).not.toContain("✓");
     expect(r.stdout).toMatch(/not checked \(no expectations file\): 1 capture: .*time-wait_client-closes-first\.pcap/);
@@ -567,7 +912,10 @@ describe("a mistyped capture path, and counts that agree with the lines below th
 
   it("one ✗ line per failed check: unexpected findings are one check, listed under it", () => {
     const d = workdir("healthy/many-short-connections.pcap");
-    writeFileSync(join(d, "healthy_many-short-connections.expect.json"), JSON.stringify({ schema: "sockscope.expect/1", expect: ["zero-window"] }));
+    writeFileSync(
+      join(d, "healthy_many-short-connections.expect.json"),
+      JSON.stringify({ schema: "sockscope.expect/1", expect: ["zero-window"] }),
+    );
     const r = run(["check", join(d, "healthy_many-short-connections.pcap")]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL .* {2}\(2 of 2 checks failed\)$/m);
@@ -586,7 +934,8 @@ describe("captures named by an expectations file stay inside the tree being chec
     mkdirSync(join(d, "sub"));
     return d;
   };
-  const write = (file: string, capture: string) => writeFileSync(file, JSON.stringify({ schema: S, capture, allow: ["time-wait"] }));
+  const write = (file: string, capture: string) =>
+    writeFileSync(file, JSON.stringify({ schema: S, capture, allow: ["time-wait"] }));
   /** No line of output may carry anything read from /etc/passwd, or a raw control character from the file. */
   const expectNothingEchoed = (r: { stdout: string; stderr: string }) => {
     expect(r.stdout + r.stderr).not.toMatch(/root:|magic|0x726f6f74|looks like text/);
@@ -601,13 +950,17 @@ describe("captures named by an expectations file stay inside the tree being chec
     const r = run(["check", d]);
     expect(r.code).toBe(2);
     expectNothingEchoed(r);
-    expect(r.stdout).toContain(`${join(d, "sub", "dotdot.expect.json")}: its capture is outside ${d}, the directory tree being checked (--root DIR allows a wider one); refused`);
-    expect(r.stdout).toContain(`${join(d, "absolute.expect.json")}: $.capture: is an absolute path; name the capture relative to the expectations file, inside ${d}; refused`);
+    expect(r.stdout).toContain(
+      `${join(d, "sub", "dotdot.expect.json")}: its capture is outside ${d}, the directory tree being checked (--root DIR allows a wider one); refused`,
+    );
+    expect(r.stdout).toContain(
+      `${join(d, "absolute.expect.json")}: $.capture: is an absolute path; name the capture relative to the expectations file, inside ${d}; refused`,
+    );
     expect(r.stdout).toContain(`${join(d, "nul.expect.json")}: $.capture: contains a control character; refused`);
     expect(r.stdout).toMatch(/3 captures checked: 0 passed, 0 failed, 3 errors/);
   });
 
-  it("a symbolic link out of the tree is refused, named by \"capture\" or paired by name", () => {
+  it('a symbolic link out of the tree is refused, named by "capture" or paired by name', () => {
     const d = tree();
     symlinkSync("/etc/passwd", join(d, "link.pcap"));
     write(join(d, "named.expect.json"), "link.pcap");
@@ -633,9 +986,14 @@ describe("captures named by an expectations file stay inside the tree being chec
 
   it("an unknown measure name is an invalid expectations file (exit 2), not a failed check", () => {
     const d = workdir("healthy/many-short-connections.pcap");
-    writeFileSync(join(d, "healthy_many-short-connections.expect.json"), JSON.stringify({ schema: S, expect: [{ kind: "time-wait", measure: { timeWait: { max: 1 } } }] }));
+    writeFileSync(
+      join(d, "healthy_many-short-connections.expect.json"),
+      JSON.stringify({ schema: S, expect: [{ kind: "time-wait", measure: { timeWait: { max: 1 } } }] }),
+    );
     const r = run(["check", join(d, "healthy_many-short-connections.pcap")]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/\$\.expect\[0\]\.measure\.timeWait: unknown measure for time-wait \(did you mean "timeWaitMs"\?\)/);
+    expect(r.stderr).toMatch(
+      /\$\.expect\[0\]\.measure\.timeWait: unknown measure for time-wait \(did you mean "timeWaitMs"\?\)/,
+    );
   });
 });

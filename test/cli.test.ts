@@ -17,7 +17,11 @@ const schema = JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
 function run(args: string[], input?: Buffer) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    input,
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -50,11 +54,46 @@ function expectOneLineError(stderr: string, file: string, withOffset: boolean) {
 describe("bad input gets one line and exit 2", () => {
   const cases: [string, () => string][] = [
     ["missing file", () => join(tmp, "nope.pcap")],
-    ["directory", () => { const d = join(tmp, "dir.pcap"); mkdirSync(d, { recursive: true }); return d; }],
-    ["empty file", () => { const f = join(tmp, "empty.pcap"); writeFileSync(f, ""); return f; }],
-    ["text file", () => { const f = join(tmp, "notes.txt"); writeFileSync(f, "hello, this is not a capture\n"); return f; }],
-    ["gzip file", () => { const f = join(tmp, "x.pcap.gz"); writeFileSync(f, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0])); return f; }],
-    ["short header", () => { const f = join(tmp, "short.pcap"); writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0])); return f; }],
+    [
+      "directory",
+      () => {
+        const d = join(tmp, "dir.pcap");
+        mkdirSync(d, { recursive: true });
+        return d;
+      },
+    ],
+    [
+      "empty file",
+      () => {
+        const f = join(tmp, "empty.pcap");
+        writeFileSync(f, "");
+        return f;
+      },
+    ],
+    [
+      "text file",
+      () => {
+        const f = join(tmp, "notes.txt");
+        writeFileSync(f, "hello, this is not a capture\n");
+        return f;
+      },
+    ],
+    [
+      "gzip file",
+      () => {
+        const f = join(tmp, "x.pcap.gz");
+        writeFileSync(f, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]));
+        return f;
+      },
+    ],
+    [
+      "short header",
+      () => {
+        const f = join(tmp, "short.pcap");
+        writeFileSync(f, Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0]));
+        return f;
+      },
+    ],
     ["absurd first record", () => corpus("suricata--bug-6875-01-fuzz.pcap").replace("6875-01", "6875-01")],
   ];
   // Nothing to point at in a file that could not be opened: "offset 0" would mislead.
@@ -69,7 +108,9 @@ describe("bad input gets one line and exit 2", () => {
     });
   }
   it("a missing file says so, with no offset", () => {
-    expect(run(["analyze", join(tmp, "nope.pcap")]).stderr).toBe(`sockscope: ${join(tmp, "nope.pcap")}: no such file\n`);
+    expect(run(["analyze", join(tmp, "nope.pcap")]).stderr).toBe(
+      `sockscope: ${join(tmp, "nope.pcap")}: no such file\n`,
+    );
   });
   it("gzip input is named as such", () => {
     const r = run(["analyze", join(tmp, "x.pcap.gz")]);
@@ -146,7 +187,10 @@ describe("commands", () => {
     const fromFile = JSON.parse(run(["analyze", "--format", "json", refused]).stdout);
     const fromStdin = JSON.parse(run(["analyze", "--format", "json", "-"], readFileSync(refused)).stdout);
     expect(fromStdin.capture.file).toBe("(stdin)");
-    expect({ ...fromStdin, capture: { ...fromStdin.capture, file: "" } }).toEqual({ ...fromFile, capture: { ...fromFile.capture, file: "" } });
+    expect({ ...fromStdin, capture: { ...fromStdin.capture, file: "" } }).toEqual({
+      ...fromFile,
+      capture: { ...fromFile.capture, file: "" },
+    });
   });
   it("flows filters by port, host and flow id", () => {
     const file = corpus("pcpp--example2-mixed.pcap");
@@ -163,10 +207,27 @@ describe("commands", () => {
   });
   it("packets: text lines and jsonl with tags from findings", () => {
     const text = run(["packets", refused]).stdout.split("\n");
-    expect(text[0]).toMatch(/^\s+1\s+0\.000000\s+1 c→s TCP 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ \[S\] seq=0 win=\d+ len=0 \[connection-refused\]$/);
-    const lines = run(["packets", "--format", "jsonl", refused]).stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines[1]).toMatchObject({ frame: 2, flow: 1, dir: "s2c", flags: "R.", seq: 1, ack: 1, len: 0, tags: ["connection-refused"] });
-    for (const l of lines) expect(Object.keys(l)).toEqual(expect.arrayContaining(["frame", "time", "flow", "dir", "flags", "seq", "ack", "win", "len", "tags"]));
+    expect(text[0]).toMatch(
+      /^\s+1\s+0\.000000\s+1 c→s TCP 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ \[S\] seq=0 win=\d+ len=0 \[connection-refused\]$/,
+    );
+    const lines = run(["packets", "--format", "jsonl", refused])
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines[1]).toMatchObject({
+      frame: 2,
+      flow: 1,
+      dir: "s2c",
+      flags: "R.",
+      seq: 1,
+      ack: 1,
+      len: 0,
+      tags: ["connection-refused"],
+    });
+    for (const l of lines)
+      expect(Object.keys(l)).toEqual(
+        expect.arrayContaining(["frame", "time", "flow", "dir", "flags", "seq", "ack", "win", "len", "tags"]),
+      );
   });
   it("packets from stdin equals packets from the file", () => {
     const a = run(["packets", "--format", "jsonl", refused]).stdout;
@@ -207,23 +268,34 @@ describe("unknown options: sockscope's own one line, with a --help hint", () => 
     expect(r.stderr).toBe("sockscope: analyze: unknown option -x (see sockscope analyze --help)\n");
   });
   it("suggests the long option meant", () => {
-    expect(run(["flows", "--flwo", "3", refused]).stderr).toBe("sockscope: flows: unknown option --flwo; did you mean --flow? (see sockscope flows --help)\n");
+    expect(run(["flows", "--flwo", "3", refused]).stderr).toBe(
+      "sockscope: flows: unknown option --flwo; did you mean --flow? (see sockscope flows --help)\n",
+    );
   });
   it("a missing value is named", () => {
-    expect(run(["packets", refused, "-c"]).stderr).toBe("sockscope: packets: -c, --count needs a value (see sockscope packets --help)\n");
+    expect(run(["packets", refused, "-c"]).stderr).toBe(
+      "sockscope: packets: -c, --count needs a value (see sockscope packets --help)\n",
+    );
   });
   it("every command answers the same way", () => {
     for (const cmd of ["analyze", "flows", "packets", "explain", "check", "live", "interfaces"]) {
       const r = run([cmd, "--bogus"]);
       expect(r.code, cmd).toBe(2);
-      expect(r.stderr, cmd).toMatch(new RegExp(`^sockscope: (${cmd}: )?unknown option --bogus \\(see sockscope ${cmd} --help\\)\n$`));
+      expect(r.stderr, cmd).toMatch(
+        new RegExp(`^sockscope: (${cmd}: )?unknown option --bogus \\(see sockscope ${cmd} --help\\)\n$`),
+      );
     }
   });
 });
 
 describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", () => {
   const hasTcpdump = findTcpdump() !== null;
-  const jsonl = (r: { stdout: string }) => r.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const jsonl = (r: { stdout: string }) =>
+    r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l));
   it("-r FILE reads the file, -n changes nothing", () => {
     const plain = run(["analyze", "--format", "json", refused]).stdout;
     expect(run(["analyze", "--format", "json", "-r", refused]).stdout).toBe(plain);
@@ -238,10 +310,18 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     // The file stays a path and bytes those of the file read; the selection says what was kept.
     expect(report.capture.file).toBe(refused);
     expect(report.capture.bytes).toBe(statSync(refused).size);
-    expect(report.capture.selection).toEqual({ filter: null, count: 2, packetsKept: 2, bytesKept: sum(recordLengths(refused).slice(0, 2)), packetsRead: 2 });
+    expect(report.capture.selection).toEqual({
+      filter: null,
+      count: 2,
+      packetsKept: 2,
+      bytesKept: sum(recordLengths(refused).slice(0, 2)),
+      packetsRead: 2,
+    });
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
     expect(run(["flows", "-c", "2", refused]).stdout).toContain(`Capture ${refused} (first 2 packets)`);
-    expect(run(["flows", "-c", "2", refused]).stdout).toContain(`2 packets, 128 bytes captured (of ${statSync(refused).size} bytes read)`);
+    expect(run(["flows", "-c", "2", refused]).stdout).toContain(
+      `2 packets, 128 bytes captured (of ${statSync(refused).size} bytes read)`,
+    );
     expect(report.flows).toHaveLength(1);
     expect(run(["packets", "-c", "0", refused]).code).toBe(2);
   });
@@ -249,13 +329,21 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     const resets = jsonl(run(["packets", "--format", "jsonl", refused, "tcp[tcpflags] & tcp-rst != 0"]));
     expect(resets.map((l) => l.frame)).toEqual([2, 4]);
     // Words after the file are joined, as tcpdump joins them; -r takes the file.
-    const words = jsonl(run(["packets", "--format", "jsonl", "-r", refused, "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"]));
+    const words = jsonl(
+      run(["packets", "--format", "jsonl", "-r", refused, "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"]),
+    );
     expect(words).toEqual(resets);
     // -f EXPR, as live takes it; not both.
     expect(jsonl(run(["packets", "--format", "jsonl", "-f", "tcp[tcpflags] & tcp-rst != 0", refused]))).toEqual(resets);
-    expect(run(["packets", "-f", "tcp", refused, "udp"]).stderr).toMatch(/^sockscope: packets: give the capture filter once: -f EXPR or words after the capture, not both/);
+    expect(run(["packets", "-f", "tcp", refused, "udp"]).stderr).toMatch(
+      /^sockscope: packets: give the capture filter once: -f EXPR or words after the capture, not both/,
+    );
     // With -c the count is of matching packets.
-    expect(jsonl(run(["packets", "--format", "jsonl", "-c", "1", refused, "tcp[tcpflags] & tcp-rst != 0"])).map((l) => l.frame)).toEqual([2]);
+    expect(
+      jsonl(run(["packets", "--format", "jsonl", "-c", "1", refused, "tcp[tcpflags] & tcp-rst != 0"])).map(
+        (l) => l.frame,
+      ),
+    ).toEqual([2]);
   });
   it.skipIf(!hasTcpdump)("the analyzers see only the packets kept", () => {
     const all = JSON.parse(run(["analyze", "--format", "json", refused]).stdout);
@@ -264,9 +352,17 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(synsOnly.capture.packets).toBe(2);
     expect(synsOnly.capture.file).toBe(refused);
     const lengths = recordLengths(refused); // SYN, RST, SYN, RST
-    expect(synsOnly.capture.selection).toEqual({ filter: "tcp[tcpflags] & tcp-rst == 0", count: null, packetsKept: 2, bytesKept: lengths[0]! + lengths[2]!, packetsRead: 4 });
+    expect(synsOnly.capture.selection).toEqual({
+      filter: "tcp[tcpflags] & tcp-rst == 0",
+      count: null,
+      packetsKept: 2,
+      bytesKept: lengths[0]! + lengths[2]!,
+      packetsRead: 4,
+    });
     expect(validate(synsOnly), JSON.stringify(validate.errors)).toBe(true);
-    expect(run(["analyze", refused, "tcp[tcpflags] & tcp-rst == 0"]).stdout).toContain(`Capture ${refused} (filter "tcp[tcpflags] & tcp-rst == 0": 2 of 4 packets)`);
+    expect(run(["analyze", refused, "tcp[tcpflags] & tcp-rst == 0"]).stdout).toContain(
+      `Capture ${refused} (filter "tcp[tcpflags] & tcp-rst == 0": 2 of 4 packets)`,
+    );
     expect(run(["analyze", "--format", "json", refused]).stdout).toContain(`"selection": null`);
     expect(synsOnly.findings.map((f: { kind: string }) => f.kind)).not.toContain("connection-refused");
   });
@@ -278,7 +374,10 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(one.flows.length).toBeGreaterThan(0);
     for (const f of one.flows) expect(`${f.client} ${f.server}`).toMatch(/:53\b/);
     const stdin = JSON.parse(run(["analyze", "--format", "json", "-", "udp port 53"], readFileSync(file)).stdout);
-    expect({ ...stdin, capture: { ...stdin.capture, file: "" } }).toEqual({ ...one, capture: { ...one.capture, file: "" } });
+    expect({ ...stdin, capture: { ...stdin.capture, file: "" } }).toEqual({
+      ...one,
+      capture: { ...one.capture, file: "" },
+    });
     const packets = jsonl(run(["packets", "--format", "jsonl", "-c", "4", "-", "tcp"], readFileSync(file)));
     expect(packets).toHaveLength(4);
     expect(packets.every((p) => p.proto === "TCP")).toBe(true);
@@ -294,20 +393,31 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(r.stderr).toMatch(/one capture at a time: ".*ipv4\.pcap" is a file/);
   });
   it("with no compiler, says what is missing", () => {
-    const r = spawnSync(process.execPath, [CLI, "analyze", refused, "tcp"], { env: { ...process.env, SOCKSCOPE_TCPDUMP: join(tmp, "none") } });
+    const r = spawnSync(process.execPath, [CLI, "analyze", refused, "tcp"], {
+      env: { ...process.env, SOCKSCOPE_TCPDUMP: join(tmp, "none") },
+    });
     expect(r.status).toBe(2);
-    expect(r.stderr.toString()).toMatch(/^sockscope: a capture filter needs libpcap's compiler, which sockscope runs through tcpdump: tcpdump was not found .*\n$/);
+    expect(r.stderr.toString()).toMatch(
+      /^sockscope: a capture filter needs libpcap's compiler, which sockscope runs through tcpdump: tcpdump was not found .*\n$/,
+    );
   });
 });
 
 describe("JSON report validates against schema/report.schema.json", () => {
   const files = [
     ...phenomenonFixtures().map((f) => f.path),
-    ...["pcpp--example2-mixed.pcap", "pcpp--many_interfaces-1.pcapng", "pcpp--ip6_fragments-udp.pcap", "suricata--smtp-to-comma-garbage-tail.pcap"].map(corpus),
+    ...[
+      "pcpp--example2-mixed.pcap",
+      "pcpp--many_interfaces-1.pcapng",
+      "pcpp--ip6_fragments-udp.pcap",
+      "suricata--smtp-to-comma-garbage-tail.pcap",
+    ].map(corpus),
   ];
   for (const file of files) {
     it(file.replace(/^.*\/(fixtures|captures)\//, ""), () => {
-      const out = execFileSync(process.execPath, [CLI, "analyze", "--format", "json", "--quiet", file], { maxBuffer: 64 << 20 }).toString();
+      const out = execFileSync(process.execPath, [CLI, "analyze", "--format", "json", "--quiet", file], {
+        maxBuffer: 64 << 20,
+      }).toString();
       const report = JSON.parse(out);
       const ok = validate(report);
       expect(validate.errors ?? []).toEqual([]);

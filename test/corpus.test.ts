@@ -53,7 +53,15 @@ describe("corpus manifest", () => {
   });
   it("has every format variant the reader claims to know", () => {
     const formats = new Set(entries.map((e) => e.format));
-    for (const f of ["pcap-us-le", "pcap-us-be", "pcap-ns-le", "pcap-ns-be", "pcapng-le", "pcapng-be", "pcapng-mixed"]) {
+    for (const f of [
+      "pcap-us-le",
+      "pcap-us-be",
+      "pcap-ns-le",
+      "pcap-ns-be",
+      "pcapng-le",
+      "pcapng-be",
+      "pcapng-mixed",
+    ]) {
       expect(formats.has(f), f).toBe(true);
     }
   });
@@ -110,15 +118,24 @@ describe("broken and edge-case files", () => {
   // The ones that stop early must say where; the ones that read on must say what was odd.
   const stopsEarly = ["suricata--bug-6875-01-fuzz.pcap", "suricata--smtp-to-comma-garbage-tail.pcap"];
   const warns = [
-    "libpcap--linktype-reserved-field-not-zero.pcap", "libpcap--pcap-invalid-version-1.pcap", "libpcap--pcap-invalid-version-2.pcap",
-    "libpcap--pcapng-invalid-vers-1.pcapng", "libpcap--shb-option-too-long.pcapng", "suricata--http-mime-truncated-zwp.pcap",
-    "tcpdump--aoe-oobr-1.pcap", "tcpdump--timestamp_invalid_micro.pcap", "tcpdump--timestamp_invalid_nano.pcap", "zeek--trunc-hdr.pcap",
+    "libpcap--linktype-reserved-field-not-zero.pcap",
+    "libpcap--pcap-invalid-version-1.pcap",
+    "libpcap--pcap-invalid-version-2.pcap",
+    "libpcap--pcapng-invalid-vers-1.pcapng",
+    "libpcap--shb-option-too-long.pcapng",
+    "suricata--http-mime-truncated-zwp.pcap",
+    "tcpdump--aoe-oobr-1.pcap",
+    "tcpdump--timestamp_invalid_micro.pcap",
+    "tcpdump--timestamp_invalid_nano.pcap",
+    "zeek--trunc-hdr.pcap",
   ];
   for (const file of stopsEarly) {
     it(`${file}: stops with one error line and keeps the records before it`, async () => {
       const e = entries.find((x) => x.file === file)!;
       let n = 0;
-      const info = await readCapture(e.path, () => { n++; });
+      const info = await readCapture(e.path, () => {
+        n++;
+      });
       expect(info.error).not.toBeNull();
       expectOneLine(info.error!, e);
       expect(n).toBe(e.packets);
@@ -147,18 +164,22 @@ describe("broken and edge-case files", () => {
 
 describe("the whole pipeline on every corpus file", () => {
   for (const e of entries) {
-    it(e.file, async () => {
-      const t0 = performance.now();
-      const { info, engine } = await runCapture(e.path);
-      const ms = performance.now() - t0;
-      expect(ms, `${e.file} took ${ms.toFixed(0)} ms`).toBeLessThan(PIPELINE_BUDGET_MS);
-      expect(engine.stats.packets).toBe(e.packets);
-      expect(info.packets).toBe(e.packets);
-      // No packet is counted in two flows (flows made from ICMP quotes may have none).
-      let inFlows = 0;
-      for (const f of engine.flows.all) inFlows += f.packets[0] + f.packets[1];
-      expect(inFlows).toBeLessThanOrEqual(engine.stats.ipPackets);
-    }, PIPELINE_BUDGET_MS * 2);
+    it(
+      e.file,
+      async () => {
+        const t0 = performance.now();
+        const { info, engine } = await runCapture(e.path);
+        const ms = performance.now() - t0;
+        expect(ms, `${e.file} took ${ms.toFixed(0)} ms`).toBeLessThan(PIPELINE_BUDGET_MS);
+        expect(engine.stats.packets).toBe(e.packets);
+        expect(info.packets).toBe(e.packets);
+        // No packet is counted in two flows (flows made from ICMP quotes may have none).
+        let inFlows = 0;
+        for (const f of engine.flows.all) inFlows += f.packets[0] + f.packets[1];
+        expect(inFlows).toBeLessThanOrEqual(engine.stats.ipPackets);
+      },
+      PIPELINE_BUDGET_MS * 2,
+    );
   }
 });
 
@@ -169,7 +190,11 @@ describe("the whole pipeline on every corpus file", () => {
  * tshark when it is installed, else the table below. VLAN ids are encoded as the decoder
  * stores them (outer in the low 12 bits, inner shifted by 12) so the sets can be compared.
  */
-interface Conversation { vlan: number; key: string; packets: number }
+interface Conversation {
+  vlan: number;
+  key: string;
+  packets: number;
+}
 
 function encodeVlans(cell: string): number {
   const ids = cell === "" ? [] : cell.split(",").map(Number);
@@ -177,20 +202,54 @@ function encodeVlans(cell: string): number {
 }
 
 function conversationsWithTshark(path: string): Conversation[] {
-  const out = execFileSync("tshark", [
-    "-r", path, "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=|",
-    "-e", "vlan.id", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ip.proto",
-    "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "udp.srcport", "-e", "udp.dstport",
-  ], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync(
+    "tshark",
+    [
+      "-r",
+      path,
+      "-n",
+      "-T",
+      "fields",
+      "-E",
+      "occurrence=a",
+      "-E",
+      "aggregator=,",
+      "-E",
+      "separator=|",
+      "-e",
+      "vlan.id",
+      "-e",
+      "ip.src",
+      "-e",
+      "ip.dst",
+      "-e",
+      "ipv6.src",
+      "-e",
+      "ipv6.dst",
+      "-e",
+      "ip.proto",
+      "-e",
+      "tcp.srcport",
+      "-e",
+      "tcp.dstport",
+      "-e",
+      "udp.srcport",
+      "-e",
+      "udp.dstport",
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+  );
   const byKey = new Map<string, Conversation>();
   for (const line of out.split("\n")) {
     if (line === "") continue;
     // occurrence=a for the VLAN stack ("10,20"); every other field: its outermost value.
     const [vlan, ...rest] = line.split("|") as string[];
     const [s4, d4, s6, d6, proto, ts, td, us, ud] = rest.map((c) => c.split(",")[0]!);
-    const sport = ts || us, dport = td || ud;
+    const sport = ts || us,
+      dport = td || ud;
     if (!sport) continue; // not TCP/UDP
-    const a = `${s4 || s6}/${sport}`, b = `${d4 || d6}/${dport}`;
+    const a = `${s4 || s6}/${sport}`,
+      b = `${d4 || d6}/${dport}`;
     const v = encodeVlans(vlan!);
     const key = `${v}|${proto}|${[a, b].sort().join("|")}`;
     const c = byKey.get(key) ?? { vlan: v, key, packets: 0 };
@@ -223,7 +282,9 @@ describe("flows stay apart per VLAN", () => {
       const convs = tsharkAvailable() ? conversationsWithTshark(e.path) : VLAN_COLLISIONS_BY_HAND;
       if (e.file === "zeek--vlan-collisions.pcap") {
         // The hand-made table and tshark must agree (when tshark is here to ask).
-        expect(convs.map((c) => [c.vlan, c.packets]).sort()).toEqual(VLAN_COLLISIONS_BY_HAND.map((c) => [c.vlan, c.packets]).sort());
+        expect(convs.map((c) => [c.vlan, c.packets]).sort()).toEqual(
+          VLAN_COLLISIONS_BY_HAND.map((c) => [c.vlan, c.packets]).sort(),
+        );
       }
       const { engine } = await runCapture(e.path);
       const flows = engine.flows.all;

@@ -55,9 +55,20 @@ const isClassicMicro = (path: string) => [0xa1b2c3d4, 0xd4c3b2a1].includes(magic
 
 // ---------------------------------------------------------------- (a) pcap-parser
 
-interface Rec { sec: number; usec: number; capLen: number; origLen: number; hash: string }
+interface Rec {
+  sec: number;
+  usec: number;
+  capLen: number;
+  origLen: number;
+  hash: string;
+}
 
-interface PcapParserHeader { timestampSeconds: number; timestampMicroseconds: number; capturedLength: number; originalLength: number }
+interface PcapParserHeader {
+  timestampSeconds: number;
+  timestampMicroseconds: number;
+  capturedLength: number;
+  originalLength: number;
+}
 const pcapParser = createRequire(import.meta.url)("pcap-parser") as {
   parse(input: string): EventEmitter;
 };
@@ -67,7 +78,13 @@ function readWithPcapParser(path: string): Promise<Rec[]> {
     const out: Rec[] = [];
     const parser = pcapParser.parse(path);
     parser.on("packet", (p: { header: PcapParserHeader; data: Buffer }) => {
-      out.push({ sec: p.header.timestampSeconds, usec: p.header.timestampMicroseconds, capLen: p.header.capturedLength, origLen: p.header.originalLength, hash: sha1(p.data) });
+      out.push({
+        sec: p.header.timestampSeconds,
+        usec: p.header.timestampMicroseconds,
+        capLen: p.header.capturedLength,
+        origLen: p.header.originalLength,
+        hash: sha1(p.data),
+      });
     });
     parser.on("error", reject);
     parser.on("end", () => resolve(out));
@@ -96,7 +113,9 @@ describe("pcap-parser as a second reader", () => {
   // (test/formats.test.ts checks them against capinfos instead).
   const inputs = [
     ...corpusPcaps.map((e) => ({ name: `corpus/${e.file}`, path: e.path })),
-    ...fixturePcaps().filter(isClassicMicro).map((p) => ({ name: relative(FIXTURES, p), path: p })),
+    ...fixturePcaps()
+      .filter(isClassicMicro)
+      .map((p) => ({ name: relative(FIXTURES, p), path: p })),
   ];
   for (const { name, path } of inputs) {
     it(name, async () => {
@@ -110,16 +129,41 @@ describe("pcap-parser as a second reader", () => {
 // ---------------------------------------------------------------- (b) tshark
 
 const FIELDS = [
-  "frame.number", "frame.encap_type", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
-  "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len", "tcp.seq_raw", "tcp.ack_raw",
-  "udp.srcport", "udp.dstport", "udp.length",
+  "frame.number",
+  "frame.encap_type",
+  "frame.protocols",
+  "ip.src",
+  "ip.dst",
+  "ipv6.src",
+  "ipv6.dst",
+  "tcp.srcport",
+  "tcp.dstport",
+  "tcp.flags",
+  "tcp.seq",
+  "tcp.ack",
+  "tcp.len",
+  "tcp.seq_raw",
+  "tcp.ack_raw",
+  "udp.srcport",
+  "udp.dstport",
+  "udp.length",
 ] as const;
 
 type Field = "count" | "addr" | "l4" | "ports" | "flags" | "seq" | "ack" | "tcp.len" | "udp.length";
 
-interface Diff { frame: number; field: Field; ours: string; tshark: string }
+interface Diff {
+  frame: number;
+  field: Field;
+  ours: string;
+  tshark: string;
+}
 
-interface Exception { file: string; frames: number[] | "all"; fields: Field[]; why: string }
+interface Exception {
+  file: string;
+  frames: number[] | "all";
+  fields: Field[];
+  why: string;
+}
 
 /**
  * Deliberate differences from tshark, each checked against tshark 4.0 by hand. Everything
@@ -127,48 +171,70 @@ interface Exception { file: string; frames: number[] | "all"; fields: Field[]; w
  */
 const EXCEPTIONS: Exception[] = [
   {
-    file: "corpus/suricata--bug-5437-02-syn-timeout-reuse.pcap", frames: "all", fields: ["addr"],
+    file: "corpus/suricata--bug-5437-02-syn-timeout-reuse.pcap",
+    frames: "all",
+    fields: ["addr"],
     why: "GRE + ERSPAN (eth:ip:gre:erspan:eth:ip:tcp): tshark's first ip.src/ip.dst are the outer tunnel header's; sockscope reports the inner packet, whose ports, flags and sequence numbers agree",
   },
   {
-    file: "corpus/pcpp--Ftp-retransmissions.pcap", frames: [1, 2], fields: ["addr"],
+    file: "corpus/pcpp--Ftp-retransmissions.pcap",
+    frames: [1, 2],
+    fields: ["addr"],
     why: "6in4 (IPv4 protocol 41): tshark's first address is the outer IPv4 header's; sockscope reports the inner IPv6 packet",
   },
   {
-    file: "corpus/pcpp--null_loopback.pcap", frames: [3], fields: ["addr", "l4"],
+    file: "corpus/pcpp--null_loopback.pcap",
+    frames: [3],
+    fields: ["addr", "l4"],
     why: "BSD NULL header 0f 00 08 00 is no address family; tshark's null dissector takes a value above 1500 as an Ethertype (0x0800, IPv4), sockscope knows AF_INET/AF_INET6 values only",
   },
   {
-    file: "corpus/pcpp--NullLoopback-pcapng-named-pcap.pcap", frames: [3], fields: ["addr", "l4"],
+    file: "corpus/pcpp--NullLoopback-pcapng-named-pcap.pcap",
+    frames: [3],
+    fields: ["addr", "l4"],
     why: "same frame as pcpp--null_loopback.pcap frame 3 (NULL header holding an Ethertype)",
   },
   {
-    file: "corpus/zeek--ipv4-fragmented-1-udp.pcap", frames: [3], fields: ["l4"],
+    file: "corpus/zeek--ipv4-fragmented-1-udp.pcap",
+    frames: [3],
+    fields: ["l4"],
     why: "frame 3 is a second offset-0 fragment whose bytes differ from frame 1's: sockscope drops the datagram as an overlap conflict (RFC 5722's rule, applied to IPv4 too); tshark reassembles it anyway and marks it malformed",
   },
   // Files below are marked corrupt in the manifest; they only come up with SOCKSCOPE_DIFF_ALL=1.
   {
-    file: "corpus/tcpdump--tcp_header_heapoverflow.pcap", frames: [1], fields: ["l4"],
+    file: "corpus/tcpdump--tcp_header_heapoverflow.pcap",
+    frames: [1],
+    fields: ["l4"],
     why: "TCP header cut below its 20 bytes: sockscope reports no TCP layer, tshark shows the fields present",
   },
   {
-    file: "corpus/zeek--ip-discarder-truncated-tcp-oob.pcapng", frames: [1], fields: ["l4"],
+    file: "corpus/zeek--ip-discarder-truncated-tcp-oob.pcapng",
+    frames: [1],
+    fields: ["l4"],
     why: "TCP header cut below its 20 bytes (as above)",
   },
   {
-    file: "corpus/tcpdump--ipv6_invalid_length.pcap", frames: [1], fields: ["addr"],
+    file: "corpus/tcpdump--ipv6_invalid_length.pcap",
+    frames: [1],
+    fields: ["addr"],
     why: "only 39 of the IPv6 header's 40 bytes: sockscope reports no IP layer, tshark shows the source address before its exception",
   },
   {
-    file: "fixtures/formats/snaplen-60.pcap", frames: range(18, 34), fields: ["l4"],
+    file: "fixtures/formats/snaplen-60.pcap",
+    frames: range(18, 34),
+    fields: ["l4"],
     why: "IPv6 over Ethernet cut at 58 bytes leaves 4 bytes of the TCP/UDP header (the ports): sockscope decodes a transport header only when its fixed part (20/8 bytes) is there, tshark shows the ports",
   },
   {
-    file: "fixtures/parallel/r8_overlap.pcap", frames: [3], fields: ["l4"],
+    file: "fixtures/parallel/r8_overlap.pcap",
+    frames: [3],
+    fields: ["l4"],
     why: "a second first fragment with other data (an overlap conflict, RFC 5722): sockscope drops the datagram as a receiver must, tshark reassembles it",
   },
   {
-    file: "fixtures/parallel/r9_agelist.pcap", frames: [4], fields: ["l4"],
+    file: "fixtures/parallel/r9_agelist.pcap",
+    frames: [4],
+    fields: ["l4"],
     why: "the last fragment comes 35 s after the datagram began: past Linux's 30 s reassembly timeout, which sockscope applies and tshark does not",
   },
 ];
@@ -179,20 +245,55 @@ function range(from: number, to: number): number[] {
 
 /** Corpus files compared by default: every format, link type and TCP/IP feature the corpus has. */
 const SAMPLE = [
-  "pcpp--one_tcp_rst.pcap", "pcpp--one_tcp_stream_fin_rst_close.pcap", "pcpp--nanosecs_big_endian.pcap", "pcpp--nanosecs.pcap",
-  "tcpdump--pptp.pcap", "tcpdump--isup.pcap", "tcpdump--tcp-handshake-nano.pcap", "zeek--linux_dlt_sll2.pcap", "pcpp--sll2.pcap",
-  "pcpp--four_ipv6_http_streams-dlt12.pcap", "pcpp--one_ipv6_http_stream.pcap", "zeek--tcp-timeout-with-pings.pcap",
-  "tcpdump--LINKTYPE_IPV6.pcap", "suricata--defrag-ipv6-tcp-linktype229.pcap", "suricata--http-ipv6-null-af30.pcap",
-  "pcpp--null_loopback.pcap", "zeek--pcapng-multi-interface.pcapng", "pcpp--pcapng-example.pcapng", "pcpp--many_interfaces-1.pcapng",
-  "pcapng-testgen--be-test202-multi-section.pcapng", "pcapng-testgen--le-test006-two-linktypes.pcapng",
-  "pcpp--ip4_fragments-udp.pcap", "pcpp--ip6_fragments-udp.pcap", "zeek--ipv6-fragmented-dns.pcap", "pcpp--frag_with_padding-vlan.pcap",
-  "zeek--ipv4-fragmented-1-udp.pcap", "zeek--dns-edns-ecs-frags.pcap", "zeek--ipv6-http-atomic-frag.pcap", "libpcap--ipv6_ext_headers.pcap",
-  "tcpdump--ipv6-routing-header.pcap", "zeek--ip6-route0-tcp-good-chksum.pcap", "zeek--icmp6-port-unreach.pcap",
-  "zeek--conn-size-port-unreach.pcap", "suricata--bug-3616-smtp-icmp-fragneeded.pcap", "zeek--vlan-collisions.pcap",
-  "pcpp--one_http_stream_rst.pcap", "tcpdump--802.1ad_QinQ.pcap", "suricata--tcp-urgent-oob-1byte.pcap", "tcpdump--tcp_all_flags_set.pcap",
-  "zeek--tcp-ctu-64702-888.pcap", "zeek--tcp-retransmit-timeout.pcapng", "suricata--telnet-01.pcap", "zeek--tcp-reassembly-half-close.pcap",
-  "pcpp--Ftp-retransmissions.pcap", "suricata--syn_retransmit_with_ts.pcap", "suricata--bug-5437-02-syn-timeout-reuse.pcap",
-  "suricata--bug-7657-01-port-reuse.pcap", "zeek--tcp-rst-inject-rae.pcap", "pcpp--example2-mixed.pcap",
+  "pcpp--one_tcp_rst.pcap",
+  "pcpp--one_tcp_stream_fin_rst_close.pcap",
+  "pcpp--nanosecs_big_endian.pcap",
+  "pcpp--nanosecs.pcap",
+  "tcpdump--pptp.pcap",
+  "tcpdump--isup.pcap",
+  "tcpdump--tcp-handshake-nano.pcap",
+  "zeek--linux_dlt_sll2.pcap",
+  "pcpp--sll2.pcap",
+  "pcpp--four_ipv6_http_streams-dlt12.pcap",
+  "pcpp--one_ipv6_http_stream.pcap",
+  "zeek--tcp-timeout-with-pings.pcap",
+  "tcpdump--LINKTYPE_IPV6.pcap",
+  "suricata--defrag-ipv6-tcp-linktype229.pcap",
+  "suricata--http-ipv6-null-af30.pcap",
+  "pcpp--null_loopback.pcap",
+  "zeek--pcapng-multi-interface.pcapng",
+  "pcpp--pcapng-example.pcapng",
+  "pcpp--many_interfaces-1.pcapng",
+  "pcapng-testgen--be-test202-multi-section.pcapng",
+  "pcapng-testgen--le-test006-two-linktypes.pcapng",
+  "pcpp--ip4_fragments-udp.pcap",
+  "pcpp--ip6_fragments-udp.pcap",
+  "zeek--ipv6-fragmented-dns.pcap",
+  "pcpp--frag_with_padding-vlan.pcap",
+  "zeek--ipv4-fragmented-1-udp.pcap",
+  "zeek--dns-edns-ecs-frags.pcap",
+  "zeek--ipv6-http-atomic-frag.pcap",
+  "libpcap--ipv6_ext_headers.pcap",
+  "tcpdump--ipv6-routing-header.pcap",
+  "zeek--ip6-route0-tcp-good-chksum.pcap",
+  "zeek--icmp6-port-unreach.pcap",
+  "zeek--conn-size-port-unreach.pcap",
+  "suricata--bug-3616-smtp-icmp-fragneeded.pcap",
+  "zeek--vlan-collisions.pcap",
+  "pcpp--one_http_stream_rst.pcap",
+  "tcpdump--802.1ad_QinQ.pcap",
+  "suricata--tcp-urgent-oob-1byte.pcap",
+  "tcpdump--tcp_all_flags_set.pcap",
+  "zeek--tcp-ctu-64702-888.pcap",
+  "zeek--tcp-retransmit-timeout.pcapng",
+  "suricata--telnet-01.pcap",
+  "zeek--tcp-reassembly-half-close.pcap",
+  "pcpp--Ftp-retransmissions.pcap",
+  "suricata--syn_retransmit_with_ts.pcap",
+  "suricata--bug-5437-02-syn-timeout-reuse.pcap",
+  "suricata--bug-7657-01-port-reuse.pcap",
+  "zeek--tcp-rst-inject-rae.pcap",
+  "pcpp--example2-mixed.pcap",
 ];
 
 const FLAG_BITS: Record<string, number> = { S: 0x02, F: 0x01, R: 0x04, P: 0x08, U: 0x20, E: 0x40, W: 0x80, ".": 0x10 };
@@ -220,30 +321,42 @@ async function compareWithTshark(path: string): Promise<Diff[]> {
   const ours: PacketLine[] = [];
   for await (const p of packets(path)) ours.push(p);
   const diffs: Diff[] = [];
-  const d = (frame: number, field: Field, o: unknown, t: unknown) => diffs.push({ frame, field, ours: String(o), tshark: String(t) });
+  const d = (frame: number, field: Field, o: unknown, t: unknown) =>
+    diffs.push({ frame, field, ours: String(o), tshark: String(t) });
   if (ours.length !== theirs.length) d(0, "count", ours.length, theirs.length);
   const n = Math.min(ours.length, theirs.length);
   for (let i = 0; i < n; i++) {
-    const p = ours[i]!, t = theirs[i]!;
+    const p = ours[i]!,
+      t = theirs[i]!;
     const frame = i + 1;
     expect(p.frame).toBe(frame);
-    const l4 = t["frame.protocols"]!.split(":").find((x) => x === "tcp" || x === "udp" || x === "icmp" || x === "icmpv6") ?? "none";
-    const ourL4 = ({ TCP: "tcp", UDP: "udp", ICMP: "icmp", ICMPv6: "icmpv6" } as Record<string, string>)[p.proto] ?? "none";
+    const l4 =
+      t["frame.protocols"]!.split(":").find((x) => x === "tcp" || x === "udp" || x === "icmp" || x === "icmpv6") ??
+      "none";
+    const ourL4 =
+      ({ TCP: "tcp", UDP: "udp", ICMP: "icmp", ICMPv6: "icmpv6" } as Record<string, string>)[p.proto] ?? "none";
     const [osrc, osport] = p.src === "" ? ["", ""] : splitEndpoint(p.src);
     const [odst, odport] = p.dst === "" ? ["", ""] : splitEndpoint(p.dst);
-    const tsrc = t["ip.src"] || t["ipv6.src"], tdst = t["ip.dst"] || t["ipv6.dst"];
+    const tsrc = t["ip.src"] || t["ipv6.src"],
+      tdst = t["ip.dst"] || t["ipv6.dst"];
     if (osrc !== tsrc || odst !== tdst) d(frame, "addr", `${osrc} > ${odst}`, `${tsrc} > ${tdst}`);
-    if (ourL4 !== l4) { d(frame, "l4", p.proto, t["frame.protocols"]); continue; }
+    if (ourL4 !== l4) {
+      d(frame, "l4", p.proto, t["frame.protocols"]);
+      continue;
+    }
     if (l4 === "tcp") {
-      if (osport !== t["tcp.srcport"] || odport !== t["tcp.dstport"]) d(frame, "ports", `${osport} > ${odport}`, `${t["tcp.srcport"]} > ${t["tcp.dstport"]}`);
+      if (osport !== t["tcp.srcport"] || odport !== t["tcp.dstport"])
+        d(frame, "ports", `${osport} > ${odport}`, `${t["tcp.srcport"]} > ${t["tcp.dstport"]}`);
       const tf = parseInt(t["tcp.flags"]!, 16) & 0xff;
       if (flagBits(p.flags) !== tf) d(frame, "flags", p.flags, t["tcp.flags"]);
       if (String(p.seq) !== t["tcp.seq"]) d(frame, "seq", p.seq, `${t["tcp.seq"]} (raw ${t["tcp.seq_raw"]})`);
       // tshark prints an acknowledgement number even without ACK; compare only with ACK set.
-      if (tf & 0x10 && String(p.ack) !== t["tcp.ack"]) d(frame, "ack", p.ack, `${t["tcp.ack"]} (raw ${t["tcp.ack_raw"]})`);
+      if (tf & 0x10 && String(p.ack) !== t["tcp.ack"])
+        d(frame, "ack", p.ack, `${t["tcp.ack"]} (raw ${t["tcp.ack_raw"]})`);
       if (String(p.len) !== t["tcp.len"]) d(frame, "tcp.len", p.len, t["tcp.len"]);
     } else if (l4 === "udp") {
-      if (osport !== t["udp.srcport"] || odport !== t["udp.dstport"]) d(frame, "ports", `${osport} > ${odport}`, `${t["udp.srcport"]} > ${t["udp.dstport"]}`);
+      if (osport !== t["udp.srcport"] || odport !== t["udp.dstport"])
+        d(frame, "ports", `${osport} > ${odport}`, `${t["udp.srcport"]} > ${t["udp.dstport"]}`);
       if (String(p.len + 8) !== t["udp.length"]) d(frame, "udp.length", p.len + 8, t["udp.length"]);
     }
   }
@@ -261,7 +374,9 @@ function checkDiffs(name: string, diffs: Diff[]): void {
     used.add(ex);
     return false;
   });
-  const show = unexpected.slice(0, 12).map((x) => `frame ${x.frame} ${x.field}: sockscope ${x.ours}, tshark ${x.tshark}`);
+  const show = unexpected
+    .slice(0, 12)
+    .map((x) => `frame ${x.frame} ${x.field}: sockscope ${x.ours}, tshark ${x.tshark}`);
   if (unexpected.length > 12) show.push(`... and ${unexpected.length - 12} more`);
   expect(show, `${file}: disagreements with ${tsharkVersion()}`).toEqual([]);
   const stale = mine.filter((e) => !used.has(e)).map((e) => `${e.file} ${e.fields.join(",")}: ${e.why}`);
@@ -272,10 +387,29 @@ function checkDiffs(name: string, diffs: Diff[]): void {
 function syntheticCaptures(): { name: string; path: string }[] {
   const dir = mkdtempSync(join(tmpdir(), "sockscope-diff-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const A = 0x0a000001, B = 0x0a000002;
-  const seg = (src: number, dst: number, sp: number, dp: number, seq: number, ack: number, flags: number, len: number) =>
-    linkFrame(1, ipv4({ src, dst, proto: 6, payload: tcp({ srcPort: sp, dstPort: dp, seq, ack, flags, win: 1000, payload: new Uint8Array(len) }) }));
-  const recs = (frames: Uint8Array[]): PcapRecord[] => frames.map((data, i) => ({ tsSec: 1_700_000_000 + i, tsFrac: 0, data }));
+  const A = 0x0a000001,
+    B = 0x0a000002;
+  const seg = (
+    src: number,
+    dst: number,
+    sp: number,
+    dp: number,
+    seq: number,
+    ack: number,
+    flags: number,
+    len: number,
+  ) =>
+    linkFrame(
+      1,
+      ipv4({
+        src,
+        dst,
+        proto: 6,
+        payload: tcp({ srcPort: sp, dstPort: dp, seq, ack, flags, win: 1000, payload: new Uint8Array(len) }),
+      }),
+    );
+  const recs = (frames: Uint8Array[]): PcapRecord[] =>
+    frames.map((data, i) => ({ tsSec: 1_700_000_000 + i, tsFrac: 0, data }));
   const out: { name: string; path: string }[] = [];
   const write = (name: string, frames: Uint8Array[]) => {
     const path = join(dir, name);
@@ -303,26 +437,40 @@ function syntheticCaptures(): { name: string; path: string }[] {
     seg(A, B, 40001, 80, 0x1a, 14, 0x10, 0),
   ]);
   // A UDP datagram in three IPv4 fragments, the last one first.
-  const frags = ipv4Fragments({ src: A, dst: B, proto: 17, id: 77 }, udp(5353, 53, new Uint8Array(100).fill(7)), [40, 80]);
-  write("udp-fragments.pcap", [frags[2]!, frags[0]!, frags[1]!].map((f) => linkFrame(1, f)));
+  const frags = ipv4Fragments(
+    { src: A, dst: B, proto: 17, id: 77 },
+    udp(5353, 53, new Uint8Array(100).fill(7)),
+    [40, 80],
+  );
+  write(
+    "udp-fragments.pcap",
+    [frags[2]!, frags[0]!, frags[1]!].map((f) => linkFrame(1, f)),
+  );
   return out;
 }
 
 const hasTshark = tsharkAvailable();
 if (!hasTshark && process.env.CI) throw new Error("tshark is not on PATH: .ci/run installs Debian's tshark package");
-if (!hasTshark) console.warn("differential.test.ts: tshark is not on PATH (apt-get install tshark); the tshark comparisons are skipped");
+if (!hasTshark)
+  console.warn(
+    "differential.test.ts: tshark is not on PATH (apt-get install tshark); the tshark comparisons are skipped",
+  );
 
 // Concurrent: the time goes into tshark processes, which run in parallel.
 describe.concurrent("tshark as a second decoder", () => {
   const all = process.env.SOCKSCOPE_DIFF_ALL === "1";
   // Files tshark itself refuses or reads as damaged (oracle/<file>.error) have no reference.
-  const corpus = corpusEntries().filter((e) => (all || SAMPLE.includes(e.file)) && !existsSync(join(CORPUS, "oracle", `${e.file}.error`)));
+  const corpus = corpusEntries().filter(
+    (e) => (all || SAMPLE.includes(e.file)) && !existsSync(join(CORPUS, "oracle", `${e.file}.error`)),
+  );
 
   it("the sample and the exceptions name real files", () => {
     const names = new Set(corpusEntries().map((e) => e.file));
     expect(SAMPLE.filter((f) => !names.has(f))).toEqual([]);
     for (const e of EXCEPTIONS) {
-      const real = e.file.startsWith("corpus/") ? names.has(e.file.slice(7)) : existsSync(join(FIXTURES, e.file.replace(/^fixtures\//, "")));
+      const real = e.file.startsWith("corpus/")
+        ? names.has(e.file.slice(7))
+        : existsSync(join(FIXTURES, e.file.replace(/^fixtures\//, "")));
       expect(real, e.file).toBe(true);
     }
   });
@@ -331,7 +479,8 @@ describe.concurrent("tshark as a second decoder", () => {
     ...corpus.map((e) => ({ name: `corpus/${e.file}`, path: e.path })),
     // fixtures/formats/broken/ holds framing damage on purpose: where each reader stops is
     // the reader's own policy (tested in corpus.test.ts and property.test.ts), not decoding.
-    ...fixturePcaps(true).filter((p) => !relative(FIXTURES, p).startsWith(join("formats", "broken")))
+    ...fixturePcaps(true)
+      .filter((p) => !relative(FIXTURES, p).startsWith(join("formats", "broken")))
       .map((p) => ({ name: `fixtures/${relative(FIXTURES, p)}`, path: p })),
   ];
   for (const { name, path } of inputs) {

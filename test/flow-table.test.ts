@@ -20,15 +20,31 @@ import { readCapture } from "../src/capture/reader.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
 import { CLI } from "./helpers/paths.js";
 
-const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
-const CLIENT = 0x0a000001, SERVER = 0x0a000002;
+const SYN = 0x02,
+  ACK = 0x10,
+  FIN = 0x01,
+  PSH = 0x08;
+const CLIENT = 0x0a000001,
+  SERVER = 0x0a000002;
 const dir = mkdtempSync(join(tmpdir(), "sockscope-flows-"));
 
 /** One TCP segment as a pcap record at `t` seconds. */
-function seg(t: number, port: number, fromClient: boolean, seq: number, ack: number, flags: number, data = 0): PcapRecord {
+function seg(
+  t: number,
+  port: number,
+  fromClient: boolean,
+  seq: number,
+  ack: number,
+  flags: number,
+  data = 0,
+): PcapRecord {
   const [src, dst, sport, dport] = fromClient ? [CLIENT, SERVER, port, 80] : [SERVER, CLIENT, 80, port];
   const payload = tcp({ srcPort: sport, dstPort: dport, seq, ack, flags, win: 65535, payload: new Uint8Array(data) });
-  return { tsSec: Math.floor(t), tsFrac: Math.round((t % 1) * 1e6), data: ethernet(ETH_IPV4, ipv4({ src, dst, proto: 6, payload })) };
+  return {
+    tsSec: Math.floor(t),
+    tsFrac: Math.round((t % 1) * 1e6),
+    data: ethernet(ETH_IPV4, ipv4({ src, dst, proto: 6, payload })),
+  };
 }
 
 function handshake(t: number, port: number): PcapRecord[] {
@@ -36,7 +52,11 @@ function handshake(t: number, port: number): PcapRecord[] {
 }
 
 function close(t: number, port: number): PcapRecord[] {
-  return [seg(t, port, true, 101, 501, FIN | ACK), seg(t, port, false, 501, 102, FIN | ACK), seg(t, port, true, 102, 502, ACK)];
+  return [
+    seg(t, port, true, 101, 501, FIN | ACK),
+    seg(t, port, false, 501, 102, FIN | ACK),
+    seg(t, port, true, 102, 502, ACK),
+  ];
 }
 
 function write(name: string, records: PcapRecord[]): string {
@@ -65,10 +85,16 @@ describe("a full flow table", () => {
     expect(busy.flows.length).toBe(100);
     // The first 100, all of them, and none of the late ones.
     expect(busy.flows.every((f) => Number(f.client.split(":")[1]) < 30000)).toBe(true);
-    expect(busy.warnings).toContainEqual(expect.stringMatching(/^flow table full and no flow idle for 60 s: 150 packet\(s\) of connections that came then were not analysed/));
+    expect(busy.warnings).toContainEqual(
+      expect.stringMatching(
+        /^flow table full and no flow idle for 60 s: 150 packet\(s\) of connections that came then were not analysed/,
+      ),
+    );
 
     // The same 50 late connections, after the first 100 have been quiet long enough.
-    const later = recs.slice(0, 300).concat(...Array.from({ length: 50 }, (_, i) => handshake(1 + EVICT_MIN_IDLE_SEC + i * 0.001, 30000 + i)));
+    const later = recs
+      .slice(0, 300)
+      .concat(...Array.from({ length: 50 }, (_, i) => handshake(1 + EVICT_MIN_IDLE_SEC + i * 0.001, 30000 + i)));
     const idle = await analyzeFile(write("idle.pcap", later), { maxFlows: 100 });
     expect(idle.flows.length).toBe(150);
     expect(idle.warnings.some((w) => /not analysed/.test(w))).toBe(false);
@@ -91,22 +117,34 @@ describe("closed connections retire", () => {
 
     // A stray segment on the retired 4-tuple joins its flow, counted, but analysed no more:
     // the report is the one without it, but for the packet counts.
-    const late = await analyzeFile(write("late.pcap", [...recs, seg(RETIRE_CLOSED_AFTER_SEC + 6, 40000, false, 502, 102, PSH | ACK, 10)]));
+    const late = await analyzeFile(
+      write("late.pcap", [...recs, seg(RETIRE_CLOSED_AFTER_SEC + 6, 40000, false, 502, 102, PSH | ACK, 10)]),
+    );
     const plain = await analyzeFile(path);
     expect(late.flows[0]!.packets.server).toBe(plain.flows[0]!.packets.server + 1);
     expect(late.findings).toEqual(plain.findings);
   });
 
   it("not on one far-future timestamp (captures merged from several interfaces)", async () => {
-    const recs = [...handshake(0, 40000), ...close(0.5, 40000), seg(100, 40001, true, 100, 0, SYN),
-      seg(0.6, 40000, false, 501, 102, FIN | ACK), seg(0.61, 40000, true, 102, 502, ACK)]; // the FIN again, its ACK lost
+    const recs = [
+      ...handshake(0, 40000),
+      ...close(0.5, 40000),
+      seg(100, 40001, true, 100, 0, SYN),
+      seg(0.6, 40000, false, 501, 102, FIN | ACK),
+      seg(0.61, 40000, true, 102, 502, ACK),
+    ]; // the FIN again, its ACK lost
     const engine = new Engine();
     await readCapture(write("future.pcap", recs), engine.onPacket);
     expect(engine.flows.all[0]!.retired).toBe(false); // one record at t=100 does not move the clock
   });
 
   it("not a connect attempt its client reset: connect-timeout measures it to the capture's end", async () => {
-    const recs = [seg(1, 40002, true, 100, 0, SYN), seg(1.1, 40002, true, 101, 0, 0x04), ...handshake(40, 40003), ...handshake(41, 40004)];
+    const recs = [
+      seg(1, 40002, true, 100, 0, SYN),
+      seg(1.1, 40002, true, 101, 0, 0x04),
+      ...handshake(40, 40003),
+      ...handshake(41, 40004),
+    ];
     const engine = new Engine();
     await readCapture(write("reset-connect.pcap", recs), engine.onPacket);
     expect(engine.flows.all[0]!.endedFrame).not.toBe(0);
@@ -122,10 +160,14 @@ describe("memory per open flow", () => {
     // waiting for a FIN, RST, URG, zero window or reused 4-tuple kept state from the start.
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
-    const n = 10_000, records: PcapRecord[] = [];
+    const n = 10_000,
+      records: PcapRecord[] = [];
     for (let i = 0; i < n; i++) records.push(...handshake(i * 1e-4, 10_000 + i));
     for (let i = 0; i < n; i++) {
-      records.push(seg(1 + i * 1e-4, 10_000 + i, true, 101, 501, PSH | ACK, 64), seg(1 + i * 1e-4, 10_000 + i, false, 501, 165, PSH | ACK, 64));
+      records.push(
+        seg(1 + i * 1e-4, 10_000 + i, true, 101, 501, PSH | ACK, 64),
+        seg(1 + i * 1e-4, 10_000 + i, false, 501, 165, PSH | ACK, 64),
+      );
     }
     const path = write("open-flows.pcap", records);
     const engine = new Engine({});
@@ -142,12 +184,14 @@ describe("memory per open flow", () => {
 
 describe("a full flow table is said even with --quiet", () => {
   // 40 connections open at once, all busy: with --max-flows 10, 30 go untracked.
-  const file = () => write("full-cli.pcap", Array.from({ length: 40 }, (_, i) => handshake(1 + i * 0.001, 41000 + i)).flat());
+  const file = () =>
+    write("full-cli.pcap", Array.from({ length: 40 }, (_, i) => handshake(1 + i * 0.001, 41000 + i)).flat());
   const run = (args: string[]) => {
     const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" } });
     return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };
-  const FULL = /flow table full and no flow idle for 60 s: 90 packet\(s\) of connections that came then were not analysed/;
+  const FULL =
+    /flow table full and no flow idle for 60 s: 90 packet\(s\) of connections that came then were not analysed/;
 
   it("-F json -q: on stderr and in the report's warnings", () => {
     const r = run(["analyze", "-F", "json", "-q", "--max-flows", "10", file()]);

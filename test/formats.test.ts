@@ -63,17 +63,37 @@ describe("format fixtures match capinfos", () => {
 /** The flows of a report without what legitimately differs between copies. */
 async function flowShape(file: string) {
   const r = await analyzeFile(join(dir, file));
-  return r.flows.map((f) => ({ proto: f.proto, client: f.client, server: f.server, packets: f.packets, close: f.close }));
+  return r.flows.map((f) => ({
+    proto: f.proto,
+    client: f.client,
+    server: f.server,
+    packets: f.packets,
+    close: f.close,
+  }));
 }
 
 describe("link layers decode to the same flows", () => {
   // All of these were converted from (or recorded with) pcap-us-le.pcap's traffic.
   const siblings = [
-    "pcap-us-be.pcap", "pcap-ns-le.pcap", "pcap-ns-be.pcap", "pcapng-le.pcapng", "pcapng-be.pcapng",
-    "pcapng-tsresol-ns.pcapng", "pcapng-tsresol-pow2.pcapng", "pcapng-tsoffset.pcapng", "pcapng-spb.pcapng",
-    "pcapng-obsolete-pb.pcapng", "pcapng-unknown-blocks.pcapng",
-    "linktype-raw-101.pcap", "linktype-raw-12.pcap", "linktype-raw-14.pcap", "linktype-null-le.pcap",
-    "linktype-null-be.pcap", "linktype-loop-108.pcap", "linktype-sll.pcap", "linktype-sll2.pcap",
+    "pcap-us-be.pcap",
+    "pcap-ns-le.pcap",
+    "pcap-ns-be.pcap",
+    "pcapng-le.pcapng",
+    "pcapng-be.pcapng",
+    "pcapng-tsresol-ns.pcapng",
+    "pcapng-tsresol-pow2.pcapng",
+    "pcapng-tsoffset.pcapng",
+    "pcapng-spb.pcapng",
+    "pcapng-obsolete-pb.pcapng",
+    "pcapng-unknown-blocks.pcapng",
+    "linktype-raw-101.pcap",
+    "linktype-raw-12.pcap",
+    "linktype-raw-14.pcap",
+    "linktype-null-le.pcap",
+    "linktype-null-be.pcap",
+    "linktype-loop-108.pcap",
+    "linktype-sll.pcap",
+    "linktype-sll2.pcap",
   ];
   it("the reference has TCP and UDP flows over IPv4 and IPv6", async () => {
     const ref = await flowShape("pcap-us-le.pcap");
@@ -125,13 +145,19 @@ describe("broken files: the packets before the damage, and its offset", () => {
       if (file === "broken/pcapng-trailer-mismatch.pcapng") {
         // Deliberately lenient, as libpcap: the leading length frames the file, so every
         // packet is read and the mismatch is a warning at the trailer's offset.
-        const info = await readCapture(join(dir, file), () => { packets++; });
+        const info = await readCapture(join(dir, file), () => {
+          packets++;
+        });
         expect(packets).toBe(5);
-        expect(info.warnings.join("\n")).toMatch(/offset 412: pcapng block of type 0x6 ends with length 104 but starts with 100/);
+        expect(info.warnings.join("\n")).toMatch(
+          /offset 412: pcapng block of type 0x6 ends with length 104 but starts with 100/,
+        );
         return;
       }
       try {
-        const info = await readCapture(join(dir, file), () => { packets++; });
+        const info = await readCapture(join(dir, file), () => {
+          packets++;
+        });
         expect(packets).toBe(e.good_packets);
         const said = [info.error ?? "", ...info.warnings].join("\n");
         if (e.damage_offset !== null && e.damage_offset !== undefined && !file.includes("linktype")) {

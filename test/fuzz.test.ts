@@ -20,11 +20,13 @@ const MAX_SEED_BYTES = 32 * 1024;
 
 function captures(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return captures(p);
-    return /\.(pcap|pcapng|cap)$/.test(e.name) && statSync(p).size <= MAX_SEED_BYTES ? [p] : [];
-  }).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) return captures(p);
+      return /\.(pcap|pcapng|cap)$/.test(e.name) && statSync(p).size <= MAX_SEED_BYTES ? [p] : [];
+    })
+    .sort();
 }
 
 describe.skipIf(!BUILT)("fuzzing (needs `npm run build`: it runs dist/)", async () => {
@@ -34,7 +36,9 @@ describe.skipIf(!BUILT)("fuzzing (needs `npm run build`: it runs dist/)", async 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("every regression file is listed in INDEX.tsv, and every entry has its file", () => {
-    const files = readdirSync(REGRESSIONS).filter((f) => /\.(pcap|pcapng)$/.test(f)).sort();
+    const files = readdirSync(REGRESSIONS)
+      .filter((f) => /\.(pcap|pcapng)$/.test(f))
+      .sort();
     expect(entries.map((e) => e.file).sort()).toEqual(files);
   });
 
@@ -42,12 +46,17 @@ describe.skipIf(!BUILT)("fuzzing (needs `npm run build`: it runs dist/)", async 
     const open = e.status.startsWith("open");
     // A fixed (or new) input must pass every invariant; an open defect must still fail the
     // same way, so that its fix is noticed and the entry marked fixed.
-    const name = open ? `regression ${e.file} still fails as known (${e.status})` : `regression ${e.file} (${e.status}): was "${e.problem}"`;
+    const name = open
+      ? `regression ${e.file} still fails as known (${e.status})`
+      : `regression ${e.file} (${e.status}): was "${e.problem}"`;
     it(name, async () => {
       const r = await lib!.checkCapture(new Uint8Array(readFileSync(join(REGRESSIONS, e.file))), dir);
       if (!open) expect(r.problem).toBeNull();
       else {
-        expect(r.problem, "the defect is fixed: change its status in test/fuzz-regressions/INDEX.tsv to fixed").not.toBeNull();
+        expect(
+          r.problem,
+          "the defect is fixed: change its status in test/fuzz-regressions/INDEX.tsv to fixed",
+        ).not.toBeNull();
         expect(lib!.shape(r.problem!)).toBe(lib!.shape(e.problem));
       }
     });

@@ -25,10 +25,19 @@ const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(ROOT, "test", "artifacts");
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-html-"));
 
-interface JsonFinding { kind: string; severity: string; flow: number | null; side: string | null; frames: number[] }
+interface JsonFinding {
+  kind: string;
+  severity: string;
+  flow: number | null;
+  side: string | null;
+  frames: number[];
+}
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 256 << 20 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 256 << 20,
+  });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -47,19 +56,45 @@ function report(capture: string, name: string): { html: string; findings: JsonFi
  * gets a reset (rst-after-fin), so the flow has a finding and its graphs are drawn.
  */
 function maliciousCapture(): string {
-  const C = 0x0a000001, S = 0x0a000002, CP = 40000, SP = 80;
+  const C = 0x0a000001,
+    S = 0x0a000002,
+    CP = 40000,
+    SP = 80;
   const enc = (s: string) => new TextEncoder().encode(s);
   const a = enc("<img src=x onerror=window.__pwned=2>");
   const b = enc("</script><script>window.__pwned=1</script>");
   const more = enc("<svg onload=window.__pwned=4>");
   let t = 0;
-  const seg = (fromClient: boolean, seq: number, ack: number, flags: number, payload = new Uint8Array(0)): PcapRecord => {
+  const seg = (
+    fromClient: boolean,
+    seq: number,
+    ack: number,
+    flags: number,
+    payload = new Uint8Array(0),
+  ): PcapRecord => {
     t += 1000;
-    const l4 = tcp({ srcPort: fromClient ? CP : SP, dstPort: fromClient ? SP : CP, seq, ack, flags, win: 65535, payload });
-    return { tsSec: 1_700_000_000, tsFrac: t, data: ethernet(ETH_IPV4, ipv4({ src: fromClient ? C : S, dst: fromClient ? S : C, proto: 6, payload: l4 })) };
+    const l4 = tcp({
+      srcPort: fromClient ? CP : SP,
+      dstPort: fromClient ? SP : CP,
+      seq,
+      ack,
+      flags,
+      win: 65535,
+      payload,
+    });
+    return {
+      tsSec: 1_700_000_000,
+      tsFrac: t,
+      data: ethernet(ETH_IPV4, ipv4({ src: fromClient ? C : S, dst: fromClient ? S : C, proto: 6, payload: l4 })),
+    };
   };
-  const SYN = 2, ACK = 16, PSH = 8, FIN = 1, RST = 4;
-  const c0 = 1000, s0 = 5000;
+  const SYN = 2,
+    ACK = 16,
+    PSH = 8,
+    FIN = 1,
+    RST = 4;
+  const c0 = 1000,
+    s0 = 5000;
   const records = [
     seg(true, c0, 0, SYN),
     seg(false, s0, c0 + 1, SYN | ACK),
@@ -83,13 +118,18 @@ function maliciousCapture(): string {
  */
 function setTsresol(b: Buffer, resol: number): number {
   let changed = 0;
-  for (let o = 0; o + 12 <= b.length;) {
-    const type = b.readUInt32LE(o), len = b.readUInt32LE(o + 4);
+  for (let o = 0; o + 12 <= b.length; ) {
+    const type = b.readUInt32LE(o),
+      len = b.readUInt32LE(o + 4);
     if (type === 1) {
-      for (let p = o + 16; p + 4 <= o + len - 4;) {
-        const code = b.readUInt16LE(p), optLen = b.readUInt16LE(p + 2);
+      for (let p = o + 16; p + 4 <= o + len - 4; ) {
+        const code = b.readUInt16LE(p),
+          optLen = b.readUInt16LE(p + 2);
         if (code === 0) break;
-        if (code === 9) { b[p + 4] = resol; changed++; }
+        if (code === 9) {
+          b[p + 4] = resol;
+          changed++;
+        }
         p += 4 + ((optLen + 3) & ~3);
       }
     }
@@ -99,7 +139,8 @@ function setTsresol(b: Buffer, resol: number): number {
 }
 
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
+if (!haveChromium && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
 
 describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
   let browser: Browser;
@@ -125,15 +166,23 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     const url = pathToFileURL(html).href;
     const requests: string[] = [];
     // The reports this test wrote may be opened (navigated to); nothing else may be fetched.
-    const allowed = (r: Request) => r.isNavigationRequest() && r.url().startsWith(pathToFileURL(tmp).href + "/") && r.url().endsWith(".html");
-    const note = (r: Request) => { if (!allowed(r) && !requests.includes(r.url())) requests.push(r.url()); };
+    const allowed = (r: Request) =>
+      r.isNavigationRequest() && r.url().startsWith(pathToFileURL(tmp).href + "/") && r.url().endsWith(".html");
+    const note = (r: Request) => {
+      if (!allowed(r) && !requests.includes(r.url())) requests.push(r.url());
+    };
     const problems: string[] = [];
     await context.route("**/*", async (route) => {
       if (allowed(route.request())) await route.continue();
-      else { note(route.request()); await route.abort(); }
+      else {
+        note(route.request());
+        await route.abort();
+      }
     });
     page.on("request", note);
-    page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`); });
+    page.on("console", (m) => {
+      if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+    });
     page.on("pageerror", (e) => problems.push(`exception: ${e.message}`));
     await page.goto(url);
     await page.waitForSelector("body[data-ready=true]");
@@ -141,15 +190,23 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
   }
 
   async function rows(page: Page): Promise<{ kind: string; severity: string; flow: string }[]> {
-    return page.$$eval("#findings-table tbody tr.finding", (trs) => trs.map((tr) => {
-      const d = (tr as HTMLElement).dataset;
-      return { kind: d.kind!, severity: d.severity!, flow: d.flow! };
-    }));
+    return page.$$eval("#findings-table tbody tr.finding", (trs) =>
+      trs.map((tr) => {
+        const d = (tr as HTMLElement).dataset;
+        return { kind: d.kind!, severity: d.severity!, flow: d.flow! };
+      }),
+    );
   }
-  const key = (r: { kind: string; severity: string; flow: string | number | null }) => `${r.kind}/${r.severity}/${r.flow ?? ""}`;
+  const key = (r: { kind: string; severity: string; flow: string | number | null }) =>
+    `${r.kind}/${r.severity}/${r.flow ?? ""}`;
 
   it("lists every finding of the fixtures in the findings table", async () => {
-    for (const f of ["zero-window/stalled-reader", "retransmission/fast", "rst-after-fin/write-after-close", "time-wait-reuse/server-tw-no-timestamps"]) {
+    for (const f of [
+      "zero-window/stalled-reader",
+      "retransmission/fast",
+      "rst-after-fin/write-after-close",
+      "time-wait-reuse/server-tw-no-timestamps",
+    ]) {
       const { html, findings } = report(join(FIXTURES, `${f}.pcap`), f.replace("/", "-"));
       const { page, requests, problems } = await open(html);
       expect(findings.length).toBeGreaterThan(0);
@@ -303,13 +360,17 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
   });
 
   it("opens every fixture's report without errors and draws every flow's graphs", async () => {
-    const files = readdirSync(FIXTURES, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== "scenarios")
+    const files = readdirSync(FIXTURES, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== "scenarios")
       .flatMap((d) => readdirSync(join(FIXTURES, d.name)).map((f) => `${d.name}/${f}`))
-      .filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+      .filter((f) => /\.pcap(ng)?$/.test(f))
+      .sort();
     expect(files.length).toBeGreaterThan(40);
     mkdirSync(join(tmp, "all"), { recursive: true });
     // One page for all (rendered in-process, not through the CLI: this is about the page).
-    let page: Page | null = null, requests: string[] = [], problems: string[] = [];
+    let page: Page | null = null,
+      requests: string[] = [],
+      problems: string[] = [];
     for (const f of files) {
       let html: string;
       try {
@@ -347,21 +408,35 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
   it("summarises a big capture by kind, puts the timeline on the first screen with a label on every lane, and keeps the full list behind filters", async () => {
     const capture = join(CORPUS, "captures", "pcpp--example2-mixed.pcap");
     const { html, findings } = report(capture, "big-capture");
-    const flows = (JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as { flows: { id: number; client: string; server: string }[] }).flows;
+    const flows = (
+      JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as {
+        flows: { id: number; client: string; server: string }[];
+      }
+    ).flows;
     expect(findings.length).toBeGreaterThan(DEFAULT_SUMMARY_THRESHOLD);
     const { page, requests, problems } = await open(html);
     await page.screenshot({ path: join(ARTIFACTS, "html-report-big-capture.png") });
 
     // The summary by kind: the text report's rule, over the same findings.
     const kinds = summariseByKind(findings as unknown as Finding[]);
-    const kindRows = await page.$$eval("#kinds-table tbody tr.kind", (trs) => trs.map((tr) => ({
-      kind: (tr as HTMLElement).dataset.kind, severity: (tr as HTMLElement).dataset.severity,
-      count: tr.querySelectorAll("td")[2]!.textContent, example: tr.querySelector(".example-summary")!.textContent,
-    })));
-    expect(kindRows.map((r) => [r.kind, r.severity, r.count])).toEqual(kinds.map((k) => [k.kind, k.severity, String(k.findings)]));
-    kindRows.forEach((r, i) => { expect(r.example).toContain(kinds[i]!.example.summary); });
+    const kindRows = await page.$$eval("#kinds-table tbody tr.kind", (trs) =>
+      trs.map((tr) => ({
+        kind: (tr as HTMLElement).dataset.kind,
+        severity: (tr as HTMLElement).dataset.severity,
+        count: tr.querySelectorAll("td")[2]!.textContent,
+        example: tr.querySelector(".example-summary")!.textContent,
+      })),
+    );
+    expect(kindRows.map((r) => [r.kind, r.severity, r.count])).toEqual(
+      kinds.map((k) => [k.kind, k.severity, String(k.findings)]),
+    );
+    kindRows.forEach((r, i) => {
+      expect(r.example).toContain(kinds[i]!.example.summary);
+    });
     // Worst flows: by worst severity, then number of findings.
-    const worst = await page.$$eval("#worst-flows li", (lis) => lis.map((li) => [Number((li as HTMLElement).dataset.flow), (li as HTMLElement).dataset.severity]));
+    const worst = await page.$$eval("#worst-flows li", (lis) =>
+      lis.map((li) => [Number((li as HTMLElement).dataset.flow), (li as HTMLElement).dataset.severity]),
+    );
     expect(worst.length).toBeGreaterThan(0);
     const rank = { error: 3, warning: 2, info: 1 } as Record<string, number>;
     const flowRank = (id: number) => {
@@ -383,14 +458,20 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
 
     // Every lane has a label naming its flow and endpoints, on the lane's own row.
     const lanes = await page.evaluate(() => {
-      const s = (window as any).sockscope, u = s.timeline;
+      const s = (window as any).sockscope,
+        u = s.timeline;
       const over = u.over.getBoundingClientRect();
       return {
         flows: s.timelineFlows as number[],
         labels: [...document.querySelectorAll<HTMLElement>("#timeline .lane-label")].map((b) => {
           const r = b.getBoundingClientRect();
           const lane = Number(b.dataset.lane);
-          return { flow: Number(b.dataset.flow), lane, text: b.textContent!, offset: r.top + r.height / 2 - (over.top + u.valToPos(-lane, "y")) };
+          return {
+            flow: Number(b.dataset.flow),
+            lane,
+            text: b.textContent!,
+            offset: r.top + r.height / 2 - (over.top + u.valToPos(-lane, "y")),
+          };
         }),
       };
     });
@@ -422,7 +503,9 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     await page.selectOption("#filter-severity", "");
     // A host: every finding of the flows to or from it.
     const host = "212.58.244.71";
-    const hostFlows = new Set(flows.filter((f) => f.client.startsWith(`${host}:`) || f.server.startsWith(`${host}:`)).map((f) => String(f.id)));
+    const hostFlows = new Set(
+      flows.filter((f) => f.client.startsWith(`${host}:`) || f.server.startsWith(`${host}:`)).map((f) => String(f.id)),
+    );
     expect(hostFlows.size).toBeGreaterThan(0);
     await page.fill("#filter-text", host);
     r = await rows(page);
@@ -437,7 +520,9 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     expect(await page.inputValue("#filter-kind")).toBe("keepalive");
     expect((await rows(page)).length).toBe(findings.filter((f) => f.kind === "keepalive").length);
 
-    await page.evaluate(() => document.getElementById("timeline-section")!.scrollIntoView({ block: "start", behavior: "instant" }));
+    await page.evaluate(() =>
+      document.getElementById("timeline-section")!.scrollIntoView({ block: "start", behavior: "instant" }),
+    );
     await page.screenshot({ path: join(ARTIFACTS, "html-report-big-capture-timeline.png") });
     expect(requests).toEqual([]);
     expect(problems).toEqual([]);
@@ -449,7 +534,9 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     const html = join(tmp, "selection.html");
     expect(cli(["analyze", "--format", "html", "-o", html, "-c", "3", capture]).code).toBe(0);
     const { page, problems } = await open(html);
-    const facts = await page.$$eval("dl.facts dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    const facts = await page.$$eval("dl.facts dt", (dts) =>
+      Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])),
+    );
     expect(facts.File).toBe(capture);
     expect(facts.Selection).toBe("-c 3: 3 of 3 packets read, 202 bytes captured"); // 74 + 54 + 74
     expect(facts.Packets).toBe("3");
@@ -465,13 +552,16 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     const capture = join(tmp, "far-future.pcapng");
     writeFileSync(capture, bytes);
     const { html, findings } = report(capture, "far-future");
-    const start = (JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as { capture: { start: number } }).capture.start;
+    const start = (JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as { capture: { start: number } })
+      .capture.start;
     expect(Math.abs(start * 1000)).toBeGreaterThan(8.64e15);
     expect(findings.length).toBeGreaterThan(0);
     const { page, requests, problems } = await open(html);
     expect((await rows(page)).map(key).sort()).toEqual(findings.map(key).sort());
     expect(await page.$$eval("#flows-table tbody tr", (trs) => trs.length)).toBe(4);
-    const facts = await page.$$eval("dl.facts dt", (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    const facts = await page.$$eval("dl.facts dt", (dts) =>
+      Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])),
+    );
     expect(facts.Start).toMatch(/out of range for a date/);
     expect(await page.$$eval("#timeline .lane-label", (ls) => ls.length)).toBe(4);
     await page.screenshot({ path: join(ARTIFACTS, "html-report-far-future.png"), fullPage: true });
@@ -482,7 +572,8 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
 
   // bench/out/bench.pcap is made by npm run bench: not in a fresh clone, so skipped (saying why) without it.
   const big = join(ROOT, "bench", "out", "bench.pcap");
-  if (!existsSync(big)) console.log(`skipping "keeps a big capture's report small": ${big} is missing (npm run bench makes it)`);
+  if (!existsSync(big))
+    console.log(`skipping "keeps a big capture's report small": ${big} is missing (npm run bench makes it)`);
   it.skipIf(!existsSync(big))("keeps a big capture's report small and its graphs downsampled", async () => {
     const { html } = report(big, "bench");
     const size = statSync(html).size;

@@ -46,7 +46,9 @@ describe("series collection", () => {
     expect(series.seq[first]).toBe(0);
     expect(series.frame[first]).toBe(1);
     // The stalled reader (server, direction 1) advertises a zero window.
-    const serverWins = [...rows].filter((r) => (series.meta[r]! & 1) === 1 && (series.flags[r]! & (TH_SYN | TH_RST)) === 0).map((r) => series.win[r]!);
+    const serverWins = [...rows]
+      .filter((r) => (series.meta[r]! & 1) === 1 && (series.flags[r]! & (TH_SYN | TH_RST)) === 0)
+      .map((r) => series.win[r]!);
     expect(Math.min(...serverWins)).toBe(0);
     expect(Math.max(...[...rows].map((r) => series.inFlight[r]!))).toBeGreaterThan(0);
     expect(series.firstBytes(f.id)?.[0]).toMatch(/^z+$/);
@@ -57,7 +59,10 @@ describe("series collection", () => {
     const f = report.flows.find((x) => x.proto === "udp")!;
     const rows = [...series.rowsOf(f.id)].filter((r) => (series.meta[r]! & 1) === 0);
     let sum = 0;
-    for (const r of rows) { expect(series.seq[r]).toBe(sum); sum += series.len[r]!; }
+    for (const r of rows) {
+      expect(series.seq[r]).toBe(sum);
+      sum += series.len[r]!;
+    }
     expect(sum).toBeGreaterThan(0);
   });
 
@@ -65,17 +70,25 @@ describe("series collection", () => {
     const full = await collect(fixture("retransmission/fast.pcap"));
     const small = await collect(fixture("retransmission/fast.pcap"), new SeriesCollector(64, 1 << 20));
     const id = full.report.flows[0]!.id;
-    const all = full.series.rowsOf(id).length, kept = small.series.rowsOf(id).length;
+    const all = full.series.rowsOf(id).length,
+      kept = small.series.rowsOf(id).length;
     expect(all).toBe(1002);
     expect(kept).toBeLessThanOrEqual(64 + 32);
     expect(kept).toBeGreaterThan(16);
     expect(small.series.thinned).toBe(true);
-    const flagged = (s: SeriesCollector) => [...s.rowsOf(id)].filter((r) => s.flags[r]! & (TH_SYN | TH_FIN | TH_RST)).map((r) => s.frame[r]).sort();
+    const flagged = (s: SeriesCollector) =>
+      [...s.rowsOf(id)]
+        .filter((r) => s.flags[r]! & (TH_SYN | TH_FIN | TH_RST))
+        .map((r) => s.frame[r])
+        .sort();
     expect(flagged(small.series)).toEqual(flagged(full.series));
   });
 
   it("thins every flow when the total cap is reached", async () => {
-    const small = await collect(fixture("time-wait-reuse/server-tw-no-timestamps.pcap"), new SeriesCollector(1 << 20, 64));
+    const small = await collect(
+      fixture("time-wait-reuse/server-tw-no-timestamps.pcap"),
+      new SeriesCollector(1 << 20, 64),
+    );
     let total = 0;
     for (const f of small.report.flows) total += small.series.rowsOf(f.id).length;
     expect(total).toBeLessThanOrEqual(64);
@@ -166,7 +179,12 @@ describe("the page", () => {
     expect(data.kinds.map((k: { kind: string }) => k.kind)).toEqual(expected.map((k) => k.kind));
     data.kinds.forEach((k: any, i: number) => {
       const e = expected[i]!;
-      expect([k.severity, k.findings, k.flows, k.captureWide]).toEqual([e.severity, e.findings, e.flows, e.captureWide]);
+      expect([k.severity, k.findings, k.flows, k.captureWide]).toEqual([
+        e.severity,
+        e.findings,
+        e.flows,
+        e.captureWide,
+      ]);
       expect(k.topFlows).toEqual(e.topFlows);
       expect([k.example.flow, k.example.summary]).toEqual([e.example.flow, e.example.summary]);
     });
@@ -181,7 +199,10 @@ describe("the page", () => {
 describe("analyze -o", () => {
   const tmp = mkdtempSync(join(tmpdir(), "sockscope-out-"));
   const run = (args: string[]) => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: "1" },
+      maxBuffer: 64 << 20,
+    });
     return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };
   const capture = fixture("rst-after-fin/write-after-close.pcap");

@@ -22,7 +22,12 @@ const bulk = join(ROOT, "fixtures", "healthy", "bulk-transfer.pcap");
 const SENT_FIRST = 20;
 const firstBytes = pcapRecords(readFileSync(bulk))[SENT_FIRST - 1]![1];
 
-interface Ended { code: number | null; signal: string | null; stdout: string; stderr: string }
+interface Ended {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * Starts `writer | sockscope args` in its own process group with TMPDIR set to `tmpDir`,
@@ -35,22 +40,38 @@ function pipeline(args: string[], signal: NodeJS.Signals, tmpDir: string, bytes 
   // bash stays to report the pipeline's status, as a shell would: its trap lets the
   // signal pass it by (a handler, unlike an ignored signal, is not inherited).
   const sh = spawn("bash", ["-c", `trap : INT TERM; (${writer}) | ${cli}`], {
-    detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", TMPDIR: tmpDir },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", TMPDIR: tmpDir },
   });
-  let stdout = "", stderr = "";
-  sh.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-  sh.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+  let stdout = "",
+    stderr = "";
+  sh.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  sh.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
   // sockscope has read what was sent long before: it starts in a few hundred ms.
   const timer = setTimeout(() => process.kill(-sh.pid!, signal), 2500);
-  return new Promise((resolve) => sh.on("close", (code, sig) => {
-    clearTimeout(timer);
-    try { process.kill(-sh.pid!, "SIGKILL"); } catch { /* the group is gone */ }
-    resolve({ code, signal: sig, stdout, stderr });
-  }));
+  return new Promise((resolve) =>
+    sh.on("close", (code, sig) => {
+      clearTimeout(timer);
+      try {
+        process.kill(-sh.pid!, "SIGKILL");
+      } catch {
+        /* the group is gone */
+      }
+      resolve({ code, signal: sig, stdout, stderr });
+    }),
+  );
 }
 
 const interruptedLine = (sig: string, frame: number) =>
-  new RegExp(`^sockscope: \\(stdin\\): offset \\d+: interrupted \\(${sig}\\) after frame ${frame}: the report covers the ${frame} packets read until then$`, "m");
+  new RegExp(
+    `^sockscope: \\(stdin\\): offset \\d+: interrupted \\(${sig}\\) after frame ${frame}: the report covers the ${frame} packets read until then$`,
+    "m",
+  );
 
 describe("Ctrl-C on a pipe into sockscope prints the report of what arrived", () => {
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -113,14 +134,21 @@ describe("a record the interruption cut is not damage", () => {
 
 describe("-c N on a pipe whose writer goes quiet", () => {
   it("analyze -c 3 - reports and exits without waiting for more bytes", async () => {
-    const child = spawn(process.execPath, [CLI, "analyze", "--brief", "-c", "3", "-"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "analyze", "--brief", "-c", "3", "-"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
     // This process is the writer: five records, then the pipe stays open and quiet.
     child.stdin.write(readFileSync(bulk).subarray(0, pcapRecords(readFileSync(bulk))[4]![1]));
     const ended = await new Promise<number | null | "still running">((resolve) => {
       const timer = setTimeout(() => resolve("still running"), 3000);
-      child.on("close", (code) => { clearTimeout(timer); resolve(code); });
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
     });
     const writerOpen = !child.stdin.writableEnded;
     child.kill("SIGKILL");
@@ -135,8 +163,13 @@ describe("packets - names standard input and cleans up however it ends", () => {
     const spoolDir = join(tmp, "spool-trunc");
     mkdirSync(spoolDir);
     const whole = readFileSync(bulk);
-    const r = spawnSync(process.execPath, [CLI, "packets", "-"], { input: whole.subarray(0, whole.length - 10), env: { ...process.env, TMPDIR: spoolDir } });
-    expect(r.stderr.toString()).toMatch(/^sockscope: \(stdin\): offset \d+: truncated final record: it needs \d+ bytes, the file has \d+$/m);
+    const r = spawnSync(process.execPath, [CLI, "packets", "-"], {
+      input: whole.subarray(0, whole.length - 10),
+      env: { ...process.env, TMPDIR: spoolDir },
+    });
+    expect(r.stderr.toString()).toMatch(
+      /^sockscope: \(stdin\): offset \d+: truncated final record: it needs \d+ bytes, the file has \d+$/m,
+    );
     expect(r.stderr.toString()).not.toContain(spoolDir);
     expect(readdirSync(spoolDir)).toEqual([]);
     expect(r.status).toBe(0);
@@ -145,10 +178,15 @@ describe("packets - names standard input and cleans up however it ends", () => {
   it("a closed stdout (EPIPE) removes the spool", async () => {
     const spoolDir = join(tmp, "spool-epipe");
     mkdirSync(spoolDir);
-    const child = spawn(process.execPath, [CLI, "packets", "-"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, TMPDIR: spoolDir } });
+    const child = spawn(process.execPath, [CLI, "packets", "-"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, TMPDIR: spoolDir },
+    });
     child.stdout.destroy();
     let stderr = "";
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.stdin.end(readFileSync(bulk));
     const code = await new Promise((resolve) => child.on("close", resolve));
     expect(stderr).toBe("");
@@ -178,16 +216,28 @@ describe("a second signal exits at once", () => {
       s.addEventListener("abort", () => console.log("stopping: " + s.reason));
       setInterval(() => {}, 1000);
       console.log("ready");`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    const seen = (s: string) => new Promise<void>((resolve) => {
-      const check = () => { if (out.includes(s)) resolve(); else child.stdout.once("data", (d: Buffer) => { out += d.toString(); check(); }); };
-      check();
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
+    let out = "";
+    const seen = (s: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (out.includes(s)) resolve();
+          else
+            child.stdout.once("data", (d: Buffer) => {
+              out += d.toString();
+              check();
+            });
+        };
+        check();
+      });
     await seen("ready");
     child.kill("SIGINT");
     await seen("stopping: SIGINT");
-    const ended = new Promise<[number | null, string | null]>((resolve) => child.on("close", (c, s) => resolve([c, s])));
+    const ended = new Promise<[number | null, string | null]>((resolve) =>
+      child.on("close", (c, s) => resolve([c, s])),
+    );
     child.kill("SIGINT");
     expect(await ended).toEqual([130, null]);
   }, 20_000);
@@ -198,7 +248,10 @@ let bigCapture: { path: string; packets: number } | null = null;
 function big(): { path: string; packets: number } {
   if (bigCapture === null) {
     const path = join(tmp, "big.pcap");
-    bigCapture = { path, packets: writeBigCapture(join(ROOT, "fixtures", "healthy", "many-short-connections.pcap"), path, 20_000, 5081) };
+    bigCapture = {
+      path,
+      packets: writeBigCapture(join(ROOT, "fixtures", "healthy", "many-short-connections.pcap"), path, 20_000, 5081),
+    };
   }
   return bigCapture;
 }
@@ -212,10 +265,15 @@ describe("Ctrl-C while packets prints", () => {
     // The first lines come once the first pass (the analysis) is over: interrupt the second.
     child.stdout.once("data", () => child.kill("SIGINT"));
     child.stdout.on("data", (d: Buffer) => chunks.push(d));
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     const code = await new Promise((resolve) => child.on("close", resolve));
     expect(code).toBe(0);
-    const m = /^sockscope: .*big\.pcap: offset \d+: interrupted \(SIGINT\) after frame (\d+): the report covers the \d+ packets read until then$/m.exec(stderr);
+    const m =
+      /^sockscope: .*big\.pcap: offset \d+: interrupted \(SIGINT\) after frame (\d+): the report covers the \d+ packets read until then$/m.exec(
+        stderr,
+      );
     expect(m, stderr).not.toBeNull();
     const lines = Buffer.concat(chunks).toString().trimEnd().split("\n");
     expect(lines.length).toBe(Number(m![1]));
@@ -228,11 +286,15 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
     const { path: capture, packets: total } = big();
     /** Runs `analyze --jobs 2` and sends SIGINT after `delayMs`. */
     const interruptAfter = async (delayMs: number) => {
-      const child = spawn(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "2", capture], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "2", capture], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       const chunks: Buffer[] = [];
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => chunks.push(d));
-      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
       const timer = setTimeout(() => child.kill("SIGINT"), delayMs);
       const code = await new Promise((resolve) => child.on("close", resolve));
       clearTimeout(timer);
@@ -240,9 +302,11 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
     };
     // The signal must land while the threads read: an idle machine reads the whole file
     // in under 1.5 s (CI once did), so a run that got to the end is tried again sooner.
-    const readAll = (stderr: string) => Number(/interrupted \(SIGINT\) after frame (\d+)/.exec(stderr)?.[1] ?? total) >= total;
+    const readAll = (stderr: string) =>
+      Number(/interrupted \(SIGINT\) after frame (\d+)/.exec(stderr)?.[1] ?? total) >= total;
     let run = await interruptAfter(1500);
-    for (let delay = 700; delay >= 50 && readAll(run.stderr); delay = Math.floor(delay / 2)) run = await interruptAfter(delay);
+    for (let delay = 700; delay >= 50 && readAll(run.stderr); delay = Math.floor(delay / 2))
+      run = await interruptAfter(delay);
     const { code, stderr, stdout } = run;
     expect(code).toBe(0);
     const m = /interrupted \(SIGINT\) after frame (\d+)/.exec(stderr);
@@ -254,9 +318,17 @@ describe("Ctrl-C under --jobs: every thread stops at the same frame", () => {
     // The same frames, written out and analysed on one thread from start to end.
     const head = join(tmp, "head.pcap");
     writeFirstRecords(capture, head, frame);
-    const whole = JSON.parse(spawnSync(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "1", head], { maxBuffer: 1 << 30 }).stdout.toString());
+    const whole = JSON.parse(
+      spawnSync(process.execPath, [CLI, "analyze", "-F", "json", "-q", "--jobs", "1", head], {
+        maxBuffer: 1 << 30,
+      }).stdout.toString(),
+    );
     expect(interrupted.capture.packets).toBe(frame);
-    const strip = (r: { capture: { file: string }; warnings: string[] }) => ({ ...r, capture: { ...r.capture, file: "", bytes: 0 }, warnings: r.warnings.filter((w) => !/interrupted/.test(w)) });
+    const strip = (r: { capture: { file: string }; warnings: string[] }) => ({
+      ...r,
+      capture: { ...r.capture, file: "", bytes: 0 },
+      warnings: r.warnings.filter((w) => !/interrupted/.test(w)),
+    });
     expect(strip(interrupted)).toEqual(strip(whole));
   }, 120_000);
 });
@@ -308,8 +380,12 @@ describe("the ends of a reading: requested or interrupted (the library)", () => 
     const c = new AbortController();
     // Chunks of one record: Ctrl-C once frame 1 is read, before frame 2 shows the VLANs.
     const { info } = await analyzeCapture(path, {
-      jobs: 2, signal: c.signal, chunkSize: spans[0]![1] - spans[0]![0],
-      onProgress: (_bytes: number, packets: number) => { if (packets >= 1) c.abort("SIGINT"); },
+      jobs: 2,
+      signal: c.signal,
+      chunkSize: spans[0]![1] - spans[0]![0],
+      onProgress: (_bytes: number, packets: number) => {
+        if (packets >= 1) c.abort("SIGINT");
+      },
     });
     expect(info.error).toBeNull();
     expect(info.packets).toBe(1024);

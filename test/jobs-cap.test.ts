@@ -4,7 +4,17 @@
  * MaxListenersExceededWarning), and the CLI says when it used fewer.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, ftruncateSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  ftruncateSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +24,8 @@ import { CLI, FIXTURES } from "./helpers/paths.js";
 const small = join(FIXTURES, "healthy", "bulk-transfer.pcap");
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-jobs-cap-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const run = (args: string[], input?: Buffer) => spawnSync(process.execPath, [CLI, ...args], { input, env: { ...process.env, NO_COLOR: "1" } });
+const run = (args: string[], input?: Buffer) =>
+  spawnSync(process.execPath, [CLI, ...args], { input, env: { ...process.env, NO_COLOR: "1" } });
 
 describe("--jobs is capped by file size and cores", () => {
   it("--jobs 64 on a 13 KB capture runs one thread, says so, and reports as --jobs 1", () => {
@@ -22,7 +33,9 @@ describe("--jobs is capped by file size and cores", () => {
     const r = run(["analyze", "-F", "json", "--jobs", "64", small]);
     const took = Date.now() - started;
     expect(r.status).toBe(0);
-    expect(r.stderr.toString()).toBe("sockscope: --jobs 64: using 1 thread (a 13.2 KB capture gets one thread per 32 MB)\n");
+    expect(r.stderr.toString()).toBe(
+      "sockscope: --jobs 64: using 1 thread (a 13.2 KB capture gets one thread per 32 MB)\n",
+    );
     expect(r.stdout.toString()).toBe(run(["analyze", "-F", "json", "--jobs", "1", small]).stdout.toString());
     expect(took).toBeLessThan(5000); // 64 threads took 5.9 s unloaded
   });
@@ -34,7 +47,9 @@ describe("--jobs is capped by file size and cores", () => {
 
   it("standard input is one thread", () => {
     const r = run(["analyze", "--jobs", "4", "-"], readFileSync(small));
-    expect(r.stderr.toString()).toBe("sockscope: --jobs 4: using 1 thread (standard input is read once, by one thread)\n");
+    expect(r.stderr.toString()).toBe(
+      "sockscope: --jobs 4: using 1 thread (standard input is read once, by one thread)\n",
+    );
     expect(r.status).toBe(0);
   });
 
@@ -50,7 +65,12 @@ describe("--jobs is capped by file size and cores", () => {
     expect(jobsFor(f, 3).cappedBy).toBe(cores >= 3 ? null : "cores");
     expect(jobsFor(f, 1)).toEqual({ jobs: 1, cappedBy: null, size: null, cores });
     expect(jobsFor("-", 4)).toEqual({ jobs: 1, cappedBy: "stdin", size: null, cores });
-    expect(jobsFor(small, 64)).toEqual({ jobs: 1, cappedBy: cores > 1 ? "size" : "cores", size: statSync(small).size, cores });
+    expect(jobsFor(small, 64)).toEqual({
+      jobs: 1,
+      cappedBy: cores > 1 ? "size" : "cores",
+      size: statSync(small).size,
+      cores,
+    });
   });
 
   it("the CLI words a cap by cores", () => {
@@ -60,6 +80,8 @@ describe("--jobs is capped by file size and cores", () => {
     truncateSync(f, (cores + 1) * MIN_BYTES_PER_JOB); // sparse, zero-filled past the capture: one thread per core at most
     const r = run(["analyze", "-F", "json", "-c", "1", "--jobs", String(cores + 1), f]); // -c 1: read no further than the first packet
     expect(r.status).toBe(0);
-    expect(r.stderr.toString()).toMatch(new RegExp(`^sockscope: --jobs ${cores + 1}: using ${cores} threads? \\(this machine has ${cores} cores?\\)\n`));
+    expect(r.stderr.toString()).toMatch(
+      new RegExp(`^sockscope: --jobs ${cores + 1}: using ${cores} threads? \\(this machine has ${cores} cores?\\)\n`),
+    );
   });
 });

@@ -11,7 +11,12 @@ import { FIXTURES } from "./helpers/paths.js";
 
 describe("reportJsonLines", () => {
   it("joins to JSON.stringify(report, null, 2) on real reports", async () => {
-    for (const f of ["retransmission/rto.pcap", "syn-retransmit/backlog-full.pcap", "fragment-loss/ipv6.pcap", "healthy/many-short-connections.pcap"]) {
+    for (const f of [
+      "retransmission/rto.pcap",
+      "syn-retransmit/backlog-full.pcap",
+      "fragment-loss/ipv6.pcap",
+      "healthy/many-short-connections.pcap",
+    ]) {
       const r = await analyzeFile(join(FIXTURES, f));
       expect(r.flows.length + r.findings.length).toBeGreaterThan(0);
       expect([...reportJsonLines(r)].join("\n")).toBe(JSON.stringify(r, null, 2));

@@ -13,7 +13,8 @@ const ORDER = ["capture", "decode", "analyze", "report", "run", "check", "cli", 
 
 /** Allowed upward imports, each with why it is still there (the aim is none). */
 const EXCEPTIONS: Record<string, string> = {
-  "capture/live/wire-length.ts -> decode/link.ts": "the cap worker rebuilds a cut packet's wire length from its IP header",
+  "capture/live/wire-length.ts -> decode/link.ts":
+    "the cap worker rebuilds a cut packet's wire length from its IP header",
   "capture/live/wire-length.ts -> decode/packet.ts": "the same: the link-type constants",
 };
 
@@ -45,7 +46,11 @@ describe("layers", () => {
   const edges = imports();
 
   it("every source file is in a known layer", () => {
-    expect(sources(SRC).map((f) => relative(SRC, f)).filter((r) => layerOf(r) < 0)).toEqual([]);
+    expect(
+      sources(SRC)
+        .map((f) => relative(SRC, f))
+        .filter((r) => layerOf(r) < 0),
+    ).toEqual([]);
     expect(edges.length).toBeGreaterThan(200);
   });
 

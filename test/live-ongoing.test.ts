@@ -15,7 +15,16 @@ import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { Engine } from "../src/analyze/engine.js";
 import type { Finding } from "../src/analyze/finding.js";
 import { TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN } from "../src/decode/packet.js";
-import { ctrlC, findingsOf, killRunning, liveDescribe, scenario, startLive, waitFor, type LiveRun } from "./helpers/live.js";
+import {
+  ctrlC,
+  findingsOf,
+  killRunning,
+  liveDescribe,
+  scenario,
+  startLive,
+  waitFor,
+  type LiveRun,
+} from "./helpers/live.js";
 import { Traffic } from "./helpers/traffic.js";
 import { formatOngoing } from "../src/cli/live.js";
 import { styleFor } from "../src/report/style.js";
@@ -23,12 +32,19 @@ import { styleFor } from "../src/report/style.js";
 afterEach(killRunning);
 
 const T0 = 1_800_000_000;
-const C_ISN = 1000, S_ISN = 0x10001000;
+const C_ISN = 1000,
+  S_ISN = 0x10001000;
 
 /** A session recording what it reports, and traffic into it. */
 function session() {
-  const ongoing: OngoingEvent[] = [], found: Finding[] = [], ended: number[] = [];
-  const s = new LiveSession({ onOngoing: (e) => ongoing.push(e), onFinding: (f) => found.push(f), onFlowEnd: (fr) => ended.push(fr.id) });
+  const ongoing: OngoingEvent[] = [],
+    found: Finding[] = [],
+    ended: number[] = [];
+  const s = new LiveSession({
+    onOngoing: (e) => ongoing.push(e),
+    onFinding: (f) => found.push(f),
+    onFlowEnd: (fr) => ended.push(fr.id),
+  });
   return { s, tr: new Traffic(s.onPacket), ongoing, found, ended };
 }
 
@@ -53,11 +69,21 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     s.tick(T0 + 1.1);
     expect(ongoing).toHaveLength(1);
     const e = ongoing[0]!;
-    expect([e.state, e.kind, e.severity, e.side, e.endpoint, e.sinceFrame, e.flow.id]).toEqual(["started", "zero-window", "warning", "server", "10.0.0.2:80", 5, 1]);
+    expect([e.state, e.kind, e.severity, e.side, e.endpoint, e.sinceFrame, e.flow.id]).toEqual([
+      "started",
+      "zero-window",
+      "warning",
+      "server",
+      "10.0.0.2:80",
+      5,
+      1,
+    ]);
     expect(e.elapsedSec).toBe(1.098);
     expect(e.time).toBe(T0 + 1.1);
-    expect(e.summary).toBe("the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far): its program " +
-      "is not reading; the client's write()/send() blocks (or returns EAGAIN) once its send buffer is full");
+    expect(e.summary).toBe(
+      "the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far): its program " +
+        "is not reading; the client's write()/send() blocks (or returns EAGAIN) once its send buffer is full",
+    );
     for (const t of [1.35, 2, 5, 10.9]) s.tick(T0 + t);
     expect(ongoing).toHaveLength(1); // quiet while it lasts
     s.tick(T0 + 11.5); // 10x the 1.098 s it was first reported at
@@ -68,7 +94,9 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     s.tick(T0 + 20.2);
     expect(ongoing.map((x) => x.state)).toEqual(["started", "still", "over"]);
     expect(ongoing[2]!.elapsedSec).toBe(19.998); // as last seen holding
-    expect(ongoing[2]!.summary).toBe("no longer holds (last seen 20.0 s after frame 5); its finding follows when the flow ends");
+    expect(ongoing[2]!.summary).toBe(
+      "no longer holds (last seen 20.0 s after frame 5); its finding follows when the flow ends",
+    );
     s.tick(T0 + 21);
     expect(ongoing).toHaveLength(3);
     expect(found.filter((f) => f.kind === "zero-window")).toEqual([]);
@@ -84,13 +112,17 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     s.tick(T0 + 12.1);
     const st = styleFor(process.stdout, true);
     const lines = ongoing.map((e) => formatOngoing(e, st).replace(/^\d\d:\d\d:\d\d\.\d{3} /, ""));
-    expect(lines[0]).toBe("[ongoing 1.1s] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server)\n" +
-      "  the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far):\n" +
-      "  its program is not reading; the client's write()/send() blocks (or returns EAGAIN) once its\n" +
-      "  send buffer is full");
+    expect(lines[0]).toBe(
+      "[ongoing 1.1s] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server)\n" +
+        "  the server 10.0.0.2:80 has advertised window 0 since frame 5 (1 zero-window probe(s) so far):\n" +
+        "  its program is not reading; the client's write()/send() blocks (or returns EAGAIN) once its\n" +
+        "  send buffer is full",
+    );
     expect(lines[1]).toMatch(/^\[still ongoing 11\.5s\] zero-window {2}flow 1 /);
-    expect(lines[2]).toBe("[over] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server): no longer holds (last seen 11.5 s " +
-      "after frame 5); its finding follows when the flow ends");
+    expect(lines[2]).toBe(
+      "[over] zero-window  flow 1 tcp 10.0.0.1:40000 → 10.0.0.2:80 (server): no longer holds (last seen 11.5 s " +
+        "after frame 5); its finding follows when the flow ends",
+    );
   });
 
   it("a condition that keeps coming back on a flow is shown the 1st and 10th time, not every time", () => {
@@ -105,7 +137,9 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     }
     expect(ongoing.map((e) => `${e.state} ${e.episode}`)).toEqual(["started 1", "over 1", "started 10", "over 10"]);
     const st = styleFor(process.stdout, true);
-    expect(formatOngoing(ongoing[2]!, st)).toMatch(/^\d\d:\d\d:\d\d\.\d{3} \[ongoing 1\.5s, 10th time on this flow\] zero-window {2}flow 1 /);
+    expect(formatOngoing(ongoing[2]!, st)).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} \[ongoing 1\.5s, 10th time on this flow\] zero-window {2}flow 1 /,
+    );
   });
 
   it("CLOSE_WAIT of a side still sending after the peer's FIN (a half-close in use) is ongoing only after 10 s without data", () => {
@@ -120,7 +154,9 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     expect(ongoing).toEqual([]);
     s.tick(T0 + 12.1);
     expect(ongoing.map((e) => [e.kind, e.side])).toEqual([["close-wait", "server"]]);
-    expect(ongoing[0]!.summary).toMatch(/^the server 10\.0\.0\.2:80 has sat in CLOSE_WAIT since its last data after the client's FIN \(frame 4\)/);
+    expect(ongoing[0]!.summary).toMatch(
+      /^the server 10\.0\.0\.2:80 has sat in CLOSE_WAIT since its last data after the client's FIN \(frame 4\)/,
+    );
   });
 
   it("after a clock jump, a condition's age and start are real times, not the analysis clock's", () => {
@@ -158,8 +194,12 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     expect(ongoing).toEqual([]);
     tr.tcp(T0 + 1.02, true, 40001, 5002, C_ISN, 0, TH_SYN);
     s.tick(T0 + 1.1);
-    expect(ongoing.map((x) => [x.state, x.kind, x.side, x.sinceFrame])).toEqual([["started", "connect-timeout", "client", 1]]);
-    expect(ongoing[0]!.summary).toMatch(/^connect\(\) to 10\.0\.0\.2:5002 unanswered: 2 SYNs since frame 1, no SYN-ACK and no RST/);
+    expect(ongoing.map((x) => [x.state, x.kind, x.side, x.sinceFrame])).toEqual([
+      ["started", "connect-timeout", "client", 1],
+    ]);
+    expect(ongoing[0]!.summary).toMatch(
+      /^connect\(\) to 10\.0\.0\.2:5002 unanswered: 2 SYNs since frame 1, no SYN-ACK and no RST/,
+    );
     tr.tcp(T0 + 2.04, true, 40001, 5002, C_ISN, 0, TH_SYN);
     s.tick(T0 + 4.5); // next SYN due within 2 x 1.02 s + 0.5 s of the last: still waiting
     expect(ongoing).toHaveLength(1);
@@ -177,17 +217,32 @@ describe("ongoing conditions in the streaming analysis (synthetic packets)", () 
     s.tick(T0 + 0.9);
     expect(ongoing).toEqual([]);
     s.tick(T0 + 1.1);
-    expect(ongoing.map((x) => [x.state, x.kind, x.side, x.sinceFrame])).toEqual([["started", "close-wait", "server", 4]]);
-    expect(ongoing[0]!.summary).toBe("the server 10.0.0.2:80 has sat in CLOSE_WAIT since the client's FIN (frame 4, acknowledged in frame 5): " +
-      "its program has the EOF but has not called close()");
+    expect(ongoing.map((x) => [x.state, x.kind, x.side, x.sinceFrame])).toEqual([
+      ["started", "close-wait", "server", 4],
+    ]);
+    expect(ongoing[0]!.summary).toBe(
+      "the server 10.0.0.2:80 has sat in CLOSE_WAIT since the client's FIN (frame 4, acknowledged in frame 5): " +
+        "its program has the EOF but has not called close()",
+    );
   });
 
   it("only flows an analyzer watches are polled, until they end; reading files watches nothing", () => {
     const polled: number[] = [];
     const watcher = defineAnalyzer<null>({
-      id: "test-watcher", title: "", severity: "info", family: "tcp-transfer", wire: "", explanation: "", references: [],
-      onTcpSegment(_s, flow, seg, _p, out) { if (flow.clientPort === 40010 && seg.len > 0) out.watch(flow); },
-      ongoing(_s, flow, dir) { if (dir === 0) polled.push(flow.id); return null; },
+      id: "test-watcher",
+      title: "",
+      severity: "info",
+      family: "tcp-transfer",
+      wire: "",
+      explanation: "",
+      references: [],
+      onTcpSegment(_s, flow, seg, _p, out) {
+        if (flow.clientPort === 40010 && seg.len > 0) out.watch(flow);
+      },
+      ongoing(_s, flow, dir) {
+        if (dir === 0) polled.push(flow.id);
+        return null;
+      },
     });
     for (const live of [true, false]) {
       polled.length = 0;
@@ -239,20 +294,34 @@ liveDescribe("live: stuck connections reported while they are stuck", true, () =
   it("a receiver that stops reading: '[ongoing …] zero-window' while the sender is blocked, the finding after the process is gone", async () => {
     const run = await startLive(["-i", "lo", "tcp port 5300"]);
     const py = spawn("nsenter", ["-t", String(run.pid), "-n", "python3", "-c", STUCK_RECEIVER], { stdio: "ignore" });
-    const ongoingRe = /^\d\d:\d\d:\d\d\.\d{3} \[ongoing (\d+\.\d)s\] zero-window {2}flow 1 tcp 127\.0\.0\.1:\d+ → 127\.0\.0\.1:5300 \(server\)$/;
-    const line = await waitFor("the ongoing zero-window line", () => run.lines.find((l) => ongoingRe.test(l.text)), 10_000);
+    const ongoingRe =
+      /^\d\d:\d\d:\d\d\.\d{3} \[ongoing (\d+\.\d)s\] zero-window {2}flow 1 tcp 127\.0\.0\.1:\d+ → 127\.0\.0\.1:5300 \(server\)$/;
+    const line = await waitFor(
+      "the ongoing zero-window line",
+      () => run.lines.find((l) => ongoingRe.test(l.text)),
+      10_000,
+    );
     expect(py.exitCode, "the stuck program is still running when the line arrives").toBeNull();
     const elapsed = Number(ongoingRe.exec(line.text)![1]);
     expect(elapsed).toBeGreaterThanOrEqual(1);
     expect(elapsed).toBeLessThan(3); // polled every 250 ms
     const killedAt = Date.now() / 1000;
     py.kill("SIGKILL"); // its sockets close with unread data: a reset ends the flow
-    const final = await waitFor("the zero-window finding", () => run.lines.find((l) => /WARNING zero-window {2}flow 1/.test(l.text)), 10_000);
+    const final = await waitFor(
+      "the zero-window finding",
+      () => run.lines.find((l) => /WARNING zero-window {2}flow 1/.test(l.text)),
+      10_000,
+    );
     expect(final.at).toBeGreaterThan(killedAt);
     ctrlC(run);
     expect((await run.exited).code).toBe(0);
-    const text = run.lines.map((l) => l.text).join(" ").replace(/\s+/g, " "); // as if unwrapped
-    expect(text).toMatch(/\(server\) the server 127\.0\.0\.1:5300 has advertised window 0 since frame \d+ \(\d+ zero-window probe\(s\) so far\): its program is not reading; the client's write\(\)\/send\(\) blocks/);
+    const text = run.lines
+      .map((l) => l.text)
+      .join(" ")
+      .replace(/\s+/g, " "); // as if unwrapped
+    expect(text).toMatch(
+      /\(server\) the server 127\.0\.0\.1:5300 has advertised window 0 since frame \d+ \(\d+ zero-window probe\(s\) so far\): its program is not reading; the client's write\(\)\/send\(\) blocks/,
+    );
     expect(text).toMatch(/the server's receive window stayed at zero for \d+\.\d+ ms \(from frame \d+/);
     expect(lineIndex(run, ongoingRe)).toBeLessThan(lineIndex(run, /WARNING zero-window/));
     expect(run.lines.filter((l) => /\[(still )?ongoing/.test(l.text))).toHaveLength(1); // once, not every poll
@@ -260,7 +329,12 @@ liveDescribe("live: stuck connections reported while they are stuck", true, () =
 
   it("blackholed connect(), CLOSE_WAIT and a peer that vanished: jsonl 'ongoing' events while they last, before their findings, findings in time order", async () => {
     const run = await startLive(["-i", "lo", "-F", "jsonl"]);
-    const events = () => run.json().filter((j) => j.type === "ongoing") as unknown as (OngoingEvent & { at: number; ongoing: boolean; flow: number })[];
+    const events = () =>
+      run.json().filter((j) => j.type === "ongoing") as unknown as (OngoingEvent & {
+        at: number;
+        ongoing: boolean;
+        flow: number;
+      })[];
     const startedOf = (kind: string) => events().find((e) => e.kind === kind && e.state === "started");
 
     // connect() to 127.0.0.1:5002, SYNs dropped by nftables; the program gives up after 3.5 s.
@@ -271,7 +345,11 @@ liveDescribe("live: stuck connections reported while they are stuck", true, () =
     expect(c.at - c.since, "reported within a few seconds of the first SYN").toBeLessThan(3);
     expect(c.elapsedSec).toBeGreaterThanOrEqual(1);
     expect((await connect).code).toBe(0);
-    const over = await waitFor("connect-timeout over", () => events().find((e) => e.kind === "connect-timeout" && e.state === "over"), 8000);
+    const over = await waitFor(
+      "connect-timeout over",
+      () => events().find((e) => e.kind === "connect-timeout" && e.state === "over"),
+      8000,
+    );
     expect(over.ongoing).toBe(false);
 
     // The server holds CLOSE_WAIT for 3 s before it close()s.
@@ -287,7 +365,11 @@ liveDescribe("live: stuck connections reported while they are stuck", true, () =
     const pu = startedOf("peer-unresponsive")!;
     expect(pu.side).toBe("client");
     expect(pu.elapsedSec).toBeGreaterThanOrEqual(3);
-    await waitFor("peer-unresponsive over", () => events().find((e) => e.kind === "peer-unresponsive" && e.state === "over"), 10_000);
+    await waitFor(
+      "peer-unresponsive over",
+      () => events().find((e) => e.kind === "peer-unresponsive" && e.state === "over"),
+      10_000,
+    );
 
     const stoppedAt = Date.now() / 1000;
     ctrlC(run);

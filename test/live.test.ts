@@ -24,7 +24,18 @@ import { PcapWriter } from "../src/capture/live/pcap-writer.js";
 import type { Finding } from "../src/analyze/finding.js";
 import { CLI, ROOT } from "./helpers/paths.js";
 import { Traffic } from "./helpers/traffic.js";
-import { built, capError, ctrlC, findingsOf, killRunning, liveDescribe, scenario, sleep, startLive, waitFor } from "./helpers/live.js";
+import {
+  built,
+  capError,
+  ctrlC,
+  findingsOf,
+  killRunning,
+  liveDescribe,
+  scenario,
+  sleep,
+  startLive,
+  waitFor,
+} from "./helpers/live.js";
 
 const ARTIFACTS = join(ROOT, "test", "artifacts");
 
@@ -32,7 +43,14 @@ afterEach(killRunning);
 
 async function readPcap(path: string) {
   const recs: { time: number; bytes: Buffer; origLen: number; linkType: number }[] = [];
-  const info = await readCapture(path, (r) => { recs.push({ time: r.tsSec + r.tsNsec / 1e9, bytes: Buffer.from(r.bytes), origLen: r.origLen, linkType: r.linkType }); });
+  const info = await readCapture(path, (r) => {
+    recs.push({
+      time: r.tsSec + r.tsNsec / 1e9,
+      bytes: Buffer.from(r.bytes),
+      origLen: r.origLen,
+      linkType: r.linkType,
+    });
+  });
   return { info, recs };
 }
 
@@ -60,8 +78,14 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
       const r = await scenario(run, script, kase);
       // Findings of flows that end print once the flow is closed and quiet for the linger
       // (1 s), or idle (UDP here: 1 s), checked every 250 ms: well within 5 s.
-      const f = await waitFor(`${kind} after ${script} ${kase} (exit ${r.code}: ${r.stderr})`,
-        () => findingsOf(run).filter((x) => x.kind === kind).slice(before)[0], 5000);
+      const f = await waitFor(
+        `${kind} after ${script} ${kase} (exit ${r.code}: ${r.stderr})`,
+        () =>
+          findingsOf(run)
+            .filter((x) => x.kind === kind)
+            .slice(before)[0],
+        5000,
+      );
       expect(f.side, `${kind} side`).toBe(side);
     }
     const findings = findingsOf(run);
@@ -96,7 +120,9 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
     expect(recs.length).toBe(live.packets);
     expect(recs.every((r) => r.linkType === 1 && r.bytes.length <= r.origLen)).toBe(true);
     for (let i = 1; i < recs.length; i++) expect(recs[i]!.time).toBeGreaterThanOrEqual(recs[i - 1]!.time);
-    const offline = JSON.parse(spawnSync(process.execPath, [CLI, "analyze", "-F", "json", pcap], { maxBuffer: 64 << 20 }).stdout.toString());
+    const offline = JSON.parse(
+      spawnSync(process.execPath, [CLI, "analyze", "-F", "json", pcap], { maxBuffer: 64 << 20 }).stdout.toString(),
+    );
     const kinds = (fs: { kind: string; side: string | null }[]) => fs.map((f) => `${f.kind}/${f.side}`).sort();
     expect(kinds(findings)).toEqual(kinds(offline.findings));
     rmSync(dir, { recursive: true, force: true });
@@ -112,7 +138,9 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
     const text = run.lines.map((l) => l.text).join("\n");
     expect(text).toMatch(/ERROR rst-after-fin {2}flow 1 tcp 127\.0\.0\.1:\d+ → 127\.0\.0\.1:5020 \(server\)/);
     expect(text).toMatch(/One program called close\(\) on its socket/); // the explanation, streamed
-    expect(text).toMatch(/Summary \(Ctrl-C\)\nCapture lo \(live, filter "tcp port 5020"\) {2}\(live via cap, timestamps taken on delivery, EN10MB\)/);
+    expect(text).toMatch(
+      /Summary \(Ctrl-C\)\nCapture lo \(live, filter "tcp port 5020"\) {2}\(live via cap, timestamps taken on delivery, EN10MB\)/,
+    );
     expect(text).toMatch(/11 packets/);
     expect(text).toMatch(/Findings \(1\)/);
     expect(text).toMatch(/timestamps: taken when each packet was delivered to sockscope, not by the kernel/);
@@ -196,13 +224,20 @@ liveDescribe("live capture --via tcpdump", false, () => {
 
 liveDescribe("live capture errors: one line, exit 2", false, () => {
   const oneLine = (stderr: string) => {
-    const lines = stderr.trim().split("\n").filter((l) => !/listening on/.test(l));
+    const lines = stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !/listening on/.test(l));
     expect(lines, stderr).toHaveLength(1);
     expect(stderr).not.toMatch(/\n\s+at /);
     return lines[0]!;
   };
   const live = (args: string[], pre: string[] = []) => {
-    const r = spawnSync(pre[0] ?? process.execPath, [...pre.slice(1), ...(pre.length ? [process.execPath] : []), CLI, "live", ...args], { timeout: 20_000 });
+    const r = spawnSync(
+      pre[0] ?? process.execPath,
+      [...pre.slice(1), ...(pre.length ? [process.execPath] : []), CLI, "live", ...args],
+      { timeout: 20_000 },
+    );
     return { code: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
   };
   const backends = capError === null ? ["cap", "tcpdump"] : ["tcpdump"];
@@ -220,10 +255,15 @@ liveDescribe("live capture errors: one line, exit 2", false, () => {
     it(`--via ${via}: permission denied says how to fix it`, () => {
       const r = live(["--via", via, "-i", "lo"], ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
       expect(r.code).toBe(2);
-      expect(oneLine(r.stderr)).toMatch(/cannot capture on lo: permission denied .*run as root \(sudo\), or give \w+ the capture capabilities: sudo setcap cap_net_raw,cap_net_admin\+eip/);
+      expect(oneLine(r.stderr)).toMatch(
+        /cannot capture on lo: permission denied .*run as root \(sudo\), or give \w+ the capture capabilities: sudo setcap cap_net_raw,cap_net_admin\+eip/,
+      );
     });
     it(`--via ${via}: a lost interface ends the capture with one line, after the summary`, async () => {
-      const run = await startLive(["--via", via, "-i", "va"], "ip link set lo up && ip link add va type veth peer name vb && ip link set va up && ip link set vb up");
+      const run = await startLive(
+        ["--via", via, "-i", "va"],
+        "ip link set lo up && ip link add va type veth peer name vb && ip link set va up && ip link set vb up",
+      );
       await run.inNs("ip", ["link", "del", "va"]);
       const x = await run.exited;
       expect(x.code).toBe(2);
@@ -243,17 +283,42 @@ liveDescribe("live capture errors: one line, exit 2", false, () => {
 liveDescribe("delivery timestamps against the kernel's", true, () => {
   it("cap's delivery stamps trail tcpdump's kernel timestamps of the same packets by well under a few ms", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-drift-"));
-    const ours = join(dir, "cap.pcap"), kernel = join(dir, "kernel.pcap");
+    const ours = join(dir, "cap.pcap"),
+      kernel = join(dir, "kernel.pcap");
     const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "-w", ours, "tcp"]);
-    const td = spawn("nsenter", ["-t", String(run.pid), "-n", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B", "8192",
-      "--time-stamp-precision=nano", "-w", kernel, "tcp"], { stdio: ["ignore", "ignore", "pipe"] });
+    const td = spawn(
+      "nsenter",
+      [
+        "-t",
+        String(run.pid),
+        "-n",
+        "tcpdump",
+        "-i",
+        "lo",
+        "--immediate-mode",
+        "-U",
+        "-B",
+        "8192",
+        "--time-stamp-precision=nano",
+        "-w",
+        kernel,
+        "tcp",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let tdErr = "";
-    td.stderr!.on("data", (d) => { tdErr += d; });
+    td.stderr!.on("data", (d) => {
+      tdErr += d;
+    });
     const tdClosed = new Promise((r) => td.on("close", r));
     try {
       await waitFor("tcpdump", () => /listening on/.test(tdErr));
       await sleep(300);
-      for (const [s, k] of [["nagle-delay.py", "ipv4"], ["rst-after-fin.py", "write-after-close"], ["nagle-delay.py", "ipv6"]] as const) {
+      for (const [s, k] of [
+        ["nagle-delay.py", "ipv4"],
+        ["rst-after-fin.py", "write-after-close"],
+        ["nagle-delay.py", "ipv6"],
+      ] as const) {
         await scenario(run, s, k); // traffic only: the scripts' own timing checks do not matter here
       }
       await sleep(500);
@@ -265,10 +330,14 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
     expect(early, `live ended early: ${run.stderr()} ${JSON.stringify(early)} ${run.lines.at(-1)?.text}`).toBeNull();
     process.kill(run.pid, "SIGINT");
     expect((await run.exited).code, run.stderr()).toBe(0);
-    const a = (await readPcap(ours)).recs, b = (await readPcap(kernel)).recs;
+    const a = (await readPcap(ours)).recs,
+      b = (await readPcap(kernel)).recs;
     // Same packets (loopback frames are unique by their TCP timestamps and sequence numbers).
     const byBytes = new Map<string, number[]>();
-    for (const r of b) { const k = r.bytes.toString("hex"); byBytes.set(k, [...(byBytes.get(k) ?? []), r.time]); }
+    for (const r of b) {
+      const k = r.bytes.toString("hex");
+      byBytes.set(k, [...(byBytes.get(k) ?? []), r.time]);
+    }
     const d: number[] = [];
     for (const r of a) {
       const t = byBytes.get(r.bytes.toString("hex"))?.shift();
@@ -280,11 +349,22 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
     const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
     // How far the wall clock (the kernel's stamps) moved against the monotonic clock ours
     // follow during the capture: a VM's clock is adjusted in steps of a fraction of a ms.
-    const end = run.json().find((l) => l.type === "end") as { live?: { counters?: { wallOffsetMs?: number | null } } } | undefined;
+    const end = run.json().find((l) => l.type === "end") as
+      | { live?: { counters?: { wallOffsetMs?: number | null } } }
+      | undefined;
     const wallOffsetMs = end?.live?.counters?.wallOffsetMs ?? 0;
-    const stats = { packets: s.length, minMs: s[0]!, medianMs: q(0.5), p95Ms: q(0.95), maxMs: s[s.length - 1]!, wallOffsetMs };
-    console.log(`cap delivery stamp - kernel timestamp over ${stats.packets} packets: min ${stats.minMs.toFixed(3)} ms, ` +
-      `median ${stats.medianMs.toFixed(3)} ms, p95 ${stats.p95Ms.toFixed(3)} ms, max ${stats.maxMs.toFixed(3)} ms; wall clock moved ${wallOffsetMs.toFixed(3)} ms`);
+    const stats = {
+      packets: s.length,
+      minMs: s[0]!,
+      medianMs: q(0.5),
+      p95Ms: q(0.95),
+      maxMs: s[s.length - 1]!,
+      wallOffsetMs,
+    };
+    console.log(
+      `cap delivery stamp - kernel timestamp over ${stats.packets} packets: min ${stats.minMs.toFixed(3)} ms, ` +
+        `median ${stats.medianMs.toFixed(3)} ms, p95 ${stats.p95Ms.toFixed(3)} ms, max ${stats.maxMs.toFixed(3)} ms; wall clock moved ${wallOffsetMs.toFixed(3)} ms`,
+    );
     writeFileSync(join(ARTIFACTS, "live-drift.json"), JSON.stringify(stats, null, 2) + "\n");
     // Never noticeably before the kernel saw the packet. The mapping itself is exact to µs
     // (the LiveClock test below); what the wall clock moved ahead meanwhile, which the
@@ -306,17 +386,25 @@ describe("the live clock", () => {
     // wallOffsetMs anchors again on a Date.now() millisecond edge: right after the start the
     // two anchors agree to their brackets' width. An anchor on Date.now() alone would be
     // off by up to a whole millisecond (it truncates), and so would every packet stamp.
-    const spin = (ms: number) => { const t = performance.now(); while (performance.now() - t < ms); };
+    const spin = (ms: number) => {
+      const t = performance.now();
+      while (performance.now() - t < ms);
+    };
     // Start each clock at a different point of a millisecond (0.1-0.9 ms past an edge).
-    const offsets = Array.from({ length: 5 }, (_, i) => { spin(0.1 + 0.2 * i); return Math.abs(new LiveClock().wallOffsetMs()); })
-      .sort((a, b) => a - b);
+    const offsets = Array.from({ length: 5 }, (_, i) => {
+      spin(0.1 + 0.2 * i);
+      return Math.abs(new LiveClock().wallOffsetMs());
+    }).sort((a, b) => a - b);
     expect(offsets[2], offsets.join(" ")).toBeLessThan(0.05);
   });
 });
 
 describe("live without libpcap", () => {
   it("a missing or unbuilt cap is explained with the commands that fix it, not a stack trace", () => {
-    if (!built) { console.log("skipping: npm run build first"); return; }
+    if (!built) {
+      console.log("skipping: npm run build first");
+      return;
+    }
     const dir = mkdtempSync(join(tmpdir(), "sockscope-nocap-"));
     cpSync(join(ROOT, "dist"), join(dir, "dist"), { recursive: true });
     cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
@@ -329,7 +417,9 @@ describe("live without libpcap", () => {
     expect(r1.status).toBe(2);
     const e1 = r1.stderr.toString();
     expect(e1.trim().split("\n")).toHaveLength(1);
-    expect(e1).toMatch(/optional package "cap" .* not installed.*apt-get install libpcap-dev.*npm install \(or npm rebuild cap\).*--via tcpdump/);
+    expect(e1).toMatch(
+      /optional package "cap" .* not installed.*apt-get install libpcap-dev.*npm install \(or npm rebuild cap\).*--via tcpdump/,
+    );
     // Installed but its addon not built (install scripts blocked, or no compiler).
     mkdirSync(join(dir, "node_modules", "cap", "lib"), { recursive: true });
     cpSync(join(ROOT, "node_modules", "cap", "lib"), join(dir, "node_modules", "cap", "lib"), { recursive: true });
@@ -338,7 +428,10 @@ describe("live without libpcap", () => {
     expect(r2.status).toBe(2);
     expect(r2.stderr.toString()).toMatch(/native addon, which was not built.*npm rebuild cap/);
     // Reading files does not need it.
-    expect(spawnSync(process.execPath, [cli, "analyze", join(ROOT, "fixtures", "rst-after-fin", "write-after-close.pcap")]).status).toBe(0);
+    expect(
+      spawnSync(process.execPath, [cli, "analyze", join(ROOT, "fixtures", "rst-after-fin", "write-after-close.pcap")])
+        .status,
+    ).toBe(0);
     // interfaces falls back to the system's list, and says why.
     const r3 = spawnSync(process.execPath, [cli, "interfaces"]);
     expect(r3.status).toBe(0);
@@ -348,10 +441,15 @@ describe("live without libpcap", () => {
   });
 
   it("interfaces lists lo as the loopback with its addresses", () => {
-    if (!built) { console.log("skipping: npm run build first"); return; }
+    if (!built) {
+      console.log("skipping: npm run build first");
+      return;
+    }
     const r = spawnSync(process.execPath, [CLI, "interfaces", "-F", "json"]);
     expect(r.status).toBe(0);
-    const list = JSON.parse(r.stdout.toString()) as { interfaces: { name: string; loopback: boolean; addresses: string[] }[] };
+    const list = JSON.parse(r.stdout.toString()) as {
+      interfaces: { name: string; loopback: boolean; addresses: string[] }[];
+    };
     const lo = list.interfaces.find((i) => i.name === "lo");
     expect(lo?.loopback).toBe(true);
     expect(lo?.addresses).toContain("127.0.0.1");
@@ -407,10 +505,16 @@ describe("live streaming analysis (FlowTable.expire through LiveSession)", () =>
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
     let findings = 0;
-    const s = new LiveSession({ onFinding: () => { findings++; } });
+    const s = new LiveSession({
+      onFinding: () => {
+        findings++;
+      },
+    });
     const tr = new Traffic(s.onPacket);
     const t0 = 1_800_000_000;
-    let heapAt10 = 0, maxActive = 0, maxAll = 0;
+    let heapAt10 = 0,
+      maxActive = 0,
+      maxAll = 0;
     let isn = 1;
     for (let sec = 0; sec < 3600; sec++) {
       for (let k = 0; k < 10; k++) {
@@ -423,14 +527,19 @@ describe("live streaming analysis (FlowTable.expire through LiveSession)", () =>
       for (let q = 1; q <= 4; q++) s.tick(t0 + sec + q * 0.25);
       maxActive = Math.max(maxActive, s.activeFlows);
       maxAll = Math.max(maxAll, s.engine.flows.all.length);
-      if (sec === 600) { gc(); heapAt10 = process.memoryUsage().heapUsed; }
+      if (sec === 600) {
+        gc();
+        heapAt10 = process.memoryUsage().heapUsed;
+      }
     }
     gc();
     const heapAt60 = process.memoryUsage().heapUsed;
-    console.log(`simulated hour: ${tr.frame} packets, ${s.tcpFlows + s.udpFlows} flows, ${findings} findings; ` +
-      `active flows at most ${maxActive}; heap ${(heapAt10 / 1048576).toFixed(1)} MB at 10 min, ${(heapAt60 / 1048576).toFixed(1)} MB at 60 min`);
+    console.log(
+      `simulated hour: ${tr.frame} packets, ${s.tcpFlows + s.udpFlows} flows, ${findings} findings; ` +
+        `active flows at most ${maxActive}; heap ${(heapAt10 / 1048576).toFixed(1)} MB at 10 min, ${(heapAt60 / 1048576).toFixed(1)} MB at 60 min`,
+    );
     // Open connections (1 in 97) live for the idle timeout (300 s), UDP flows 60 s, closed ones ~1 s.
-    expect(maxActive).toBeLessThan(10 * 300 / 97 + 60 + 30 + 50);
+    expect(maxActive).toBeLessThan((10 * 300) / 97 + 60 + 30 + 50);
     expect(maxAll).toBeLessThan(maxActive + 50);
     expect(heapAt60 - heapAt10).toBeLessThan(8 * 1048576);
   });
@@ -476,7 +585,11 @@ describe("findings on flows open while the capture dropped packets", () => {
     expect(tw[0]!.measure.captureDroppedPackets).toBeUndefined();
     expect(tw[0]!.summary).not.toMatch(/evidence incomplete/);
     expect(tw[1]!.measure.captureDroppedPackets).toBe(7);
-    expect(tw[1]!.summary).toMatch(/evidence incomplete: the capture dropped 7 packet\(s\) while this flow was open or within a second of it/);
-    expect(r.warnings.some((w) => /1 finding\(s\) are on flows that were open while the capture dropped packets/.test(w))).toBe(true);
+    expect(tw[1]!.summary).toMatch(
+      /evidence incomplete: the capture dropped 7 packet\(s\) while this flow was open or within a second of it/,
+    );
+    expect(
+      r.warnings.some((w) => /1 finding\(s\) are on flows that were open while the capture dropped packets/.test(w)),
+    ).toBe(true);
   });
 });

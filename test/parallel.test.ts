@@ -41,7 +41,7 @@ function reversed(src: string, dst: string): void {
   const b = readFileSync(src);
   const le = b.readUInt32BE(0) === 0xd4c3b2a1 || b.readUInt32BE(0) === 0x4d3cb2a1;
   const records: Buffer[] = [];
-  for (let pos = 24; pos + 16 <= b.length;) {
+  for (let pos = 24; pos + 16 <= b.length; ) {
     const len = 16 + (le ? b.readUInt32LE(pos + 8) : b.readUInt32BE(pos + 8));
     records.push(b.subarray(pos, pos + len));
     pos += len;
@@ -57,14 +57,19 @@ describe("--jobs N gives the report of one thread", () => {
     const differ: string[] = [];
     for (const f of files) {
       const one = await reportOf(f, 1);
-      if (await reportOf(f, 3) !== one) differ.push(f);
+      if ((await reportOf(f, 3)) !== one) differ.push(f);
     }
     expect(differ).toEqual([]);
   }, 300_000);
 
   it("when fragments arrive before their first fragment", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-jobs-"));
-    for (const name of ["ip-fragmentation/ipv4.pcap", "ip-fragmentation/ipv6.pcap", "fragment-loss/ipv4.pcap", "fragment-loss/ipv6.pcap"]) {
+    for (const name of [
+      "ip-fragmentation/ipv4.pcap",
+      "ip-fragmentation/ipv6.pcap",
+      "fragment-loss/ipv4.pcap",
+      "fragment-loss/ipv6.pcap",
+    ]) {
       const out = join(dir, name.replace("/", "-"));
       reversed(join(FIXTURES, name), out);
       const one = await reportOf(out, 1);
@@ -78,7 +83,17 @@ describe("--jobs N gives the report of one thread", () => {
     const f = join(FIXTURES, "retransmission");
     for (const file of captures(f)) {
       for (const format of ["json", "text"]) {
-        const run = (jobs: string) => execFileSync(process.execPath, [CLI, "analyze", "--format", format, "--no-color", "-j", jobs, file]).toString();
+        const run = (jobs: string) =>
+          execFileSync(process.execPath, [
+            CLI,
+            "analyze",
+            "--format",
+            format,
+            "--no-color",
+            "-j",
+            jobs,
+            file,
+          ]).toString();
         expect(run("2")).toBe(run("1"));
       }
     }
@@ -95,7 +110,7 @@ describe("the shard router", () => {
         const key = flowKey(rec.bytes);
         if (key === "") return;
         let s = flowsByWorker.get(key);
-        if (s === undefined) flowsByWorker.set(key, s = new Set());
+        if (s === undefined) flowsByWorker.set(key, (s = new Set()));
         s.add(owner);
       });
     }
@@ -112,7 +127,9 @@ describe("the shard router", () => {
     ] as const) {
       const router = new ShardRouter(2);
       const owners: number[] = [];
-      await readCapture(join(FIXTURES, file), (rec: unknown) => { owners.push(router.route(rec)); });
+      await readCapture(join(FIXTURES, file), (rec: unknown) => {
+        owners.push(router.route(rec));
+      });
       expect(router.unsplittable).toMatch(reason);
       expect(owners).toContain(UNSPLITTABLE);
     }
@@ -121,7 +138,8 @@ describe("the shard router", () => {
 /** Ethernet/IPv4/TCP or UDP only (enough for the healthy fixtures): "a:p-b:p" sorted, else "". */
 function flowKey(b: Uint8Array): string {
   if (b.length < 38 || b[12] !== 0x08 || b[13] !== 0x00) return "";
-  const ihl = (b[14]! & 15) * 4, at = 14 + ihl;
+  const ihl = (b[14]! & 15) * 4,
+    at = 14 + ihl;
   if (b[23] !== 6 && b[23] !== 17) return "";
   const src = `${b.subarray(26, 30).join(".")}:${(b[at]! << 8) | b[at + 1]!}`;
   const dst = `${b.subarray(30, 34).join(".")}:${(b[at + 2]! << 8) | b[at + 3]!}`;

@@ -9,7 +9,9 @@ import { ANALYZERS } from "../src/analyze/registry.js";
 import { FIXTURES, ROOT } from "./helpers/paths.js";
 
 const moduleDir = join(ROOT, "src", "analyze", "analyzers");
-const modules = readdirSync(moduleDir).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, ""));
+const modules = readdirSync(moduleDir)
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => f.replace(/\.ts$/, ""));
 
 describe("analyzer registry", () => {
   it("registers every module once, under the module's own name", () => {
@@ -28,7 +30,9 @@ describe("analyzer registry", () => {
     });
   }
   it("every family with analyzers has healthy fixtures that must stay silent", () => {
-    const healthy = existsSync(join(FIXTURES, "healthy")) ? readdirSync(join(FIXTURES, "healthy")).filter((f) => /\.pcap(ng)?$/.test(f)) : [];
+    const healthy = existsSync(join(FIXTURES, "healthy"))
+      ? readdirSync(join(FIXTURES, "healthy")).filter((f) => /\.pcap(ng)?$/.test(f))
+      : [];
     const families = new Set(ANALYZERS.map((a) => a.family));
     if (families.has("tcp-transfer")) expect(healthy).toContain("bulk-transfer.pcap");
     if ([...families].some((f) => f.startsWith("tcp"))) expect(healthy).toContain("graceful-close.pcap");

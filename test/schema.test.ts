@@ -45,7 +45,10 @@ function expectValid(report: unknown): void {
   expect(ok).toBe(true);
 }
 
-const fixtures = phenomenonFixtures().map((f) => ({ name: `${f.group}/${f.name}`, bytes: new Uint8Array(readFileSync(f.path)) }));
+const fixtures = phenomenonFixtures().map((f) => ({
+  name: `${f.group}/${f.name}`,
+  bytes: new Uint8Array(readFileSync(f.path)),
+}));
 const corpus = corpusEntries().map((c) => ({ name: c.file, bytes: new Uint8Array(readFileSync(c.path)) }));
 
 describe("JSON reports of fixtures and corpus validate against the schema", () => {
@@ -82,10 +85,17 @@ describe("reports that once broke the schema", () => {
     const quoted = ipv4({ src: 0x0a000001, dst: 0x0a000002, proto: 17, payload: udp(40000, 53, new Uint8Array(20)) });
     const icmp = concat([new Uint8Array([3, 3, 0, 0, 0, 0, 0, 0]), quoted.subarray(0, 28)]);
     const frame = ethernet(ETH_IPV4, ipv4({ src: 0x0a000002, dst: 0x0a000001, proto: 1, payload: icmp }));
-    const r = await jsonReport(pcapFile([{ tsSec: 1_700_000_000, tsFrac: 0, data: frame }]), "icmp-only.pcap") as { flows: { firstFrame: number; lastFrame: number; durationSec: number; packets: unknown }[] };
+    const r = (await jsonReport(pcapFile([{ tsSec: 1_700_000_000, tsFrac: 0, data: frame }]), "icmp-only.pcap")) as {
+      flows: { firstFrame: number; lastFrame: number; durationSec: number; packets: unknown }[];
+    };
     expectValid(r);
     expect(r.flows).toHaveLength(1);
-    expect(r.flows[0]).toMatchObject({ firstFrame: 1, lastFrame: 1, durationSec: 0, packets: { client: 0, server: 0 } });
+    expect(r.flows[0]).toMatchObject({
+      firstFrame: 1,
+      lastFrame: 1,
+      durationSec: 0,
+      packets: { client: 0, server: 0 },
+    });
   });
 });
 
@@ -127,9 +137,16 @@ function mutate(seed: Uint8Array, random: () => number): Uint8Array {
         break;
       case 1: {
         const ts = pcapTimestampOffsets(b);
-        if (ts.length === 0) { b[pick(b.length)] = pick(256); break; }
+        if (ts.length === 0) {
+          b[pick(b.length)] = pick(256);
+          break;
+        }
         const at = ts[pick(ts.length)]!;
-        new DataView(b.buffer).setUint32(at, random() < 0.5 ? pick(2 ** 32) : new DataView(b.buffer).getUint32(at, true) - pick(100_000), true);
+        new DataView(b.buffer).setUint32(
+          at,
+          random() < 0.5 ? pick(2 ** 32) : new DataView(b.buffer).getUint32(at, true) - pick(100_000),
+          true,
+        );
         break;
       }
       default:
@@ -144,22 +161,26 @@ describe("JSON reports of mutated captures validate against the schema", () => {
   const seeds = [...fixtures, ...corpus.filter((c) => c.bytes.length < 64 << 10)];
   // SCHEMA_MUTANTS=5000 npx vitest run test/schema.test.ts for a longer hunt.
   const MUTANTS = Number(process.env.SCHEMA_MUTANTS ?? 400);
-  it(`${MUTANTS} seeded mutants of ${seeds.length} captures`, async () => {
-    let reports = 0;
-    for (let m = 0; m < MUTANTS; m++) {
-      const random = rng(0x5eed + m);
-      const seed = seeds[Math.floor(random() * seeds.length)]!;
-      const bytes = mutate(seed.bytes, random);
-      const name = `mutant ${m} of ${seed.name}`;
-      const r = await jsonReport(bytes, name);
-      if (r === null) continue;
-      reports++;
-      try {
-        expectValid(r);
-      } catch (e) {
-        throw new Error(`${name}: ${(e as Error).message}`);
+  it(
+    `${MUTANTS} seeded mutants of ${seeds.length} captures`,
+    async () => {
+      let reports = 0;
+      for (let m = 0; m < MUTANTS; m++) {
+        const random = rng(0x5eed + m);
+        const seed = seeds[Math.floor(random() * seeds.length)]!;
+        const bytes = mutate(seed.bytes, random);
+        const name = `mutant ${m} of ${seed.name}`;
+        const r = await jsonReport(bytes, name);
+        if (r === null) continue;
+        reports++;
+        try {
+          expectValid(r);
+        } catch (e) {
+          throw new Error(`${name}: ${(e as Error).message}`);
+        }
       }
-    }
-    expect(reports).toBeGreaterThan(MUTANTS / 2);
-  }, Math.max(120_000, MUTANTS * 300));
+      expect(reports).toBeGreaterThan(MUTANTS / 2);
+    },
+    Math.max(120_000, MUTANTS * 300),
+  );
 });

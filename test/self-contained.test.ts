@@ -11,8 +11,9 @@ import { corpusEntries } from "./helpers/corpus.js";
 function files(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) { if (!["corpus", "artifacts", "node_modules"].includes(name)) files(p, out); }
-    else if (/\.(ts|mjs|js|json|sh)$/.test(name)) out.push(p);
+    if (statSync(p).isDirectory()) {
+      if (!["corpus", "artifacts", "node_modules"].includes(name)) files(p, out);
+    } else if (/\.(ts|mjs|js|json|sh)$/.test(name)) out.push(p);
   }
   return out;
 }
@@ -22,14 +23,17 @@ const OUTSIDE = /\.\.\/shared|"\.\.", "shared"|ROOT, "\.\."/;
 
 describe("the repository is self-contained", () => {
   it("no test, source, script or bench file reads from outside the repository", () => {
-    const offenders = ["test", "src", "scripts", "bench"].flatMap((d) => files(join(ROOT, d)))
+    const offenders = ["test", "src", "scripts", "bench"]
+      .flatMap((d) => files(join(ROOT, d)))
       .filter((p) => p !== join(ROOT, "test", "self-contained.test.ts") && OUTSIDE.test(readFileSync(p, "utf8")))
       .map((p) => relative(ROOT, p));
     expect(offenders).toEqual([]);
   });
 
   it("no README example runs on a path outside the repository", () => {
-    const commands = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/<!-- run: (.+?) -->/g)].map((m) => m[1]!);
+    const commands = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/<!-- run: (.+?) -->/g)].map(
+      (m) => m[1]!,
+    );
     expect(commands.length).toBeGreaterThan(5);
     expect(commands.filter((c) => c.includes("../"))).toEqual([]);
   });
@@ -40,7 +44,13 @@ describe("the repository is self-contained", () => {
     const carried = new Set(readdirSync(join(CORPUS, "captures")));
     expect(entries.filter((e) => !carried.has(e.file)).map((e) => e.file)).toEqual([]);
     const readme = readFileSync(join(CORPUS, "README.md"), "utf8");
-    const repos = new Set(readFileSync(join(CORPUS, "MANIFEST.tsv"), "utf8").trim().split("\n").slice(1).map((l) => l.split("\t")[1]!));
+    const repos = new Set(
+      readFileSync(join(CORPUS, "MANIFEST.tsv"), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split("\t")[1]!),
+    );
     for (const repo of repos) expect(readme, `licence of ${repo}`).toMatch(new RegExp(repo.replace("/", "\\/")));
   });
 });

@@ -15,18 +15,38 @@ import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
 
 function flow(id: number): FlowReport {
   return {
-    id, proto: "tcp", client: `10.0.0.1:${40000 + id}`, server: "10.0.0.2:80", rolesGuessed: false, vlan: null,
-    firstFrame: id * 10, lastFrame: id * 10 + 9, start: 1_700_000_000 + id, durationSec: 1,
-    packets: { client: 5, server: 5 }, bytes: { client: 100, server: 200 },
-    close: { first: "client", how: "FIN", frame: id * 10 + 7 }, state: { client: "TIME_WAIT", server: "CLOSED" }, previous: null,
+    id,
+    proto: "tcp",
+    client: `10.0.0.1:${40000 + id}`,
+    server: "10.0.0.2:80",
+    rolesGuessed: false,
+    vlan: null,
+    firstFrame: id * 10,
+    lastFrame: id * 10 + 9,
+    start: 1_700_000_000 + id,
+    durationSec: 1,
+    packets: { client: 5, server: 5 },
+    bytes: { client: 100, server: 200 },
+    close: { first: "client", how: "FIN", frame: id * 10 + 7 },
+    state: { client: "TIME_WAIT", server: "CLOSED" },
+    previous: null,
   };
 }
 
 function finding(kind: string, severity: Severity, flowId: number | null, frame: number): Finding {
   return {
-    kind, severity, flow: flowId, frames: [frame, frame + 1], count: 2, time: 1_700_000_000 + frame,
-    side: "client", endpoint: null, summary: `${kind} in flow ${flowId ?? "-"} at frame ${frame}`,
-    explanation: `Why ${kind} happens.`, references: [`000 §${kind.length}`], measure: {},
+    kind,
+    severity,
+    flow: flowId,
+    frames: [frame, frame + 1],
+    count: 2,
+    time: 1_700_000_000 + frame,
+    side: "client",
+    endpoint: null,
+    summary: `${kind} in flow ${flowId ?? "-"} at frame ${frame}`,
+    explanation: `Why ${kind} happens.`,
+    references: [`000 §${kind.length}`],
+    measure: {},
   };
 }
 
@@ -34,9 +54,23 @@ function report(findings: Finding[], flowCount = 30): Report {
   return {
     schema: REPORT_SCHEMA,
     capture: {
-      file: "synthetic.pcap", format: "pcap-us-le", linkTypes: ["EN10MB"], packets: 300, bytes: 30000,
-      start: 1_700_000_000, end: 1_700_000_030, durationSec: 30, clockJumps: [], ipPackets: 300, nonIpPackets: 0,
-      truncatedPackets: 0, fragments: 0, reassembledDatagrams: 0, flows: { tcp: flowCount, udp: 0 }, partial: false, selection: null,
+      file: "synthetic.pcap",
+      format: "pcap-us-le",
+      linkTypes: ["EN10MB"],
+      packets: 300,
+      bytes: 30000,
+      start: 1_700_000_000,
+      end: 1_700_000_030,
+      durationSec: 30,
+      clockJumps: [],
+      ipPackets: 300,
+      nonIpPackets: 0,
+      truncatedPackets: 0,
+      fragments: 0,
+      reassembledDatagrams: 0,
+      flows: { tcp: flowCount, udp: 0 },
+      partial: false,
+      selection: null,
     },
     flows: Array.from({ length: flowCount }, (_, i) => flow(i + 1)),
     findings,
@@ -52,7 +86,17 @@ function report(findings: Finding[], flowCount = 30): Report {
 function bigFindings(): Finding[] {
   const f: Finding[] = [];
   for (let id = 30; id >= 1; id--) f.push(finding("time-wait", "info", id, id * 10 + 8));
-  for (const [id, frame] of [[9, 95], [7, 73], [5, 55], [7, 71], [2, 25], [9, 93], [4, 45], [7, 75], [5, 53]] as const) {
+  for (const [id, frame] of [
+    [9, 95],
+    [7, 73],
+    [5, 55],
+    [7, 71],
+    [2, 25],
+    [9, 93],
+    [4, 45],
+    [7, 75],
+    [5, 53],
+  ] as const) {
     f.push(finding("retransmission", "warning", id, frame));
   }
   f.push(finding("rst-after-fin", "error", 12, 128), finding("rst-after-fin", "error", 3, 38));
@@ -80,8 +124,15 @@ describe("summary by kind past the threshold", () => {
       ["info", "time-wait", 30, 30],
     ]);
     const byKind = Object.fromEntries(kinds.map((k) => [k.kind, k]));
-    expect(byKind.retransmission!.topFlows).toEqual([{ flow: 7, occurrences: 6 }, { flow: 5, occurrences: 4 }, { flow: 9, occurrences: 4 }]);
-    expect(byKind["rst-after-fin"]!.topFlows).toEqual([{ flow: 3, occurrences: 2 }, { flow: 12, occurrences: 2 }]);
+    expect(byKind.retransmission!.topFlows).toEqual([
+      { flow: 7, occurrences: 6 },
+      { flow: 5, occurrences: 4 },
+      { flow: 9, occurrences: 4 },
+    ]);
+    expect(byKind["rst-after-fin"]!.topFlows).toEqual([
+      { flow: 3, occurrences: 2 },
+      { flow: 12, occurrences: 2 },
+    ]);
     expect(byKind["time-wait"]!.topFlows.map((t) => t.flow)).toEqual([1, 2, 3]);
     // Examples: first by flow id, then frame; for a mixed kind, the first of its worst.
     expect(byKind.retransmission!.example.frames[0]).toBe(25);
@@ -91,7 +142,15 @@ describe("summary by kind past the threshold", () => {
 
   it("prints the table, one example per kind and where the full list is", () => {
     expect(section).toMatch(/^Findings \(50\)\n┌/);
-    const rows = section.split("\n").filter((l) => /^│ (ERROR|WARNING|INFO) /.test(l)).map((l) => l.split("│").map((c) => c.trim()).slice(1, 5));
+    const rows = section
+      .split("\n")
+      .filter((l) => /^│ (ERROR|WARNING|INFO) /.test(l))
+      .map((l) =>
+        l
+          .split("│")
+          .map((c) => c.trim())
+          .slice(1, 5),
+      );
     expect(rows).toEqual([
       ["ERROR", "keepalive", "9", "9"],
       ["ERROR", "rst-after-fin", "2", "2"],
@@ -104,10 +163,14 @@ describe("summary by kind past the threshold", () => {
     // One example each, in the table's order, printed as the listing prints findings.
     const examples = section.slice(section.indexOf("One example of each kind"));
     expect(examples.match(/^ {2}(ERROR|WARNING|INFO) /gm)).toHaveLength(4);
-    expect(examples).toContain("Flow 2 tcp 10.0.0.1:40002 → 10.0.0.2:80\n  WARNING retransmission: retransmission in flow 2 at frame 25 [frames 25, 26]\n      Why retransmission happens.\n      see 000 §14");
+    expect(examples).toContain(
+      "Flow 2 tcp 10.0.0.1:40002 → 10.0.0.2:80\n  WARNING retransmission: retransmission in flow 2 at frame 25 [frames 25, 26]\n      Why retransmission happens.\n      see 000 §14",
+    );
     expect(examples.indexOf("keepalive in flow 29")).toBeLessThan(examples.indexOf("rst-after-fin in flow 3 "));
     expect(examples.indexOf("rst-after-fin in flow 3 ")).toBeLessThan(examples.indexOf("time-wait in flow 1 "));
-    expect(section.trimEnd().split("\n").at(-1)).toBe("All 50 findings are listed by --format json (or --all for this text report).");
+    expect(section.trimEnd().split("\n").at(-1)).toBe(
+      "All 50 findings are listed by --format json (or --all for this text report).",
+    );
     expect(text).not.toContain("time-wait in flow 2 ");
   });
 
@@ -136,7 +199,9 @@ describe("at or below the threshold the listing is unchanged", () => {
     const text = renderText(r);
     expect(text).toBe(renderText(r, { all: true }));
     expect(text).not.toContain("One example of each kind");
-    expect(findingsSection(text)).toMatch(/^Findings \(40\)\nFlow 12 tcp 10\.0\.0\.1:40012 → 10\.0\.0\.2:80\n {2}ERROR rst-after-fin/);
+    expect(findingsSection(text)).toMatch(
+      /^Findings \(40\)\nFlow 12 tcp 10\.0\.0\.1:40012 → 10\.0\.0\.2:80\n {2}ERROR rst-after-fin/,
+    );
   });
 
   it("a real capture renders as before (README example)", async () => {
@@ -164,13 +229,19 @@ Flow 1 tcp 127.0.0.1:37322 → 127.0.0.1:5020
     const many: Report = { ...r, findings: Array.from({ length: 15 }, () => r.findings).flat() };
     const text = renderText(many, { brief: true });
     expect(text).toContain(`Findings (${many.findings.length})`);
-    for (const kind of kinds) expect(text).toMatch(new RegExp(`│ \\w+ +│ ${kind} +│ 15 +│ 1 +│ 1 127\\.0\\.0\\.1:\\d+ → 127\\.0\\.0\\.1:5130 \\(\\d+\\)`));
+    for (const kind of kinds)
+      expect(text).toMatch(
+        new RegExp(`│ \\w+ +│ ${kind} +│ 15 +│ 1 +│ 1 127\\.0\\.0\\.1:\\d+ → 127\\.0\\.0\\.1:5130 \\(\\d+\\)`),
+      );
   });
 });
 
 describe("analyze --all", () => {
   const run = (args: string[]) => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: "1" },
+      maxBuffer: 64 << 20,
+    });
     return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };
   const small = join(FIXTURES, "zero-window", "stalled-reader.pcap");
@@ -206,7 +277,10 @@ describe("a capture with no packets", () => {
     const path = join(mkdtempSync(join(tmpdir(), "sockscope-empty-")), "header-only.pcap");
     writeFileSync(path, pcapFile([]));
     for (const cmd of ["analyze", "flows"]) {
-      const r = spawnSync(process.execPath, [CLI, cmd, path], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+      const r = spawnSync(process.execPath, [CLI, cmd, path], {
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      });
       expect(r.status).toBe(0);
       expect(r.stdout.split("\n")[1]).toBe("  no packets in the 24 bytes read");
       expect(r.stdout).not.toMatch(/0 packets|from -/);

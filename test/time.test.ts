@@ -20,21 +20,36 @@ import { ETH_IPV4, ethernet, ipv4, pcapFile, pcapngFile, tcp, type PcapRecord } 
 import { CLI, CORPUS } from "./helpers/paths.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-time-"));
-const CLIENT = 0x0a000001, SERVER = 0x0a000002;
-const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
+const CLIENT = 0x0a000001,
+  SERVER = 0x0a000002;
+const SYN = 0x02,
+  ACK = 0x10,
+  FIN = 0x01,
+  PSH = 0x08;
 
 function run(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
 /** One TCP segment of a connection 10.0.0.1:40000 → 10.0.0.2:80, as an Ethernet frame. */
 function segment(fromClient: boolean, flags: number, seq: number, ack: number, payload = 0): Uint8Array {
   const t = tcp({
-    srcPort: fromClient ? 40000 : 80, dstPort: fromClient ? 80 : 40000, seq, ack, flags, win: 65535,
+    srcPort: fromClient ? 40000 : 80,
+    dstPort: fromClient ? 80 : 40000,
+    seq,
+    ack,
+    flags,
+    win: 65535,
     payload: new Uint8Array(payload).fill(0x61),
   });
-  return ethernet(ETH_IPV4, ipv4({ src: fromClient ? CLIENT : SERVER, dst: fromClient ? SERVER : CLIENT, proto: 6, payload: t }));
+  return ethernet(
+    ETH_IPV4,
+    ipv4({ src: fromClient ? CLIENT : SERVER, dst: fromClient ? SERVER : CLIENT, proto: 6, payload: t }),
+  );
 }
 
 /**
@@ -42,12 +57,13 @@ function segment(fromClient: boolean, flags: number, seq: number, ack: number, p
  * `jumpBy`: added to the times of the client's FIN and the last ACK (frames 7, 8).
  */
 function closingConnection(t0: number, closeAfter: number, jumpBy: number): PcapRecord[] {
-  const c = 1000, s = 5000;
+  const c = 1000,
+    s = 5000;
   const frames: [number, Uint8Array][] = [
     [0, segment(true, SYN, c, 0)],
     [0.001, segment(false, SYN | ACK, s, c + 1)],
     [0.002, segment(true, ACK, c + 1, s + 1)],
-    [0.010, segment(true, PSH | ACK, c + 1, s + 1, 10)],
+    [0.01, segment(true, PSH | ACK, c + 1, s + 1, 10)],
     [0.011, segment(false, FIN | ACK, s + 1, c + 11)],
     [0.012, segment(true, ACK, c + 11, s + 2)],
     [0.012 + closeAfter + jumpBy, segment(true, FIN | ACK, c + 11, s + 2)],
@@ -70,19 +86,76 @@ const T0 = 1_700_000_000;
 const YEAR = 365 * 86_400;
 
 describe("timestamps beyond the calendar", () => {
-  const handshake = [segment(true, SYN, 1000, 0), segment(false, SYN | ACK, 5000, 1001), segment(true, ACK, 1001, 5001)];
+  const handshake = [
+    segment(true, SYN, 1000, 0),
+    segment(false, SYN | ACK, 5000, 1001),
+    segment(true, ACK, 1001, 5001),
+  ];
   const files: [string, string][] = [
     // 2^64−1 µs: 18 446 744 073 709.55 s, past Date's 8.64e12 s.
-    ["2^64-1 µs", write("max-us.pcapng", pcapngFile([{ le: true, interfaces: [{ linkType: 1 }], blocks: handshake.map((data, i) => ({ kind: "epb" as const, iface: 0, ts: 0xffffffffffffffffn - BigInt(2 - i), data })) }]).bytes)],
+    [
+      "2^64-1 µs",
+      write(
+        "max-us.pcapng",
+        pcapngFile([
+          {
+            le: true,
+            interfaces: [{ linkType: 1 }],
+            blocks: handshake.map((data, i) => ({
+              kind: "epb" as const,
+              iface: 0,
+              ts: 0xffffffffffffffffn - BigInt(2 - i),
+              data,
+            })),
+          },
+        ]).bytes,
+      ),
+    ],
     // if_tsresol 2^-0: a tick is a second, so 2^63 ticks is 9.2e18 s.
-    ["tsresol 2^0", write("tsresol-2p0.pcapng", pcapngFile([{ le: false, interfaces: [{ linkType: 1, tsresol: 0x80 }], blocks: handshake.map((data, i) => ({ kind: "epb" as const, iface: 0, ts: (1n << 63n) + BigInt(i), data })) }]).bytes)],
+    [
+      "tsresol 2^0",
+      write(
+        "tsresol-2p0.pcapng",
+        pcapngFile([
+          {
+            le: false,
+            interfaces: [{ linkType: 1, tsresol: 0x80 }],
+            blocks: handshake.map((data, i) => ({ kind: "epb" as const, iface: 0, ts: (1n << 63n) + BigInt(i), data })),
+          },
+        ]).bytes,
+      ),
+    ],
     // if_tsresol 2^-30 with the top bit set: 8.6e9 s, past 2038 but within the calendar.
-    ["tsresol 2^-30", write("tsresol-2p30.pcapng", pcapngFile([{ le: true, interfaces: [{ linkType: 1, tsresol: 0x80 | 30 }], blocks: handshake.map((data, i) => ({ kind: "epb" as const, iface: 0, ts: (1n << 63n) + BigInt(i) * 1000n, data })) }]).bytes)],
+    [
+      "tsresol 2^-30",
+      write(
+        "tsresol-2p30.pcapng",
+        pcapngFile([
+          {
+            le: true,
+            interfaces: [{ linkType: 1, tsresol: 0x80 | 30 }],
+            blocks: handshake.map((data, i) => ({
+              kind: "epb" as const,
+              iface: 0,
+              ts: (1n << 63n) + BigInt(i) * 1000n,
+              data,
+            })),
+          },
+        ]).bytes,
+      ),
+    ],
   ];
 
   for (const [name, file] of files) {
     it(`${name}: every output prints, exit 0`, () => {
-      for (const args of [["analyze"], ["analyze", "-F", "json"], ["flows"], ["flows", "-F", "json"], ["packets"], ["packets", "-F", "jsonl"]]) {
+      for (const args of [
+        ["analyze"],
+        ["analyze", "-F", "json"],
+        ["flows"],
+        ["flows", "-F", "json"],
+        ["packets"],
+        ["packets", "-F", "jsonl"],
+      ]) {
         const r = run([...args, file]);
         expect(r.stderr, `${args.join(" ")}`).not.toMatch(/RangeError|Invalid time|\n\s+at /);
         expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
@@ -122,7 +195,9 @@ describe("clock jumps", () => {
     expect(report.capture.clockJumps).toEqual([{ frame: 7, fromTime: T0 + 0.012, toTime: T0 + 0.512 + YEAR }]);
     const w = report.warnings.filter((x) => x.includes("clock jumps"));
     expect(w).toHaveLength(1);
-    expect(w[0]).toMatch(/^the capture's clock jumps forward 31536000\.500 s at frame 7 \(from 2023-11-14 22:13:20\.012 UTC to 2024-11-13 22:13:20\.512 UTC\)/);
+    expect(w[0]).toMatch(
+      /^the capture's clock jumps forward 31536000\.500 s at frame 7 \(from 2023-11-14 22:13:20\.012 UTC to 2024-11-13 22:13:20\.512 UTC\)/,
+    );
     // Durations add up the stretches: 12 ms before the jump, 1 ms after it (and the 1 µs step).
     expect(report.capture.durationSec).toBeCloseTo(0.013, 5);
     expect(report.flows[0]!.durationSec).toBeCloseTo(0.013, 5);
@@ -131,7 +206,8 @@ describe("clock jumps", () => {
     expect(report.findings.filter((f) => f.kind === "close-wait")).toEqual([]);
     for (const f of report.findings) {
       // A year is 3.2e10 ms; TIME_WAIT's assumed 60 000 ms is not measured.
-      for (const [k, v] of Object.entries(f.measure)) if (/Ms$/.test(k)) expect(Math.abs(v), `${f.kind} ${k}`).toBeLessThanOrEqual(60_000);
+      for (const [k, v] of Object.entries(f.measure))
+        if (/Ms$/.test(k)) expect(Math.abs(v), `${f.kind} ${k}`).toBeLessThanOrEqual(60_000);
     }
   });
 
@@ -143,7 +219,8 @@ describe("clock jumps", () => {
     expect(report.capture.durationSec).toBeCloseTo(0.013, 5);
     expect(report.flows[0]!.durationSec).toBeCloseTo(0.013, 5);
     for (const f of report.findings) {
-      for (const [k, v] of Object.entries(f.measure)) if (/Ms$/.test(k)) expect(v, `${f.kind} ${k}`).toBeGreaterThanOrEqual(-1);
+      for (const [k, v] of Object.entries(f.measure))
+        if (/Ms$/.test(k)) expect(v, `${f.kind} ${k}`).toBeGreaterThanOrEqual(-1);
     }
   });
 
@@ -166,14 +243,19 @@ describe("clock jumps", () => {
       expect(report.capture.clockJumps).toEqual([]);
     }
     const report = await analyzeFile(join(tmp, "quiet.pcap"));
-    expect(report.findings.find((f) => f.kind === "close-wait")!.measure.closeWaitMs).toBeCloseTo((FORWARD_JUMP_SEC - 10) * 1000, -1);
+    expect(report.findings.find((f) => f.kind === "close-wait")!.measure.closeWaitMs).toBeCloseTo(
+      (FORWARD_JUMP_SEC - 10) * 1000,
+      -1,
+    );
   });
 
   it("the CLI: the text summary, stderr (even with -q) and the JSON name the jump", () => {
     const file = write("jump-cli.pcap", pcapFile(closingConnection(T0, 0.5, YEAR)));
     const text = run(["analyze", file]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain("the clock jumps once (first at frame 7): the duration adds up the stretches between jumps");
+    expect(text.stdout).toContain(
+      "the clock jumps once (first at frame 7): the duration adds up the stretches between jumps",
+    );
     expect(text.stdout).toMatch(/Warnings \(1\)\n {2}the capture's clock jumps forward/);
     const flows = run(["flows", file]);
     expect(flows.stdout).toContain("the clock jumps once (first at frame 7)");
@@ -186,7 +268,8 @@ describe("clock jumps", () => {
   it("many jumps: the first ten named, the rest counted", async () => {
     // Every other packet a year later: each one a jump forward, the next one back.
     const recs = closingConnection(T0, 0.5, 0);
-    for (let i = 0; i < 8; i++) recs.push(...closingConnection(T0 + 1, 0.5, 0).map((r, k) => ({ ...r, tsSec: r.tsSec + (k % 2 ? YEAR : 0) })));
+    for (let i = 0; i < 8; i++)
+      recs.push(...closingConnection(T0 + 1, 0.5, 0).map((r, k) => ({ ...r, tsSec: r.tsSec + (k % 2 ? YEAR : 0) })));
     const report = await analyzeFile(write("jumpy.pcap", pcapFile(recs)));
     expect(report.capture.clockJumps.length).toBeGreaterThan(10);
     const w = report.warnings.filter((x) => x.includes("clock jump"));
@@ -201,7 +284,9 @@ describe("clock jumps", () => {
     expect(two.capture).toEqual(one.capture);
     expect(two.warnings).toEqual(one.warnings);
     expect(two.flows).toEqual(one.flows);
-    expect(two.findings.map((f) => [f.kind, f.flow, f.time, f.measure])).toEqual(one.findings.map((f) => [f.kind, f.flow, f.time, f.measure]));
+    expect(two.findings.map((f) => [f.kind, f.flow, f.time, f.measure])).toEqual(
+      one.findings.map((f) => [f.kind, f.flow, f.time, f.measure]),
+    );
   });
 });
 
@@ -225,7 +310,8 @@ describe("clock jumps in the corpus", () => {
     expect(report.capture.clockJumps.map((j) => j.frame)).toEqual([3, 7]);
     expect(report.capture.durationSec).toBeLessThan(10);
     for (const f of report.findings) {
-      for (const [k, v] of Object.entries(f.measure)) if (/Ms$/.test(k)) expect(Math.abs(v), `${f.kind} ${k}`).toBeLessThan(10_000);
+      for (const [k, v] of Object.entries(f.measure))
+        if (/Ms$/.test(k)) expect(Math.abs(v), `${f.kind} ${k}`).toBeLessThan(10_000);
     }
   });
 });
@@ -251,7 +337,14 @@ describe("AnalysisClock", () => {
 
   it("one record minutes ahead (interfaces merged) is no jump; one record a year back is two, and the clock goes on", () => {
     const ahead = new AnalysisClock();
-    for (const [f, t] of [[1, 0], [2, 0.5], [3, 300], [4, 0.6], [5, 0.7]] as const) expect(ahead.toAnalysis(f, t)).toBe(t);
+    for (const [f, t] of [
+      [1, 0],
+      [2, 0.5],
+      [3, 300],
+      [4, 0.6],
+      [5, 0.7],
+    ] as const)
+      expect(ahead.toAnalysis(f, t)).toBe(t);
     expect(ahead.jumps).toEqual([]);
     const back = new AnalysisClock();
     back.toAnalysis(1, 1000);

@@ -124,20 +124,49 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * analyzer woken by a reset still finds what came before it there.
    */
   usesSideHistory?: boolean;
-  onUdpDatagram?(state: S, flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
+  onUdpDatagram?(
+    state: S,
+    flow: Flow,
+    dir: number,
+    frame: number,
+    time: number,
+    p: DecodedPacket,
+    out: FindingSink,
+  ): void;
   /**
    * An ICMP error that quotes a packet of `flow` (quotedDir: direction of the quoted
    * packet). A flow is created from the quote when the capture holds no packet of it;
    * `flow` and `state` are null when the quote is too short to name one.
    */
-  onIcmpError?(state: S | null, flow: Flow | null, quotedDir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink): void;
+  onIcmpError?(
+    state: S | null,
+    flow: Flow | null,
+    quotedDir: number,
+    frame: number,
+    time: number,
+    p: DecodedPacket,
+    out: FindingSink,
+  ): void;
   /** A fragmented datagram was reassembled (`p` is the whole datagram, already in its flow). */
-  onDatagramComplete?(state: S, flow: Flow, dir: number, d: FragmentedDatagram, p: DecodedPacket, out: FindingSink): void;
+  onDatagramComplete?(
+    state: S,
+    flow: Flow,
+    dir: number,
+    d: FragmentedDatagram,
+    p: DecodedPacket,
+    out: FindingSink,
+  ): void;
   /**
    * A fragmented datagram will never complete. `flow` is its flow when the first fragment
    * (with the ports) was seen, else null (then `state` is null too).
    */
-  onDatagramFailed?(state: S | null, flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure, out: FindingSink): void;
+  onDatagramFailed?(
+    state: S | null,
+    flow: Flow | null,
+    d: FragmentedDatagram,
+    reason: FragmentFailure,
+    out: FindingSink,
+  ): void;
   onFlowEnd?(state: S, flow: Flow, out: FindingSink): void;
   /**
    * Live capture only, polled a few times a second on the open connections the analyzer

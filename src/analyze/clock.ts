@@ -93,10 +93,12 @@ export class AnalysisClock {
  * one of the stretch before: only its printed time suffers.)
  */
 export function rawTime(a: number, jumps: readonly ClockJump[]): number {
-  let lo = 0, hi = jumps.length;
+  let lo = 0,
+    hi = jumps.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (jumps[mid]!.at <= a) lo = mid + 1; else hi = mid;
+    if (jumps[mid]!.at <= a) lo = mid + 1;
+    else hi = mid;
   }
   if (lo === 0) return a;
   const j = jumps[lo - 1]!;

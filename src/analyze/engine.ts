@@ -9,17 +9,36 @@
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
 import {
-  DIR_CLIENT, FlowTable, type ExpireOptions, type Flow, type FlowEndReason, type FlowListener, type TcpSegment, DEFAULT_MAX_FLOWS,
+  DIR_CLIENT,
+  FlowTable,
+  type ExpireOptions,
+  type Flow,
+  type FlowEndReason,
+  type FlowListener,
+  type TcpSegment,
+  DEFAULT_MAX_FLOWS,
 } from "../decode/flow.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
 import { isIcmpError } from "../decode/transport.js";
 import {
-  DEFAULT_FRAGMENT_TIMEOUT_SEC, DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
-  DEFAULT_MAX_PENDING_DATAGRAMS, Reassembler, type FragmentFailure, type FragmentedDatagram, type ReassemblyListener,
+  DEFAULT_FRAGMENT_TIMEOUT_SEC,
+  DEFAULT_MAX_FRAGMENT_BYTES,
+  DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
+  DEFAULT_MAX_PENDING_DATAGRAMS,
+  Reassembler,
+  type FragmentFailure,
+  type FragmentedDatagram,
+  type ReassemblyListener,
 } from "../decode/reassembly.js";
 import {
-  DEFAULT_ANALYZER_OPTIONS, WAKE_NEW_INCARNATION, WAKE_ZERO_WINDOW, type AnalyzerDescriptor, type AnalyzerOptions, type FindingInput,
-  type FindingSink, type OngoingCondition,
+  DEFAULT_ANALYZER_OPTIONS,
+  WAKE_NEW_INCARNATION,
+  WAKE_ZERO_WINDOW,
+  type AnalyzerDescriptor,
+  type AnalyzerOptions,
+  type FindingInput,
+  type FindingSink,
+  type OngoingCondition,
 } from "./analyzer.js";
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./measure.js";
@@ -52,7 +71,13 @@ export interface EngineOptions {
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
-export type PacketObserver = (rec: PacketRecord, p: DecodedPacket, flow: Flow | null, dir: number, seg: TcpSegment | null) => void;
+export type PacketObserver = (
+  rec: PacketRecord,
+  p: DecodedPacket,
+  flow: Flow | null,
+  dir: number,
+  seg: TcpSegment | null,
+) => void;
 
 /**
  * A closed connection (both FINs acknowledged, or a reset) quiet this long is retired: its
@@ -89,9 +114,24 @@ function isRelevant(a: AnalyzerDescriptor<any>, proto: number): boolean {
   return shared || (proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined);
 }
 
-type UdpHook = (s: unknown, f: Flow, dir: number, frame: number, time: number, p: DecodedPacket, out: FindingSink) => void;
+type UdpHook = (
+  s: unknown,
+  f: Flow,
+  dir: number,
+  frame: number,
+  time: number,
+  p: DecodedPacket,
+  out: FindingSink,
+) => void;
 
-type TcpDispatch = (slots: unknown[], f: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink, events: number) => void;
+type TcpDispatch = (
+  slots: unknown[],
+  f: Flow,
+  seg: TcpSegment,
+  p: DecodedPacket,
+  out: FindingSink,
+  events: number,
+) => void;
 
 /** The slot of an analyzer sleeping on a flow until one of its wakeOn events (shared: no per-flow cost). */
 const ASLEEP = Object.freeze({ asleep: true });
@@ -104,7 +144,9 @@ const ASLEEP = Object.freeze({ asleep: true });
  * Sleeping analyzers (wakeOn) cost one comparison per segment until they wake.
  */
 function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
-  const names: string[] = [], values: unknown[] = [], lines: string[] = [];
+  const names: string[] = [],
+    values: unknown[] = [],
+    lines: string[] = [];
   analyzers.forEach((a, i) => {
     if (a.onTcpSegment === undefined) return;
     names.push(`h${i}`);
@@ -115,9 +157,11 @@ function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
     }
     names.push(`c${i}`);
     values.push(a.createState ?? (() => null));
-    lines.push(`s = st[${i}];`,
+    lines.push(
+      `s = st[${i}];`,
       `if (s === ASLEEP && (events & ${a.wakeOn}) !== 0) s = st[${i}] = c${i}(flow);`,
-      `if (s !== ASLEEP) h${i}(s, flow, seg, p, out);`);
+      `if (s !== ASLEEP) h${i}(s, flow, seg, p, out);`,
+    );
   });
   const body = `return function dispatchTcp(st, flow, seg, p, out, events) {\nlet s;\n${lines.join("\n")}\n};`;
   return new Function("ASLEEP", ...names, body)(ASLEEP, ...values) as TcpDispatch;
@@ -162,7 +206,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
     this.analyzers = opts.analyzers ?? ANALYZERS;
-    this.flows = new FlowTable(this, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec: opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC });
+    this.flows = new FlowTable(this, {
+      maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
+      retireAfterSec: opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC,
+    });
     this.reassembler = new Reassembler(this, {
       timeoutSec: opts.fragmentTimeoutSec ?? DEFAULT_FRAGMENT_TIMEOUT_SEC,
       maxPending: opts.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS,
@@ -178,7 +225,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.watched = opts.watchOngoing ? new Set() : null;
     this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
     this.analyzers.forEach((a, i) => {
-      if (a.onUdpDatagram) { this.udpHooks.push(a.onUdpDatagram as UdpHook); this.udpSlots.push(i); }
+      if (a.onUdpDatagram) {
+        this.udpHooks.push(a.onUdpDatagram as UdpHook);
+        this.udpSlots.push(i);
+      }
     });
     this.dispatchTcp = compileTcpDispatch(this.analyzers);
     this.historySlot = this.analyzers.some((a) => a.usesSideHistory) ? this.analyzers.length : -1;
@@ -206,7 +256,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const time = this.clock.toAnalysis(frame, rec.tsSec + rec.tsNsec / 1e9);
     this.currentFrame = frame;
     this.currentTime = time;
-    if (st.firstTime < 0) { st.firstTime = time; st.firstFrame = frame; }
+    if (st.firstTime < 0) {
+      st.firstTime = time;
+      st.firstFrame = frame;
+    }
     if (time > st.lastTime) st.lastTime = time;
     this.flows.advanceClock(this.clock.confirmedTime);
     const p = this.decoder.decode(rec, time);
@@ -229,7 +282,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const l4 = p.l4;
     if (l4 === L4_TCP || l4 === L4_UDP) {
       const flow = this.flows.lookup(p, frame, time);
-      if (flow === null) { this.observer?.(rec, p, null, 0, null); return; }
+      if (flow === null) {
+        this.observer?.(rec, p, null, 0, null);
+        return;
+      }
       const dir = this.flows.dir;
       let seg: TcpSegment | null = null;
       if (flow.retired) {
@@ -239,18 +295,23 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       }
       if (l4 === L4_TCP) {
         seg = this.flows.trackTcp(flow, dir, p, frame, time);
-        const events = (seg.flags & 0xff) | (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
+        const events =
+          (seg.flags & 0xff) |
+          (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
           (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
         this.dispatchTcp(flow.slots, flow, seg, p, this, events);
         // After the analyzers, and not for resets: at a reset the history tells what came before it.
-        if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0) (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
+        if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)
+          (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
       } else {
-        const hooks = this.udpHooks, slots = this.udpSlots;
+        const hooks = this.udpHooks,
+          slots = this.udpSlots;
         for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
       }
       if (p.datagram !== null) {
         const as = this.analyzers;
-        for (let i = 0; i < as.length; i++) as[i]!.onDatagramComplete?.(this.stateOf(flow, i), flow, dir, p.datagram, p, this);
+        for (let i = 0; i < as.length; i++)
+          as[i]!.onDatagramComplete?.(this.stateOf(flow, i), flow, dir, p.datagram, p, this);
       }
       this.observer?.(rec, p, flow, dir, seg);
       return;
@@ -287,13 +348,19 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    * until the close is in the findings its end brings. O(watched flows): polling every
    * open flow cost ten times FlowTable.expire (200 ms a poll at 100 000 flows).
    */
-  forEachOngoing(now: number, each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void): void {
+  forEachOngoing(
+    now: number,
+    each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void,
+  ): void {
     if (this.watched === null) return;
     const as = this.analyzers;
     const withHook: number[] = [];
     for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
     for (const flow of this.watched) {
-      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) { this.watched.delete(flow); continue; }
+      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) {
+        this.watched.delete(flow);
+        continue;
+      }
       for (const i of withHook) {
         const st = flow.slots[i];
         // Asleep, or no state because the analyzer has nothing to do with this flow.
@@ -397,14 +464,16 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     let st = flow.slots[i];
     const a = this.analyzers[i]!;
     if (st === ASLEEP) return null; // rare-event hooks don't wake a sleeping analyzer
-    if (st === null && a.createState !== undefined && isRelevant(a, flow.proto)) st = flow.slots[i] = a.createState(flow);
+    if (st === null && a.createState !== undefined && isRelevant(a, flow.proto))
+      st = flow.slots[i] = a.createState(flow);
     return st;
   }
 
   flowRetired(flow: Flow): void {
     // What the analyzers conclude must not depend on when the sweep ran (nor, with --jobs,
     // on which packets a worker saw): the clock reads the moment the flow became retirable.
-    const frame = this.currentFrame, time = this.currentTime;
+    const frame = this.currentFrame,
+      time = this.currentTime;
     this.currentFrame = flow.lastFrame;
     this.currentTime = flow.lastTime + RETIRE_CLOSED_AFTER_SEC;
     this.concludeAnalyzers(flow);
@@ -440,7 +509,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (flow?.retired) return; // its analysis is over
     }
     const as = this.analyzers;
-    for (let i = 0; i < as.length; i++) as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this);
+    for (let i = 0; i < as.length; i++)
+      as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this);
   }
 
   private icmpError(p: DecodedPacket, frame: number, time: number): void {
@@ -456,7 +526,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     flow.icmpErrors++;
     if (flow.retired) return; // its analysis is over
     const quotedDir = flow.isClient([q.src0, q.src1, q.src2, q.src3], q.srcPort) ? 0 : 1;
-    for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(this.stateOf(flow, i), flow, quotedDir, frame, time, p, this);
+    for (let i = 0; i < as.length; i++)
+      as[i]!.onIcmpError?.(this.stateOf(flow, i), flow, quotedDir, frame, time, p, this);
   }
 
   private noteIssues(p: DecodedPacket, frame: number): void {
@@ -475,7 +546,10 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
 
   sideHistory(flow: Flow): SideHistory {
     const h = flow.slots[this.historySlot];
-    if (!(h instanceof SideHistory)) throw new Error(`no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`);
+    if (!(h instanceof SideHistory))
+      throw new Error(
+        `no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`,
+      );
     return h;
   }
 

@@ -36,6 +36,10 @@ export interface Finding {
  * ties, so the order never depends on which analyzer (or `--jobs` worker) spoke first.
  */
 export function compareFindings(a: Finding, b: Finding): number {
-  return (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
-    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) || (a.summary < b.summary ? -1 : a.summary > b.summary ? 1 : 0);
+  return (
+    (a.flow ?? 0) - (b.flow ?? 0) ||
+    (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
+    (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+    (a.summary < b.summary ? -1 : a.summary > b.summary ? 1 : 0)
+  );
 }

@@ -42,11 +42,16 @@ export class SideHistory {
 
   note(flow: Flow, seg: TcpSegment): void {
     const f = seg.flags;
-    const me = this.sides[seg.dir]!, other = this.sides[1 - seg.dir]!;
+    const me = this.sides[seg.dir]!,
+      other = this.sides[1 - seg.dir]!;
     // Established: the client acknowledged the server's SYN, or (no client SYN captured)
     // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
-    if (!this.established && (f & TH_SYN) === 0 && (!flow.ep[DIR_CLIENT].synSeen ||
-      (seg.dir === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))) this.established = true;
+    if (
+      !this.established &&
+      (f & TH_SYN) === 0 &&
+      (!flow.ep[DIR_CLIENT].synSeen || (seg.dir === DIR_CLIENT && (f & TH_ACK) !== 0 && flow.ep[DIR_SERVER].synSeen))
+    )
+      this.established = true;
     const prev = Math.max(me.lastTime, other.lastTime);
     me.idleBefore = prev > 0 ? seg.time - prev : 0;
     if (seg.len > 0 && seg.seqVsNext >= 0) {

@@ -70,7 +70,8 @@ export function describeRetries(times: readonly number[]): RetrySchedule {
   const aboutOneSec = first > 0.8 && first < 1.3;
   let pattern: string;
   if (n === 1) {
-    pattern = `one retry after ${first.toFixed(2)} s` +
+    pattern =
+      `one retry after ${first.toFixed(2)} s` +
       (aboutOneSec ? " (the initial retransmission timeout: 1 s, RFC 6298 §2)" : "");
   } else if (d < n) {
     pattern = "irregular: not a single kernel timer (SYNs lost before the capture point, or a busy sender)";
@@ -81,8 +82,13 @@ export function describeRetries(times: readonly number[]): RetrySchedule {
   } else if (k === 1) {
     pattern = `doubling each time: exponential backoff from an initial timeout of ${first.toFixed(2)} s`;
   } else {
-    pattern = `the first ${k} retries a fixed ${first.toFixed(2)} s apart, then doubling` +
+    pattern =
+      `the first ${k} retries a fixed ${first.toFixed(2)} s apart, then doubling` +
       (aboutOneSec ? ": Linux's linear SYN retries (tcp_syn_linear_timeouts) followed by exponential backoff" : "");
   }
-  return { intervalsSec: iv, fixedRetries: n >= 2 && k >= 2 ? k : 0, text: `${n === 1 ? "interval" : "intervals"} ${list}: ${pattern}` };
+  return {
+    intervalsSec: iv,
+    fixedRetries: n >= 2 && k >= 2 ? k : 0,
+    text: `${n === 1 ? "interval" : "intervals"} ${list}: ${pattern}`,
+  };
 }

@@ -13,10 +13,7 @@ const RECORD_HEADER_LEN = 16;
 
 /** True when the first four bytes (read big-endian) are a classic pcap magic in either order. */
 export function isPcapMagic(be32: number): boolean {
-  return (
-    be32 === PCAP_MAGIC_US || be32 === PCAP_MAGIC_NS ||
-    be32 === 0xd4c3b2a1 || be32 === 0x4d3cb2a1
-  );
+  return be32 === PCAP_MAGIC_US || be32 === PCAP_MAGIC_NS || be32 === 0xd4c3b2a1 || be32 === 0x4d3cb2a1;
 }
 
 export class PcapFramer implements Framer {
@@ -50,8 +47,11 @@ export class PcapFramer implements Framer {
     while (end - pos >= RECORD_HEADER_LEN) {
       const capLen = dv.getUint32(pos + 8, le);
       if (capLen > this.maxRecord) {
-        throw new CaptureError(ctx.file, base + pos,
-          `record ${this.frame + 1} claims ${capLen} captured bytes, more than the maximum of ${this.maxRecord}: the file is damaged here`);
+        throw new CaptureError(
+          ctx.file,
+          base + pos,
+          `record ${this.frame + 1} claims ${capLen} captured bytes, more than the maximum of ${this.maxRecord}: the file is damaged here`,
+        );
       }
       const total = RECORD_HEADER_LEN + capLen;
       if (end - pos < total) {
@@ -61,13 +61,19 @@ export class PcapFramer implements Framer {
       const origLen = dv.getUint32(pos + 12, le);
       if (capLen > this.snapLen && !this.warnedOverSnap) {
         this.warnedOverSnap = true;
-        ctx.warn(base + pos, `record ${this.frame + 1} has ${capLen} captured bytes, more than the file's snap length ${this.snapLen}`);
+        ctx.warn(
+          base + pos,
+          `record ${this.frame + 1} has ${capLen} captured bytes, more than the file's snap length ${this.snapLen}`,
+        );
       }
       const frac = dv.getUint32(pos + 4, le);
       if (frac >= unitsPerSec) {
         if (!this.warnedBadFraction) {
           this.warnedBadFraction = true;
-          ctx.warn(base + pos, `record ${this.frame + 1} has a sub-second timestamp field of ${frac}, not below ${unitsPerSec}; carried into the seconds`);
+          ctx.warn(
+            base + pos,
+            `record ${this.frame + 1} has a sub-second timestamp field of ${frac}, not below ${unitsPerSec}; carried into the seconds`,
+          );
         }
       }
       rec.frame = ++this.frame;
@@ -114,7 +120,10 @@ export class PcapFramer implements Framer {
     // Low 16 bits: link type. Bits 26-31: FCS length present/length. Bits 16-25: reserved.
     this.linkType = linkField & 0xffff;
     if ((linkField & 0x03ff0000) !== 0) {
-      ctx.warn(base + pos + 20, `pcap link-type field 0x${linkField.toString(16).padStart(8, "0")} has reserved bits set; using link type ${this.linkType}`);
+      ctx.warn(
+        base + pos + 20,
+        `pcap link-type field 0x${linkField.toString(16).padStart(8, "0")} has reserved bits set; using link type ${this.linkType}`,
+      );
     }
     ctx.info.format = "pcap";
     ctx.info.variant = `pcap-${this.nanos ? "ns" : "us"}-${le ? "le" : "be"}`;

@@ -56,14 +56,27 @@ export class PcapngFramer implements Framer {
         const magic = dv.getUint32(pos + 8, false);
         if (magic === BYTE_ORDER_MAGIC) this.le = false;
         else if (magic === 0x4d3c2b1a) this.le = true;
-        else throw new CaptureError(ctx.file, base + pos + 8, `section header byte-order magic 0x${magic.toString(16)} is neither 1a2b3c4d nor its swap`);
+        else
+          throw new CaptureError(
+            ctx.file,
+            base + pos + 8,
+            `section header byte-order magic 0x${magic.toString(16)} is neither 1a2b3c4d nor its swap`,
+          );
       }
       const len = dv.getUint32(pos + 4, this.le);
       if (len < 12 || (len & 3) !== 0) {
-        throw new CaptureError(ctx.file, base + pos, `pcapng block of type 0x${type.toString(16)} has total length ${len}, which is ${len < 12 ? "below the minimum of 12" : "not a multiple of 4"}`);
+        throw new CaptureError(
+          ctx.file,
+          base + pos,
+          `pcapng block of type 0x${type.toString(16)} has total length ${len}, which is ${len < 12 ? "below the minimum of 12" : "not a multiple of 4"}`,
+        );
       }
       if (len > MAX_RECORD_BYTES) {
-        throw new CaptureError(ctx.file, base + pos, `pcapng block of type 0x${type.toString(16)} claims ${len} bytes, more than the ${MAX_RECORD_BYTES}-byte limit: the file is damaged here`);
+        throw new CaptureError(
+          ctx.file,
+          base + pos,
+          `pcapng block of type 0x${type.toString(16)} claims ${len} bytes, more than the ${MAX_RECORD_BYTES}-byte limit: the file is damaged here`,
+        );
       }
       if (end - pos < len) {
         this.pending = len;
@@ -73,15 +86,29 @@ export class PcapngFramer implements Framer {
       if (trailer !== len) {
         // libpcap does not check the trailing copy either; the leading length is what
         // frames the file, so say so and go on (corpus: libpcap shb-option-too-long).
-        ctx.warn(base + pos + len - 4, `pcapng block of type 0x${type.toString(16)} ends with length ${trailer} but starts with ${len}; using ${len}`);
+        ctx.warn(
+          base + pos + len - 4,
+          `pcapng block of type 0x${type.toString(16)} ends with length ${trailer} but starts with ${len}; using ${len}`,
+        );
       }
       switch (type) {
-        case PCAPNG_SHB: this.sectionHeader(dv, pos, len, base); break;
-        case BLOCK_IDB: this.interfaceDescription(buf, dv, pos, len, base); break;
-        case BLOCK_EPB: this.enhancedPacket(buf, dv, pos, len, base); break;
-        case BLOCK_SPB: this.simplePacket(buf, dv, pos, len, base); break;
-        case BLOCK_PB: this.obsoletePacket(buf, dv, pos, len, base); break;
-        default: break; // NRB, ISB, DSB, custom and unknown blocks: nothing a flow needs
+        case PCAPNG_SHB:
+          this.sectionHeader(dv, pos, len, base);
+          break;
+        case BLOCK_IDB:
+          this.interfaceDescription(buf, dv, pos, len, base);
+          break;
+        case BLOCK_EPB:
+          this.enhancedPacket(buf, dv, pos, len, base);
+          break;
+        case BLOCK_SPB:
+          this.simplePacket(buf, dv, pos, len, base);
+          break;
+        case BLOCK_PB:
+          this.obsoletePacket(buf, dv, pos, len, base);
+          break;
+        default:
+          break; // NRB, ISB, DSB, custom and unknown blocks: nothing a flow needs
       }
       pos += len;
     }
@@ -96,8 +123,14 @@ export class PcapngFramer implements Framer {
 
   private sectionHeader(dv: DataView, pos: number, len: number, base: number): void {
     const ctx = this.ctx;
-    if (len < 28) throw new CaptureError(ctx.file, base + pos, `section header block of ${len} bytes is shorter than its 28-byte minimum`);
-    if (this.le) this.sawLe = true; else this.sawBe = true;
+    if (len < 28)
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `section header block of ${len} bytes is shorter than its 28-byte minimum`,
+      );
+    if (this.le) this.sawLe = true;
+    else this.sawBe = true;
     const major = dv.getUint16(pos + 12, this.le);
     const minor = dv.getUint16(pos + 14, this.le);
     if (major !== 1) {
@@ -111,7 +144,12 @@ export class PcapngFramer implements Framer {
 
   private interfaceDescription(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
     const ctx = this.ctx;
-    if (len < 20) throw new CaptureError(ctx.file, base + pos, `interface description block of ${len} bytes is shorter than its 20-byte minimum`);
+    if (len < 20)
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `interface description block of ${len} bytes is shorter than its 20-byte minimum`,
+      );
     const linkType = dv.getUint16(pos + 8, this.le);
     const snapLen = dv.getUint32(pos + 12, this.le);
     const opts = { unitsPerSec: 1e6, offsetSec: 0, name: "" };
@@ -135,33 +173,70 @@ export class PcapngFramer implements Framer {
 
   private enhancedPacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
     const ctx = this.ctx;
-    if (len < 32) throw new CaptureError(ctx.file, base + pos, `enhanced packet block of ${len} bytes is shorter than its 32-byte minimum`);
+    if (len < 32)
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `enhanced packet block of ${len} bytes is shorter than its 32-byte minimum`,
+      );
     const ifaceId = dv.getUint32(pos + 8, this.le);
     const capLen = dv.getUint32(pos + 20, this.le);
     if (28 + capLen > len - 4) {
-      throw new CaptureError(ctx.file, base + pos, `enhanced packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `enhanced packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`,
+      );
     }
     const iface = this.ifaceFor(ifaceId, pos, base);
-    this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
-      capLen, dv.getUint32(pos + 24, this.le), buf, pos + 28, pos, base);
+    this.emit(
+      iface,
+      dv.getUint32(pos + 12, this.le),
+      dv.getUint32(pos + 16, this.le),
+      capLen,
+      dv.getUint32(pos + 24, this.le),
+      buf,
+      pos + 28,
+      pos,
+      base,
+    );
   }
 
   private obsoletePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
     const ctx = this.ctx;
-    if (len < 32) throw new CaptureError(ctx.file, base + pos, `packet block of ${len} bytes is shorter than its 32-byte minimum`);
+    if (len < 32)
+      throw new CaptureError(ctx.file, base + pos, `packet block of ${len} bytes is shorter than its 32-byte minimum`);
     const ifaceId = dv.getUint16(pos + 8, this.le);
     const capLen = dv.getUint32(pos + 20, this.le);
     if (28 + capLen > len - 4) {
-      throw new CaptureError(ctx.file, base + pos, `packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`);
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `packet block says ${capLen} captured bytes, but the block holds only ${len - 32}`,
+      );
     }
     const iface = this.ifaceFor(ifaceId, pos, base);
-    this.emit(iface, dv.getUint32(pos + 12, this.le), dv.getUint32(pos + 16, this.le),
-      capLen, dv.getUint32(pos + 24, this.le), buf, pos + 28, pos, base);
+    this.emit(
+      iface,
+      dv.getUint32(pos + 12, this.le),
+      dv.getUint32(pos + 16, this.le),
+      capLen,
+      dv.getUint32(pos + 24, this.le),
+      buf,
+      pos + 28,
+      pos,
+      base,
+    );
   }
 
   private simplePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
     const ctx = this.ctx;
-    if (len < 16) throw new CaptureError(ctx.file, base + pos, `simple packet block of ${len} bytes is shorter than its 16-byte minimum`);
+    if (len < 16)
+      throw new CaptureError(
+        ctx.file,
+        base + pos,
+        `simple packet block of ${len} bytes is shorter than its 16-byte minimum`,
+      );
     const iface = this.ifaceFor(0, pos, base);
     const origLen = dv.getUint32(pos + 8, this.le);
     // An SPB carries no captured length: the smaller of the original length, what the
@@ -175,18 +250,34 @@ export class PcapngFramer implements Framer {
   private ifaceFor(id: number, pos: number, base: number): PcapngInterface {
     const iface = this.sectionIfaces[id];
     if (iface === undefined) {
-      throw new CaptureError(this.ctx.file, base + pos, `packet block refers to interface ${id}, but this section describes ${this.sectionIfaces.length} interface(s)`);
+      throw new CaptureError(
+        this.ctx.file,
+        base + pos,
+        `packet block refers to interface ${id}, but this section describes ${this.sectionIfaces.length} interface(s)`,
+      );
     }
     return iface;
   }
 
-  private emit(iface: PcapngInterface, tsHigh: number, tsLow: number, capLen: number, origLen: number,
-    buf: Uint8Array, dataAt: number, pos: number, base: number): void {
+  private emit(
+    iface: PcapngInterface,
+    tsHigh: number,
+    tsLow: number,
+    capLen: number,
+    origLen: number,
+    buf: Uint8Array,
+    dataAt: number,
+    pos: number,
+    base: number,
+  ): void {
     const ctx = this.ctx;
     const rec = ctx.rec;
     if (iface.snapLen > 0 && capLen > iface.snapLen && !this.warnedOverSnap) {
       this.warnedOverSnap = true;
-      ctx.warn(base + pos, `packet ${this.frame + 1} has ${capLen} captured bytes, more than its interface's snap length ${iface.snapLen}`);
+      ctx.warn(
+        base + pos,
+        `packet ${this.frame + 1} has ${capLen} captured bytes, more than its interface's snap length ${iface.snapLen}`,
+      );
     }
     splitTimestamp(tsHigh, tsLow, iface.unitsPerSec, rec);
     rec.tsSec += iface.offsetSec;
@@ -202,14 +293,23 @@ export class PcapngFramer implements Framer {
   }
 
   /** Walks a block's options, warning (not failing) when one runs past the block. */
-  private walkOptions(dv: DataView, at: number, end: number, base: number, what: string,
-    onOption: ((code: number, valueAt: number, len: number) => void) | null): void {
+  private walkOptions(
+    dv: DataView,
+    at: number,
+    end: number,
+    base: number,
+    what: string,
+    onOption: ((code: number, valueAt: number, len: number) => void) | null,
+  ): void {
     while (end - at >= 4) {
       const code = dv.getUint16(at, this.le);
       const optLen = dv.getUint16(at + 2, this.le);
       if (code === OPT_END) return;
       if (at + 4 + optLen > end) {
-        this.ctx.warn(base + at, `${what} block option ${code} of length ${optLen} runs past the end of its block; options ignored from here`);
+        this.ctx.warn(
+          base + at,
+          `${what} block option ${code} of length ${optLen} runs past the end of its block; options ignored from here`,
+        );
         return;
       }
       if (onOption !== null) onOption(code, at + 4, optLen);
@@ -223,7 +323,12 @@ export class PcapngFramer implements Framer {
  * only doubles: the count itself can exceed 2^53 (nanoseconds since 1970 do), so divide
  * the high word first and carry the remainder through two 16-bit steps.
  */
-export function splitTimestamp(high: number, low: number, unitsPerSec: number, out: { tsSec: number; tsNsec: number }): void {
+export function splitTimestamp(
+  high: number,
+  low: number,
+  unitsPerSec: number,
+  out: { tsSec: number; tsNsec: number },
+): void {
   if (unitsPerSec === 1e6 && high < 0x100000) {
     // Common case (µs): high * 2^32 + low stays below 2^53, plain arithmetic is exact.
     const t = high * TWO_32 + low;

@@ -62,7 +62,16 @@ export const DEFAULT_CHUNK = 4 * 1024 * 1024;
 export const DEFAULT_RESERVE = 262144 + 64;
 
 export function newCaptureInfo(file: string): CaptureInfo {
-  return { file, format: "unknown", variant: "unknown", interfaces: [], packets: 0, bytesRead: 0, warnings: [], error: null };
+  return {
+    file,
+    format: "unknown",
+    variant: "unknown",
+    interfaces: [],
+    packets: 0,
+    bytesRead: 0,
+    warnings: [],
+    error: null,
+  };
 }
 
 /**
@@ -74,7 +83,8 @@ export function newCaptureInfo(file: string): CaptureInfo {
 export async function readCapture(path: string, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
   const opened = await openSource(path, opts.name);
   // A signal that has fired already ends nothing: this pass reads what the interruption left (see ReadOptions).
-  const source = opts.signal === undefined || opts.signal.aborted ? opened : new InterruptibleSource(opened, opts.signal);
+  const source =
+    opts.signal === undefined || opts.signal.aborted ? opened : new InterruptibleSource(opened, opts.signal);
   try {
     return await readSource(source, onPacket, opts);
   } finally {
@@ -101,16 +111,28 @@ class Chunk {
  * reserve; the record cut by the chunk boundary is then copied into the reserve, just
  * before the new bytes, so it reads on contiguously. That copy is the only one.
  */
-export async function readSource(source: ByteSource, onPacket: PacketSink, opts: ReadOptions = {}): Promise<CaptureInfo> {
+export async function readSource(
+  source: ByteSource,
+  onPacket: PacketSink,
+  opts: ReadOptions = {},
+): Promise<CaptureInfo> {
   const file = source.name;
   const info = newCaptureInfo(file);
   const signal = opts.signal;
   const interruptedBefore = signal?.aborted === true;
   const last = opts.lastFrame;
-  const sink: PacketSink = last === undefined ? onPacket
-    : (rec) => { if (rec.frame > last) throw new LastFrameReached(); onPacket(rec); };
+  const sink: PacketSink =
+    last === undefined
+      ? onPacket
+      : (rec) => {
+          if (rec.frame > last) throw new LastFrameReached();
+          onPacket(rec);
+        };
   const ctx: FramerContext = {
-    file, info, rec: new PacketRecord(), sink,
+    file,
+    info,
+    rec: new PacketRecord(),
+    sink,
     warn: (offset, problem) => info.warnings.push(atOffset(file, offset, problem)),
   };
   const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK);
@@ -135,7 +157,10 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
     }
     const n = await read(cur, end, cur.buf.length - end);
     info.bytesRead += n;
-    if (n === 0) { eof = true; break; }
+    if (n === 0) {
+      eof = true;
+      break;
+    }
     end += n;
   }
   if (end - start >= 4) framer = chooseFramer(cur.dv, start, ctx);
@@ -176,14 +201,17 @@ export async function readSource(source: ByteSource, onPacket: PacketSink, opts:
       nxt = new Chunk(reserve + chunk);
     } else {
       nxt.buf.set(cur.u8.subarray(pos, end), reserve - left);
-      const t = cur; cur = nxt; nxt = t;
+      const t = cur;
+      cur = nxt;
+      nxt = t;
     }
     start = reserve - left;
     end = reserve + n;
   }
   if (signal !== undefined && source.size === null) await signalsInFlight();
   if (signal?.aborted) {
-    if (framer === null) throw new CaptureError(file, 0, `interrupted (${String(signal.reason)}) before the capture file header arrived`);
+    if (framer === null)
+      throw new CaptureError(file, 0, `interrupted (${String(signal.reason)}) before the capture file header arrived`);
     // A record cut by the interruption (now, or before this pass began) is not damage: say only where reading stopped.
     return noteInterruption(info, base, String(signal.reason));
   }
@@ -213,7 +241,11 @@ export function signalsInFlight(): Promise<void> {
 
 /** Records that the reading stopped early, at `offset`, and why ("SIGINT"): in `info.interrupted` and among the warnings. */
 export function noteInterruption(info: CaptureInfo, offset: number, reason: string): CaptureInfo {
-  info.interrupted = atOffset(info.file, offset, `interrupted (${reason}) after frame ${info.packets}: the report covers the ${info.packets} packets read until then`);
+  info.interrupted = atOffset(
+    info.file,
+    offset,
+    `interrupted (${reason}) after frame ${info.packets}: the report covers the ${info.packets} packets read until then`,
+  );
   info.warnings.push(info.interrupted);
   return info;
 }
@@ -222,12 +254,17 @@ function chooseFramer(dv: DataView, at: number, ctx: FramerContext): Framer {
   const magic = dv.getUint32(at, false);
   if (isPcapMagic(magic)) return new PcapFramer(ctx);
   if (magic === PCAPNG_SHB) return new PcapngFramer(ctx);
-  throw new CaptureError(ctx.file, 0, `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, "0")})${describeMagic(dv, at)}`);
+  throw new CaptureError(
+    ctx.file,
+    0,
+    `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, "0")})${describeMagic(dv, at)}`,
+  );
 }
 
 /** A hint for the common look-alikes users feed in by mistake. */
 function describeMagic(dv: DataView, at: number): string {
-  const b0 = dv.getUint8(at), b1 = dv.getUint8(at + 1);
+  const b0 = dv.getUint8(at),
+    b1 = dv.getUint8(at + 1);
   if (b0 === 0x1f && b1 === 0x8b) return ": it is gzip-compressed; gunzip it first";
   let printable = true;
   for (let i = 0; i < 4; i++) {

@@ -41,7 +41,7 @@ export class PacketRecord {
 
   /** The packet bytes as their own view (made on first use). */
   get bytes(): Uint8Array {
-    return this.view ??= this.buf.subarray(this.start, this.end);
+    return (this.view ??= this.buf.subarray(this.start, this.end));
   }
 
   set bytes(b: Uint8Array) {

@@ -15,7 +15,11 @@ export interface ByteSource {
 }
 
 class FileSource implements ByteSource {
-  constructor(readonly name: string, readonly size: number, private readonly fh: FileHandle) {}
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly fh: FileHandle,
+  ) {}
   async read(buf: Uint8Array, offset: number, length: number): Promise<number> {
     const { bytesRead } = await this.fh.read(buf, offset, length, null);
     return bytesRead;
@@ -31,7 +35,10 @@ export class StreamSource implements ByteSource {
   private readonly it: AsyncIterator<Buffer>;
   private chunk: Buffer | null = null;
   private chunkPos = 0;
-  constructor(readonly name: string, private readonly stream: AsyncIterable<Buffer> & { destroy?: () => unknown }) {
+  constructor(
+    readonly name: string,
+    private readonly stream: AsyncIterable<Buffer> & { destroy?: () => unknown },
+  ) {
     this.it = stream[Symbol.asyncIterator]();
   }
   async read(buf: Uint8Array, offset: number, length: number): Promise<number> {
@@ -66,15 +73,24 @@ export class InterruptibleSource implements ByteSource {
   private readonly aborted: Promise<number>;
   private readonly onAbort: () => void;
 
-  constructor(private readonly inner: ByteSource, private readonly signal: AbortSignal) {
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly signal: AbortSignal,
+  ) {
     let wake: (n: number) => void = () => undefined;
-    this.aborted = new Promise((resolve) => { wake = resolve; });
+    this.aborted = new Promise((resolve) => {
+      wake = resolve;
+    });
     this.onAbort = () => wake(0);
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
-  get name(): string { return this.inner.name; }
-  get size(): number | null { return this.inner.size; }
+  get name(): string {
+    return this.inner.name;
+  }
+  get size(): number | null {
+    return this.inner.size;
+  }
 
   read(buf: Uint8Array, offset: number, length: number): Promise<number> {
     if (this.signal.aborted) return Promise.resolve(0);
@@ -112,9 +128,12 @@ function asCaptureError(path: string, e: unknown): CaptureError {
   if (e instanceof CaptureError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   const why =
-    code === "ENOENT" ? "no such file" :
-    code === "EACCES" ? "permission denied" :
-    code === "EISDIR" ? "is a directory, not a capture file" :
-    `cannot open (${code ?? String(e)})`;
+    code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES"
+        ? "permission denied"
+        : code === "EISDIR"
+          ? "is a directory, not a capture file"
+          : `cannot open (${code ?? String(e)})`;
   return new CaptureError(path, null, why);
 }

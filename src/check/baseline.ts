@@ -39,7 +39,14 @@ export function canonicalEntry(raw: unknown): unknown {
   }
   if (o.measure !== null && typeof o.measure === "object") {
     const m = o.measure as Record<string, unknown>;
-    o.measure = Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k] !== null && typeof m[k] === "object" ? ordered(m[k] as Record<string, unknown>, RANGE_ORDER) : m[k]]));
+    o.measure = Object.fromEntries(
+      Object.keys(m)
+        .sort()
+        .map((k) => [
+          k,
+          m[k] !== null && typeof m[k] === "object" ? ordered(m[k] as Record<string, unknown>, RANGE_ORDER) : m[k],
+        ]),
+    );
   }
   return o;
 }
@@ -49,7 +56,9 @@ export function inlineJson(v: unknown): string {
   if (Array.isArray(v)) return v.length === 0 ? "[]" : `[${v.map(inlineJson).join(", ")}]`;
   if (v !== null && typeof v === "object") {
     const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    return entries.length === 0 ? "{}" : `{ ${entries.map(([k, x]) => `${JSON.stringify(k)}: ${inlineJson(x)}`).join(", ")} }`;
+    return entries.length === 0
+      ? "{}"
+      : `{ ${entries.map(([k, x]) => `${JSON.stringify(k)}: ${inlineJson(x)}`).join(", ")} }`;
   }
   return JSON.stringify(v);
 }
@@ -63,15 +72,19 @@ function flowRank(f: FlowSelector | null | undefined): [number, string, number, 
 }
 
 function compareEntries(a: { value: Expectation; text: string }, b: { value: Expectation; text: string }): number {
-  const x = a.value, y = b.value;
+  const x = a.value,
+    y = b.value;
   if (x.kind !== y.kind) return x.kind < y.kind ? -1 : 1;
-  const fx = flowRank(x.flow), fy = flowRank(y.flow);
+  const fx = flowRank(x.flow),
+    fy = flowRank(y.flow);
   for (let i = 0; i < fx.length; i++) {
     if (fx[i] !== fy[i]) return fx[i]! < fy[i]! ? -1 : 1;
   }
-  const sx = SIDE_RANK(x.side), sy = SIDE_RANK(y.side);
+  const sx = SIDE_RANK(x.side),
+    sy = SIDE_RANK(y.side);
   if (sx !== sy) return sx - sy;
-  const vx = x.severity === undefined ? 0 : SEVERITY_RANK[x.severity], vy = y.severity === undefined ? 0 : SEVERITY_RANK[y.severity];
+  const vx = x.severity === undefined ? 0 : SEVERITY_RANK[x.severity],
+    vy = y.severity === undefined ? 0 : SEVERITY_RANK[y.severity];
   if (vx !== vy) return vx - vy;
   return a.text < b.text ? -1 : a.text > b.text ? 1 : 0;
 }
@@ -79,14 +92,21 @@ function compareEntries(a: { value: Expectation; text: string }, b: { value: Exp
 /** The expectations file text: top-level keys one per line, entries one per line. */
 export function formatExpectations(doc: Record<string, unknown>): string {
   const lines: string[] = [];
-  const keys = ["$schema", "schema", "description", "capture", "strict", "expect", "absent", "allow"].filter((k) => doc[k] !== undefined);
+  const keys = ["$schema", "schema", "description", "capture", "strict", "expect", "absent", "allow"].filter(
+    (k) => doc[k] !== undefined,
+  );
   keys.forEach((k, i) => {
     const comma = i + 1 < keys.length ? "," : "";
     const v = doc[k];
     if (Array.isArray(v)) {
-      if (v.length === 0) { lines.push(`  ${JSON.stringify(k)}: []${comma}`); return; }
+      if (v.length === 0) {
+        lines.push(`  ${JSON.stringify(k)}: []${comma}`);
+        return;
+      }
       lines.push(`  ${JSON.stringify(k)}: [`);
-      v.forEach((e, j) => { lines.push(`    ${inlineJson(canonicalEntry(e))}${j + 1 < v.length ? "," : ""}`); });
+      v.forEach((e, j) => {
+        lines.push(`    ${inlineJson(canonicalEntry(e))}${j + 1 < v.length ? "," : ""}`);
+      });
       lines.push(`  ]${comma}`);
     } else {
       lines.push(`  ${JSON.stringify(k)}: ${inlineJson(v)}${comma}`);
@@ -103,7 +123,8 @@ export function entriesFor(findings: Finding[], flows: Map<number, FlowReport>):
     const entry: Record<string, unknown> = { kind: f.kind, severity: f.severity, side: f.side, flow };
     const key = inlineJson(entry);
     const g = groups.get(key);
-    if (g) g.n++; else groups.set(key, { entry, n: 1 });
+    if (g) g.n++;
+    else groups.set(key, { entry, n: 1 });
   }
   return [...groups.values()].map(({ entry, n }) => ({ ...entry, findings: n }));
 }
@@ -123,15 +144,28 @@ export interface UpdateResult {
  * The refreshed expectations for a report. `existing` is the parsed current file, or
  * null to start a new one. Deterministic: the same report and file give the same text.
  */
-export function updateExpectations(report: Pick<Report, "findings" | "flows">, existing: Expectations | null, file: string): UpdateResult {
+export function updateExpectations(
+  report: Pick<Report, "findings" | "flows">,
+  existing: Expectations | null,
+  file: string,
+): UpdateResult {
   const flows = new Map(report.flows.map((f) => [f.id, f]));
-  const base: Expectations = existing ?? { strict: true, expect: [], absent: [], allow: [], has: { strict: false, absent: false, allow: false } };
+  const base: Expectations = existing ?? {
+    strict: true,
+    expect: [],
+    absent: [],
+    allow: [],
+    has: { strict: false, absent: false, allow: false },
+  };
   const before = matchReport(report, { ...base, strict: true });
   const keep = base.expect.filter((_, i) => before.checks[i]!.ok);
   const removed = base.expect
     .map((e, i) => ({ e, c: before.checks[i]! }))
     .filter(({ c }) => !c.ok)
-    .map(({ e, c }) => ({ text: inlineJson(canonicalEntry(e.raw)), why: c.problems.map((p) => `${p.what}: expected ${p.expected}, found ${p.found}`).join("; ") }));
+    .map(({ e, c }) => ({
+      text: inlineJson(canonicalEntry(e.raw)),
+      why: c.problems.map((p) => `${p.what}: expected ${p.expected}, found ${p.found}`).join("; "),
+    }));
   // What the kept entries, allow and absent leave unaccounted for gets new entries.
   const generated = entriesFor(unaccounted(report, { ...base, expect: keep }), flows);
   const all = [

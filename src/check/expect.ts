@@ -93,7 +93,11 @@ export interface Expectations {
 
 /** An expectations file that cannot be used: `file: $.path: problem` (no path for file-level problems). */
 export class ExpectError extends Error {
-  constructor(readonly file: string, readonly path: string, readonly problem: string) {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
     super(path === "" ? `${file}: ${problem}` : `${file}: ${path}: ${problem}`);
     this.name = "ExpectError";
   }
@@ -136,10 +140,14 @@ function editDistance(a: string, b: string): number {
 
 /** ' (did you mean "x"?)' when one of the options is close to the word, else "". */
 export function suggest(word: string, options: readonly string[]): string {
-  let best = "", bestD = Infinity;
+  let best = "",
+    bestD = Infinity;
   for (const o of options) {
     const dist = o.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), o.toLowerCase());
-    if (dist < bestD) { best = o; bestD = dist; }
+    if (dist < bestD) {
+      best = o;
+      bestD = dist;
+    }
   }
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : "";
 }
@@ -152,10 +160,12 @@ class Reader {
   }
 
   object(v: unknown, path: string, allowed: readonly string[], what: string): Record<string, unknown> {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) this.fail(path, `${what} must be an object, got ${describe(v)}`);
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      this.fail(path, `${what} must be an object, got ${describe(v)}`);
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(pathJoin(path, k), `unknown key${suggest(k, allowed)}; allowed here: ${allowed.join(", ")}`);
+      if (!allowed.includes(k))
+        this.fail(pathJoin(path, k), `unknown key${suggest(k, allowed)}; allowed here: ${allowed.join(", ")}`);
     }
     return o;
   }
@@ -171,30 +181,38 @@ class Reader {
   }
 
   integer(v: unknown, path: string, min: number, max: number, what: string): number {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(path, `must be ${what}, got ${describe(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+      this.fail(path, `must be ${what}, got ${describe(v)}`);
     return v;
   }
 
   kind(v: unknown, path: string): string {
     const k = this.string(v, path);
-    if (!KINDS.includes(k)) this.fail(path, `unknown finding kind ${JSON.stringify(k)}${suggest(k, KINDS)}; 'sockscope explain' lists them`);
+    if (!KINDS.includes(k))
+      this.fail(path, `unknown finding kind ${JSON.stringify(k)}${suggest(k, KINDS)}; 'sockscope explain' lists them`);
     return k;
   }
 
   severity(v: unknown, path: string): Severity {
-    if (typeof v !== "string" || !(SEVERITIES as readonly string[]).includes(v)) this.fail(path, `must be one of ${SEVERITIES.join(", ")}, got ${describe(v)}`);
+    if (typeof v !== "string" || !(SEVERITIES as readonly string[]).includes(v))
+      this.fail(path, `must be one of ${SEVERITIES.join(", ")}, got ${describe(v)}`);
     return v as Severity;
   }
 
   side(v: unknown, path: string): "client" | "server" | null {
-    if (v !== null && v !== "client" && v !== "server") this.fail(path, `must be "client", "server" or null, got ${describe(v)}`);
+    if (v !== null && v !== "client" && v !== "server")
+      this.fail(path, `must be "client", "server" or null, got ${describe(v)}`);
     return v;
   }
 
   /** A number (exact) or { "min": a, "max": b } with at least one bound. */
   range(v: unknown, path: string, integer: boolean): Range {
-    const num = (x: unknown, p: string) => (integer ? this.integer(x, p, 0, Number.MAX_SAFE_INTEGER, "a whole number ≥ 0") : this.number(x, p));
-    if (typeof v === "number") { const n = num(v, path); return { min: n, max: n }; }
+    const num = (x: unknown, p: string) =>
+      integer ? this.integer(x, p, 0, Number.MAX_SAFE_INTEGER, "a whole number ≥ 0") : this.number(x, p);
+    if (typeof v === "number") {
+      const n = num(v, path);
+      return { min: n, max: n };
+    }
     if (v === null || typeof v !== "object" || Array.isArray(v)) {
       this.fail(path, `must be a number or {"min": …, "max": …}, got ${describe(v)}`);
     }
@@ -203,21 +221,27 @@ class Reader {
     if (o.min !== undefined) r.min = num(o.min, pathJoin(path, "min"));
     if (o.max !== undefined) r.max = num(o.max, pathJoin(path, "max"));
     if (r.min === undefined && r.max === undefined) this.fail(path, `a range needs "min", "max" or both`);
-    if (r.min !== undefined && r.max !== undefined && r.min > r.max) this.fail(path, `min (${r.min}) is above max (${r.max})`);
+    if (r.min !== undefined && r.max !== undefined && r.min > r.max)
+      this.fail(path, `min (${r.min}) is above max (${r.max})`);
     return r;
   }
 
   /** Bounds per measure; the names must be measures of `kind` (of any kind when it is not given). */
   measure(v: unknown, path: string, kind: string | undefined): Record<string, Range> {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) this.fail(path, `must be an object of measure names to ranges, got ${describe(v)}`);
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      this.fail(path, `must be an object of measure names to ranges, got ${describe(v)}`);
     const out: Record<string, Range> = {};
     const o = v as Record<string, unknown>;
     if (Object.keys(o).length === 0) this.fail(path, "names no measure");
     const known = measuresOf(kind);
     for (const [k, r] of Object.entries(o)) {
       if (!known.includes(k)) {
-        this.fail(pathJoin(path, k), kind === undefined ? `unknown measure${suggest(k, known)}: no finding kind has it`
-          : `unknown measure for ${kind}${suggest(k, known)}; its measures: ${known.join(", ")}`);
+        this.fail(
+          pathJoin(path, k),
+          kind === undefined
+            ? `unknown measure${suggest(k, known)}: no finding kind has it`
+            : `unknown measure for ${kind}${suggest(k, known)}; its measures: ${known.join(", ")}`,
+        );
       }
       out[k] = this.range(r, pathJoin(path, k), false);
     }
@@ -236,9 +260,17 @@ class Reader {
     const o = this.object(v, path, FLOW_KEYS, "a flow selector");
     const f: FlowSelector = {};
     const port = (x: unknown, k: string) => this.integer(x, pathJoin(path, k), 0, 65535, "a port number 0-65535");
-    if (o.id !== undefined) f.id = this.integer(o.id, pathJoin(path, "id"), 1, Number.MAX_SAFE_INTEGER, "a flow id (1, 2, … as in the flow table)");
+    if (o.id !== undefined)
+      f.id = this.integer(
+        o.id,
+        pathJoin(path, "id"),
+        1,
+        Number.MAX_SAFE_INTEGER,
+        "a flow id (1, 2, … as in the flow table)",
+      );
     if (o.proto !== undefined) {
-      if (o.proto !== "tcp" && o.proto !== "udp") this.fail(pathJoin(path, "proto"), `must be "tcp" or "udp", got ${describe(o.proto)}`);
+      if (o.proto !== "tcp" && o.proto !== "udp")
+        this.fail(pathJoin(path, "proto"), `must be "tcp" or "udp", got ${describe(o.proto)}`);
       f.proto = o.proto;
     }
     if (o.serverPort !== undefined) f.serverPort = port(o.serverPort, "serverPort");
@@ -247,7 +279,11 @@ class Reader {
     if (o.serverHost !== undefined) f.serverHost = this.host(o.serverHost, pathJoin(path, "serverHost"));
     if (o.clientHost !== undefined) f.clientHost = this.host(o.clientHost, pathJoin(path, "clientHost"));
     if (o.host !== undefined) f.host = this.host(o.host, pathJoin(path, "host"));
-    if (Object.keys(f).length === 0) this.fail(path, `an empty flow selector matches every flow: leave "flow" out, or use null for capture-wide findings`);
+    if (Object.keys(f).length === 0)
+      this.fail(
+        path,
+        `an empty flow selector matches every flow: leave "flow" out, or use null for capture-wide findings`,
+      );
     return f;
   }
 
@@ -265,7 +301,9 @@ class Reader {
     if (o.frames !== undefined) {
       const p = pathJoin(path, "frames");
       if (!Array.isArray(o.frames)) this.fail(p, `must be an array of frame numbers, got ${describe(o.frames)}`);
-      e.frames = o.frames.map((x, i) => this.integer(x, pathJoin(p, i), 1, Number.MAX_SAFE_INTEGER, "a frame number (1-based)"));
+      e.frames = o.frames.map((x, i) =>
+        this.integer(x, pathJoin(p, i), 1, Number.MAX_SAFE_INTEGER, "a frame number (1-based)"),
+      );
     }
     if (o.note !== undefined) e.note = this.string(o.note, pathJoin(path, "note"));
     return e;
@@ -282,7 +320,10 @@ class Reader {
     if (o.count !== undefined) s.count = this.range(o.count, pathJoin(path, "count"), true);
     if (o.measure !== undefined) s.measure = this.measure(o.measure, pathJoin(path, "measure"), s.kind);
     if (Object.keys(s).length === 0) {
-      this.fail(path, `says nothing, so it would match every finding: give kind, severity, side, flow, count or measure`);
+      this.fail(
+        path,
+        `says nothing, so it would match every finding: give kind, severity, side, flow, count or measure`,
+      );
     }
     return s;
   }
@@ -299,20 +340,32 @@ class Reader {
  */
 export function jsonErrorOffset(text: string): number {
   let i = 0;
-  const ws = () => { while (i < text.length && " \t\n\r".includes(text[i]!)) i++; };
-  const fail = (): never => { throw i; };
-  const lit = (w: string) => { if (text.startsWith(w, i)) i += w.length; else fail(); };
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const lit = (w: string) => {
+    if (text.startsWith(w, i)) i += w.length;
+    else fail();
+  };
   const str = () => {
     i++;
     for (;;) {
       if (i >= text.length) fail();
       const c = text[i]!;
-      if (c === '"') { i++; return; }
+      if (c === '"') {
+        i++;
+        return;
+      }
       if (c < " ") fail();
       if (c === "\\") {
         i++;
-        if (text[i] === "u") { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail(); i += 5; }
-        else if (text[i] !== undefined && '"\\/bfnrt'.includes(text[i]!)) i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 5;
+        } else if (text[i] !== undefined && '"\\/bfnrt'.includes(text[i]!)) i++;
         else fail();
       } else i++;
     }
@@ -321,25 +374,49 @@ export function jsonErrorOffset(text: string): number {
     ws();
     const c = text[i];
     if (c === "{") {
-      i++; ws();
-      if (text[i] === "}") { i++; return; }
+      i++;
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return;
+      }
       for (;;) {
         ws();
         if (text[i] !== '"') fail();
-        str(); ws();
+        str();
+        ws();
         if (text[i] !== ":") fail();
-        i++; value(); ws();
-        if (text[i] === ",") { i++; continue; }
-        if (text[i] === "}") { i++; return; }
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") {
+          i++;
+          return;
+        }
         fail();
       }
     } else if (c === "[") {
-      i++; ws();
-      if (text[i] === "]") { i++; return; }
+      i++;
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return;
+      }
       for (;;) {
-        value(); ws();
-        if (text[i] === ",") { i++; continue; }
-        if (text[i] === "]") { i++; return; }
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") {
+          i++;
+          return;
+        }
         fail();
       }
     } else if (c === '"') str();
@@ -353,7 +430,8 @@ export function jsonErrorOffset(text: string): number {
     }
   };
   try {
-    value(); ws();
+    value();
+    ws();
     return i < text.length ? i : -1;
   } catch (at) {
     return at as number;
@@ -367,7 +445,9 @@ function jsonProblem(text: string): string {
   const before = text.slice(0, pos);
   const line = before.split("\n").length;
   const col = pos - before.lastIndexOf("\n");
-  return pos >= text.length ? `: the file ends too early (line ${line})` : ` at line ${line} column ${col}: unexpected ${JSON.stringify(text[pos])}`;
+  return pos >= text.length
+    ? `: the file ends too early (line ${line})`
+    : ` at line ${line} column ${col}: unexpected ${JSON.stringify(text[pos])}`;
 }
 
 /** Parses and validates an expectations file's text. Throws ExpectError. */
@@ -386,7 +466,8 @@ export function parseExpectations(text: string, file: string): Expectations {
 export function readExpectations(doc: unknown, file: string): Expectations {
   const r: Reader = new Reader(file);
   const o = r.object(doc, "$", TOP_KEYS, "the expectations file");
-  if (o.schema === undefined) r.fail("$", `no "schema" key: an expectations file starts with "schema": "${EXPECT_SCHEMA}"`);
+  if (o.schema === undefined)
+    r.fail("$", `no "schema" key: an expectations file starts with "schema": "${EXPECT_SCHEMA}"`);
   if (o.schema !== EXPECT_SCHEMA) {
     r.fail("$.schema", `must be "${EXPECT_SCHEMA}" (the version this sockscope reads), got ${describe(o.schema)}`);
   }

@@ -14,7 +14,15 @@
  */
 import type { Finding } from "../analyze/finding.js";
 import type { FlowReport, Report } from "../report/model.js";
-import { suggest, type Entry, type Expectation, type Expectations, type FlowSelector, type Range, type Selector } from "./expect.js";
+import {
+  suggest,
+  type Entry,
+  type Expectation,
+  type Expectations,
+  type FlowSelector,
+  type Range,
+  type Selector,
+} from "./expect.js";
 
 /** A finding as the check output shows it: what, and where (flow, endpoints, frames). */
 export interface FindingRef {
@@ -87,13 +95,18 @@ export function splitEndpoint(endpoint: string): { host: string; port: number } 
   return { host: canonicalHost(endpoint.slice(0, i)), port: Number(endpoint.slice(i + 1)) };
 }
 
-export function flowMatches(sel: FlowSelector | null | undefined, flow: FlowReport | undefined, findingFlow: number | null): boolean {
+export function flowMatches(
+  sel: FlowSelector | null | undefined,
+  flow: FlowReport | undefined,
+  findingFlow: number | null,
+): boolean {
   if (sel === undefined) return true;
   if (sel === null) return findingFlow === null;
   if (findingFlow === null || flow === undefined) return false;
   if (sel.id !== undefined && flow.id !== sel.id) return false;
   if (sel.proto !== undefined && flow.proto !== sel.proto) return false;
-  const c = splitEndpoint(flow.client), s = splitEndpoint(flow.server);
+  const c = splitEndpoint(flow.client),
+    s = splitEndpoint(flow.server);
   if (sel.serverPort !== undefined && s.port !== sel.serverPort) return false;
   if (sel.clientPort !== undefined && c.port !== sel.clientPort) return false;
   if (sel.port !== undefined && s.port !== sel.port && c.port !== sel.port) return false;
@@ -149,7 +162,8 @@ export const EPHEMERAL_PORT_MIN = 32768;
 export function baselineFlow(flow: FlowReport | undefined, findingFlow: number | null): FlowSelector | null {
   if (findingFlow === null) return null;
   if (flow === undefined) return { id: findingFlow };
-  const s = splitEndpoint(flow.server).port, c = splitEndpoint(flow.client).port;
+  const s = splitEndpoint(flow.server).port,
+    c = splitEndpoint(flow.client).port;
   if (flow.rolesGuessed && s >= EPHEMERAL_PORT_MIN && c >= EPHEMERAL_PORT_MIN) return { id: flow.id };
   return { proto: flow.proto, serverPort: s };
 }
@@ -167,8 +181,10 @@ export function flowSelectorText(sel: FlowSelector | null | undefined): string {
   };
   const parts: string[] = [sel.proto ?? (sel.id === undefined ? "flows" : "flow")];
   if (sel.id !== undefined) parts.push(sel.proto === undefined ? `${sel.id}` : `flow ${sel.id}`);
-  if (sel.clientHost !== undefined || sel.clientPort !== undefined) parts.push(`from ${addr(sel.clientHost, sel.clientPort)}`);
-  if (sel.serverHost !== undefined || sel.serverPort !== undefined) parts.push(`to ${addr(sel.serverHost, sel.serverPort)}`);
+  if (sel.clientHost !== undefined || sel.clientPort !== undefined)
+    parts.push(`from ${addr(sel.clientHost, sel.clientPort)}`);
+  if (sel.serverHost !== undefined || sel.serverPort !== undefined)
+    parts.push(`to ${addr(sel.serverHost, sel.serverPort)}`);
   if (sel.host !== undefined) parts.push(`with host ${sel.host}`);
   if (sel.port !== undefined) parts.push(`with port ${sel.port}`);
   return parts.join(" ");
@@ -176,7 +192,10 @@ export function flowSelectorText(sel: FlowSelector | null | undefined): string {
 
 /** "nagle-delay warning, client side, tcp to port 5110, stallMaxMs ≤ 5" */
 export function selectorText(s: Selector | Expectation): string {
-  const head = s.kind !== undefined ? [s.kind, s.severity].filter((x) => x !== undefined).join(" ") : `${s.severity ?? "any"} finding`;
+  const head =
+    s.kind !== undefined
+      ? [s.kind, s.severity].filter((x) => x !== undefined).join(" ")
+      : `${s.severity ?? "any"} finding`;
   const parts = [head];
   if (s.side !== undefined) parts.push(s.side === null ? "no side" : `${s.side} side`);
   const flow = flowSelectorText(s.flow);
@@ -204,7 +223,12 @@ export function findingRef(f: Finding, flow: FlowReport | undefined): FindingRef
 
 /** "flow 1 tcp 127.0.0.1:50894 → 127.0.0.1:5110, frames 10, 11, 12, … (27 frames)"; brief: "flow 1, frames …" */
 export function whereText(r: FindingRef, maxFrames = 8, brief = false): string {
-  const flow = r.flow === null ? "capture-wide" : brief ? `flow ${r.flow}` : `flow ${r.flow} ${r.proto ?? ""} ${r.client ?? "?"} → ${r.server ?? "?"}`;
+  const flow =
+    r.flow === null
+      ? "capture-wide"
+      : brief
+        ? `flow ${r.flow}`
+        : `flow ${r.flow} ${r.proto ?? ""} ${r.client ?? "?"} → ${r.server ?? "?"}`;
   if (r.frames.length === 0) return flow;
   const shown = r.frames.slice(0, maxFrames).join(", ");
   const more = r.frames.length > maxFrames ? `, … (${r.frames.length} frames)` : "";
@@ -218,7 +242,13 @@ export function findingText(r: FindingRef): string {
 
 // ---------------------------------------------------------------- checking
 
-function checkExpectation(e: Entry<Expectation>, index: number, findings: Finding[], flows: Map<number, FlowReport>, ref: (f: Finding) => FindingRef): { item: CheckItem; chosen: Finding[] } {
+function checkExpectation(
+  e: Entry<Expectation>,
+  index: number,
+  findings: Finding[],
+  flows: Map<number, FlowReport>,
+  ref: (f: Finding) => FindingRef,
+): { item: CheckItem; chosen: Finding[] } {
   const x = e.value;
   const chosen = findings.filter((f) => identityMatches(x, f, flowOf(flows, f)));
   const problems: Problem[] = [];
@@ -234,7 +264,12 @@ function checkExpectation(e: Entry<Expectation>, index: number, findings: Findin
       const v = f.measure[k];
       if (v === undefined) {
         const has = Object.keys(f.measure);
-        problems.push({ what: `measure ${k}`, expected: rangeText(r), found: `not measured${suggest(k, has)}; this finding has ${has.length ? has.join(", ") : "no measures"}`, finding: ref(f) });
+        problems.push({
+          what: `measure ${k}`,
+          expected: rangeText(r),
+          found: `not measured${suggest(k, has)}; this finding has ${has.length ? has.join(", ") : "no measures"}`,
+          finding: ref(f),
+        });
       } else if (!inRange(v, r)) {
         problems.push({ what: `measure ${k}`, expected: rangeText(r), found: String(v), finding: ref(f) });
       }
@@ -245,13 +280,29 @@ function checkExpectation(e: Entry<Expectation>, index: number, findings: Findin
     const missing = x.frames.filter((n) => !have.has(n));
     if (missing.length > 0) {
       const evidence = [...have].sort((a, b) => a - b);
-      problems.push({ what: "frames", expected: `${x.frames.join(", ")} among the evidence`, found: have.size === 0 ? "no evidence frames" : `${missing.join(", ")} not among ${evidence.slice(0, 20).join(", ")}${evidence.length > 20 ? ", …" : ""}` });
+      problems.push({
+        what: "frames",
+        expected: `${x.frames.join(", ")} among the evidence`,
+        found:
+          have.size === 0
+            ? "no evidence frames"
+            : `${missing.join(", ")} not among ${evidence.slice(0, 20).join(", ")}${evidence.length > 20 ? ", …" : ""}`,
+      });
     }
   }
   const ok = problems.length === 0;
   const nearby = ok ? [] : findings.filter((f) => f.kind === x.kind && !chosen.includes(f)).map(ref);
   return {
-    item: { id: `expect[${index}]`, type: "expect", path: e.path, label: selectorText(x), ok, problems, findings: chosen.map(ref), nearby },
+    item: {
+      id: `expect[${index}]`,
+      type: "expect",
+      path: e.path,
+      label: selectorText(x),
+      ok,
+      problems,
+      findings: chosen.map(ref),
+      nearby,
+    },
     chosen,
   };
 }
@@ -269,13 +320,19 @@ export function unaccounted(report: Pick<Report, "findings" | "flows">, x: Expec
   return classify(report, { ...x, strict: true }).unexpected;
 }
 
-function classify(report: Pick<Report, "findings" | "flows">, x: Expectations): { result: MatchResult; unexpected: Finding[] } {
+function classify(
+  report: Pick<Report, "findings" | "flows">,
+  x: Expectations,
+): { result: MatchResult; unexpected: Finding[] } {
   const flows = new Map(report.flows.map((f) => [f.id, f]));
   const findings = report.findings;
   const refs = new Map<Finding, FindingRef>();
   const ref = (f: Finding) => {
     let r = refs.get(f);
-    if (r === undefined) { r = findingRef(f, flowOf(flows, f)); refs.set(f, r); }
+    if (r === undefined) {
+      r = findingRef(f, flowOf(flows, f));
+      refs.set(f, r);
+    }
     return r;
   };
   const checks: CheckItem[] = [];
@@ -290,9 +347,14 @@ function classify(report: Pick<Report, "findings" | "flows">, x: Expectations): 
     const hits = findings.filter((f) => !expected.has(f) && selectorMatches(a.value, f, flowOf(flows, f)));
     for (const f of hits) forbidden.add(f);
     checks.push({
-      id: `absent[${i}]`, type: "absent", path: a.path, label: `no ${selectorText(a.value)}`, ok: hits.length === 0,
+      id: `absent[${i}]`,
+      type: "absent",
+      path: a.path,
+      label: `no ${selectorText(a.value)}`,
+      ok: hits.length === 0,
       problems: hits.map((f) => ({ what: "absent", expected: "none", found: findingText(ref(f)), finding: ref(f) })),
-      findings: hits.map(ref), nearby: [],
+      findings: hits.map(ref),
+      nearby: [],
     });
   });
   const allowed: FindingRef[] = [];
@@ -300,13 +362,31 @@ function classify(report: Pick<Report, "findings" | "flows">, x: Expectations): 
   const unexpected: Finding[] = [];
   for (const f of findings) {
     if (expected.has(f) || forbidden.has(f)) continue;
-    if (x.allow.some((a) => selectorMatches(a.value, f, flowOf(flows, f)))) { allowed.push(ref(f)); continue; }
-    if (!x.strict) { uncovered.push(ref(f)); continue; }
+    if (x.allow.some((a) => selectorMatches(a.value, f, flowOf(flows, f)))) {
+      allowed.push(ref(f));
+      continue;
+    }
+    if (!x.strict) {
+      uncovered.push(ref(f));
+      continue;
+    }
     const r = ref(f);
     checks.push({
-      id: `unexpected[${unexpected.length}]`, type: "unexpected", path: null, label: `unexpected ${findingText(r)}`, ok: false,
-      problems: [{ what: "unexpected finding", expected: "no finding that the expectations do not account for", found: findingText(r), finding: r }],
-      findings: [r], nearby: [],
+      id: `unexpected[${unexpected.length}]`,
+      type: "unexpected",
+      path: null,
+      label: `unexpected ${findingText(r)}`,
+      ok: false,
+      problems: [
+        {
+          what: "unexpected finding",
+          expected: "no finding that the expectations do not account for",
+          found: findingText(r),
+          finding: r,
+        },
+      ],
+      findings: [r],
+      nearby: [],
       suggestion: { kind: f.kind, severity: f.severity, side: f.side, flow: baselineFlow(flowOf(flows, f), f.flow) },
     });
     unexpected.push(f);

@@ -23,7 +23,8 @@ export const EXPECT_SUFFIX = ".expect.json";
 
 /** fixtures/x/ipv4.pcap → fixtures/x/ipv4.expect.json */
 export function expectPathFor(capture: string): string {
-  const dir = dirname(capture), name = basename(capture);
+  const dir = dirname(capture),
+    name = basename(capture);
   const stem = CAPTURE_EXT.test(name) ? name.replace(CAPTURE_EXT, "") : name;
   return join(dir, stem + EXPECT_SUFFIX);
 }
@@ -61,7 +62,9 @@ export interface UpdateOutcome {
 const SKIP_DIRS = new Set(["node_modules", ".git", ".hg", ".svn"]);
 
 function walk(dir: string, out: string[]): void {
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) {
@@ -87,13 +90,16 @@ function inside(root: string, p: string): boolean {
 export function namedCapture(expectFile: string, named: string, root: string): { capture: string } | { error: string } {
   const refuse = (why: string) => ({ error: `${expectFile}: $.capture: ${why}; refused` });
   if (/[\u0000-\u001f\u007f]/.test(named)) return refuse("contains a control character");
-  if (isAbsolute(named)) return refuse(`is an absolute path; name the capture relative to the expectations file, inside ${root}`);
+  if (isAbsolute(named))
+    return refuse(`is an absolute path; name the capture relative to the expectations file, inside ${root}`);
   return confined(expectFile, join(dirname(expectFile), named), root);
 }
 
 /** `capture` if it is under `root`, also once symbolic links are followed. */
 function confined(expectFile: string, capture: string, root: string): { capture: string } | { error: string } {
-  const out = { error: `${expectFile}: its capture is outside ${root}, the directory tree being checked (--root DIR allows a wider one); refused` };
+  const out = {
+    error: `${expectFile}: its capture is outside ${root}, the directory tree being checked (--root DIR allows a wider one); refused`,
+  };
   if (!inside(resolve(root), resolve(capture))) return out;
   let real: string;
   try {
@@ -118,7 +124,9 @@ function captureFor(expectFile: string, files: Set<string>, root: string): { cap
   for (const ext of [".pcap", ".pcapng", ".cap"]) {
     if (files.has(stem + ext) || existsSync(stem + ext)) return confined(expectFile, stem + ext, root);
   }
-  return { error: `${expectFile}: no capture ${basename(stem)}.pcap (or .pcapng, .cap) beside it, and no "capture" key naming one` };
+  return {
+    error: `${expectFile}: no capture ${basename(stem)}.pcap (or .pcapng, .cap) beside it, and no "capture" key naming one`,
+  };
 }
 
 /**
@@ -162,7 +170,11 @@ export function loadExpectations(file: string): Expectations {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ExpectError(file, "", code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message);
+    throw new ExpectError(
+      file,
+      "",
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message,
+    );
   }
   return parseExpectations(text, file);
 }
@@ -189,7 +201,14 @@ function missingCapture(capture: string): string | null {
 }
 
 export async function checkTarget(t: Target, opts: RunOptions = {}): Promise<CaptureCheck> {
-  const base: CaptureCheck = { capture: t.capture, expectations: t.expect, status: "error", error: null, warnings: [], result: null };
+  const base: CaptureCheck = {
+    capture: t.capture,
+    expectations: t.expect,
+    status: "error",
+    error: null,
+    warnings: [],
+    result: null,
+  };
   if (t.error !== undefined) return { ...base, error: t.error };
   if (t.expect === null) return { ...base, status: "unchecked" };
   // A mistyped capture path is the capture's problem, not a missing expectations file's.
@@ -219,7 +238,15 @@ export async function checkTarget(t: Target, opts: RunOptions = {}): Promise<Cap
 
 export async function updateTarget(t: Target, opts: RunOptions = {}): Promise<UpdateOutcome> {
   const file = t.expect ?? expectPathFor(t.capture);
-  const base: UpdateOutcome = { capture: t.capture, expectations: file, status: "error", created: false, error: null, warnings: [], update: null };
+  const base: UpdateOutcome = {
+    capture: t.capture,
+    expectations: file,
+    status: "error",
+    created: false,
+    error: null,
+    warnings: [],
+    update: null,
+  };
   if (t.error !== undefined) return { ...base, error: t.error };
   const missing = missingCapture(t.capture);
   if (missing !== null) return { ...base, error: missing };
@@ -230,7 +257,8 @@ export async function updateTarget(t: Target, opts: RunOptions = {}): Promise<Up
       oldText = readFileSync(file, "utf8");
       existing = parseExpectations(oldText, file);
     } catch (e) {
-      if (e instanceof ExpectError) return { ...base, error: `${e.message} (not overwritten: fix it, or delete it to start afresh)` };
+      if (e instanceof ExpectError)
+        return { ...base, error: `${e.message} (not overwritten: fix it, or delete it to start afresh)` };
       return { ...base, error: `${file}: ${(e as Error).message}` };
     }
   }
@@ -258,5 +286,11 @@ export interface Summary {
 
 export function summarize(results: CaptureCheck[]): Summary {
   const n = (s: CaptureCheck["status"]) => results.filter((r) => r.status === s).length;
-  return { captures: results.length - n("unchecked"), passed: n("pass"), failed: n("fail"), errors: n("error"), unchecked: n("unchecked") };
+  return {
+    captures: results.length - n("unchecked"),
+    passed: n("pass"),
+    failed: n("fail"),
+    errors: n("error"),
+    unchecked: n("unchecked"),
+  };
 }

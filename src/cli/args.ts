@@ -11,7 +11,10 @@ import { didYouMean } from "./suggest.js";
 
 /** A mistake on the command line: main prints it as one line with a --help hint for the command. */
 export class UsageError extends Error {
-  constructor(message: string, readonly command?: string) {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
     super(message);
   }
 }
@@ -29,7 +32,11 @@ export const CAPTURE_OPTIONS = {
 /** parseArgs for `command`, turning Node's parser errors into sockscope's own one-line UsageErrors. */
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parseCommandArgs<O extends Options>(command: string, args: string[], options: O): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>> {
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
@@ -43,7 +50,12 @@ function asUsageError(command: string, e: unknown, options: Options): unknown {
   const quoted = /'([^']+)'/.exec(message)?.[1] ?? "";
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     // Suggest long options for a mistyped long one; a one-letter option has no near miss worth naming.
-    const hint = quoted.startsWith("--") ? didYouMean(quoted, Object.keys(options).map((long) => `--${long}`)) : "";
+    const hint = quoted.startsWith("--")
+      ? didYouMean(
+          quoted,
+          Object.keys(options).map((long) => `--${long}`),
+        )
+      : "";
     return new UsageError(`unknown option ${quoted}${hint}`, command);
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
@@ -68,16 +80,26 @@ export interface CaptureArgs {
  * (matching) packets. Compiling the filter may throw FilterError (no compiler, or libpcap
  * refused the expression).
  */
-export function captureArgs(command: string, v: { read?: string; filter?: string; count?: string }, positionals: string[]): CaptureArgs {
+export function captureArgs(
+  command: string,
+  v: { read?: string; filter?: string; count?: string },
+  positionals: string[],
+): CaptureArgs {
   const words = [...positionals];
   const input = v.read ?? words.shift();
-  if (input === undefined) throw new UsageError(`which capture? give a file (or -r FILE), or - for standard input`, command);
+  if (input === undefined)
+    throw new UsageError(`which capture? give a file (or -r FILE), or - for standard input`, command);
   let count: number | null = null;
   if (v.count !== undefined) {
-    if (!/^\d+$/.test(v.count) || Number(v.count) < 1) throw new UsageError(`-c takes a number of packets (1 or more), not "${v.count}"`, command);
+    if (!/^\d+$/.test(v.count) || Number(v.count) < 1)
+      throw new UsageError(`-c takes a number of packets (1 or more), not "${v.count}"`, command);
     count = Number(v.count);
   }
-  if (v.filter !== undefined && words.length > 0) throw new UsageError(`give the capture filter once: -f EXPR or words after the capture, not both (got "${words.join(" ")}" too)`, command);
+  if (v.filter !== undefined && words.length > 0)
+    throw new UsageError(
+      `give the capture filter once: -f EXPR or words after the capture, not both (got "${words.join(" ")}" too)`,
+      command,
+    );
   const expression = (v.filter ?? words.join(" ")).trim();
   let filter: CaptureFilter | null = null;
   if (expression !== "") {
@@ -86,7 +108,10 @@ export function captureArgs(command: string, v: { read?: string; filter?: string
     } catch (e) {
       // `analyze a.pcap b.pcap` reads as a filter "b.pcap": say what was more likely meant.
       if (e instanceof FilterError && words.length > 0 && existsSync(words[0]!)) {
-        throw new UsageError(`one capture at a time: "${words[0]}" is a file, and words after the capture are a capture filter`, command);
+        throw new UsageError(
+          `one capture at a time: "${words[0]}" is a file, and words after the capture are a capture filter`,
+          command,
+        );
       }
       throw e;
     }

@@ -20,5 +20,8 @@ export function printCaptureProblems(info: CaptureInfo, listedIn: string | null)
   if (info.error !== null) lines.push(info.error);
   for (const l of lines.slice(0, MAX_LINES)) process.stderr.write(`sockscope: ${l}\n`);
   const more = lines.length - MAX_LINES;
-  if (more > 0) process.stderr.write(`sockscope: … and ${more} more capture problem${more === 1 ? "" : "s"}${listedIn === null ? "" : ` (listed in ${listedIn})`}\n`);
+  if (more > 0)
+    process.stderr.write(
+      `sockscope: … and ${more} more capture problem${more === 1 ? "" : "s"}${listedIn === null ? "" : ` (listed in ${listedIn})`}\n`,
+    );
 }

@@ -11,8 +11,15 @@ import { PLAIN, styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { Output } from "./output.js";
 import {
-  checkTarget, directoryTargets, expectPathFor, isDirectory, summarize, updateTarget,
-  type CaptureCheck, type Target, type UpdateOutcome,
+  checkTarget,
+  directoryTargets,
+  expectPathFor,
+  isDirectory,
+  summarize,
+  updateTarget,
+  type CaptureCheck,
+  type Target,
+  type UpdateOutcome,
 } from "../check/run.js";
 import { renderCaptureText, renderJson, renderJunit, renderSummaryText, renderUpdateText } from "../check/render.js";
 
@@ -20,8 +27,14 @@ import { EXIT_CHECK_FAILED as EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-co
 
 class Usage extends Error {}
 
-function targetsFor(positionals: string[], expect: string | undefined, update: boolean, root: string | undefined): { targets: Target[]; dirs: string[] } {
-  if (positionals.length === 0) throw new Usage("check: which capture? give a capture file, or a directory of captures and their expectations");
+function targetsFor(
+  positionals: string[],
+  expect: string | undefined,
+  update: boolean,
+  root: string | undefined,
+): { targets: Target[]; dirs: string[] } {
+  if (positionals.length === 0)
+    throw new Usage("check: which capture? give a capture file, or a directory of captures and their expectations");
   if (expect !== undefined && (positionals.length !== 1 || isDirectory(positionals[0]!))) {
     throw new Usage("check: --expect goes with exactly one capture file");
   }
@@ -36,10 +49,19 @@ function targetsFor(positionals: string[], expect: string | undefined, update: b
       targets.push({ capture: p, expect: expect ?? expectPathFor(p) });
     }
   }
-  if (update && positionals.includes("-") && positionals.length > 1) throw new Usage("check: standard input goes alone");
+  if (update && positionals.includes("-") && positionals.length > 1)
+    throw new Usage("check: standard input goes alone");
   // The same capture named twice (or found under two given directories) is checked once.
   const seen = new Set<string>();
-  return { targets: targets.filter((t) => { const k = `${t.capture}\0${t.expect}`; if (seen.has(k)) return false; seen.add(k); return true; }), dirs };
+  return {
+    targets: targets.filter((t) => {
+      const k = `${t.capture}\0${t.expect}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    }),
+    dirs,
+  };
 }
 
 export async function checkCommand(args: string[]): Promise<number> {
@@ -66,7 +88,8 @@ export async function checkCommand(args: string[]): Promise<number> {
     const format = (v.format as string | undefined) ?? "text";
     if (!["text", "json", "junit"].includes(format)) throw new Usage("--format must be one of text, json, junit");
     const update = v.update === true;
-    if (update && (format !== "text" || v.output !== undefined)) throw new Usage("check: --update prints what it wrote as text; --format and --output are for checking");
+    if (update && (format !== "text" || v.output !== undefined))
+      throw new Usage("check: --update prints what it wrote as text; --format and --output are for checking");
     const root = v.root as string | undefined;
     if (root !== undefined && !isDirectory(root)) throw new Usage(`--root ${root}: not a directory`);
     const { targets, dirs } = targetsFor(positionals, v.expect as string | undefined, update, root);
@@ -86,11 +109,17 @@ export async function checkCommand(args: string[]): Promise<number> {
       }
       const unpaired = targets.filter((t) => t.expect === null);
       if (unpaired.length > 0) {
-        out.line(st.dim(`${unpaired.length} capture${unpaired.length === 1 ? "" : "s"} without an expectations file left alone (write one with: sockscope check <capture> --update)`));
+        out.line(
+          st.dim(
+            `${unpaired.length} capture${unpaired.length === 1 ? "" : "s"} without an expectations file left alone (write one with: sockscope check <capture> --update)`,
+          ),
+        );
       }
       if (outcomes.length === 0) {
         await out.end();
-        return usage(`check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`);
+        return usage(
+          `check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`,
+        );
       }
       await out.end();
       if (outcomes.some((u) => u.status === "error")) return EXIT_USAGE;
@@ -105,15 +134,22 @@ export async function checkCommand(args: string[]): Promise<number> {
       results.push(r);
       // One capture that cannot be checked gets the one-line error on stderr only.
       if (single && r.status === "error") continue;
-      const block = renderCaptureText(r, { style: format === "text" && v.output === undefined ? st : PLAIN, verbose: single });
+      const block = renderCaptureText(r, {
+        style: format === "text" && v.output === undefined ? st : PLAIN,
+        verbose: single,
+      });
       if (block !== "") text.push(block);
     }
     const s = summarize(results);
     if (s.captures === 0) {
-      return usage(`check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`);
+      return usage(
+        `check: no expectations files under ${dirs.join(", ")}; write one with: sockscope check <capture> --update`,
+      );
     }
-    if (!(single && s.errors > 0)) text.push(renderSummaryText(results, format === "text" && v.output === undefined ? st : PLAIN));
-    const report = format === "json" ? renderJson(results) : format === "junit" ? renderJunit(results) : text.join("\n");
+    if (!(single && s.errors > 0))
+      text.push(renderSummaryText(results, format === "text" && v.output === undefined ? st : PLAIN));
+    const report =
+      format === "json" ? renderJson(results) : format === "junit" ? renderJunit(results) : text.join("\n");
     if (v.output !== undefined) {
       writeFileSync(v.output as string, report + "\n");
       if (format !== "text") for (const block of text) out.line(block);

@@ -16,7 +16,13 @@ import { CaptureError } from "../capture/errors.js";
 import { newCaptureInfo } from "../capture/reader.js";
 import type { CaptureInfo } from "../capture/record.js";
 import {
-  DEFAULT_BUFFER_KIB, defaultBackend, makeBackend, totalDropped, type BackendName, type LiveBackend, type LiveEnd,
+  DEFAULT_BUFFER_KIB,
+  defaultBackend,
+  makeBackend,
+  totalDropped,
+  type BackendName,
+  type LiveBackend,
+  type LiveEnd,
 } from "../capture/live/backend.js";
 import { LiveClock } from "../capture/live/clock.js";
 import { DropWatch } from "../run/drop-watch.js";
@@ -24,7 +30,11 @@ import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
 import {
-  LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_UDP_IDLE_SEC, LiveSession, type OngoingEvent,
+  LIVE_IDLE_SEC,
+  LIVE_LINGER_SEC,
+  LIVE_UDP_IDLE_SEC,
+  LiveSession,
+  type OngoingEvent,
 } from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
@@ -70,13 +80,15 @@ const LIVE_OPTIONS = {
 } as const satisfies ParseArgsConfig["options"];
 
 function wholeNumber(name: string, s: string, min = 0): number {
-  if (!/^\d+$/.test(s) || Number(s) < min) throw new LiveUsageError(`${name} takes a whole number${min > 0 ? ` of at least ${min}` : ""}, not "${s}"`);
+  if (!/^\d+$/.test(s) || Number(s) < min)
+    throw new LiveUsageError(`${name} takes a whole number${min > 0 ? ` of at least ${min}` : ""}, not "${s}"`);
   return Number(s);
 }
 
 function seconds(name: string, s: string, allowZero = false): number {
   const v = Number(s);
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || s.trim() === "") throw new LiveUsageError(`${name} takes a number of seconds, not "${s}"`);
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || s.trim() === "")
+    throw new LiveUsageError(`${name} takes a number of seconds, not "${s}"`);
   return v;
 }
 
@@ -101,7 +113,8 @@ function severityLabel(f: Finding, st: Style): string {
 }
 
 export function formatFinding(f: Finding, fr: FlowReport | null, st: Style, brief: boolean): string {
-  const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
+  const frames =
+    f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
   const lines = [
     `${st.dim(localTime(f.time))} ${severityLabel(f, st)} ${st.cyan(f.kind)}  ${st.bold(fr ? flowTitle(fr) : "capture-wide")}${f.side ? ` (${f.side})` : ""}`,
     indentWrap(`${f.summary}${frames}`, 2, 96),
@@ -129,14 +142,20 @@ export function formatOngoing(e: OngoingEvent, st: Style): string {
 }
 
 const WHY: Record<FlowEndReason, string> = {
-  closed: "closed", idle: "idle", replaced: "4-tuple reused by a new connection", evicted: "evicted: flow table full", "capture-end": "capture end",
+  closed: "closed",
+  idle: "idle",
+  replaced: "4-tuple reused by a new connection",
+  evicted: "evicted: flow table full",
+  "capture-end": "capture end",
 };
 
 function formatFlowEnd(fr: FlowReport, why: FlowEndReason, now: number, st: Style): string {
   const close = fr.close === null ? "" : fr.close.first === null ? ", open" : `, ${fr.close.first} ${fr.close.how}`;
   const state = fr.state === null ? "" : `, ${fr.state.client} / ${fr.state.server}`;
-  return st.dim(`${localTime(now)} ${flowTitle(fr)} ended (${WHY[why]}): frames ${fr.firstFrame}-${fr.lastFrame}, ` +
-    `${fr.packets.client}/${fr.packets.server} packets, ${fr.bytes.client}/${fr.bytes.server} bytes, ${fr.durationSec.toFixed(3)} s${close}${state}`);
+  return st.dim(
+    `${localTime(now)} ${flowTitle(fr)} ended (${WHY[why]}): frames ${fr.firstFrame}-${fr.lastFrame}, ` +
+      `${fr.packets.client}/${fr.packets.server} packets, ${fr.bytes.client}/${fr.bytes.server} bytes, ${fr.durationSec.toFixed(3)} s${close}${state}`,
+  );
 }
 
 /** Writes lines to stdout as they come; a closed pipe (| head) stops the capture quietly. */
@@ -144,7 +163,11 @@ class LineOut {
   closed = false;
   constructor(onClosed: () => void) {
     process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") { this.closed = true; onClosed(); return; }
+      if (e.code === "EPIPE") {
+        this.closed = true;
+        onClosed();
+        return;
+      }
       throw e;
     });
   }
@@ -164,7 +187,10 @@ export async function liveCommand(args: string[]): Promise<number> {
   } catch (e) {
     return usageFail((e as Error).message, "live");
   }
-  if (v.help) { process.stdout.write(LIVE_HELP + "\n"); return EXIT_OK; }
+  if (v.help) {
+    process.stdout.write(LIVE_HELP + "\n");
+    return EXIT_OK;
+  }
   let o: ReturnType<typeof liveOptions>;
   try {
     o = liveOptions(v, positionals);
@@ -175,7 +201,10 @@ export async function liveCommand(args: string[]): Promise<number> {
   try {
     return await runLive(o);
   } catch (e) {
-    if (e instanceof LiveError) { process.stderr.write(`sockscope: ${e.message}\n`); return EXIT_FAIL; }
+    if (e instanceof LiveError) {
+      process.stderr.write(`sockscope: ${e.message}\n`);
+      return EXIT_FAIL;
+    }
     throw e;
   }
 }
@@ -183,24 +212,31 @@ export async function liveCommand(args: string[]): Promise<number> {
 function liveOptions(v: Record<string, string | boolean | undefined>, positionals: string[]) {
   const s = (k: string) => v[k] as string | undefined;
   const via = (s("via") ?? defaultBackend()) as BackendName;
-  if (!["cap", "tcpdump", "dumpcap"].includes(via)) throw new LiveUsageError(`--via must be cap, tcpdump or dumpcap, not "${via}"`);
+  if (!["cap", "tcpdump", "dumpcap"].includes(via))
+    throw new LiveUsageError(`--via must be cap, tcpdump or dumpcap, not "${via}"`);
   const format = s("format") ?? "text";
   if (format !== "text" && format !== "jsonl") throw new LiveUsageError("--format must be text or jsonl");
-  if (s("filter") !== undefined && positionals.length > 0) throw new LiveUsageError("give the capture filter once: -f EXPR or words after the options, not both");
+  if (s("filter") !== undefined && positionals.length > 0)
+    throw new LiveUsageError("give the capture filter once: -f EXPR or words after the options, not both");
   const filter = (s("filter") ?? positionals.join(" ")).trim();
   const maxSnap = via === "cap" ? 65535 : 262144;
   const snapLen = s("snaplen") === undefined ? maxSnap : wholeNumber("-s/--snaplen", s("snaplen")!);
   if (snapLen > maxSnap) throw new LiveUsageError(`-s/--snaplen: at most ${maxSnap} with --via ${via}`);
   const ff: FlowFilter = {};
   if (s("flow") !== undefined) ff.flow = wholeNumber("--flow", s("flow")!, 1);
-  if (s("port") !== undefined) { ff.port = wholeNumber("--port", s("port")!); if (ff.port > 65535) throw new LiveUsageError("--port must be 0-65535"); }
+  if (s("port") !== undefined) {
+    ff.port = wholeNumber("--port", s("port")!);
+    if (ff.port > 65535) throw new LiveUsageError("--port must be 0-65535");
+  }
   if (s("host") !== undefined) ff.host = s("host")!;
   const engine: EngineOptions = {};
   if (s("msl") !== undefined) engine.analyzer = { mslSec: seconds("--msl", s("msl")!) };
   if (s("max-flows") !== undefined) engine.maxFlows = wholeNumber("--max-flows", s("max-flows")!, 1);
   if (s("frag-timeout") !== undefined) engine.fragmentTimeoutSec = seconds("--frag-timeout", s("frag-timeout")!);
-  if (s("max-frag-datagrams") !== undefined) engine.maxPendingDatagrams = wholeNumber("--max-frag-datagrams", s("max-frag-datagrams")!, 1);
-  if (s("max-frag-bytes") !== undefined) engine.maxFragmentBytes = wholeNumber("--max-frag-bytes", s("max-frag-bytes")!, 1);
+  if (s("max-frag-datagrams") !== undefined)
+    engine.maxPendingDatagrams = wholeNumber("--max-frag-datagrams", s("max-frag-datagrams")!, 1);
+  if (s("max-frag-bytes") !== undefined)
+    engine.maxFragmentBytes = wholeNumber("--max-frag-bytes", s("max-frag-bytes")!, 1);
   return {
     via,
     iface: s("interface"),
@@ -209,7 +245,10 @@ function liveOptions(v: Record<string, string | boolean | undefined>, positional
     count: s("count") === undefined ? undefined : wholeNumber("-c/--count", s("count")!, 1),
     durationSec: s("duration") === undefined ? undefined : seconds("--duration", s("duration")!),
     write: s("write"),
-    bufferBytes: (s("buffer-size") === undefined ? DEFAULT_BUFFER_KIB[via] : wholeNumber("-B/--buffer-size", s("buffer-size")!, 1)) * 1024,
+    bufferBytes:
+      (s("buffer-size") === undefined
+        ? DEFAULT_BUFFER_KIB[via]
+        : wholeNumber("-B/--buffer-size", s("buffer-size")!, 1)) * 1024,
     format: format as "text" | "jsonl",
     flowFilter: ff,
     brief: v.brief === true,
@@ -228,35 +267,56 @@ type StopReason = "SIGINT" | "SIGTERM" | "count" | "duration" | "stdout closed" 
 
 async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
   const iface = o.iface ?? defaultInterface(listInterfaces());
-  const backend: LiveBackend = makeBackend(o.via, { iface, filter: o.filter, snapLen: o.snapLen, bufferBytes: o.bufferBytes });
+  const backend: LiveBackend = makeBackend(o.via, {
+    iface,
+    filter: o.filter,
+    snapLen: o.snapLen,
+    bufferBytes: o.bufferBytes,
+  });
   let writer: PcapWriter | null = null;
   let stopReason: StopReason = null;
   const stop = (why: Exclude<StopReason, null>): void => {
-    if (stopReason === null) { stopReason = why; backend.stop(); }
-    else if (why === "SIGINT" || why === "SIGTERM") backend.kill(); // a second Ctrl-C: now
+    if (stopReason === null) {
+      stopReason = why;
+      backend.stop();
+    } else if (why === "SIGINT" || why === "SIGTERM") backend.kill(); // a second Ctrl-C: now
   };
-  const onSigint = () => stop("SIGINT"), onSigterm = () => stop("SIGTERM");
+  const onSigint = () => stop("SIGINT"),
+    onSigterm = () => stop("SIGTERM");
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
-  const status = (s: string) => { if (!o.quiet) process.stderr.write(`sockscope: ${s}\n`); };
+  const status = (s: string) => {
+    if (!o.quiet) process.stderr.write(`sockscope: ${s}\n`);
+  };
   try {
     if (o.write !== undefined) {
       try {
         writer = new PcapWriter(o.write, o.snapLen);
       } catch (e) {
         backend.kill();
-        throw new LiveError(`-w ${o.write}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new LiveError(
+          `-w ${o.write}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
       }
     }
     try {
       await backend.start();
     } catch (e) {
-      if (writer !== null) { try { writer.close(1); unlinkSync(o.write!); } catch { /* nothing to keep */ } }
+      if (writer !== null) {
+        try {
+          writer.close(1);
+          unlinkSync(o.write!);
+        } catch {
+          /* nothing to keep */
+        }
+      }
       throw e;
     }
     if (stopReason !== null) backend.stop(); // Ctrl-C while starting
-    status(`listening on ${iface}${o.filter ? ` (filter "${o.filter}")` : ""} via ${backend.description}` +
-      `${writer ? `, saving to ${o.write}` : ""}; Ctrl-C to stop and print the summary`);
+    status(
+      `listening on ${iface}${o.filter ? ` (filter "${o.filter}")` : ""} via ${backend.description}` +
+        `${writer ? `, saving to ${o.write}` : ""}; Ctrl-C to stop and print the summary`,
+    );
     try {
       return await capture(o, iface, backend, writer, stop, () => stopReason);
     } catch (e) {
@@ -272,8 +332,12 @@ async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
 }
 
 async function capture(
-  o: ReturnType<typeof liveOptions>, iface: string, backend: LiveBackend, writer: PcapWriter | null,
-  stop: (why: Exclude<StopReason, null>) => void, stopReason: () => StopReason,
+  o: ReturnType<typeof liveOptions>,
+  iface: string,
+  backend: LiveBackend,
+  writer: PcapWriter | null,
+  stop: (why: Exclude<StopReason, null>) => void,
+  stopReason: () => StopReason,
 ): Promise<number> {
   const st = styleFor(process.stdout, o.noColor);
   const clock = new LiveClock();
@@ -287,13 +351,32 @@ async function capture(
     count: o.count,
     onCountReached: () => stop("count"),
     onFinding: (f, fr) => {
-      if (jsonl) out.line(JSON.stringify({ type: "finding", ...f, proto: fr?.proto ?? null, client: fr?.client ?? null, server: fr?.server ?? null }));
+      if (jsonl)
+        out.line(
+          JSON.stringify({
+            type: "finding",
+            ...f,
+            proto: fr?.proto ?? null,
+            client: fr?.client ?? null,
+            server: fr?.server ?? null,
+          }),
+        );
       else out.line(formatFinding(f, fr, st, o.brief));
     },
     onOngoing: (e) => {
       if (jsonl) {
         const { flow, ...rest } = e;
-        out.line(JSON.stringify({ type: "ongoing", ongoing: e.state !== "over", ...rest, flow: flow.id, proto: flow.proto, client: flow.client, server: flow.server }));
+        out.line(
+          JSON.stringify({
+            type: "ongoing",
+            ongoing: e.state !== "over",
+            ...rest,
+            flow: flow.id,
+            proto: flow.proto,
+            client: flow.client,
+            server: flow.server,
+          }),
+        );
       } else if (e.state !== "over" || !o.quiet) {
         out.line(formatOngoing(e, st));
       }
@@ -333,12 +416,24 @@ async function capture(
   const report = liveReport(session, info, iface, o, backend, end, linkType);
   if (jsonl) {
     // Findings streamed before the drops that make their evidence incomplete were known.
-    const incomplete = report.findings.filter((f) => f.measure.captureDroppedPackets !== undefined)
-      .map((f) => ({ flow: f.flow, kind: f.kind, frame: f.frames[0] ?? null, captureDroppedPackets: f.measure.captureDroppedPackets }));
-    out.line(JSON.stringify({
-      type: "end", stoppedBy: end.error ? "error" : stopReason() ?? "end of stream", capture: report.capture,
-      live: liveFacts(session, backend, end, writer, o), findingsWithIncompleteEvidence: incomplete, warnings: report.warnings,
-    }));
+    const incomplete = report.findings
+      .filter((f) => f.measure.captureDroppedPackets !== undefined)
+      .map((f) => ({
+        flow: f.flow,
+        kind: f.kind,
+        frame: f.frames[0] ?? null,
+        captureDroppedPackets: f.measure.captureDroppedPackets,
+      }));
+    out.line(
+      JSON.stringify({
+        type: "end",
+        stoppedBy: end.error ? "error" : (stopReason() ?? "end of stream"),
+        capture: report.capture,
+        live: liveFacts(session, backend, end, writer, o),
+        findingsWithIncompleteEvidence: incomplete,
+        warnings: report.warnings,
+      }),
+    );
   } else {
     out.line("");
     out.line(st.bold(`Summary${stopReason() ? ` (${stopReason() === "SIGINT" ? "Ctrl-C" : stopReason()})` : ""}`));
@@ -349,11 +444,14 @@ async function capture(
   }
   await out.drain();
   // Packets lost and findings that may be wrong are about the results: said even with -q.
-  for (const w of report.warnings.filter((w) => /dropped \d|packet\(s\) dropped|capture dropped packets/.test(w))) process.stderr.write(`sockscope: warning: ${w}\n`);
+  for (const w of report.warnings.filter((w) => /dropped \d|packet\(s\) dropped|capture dropped packets/.test(w)))
+    process.stderr.write(`sockscope: warning: ${w}\n`);
   if (writer?.failure) {
     const e = writer.failure;
-    process.stderr.write(`sockscope: -w ${o.write}: cannot write (${e.code === "ENOSPC" ? "ENOSPC, the disk is full" : e.code ?? e.message}): ` +
-      `capture stopped; the file holds the first ${writer.savedPackets} packet(s) of ${session.packets}, a valid capture\n`);
+    process.stderr.write(
+      `sockscope: -w ${o.write}: cannot write (${e.code === "ENOSPC" ? "ENOSPC, the disk is full" : (e.code ?? e.message)}): ` +
+        `capture stopped; the file holds the first ${writer.savedPackets} packet(s) of ${session.packets}, a valid capture\n`,
+    );
     return EXIT_FAIL;
   }
   if (end.error !== null) {
@@ -363,7 +461,13 @@ async function capture(
   return EXIT_OK;
 }
 
-function liveFacts(session: LiveSession, backend: LiveBackend, end: LiveEnd, writer: PcapWriter | null, o: ReturnType<typeof liveOptions>) {
+function liveFacts(
+  session: LiveSession,
+  backend: LiveBackend,
+  end: LiveEnd,
+  writer: PcapWriter | null,
+  o: ReturnType<typeof liveOptions>,
+) {
   return {
     backend: backend.name,
     timestamps: backend.timestamps,
@@ -375,13 +479,25 @@ function liveFacts(session: LiveSession, backend: LiveBackend, end: LiveEnd, wri
     flowsOpenAtEnd: session.flowsOpenAtEnd,
     findings: session.findingsReported,
     expire: session.expire,
-    saved: writer === null ? null : { file: o.write, packets: writer.failure ? writer.savedPackets : writer.packets, error: writer.failure?.code ?? null },
+    saved:
+      writer === null
+        ? null
+        : {
+            file: o.write,
+            packets: writer.failure ? writer.savedPackets : writer.packets,
+            error: writer.failure?.code ?? null,
+          },
   };
 }
 
 function liveReport(
-  session: LiveSession, info: CaptureInfo, iface: string, o: ReturnType<typeof liveOptions>, backend: LiveBackend,
-  end: LiveEnd, linkType: number,
+  session: LiveSession,
+  info: CaptureInfo,
+  iface: string,
+  o: ReturnType<typeof liveOptions>,
+  backend: LiveBackend,
+  end: LiveEnd,
+  linkType: number,
 ): Report {
   const r = session.report(info);
   r.capture.file = `${iface} (live${o.filter ? `, filter "${o.filter}"` : ""})`;
@@ -389,26 +505,39 @@ function liveReport(
   if (r.capture.linkTypes.length === 0) r.capture.linkTypes = [linkTypeName(linkType)];
   const s = end.stats;
   if ((s.droppedByKernel ?? 0) > 0 || (s.droppedByInterface ?? 0) > 0) {
-    r.warnings.push(`the kernel dropped ${s.droppedByKernel ?? 0} packet(s)${s.droppedByInterface ? ` and the interface ${s.droppedByInterface}` : ""} ` +
-      `(libpcap's counters): findings may be missing or wrong; narrow the capture filter (-f) or raise the buffer (-B)` +
-      // The kernel counts a loopback packet going out and coming in; libpcap keeps one copy.
-      (iface === "lo" ? `; on lo the kernel counts each packet twice, so about half as many were lost` : ""));
+    r.warnings.push(
+      `the kernel dropped ${s.droppedByKernel ?? 0} packet(s)${s.droppedByInterface ? ` and the interface ${s.droppedByInterface}` : ""} ` +
+        `(libpcap's counters): findings may be missing or wrong; narrow the capture filter (-f) or raise the buffer (-B)` +
+        // The kernel counts a loopback packet going out and coming in; libpcap keeps one copy.
+        (iface === "lo" ? `; on lo the kernel counts each packet twice, so about half as many were lost` : ""),
+    );
   }
   if ((s.droppedBySockscope ?? 0) > 0) {
-    r.warnings.push(`${s.droppedBySockscope} packet(s) dropped because the analysis fell behind the capture: findings may be missing or wrong; narrow the capture filter (-f)`);
+    r.warnings.push(
+      `${s.droppedBySockscope} packet(s) dropped because the analysis fell behind the capture: findings may be missing or wrong; narrow the capture filter (-f)`,
+    );
   }
   if (!s.kernelDropsKnown) {
-    r.warnings.push(`${backend.name} cannot read the kernel's drop counter: packets the kernel dropped are not counted here ` +
-      `(measured: up to 8 % at 100 k packets/s with the default -B); --via tcpdump counts them`);
+    r.warnings.push(
+      `${backend.name} cannot read the kernel's drop counter: packets the kernel dropped are not counted here ` +
+        `(measured: up to 8 % at 100 k packets/s with the default -B); --via tcpdump counts them`,
+    );
   }
   if (s.wallOffsetMs !== null && Math.abs(s.wallOffsetMs) > 100) {
-    r.warnings.push(`the wall clock moved ${(s.wallOffsetMs / 1000).toFixed(3)} s against the monotonic clock during the capture (a clock step): times are monotonic from the start`);
+    r.warnings.push(
+      `the wall clock moved ${(s.wallOffsetMs / 1000).toFixed(3)} s against the monotonic clock during the capture (a clock step): times are monotonic from the start`,
+    );
   }
   return r;
 }
 
 function renderLiveSection(
-  session: LiveSession, backend: LiveBackend, end: LiveEnd, writer: PcapWriter | null, o: ReturnType<typeof liveOptions>, st: Style,
+  session: LiveSession,
+  backend: LiveBackend,
+  end: LiveEnd,
+  writer: PcapWriter | null,
+  o: ReturnType<typeof liveOptions>,
+  st: Style,
 ): string {
   const s = end.stats;
   const lines = [st.bold("Live capture")];
@@ -420,20 +549,30 @@ function renderLiveSection(
     lines.push(`  timestamps: the kernel's, from ${backend.name}`);
   }
   if (s.receivedByFilter !== null || s.droppedByKernel !== null) {
-    lines.push(`  packets: ${session.packets} analysed; ${backend.name}: ${s.delivered ?? "?"} captured, ${s.receivedByFilter ?? "?"} received by filter, ` +
-      `${s.droppedByKernel ?? "?"} dropped by kernel${s.droppedByInterface !== null ? `, ${s.droppedByInterface} dropped by interface` : ""}`);
+    lines.push(
+      `  packets: ${session.packets} analysed; ${backend.name}: ${s.delivered ?? "?"} captured, ${s.receivedByFilter ?? "?"} received by filter, ` +
+        `${s.droppedByKernel ?? "?"} dropped by kernel${s.droppedByInterface !== null ? `, ${s.droppedByInterface} dropped by interface` : ""}`,
+    );
   } else {
-    lines.push(`  packets: ${session.packets} analysed; the kernel's drops: not counted, libpcap's counters are not available through cap ` +
-      `(--via tcpdump reports them); ${s.droppedByInterface ?? "?"} dropped by interface, ${s.droppedBySockscope ?? 0} dropped by sockscope (analysis fell behind)`);
+    lines.push(
+      `  packets: ${session.packets} analysed; the kernel's drops: not counted, libpcap's counters are not available through cap ` +
+        `(--via tcpdump reports them); ${s.droppedByInterface ?? "?"} dropped by interface, ${s.droppedBySockscope ?? 0} dropped by sockscope (analysis fell behind)`,
+    );
   }
   lines.push(`  dropped: ${totalDropped(s)} packet(s) in all${s.kernelDropsKnown ? "" : " that could be counted"}`);
-  lines.push(`  flows: ${session.flowsEndedLive} ended while capturing (closed and quiet ${session.expire.lingerSec} s, or idle ` +
-    `${session.expire.idleSec} s TCP / ${session.expire.udpIdleSec} s UDP), ${session.flowsOpenAtEnd} open at the end`);
-  lines.push(`  findings: ${session.findingsReported}, each printed with its explanation as it was reported (sockscope explain KIND repeats it)`);
+  lines.push(
+    `  flows: ${session.flowsEndedLive} ended while capturing (closed and quiet ${session.expire.lingerSec} s, or idle ` +
+      `${session.expire.idleSec} s TCP / ${session.expire.udpIdleSec} s UDP), ${session.flowsOpenAtEnd} open at the end`,
+  );
+  lines.push(
+    `  findings: ${session.findingsReported}, each printed with its explanation as it was reported (sockscope explain KIND repeats it)`,
+  );
   if (writer !== null) {
-    lines.push(writer.failure
-      ? `  saved: ${o.write} (the first ${writer.savedPackets} packets, classic pcap; writing failed: ${writer.failure.code ?? writer.failure.message})`
-      : `  saved: ${o.write} (${writer.packets} packets, classic pcap; frame numbers as above)`);
+    lines.push(
+      writer.failure
+        ? `  saved: ${o.write} (the first ${writer.savedPackets} packets, classic pcap; writing failed: ${writer.failure.code ?? writer.failure.message})`
+        : `  saved: ${o.write} (${writer.packets} packets, classic pcap; frame numbers as above)`,
+    );
   }
   return lines.join("\n");
 }
@@ -442,12 +581,19 @@ export async function interfacesCommand(args: string[]): Promise<number> {
   let v: { format?: string; help?: boolean };
   try {
     let positionals: string[];
-    ({ values: v, positionals } = parseCommandArgs("interfaces", args, { format: { type: "string", short: "F" }, help: { type: "boolean", short: "h" } }));
-    if (positionals.length > 0) return usageFail(`interfaces takes no arguments (got "${positionals[0]}")`, "interfaces");
+    ({ values: v, positionals } = parseCommandArgs("interfaces", args, {
+      format: { type: "string", short: "F" },
+      help: { type: "boolean", short: "h" },
+    }));
+    if (positionals.length > 0)
+      return usageFail(`interfaces takes no arguments (got "${positionals[0]}")`, "interfaces");
   } catch (e) {
     return usageFail((e as Error).message, "interfaces");
   }
-  if (v.help) { process.stdout.write(INTERFACES_HELP + "\n"); return EXIT_OK; }
+  if (v.help) {
+    process.stdout.write(INTERFACES_HELP + "\n");
+    return EXIT_OK;
+  }
   const format = v.format ?? "text";
   if (format !== "text" && format !== "json") return usageFail("--format must be text or json", "interfaces");
   const list = listInterfaces();
@@ -458,7 +604,9 @@ export async function interfacesCommand(args: string[]): Promise<number> {
   const w = Math.max(4, ...list.interfaces.map((i) => i.name.length));
   const rows = list.interfaces.map((i) => {
     const state = i.up === null ? "-" : i.up ? "up" : "down";
-    const what = [i.loopback ? "loopback" : "", i.addresses.join(", "), i.description ?? ""].filter((x) => x !== "").join("  ");
+    const what = [i.loopback ? "loopback" : "", i.addresses.join(", "), i.description ?? ""]
+      .filter((x) => x !== "")
+      .join("  ");
     return `${i.name.padEnd(w)}  ${state.padEnd(4)}  ${what}`;
   });
   process.stdout.write(rows.join("\n") + "\n");

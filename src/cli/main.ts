@@ -13,8 +13,24 @@ import { CaptureError } from "../capture/errors.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
-import { analyzeCapture, defaultJobs, jobsFor, MIN_BYTES_PER_JOB, runCapture, type RunOptions } from "../run/pipeline.js";
-import { analysisWarnings, buildReport, buildReportFrom, hasFilter, matchesFilter, flowReport, type FlowFilter, type Report } from "../report/model.js";
+import {
+  analyzeCapture,
+  defaultJobs,
+  jobsFor,
+  MIN_BYTES_PER_JOB,
+  runCapture,
+  type RunOptions,
+} from "../run/pipeline.js";
+import {
+  analysisWarnings,
+  buildReport,
+  buildReportFrom,
+  hasFilter,
+  matchesFilter,
+  flowReport,
+  type FlowFilter,
+  type Report,
+} from "../report/model.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
@@ -166,8 +182,10 @@ function runOptions(v: Record<string, unknown>, progress: Progress, select: Pack
     if (!(t > 0)) throw new UsageError(`--frag-timeout takes a number of seconds, not "${String(v["frag-timeout"])}"`);
     o.fragmentTimeoutSec = t;
   }
-  if (v["max-frag-datagrams"] !== undefined) o.maxPendingDatagrams = Math.max(1, positiveInt("--max-frag-datagrams", v["max-frag-datagrams"] as string));
-  if (v["max-frag-bytes"] !== undefined) o.maxFragmentBytes = Math.max(1, positiveInt("--max-frag-bytes", v["max-frag-bytes"] as string));
+  if (v["max-frag-datagrams"] !== undefined)
+    o.maxPendingDatagrams = Math.max(1, positiveInt("--max-frag-datagrams", v["max-frag-datagrams"] as string));
+  if (v["max-frag-bytes"] !== undefined)
+    o.maxFragmentBytes = Math.max(1, positiveInt("--max-frag-bytes", v["max-frag-bytes"] as string));
   return o;
 }
 
@@ -199,11 +217,16 @@ function reportProblems(report: Report, info: CaptureInfo): void {
 function writeLinesToFile(path: string, lines: Iterable<string>): void {
   const fd = openSync(path, "w");
   try {
-    let buf: string[] = [], size = 0;
+    let buf: string[] = [],
+      size = 0;
     for (const l of lines) {
       buf.push(l);
       size += l.length + 1;
-      if (size > 1 << 20) { writeSync(fd, buf.join("\n") + "\n"); buf = []; size = 0; }
+      if (size > 1 << 20) {
+        writeSync(fd, buf.join("\n") + "\n");
+        buf = [];
+        size = 0;
+      }
     }
     if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
   } finally {
@@ -215,26 +238,42 @@ function writeLinesToFile(path: string, lines: Iterable<string>): void {
 function cappedJobs(requested: number, input: string, quiet: boolean): number {
   const { jobs, cappedBy, size, cores } = jobsFor(input, requested);
   if (cappedBy === null || quiet) return jobs;
-  const why = cappedBy === "stdin" ? "standard input is read once, by one thread"
-    : cappedBy === "size" ? `a ${formatSize(size!)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
-    : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
+  const why =
+    cappedBy === "stdin"
+      ? "standard input is read once, by one thread"
+      : cappedBy === "size"
+        ? `a ${formatSize(size!)} capture gets one thread per ${MIN_BYTES_PER_JOB >> 20} MB`
+        : `this machine has ${cores} core${cores === 1 ? "" : "s"}`;
   process.stderr.write(`sockscope: --jobs ${requested}: using ${jobs} thread${jobs === 1 ? "" : "s"} (${why})\n`);
   return jobs;
 }
 
 async function analyzeCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseCommandArgs("analyze", args, { ...COMMON_OPTIONS, brief: { type: "boolean" }, all: { type: "boolean" }, jobs: { type: "string", short: "j" }, output: { type: "string", short: "o" } });
+  const { values: v, positionals } = parseCommandArgs("analyze", args, {
+    ...COMMON_OPTIONS,
+    brief: { type: "boolean" },
+    all: { type: "boolean" },
+    jobs: { type: "string", short: "j" },
+    output: { type: "string", short: "o" },
+  });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html"]);
   const output = v.output;
-  if (format === "html" && output === undefined && process.stdout.isTTY) throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
+  if (format === "html" && output === undefined && process.stdout.isTTY)
+    throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
   const { input, select } = captureArgs("analyze", v, positionals);
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
   const series = html !== null ? new html.SeriesCollector() : null;
-  const jobs = v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
-  const { info, result, selected } = await analyzeCapture(input, series === null ? { ...runOptions(v, progress, select), jobs } : { ...runOptions(v, progress, select), observer: series.observe });
+  const jobs =
+    v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
+  const { info, result, selected } = await analyzeCapture(
+    input,
+    series === null
+      ? { ...runOptions(v, progress, select), jobs }
+      : { ...runOptions(v, progress, select), observer: series.observe },
+  );
   progress.done();
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
@@ -243,9 +282,20 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const noFlow = missingFlow(filter, result.flows, report);
   if (noFlow !== null) return fail(noFlow);
   // JSON goes out line by line: one string of a big capture's report would not fit in memory.
-  const lines: Iterable<string> = format === "json" ? reportJsonLines(report)
-    : [html !== null ? html.renderHtml(report, series).replace(/\n$/, "")
-      : (await import("../report/text.js")).renderText(report, { style: styleFor(process.stdout, v["no-color"] === true || output !== undefined), brief: v.brief === true, all: v.all === true }).trimEnd()];
+  const lines: Iterable<string> =
+    format === "json"
+      ? reportJsonLines(report)
+      : [
+          html !== null
+            ? html.renderHtml(report, series).replace(/\n$/, "")
+            : (await import("../report/text.js"))
+                .renderText(report, {
+                  style: styleFor(process.stdout, v["no-color"] === true || output !== undefined),
+                  brief: v.brief === true,
+                  all: v.all === true,
+                })
+                .trimEnd(),
+        ];
   if (output !== undefined) {
     try {
       writeLinesToFile(output, lines);
@@ -332,7 +382,10 @@ async function packetsCommand(args: string[]): Promise<number> {
         if (filtering) {
           if (flow === null) return;
           let k = keep.get(flow.id);
-          if (k === undefined) { k = matchesFilter(flowReport(flow), filter); keep.set(flow.id, k); }
+          if (k === undefined) {
+            k = matchesFilter(flowReport(flow), filter);
+            keep.set(flow.id, k);
+          }
           if (!k) return;
         }
         const line = packetLine(rec, p, flow, dir, seg, tags.get(rec.frame) ?? noTags);
@@ -344,7 +397,8 @@ async function packetsCommand(args: string[]): Promise<number> {
     printCaptureProblems(first.info, null);
     reportProblems(buildReport(first.info, first.engine), first.info);
     // Ctrl-C while printing: the listing ends early (an earlier one is the first pass's, printed above).
-    if (first.info.interrupted === undefined && second.info.interrupted !== undefined) process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
+    if (first.info.interrupted === undefined && second.info.interrupted !== undefined)
+      process.stderr.write(`sockscope: ${second.info.interrupted}\n`);
     return EXIT_OK;
   } finally {
     spool?.remove();
@@ -366,31 +420,52 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd !== "live") exitQuietlyOnClosedPipe(); // live stops its capture in order instead
   try {
     switch (cmd) {
-      case undefined: case "-h": case "--help": case "help":
+      case undefined:
+      case "-h":
+      case "--help":
+      case "help":
         return help(rest[0] !== undefined && HELP[rest[0]] ? rest[0] : "main");
-      case "-V": case "--version": case "version":
+      case "-V":
+      case "--version":
+      case "version":
         process.stdout.write(`sockscope ${VERSION}\n`);
         return EXIT_OK;
-      case "analyze": return await analyzeCommand(rest);
-      case "flows": return await flowsCommand(rest);
-      case "packets": return await packetsCommand(rest);
+      case "analyze":
+        return await analyzeCommand(rest);
+      case "flows":
+        return await flowsCommand(rest);
+      case "packets":
+        return await packetsCommand(rest);
       // Commands beyond the offline reports load on demand: start-up is part of every run.
-      case "explain": return (await import("./explain.js")).explainCommand(rest, HELP.explain!);
-      case "live": return await (await import("./live.js")).liveCommand(rest);
-      case "interfaces": return await (await import("./live.js")).interfacesCommand(rest);
-      case "check": return await (await import("./check.js")).checkCommand(rest);
+      case "explain":
+        return (await import("./explain.js")).explainCommand(rest, HELP.explain!);
+      case "live":
+        return await (await import("./live.js")).liveCommand(rest);
+      case "interfaces":
+        return await (await import("./live.js")).interfacesCommand(rest);
+      case "check":
+        return await (await import("./check.js")).checkCommand(rest);
       default:
-        throw new UsageError(`unknown command "${cmd}"; commands: analyze, flows, packets, explain, check, live, interfaces`);
+        throw new UsageError(
+          `unknown command "${cmd}"; commands: analyze, flows, packets, explain, check, live, interfaces`,
+        );
     }
   } catch (e) {
     if (e instanceof CaptureError || e instanceof FilterError) return fail(e.message);
-    if (e instanceof UsageError) return fail(e.command === undefined ? `${e.message} (see sockscope --help)` : `${e.command}: ${e.message} (see sockscope ${e.command} --help)`);
+    if (e instanceof UsageError)
+      return fail(
+        e.command === undefined
+          ? `${e.message} (see sockscope --help)`
+          : `${e.command}: ${e.message} (see sockscope ${e.command} --help)`,
+      );
     throw e;
   }
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (e: unknown) => {
     // A bug, not bad input: say so plainly, with the stack for the bug report.
     process.stderr.write(`sockscope: internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);

@@ -30,11 +30,16 @@ export function closestNames(name: string, candidates: readonly string[], max = 
       if (d <= Math.max(1, Math.floor(Math.min(n.length, l.length) / 3))) scored.push([c, d]);
     }
   }
-  return scored.sort((a, b) => a[1] - b[1] || a[0].length - b[0].length).slice(0, max).map(([c]) => c);
+  return scored
+    .sort((a, b) => a[1] - b[1] || a[0].length - b[0].length)
+    .slice(0, max)
+    .map(([c]) => c);
 }
 
 /** " (did you mean a or b?)", or "" when nothing is close. */
 export function didYouMean(name: string, candidates: readonly string[]): string {
   const c = closestNames(name, candidates);
-  return c.length === 0 ? "" : `; did you mean ${c.length === 1 ? c[0] : `${c.slice(0, -1).join(", ")} or ${c.at(-1)}`}?`;
+  return c.length === 0
+    ? ""
+    : `; did you mean ${c.length === 1 ? c[0] : `${c.slice(0, -1).join(", ")} or ${c.at(-1)}`}?`;
 }

@@ -10,12 +10,19 @@ export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): st
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${ipv4ToString(w3)}`;
   }
-  let bestStart = -1, bestLen = 0;
+  let bestStart = -1,
+    bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = g.map((x) => x!.toString(16));
@@ -28,7 +35,14 @@ export function addressToString(version: number, w0: number, w1: number, w2: num
 }
 
 /** "ip:port", IPv6 in brackets (as in URLs and as tcpdump users expect). */
-export function endpointToString(version: number, w0: number, w1: number, w2: number, w3: number, port: number): string {
+export function endpointToString(
+  version: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+  port: number,
+): string {
   const a = addressToString(version, w0, w1, w2, w3);
   if (port < 0) return a;
   return version === 6 ? `[${a}]:${port}` : `${a}:${port}`;

@@ -20,33 +20,44 @@ export class PacketDecoder {
   decode(rec: PacketRecord, time = rec.time): DecodedPacket {
     const p = this.packet;
     // Decoders read the record in place: `b` is the reader's chunk, the record is b[start, end).
-    const b = rec.buf, start = rec.start, end = rec.end;
+    const b = rec.buf,
+      start = rec.start,
+      end = rec.end;
     p.reset(b, start);
     p.snapCut = rec.capLen < rec.origLen;
     let version = decodeLink(b, start, end, rec.linkType, p);
     if (version === 0) return p;
-    let ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, end, p, rec.origLen) : decodeIPv6(b, p.l3Offset, end, p, rec.origLen);
+    let ipEnd =
+      version === 4 ? decodeIPv4(b, p.l3Offset, end, p, rec.origLen) : decodeIPv6(b, p.l3Offset, end, p, rec.origLen);
     if (ipEnd < 0) return p;
     // Tunnels: decode what travelled inside, keeping the outer VLAN.
     const t = this.tunnel;
     while (!p.isFragment && p.tunnelDepth < MAX_TUNNEL_DEPTH) {
       decodeTunnel(b, p.l4Offset, ipEnd, p.ipProto, p, t);
       if (t.kind === INNER_NONE) break;
-      const depth = p.tunnelDepth + 1, vlan = p.vlan, innerEnd = ipEnd;
+      const depth = p.tunnelDepth + 1,
+        vlan = p.vlan,
+        innerEnd = ipEnd;
       const origLen = rec.origLen - (end - innerEnd);
       p.reset(b, start);
       p.snapCut = rec.capLen < rec.origLen;
       p.tunnelDepth = depth;
       p.vlan = vlan;
       if (t.kind === INNER_ETHERNET) {
-        if (innerEnd - t.offset < 14) { p.short("link", t.offset, 14, innerEnd - t.offset); return p; }
+        if (innerEnd - t.offset < 14) {
+          p.short("link", t.offset, 14, innerEnd - t.offset);
+          return p;
+        }
         version = etherPayload(b, t.offset + 12, p, innerEnd);
       } else {
         p.l3Offset = t.offset;
         version = t.offset < innerEnd ? b[t.offset]! >> 4 : 0;
       }
       if (version !== 4 && version !== 6) return p;
-      ipEnd = version === 4 ? decodeIPv4(b, p.l3Offset, innerEnd, p, origLen) : decodeIPv6(b, p.l3Offset, innerEnd, p, origLen);
+      ipEnd =
+        version === 4
+          ? decodeIPv4(b, p.l3Offset, innerEnd, p, origLen)
+          : decodeIPv6(b, p.l3Offset, innerEnd, p, origLen);
       if (ipEnd < 0) return p;
     }
     if (!p.isFragment) {

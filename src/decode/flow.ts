@@ -11,9 +11,7 @@
  * for output. A pure SYN with a new ISN on a 4-tuple whose connection has ended starts a
  * new flow (an incarnation) linked to the old one through `previous`.
  */
-import {
-  DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN,
-} from "./packet.js";
+import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "./packet.js";
 import { endpointToString } from "./address.js";
 
 /** Signed distance a - b in 32-bit sequence space. */
@@ -136,7 +134,14 @@ export class Flow {
 
   endpointName(role: Role): string {
     const a = role === "client" ? this.client : this.server;
-    return endpointToString(this.ipVersion, a[0]!, a[1]!, a[2]!, a[3]!, role === "client" ? this.clientPort : this.serverPort);
+    return endpointToString(
+      this.ipVersion,
+      a[0]!,
+      a[1]!,
+      a[2]!,
+      a[3]!,
+      role === "client" ? this.clientPort : this.serverPort,
+    );
   }
 
   /** Who closed first and how; the answer to "which side will sit in TIME_WAIT". */
@@ -149,19 +154,23 @@ export class Flow {
       if (sf === 0 || (cf !== 0 && cf < sf)) return { role: "client", frame: cf };
       return { role: "server", frame: sf };
     };
-    const fin = firstOf("fin"), rst = firstOf("rst");
-    if (fin !== null && (rst === null || fin.frame < rst.frame)) return { first: fin.role, how: "FIN", frame: fin.frame };
+    const fin = firstOf("fin"),
+      rst = firstOf("rst");
+    if (fin !== null && (rst === null || fin.frame < rst.frame))
+      return { first: fin.role, how: "FIN", frame: fin.frame };
     if (rst !== null) return { first: rst.role, how: "RST", frame: rst.frame };
     return { first: null, how: "none", frame: 0 };
   }
 
   /** RFC 793 state each side was left in when the capture ended (as far as the wire tells). */
   socketState(dir: number): string {
-    const me = this.ep[dir]!, peer = this.ep[1 - dir]!;
+    const me = this.ep[dir]!,
+      peer = this.ep[1 - dir]!;
     if (this.proto !== L4_TCP) return "-";
     if (me.rstFrame !== 0 || peer.rstFrame !== 0) return "CLOSED (reset)";
     if (!me.seen && !peer.seen) return "-";
-    const iFinned = me.finFrame !== 0, peerFinned = peer.finFrame !== 0;
+    const iFinned = me.finFrame !== 0,
+      peerFinned = peer.finFrame !== 0;
     if (!iFinned && !peerFinned) {
       if (me.synSeen && !peer.synSeen) return dir === DIR_CLIENT ? "SYN-SENT" : "SYN-RECEIVED";
       return "ESTABLISHED";
@@ -316,7 +325,10 @@ export class FlowTable {
   private clock = -Infinity;
   private nextSweep = -Infinity;
 
-  constructor(private readonly listener: FlowListener, private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS }) {
+  constructor(
+    private readonly listener: FlowListener,
+    private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS },
+  ) {
     this.retireAfterSec = limits.retireAfterSec ?? Infinity;
   }
 
@@ -348,7 +360,8 @@ export class FlowTable {
 
   /** Retires `flow` if it is closed, retirable and quiet for `retireAfterSec` by the clock. */
   private retireIfDue(flow: Flow): void {
-    if (!flow.retired && flow.endedFrame !== 0 && this.clock - flow.lastTime >= this.retireAfterSec && retirable(flow)) this.retire(flow);
+    if (!flow.retired && flow.endedFrame !== 0 && this.clock - flow.lastTime >= this.retireAfterSec && retirable(flow))
+      this.retire(flow);
   }
 
   private retire(flow: Flow): void {
@@ -377,7 +390,12 @@ export class FlowTable {
       flow = this.findActive(p, hash);
     }
     if (flow !== null) this.retireIfDue(flow);
-    if (flow !== null && p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
+    if (
+      flow !== null &&
+      p.l4 === L4_TCP &&
+      (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN &&
+      isNewIncarnation(flow, p)
+    ) {
       const old = flow;
       this.remove(old);
       this.listener.flowEnded(old, "replaced");
@@ -387,8 +405,12 @@ export class FlowTable {
     } else {
       this.segment.newIncarnation = false;
     }
-    if (flow === null && this.vlansSeen.size <= MAX_VLANS_JOINED &&
-        (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))) flow = this.joinAcrossVlans(p);
+    if (
+      flow === null &&
+      this.vlansSeen.size <= MAX_VLANS_JOINED &&
+      (this.vlansSeen.size > 1 || (this.vlansSeen.size === 1 && !this.vlansSeen.has(p.vlan)))
+    )
+      flow = this.joinAcrossVlans(p);
     if (flow === null && this.recent.size > 0) flow = this.reincarnate(hash, p, frame, time);
     if (flow === null) flow = this.create(hash, p, frame, time);
     if (flow === null) {
@@ -409,11 +431,18 @@ export class FlowTable {
   /** Updates TCP endpoint state for a segment of `flow` and fills `this.segment`. */
   trackTcp(flow: Flow, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
     const seg = this.segment;
-    const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+    const me = flow.ep[dir]!,
+      peer = flow.ep[1 - dir]!;
     const flags = p.tcpFlags;
-    const seq = p.seq, len = p.payloadLen;
-    seg.frame = frame; seg.time = time; seg.dir = dir; seg.flags = flags; seg.len = len;
-    seg.seq = seq; seg.ack = p.ack;
+    const seq = p.seq,
+      len = p.payloadLen;
+    seg.frame = frame;
+    seg.time = time;
+    seg.dir = dir;
+    seg.flags = flags;
+    seg.len = len;
+    seg.seq = seq;
+    seg.ack = p.ack;
     if (flags & TH_SYN) {
       if (!me.synSeen || seqDiff(seq, me.isn) !== 0) {
         me.synSeen = true;
@@ -441,7 +470,11 @@ export class FlowTable {
       if (flags & TH_ACK) {
         // SYN-ACK: scaling is in force only if both SYNs carried the option.
         flow.wscaleKnown = me.wscale >= 0 && peer.wscale >= 0;
-        if (!flow.wscaleKnown) { me.wscale = 0; peer.wscale = 0; flow.wscaleKnown = peer.synSeen; }
+        if (!flow.wscaleKnown) {
+          me.wscale = 0;
+          peer.wscale = 0;
+          flow.wscaleKnown = peer.synSeen;
+        }
         // RFC 7323 §2.3: a shift above 14 is treated as 14.
         me.winMultiplier = 2 ** Math.min(me.wscale, 14);
         peer.winMultiplier = 2 ** Math.min(peer.wscale, 14);
@@ -456,7 +489,7 @@ export class FlowTable {
       }
       me.nextSeq = seq;
     }
-    if ((flags & TH_ACK) && !peer.baseKnown) {
+    if (flags & TH_ACK && !peer.baseKnown) {
       // The peer has not sent yet: its first unacknowledged byte is this ack.
       peer.isn = (p.ack - 1) >>> 0;
       peer.baseKnown = true;
@@ -478,12 +511,12 @@ export class FlowTable {
         peer.finAckedTime = time;
       }
     }
-    if ((flags & TH_FIN) && me.finFrame === 0) {
+    if (flags & TH_FIN && me.finFrame === 0) {
       me.finFrame = frame;
       me.finTime = time;
       me.finSeq = (seq + len) >>> 0;
     }
-    if ((flags & TH_RST) && me.rstFrame === 0) {
+    if (flags & TH_RST && me.rstFrame === 0) {
       me.rstFrame = frame;
       me.rstTime = time;
     }
@@ -491,7 +524,7 @@ export class FlowTable {
       // A reset's window (often 0) is no advertisement. Windows in SYN segments are never
       // scaled (RFC 7323 §2.2).
       me.win = p.win;
-      me.winScaled = (flags & TH_SYN) || !flow.wscaleKnown ? p.win : p.win * me.winMultiplier;
+      me.winScaled = flags & TH_SYN || !flow.wscaleKnown ? p.win : p.win * me.winMultiplier;
     }
     me.payloadBytes += len;
     me.lastTime = time;
@@ -515,7 +548,21 @@ export class FlowTable {
    */
   lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow | null {
     const q = icmp.quoted;
-    const s = this.fill(icmp.vlan, q.proto, q.ipVersion, q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
+    const s = this.fill(
+      icmp.vlan,
+      q.proto,
+      q.ipVersion,
+      q.src0,
+      q.src1,
+      q.src2,
+      q.src3,
+      q.srcPort,
+      q.dst0,
+      q.dst1,
+      q.dst2,
+      q.dst3,
+      q.dstPort,
+    );
     const hash = flowHash(s);
     const found = this.findActive(s, hash);
     if (found !== null) {
@@ -528,8 +575,30 @@ export class FlowTable {
   }
 
   /** The active flow with these endpoints (either order), without creating one. */
-  find(vlan: number, proto: number, version: number, src: readonly number[], sport: number, dst: readonly number[], dport: number): Flow | null {
-    const s = this.fill(vlan, proto, version, src[0]!, src[1]!, src[2]!, src[3]!, sport, dst[0]!, dst[1]!, dst[2]!, dst[3]!, dport);
+  find(
+    vlan: number,
+    proto: number,
+    version: number,
+    src: readonly number[],
+    sport: number,
+    dst: readonly number[],
+    dport: number,
+  ): Flow | null {
+    const s = this.fill(
+      vlan,
+      proto,
+      version,
+      src[0]!,
+      src[1]!,
+      src[2]!,
+      src[3]!,
+      sport,
+      dst[0]!,
+      dst[1]!,
+      dst[2]!,
+      dst[3]!,
+      dport,
+    );
     const flow = this.findActive(s, flowHash(s));
     if (flow !== null) this.retireIfDue(flow);
     return flow;
@@ -604,13 +673,37 @@ export class FlowTable {
   }
 
   /** A scratch packet with just the fields flow lookup reads (roles guessed: no SYN). */
-  private fill(vlan: number, proto: number, version: number, s0: number, s1: number, s2: number, s3: number, sport: number,
-    d0: number, d1: number, d2: number, d3: number, dport: number): DecodedPacket {
+  private fill(
+    vlan: number,
+    proto: number,
+    version: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    sport: number,
+    d0: number,
+    d1: number,
+    d2: number,
+    d3: number,
+    dport: number,
+  ): DecodedPacket {
     const s = this.scratch;
     s.reset(s.bytes, 0);
-    s.vlan = vlan; s.l4 = proto; s.ipProto = proto; s.ipVersion = version;
-    s.src0 = s0; s.src1 = s1; s.src2 = s2; s.src3 = s3; s.srcPort = sport;
-    s.dst0 = d0; s.dst1 = d1; s.dst2 = d2; s.dst3 = d3; s.dstPort = dport;
+    s.vlan = vlan;
+    s.l4 = proto;
+    s.ipProto = proto;
+    s.ipVersion = version;
+    s.src0 = s0;
+    s.src1 = s1;
+    s.src2 = s2;
+    s.src3 = s3;
+    s.srcPort = sport;
+    s.dst0 = d0;
+    s.dst1 = d1;
+    s.dst2 = d2;
+    s.dst3 = d3;
+    s.dstPort = dport;
     return s;
   }
 
@@ -652,7 +745,8 @@ export class FlowTable {
 
   private activeFlows(): Flow[] {
     const out: Flow[] = [];
-    for (const head of this.buckets.values()) for (let f: Flow | null = head; f !== null; f = f.nextInBucket) out.push(f);
+    for (const head of this.buckets.values())
+      for (let f: Flow | null = head; f !== null; f = f.nextInBucket) out.push(f);
     return out;
   }
 
@@ -677,12 +771,19 @@ export class FlowTable {
   }
 
   /** Creates a flow; null when the table is full and no flow is idle enough to make room. */
-  private create(hash: number, p: DecodedPacket, frame: number, time: number, previous: Flow | null = null): Flow | null {
+  private create(
+    hash: number,
+    p: DecodedPacket,
+    frame: number,
+    time: number,
+    previous: Flow | null = null,
+  ): Flow | null {
     if (this.active >= this.limits.maxFlows && !this.makeRoom(time)) return null;
-    const src = [p.src0, p.src1, p.src2, p.src3], dst = [p.dst0, p.dst1, p.dst2, p.dst3];
+    const src = [p.src0, p.src1, p.src2, p.src3],
+      dst = [p.dst0, p.dst1, p.dst2, p.dst3];
     let srcIsClient: boolean;
     let guessed = false;
-    if (p.l4 === L4_TCP && (p.tcpFlags & TH_SYN)) {
+    if (p.l4 === L4_TCP && p.tcpFlags & TH_SYN) {
       srcIsClient = (p.tcpFlags & TH_ACK) === 0;
     } else {
       guessed = true;
@@ -778,7 +879,8 @@ function isFromClient(flow: Flow, p: DecodedPacket): boolean {
  * first packet is the client, as Zeek assumes.
  */
 function guessSrcIsClient(p: DecodedPacket): boolean {
-  const s = p.srcPort, d = p.dstPort;
+  const s = p.srcPort,
+    d = p.dstPort;
   if (s < WELL_KNOWN_PORT_LIMIT && d >= WELL_KNOWN_PORT_LIMIT) return false;
   if (d < WELL_KNOWN_PORT_LIMIT && s >= WELL_KNOWN_PORT_LIMIT) return true;
   if (p.l4 === L4_UDP) return true;
@@ -810,11 +912,31 @@ function mixEndpoint(w0: number, w1: number, w2: number, w3: number, port: numbe
 /** The packet belongs to the flow: same VLAN, protocol and endpoints in either direction. */
 function sameEndpoints(f: Flow, p: DecodedPacket, vlan: number = f.vlan): boolean {
   if (f.proto !== p.l4 || vlan !== p.vlan || f.ipVersion !== p.ipVersion) return false;
-  const c = f.client, s = f.server;
-  if (p.srcPort === f.clientPort && p.dstPort === f.serverPort &&
-      p.src0 === c[0] && p.dst0 === s[0] && p.src1 === c[1] && p.dst1 === s[1] &&
-      p.src2 === c[2] && p.dst2 === s[2] && p.src3 === c[3] && p.dst3 === s[3]) return true;
-  return p.srcPort === f.serverPort && p.dstPort === f.clientPort &&
-    p.src0 === s[0] && p.dst0 === c[0] && p.src1 === s[1] && p.dst1 === c[1] &&
-    p.src2 === s[2] && p.dst2 === c[2] && p.src3 === s[3] && p.dst3 === c[3];
+  const c = f.client,
+    s = f.server;
+  if (
+    p.srcPort === f.clientPort &&
+    p.dstPort === f.serverPort &&
+    p.src0 === c[0] &&
+    p.dst0 === s[0] &&
+    p.src1 === c[1] &&
+    p.dst1 === s[1] &&
+    p.src2 === c[2] &&
+    p.dst2 === s[2] &&
+    p.src3 === c[3] &&
+    p.dst3 === s[3]
+  )
+    return true;
+  return (
+    p.srcPort === f.serverPort &&
+    p.dstPort === f.clientPort &&
+    p.src0 === s[0] &&
+    p.dst0 === c[0] &&
+    p.src1 === s[1] &&
+    p.dst1 === c[1] &&
+    p.src2 === s[2] &&
+    p.dst2 === c[2] &&
+    p.src3 === s[3] &&
+    p.dst3 === c[3]
+  );
 }

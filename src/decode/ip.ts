@@ -34,19 +34,34 @@ function u32(b: Uint8Array, at: number): number {
  */
 export function decodeIPv4(b: Uint8Array, at: number, end: number, p: DecodedPacket, origLen: number): number {
   const avail = end - at;
-  if (avail < 20) { p.short("ipv4", at, 20, avail); return -1; }
+  if (avail < 20) {
+    p.short("ipv4", at, 20, avail);
+    return -1;
+  }
   const vihl = b[at]!;
   const ihl = (vihl & 0x0f) * 4;
-  if (vihl >> 4 !== 4) { p.issue("ipv4", "version is not 4", at, 4, vihl >> 4); return -1; }
-  if (ihl < 20) { p.issue("ipv4", "header length below 20", at, 20, ihl); return -1; }
-  if (avail < ihl) { p.short("ipv4", at, ihl, avail); return -1; }
+  if (vihl >> 4 !== 4) {
+    p.issue("ipv4", "version is not 4", at, 4, vihl >> 4);
+    return -1;
+  }
+  if (ihl < 20) {
+    p.issue("ipv4", "header length below 20", at, 20, ihl);
+    return -1;
+  }
+  if (avail < ihl) {
+    p.short("ipv4", at, ihl, avail);
+    return -1;
+  }
   let total = (b[at + 2]! << 8) | b[at + 3]!;
   if (total === 0) {
     // TCP segmentation offload: the stack hands the NIC a super-segment with length 0
     // and the capture shows it before the NIC fills the length in. Use what arrived.
     total = origLen - (at - p.base);
   }
-  if (total < ihl) { p.issue("ipv4", "total length below header length", at, ihl, total); return -1; }
+  if (total < ihl) {
+    p.issue("ipv4", "total length below header length", at, ihl, total);
+    return -1;
+  }
   if (total > avail && !p.snapCut) {
     // The whole frame was captured, yet the header claims more: believe the frame, as
     // tshark does ("total length exceeds packet length").
@@ -73,8 +88,14 @@ export function decodeIPv4(b: Uint8Array, at: number, end: number, p: DecodedPac
 
 export function decodeIPv6(b: Uint8Array, at: number, bufEnd: number, p: DecodedPacket, origLen: number): number {
   const avail = bufEnd - at;
-  if (avail < 40) { p.short("ipv6", at, 40, avail); return -1; }
-  if (b[at]! >> 4 !== 6) { p.issue("ipv6", "version is not 6", at, 6, b[at]! >> 4); return -1; }
+  if (avail < 40) {
+    p.short("ipv6", at, 40, avail);
+    return -1;
+  }
+  if (b[at]! >> 4 !== 6) {
+    p.issue("ipv6", "version is not 6", at, 6, b[at]! >> 4);
+    return -1;
+  }
   let payloadLen = (b[at + 4]! << 8) | b[at + 5]!;
   // Payload length 0 with a hop-by-hop header means a jumbogram (RFC 2675), and TSO
   // captures show 0 as well: use what arrived.
@@ -86,8 +107,14 @@ export function decodeIPv6(b: Uint8Array, at: number, bufEnd: number, p: Decoded
   p.ipVersion = 6;
   p.ipTotalLen = 40 + payloadLen;
   p.ttl = b[at + 7]!;
-  p.src0 = u32(b, at + 8); p.src1 = u32(b, at + 12); p.src2 = u32(b, at + 16); p.src3 = u32(b, at + 20);
-  p.dst0 = u32(b, at + 24); p.dst1 = u32(b, at + 28); p.dst2 = u32(b, at + 32); p.dst3 = u32(b, at + 36);
+  p.src0 = u32(b, at + 8);
+  p.src1 = u32(b, at + 12);
+  p.src2 = u32(b, at + 16);
+  p.src3 = u32(b, at + 20);
+  p.dst0 = u32(b, at + 24);
+  p.dst1 = u32(b, at + 28);
+  p.dst2 = u32(b, at + 32);
+  p.dst3 = u32(b, at + 36);
   const end = at + Math.min(40 + payloadLen, avail);
   if (avail < 40 + payloadLen) p.truncated = true;
   const off = walkIPv6Extensions(b, at + 40, end, b[at + 6]!, p);
@@ -105,9 +132,21 @@ export function decodeIPv6(b: Uint8Array, at: number, bufEnd: number, p: Decoded
  */
 export function walkIPv6Extensions(b: Uint8Array, off: number, end: number, next: number, p: DecodedPacket): number {
   for (let i = 0; ; i++) {
-    if (next !== NH_HOP_BY_HOP && next !== NH_ROUTING && next !== NH_FRAGMENT && next !== NH_AH &&
-        next !== NH_DEST_OPTS && next !== NH_MOBILITY && next !== NH_HIP && next !== NH_SHIM6) break;
-    if (i >= MAX_IPV6_EXTENSION_HEADERS) { p.issue("ipv6", "too many extension headers", off, 0, i); return -1; }
+    if (
+      next !== NH_HOP_BY_HOP &&
+      next !== NH_ROUTING &&
+      next !== NH_FRAGMENT &&
+      next !== NH_AH &&
+      next !== NH_DEST_OPTS &&
+      next !== NH_MOBILITY &&
+      next !== NH_HIP &&
+      next !== NH_SHIM6
+    )
+      break;
+    if (i >= MAX_IPV6_EXTENSION_HEADERS) {
+      p.issue("ipv6", "too many extension headers", off, 0, i);
+      return -1;
+    }
     if (end - off < 8) {
       p.issue("ipv6", p.snapCut ? "truncated" : "extension header runs past the payload", off, 8, end - off);
       return -1;

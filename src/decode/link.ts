@@ -27,21 +27,40 @@ const ETHERTYPE_PPPOE_SESSION = 0x8864;
 const MAX_VLAN_TAGS = 4;
 
 export const SUPPORTED_LINK_TYPES = new Set([
-  LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
-  LINKTYPE_LINUX_SLL2, DLT_RAW_12, DLT_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6,
+  LINKTYPE_NULL,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_RAW,
+  LINKTYPE_LOOP,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  DLT_RAW_12,
+  DLT_RAW_14,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
 ]);
 
 export function linkTypeName(lt: number): string {
   switch (lt) {
-    case LINKTYPE_NULL: return "NULL";
-    case LINKTYPE_ETHERNET: return "EN10MB";
-    case LINKTYPE_RAW: case DLT_RAW_12: case DLT_RAW_14: return "RAW";
-    case LINKTYPE_LOOP: return "LOOP";
-    case LINKTYPE_LINUX_SLL: return "LINUX_SLL";
-    case LINKTYPE_LINUX_SLL2: return "LINUX_SLL2";
-    case LINKTYPE_IPV4: return "IPV4";
-    case LINKTYPE_IPV6: return "IPV6";
-    default: return `LINKTYPE_${lt}`;
+    case LINKTYPE_NULL:
+      return "NULL";
+    case LINKTYPE_ETHERNET:
+      return "EN10MB";
+    case LINKTYPE_RAW:
+    case DLT_RAW_12:
+    case DLT_RAW_14:
+      return "RAW";
+    case LINKTYPE_LOOP:
+      return "LOOP";
+    case LINKTYPE_LINUX_SLL:
+      return "LINUX_SLL";
+    case LINKTYPE_LINUX_SLL2:
+      return "LINUX_SLL2";
+    case LINKTYPE_IPV4:
+      return "IPV4";
+    case LINKTYPE_IPV6:
+      return "IPV6";
+    default:
+      return `LINKTYPE_${lt}`;
   }
 }
 
@@ -53,28 +72,51 @@ export function decodeLink(b: Uint8Array, start: number, end: number, linkType: 
   const n = end - start;
   switch (linkType) {
     case LINKTYPE_ETHERNET: {
-      if (n < 14) { p.short("link", start, 14, n); return 0; }
+      if (n < 14) {
+        p.short("link", start, 14, n);
+        return 0;
+      }
       return etherPayload(b, start + 12, p, end);
     }
     case LINKTYPE_LINUX_SLL: {
-      if (n < 16) { p.short("link", start, 16, n); return 0; }
+      if (n < 16) {
+        p.short("link", start, 16, n);
+        return 0;
+      }
       return walkEthertype((b[start + 14]! << 8) | b[start + 15]!, start + 16, p, b, end);
     }
     case LINKTYPE_LINUX_SLL2: {
-      if (n < 20) { p.short("link", start, 20, n); return 0; }
+      if (n < 20) {
+        p.short("link", start, 20, n);
+        return 0;
+      }
       return walkEthertype((b[start]! << 8) | b[start + 1]!, start + 20, p, b, end);
     }
-    case LINKTYPE_RAW: case DLT_RAW_12: case DLT_RAW_14: case LINKTYPE_IPV4: case LINKTYPE_IPV6: {
-      if (n < 1) { p.short("link", start, 1, 0); return 0; }
+    case LINKTYPE_RAW:
+    case DLT_RAW_12:
+    case DLT_RAW_14:
+    case LINKTYPE_IPV4:
+    case LINKTYPE_IPV6: {
+      if (n < 1) {
+        p.short("link", start, 1, 0);
+        return 0;
+      }
       p.l3Offset = start;
       const v = b[start]! >> 4;
       return v === 4 || v === 6 ? v : 0;
     }
-    case LINKTYPE_NULL: case LINKTYPE_LOOP: {
-      if (n < 4) { p.short("link", start, 4, n); return 0; }
+    case LINKTYPE_NULL:
+    case LINKTYPE_LOOP: {
+      if (n < 4) {
+        p.short("link", start, 4, n);
+        return 0;
+      }
       // NULL stores the address family in the writer's byte order; LOOP in network order.
       // A family value fits in 16 bits, so whichever half is non-zero tells the order.
-      const b0 = b[start]!, b1 = b[start + 1]!, b2 = b[start + 2]!, b3 = b[start + 3]!;
+      const b0 = b[start]!,
+        b1 = b[start + 1]!,
+        b2 = b[start + 2]!,
+        b3 = b[start + 3]!;
       let family = ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
       if (family > 0xffff) family = ((b3 << 24) | (b2 << 16) | (b1 << 8) | b0) >>> 0;
       p.l3Offset = start + 4;
@@ -101,11 +143,18 @@ export function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n:
 function walkEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, n: number): number {
   let tags = 0;
   while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
-    if (++tags > MAX_VLAN_TAGS) { p.issue("link", "too many VLAN tags", at, 4, n - at); return 0; }
-    if (n < at + 4) { p.short("link", at, 4, n - at); return 0; }
+    if (++tags > MAX_VLAN_TAGS) {
+      p.issue("link", "too many VLAN tags", at, 4, n - at);
+      return 0;
+    }
+    if (n < at + 4) {
+      p.short("link", at, 4, n - at);
+      return 0;
+    }
     const vid = ((b[at]! & 0x0f) << 8) | b[at + 1]!;
     // Keep up to two ids (outer, inner) so QinQ tenants with equal inner ids stay apart.
-    if (tags === 1) p.vlan = vid; else if (tags === 2) p.vlan |= vid << 12;
+    if (tags === 1) p.vlan = vid;
+    else if (tags === 2) p.vlan |= vid << 12;
     type = (b[at + 2]! << 8) | b[at + 3]!;
     at += 4;
   }
@@ -119,7 +168,10 @@ function byEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, 
   }
   if (type === ETHERTYPE_PPPOE_SESSION) {
     // PPPoE header (6 bytes) then the 2-byte PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
-    if (n < at + 8) { p.short("link", at, 8, n - at); return 0; }
+    if (n < at + 8) {
+      p.short("link", at, 8, n - at);
+      return 0;
+    }
     const ppp = (b[at + 6]! << 8) | b[at + 7]!;
     p.l3Offset = at + 8;
     return ppp === 0x0021 ? 4 : ppp === 0x0057 ? 6 : 0;

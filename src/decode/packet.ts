@@ -49,15 +49,23 @@ export class DecodeIssue {
 export class QuotedPacket {
   ipVersion = 0;
   proto = 0;
-  src0 = 0; src1 = 0; src2 = 0; src3 = 0;
-  dst0 = 0; dst1 = 0; dst2 = 0; dst3 = 0;
+  src0 = 0;
+  src1 = 0;
+  src2 = 0;
+  src3 = 0;
+  dst0 = 0;
+  dst1 = 0;
+  dst2 = 0;
+  dst3 = 0;
   srcPort = -1;
   dstPort = -1;
   reset(): void {
-    this.ipVersion = 0; this.proto = 0;
+    this.ipVersion = 0;
+    this.proto = 0;
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
-    this.srcPort = -1; this.dstPort = -1;
+    this.srcPort = -1;
+    this.dstPort = -1;
   }
 }
 
@@ -74,8 +82,14 @@ export class DecodedPacket {
   ttl = 0;
   /** Transport protocol number (after IPv6 extension headers). */
   ipProto = -1;
-  src0 = 0; src1 = 0; src2 = 0; src3 = 0;
-  dst0 = 0; dst1 = 0; dst2 = 0; dst3 = 0;
+  src0 = 0;
+  src1 = 0;
+  src2 = 0;
+  src3 = 0;
+  dst0 = 0;
+  dst1 = 0;
+  dst2 = 0;
+  dst3 = 0;
   /** Fragment facts: `isFragment` when MF set or offset non-zero (v4) / Fragment header (v6). */
   isFragment = false;
   fragId = 0;
@@ -140,12 +154,24 @@ export class DecodedPacket {
   issues: DecodeIssue[] = [];
 
   reset(bytes: Uint8Array, base: number): void {
-    this.vlan = 0; this.l3Offset = -1;
-    this.ipVersion = 0; this.ipHeaderLen = 0; this.ipTotalLen = 0; this.ttl = 0; this.ipProto = -1;
+    this.vlan = 0;
+    this.l3Offset = -1;
+    this.ipVersion = 0;
+    this.ipHeaderLen = 0;
+    this.ipTotalLen = 0;
+    this.ttl = 0;
+    this.ipProto = -1;
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
-    this.isFragment = false; this.fragId = 0; this.fragOffsetBytes = 0; this.moreFragments = false;
-    this.tunnelDepth = 0; this.fragDataOffset = -1; this.reassembled = false; this.fragmentCount = 0; this.datagram = null;
+    this.isFragment = false;
+    this.fragId = 0;
+    this.fragOffsetBytes = 0;
+    this.moreFragments = false;
+    this.tunnelDepth = 0;
+    this.fragDataOffset = -1;
+    this.reassembled = false;
+    this.fragmentCount = 0;
+    this.datagram = null;
     this.resetTransport();
     this.truncated = false;
     this.snapCut = false;
@@ -155,17 +181,34 @@ export class DecodedPacket {
   }
 
   resetTransport(): void {
-    this.l4 = L4_NONE; this.l4Offset = -1; this.srcPort = -1; this.dstPort = -1;
-    this.seq = 0; this.ack = 0; this.tcpFlags = 0; this.win = 0; this.tcpHeaderLen = 0; this.urgPtr = 0;
-    this.optMss = -1; this.optWscale = -1; this.optSackPermitted = false; this.optTsVal = -1; this.optTsEcr = -1;
+    this.l4 = L4_NONE;
+    this.l4Offset = -1;
+    this.srcPort = -1;
+    this.dstPort = -1;
+    this.seq = 0;
+    this.ack = 0;
+    this.tcpFlags = 0;
+    this.win = 0;
+    this.tcpHeaderLen = 0;
+    this.urgPtr = 0;
+    this.optMss = -1;
+    this.optWscale = -1;
+    this.optSackPermitted = false;
+    this.optTsVal = -1;
+    this.optTsEcr = -1;
     this.sackCount = 0;
-    this.udpLen = 0; this.udpChecksum = -1;
+    this.udpLen = 0;
+    this.udpChecksum = -1;
     // Only ICMP sets these (and the quote): most packets need not clear them.
     if (this.icmpType !== -1) {
-      this.icmpType = -1; this.icmpCode = -1; this.icmpMtu = -1;
+      this.icmpType = -1;
+      this.icmpCode = -1;
+      this.icmpMtu = -1;
       this.quoted.reset();
     }
-    this.payloadOffset = -1; this.payloadLen = 0; this.payloadCaptured = 0;
+    this.payloadOffset = -1;
+    this.payloadLen = 0;
+    this.payloadCaptured = 0;
   }
 
   /**

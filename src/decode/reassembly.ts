@@ -27,7 +27,12 @@ export const DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM = 64;
 const MAX_DATAGRAM_BYTES = 65535;
 
 export type FragmentFailure =
-  | "timeout" | "capture-end" | "overlap-conflict" | "too-many-fragments" | "too-long" | "evicted";
+  | "timeout"
+  | "capture-end"
+  | "overlap-conflict"
+  | "too-many-fragments"
+  | "too-long"
+  | "evicted";
 
 export interface ReassemblyLimits {
   timeoutSec: number;
@@ -37,7 +42,10 @@ export interface ReassemblyLimits {
 }
 
 class Piece {
-  constructor(readonly offset: number, readonly data: Uint8Array) {}
+  constructor(
+    readonly offset: number,
+    readonly data: Uint8Array,
+  ) {}
 }
 
 /** A datagram under reassembly, and what analyzers learn of it when it completes or fails. */
@@ -80,7 +88,10 @@ export class Reassembler {
   evictions = 0;
   /** The datagram the last `add` completed; the decoder puts it on the packet. */
   completed: FragmentedDatagram | null = null;
-  constructor(readonly listener: ReassemblyListener, private readonly limits: ReassemblyLimits) {}
+  constructor(
+    readonly listener: ReassemblyListener,
+    private readonly limits: ReassemblyLimits,
+  ) {}
 
   /**
    * Adds the fragment in `p` (IP fields decoded, `p.isFragment` set). Returns the
@@ -92,8 +103,14 @@ export class Reassembler {
     const key = fragmentKey(p);
     let d = this.pending.get(key);
     if (d === undefined) {
-      d = new FragmentedDatagram(key, p.ipVersion, p.vlan,
-        [p.src0, p.src1, p.src2, p.src3], [p.dst0, p.dst1, p.dst2, p.dst3], p.fragId);
+      d = new FragmentedDatagram(
+        key,
+        p.ipVersion,
+        p.vlan,
+        [p.src0, p.src1, p.src2, p.src3],
+        [p.dst0, p.dst1, p.dst2, p.dst3],
+        p.fragId,
+      );
       d.firstTime = time;
       this.pending.set(key, d);
     }
@@ -162,11 +179,18 @@ export class Reassembler {
       if (end <= piece.offset || off >= pEnd) continue;
       // Overlap: compare the shared bytes. Same data is a duplicate; different data is
       // the ambiguity attackers use to evade IDSs (RFC 5722 forbids it for IPv6).
-      const from = Math.max(off, piece.offset), to = Math.min(end, pEnd);
+      const from = Math.max(off, piece.offset),
+        to = Math.min(end, pEnd);
       for (let i = from; i < to; i++) {
-        if (data[i - off] !== piece.data[i - piece.offset]) { d.overlapConflict = true; break; }
+        if (data[i - off] !== piece.data[i - piece.offset]) {
+          d.overlapConflict = true;
+          break;
+        }
       }
-      if (!d.overlapConflict && off >= piece.offset && end <= pEnd) { d.duplicates++; return false; }
+      if (!d.overlapConflict && off >= piece.offset && end <= pEnd) {
+        d.duplicates++;
+        return false;
+      }
     }
     const copy = data.slice();
     d.pieces.push(new Piece(off, copy));

@@ -4,26 +4,36 @@
  * can be tied to the flow they concern. Stateless; `end` is where the IP payload ends
  * in `b` (the captured part of it).
  */
-import {
-  L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket, type QuotedPacket,
-} from "./packet.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket, type QuotedPacket } from "./packet.js";
 
 /** TCP options walked per segment at most (40 bytes of options can't need more). */
 const MAX_TCP_OPTIONS = 40;
 
 export function decodeTransport(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
   switch (p.ipProto) {
-    case L4_TCP: decodeTcp(b, at, end, wireEnd, p); break;
-    case L4_UDP: decodeUdp(b, at, end, wireEnd, p); break;
-    case L4_ICMP: decodeIcmp(b, at, end, wireEnd, p, false); break;
-    case L4_ICMPV6: decodeIcmp(b, at, end, wireEnd, p, true); break;
-    default: break;
+    case L4_TCP:
+      decodeTcp(b, at, end, wireEnd, p);
+      break;
+    case L4_UDP:
+      decodeUdp(b, at, end, wireEnd, p);
+      break;
+    case L4_ICMP:
+      decodeIcmp(b, at, end, wireEnd, p, false);
+      break;
+    case L4_ICMPV6:
+      decodeIcmp(b, at, end, wireEnd, p, true);
+      break;
+    default:
+      break;
   }
 }
 
 function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
   const avail = end - at;
-  if (avail < 20) { p.issue("tcp", p.snapCut ? "truncated" : "segment shorter than 20 bytes", at, 20, avail); return; }
+  if (avail < 20) {
+    p.issue("tcp", p.snapCut ? "truncated" : "segment shorter than 20 bytes", at, 20, avail);
+    return;
+  }
   const hl = (b[at + 12]! >> 4) * 4;
   p.l4 = L4_TCP;
   p.l4Offset = at;
@@ -62,14 +72,29 @@ function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): v
   for (let n = 0; at < end && n < MAX_TCP_OPTIONS; n++) {
     const kind = b[at]!;
     if (kind === 0) return; // end of option list
-    if (kind === 1) { at++; continue; } // NOP
-    if (at + 1 >= end) { p.issue("tcp", "option runs past the header", at, 2, end - at); return; }
+    if (kind === 1) {
+      at++;
+      continue;
+    } // NOP
+    if (at + 1 >= end) {
+      p.issue("tcp", "option runs past the header", at, 2, end - at);
+      return;
+    }
     const len = b[at + 1]!;
-    if (len < 2 || at + len > end) { p.issue("tcp", "bad option length", at, len, end - at); return; }
+    if (len < 2 || at + len > end) {
+      p.issue("tcp", "bad option length", at, len, end - at);
+      return;
+    }
     switch (kind) {
-      case 2: if (len === 4) p.optMss = (b[at + 2]! << 8) | b[at + 3]!; break;
-      case 3: if (len === 3) p.optWscale = b[at + 2]!; break;
-      case 4: p.optSackPermitted = true; break;
+      case 2:
+        if (len === 4) p.optMss = (b[at + 2]! << 8) | b[at + 3]!;
+        break;
+      case 3:
+        if (len === 3) p.optWscale = b[at + 2]!;
+        break;
+      case 4:
+        p.optSackPermitted = true;
+        break;
       case 5: {
         const blocks = Math.min(4, (len - 2) >> 3);
         for (let i = 0; i < blocks; i++) {
@@ -86,7 +111,8 @@ function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): v
           p.optTsEcr = ((b[at + 6]! << 24) | (b[at + 7]! << 16) | (b[at + 8]! << 8) | b[at + 9]!) >>> 0;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     at += len;
   }
@@ -94,7 +120,10 @@ function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): v
 
 function decodeUdp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
   const avail = end - at;
-  if (avail < 8) { p.issue("udp", p.snapCut ? "truncated" : "datagram shorter than 8 bytes", at, 8, avail); return; }
+  if (avail < 8) {
+    p.issue("udp", p.snapCut ? "truncated" : "datagram shorter than 8 bytes", at, 8, avail);
+    return;
+  }
   p.l4 = L4_UDP;
   p.l4Offset = at;
   p.srcPort = (b[at]! << 8) | b[at + 1]!;
@@ -122,7 +151,10 @@ export function isIcmpError(type: number, v6: boolean): boolean {
 function decodeIcmp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket, v6: boolean): void {
   const avail = end - at;
   const layer = v6 ? "icmpv6" : "icmp";
-  if (avail < 4) { p.short(layer, at, 4, avail); return; }
+  if (avail < 4) {
+    p.short(layer, at, 4, avail);
+    return;
+  }
   p.l4 = v6 ? L4_ICMPV6 : L4_ICMP;
   p.l4Offset = at;
   p.icmpType = b[at]!;
@@ -132,7 +164,8 @@ function decodeIcmp(b: Uint8Array, at: number, end: number, wireEnd: number, p: 
   p.payloadCaptured = Math.max(0, avail - 8);
   if (!isIcmpError(p.icmpType, v6) || avail < 8) return;
   if (!v6 && p.icmpType === 3 && p.icmpCode === 4) p.icmpMtu = (b[at + 6]! << 8) | b[at + 7]!;
-  if (v6 && p.icmpType === 2) p.icmpMtu = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+  if (v6 && p.icmpType === 2)
+    p.icmpMtu = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
   decodeQuoted(b, at + 8, end, p.quoted);
 }
 
@@ -158,14 +191,26 @@ function decodeQuoted(b: Uint8Array, at: number, end: number, q: QuotedPacket): 
     if (end - at < 40) return;
     q.ipVersion = 6;
     const w = (o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-    q.src0 = w(at + 8); q.src1 = w(at + 12); q.src2 = w(at + 16); q.src3 = w(at + 20);
-    q.dst0 = w(at + 24); q.dst1 = w(at + 28); q.dst2 = w(at + 32); q.dst3 = w(at + 36);
+    q.src0 = w(at + 8);
+    q.src1 = w(at + 12);
+    q.src2 = w(at + 16);
+    q.src3 = w(at + 20);
+    q.dst0 = w(at + 24);
+    q.dst1 = w(at + 28);
+    q.dst2 = w(at + 32);
+    q.dst3 = w(at + 36);
     let next = b[at + 6]!;
     l4 = at + 40;
     // Skip the common extension headers inside the quote, bounded.
     for (let i = 0; i < 4 && (next === 0 || next === 43 || next === 60 || next === 44); i++) {
-      if (end - l4 < 8) { q.proto = next; return; }
-      if (next === 44 && ((b[l4 + 2]! << 8) | (b[l4 + 3]! & 0xf8)) !== 0) { q.proto = b[l4]!; return; }
+      if (end - l4 < 8) {
+        q.proto = next;
+        return;
+      }
+      if (next === 44 && ((b[l4 + 2]! << 8) | (b[l4 + 3]! & 0xf8)) !== 0) {
+        q.proto = b[l4]!;
+        return;
+      }
       const len = next === 44 ? 8 : (b[l4 + 1]! + 1) * 8;
       next = b[l4]!;
       l4 += len;

@@ -37,16 +37,33 @@ export class TunnelInner {
 }
 
 /** Finds the inner packet of a tunnel whose IP payload starts at `at` (ends at `end`). */
-export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: number, p: DecodedPacket, out: TunnelInner): void {
+export function decodeTunnel(
+  b: Uint8Array,
+  at: number,
+  end: number,
+  proto: number,
+  p: DecodedPacket,
+  out: TunnelInner,
+): void {
   out.kind = INNER_NONE;
   if (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {
-    if (ipHeaderAt(b, at, end)) { out.kind = INNER_IP; out.offset = at; }
+    if (ipHeaderAt(b, at, end)) {
+      out.kind = INNER_IP;
+      out.offset = at;
+    }
     return;
   }
-  if (proto === IPPROTO_UDP) { decodeGtpU(b, at, end, out); return; }
+  if (proto === IPPROTO_UDP) {
+    decodeGtpU(b, at, end, out);
+    return;
+  }
   if (proto !== IPPROTO_GRE) return;
-  if (end - at < 4) { p.short("ip", at, 4, end - at); return; }
-  const flags = b[at]!, version = b[at + 1]! & 7;
+  if (end - at < 4) {
+    p.short("ip", at, 4, end - at);
+    return;
+  }
+  const flags = b[at]!,
+    version = b[at + 1]! & 7;
   if (version !== 0) return; // version 1 is PPTP's enhanced GRE: PPP inside, not decoded
   const type = (b[at + 2]! << 8) | b[at + 3]!;
   let off = at + 4;
@@ -54,7 +71,8 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
   if (flags & 0x20) off += 4; // key
   if (flags & 0x10) off += 4; // sequence number
   switch (type) {
-    case GRE_IPV4: case GRE_IPV6:
+    case GRE_IPV4:
+    case GRE_IPV6:
       out.kind = INNER_IP;
       break;
     case GRE_ETHERNET:
@@ -66,7 +84,10 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
       out.kind = INNER_ETHERNET;
       break;
     case GRE_ERSPAN_3: {
-      if (end - off < 12) { p.short("ip", off, 12, end - off); return; }
+      if (end - off < 12) {
+        p.short("ip", off, 12, end - off);
+        return;
+      }
       // 12-byte header, plus an 8-byte platform subheader when its O bit is set.
       const o = b[off + 11]! & 1;
       off += 12 + (o ? 8 : 0);
@@ -77,8 +98,10 @@ export function decodeTunnel(b: Uint8Array, at: number, end: number, proto: numb
       return;
   }
   out.offset = off;
-  if (off > end) { out.kind = INNER_NONE; p.short("ip", at, off - at, end - at); }
-  else if (out.kind === INNER_IP && !ipHeaderAt(b, off, end)) out.kind = INNER_NONE;
+  if (off > end) {
+    out.kind = INNER_NONE;
+    p.short("ip", at, off - at, end - at);
+  } else if (out.kind === INNER_IP && !ipHeaderAt(b, off, end)) out.kind = INNER_NONE;
 }
 
 /**
@@ -100,9 +123,11 @@ function ipHeaderAt(b: Uint8Array, at: number, end: number): boolean {
  */
 function decodeGtpU(b: Uint8Array, at: number, end: number, out: TunnelInner): void {
   if (end - at < UDP_HEADER + 8) return;
-  const srcPort = (b[at]! << 8) | b[at + 1]!, dstPort = (b[at + 2]! << 8) | b[at + 3]!;
+  const srcPort = (b[at]! << 8) | b[at + 1]!,
+    dstPort = (b[at + 2]! << 8) | b[at + 3]!;
   if (srcPort !== GTPU_PORT && dstPort !== GTPU_PORT) return;
-  const g = at + UDP_HEADER, flags = b[g]!;
+  const g = at + UDP_HEADER,
+    flags = b[g]!;
   if (flags >> 5 !== 1 || (flags & 0x10) === 0 || b[g + 1] !== GTP_GPDU) return;
   let off = g + 8;
   if (flags & 0x07) {

@@ -164,31 +164,49 @@ export function engineResult(engine: Engine): AnalysisResult {
   };
 }
 
-export function buildReport(info: CaptureInfo, engine: Engine, filter: FlowFilter = {}, selection: SelectionSummary | null = null): Report {
+export function buildReport(
+  info: CaptureInfo,
+  engine: Engine,
+  filter: FlowFilter = {},
+  selection: SelectionSummary | null = null,
+): Report {
   return buildReportFrom(info, engineResult(engine), filter, selection);
 }
 
-export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filter: FlowFilter = {}, selection: SelectionSummary | null = null): Report {
+export function buildReportFrom(
+  info: CaptureInfo,
+  result: AnalysisResult,
+  filter: FlowFilter = {},
+  selection: SelectionSummary | null = null,
+): Report {
   const st = result.stats;
   const allFlows = result.flows;
   const flows = hasFilter(filter) ? allFlows.filter((f) => matchesFilter(f, filter)) : allFlows;
   const keep = new Set(flows.map((f) => f.id));
-  const findings = hasFilter(filter) ? result.findings.filter((f) => f.flow !== null && keep.has(f.flow)) : result.findings;
+  const findings = hasFilter(filter)
+    ? result.findings.filter((f) => f.flow !== null && keep.has(f.flow))
+    : result.findings;
   const warnings = captureWarnings(info);
   for (const [text, [count, first]] of st.issues) {
     warnings.push(`${count} packet(s) could not be fully decoded: ${text} (first: frame ${first})`);
   }
   if (st.internalErrors > 0) {
-    warnings.push(`internal error (a bug in sockscope, please report it with the capture): ${st.internalErrors} packet(s) could not be analysed; first at ${st.firstInternalError.split("\n")[0]}`);
+    warnings.push(
+      `internal error (a bug in sockscope, please report it with the capture): ${st.internalErrors} packet(s) could not be analysed; first at ${st.firstInternalError.split("\n")[0]}`,
+    );
   }
   if (result.flowsEvicted > 0) {
     warnings.push(`flow table full: ${result.flowsEvicted} idle flow(s) evicted early; raise --max-flows to keep them`);
   }
   if (result.untrackedPackets > 0) {
-    warnings.push(`flow table full and no flow idle for ${EVICT_MIN_IDLE_SEC} s: ${result.untrackedPackets} packet(s) of connections that came then were not analysed; raise --max-flows to take them`);
+    warnings.push(
+      `flow table full and no flow idle for ${EVICT_MIN_IDLE_SEC} s: ${result.untrackedPackets} packet(s) of connections that came then were not analysed; raise --max-flows to take them`,
+    );
   }
   if (result.vlanJoined > 0) {
-    warnings.push(`${result.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`);
+    warnings.push(
+      `${result.vlanJoined} connection(s) carried different VLAN tags in their two directions (a trunk or SPAN capture); each was kept as one flow under the client's VLAN`,
+    );
   }
   warnings.push(...clockJumpWarnings(result.clockJumps));
   if (result.fragmentEvictions > 0) {
@@ -208,7 +226,11 @@ export function buildReportFrom(info: CaptureInfo, result: AnalysisResult, filte
       end: st.lastTime < 0 ? null : round6(rawTime(st.lastTime, result.clockJumps)),
       // Clamped: the first packet can be a little later than others, reordered across interfaces.
       durationSec: st.firstTime < 0 ? 0 : round6(Math.max(0, st.lastTime - st.firstTime)),
-      clockJumps: result.clockJumps.map((j) => ({ frame: j.frame, fromTime: round6(j.fromTime), toTime: round6(j.toTime) })),
+      clockJumps: result.clockJumps.map((j) => ({
+        frame: j.frame,
+        fromTime: round6(j.fromTime),
+        toTime: round6(j.toTime),
+      })),
       ipPackets: st.ipPackets,
       nonIpPackets: st.nonIpPackets,
       truncatedPackets: st.truncatedPackets,
@@ -246,22 +268,32 @@ export const MAX_CLOCK_JUMP_WARNINGS = 10;
 export function clockJumpWarnings(jumps: readonly ClockJump[]): string[] {
   const out = jumps.slice(0, MAX_CLOCK_JUMP_WARNINGS).map((j) => {
     const d = j.toTime - j.fromTime;
-    return `the capture's clock jumps ${d < 0 ? "back" : "forward"} ${Math.abs(d).toFixed(3)} s at frame ${j.frame} ` +
-      `(from ${isoTime(j.fromTime)} to ${isoTime(j.toTime)}): no duration or timer is measured across it`;
+    return (
+      `the capture's clock jumps ${d < 0 ? "back" : "forward"} ${Math.abs(d).toFixed(3)} s at frame ${j.frame} ` +
+      `(from ${isoTime(j.fromTime)} to ${isoTime(j.toTime)}): no duration or timer is measured across it`
+    );
   });
-  if (jumps.length > MAX_CLOCK_JUMP_WARNINGS) out.push(`… and ${jumps.length - MAX_CLOCK_JUMP_WARNINGS} more clock jumps (all in capture.clockJumps of --format json)`);
+  if (jumps.length > MAX_CLOCK_JUMP_WARNINGS)
+    out.push(
+      `… and ${jumps.length - MAX_CLOCK_JUMP_WARNINGS} more clock jumps (all in capture.clockJumps of --format json)`,
+    );
   return out;
 }
 
 /** Findings grouped by flow, most severe first (for the text report). */
 export function findingsByFlow(findings: Finding[]): Map<number | null, Finding[]> {
-  const sorted = [...findings].sort((a, b) =>
-    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.frames[0] ?? 0) - (b.frames[0] ?? 0));
+  const sorted = [...findings].sort(
+    (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.frames[0] ?? 0) - (b.frames[0] ?? 0),
+  );
   const groups = new Map<number | null, Finding[]>();
   for (const f of sorted) {
     const g = groups.get(f.flow);
-    if (g) g.push(f); else groups.set(f.flow, [f]);
+    if (g) g.push(f);
+    else groups.set(f.flow, [f]);
   }
-  return new Map([...groups].sort((a, b) =>
-    SEVERITY_RANK[b[1][0]!.severity] - SEVERITY_RANK[a[1][0]!.severity] || (a[0] ?? 0) - (b[0] ?? 0)));
+  return new Map(
+    [...groups].sort(
+      (a, b) => SEVERITY_RANK[b[1][0]!.severity] - SEVERITY_RANK[a[1][0]!.severity] || (a[0] ?? 0) - (b[0] ?? 0),
+    ),
+  );
 }

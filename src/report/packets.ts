@@ -7,7 +7,19 @@ import { endpointToString } from "../decode/address.js";
 import type { Flow, TcpSegment } from "../decode/flow.js";
 import { linkTypeName } from "../decode/link.js";
 import {
-  L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG, type DecodedPacket,
+  L4_ICMP,
+  L4_ICMPV6,
+  L4_TCP,
+  L4_UDP,
+  TH_ACK,
+  TH_CWR,
+  TH_ECE,
+  TH_FIN,
+  TH_PSH,
+  TH_RST,
+  TH_SYN,
+  TH_URG,
+  type DecodedPacket,
 } from "../decode/packet.js";
 
 export interface PacketLine {
@@ -47,25 +59,42 @@ export function tcpFlagString(flags: number): string {
 
 function protoName(p: DecodedPacket): string {
   switch (p.l4) {
-    case L4_TCP: return "TCP";
-    case L4_UDP: return "UDP";
-    case L4_ICMP: return "ICMP";
-    case L4_ICMPV6: return "ICMPv6";
-    default: return p.ipVersion === 0 ? "non-IP" : `IPv${p.ipVersion} proto ${p.ipProto}`;
+    case L4_TCP:
+      return "TCP";
+    case L4_UDP:
+      return "UDP";
+    case L4_ICMP:
+      return "ICMP";
+    case L4_ICMPV6:
+      return "ICMPv6";
+    default:
+      return p.ipVersion === 0 ? "non-IP" : `IPv${p.ipVersion} proto ${p.ipProto}`;
   }
 }
 
-export function packetLine(rec: PacketRecord, p: DecodedPacket, flow: Flow | null, dir: number, seg: TcpSegment | null, tags: string[]): PacketLine {
+export function packetLine(
+  rec: PacketRecord,
+  p: DecodedPacket,
+  flow: Flow | null,
+  dir: number,
+  seg: TcpSegment | null,
+  tags: string[],
+): PacketLine {
   const v = p.ipVersion;
   const src = v === 0 ? "" : endpointToString(v, p.src0, p.src1, p.src2, p.src3, p.srcPort);
   const dst = v === 0 ? "" : endpointToString(v, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
   const notes: string[] = [];
   if (v === 0) notes.push(`link ${linkTypeName(rec.linkType)}`);
   if (p.isFragment && !p.reassembled) {
-    notes.push(`IPv${v} fragment id=0x${p.fragId.toString(16)} offset=${p.fragOffsetBytes}${p.moreFragments ? " MF" : ""}`);
+    notes.push(
+      `IPv${v} fragment id=0x${p.fragId.toString(16)} offset=${p.fragOffsetBytes}${p.moreFragments ? " MF" : ""}`,
+    );
   }
   if (p.reassembled) notes.push(`reassembled from ${p.fragmentCount} fragments`);
-  if (p.icmpType >= 0) notes.push(`type ${p.icmpType} code ${p.icmpCode}${p.quoted.srcPort >= 0 ? ` quoting ${endpointToString(p.quoted.ipVersion, p.quoted.src0, p.quoted.src1, p.quoted.src2, p.quoted.src3, p.quoted.srcPort)} → ${endpointToString(p.quoted.ipVersion, p.quoted.dst0, p.quoted.dst1, p.quoted.dst2, p.quoted.dst3, p.quoted.dstPort)}` : ""}`);
+  if (p.icmpType >= 0)
+    notes.push(
+      `type ${p.icmpType} code ${p.icmpCode}${p.quoted.srcPort >= 0 ? ` quoting ${endpointToString(p.quoted.ipVersion, p.quoted.src0, p.quoted.src1, p.quoted.src2, p.quoted.src3, p.quoted.srcPort)} → ${endpointToString(p.quoted.ipVersion, p.quoted.dst0, p.quoted.dst1, p.quoted.dst2, p.quoted.dst3, p.quoted.dstPort)}` : ""}`,
+    );
   if (p.truncated) notes.push("cut by snap length");
   for (const i of p.issues) if (i.code !== "truncated") notes.push(i.text);
   return {
@@ -74,7 +103,8 @@ export function packetLine(rec: PacketRecord, p: DecodedPacket, flow: Flow | nul
     flow: flow === null ? null : flow.id,
     dir: flow === null ? null : dir === 0 ? "c2s" : "s2c",
     proto: protoName(p),
-    src, dst,
+    src,
+    dst,
     flags: seg === null ? null : tcpFlagString(seg.flags),
     seq: seg === null ? null : seg.relSeq,
     ack: seg === null || !(seg.flags & TH_ACK) ? null : seg.relAck,
@@ -93,7 +123,8 @@ export function formatPacketText(l: PacketLine, t0: number): string {
   const dir = l.dir === null ? "   " : l.dir === "c2s" ? "c→s" : "s→c";
   let s = `${String(l.frame).padStart(6)} ${rel} ${flow} ${dir} ${l.proto}`;
   if (l.src !== "") s += ` ${l.src} → ${l.dst}`;
-  if (l.flags !== null) s += ` [${l.flags}] seq=${l.seq}${l.ack === null ? "" : ` ack=${l.ack}`} win=${l.win} len=${l.len}`;
+  if (l.flags !== null)
+    s += ` [${l.flags}] seq=${l.seq}${l.ack === null ? "" : ` ack=${l.ack}`} win=${l.win} len=${l.len}`;
   else if (l.proto === "UDP") s += ` len=${l.len}`;
   if (l.notes.length > 0) s += ` (${l.notes.join("; ")})`;
   if (l.tags.length > 0) s += ` [${l.tags.join(",")}]`;

@@ -8,11 +8,17 @@ export interface Style {
 }
 
 const wrap = (open: number, close: number) => (s: string) => `\x1b[${open}m${s}\x1b[${close}m`;
-export const COLOR: Style = { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
+export const COLOR: Style = {
+  bold: wrap(1, 22),
+  dim: wrap(2, 22),
+  red: wrap(31, 39),
+  yellow: wrap(33, 39),
+  cyan: wrap(36, 39),
+};
 const id = (s: string) => s;
 export const PLAIN: Style = { bold: id, dim: id, red: id, yellow: id, cyan: id };
 
 export function styleFor(stream: NodeJS.WriteStream, forceOff: boolean): Style {
-  if (forceOff || process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "") return PLAIN;
+  if (forceOff || (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "")) return PLAIN;
   return stream.isTTY ? COLOR : PLAIN;
 }

@@ -28,8 +28,12 @@ export interface KindSummary {
 
 /** Capture-wide (null) first, as in the listing; then frame, kind and summary so ties never depend on input order. */
 function byFlowThenFrame(a: Finding, b: Finding): number {
-  return (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
-    compareText(a.kind, b.kind) || compareText(a.summary, b.summary);
+  return (
+    (a.flow ?? 0) - (b.flow ?? 0) ||
+    (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
+    compareText(a.kind, b.kind) ||
+    compareText(a.summary, b.summary)
+  );
 }
 
 function compareText(a: string, b: string): number {
@@ -41,7 +45,8 @@ export function summariseByKind(findings: Finding[]): KindSummary[] {
   const byKind = new Map<string, Finding[]>();
   for (const f of findings) {
     const group = byKind.get(f.kind);
-    if (group) group.push(f); else byKind.set(f.kind, [f]);
+    if (group) group.push(f);
+    else byKind.set(f.kind, [f]);
   }
   const summaries: KindSummary[] = [];
   for (const [kind, group] of byKind) {
@@ -51,7 +56,10 @@ export function summariseByKind(findings: Finding[]): KindSummary[] {
       if (f.flow === null) captureWide++;
       else perFlow.set(f.flow, (perFlow.get(f.flow) ?? 0) + f.count);
     }
-    const severity = group.reduce((worst, f) => SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst] ? f.severity : worst, group[0]!.severity);
+    const severity = group.reduce(
+      (worst, f) => (SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst] ? f.severity : worst),
+      group[0]!.severity,
+    );
     const topFlows = [...perFlow]
       .map(([flow, n]) => ({ flow, occurrences: n }))
       .sort((a, b) => b.occurrences - a.occurrences || a.flow - b.flow)
@@ -59,6 +67,8 @@ export function summariseByKind(findings: Finding[]): KindSummary[] {
     const example = group.filter((f) => f.severity === severity).sort(byFlowThenFrame)[0]!;
     summaries.push({ kind, severity, findings: group.length, flows: perFlow.size, topFlows, captureWide, example });
   }
-  return summaries.sort((a, b) =>
-    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.findings - a.findings || compareText(a.kind, b.kind));
+  return summaries.sort(
+    (a, b) =>
+      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.findings - a.findings || compareText(a.kind, b.kind),
+  );
 }

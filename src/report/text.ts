@@ -23,12 +23,12 @@ export interface TextOptions {
   all?: boolean;
 }
 
-
 /** How the header names a selection, e.g. `filter "tcp port 80": 12 of 40 packets` or `first 3 packets`. */
 export function describeSelection(s: NonNullable<CaptureSummary["selection"]>): string {
   const parts: string[] = [];
   if (s.filter !== null) parts.push(`filter "${s.filter}"`);
-  if (s.count !== null && s.packetsKept === s.count) parts.push(`first ${s.packetsKept} ${s.filter !== null ? "matching " : ""}packets`);
+  if (s.count !== null && s.packetsKept === s.count)
+    parts.push(`first ${s.packetsKept} ${s.filter !== null ? "matching " : ""}packets`);
   else if (s.filter !== null) parts.push(`${s.packetsKept} of ${s.packetsRead} packets`);
   else parts.push(`all ${s.packetsKept} packets (fewer than -c ${s.count})`);
   return parts.join(": ");
@@ -43,8 +43,14 @@ export function renderSummary(r: Report, st: Style): string {
   // No packet: the bytes read were the capture's header (a live capture that saw nothing
   // read tcpdump's 24), and there is no time span or flow to speak of.
   // With a selection, the bytes read are not those of the packets kept: both are given.
-  const size = c.selection === null ? `${c.bytes} bytes` : `${c.selection.bytesKept} bytes captured (of ${c.bytes} bytes read)`;
-  if (c.packets === 0) lines.push(c.selection === null ? `  no packets in the ${c.bytes} bytes read` : `  no packets kept of the ${c.bytes} bytes read`);
+  const size =
+    c.selection === null ? `${c.bytes} bytes` : `${c.selection.bytesKept} bytes captured (of ${c.bytes} bytes read)`;
+  if (c.packets === 0)
+    lines.push(
+      c.selection === null
+        ? `  no packets in the ${c.bytes} bytes read`
+        : `  no packets kept of the ${c.bytes} bytes read`,
+    );
   else {
     lines.push(
       `  ${c.packets} packets, ${size}, ${c.durationSec.toFixed(3)} s from ${isoTime(c.start)}`,
@@ -55,8 +61,12 @@ export function renderSummary(r: Report, st: Style): string {
   }
   if (c.clockJumps.length > 0) {
     const first = c.clockJumps[0]!;
-    lines.push(st.yellow(`  the clock jumps ${c.clockJumps.length === 1 ? "once" : `${c.clockJumps.length} times`} (first at frame ${first.frame}): ` +
-      "the duration adds up the stretches between jumps (see warnings)"));
+    lines.push(
+      st.yellow(
+        `  the clock jumps ${c.clockJumps.length === 1 ? "once" : `${c.clockJumps.length} times`} (first at frame ${first.frame}): ` +
+          "the duration adds up the stretches between jumps (see warnings)",
+      ),
+    );
   }
   if (c.partial) lines.push(st.yellow("  partial: reading stopped at damage in the file (see warnings)"));
   return lines.join("\n");
@@ -84,7 +94,8 @@ export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infini
   }
   let out = table.toString();
   if (flows.length > maxRows) out += `\n… ${flows.length - maxRows} more flows (all are in --format json)`;
-  if (flows.some((f) => f.rolesGuessed)) out += "\n? roles guessed from the ports: the connection's SYN was not in the capture";
+  if (flows.some((f) => f.rolesGuessed))
+    out += "\n? roles guessed from the ports: the connection's SYN was not in the capture";
   return out;
 }
 
@@ -99,7 +110,8 @@ function flowHeading(fr: FlowReport | undefined, st: Style): string {
 
 /** One finding as the listing prints it: its line, then (unless brief) explanation and references. */
 function findingLines(f: Finding, st: Style, brief: boolean): string[] {
-  const frames = f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
+  const frames =
+    f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
   const lines = [`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(frames)}`];
   if (!brief) {
     lines.push(indentWrap(f.explanation, 6, 92));

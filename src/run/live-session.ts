@@ -33,7 +33,15 @@ import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.j
 import type { Finding, Severity } from "../analyze/finding.js";
 import { L4_TCP } from "../decode/packet.js";
 import type { ExpireOptions, Flow, FlowEndReason } from "../decode/flow.js";
-import { buildReport, flowReport, hasFilter, matchesFilter, type FlowFilter, type FlowReport, type Report } from "../report/model.js";
+import {
+  buildReport,
+  flowReport,
+  hasFilter,
+  matchesFilter,
+  type FlowFilter,
+  type FlowReport,
+  type Report,
+} from "../report/model.js";
 import type { PcapWriter } from "../capture/live/pcap-writer.js";
 
 import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
@@ -101,12 +109,18 @@ const isShownEpisode = (n: number): boolean => n === 1 || n === 10 || n === 100 
 const ONGOING_REPORT_FACTOR = 10;
 
 /** A stretch of time (seconds since the epoch) in which the capture dropped `dropped` packets. */
-export interface DropWindow { from: number; to: number; dropped: number }
+export interface DropWindow {
+  from: number;
+  to: number;
+  dropped: number;
+}
 /** Drop windows kept; beyond, the oldest two merge (the note stays true, only coarser). */
 const MAX_DROP_WINDOWS = 4096;
 
 const byFlowFrameKind = (a: Finding, b: Finding): number =>
-  (a.flow ?? 0) - (b.flow ?? 0) || (a.frames[0] ?? 0) - (b.frames[0] ?? 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
+  (a.flow ?? 0) - (b.flow ?? 0) ||
+  (a.frames[0] ?? 0) - (b.frames[0] ?? 0) ||
+  (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0);
 
 export class LiveSession {
   readonly engine: Engine;
@@ -147,7 +161,11 @@ export class LiveSession {
   constructor(private readonly o: LiveSessionOptions = {}) {
     const msl = o.engine?.analyzer?.mslSec ?? 30;
     this.expire = {
-      lingerSec: LIVE_LINGER_SEC, idleSec: LIVE_IDLE_SEC, udpIdleSec: LIVE_UDP_IDLE_SEC, rememberSec: 2 * msl, ...o.expire,
+      lingerSec: LIVE_LINGER_SEC,
+      idleSec: LIVE_IDLE_SEC,
+      udpIdleSec: LIVE_UDP_IDLE_SEC,
+      rememberSec: 2 * msl,
+      ...o.expire,
     };
     this.filter = o.filter ?? {};
     this.filtering = hasFilter(this.filter);
@@ -193,7 +211,7 @@ export class LiveSession {
 
   /** Runs `f`, holding back what it reports, then emits its findings by time (stable), then its ended flows. */
   private inTimeOrder<T>(f: () => T): T {
-    const held: NonNullable<LiveSession["held"]> = this.held = { findings: [], ended: [] };
+    const held: NonNullable<LiveSession["held"]> = (this.held = { findings: [], ended: [] });
     try {
       return f();
     } finally {
@@ -222,7 +240,17 @@ export class LiveSession {
       if (o === undefined) {
         const episode = (this.episodes.get(key) ?? 0) + 1;
         this.episodes.set(key, episode);
-        o = { flow, kind, dir, c, elapsedSec, nextReportSec: ONGOING_REPORT_FACTOR * elapsedSec, poll, episode, shown: isShownEpisode(episode) };
+        o = {
+          flow,
+          kind,
+          dir,
+          c,
+          elapsedSec,
+          nextReportSec: ONGOING_REPORT_FACTOR * elapsedSec,
+          poll,
+          episode,
+          shown: isShownEpisode(episode),
+        };
         this.open.set(key, o);
         this.ongoingEvent("started", o, now);
         return;
@@ -247,11 +275,23 @@ export class LiveSession {
     if (!o.shown) return;
     const side = o.dir === 0 ? "client" : "server";
     const elapsedSec = Math.round(o.elapsedSec * 1000) / 1000;
-    const summary = state !== "over" ? o.c.summary
-      : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
+    const summary =
+      state !== "over"
+        ? o.c.summary
+        : `no longer holds (last seen ${elapsedSec.toFixed(1)} s after frame ${o.c.frame}); its finding follows when the flow ends`;
     this.o.onOngoing!({
-      state, kind: o.kind.id, severity: o.kind.severity, flow: flowReport(o.flow, this.engine.clock.jumps), side, endpoint: o.flow.endpointName(side),
-      since: rawTime(o.c.since, this.engine.clock.jumps), sinceFrame: o.c.frame, time: now, elapsedSec, summary, episode: o.episode,
+      state,
+      kind: o.kind.id,
+      severity: o.kind.severity,
+      flow: flowReport(o.flow, this.engine.clock.jumps),
+      side,
+      endpoint: o.flow.endpointName(side),
+      since: rawTime(o.c.since, this.engine.clock.jumps),
+      sinceFrame: o.c.frame,
+      time: now,
+      elapsedSec,
+      summary,
+      episode: o.episode,
     });
   }
 
@@ -261,7 +301,11 @@ export class LiveSession {
     this.dropWindows.push({ from, to, dropped });
     if (this.dropWindows.length > MAX_DROP_WINDOWS) {
       const [a, b] = this.dropWindows.splice(0, 2) as [DropWindow, DropWindow];
-      this.dropWindows.unshift({ from: Math.min(a.from, b.from), to: Math.max(a.to, b.to), dropped: a.dropped + b.dropped });
+      this.dropWindows.unshift({
+        from: Math.min(a.from, b.from),
+        to: Math.max(a.to, b.to),
+        dropped: a.dropped + b.dropped,
+      });
     }
   }
 
@@ -279,7 +323,8 @@ export class LiveSession {
     if (n === 0) return f;
     return {
       ...f,
-      summary: `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open or within ` +
+      summary:
+        `${f.summary} (evidence incomplete: the capture dropped ${n} packet(s) while this flow was open or within ` +
         `a second of it, on this or other flows; the missing ones may change this finding)`,
       measure: { ...f.measure, captureDroppedPackets: n },
     };
@@ -292,7 +337,10 @@ export class LiveSession {
   private matches(flow: Flow): boolean {
     if (!this.filtering) return true;
     let m = this.matchCache.get(flow.id);
-    if (m === undefined) { m = matchesFilter(flowReport(flow), this.filter); this.matchCache.set(flow.id, m); }
+    if (m === undefined) {
+      m = matchesFilter(flowReport(flow), this.filter);
+      this.matchCache.set(flow.id, m);
+    }
     return m;
   }
 
@@ -314,8 +362,10 @@ export class LiveSession {
   }
 
   private flowEnded(flow: Flow, why: FlowEndReason): void {
-    if (flow.proto === L4_TCP) this.tcpFlows++; else this.udpFlows++;
-    if (why !== "capture-end") this.flowsEndedLive++; else this.flowsOpenAtEnd++;
+    if (flow.proto === L4_TCP) this.tcpFlows++;
+    else this.udpFlows++;
+    if (why !== "capture-end") this.flowsEndedLive++;
+    else this.flowsOpenAtEnd++;
     const matched = this.matches(flow);
     this.matchCache.delete(flow.id);
     if (this.episodes.size > 0) {
@@ -342,18 +392,26 @@ export class LiveSession {
   report(info: CaptureInfo): Report {
     const r = buildReport(info, this.engine);
     r.flows = [...this.flowsWithFindings.values(), ...this.otherFlows.values()].sort((a, b) => a.id - b.id);
-    r.findings = this.findings.map((f) => this.withDropNote(f, f.flow === null ? undefined : this.flowsWithFindings.get(f.flow))).sort(byFlowFrameKind);
+    r.findings = this.findings
+      .map((f) => this.withDropNote(f, f.flow === null ? undefined : this.flowsWithFindings.get(f.flow)))
+      .sort(byFlowFrameKind);
     const marked = r.findings.filter((f) => f.measure.captureDroppedPackets !== undefined).length;
     if (marked > 0) {
-      r.warnings.push(`${marked} finding(s) are on flows that were open while the capture dropped packets: their evidence is incomplete (marked in each)`);
+      r.warnings.push(
+        `${marked} finding(s) are on flows that were open while the capture dropped packets: their evidence is incomplete (marked in each)`,
+      );
     }
     r.capture.packets = this.packets;
     r.capture.flows = { tcp: this.tcpFlows, udp: this.udpFlows };
     if (this.findingsNotKept > 0) {
-      r.warnings.push(`${this.findingsNotKept} finding(s) were printed as they happened but are not in this summary (it keeps the first ${this.keepFindings})`);
+      r.warnings.push(
+        `${this.findingsNotKept} finding(s) were printed as they happened but are not in this summary (it keeps the first ${this.keepFindings})`,
+      );
     }
     if (this.flowsNotKept > 0) {
-      r.warnings.push(`${this.flowsNotKept} ended flow(s) without findings are not in this flow table (it keeps the last ${this.keepFlows})`);
+      r.warnings.push(
+        `${this.flowsNotKept} ended flow(s) without findings are not in this flow table (it keeps the last ${this.keepFlows})`,
+      );
     }
     return r;
   }

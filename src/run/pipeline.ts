@@ -39,7 +39,11 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
   if (opts.observer) engine.observer = opts.observer;
   const selected = opts.select === undefined ? null : new SelectingSink(opts.select, engine.onPacket);
   const info = await readCapture(path, selected?.onPacket ?? engine.onPacket, {
-    onProgress: opts.onProgress, chunkSize: opts.chunkSize, signal: opts.signal, name: opts.inputName, lastFrame: opts.lastFrame,
+    onProgress: opts.onProgress,
+    chunkSize: opts.chunkSize,
+    signal: opts.signal,
+    name: opts.inputName,
+    lastFrame: opts.lastFrame,
     stop: selected === null ? undefined : () => selected.done,
   });
   engine.finish();
@@ -122,17 +126,26 @@ export function jobsFor(path: string, requested: number): JobsCap {
 }
 
 /** Reads and analyses the whole capture, on `jobs` worker threads when more than one. */
-export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<{ info: CaptureInfo; result: AnalysisResult; selected: SelectingSink | null }> {
+export async function analyzeCapture(
+  path: string,
+  opts: AnalyzeOptions = {},
+): Promise<{ info: CaptureInfo; result: AnalysisResult; selected: SelectingSink | null }> {
   const single = async (lastFrame?: number) => {
     const { info, engine, selected } = await runCapture(path, lastFrame === undefined ? opts : { ...opts, lastFrame });
     return { info, result: engineResult(engine), selected };
   };
   const jobs = opts.jobs ?? 1;
   // A selection runs on one thread: the shards would each have to filter the whole file, and -c needs one count.
-  const perPacket = opts.observer !== undefined || opts.collectTags || opts.onFinding !== undefined || opts.onFlowEnd !== undefined || opts.select !== undefined;
+  const perPacket =
+    opts.observer !== undefined ||
+    opts.collectTags ||
+    opts.onFinding !== undefined ||
+    opts.onFlowEnd !== undefined ||
+    opts.select !== undefined;
   // Workers each read the file (so not standard input) and load analyzers from the registry.
   const registered = (opts.analyzers ?? ANALYZERS).every((a) => ANALYZERS.includes(a));
-  if (jobs > 1 && !perPacket && path !== "-" && registered) return { ...(await runParallel(path, opts, jobs, single)), selected: null };
+  if (jobs > 1 && !perPacket && path !== "-" && registered)
+    return { ...(await runParallel(path, opts, jobs, single)), selected: null };
   return single();
 }
 

@@ -10,7 +10,10 @@ export type ComparedKind = "retransmission" | "time-wait-reuse" | "icmp-unreacha
 
 /** Per judged kind: tshark's oracle columns and our kinds whose tags stand for it (test/agreement.test.ts). */
 export const COMPARED: Record<ComparedKind, { columns: string[]; ours: string[] }> = {
-  retransmission: { columns: ["retransmission", "fast_retransmission", "spurious_retransmission"], ours: ["retransmission", "syn-retransmit", "connect-timeout"] },
+  retransmission: {
+    columns: ["retransmission", "fast_retransmission", "spurious_retransmission"],
+    ours: ["retransmission", "syn-retransmit", "connect-timeout"],
+  },
   "time-wait-reuse": { columns: ["reused_ports"], ours: ["time-wait-reuse"] },
   "icmp-unreachable": { columns: ["icmp_unreach"], ours: ["icmp-unreachable"] },
 };
@@ -60,78 +63,210 @@ const VLAN_COPY =
 
 export const JUDGEMENTS: Judgement[] = [
   // --- sockscope was wrong: fixed
-  { file: "suricata--bug-5437-02-syn-timeout-reuse.pcap", frames: [34, 36, 38, 40], kind: "retransmission", tshark: RETRANS,
-    ours: "connect-timeout (was: nothing)", verdict: "fixed", tag: "connect-timeout",
-    reason: "SYN frame 30 re-sent at 1, 2, 4, 8 s, never answered. connect-timeout took two FINs from the server's " +
+  {
+    file: "suricata--bug-5437-02-syn-timeout-reuse.pcap",
+    frames: [34, 36, 38, 40],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "connect-timeout (was: nothing)",
+    verdict: "fixed",
+    tag: "connect-timeout",
+    reason:
+      "SYN frame 30 re-sent at 1, 2, 4, 8 s, never answered. connect-timeout took two FINs from the server's " +
       "address at 66 s and 116 s (frames 57, 59, acknowledging 3208555173, nothing the client sent) for an answer; a " +
-      "socket in SYN-SENT does not take such segments for one (RFC 9293 §3.10.7.3), and now neither does connect-timeout" },
-  { file: "suricata--ipv6-kill-router6.pcap", frames: [9, 13, 15], kind: "retransmission", tshark: RETRANS,
-    ours: "icmp-unreachable, as re-sent SYNs (was: nothing)", verdict: "fixed", tag: "icmp-unreachable",
-    reason: "SYN frame 3 re-sent 1 s apart through ICMPv6 no-route errors (frames 4, 10, 14, 16): the client's stack " +
+      "socket in SYN-SENT does not take such segments for one (RFC 9293 §3.10.7.3), and now neither does connect-timeout",
+  },
+  {
+    file: "suricata--ipv6-kill-router6.pcap",
+    frames: [9, 13, 15],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "icmp-unreachable, as re-sent SYNs (was: nothing)",
+    verdict: "fixed",
+    tag: "icmp-unreachable",
+    reason:
+      "SYN frame 3 re-sent 1 s apart through ICMPv6 no-route errors (frames 4, 10, 14, 16): the client's stack " +
       "took them as soft errors. No kind named the re-sent SYNs; icmp-unreachable now does (its tags on SYN frames " +
-      "count as retransmission tags)" },
-  { file: "zeek--pop3-refused-retries.pcap", frames: [3, 5, 9, 11], kind: "retransmission", tshark: RETRANS,
-    ours: "retransmission, SYN re-sent after a refusal (was: nothing)", verdict: "fixed", tag: "retransmission",
-    reason: "a Windows client (TTL 128, window 8192) re-sends its SYN with the same ISN and a new IP ID 0.5 s after " +
+      "count as retransmission tags)",
+  },
+  {
+    file: "zeek--pop3-refused-retries.pcap",
+    frames: [3, 5, 9, 11],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "retransmission, SYN re-sent after a refusal (was: nothing)",
+    verdict: "fixed",
+    tag: "retransmission",
+    reason:
+      "a Windows client (TTL 128, window 8192) re-sends its SYN with the same ISN and a new IP ID 0.5 s after " +
       "each RST+ACK, twice per connect(): the same connect() retried by the stack. connection-refused reported the " +
-      "first RST only; retransmission now reports the re-sent SYNs" },
-  { file: "arkime--gtp-iphone.pcap", frames: [22, 36, 95], kind: "time-wait-reuse", tshark: REUSED,
-    ours: "time-wait-reuse (was: nothing)", verdict: "fixed", tag: "time-wait-reuse",
-    reason: "the phone reconnects from port 5060 to [fd01::183]:5060 26-39 s after closing first (it holds TIME_WAIT). " +
-      "All of it travels in GTP-U (UDP 2152), which sockscope did not decode: now a tunnel like GRE" },
-  { file: "arkime--gtp-iphone.pcap", frames: [7, 83, 84, 89], kind: "icmp-unreachable", tshark: UNREACH,
-    ours: "icmp-unreachable (was: nothing)", verdict: "fixed", tag: "icmp-unreachable",
-    reason: "port unreachables for a DNS answer and RTP packets, inside GTP-U (see above)" },
+      "first RST only; retransmission now reports the re-sent SYNs",
+  },
+  {
+    file: "arkime--gtp-iphone.pcap",
+    frames: [22, 36, 95],
+    kind: "time-wait-reuse",
+    tshark: REUSED,
+    ours: "time-wait-reuse (was: nothing)",
+    verdict: "fixed",
+    tag: "time-wait-reuse",
+    reason:
+      "the phone reconnects from port 5060 to [fd01::183]:5060 26-39 s after closing first (it holds TIME_WAIT). " +
+      "All of it travels in GTP-U (UDP 2152), which sockscope did not decode: now a tunnel like GRE",
+  },
+  {
+    file: "arkime--gtp-iphone.pcap",
+    frames: [7, 83, 84, 89],
+    kind: "icmp-unreachable",
+    tshark: UNREACH,
+    ours: "icmp-unreachable (was: nothing)",
+    verdict: "fixed",
+    tag: "icmp-unreachable",
+    reason: "port unreachables for a DNS answer and RTP packets, inside GTP-U (see above)",
+  },
 
   // --- the same packet recorded twice
-  { file: "pcpp--example2-mixed.pcap", frames: [606, 834, 964, 2611], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged: capture copy", verdict: "deliberate", premise: "syn-copy",
-    reason: `a second SYN-ACK 10-65 ms after the first (frames 600, 824, 961, 2602), from four unrelated servers, after ` +
-      `the client had already acknowledged the first: ${SYN_COPY}` },
-  { file: "tcpdump--pptp.pcap", frames: [3], kind: "retransmission", tshark: RETRANS, ours: "not tagged: capture copy",
-    verdict: "deliberate", premise: "syn-copy", reason: `copy of SYN-ACK frame 2, 0.1 ms later, IP ID 0x4fb4: ${SYN_COPY}` },
-  { file: "zeek--tcp-ctu-64702-888.pcap", frames: [2], kind: "retransmission", tshark: RETRANS, ours: "not tagged: capture copy",
-    verdict: "deliberate", premise: "syn-copy", reason: `copy of SYN-ACK frame 1 with the same timestamp (every packet is twice in this file): ${SYN_COPY}` },
-  { file: "arkime--http-post-upload.pcap", frames: [2, 4], kind: "retransmission", tshark: RETRANS, ours: "not tagged: capture copy",
-    verdict: "deliberate", premise: "syn-copy",
-    reason: `SYN and SYN-ACK seen on both sides of a router (TTL 64 then 63, other MACs, same IP ID): ${SYN_COPY}` },
-  { file: "arkime--smb-smb1-ascii.pcap", frames: [2, 4], kind: "retransmission", tshark: RETRANS, ours: "not tagged: capture copy",
-    verdict: "deliberate", premise: "syn-copy", reason: `copies of frames 1 and 3 under 0.2 ms later, same IP IDs: ${SYN_COPY}` },
-  { file: "arkime--wireshark-retrans.pcap", frames: [2, 3, 5, 11, 12], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged: capture copy", verdict: "deliberate", premise: "syn-copy",
-    reason: `the SYN (IP ID 0x0df8) is in the file four times within 5.7 ms (frames 1, 2, 3, 10) and the SYN-ACK ` +
-      `(0xa341) four times (4, 5, 11, 12): ${SYN_COPY}` },
+  {
+    file: "pcpp--example2-mixed.pcap",
+    frames: [606, 834, 964, 2611],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason:
+      `a second SYN-ACK 10-65 ms after the first (frames 600, 824, 961, 2602), from four unrelated servers, after ` +
+      `the client had already acknowledged the first: ${SYN_COPY}`,
+  },
+  {
+    file: "tcpdump--pptp.pcap",
+    frames: [3],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason: `copy of SYN-ACK frame 2, 0.1 ms later, IP ID 0x4fb4: ${SYN_COPY}`,
+  },
+  {
+    file: "zeek--tcp-ctu-64702-888.pcap",
+    frames: [2],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason: `copy of SYN-ACK frame 1 with the same timestamp (every packet is twice in this file): ${SYN_COPY}`,
+  },
+  {
+    file: "arkime--http-post-upload.pcap",
+    frames: [2, 4],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason: `SYN and SYN-ACK seen on both sides of a router (TTL 64 then 63, other MACs, same IP ID): ${SYN_COPY}`,
+  },
+  {
+    file: "arkime--smb-smb1-ascii.pcap",
+    frames: [2, 4],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason: `copies of frames 1 and 3 under 0.2 ms later, same IP IDs: ${SYN_COPY}`,
+  },
+  {
+    file: "arkime--wireshark-retrans.pcap",
+    frames: [2, 3, 5, 11, 12],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: capture copy",
+    verdict: "deliberate",
+    premise: "syn-copy",
+    reason:
+      `the SYN (IP ID 0x0df8) is in the file four times within 5.7 ms (frames 1, 2, 3, 10) and the SYN-ACK ` +
+      `(0xa341) four times (4, 5, 11, 12): ${SYN_COPY}`,
+  },
 
   // --- one connection on several VLANs
-  { file: "zeek--vlan-collisions.pcap", frames: [2, 6, 7, 9, 18, 20, 22, 23, 24, 25, 28, 32, 33, 34, 35, 38, 39, 41],
-    kind: "retransmission", tshark: RETRANS, ours: "not tagged: first transmission on its VLAN", verdict: "tshark-wrong",
-    premise: "vlan-copy", reason: `untagged, VLAN 42 and QinQ 10/20, each 50 ms after the other: ${VLAN_COPY}` },
-  { file: "arkime--mongo.pcap", frames: [2, 8, 22, 24], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged: first transmission on its VLAN", verdict: "tshark-wrong", premise: "vlan-copy",
-    reason: `SYNs and a SYN-ACK seen on VLANs 300 and 50 (TTL one lower on the second: routed between them): ${VLAN_COPY}` },
-  { file: "arkime--oracle.pcap", frames: [2], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged: first transmission on its VLAN", verdict: "tshark-wrong", premise: "vlan-copy",
-    reason: `the SYN on VLAN 300 (frame 1) and 50 (frame 2), 7 µs apart: ${VLAN_COPY}` },
+  {
+    file: "zeek--vlan-collisions.pcap",
+    frames: [2, 6, 7, 9, 18, 20, 22, 23, 24, 25, 28, 32, 33, 34, 35, 38, 39, 41],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission on its VLAN",
+    verdict: "tshark-wrong",
+    premise: "vlan-copy",
+    reason: `untagged, VLAN 42 and QinQ 10/20, each 50 ms after the other: ${VLAN_COPY}`,
+  },
+  {
+    file: "arkime--mongo.pcap",
+    frames: [2, 8, 22, 24],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission on its VLAN",
+    verdict: "tshark-wrong",
+    premise: "vlan-copy",
+    reason: `SYNs and a SYN-ACK seen on VLANs 300 and 50 (TTL one lower on the second: routed between them): ${VLAN_COPY}`,
+  },
+  {
+    file: "arkime--oracle.pcap",
+    frames: [2],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission on its VLAN",
+    verdict: "tshark-wrong",
+    premise: "vlan-copy",
+    reason: `the SYN on VLAN 300 (frame 1) and 50 (frame 2), 7 µs apart: ${VLAN_COPY}`,
+  },
 
   // --- not TCP re-sends at all
-  { file: "arkime--80211http.pcap", frames: [14], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged (802.11 radiotap is not decoded)", verdict: "tshark-wrong", premise: "wifi-retry",
-    reason: "an 802.11 link-layer retry of frame 13 (Retry bit set, same 802.11 sequence number 2962, same IP ID): " +
-      "the radio re-sent the frame 64 ms later, TCP sent it once" },
-  { file: "suricata--urgent11-sll.pcap", frames: [6], kind: "retransmission", tshark: RETRANS,
-    ours: "not tagged (urgent-data)", verdict: "tshark-wrong", premise: "syn-fin-probe",
-    reason: "SYN+FIN+URG with sequence 0, sent by an URGENT/11 scanner after its first probe (SYN frame 3, answered, " +
-      "reset): a crafted packet reusing the number, not a re-send of anything" },
-  { file: "zeek--tcp-rst-inject-rae.pcap", frames: [3], kind: "time-wait-reuse", tshark: REUSED,
-    ours: "not tagged: same connection", verdict: "tshark-wrong", premise: "synack-of-first-syn",
-    reason: "the server's SYN-ACK acknowledges the client's only SYN (frame 1, ack = ISN + 1). tshark saw the injected " +
+  {
+    file: "arkime--80211http.pcap",
+    frames: [14],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged (802.11 radiotap is not decoded)",
+    verdict: "tshark-wrong",
+    premise: "wifi-retry",
+    reason:
+      "an 802.11 link-layer retry of frame 13 (Retry bit set, same 802.11 sequence number 2962, same IP ID): " +
+      "the radio re-sent the frame 64 ms later, TCP sent it once",
+  },
+  {
+    file: "suricata--urgent11-sll.pcap",
+    frames: [6],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged (urgent-data)",
+    verdict: "tshark-wrong",
+    premise: "syn-fin-probe",
+    reason:
+      "SYN+FIN+URG with sequence 0, sent by an URGENT/11 scanner after its first probe (SYN frame 3, answered, " +
+      "reset): a crafted packet reusing the number, not a re-send of anything",
+  },
+  {
+    file: "zeek--tcp-rst-inject-rae.pcap",
+    frames: [3],
+    kind: "time-wait-reuse",
+    tshark: REUSED,
+    ours: "not tagged: same connection",
+    verdict: "tshark-wrong",
+    premise: "synack-of-first-syn",
+    reason:
+      "the server's SYN-ACK acknowledges the client's only SYN (frame 1, ack = ISN + 1). tshark saw the injected " +
       "RST in frame 2 (reserved bits set, the SYN's IP ID 0x1555, TTL 46 against the server's 49) end the " +
-      "conversation and calls the SYN-ACK a port reuse; no new SYN was sent, nothing was reused" },
+      "conversation and calls the SYN-ACK a port reuse; no new SYN was sent, nothing was reused",
+  },
 ];
 
 /** Frames left out of tshark's side for `kind` in `file` (the judged exclusions). */
 export function excludedFrames(file: string, kind: ComparedKind): Set<number> {
   const out = new Set<number>();
-  for (const j of JUDGEMENTS) if (j.file === file && j.kind === kind && j.verdict !== "fixed") for (const f of j.frames) out.add(f);
+  for (const j of JUDGEMENTS)
+    if (j.file === file && j.kind === kind && j.verdict !== "fixed") for (const f of j.frames) out.add(f);
   return out;
 }

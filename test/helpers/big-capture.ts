@@ -15,7 +15,7 @@ const TCP_AT = 34;
 export function pcapRecords(file: Uint8Array): [number, number][] {
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const spans: [number, number][] = [];
-  for (let at = PCAP_HEADER; at + RECORD_HEADER <= file.length;) {
+  for (let at = PCAP_HEADER; at + RECORD_HEADER <= file.length; ) {
     const end = at + RECORD_HEADER + dv.getUint32(at + 8, true);
     spans.push([at, end]);
     at = end;
@@ -40,7 +40,8 @@ export function writeBigCapture(source: string, dest: string, copies: number, se
       const out = Buffer.from(block);
       const ov = new DataView(out.buffer, out.byteOffset, out.byteLength);
       for (const [s, e] of spans) {
-        const at = s - PCAP_HEADER, tcp = at + RECORD_HEADER + TCP_AT;
+        const at = s - PCAP_HEADER,
+          tcp = at + RECORD_HEADER + TCP_AT;
         ov.setUint32(at, dv.getUint32(at, true) + k * stepSec, true);
         if (e - s < RECORD_HEADER + TCP_AT + 4) continue;
         const clientAt = dv.getUint16(tcp, false) === serverPort ? tcp + 2 : tcp;

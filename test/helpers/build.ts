@@ -14,7 +14,10 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -22,7 +25,10 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 class W {
   private readonly parts: number[] = [];
   constructor(readonly le: boolean) {}
-  u8(v: number): this { this.parts.push(v & 255); return this; }
+  u8(v: number): this {
+    this.parts.push(v & 255);
+    return this;
+  }
   u16(v: number): this {
     if (this.le) this.parts.push(v & 255, (v >>> 8) & 255);
     else this.parts.push((v >>> 8) & 255, v & 255);
@@ -35,10 +41,20 @@ class W {
     this.parts.push(...b);
     return this;
   }
-  bytes(b: ArrayLike<number>): this { for (let i = 0; i < b.length; i++) this.parts.push(b[i]!); return this; }
-  pad4(): this { while (this.parts.length % 4 !== 0) this.parts.push(0); return this; }
-  get length(): number { return this.parts.length; }
-  done(): Uint8Array { return Uint8Array.from(this.parts); }
+  bytes(b: ArrayLike<number>): this {
+    for (let i = 0; i < b.length; i++) this.parts.push(b[i]!);
+    return this;
+  }
+  pad4(): this {
+    while (this.parts.length % 4 !== 0) this.parts.push(0);
+    return this;
+  }
+  get length(): number {
+    return this.parts.length;
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.parts);
+  }
 }
 
 // ---------------------------------------------------------------- classic pcap
@@ -66,14 +82,23 @@ export const PCAP_RECORD_HEADER_LEN = 16;
 
 export function pcapHeader(o: PcapOptions = {}): Uint8Array {
   const w = new W(o.le ?? true);
-  w.u32(o.nanos ? 0xa1b23c4d : 0xa1b2c3d4).u16(o.major ?? 2).u16(o.minor ?? 4).u32(0).u32(0)
-    .u32(o.snapLen ?? 262144).u32(o.linkType ?? 1);
+  w.u32(o.nanos ? 0xa1b23c4d : 0xa1b2c3d4)
+    .u16(o.major ?? 2)
+    .u16(o.minor ?? 4)
+    .u32(0)
+    .u32(0)
+    .u32(o.snapLen ?? 262144)
+    .u32(o.linkType ?? 1);
   return w.done();
 }
 
 export function pcapRecord(r: PcapRecord, le = true): Uint8Array {
   const w = new W(le);
-  w.u32(r.tsSec).u32(r.tsFrac).u32(r.data.length).u32(r.origLen ?? r.data.length).bytes(r.data);
+  w.u32(r.tsSec)
+    .u32(r.tsFrac)
+    .u32(r.data.length)
+    .u32(r.origLen ?? r.data.length)
+    .bytes(r.data);
   return w.done();
 }
 
@@ -85,7 +110,10 @@ export function pcapFile(records: readonly PcapRecord[], o: PcapOptions = {}): U
 export function pcapRecordEnds(records: readonly PcapRecord[]): number[] {
   const ends: number[] = [];
   let at = PCAP_HEADER_LEN;
-  for (const r of records) { at += PCAP_RECORD_HEADER_LEN + r.data.length; ends.push(at); }
+  for (const r of records) {
+    at += PCAP_RECORD_HEADER_LEN + r.data.length;
+    ends.push(at);
+  }
   return ends;
 }
 
@@ -151,15 +179,19 @@ function shb(s: NgSection): Uint8Array {
 
 function idb(le: boolean, i: NgInterface): Uint8Array {
   const w = new W(le);
-  w.u16(i.linkType).u16(0).u32(i.snapLen ?? 0);
+  w.u16(i.linkType)
+    .u16(0)
+    .u32(i.snapLen ?? 0);
   const opts: { code: number; value: Uint8Array }[] = [];
   if (i.name !== undefined) opts.push({ code: 2, value: utf8(i.name) });
   if (i.tsresol !== undefined) opts.push({ code: 9, value: new Uint8Array([i.tsresol]) });
   if (i.tsoffset !== undefined) {
     const v = new W(le);
     // 64-bit signed seconds, in the section's byte order.
-    const hi = Math.floor(i.tsoffset / 2 ** 32), lo = i.tsoffset >>> 0;
-    if (le) v.u32(lo).u32(hi); else v.u32(hi).u32(lo);
+    const hi = Math.floor(i.tsoffset / 2 ** 32),
+      lo = i.tsoffset >>> 0;
+    if (le) v.u32(lo).u32(hi);
+    else v.u32(hi).u32(lo);
     opts.push({ code: 14, value: v.done() });
   }
   w.bytes(options(le, opts));
@@ -170,20 +202,33 @@ function packetBlock(le: boolean, b: NgBlock): Uint8Array {
   switch (b.kind) {
     case "epb": {
       const w = new W(le);
-      w.u32(b.iface).u32(Number(b.ts >> 32n)).u32(Number(b.ts & 0xffffffffn)).u32(b.data.length)
-        .u32(b.origLen ?? b.data.length).bytes(b.data).pad4();
+      w.u32(b.iface)
+        .u32(Number(b.ts >> 32n))
+        .u32(Number(b.ts & 0xffffffffn))
+        .u32(b.data.length)
+        .u32(b.origLen ?? b.data.length)
+        .bytes(b.data)
+        .pad4();
       if (b.comment !== undefined) w.bytes(options(le, [{ code: 1, value: utf8(b.comment) }]));
       return block(le, 6, w.done());
     }
     case "pb": {
       const w = new W(le);
-      w.u16(b.iface).u16(0).u32(Number(b.ts >> 32n)).u32(Number(b.ts & 0xffffffffn)).u32(b.data.length)
-        .u32(b.origLen ?? b.data.length).bytes(b.data).pad4();
+      w.u16(b.iface)
+        .u16(0)
+        .u32(Number(b.ts >> 32n))
+        .u32(Number(b.ts & 0xffffffffn))
+        .u32(b.data.length)
+        .u32(b.origLen ?? b.data.length)
+        .bytes(b.data)
+        .pad4();
       return block(le, 2, w.done());
     }
     case "spb": {
       const w = new W(le);
-      w.u32(b.origLen ?? b.data.length).bytes(b.data).pad4();
+      w.u32(b.origLen ?? b.data.length)
+        .bytes(b.data)
+        .pad4();
       return block(le, 3, w.done());
     }
     case "other":
@@ -196,7 +241,10 @@ export function pcapngFile(sections: readonly NgSection[]): { bytes: Uint8Array;
   const parts: Uint8Array[] = [];
   const expected: NgExpected[] = [];
   let at = 0;
-  const push = (b: Uint8Array) => { parts.push(b); at += b.length; };
+  const push = (b: Uint8Array) => {
+    parts.push(b);
+    at += b.length;
+  };
   for (const s of sections) {
     push(shb(s));
     for (const i of s.interfaces) push(idb(s.le, i));
@@ -225,7 +273,11 @@ export class MemorySource implements ByteSource {
   readonly size: number | null;
   private pos = 0;
   reads = 0;
-  constructor(private readonly data: Uint8Array, private readonly readSize?: (asked: number) => number, readonly name = "mem.pcap") {
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly readSize?: (asked: number) => number,
+    readonly name = "mem.pcap",
+  ) {
     this.size = data.length;
   }
   async read(buf: Uint8Array, offset: number, length: number): Promise<number> {
@@ -284,14 +336,26 @@ export function tcp(t: TcpSpec): Uint8Array {
   if (o.length > 40) throw new Error(`TCP options of ${o.length} bytes do not fit`);
   const hl = 20 + o.length;
   const w = new W(false);
-  w.u16(t.srcPort).u16(t.dstPort).u32(t.seq).u32(t.ack).u8((hl / 4) << 4).u8(t.flags).u16(t.win).u16(0).u16(t.urg ?? 0);
+  w.u16(t.srcPort)
+    .u16(t.dstPort)
+    .u32(t.seq)
+    .u32(t.ack)
+    .u8((hl / 4) << 4)
+    .u8(t.flags)
+    .u16(t.win)
+    .u16(0)
+    .u16(t.urg ?? 0);
   w.bytes(o).bytes(t.payload ?? new Uint8Array(0));
   return w.done();
 }
 
 export function udp(srcPort: number, dstPort: number, payload: Uint8Array, lengthField?: number): Uint8Array {
   const w = new W(false);
-  w.u16(srcPort).u16(dstPort).u16(lengthField ?? 8 + payload.length).u16(0).bytes(payload);
+  w.u16(srcPort)
+    .u16(dstPort)
+    .u16(lengthField ?? 8 + payload.length)
+    .u16(0)
+    .bytes(payload);
   return w.done();
 }
 
@@ -320,11 +384,20 @@ function checksum(b: Uint8Array): number {
 export function ipv4(p: Ipv4Spec): Uint8Array {
   const w = new W(false);
   const frag = ((p.fragOffset ?? 0) / 8) | (p.moreFragments ? 0x2000 : 0) | (p.dontFragment ? 0x4000 : 0);
-  w.u8(0x45).u8(0).u16(p.totalLen ?? 20 + p.payload.length).u16(p.id ?? 0).u16(frag).u8(p.ttl ?? 64).u8(p.proto)
-    .u16(0).u32(p.src).u32(p.dst);
+  w.u8(0x45)
+    .u8(0)
+    .u16(p.totalLen ?? 20 + p.payload.length)
+    .u16(p.id ?? 0)
+    .u16(frag)
+    .u8(p.ttl ?? 64)
+    .u8(p.proto)
+    .u16(0)
+    .u32(p.src)
+    .u32(p.dst);
   const h = w.done();
   const c = checksum(h);
-  h[10] = c >>> 8; h[11] = c & 255;
+  h[10] = c >>> 8;
+  h[11] = c & 255;
   return concat([h, p.payload]);
 }
 
@@ -350,7 +423,14 @@ export function ipv6(p: Ipv6Spec): Uint8Array {
     const next = i + 1 < chain.length ? chain[i + 1]! : p.nextHeader;
     if (type === 44) {
       const f = p.frag!;
-      headers.push(new W(false).u8(next).u8(0).u16(f.offset | (f.more ? 1 : 0)).u32(f.id).done());
+      headers.push(
+        new W(false)
+          .u8(next)
+          .u8(0)
+          .u16(f.offset | (f.more ? 1 : 0))
+          .u32(f.id)
+          .done(),
+      );
     } else if (type === 43) {
       // Routing header type 0 with zero segments left, one address (24 bytes: hdr ext len 2).
       const w = new W(false).u8(next).u8(2).u8(0).u8(0).u32(0);
@@ -363,7 +443,10 @@ export function ipv6(p: Ipv6Spec): Uint8Array {
   }
   const body = concat([...headers, p.payload]);
   const w = new W(false);
-  w.u32(0x60000000).u16(body.length).u8(chain.length > 0 ? chain[0]! : p.nextHeader).u8(p.hopLimit ?? 64);
+  w.u32(0x60000000)
+    .u16(body.length)
+    .u8(chain.length > 0 ? chain[0]! : p.nextHeader)
+    .u8(p.hopLimit ?? 64);
   for (const x of p.src) w.u32(x);
   for (const x of p.dst) w.u32(x);
   w.bytes(body);
@@ -386,19 +469,39 @@ export const ETH_IPV6 = 0x86dd;
 export function linkFrame(linkType: number, ip: Uint8Array): Uint8Array {
   const v6 = ip[0]! >> 4 === 6;
   switch (linkType) {
-    case 1: return ethernet(v6 ? ETH_IPV6 : ETH_IPV4, ip);
-    case 0: return concat([new W(true).u32(v6 ? 30 : 2).done(), ip]); // NULL: host order (LE here)
-    case 108: return concat([new W(false).u32(v6 ? 24 : 2).done(), ip]); // LOOP: network order
-    case 12: case 101: case 228: case 229: return ip;
+    case 1:
+      return ethernet(v6 ? ETH_IPV6 : ETH_IPV4, ip);
+    case 0:
+      return concat([new W(true).u32(v6 ? 30 : 2).done(), ip]); // NULL: host order (LE here)
+    case 108:
+      return concat([new W(false).u32(v6 ? 24 : 2).done(), ip]); // LOOP: network order
+    case 12:
+    case 101:
+    case 228:
+    case 229:
+      return ip;
     case 113: {
-      const w = new W(false).u16(0).u16(1).u16(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).u16(v6 ? ETH_IPV6 : ETH_IPV4);
+      const w = new W(false)
+        .u16(0)
+        .u16(1)
+        .u16(6)
+        .bytes([2, 0, 0, 0, 0, 1, 0, 0])
+        .u16(v6 ? ETH_IPV6 : ETH_IPV4);
       return concat([w.done(), ip]);
     }
     case 276: {
-      const w = new W(false).u16(v6 ? ETH_IPV6 : ETH_IPV4).u16(0).u32(1).u16(1).u8(0).u8(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]);
+      const w = new W(false)
+        .u16(v6 ? ETH_IPV6 : ETH_IPV4)
+        .u16(0)
+        .u32(1)
+        .u16(1)
+        .u8(0)
+        .u8(6)
+        .bytes([2, 0, 0, 0, 0, 1, 0, 0]);
       return concat([w.done(), ip]);
     }
-    default: throw new Error(`no frame builder for link type ${linkType}`);
+    default:
+      throw new Error(`no frame builder for link type ${linkType}`);
   }
 }
 
@@ -410,27 +513,50 @@ export function cookedVlanFrame(linkType: 113 | 276, ip: Uint8Array, vlans: read
     tags.u16(vlans[i]! & 0xfff).u16(i + 1 < vlans.length ? 0x8100 : v6 ? ETH_IPV6 : ETH_IPV4);
   }
   const proto = vlans.length > 0 ? 0x8100 : v6 ? ETH_IPV6 : ETH_IPV4;
-  const head = linkType === 113
-    ? new W(false).u16(0).u16(1).u16(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).u16(proto).done()
-    : new W(false).u16(proto).u16(0).u32(1).u16(1).u8(0).u8(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).done();
+  const head =
+    linkType === 113
+      ? new W(false).u16(0).u16(1).u16(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).u16(proto).done()
+      : new W(false).u16(proto).u16(0).u32(1).u16(1).u8(0).u8(6).bytes([2, 0, 0, 0, 0, 1, 0, 0]).done();
   return concat([head, tags.done(), ip]);
 }
 
 /** Splits an IPv4 payload at the byte offsets `cuts` (multiples of 8) into fragments. */
-export function ipv4Fragments(base: Omit<Ipv4Spec, "payload" | "fragOffset" | "moreFragments">, payload: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+export function ipv4Fragments(
+  base: Omit<Ipv4Spec, "payload" | "fragOffset" | "moreFragments">,
+  payload: Uint8Array,
+  cuts: readonly number[],
+): Uint8Array[] {
   const out: Uint8Array[] = [];
   const bounds = [0, ...cuts, payload.length];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    out.push(ipv4({ ...base, payload: payload.subarray(bounds[i]!, bounds[i + 1]!), fragOffset: bounds[i]!, moreFragments: i + 2 < bounds.length }));
+    out.push(
+      ipv4({
+        ...base,
+        payload: payload.subarray(bounds[i]!, bounds[i + 1]!),
+        fragOffset: bounds[i]!,
+        moreFragments: i + 2 < bounds.length,
+      }),
+    );
   }
   return out;
 }
 
-export function ipv6Fragments(base: Omit<Ipv6Spec, "payload" | "frag">, id: number, payload: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+export function ipv6Fragments(
+  base: Omit<Ipv6Spec, "payload" | "frag">,
+  id: number,
+  payload: Uint8Array,
+  cuts: readonly number[],
+): Uint8Array[] {
   const out: Uint8Array[] = [];
   const bounds = [0, ...cuts, payload.length];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    out.push(ipv6({ ...base, payload: payload.subarray(bounds[i]!, bounds[i + 1]!), frag: { offset: bounds[i]!, more: i + 2 < bounds.length, id } }));
+    out.push(
+      ipv6({
+        ...base,
+        payload: payload.subarray(bounds[i]!, bounds[i + 1]!),
+        frag: { offset: bounds[i]!, more: i + 2 < bounds.length, id },
+      }),
+    );
   }
   return out;
 }

@@ -22,7 +22,12 @@ export function phenomenonFixtures(): Fixture[] {
     for (const f of readdirSync(join(FIXTURES, group.name)).sort()) {
       if (!/\.pcap(ng)?$/.test(f)) continue;
       const path = join(FIXTURES, group.name, f);
-      out.push({ group: group.name, name: basename(f).replace(/\.pcap(ng)?$/, ""), path, expectedPath: path.replace(/\.pcap(ng)?$/, ".expected.json") });
+      out.push({
+        group: group.name,
+        name: basename(f).replace(/\.pcap(ng)?$/, ""),
+        path,
+        expectedPath: path.replace(/\.pcap(ng)?$/, ".expected.json"),
+      });
     }
   }
   return out.sort((a, b) => (a.group + a.name < b.group + b.name ? -1 : 1));

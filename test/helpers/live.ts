@@ -22,7 +22,12 @@ function has(cmd: string): boolean {
 }
 const isRoot = process.getuid?.() === 0;
 export const capError = (() => {
-  try { createRequire(import.meta.url)("cap"); return null; } catch (e) { return String((e as Error).message).split("\n")[0]; }
+  try {
+    createRequire(import.meta.url)("cap");
+    return null;
+  } catch (e) {
+    return String((e as Error).message).split("\n")[0];
+  }
 })();
 const missingTools = ["unshare", "nsenter", "ip", "python3", "tcpdump"].filter((c) => !has(c));
 export const built = existsSync(CLI);
@@ -31,16 +36,24 @@ function precondition(needCap: boolean): string | null {
   if (!built) return `${CLI} is missing: npm run build first`;
   if (!isRoot) return "live capture tests need root (unshare -n, packet sockets)";
   if (missingTools.length > 0) return `missing ${missingTools.join(", ")}`;
-  if (needCap && capError !== null) return `the cap package does not load (${capError}): apt-get install libpcap-dev, npm rebuild cap`;
+  if (needCap && capError !== null)
+    return `the cap package does not load (${capError}): apt-get install libpcap-dev, npm rebuild cap`;
   return null;
 }
 
 /** describe() that skips with a printed reason, or fails in CI, when the preconditions are missing. */
 export function liveDescribe(name: string, needCap: boolean, body: () => void): void {
   const why = precondition(needCap);
-  if (why === null) { describe(name, body); return; }
+  if (why === null) {
+    describe(name, body);
+    return;
+  }
   if (process.env.CI) {
-    describe(name, () => { it("preconditions (CI must run these tests)", () => { throw new Error(`cannot run in CI: ${why}`); }); });
+    describe(name, () => {
+      it("preconditions (CI must run these tests)", () => {
+        throw new Error(`cannot run in CI: ${why}`);
+      });
+    });
     return;
   }
   console.log(`skipping "${name}": ${why}`);
@@ -53,11 +66,20 @@ export function liveDescribe(name: string, needCap: boolean, body: () => void): 
 const running = new Set<number>();
 /** For afterEach: kills the captures (and their process groups) a failed test left running. */
 export function killRunning(): void {
-  for (const pid of running) { try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ } }
+  for (const pid of running) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
   running.clear();
 }
 
-export interface Line { at: number; text: string }
+export interface Line {
+  at: number;
+  text: string;
+}
 export interface LiveRun {
   pid: number;
   lines: Line[];
@@ -71,12 +93,19 @@ export interface LiveRun {
 /** Starts `sockscope live ARGS` in a fresh network namespace with lo up; resolves once it listens. */
 export async function startLive(args: string[], setup = "ip link set lo up"): Promise<LiveRun> {
   // In its own process group, as a shell runs a command: ctrlC() signals the whole group.
-  const child: ChildProcess = spawn("unshare", ["-n", "bash", "-c", `${setup} && exec "$0" "$@"`, process.execPath, CLI, "live", ...args], {
-    stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" }, detached: true,
-  });
+  const child: ChildProcess = spawn(
+    "unshare",
+    ["-n", "bash", "-c", `${setup} && exec "$0" "$@"`, process.execPath, CLI, "live", ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+      detached: true,
+    },
+  );
   running.add(child.pid!);
   const lines: Line[] = [];
-  let err = "", partial = "";
+  let err = "",
+    partial = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (d: string) => {
     const at = Date.now() / 1000;
@@ -85,36 +114,53 @@ export async function startLive(args: string[], setup = "ip link set lo up"): Pr
     for (const text of parts) lines.push({ at, text });
   });
   child.stderr!.setEncoding("utf8");
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => {
-    if (partial !== "") lines.push({ at: Date.now() / 1000, text: partial });
-    running.delete(child.pid!);
-    res({ code, signal });
-  }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on("close", (code, signal) => {
+      if (partial !== "") lines.push({ at: Date.now() / 1000, text: partial });
+      running.delete(child.pid!);
+      res({ code, signal });
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`live did not start: ${err}`)), 20_000);
     child.stderr!.on("data", (d: string) => {
       err += d;
-      if (/listening on/.test(err)) { clearTimeout(timer); resolve(); }
+      if (/listening on/.test(err)) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    void exited.then((x) => { clearTimeout(timer); reject(new Error(`live exited (${x.code ?? x.signal}) before listening: ${err}`)); });
+    void exited.then((x) => {
+      clearTimeout(timer);
+      reject(new Error(`live exited (${x.code ?? x.signal}) before listening: ${err}`));
+    });
   });
   const pid = child.pid!;
   return {
-    pid, lines, exited,
+    pid,
+    lines,
+    exited,
     stderr: () => err,
-    inNs: (cmd, a) => new Promise((res) => {
-      const p = spawn("nsenter", ["-t", String(pid), "-n", cmd, ...a], { stdio: ["ignore", "ignore", "pipe"], cwd: ROOT });
-      let e = "";
-      p.stderr!.on("data", (d) => { e += d; });
-      p.on("close", (code) => res({ code, stderr: e }));
-    }),
+    inNs: (cmd, a) =>
+      new Promise((res) => {
+        const p = spawn("nsenter", ["-t", String(pid), "-n", cmd, ...a], {
+          stdio: ["ignore", "ignore", "pipe"],
+          cwd: ROOT,
+        });
+        let e = "";
+        p.stderr!.on("data", (d) => {
+          e += d;
+        });
+        p.on("close", (code) => res({ code, stderr: e }));
+      }),
     json: () => lines.filter((l) => l.text.startsWith("{")).map((l) => ({ ...JSON.parse(l.text), at: l.at })),
   };
 }
 
 /** Ctrl-C on a terminal: SIGINT to the foreground process group (sockscope and its capture process). */
 export const ctrlC = (run: LiveRun) => process.kill(-run.pid, "SIGINT");
-export const scenario = (run: LiveRun, script: string, kase: string) => run.inNs("python3", [join(SCENARIOS, script), kase]);
+export const scenario = (run: LiveRun, script: string, kase: string) =>
+  run.inNs("python3", [join(SCENARIOS, script), kase]);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitFor<T>(what: string, f: () => T | undefined | null | false, ms = 15_000): Promise<T> {

@@ -4,14 +4,41 @@
  */
 import fc from "fast-check";
 import {
-  ETH_IPV4, ETH_IPV6, concat, ethernet, ipv4, ipv6, linkFrame, pcapFile, pcapRecordEnds, pcapngFile, tcp, udp,
-  type NgBlock, type NgInterface, type NgSection, type PcapOptions, type PcapRecord, type TcpOptions, type V6,
+  ETH_IPV4,
+  ETH_IPV6,
+  concat,
+  ethernet,
+  ipv4,
+  ipv6,
+  linkFrame,
+  pcapFile,
+  pcapRecordEnds,
+  pcapngFile,
+  tcp,
+  udp,
+  type NgBlock,
+  type NgInterface,
+  type NgSection,
+  type PcapOptions,
+  type PcapRecord,
+  type TcpOptions,
+  type V6,
 } from "./build.js";
 
 export const LINK_TYPES = [0, 1, 12, 101, 108, 113, 276] as const;
 
 /** Bytes before the IP header for each link type as built by `linkFrame` (Ethernet: + 4 per tag). */
-export const LINK_HEADER_LEN: Record<number, number> = { 0: 4, 1: 14, 12: 0, 101: 0, 108: 4, 113: 16, 228: 0, 229: 0, 276: 20 };
+export const LINK_HEADER_LEN: Record<number, number> = {
+  0: 4,
+  1: 14,
+  12: 0,
+  101: 0,
+  108: 4,
+  113: 16,
+  228: 0,
+  229: 0,
+  276: 20,
+};
 
 export interface PacketSpec {
   linkType: number;
@@ -85,12 +112,30 @@ export const arbPacketSpec: fc.Arbitrary<PacketSpec> = fc.record({
 
 /** The IP packet (no link header) of a spec. */
 export function ipPacket(s: PacketSpec): Uint8Array {
-  const l4 = s.proto === "tcp"
-    ? tcp({ srcPort: s.srcPort, dstPort: s.dstPort, seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, urg: s.urg, options: s.options, payload: s.payload })
-    : udp(s.srcPort, s.dstPort, s.payload);
+  const l4 =
+    s.proto === "tcp"
+      ? tcp({
+          srcPort: s.srcPort,
+          dstPort: s.dstPort,
+          seq: s.seq,
+          ack: s.ack,
+          flags: s.flags,
+          win: s.win,
+          urg: s.urg,
+          options: s.options,
+          payload: s.payload,
+        })
+      : udp(s.srcPort, s.dstPort, s.payload);
   const proto = s.proto === "tcp" ? 6 : 17;
   return s.v6
-    ? ipv6({ src: s.src as unknown as V6, dst: s.dst as unknown as V6, nextHeader: proto, payload: l4, hopLimit: s.ttl, ext: s.ext })
+    ? ipv6({
+        src: s.src as unknown as V6,
+        dst: s.dst as unknown as V6,
+        nextHeader: proto,
+        payload: l4,
+        hopLimit: s.ttl,
+        ext: s.ext,
+      })
     : ipv4({ src: s.src[0]!, dst: s.dst[0]!, proto, payload: l4, ttl: s.ttl });
 }
 
@@ -125,7 +170,14 @@ export interface BuiltCapture {
   kind: "pcap" | "pcapng";
   bytes: Uint8Array;
   /** The records a reader must deliver, in order, with each one's end offset in the file. */
-  records: { data: Uint8Array; origLen: number; linkType: number; end: number; tsSec: number | null; tsNsec: number | null }[];
+  records: {
+    data: Uint8Array;
+    origLen: number;
+    linkType: number;
+    end: number;
+    tsSec: number | null;
+    tsNsec: number | null;
+  }[];
   /** Offset where the first record may start: after the pcap header, or after the first SHB. */
   headerEnd: number;
 }
@@ -137,18 +189,36 @@ export const arbPcap: fc.Arbitrary<BuiltCapture> = fc
     le: fc.boolean(),
     nanos: fc.boolean(),
     linkType: fc.constantFrom(...LINK_TYPES),
-    recs: fc.array(fc.record({ tsSec: u32, frac: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), data: arbData, extra: fc.nat(2000) }), { maxLength: 8 }),
+    recs: fc.array(
+      fc.record({
+        tsSec: u32,
+        frac: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        data: arbData,
+        extra: fc.nat(2000),
+      }),
+      { maxLength: 8 },
+    ),
   })
   .map(({ le, nanos, linkType, recs }) => {
     const units = nanos ? 1e9 : 1e6;
-    const records: PcapRecord[] = recs.map((r) => ({ tsSec: r.tsSec, tsFrac: Math.floor(r.frac * units), data: r.data, origLen: r.data.length + r.extra }));
+    const records: PcapRecord[] = recs.map((r) => ({
+      tsSec: r.tsSec,
+      tsFrac: Math.floor(r.frac * units),
+      data: r.data,
+      origLen: r.data.length + r.extra,
+    }));
     const opts: PcapOptions = { le, nanos, linkType, snapLen: 65535 };
     const ends = pcapRecordEnds(records);
     return {
       kind: "pcap" as const,
       bytes: pcapFile(records, opts),
       records: records.map((r, i) => ({
-        data: r.data, origLen: r.origLen!, linkType, end: ends[i]!, tsSec: r.tsSec, tsNsec: r.tsFrac * (nanos ? 1 : 1000),
+        data: r.data,
+        origLen: r.origLen!,
+        linkType,
+        end: ends[i]!,
+        tsSec: r.tsSec,
+        tsNsec: r.tsFrac * (nanos ? 1 : 1000),
       })),
       headerEnd: 24,
     };
@@ -177,15 +247,28 @@ const arbOther = fc.record({
 
 function arbSection(): fc.Arbitrary<NgSection> {
   return fc
-    .record({ le: fc.boolean(), interfaces: fc.array(arbIface, { minLength: 1, maxLength: 3 }), userAppl: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) })
+    .record({
+      le: fc.boolean(),
+      interfaces: fc.array(arbIface, { minLength: 1, maxLength: 3 }),
+      userAppl: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+    })
     .chain((s) => {
       const n = s.interfaces.length;
       // Below 2^60 ticks: seconds stay exact doubles for every resolution used (>= 1000/s).
       const ts = fc.bigInt({ min: 0n, max: (1n << 60n) - 1n });
       const pkt = fc.oneof(
-        fc.record({ kind: fc.constant("epb" as const), iface: fc.integer({ min: 0, max: n - 1 }), ts, data: arbData, extra: fc.nat(1000), comment: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }) })
+        fc
+          .record({
+            kind: fc.constant("epb" as const),
+            iface: fc.integer({ min: 0, max: n - 1 }),
+            ts,
+            data: arbData,
+            extra: fc.nat(1000),
+            comment: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }),
+          })
           .map(({ extra, ...b }) => ({ ...b, origLen: b.data.length + extra }) as NgBlock),
-        fc.record({ kind: fc.constant("pb" as const), iface: fc.integer({ min: 0, max: n - 1 }), ts, data: arbData })
+        fc
+          .record({ kind: fc.constant("pb" as const), iface: fc.integer({ min: 0, max: n - 1 }), ts, data: arbData })
           .map((b) => b as NgBlock),
         // SPB: original length = captured length (the block holds it all), so the reader can tell.
         fc.record({ kind: fc.constant("spb" as const), data: arbData }).map((b) => b as NgBlock),
@@ -195,32 +278,37 @@ function arbSection(): fc.Arbitrary<NgSection> {
     });
 }
 
-export const arbPcapng: fc.Arbitrary<BuiltCapture> = fc.array(arbSection(), { minLength: 1, maxLength: 3 }).map((sections) => {
-  const { bytes, expected } = pcapngFile(sections);
-  // Timestamps, computed exactly with BigInt (independent of the reader's double arithmetic).
-  const times: { tsSec: number | null; tsNsec: number | null }[] = [];
-  for (const s of sections) {
-    for (const b of s.blocks) {
-      if (b.kind === "other") continue;
-      if (b.kind === "spb") { times.push({ tsSec: null, tsNsec: null }); continue; }
-      const i = s.interfaces[b.iface]!;
-      const units = unitsOf(i.tsresol);
-      const sec = b.ts / units + BigInt(i.tsoffset ?? 0);
-      const nsec = ((b.ts % units) * 1000000000n) / units;
-      times.push({ tsSec: Number(sec), tsNsec: Number(nsec) });
+export const arbPcapng: fc.Arbitrary<BuiltCapture> = fc
+  .array(arbSection(), { minLength: 1, maxLength: 3 })
+  .map((sections) => {
+    const { bytes, expected } = pcapngFile(sections);
+    // Timestamps, computed exactly with BigInt (independent of the reader's double arithmetic).
+    const times: { tsSec: number | null; tsNsec: number | null }[] = [];
+    for (const s of sections) {
+      for (const b of s.blocks) {
+        if (b.kind === "other") continue;
+        if (b.kind === "spb") {
+          times.push({ tsSec: null, tsNsec: null });
+          continue;
+        }
+        const i = s.interfaces[b.iface]!;
+        const units = unitsOf(i.tsresol);
+        const sec = b.ts / units + BigInt(i.tsoffset ?? 0);
+        const nsec = ((b.ts % units) * 1000000000n) / units;
+        times.push({ tsSec: Number(sec), tsNsec: Number(nsec) });
+      }
     }
-  }
-  const first = sections[0]!;
-  // The SHB's length: 28 bytes plus its options.
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shbLen = dv.getUint32(4, first.le);
-  return {
-    kind: "pcapng" as const,
-    bytes,
-    records: expected.map((e, k) => ({ ...e, ...times[k]! })),
-    headerEnd: shbLen,
-  };
-});
+    const first = sections[0]!;
+    // The SHB's length: 28 bytes plus its options.
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const shbLen = dv.getUint32(4, first.le);
+    return {
+      kind: "pcapng" as const,
+      bytes,
+      records: expected.map((e, k) => ({ ...e, ...times[k]! })),
+      headerEnd: shbLen,
+    };
+  });
 
 export const arbCapture: fc.Arbitrary<BuiltCapture> = fc.oneof(arbPcap, arbPcapng);
 

@@ -27,12 +27,18 @@ export function tsharkVersion(): string {
 
 /** Same preferences as the corpus oracle (oracle.sh). */
 const PREFS = [
-  "-o", "tcp.analyze_sequence_numbers:TRUE",
-  "-o", "tcp.relative_sequence_numbers:TRUE",
-  "-o", "tcp.desegment_tcp_streams:TRUE",
-  "-o", "tcp.check_checksum:FALSE",
-  "-o", "ip.defragment:TRUE",
-  "-o", "ipv6.defragment:TRUE",
+  "-o",
+  "tcp.analyze_sequence_numbers:TRUE",
+  "-o",
+  "tcp.relative_sequence_numbers:TRUE",
+  "-o",
+  "tcp.desegment_tcp_streams:TRUE",
+  "-o",
+  "tcp.check_checksum:FALSE",
+  "-o",
+  "ip.defragment:TRUE",
+  "-o",
+  "ipv6.defragment:TRUE",
 ];
 
 /** An empty configuration directory: only Wireshark's defaults, whatever the user has set. */
@@ -47,18 +53,29 @@ export async function tsharkFields(path: string, fields: readonly string[]): Pro
   const args = ["-r", path, "-n", ...PREFS, "-T", "fields", "-E", "occurrence=f", "-E", "separator=|"];
   for (const f of fields) args.push("-e", f);
   const out = await new Promise<string>((resolve) => {
-    execFile("tshark", args, {
-      encoding: "utf8", maxBuffer: 1 << 28,
-      env: { ...process.env, WIRESHARK_CONFIG_DIR: CONFIG_DIR, LC_ALL: "C" },
-    }, (_err: unknown, stdout: string) => {
-      // tshark exits 2 on a file cut short but still prints what it read.
-      resolve(stdout ?? "");
+    execFile(
+      "tshark",
+      args,
+      {
+        encoding: "utf8",
+        maxBuffer: 1 << 28,
+        env: { ...process.env, WIRESHARK_CONFIG_DIR: CONFIG_DIR, LC_ALL: "C" },
+      },
+      (_err: unknown, stdout: string) => {
+        // tshark exits 2 on a file cut short but still prints what it read.
+        resolve(stdout ?? "");
+      },
+    );
+  });
+  return out
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const cells = l.split("|");
+      const row: Record<string, string> = {};
+      fields.forEach((f, i) => {
+        row[f] = cells[i] ?? "";
+      });
+      return row;
     });
-  });
-  return out.split("\n").filter((l) => l !== "").map((l) => {
-    const cells = l.split("|");
-    const row: Record<string, string> = {};
-    fields.forEach((f, i) => { row[f] = cells[i] ?? ""; });
-    return row;
-  });
 }

@@ -30,7 +30,9 @@ function decode(s: string, where: number): string {
 
 export function parseXml(xml: string): XmlElement {
   let i = 0;
-  const skipWs = () => { while (i < xml.length && /\s/.test(xml[i]!)) i++; };
+  const skipWs = () => {
+    while (i < xml.length && /\s/.test(xml[i]!)) i++;
+  };
   const skipMisc = () => {
     for (;;) {
       skipWs();
@@ -58,8 +60,14 @@ export function parseXml(xml: string): XmlElement {
     for (;;) {
       const before = i;
       skipWs();
-      if (xml.startsWith("/>", i)) { i += 2; return el; }
-      if (xml[i] === ">") { i++; break; }
+      if (xml.startsWith("/>", i)) {
+        i += 2;
+        return el;
+      }
+      if (xml[i] === ">") {
+        i++;
+        break;
+      }
       if (i === before) throw new Error(`expected whitespace before an attribute at ${i}`);
       const a = NAME.exec(xml.slice(i));
       if (a === null) throw new Error(`bad attribute name at ${i}`);
@@ -88,7 +96,10 @@ export function parseXml(xml: string): XmlElement {
         i++;
         return el;
       }
-      if (xml.startsWith("<!--", i) || xml.startsWith("<?", i)) { skipMisc(); continue; }
+      if (xml.startsWith("<!--", i) || xml.startsWith("<?", i)) {
+        skipMisc();
+        continue;
+      }
       if (xml.startsWith("<![CDATA[", i)) {
         const end = xml.indexOf("]]>", i);
         if (end < 0) throw new Error("unterminated CDATA");
@@ -96,7 +107,10 @@ export function parseXml(xml: string): XmlElement {
         i = end + 3;
         continue;
       }
-      if (xml[i] === "<") { el.children.push(element()); continue; }
+      if (xml[i] === "<") {
+        el.children.push(element());
+        continue;
+      }
       const next = xml.indexOf("<", i);
       const end = next < 0 ? xml.length : next;
       el.text += decode(xml.slice(i, end), i);
@@ -114,7 +128,12 @@ export function parseXml(xml: string): XmlElement {
 /** Every element named `name` under `el`, depth first. */
 export function findAll(el: XmlElement, name: string): XmlElement[] {
   const out: XmlElement[] = [];
-  const walk = (e: XmlElement) => { for (const c of e.children) { if (c.name === name) out.push(c); walk(c); } };
+  const walk = (e: XmlElement) => {
+    for (const c of e.children) {
+      if (c.name === name) out.push(c);
+      walk(c);
+    }
+  };
   walk(el);
   return out;
 }

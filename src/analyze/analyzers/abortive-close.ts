@@ -59,9 +59,12 @@ const analyzer = defineAnalyzer<null>({
   onTcpSegment(_s, flow, seg, _p, out) {
     if ((seg.flags & TH_RST) === 0) return;
     const h = out.sideHistory(flow);
-    const x = seg.dir, y = 1 - x;
-    const me = flow.ep[x]!, peer = flow.ep[y]!;
-    const mine = h.sides[x]!, theirs = h.sides[y]!;
+    const x = seg.dir,
+      y = 1 - x;
+    const me = flow.ep[x]!,
+      peer = flow.ep[y]!;
+    const mine = h.sides[x]!,
+      theirs = h.sides[y]!;
     // Only the first reset of the connection, from a side that never sent FIN, after the handshake.
     if (me.rstFrame !== seg.frame || me.finFrame !== 0 || !h.established) return;
     if (peer.rstFrame !== 0 && peer.rstFrame < seg.frame) return;
@@ -74,21 +77,29 @@ const analyzer = defineAnalyzer<null>({
     const ackedByMe = hasAck ? seg.ack : me.lastAck;
     const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
     const unanswered = theirs.dataSinceOtherData;
-    const who = roleOf(x), other = roleOf(y);
+    const who = roleOf(x),
+      other = roleOf(y);
     const frames = unanswered > 0 ? [theirs.firstDataSinceOtherData, seg.frame] : [seg.frame];
-    const lostText = fromMe === 0 && toMe === 0
-      ? "nothing was in flight"
-      : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
-    const unreadText = unanswered > 0
-      ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, mine, who, other)
-      : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, mine.lastDataFrame, who, other);
-    const stateless = hasAck ? undefined :
-      "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
-      "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
-      "capture, or state lost some other way) and this RST only answers the peer's late segment.";
+    const lostText =
+      fromMe === 0 && toMe === 0
+        ? "nothing was in flight"
+        : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
+    const unreadText =
+      unanswered > 0
+        ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, mine, who, other)
+        : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, mine.lastDataFrame, who, other);
+    const stateless = hasAck
+      ? undefined
+      : "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
+        "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
+        "capture, or state lost some other way) and this RST only answers the peer's late segment.";
     out.report(analyzer, {
-      flow, dir: x, frames, time: seg.time,
-      summary: `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) reset the connection (RST frame ${seg.frame}) ` +
+      flow,
+      dir: x,
+      frames,
+      time: seg.time,
+      summary:
+        `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) reset the connection (RST frame ${seg.frame}) ` +
         `without a FIN; ${lostText}; ${unreadText}; the ${other}'s next read()/write() fails with ECONNRESET`,
       measure: {
         unackedFromResetterBytes: fromMe,
@@ -107,30 +118,56 @@ const analyzer = defineAnalyzer<null>({
  * the reset: the classic sign of close() with that data unread. Acknowledged or not makes
  * no difference: an ACK is the kernel's receipt, the wire never shows a read().
  */
-function unansweredText(bytes: number, firstFrame: number, unacked: number, mine: SideMark, who: string, other: string): string {
-  const since = mine.lastDataFrame !== 0 ? `after the ${who}'s last data (frame ${mine.lastDataFrame})` : `while the ${who} had sent no data`;
-  const acked = unacked >= bytes ? `its kernel never acknowledged them`
-    : unacked > 0 ? `its kernel acknowledged ${bytes - unacked} of them`
-    : `its kernel acknowledged them${mine.lastFrame > firstFrame ? ` (frame ${mine.lastFrame})` : ""}, but an ACK is the kernel's receipt, not a read by the program`;
-  return `the ${other} sent ${bytes} byte(s) (from frame ${firstFrame}) ${since}, and the ${who} answered them only with ` +
+function unansweredText(
+  bytes: number,
+  firstFrame: number,
+  unacked: number,
+  mine: SideMark,
+  who: string,
+  other: string,
+): string {
+  const since =
+    mine.lastDataFrame !== 0
+      ? `after the ${who}'s last data (frame ${mine.lastDataFrame})`
+      : `while the ${who} had sent no data`;
+  const acked =
+    unacked >= bytes
+      ? `its kernel never acknowledged them`
+      : unacked > 0
+        ? `its kernel acknowledged ${bytes - unacked} of them`
+        : `its kernel acknowledged them${mine.lastFrame > firstFrame ? ` (frame ${mine.lastFrame})` : ""}, but an ACK is the kernel's receipt, not a read by the program`;
+  return (
+    `the ${other} sent ${bytes} byte(s) (from frame ${firstFrame}) ${since}, and the ${who} answered them only with ` +
     `this reset; ${acked}: close() with those bytes still unread is the classic cause, though reading them and then ` +
-    `close() with SO_LINGER{1,0} looks the same on the wire`;
+    `close() with SO_LINGER{1,0} looks the same on the wire`
+  );
 }
 
 /** Nothing from the peer is left unanswered: the wire cannot show reads, so say what it does rule out. */
-function answeredText(peerSentData: boolean, handshakeSeen: boolean, hasAck: boolean, lastDataFrame: number, who: string, other: string): string {
+function answeredText(
+  peerSentData: boolean,
+  handshakeSeen: boolean,
+  hasAck: boolean,
+  lastDataFrame: number,
+  who: string,
+  other: string,
+): string {
   if (!peerSentData && handshakeSeen) {
     // A reset without ACK is the answer of a TCP that had no connection left (the detail says so): no abort of a live socket.
     if (!hasAck) return `the ${other} sent no data on this connection, so none can have been left unread`;
-    return `the ${other} sent no data on this connection, so none can have been left unread: most likely a deliberate ` +
-      "abort (SO_LINGER{1,0} then close()); a firewall or load balancer resetting the connection in the endpoint's name looks the same";
+    return (
+      `the ${other} sent no data on this connection, so none can have been left unread: most likely a deliberate ` +
+      "abort (SO_LINGER{1,0} then close()); a firewall or load balancer resetting the connection in the endpoint's name looks the same"
+    );
   }
   const seen = !peerSentData
     ? `the ${other} sent no data in the capture (which began after the handshake)`
     : lastDataFrame !== 0
       ? `all the ${other}'s data came before the ${who}'s last data (frame ${lastDataFrame}), so nothing was left unanswered`
       : `the ${other}'s only data were re-sent bytes`;
-  return `${seen}; the wire shows what the ${who}'s kernel received, never what its program read, so SO_LINGER{1,0} and ` +
-    "close() with earlier data left unread cannot be told apart";
+  return (
+    `${seen}; the wire shows what the ${who}'s kernel received, never what its program read, so SO_LINGER{1,0} and ` +
+    "close() with earlier data left unread cannot be told apart"
+  );
 }
 export default analyzer;

@@ -31,7 +31,6 @@ export const CLOSE_WAIT_MIN_SEC = 1;
  */
 export const HALF_CLOSE_ONGOING_SEC = 10;
 
-
 class State {
   reported = false;
 }
@@ -46,11 +45,11 @@ const analyzer = defineAnalyzer<State>({
     "The peer closed its end; this side's kernel acknowledged the FIN, so the program's next read() returned 0 " +
     "(end of file). From then on the socket sits in CLOSE_WAIT until the program calls close(): the kernel never " +
     "finishes the close by itself. So a long CLOSE_WAIT means the program either did not notice the EOF (it was not " +
-    "reading this socket, or it treated read() returning 0 as \"no data yet\"), noticed it and forgot to close the " +
+    'reading this socket, or it treated read() returning 0 as "no data yet"), noticed it and forgot to close the ' +
     "descriptor (a leak on an error path), or closed it while another process still held a copy: a child created with " +
     "fork() (or a subprocess that inherited the descriptor) keeps the socket open, and the FIN goes out only when the " +
     "last copy is closed. Nothing fails at once, but every such socket keeps a descriptor and kernel memory, and a " +
-    "server that leaks them eventually hits EMFILE (\"too many open files\") in accept(). The capture cannot tell a " +
+    'server that leaks them eventually hits EMFILE ("too many open files") in accept(). The capture cannot tell a ' +
     "late close() from a descriptor held by another process: `ss -tanp state close-wait` (or lsof) on that host shows " +
     "which processes hold the socket, and strace shows when close() is called. Close the socket as soon as read() " +
     "returns 0; mark descriptors close-on-exec (SOCK_CLOEXEC, O_CLOEXEC) so children do not inherit them; when " +
@@ -84,21 +83,26 @@ const analyzer = defineAnalyzer<State>({
   onFlowEnd(s, flow, out) {
     if (s.reported) return;
     for (let dir = 0; dir < 2; dir++) {
-      if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
+      if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER))
+        check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
     }
   },
   // Ongoing from the threshold the finding itself uses: the finding is certain to follow.
   ongoing(s, flow, dir, now) {
     if (s.reported || !waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) return null;
-    const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+    const me = flow.ep[dir]!,
+      peer = flow.ep[1 - dir]!;
     const start = waitStart(flow, dir);
     const sentData = me.lastDataTime > peer.finTime;
     if (now - start < (sentData ? HALF_CLOSE_ONGOING_SEC : CLOSE_WAIT_MIN_SEC)) return null;
-    const who = roleOf(dir), other = roleOf(1 - dir);
-    const from = sentData ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
+    const who = roleOf(dir),
+      other = roleOf(1 - dir);
+    const from = sentData
+      ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
       : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
     return {
-      since: start, frame: peer.finFrame,
+      since: start,
+      frame: peer.finFrame,
       summary: `the ${who} ${flow.endpointName(who)} has sat in CLOSE_WAIT since ${from}: its program has the EOF but has not called close()`,
     };
   },
@@ -111,26 +115,44 @@ function waitStart(flow: Flow, dir: number): number {
 
 /** Whether `dir` was in CLOSE-WAIT just before `frame`: the peer's FIN acknowledged, its own FIN not sent. */
 function waitingSide(flow: Flow, dir: number, frame: number): boolean {
-  const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+  const me = flow.ep[dir]!,
+    peer = flow.ep[1 - dir]!;
   if (peer.finFrame === 0 || peer.finAckedFrame === 0 || peer.finAckedFrame >= frame) return false;
   if (me.finFrame !== 0 && me.finFrame < frame) return false;
   // A reset before this point already ended the connection.
   return !((me.rstFrame !== 0 && me.rstFrame < frame) || (peer.rstFrame !== 0 && peer.rstFrame < frame));
 }
 
-function check(flow: Flow, dir: number, endFrame: number, endTime: number, how: "fin" | "rst" | "capture-end", out: FindingSink): void {
-  const me = flow.ep[dir]!, peer = flow.ep[1 - dir]!;
+function check(
+  flow: Flow,
+  dir: number,
+  endFrame: number,
+  endTime: number,
+  how: "fin" | "rst" | "capture-end",
+  out: FindingSink,
+): void {
+  const me = flow.ep[dir]!,
+    peer = flow.ep[1 - dir]!;
   const start = waitStart(flow, dir);
   const waited = endTime - start;
   if (waited < CLOSE_WAIT_MIN_SEC) return;
-  const who = roleOf(dir), other = roleOf(1 - dir);
+  const who = roleOf(dir),
+    other = roleOf(1 - dir);
   const sentData = me.lastDataTime > peer.finTime;
-  const from = sentData ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})` : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
-  const end = how === "fin" ? `before its own FIN (frame ${endFrame})`
-    : how === "rst" ? `until the connection was reset (frame ${endFrame})`
-      : "and was still there when the capture ended";
+  const from = sentData
+    ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
+    : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
+  const end =
+    how === "fin"
+      ? `before its own FIN (frame ${endFrame})`
+      : how === "rst"
+        ? `until the connection was reset (frame ${endFrame})`
+        : "and was still there when the capture ended";
   out.report(analyzer, {
-    flow, dir, frames: [peer.finFrame, peer.finAckedFrame, endFrame].filter((f) => f > 0), time: peer.finTime,
+    flow,
+    dir,
+    frames: [peer.finFrame, peer.finAckedFrame, endFrame].filter((f) => f > 0),
+    time: peer.finTime,
     summary: `the ${who} sat in CLOSE_WAIT for ${sec(waited)} s after ${from} ${end}: its program had the EOF but had not closed the socket`,
     measure: { closeWaitMs: ms(waited), stillOpenAtEnd: how === "capture-end" ? 1 : 0 },
   });

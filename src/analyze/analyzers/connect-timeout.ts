@@ -27,7 +27,6 @@ import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { captureNow, ms, retriesStopped, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
 
-
 class State {
   retries: SynRetries | null = null;
   /** The server's side sent a SYN, a RST or an ACK of the client's SYN. */
@@ -63,7 +62,8 @@ const analyzer = defineAnalyzer<State>({
     const client = flow.ep[DIR_CLIENT];
     if (seg.dir === DIR_SERVER) {
       if (s.answered) return;
-      if ((seg.flags & (TH_SYN | TH_RST)) !== 0 || ((seg.flags & TH_ACK) !== 0 && seqDiff(seg.ack, client.isn) > 0)) s.answered = true;
+      if ((seg.flags & (TH_SYN | TH_RST)) !== 0 || ((seg.flags & TH_ACK) !== 0 && seqDiff(seg.ack, client.isn) > 0))
+        s.answered = true;
       else if (s.strays++ === 0) s.firstStrayFrame = seg.frame;
       return;
     }
@@ -92,11 +92,12 @@ const analyzer = defineAnalyzer<State>({
     const ending = stopped
       ? `then nothing for the last ${sec(after)} s of the capture: connect() had failed (ETIMEDOUT) or the program gave up and closed the socket`
       : `the capture ends ${sec(after)} s after the last SYN: connect() may still have been waiting`;
-    const strays = s.strays > 0
-      ? `; the server's address sent ${s.strays} segment(s) (first frame ${s.firstStrayFrame}) that are no answer: ` +
-        "neither SYN nor RST, and acknowledging nothing the client sent, so a socket in SYN-SENT does not take them " +
-        "for one (it answers an unacceptable ACK with a RST and drops the rest)"
-      : "";
+    const strays =
+      s.strays > 0
+        ? `; the server's address sent ${s.strays} segment(s) (first frame ${s.firstStrayFrame}) that are no answer: ` +
+          "neither SYN nor RST, and acknowledging nothing the client sent, so a socket in SYN-SENT does not take them " +
+          "for one (it answers an unacceptable ACK with a RST and drops the rest)"
+        : "";
     const measure: Record<string, number> = {
       synCount: times.length,
       retries: r.frames.length,
@@ -107,8 +108,13 @@ const analyzer = defineAnalyzer<State>({
     };
     if (s.strays > 0) measure.straySegments = s.strays;
     out.report(analyzer, {
-      flow, dir: DIR_CLIENT, frames: r.frames, count: times.length, time: client.synTime,
-      summary: `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
+      flow,
+      dir: DIR_CLIENT,
+      frames: r.frames,
+      count: times.length,
+      time: client.synTime,
+      summary:
+        `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
         `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
       measure,
     });
@@ -122,8 +128,10 @@ const analyzer = defineAnalyzer<State>({
     const last = times[times.length - 1]!;
     if (retriesStopped(last, last - (times.length > 1 ? times[times.length - 2]! : client.synTime), now)) return null;
     return {
-      since: client.synTime, frame: client.synFrame,
-      summary: `connect() to ${flow.endpointName("server")} unanswered: ${times.length + 1} SYNs since frame ${client.synFrame}, ` +
+      since: client.synTime,
+      frame: client.synFrame,
+      summary:
+        `connect() to ${flow.endpointName("server")} unanswered: ${times.length + 1} SYNs since frame ${client.synFrame}, ` +
         "no SYN-ACK and no RST; the client is still waiting in connect() (ETIMEDOUT when its kernel gives up)",
     };
   },

@@ -26,11 +26,16 @@ const analyzer = defineAnalyzer<null>({
   wakeOn: TH_RST,
   onTcpSegment(_s, flow, seg, _p, out) {
     if (!(seg.flags & TH_RST) || seg.dir !== DIR_SERVER) return;
-    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+    const client = flow.ep[DIR_CLIENT],
+      server = flow.ep[DIR_SERVER];
     if (!client.synSeen || server.synSeen || server.rstFrame !== seg.frame) return;
     out.report(analyzer, {
-      flow, dir: DIR_CLIENT, frames: [client.synFrame, seg.frame], time: client.synTime,
-      summary: `connect() to ${flow.endpointName("server")} refused: SYN (frame ${client.synFrame}) answered by RST ` +
+      flow,
+      dir: DIR_CLIENT,
+      frames: [client.synFrame, seg.frame],
+      time: client.synTime,
+      summary:
+        `connect() to ${flow.endpointName("server")} refused: SYN (frame ${client.synFrame}) answered by RST ` +
         `after ${ms(seg.time - client.synTime)} ms`,
       measure: { rstAfterMs: ms(seg.time - client.synTime), synCount: client.synCount },
     });

@@ -15,12 +15,12 @@ import { endpointToString } from "../../decode/address.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
-  "timeout": "fragments missing when the reassembly timeout expired",
+  timeout: "fragments missing when the reassembly timeout expired",
   "capture-end": "fragments still missing when the capture ended",
   "overlap-conflict": "overlapping fragments carried different data",
   "too-many-fragments": "more fragments than a receiver keeps for one datagram",
   "too-long": "fragments would make a datagram longer than 65535 bytes",
-  "evicted": "reassembly buffers were full (too many incomplete datagrams at once)",
+  evicted: "reassembly buffers were full (too many incomplete datagrams at once)",
 };
 
 /**
@@ -98,7 +98,11 @@ const analyzer = defineAnalyzer<State, Orphans>({
     const dir = s.lost[1]! > s.lost[0]! ? 1 : 0;
     const why = [...s.reasons].map(([r, n]) => `${n} with ${REASON_TEXT[r]}`).join("; ");
     out.report(analyzer, {
-      flow, dir, frames: s.frames, count: lost, time: s.firstTime,
+      flow,
+      dir,
+      frames: s.frames,
+      count: lost,
+      time: s.firstTime,
       summary: `${lost} fragmented datagram(s) from the ${roleOf(dir)} never completed: ${why}`,
       measure: { lostDatagrams: lost, ...Object.fromEntries([...s.reasons].map(([r, n]) => [r, n])) },
     });
@@ -134,7 +138,11 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
   };
   const flow: Flow | null = null;
   group.finding = out.report(analyzer, {
-    flow, dir: null, frames: d.frames, time: d.firstTime, count: 1,
+    flow,
+    dir: null,
+    frames: d.frames,
+    time: d.firstTime,
+    count: 1,
     summary: orphanSummary(group),
     measure: { lostDatagrams: 1, fragmentsSeen: d.frames.length },
   });
@@ -144,8 +152,10 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
 /** What the group's datagrams were and why they failed, with the first one's identity. */
 function orphanSummary(g: OrphanGroup): string {
   if (g.pair === null) {
-    return `${g.datagrams} datagram(s) between further address pairs (past ${MAX_ORPHAN_GROUPS}) never completed ` +
-      `(the first ${g.firstPair}, ${g.firstId}: ${g.reason})`;
+    return (
+      `${g.datagrams} datagram(s) between further address pairs (past ${MAX_ORPHAN_GROUPS}) never completed ` +
+      `(the first ${g.firstPair}, ${g.firstId}: ${g.reason})`
+    );
   }
   if (g.datagrams === 1) return `a datagram ${g.pair} (${g.firstId}) never completed: ${g.reason}`;
   return `${g.datagrams} datagrams ${g.pair} never completed: ${g.reason} (the first: ${g.firstId})`;

@@ -51,13 +51,18 @@ const V6_UNREACH: Record<number, IcmpMeaning> = {
 };
 
 export function icmpMeaning(p: DecodedPacket): IcmpMeaning {
-  const v6 = p.l4 === L4_ICMPV6, t = p.icmpType, c = p.icmpCode;
+  const v6 = p.l4 === L4_ICMPV6,
+    t = p.icmpType,
+    c = p.icmpCode;
   if (!v6 && t === 3) return V4_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
   if (v6 && t === 1) return V6_UNREACH[c] ?? { what: `destination unreachable (code ${c})`, errno: "EHOSTUNREACH" };
   if (v6 && t === 2) return { what: `packet too big (MTU ${p.icmpMtu})`, errno: "EMSGSIZE" };
   // Time exceeded is a soft error for Linux: a socket hears of it only with IP_RECVERR.
   if ((!v6 && t === 11) || (v6 && t === 3)) {
-    return { what: c === 0 ? "time exceeded in transit (TTL/hop limit)" : "fragment reassembly time exceeded", errno: "EHOSTUNREACH only with IP_RECVERR" };
+    return {
+      what: c === 0 ? "time exceeded in transit (TTL/hop limit)" : "fragment reassembly time exceeded",
+      errno: "EHOSTUNREACH only with IP_RECVERR",
+    };
   }
   if (!v6 && t === 12) return { what: "parameter problem", errno: "EPROTO" };
   if (v6 && t === 4) return { what: "parameter problem", errno: "EPROTO" };
@@ -105,7 +110,7 @@ const analyzer = defineAnalyzer<State>({
     "comes. Host/network unreachable make a TCP connect() fail with EHOSTUNREACH/ENETUNREACH (on an established " +
     "connection Linux keeps retrying and reports it only if the connection finally times out). Fragmentation needed / " +
     "packet too big lowers the path MTU; a datagram socket with path-MTU discovery on sees EMSGSIZE for sends larger " +
-    "than that. Connect UDP sockets to learn about refusals (or enable IP_RECVERR), treat ECONNREFUSED as \"nobody there\" " +
+    'than that. Connect UDP sockets to learn about refusals (or enable IP_RECVERR), treat ECONNREFUSED as "nobody there" ' +
     "and back off, and check the server address and port.",
   references: ["000 §5.3", "000 §5.4", "003 connect()"],
   createState: () => new State(),
@@ -115,8 +120,12 @@ const analyzer = defineAnalyzer<State>({
       // No flow to attach it to: say what we can about it, once per ICMP message.
       const v = p.ipVersion;
       out.report(analyzer, {
-        flow: null, dir: null, frames: [frame], time: _time,
-        summary: `${endpointToString(v, p.src0, p.src1, p.src2, p.src3, -1)} reported ${m.what} (${m.errno} for the sender) ` +
+        flow: null,
+        dir: null,
+        frames: [frame],
+        time: _time,
+        summary:
+          `${endpointToString(v, p.src0, p.src1, p.src2, p.src3, -1)} reported ${m.what} (${m.errno} for the sender) ` +
           `to ${endpointToString(v, p.dst0, p.dst1, p.dst2, p.dst3, -1)}; the quoted packet is too short to name its flow`,
         measure: { icmpType: p.icmpType, icmpCode: p.icmpCode },
       });
@@ -124,7 +133,10 @@ const analyzer = defineAnalyzer<State>({
     }
     const key = `${m.what} (${m.errno})`;
     s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
-    if (s.count === 0) { s.firstTime = _time; s.quotedDir = quotedDir; }
+    if (s.count === 0) {
+      s.firstTime = _time;
+      s.quotedDir = quotedDir;
+    }
     if (quotedDir === DIR_CLIENT) noteResentSyns(s, flow, out.frameCap);
     s.count++;
     s.frames = keepFrame(s.frames, frame, out.frameCap);
@@ -138,20 +150,26 @@ const analyzer = defineAnalyzer<State>({
     const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
     const kinds = [...s.kinds].map(([k, n]) => (n > 1 ? `${n}x ${k}` : k)).join(", ");
     const tcp = flow.proto === L4_TCP;
-    const consequence = s.portUnreachable && !tcp
-      ? `; a connected UDP socket gets ECONNREFUSED on its next call, an unconnected one waits in vain`
-      : "";
-    const resent = s.resentSyns > 0
-      ? `; the client re-sent its SYN ${s.resentSyns} time(s) after an error (frame${s.resentFrames.length > 1 ? "s" : ""} ` +
-        `${s.resentFrames.join(", ")}): its kernel took the error as a soft one and kept trying (Linux does when the ICMP ` +
-        "arrives while the program is inside a call on the socket, as on loopback; BSD and macOS through the first few " +
-        "retries), so connect() failed only at a later error or when the SYN timer ran out, with that errno"
-      : "";
+    const consequence =
+      s.portUnreachable && !tcp
+        ? `; a connected UDP socket gets ECONNREFUSED on its next call, an unconnected one waits in vain`
+        : "";
+    const resent =
+      s.resentSyns > 0
+        ? `; the client re-sent its SYN ${s.resentSyns} time(s) after an error (frame${s.resentFrames.length > 1 ? "s" : ""} ` +
+          `${s.resentFrames.join(", ")}): its kernel took the error as a soft one and kept trying (Linux does when the ICMP ` +
+          "arrives while the program is inside a call on the socket, as on loopback; BSD and macOS through the first few " +
+          "retries), so connect() failed only at a later error or when the SYN timer ran out, with that errno"
+        : "";
     const measure: Record<string, number> = { icmpErrors: s.count };
     if (s.mtu >= 0) measure.pathMtu = s.mtu;
     if (s.resentSyns > 0) measure.resentSyns = s.resentSyns;
     out.report(analyzer, {
-      flow, dir: s.quotedDir, frames: [...s.frames, ...s.resentFrames], count: s.count, time: s.firstTime,
+      flow,
+      dir: s.quotedDir,
+      frames: [...s.frames, ...s.resentFrames],
+      count: s.count,
+      time: s.firstTime,
       summary: `${s.count} ICMP error(s) for the ${sender}'s packets to ${dest}: ${kinds}${consequence}${resent}`,
       measure,
     });

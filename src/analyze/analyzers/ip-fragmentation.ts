@@ -57,13 +57,22 @@ const analyzer = defineAnalyzer<State>({
     const n = s.datagrams[0]! + s.datagrams[1]!;
     const sizes = s.minSize[dir] === s.maxSize[dir] ? `${s.maxSize[dir]}` : `${s.minSize[dir]}-${s.maxSize[dir]}`;
     out.report(analyzer, {
-      flow, dir, frames: s.frames, count: n, time: s.firstTime,
-      summary: `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ` +
+      flow,
+      dir,
+      frames: s.frames,
+      count: n,
+      time: s.firstTime,
+      summary:
+        `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ` +
         `in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes (the path MTU); ` +
         `${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`,
       measure: {
-        datagrams: n, minPayloadBytes: s.minSize[dir]!, maxPayloadBytes: s.maxSize[dir]!,
-        largestFragmentBytes: s.maxFragment[dir]!, maxFragmentsPerDatagram: s.maxFragments[dir]!, safePayloadBytes: SAFE_UDP_PAYLOAD,
+        datagrams: n,
+        minPayloadBytes: s.minSize[dir]!,
+        maxPayloadBytes: s.maxSize[dir]!,
+        largestFragmentBytes: s.maxFragment[dir]!,
+        maxFragmentsPerDatagram: s.maxFragments[dir]!,
+        safePayloadBytes: SAFE_UDP_PAYLOAD,
       },
     });
   },

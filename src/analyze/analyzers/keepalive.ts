@@ -93,8 +93,12 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   onTcpSegment(s, flow, seg, _p, out) {
     const dir = seg.dir;
-    if (isKeepAliveProbe(seg) && flow.ep[dir]!.finFrame === 0 && s.lastActivity >= 0 &&
-      seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC) {
+    if (
+      isKeepAliveProbe(seg) &&
+      flow.ep[dir]!.finFrame === 0 &&
+      s.lastActivity >= 0 &&
+      seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC
+    ) {
       let pr = s.probers[dir];
       if (pr === null) pr = s.probers[dir] = new Prober();
       if (pr.pendingFrame !== 0) {
@@ -103,7 +107,13 @@ const analyzer = defineAnalyzer<State>({
       }
       if (pr.lastProbeTime >= 0 && s.lastActivity <= pr.lastProbeTime) {
         const gap = seg.time - pr.lastProbeTime;
-        if (pr.lastProbeAnswered) { pr.afterAnswerSum += gap; pr.afterAnswerN++; } else { pr.retrySum += gap; pr.retryN++; }
+        if (pr.lastProbeAnswered) {
+          pr.afterAnswerSum += gap;
+          pr.afterAnswerN++;
+        } else {
+          pr.retrySum += gap;
+          pr.retryN++;
+        }
       } else {
         const idle = seg.time - s.lastActivity;
         if (pr.idleFirst < 0) pr.idleFirst = idle;
@@ -133,8 +143,17 @@ const analyzer = defineAnalyzer<State>({
     }
     // The prober gives up: its RST after unanswered probes.
     const mine = s.probers[dir];
-    if (mine !== null && (seg.flags & TH_RST) !== 0 && (mine.pendingFrame !== 0 || mine.run > 0) && mine.rstFrame === 0) {
-      if (mine.pendingFrame !== 0) { mine.unanswered++; mine.run++; mine.pendingFrame = 0; }
+    if (
+      mine !== null &&
+      (seg.flags & TH_RST) !== 0 &&
+      (mine.pendingFrame !== 0 || mine.run > 0) &&
+      mine.rstFrame === 0
+    ) {
+      if (mine.pendingFrame !== 0) {
+        mine.unanswered++;
+        mine.run++;
+        mine.pendingFrame = 0;
+      }
       mine.rstFrame = seg.frame;
       mine.rstRun = mine.run;
       mine.rstTime = seg.time;
@@ -151,43 +170,64 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function reportProber(flow: Flow, dir: number, pr: Prober, out: FindingSink): void {
-  if (pr.pendingFrame !== 0) { pr.unanswered++; pr.run++; pr.pendingFrame = 0; }
-  const who = roleOf(dir), peer = roleOf(1 - dir);
+  if (pr.pendingFrame !== 0) {
+    pr.unanswered++;
+    pr.run++;
+    pr.pendingFrame = 0;
+  }
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
   const idle = pr.idleFirst >= 0 ? `after ${sec(pr.idleFirst)} s idle` : "on the idle connection";
   const afterAnswer = pr.afterAnswerN > 0 ? pr.afterAnswerSum / pr.afterAnswerN : -1;
   const retry = pr.retryN > 0 ? pr.retrySum / pr.retryN : -1;
   const cadence = [
     afterAnswer >= 0 ? `every ${sec(afterAnswer)} s while answered` : "",
     retry >= 0 ? `${sec(retry)} s apart when unanswered` : "",
-  ].filter((x) => x !== "").join(", ");
+  ]
+    .filter((x) => x !== "")
+    .join(", ");
   const head = `the ${who}'s kernel sent ${pr.probes} keepalive probe(s) ${idle}` + (cadence ? ` (${cadence})` : "");
   let summary: string, severity: "info" | "error", detail: string | undefined;
   if (pr.rstFrame !== 0) {
     severity = "error";
-    summary = `${head}; the last ${pr.rstRun} went unanswered and the ${who} reset the connection (frame ${pr.rstFrame}, ` +
+    summary =
+      `${head}; the last ${pr.rstRun} went unanswered and the ${who} reset the connection (frame ${pr.rstFrame}, ` +
       `${sec(pr.rstTime - pr.firstTime)} s after the first probe): the ${who}'s program got ETIMEDOUT`;
     detail = `The ${peer} stopped answering: its host is down or unreachable, or something between drops its packets.`;
   } else if (pr.peerRstFrame !== 0) {
     severity = "error";
-    summary = `${head}; the ${peer} answered with RST (frame ${pr.peerRstFrame}): it no longer knew the connection ` +
+    summary =
+      `${head}; the ${peer} answered with RST (frame ${pr.peerRstFrame}): it no longer knew the connection ` +
       `(rebooted or restarted), and the ${who}'s program got ECONNRESET`;
   } else if (pr.run >= KEEPALIVE_UNANSWERED_DEAD) {
     severity = "error";
-    summary = `${head}; the last ${pr.run} were still unanswered when the capture ended: the ${peer} is not responding, ` +
+    summary =
+      `${head}; the last ${pr.run} were still unanswered when the capture ended: the ${peer} is not responding, ` +
       `and the ${who}'s kernel will reset the connection (ETIMEDOUT) after TCP_KEEPCNT probes`;
   } else {
     severity = "info";
-    summary = pr.unanswered === 0
-      ? `${head}; the ${peer} answered every one: the connection is alive and both programs saw nothing`
-      : `${head}; ${pr.answered} answered, ${pr.unanswered} unanswered (the capture ended before an answer could show)`;
+    summary =
+      pr.unanswered === 0
+        ? `${head}; the ${peer} answered every one: the connection is alive and both programs saw nothing`
+        : `${head}; ${pr.answered} answered, ${pr.unanswered} unanswered (the capture ended before an answer could show)`;
   }
   const measure: Record<string, number> = { probes: pr.probes, answered: pr.answered, unanswered: pr.unanswered };
-  if (pr.idleFirst >= 0) { measure.idleMs = ms(pr.idleFirst); measure.maxIdleMs = ms(pr.idleMax); }
+  if (pr.idleFirst >= 0) {
+    measure.idleMs = ms(pr.idleFirst);
+    measure.maxIdleMs = ms(pr.idleMax);
+  }
   if (afterAnswer >= 0) measure.intervalMs = ms(afterAnswer);
   if (retry >= 0) measure.retryIntervalMs = ms(retry);
   if (pr.rstFrame !== 0) measure.timeoutMs = ms(pr.rstTime - pr.firstTime);
   out.report(analyzer, {
-    flow, dir, frames: pr.frames, count: pr.probes, time: pr.firstTime, summary, severity, detail,
+    flow,
+    dir,
+    frames: pr.frames,
+    count: pr.probes,
+    time: pr.firstTime,
+    summary,
+    severity,
+    detail,
     measure,
   });
 }

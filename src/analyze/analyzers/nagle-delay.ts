@@ -83,7 +83,7 @@ const analyzer = defineAnalyzer<State>({
     "its ACK on and waits for its delayed-ACK timer (about 40 ms on Linux, up to 200 ms on other systems). Every " +
     "such request then takes one delayed-ACK period longer; no call fails, the program only sees latency. Build the " +
     "whole message in a buffer and write it once, or use writev()/sendmsg() for the pieces; on Linux, MSG_MORE or " +
-    "TCP_CORK say \"more is coming\" and uncorking sends it. Setting TCP_NODELAY also removes the wait, at the price " +
+    'TCP_CORK say "more is coming" and uncorking sends it. Setting TCP_NODELAY also removes the wait, at the price ' +
     "of one packet per write (see small-segments).",
   references: ["000 §2.11", "000 §2.16", "000 §2.17"],
   createState: () => new State(),
@@ -101,8 +101,12 @@ const analyzer = defineAnalyzer<State>({
         const senderEp = flow.ep[1 - seg.dir]!;
         const acked = seqDiff(p.ack, other.peerAck);
         const mss = flow.ep[seg.dir]!.mss > 0 ? flow.ep[seg.dir]!.mss : DEFAULT_MSS;
-        if (acked > 0 && acked < mss && seqDiff(p.ack, senderEp.nextSeq) === 0 &&
-          seg.time - other.lastDataTime >= NAGLE_MIN_STALL_SEC) {
+        if (
+          acked > 0 &&
+          acked < mss &&
+          seqDiff(p.ack, senderEp.nextSeq) === 0 &&
+          seg.time - other.lastDataTime >= NAGLE_MIN_STALL_SEC
+        ) {
           other.releaseFrame = seg.frame;
           other.releaseTime = seg.time;
           other.edgeBeforeRelease = other.peerEdge;
@@ -117,11 +121,18 @@ const analyzer = defineAnalyzer<State>({
       me.releaseFrame = 0;
       return;
     }
-    if (seg.seqVsNext < 0) { me.releaseFrame = 0; return; } // old data: not a held write
+    if (seg.seqVsNext < 0) {
+      me.releaseFrame = 0;
+      return;
+    } // old data: not a held write
     if (me.releaseFrame !== 0) {
       const mss = flow.ep[1 - seg.dir]!.mss > 0 ? flow.ep[1 - seg.dir]!.mss : DEFAULT_MSS;
       const end = (seg.seq + seg.len) >>> 0;
-      if (seg.len < mss && seg.time - me.releaseTime <= NAGLE_RELEASE_MAX_SEC && seqDiff(end, me.edgeBeforeRelease) <= 0) {
+      if (
+        seg.len < mss &&
+        seg.time - me.releaseTime <= NAGLE_RELEASE_MAX_SEC &&
+        seqDiff(end, me.edgeBeforeRelease) <= 0
+      ) {
         const stall = seg.time - me.lastDataTime;
         if (me.events === 0) me.firstTime = me.lastDataTime;
         me.events++;
@@ -144,13 +155,20 @@ const analyzer = defineAnalyzer<State>({
 
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
   if (d.events < NAGLE_MIN_EVENTS) return;
-  const who = roleOf(dir), peer = roleOf(1 - dir);
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
   const avg = d.stallTotal / d.events;
-  const summary = `${d.events} times a small write by the ${who} was held back until the ${peer}'s delayed ACK: ` +
+  const summary =
+    `${d.events} times a small write by the ${who} was held back until the ${peer}'s delayed ACK: ` +
     `each such request was about ${ms(avg)} ms slower (${ms(d.stallTotal)} ms in all, longest ${ms(d.stallMax)} ms); ` +
     `the ${who} writes a message in several small pieces with Nagle's algorithm on (no TCP_NODELAY)`;
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: d.events, time: d.firstTime, summary,
+    flow,
+    dir,
+    frames: d.frames,
+    count: d.events,
+    time: d.firstTime,
+    summary,
     measure: { events: d.events, stallTotalMs: ms(d.stallTotal), stallMaxMs: ms(d.stallMax), stallAvgMs: ms(avg) },
   });
 }

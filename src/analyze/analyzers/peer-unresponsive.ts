@@ -81,7 +81,8 @@ const analyzer = defineAnalyzer<State>({
   references: ["000 §2.8", "002 server termination §5"],
   createState: () => new State(),
   onTcpSegment(s, flow, seg, p, out) {
-    const dir = seg.dir, flags = seg.flags;
+    const dir = seg.dir,
+      flags = seg.flags;
     const me = s.senders[dir]!;
     const other = s.senders[1 - dir]!;
     // This segment as the peer's answer to the other side's data.
@@ -153,14 +154,18 @@ const analyzer = defineAnalyzer<State>({
     const d = s.senders[dir]!;
     if (d.retries === 0 || d.rstFrame !== 0 || now - d.runSince < PEER_UNRESPONSIVE_ONGOING_SEC) return null;
     if (retriesStopped(d.lastRetryTime, Math.max(d.maxGap, PEER_UNRESPONSIVE_MIN_SEC), now)) return null;
-    const who = roleOf(dir), peer = roleOf(1 - dir);
-    const peerSide = d.peerSegments === 0
-      ? `the ${peer} has sent nothing for ${sec(now - flow.ep[1 - dir]!.lastTime)} s`
-      : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but no acknowledgement of it`;
-    const frame = d.runFrame !== 0 ? d.runFrame : d.frames[0] ?? 0;
+    const who = roleOf(dir),
+      peer = roleOf(1 - dir);
+    const peerSide =
+      d.peerSegments === 0
+        ? `the ${peer} has sent nothing for ${sec(now - flow.ep[1 - dir]!.lastTime)} s`
+        : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but no acknowledgement of it`;
+    const frame = d.runFrame !== 0 ? d.runFrame : (d.frames[0] ?? 0);
     return {
-      since: d.runSince, frame,
-      summary: `the ${peer} ${flow.endpointName(peer)} is not acknowledging the ${who}'s data sent in frame ${frame}: ` +
+      since: d.runSince,
+      frame,
+      summary:
+        `the ${peer} ${flow.endpointName(peer)} is not acknowledging the ${who}'s data sent in frame ${frame}: ` +
         `re-sent ${d.retries} time(s) so far; ${peerSide}. The ${who}'s write()s still succeed until its kernel gives up (ETIMEDOUT)`,
     };
   },
@@ -171,27 +176,44 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   const end = d.rstFrame !== 0 ? Math.max(d.rstTime, d.lastRetryTime) : d.lastRetryTime;
   const unacked = end - d.runSince;
   if (unacked < PEER_UNRESPONSIVE_MIN_SEC) return;
-  const who = roleOf(dir), peer = roleOf(1 - dir);
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
   const peerEp = flow.ep[1 - dir]!;
   const silent = end - peerEp.lastTime;
   const growing = d.retries >= 3 && d.maxGap >= 1.5 * d.firstGap;
-  const gaps = d.firstGap > 0
-    ? `, gaps growing from ${ms(d.firstGap)} to ${ms(d.maxGap)} ms` + (growing ? " (the retransmission timer backing off)" : "")
-    : "";
-  const ending = d.rstFrame !== 0
-    ? `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`
-    : "still unacknowledged when the capture ended";
-  const peerSide = d.peerSegments === 0
-    ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
-    : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
+  const gaps =
+    d.firstGap > 0
+      ? `, gaps growing from ${ms(d.firstGap)} to ${ms(d.maxGap)} ms` +
+        (growing ? " (the retransmission timer backing off)" : "")
+      : "";
+  const ending =
+    d.rstFrame !== 0
+      ? `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`
+      : "still unacknowledged when the capture ended";
+  const peerSide =
+    d.peerSegments === 0
+      ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
+      : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
   const api = flow.icmpErrors > 0 ? "EHOSTUNREACH (a router reported the host unreachable)" : "ETIMEDOUT";
-  const summary = `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
+  const summary =
+    `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
     `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: d.retries, time: d.runFrame !== 0 ? d.runSince : d.firstRetryTime, summary,
+    flow,
+    dir,
+    frames: d.frames,
+    count: d.retries,
+    time: d.runFrame !== 0 ? d.runSince : d.firstRetryTime,
+    summary,
     measure: {
-      unresponsiveMs: ms(unacked), retries: d.retries, firstGapMs: ms(d.firstGap), lastGapMs: ms(d.lastGap),
-      maxGapMs: ms(d.maxGap), peerSilentMs: ms(silent), peerSegmentsDuring: d.peerSegments, endedByRst: d.rstFrame !== 0 ? 1 : 0,
+      unresponsiveMs: ms(unacked),
+      retries: d.retries,
+      firstGapMs: ms(d.firstGap),
+      lastGapMs: ms(d.lastGap),
+      maxGapMs: ms(d.maxGap),
+      peerSilentMs: ms(silent),
+      peerSegmentsDuring: d.peerSegments,
+      endedByRst: d.rstFrame !== 0 ? 1 : 0,
     },
   });
 }

@@ -46,14 +46,23 @@ export interface RebootEvidence {
  */
 export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): RebootEvidence | null {
   if ((seg.flags & (TH_RST | TH_ACK)) !== TH_RST || !h.established) return null;
-  const p = seg.dir, o = 1 - p;
-  const me = flow.ep[p]!, other = flow.ep[o]!;
-  const mine = h.sides[p]!, theirs = h.sides[o]!;
-  if (me.finFrame !== 0 || mine.lastFrame === 0 || theirs.lastFrame <= mine.lastFrame || !theirs.lastWantsAnswer) return null;
+  const p = seg.dir,
+    o = 1 - p;
+  const me = flow.ep[p]!,
+    other = flow.ep[o]!;
+  const mine = h.sides[p]!,
+    theirs = h.sides[o]!;
+  if (me.finFrame !== 0 || mine.lastFrame === 0 || theirs.lastFrame <= mine.lastFrame || !theirs.lastWantsAnswer)
+    return null;
   if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
   const silence = seg.time - mine.lastTime;
   if (silence < REBOOT_MIN_SILENCE_SEC) return null;
-  return { silenceSec: silence, answeredFrame: theirs.lastFrame, firstDataFrame: theirs.firstDataSinceOther, lastBeforeFrame: mine.lastFrame };
+  return {
+    silenceSec: silence,
+    answeredFrame: theirs.lastFrame,
+    firstDataFrame: theirs.firstDataSinceOther,
+    lastBeforeFrame: mine.lastFrame,
+  };
 }
 
 const analyzer = defineAnalyzer<null>({
@@ -86,30 +95,41 @@ const analyzer = defineAnalyzer<null>({
   onTcpSegment(_s, flow, seg, _p, out) {
     if ((seg.flags & TH_RST) === 0) return;
     const h = out.sideHistory(flow);
-    const p = seg.dir, o = 1 - p;
+    const p = seg.dir,
+      o = 1 - p;
     if (flow.ep[p]!.rstFrame !== seg.frame) return;
     const ev = rebootEvidence(flow, seg, h);
     if (ev === null) return;
-    const other = flow.ep[o]!, me = flow.ep[p]!;
+    const other = flow.ep[o]!,
+      me = flow.ep[p]!;
     // The other side's bytes the forgotten connection never acknowledged.
     const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
     const theirs = h.sides[o]!;
     const resends = theirs.resendsSinceOther;
-    const who = roleOf(p), peer = roleOf(o);
-    const during = resends > 0
-      ? `the ${peer} had been retransmitting into the silence (${resends} retransmission(s)` +
-        `${ev.firstDataFrame !== 0 ? ` of the data first sent in frame ${ev.firstDataFrame}` : ""})`
-      : `the connection had been idle for ${sec(theirs.idleBefore)} s before the ${peer}'s segment`;
+    const who = roleOf(p),
+      peer = roleOf(o);
+    const during =
+      resends > 0
+        ? `the ${peer} had been retransmitting into the silence (${resends} retransmission(s)` +
+          `${ev.firstDataFrame !== 0 ? ` of the data first sent in frame ${ev.firstDataFrame}` : ""})`
+        : `the connection had been idle for ${sec(theirs.idleBefore)} s before the ${peer}'s segment`;
     out.report(analyzer, {
-      flow, dir: p,
+      flow,
+      dir: p,
       frames: [ev.lastBeforeFrame, ev.firstDataFrame, ev.answeredFrame, seg.frame].filter((f) => f > 0),
       time: seg.time,
-      summary: `the ${who}'s TCP had forgotten the connection: ${sec(ev.silenceSec)} s after the ${who}'s last segment ` +
+      summary:
+        `the ${who}'s TCP had forgotten the connection: ${sec(ev.silenceSec)} s after the ${who}'s last segment ` +
         `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
         `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
         `lost otherwise; ${during}; ` +
         `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
-      measure: { silenceMs: ms(ev.silenceSec), idleBeforeMs: ms(theirs.idleBefore), unackedBytes: lost, retransmissionsDuringSilence: resends },
+      measure: {
+        silenceMs: ms(ev.silenceSec),
+        idleBeforeMs: ms(theirs.idleBefore),
+        unackedBytes: lost,
+        retransmissionsDuringSilence: resends,
+      },
     });
   },
 });

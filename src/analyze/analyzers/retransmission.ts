@@ -149,7 +149,8 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
-    const me = s.sides[seg.dir]!, peerSide = s.sides[1 - seg.dir]!;
+    const me = s.sides[seg.dir]!,
+      peerSide = s.sides[1 - seg.dir]!;
     const peer = flow.ep[1 - seg.dir]!;
     const len = seg.len;
     if (flags & TH_SYN) {
@@ -158,7 +159,8 @@ const analyzer = defineAnalyzer<State>({
         // The same connect() retried after the peer's RST refused it (the tracker keeps the first SYN's frame).
         const mine = flow.ep[seg.dir]!;
         if (peer.rstFrame !== 0 && !peer.synSeen && seg.frame !== mine.synFrame && seg.seq === mine.isn) {
-          if (me.rto + me.fast + me.spurious + me.other + me.duplicates + me.refusedSynRetries === 0) me.firstTime = seg.time;
+          if (me.rto + me.fast + me.spurious + me.other + me.duplicates + me.refusedSynRetries === 0)
+            me.firstTime = seg.time;
           me.refusedSynRetries++;
           me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
         }
@@ -176,15 +178,31 @@ const analyzer = defineAnalyzer<State>({
     const nextBefore = me.next;
     // Keep-alive shaped (tshark's rule): 0 or 1 byte starting one below the next byte.
     const keepAliveShaped = len <= 1 && seqVsNext === -1 && (flags & (TH_SYN | TH_FIN | TH_RST)) === 0;
-    const duplicate = me.prevLen === len && me.prevSeq === seg.seq && me.prevFlags === flags && me.prevAck === p.ack &&
-      me.prevWin === p.win && me.prevTsVal === p.optTsVal && me.prevSackCount === p.sackCount &&
-      (p.sackCount === 0 || me.prevSackRight === p.sack[1]) && !me.peerSince &&
+    const duplicate =
+      me.prevLen === len &&
+      me.prevSeq === seg.seq &&
+      me.prevFlags === flags &&
+      me.prevAck === p.ack &&
+      me.prevWin === p.win &&
+      me.prevTsVal === p.optTsVal &&
+      me.prevSackCount === p.sackCount &&
+      (p.sackCount === 0 || me.prevSackRight === p.sack[1]) &&
+      !me.peerSince &&
       seg.time - me.prevTime <= CAPTURE_DUPLICATE_MAX_SEC;
     // Duplicate ACK (tshark's rule): nothing new, same ACK and window as before, window open;
     // a capture duplicate of an ACK is not a second ACK.
     let dupAck = false;
-    if (!duplicate && len === 0 && (flags & (TH_SYN | TH_FIN | TH_RST)) === 0 && seqVsNext === 0 && me.prevWin >= 0 &&
-      p.win !== 0 && p.win === me.prevWin && p.ack === me.prevAck && !peerSide.lastWasKeepAlive) {
+    if (
+      !duplicate &&
+      len === 0 &&
+      (flags & (TH_SYN | TH_FIN | TH_RST)) === 0 &&
+      seqVsNext === 0 &&
+      me.prevWin >= 0 &&
+      p.win !== 0 &&
+      p.win === me.prevWin &&
+      p.ack === me.prevAck &&
+      !peerSide.lastWasKeepAlive
+    ) {
       me.dupAcks++;
       dupAck = true;
     }
@@ -199,7 +217,11 @@ const analyzer = defineAnalyzer<State>({
         kind = 3;
       } else if (oldData) {
         const sinceReceiver = seg.time - peer.lastTime;
-        if (peerSide.dupAcks >= FAST_RETRANSMIT_DUP_ACKS && peer.lastAck === seg.seq && sinceReceiver < FAST_RETRANSMIT_WINDOW_SEC) {
+        if (
+          peerSide.dupAcks >= FAST_RETRANSMIT_DUP_ACKS &&
+          peer.lastAck === seg.seq &&
+          sinceReceiver < FAST_RETRANSMIT_WINDOW_SEC
+        ) {
           kind = 2;
         } else {
           const oooWindow = s.firstRtt > 0 ? s.firstRtt : OUT_OF_ORDER_DEFAULT_SEC;
@@ -268,25 +290,39 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   const resent = d.rto + d.fast + d.spurious + d.other;
   const total = resent + d.duplicates + d.refusedSynRetries;
   if (total === 0) return;
-  const who = roleOf(dir), peer = roleOf(1 - dir);
-  const refused = d.refusedSynRetries === 0 ? "" :
-    `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${flow.ep[1 - dir]!.rstFrame}) ` +
-    "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
-    "with ECONNREFUSED (Windows does, twice, 0.5 s apart), so the refusal reached the program that much later " +
-    "(see connection-refused)";
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
+  const refused =
+    d.refusedSynRetries === 0
+      ? ""
+      : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${flow.ep[1 - dir]!.rstFrame}) ` +
+        "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
+        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), so the refusal reached the program that much later " +
+        "(see connection-refused)";
   if (refused !== "" && total === d.refusedSynRetries) {
     out.report(analyzer, {
-      flow, dir, frames: d.frames, count: total, time: d.firstTime, summary: `the ${who} ${refused}`,
+      flow,
+      dir,
+      frames: d.frames,
+      count: total,
+      time: d.firstTime,
+      summary: `the ${who} ${refused}`,
       measure: { retransmissions: 0, refusedSynRetries: d.refusedSynRetries },
     });
     return;
   }
-  const dups = `${d.duplicates} segment(s) that the capture holds more than once (the same packet recorded on ` +
+  const dups =
+    `${d.duplicates} segment(s) that the capture holds more than once (the same packet recorded on ` +
     `several interfaces within ${ms(CAPTURE_DUPLICATE_MAX_SEC)} ms, or earlier packets replayed with older timestamps): ` +
     "TCP did not re-send them";
   if (resent === 0) {
     out.report(analyzer, {
-      flow, dir, frames: d.frames, count: total, time: d.firstTime, severity: refused !== "" ? undefined : "info",
+      flow,
+      dir,
+      frames: d.frames,
+      count: total,
+      time: d.firstTime,
+      severity: refused !== "" ? undefined : "info",
       summary: `no retransmission by the ${who}, but ${dups}` + (refused !== "" ? `; it ${refused}` : ""),
       measure: { retransmissions: 0, rto: 0, fast: 0, spurious: 0, other: 0, duplicates: d.duplicates, bytes: 0 },
     });
@@ -297,19 +333,38 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   if (d.fast > 0) parts.push(`${d.fast} fast (after duplicate ACKs/SACK)`);
   if (d.spurious > 0) parts.push(`${d.spurious} spurious (already acknowledged)`);
   if (d.other > 0) {
-    parts.push(`${d.other} with neither a timeout nor duplicate ACKs before ` +
-      (flow.icmpErrors > 0 ? "(an ICMP error came: likely re-sent in smaller pieces after the path MTU shrank)" : "(the trigger is not in the capture)"));
+    parts.push(
+      `${d.other} with neither a timeout nor duplicate ACKs before ` +
+        (flow.icmpErrors > 0
+          ? "(an ICMP error came: likely re-sent in smaller pieces after the path MTU shrank)"
+          : "(the trigger is not in the capture)"),
+    );
   }
   const sent = flow.ep[dir]!.packets;
-  const summary = `the ${who} re-sent ${resent} segment(s) to the ${peer} (${d.bytes} bytes): ${parts.join(", ")}` +
-    (sent > 0 ? `; ${resent / sent < 0.001 ? "under 0.1" : Math.round((resent / sent) * 1000) / 10}% of its ${sent} segments` : "") +
-    (d.duplicates > 0 ? `; besides, ${dups}` : "") + (refused !== "" ? `; it also ${refused}` : "");
+  const summary =
+    `the ${who} re-sent ${resent} segment(s) to the ${peer} (${d.bytes} bytes): ${parts.join(", ")}` +
+    (sent > 0
+      ? `; ${resent / sent < 0.001 ? "under 0.1" : Math.round((resent / sent) * 1000) / 10}% of its ${sent} segments`
+      : "") +
+    (d.duplicates > 0 ? `; besides, ${dups}` : "") +
+    (refused !== "" ? `; it also ${refused}` : "");
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: total, time: d.firstTime, summary,
+    flow,
+    dir,
+    frames: d.frames,
+    count: total,
+    time: d.firstTime,
+    summary,
     measure: {
-      retransmissions: resent, rto: d.rto, fast: d.fast, spurious: d.spurious, other: d.other, duplicates: d.duplicates,
+      retransmissions: resent,
+      rto: d.rto,
+      fast: d.fast,
+      spurious: d.spurious,
+      other: d.other,
+      duplicates: d.duplicates,
       bytes: d.bytes,
-      rtoMaxWaitMs: ms(d.rtoMaxWait), segmentsSent: sent,
+      rtoMaxWaitMs: ms(d.rtoMaxWait),
+      segmentsSent: sent,
     },
   });
 }

@@ -26,7 +26,7 @@ const analyzer = defineAnalyzer<State>({
   family: "tcp-closing",
   wire: "Side A sends FIN; side B then sends data; A answers that data with RST.",
   explanation:
-    "One program called close() on its socket (its FIN says \"I will send no more\"), but the other program kept " +
+    'One program called close() on its socket (its FIN says "I will send no more"), but the other program kept ' +
     "writing instead of reading, so it never noticed the end-of-file. A socket that was close()d cannot receive, " +
     "so its kernel answered the new data with a reset. For the writer: the first write() after the FIN succeeds " +
     "(the data left), the next write() raises SIGPIPE and fails with EPIPE (if SIGPIPE is ignored or MSG_NOSIGNAL is used), " +
@@ -39,7 +39,8 @@ const analyzer = defineAnalyzer<State>({
   // Data after a FIN needs a FIN first.
   wakeOn: TH_FIN,
   onTcpSegment(s, flow, seg, _p, out) {
-    const dir = seg.dir, peer = 1 - dir;
+    const dir = seg.dir,
+      peer = 1 - dir;
     const peerEp = flow.ep[peer]!;
     if (seg.len > 0 && peerEp.finFrame !== 0 && peerEp.finFrame < seg.frame && peerEp.rstFrame === 0) {
       const frames = s.dataAfterPeerFin[dir]!;
@@ -55,12 +56,25 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function report(flow: Flow, closer: number, rstFrame: number, time: number, finFrame: number, data: number[],
-  bytes: number, out: FindingSink): void {
-  const a = roleOf(closer), b = roleOf(1 - closer);
+function report(
+  flow: Flow,
+  closer: number,
+  rstFrame: number,
+  time: number,
+  finFrame: number,
+  data: number[],
+  bytes: number,
+  out: FindingSink,
+): void {
+  const a = roleOf(closer),
+    b = roleOf(1 - closer);
   out.report(analyzer, {
-    flow, dir: closer, frames: [finFrame, ...data, rstFrame], time,
-    summary: `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: the ${b}'s ${bytes} bytes ` +
+    flow,
+    dir: closer,
+    frames: [finFrame, ...data, rstFrame],
+    time,
+    summary:
+      `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: the ${b}'s ${bytes} bytes ` +
       `(from frame ${data[0]}) drew RST (frame ${rstFrame}); the ${b}'s next write() gets EPIPE/SIGPIPE`,
     measure: { bytesAfterFin: bytes },
   });

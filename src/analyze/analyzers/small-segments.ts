@@ -106,14 +106,24 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   const who = roleOf(dir);
   const avg = Math.round((d.smallBytes / d.smallSegments) * 10) / 10;
   const overheadPct = Math.round((d.smallHeaderBytes / (d.smallHeaderBytes + d.smallBytes)) * 100);
-  const summary = `the ${who} sent ${d.smallSegments} of its ${d.dataSegments} data segments with ≤ ${SMALL_SEGMENT_MAX_BYTES} ` +
+  const summary =
+    `the ${who} sent ${d.smallSegments} of its ${d.dataSegments} data segments with ≤ ${SMALL_SEGMENT_MAX_BYTES} ` +
     `bytes (${avg} bytes on average), ${d.backToBack} of them back to back with no reply in between: IP/TCP headers are ` +
     `${overheadPct}% of those packets; its program writes tiny pieces that go out one packet each`;
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: d.backToBack, time: d.firstTime, summary,
+    flow,
+    dir,
+    frames: d.frames,
+    count: d.backToBack,
+    time: d.firstTime,
+    summary,
     measure: {
-      dataSegments: d.dataSegments, smallSegments: d.smallSegments, backToBack: d.backToBack,
-      avgPayloadBytes: avg, smallBytes: d.smallBytes, headerOverheadPct: overheadPct,
+      dataSegments: d.dataSegments,
+      smallSegments: d.smallSegments,
+      backToBack: d.backToBack,
+      avgPayloadBytes: avg,
+      smallBytes: d.smallBytes,
+      headerOverheadPct: overheadPct,
     },
   });
 }

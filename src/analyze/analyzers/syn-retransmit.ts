@@ -71,7 +71,8 @@ class ListenerWaits {
  * them) when the SYN arrived, and still did when it was retried.
  */
 function countWaitingSince(w: ListenerWaits, key: string, since: number): number {
-  let n = 0, seen = 0;
+  let n = 0,
+    seen = 0;
   for (const other of w.waiting.get(key) ?? []) {
     if (++seen > MAX_WAITING_SCAN) break;
     if (other.completedTime <= since) n++;
@@ -81,7 +82,8 @@ function countWaitingSince(w: ListenerWaits, key: string, since: number): number
 
 /** The same count from the merged logs: the waits open at frame `atFrame`, in completion order. */
 function countLoggedSince(log: number[], since: number, atFrame: number): number {
-  let n = 0, seen = 0;
+  let n = 0,
+    seen = 0;
   for (let i = 0; i < log.length; i += 3) {
     if (log[i]! >= atFrame) break;
     if (log[i + 1]! <= atFrame) continue;
@@ -96,18 +98,22 @@ function sortTriples(log: number[]): void {
   const rows: number[][] = [];
   for (let i = 0; i < log.length; i += 3) rows.push([log[i]!, log[i + 1]!, log[i + 2]!]);
   rows.sort((a, b) => a[0]! - b[0]!);
-  for (let i = 0; i < rows.length; i++) { log[i * 3] = rows[i]![0]!; log[i * 3 + 1] = rows[i]![1]!; log[i * 3 + 2] = rows[i]![2]!; }
+  for (let i = 0; i < rows.length; i++) {
+    log[i * 3] = rows[i]![0]!;
+    log[i * 3 + 1] = rows[i]![1]!;
+    log[i * 3 + 2] = rows[i]![2]!;
+  }
 }
 
 function startWaiting(s: State, flow: Flow, out: FindingSink): void {
   const w = out.captureState(analyzer);
   s.waitingKey = listenerKey(flow);
   let set = w.waiting.get(s.waitingKey);
-  if (set === undefined) w.waiting.set(s.waitingKey, set = new Set());
+  if (set === undefined) w.waiting.set(s.waitingKey, (set = new Set()));
   set.add(s);
   if (w.log !== null) {
     let log = w.log.get(s.waitingKey);
-    if (log === undefined) w.log.set(s.waitingKey, log = []);
+    if (log === undefined) w.log.set(s.waitingKey, (log = []));
     s.logIndex = log.length;
     log.push(s.completedFrame, Infinity, s.completedTime);
   }
@@ -147,7 +153,6 @@ class State {
   /** The client's retry the accept-queue count was taken at. */
   countFrame = 0;
 }
-
 
 const analyzer = defineAnalyzer<State, ListenerWaits>({
   id: "syn-retransmit",
@@ -191,7 +196,8 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
   },
   onTcpSegment(s, flow, seg, _p, out) {
     const f = seg.flags;
-    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
+    const client = flow.ep[DIR_CLIENT],
+      server = flow.ep[DIR_SERVER];
     if (seg.dir === DIR_CLIENT) {
       if ((f & (TH_SYN | TH_ACK)) === TH_SYN) {
         if (seg.frame === client.synFrame) s.lastSynTime = seg.time;
@@ -209,11 +215,16 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
         s.synPending = true;
         return;
       }
-      if (s.completedFrame === 0 && server.synSeen && (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK && seqDiff(seg.ack, server.isn) > 0) {
+      if (
+        s.completedFrame === 0 &&
+        server.synSeen &&
+        (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK &&
+        seqDiff(seg.ack, server.isn) > 0
+      ) {
         s.completedFrame = seg.frame;
         s.completedTime = seg.time;
         if (server.payloadBytes === 0) startWaiting(s, flow, out);
-      } else if ((f & TH_RST) && s.waitingKey !== "") {
+      } else if (f & TH_RST && s.waitingKey !== "") {
         stopWaiting(s, out);
       }
       return;
@@ -238,15 +249,23 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
   },
   onFlowEnd(s, flow, out) {
     if (s.waitingKey !== "") stopWaiting(s, out);
-    const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
-    if ((s.synRetries === null && s.synAckRetries === null && s.synAckEchoes === null) || !client.synSeen || !server.synSeen) return;
+    const client = flow.ep[DIR_CLIENT],
+      server = flow.ep[DIR_SERVER];
+    if (
+      (s.synRetries === null && s.synAckRetries === null && s.synAckEchoes === null) ||
+      !client.synSeen ||
+      !server.synSeen
+    )
+      return;
     report(s, flow, out);
   },
 });
 
 function report(s: State, flow: Flow, out: FindingSink): void {
-  const client = flow.ep[DIR_CLIENT], server = flow.ep[DIR_SERVER];
-  const synR = s.synRetries, ackR = s.synAckRetries;
+  const client = flow.ep[DIR_CLIENT],
+    server = flow.ep[DIR_SERVER];
+  const synR = s.synRetries,
+    ackR = s.synAckRetries;
   const echoes = s.synAckEchoes?.frames ?? [];
   const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? []), ...echoes];
   const parts: string[] = [];
@@ -256,19 +275,27 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const serverName = flow.endpointName("server");
   if (synR !== null) {
     const sched = describeRetries([client.synTime, ...synR.times]);
-    parts.push(`the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`);
+    parts.push(
+      `the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`,
+    );
   }
   if (ackR !== null) {
     const sched = describeRetries([server.synTime, ...ackR.times]);
-    parts.push(`the server's SYN-ACK (frame ${server.synFrame}) was retransmitted ${ackR.frames.length} time(s), ${sched.text}`);
-    causes.push(s.synAckAfterAckFrame !== 0
-      ? `the server re-sent its SYN-ACK (frame ${s.synAckAfterAckFrame}) although the client had acknowledged it ` +
-        `(frame ${s.completedFrame}): the server ignored that ACK, as Linux does while the accept queue is full, ` +
-        "unless the ACK was lost after the capture point"
-      : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path");
+    parts.push(
+      `the server's SYN-ACK (frame ${server.synFrame}) was retransmitted ${ackR.frames.length} time(s), ${sched.text}`,
+    );
+    causes.push(
+      s.synAckAfterAckFrame !== 0
+        ? `the server re-sent its SYN-ACK (frame ${s.synAckAfterAckFrame}) although the client had acknowledged it ` +
+            `(frame ${s.completedFrame}): the server ignored that ACK, as Linux does while the accept queue is full, ` +
+            "unless the ACK was lost after the capture point"
+        : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path",
+    );
   }
   if (echoes.length > 0) {
-    parts.push(`the server answered the re-sent SYN with another SYN-ACK (frame${echoes.length > 1 ? "s" : ""} ${echoes.join(", ")})`);
+    parts.push(
+      `the server answered the re-sent SYN with another SYN-ACK (frame${echoes.length > 1 ? "s" : ""} ${echoes.join(", ")})`,
+    );
   }
   const done = s.completedFrame !== 0;
   const took = s.completedTime - client.synTime;
@@ -278,7 +305,11 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const before = `${outcome}: ${parts.join("; ")}`;
   const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
   const finding = out.report(analyzer, {
-    flow, dir: DIR_SERVER, frames, count: frames.length, time: client.synTime,
+    flow,
+    dir: DIR_SERVER,
+    frames,
+    count: frames.length,
+    time: client.synTime,
     summary: before + (unanswered ? synCause(s.othersWaiting, serverName) : "") + after,
     measure: {
       connectMs: done ? ms(took) : -1,
@@ -291,7 +322,14 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   });
   if (s.countFrame !== 0) {
     out.captureState(analyzer).pending.push({
-      finding, key: listenerKey(flow), since: client.synTime, atFrame: s.countFrame, before, after, server: serverName, unanswered,
+      finding,
+      key: listenerKey(flow),
+      since: client.synTime,
+      atFrame: s.countFrame,
+      before,
+      after,
+      server: serverName,
+      unanswered,
     });
   }
 }
@@ -300,9 +338,9 @@ function report(s: State, flow: Flow, out: FindingSink): void {
 function synCause(othersWaiting: number, server: string): string {
   return othersWaiting > 0
     ? `; the server's kernel ignored the SYN while ${othersWaiting} other connection(s) to ${server}, ` +
-      "established before it, still had not received a byte from the server when it was retried — connections " +
-      "waiting to be accept()ed (or a server too busy to serve them): the pattern of a full listen (accept) queue"
+        "established before it, still had not received a byte from the server when it was retried — connections " +
+        "waiting to be accept()ed (or a server too busy to serve them): the pattern of a full listen (accept) queue"
     : "; the first SYN(s) got no answer: lost on the way, or dropped by a server whose accept queue was full " +
-      "(no other connection in the capture was waiting on this listener, which points to loss)";
+        "(no other connection in the capture was waiting on this listener, which points to loss)";
 }
 export default analyzer;

@@ -86,7 +86,7 @@ const analyzer = defineAnalyzer<State>({
       if (f & TH_RST) s.serverRstFrame = seg.frame;
       else if ((f & (TH_SYN | TH_ACK)) === (TH_SYN | TH_ACK)) {
         if (seqDiff(seg.ack, flow.ep[DIR_CLIENT].isn) === 1) s.synAckFrame = seg.frame;
-      } else if ((f & TH_ACK) && s.bareAckFrame === 0) s.bareAckFrame = seg.frame;
+      } else if (f & TH_ACK && s.bareAckFrame === 0) s.bareAckFrame = seg.frame;
     } else if (f & TH_RST) {
       if (s.clientRstFrame === 0) s.clientRstFrame = seg.frame;
     } else if ((f & (TH_SYN | TH_ACK)) === TH_SYN && s.bareAckFrame !== 0 && s.resentSynFrame === 0) {
@@ -130,7 +130,10 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
 function report(s: State, flow: Flow, out: FindingSink): void {
   const twSec = 2 * out.options.mslSec;
   const frames = [s.synFrame];
-  let outcome: string, accepted = false, bareAck = false, refused = false;
+  let outcome: string,
+    accepted = false,
+    bareAck = false,
+    refused = false;
   if (s.bareAckFrame !== 0) {
     bareAck = true;
     frames.push(s.bareAckFrame);
@@ -143,9 +146,12 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       frames.push(s.resentSynFrame);
       outcome += ` and re-sent its SYN (frame ${s.resentSynFrame})`;
     }
-    outcome += s.synAckFrame !== 0
-      ? `, which was accepted (SYN-ACK frame ${s.synAckFrame}, ${ms(flow.ep[DIR_SERVER].synTime - s.synTime)} ms after the first SYN)`
-      : s.serverRstFrame !== 0 ? `, which was refused (RST frame ${s.serverRstFrame})` : "; no SYN-ACK followed in the capture";
+    outcome +=
+      s.synAckFrame !== 0
+        ? `, which was accepted (SYN-ACK frame ${s.synAckFrame}, ${ms(flow.ep[DIR_SERVER].synTime - s.synTime)} ms after the first SYN)`
+        : s.serverRstFrame !== 0
+          ? `, which was refused (RST frame ${s.serverRstFrame})`
+          : "; no SYN-ACK followed in the capture";
     accepted = s.synAckFrame !== 0;
     refused = s.serverRstFrame !== 0;
   } else if (s.synAckFrame !== 0) {
@@ -176,14 +182,20 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       before = "its close was not complete in the capture (not both FINs seen)";
   }
   const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established");
-  const detail = refused && s.bareAckFrame === 0 && s.previous === "time-wait"
-    ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
-      "comes from that TIME_WAIT than from a missing listener."
-    : undefined;
+  const detail =
+    refused && s.bareAckFrame === 0 && s.previous === "time-wait"
+      ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
+        "comes from that TIME_WAIT than from a missing listener."
+      : undefined;
   out.report(analyzer, {
-    flow, dir: DIR_CLIENT, frames, time: s.synTime, detail,
+    flow,
+    dir: DIR_CLIENT,
+    frames,
+    time: s.synTime,
+    detail,
     severity: quiet ? "info" : undefined,
-    summary: `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} ${reusedText(s.previousId)} ` +
+    summary:
+      `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} ${reusedText(s.previousId)} ` +
       `${sec(s.sinceSec)} s after it ended; ${before}; ${outcome}`,
     measure: {
       sinceCloseMs: ms(s.sinceSec),
@@ -202,7 +214,8 @@ function reusedText(previousFlow: number): string {
 
 function serverSide(s: State): string {
   const tw = s.tw;
-  if (s.previous === "time-wait" && tw !== null && (tw.holder === DIR_SERVER || tw.simultaneous)) return "server's TIME_WAIT";
+  if (s.previous === "time-wait" && tw !== null && (tw.holder === DIR_SERVER || tw.simultaneous))
+    return "server's TIME_WAIT";
   return "server";
 }
 export default analyzer;

@@ -41,7 +41,8 @@ export function timeWaitOf(flow: Flow): TimeWait | null {
   const [c, s] = flow.ep;
   if (c.finFrame === 0 || s.finFrame === 0) return null;
   const holder = c.finFrame < s.finFrame ? 0 : 1;
-  const x = flow.ep[holder]!, y = flow.ep[1 - holder]!;
+  const x = flow.ep[holder]!,
+    y = flow.ep[1 - holder]!;
   // The first FIN must have been acknowledged: a side whose FIN is never acknowledged
   // stays in CLOSING (or FIN-WAIT-1) retransmitting it.
   if (x.finAckedFrame === 0) return null;
@@ -82,7 +83,7 @@ const analyzer = defineAnalyzer<State>({
     "same 4-tuple can carry a new connection. It costs a little kernel memory and, on the active closer, one local " +
     "port per connection. It matters in two situations. A server that closes first collects TIME_WAIT entries on its " +
     "listening port; if it is restarted and bind()s without SO_REUSEADDR set before bind(), bind() fails with " +
-    "EADDRINUSE (\"address already in use\") until they expire. A client that opens many short connections and closes " +
+    'EADDRINUSE ("address already in use") until they expire. A client that opens many short connections and closes ' +
     "first uses up ephemeral ports that sit in TIME_WAIT. Set SO_REUSEADDR on listening sockets; let the client close " +
     "first where the protocol allows it (the server then keeps no TIME_WAIT); reuse connections instead of opening one " +
     "per request. Do not try to avoid TIME_WAIT with SO_LINGER{1,0}: that turns every close into a reset.",
@@ -107,16 +108,23 @@ const analyzer = defineAnalyzer<State>({
 
 function report(flow: Flow, tw: TimeWait, out: FindingSink): void {
   const twSec = 2 * out.options.mslSec;
-  const who = roleOf(tw.holder), other = roleOf(1 - tw.holder);
+  const who = roleOf(tw.holder),
+    other = roleOf(1 - tw.holder);
   const x = flow.ep[tw.holder]!;
   const holds = tw.simultaneous
     ? `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +
       `and the server hold TIME_WAIT`
     : `the ${who} closed first (FIN frame ${tw.firstFinFrame}), the ${other} followed (FIN frame ${tw.secondFinFrame}); ` +
       `the ${who} (${flow.endpointName(tw.holder === DIR_CLIENT ? "client" : "server")}) holds TIME_WAIT`;
-  const ack = tw.lastAckFrame !== 0 ? `from the final ACK (frame ${tw.lastAckFrame})` : "from the second FIN (the final ACK is not in the capture)";
+  const ack =
+    tw.lastAckFrame !== 0
+      ? `from the final ACK (frame ${tw.lastAckFrame})`
+      : "from the second FIN (the final ACK is not in the capture)";
   out.report(analyzer, {
-    flow, dir: tw.holder, frames: [tw.firstFinFrame, tw.secondFinFrame, tw.lastAckFrame].filter((f) => f > 0), time: x.finTime,
+    flow,
+    dir: tw.holder,
+    frames: [tw.firstFinFrame, tw.secondFinFrame, tw.lastAckFrame].filter((f) => f > 0),
+    time: x.finTime,
     summary: `${holds} for 2·MSL = ${twSec} s ${ack}`,
     measure: {
       timeWaitMs: ms(twSec),

@@ -34,7 +34,8 @@ const PREFIX_BYTES = 32;
 
 /** A cheap fingerprint of a datagram: length and a hash of its first bytes. */
 function fingerprint(p: DecodedPacket): number {
-  const b = p.bytes, end = Math.min(p.payloadOffset + PREFIX_BYTES, p.payloadOffset + p.payloadCaptured);
+  const b = p.bytes,
+    end = Math.min(p.payloadOffset + PREFIX_BYTES, p.payloadOffset + p.payloadCaptured);
   let h = 0x811c9dc5 ^ p.payloadLen;
   for (let i = p.payloadOffset; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   return h >>> 0;
@@ -52,7 +53,10 @@ class Run {
   /** ICMP errors quoting these sends, and how many of them were port unreachable. */
   icmpErrors = 0;
   icmpRefused = 0;
-  constructor(readonly fp: number, readonly len: number) {}
+  constructor(
+    readonly fp: number,
+    readonly len: number,
+  ) {}
 
   add(frame: number, time: number, cap: number): void {
     if (this.sends === 0) this.firstTime = time;
@@ -72,7 +76,10 @@ class Run {
     if (this.sends < MIN_SENDS || this.sends > MAX_SENDS) return false;
     const mean = this.gapSum / (this.sends - 1);
     if (mean <= 0) return false;
-    return this.gapMax - mean <= CONSTANT_INTERVAL_TOLERANCE * mean && mean - this.gapMin <= CONSTANT_INTERVAL_TOLERANCE * mean;
+    return (
+      this.gapMax - mean <= CONSTANT_INTERVAL_TOLERANCE * mean &&
+      mean - this.gapMin <= CONSTANT_INTERVAL_TOLERANCE * mean
+    );
   }
 }
 
@@ -150,7 +157,8 @@ const analyzer = defineAnalyzer<State>({
   onIcmpError(s, _flow, quotedDir, frame, _time, p, out) {
     // An ICMP error is the network's answer to the current run's last send, not a reply:
     // the run goes on, and the error becomes part of its evidence.
-    const d = s?.dirs[quotedDir], r = d?.run;
+    const d = s?.dirs[quotedDir],
+      r = d?.run;
     if (d === undefined || r === null || r === undefined) return;
     const m = icmpMeaning(p);
     r.icmpErrors++;
@@ -166,14 +174,24 @@ const analyzer = defineAnalyzer<State>({
       if (first === null) continue;
       const mean = d.gapSum / d.gaps;
       out.report(analyzer, {
-        flow, dir, frames: d.frames, count: d.runs, time: first.firstTime,
-        summary: `the ${roleOf(dir)} sent the same ${first.len}-byte request ${first.sends} times every ` +
+        flow,
+        dir,
+        frames: d.frames,
+        count: d.runs,
+        time: first.firstTime,
+        summary:
+          `the ${roleOf(dir)} sent the same ${first.len}-byte request ${first.sends} times every ` +
           `${ms(mean)} ms (±${Math.round(CONSTANT_INTERVAL_TOLERANCE * 100)}%) with no reply` +
-          (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : "") + icmpText(d),
+          (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : "") +
+          icmpText(d),
         measure: {
-          runs: d.runs, sends: d.sends, meanIntervalMs: ms(mean),
-          minIntervalMs: ms(d.gapMin), maxIntervalMs: ms(d.gapMax),
-          icmpErrors: d.icmpErrors, icmpPortUnreachable: d.icmpRefused,
+          runs: d.runs,
+          sends: d.sends,
+          meanIntervalMs: ms(mean),
+          minIntervalMs: ms(d.gapMin),
+          maxIntervalMs: ms(d.gapMax),
+          icmpErrors: d.icmpErrors,
+          icmpPortUnreachable: d.icmpRefused,
         },
       });
     }
@@ -190,12 +208,16 @@ function icmpText(d: Direction): string {
   if (d.icmpErrors === 0) return "";
   const each = d.icmpErrors >= d.sends ? "each send drew" : `${d.icmpErrors} of the ${d.sends} sends drew`;
   if (d.icmpRefused === d.icmpErrors) {
-    return ` from the server, but ${each} an ICMP port unreachable (nothing listens on that port): a connected ` +
+    return (
+      ` from the server, but ${each} an ICMP port unreachable (nothing listens on that port): a connected ` +
       "socket gets ECONNREFUSED from its next send() or recv() at once, so the program kept retrying on its timer after " +
       "a definite refusal; an unconnected one (sendto(), no IP_RECVERR) is not told and its recvfrom() times out each " +
-      "round; the capture cannot show whether the program called connect() (see icmp-unreachable)";
+      "round; the capture cannot show whether the program called connect() (see icmp-unreachable)"
+    );
   }
-  return ` from the server, but ${each} an ICMP error (${d.icmpErrors} in all, the first ${d.icmpWhat}): the network ` +
-    "answered though the server did not (see icmp-unreachable for what each kind of socket sees)";
+  return (
+    ` from the server, but ${each} an ICMP error (${d.icmpErrors} in all, the first ${d.icmpWhat}): the network ` +
+    "answered though the server did not (see icmp-unreachable for what each kind of socket sees)"
+  );
 }
 export default analyzer;

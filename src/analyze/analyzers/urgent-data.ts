@@ -62,10 +62,17 @@ const analyzer = defineAnalyzer<State>({
     if ((seg.flags & TH_URG) === 0) return;
     let d = s.senders[seg.dir];
     if (d === null) d = s.senders[seg.dir] = new Sender();
-    if (d.segments === 0) { d.firstFrame = seg.frame; d.firstTime = seg.time; d.firstUrgPtr = p.urgPtr; }
+    if (d.segments === 0) {
+      d.firstFrame = seg.frame;
+      d.firstTime = seg.time;
+      d.firstUrgPtr = p.urgPtr;
+    }
     d.segments++;
     d.frames = keepFrame(d.frames, seg.frame, out.frameCap);
-    if (p.urgPtr === 0 || (seg.flags & TH_SYN) !== 0) { d.odd++; return; }
+    if (p.urgPtr === 0 || (seg.flags & TH_SYN) !== 0) {
+      d.odd++;
+      return;
+    }
     const mark = (seg.seq + p.urgPtr) >>> 0;
     if (mark !== d.lastMark) {
       d.marks++;
@@ -82,19 +89,26 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
-  const who = roleOf(dir), peer = roleOf(1 - dir);
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
   let summary: string;
   if (d.marks === 0) {
-    summary = `the ${who} sent ${d.segments} segment(s) with URG set but no usable urgent pointer (from frame ${d.firstFrame}): ` +
+    summary =
+      `the ${who} sent ${d.segments} segment(s) with URG set but no usable urgent pointer (from frame ${d.firstFrame}): ` +
       `not what MSG_OOB produces; a crafted or malformed packet`;
   } else {
-    summary = `the ${who} sent urgent data: ${d.marks} urgent mark(s) in ${d.segments} segment(s), the first at frame ` +
+    summary =
+      `the ${who} sent urgent data: ${d.marks} urgent mark(s) in ${d.segments} segment(s), the first at frame ` +
       `${d.firstFrame} (urgent pointer ${d.firstUrgPtr}: the byte at relative sequence ${d.firstByteRel}); the ${who}'s ` +
       `program used send(..., MSG_OOB), and the ${peer} got SIGURG / an exceptional condition in select() and must read ` +
-      `the byte with MSG_OOB or lose it from the stream` + (d.odd > 0 ? `; ${d.odd} more segment(s) with URG but a zero pointer` : "");
+      `the byte with MSG_OOB or lose it from the stream` +
+      (d.odd > 0 ? `; ${d.odd} more segment(s) with URG but a zero pointer` : "");
   }
   const measure: Record<string, number> = { urgentSegments: d.segments, urgentMarks: d.marks };
-  if (d.marks > 0) { measure.urgentPointer = d.firstUrgPtr; measure.urgentByteRelSeq = d.firstByteRel; }
+  if (d.marks > 0) {
+    measure.urgentPointer = d.firstUrgPtr;
+    measure.urgentByteRelSeq = d.firstByteRel;
+  }
   out.report(analyzer, { flow, dir, frames: d.frames, count: d.segments, time: d.firstTime, summary, measure });
 }
 export default analyzer;

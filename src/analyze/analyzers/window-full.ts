@@ -128,19 +128,25 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   const share = active > 0 ? d.stallTotal / active : 0;
   const edgeShare = d.dataSegments > 0 ? d.count / d.dataSegments : 0;
   const stalled = stalledSince >= 0 && stalledFor >= WINDOW_FULL_MIN_STALL_SEC;
-  const limits = d.count >= WINDOW_FULL_MIN_EVENTS && d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
+  const limits =
+    d.count >= WINDOW_FULL_MIN_EVENTS &&
+    d.stallTotal >= WINDOW_FULL_MIN_STALL_SEC &&
     (share >= WINDOW_FULL_MIN_FRACTION || edgeShare >= WINDOW_FULL_MIN_FRACTION);
-  const sender = roleOf(dir), receiver = roleOf(1 - dir);
+  const sender = roleOf(dir),
+    receiver = roleOf(1 - dir);
   const win = d.minWin === d.maxWin ? `${d.minWin}` : `${d.minWin}–${d.maxWin}`;
-  const pct = Math.round(share * 100), edgePct = Math.round(edgeShare * 100);
+  const pct = Math.round(share * 100),
+    edgePct = Math.round(edgeShare * 100);
   const filled = `the ${sender} filled the ${receiver}'s ${win}-byte window ${d.count} time(s) (${edgePct}% of its data segments)`;
   let summary: string;
   if (stalled) {
-    summary = `${filled} and was still waiting at its edge when the flow ended, ${ms(stalledFor)} ms after reaching it ` +
+    summary =
+      `${filled} and was still waiting at its edge when the flow ended, ${ms(stalledFor)} ms after reaching it ` +
       `(${ms(d.stallTotal)} ms of waiting in all, ${pct}% of its transfer): the transfer stalled there, no ACK from the ` +
       `${receiver} moving the edge or closing the window (see peer-unresponsive and zero-window for why)`;
   } else if (limits) {
-    summary = `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
+    summary =
+      `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
       `segments (${edgePct}%) filled the ${win}-byte window the ${receiver} offered, and the ${sender} waited for it to ` +
       `open ${ms(d.stallTotal)} ms in all (${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`;
   } else {
@@ -148,11 +154,22 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   }
   out.report(analyzer, {
     // The side whose socket call explains it is the receiver: it did not read fast enough.
-    flow, dir: 1 - dir, frames: d.frames, count: d.count, time: d.firstTime, summary,
+    flow,
+    dir: 1 - dir,
+    frames: d.frames,
+    count: d.count,
+    time: d.firstTime,
+    summary,
     severity: stalled || limits ? "warning" : "info",
     measure: {
-      windowFullSegments: d.count, stallTotalMs: ms(d.stallTotal), stallMaxMs: ms(d.stallMax),
-      stalledPct: pct, windowFullPct: edgePct, dataSegments: d.dataSegments, minWindowBytes: d.minWin, maxWindowBytes: d.maxWin,
+      windowFullSegments: d.count,
+      stallTotalMs: ms(d.stallTotal),
+      stallMaxMs: ms(d.stallMax),
+      stalledPct: pct,
+      windowFullPct: edgePct,
+      dataSegments: d.dataSegments,
+      minWindowBytes: d.minWin,
+      maxWindowBytes: d.maxWin,
     },
   });
 }
@@ -163,9 +180,13 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
  * the repetition, or a wait long enough to notice.
  */
 function minorWhy(d: Sender, share: number): string {
-  if (share < WINDOW_FULL_MIN_FRACTION) return `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
-  if (d.stallTotal < WINDOW_FULL_MIN_STALL_SEC) return "the window limited the transfer, but for too short a time in all to notice";
-  return `the window limited this transfer, but only ${d.count} time(s): too few to tell a reader slower than its ` +
-    "writer from a few late window updates";
+  if (share < WINDOW_FULL_MIN_FRACTION)
+    return `${d.count < WINDOW_FULL_MIN_EVENTS ? "too rarely" : "too little"} to limit the throughput`;
+  if (d.stallTotal < WINDOW_FULL_MIN_STALL_SEC)
+    return "the window limited the transfer, but for too short a time in all to notice";
+  return (
+    `the window limited this transfer, but only ${d.count} time(s): too few to tell a reader slower than its ` +
+    "writer from a few late window updates"
+  );
 }
 export default analyzer;

@@ -93,10 +93,17 @@ function close(d: Direction, endFrame: number, endTime: number): void {
   if (d.episodes === 0) d.firstTime = d.openTime;
   d.episodes++;
   d.totalSec += dur;
-  if (dur > d.longestSec) { d.longestSec = dur; d.longestFrame = d.openFrame; d.longestEndFrame = endFrame; }
+  if (dur > d.longestSec) {
+    d.longestSec = dur;
+    d.longestFrame = d.openFrame;
+    d.longestEndFrame = endFrame;
+  }
   if (dur >= ZERO_WINDOW_BRIEF_SEC) {
     if (d.stalls === 0) {
-      d.firstStallFrame = d.openFrame; d.firstStallEndFrame = endFrame; d.firstStallSec = dur; d.firstStallProbes = d.openProbes;
+      d.firstStallFrame = d.openFrame;
+      d.firstStallEndFrame = endFrame;
+      d.firstStallSec = dur;
+      d.firstStallProbes = d.openProbes;
     }
     d.stalls++;
     d.stallSec += dur;
@@ -156,10 +163,13 @@ const analyzer = defineAnalyzer<State>({
   ongoing(s, flow, dir, now) {
     const d = s.dirs[dir]!;
     if (d.openFrame === 0 || now - d.openTime < ZERO_WINDOW_ONGOING_SEC) return null;
-    const who = roleOf(dir), sender = roleOf(1 - dir);
+    const who = roleOf(dir),
+      sender = roleOf(1 - dir);
     return {
-      since: d.openTime, frame: d.openFrame,
-      summary: `the ${who} ${flow.endpointName(who)} has advertised window 0 since frame ${d.openFrame} ` +
+      since: d.openTime,
+      frame: d.openFrame,
+      summary:
+        `the ${who} ${flow.endpointName(who)} has advertised window 0 since frame ${d.openFrame} ` +
         `(${d.openProbes} zero-window probe(s) so far): its program is not reading; the ${sender}'s write()/send() ` +
         "blocks (or returns EAGAIN) once its send buffer is full",
     };
@@ -168,43 +178,64 @@ const analyzer = defineAnalyzer<State>({
 
 /** How an episode never reopened ended: with the connection (a RST, or both FINs) or with the capture. */
 function stillZeroAtEnd(flow: Flow): string {
-  return flow.endedFrame !== 0 ? `still zero when the connection ended (frame ${flow.endedFrame})` : "still zero when the capture ended";
+  return flow.endedFrame !== 0
+    ? `still zero when the connection ended (frame ${flow.endedFrame})`
+    : "still zero when the capture ended";
 }
 
 function reportDirection(flow: Flow, dir: number, d: Direction, out: FindingSink): void {
   const stillOpen = d.openFrame !== 0;
   if (stillOpen) close(d, 0, Math.max(flow.lastTime, d.openTime));
   if (d.episodes === 0) return;
-  const who = roleOf(dir), sender = roleOf(1 - dir);
+  const who = roleOf(dir),
+    sender = roleOf(1 - dir);
   const brief = d.episodes - d.stalls;
   const briefText = `${ms(ZERO_WINDOW_BRIEF_SEC)} ms`;
   const matters = d.stallSec >= ZERO_WINDOW_STALL_MIN_SEC;
   const probes = (n: number): string => (n === 0 ? "no zero-window probe" : `${n} zero-window probe(s)`);
   let summary: string;
   if (matters && d.stalls === 1) {
-    const reopened = d.firstStallEndFrame !== 0
-      ? `reopened by a window update at frame ${d.firstStallEndFrame}` : stillZeroAtEnd(flow);
-    summary = `the ${who}'s receive window stayed at zero for ${ms(d.firstStallSec)} ms (from frame ${d.firstStallFrame}, ` +
+    const reopened =
+      d.firstStallEndFrame !== 0
+        ? `reopened by a window update at frame ${d.firstStallEndFrame}`
+        : stillZeroAtEnd(flow);
+    summary =
+      `the ${who}'s receive window stayed at zero for ${ms(d.firstStallSec)} ms (from frame ${d.firstStallFrame}, ` +
       `${reopened}): its program stopped reading; the ${sender} sent ${probes(d.firstStallProbes)} meanwhile`;
     if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
   } else if (matters) {
-    summary = `the ${who}'s receive window stayed at zero ${d.stalls} times for ${briefText} or more, ${ms(d.stallSec)} ms ` +
+    summary =
+      `the ${who}'s receive window stayed at zero ${d.stalls} times for ${briefText} or more, ${ms(d.stallSec)} ms ` +
       `in all (longest ${ms(d.longestSec)} ms, from frame ${d.longestFrame}): its program kept pausing its reads; the ` +
-      `${sender} sent ${probes(d.stallProbes)}` + (stillOpen ? `; ${stillZeroAtEnd(flow)}` : "");
+      `${sender} sent ${probes(d.stallProbes)}` +
+      (stillOpen ? `; ${stillZeroAtEnd(flow)}` : "");
     if (brief > 0) summary += `; plus ${brief} brief zero window(s) under ${briefText}`;
   } else if (d.stalls > 0) {
-    summary = `the ${who} advertised a zero window ${d.episodes} time(s), ${ms(d.totalSec)} ms in all (longest ` +
+    summary =
+      `the ${who} advertised a zero window ${d.episodes} time(s), ${ms(d.totalSec)} ms in all (longest ` +
       `${ms(d.longestSec)} ms): its reader paused briefly, under the ${ms(ZERO_WINDOW_STALL_MIN_SEC)} ms of stall that would matter`;
   } else {
-    summary = `the ${who} advertised a zero window ${d.episodes} time(s), each briefly (longest ${ms(d.longestSec)} ms, ` +
+    summary =
+      `the ${who} advertised a zero window ${d.episodes} time(s), each briefly (longest ${ms(d.longestSec)} ms, ` +
       `under ${briefText}): its reader lagged for a moment, no stall that matters`;
   }
   out.report(analyzer, {
-    flow, dir, frames: d.frames, count: d.episodes, time: d.firstTime, summary,
+    flow,
+    dir,
+    frames: d.frames,
+    count: d.episodes,
+    time: d.firstTime,
+    summary,
     severity: matters ? "warning" : "info",
     measure: {
-      episodes: d.episodes, stalls: d.stalls, longestMs: ms(d.longestSec), stallTotalMs: ms(d.stallSec),
-      totalMs: ms(d.totalSec), probes: d.probes, zeroWindowFrames: d.tagged, stillZeroAtEnd: stillOpen ? 1 : 0,
+      episodes: d.episodes,
+      stalls: d.stalls,
+      longestMs: ms(d.longestSec),
+      stallTotalMs: ms(d.stallSec),
+      totalMs: ms(d.totalSec),
+      probes: d.probes,
+      zeroWindowFrames: d.tagged,
+      stillZeroAtEnd: stillOpen ? 1 : 0,
     },
   });
 }

@@ -34,17 +34,30 @@ function pcapHeader(linkType: number): Buffer {
 export function compileWithTcpdump(tcpdump: string, expression: string, linkType: number): BpfProgram {
   let out: string;
   try {
-    out = execFileSync(tcpdump, ["-r", "-", "-ddd", "--", expression], { input: pcapHeader(linkType), stdio: ["pipe", "pipe", "pipe"], timeout: 20_000, encoding: "utf8" });
+    out = execFileSync(tcpdump, ["-r", "-", "-ddd", "--", expression], {
+      input: pcapHeader(linkType),
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 20_000,
+      encoding: "utf8",
+    });
   } catch (e) {
     const err = e as { stderr?: string; code?: string; message: string };
     // tcpdump's last stderr line is libpcap's verdict ("tcpdump: can't parse filter expression: syntax error").
-    const said = (err.stderr ?? "").trim().split("\n").filter((l) => l.startsWith("tcpdump: ")).pop()?.slice("tcpdump: ".length);
-    throw new FilterError(`capture filter "${expression}"${linkType === 1 ? "" : ` (link type ${linkType})`}: ${said ?? `${tcpdump} failed: ${err.code ?? err.message.split("\n")[0]}`}`);
+    const said = (err.stderr ?? "")
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("tcpdump: "))
+      .pop()
+      ?.slice("tcpdump: ".length);
+    throw new FilterError(
+      `capture filter "${expression}"${linkType === 1 ? "" : ` (link type ${linkType})`}: ${said ?? `${tcpdump} failed: ${err.code ?? err.message.split("\n")[0]}`}`,
+    );
   }
   const program = parseBpfDump(out);
   if (program === null) throw new FilterError(`capture filter "${expression}": ${tcpdump} -ddd printed no BPF program`);
   const invalid = validateBpf(program);
-  if (invalid !== null) throw new FilterError(`capture filter "${expression}": libpcap's program is not valid BPF: ${invalid}`);
+  if (invalid !== null)
+    throw new FilterError(`capture filter "${expression}": libpcap's program is not valid BPF: ${invalid}`);
   return program;
 }
 
@@ -58,7 +71,10 @@ export class CaptureFilter {
    * Checks the expression now (compiled for Ethernet), so a typo is reported before any
    * reading. Throws FilterError when no compiler is available or libpcap refuses it.
    */
-  constructor(readonly expression: string, private readonly compile: Compiler = defaultCompiler()) {
+  constructor(
+    readonly expression: string,
+    private readonly compile: Compiler = defaultCompiler(),
+  ) {
     this.programFor(1);
   }
 
@@ -80,7 +96,9 @@ export class CaptureFilter {
 function defaultCompiler(): Compiler {
   const tcpdump = findTcpdump();
   if (tcpdump === null) {
-    throw new FilterError("a capture filter needs libpcap's compiler, which sockscope runs through tcpdump: tcpdump was not found (install it, or set SOCKSCOPE_TCPDUMP to its path)");
+    throw new FilterError(
+      "a capture filter needs libpcap's compiler, which sockscope runs through tcpdump: tcpdump was not found (install it, or set SOCKSCOPE_TCPDUMP to its path)",
+    );
   }
   return (expression, linkType) => compileWithTcpdump(tcpdump, expression, linkType);
 }

@@ -36,7 +36,10 @@ export class SelectingSink {
   /** The count is reached: the reader may stop. */
   done = false;
 
-  constructor(private readonly selection: PacketSelection, private readonly sink: PacketSink) {}
+  constructor(
+    private readonly selection: PacketSelection,
+    private readonly sink: PacketSink,
+  ) {}
 
   readonly onPacket = (rec: PacketRecord): void => {
     if (this.done) return;
@@ -49,6 +52,12 @@ export class SelectingSink {
   };
 
   summary(): SelectionSummary {
-    return { filter: this.selection.filter?.expression ?? null, count: this.selection.count, packetsKept: this.kept, bytesKept: this.bytesKept, packetsRead: this.seen };
+    return {
+      filter: this.selection.filter?.expression ?? null,
+      count: this.selection.count,
+      packetsKept: this.kept,
+      bytesKept: this.bytesKept,
+      packetsRead: this.seen,
+    };
   }
 }

@@ -91,8 +91,13 @@ export interface LiveBackend {
 
 function emptyStats(kernelDropsKnown: boolean): LiveStats {
   return {
-    delivered: null, receivedByFilter: null, droppedByKernel: null, droppedByInterface: null, droppedBySockscope: null,
-    kernelDropsKnown, wallOffsetMs: null,
+    delivered: null,
+    receivedByFilter: null,
+    droppedByKernel: null,
+    droppedByInterface: null,
+    droppedBySockscope: null,
+    kernelDropsKnown,
+    wallOffsetMs: null,
   };
 }
 
@@ -116,7 +121,10 @@ const STATS_EVERY_MS = 1000;
 class StderrLines {
   text = "";
   private partial = "";
-  constructor(child: ChildProcess, private readonly onLine: (line: string) => void) {
+  constructor(
+    child: ChildProcess,
+    private readonly onLine: (line: string) => void,
+  ) {
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (d: string) => {
       this.text = (this.text + d).slice(-16384);
@@ -124,16 +132,25 @@ class StderrLines {
       this.partial = lines.pop()!;
       for (const l of lines) if (l.trim() !== "") this.onLine(l.trim());
     });
-    child.stderr!.on("end", () => { if (this.partial.trim() !== "") this.onLine(this.partial.trim()); this.partial = ""; });
+    child.stderr!.on("end", () => {
+      if (this.partial.trim() !== "") this.onLine(this.partial.trim());
+      this.partial = "";
+    });
   }
 }
 
 function interfaceGone(iface: string): boolean {
-  return process.platform === "linux" && iface !== "any" && existsSync("/sys/class/net") && !existsSync(`/sys/class/net/${iface}`);
+  return (
+    process.platform === "linux" &&
+    iface !== "any" &&
+    existsSync("/sys/class/net") &&
+    !existsSync(`/sys/class/net/${iface}`)
+  );
 }
 
 function lostMessage(iface: string, detail: string): LiveError {
-  if (interfaceGone(iface)) return new LiveError(`capture on ${iface} stopped: the interface went away (${detail})`, "interface");
+  if (interfaceGone(iface))
+    return new LiveError(`capture on ${iface} stopped: the interface went away (${detail})`, "interface");
   return new LiveError(`capture on ${iface} stopped: ${detail}`, "failed");
 }
 
@@ -155,7 +172,13 @@ export class CapBackend implements LiveBackend {
   constructor(cfg: BackendConfig) {
     loadCap(); // says what is missing before anything starts
     this.description = `cap ${capVersion()} (libpcap), packets stamped on delivery`;
-    const wc: CapWorkerConfig = { iface: cfg.iface, filter: cfg.filter, snapLen: cfg.snapLen, bufferBytes: cfg.bufferBytes, statsEveryMs: STATS_EVERY_MS };
+    const wc: CapWorkerConfig = {
+      iface: cfg.iface,
+      filter: cfg.filter,
+      snapLen: cfg.snapLen,
+      bufferBytes: cfg.bufferBytes,
+      statsEveryMs: STATS_EVERY_MS,
+    };
     this.child = fork(WORKER, [JSON.stringify(wc)], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv: [] });
     const child = this.child;
     this.source = new StreamSource(`${cfg.iface} (live)`, child.stdout!);
@@ -167,38 +190,62 @@ export class CapBackend implements LiveBackend {
     };
     let failure: LiveError | null = null;
     let gotEnd = false;
-    const err = new StderrLines(child, () => { /* kept for the crash message; cap's lookupnet warnings are noise */ });
-    let resolveReady!: () => void, rejectReady!: (e: LiveError) => void;
-    this.ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
-    this.ready.catch(() => {});
-    child.on("message", (m: { type: string; kind?: LiveError["kind"]; message?: string; delivered?: number; dropped?: number; wallOffsetMs?: number }) => {
-      if (m.type === "ready") resolveReady();
-      else if (m.type === "stats") {
-        stats.delivered = m.delivered ?? null;
-        stats.droppedBySockscope = m.dropped ?? null;
-        stats.droppedByInterface = ifDrops();
-        this.onStats?.({ ...stats });
-      }
-      else if (m.type === "error") { failure = new LiveError(m.message ?? "capture failed", m.kind); rejectReady(failure); }
-      else if (m.type === "end") {
-        gotEnd = true;
-        stats.delivered = m.delivered ?? null;
-        stats.droppedBySockscope = m.dropped ?? null;
-        stats.droppedByInterface = ifDrops();
-        stats.wallOffsetMs = m.wallOffsetMs ?? null;
-      }
+    const err = new StderrLines(child, () => {
+      /* kept for the crash message; cap's lookupnet warnings are noise */
     });
+    let resolveReady!: () => void, rejectReady!: (e: LiveError) => void;
+    this.ready = new Promise((res, rej) => {
+      resolveReady = res;
+      rejectReady = rej;
+    });
+    this.ready.catch(() => {});
+    child.on(
+      "message",
+      (m: {
+        type: string;
+        kind?: LiveError["kind"];
+        message?: string;
+        delivered?: number;
+        dropped?: number;
+        wallOffsetMs?: number;
+      }) => {
+        if (m.type === "ready") resolveReady();
+        else if (m.type === "stats") {
+          stats.delivered = m.delivered ?? null;
+          stats.droppedBySockscope = m.dropped ?? null;
+          stats.droppedByInterface = ifDrops();
+          this.onStats?.({ ...stats });
+        } else if (m.type === "error") {
+          failure = new LiveError(m.message ?? "capture failed", m.kind);
+          rejectReady(failure);
+        } else if (m.type === "end") {
+          gotEnd = true;
+          stats.delivered = m.delivered ?? null;
+          stats.droppedBySockscope = m.dropped ?? null;
+          stats.droppedByInterface = ifDrops();
+          stats.wallOffsetMs = m.wallOffsetMs ?? null;
+        }
+      },
+    );
     // Settles once the process has exited, its output is read and its IPC channel is
     // closed: an "end" message or stderr may still be in flight when "exit" is emitted.
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on("close", (code, signal) => res([code, signal])));
-    const disconnected = new Promise<void>((res) => { if (!child.connected) res(); else child.on("disconnect", () => res()); });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+      child.on("close", (code, signal) => res([code, signal])),
+    );
+    const disconnected = new Promise<void>((res) => {
+      if (!child.connected) res();
+      else child.on("disconnect", () => res());
+    });
     this.ended = new Promise((resolve) => {
       void Promise.all([exited, disconnected]).then(([[code, signal]]) => {
         if (failure === null && !gotEnd && !(this.stopping && signal === "SIGKILL")) {
           const assertion = /Assertion .*failed/.exec(err.text)?.[0];
-          failure = assertion !== undefined || signal === "SIGABRT"
-            ? lostMessage(cfg.iface, "libpcap reported an error on the capture handle")
-            : new LiveError(`the capture process ended unexpectedly (${signal ?? `exit code ${code}`}): ${err.text.trim().split("\n").pop() ?? ""}`);
+          failure =
+            assertion !== undefined || signal === "SIGABRT"
+              ? lostMessage(cfg.iface, "libpcap reported an error on the capture handle")
+              : new LiveError(
+                  `the capture process ended unexpectedly (${signal ?? `exit code ${code}`}): ${err.text.trim().split("\n").pop() ?? ""}`,
+                );
           rejectReady(failure);
         }
         resolve({ stats, error: failure });
@@ -242,14 +289,40 @@ export class ProgramBackend implements LiveBackend {
   private readonly ready: Promise<void>;
   private stopping = false;
 
-  constructor(readonly name: "tcpdump" | "dumpcap", cfg: BackendConfig) {
-    const args = name === "tcpdump"
-      ? ["-i", cfg.iface, "-U", "-B", String(Math.ceil(cfg.bufferBytes / 1024)), "-s", String(cfg.snapLen), "-w", "-",
-        ...(cfg.filter !== "" ? [cfg.filter] : [])]
-      : ["-i", cfg.iface, "-q", "-B", String(Math.max(1, Math.ceil(cfg.bufferBytes / 1048576))), "-s", String(cfg.snapLen), "-w", "-",
-        ...(cfg.filter !== "" ? ["-f", cfg.filter] : [])];
+  constructor(
+    readonly name: "tcpdump" | "dumpcap",
+    cfg: BackendConfig,
+  ) {
+    const args =
+      name === "tcpdump"
+        ? [
+            "-i",
+            cfg.iface,
+            "-U",
+            "-B",
+            String(Math.ceil(cfg.bufferBytes / 1024)),
+            "-s",
+            String(cfg.snapLen),
+            "-w",
+            "-",
+            ...(cfg.filter !== "" ? [cfg.filter] : []),
+          ]
+        : [
+            "-i",
+            cfg.iface,
+            "-q",
+            "-B",
+            String(Math.max(1, Math.ceil(cfg.bufferBytes / 1048576))),
+            "-s",
+            String(cfg.snapLen),
+            "-w",
+            "-",
+            ...(cfg.filter !== "" ? ["-f", cfg.filter] : []),
+          ];
     this.description = `${name} ${args.map((a) => (/[\s'"]/.test(a) ? `'${a}'` : a)).join(" ")}, kernel timestamps`;
-    this.child = spawn(name === "tcpdump" ? findTcpdump() ?? name : name, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(name === "tcpdump" ? (findTcpdump() ?? name) : name, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const child = this.child;
     const watchdog = child.pid === undefined ? null : watchOver(child.pid);
     this.source = new StreamSource(`${cfg.iface} (live)`, child.stdout!);
@@ -259,19 +332,33 @@ export class ProgramBackend implements LiveBackend {
     let failure: LiveError | null = null;
     const lines: string[] = [];
     let resolveReady!: () => void, rejectReady!: (e: LiveError) => void;
-    this.ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+    this.ready = new Promise((res, rej) => {
+      resolveReady = res;
+      rejectReady = rej;
+    });
     this.ready.catch(() => {});
-    const num = (re: RegExp, l: string): number | null => { const m = re.exec(l); return m ? Number(m[1]) : null; };
+    const num = (re: RegExp, l: string): number | null => {
+      const m = re.exec(l);
+      return m ? Number(m[1]) : null;
+    };
     new StderrLines(child, (l) => {
       if (!started && (name === "tcpdump" ? /^(tcpdump: )?listening on /.test(l) : /^File: /.test(l))) {
         started = true;
         resolveReady();
         // tcpdump prints its counters on SIGUSR1 (its handler is set by now): drops as they
         // happen. Linux only: where SIGINFO exists (BSD, macOS) tcpdump uses that, and SIGUSR1 would kill it.
-        if (name === "tcpdump" && process.platform === "linux") poll = setInterval(() => { if (child.exitCode === null && child.signalCode === null) child.kill("SIGUSR1"); }, STATS_EVERY_MS);
+        if (name === "tcpdump" && process.platform === "linux")
+          poll = setInterval(() => {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGUSR1");
+          }, STATS_EVERY_MS);
         return;
       }
-      const usr1 = name === "tcpdump" ? /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?/.exec(l) : null;
+      const usr1 =
+        name === "tcpdump"
+          ? /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?/.exec(
+              l,
+            )
+          : null;
       if (usr1 !== null) {
         stats.delivered = Number(usr1[1]);
         stats.receivedByFilter = Number(usr1[2]);
@@ -287,7 +374,10 @@ export class ProgramBackend implements LiveBackend {
         stats.droppedByInterface = num(/^(\d+) packets? dropped by interface/, l) ?? stats.droppedByInterface;
       } else {
         stats.delivered = num(/^Packets captured: (\d+)/, l) ?? stats.delivered;
-        const m = /^Packets received\/dropped on interface .*: (\d+)\/(\d+) \(pcap:(\d+)\/dumpcap:(\d+)\/flushed:(\d+)\/ps_ifdrop:(\d+)\)/.exec(l);
+        const m =
+          /^Packets received\/dropped on interface .*: (\d+)\/(\d+) \(pcap:(\d+)\/dumpcap:(\d+)\/flushed:(\d+)\/ps_ifdrop:(\d+)\)/.exec(
+            l,
+          );
         if (m) {
           stats.receivedByFilter = Number(m[1]);
           stats.droppedByKernel = Number(m[3]);
@@ -295,14 +385,19 @@ export class ProgramBackend implements LiveBackend {
           stats.droppedByInterface = Number(m[6]);
         }
       }
-      if (/^(tcpdump|dumpcap): /.test(l) || !/^(\d+ packets?|Packets |Capturing on|File: |\(|See the User)/.test(l)) lines.push(l);
+      if (/^(tcpdump|dumpcap): /.test(l) || !/^(\d+ packets?|Packets |Capturing on|File: |\(|See the User)/.test(l))
+        lines.push(l);
     });
     this.ended = new Promise((resolve) => {
       child.on("error", (e: NodeJS.ErrnoException) => {
         watchdog?.done();
-        failure = e.code === "ENOENT"
-          ? new LiveError(`--via ${name}: ${name} is not installed: apt-get install ${name === "tcpdump" ? "tcpdump" : "wireshark-common"} (or --via cap)`, "missing")
-          : new LiveError(`--via ${name}: cannot run ${name}: ${e.message}`, "missing");
+        failure =
+          e.code === "ENOENT"
+            ? new LiveError(
+                `--via ${name}: ${name} is not installed: apt-get install ${name === "tcpdump" ? "tcpdump" : "wireshark-common"} (or --via cap)`,
+                "missing",
+              )
+            : new LiveError(`--via ${name}: cannot run ${name}: ${e.message}`, "missing");
         rejectReady(failure);
         resolve({ stats, error: failure });
       });
@@ -355,7 +450,11 @@ function watchOver(pid: number): { done(): void } | null {
     dog.unref();
     (dog.stdin as unknown as { unref?: () => void }).unref?.();
     // Once the program has exited its pid may be reused: the watchdog goes first.
-    return { done: () => { if (dog.exitCode === null && dog.signalCode === null) dog.kill("SIGKILL"); } };
+    return {
+      done: () => {
+        if (dog.exitCode === null && dog.signalCode === null) dog.kill("SIGKILL");
+      },
+    };
   } catch {
     return null;
   }

@@ -42,7 +42,13 @@ const keep: unknown[] = [];
 const MAX_PENDING = 64 << 20;
 const CHUNK = 1 << 20;
 
-const LINK_TYPES: Record<string, number> = { ETHERNET: 1, NULL: 0, RAW: 101, LINKTYPE_LINUX_SLL: 113, IEEE802_11_RADIO: 127 };
+const LINK_TYPES: Record<string, number> = {
+  ETHERNET: 1,
+  NULL: 0,
+  RAW: 101,
+  LINKTYPE_LINUX_SLL: 113,
+  IEEE802_11_RADIO: 127,
+};
 
 function linkTypeOf(name: string): number {
   if (name in LINK_TYPES) return LINK_TYPES[name]!;
@@ -65,13 +71,20 @@ function main(): void {
   const cfg = JSON.parse(process.argv[2] ?? "{}") as CapWorkerConfig;
   const clock = new LiveClock();
   let Cap: ReturnType<typeof loadCap>["Cap"];
-  try { Cap = loadCap().Cap; } catch (e) { startFailed(e); return; }
+  try {
+    Cap = loadCap().Cap;
+  } catch (e) {
+    startFailed(e);
+    return;
+  }
   // Open once without the filter so that a refusal (permission, no such interface) is
   // told apart from a filter libpcap cannot compile.
   if (cfg.filter !== "") {
     const probe = new Cap();
     keep.push(probe);
-    try { probe.open(cfg.iface, "", Math.min(cfg.bufferBytes, 1 << 20), Buffer.alloc(cfg.snapLen)); } catch (e) {
+    try {
+      probe.open(cfg.iface, "", Math.min(cfg.bufferBytes, 1 << 20), Buffer.alloc(cfg.snapLen));
+    } catch (e) {
       startFailed(describeOpenError(cfg.iface, (e as Error).message, "node"));
       return;
     }
@@ -85,9 +98,11 @@ function main(): void {
     linkName = cap.open(cfg.iface, cfg.filter, cfg.bufferBytes, buf);
   } catch (e) {
     const m = (e as Error).message;
-    startFailed(cfg.filter !== ""
-      ? new LiveError(`bad capture filter "${cfg.filter}": libpcap says: ${m}`, "filter")
-      : describeOpenError(cfg.iface, m, "node"));
+    startFailed(
+      cfg.filter !== ""
+        ? new LiveError(`bad capture filter "${cfg.filter}": libpcap says: ${m}`, "filter")
+        : describeOpenError(cfg.iface, m, "node"),
+    );
     return;
   }
   const linkType = linkTypeOf(linkName);
@@ -96,7 +111,8 @@ function main(): void {
   out.on("error", () => process.exit(0)); // the main process is gone
   let chunk = Buffer.allocUnsafe(CHUNK);
   let len = 0;
-  let delivered = 0, dropped = 0;
+  let delivered = 0,
+    dropped = 0;
   let flushQueued = false;
   let stopping = false;
 
@@ -109,14 +125,20 @@ function main(): void {
 
   // Nanosecond pcap header, little endian.
   const h = Buffer.alloc(24);
-  h.writeUInt32LE(0xa1b23c4d, 0); h.writeUInt16LE(2, 4); h.writeUInt16LE(4, 6);
-  h.writeUInt32LE(cfg.snapLen, 16); h.writeUInt32LE(linkType < 0 ? 1 : linkType, 20);
+  h.writeUInt32LE(0xa1b23c4d, 0);
+  h.writeUInt16LE(2, 4);
+  h.writeUInt16LE(4, 6);
+  h.writeUInt32LE(cfg.snapLen, 16);
+  h.writeUInt32LE(linkType < 0 ? 1 : linkType, 20);
   out.write(h);
 
   cap.on("packet", (nbytes: number, truncated: boolean) => {
     const ms = clock.nowMs();
     if (stopping) return;
-    if (out.writableLength + len + 16 + nbytes > MAX_PENDING) { dropped++; return; }
+    if (out.writableLength + len + 16 + nbytes > MAX_PENDING) {
+      dropped++;
+      return;
+    }
     if (len + 16 + nbytes > chunk.length) {
       flush();
       if (16 + nbytes > chunk.length) chunk = Buffer.allocUnsafe(16 + nbytes);
@@ -133,7 +155,10 @@ function main(): void {
     chunk.set(view, len + 16);
     len += 16 + nbytes;
     delivered++;
-    if (!flushQueued) { flushQueued = true; setImmediate(flush); }
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flush);
+    }
   });
 
   const statsTimer = setInterval(() => send({ type: "stats", delivered, dropped }), cfg.statsEveryMs);
@@ -155,7 +180,9 @@ function main(): void {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   process.on("disconnect", stop);
-  process.on("message", (m: { type?: string }) => { if (m?.type === "stop") stop(); });
+  process.on("message", (m: { type?: string }) => {
+    if (m?.type === "stop") stop();
+  });
   send({ type: "ready", linkType, linkName });
 }
 

@@ -42,10 +42,15 @@ export class LiveClock {
  * one bracket would otherwise put everything mapped with it off by as much.
  */
 function anchor(): [number, number] {
-  let bestWidth = Infinity, wallMs = 0, monoMs = 0;
+  let bestWidth = Infinity,
+    wallMs = 0,
+    monoMs = 0;
   for (let i = 0; i < 5; i++) {
     const first = Date.now();
-    let prev = performance.now(), before = prev, wall = first, after = prev;
+    let prev = performance.now(),
+      before = prev,
+      wall = first,
+      after = prev;
     while (wall === first) {
       prev = before;
       before = performance.now();
@@ -65,6 +70,9 @@ function anchor(): [number, number] {
 export function splitMs(ms: number): [sec: number, nsec: number] {
   let sec = Math.floor(ms / 1000);
   let nsec = Math.round((ms - sec * 1000) * 1e6);
-  if (nsec >= 1e9) { sec++; nsec -= 1e9; }
+  if (nsec >= 1e9) {
+    sec++;
+    nsec -= 1e9;
+  }
   return [sec, nsec];
 }

@@ -29,7 +29,10 @@ export class PcapWriter {
   private pendingPackets = 0;
 
   /** Opens (creates or truncates) the file now, so a bad path fails before capturing. */
-  constructor(readonly path: string, private readonly snapLen: number) {
+  constructor(
+    readonly path: string,
+    private readonly snapLen: number,
+  ) {
     this.fd = openSync(path, "w");
   }
 
@@ -78,14 +81,21 @@ export class PcapWriter {
   }
 
   flush(): void {
-    if (this.failure !== null || this.fd < 0) { this.len = 0; return; }
+    if (this.failure !== null || this.fd < 0) {
+      this.len = 0;
+      return;
+    }
     let off = 0;
     try {
       while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
     } catch (e) {
       this.failure = e as NodeJS.ErrnoException;
       // A record cut in the middle would make the rest of the file unreadable.
-      try { ftruncateSync(this.fd, this.fileBytes); } catch { /* a device (/dev/full) has no length to cut */ }
+      try {
+        ftruncateSync(this.fd, this.fileBytes);
+      } catch {
+        /* a device (/dev/full) has no length to cut */
+      }
       this.len = 0;
       return;
     }
@@ -100,7 +110,12 @@ export class PcapWriter {
     if (this.fd < 0) return;
     if (this.failure === null) this.header(linkType);
     this.flush();
-    try { fsyncSync(this.fd); } catch (e) { if (this.failure === null && (e as NodeJS.ErrnoException).code !== "EINVAL") this.failure = e as NodeJS.ErrnoException; }
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      if (this.failure === null && (e as NodeJS.ErrnoException).code !== "EINVAL")
+        this.failure = e as NodeJS.ErrnoException;
+    }
     closeSync(this.fd);
     this.fd = -1;
   }

@@ -39,16 +39,25 @@ export function fairShares(sizes: readonly number[], budget: number, cap: number
 }
 
 /** Share of the budget per flow id (flows with findings first). */
-export function allocate(flowIds: readonly number[], withFindings: ReadonlySet<number>, sizeOf: (id: number) => number,
-  budget = POINT_BUDGET): Map<number, number> {
+export function allocate(
+  flowIds: readonly number[],
+  withFindings: ReadonlySet<number>,
+  sizeOf: (id: number) => number,
+  budget = POINT_BUDGET,
+): Map<number, number> {
   const hot = flowIds.filter((id) => withFindings.has(id));
   const cold = flowIds.filter((id) => !withFindings.has(id));
   const hotShares = fairShares(hot.map(sizeOf), budget * FINDING_SHARE, FLOW_POINTS_MAX);
   let used = 0;
   const out = new Map<number, number>();
-  hot.forEach((id, i) => { out.set(id, hotShares[i]!); used += hotShares[i]!; });
+  hot.forEach((id, i) => {
+    out.set(id, hotShares[i]!);
+    used += hotShares[i]!;
+  });
   const coldShares = fairShares(cold.map(sizeOf), budget - used, OTHER_FLOW_POINTS_MAX);
-  cold.forEach((id, i) => { out.set(id, coldShares[i]!); });
+  cold.forEach((id, i) => {
+    out.set(id, coldShares[i]!);
+  });
   return out;
 }
 
@@ -66,16 +75,27 @@ function spread(idx: number[], k: number): number[] {
  * Picks at most `share` of a flow's rows (positions into `rows`, which is sorted by time),
  * by the rule above. Returns ascending positions.
  */
-export function selectRows(s: FlowSeriesSet, rows: Uint32Array, share: number, evidence: ReadonlySet<number>): number[] {
+export function selectRows(
+  s: FlowSeriesSet,
+  rows: Uint32Array,
+  share: number,
+  evidence: ReadonlySet<number>,
+): number[] {
   const n = rows.length;
   if (n <= share) return Array.from({ length: n }, (_, i) => i);
   if (share <= 0) return [];
   const keep = new Uint8Array(n);
   let kept = 0;
-  const take = (pos: number): void => { if (keep[pos] === 0) { keep[pos] = 1; kept++; } };
+  const take = (pos: number): void => {
+    if (keep[pos] === 0) {
+      keep[pos] = 1;
+      kept++;
+    }
+  };
   take(0);
   if (share > 1) take(n - 1);
-  const ev: number[] = [], notable: number[] = [];
+  const ev: number[] = [],
+    notable: number[] = [];
   for (let k = 0; k < n; k++) {
     const r = rows[k]!;
     if (evidence.has(s.frame[r]!)) ev.push(k);
@@ -104,10 +124,17 @@ export function selectRows(s: FlowSeriesSet, rows: Uint32Array, share: number, e
 /** Marks, per direction and time slice, the first, last, lowest-window and most-in-flight row; returns the marked count. */
 function m4(s: FlowSeriesSet, rows: Uint32Array, slices: number, keep: Uint8Array, kept: number): number {
   const n = rows.length;
-  const t0 = s.time[rows[0]!]!, span = s.time[rows[n - 1]!]! - t0 || 1;
-  const first = new Int32Array(slices), last = new Int32Array(slices), minWin = new Int32Array(slices), maxFl = new Int32Array(slices);
+  const t0 = s.time[rows[0]!]!,
+    span = s.time[rows[n - 1]!]! - t0 || 1;
+  const first = new Int32Array(slices),
+    last = new Int32Array(slices),
+    minWin = new Int32Array(slices),
+    maxFl = new Int32Array(slices);
   for (let dir = 0; dir < 2; dir++) {
-    first.fill(-1); last.fill(-1); minWin.fill(-1); maxFl.fill(-1);
+    first.fill(-1);
+    last.fill(-1);
+    minWin.fill(-1);
+    maxFl.fill(-1);
     for (let k = 0; k < n; k++) {
       const r = rows[k]!;
       if ((s.meta[r]! & META_DIR) !== dir) continue;
@@ -118,7 +145,11 @@ function m4(s: FlowSeriesSet, rows: Uint32Array, slices: number, keep: Uint8Arra
       if (maxFl[b] === -1 || s.inFlight[r]! > s.inFlight[rows[maxFl[b]!]!]!) maxFl[b] = k;
     }
     for (let b = 0; b < slices; b++) {
-      for (const k of [first[b]!, last[b]!, minWin[b]!, maxFl[b]!]) if (k >= 0 && keep[k] === 0) { keep[k] = 1; kept++; }
+      for (const k of [first[b]!, last[b]!, minWin[b]!, maxFl[b]!])
+        if (k >= 0 && keep[k] === 0) {
+          keep[k] = 1;
+          kept++;
+        }
     }
   }
   return kept;

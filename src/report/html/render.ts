@@ -40,7 +40,12 @@ export interface HtmlOptions {
   generator?: string;
 }
 
-interface Assets { uplotJs: string; uplotCss: string; js: string; css: string }
+interface Assets {
+  uplotJs: string;
+  uplotCss: string;
+  js: string;
+  css: string;
+}
 let assets: Assets | null = null;
 
 function loadAssets(): Assets {
@@ -68,8 +73,11 @@ export function escapeHtml(s: string): string {
 /** JSON that can sit inside a <script> element: no "<", ">" or "&" outside \u escapes. */
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value)
-    .replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")
-    .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+    .replace(/</g, "\\u003c")
+    .replace(/>/g, "\\u003e")
+    .replace(/&/g, "\\u0026")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 function sha256(text: string): string {
@@ -78,12 +86,28 @@ function sha256(text: string): string {
 
 /** Encoded series of one flow: see decodeSeries in assets/report.js for the layout. */
 interface SeriesJson {
-  n: number; c: number; d: number; u?: 1;
-  t: number[]; f: number[]; m: number[]; s: number[]; l: number[];
-  a?: number[]; w?: number[]; i?: number[];
+  n: number;
+  c: number;
+  d: number;
+  u?: 1;
+  t: number[];
+  f: number[];
+  m: number[];
+  s: number[];
+  l: number[];
+  a?: number[];
+  w?: number[];
+  i?: number[];
 }
 
-function encodeSeries(s: FlowSeriesSet, id: number, udp: boolean, share: number, evidence: ReadonlySet<number>, t0: number): SeriesJson {
+function encodeSeries(
+  s: FlowSeriesSet,
+  id: number,
+  udp: boolean,
+  share: number,
+  evidence: ReadonlySet<number>,
+  t0: number,
+): SeriesJson {
   let rows = s.rowsOf(id);
   // Multi-interface captures can be out of time order: the graphs need ascending time.
   for (let k = 1; k < rows.length; k++) {
@@ -95,23 +119,39 @@ function encodeSeries(s: FlowSeriesSet, id: number, udp: boolean, share: number,
   const pick = selectRows(s, rows, share, evidence);
   const out: SeriesJson = { n: s.packetsOf(id), c: rows.length, d: pick.length, t: [], f: [], m: [], s: [], l: [] };
   if (udp) out.u = 1;
-  else { out.a = []; out.w = []; out.i = []; }
-  let pt = 0, pf = 0;
-  const ps = [0, 0], pa = [0, 0], pw = [0, 0], pi = [0, 0];
+  else {
+    out.a = [];
+    out.w = [];
+    out.i = [];
+  }
+  let pt = 0,
+    pf = 0;
+  const ps = [0, 0],
+    pa = [0, 0],
+    pw = [0, 0],
+    pi = [0, 0];
   for (const k of pick) {
     const r = rows[k]!;
     const dir = s.meta[r]! & META_DIR;
     const t = Math.round((s.time[r]! - t0) * 1e6);
-    out.t.push(t - pt); pt = t;
-    out.f.push(s.frame[r]! - pf); pf = s.frame[r]!;
+    out.t.push(t - pt);
+    pt = t;
+    out.f.push(s.frame[r]! - pf);
+    pf = s.frame[r]!;
     const m = s.meta[r]!;
     out.m.push(dir | (m & META_OLD ? 2 : 0) | (m & META_ACK ? 4 : 0) | (s.flags[r]! << 3));
-    out.s.push(s.seq[r]! - ps[dir]!); ps[dir] = s.seq[r]!;
+    out.s.push(s.seq[r]! - ps[dir]!);
+    ps[dir] = s.seq[r]!;
     out.l.push(s.len[r]!);
     if (!udp) {
-      if (m & META_ACK) { out.a!.push(s.ack[r]! - pa[dir]!); pa[dir] = s.ack[r]!; } else out.a!.push(0);
-      out.w!.push(s.win[r]! - pw[dir]!); pw[dir] = s.win[r]!;
-      out.i!.push(s.inFlight[r]! - pi[dir]!); pi[dir] = s.inFlight[r]!;
+      if (m & META_ACK) {
+        out.a!.push(s.ack[r]! - pa[dir]!);
+        pa[dir] = s.ack[r]!;
+      } else out.a!.push(0);
+      out.w!.push(s.win[r]! - pw[dir]!);
+      pw[dir] = s.win[r]!;
+      out.i!.push(s.inFlight[r]! - pi[dir]!);
+      pi[dir] = s.inFlight[r]!;
     }
   }
   return out;
@@ -127,26 +167,43 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
   // Findings: most severe first when over the cap; texts stored once.
   let findings: Finding[] = report.findings;
   if (findings.length > MAX_LISTED_FINDINGS) {
-    findings = [...findings].sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity]).slice(0, MAX_LISTED_FINDINGS);
+    findings = [...findings]
+      .sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity])
+      .slice(0, MAX_LISTED_FINDINGS);
   }
   const texts: string[] = [];
   const textIndex = new Map<string, number>();
   const text = (s: string): number => {
     let i = textIndex.get(s);
-    if (i === undefined) { i = texts.length; texts.push(s); textIndex.set(s, i); }
+    if (i === undefined) {
+      i = texts.length;
+      texts.push(s);
+      textIndex.set(s, i);
+    }
     return i;
   };
   const findingRows = findings.map((f) => {
     const cat = CATALOGUE.get(f.kind);
-    let detail = "", x: number;
+    let detail = "",
+      x: number;
     if (cat !== undefined && f.explanation !== cat && f.explanation.endsWith(` ${cat}`)) {
       detail = f.explanation.slice(0, f.explanation.length - cat.length - 1);
       x = text(cat);
     } else x = text(f.explanation);
     return {
-      kind: f.kind, severity: f.severity, flow: f.flow, frames: f.frames, count: f.count,
-      time: Math.round((f.time - t0) * 1e6) / 1e6, side: f.side, endpoint: f.endpoint, summary: f.summary,
-      detail, x, references: f.references, measure: f.measure,
+      kind: f.kind,
+      severity: f.severity,
+      flow: f.flow,
+      frames: f.frames,
+      count: f.count,
+      time: Math.round((f.time - t0) * 1e6) / 1e6,
+      side: f.side,
+      endpoint: f.endpoint,
+      summary: f.summary,
+      detail,
+      x,
+      references: f.references,
+      measure: f.measure,
     };
   });
 
@@ -157,7 +214,10 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     if (f.flow === null) continue;
     withFindings.add(f.flow);
     let e = evidence.get(f.flow);
-    if (e === undefined) { e = new Set(); evidence.set(f.flow, e); }
+    if (e === undefined) {
+      e = new Set();
+      evidence.set(f.flow, e);
+    }
     for (const fr of f.frames) e.add(fr);
   }
   let flows = report.flows;
@@ -169,10 +229,28 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
   const flowRows = flows.map((f) => {
     const fb = series?.firstBytes(f.id);
     return [
-      f.id, f.proto, f.client, f.server, f.rolesGuessed ? 1 : 0, f.vlan, f.firstFrame, f.lastFrame,
-      Math.round((f.start - t0) * 1e6) / 1e6, f.durationSec, f.packets.client, f.packets.server, f.bytes.client, f.bytes.server,
-      f.close?.first ?? null, f.close?.how ?? null, f.close?.frame ?? null, f.state?.client ?? null, f.state?.server ?? null,
-      f.previous, fb?.[0] ?? null, fb?.[1] ?? null,
+      f.id,
+      f.proto,
+      f.client,
+      f.server,
+      f.rolesGuessed ? 1 : 0,
+      f.vlan,
+      f.firstFrame,
+      f.lastFrame,
+      Math.round((f.start - t0) * 1e6) / 1e6,
+      f.durationSec,
+      f.packets.client,
+      f.packets.server,
+      f.bytes.client,
+      f.bytes.server,
+      f.close?.first ?? null,
+      f.close?.how ?? null,
+      f.close?.frame ?? null,
+      f.state?.client ?? null,
+      f.state?.server ?? null,
+      f.previous,
+      fb?.[0] ?? null,
+      fb?.[1] ?? null,
     ];
   });
 
@@ -187,17 +265,29 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     for (const f of flows) {
       if (series.rowsOf(f.id).length === 0) continue;
       const share = shares.get(f.id) ?? 0;
-      if (share === 0) { overBudget.push(f.id); continue; }
+      if (share === 0) {
+        overBudget.push(f.id);
+        continue;
+      }
       seriesJson[f.id] = encodeSeries(series, f.id, f.proto === "udp", share, evidence.get(f.id) ?? new Set(), t0);
     }
   }
 
   // The summary by kind counts every finding, listed or not (the text report's rule).
   const kinds = summariseByKind(report.findings).map((k) => ({
-    kind: k.kind, severity: k.severity, findings: k.findings, flows: k.flows, topFlows: k.topFlows, captureWide: k.captureWide,
+    kind: k.kind,
+    severity: k.severity,
+    findings: k.findings,
+    flows: k.flows,
+    topFlows: k.topFlows,
+    captureWide: k.captureWide,
     example: {
-      flow: k.example.flow, severity: k.example.severity, summary: k.example.summary, frames: k.example.frames.slice(0, 8),
-      count: k.example.count, time: Math.round((k.example.time - t0) * 1e6) / 1e6,
+      flow: k.example.flow,
+      severity: k.example.severity,
+      summary: k.example.summary,
+      frames: k.example.frames.slice(0, 8),
+      count: k.example.count,
+      time: Math.round((k.example.time - t0) * 1e6) / 1e6,
     },
   }));
 
@@ -217,9 +307,14 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     hasSeries: series !== null,
     overBudget,
     limits: {
-      pointBudget: budget, flowPointsMax: FLOW_POINTS_MAX, otherFlowPointsMax: OTHER_FLOW_POINTS_MAX,
-      flowCollectCap: FLOW_COLLECT_CAP, totalCollectCap: TOTAL_COLLECT_CAP, thinned: series?.thinned ?? false,
-      maxListedFlows: MAX_LISTED_FLOWS, maxListedFindings: MAX_LISTED_FINDINGS,
+      pointBudget: budget,
+      flowPointsMax: FLOW_POINTS_MAX,
+      otherFlowPointsMax: OTHER_FLOW_POINTS_MAX,
+      flowCollectCap: FLOW_COLLECT_CAP,
+      totalCollectCap: TOTAL_COLLECT_CAP,
+      thinned: series?.thinned ?? false,
+      maxListedFlows: MAX_LISTED_FLOWS,
+      maxListedFindings: MAX_LISTED_FINDINGS,
     },
   };
 

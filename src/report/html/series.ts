@@ -99,24 +99,42 @@ export class SeriesCollector implements FlowSeriesSet {
   private index: Uint32Array[] | null = null;
   thinned = false;
 
-  constructor(private readonly flowCap = FLOW_COLLECT_CAP, private readonly totalCap = TOTAL_COLLECT_CAP) {
+  constructor(
+    private readonly flowCap = FLOW_COLLECT_CAP,
+    private readonly totalCap = TOTAL_COLLECT_CAP,
+  ) {
     if (totalCap < this.time.length) this.resize(totalCap);
   }
 
   /** The pipeline observer: pass as `observer` to runCapture. */
-  readonly observe = (rec: PacketRecord, p: DecodedPacket, flow: Flow | null, dir: number, seg: TcpSegment | null): void => {
+  readonly observe = (
+    rec: PacketRecord,
+    p: DecodedPacket,
+    flow: Flow | null,
+    dir: number,
+    seg: TcpSegment | null,
+  ): void => {
     if (flow === null) return;
     const id = flow.id;
     if (id >= this.packets.length) this.growFlows(id);
     const ord = this.packets[id]!++;
     const d2 = id * 2 + dir;
-    let seqV: number, ackV = 0, winV = 0, inFlightV = 0, flagsV = 0, lenV: number, meta = dir;
+    let seqV: number,
+      ackV = 0,
+      winV = 0,
+      inFlightV = 0,
+      flagsV = 0,
+      lenV: number,
+      meta = dir;
     if (seg !== null) {
       flagsV = seg.flags;
       lenV = seg.len;
       const w = id * 8 + dir * 4;
       seqV = this.unwrap(w, seg.relSeq);
-      if (flagsV & TH_ACK) { ackV = this.unwrap(w + 2, seg.relAck); meta |= META_ACK; }
+      if (flagsV & TH_ACK) {
+        ackV = this.unwrap(w + 2, seg.relAck);
+        meta |= META_ACK;
+      }
       winV = seg.winScaled;
       inFlightV = seg.inFlight;
       const old = seg.seqVsNext < 0 && (flagsV & TH_RST) === 0 && (lenV > 0 || (flagsV & (TH_SYN | TH_FIN)) !== 0);
@@ -137,7 +155,8 @@ export class SeriesCollector implements FlowSeriesSet {
       if (lenV > 0 && (this.snipped[id]! & (1 << dir)) === 0 && p.payloadCaptured > 0) this.snippet(id, dir, p);
     }
     if ((meta & META_NOTABLE) === 0) {
-      const fs = this.shift[id]!, sh = Math.max(fs , this.globalShift);
+      const fs = this.shift[id]!,
+        sh = Math.max(fs, this.globalShift);
       if (sh > 0 && ord % 2 ** sh !== 0) return;
       this.keptOrdinary[id]++;
     } else {
@@ -169,8 +188,13 @@ export class SeriesCollector implements FlowSeriesSet {
     const wr = this.wrap;
     const last = wr[w]!;
     let wraps = wr[w + 1]!;
-    if (rel < last && last - rel > 0x80000000) { wraps++; wr[w + 1] = wraps; wr[w] = rel; }
-    else if (rel > last && rel - last > 0x80000000) { return rel + (wraps - 1) * TWO32; } // old, before the wrap
+    if (rel < last && last - rel > 0x80000000) {
+      wraps++;
+      wr[w + 1] = wraps;
+      wr[w] = rel;
+    } else if (rel > last && rel - last > 0x80000000) {
+      return rel + (wraps - 1) * TWO32;
+    } // old, before the wrap
     else if (rel > last) wr[w] = rel;
     return rel + wraps * TWO32;
   }
@@ -226,10 +250,17 @@ export class SeriesCollector implements FlowSeriesSet {
   }
 
   private resize(n: number): void {
-    this.time = grow(this.time, n); this.frame = grow(this.frame, n); this.flow = grow(this.flow, n);
-    this.seq = grow(this.seq, n); this.ack = grow(this.ack, n); this.win = grow(this.win, n);
-    this.inFlight = grow(this.inFlight, n); this.len = grow(this.len, n); this.flags = grow(this.flags, n);
-    this.meta = grow(this.meta, n); this.ord = grow(this.ord, n);
+    this.time = grow(this.time, n);
+    this.frame = grow(this.frame, n);
+    this.flow = grow(this.flow, n);
+    this.seq = grow(this.seq, n);
+    this.ack = grow(this.ack, n);
+    this.win = grow(this.win, n);
+    this.inFlight = grow(this.inFlight, n);
+    this.len = grow(this.len, n);
+    this.flags = grow(this.flags, n);
+    this.meta = grow(this.meta, n);
+    this.ord = grow(this.ord, n);
   }
 
   /** Removes rows whose flow has been thinned past them (also notable ones when `all`). */
@@ -244,13 +275,21 @@ export class SeriesCollector implements FlowSeriesSet {
       const notable = (m & META_NOTABLE) !== 0 && !all;
       const sh = Math.max(this.shift[id]!, gs);
       if (!notable && sh > 0 && this.ord[i]! % 2 ** sh !== 0) continue;
-      if (notable) this.keptNotable[id]++; else this.keptOrdinary[id]++;
+      if (notable) this.keptNotable[id]++;
+      else this.keptOrdinary[id]++;
       if (all) this.meta[i] = m & ~META_NOTABLE;
       if (j !== i) {
-        this.time[j] = this.time[i]!; this.frame[j] = this.frame[i]!; this.flow[j] = id;
-        this.seq[j] = this.seq[i]!; this.ack[j] = this.ack[i]!; this.win[j] = this.win[i]!;
-        this.inFlight[j] = this.inFlight[i]!; this.len[j] = this.len[i]!; this.flags[j] = this.flags[i]!;
-        this.meta[j] = this.meta[i]!; this.ord[j] = this.ord[i]!;
+        this.time[j] = this.time[i]!;
+        this.frame[j] = this.frame[i]!;
+        this.flow[j] = id;
+        this.seq[j] = this.seq[i]!;
+        this.ack[j] = this.ack[i]!;
+        this.win[j] = this.win[i]!;
+        this.inFlight[j] = this.inFlight[i]!;
+        this.len[j] = this.len[i]!;
+        this.flags[j] = this.flags[i]!;
+        this.meta[j] = this.meta[i]!;
+        this.ord[j] = this.ord[i]!;
       }
       j++;
     }

@@ -14,14 +14,18 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
   // A flow is created by the packet that first names it, so first frames are distinct and
   // their order is the order one engine would have numbered the flows in.
   const tagged: { shard: number; flow: FlowReport }[] = [];
-  shards.forEach((s, shard) => { for (const flow of s.result.flows) tagged.push({ shard, flow }); });
+  shards.forEach((s, shard) => {
+    for (const flow of s.result.flows) tagged.push({ shard, flow });
+  });
   tagged.sort((a, b) => a.flow.firstFrame - b.flow.firstFrame);
   const newId = shards.map(() => new Map<number, number>());
-  tagged.forEach(({ shard, flow }, i) => { newId[shard]!.set(flow.id, i + 1); });
+  tagged.forEach(({ shard, flow }, i) => {
+    newId[shard]!.set(flow.id, i + 1);
+  });
   const flows = tagged.map(({ shard, flow }) => ({
     ...flow,
     id: newId[shard]!.get(flow.id)!,
-    previous: flow.previous === null ? null : newId[shard]!.get(flow.previous) ?? null,
+    previous: flow.previous === null ? null : (newId[shard]!.get(flow.previous) ?? null),
   }));
 
   const findings: Finding[] = [];

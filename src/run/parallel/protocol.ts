@@ -4,8 +4,15 @@ import type { EngineOptions } from "../../analyze/engine.js";
 import type { AnalysisResult } from "../../report/model.js";
 
 /** Engine options that can cross to a worker (no functions). */
-export type WorkerEngineOptions = Pick<EngineOptions,
-  "analyzer" | "maxFlows" | "fragmentTimeoutSec" | "maxPendingDatagrams" | "maxFragmentBytes" | "maxFragmentsPerDatagram">;
+export type WorkerEngineOptions = Pick<
+  EngineOptions,
+  | "analyzer"
+  | "maxFlows"
+  | "fragmentTimeoutSec"
+  | "maxPendingDatagrams"
+  | "maxFragmentBytes"
+  | "maxFragmentsPerDatagram"
+>;
 
 export interface WorkerInit {
   path: string;

@@ -15,7 +15,14 @@
  */
 import type { PacketRecord } from "../../capture/record.js";
 import { PacketDecoder } from "../../decode/decoder.js";
-import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from "../../decode/link.js";
+import {
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_RAW,
+} from "../../decode/link.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/packet.js";
 import { isIcmpError } from "../../decode/transport.js";
 
@@ -74,33 +81,81 @@ export class ShardRouter {
   private fastShard(b: Uint8Array, start: number, n: number, linkType: number): number {
     let at: number;
     switch (linkType) {
-      case LINKTYPE_ETHERNET: at = start + 14; if (n < at || !isIpEthertype(b[start + 12]!, b[start + 13]!)) return -1; break;
-      case LINKTYPE_LINUX_SLL: at = start + 16; if (n < at || !isIpEthertype(b[start + 14]!, b[start + 15]!)) return -1; break;
-      case LINKTYPE_LINUX_SLL2: at = start + 20; if (n < at || !isIpEthertype(b[start]!, b[start + 1]!)) return -1; break;
-      case LINKTYPE_RAW: case LINKTYPE_IPV4: case LINKTYPE_IPV6: at = start; break;
-      default: return -1;
+      case LINKTYPE_ETHERNET:
+        at = start + 14;
+        if (n < at || !isIpEthertype(b[start + 12]!, b[start + 13]!)) return -1;
+        break;
+      case LINKTYPE_LINUX_SLL:
+        at = start + 16;
+        if (n < at || !isIpEthertype(b[start + 14]!, b[start + 15]!)) return -1;
+        break;
+      case LINKTYPE_LINUX_SLL2:
+        at = start + 20;
+        if (n < at || !isIpEthertype(b[start]!, b[start + 1]!)) return -1;
+        break;
+      case LINKTYPE_RAW:
+      case LINKTYPE_IPV4:
+      case LINKTYPE_IPV6:
+        at = start;
+        break;
+      default:
+        return -1;
     }
     if (n - at < 20) return -1;
     const version = b[at]! >> 4;
     if (version === 4) {
-      const ihl = (b[at]! & 0x0f) * 4, proto = b[at + 9]!;
-      if (ihl < 20 || (proto !== L4_TCP && proto !== L4_UDP) || (((b[at + 6]! << 8) | b[at + 7]!) & 0x3fff) !== 0) return -1;
+      const ihl = (b[at]! & 0x0f) * 4,
+        proto = b[at + 9]!;
+      if (ihl < 20 || (proto !== L4_TCP && proto !== L4_UDP) || (((b[at + 6]! << 8) | b[at + 7]!) & 0x3fff) !== 0)
+        return -1;
       const l4 = at + ihl;
       if (n - l4 < 4) return -1;
-      return this.shardOf(u32(b, at + 12), 0, 0, 0, (b[l4]! << 8) | b[l4 + 1]!, u32(b, at + 16), 0, 0, 0, (b[l4 + 2]! << 8) | b[l4 + 3]!);
+      return this.shardOf(
+        u32(b, at + 12),
+        0,
+        0,
+        0,
+        (b[l4]! << 8) | b[l4 + 1]!,
+        u32(b, at + 16),
+        0,
+        0,
+        0,
+        (b[l4 + 2]! << 8) | b[l4 + 3]!,
+      );
     }
     if (version === 6) {
-      const next = b[at + 6]!, l4 = at + 40;
+      const next = b[at + 6]!,
+        l4 = at + 40;
       if ((next !== L4_TCP && next !== L4_UDP) || n - l4 < 4) return -1;
-      return this.shardOf(u32(b, at + 8), u32(b, at + 12), u32(b, at + 16), u32(b, at + 20), (b[l4]! << 8) | b[l4 + 1]!,
-        u32(b, at + 24), u32(b, at + 28), u32(b, at + 32), u32(b, at + 36), (b[l4 + 2]! << 8) | b[l4 + 3]!);
+      return this.shardOf(
+        u32(b, at + 8),
+        u32(b, at + 12),
+        u32(b, at + 16),
+        u32(b, at + 20),
+        (b[l4]! << 8) | b[l4 + 1]!,
+        u32(b, at + 24),
+        u32(b, at + 28),
+        u32(b, at + 32),
+        u32(b, at + 36),
+        (b[l4 + 2]! << 8) | b[l4 + 3]!,
+      );
     }
     return -1;
   }
 
   /** Symmetric in the two endpoints: both directions of a flow get the same worker. */
-  private shardOf(a0: number, a1: number, a2: number, a3: number, aPort: number,
-    b0: number, b1: number, b2: number, b3: number, bPort: number): number {
+  private shardOf(
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    aPort: number,
+    b0: number,
+    b1: number,
+    b2: number,
+    b3: number,
+    bPort: number,
+  ): number {
     const h = (endpointHash(a0, a1, a2, a3, aPort) + endpointHash(b0, b1, b2, b3, bPort)) >>> 0;
     return mix(h) % this.workers;
   }

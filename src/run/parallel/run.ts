@@ -23,7 +23,12 @@ import { StopLine } from "./stop-line.js";
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
 type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
 
-export async function runParallel(path: string, opts: RunOptions, jobs: number, single: (lastFrame?: number) => Promise<Outcome>): Promise<Outcome> {
+export async function runParallel(
+  path: string,
+  opts: RunOptions,
+  jobs: number,
+  single: (lastFrame?: number) => Promise<Outcome>,
+): Promise<Outcome> {
   const analyzers = opts.analyzers ?? ANALYZERS;
   // The flow-table bound holds for the whole run: each shard gets its share.
   const engine = {
@@ -38,44 +43,70 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
   const line = StopLine.create(jobs);
   const signal = opts.signal;
   let lastFrame: number | undefined;
-  const drawLine = () => { lastFrame = line.draw(); };
+  const drawLine = () => {
+    lastFrame = line.draw();
+  };
   signal?.addEventListener("abort", drawLine, { once: true });
   if (signal?.aborted) drawLine();
   const init = (index: number): WorkerInit => ({
-    path, index, workers: jobs, analyzerIds: analyzers.map((a) => a.id), engine, chunkSize: opts.chunkSize, stopLine: line.buffer,
+    path,
+    index,
+    workers: jobs,
+    analyzerIds: analyzers.map((a) => a.id),
+    engine,
+    chunkSize: opts.chunkSize,
+    stopLine: line.buffer,
   });
   // The first shard to fail, or to find the capture unsplittable, stops every other: the
   // workers are terminated, the main thread's shard stops at its next record.
   let stop: Error | null = null;
   const workers: Worker[] = [];
-  const others = Array.from({ length: jobs - 1 }, (_, k) => new Promise<ShardOutcome>((resolve, reject) => {
-    const index = k + 1;
-    const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: init(index) });
-    workers.push(w);
-    let settled = false;
-    w.on("message", (m: WorkerMessage) => {
-      settled = true;
-      if (m.type === "done") resolve({ shard: m.shard, info: m.info });
-      else if (m.type === "unsplittable") reject(new Unsplittable(m.reason));
-      else {
-        const c = m.captureError;
-        reject(c !== null ? new CaptureError(c.file, c.offset, c.problem) : new Error(`worker ${index}: ${m.message}`));
-      }
+  const others = Array.from(
+    { length: jobs - 1 },
+    (_, k) =>
+      new Promise<ShardOutcome>((resolve, reject) => {
+        const index = k + 1;
+        const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: init(index) });
+        workers.push(w);
+        let settled = false;
+        w.on("message", (m: WorkerMessage) => {
+          settled = true;
+          if (m.type === "done") resolve({ shard: m.shard, info: m.info });
+          else if (m.type === "unsplittable") reject(new Unsplittable(m.reason));
+          else {
+            const c = m.captureError;
+            reject(
+              c !== null ? new CaptureError(c.file, c.offset, c.problem) : new Error(`worker ${index}: ${m.message}`),
+            );
+          }
+        });
+        w.on("error", (e: Error & { code?: string }) => {
+          settled = true;
+          reject(
+            e.code === "ERR_WORKER_OUT_OF_MEMORY"
+              ? new Error(`worker ${index} ran out of memory (${e.message}): use a lower --max-flows`)
+              : e,
+          );
+        });
+        w.on("exit", (code) => {
+          if (!settled) reject(new Error(`worker ${index} exited (code ${code}) before it finished`));
+        });
+      }),
+  );
+  for (const o of others)
+    o.catch((e: Error) => {
+      stop ??= e;
     });
-    w.on("error", (e: Error & { code?: string }) => {
-      settled = true;
-      reject(e.code === "ERR_WORKER_OUT_OF_MEMORY"
-        ? new Error(`worker ${index} ran out of memory (${e.message}): use a lower --max-flows`)
-        : e);
-    });
-    w.on("exit", (code) => { if (!settled) reject(new Error(`worker ${index} exited (code ${code}) before it finished`)); });
-  }));
-  for (const o of others) o.catch((e: Error) => { stop ??= e; });
   const stopAll = (): Promise<unknown> => Promise.all(workers.map((w) => w.terminate()));
   let shards: ShardOutcome[];
   try {
-    const mine = await analyseShard(init(0), opts.onProgress, () => stop, () => String(signal?.reason));
-    shards = [mine, ...await Promise.all(others)];
+    const mine = await analyseShard(
+      init(0),
+      opts.onProgress,
+      () => stop,
+      () => String(signal?.reason),
+    );
+    shards = [mine, ...(await Promise.all(others))];
   } catch (caught) {
     await stopAll();
     const e = caught instanceof Stopped ? caught.reason : caught;
@@ -89,5 +120,11 @@ export async function runParallel(path: string, opts: RunOptions, jobs: number, 
     return single(lastFrame);
   }
   // Every thread read the same records; the main thread's account of the file stands for all.
-  return { info: shards[0]!.info, result: mergeShards(shards.map((d) => d.shard), analyzers) };
+  return {
+    info: shards[0]!.info,
+    result: mergeShards(
+      shards.map((d) => d.shard),
+      analyzers,
+    ),
+  };
 }

@@ -33,24 +33,32 @@ export class Stopped extends Error {
  * is taken on the stop line first: past the line (an interrupted run) the reading ends,
  * `interruptedBy` naming why in the capture's account.
  */
-export async function analyseShard(init: WorkerInit, onProgress?: ReadOptions["onProgress"],
-  stopped: () => Error | null = () => null, interruptedBy: () => string = () => "interrupted"): Promise<{ shard: ShardEnd; info: CaptureInfo }> {
+export async function analyseShard(
+  init: WorkerInit,
+  onProgress?: ReadOptions["onProgress"],
+  stopped: () => Error | null = () => null,
+  interruptedBy: () => string = () => "interrupted",
+): Promise<{ shard: ShardEnd; info: CaptureInfo }> {
   const ids = new Set(init.analyzerIds);
   const engine = new Engine({ ...init.engine, analyzers: ANALYZERS.filter((a) => ids.has(a.id)), sharded: true });
   const router = new ShardRouter(init.workers);
   const me = init.index;
   const line = new StopLine(init.stopLine, me);
   let lastPacketTime: number | undefined;
-  const info = await readCapture(init.path, (rec) => {
-    const stop = stopped();
-    if (stop !== null) throw new Stopped(stop);
-    if (!line.take(rec.frame)) throw new StopReading(interruptedBy());
-    lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
-    const owner = router.route(rec);
-    if (owner === me) engine.onPacket(rec);
-    else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
-    else engine.advanceClock(lastPacketTime, rec.frame); // every shard retires flows at the same records
-  }, { chunkSize: init.chunkSize, onProgress });
+  const info = await readCapture(
+    init.path,
+    (rec) => {
+      const stop = stopped();
+      if (stop !== null) throw new Stopped(stop);
+      if (!line.take(rec.frame)) throw new StopReading(interruptedBy());
+      lastPacketTime = rec.tsSec + rec.tsNsec / 1e9;
+      const owner = router.route(rec);
+      if (owner === me) engine.onPacket(rec);
+      else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
+      else engine.advanceClock(lastPacketTime, rec.frame); // every shard retires flows at the same records
+    },
+    { chunkSize: init.chunkSize, onProgress },
+  );
   // "The end of the capture" is its last packet, whichever shard that fell in.
   engine.finish(lastPacketTime);
   const captureStates: Record<string, unknown> = {};

@@ -25,7 +25,10 @@ export class StopLine {
   private stopped = false;
 
   /** `buffer` from `StopLine.create` (the same memory in every thread); `thread` 0, 1, …. */
-  constructor(readonly buffer: SharedArrayBuffer, private readonly thread = 0) {
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    private readonly thread = 0,
+  ) {
     this.words = new Int32Array(buffer);
   }
 
