@@ -371,7 +371,7 @@ export function readRegressionIndex(dir) {
     .split("\n")
     .filter((l) => l.trim() !== "" && !l.startsWith("#"))
     .map((l) => {
-      const [file, status, problem, by] = l.split("\t");
+      const [file = "", status, problem, by] = l.split("\t");
       return { file, status: status ?? "new", problem: problem ?? "", by: by ?? "" };
     });
 }

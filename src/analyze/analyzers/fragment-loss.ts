@@ -52,7 +52,7 @@ const OTHER_PAIRS = "*";
 class State {
   readonly reasons = new Map<FragmentFailure, number>();
   frames: readonly number[] = NO_FRAMES;
-  lost = [0, 0];
+  readonly lost: [number, number] = [0, 0];
   firstTime = -1;
 }
 

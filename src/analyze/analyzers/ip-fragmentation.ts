@@ -13,7 +13,7 @@ import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 export const SAFE_UDP_PAYLOAD = 548;
 
 class State {
-  datagrams = [0, 0];
+  readonly datagrams: [number, number] = [0, 0];
   minSize = [Infinity, Infinity];
   maxSize = [0, 0];
   /** Largest fragment (IP packet bytes) per direction: the path MTU in use. */
@@ -41,7 +41,7 @@ const analyzer = defineAnalyzer<State>({
   references: ["000 §5.8"],
   createState: () => new State(),
   onDatagramComplete(s, _flow, dir, d, p, out) {
-    s.datagrams[dir]++;
+    s.datagrams[dir] = s.datagrams[dir]! + 1;
     const size = p.udpLen > 0 ? p.udpLen - 8 : p.payloadLen;
     if (size < s.minSize[dir]!) s.minSize[dir] = size;
     if (size > s.maxSize[dir]!) s.maxSize[dir] = size;

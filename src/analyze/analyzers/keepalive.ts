@@ -99,7 +99,7 @@ const analyzer = defineAnalyzer<State>({
       s.lastActivity >= 0 &&
       seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC
     ) {
-      let pr = s.probers[dir];
+      let pr = s.probers[dir] ?? null;
       if (pr === null) pr = s.probers[dir] = new Prober();
       if (pr.pendingFrame !== 0) {
         pr.unanswered++;
@@ -128,7 +128,7 @@ const analyzer = defineAnalyzer<State>({
       return;
     }
     // An answer from the peer to a pending probe.
-    const probed = s.probers[1 - dir];
+    const probed = s.probers[1 - dir] ?? null;
     if (probed !== null && probed.pendingFrame !== 0) {
       probed.pendingFrame = 0;
       if (seg.flags & TH_RST) {
@@ -142,7 +142,7 @@ const analyzer = defineAnalyzer<State>({
       }
     }
     // The prober gives up: its RST after unanswered probes.
-    const mine = s.probers[dir];
+    const mine = s.probers[dir] ?? null;
     if (
       mine !== null &&
       (seg.flags & TH_RST) !== 0 &&
@@ -163,7 +163,7 @@ const analyzer = defineAnalyzer<State>({
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) {
-      const pr = s.probers[dir];
+      const pr = s.probers[dir] ?? null;
       if (pr !== null) reportProber(flow, dir, pr, out);
     }
   },

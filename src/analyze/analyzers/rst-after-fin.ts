@@ -45,7 +45,7 @@ const analyzer = defineAnalyzer<State>({
     if (seg.len > 0 && peerEp.finFrame !== 0 && peerEp.finFrame < seg.frame && peerEp.rstFrame === 0) {
       const frames = s.dataAfterPeerFin[dir]!;
       if (frames.length < MAX_DATA_FRAMES) frames.push(seg.frame);
-      s.bytesAfterPeerFin[dir] += seg.len;
+      s.bytesAfterPeerFin[dir] = s.bytesAfterPeerFin[dir]! + seg.len;
     }
     if (!(seg.flags & TH_RST)) return;
     const me = flow.ep[dir]!;

@@ -60,7 +60,7 @@ const analyzer = defineAnalyzer<State>({
   wakeOn: TH_URG,
   onTcpSegment(s, _flow, seg, p, out) {
     if ((seg.flags & TH_URG) === 0) return;
-    let d = s.senders[seg.dir];
+    let d = s.senders[seg.dir] ?? null;
     if (d === null) d = s.senders[seg.dir] = new Sender();
     if (d.segments === 0) {
       d.firstFrame = seg.frame;
@@ -82,7 +82,7 @@ const analyzer = defineAnalyzer<State>({
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) {
-      const d = s.senders[dir];
+      const d = s.senders[dir] ?? null;
       if (d !== null) reportSender(flow, dir, d, out);
     }
   },
