@@ -155,8 +155,8 @@ describe("closed connections retire", () => {
 describe("memory per open flow", () => {
   it("a concurrently open TCP connection costs under 5.2 KB of heap (analyzers that cannot fire yet keep no state)", async () => {
     // Heap after minus heap before, over 10 000 connections open at once (handshake and a
-    // request and answer each): what a flood of flows costs until they end. The README's
-    // Performance section gives the breakdown. About 4.7 KB here; 5.7 KB if the analyzers
+    // request and answer each): the open-flow part of what a connection costs (the whole,
+    // report included, is docs/PERFORMANCE.md's figure). About 4.7 KB here; 5.7 KB if the analyzers
     // waiting for a FIN, RST, URG, zero window or reused 4-tuple kept state from the start.
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;

@@ -371,7 +371,7 @@ liveDescribe("delivery timestamps against the kernel's", true, () => {
     // kernel's stamps follow, is allowed for, and a fraction of a ms more for what these
     // VMs' clocks were once seen to disagree by within one run (median −0.3 ms in CI) ...
     expect(stats.minMs).toBeGreaterThan(-0.5 - Math.max(0, wallOffsetMs));
-    // ... and shortly after: the README states the measured figures. The tail is the
+    // ... and shortly after: docs/PERFORMANCE.md states the measured figures. The tail is the
     // scheduler on a busy machine (tens of ms seen on 2 shared cores); bound it loosely.
     expect(stats.medianMs).toBeLessThan(5);
     expect(stats.maxMs).toBeLessThan(1000);

@@ -9,7 +9,7 @@
  *   uses a TPACKET_V2 ring of one snap-length slot (64 KiB) per packet, 128 packets in
  *   8 MiB, and lost 25-73 % of a 50 000-datagram burst at 10-100 k packets/s where the
  *   default TPACKET_V3 ring (packets packed in blocks, handed over when a block fills or
- *   after tcpdump's 1 s timeout) lost none (bench/live-loss.sh, README "Live capture").
+ *   after tcpdump's 1 s timeout) lost none (bench/live-loss.sh, docs/PERFORMANCE.md "Live capture").
  * - cap: our own worker process (cap-worker.ts) capturing through the cap package
  *   (libpcap); packets stamped on delivery (cap gives no kernel timestamp). cap always
  *   opens in immediate mode with a 65535-byte snap length, so its ring holds one packet

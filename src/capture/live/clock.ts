@@ -4,7 +4,7 @@
  * time once, at start. Monotonic, so stamps never go backwards when NTP steps the wall
  * clock; NTP's slewing moves both clocks alike, so the mapping holds for hours. Stamps
  * are taken when a packet is delivered to us, later than the kernel's own timestamp by
- * the delivery latency (measured in test/live.test.ts; README "Live capture").
+ * the delivery latency (measured in test/live.test.ts; docs/PERFORMANCE.md "Live capture").
  */
 export class LiveClock {
   private readonly wallMs: number;
