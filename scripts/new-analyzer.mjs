@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Starts a new finding kind: everything but the analysis itself and the recorded capture.
 //
-//   npm run new-analyzer -- <kind> <family> [--case NAME] [--severity S] [--root DIR] [--no-build]
+//   npm run new-analyzer -- <kind> <family> [--case NAME] [--severity S] [--no-build]
 //
 // Writes
 //   src/analyze/analyzers/<kind>.ts      the analyzer module (descriptor with TODOs, hooks for the family)
@@ -11,13 +11,13 @@
 //   fixtures/scenarios/<kind>.py         a scenario script stub on real sockets (scenario.py helpers)
 //   fixtures/scenarios/<family>.tsv      + the line that records fixtures/<kind>/<case>.pcap
 //   fixtures/<kind>/<case>.expect.json   the `check` expectation: the kind is found
-// then builds (tsc) and regenerates schema/expect.schema.json's kinds (npm run schema:kinds).
+// then builds (npm run build: tsc, then schema/expect.schema.json's kinds from the registry).
 // Nothing is written when any target exists already or the kind is not a new kebab-case id.
 // Until the catalogue text is written and the fixture recorded, test/registry.test.ts fails
 // naming the kind and what it lacks: that is the to-do list.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const FAMILY_TSV = {
@@ -28,7 +28,7 @@ const FAMILY_TSV = {
 };
 const SEVERITIES = ["info", "warning", "error"];
 const USAGE =
-  "usage: npm run new-analyzer -- <kind> <family> [--case NAME] [--severity info|warning|error] [--root DIR] [--no-build]";
+  "usage: npm run new-analyzer -- <kind> <family> [--case NAME] [--severity info|warning|error] [--no-build]";
 
 function fail(message) {
   console.error(`new-analyzer: ${message}`);
@@ -36,13 +36,12 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const o = { positional: [], case: "basic", severity: "warning", root: null, build: true };
+  const o = { positional: [], case: "basic", severity: "warning", build: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? fail(`${a} needs a value\n${USAGE}`);
     if (a === "--case") o.case = value();
     else if (a === "--severity") o.severity = value();
-    else if (a === "--root") o.root = resolve(value());
     else if (a === "--no-build") o.build = false;
     else if (a === "-h" || a === "--help") {
       console.log(USAGE);
@@ -257,7 +256,7 @@ function expectationStub({ kind, caseName }) {
 // ---------------------------------------------------------------- main
 
 const o = parseArgs(process.argv.slice(2));
-const root = o.root ?? fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("..", import.meta.url));
 const [kind, family] = o.positional;
 if (kind === undefined || o.positional.length > 2) fail(USAGE);
 if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(kind)) fail(`"${kind}" is not a kind id: lower-case words joined by "-"`);
@@ -313,12 +312,8 @@ function run(cmd, args) {
     process.exit(1);
   }
 }
-if (o.build) {
-  run("npm", ["run", "--silent", "build"]);
-  run(process.execPath, ["scripts/expect-schema.mjs"]);
-} else {
-  console.log("not built (--no-build): run npm run build && npm run schema:kinds");
-}
+if (o.build) run("npm", ["run", "--silent", "build"]);
+else console.log("not built (--no-build): npm run build compiles it and adds the kind to schema/expect.schema.json");
 console.log(`
 Next, for ${kind}:
   1. ${paths.module}: the catalogue text (title, wire, explanation, references) and the hooks.

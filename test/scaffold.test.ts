@@ -7,7 +7,16 @@
  * (the schema's kind list regenerated). Refusals leave the tree as it was.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -124,6 +133,18 @@ describe("npm run new-analyzer", () => {
     const refused = cli("check", capture, "--expect", unknown);
     expect(refused.code, refused.out).toBe(2);
     expect(refused.out).toContain('unknown finding kind "scaffolded-nothing"');
+  });
+
+  it("gives each scenario stub a port no other scenario script uses", () => {
+    const portOf = (kind: string) =>
+      /^ADDR, PORT = "127\.0\.0\.1", (\d+)$/m.exec(readFileSync(inTree(`fixtures/scenarios/${kind}.py`), "utf8"))?.[1];
+    const ports = [portOf(TCP_KIND), portOf(UDP_KIND)];
+    expect(ports[0]).toMatch(/^\d{4}$/);
+    expect(ports[1]).not.toBe(ports[0]);
+    for (const f of readdirSync(join(FIXTURES, "scenarios")).filter((f) => f.endsWith(".py")))
+      expect(readFileSync(join(FIXTURES, "scenarios", f), "utf8"), f).not.toMatch(
+        new RegExp(`\\b(${ports.join("|")})\\b`),
+      );
   });
 
   it("writes scenario stubs that python can compile", () => {

@@ -1,8 +1,8 @@
 /**
  * schema/expect.schema.json describes the expectations format for editors and other tools.
  * Its list of finding kinds (`definitions.kind.enum`) is generated from the analyzer
- * registry by `npm run schema:kinds` (scripts/expect-schema.mjs, which `npm run
- * new-analyzer` runs), never kept by hand; test/check.test.ts fails when the file is stale.
+ * registry as the last step of `npm run build` (scripts/expect-schema.mjs), never kept by
+ * hand; test/check.test.ts fails when the file is stale.
  * Only that array is rewritten: the rest of the file keeps its hand-written layout.
  */
 
