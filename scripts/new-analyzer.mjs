@@ -86,7 +86,8 @@ function withRegistryLine(text, kind, ident) {
   const last = imports.at(-1);
   const at = last.index + last[0].length;
   const withImport = `${text.slice(0, at)}import ${ident} from "./analyzers/${kind}.js";\n${text.slice(at)}`;
-  return withImport.replace(list[0], `${list[1]}  ${ident},\n${list[2]}`);
+  // Replacer functions: the text put back is taken literally (no "$&" patterns).
+  return withImport.replace(list[0], () => `${list[1]}  ${ident},\n${list[2]}`);
 }
 
 function withMeasureEntry(text, kind) {
@@ -101,7 +102,7 @@ function withMeasureEntry(text, kind) {
   // A comment on the entry goes with it.
   while (i > 0 && lines[i - 1].trimStart().startsWith("//")) i--;
   lines.splice(i, 0, `  ${key}: [],`);
-  return text.replace(table[0], table[1] + lines.join("\n") + table[3]);
+  return text.replace(table[0], () => table[1] + lines.join("\n") + table[3]);
 }
 
 // ---------------------------------------------------------------- the files written
@@ -280,7 +281,7 @@ const paths = {
 for (const p of [paths.module, paths.scenario, paths.expect])
   if (existsSync(join(root, p))) fail(`${p} exists already: is "${kind}" a kind already?`);
 const read = (p) => (existsSync(join(root, p)) ? readFileSync(join(root, p), "utf8") : "");
-if (new RegExp(`"${kind}"`).test(read(paths.measures))) fail(`${paths.measures} already lists "${kind}"`);
+if (new RegExp(`^ {2}"?${kind}"?:`, "m").test(read(paths.measures))) fail(`${paths.measures} already lists "${kind}"`);
 
 // Everything is computed before anything is written: a refusal leaves the tree as it was.
 const ident = identifier(kind);
