@@ -8,7 +8,8 @@ export interface Fixture {
   group: string;
   name: string;
   path: string;
-  expectedPath: string;
+  /** The golden report `<case>.golden.json` (not the `check` expectations, `<case>.expect.json`). */
+  goldenPath: string;
 }
 
 /** Directories under fixtures/ that hold something other than phenomenon captures. */
@@ -26,7 +27,7 @@ export function phenomenonFixtures(): Fixture[] {
         group: group.name,
         name: basename(f).replace(/\.pcap(ng)?$/, ""),
         path,
-        expectedPath: path.replace(/\.pcap(ng)?$/, ".expected.json"),
+        goldenPath: path.replace(/\.pcap(ng)?$/, ".golden.json"),
       });
     }
   }
