@@ -22,10 +22,10 @@ export {
   buildReport,
   REPORT_SCHEMA,
   type Report,
-  type FlowReport,
   type CaptureSummary,
   type FlowFilter,
 } from "./report/model.js";
+export type { FlowReport } from "./analyze/result.js";
 export { renderText } from "./report/text.js";
 export { SeriesCollector, renderHtml, type FlowSeriesSet, type HtmlOptions } from "./report/html/index.js";
 export type { PacketLine } from "./report/packets.js";

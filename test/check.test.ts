@@ -30,7 +30,7 @@ import { ExpectError, KINDS, parseExpectations, readExpectations } from "../src/
 import { matchReport } from "../src/check/match.js";
 import { formatExpectations, updateExpectations } from "../src/check/baseline.js";
 import type { Finding } from "../src/analyze/finding.js";
-import type { FlowReport } from "../src/report/model.js";
+import type { FlowReport } from "../src/analyze/result.js";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "schema", "expect.schema.json"), "utf8"));
 const validate = new Ajv({ allErrors: true }).compile(schema);

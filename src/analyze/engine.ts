@@ -44,6 +44,7 @@ import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js
 import { MAX_TAGGED_FRAMES } from "./measure.js";
 import { SideHistory } from "./side-history.js";
 import { AnalysisClock, rawTime } from "./clock.js";
+import { DecodeStats } from "./result.js";
 import { ANALYZERS } from "./registry.js";
 
 export interface EngineOptions {
@@ -87,26 +88,6 @@ export type PacketObserver = (
  * the end of the capture: 1.7 GB for 200 k short connections.
  */
 export const RETIRE_CLOSED_AFTER_SEC = 15;
-
-/** Counts of packets the engine could not take all the way to a flow, by reason. */
-export class DecodeStats {
-  packets = 0;
-  ipPackets = 0;
-  nonIpPackets = 0;
-  truncatedPackets = 0;
-  fragments = 0;
-  reassembledDatagrams = 0;
-  firstTime = -1;
-  /** The frame `firstTime` is from (a `--jobs` shard may not start with frame 1). */
-  firstFrame = 0;
-  lastTime = -1;
-  /** Packets whose analysis threw (a bug in sockscope): counted, the first kept. */
-  internalErrors = 0;
-  firstInternalError = "";
-  firstInternalErrorFrame = 0;
-  /** issue text → [count, first frame] */
-  readonly issues = new Map<string, [number, number]>();
-}
 
 /** Whether an analyzer has anything to do with flows of this protocol. */
 function isRelevant(a: AnalyzerDescriptor<any>, proto: number): boolean {

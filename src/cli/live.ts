@@ -40,7 +40,8 @@ import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
 import type { FlowEndReason } from "../decode/flow.js";
 import { linkTypeName } from "../decode/link.js";
-import type { FlowFilter, FlowReport, Report } from "../report/model.js";
+import type { FlowReport } from "../analyze/result.js";
+import type { FlowFilter, Report } from "../report/model.js";
 import { compressFrames, indentWrap, renderText } from "../report/text.js";
 import { styleFor, type Style } from "../report/style.js";
 

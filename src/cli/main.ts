@@ -27,10 +27,10 @@ import {
   buildReportFrom,
   hasFilter,
   matchesFilter,
-  flowReport,
   type FlowFilter,
   type Report,
 } from "../report/model.js";
+import { flowReport } from "../analyze/result.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";

@@ -13,7 +13,7 @@ import { CaptureError } from "../../capture/errors.js";
 import type { CaptureInfo } from "../../capture/record.js";
 import { DEFAULT_MAX_FLOWS } from "../../decode/flow.js";
 import { ANALYZERS } from "../../analyze/registry.js";
-import type { AnalysisResult } from "../../report/model.js";
+import type { AnalysisResult } from "../../analyze/result.js";
 import type { RunOptions } from "../pipeline.js";
 import { mergeShards } from "./merge.js";
 import type { ShardEnd, WorkerInit, WorkerMessage } from "./protocol.js";
