@@ -1,7 +1,8 @@
 /**
  * The layers of src/ stay one-way: a file imports only from its own layer and the ones
- * before it (capture, decode, analyze, report, run, check, cli, then index.ts). A move
- * that breaks the picture in docs/DESIGN.md fails here, with the import named.
+ * before it (capture, decode, analyze, report, run, check, cli, then index.ts), and no
+ * analyzer module imports another. A move that breaks the picture in docs/DESIGN.md
+ * fails here, with the import named.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -9,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers/paths.js";
 
 const SRC = join(ROOT, "src");
+/** One module per analyzer kind: each stands alone, so adding or removing a kind touches no other. */
+const ANALYZERS_DIR = "analyze/analyzers/";
 const ORDER = ["capture", "decode", "analyze", "report", "run", "check", "cli", "index.ts"];
 
 /** Allowed upward imports, each with why it is still there (the aim is none). */
@@ -29,12 +32,12 @@ function sources(dir: string, out: string[] = []): string[] {
 
 const layerOf = (rel: string): number => ORDER.indexOf(rel.includes("/") ? rel.split("/")[0]! : rel);
 
-/** Every relative import and re-export of src/, static or dynamic, as "from -> to" (paths under src/). */
+/** Every relative import (bare ones too) and re-export of src/, static or dynamic, as "from -> to" (paths under src/). */
 function imports(): string[] {
   const edges: string[] = [];
   for (const file of sources(SRC)) {
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*)"(\.{1,2}\/[^"]+)"/g)) {
+    for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)"(\.{1,2}\/[^"]+)"/g)) {
       const target = resolve(dirname(file), m[1]!.replace(/\.js$/, ".ts"));
       edges.push(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
     }
@@ -60,6 +63,14 @@ describe("layers", () => {
       return layerOf(to) > layerOf(from) && EXCEPTIONS[e] === undefined;
     });
     expect(upward).toEqual([]);
+  });
+
+  it("no analyzer imports another (what two kinds share lives in analyze/lib/)", () => {
+    const between = edges.filter((e) => {
+      const [from, to] = e.split(" -> ") as [string, string];
+      return from.startsWith(ANALYZERS_DIR) && to.startsWith(ANALYZERS_DIR);
+    });
+    expect(between).toEqual([]);
   });
 
   it("every exception is still needed (remove it once its import is gone)", () => {

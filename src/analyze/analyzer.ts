@@ -9,7 +9,7 @@ import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.j
 import type { Flow, TcpSegment } from "../decode/flow.js";
 import type { DecodedPacket } from "../decode/packet.js";
 import type { Finding, Severity } from "./finding.js";
-import type { SideHistory } from "./side-history.js";
+import type { SideHistory } from "./lib/side-history.js";
 
 /** Thresholds a user may change from the command line. */
 export interface AnalyzerOptions {

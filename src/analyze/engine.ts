@@ -41,8 +41,8 @@ import {
   type OngoingCondition,
 } from "./analyzer.js";
 import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
-import { MAX_TAGGED_FRAMES } from "./measure.js";
-import { SideHistory } from "./side-history.js";
+import { MAX_TAGGED_FRAMES } from "./lib/measure.js";
+import { SideHistory } from "./lib/side-history.js";
 import { AnalysisClock, rawTime } from "./clock.js";
 import { DecodeStats } from "./result.js";
 import { ANALYZERS } from "./registry.js";
