@@ -1,24 +1,17 @@
 /**
- * The pipeline for one capture, data flowing one way:
- * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → analyzers → findings.
+ * The packet loop of one capture, data flowing one way:
+ * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → AnalyzerHost → Sink.
  *
- * The engine owns the per-capture state and compiles the analyzers' hooks into one array
- * per event at construction, so the per-packet loop calls plain functions with no
- * property lookups across analyzer objects and no closures.
+ * The engine owns the per-capture state (clock, decoder, flow table, statistics) and
+ * takes each record to its flow; the analyzer host (host.ts) runs the analyzers on it and
+ * the sink (sink.ts) keeps what they report. `Engine` is the one object a run holds: the
+ * pipeline, the live session, `--jobs` shards and the library API drive it and read its
+ * outcome (analyze/result.ts).
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
-import {
-  DIR_CLIENT,
-  FlowTable,
-  type ExpireOptions,
-  type Flow,
-  type FlowEndReason,
-  type FlowListener,
-  type TcpSegment,
-  DEFAULT_MAX_FLOWS,
-} from "../decode/flow.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
+import { FlowTable, type ExpireOptions, type Flow, type TcpSegment, DEFAULT_MAX_FLOWS } from "../decode/flow.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
 import { isIcmpError } from "../decode/transport.js";
 import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC,
@@ -32,22 +25,19 @@ import {
 } from "../decode/reassembly.js";
 import {
   DEFAULT_ANALYZER_OPTIONS,
-  WAKE_NEW_INCARNATION,
-  WAKE_ZERO_WINDOW,
   type AnalyzerDescriptor,
   type AnalyzerOptions,
-  type FindingInput,
-  type FindingSink,
   type OngoingCondition,
 } from "./analyzer.js";
-import { compareFindings, MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
-import { MAX_TAGGED_FRAMES } from "./lib/measure.js";
-import { SideHistory } from "./lib/side-history.js";
-import { AnalysisClock, rawTime } from "./clock.js";
+import { compareFindings, type Finding } from "./finding.js";
+import { AnalysisClock } from "./clock.js";
+import { AnalyzerHost, type HostOptions } from "./host.js";
 import { DecodeStats } from "./result.js";
 import { ANALYZERS } from "./registry.js";
+import type { Sink } from "./sink.js";
 
-export interface EngineOptions {
+/** The host's and sink's options (collectTags, onFinding, onFlowEnd, ...) and the run's bounds. */
+export interface EngineOptions extends Omit<HostOptions, "retireAfterSec"> {
   analyzers?: AnalyzerDescriptor<any>[];
   analyzer?: Partial<AnalyzerOptions>;
   maxFlows?: number;
@@ -55,20 +45,8 @@ export interface EngineOptions {
   maxPendingDatagrams?: number;
   maxFragmentBytes?: number;
   maxFragmentsPerDatagram?: number;
-  /** Keep every frame of every finding as a per-frame tag (for `sockscope packets`). */
-  collectTags?: boolean;
-  /** Called with every finding as it is reported (live capture prints it at once). */
-  onFinding?: (finding: Finding, flow: Flow | null) => void;
-  /** Called when a flow has ended, after its analyzers' onFlowEnd. */
-  onFlowEnd?: (flow: Flow, why: FlowEndReason) => void;
-  /** Keep findings in `findings` (default true; a live capture keeps its own, bounded). */
-  keepFindings?: boolean;
-  /** This engine sees one shard of the capture's flows (a `--jobs` worker): see CaptureScope. */
-  sharded?: boolean;
   /** RETIRE_CLOSED_AFTER_SEC unless given; Infinity: never (a live capture ends closed flows itself). */
   retireClosedAfterSec?: number;
-  /** Keep the flows analyzers watch (FindingSink.watch) for forEachOngoing: a live capture. */
-  watchOngoing?: boolean;
 }
 
 /** Called for every decoded packet, for per-packet output (`sockscope packets`). */
@@ -89,66 +67,7 @@ export type PacketObserver = (
  */
 export const RETIRE_CLOSED_AFTER_SEC = 15;
 
-/** Whether an analyzer has anything to do with flows of this protocol. */
-function isRelevant(a: AnalyzerDescriptor<any>, proto: number): boolean {
-  const shared = a.onIcmpError !== undefined || a.onDatagramComplete !== undefined || a.onDatagramFailed !== undefined;
-  return shared || (proto === L4_TCP ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined);
-}
-
-type UdpHook = (
-  s: unknown,
-  f: Flow,
-  dir: number,
-  frame: number,
-  time: number,
-  p: DecodedPacket,
-  out: FindingSink,
-) => void;
-
-type TcpDispatch = (
-  slots: unknown[],
-  f: Flow,
-  seg: TcpSegment,
-  p: DecodedPacket,
-  out: FindingSink,
-  events: number,
-) => void;
-
-/** The slot of an analyzer sleeping on a flow until one of its wakeOn events (shared: no per-flow cost). */
-const ASLEEP = Object.freeze({ asleep: true });
-
-/**
- * One function calling every analyzer's onTcpSegment in turn, each from its own call
- * site. A loop over an array of hooks makes one call site see every analyzer (a
- * megamorphic call V8 cannot inline); generated straight-line calls stay monomorphic
- * and get inlined. Profiled: the analyzers' share of a run fell by about a third.
- * Sleeping analyzers (wakeOn) cost one comparison per segment until they wake.
- */
-function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
-  const names: string[] = [],
-    values: unknown[] = [],
-    lines: string[] = [];
-  analyzers.forEach((a, i) => {
-    if (a.onTcpSegment === undefined) return;
-    names.push(`h${i}`);
-    values.push(a.onTcpSegment);
-    if (a.wakeOn === undefined) {
-      lines.push(`h${i}(st[${i}], flow, seg, p, out);`);
-      return;
-    }
-    names.push(`c${i}`);
-    values.push(a.createState ?? (() => null));
-    lines.push(
-      `s = st[${i}];`,
-      `if (s === ASLEEP && (events & ${a.wakeOn}) !== 0) s = st[${i}] = c${i}(flow);`,
-      `if (s !== ASLEEP) h${i}(s, flow, seg, p, out);`,
-    );
-  });
-  const body = `return function dispatchTcp(st, flow, seg, p, out, events) {\nlet s;\n${lines.join("\n")}\n};`;
-  return new Function("ASLEEP", ...names, body)(ASLEEP, ...values) as TcpDispatch;
-}
-
-export class Engine implements FlowListener, ReassemblyListener, FindingSink {
+export class Engine implements ReassemblyListener {
   readonly options: AnalyzerOptions;
   readonly analyzers: AnalyzerDescriptor<any>[];
   readonly flows: FlowTable;
@@ -160,37 +79,18 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    * capture's clock jumps (clock.ts); findings and reports get real times back (rawTime).
    */
   readonly clock = new AnalysisClock();
-  readonly findings: Finding[] = [];
+  readonly host: AnalyzerHost;
+  /** What the analyzers report to; its clock is the packet being analysed. */
+  readonly sink: Sink;
   observer: PacketObserver | null = null;
-  /**
-   * frame → kinds, from all frames analyzers reported (findings keep only the first
-   * MAX_EVIDENCE_FRAMES); null unless `collectTags`.
-   */
-  readonly tags: Map<number, string[]> | null;
-  readonly frameCap: number;
-  private readonly udpHooks: UdpHook[] = [];
-  private readonly dispatchTcp: TcpDispatch;
-  private readonly udpSlots: number[] = [];
-  /** Where TCP flows keep the shared SideHistory in flow.slots (after the analyzers'); -1: no analyzer reads it. */
-  private readonly historySlot: number;
-  private currentFrame = 0;
-  private currentTime = 0;
-  private readonly onFinding: EngineOptions["onFinding"];
-  private readonly onFlowEnd: EngineOptions["onFlowEnd"];
-  private readonly keepFindings: boolean;
-  private readonly sharded: boolean;
-  /** Analyzers' capture-wide states, by analyzer id (CaptureScope). */
-  readonly captureStates = new Map<string, unknown>();
-  /** Open flows an analyzer may report an ongoing condition on (FindingSink.watch); null unless `watchOngoing`. */
-  private readonly watched: Set<Flow> | null;
 
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
     this.analyzers = opts.analyzers ?? ANALYZERS;
-    this.flows = new FlowTable(this, {
-      maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
-      retireAfterSec: opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC,
-    });
+    const retireAfterSec = opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC;
+    this.host = new AnalyzerHost(this.analyzers, this.options, this.clock.jumps, { ...opts, retireAfterSec });
+    this.sink = this.host.sink;
+    this.flows = new FlowTable(this.host, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec });
     this.reassembler = new Reassembler(this, {
       timeoutSec: opts.fragmentTimeoutSec ?? DEFAULT_FRAGMENT_TIMEOUT_SEC,
       maxPending: opts.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS,
@@ -198,21 +98,19 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       maxFragments: opts.maxFragmentsPerDatagram ?? DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
     });
     this.decoder = new PacketDecoder(this.reassembler);
-    this.tags = opts.collectTags ? new Map() : null;
-    this.onFinding = opts.onFinding;
-    this.onFlowEnd = opts.onFlowEnd;
-    this.keepFindings = opts.keepFindings ?? true;
-    this.sharded = opts.sharded ?? false;
-    this.watched = opts.watchOngoing ? new Set() : null;
-    this.frameCap = opts.collectTags ? MAX_TAGGED_FRAMES : MAX_EVIDENCE_FRAMES;
-    this.analyzers.forEach((a, i) => {
-      if (a.onUdpDatagram) {
-        this.udpHooks.push(a.onUdpDatagram as UdpHook);
-        this.udpSlots.push(i);
-      }
-    });
-    this.dispatchTcp = compileTcpDispatch(this.analyzers);
-    this.historySlot = this.analyzers.some((a) => a.usesSideHistory) ? this.analyzers.length : -1;
+  }
+
+  /** Sorted by compareFindings once the capture is finished. */
+  get findings(): Finding[] {
+    return this.sink.findings;
+  }
+  /** frame → kinds of every finding that names it; null unless `collectTags`. */
+  get tags(): Map<number, string[]> | null {
+    return this.sink.tags;
+  }
+  /** Analyzers' capture-wide states, by analyzer id (CaptureScope). */
+  get captureStates(): Map<string, unknown> {
+    return this.sink.captureStates;
   }
 
   /** The per-packet entry point: synchronous, allocation-free on the common path. */
@@ -235,8 +133,8 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     st.packets++;
     const frame = rec.frame;
     const time = this.clock.toAnalysis(frame, rec.tsSec + rec.tsNsec / 1e9);
-    this.currentFrame = frame;
-    this.currentTime = time;
+    this.sink.frame = frame;
+    this.sink.time = time;
     if (st.firstTime < 0) {
       st.firstTime = time;
       st.firstFrame = frame;
@@ -276,24 +174,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       }
       if (l4 === L4_TCP) {
         seg = this.flows.trackTcp(flow, dir, p, frame, time);
-        const events =
-          (seg.flags & 0xff) |
-          (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
-          (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
-        this.dispatchTcp(flow.slots, flow, seg, p, this, events);
-        // After the analyzers, and not for resets: at a reset the history tells what came before it.
-        if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)
-          (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
+        this.host.tcpSegment(flow, seg, p);
       } else {
-        const hooks = this.udpHooks,
-          slots = this.udpSlots;
-        for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
+        this.host.udpDatagram(flow, dir, frame, time, p);
       }
-      if (p.datagram !== null) {
-        const as = this.analyzers;
-        for (let i = 0; i < as.length; i++)
-          as[i]!.onDatagramComplete?.(this.stateOf(flow, i), flow, dir, p.datagram, p, this);
-      }
+      if (p.datagram !== null) this.host.datagramComplete(flow, dir, p.datagram, p);
       this.observer?.(rec, p, flow, dir, seg);
       return;
     }
@@ -317,41 +202,17 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    */
   tick(nowReal: number, expire: ExpireOptions): number {
     const now = this.clock.peek(nowReal);
-    if (now > this.currentTime) this.currentTime = now;
+    if (now > this.sink.time) this.sink.time = now;
     this.reassembler.expire(now);
     return this.flows.expire(now, expire);
   }
 
-  /**
-   * Live capture (`watchOngoing`): calls `each` with every condition an analyzer sees
-   * holding at `now` on a watched connection (AnalyzerDescriptor.ongoing). A closed
-   * connection (FINs both ways, or a reset) has none and is no longer watched: what held
-   * until the close is in the findings its end brings. O(watched flows): polling every
-   * open flow cost ten times FlowTable.expire (200 ms a poll at 100 000 flows).
-   */
+  /** Live capture: the conditions analyzers see holding on watched connections (AnalyzerHost.forEachOngoing). */
   forEachOngoing(
     now: number,
     each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void,
   ): void {
-    if (this.watched === null) return;
-    const as = this.analyzers;
-    const withHook: number[] = [];
-    for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
-    for (const flow of this.watched) {
-      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) {
-        this.watched.delete(flow);
-        continue;
-      }
-      for (const i of withHook) {
-        const st = flow.slots[i];
-        // Asleep, or no state because the analyzer has nothing to do with this flow.
-        if (st === ASLEEP || (st === null && as[i]!.createState !== undefined)) continue;
-        for (let dir = 0; dir < 2; dir++) {
-          const c = as[i]!.ongoing!(st, flow, dir, now);
-          if (c !== null) each(as[i]!, flow, dir, c);
-        }
-      }
-    }
+    this.host.forEachOngoing(now, each);
   }
 
   /**
@@ -360,126 +221,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
    * analyzers measure "until the end of the capture" from it.
    */
   finish(lastPacketTime?: number): void {
-    this.currentFrame = Infinity;
-    if (lastPacketTime !== undefined) this.currentTime = this.clock.peek(lastPacketTime);
+    this.sink.frame = Infinity;
+    if (lastPacketTime !== undefined) this.sink.time = this.clock.peek(lastPacketTime);
     this.reassembler.finish();
     this.flows.finish();
     this.findings.sort(compareFindings);
-  }
-
-  // --- FindingSink
-  captureState<C>(kind: AnalyzerDescriptor<any, C>): C {
-    let st = this.captureStates.get(kind.id) as C | undefined;
-    if (st === undefined) {
-      if (kind.capture === undefined) throw new Error(`analyzer ${kind.id} has no capture scope`);
-      st = kind.capture.create(this.sharded);
-      this.captureStates.set(kind.id, st);
-    }
-    return st;
-  }
-
-  report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding {
-    const flow = input.flow;
-    const side = input.dir === null || flow === null ? null : input.dir === DIR_CLIENT ? "client" : "server";
-    const frames = [...new Set(input.frames)].sort((a, b) => a - b);
-    this.tagFrames(kind.id, frames);
-    const f: Finding = {
-      kind: kind.id,
-      severity: input.severity ?? kind.severity,
-      flow: flow === null ? null : flow.id,
-      frames: frames.slice(0, MAX_EVIDENCE_FRAMES),
-      count: input.count ?? 1,
-      time: rawTime(input.time, this.clock.jumps),
-      side,
-      endpoint: side === null || flow === null ? null : flow.endpointName(side),
-      summary: input.summary,
-      explanation: input.detail ? `${input.detail} ${kind.explanation}` : kind.explanation,
-      references: kind.references,
-      measure: input.measure ?? {},
-    };
-    // Summaries are built by concatenation: ropes of a dozen pieces each. Reading a
-    // character makes V8 flatten one into a single string, which a long capture's tens of
-    // thousands of findings need (a rope costs several times the text).
-    f.summary.charCodeAt(0);
-    f.explanation.charCodeAt(0);
-    if (this.keepFindings) this.findings.push(f);
-    this.onFinding?.(f, flow);
-    return f;
-  }
-
-  addEvidence(f: Finding, frames: readonly number[]): void {
-    this.tagFrames(f.kind, frames);
-    for (const fr of frames) {
-      if (f.frames.length >= MAX_EVIDENCE_FRAMES) break;
-      if (!f.frames.includes(fr)) f.frames.push(fr);
-    }
-  }
-
-  private tagFrames(kind: string, frames: readonly number[]): void {
-    if (this.tags === null) return;
-    for (const fr of frames) {
-      const t = this.tags.get(fr);
-      if (t === undefined) this.tags.set(fr, [kind]);
-      else if (!t.includes(kind)) t.push(kind);
-    }
-  }
-
-  // --- FlowListener
-  flowStarted(flow: Flow): void {
-    const as = this.analyzers;
-    for (let i = 0; i < as.length; i++) {
-      const a = as[i]!;
-      // Analyzers that wait for rare events (fragments, ICMP errors) get their state when
-      // one comes (stateOf): most flows never see one, and a flood of flows is all state.
-      const tcp = flow.proto === L4_TCP;
-      const perPacket = tcp ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
-      if (tcp && perPacket && a.wakeOn !== undefined) flow.slots.push(ASLEEP);
-      else flow.slots.push(perPacket && a.createState ? a.createState(flow) : null);
-    }
-    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.slots.push(new SideHistory());
-  }
-
-  /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */
-  private stateOf(flow: Flow, i: number): unknown {
-    if (flow.slots.length === 0) return null;
-    let st = flow.slots[i];
-    const a = this.analyzers[i]!;
-    if (st === ASLEEP) return null; // rare-event hooks don't wake a sleeping analyzer
-    if (st === null && a.createState !== undefined && isRelevant(a, flow.proto))
-      st = flow.slots[i] = a.createState(flow);
-    return st;
-  }
-
-  flowRetired(flow: Flow): void {
-    // What the analyzers conclude must not depend on when the sweep ran (nor, with --jobs,
-    // on which packets a worker saw): the clock reads the moment the flow became retirable.
-    const frame = this.currentFrame,
-      time = this.currentTime;
-    this.currentFrame = flow.lastFrame;
-    this.currentTime = flow.lastTime + RETIRE_CLOSED_AFTER_SEC;
-    this.concludeAnalyzers(flow);
-    this.currentFrame = frame;
-    this.currentTime = time;
-  }
-
-  flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
-    this.watched?.delete(flow);
-    if (!flow.retired) this.concludeAnalyzers(flow);
-    flow.retired = true;
-    this.onFlowEnd?.(flow, why);
-  }
-
-  /** Runs the analyzers' onFlowEnd, then frees their state. */
-  private concludeAnalyzers(flow: Flow): void {
-    const as = this.analyzers;
-    for (let i = 0; i < as.length; i++) {
-      const a = as[i]!;
-      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || flow.slots[i] === ASLEEP) continue;
-      if (flow.slots[i] !== null || a.createState === undefined) a.onFlowEnd(flow.slots[i], flow, this);
-    }
-    // The flow stays in the report, but its analyzers are done: free their state, so
-    // memory follows the flows still open rather than every flow ever seen.
-    flow.slots.length = 0;
   }
 
   // --- ReassemblyListener
@@ -489,17 +235,14 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
       if (flow?.retired) return; // its analysis is over
     }
-    const as = this.analyzers;
-    for (let i = 0; i < as.length; i++)
-      as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this);
+    this.host.datagramFailed(flow, d, reason);
   }
 
   private icmpError(p: DecodedPacket, frame: number, time: number): void {
     const q = p.quoted;
-    const as = this.analyzers;
     if (q.srcPort < 0 || (q.proto !== L4_TCP && q.proto !== L4_UDP)) {
       // The quote is too short (or not TCP/UDP) to name a flow.
-      for (let i = 0; i < as.length; i++) as[i]!.onIcmpError?.(null, null, 0, frame, time, p, this);
+      this.host.icmpError(null, 0, frame, time, p);
       return;
     }
     const flow = this.flows.lookupQuoted(p, frame, time);
@@ -507,8 +250,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     flow.icmpErrors++;
     if (flow.retired) return; // its analysis is over
     const quotedDir = flow.isClient([q.src0, q.src1, q.src2, q.src3], q.srcPort) ? 0 : 1;
-    for (let i = 0; i < as.length; i++)
-      as[i]!.onIcmpError?.(this.stateOf(flow, i), flow, quotedDir, frame, time, p, this);
+    this.host.icmpError(flow, quotedDir, frame, time, p);
   }
 
   private noteIssues(p: DecodedPacket, frame: number): void {
@@ -519,25 +261,5 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       if (seen) seen[0]++;
       else this.stats.issues.set(key, [1, frame]);
     }
-  }
-
-  watch(flow: Flow): void {
-    this.watched?.add(flow);
-  }
-
-  sideHistory(flow: Flow): SideHistory {
-    const h = flow.slots[this.historySlot];
-    if (!(h instanceof SideHistory))
-      throw new Error(
-        `no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`,
-      );
-    return h;
-  }
-
-  get frame(): number {
-    return this.currentFrame;
-  }
-  get time(): number {
-    return this.currentTime;
   }
 }
