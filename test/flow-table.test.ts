@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
-import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
+import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/run/packet-loop.js";
 import { readCapture } from "../src/capture/reader.js";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";

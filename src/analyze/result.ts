@@ -4,10 +4,10 @@
  * `--jobs` workers (run/parallel/merge.ts) have this one shape, so it crosses threads;
  * the report layer only reads it (report/model.ts).
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow, type FlowTable } from "../decode/flow.js";
 import { L4_TCP } from "../decode/packet.js";
-import { rawTime, type ClockJump } from "./clock.js";
-import type { Engine } from "./engine.js";
+import type { Reassembler } from "../decode/reassembly.js";
+import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
 import type { Finding } from "./finding.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
@@ -105,7 +105,17 @@ export interface AnalysisResult {
   clockJumps: ClockJump[];
 }
 
-export function engineResult(engine: Engine): AnalysisResult {
+/** What `engineResult` reads of a finished run: the run's Engine (run/packet-loop.ts) has it all. */
+export interface EngineState {
+  readonly stats: DecodeStats;
+  readonly flows: FlowTable;
+  readonly findings: Finding[];
+  readonly reassembler: Reassembler;
+  readonly clock: AnalysisClock;
+}
+
+/** One finished run's outcome as plain data. */
+export function engineResult(engine: EngineState): AnalysisResult {
   return {
     stats: engine.stats,
     flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),

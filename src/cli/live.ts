@@ -37,7 +37,7 @@ import {
   type OngoingEvent,
 } from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
-import type { EngineOptions } from "../analyze/engine.js";
+import type { EngineOptions } from "../run/packet-loop.js";
 import type { FlowEndReason } from "../decode/flow.js";
 import { linkTypeName } from "../decode/link.js";
 import type { FlowReport } from "../analyze/result.js";

@@ -5,8 +5,7 @@
  */
 import type { CaptureInfo } from "../capture/record.js";
 import type { SelectionSummary } from "../capture/filter/select.js";
-import type { Engine } from "../analyze/engine.js";
-import { engineResult, round6, type AnalysisResult, type FlowReport } from "../analyze/result.js";
+import { engineResult, round6, type AnalysisResult, type EngineState, type FlowReport } from "../analyze/result.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow.js";
@@ -83,9 +82,10 @@ function normaliseHost(h: string): string {
   return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1).toLowerCase() : h.toLowerCase();
 }
 
+/** The report of one finished run (runCapture's engine). */
 export function buildReport(
   info: CaptureInfo,
-  engine: Engine,
+  engine: EngineState,
   filter: FlowFilter = {},
   selection: SelectionSummary | null = null,
 ): Report {

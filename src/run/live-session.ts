@@ -27,7 +27,7 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import type { CaptureInfo } from "../capture/record.js";
-import { Engine, type EngineOptions } from "../analyze/engine.js";
+import { Engine, type EngineOptions } from "./packet-loop.js";
 import { rawTime } from "../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
 import type { Finding, Severity } from "../analyze/finding.js";

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
 import { readCapture, type ReadOptions } from "../capture/reader.js";
 import type { CaptureInfo } from "../capture/record.js";
-import { Engine, type EngineOptions, type PacketObserver } from "../analyze/engine.js";
+import { Engine, type EngineOptions, type PacketObserver } from "./packet-loop.js";
 import { engineResult, type AnalysisResult } from "../analyze/result.js";
 import { buildReportFrom, type FlowFilter, type Report } from "../report/model.js";
 import { runParallel } from "./parallel/run.js";

@@ -28,13 +28,13 @@ import {
   type AnalyzerDescriptor,
   type AnalyzerOptions,
   type OngoingCondition,
-} from "./analyzer.js";
-import { compareFindings, type Finding } from "./finding.js";
-import { AnalysisClock } from "./clock.js";
-import { AnalyzerHost, type HostOptions } from "./host.js";
-import { DecodeStats } from "./result.js";
-import { ANALYZERS } from "./registry.js";
-import type { Sink } from "./sink.js";
+} from "../analyze/analyzer.js";
+import { compareFindings, type Finding } from "../analyze/finding.js";
+import { AnalysisClock } from "../analyze/clock.js";
+import { AnalyzerHost, type HostOptions } from "../analyze/host.js";
+import { DecodeStats } from "../analyze/result.js";
+import { ANALYZERS } from "../analyze/registry.js";
+import type { Sink } from "../analyze/sink.js";
 
 /** The host's and sink's options (collectTags, onFinding, onFlowEnd, ...) and the run's bounds. */
 export interface EngineOptions extends Omit<HostOptions, "retireAfterSec"> {
