@@ -119,7 +119,7 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    */
   wakeOn?: number;
   /**
-   * Reads the flow's SideHistory (out.sideHistory): the engine keeps one per TCP flow for
+   * Reads the flow's SideHistory (out.sideHistory): the analyzer host keeps one per TCP flow for
    * all analyzers that ask, and notes every segment but resets after they ran. A sleeping
    * analyzer woken by a reset still finds what came before it there.
    */

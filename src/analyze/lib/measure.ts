@@ -18,7 +18,7 @@ export function roleOf(dir: number): "client" | "server" {
 }
 
 /**
- * Frames an analyzer hands to the engine per finding. The engine tags every one of them
+ * Frames an analyzer hands to the sink per finding. The sink tags every one of them
  * (per-frame output, agreement with tshark) and keeps the first MAX_EVIDENCE_FRAMES in
  * the finding; the bound only stops a hostile capture from growing the lists without
  * limit (100 000 frames are under a megabyte), the finding's count goes on.

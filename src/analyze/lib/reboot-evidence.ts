@@ -1,7 +1,7 @@
 /**
  * Whether a reset is a stateless one from a TCP that forgot the connection (a rebooted
  * host): reset-by-peer-reboot reports it, abortive-close leaves it alone, and both ask
- * this one predicate so a reset belongs to exactly one of them. Reads the engine's
+ * this one predicate so a reset belongs to exactly one of them. Reads the host's
  * SideHistory of the flow (what each side sent before the reset).
  */
 import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
