@@ -3,10 +3,11 @@
  * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → AnalyzerHost → Sink.
  *
  * The engine owns the per-capture state (clock, decoder, flow table, statistics) and
- * takes each record to its flow; the analyzer host (host.ts) runs the analyzers on it and
- * the sink (sink.ts) keeps what they report. `Engine` is the one object a run holds: the
- * pipeline, the live session, `--jobs` shards and the library API drive it and read its
- * outcome (analyze/result.ts).
+ * takes each record to its flow; the analyzer host (analyze/host.ts) runs the analyzers
+ * on it and the sink (analyze/sink.ts) keeps what they report. `Engine` is the one
+ * object a run holds, so that the pipeline, the live session, `--jobs` shards and the
+ * library API (`new Engine({ analyzers })`, README) each drive one thing and read its
+ * outcome (analyze/result.ts) from it.
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
