@@ -28,7 +28,8 @@ import { CaptureError } from "../dist/capture/errors.js";
 import { reportJsonLines } from "../dist/report/json.js";
 import { renderText } from "../dist/report/text.js";
 import { PLAIN } from "../dist/report/style.js";
-import { renderHtml, SeriesCollector } from "../dist/report/html/index.js";
+import { renderHtml } from "../dist/report/html/index.js";
+import { SeriesCollector } from "../dist/run/series.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const validateReport = new Ajv({ allErrors: true }).compile(

@@ -12,7 +12,7 @@ export { analyzeFile, runCapture, type RunOptions, type RunResult } from "./run/
 export { readCapture, readSource, type ReadOptions } from "./capture/reader.js";
 export { PacketRecord, type CaptureInfo } from "./capture/record.js";
 export { CaptureError } from "./capture/errors.js";
-export { Engine, type EngineOptions } from "./analyze/engine.js";
+export { Engine, type EngineOptions } from "./run/packet-loop.js";
 export { ANALYZERS } from "./analyze/registry.js";
 export type { Finding, Severity } from "./analyze/finding.js";
 export type { AnalyzerDescriptor } from "./analyze/analyzer.js";
@@ -22,12 +22,13 @@ export {
   buildReport,
   REPORT_SCHEMA,
   type Report,
-  type FlowReport,
   type CaptureSummary,
   type FlowFilter,
 } from "./report/model.js";
+export type { FlowReport } from "./analyze/result.js";
 export { renderText } from "./report/text.js";
-export { SeriesCollector, renderHtml, type FlowSeriesSet, type HtmlOptions } from "./report/html/index.js";
+export { renderHtml, type FlowSeriesSet, type HtmlOptions } from "./report/html/index.js";
+export { SeriesCollector } from "./run/series.js";
 export type { PacketLine } from "./report/packets.js";
 
 /**

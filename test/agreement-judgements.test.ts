@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCapture } from "../src/run/pipeline.js";
-import { MIN_RETRANSMIT_INTERVAL_SEC } from "../src/analyze/syn-retries.js";
+import { MIN_RETRANSMIT_INTERVAL_SEC } from "../src/analyze/lib/syn-retries.js";
 import { COMPARED, JUDGEMENTS, type Judgement, type Premise } from "./helpers/agreement-judgements.js";
 import { oracleFrames } from "./helpers/corpus.js";
 import { CORPUS, ROOT } from "./helpers/paths.js";

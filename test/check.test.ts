@@ -32,7 +32,7 @@ import type { AnalyzerDescriptor } from "../src/analyze/analyzer.js";
 import { matchReport } from "../src/check/match.js";
 import { formatExpectations, updateExpectations } from "../src/check/baseline.js";
 import type { Finding } from "../src/analyze/finding.js";
-import type { FlowReport } from "../src/report/model.js";
+import type { FlowReport } from "../src/analyze/result.js";
 
 const schemaText = readFileSync(join(ROOT, "schema", "expect.schema.json"), "utf8");
 const schema = JSON.parse(schemaText);

@@ -15,8 +15,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
-import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
+import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/run/packet-loop.js";
 import { readCapture } from "../src/capture/reader.js";
+import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
 import { CLI } from "./helpers/paths.js";
 
@@ -123,6 +124,43 @@ describe("closed connections retire", () => {
     const plain = await analyzeFile(path);
     expect(late.flows[0]!.packets.server).toBe(plain.flows[0]!.packets.server + 1);
     expect(late.findings).toEqual(plain.findings);
+  });
+
+  it("its analyzers conclude at the moment it became retirable, by the run's own quiet time; later packets keep theirs", async () => {
+    // Each record's frame and time as the analyzers see them (FindingSink.frame / time).
+    const seen: [string, number, number, number][] = [];
+    const probe = defineAnalyzer<null>({
+      id: "clock-probe",
+      title: "",
+      severity: "info",
+      family: "tcp-closing",
+      wire: "",
+      explanation: "",
+      references: [],
+      onTcpSegment(_s, flow, _seg, _p, out) {
+        seen.push(["segment", flow.id, out.frame, out.time]);
+      },
+      onFlowEnd(_s, flow, out) {
+        seen.push(["end", flow.id, out.frame, out.time]);
+      },
+    });
+    // Flow 1 closes at 0.5 s (frames 4-6); flow 2 opens at 20 s, 14.5 s later than quiet enough.
+    const path = write("retire-clock.pcap", [...handshake(0, 40000), ...close(0.5, 40000), ...handshake(20, 40001)]);
+    for (const quiet of [RETIRE_CLOSED_AFTER_SEC, 5]) {
+      seen.length = 0;
+      const engine = new Engine({ analyzers: [probe], retireClosedAfterSec: quiet });
+      await readCapture(path, engine.onPacket);
+      engine.finish();
+      expect(seen.filter((e) => e[0] === "end")).toEqual([
+        ["end", 1, 6, 0.5 + quiet], // retired while frame 8 was analysed: the clock of its last packet plus the quiet
+        ["end", 2, Infinity, 20], // ended with the capture
+      ]);
+      expect(seen.filter((e) => e[0] === "segment" && e[2] >= 7)).toEqual([
+        ["segment", 2, 7, 20],
+        ["segment", 2, 8, 20],
+        ["segment", 2, 9, 20],
+      ]);
+    }
   });
 
   it("not on one far-future timestamp (captures merged from several interfaces)", async () => {

@@ -18,7 +18,8 @@ import type { Finding } from "../src/analyze/finding.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../src/report/summary-by-kind.js";
 import { runCapture } from "../src/run/pipeline.js";
 import { buildReport } from "../src/report/model.js";
-import { SeriesCollector, renderHtml } from "../src/report/html/index.js";
+import { renderHtml } from "../src/report/html/index.js";
+import { SeriesCollector } from "../src/run/series.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
 
 const CHROMIUM = "/usr/bin/chromium";

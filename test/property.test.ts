@@ -14,7 +14,7 @@ import { PacketRecord, type CaptureInfo } from "../src/capture/record.js";
 import { PacketDecoder } from "../src/decode/decoder.js";
 import { L4_NONE, L4_TCP, L4_UDP, type DecodedPacket } from "../src/decode/packet.js";
 import { Reassembler, type FragmentFailure, type ReassemblyListener } from "../src/decode/reassembly.js";
-import { Engine } from "../src/analyze/engine.js";
+import { Engine } from "../src/run/packet-loop.js";
 import type { Flow } from "../src/decode/flow.js";
 import {
   MemorySource,

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
-import { Engine } from "../src/analyze/engine.js";
+import { Engine } from "../src/run/packet-loop.js";
 import { readSource } from "../src/capture/reader.js";
 import type { CaptureInfo } from "../src/capture/record.js";
 import { CaptureError } from "../src/capture/errors.js";

@@ -9,7 +9,7 @@ import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.j
 import type { Flow, TcpSegment } from "../decode/flow.js";
 import type { DecodedPacket } from "../decode/packet.js";
 import type { Finding, Severity } from "./finding.js";
-import type { SideHistory } from "./side-history.js";
+import type { SideHistory } from "./lib/side-history.js";
 
 /** Thresholds a user may change from the command line. */
 export interface AnalyzerOptions {
@@ -119,7 +119,7 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    */
   wakeOn?: number;
   /**
-   * Reads the flow's SideHistory (out.sideHistory): the engine keeps one per TCP flow for
+   * Reads the flow's SideHistory (out.sideHistory): the analyzer host keeps one per TCP flow for
    * all analyzers that ask, and notes every segment but resets after they ran. A sleeping
    * analyzer woken by a reset still finds what came before it there.
    */

@@ -14,7 +14,8 @@
  */
 import type { Finding } from "../analyze/finding.js";
 import { SEVERITY_RANK } from "../analyze/finding.js";
-import type { FlowReport, Report } from "../report/model.js";
+import type { FlowReport } from "../analyze/result.js";
+import type { Report } from "../report/model.js";
 import { EXPECT_SCHEMA, readExpectations, type Expectation, type Expectations, type FlowSelector } from "./expect.js";
 import { baselineFlow, matchReport, unaccounted, type MatchResult } from "./match.js";
 

@@ -13,7 +13,8 @@
  * - strict (default): every other finding fails as "unexpected", as a new snapshot would.
  */
 import type { Finding } from "../analyze/finding.js";
-import type { FlowReport, Report } from "../report/model.js";
+import type { FlowReport } from "../analyze/result.js";
+import type { Report } from "../report/model.js";
 import {
   suggest,
   type Entry,

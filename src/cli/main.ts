@@ -27,10 +27,10 @@ import {
   buildReportFrom,
   hasFilter,
   matchesFilter,
-  flowReport,
   type FlowFilter,
   type Report,
 } from "../report/model.js";
+import { flowReport } from "../analyze/result.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
@@ -265,7 +265,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
-  const series = html !== null ? new html.SeriesCollector() : null;
+  const series = html !== null ? new (await import("../run/series.js")).SeriesCollector() : null;
   const jobs =
     v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
   const { info, result, selected } = await analyzeCapture(

@@ -1,15 +1,14 @@
 /**
- * The report model: what every output format renders. Built once from the engine after
- * the capture ends; JSON is this object as is (schema "sockscope.report/1", documented in
+ * The report model: what every output format renders. Built once from the analysis's
+ * result (analyze/result.ts) after the capture ends; JSON is this object as is (schema "sockscope.report/1", documented in
  * the README and checked against schema/report.schema.json by test/cli.test.ts).
  */
 import type { CaptureInfo } from "../capture/record.js";
 import type { SelectionSummary } from "../capture/filter/select.js";
-import type { DecodeStats, Engine } from "../analyze/engine.js";
+import { engineResult, round6, type AnalysisResult, type EngineState, type FlowReport } from "../analyze/result.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../decode/link.js";
-import { DIR_CLIENT, DIR_SERVER, EVICT_MIN_IDLE_SEC, type Flow } from "../decode/flow.js";
-import { L4_TCP } from "../decode/packet.js";
+import { EVICT_MIN_IDLE_SEC } from "../decode/flow.js";
 import { rawTime, type ClockJump } from "../analyze/clock.js";
 import { isoTime } from "./time.js";
 
@@ -42,28 +41,6 @@ export interface CaptureSummary {
   selection: SelectionSummary | null;
 }
 
-export interface FlowReport {
-  id: number;
-  proto: "tcp" | "udp";
-  client: string;
-  server: string;
-  /** Roles were guessed from ports (the SYN was not captured). */
-  rolesGuessed: boolean;
-  vlan: number | null;
-  firstFrame: number;
-  lastFrame: number;
-  start: number;
-  /** Between its first and last packet, leaving out clock jumps. */
-  durationSec: number;
-  packets: { client: number; server: number };
-  bytes: { client: number; server: number };
-  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
-  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
-  state: { client: string; server: string } | null;
-  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
-  previous: number | null;
-}
-
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   capture: CaptureSummary;
@@ -76,29 +53,6 @@ export interface FlowFilter {
   flow?: number;
   host?: string;
   port?: number;
-}
-
-/** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
-export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowReport {
-  const tcp = f.proto === L4_TCP;
-  const close = f.close;
-  return {
-    id: f.id,
-    proto: tcp ? "tcp" : "udp",
-    client: f.endpointName("client"),
-    server: f.endpointName("server"),
-    rolesGuessed: f.rolesGuessed,
-    vlan: f.vlan === 0 ? null : f.vlan,
-    firstFrame: f.firstFrame,
-    lastFrame: f.lastFrame,
-    start: round6(rawTime(f.firstTime, jumps)),
-    durationSec: round6(Math.max(0, f.lastTime - f.firstTime)),
-    packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
-    bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
-    close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
-    state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
-    previous: f.previous === null ? null : f.previous.id,
-  };
 }
 
 export function matchesFilter(fr: FlowReport, filter: FlowFilter): boolean {
@@ -128,45 +82,10 @@ function normaliseHost(h: string): string {
   return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1).toLowerCase() : h.toLowerCase();
 }
 
-export function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
-
-/**
- * What a report is built from: one engine's outcome (`engineResult`), or the merged
- * outcomes of `--jobs` workers (parallel/merge.ts). Plain data, so it crosses threads.
- */
-export interface AnalysisResult {
-  stats: DecodeStats;
-  /** Every flow, in order of first packet (ids 1…n). */
-  flows: FlowReport[];
-  /** Sorted by compareFindings. */
-  findings: Finding[];
-  flowsEvicted: number;
-  /** Packets of connections the full flow table could not take (FlowTable.makeRoom). */
-  untrackedPackets: number;
-  vlanJoined: number;
-  fragmentEvictions: number;
-  /** The capture's clock jumps (the same in every `--jobs` shard: each sees every record's time). */
-  clockJumps: ClockJump[];
-}
-
-export function engineResult(engine: Engine): AnalysisResult {
-  return {
-    stats: engine.stats,
-    flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
-    findings: engine.findings,
-    flowsEvicted: engine.flows.evicted,
-    untrackedPackets: engine.flows.untrackedPackets,
-    vlanJoined: engine.flows.vlanJoined,
-    fragmentEvictions: engine.reassembler.evictions,
-    clockJumps: engine.clock.jumps,
-  };
-}
-
+/** The report of one finished run (runCapture's engine). */
 export function buildReport(
   info: CaptureInfo,
-  engine: Engine,
+  engine: EngineState,
   filter: FlowFilter = {},
   selection: SelectionSummary | null = null,
 ): Report {

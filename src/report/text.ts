@@ -5,7 +5,8 @@
 import Table from "cli-table3";
 import type { Finding } from "../analyze/finding.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
-import { findingsByFlow, type CaptureSummary, type FlowReport, type Report } from "./model.js";
+import type { FlowReport } from "../analyze/result.js";
+import { findingsByFlow, type CaptureSummary, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 import { isoTime } from "./time.js";
 

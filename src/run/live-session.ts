@@ -27,21 +27,14 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import type { CaptureInfo } from "../capture/record.js";
-import { Engine, type EngineOptions } from "../analyze/engine.js";
+import { Engine, type EngineOptions } from "./packet-loop.js";
 import { rawTime } from "../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
 import type { Finding, Severity } from "../analyze/finding.js";
 import { L4_TCP } from "../decode/packet.js";
 import type { ExpireOptions, Flow, FlowEndReason } from "../decode/flow.js";
-import {
-  buildReport,
-  flowReport,
-  hasFilter,
-  matchesFilter,
-  type FlowFilter,
-  type FlowReport,
-  type Report,
-} from "../report/model.js";
+import { flowReport, type FlowReport } from "../analyze/result.js";
+import { buildReport, hasFilter, matchesFilter, type FlowFilter, type Report } from "../report/model.js";
 import type { PcapWriter } from "../capture/live/pcap-writer.js";
 
 import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";

@@ -10,16 +10,16 @@
  * - connection-refused and time-wait-reuse: resets before the handshake completed (a
  *   refused SYN, the client's RST to a TIME-WAIT's bare ACK);
  * - rst-after-fin: the resetting side had sent FIN;
- * - reset-by-peer-reboot: a stateless RST after a long silence (`rebootEvidence`);
+ * - reset-by-peer-reboot: a stateless RST after a long silence (`rebootEvidence`, lib/);
  * - keepalive and peer-unresponsive: a RST that ends unanswered keep-alive probes or
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
-import { ms, roleOf } from "../measure.js";
-import { rebootEvidence } from "./reset-by-peer-reboot.js";
-import type { SideMark } from "../side-history.js";
+import { ms, roleOf } from "../lib/measure.js";
+import { rebootEvidence } from "../lib/reboot-evidence.js";
+import type { SideMark } from "../lib/side-history.js";
 
 /**
  * How long the peer must have been silent while the resetting side re-sent data or probes

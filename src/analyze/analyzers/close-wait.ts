@@ -13,7 +13,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST } from "../../decode/packet.js";
-import { captureNow, ms, roleOf, sec } from "../measure.js";
+import { captureNow, ms, roleOf, sec } from "../lib/measure.js";
 
 /**
  * Shortest CLOSE-WAIT reported. A program that handles EOF closes within one turn of its

@@ -24,8 +24,8 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { captureNow, ms, retriesStopped, sec } from "../measure.js";
-import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
+import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
+import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
 
 class State {
   retries: SynRetries | null = null;

@@ -6,7 +6,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow.js";
 import { TH_RST } from "../../decode/packet.js";
-import { ms } from "../measure.js";
+import { ms } from "../lib/measure.js";
 
 const analyzer = defineAnalyzer<null>({
   id: "connection-refused",

@@ -12,7 +12,7 @@ import type { Finding } from "../finding.js";
 import type { Flow } from "../../decode/flow.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
 import { endpointToString } from "../../decode/address.js";
-import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
   timeout: "fragments missing when the reassembly timeout expired",

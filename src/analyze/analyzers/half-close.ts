@@ -9,7 +9,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST } from "../../decode/packet.js";
-import { ms, roleOf } from "../measure.js";
+import { ms, roleOf } from "../lib/measure.js";
 
 class State {
   /** Direction of the first FIN (the half-closing side), -1 before any FIN. */

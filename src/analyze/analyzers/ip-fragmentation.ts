@@ -7,7 +7,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT } from "../../decode/flow.js";
-import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
 export const SAFE_UDP_PAYLOAD = 548;

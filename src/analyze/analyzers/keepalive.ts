@@ -21,8 +21,8 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_RST } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
-import { isKeepAliveProbe } from "../probes.js";
+import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../lib/measure.js";
+import { isKeepAliveProbe } from "../lib/probes.js";
 
 /**
  * Unanswered probes still outstanding when the capture ends that count as a dead peer:

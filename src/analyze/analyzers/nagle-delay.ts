@@ -26,7 +26,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 
 /**
  * An ACK that comes this long after the data counts as delayed: half the shortest common

@@ -17,7 +17,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
 
 /**
  * Re-sends of the same data without an answer before we call the peer unresponsive:

@@ -52,7 +52,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 
 /** tshark's window for a fast retransmission after the receiver's last (duplicate) ACK. */
 const FAST_RETRANSMIT_WINDOW_SEC = 0.02;

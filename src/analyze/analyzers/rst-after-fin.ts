@@ -7,7 +7,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_RST, TH_FIN } from "../../decode/packet.js";
-import { roleOf } from "../measure.js";
+import { roleOf } from "../lib/measure.js";
 import type { FindingSink } from "../analyzer.js";
 
 /** Data frames kept as evidence per direction. */

@@ -21,7 +21,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 
 /**
  * A payload this small is dominated by its headers: IPv4 + TCP with timestamps is 52

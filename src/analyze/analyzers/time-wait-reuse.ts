@@ -21,8 +21,8 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { ms, roleOf, sec } from "../measure.js";
-import { timeWaitOf, type TimeWait } from "./time-wait.js";
+import { ms, roleOf, sec } from "../lib/measure.js";
+import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 
 type Previous = "time-wait" | "reset" | "never-established" | "unfinished";
 

@@ -12,8 +12,8 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { DecodedPacket } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
-import { icmpMeaning } from "./icmp-unreachable.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { icmpMeaning } from "../lib/icmp-meaning.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;

@@ -18,7 +18,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_SYN, TH_URG } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 
 class Sender {
   segments = 0;

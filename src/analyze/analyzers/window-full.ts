@@ -17,7 +17,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff, type Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 
 /** Fewer window-full events than this is the slow-start burst of a healthy transfer. */
 export const WINDOW_FULL_MIN_EVENTS = 5;

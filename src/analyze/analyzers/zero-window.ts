@@ -25,8 +25,8 @@
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
-import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
-import { isZeroWindowProbe } from "../probes.js";
+import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { isZeroWindowProbe } from "../lib/probes.js";
 
 /**
  * A zero window shorter than this is a reader lagging momentarily: scheduling delays and

@@ -15,8 +15,8 @@
  *   and the one with the most bytes in flight (the M4 rule: the drawn lines keep their
  *   envelope at screen resolution).
  */
-import type { FlowSeriesSet } from "./series.js";
-import { META_DIR, META_NOTABLE } from "./series.js";
+import type { FlowSeriesSet } from "./series-set.js";
+import { META_DIR, META_NOTABLE } from "./series-set.js";
 
 export const POINT_BUDGET = 150_000;
 export const FINDING_SHARE = 0.75;

@@ -1,5 +1,5 @@
-/** The HTML report: series collection (a pipeline observer) and the renderer. */
-export { SeriesCollector, type FlowSeriesSet, FLOW_COLLECT_CAP, TOTAL_COLLECT_CAP } from "./series.js";
+/** The HTML report: the renderer of a report and its packet series (collected by run/series.ts). */
+export { type FlowSeriesSet, FLOW_COLLECT_CAP, TOTAL_COLLECT_CAP } from "./series-set.js";
 export {
   renderHtml,
   escapeHtml,

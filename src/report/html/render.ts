@@ -5,7 +5,7 @@
  *
  * Reusable by any command that has a Report and a FlowSeriesSet (e.g. a live capture):
  *
- *   const series = new SeriesCollector();
+ *   const series = new SeriesCollector();   // run/series.ts
  *   const { info, engine } = await runCapture(path, { observer: series.observe });
  *   const html = renderHtml(buildReport(info, engine), series);
  *
@@ -23,7 +23,7 @@ import { ANALYZERS } from "../../analyze/registry.js";
 import type { Report } from "../model.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../summary-by-kind.js";
 import { allocate, selectRows, FLOW_POINTS_MAX, OTHER_FLOW_POINTS_MAX, POINT_BUDGET } from "./downsample.js";
-import { FLOW_COLLECT_CAP, META_ACK, META_DIR, META_OLD, TOTAL_COLLECT_CAP, type FlowSeriesSet } from "./series.js";
+import { FLOW_COLLECT_CAP, META_ACK, META_DIR, META_OLD, TOTAL_COLLECT_CAP, type FlowSeriesSet } from "./series-set.js";
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require("../../../package.json") as { version: string }).version;

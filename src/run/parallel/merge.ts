@@ -5,9 +5,8 @@
  * analyzers' capture-wide states merged and resolved.
  */
 import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
-import { DecodeStats } from "../../analyze/engine.js";
 import { compareFindings, type Finding } from "../../analyze/finding.js";
-import type { AnalysisResult, FlowReport } from "../../report/model.js";
+import { DecodeStats, type AnalysisResult, type FlowReport } from "../../analyze/result.js";
 import type { ShardEnd } from "./protocol.js";
 
 export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<any>[]): AnalysisResult {

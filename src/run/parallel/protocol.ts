@@ -1,7 +1,7 @@
 /** Messages between the main thread and its `--jobs` workers. */
 import type { CaptureInfo } from "../../capture/record.js";
-import type { EngineOptions } from "../../analyze/engine.js";
-import type { AnalysisResult } from "../../report/model.js";
+import type { EngineOptions } from "../packet-loop.js";
+import type { AnalysisResult } from "../../analyze/result.js";
 
 /** Engine options that can cross to a worker (no functions). */
 export type WorkerEngineOptions = Pick<

@@ -13,19 +13,28 @@ import { CaptureError } from "../../capture/errors.js";
 import type { CaptureInfo } from "../../capture/record.js";
 import { DEFAULT_MAX_FLOWS } from "../../decode/flow.js";
 import { ANALYZERS } from "../../analyze/registry.js";
-import type { AnalysisResult } from "../../report/model.js";
-import type { RunOptions } from "../pipeline.js";
+import type { AnalysisResult } from "../../analyze/result.js";
+import type { ReadOptions } from "../../capture/reader.js";
+import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
 import { mergeShards } from "./merge.js";
-import type { ShardEnd, WorkerInit, WorkerMessage } from "./protocol.js";
+import type { ShardEnd, WorkerEngineOptions, WorkerInit, WorkerMessage } from "./protocol.js";
 import { analyseShard, Stopped, Unsplittable } from "./shard.js";
 import { StopLine } from "./stop-line.js";
 
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
+
+/** What a `--jobs` run takes of the pipeline's options (RunOptions): what every shard is analysed with. */
+export interface ParallelOptions extends WorkerEngineOptions {
+  analyzers?: AnalyzerDescriptor<any>[];
+  chunkSize?: number;
+  signal?: AbortSignal;
+  onProgress?: ReadOptions["onProgress"];
+}
 type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
 
 export async function runParallel(
   path: string,
-  opts: RunOptions,
+  opts: ParallelOptions,
   jobs: number,
   single: (lastFrame?: number) => Promise<Outcome>,
 ): Promise<Outcome> {

@@ -7,9 +7,9 @@
 import type { ReadOptions } from "../../capture/reader.js";
 import { readCapture, StopReading } from "../../capture/reader.js";
 import type { CaptureInfo } from "../../capture/record.js";
-import { Engine } from "../../analyze/engine.js";
+import { Engine } from "../packet-loop.js";
 import { ANALYZERS } from "../../analyze/registry.js";
-import { engineResult } from "../../report/model.js";
+import { engineResult } from "../../analyze/result.js";
 import type { ShardEnd, WorkerInit } from "./protocol.js";
 import { ShardRouter, UNSPLITTABLE } from "./router.js";
 import { StopLine } from "./stop-line.js";

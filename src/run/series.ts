@@ -10,7 +10,7 @@
  * the direction's byte count before the datagram.
  *
  * Memory is bounded two ways (the collection cap; what is drawn is chosen later, see
- * downsample.ts):
+ * report/html/downsample.ts):
  * - per flow: past FLOW_COLLECT_CAP rows a flow keeps only every 2nd, then 4th, ... of its
  *   ordinary packets (by its own packet count); notable packets are kept whole: SYN, FIN
  *   and RST until they are half the cap, old data (retransmissions), zero windows and the
@@ -18,48 +18,24 @@
  * - in all: past TOTAL_COLLECT_CAP rows every flow is thinned the same way until the rows
  *   fit in three quarters of it.
  */
-import type { PacketRecord } from "../../capture/record.js";
-import type { Flow, TcpSegment } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../../decode/packet.js";
+import type { PacketRecord } from "../capture/record.js";
+import type { Flow, TcpSegment } from "../decode/flow.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
+import {
+  FLOW_COLLECT_CAP,
+  META_ACK,
+  META_NOTABLE,
+  META_OLD,
+  TOTAL_COLLECT_CAP,
+  type FlowSeriesSet,
+} from "../report/html/series-set.js";
 
-/** Rows one flow keeps before its ordinary packets are thinned. */
-export const FLOW_COLLECT_CAP = 1 << 18;
-/** Rows kept in all before every flow is thinned. */
-export const TOTAL_COLLECT_CAP = 1 << 22;
 /** Bytes of the first payload of each direction kept for the flow list. */
 export const FIRST_BYTES = 48;
 /** Flows whose first payload bytes are kept. */
 const MAX_SNIPPET_FLOWS = 100_000;
 
-export const META_DIR = 1;
-export const META_OLD = 2;
-export const META_NOTABLE = 4;
-export const META_ACK = 8;
-
 const TWO32 = 4294967296;
-
-/** The collected rows, read by the renderer. Column i of every array is one packet. */
-export interface FlowSeriesSet {
-  readonly rows: number;
-  readonly time: Float64Array;
-  readonly frame: Uint32Array;
-  readonly flow: Uint32Array;
-  readonly seq: Float64Array;
-  readonly ack: Float64Array;
-  readonly win: Float64Array;
-  readonly inFlight: Float64Array;
-  readonly len: Uint32Array;
-  readonly flags: Uint8Array;
-  readonly meta: Uint8Array;
-  /** Row indexes of one flow, in capture order. */
-  rowsOf(flowId: number): Uint32Array;
-  /** Packets the flow had (kept or thinned). */
-  packetsOf(flowId: number): number;
-  /** Printable first payload bytes per direction [client→server, server→client]. */
-  firstBytes(flowId: number): [string | null, string | null] | undefined;
-  /** Whether any flow was thinned while collecting. */
-  readonly thinned: boolean;
-}
 
 function grow<T extends Float64Array | Uint32Array | Uint8Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);

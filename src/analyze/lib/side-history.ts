@@ -2,12 +2,12 @@
  * What each side of a TCP flow sent up to the current segment: its last segment and what
  * it sent since the other side's last one. Resets judge by it (abortive-close,
  * reset-by-peer-reboot: was the resetting side silent, was the peer's data answered by
- * the reset). The engine keeps one per TCP flow while any analyzer asks for it
+ * the reset). The analyzer host keeps one per TCP flow while any analyzer asks for it
  * (AnalyzerDescriptor.usesSideHistory, FindingSink.sideHistory) and notes every segment
  * except resets after the analyzers ran, so at a reset it still describes what came before.
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow, type TcpSegment } from "../decode/flow.js";
-import { TH_ACK, TH_SYN } from "../decode/packet.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow, type TcpSegment } from "../../decode/flow.js";
+import { TH_ACK, TH_SYN } from "../../decode/packet.js";
 import { isKeepAliveProbe } from "./probes.js";
 
 /** One direction's part of a SideHistory. */

@@ -1,6 +1,6 @@
-import { MAX_EVIDENCE_FRAMES } from "./finding.js";
-import type { FindingSink } from "./analyzer.js";
-import type { Flow } from "../decode/flow.js";
+import { MAX_EVIDENCE_FRAMES } from "../finding.js";
+import type { FindingSink } from "../analyzer.js";
+import type { Flow } from "../../decode/flow.js";
 
 /** Units for measured quantities in findings: milliseconds with microsecond resolution. */
 export function ms(seconds: number): number {
@@ -18,7 +18,7 @@ export function roleOf(dir: number): "client" | "server" {
 }
 
 /**
- * Frames an analyzer hands to the engine per finding. The engine tags every one of them
+ * Frames an analyzer hands to the sink per finding. The sink tags every one of them
  * (per-frame output, agreement with tshark) and keeps the first MAX_EVIDENCE_FRAMES in
  * the finding; the bound only stops a hostile capture from growing the lists without
  * limit (100 000 frames are under a megabyte), the finding's count goes on.

@@ -1,0 +1,129 @@
+/**
+ * What an analysis produces, as plain data: the decode statistics, one record per flow,
+ * and the findings. One engine's outcome (`engineResult`) and the merged outcomes of
+ * `--jobs` workers (run/parallel/merge.ts) have this one shape, so it crosses threads;
+ * the report layer only reads it (report/model.ts).
+ */
+import { DIR_CLIENT, DIR_SERVER, type Flow, type FlowTable } from "../decode/flow.js";
+import { L4_TCP } from "../decode/packet.js";
+import type { Reassembler } from "../decode/reassembly.js";
+import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
+import type { Finding } from "./finding.js";
+
+/** Counts of packets the engine could not take all the way to a flow, by reason. */
+export class DecodeStats {
+  packets = 0;
+  ipPackets = 0;
+  nonIpPackets = 0;
+  truncatedPackets = 0;
+  fragments = 0;
+  reassembledDatagrams = 0;
+  firstTime = -1;
+  /** The frame `firstTime` is from (a `--jobs` shard may not start with frame 1). */
+  firstFrame = 0;
+  lastTime = -1;
+  /** Packets whose analysis threw (a bug in sockscope): counted, the first kept. */
+  internalErrors = 0;
+  firstInternalError = "";
+  firstInternalErrorFrame = 0;
+  /** issue text → [count, first frame] */
+  readonly issues = new Map<string, [number, number]>();
+}
+
+/**
+ * One flow as the analysis leaves it: the analysis's product rather than a rendering
+ * (workers send these, the merge renumbers them, `check` and the JSON report read them
+ * as they are), so it is built here, from the Flow, while its analysis times can still be
+ * mapped back to real times.
+ */
+export interface FlowReport {
+  id: number;
+  proto: "tcp" | "udp";
+  client: string;
+  server: string;
+  /** Roles were guessed from ports (the SYN was not captured). */
+  rolesGuessed: boolean;
+  vlan: number | null;
+  firstFrame: number;
+  lastFrame: number;
+  start: number;
+  /** Between its first and last packet, leaving out clock jumps. */
+  durationSec: number;
+  packets: { client: number; server: number };
+  bytes: { client: number; server: number };
+  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
+  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
+  state: { client: string; server: string } | null;
+  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
+  previous: number | null;
+}
+
+/** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
+export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowReport {
+  const tcp = f.proto === L4_TCP;
+  const close = f.close;
+  return {
+    id: f.id,
+    proto: tcp ? "tcp" : "udp",
+    client: f.endpointName("client"),
+    server: f.endpointName("server"),
+    rolesGuessed: f.rolesGuessed,
+    vlan: f.vlan === 0 ? null : f.vlan,
+    firstFrame: f.firstFrame,
+    lastFrame: f.lastFrame,
+    start: round6(rawTime(f.firstTime, jumps)),
+    durationSec: round6(Math.max(0, f.lastTime - f.firstTime)),
+    packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
+    bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
+    close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
+    state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
+    previous: f.previous === null ? null : f.previous.id,
+  };
+}
+
+/** Times in reports are to the microsecond. */
+export function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/**
+ * What a report is built from: one engine's outcome (`engineResult`), or the merged
+ * outcomes of `--jobs` workers (run/parallel/merge.ts). Plain data, so it crosses threads.
+ */
+export interface AnalysisResult {
+  stats: DecodeStats;
+  /** Every flow, in order of first packet (ids 1…n). */
+  flows: FlowReport[];
+  /** Sorted by compareFindings. */
+  findings: Finding[];
+  flowsEvicted: number;
+  /** Packets of connections the full flow table could not take (FlowTable.makeRoom). */
+  untrackedPackets: number;
+  vlanJoined: number;
+  fragmentEvictions: number;
+  /** The capture's clock jumps (the same in every `--jobs` shard: each sees every record's time). */
+  clockJumps: ClockJump[];
+}
+
+/** What `engineResult` reads of a finished run: the run's Engine (run/packet-loop.ts) has it all. */
+export interface EngineState {
+  readonly stats: DecodeStats;
+  readonly flows: FlowTable;
+  readonly findings: Finding[];
+  readonly reassembler: Reassembler;
+  readonly clock: AnalysisClock;
+}
+
+/** One finished run's outcome as plain data. */
+export function engineResult(engine: EngineState): AnalysisResult {
+  return {
+    stats: engine.stats,
+    flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
+    findings: engine.findings,
+    flowsEvicted: engine.flows.evicted,
+    untrackedPackets: engine.flows.untrackedPackets,
+    vlanJoined: engine.flows.vlanJoined,
+    fragmentEvictions: engine.reassembler.evictions,
+    clockJumps: engine.clock.jumps,
+  };
+}
