@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
-import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
+import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow/lifecycle.js";
 import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
 import { readCapture } from "../src/capture/reader.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";

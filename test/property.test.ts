@@ -15,7 +15,7 @@ import { PacketDecoder } from "../src/decode/decoder.js";
 import { L4_NONE, L4_TCP, L4_UDP, type DecodedPacket } from "../src/decode/packet.js";
 import { Reassembler, type FragmentFailure, type ReassemblyListener } from "../src/decode/reassembly.js";
 import { Engine } from "../src/analyze/engine.js";
-import type { Flow } from "../src/decode/flow.js";
+import type { Flow } from "../src/decode/flow/record.js";
 import {
   MemorySource,
   cookedVlanFrame,

@@ -6,7 +6,8 @@
  * packet and the tracker's per-segment facts.
  */
 import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
-import type { Flow, TcpSegment } from "../decode/flow.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import type { DecodedPacket } from "../decode/packet.js";
 import type { Finding, Severity } from "./finding.js";
 import type { SideHistory } from "./side-history.js";

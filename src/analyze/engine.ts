@@ -8,16 +8,10 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
-import {
-  DIR_CLIENT,
-  FlowTable,
-  type ExpireOptions,
-  type Flow,
-  type FlowEndReason,
-  type FlowListener,
-  type TcpSegment,
-  DEFAULT_MAX_FLOWS,
-} from "../decode/flow.js";
+import { DIR_CLIENT, type Flow } from "../decode/flow/record.js";
+import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
+import type { ExpireOptions, FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
 import { isIcmpError } from "../decode/transport.js";
 import {

@@ -38,7 +38,7 @@ import {
 } from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
-import type { FlowEndReason } from "../decode/flow.js";
+import type { FlowEndReason } from "../decode/flow/lifecycle.js";
 import { linkTypeName } from "../decode/link.js";
 import type { FlowFilter, FlowReport, Report } from "../report/model.js";
 import { compressFrames, indentWrap, renderText } from "../report/text.js";

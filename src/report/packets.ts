@@ -4,7 +4,8 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import { endpointToString } from "../decode/address.js";
-import type { Flow, TcpSegment } from "../decode/flow.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import { linkTypeName } from "../decode/link.js";
 import {
   L4_ICMP,

@@ -32,7 +32,8 @@ import { rawTime } from "../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
 import type { Finding, Severity } from "../analyze/finding.js";
 import { L4_TCP } from "../decode/packet.js";
-import type { ExpireOptions, Flow, FlowEndReason } from "../decode/flow.js";
+import type { ExpireOptions, FlowEndReason } from "../decode/flow/lifecycle.js";
+import type { Flow } from "../decode/flow/record.js";
 import {
   buildReport,
   flowReport,

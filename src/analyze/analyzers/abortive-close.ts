@@ -15,7 +15,7 @@
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../measure.js";
 import { rebootEvidence } from "./reset-by-peer-reboot.js";

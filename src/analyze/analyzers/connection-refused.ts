@@ -4,7 +4,7 @@
  * CLOSED port draws a reset).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow.js";
+import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
 import { TH_RST } from "../../decode/packet.js";
 import { ms } from "../measure.js";
 

@@ -9,7 +9,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
 import { endpointToString } from "../../decode/address.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";

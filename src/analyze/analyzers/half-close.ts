@@ -7,7 +7,7 @@
  * Informational: a correct use of TCP, reported so the FIN is not mistaken for a close.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_FIN, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../measure.js";
 

@@ -11,7 +11,7 @@
  * reports them (connect-timeout leaves flows with ICMP errors to this one).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
 import type { DecodedPacket } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";

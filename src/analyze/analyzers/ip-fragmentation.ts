@@ -6,7 +6,7 @@
  * tshark's ip.fragment verdicts do.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT } from "../../decode/flow.js";
+import { DIR_CLIENT } from "../../decode/flow/record.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */

@@ -19,7 +19,7 @@
  *   activity, or as the very first segment seen of a flow (no idle time to measure).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_RST } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
 import { isKeepAliveProbe } from "../probes.js";

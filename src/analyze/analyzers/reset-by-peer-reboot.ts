@@ -11,7 +11,8 @@
  * two kinds a reset belongs to; both read the engine's SideHistory of the flow.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
+import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
 import type { SideHistory } from "../side-history.js";

@@ -50,7 +50,8 @@
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { seqDiff, type Flow } from "../../decode/flow.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 

@@ -5,7 +5,7 @@
  * next write gets EPIPE and SIGPIPE.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_RST, TH_FIN } from "../../decode/packet.js";
 import { roleOf } from "../measure.js";
 import type { FindingSink } from "../analyzer.js";

@@ -19,7 +19,7 @@
  * No Wireshark equivalent.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 

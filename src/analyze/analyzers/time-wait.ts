@@ -15,7 +15,7 @@
  */
 import { TH_FIN } from "../../decode/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { DIR_CLIENT, type Flow } from "../../decode/flow.js";
+import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { ms, roleOf } from "../measure.js";
 
 /** Who holds TIME-WAIT after a completed FIN exchange, and since when. */

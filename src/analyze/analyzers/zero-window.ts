@@ -23,7 +23,7 @@
  *   (tshark flags it as `window_update`, not as a zero window).
  */
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 import { isZeroWindowProbe } from "../probes.js";

@@ -19,7 +19,8 @@
  *   fit in three quarters of it.
  */
 import type { PacketRecord } from "../../capture/record.js";
-import type { Flow, TcpSegment } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
+import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../../decode/packet.js";
 
 /** Rows one flow keeps before its ordinary packets are thinned. */
