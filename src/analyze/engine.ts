@@ -8,7 +8,7 @@
  */
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/decoder.js";
-import { DIR_CLIENT, type Flow } from "../decode/flow/record.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
 import type { ExpireOptions, FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
@@ -127,6 +127,9 @@ type TcpDispatch = (
   events: number,
 ) => void;
 
+/** What the engine attaches to each flow: its analyzers' states, by analyzer number. */
+type Slots = unknown[];
+
 /** The slot of an analyzer sleeping on a flow until one of its wakeOn events (shared: no per-flow cost). */
 const ASLEEP = Object.freeze({ asleep: true });
 
@@ -161,10 +164,10 @@ function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
   return new Function("ASLEEP", ...names, body)(ASLEEP, ...values) as TcpDispatch;
 }
 
-export class Engine implements FlowListener, ReassemblyListener, FindingSink {
+export class Engine implements FlowListener<Slots>, ReassemblyListener, FindingSink {
   readonly options: AnalyzerOptions;
   readonly analyzers: AnalyzerDescriptor<any>[];
-  readonly flows: FlowTable;
+  readonly flows: FlowTable<Slots>;
   readonly reassembler: Reassembler;
   readonly decoder: PacketDecoder;
   readonly stats = new DecodeStats();
@@ -184,7 +187,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   private readonly udpHooks: UdpHook[] = [];
   private readonly dispatchTcp: TcpDispatch;
   private readonly udpSlots: number[] = [];
-  /** Where TCP flows keep the shared SideHistory in flow.slots (after the analyzers'); -1: no analyzer reads it. */
+  /** Where TCP flows keep the shared SideHistory in their attachment (after the analyzers'); -1: no analyzer reads it. */
   private readonly historySlot: number;
   private currentFrame = 0;
   private currentTime = 0;
@@ -195,7 +198,7 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   /** Analyzers' capture-wide states, by analyzer id (CaptureScope). */
   readonly captureStates = new Map<string, unknown>();
   /** Open flows an analyzer may report an ongoing condition on (FindingSink.watch); null unless `watchOngoing`. */
-  private readonly watched: Set<Flow> | null;
+  private readonly watched: Set<Flow<Slots>> | null;
 
   constructor(opts: EngineOptions = {}) {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...opts.analyzer };
@@ -293,14 +296,14 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
           (seg.flags & 0xff) |
           (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
           (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
-        this.dispatchTcp(flow.slots, flow, seg, p, this, events);
+        this.dispatchTcp(flow.attachment, flow, seg, p, this, events);
         // After the analyzers, and not for resets: at a reset the history tells what came before it.
         if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)
-          (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
+          (flow.attachment[this.historySlot] as SideHistory).note(flow, seg);
       } else {
         const hooks = this.udpHooks,
           slots = this.udpSlots;
-        for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this);
+        for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.attachment[slots[i]!], flow, dir, frame, time, p, this);
       }
       if (p.datagram !== null) {
         const as = this.analyzers;
@@ -351,12 +354,12 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     const withHook: number[] = [];
     for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
     for (const flow of this.watched) {
-      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) {
+      if (flow.retired || flow.endedFrame !== 0 || flow.attachment.length === 0) {
         this.watched.delete(flow);
         continue;
       }
       for (const i of withHook) {
-        const st = flow.slots[i];
+        const st = flow.attachment[i];
         // Asleep, or no state because the analyzer has nothing to do with this flow.
         if (st === ASLEEP || (st === null && as[i]!.createState !== undefined)) continue;
         for (let dir = 0; dir < 2; dir++) {
@@ -438,7 +441,9 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   }
 
   // --- FlowListener
-  flowStarted(flow: Flow): void {
+  flowStarted(flow: Flow<Slots>): void {
+    const slots: Slots = [];
+    flow.attachment = slots;
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
@@ -446,24 +451,33 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
       // one comes (stateOf): most flows never see one, and a flood of flows is all state.
       const tcp = flow.proto === L4_TCP;
       const perPacket = tcp ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
-      if (tcp && perPacket && a.wakeOn !== undefined) flow.slots.push(ASLEEP);
-      else flow.slots.push(perPacket && a.createState ? a.createState(flow) : null);
+      if (tcp && perPacket && a.wakeOn !== undefined) slots.push(ASLEEP);
+      else slots.push(perPacket && a.createState ? a.createState(flow) : null);
     }
-    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.slots.push(new SideHistory());
+    if (this.historySlot >= 0 && flow.proto === L4_TCP) slots.push(new SideHistory());
   }
 
   /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */
-  private stateOf(flow: Flow, i: number): unknown {
-    if (flow.slots.length === 0) return null;
-    let st = flow.slots[i];
+  private stateOf(flow: Flow<Slots>, i: number): unknown {
+    if (flow.attachment.length === 0) return null;
+    let st = flow.attachment[i];
     const a = this.analyzers[i]!;
     if (st === ASLEEP) return null; // rare-event hooks don't wake a sleeping analyzer
     if (st === null && a.createState !== undefined && isRelevant(a, flow.proto))
-      st = flow.slots[i] = a.createState(flow);
+      st = flow.attachment[i] = a.createState(flow);
     return st;
   }
 
-  flowRetired(flow: Flow): void {
+  /**
+   * A closed flow may retire unless it is a connection attempt that never got a SYN-ACK:
+   * the client's RST there may be undone by its next SYN (the tracker re-opens the flow),
+   * and connect-timeout measures such an attempt to the end of the capture.
+   */
+  mayRetire(flow: Flow<Slots>): boolean {
+    return !(flow.ep[DIR_CLIENT].synSeen && !flow.ep[DIR_SERVER].synSeen);
+  }
+
+  flowRetired(flow: Flow<Slots>): void {
     // What the analyzers conclude must not depend on when the sweep ran (nor, with --jobs,
     // on which packets a worker saw): the clock reads the moment the flow became retirable.
     const frame = this.currentFrame,
@@ -475,29 +489,29 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
     this.currentTime = time;
   }
 
-  flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
+  flowEnded(flow: Flow<Slots>, why: FlowEndReason = "capture-end"): void {
     this.watched?.delete(flow);
     if (!flow.retired) this.concludeAnalyzers(flow);
-    flow.retired = true;
     this.onFlowEnd?.(flow, why);
   }
 
   /** Runs the analyzers' onFlowEnd, then frees their state. */
-  private concludeAnalyzers(flow: Flow): void {
-    const as = this.analyzers;
+  private concludeAnalyzers(flow: Flow<Slots>): void {
+    const as = this.analyzers,
+      slots = flow.attachment;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
-      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || flow.slots[i] === ASLEEP) continue;
-      if (flow.slots[i] !== null || a.createState === undefined) a.onFlowEnd(flow.slots[i], flow, this);
+      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || slots[i] === ASLEEP) continue;
+      if (slots[i] !== null || a.createState === undefined) a.onFlowEnd(slots[i], flow, this);
     }
     // The flow stays in the report, but its analyzers are done: free their state, so
     // memory follows the flows still open rather than every flow ever seen.
-    flow.slots.length = 0;
+    slots.length = 0;
   }
 
   // --- ReassemblyListener
   datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void {
-    let flow: Flow | null = null;
+    let flow: Flow<Slots> | null = null;
     if (d.srcPort >= 0 && (d.proto === L4_TCP || d.proto === L4_UDP)) {
       flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
       if (flow?.retired) return; // its analysis is over
@@ -535,11 +549,11 @@ export class Engine implements FlowListener, ReassemblyListener, FindingSink {
   }
 
   watch(flow: Flow): void {
-    this.watched?.add(flow);
+    this.watched?.add(flow as Flow<Slots>);
   }
 
   sideHistory(flow: Flow): SideHistory {
-    const h = flow.slots[this.historySlot];
+    const h = (flow as Flow<Slots>).attachment[this.historySlot];
     if (!(h instanceof SideHistory))
       throw new Error(
         `no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`,

@@ -6,20 +6,24 @@
  * still finds its previous connection.
  */
 import { L4_TCP } from "../packet.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "./record.js";
+import type { Flow } from "./record.js";
 
 /** A flow quiet for less than this is never evicted to make room (see FlowLifecycle.makeRoom). */
 export const EVICT_MIN_IDLE_SEC = 60;
 
-export interface FlowListener {
-  flowStarted(flow: Flow): void;
+/** The table's owner: told when flows start, retire and end, and asked before one retires. */
+export interface FlowListener<A = unknown> {
+  /** A new flow: the owner sets its `attachment`. */
+  flowStarted(flow: Flow<A>): void;
   /**
    * The flow will see no more packets: replaced by a new incarnation, evicted, capture
    * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
    */
-  flowEnded(flow: Flow, why: FlowEndReason): void;
+  flowEnded(flow: Flow<A>, why: FlowEndReason): void;
   /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table, analysed no more (or until evicted). */
-  flowRetired(flow: Flow): void;
+  flowRetired(flow: Flow<A>): void;
+  /** Whether a closed, quiet flow may retire now; false keeps it analysed (asked again when a packet reaches it). */
+  mayRetire(flow: Flow<A>): boolean;
 }
 
 export type FlowEndReason = "capture-end" | "replaced" | "evicted" | "closed" | "idle";
@@ -40,17 +44,17 @@ export interface ExpireOptions {
 }
 
 /** What the lifecycle needs of the table that holds the flows. */
-export interface FlowStore {
+export interface FlowStore<A> {
   readonly activeCount: number;
   /** Every flow in order of first packet (a live capture drops ended ones). */
-  readonly all: Flow[];
+  readonly all: Flow<A>[];
   /** The flows in the table now, in bucket order. */
-  activeFlows(): Flow[];
-  /** Takes a flow out of the table (its owner is told by the caller). */
-  remove(flow: Flow): void;
+  activeFlows(): Flow<A>[];
+  /** Takes a flow out of the table (its owner is told by the caller, with `end`). */
+  remove(flow: Flow<A>): void;
 }
 
-export class FlowLifecycle {
+export class FlowLifecycle<A> {
   evicted = 0;
   private noRoomUntil = -Infinity;
   /**
@@ -58,10 +62,10 @@ export class FlowLifecycle {
    * `rememberSec` so a new SYN on the same 4-tuple still finds its previous connection.
    * Always empty when reading files.
    */
-  private readonly recent = new Map<number, Flow>();
+  private readonly recent = new Map<number, Flow<A>>();
   private sweeps = 0;
   /** Closed flows not yet retired (`sweep`). */
-  private closed: Flow[] = [];
+  private closed: Flow<A>[] = [];
   readonly retireAfterSec: number;
   /**
    * The clock retirement goes by: the capture's time, advanced by every record
@@ -75,8 +79,8 @@ export class FlowLifecycle {
   private nextSweep = -Infinity;
 
   constructor(
-    private readonly store: FlowStore,
-    private readonly listener: FlowListener,
+    private readonly store: FlowStore<A>,
+    private readonly listener: FlowListener<A>,
     private readonly maxFlows: number,
     retireAfterSec: number,
   ) {
@@ -95,7 +99,7 @@ export class FlowLifecycle {
   }
 
   /** The tracker has just closed `flow` (both FINs acknowledged, or a reset): it may retire. */
-  flowClosed(flow: Flow): void {
+  flowClosed(flow: Flow<A>): void {
     if (this.retireAfterSec !== Infinity) this.closed.push(flow);
   }
 
@@ -105,24 +109,35 @@ export class FlowLifecycle {
    * retired when something touches it is decided by `retireIfDue` alike.
    */
   private sweep(): void {
-    const keep: Flow[] = [];
+    const keep: Flow<A>[] = [];
     for (const f of this.closed) {
       if (f.retired || f.endedFrame === 0) continue; // ended, or re-opened (queued again when it closes)
       if (this.clock - f.lastTime < this.retireAfterSec) keep.push(f);
-      else if (retirable(f)) this.retire(f);
+      else if (this.listener.mayRetire(f)) this.retire(f);
     }
     this.closed = keep;
   }
 
-  /** Retires `flow` if it is closed, retirable and quiet for `retireAfterSec` by the clock. */
-  retireIfDue(flow: Flow): void {
-    if (!flow.retired && flow.endedFrame !== 0 && this.clock - flow.lastTime >= this.retireAfterSec && retirable(flow))
+  /** Retires `flow` if it is closed, quiet for `retireAfterSec` by the clock, and its owner lets it. */
+  retireIfDue(flow: Flow<A>): void {
+    if (
+      !flow.retired &&
+      flow.endedFrame !== 0 &&
+      this.clock - flow.lastTime >= this.retireAfterSec &&
+      this.listener.mayRetire(flow)
+    )
       this.retire(flow);
   }
 
-  private retire(flow: Flow): void {
+  private retire(flow: Flow<A>): void {
     flow.retired = true;
     this.listener.flowRetired(flow);
+  }
+
+  /** Tells the owner that `flow`, out of the table, will see no more packets. */
+  end(flow: Flow<A>, why: FlowEndReason): void {
+    this.listener.flowEnded(flow, why);
+    flow.retired = true;
   }
 
   /** Capture over: retire what is due before every flow ends. */
@@ -143,16 +158,16 @@ export class FlowLifecycle {
     if (now < this.noRoomUntil) return false;
     const target = Math.floor(this.maxFlows * 0.9);
     if (this.retireAfterSec !== Infinity) this.sweep();
-    // Retired flows first (their analysis is over: dropping them loses nothing but the
-    // count of their late packets), then closed ones, then the longest quiet.
-    const rank = (f: Flow): number => (f.retired ? 0 : f.endedFrame !== 0 ? 1 : 2);
+    // Retired flows first (their owner is done with them: dropping them loses nothing but
+    // the count of their late packets), then closed ones, then the longest quiet.
+    const rank = (f: Flow<A>): number => (f.retired ? 0 : f.endedFrame !== 0 ? 1 : 2);
     const byIdle = this.store.activeFlows().sort((a, b) => rank(a) - rank(b) || a.lastTime - b.lastTime);
     for (const flow of byIdle) {
       if (this.store.activeCount <= target) break;
       if (flow.endedFrame === 0 && now - flow.lastTime < EVICT_MIN_IDLE_SEC) break;
       this.store.remove(flow);
       if (!flow.retired) this.evicted++;
-      this.listener.flowEnded(flow, "evicted");
+      this.end(flow, "evicted");
     }
     if (this.store.activeCount < this.maxFlows) return true;
     this.noRoomUntil = now + 1;
@@ -172,7 +187,7 @@ export class FlowLifecycle {
    */
   expire(now: number, o: ExpireOptions): number {
     const mark = ++this.sweeps;
-    const ended: [Flow, FlowEndReason][] = [];
+    const ended: [Flow<A>, FlowEndReason][] = [];
     for (const f of this.store.activeFlows()) {
       const quiet = now - f.lastTime;
       if (f.endedFrame !== 0 ? quiet >= o.lingerSec : quiet >= (f.proto === L4_TCP ? o.idleSec : o.udpIdleSec)) {
@@ -187,7 +202,7 @@ export class FlowLifecycle {
         this.recent.delete(f.hash);
         this.recent.set(f.hash, f);
       }
-      this.listener.flowEnded(f, why);
+      this.end(f, why);
     }
     for (const f of this.recent.values()) {
       if (now - f.lastTime < o.rememberSec && this.recent.size <= this.maxFlows) break;
@@ -210,7 +225,7 @@ export class FlowLifecycle {
   }
 
   /** The closed flow `expire` ended recently with this hash, if any. */
-  remembered(hash: number): Flow | undefined {
+  remembered(hash: number): Flow<A> | undefined {
     return this.recent.get(hash);
   }
 
@@ -218,13 +233,4 @@ export class FlowLifecycle {
   forget(hash: number): void {
     this.recent.delete(hash);
   }
-}
-
-/**
- * A closed flow may retire unless it is a connection attempt that never got a SYN-ACK:
- * the client's RST there may be undone by its next SYN (trackTcp), and connect-timeout
- * measures such an attempt to the end of the capture.
- */
-function retirable(flow: Flow): boolean {
-  return !(flow.ep[DIR_CLIENT].synSeen && !flow.ep[DIR_SERVER].synSeen);
 }

@@ -64,7 +64,11 @@ export class TcpEndpoint {
 export type CloseKind = "FIN" | "RST" | "none";
 export type Role = "client" | "server";
 
-export class Flow {
+/**
+ * `A`: what the table's owner attaches to each flow (the analyzers' per-flow state, for
+ * the engine), opaque here. A field, not a map keyed by flow: no lookup per packet.
+ */
+export class Flow<A = unknown> {
   readonly ep: [TcpEndpoint, TcpEndpoint] = [new TcpEndpoint(), new TcpEndpoint()];
   firstFrame = 0;
   lastFrame = 0;
@@ -77,18 +81,22 @@ export class Flow {
   /** The flow's first packet was not a SYN: the handshake was not captured. */
   midstream = false;
   /** The connection this one replaced on the same 4-tuple, and when that one ended. */
-  previous: Flow | null = null;
+  previous: Flow<A> | null = null;
   /** Set once the flow was closed by FIN both ways (acknowledged) or RST. */
   endedFrame = 0;
   endedTime = 0;
-  /** Per-analyzer state, indexed by analyzer number: no map lookup per packet. */
-  readonly slots: unknown[] = [];
-  /** Its analyzers have concluded (retired, or ended): later packets only count. */
+  /** The owner's per-flow state: set by its FlowListener.flowStarted, before any packet. */
+  attachment = undefined as A;
+  /**
+   * The table is done telling its owner about this flow: retired (closed and quiet for
+   * FlowLimits.retireAfterSec) or ended (FlowListener.flowEnded). Later packets that still
+   * reach it are tracked and counted, not handed to the owner's analysis.
+   */
   retired = false;
   /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
   /** Next active flow with the same hash. */
-  nextInBucket: Flow | null = null;
+  nextInBucket: Flow<A> | null = null;
   /** VLAN of the server → client direction when it differs from `vlan`, else -1. */
   replyVlan = -1;
   /** Live capture only: the `FlowTable.expire` sweep that last found this flow active. */

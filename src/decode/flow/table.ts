@@ -15,8 +15,8 @@ export interface FlowLimits {
   maxFlows: number;
   /**
    * A closed TCP flow (both FINs acknowledged, or a reset) quiet this long is retired:
-   * its analyzers conclude and free their state, and later packets on its 4-tuple only
-   * count. Infinity: never (flows then end with the capture).
+   * its owner is told (FlowListener.flowRetired) and may free its state, and later
+   * packets on its 4-tuple are only tracked and counted. Infinity: never (flows then end with the capture).
    */
   retireAfterSec?: number;
 }
@@ -37,38 +37,38 @@ const WELL_KNOWN_PORT_LIMIT = 1024;
  */
 const MAX_VLANS_JOINED = 16;
 
-export class FlowTable implements FlowStore {
+export class FlowTable<A = unknown> implements FlowStore<A> {
   /**
    * Active flows by endpoint hash; flows whose hashes collide chain through
    * `nextInBucket`. Numbers, not strings, as keys: building a key string per packet cost
    * a quarter of the whole analysis in profiles.
    */
-  private readonly buckets = new Map<number, Flow>();
+  private readonly buckets = new Map<number, Flow<A>>();
   private active = 0;
   /**
    * Every flow in order of first packet (ids are 1-based indexes into this list + 1).
    * A live capture drops ended flows from it (`expire`); ids keep counting.
    */
-  readonly all: Flow[] = [];
+  readonly all: Flow<A>[] = [];
   /** Flows created so far: the last id given. */
   private created = 0;
   private readonly tracker = new TcpTracker();
-  private readonly lifecycle: FlowLifecycle;
+  private readonly lifecycle: FlowLifecycle<A>;
   /** Packets of connections that found the table full with no flow idle enough to evict: not analysed. */
   untrackedPackets = 0;
   /** The flow of the last lookup while it is active (a one-entry cache). */
-  private lastFlow: Flow | null = null;
+  private lastFlow: Flow<A> | null = null;
   /** Direction of the packet last looked up: DIR_CLIENT or DIR_SERVER. */
   dir = 0;
   private readonly scratch = new DecodedPacket();
   /** Flows whose reply direction carries another VLAN, by the hash under that VLAN. */
-  private readonly replyVlans = new Map<number, Flow>();
+  private readonly replyVlans = new Map<number, Flow<A>>();
   private readonly vlansSeen = new Set<number>();
   /** Connections whose two directions carried different VLAN tags. */
   vlanJoined = 0;
 
   constructor(
-    private readonly listener: FlowListener,
+    private readonly listener: FlowListener<A>,
     private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS },
   ) {
     this.lifecycle = new FlowLifecycle(this, listener, limits.maxFlows, limits.retireAfterSec ?? Infinity);
@@ -92,11 +92,11 @@ export class FlowTable implements FlowStore {
    * Finds (or creates) the flow of a TCP or UDP packet and returns it with the packet's
    * direction in `this.dir`. Returns null for packets without ports.
    */
-  lookup(p: DecodedPacket, frame: number, time: number): Flow | null {
+  lookup(p: DecodedPacket, frame: number, time: number): Flow<A> | null {
     if (p.srcPort < 0 || (p.l4 !== L4_TCP && p.l4 !== L4_UDP)) return null;
     // Packets come in runs of one flow: try the last flow before hashing.
     const last = this.lastFlow;
-    let hash: number, flow: Flow | null;
+    let hash: number, flow: Flow<A> | null;
     if (last !== null && sameEndpoints(last, p)) {
       hash = last.hash;
       flow = last;
@@ -113,7 +113,7 @@ export class FlowTable implements FlowStore {
     ) {
       const old = flow;
       this.remove(old);
-      this.listener.flowEnded(old, "replaced");
+      this.lifecycle.end(old, "replaced");
       // The old flow's place is free: creating the new one cannot fail.
       flow = this.create(hash, p, frame, time, old)!;
       this.tracker.segment.newIncarnation = true;
@@ -144,7 +144,7 @@ export class FlowTable implements FlowStore {
   }
 
   /** Updates TCP endpoint state for a segment of `flow` and returns its facts (see TcpTracker). */
-  trackTcp(flow: Flow, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
+  trackTcp(flow: Flow<A>, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
     const seg = this.tracker.track(flow, dir, p, frame, time);
     if (flow.endedFrame === frame) this.lifecycle.flowClosed(flow); // this segment closed it
     return seg;
@@ -154,7 +154,7 @@ export class FlowTable implements FlowStore {
    * The flow of the packet an ICMP error quotes, created from the quote when the capture
    * holds none of its packets.
    */
-  lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow | null {
+  lookupQuoted(icmp: DecodedPacket, frame: number, time: number): Flow<A> | null {
     const q = icmp.quoted;
     const s = this.fill(
       icmp.vlan,
@@ -191,7 +191,7 @@ export class FlowTable implements FlowStore {
     sport: number,
     dst: readonly number[],
     dport: number,
-  ): Flow | null {
+  ): Flow<A> | null {
     const s = this.fill(
       vlan,
       proto,
@@ -215,7 +215,7 @@ export class FlowTable implements FlowStore {
   /** Ends every flow still active (capture over). */
   finish(): void {
     this.lifecycle.finish();
-    for (const flow of this.activeFlows()) this.listener.flowEnded(flow, "capture-end");
+    for (const flow of this.activeFlows()) this.lifecycle.end(flow, "capture-end");
     this.lastFlow = null;
     this.buckets.clear();
     this.replyVlans.clear();
@@ -228,7 +228,7 @@ export class FlowTable implements FlowStore {
   }
 
   /** A pure SYN with a new ISN on the 4-tuple of a flow `expire` ended recently: its new incarnation. */
-  private reincarnate(hash: number, p: DecodedPacket, frame: number, time: number): Flow | null {
+  private reincarnate(hash: number, p: DecodedPacket, frame: number, time: number): Flow<A> | null {
     const old = this.lifecycle.remembered(hash);
     if (old === undefined || p.l4 !== L4_TCP || (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) !== TH_SYN) return null;
     if (!sameEndpoints(old, p) || !isNewIncarnation(old, p)) return null;
@@ -273,7 +273,7 @@ export class FlowTable implements FlowStore {
     return s;
   }
 
-  private findActive(p: DecodedPacket, hash: number): Flow | null {
+  private findActive(p: DecodedPacket, hash: number): Flow<A> | null {
     for (let f = this.buckets.get(hash) ?? null; f !== null; f = f.nextInBucket) {
       if (sameEndpoints(f, p)) return f;
     }
@@ -292,7 +292,7 @@ export class FlowTable implements FlowStore {
    * remembered for the flow. Same addresses on different VLANs in both directions
    * (Zeek's vlan-collisions) stay apart: each already has its replies.
    */
-  private joinAcrossVlans(p: DecodedPacket): Flow | null {
+  private joinAcrossVlans(p: DecodedPacket): Flow<A> | null {
     const v = p.vlan;
     const candidates = this.vlansSeen;
     for (const other of candidates) {
@@ -309,14 +309,14 @@ export class FlowTable implements FlowStore {
     return null;
   }
 
-  activeFlows(): Flow[] {
-    const out: Flow[] = [];
+  activeFlows(): Flow<A>[] {
+    const out: Flow<A>[] = [];
     for (const head of this.buckets.values())
-      for (let f: Flow | null = head; f !== null; f = f.nextInBucket) out.push(f);
+      for (let f: Flow<A> | null = head; f !== null; f = f.nextInBucket) out.push(f);
     return out;
   }
 
-  remove(flow: Flow): void {
+  remove(flow: Flow<A>): void {
     if (this.lastFlow === flow) this.lastFlow = null;
     if (flow.replyVlan >= 0) {
       for (const [h, f] of this.replyVlans) if (f === flow) this.replyVlans.delete(h);
@@ -342,8 +342,8 @@ export class FlowTable implements FlowStore {
     p: DecodedPacket,
     frame: number,
     time: number,
-    previous: Flow | null = null,
-  ): Flow | null {
+    previous: Flow<A> | null = null,
+  ): Flow<A> | null {
     if (this.active >= this.limits.maxFlows && !this.lifecycle.makeRoom(time)) return null;
     const src = [p.src0, p.src1, p.src2, p.src3],
       dst = [p.dst0, p.dst1, p.dst2, p.dst3];
@@ -357,8 +357,8 @@ export class FlowTable implements FlowStore {
     }
     const id = ++this.created;
     const flow = srcIsClient
-      ? new Flow(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
-      : new Flow(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
+      ? new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
+      : new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
     flow.rolesGuessed = guessed;
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
