@@ -55,7 +55,7 @@ function decode(frame: Uint8Array) {
   rec.bytes = frame;
   rec.capLen = frame.length;
   rec.origLen = frame.length;
-  return new PacketDecoder(null).decode(rec);
+  return new PacketDecoder().decode(rec);
 }
 
 const cases: [string, Uint8Array, number][] = [

@@ -1,6 +1,6 @@
 /**
  * The pipeline for one capture, data flowing one way:
- * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → analyzers → findings.
+ * PacketRecord → PacketDecoder → (fragments: Reassembler) → FlowTable → analyzers → findings.
  *
  * The engine owns the per-capture state and compiles the analyzers' hooks into one array
  * per event at construction, so the per-packet loop calls plain functions with no
@@ -213,7 +213,7 @@ export class Engine implements FlowListener<Slots>, ReassemblyListener, FindingS
       maxBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
       maxFragments: opts.maxFragmentsPerDatagram ?? DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
     });
-    this.decoder = new PacketDecoder(this.reassembler);
+    this.decoder = new PacketDecoder();
     this.tags = opts.collectTags ? new Map() : null;
     this.onFinding = opts.onFinding;
     this.onFlowEnd = opts.onFlowEnd;
@@ -259,7 +259,12 @@ export class Engine implements FlowListener<Slots>, ReassemblyListener, FindingS
     }
     if (time > st.lastTime) st.lastTime = time;
     this.flows.advanceClock(this.clock.confirmedTime);
-    const p = this.decoder.decode(rec, time);
+    const p = this.decoder.decode(rec);
+    if (p.isFragment) {
+      // Reassembly, between the IP layer and the transport: a completed datagram is decoded whole.
+      const whole = this.reassembler.add(p, frame, time);
+      if (whole !== null) this.decoder.decodeReassembled(p, whole, this.reassembler.completed!);
+    }
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
     if (p.ipVersion === 0) {

@@ -30,7 +30,7 @@ import { isIcmpError } from "../../decode/transport.js";
 export const UNSPLITTABLE = -1;
 
 export class ShardRouter {
-  private readonly decoder = new PacketDecoder(null);
+  private readonly decoder = new PacketDecoder();
   /** The one VLAN seen so far (0: untagged), -1 before the first IP packet. */
   private vlan = -1;
   /** Why the capture must be analysed on one thread; "" while it can be split. */
