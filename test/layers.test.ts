@@ -11,13 +11,6 @@ import { ROOT } from "./helpers/paths.js";
 const SRC = join(ROOT, "src");
 const ORDER = ["capture", "decode", "analyze", "report", "run", "check", "cli", "index.ts"];
 
-/** Allowed upward imports, each with why it is still there (the aim is none). */
-const EXCEPTIONS: Record<string, string> = {
-  "capture/live/wire-length.ts -> decode/link.ts":
-    "the cap worker rebuilds a cut packet's wire length from its IP header",
-  "capture/live/wire-length.ts -> decode/packet.ts": "the same: the link-type constants",
-};
-
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -57,12 +50,8 @@ describe("layers", () => {
   it("no file imports from a layer after its own", () => {
     const upward = edges.filter((e) => {
       const [from, to] = e.split(" -> ") as [string, string];
-      return layerOf(to) > layerOf(from) && EXCEPTIONS[e] === undefined;
+      return layerOf(to) > layerOf(from);
     });
     expect(upward).toEqual([]);
-  });
-
-  it("every exception is still needed (remove it once its import is gone)", () => {
-    expect(Object.keys(EXCEPTIONS).filter((e) => !edges.includes(e))).toEqual([]);
   });
 });

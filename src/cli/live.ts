@@ -39,7 +39,7 @@ import {
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../analyze/engine.js";
 import type { FlowEndReason } from "../decode/flow/lifecycle.js";
-import { linkTypeName } from "../decode/link.js";
+import { linkTypeName } from "../capture/link.js";
 import type { FlowFilter, FlowReport, Report } from "../report/model.js";
 import { compressFrames, indentWrap, renderText } from "../report/text.js";
 import { styleFor, type Style } from "../report/style.js";

@@ -7,7 +7,7 @@ import type { CaptureInfo } from "../capture/record.js";
 import type { SelectionSummary } from "../capture/filter/select.js";
 import type { DecodeStats, Engine } from "../analyze/engine.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
-import { linkTypeName } from "../decode/link.js";
+import { linkTypeName } from "../capture/link.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow/lifecycle.js";
 import { L4_TCP } from "../decode/packet.js";

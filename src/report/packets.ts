@@ -6,7 +6,7 @@ import type { PacketRecord } from "../capture/record.js";
 import { endpointToString } from "../decode/address.js";
 import type { Flow } from "../decode/flow/record.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
-import { linkTypeName } from "../decode/link.js";
+import { linkTypeName } from "../capture/link.js";
 import {
   L4_ICMP,
   L4_ICMPV6,

@@ -22,7 +22,7 @@ import {
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_RAW,
-} from "../../decode/link.js";
+} from "../../capture/link.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/packet.js";
 import { isIcmpError } from "../../decode/transport.js";
 
