@@ -17,7 +17,7 @@ import { analyzeFile } from "../src/run/pipeline.js";
 import { EVICT_MIN_IDLE_SEC, type FlowEndReason, type FlowListener } from "../src/decode/flow/lifecycle.js";
 import type { Flow } from "../src/decode/flow/record.js";
 import { FlowTable } from "../src/decode/flow/table.js";
-import { DecodedPacket } from "../src/decode/packet.js";
+import { DecodedPacket } from "../src/decode/wire/packet.js";
 import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/analyze/engine.js";
 import { readCapture } from "../src/capture/reader.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";

@@ -8,7 +8,7 @@
 import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
 import type { Flow } from "../decode/flow/record.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
-import type { DecodedPacket } from "../decode/packet.js";
+import type { DecodedPacket } from "../decode/wire/packet.js";
 import type { Finding, Severity } from "./finding.js";
 import type { SideHistory } from "./side-history.js";
 

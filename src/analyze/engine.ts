@@ -7,13 +7,13 @@
  * property lookups across analyzer objects and no closures.
  */
 import type { PacketRecord } from "../capture/record.js";
-import { PacketDecoder } from "../decode/decoder.js";
+import { PacketDecoder } from "../decode/wire/decoder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
 import type { ExpireOptions, FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
-import { isIcmpError } from "../decode/transport.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/wire/packet.js";
+import { isIcmpError } from "../decode/wire/transport.js";
 import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC,
   DEFAULT_MAX_FRAGMENT_BYTES,

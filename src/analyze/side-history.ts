@@ -8,7 +8,7 @@
  */
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_SYN } from "../decode/packet.js";
+import { TH_ACK, TH_SYN } from "../decode/wire/packet.js";
 import { isKeepAliveProbe } from "./probes.js";
 
 /** One direction's part of a SideHistory. */

@@ -11,7 +11,7 @@
  * fragments per datagram. Hitting a bound evicts the oldest datagram, and that is
  * reported like a timeout (the receiver's kernel would have dropped it too).
  */
-import type { DecodedPacket } from "./packet.js";
+import type { DecodedPacket } from "./wire/packet.js";
 
 /** Linux's ipfrag_time: a datagram not complete 30 s after its first fragment is dropped. */
 export const DEFAULT_FRAGMENT_TIMEOUT_SEC = 30;

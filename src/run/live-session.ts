@@ -31,7 +31,7 @@ import { Engine, type EngineOptions } from "../analyze/engine.js";
 import { rawTime } from "../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
 import type { Finding, Severity } from "../analyze/finding.js";
-import { L4_TCP } from "../decode/packet.js";
+import { L4_TCP } from "../decode/wire/packet.js";
 import type { ExpireOptions, FlowEndReason } from "../decode/flow/lifecycle.js";
 import type { Flow } from "../decode/flow/record.js";
 import {

@@ -16,7 +16,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_RST } from "../../decode/packet.js";
+import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf } from "../measure.js";
 import { rebootEvidence } from "./reset-by-peer-reboot.js";
 import type { SideMark } from "../side-history.js";

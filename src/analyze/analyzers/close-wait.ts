@@ -12,7 +12,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_FIN, TH_RST } from "../../decode/packet.js";
+import { TH_FIN, TH_RST } from "../../decode/wire/packet.js";
 import { captureNow, ms, roleOf, sec } from "../measure.js";
 
 /**

@@ -24,7 +24,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { captureNow, ms, retriesStopped, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
 

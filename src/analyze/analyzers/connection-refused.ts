@@ -5,7 +5,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
-import { TH_RST } from "../../decode/packet.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 import { ms } from "../measure.js";
 
 const analyzer = defineAnalyzer<null>({

@@ -11,7 +11,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
 import type { Flow } from "../../decode/flow/record.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
-import { endpointToString } from "../../decode/address.js";
+import { endpointToString } from "../../decode/wire/address.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {

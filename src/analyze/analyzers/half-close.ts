@@ -8,7 +8,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_FIN, TH_RST } from "../../decode/packet.js";
+import { TH_ACK, TH_FIN, TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf } from "../measure.js";
 
 class State {

@@ -12,10 +12,10 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
-import { L4_ICMPV6, L4_TCP } from "../../decode/packet.js";
-import type { DecodedPacket } from "../../decode/packet.js";
+import { L4_ICMPV6, L4_TCP } from "../../decode/wire/packet.js";
+import type { DecodedPacket } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
-import { endpointToString } from "../../decode/address.js";
+import { endpointToString } from "../../decode/wire/address.js";
 
 interface IcmpMeaning {
   what: string;

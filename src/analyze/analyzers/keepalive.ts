@@ -20,7 +20,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST } from "../../decode/packet.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../measure.js";
 import { isKeepAliveProbe } from "../probes.js";
 

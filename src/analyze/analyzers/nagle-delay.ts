@@ -26,7 +26,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 
 /**

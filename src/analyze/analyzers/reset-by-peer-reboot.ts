@@ -13,7 +13,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_ACK, TH_RST } from "../../decode/packet.js";
+import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
 import type { SideHistory } from "../side-history.js";
 

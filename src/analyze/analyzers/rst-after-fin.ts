@@ -6,7 +6,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST, TH_FIN } from "../../decode/packet.js";
+import { TH_RST, TH_FIN } from "../../decode/wire/packet.js";
 import { roleOf } from "../measure.js";
 import type { FindingSink } from "../analyzer.js";
 

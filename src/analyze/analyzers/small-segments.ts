@@ -20,7 +20,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 /**

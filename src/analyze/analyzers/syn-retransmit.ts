@@ -25,7 +25,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { ms, sec } from "../measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../syn-retries.js";
 

@@ -21,7 +21,7 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
 import { timeWaitOf, type TimeWait } from "./time-wait.js";
 

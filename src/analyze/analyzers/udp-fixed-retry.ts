@@ -11,7 +11,7 @@
  * cannot show whether the program called connect(). icmp-unreachable reports them too.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import type { DecodedPacket } from "../../decode/packet.js";
+import type { DecodedPacket } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 import { icmpMeaning } from "./icmp-unreachable.js";
 

@@ -17,7 +17,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_SYN, TH_URG } from "../../decode/packet.js";
+import { TH_SYN, TH_URG } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../measure.js";
 
 class Sender {

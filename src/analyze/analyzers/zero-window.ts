@@ -24,7 +24,7 @@
  */
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../measure.js";
 import { isZeroWindowProbe } from "../probes.js";
 

@@ -3,7 +3,7 @@
  * direction-independent hash of it for the table's buckets. Addresses are compared as
  * numbers (DecodedPacket's words): no key string is built per packet.
  */
-import type { DecodedPacket } from "../packet.js";
+import type { DecodedPacket } from "../wire/packet.js";
 import type { Flow } from "./record.js";
 
 /**

@@ -5,7 +5,7 @@
  * (`expire`) and remembers the closed ones for a while, so a new SYN on their 4-tuple
  * still finds its previous connection.
  */
-import { L4_TCP } from "../packet.js";
+import { L4_TCP } from "../wire/packet.js";
 import type { Flow } from "./record.js";
 
 /** A flow quiet for less than this is never evicted to make room (see FlowLifecycle.makeRoom). */

@@ -7,8 +7,8 @@
  * the first SYN without ACK; when the handshake was not captured, a heuristic decides
  * (table.ts) and the flow says so (`rolesGuessed`).
  */
-import { endpointToString } from "../address.js";
-import { L4_TCP } from "../packet.js";
+import { endpointToString } from "../wire/address.js";
+import { L4_TCP } from "../wire/packet.js";
 
 /** Which side of a flow a packet came from. */
 export const DIR_CLIENT = 0;

@@ -4,7 +4,7 @@
  * bounds what it holds (lifecycle.ts retires, evicts and expires). The TCP state of each
  * flow is the tracker's (tcp-tracker.ts). Stateful.
  */
-import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_RST, TH_SYN } from "../packet.js";
+import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_RST, TH_SYN } from "../wire/packet.js";
 import { flowHash, isFromClient, sameEndpoints } from "./key.js";
 import { type ExpireOptions, FlowLifecycle, type FlowListener, type FlowStore } from "./lifecycle.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";

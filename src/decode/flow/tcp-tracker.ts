@@ -8,7 +8,7 @@
  * for output. Whether a SYN starts a new incarnation of a 4-tuple is decided here too
  * (`isNewIncarnation`), from the endpoints' ISNs and close.
  */
-import { type DecodedPacket, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../packet.js";
+import { type DecodedPacket, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../wire/packet.js";
 import { isFromClient } from "./key.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "./record.js";
 

@@ -21,7 +21,7 @@
 import type { PacketRecord } from "../../capture/record.js";
 import type { Flow } from "../../decode/flow/record.js";
 import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../../decode/packet.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../../decode/wire/packet.js";
 
 /** Rows one flow keeps before its ordinary packets are thinned. */
 export const FLOW_COLLECT_CAP = 1 << 18;

@@ -14,7 +14,7 @@
  * Every worker runs the same router over the same records, so they all agree.
  */
 import type { PacketRecord } from "../../capture/record.js";
-import { PacketDecoder } from "../../decode/decoder.js";
+import { PacketDecoder } from "../../decode/wire/decoder.js";
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_IPV4,
@@ -23,8 +23,8 @@ import {
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_RAW,
 } from "../../capture/link.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/packet.js";
-import { isIcmpError } from "../../decode/transport.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/wire/packet.js";
+import { isIcmpError } from "../../decode/wire/transport.js";
 
 /** `route`'s answer once the capture has shown it cannot be split. */
 export const UNSPLITTABLE = -1;

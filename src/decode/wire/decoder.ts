@@ -5,12 +5,12 @@
  * DecodingLayerParser runs; a datagram it completes comes back through
  * `decodeReassembled`, decoded whole in the frame that completed it.
  */
-import type { PacketRecord } from "../capture/record.js";
+import type { PacketRecord } from "../../capture/record.js";
 import { decodeIPv4, decodeIPv6, walkIPv6Extensions } from "./ip.js";
-import { decodeLink, etherPayload } from "../capture/link.js";
+import { decodeLink, etherPayload } from "../../capture/link.js";
 import { INNER_ETHERNET, INNER_NONE, MAX_TUNNEL_DEPTH, TunnelInner, decodeTunnel } from "./tunnel.js";
 import { DecodedPacket } from "./packet.js";
-import type { FragmentedDatagram } from "./reassembly.js";
+import type { FragmentedDatagram } from "../reassembly.js";
 import { decodeTransport } from "./transport.js";
 
 export class PacketDecoder {
