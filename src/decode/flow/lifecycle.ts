@@ -20,9 +20,9 @@ export interface FlowListener<A = unknown> {
    * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
    */
   flowEnded(flow: Flow<A>, why: FlowEndReason): void;
-  /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table, analysed no more (or until evicted). */
+  /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table (until evicted), its owner done with it. */
   flowRetired(flow: Flow<A>): void;
-  /** Whether a closed, quiet flow may retire now; false keeps it analysed (asked again when a packet reaches it). */
+  /** Whether a closed, quiet flow may retire now; false keeps it as it is (asked again when a packet reaches it). */
   mayRetire(flow: Flow<A>): boolean;
 }
 
