@@ -16,8 +16,8 @@ export { Engine, type EngineOptions } from "./run/packet-loop.js";
 export { ANALYZERS } from "./analyze/registry.js";
 export type { Finding, Severity } from "./analyze/finding.js";
 export type { AnalyzerDescriptor } from "./analyze/analyzer.js";
-export { DecodedPacket } from "./decode/packet.js";
-export { PacketDecoder } from "./decode/decoder.js";
+export { DecodedPacket } from "./decode/wire/packet.js";
+export { PacketDecoder } from "./decode/wire/decoder.js";
 export {
   buildReport,
   REPORT_SCHEMA,

@@ -34,7 +34,7 @@ import { runCapture } from "../src/run/pipeline.js";
 import { ANALYZERS } from "../src/analyze/registry.js";
 import { corpusEntries, oracleFrames } from "./helpers/corpus.js";
 import { CORPUS } from "./helpers/paths.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP } from "../src/decode/packet.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP } from "../src/decode/wire/packet.js";
 import { COMPARED, excludedFrames, type ComparedKind } from "./helpers/agreement-judgements.js";
 
 interface Comparison {

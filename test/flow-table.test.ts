@@ -14,8 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
-import { EVICT_MIN_IDLE_SEC } from "../src/decode/flow.js";
 import { Engine, RETIRE_CLOSED_AFTER_SEC } from "../src/run/packet-loop.js";
+import { EVICT_MIN_IDLE_SEC, type FlowEndReason, type FlowListener } from "../src/decode/flow/lifecycle.js";
+import type { Flow } from "../src/decode/flow/record.js";
+import { FlowTable } from "../src/decode/flow/table.js";
+import { DecodedPacket } from "../src/decode/wire/packet.js";
 import { readCapture } from "../src/capture/reader.js";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { ETH_IPV4, ethernet, ipv4, pcapFile, tcp, type PcapRecord } from "./helpers/build.js";
@@ -111,7 +114,7 @@ describe("closed connections retire", () => {
     await readCapture(path, engine.onPacket);
     const [first, second] = engine.flows.all;
     expect(first!.retired).toBe(true);
-    expect(first!.slots.length).toBe(0); // state freed before the capture ended
+    expect(first!.attachment.length).toBe(0); // state freed before the capture ended
     expect(second!.retired).toBe(false);
     expect(engine.findings.map((f) => [f.flow, f.kind])).toEqual([[1, "time-wait"]]);
     engine.finish();
@@ -187,6 +190,76 @@ describe("closed connections retire", () => {
     await readCapture(write("reset-connect.pcap", recs), engine.onPacket);
     expect(engine.flows.all[0]!.endedFrame).not.toBe(0);
     expect(engine.flows.all[0]!.retired).toBe(false);
+  });
+});
+
+describe("the flow table's owner (FlowListener)", () => {
+  /** A TCP segment of one connection (client port 40100 to port 80) as the decoders leave it. */
+  function decoded(fromClient: boolean, seq: number, ack: number, flags: number): DecodedPacket {
+    const p = new DecodedPacket();
+    p.ipVersion = 4;
+    p.l4 = p.ipProto = 6;
+    p.ipTotalLen = 40;
+    [p.src0, p.dst0, p.srcPort, p.dstPort] = fromClient ? [CLIENT, SERVER, 40100, 80] : [SERVER, CLIENT, 80, 40100];
+    [p.seq, p.ack, p.tcpFlags, p.win] = [seq, ack, flags, 65535];
+    return p;
+  }
+
+  /** Keeps a label on each flow and logs what the table tells and asks it. */
+  class Owner implements FlowListener<string> {
+    readonly log: string[] = [];
+    letRetire = false;
+    flowStarted(flow: Flow<string>): void {
+      flow.attachment = `state of flow ${flow.id}`;
+    }
+    flowEnded(flow: Flow<string>, why: FlowEndReason): void {
+      this.log.push(`ended ${flow.attachment} (${why})`);
+    }
+    flowRetired(flow: Flow<string>): void {
+      this.log.push(`retired ${flow.attachment}`);
+    }
+    mayRetire(flow: Flow<string>): boolean {
+      this.log.push(`asked for ${flow.attachment}`);
+      return this.letRetire;
+    }
+  }
+
+  it("keeps the owner's state on the flow and lets the owner keep a closed flow from retiring", () => {
+    const owner = new Owner();
+    const table = new FlowTable(owner, { maxFlows: 10, retireAfterSec: 15 });
+    const segments = [
+      decoded(true, 100, 0, SYN),
+      decoded(false, 500, 101, SYN | ACK),
+      decoded(true, 101, 501, ACK),
+      decoded(true, 101, 501, FIN | ACK),
+      decoded(false, 501, 102, FIN | ACK),
+      decoded(true, 102, 502, ACK),
+    ];
+    segments.forEach((p, i) => {
+      table.advanceClock(i * 0.1);
+      const flow = table.lookup(p, i + 1, i * 0.1)!;
+      table.trackTcp(flow, table.dir, p, i + 1, i * 0.1);
+    });
+    const flow = table.all[0]!;
+    expect(flow.attachment).toBe("state of flow 1");
+    expect(flow.endedFrame).toBe(6);
+
+    table.advanceClock(20); // quiet for 15 s: the owner is asked, and says no
+    expect(flow.retired).toBe(false);
+    expect(owner.log).toEqual(["asked for state of flow 1"]);
+
+    owner.letRetire = true;
+    table.advanceClock(22); // a refused flow leaves the sweep's queue: it is asked again when a packet comes
+    expect(flow.retired).toBe(false);
+    table.lookup(decoded(false, 502, 102, ACK), 7, 22);
+    expect(flow.retired).toBe(true);
+    table.finish();
+    expect(owner.log).toEqual([
+      "asked for state of flow 1",
+      "asked for state of flow 1",
+      "retired state of flow 1",
+      "ended state of flow 1 (capture-end)",
+    ]);
   });
 });
 

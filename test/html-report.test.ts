@@ -16,7 +16,7 @@ import { renderHtml, scriptJson, escapeHtml } from "../src/report/html/index.js"
 import { SeriesCollector } from "../src/run/series.js";
 import { fairShares, selectRows, FLOW_POINTS_MAX } from "../src/report/html/downsample.js";
 import { META_NOTABLE } from "../src/report/html/series-set.js";
-import { TH_FIN, TH_RST, TH_SYN } from "../src/decode/packet.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../src/decode/wire/packet.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../src/report/summary-by-kind.js";
 import { renderText } from "../src/report/text.js";
 import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";

@@ -14,7 +14,7 @@ import { LiveSession, type OngoingEvent } from "../src/run/live-session.js";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
 import { Engine } from "../src/run/packet-loop.js";
 import type { Finding } from "../src/analyze/finding.js";
-import { TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN } from "../src/decode/packet.js";
+import { TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN } from "../src/decode/wire/packet.js";
 import {
   ctrlC,
   findingsOf,

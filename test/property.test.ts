@@ -11,11 +11,11 @@ import { describe, expect, it } from "vitest";
 import { CaptureError } from "../src/capture/errors.js";
 import { readSource } from "../src/capture/reader.js";
 import { PacketRecord, type CaptureInfo } from "../src/capture/record.js";
-import { PacketDecoder } from "../src/decode/decoder.js";
-import { L4_NONE, L4_TCP, L4_UDP, type DecodedPacket } from "../src/decode/packet.js";
+import { PacketDecoder } from "../src/decode/wire/decoder.js";
+import { L4_NONE, L4_TCP, L4_UDP, type DecodedPacket } from "../src/decode/wire/packet.js";
 import { Reassembler, type FragmentFailure, type ReassemblyListener } from "../src/decode/reassembly.js";
 import { Engine } from "../src/run/packet-loop.js";
-import type { Flow } from "../src/decode/flow.js";
+import type { Flow } from "../src/decode/flow/record.js";
 import {
   MemorySource,
   cookedVlanFrame,
@@ -432,6 +432,18 @@ function newReassembler(maxPending = 64, l = new CountingListener()): Reassemble
   return new Reassembler(l, { timeoutSec: 30, maxPending, maxBytes: 1 << 22, maxFragments: 64 });
 }
 
+/** The decoder with the reassembly stage after its IP layer, as the packet loop runs them. */
+function withReassembly(r: Reassembler): { decode(rec: PacketRecord): DecodedPacket } {
+  const decoder = new PacketDecoder();
+  return {
+    decode(rec) {
+      const p = decoder.decode(rec);
+      const whole = p.isFragment ? r.add(p, rec.frame, rec.time) : null;
+      return whole === null ? p : decoder.decodeReassembled(p, whole, r.completed!);
+    },
+  };
+}
+
 /** What any packet decoded from `r` must satisfy, whatever the input. */
 function checkDecoded(p: DecodedPacket, r: PacketRecord): void {
   expect(p.payloadCaptured).toBeGreaterThanOrEqual(0);
@@ -474,7 +486,7 @@ describe("PacketDecoder on arbitrary input", () => {
         fc.uint8Array({ maxLength: 200 }),
         fc.integer({ min: -10, max: 100 }),
         (lt, bytes, extra) => {
-          const d = new PacketDecoder(newReassembler());
+          const d = withReassembly(newReassembler());
           const r = record(bytes, lt, Math.max(0, bytes.length + extra));
           checkDecoded(d.decode(r), r);
         },
@@ -488,7 +500,7 @@ describe("PacketDecoder on arbitrary input", () => {
       fc.property(arbMangled, ({ s, frame, flips, cut, origExtra }) => {
         const b = frame.slice(0, cut);
         for (const [at, v] of flips) if (at < b.length) b[at] = v;
-        const d = new PacketDecoder(newReassembler());
+        const d = withReassembly(newReassembler());
         const r = record(b, s.linkType, Math.max(0, frame.length + origExtra));
         checkDecoded(d.decode(r), r);
       }),
@@ -500,13 +512,13 @@ describe("PacketDecoder on arbitrary input", () => {
     // Framers hand the decoder spans of their read chunk (PacketRecord.setSpan): no
     // decoder may read outside the span, and nothing found may depend on where it sits.
     // Every field is compared, offsets counted from the packet's start.
-    const OFFSETS = new Set(["l3Offset", "l4Offset", "payloadOffset", "fragDataOffset"]);
+    const OFFSETS = new Set(["l3Offset", "l4Offset", "payloadOffset", "fragDataOffset", "fragDataEnd"]);
     const view = (p: DecodedPacket) => {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(p)) {
         if (k === "bytes" || k === "base" || k === "datagram") continue;
         // A reassembled packet's transport offsets count in the datagram (base 0).
-        const inRecord = !p.reassembled || k === "l3Offset" || k === "fragDataOffset";
+        const inRecord = !p.reassembled || k === "l3Offset" || k === "fragDataOffset" || k === "fragDataEnd";
         out[k] = OFFSETS.has(k) && (v as number) >= 0 && inRecord ? (v as number) - p.base : v;
       }
       out.issues = p.issues.map((i) => `${i.layer} ${i.code} @${i.offset} ${i.required}/${i.available}`);
@@ -525,7 +537,7 @@ describe("PacketDecoder on arbitrary input", () => {
           const b = frame.slice(0, cut);
           for (const [at, v] of flips) if (at < b.length) b[at] = v;
           const origLen = Math.max(0, frame.length + origExtra);
-          const alone = view(new PacketDecoder(newReassembler()).decode(record(b, s.linkType, origLen, 1, 1000, true)));
+          const alone = view(withReassembly(newReassembler()).decode(record(b, s.linkType, origLen, 1, 1000, true)));
           // The same bytes with unrelated bytes before and after them in one buffer.
           const chunk = new Uint8Array(before.length + b.length + after.length);
           chunk.set(before, 0);
@@ -534,7 +546,7 @@ describe("PacketDecoder on arbitrary input", () => {
           const r = record(b, s.linkType, origLen, 1, 1000, true);
           r.setSpan(chunk, before.length, before.length + b.length);
           expect(r.bytes).toEqual(b);
-          expect(view(new PacketDecoder(newReassembler()).decode(r))).toEqual(alone);
+          expect(view(withReassembly(newReassembler()).decode(r))).toEqual(alone);
         },
       ),
       { numRuns: 1000 },
@@ -547,9 +559,9 @@ describe("PacketDecoder on arbitrary input", () => {
         const whole = frame.slice();
         for (const [at, v] of flips) whole[at] = v;
         // Same record length on the wire: the prefix is the whole packet cut by a snap length.
-        const w = new PacketDecoder(null).decode(record(whole, s.linkType, whole.length));
+        const w = new PacketDecoder().decode(record(whole, s.linkType, whole.length));
         const snap = { l4: w.l4, ip: w.ipVersion, sp: w.srcPort, dp: w.dstPort, proto: w.ipProto };
-        const p = new PacketDecoder(null).decode(record(whole.subarray(0, cut), s.linkType, whole.length));
+        const p = new PacketDecoder().decode(record(whole.subarray(0, cut), s.linkType, whole.length));
         if (p.ipVersion !== 0) expect(snap.ip).toBe(p.ipVersion);
         if (p.l4 !== L4_NONE) {
           expect(snap.l4).toBe(p.l4);
@@ -589,10 +601,10 @@ describe("PacketDecoder on arbitrary input", () => {
       0,
       ...new Array<number>(76).fill(0),
     ]);
-    const whole = new PacketDecoder(null).decode(record(frame, 101));
+    const whole = new PacketDecoder().decode(record(frame, 101));
     expect([whole.ipVersion, whole.ipProto]).toEqual([6, 4]);
     // Before: the decoder dropped the outer header for the bad inner one, and a prefix decoded more than the whole.
-    expect(new PacketDecoder(null).decode(record(frame.subarray(0, 40), 101, frame.length)).ipVersion).toBe(6);
+    expect(new PacketDecoder().decode(record(frame.subarray(0, 40), 101, frame.length)).ipVersion).toBe(6);
   });
 });
 
@@ -603,7 +615,7 @@ describe("build → decode round trip", () => {
     fc.assert(
       fc.property(arbPacketSpec, (s) => {
         const frame = framePacket(s);
-        const p = new PacketDecoder(null).decode(record(frame, s.linkType));
+        const p = new PacketDecoder().decode(record(frame, s.linkType));
         expect(p.issues.map((i) => i.text)).toEqual([]);
         expect(p.l3Offset - p.base).toBe(l3Offset(s));
         expect(p.vlan).toBe(expectedVlan(s));
@@ -663,7 +675,7 @@ describe("VLAN tags after a Linux cooked header", () => {
         fc.array(fc.integer({ min: 1, max: 4095 }), { minLength: 1, maxLength: 2 }),
         (s, lt, vlans) => {
           const frame = cookedVlanFrame(lt, ipPacket(s), vlans);
-          const p = new PacketDecoder(null).decode(record(frame, lt));
+          const p = new PacketDecoder().decode(record(frame, lt));
           expect(p.ipVersion).toBe(s.v6 ? 6 : 4);
           expect(p.l3Offset - p.base).toBe((lt === 113 ? 16 : 20) + 4 * vlans.length);
           expect(p.vlan).toBe((vlans[0] ?? 0) | ((vlans[1] ?? 0) << 12));
@@ -692,7 +704,7 @@ describe("lengths on the wire", () => {
         frame[field] = v >>> 8;
         frame[field + 1] = v & 255;
         const r = record(frame, s.linkType, frame.length);
-        const p = new PacketDecoder(null).decode(r);
+        const p = new PacketDecoder().decode(r);
         checkDecoded(p, r);
         if (p.payloadOffset >= 0) expect(p.payloadOffset - p.base + p.payloadLen).toBeLessThanOrEqual(frame.length);
       }),
@@ -762,7 +774,7 @@ describe("IP fragment reassembly", () => {
           .sort((a, b) => a.k - b.k)
           .map((e) => e.x);
         const l = new CountingListener();
-        const d = new PacketDecoder(newReassembler(64, l));
+        const d = withReassembly(newReassembler(64, l));
         let completions = 0;
         sent.forEach((ip, i) => {
           const r = record(linkFrame(f.linkType, ip), f.linkType, undefined, i + 1, 1000 + i * 0.001);
@@ -806,6 +818,17 @@ describe("IP fragment reassembly", () => {
     )[0]!;
   }
 
+  it("the decoder alone stops a fragment at its IP layer: reassembly is the packet loop's next stage", () => {
+    for (const v6 of [false, true]) {
+      const frame = ethernet(v6 ? ETH_IPV6 : ETH_IPV4, firstFragment(7, v6));
+      const p = new PacketDecoder().decode(record(frame, 1));
+      expect([p.isFragment, p.reassembled, p.l4, p.srcPort]).toEqual([true, false, L4_NONE, -1]);
+      // The fragment's data, which the reassembler copies: 72 bytes of the datagram.
+      expect(p.fragDataEnd - p.fragDataOffset).toBe(72);
+      expect(p.fragDataEnd).toBe(p.l3Offset + p.ipTotalLen);
+    }
+  });
+
   it("a flood of unrelated incomplete fragments never leaves more than maxPending datagrams pending", () => {
     fc.assert(
       fc.property(
@@ -815,7 +838,7 @@ describe("IP fragment reassembly", () => {
         (maxPending, n, v6) => {
           const l = new CountingListener();
           const r = newReassembler(maxPending, l);
-          const d = new PacketDecoder(r);
+          const d = withReassembly(r);
           for (let i = 0; i < n; i++) {
             d.decode(record(ethernet(v6 ? ETH_IPV6 : ETH_IPV4, firstFragment(i, v6)), 1, undefined, i + 1, 1000));
             expect(r.pendingCount).toBeLessThanOrEqual(maxPending);
@@ -838,7 +861,7 @@ describe("IP fragment reassembly", () => {
         fc.integer({ min: 0, max: 40 }),
         (maxPending, n, v6, lose) => {
           const r = newReassembler(maxPending);
-          const d = new PacketDecoder(r);
+          const d = withReassembly(r);
           for (let i = 0; i < n; i++) {
             const frame = ethernet(v6 ? ETH_IPV6 : ETH_IPV4, firstFragment(i, v6));
             d.decode(record(frame.subarray(0, frame.length - 1 - lose), 1, frame.length, i + 1, 1000));

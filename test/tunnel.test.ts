@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PacketDecoder } from "../src/decode/decoder.js";
+import { PacketDecoder } from "../src/decode/wire/decoder.js";
 import { PacketRecord } from "../src/capture/record.js";
-import { L4_TCP, L4_UDP } from "../src/decode/packet.js";
+import { L4_TCP, L4_UDP } from "../src/decode/wire/packet.js";
 import { concat, ethernet, ipv4, ipv6, tcp, udp } from "./helpers/build.js";
 
 const inner4 = ipv4({
@@ -55,7 +55,7 @@ function decode(frame: Uint8Array) {
   rec.bytes = frame;
   rec.capLen = frame.length;
   rec.origLen = frame.length;
-  return new PacketDecoder(null).decode(rec);
+  return new PacketDecoder().decode(rec);
 }
 
 const cases: [string, Uint8Array, number][] = [

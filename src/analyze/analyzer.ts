@@ -1,13 +1,14 @@
 /**
  * The analyzer contract. An analyzer is one module in `analyzers/` that default-exports
  * a descriptor: its kind id, catalogue text, and only the hooks it needs. Hooks receive
- * the analyzer's per-flow state (created with the flow, kept in `flow.slots`), the flow,
+ * the analyzer's per-flow state (created with the flow, kept by the engine on the flow), the flow,
  * and a `FindingSink` to report to. Analyzers never parse bytes: they read the decoded
  * packet and the tracker's per-segment facts.
  */
 import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
-import type { Flow, TcpSegment } from "../decode/flow.js";
-import type { DecodedPacket } from "../decode/packet.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
+import type { DecodedPacket } from "../decode/wire/packet.js";
 import type { Finding, Severity } from "./finding.js";
 import type { SideHistory } from "./lib/side-history.js";
 

@@ -7,8 +7,10 @@
  * they report goes to its Sink (sink.ts).
  */
 import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
-import type { Flow, FlowEndReason, FlowListener, TcpSegment } from "../decode/flow.js";
-import { L4_TCP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
+import type { FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
+import { L4_TCP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/wire/packet.js";
 import {
   WAKE_NEW_INCARNATION,
   WAKE_ZERO_WINDOW,
@@ -20,6 +22,9 @@ import {
 import { SideHistory } from "./lib/side-history.js";
 import type { ClockJump } from "./clock.js";
 import { Sink, type FlowServices, type SinkOptions } from "./sink.js";
+
+/** What the host attaches to each flow: its analyzers' states, by analyzer number (no map lookup per packet). */
+export type Slots = unknown[];
 
 /** Whether an analyzer has anything to do with flows of this protocol. */
 function isRelevant(a: AnalyzerDescriptor<any>, proto: number): boolean {
@@ -82,7 +87,7 @@ function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
 
 export interface HostOptions extends SinkOptions {
   /** Called when a flow has ended, after its analyzers' onFlowEnd. */
-  onFlowEnd?: (flow: Flow, why: FlowEndReason) => void;
+  onFlowEnd?: (flow: Flow<Slots>, why: FlowEndReason) => void;
   /** Keep the flows analyzers watch (FindingSink.watch) for forEachOngoing: a live capture. */
   watchOngoing?: boolean;
   /**
@@ -92,16 +97,16 @@ export interface HostOptions extends SinkOptions {
   retireAfterSec: number;
 }
 
-export class AnalyzerHost implements FlowListener, FlowServices {
+export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
   private readonly udpHooks: UdpHook[] = [];
   private readonly dispatchTcp: TcpDispatch;
   private readonly udpSlots: number[] = [];
-  /** Where TCP flows keep the shared SideHistory in flow.slots (after the analyzers'); -1: no analyzer reads it. */
+  /** Where TCP flows keep the shared SideHistory in their attachment (after the analyzers'); -1: no analyzer reads it. */
   private readonly historySlot: number;
   private readonly onFlowEnd: HostOptions["onFlowEnd"];
   private readonly retireAfterSec: number;
   /** Open flows an analyzer may report an ongoing condition on (FindingSink.watch); null unless `watchOngoing`. */
-  private readonly watched: Set<Flow> | null;
+  private readonly watched: Set<Flow<Slots>> | null;
   readonly sink: Sink;
 
   /** `jumps`: the capture's clock jumps (AnalysisClock.jumps), for the sink's real times. */
@@ -126,32 +131,32 @@ export class AnalyzerHost implements FlowListener, FlowServices {
   }
 
   /** A TCP segment of a flow still analysed: wakes the analyzers it concerns, calls them, then notes it in the side history. */
-  tcpSegment(flow: Flow, seg: TcpSegment, p: DecodedPacket): void {
+  tcpSegment(flow: Flow<Slots>, seg: TcpSegment, p: DecodedPacket): void {
     const events =
       (seg.flags & 0xff) |
       (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
       (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
-    this.dispatchTcp(flow.slots, flow, seg, p, this.sink, events);
+    this.dispatchTcp(flow.attachment, flow, seg, p, this.sink, events);
     // After the analyzers, and not for resets: at a reset the history tells what came before it.
     if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)
-      (flow.slots[this.historySlot] as SideHistory).note(flow, seg);
+      (flow.attachment[this.historySlot] as SideHistory).note(flow, seg);
   }
 
   /** A UDP datagram of a flow still analysed. */
-  udpDatagram(flow: Flow, dir: number, frame: number, time: number, p: DecodedPacket): void {
+  udpDatagram(flow: Flow<Slots>, dir: number, frame: number, time: number, p: DecodedPacket): void {
     const hooks = this.udpHooks,
       slots = this.udpSlots;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.slots[slots[i]!], flow, dir, frame, time, p, this.sink);
+    for (let i = 0; i < hooks.length; i++) hooks[i]!(flow.attachment[slots[i]!], flow, dir, frame, time, p, this.sink);
   }
 
   /** `p` completed fragmented datagram `d` of `flow` (already given to tcpSegment or udpDatagram). */
-  datagramComplete(flow: Flow, dir: number, d: FragmentedDatagram, p: DecodedPacket): void {
+  datagramComplete(flow: Flow<Slots>, dir: number, d: FragmentedDatagram, p: DecodedPacket): void {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) as[i]!.onDatagramComplete?.(this.stateOf(flow, i), flow, dir, d, p, this.sink);
   }
 
   /** Datagram `d` will never complete; `flow` is its flow (still analysed) when its first fragment named one. */
-  datagramFailed(flow: Flow | null, d: FragmentedDatagram, reason: FragmentFailure): void {
+  datagramFailed(flow: Flow<Slots> | null, d: FragmentedDatagram, reason: FragmentFailure): void {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++)
       as[i]!.onDatagramFailed?.(flow === null ? null : this.stateOf(flow, i), flow, d, reason, this.sink);
@@ -161,7 +166,7 @@ export class AnalyzerHost implements FlowListener, FlowServices {
    * An ICMP error quoting a packet of `flow` (still analysed) sent in direction
    * `quotedDir`; `flow` null when the quote is too short (or not TCP/UDP) to name one.
    */
-  icmpError(flow: Flow | null, quotedDir: number, frame: number, time: number, p: DecodedPacket): void {
+  icmpError(flow: Flow<Slots> | null, quotedDir: number, frame: number, time: number, p: DecodedPacket): void {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++)
       as[i]!.onIcmpError?.(flow === null ? null : this.stateOf(flow, i), flow, quotedDir, frame, time, p, this.sink);
@@ -176,19 +181,19 @@ export class AnalyzerHost implements FlowListener, FlowServices {
    */
   forEachOngoing(
     now: number,
-    each: (kind: AnalyzerDescriptor<unknown>, flow: Flow, dir: number, c: OngoingCondition) => void,
+    each: (kind: AnalyzerDescriptor<unknown>, flow: Flow<Slots>, dir: number, c: OngoingCondition) => void,
   ): void {
     if (this.watched === null) return;
     const as = this.analyzers;
     const withHook: number[] = [];
     for (let i = 0; i < as.length; i++) if (as[i]!.ongoing !== undefined) withHook.push(i);
     for (const flow of this.watched) {
-      if (flow.retired || flow.endedFrame !== 0 || flow.slots.length === 0) {
+      if (flow.retired || flow.endedFrame !== 0 || flow.attachment.length === 0) {
         this.watched.delete(flow);
         continue;
       }
       for (const i of withHook) {
-        const st = flow.slots[i];
+        const st = flow.attachment[i];
         // Asleep, or no state because the analyzer has nothing to do with this flow.
         if (st === ASLEEP || (st === null && as[i]!.createState !== undefined)) continue;
         for (let dir = 0; dir < 2; dir++) {
@@ -200,7 +205,8 @@ export class AnalyzerHost implements FlowListener, FlowServices {
   }
 
   // --- FlowListener
-  flowStarted(flow: Flow): void {
+  flowStarted(flow: Flow<Slots>): void {
+    flow.attachment = [];
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
@@ -208,57 +214,65 @@ export class AnalyzerHost implements FlowListener, FlowServices {
       // one comes (stateOf): most flows never see one, and a flood of flows is all state.
       const tcp = flow.proto === L4_TCP;
       const perPacket = tcp ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
-      if (tcp && perPacket && a.wakeOn !== undefined) flow.slots.push(ASLEEP);
-      else flow.slots.push(perPacket && a.createState ? a.createState(flow) : null);
+      if (tcp && perPacket && a.wakeOn !== undefined) flow.attachment.push(ASLEEP);
+      else flow.attachment.push(perPacket && a.createState ? a.createState(flow) : null);
     }
-    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.slots.push(new SideHistory());
+    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.attachment.push(new SideHistory());
   }
 
   /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */
-  private stateOf(flow: Flow, i: number): unknown {
-    if (flow.slots.length === 0) return null;
-    let st = flow.slots[i];
+  private stateOf(flow: Flow<Slots>, i: number): unknown {
+    if (flow.attachment.length === 0) return null;
+    let st = flow.attachment[i];
     const a = this.analyzers[i]!;
     if (st === ASLEEP) return null; // rare-event hooks don't wake a sleeping analyzer
     if (st === null && a.createState !== undefined && isRelevant(a, flow.proto))
-      st = flow.slots[i] = a.createState(flow);
+      st = flow.attachment[i] = a.createState(flow);
     return st;
   }
 
-  flowRetired(flow: Flow): void {
+  /**
+   * A closed flow may retire unless it is a connection attempt that never got a SYN-ACK:
+   * the client's RST there may be undone by its next SYN (the tracker re-opens the flow),
+   * and connect-timeout measures such an attempt to the end of the capture.
+   */
+  mayRetire(flow: Flow<Slots>): boolean {
+    return !(flow.ep[DIR_CLIENT].synSeen && !flow.ep[DIR_SERVER].synSeen);
+  }
+
+  flowRetired(flow: Flow<Slots>): void {
     // What the analyzers conclude must not depend on when the sweep ran (nor, with --jobs,
     // on which packets a worker saw): they conclude at the moment the flow became
     // retirable, its last packet's frame and that packet's time plus the quiet it needed.
     this.concludeAnalyzers(flow, this.sink.at(flow.lastFrame, flow.lastTime + this.retireAfterSec));
   }
 
-  flowEnded(flow: Flow, why: FlowEndReason = "capture-end"): void {
+  flowEnded(flow: Flow<Slots>, why: FlowEndReason = "capture-end"): void {
     this.watched?.delete(flow);
     if (!flow.retired) this.concludeAnalyzers(flow, this.sink);
-    flow.retired = true;
     this.onFlowEnd?.(flow, why);
   }
 
   /** Runs the analyzers' onFlowEnd, then frees their state. */
-  private concludeAnalyzers(flow: Flow, out: FindingSink): void {
+  private concludeAnalyzers(flow: Flow<Slots>, out: FindingSink): void {
     const as = this.analyzers;
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
-      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || flow.slots[i] === ASLEEP) continue;
-      if (flow.slots[i] !== null || a.createState === undefined) a.onFlowEnd(flow.slots[i], flow, out);
+      if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || flow.attachment[i] === ASLEEP) continue;
+      if (flow.attachment[i] !== null || a.createState === undefined) a.onFlowEnd(flow.attachment[i], flow, out);
     }
     // The flow stays in the report, but its analyzers are done: free their state, so
     // memory follows the flows still open rather than every flow ever seen.
-    flow.slots.length = 0;
+    flow.attachment.length = 0;
   }
 
   // --- FlowServices (FindingSink's per-flow part)
-  watch(flow: Flow): void {
+  watch(flow: Flow<Slots>): void {
     this.watched?.add(flow);
   }
 
-  sideHistory(flow: Flow): SideHistory {
-    const h = flow.slots[this.historySlot];
+  sideHistory(flow: Flow<Slots>): SideHistory {
+    const h = flow.attachment[this.historySlot];
     if (!(h instanceof SideHistory))
       throw new Error(
         `no SideHistory on flow ${flow.id}: only for analyzers that set usesSideHistory, on TCP flows still analysed`,

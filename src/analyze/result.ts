@@ -4,8 +4,9 @@
  * `--jobs` workers (run/parallel/merge.ts) have this one shape, so it crosses threads;
  * the report layer only reads it (report/model.ts).
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow, type FlowTable } from "../decode/flow.js";
-import { L4_TCP } from "../decode/packet.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
+import { type FlowTable } from "../decode/flow/table.js";
+import { L4_TCP } from "../decode/wire/packet.js";
 import type { Reassembler } from "../decode/reassembly.js";
 import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
 import type { Finding } from "./finding.js";

@@ -7,8 +7,8 @@
  * moment. The per-flow services (side history, watched flows) live with the analyzer
  * host, which owns the flows' slots (host.ts).
  */
-import type { Flow } from "../decode/flow.js";
-import { DIR_CLIENT } from "../decode/flow.js";
+import type { Flow } from "../decode/flow/record.js";
+import { DIR_CLIENT } from "../decode/flow/record.js";
 import type { AnalyzerDescriptor, AnalyzerOptions, FindingInput, FindingSink } from "./analyzer.js";
 import { rawTime, type ClockJump } from "./clock.js";
 import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";

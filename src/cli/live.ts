@@ -38,10 +38,10 @@ import {
 } from "../run/live-session.js";
 import type { Finding } from "../analyze/finding.js";
 import type { EngineOptions } from "../run/packet-loop.js";
-import type { FlowEndReason } from "../decode/flow.js";
-import { linkTypeName } from "../decode/link.js";
 import type { FlowReport } from "../analyze/result.js";
 import type { FlowFilter, Report } from "../report/model.js";
+import type { FlowEndReason } from "../decode/flow/lifecycle.js";
+import { linkTypeName } from "../capture/link.js";
 import { compressFrames, indentWrap, renderText } from "../report/text.js";
 import { styleFor, type Style } from "../report/style.js";
 

@@ -11,7 +11,7 @@
  * fragments per datagram. Hitting a bound evicts the oldest datagram, and that is
  * reported like a timeout (the receiver's kernel would have dropped it too).
  */
-import type { DecodedPacket } from "./packet.js";
+import type { DecodedPacket } from "./wire/packet.js";
 
 /** Linux's ipfrag_time: a datagram not complete 30 s after its first fragment is dropped. */
 export const DEFAULT_FRAGMENT_TIMEOUT_SEC = 30;
@@ -86,7 +86,7 @@ export class Reassembler {
   private readonly pending = new Map<string, FragmentedDatagram>();
   private bufferedBytes = 0;
   evictions = 0;
-  /** The datagram the last `add` completed; the decoder puts it on the packet. */
+  /** The datagram the last `add` completed (PacketDecoder.decodeReassembled puts it on the packet), else null. */
   completed: FragmentedDatagram | null = null;
   constructor(
     readonly listener: ReassemblyListener,
@@ -96,9 +96,11 @@ export class Reassembler {
   /**
    * Adds the fragment in `p` (IP fields decoded, `p.isFragment` set). Returns the
    * reassembled bytes (the IP payload of the whole datagram) when this fragment
-   * completed it, else null.
+   * completed it, with the datagram in `completed`; else null. `time`: the record's
+   * time as the analysis sees it (analyze/clock.ts); timeouts go by it.
    */
-  add(p: DecodedPacket, ipEnd: number, frame: number, time: number): Uint8Array | null {
+  add(p: DecodedPacket, frame: number, time: number): Uint8Array | null {
+    this.completed = null;
     this.expire(time);
     const key = fragmentKey(p);
     let d = this.pending.get(key);
@@ -118,7 +120,7 @@ export class Reassembler {
     d.frames.push(frame);
     d.fragmentSizes.push(p.ipTotalLen);
     const off = p.fragOffsetBytes;
-    const data = p.bytes.subarray(p.fragDataOffset, ipEnd);
+    const data = p.bytes.subarray(p.fragDataOffset, p.fragDataEnd);
     // Ports and protocol come from the first fragment, for tying a lost datagram to its flow.
     if (off === 0) {
       d.proto = p.ipProto;

@@ -3,9 +3,10 @@
  * per line. Sequence and acknowledgement numbers are relative, as Wireshark shows them.
  */
 import type { PacketRecord } from "../capture/record.js";
-import { endpointToString } from "../decode/address.js";
-import type { Flow, TcpSegment } from "../decode/flow.js";
-import { linkTypeName } from "../decode/link.js";
+import { endpointToString } from "../decode/wire/address.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
+import { linkTypeName } from "../capture/link.js";
 import {
   L4_ICMP,
   L4_ICMPV6,
@@ -20,7 +21,7 @@ import {
   TH_SYN,
   TH_URG,
   type DecodedPacket,
-} from "../decode/packet.js";
+} from "../decode/wire/packet.js";
 
 export interface PacketLine {
   frame: number;

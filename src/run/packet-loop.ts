@@ -1,6 +1,6 @@
 /**
  * The packet loop of one capture, data flowing one way:
- * PacketRecord → PacketDecoder (+ Reassembler) → FlowTable → AnalyzerHost → Sink.
+ * PacketRecord → PacketDecoder → (fragments: Reassembler) → FlowTable → AnalyzerHost → Sink.
  *
  * The engine owns the per-capture state (clock, decoder, flow table, statistics) and
  * takes each record to its flow; the analyzer host (analyze/host.ts) runs the analyzers
@@ -10,10 +10,13 @@
  * outcome (analyze/result.ts) from it.
  */
 import type { PacketRecord } from "../capture/record.js";
-import { PacketDecoder } from "../decode/decoder.js";
-import { FlowTable, type ExpireOptions, type Flow, type TcpSegment, DEFAULT_MAX_FLOWS } from "../decode/flow.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/packet.js";
-import { isIcmpError } from "../decode/transport.js";
+import { PacketDecoder } from "../decode/wire/decoder.js";
+import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
+import { type ExpireOptions } from "../decode/flow/lifecycle.js";
+import { type Flow } from "../decode/flow/record.js";
+import { type TcpSegment } from "../decode/flow/tcp-tracker.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/wire/packet.js";
+import { isIcmpError } from "../decode/wire/transport.js";
 import {
   DEFAULT_FRAGMENT_TIMEOUT_SEC,
   DEFAULT_MAX_FRAGMENT_BYTES,
@@ -32,7 +35,7 @@ import {
 } from "../analyze/analyzer.js";
 import { compareFindings, type Finding } from "../analyze/finding.js";
 import { AnalysisClock } from "../analyze/clock.js";
-import { AnalyzerHost, type HostOptions } from "../analyze/host.js";
+import { AnalyzerHost, type HostOptions, type Slots } from "../analyze/host.js";
 import { DecodeStats } from "../analyze/result.js";
 import { ANALYZERS } from "../analyze/registry.js";
 import type { Sink } from "../analyze/sink.js";
@@ -71,7 +74,7 @@ export const RETIRE_CLOSED_AFTER_SEC = 15;
 export class Engine implements ReassemblyListener {
   readonly options: AnalyzerOptions;
   readonly analyzers: AnalyzerDescriptor<any>[];
-  readonly flows: FlowTable;
+  readonly flows: FlowTable<Slots>;
   readonly reassembler: Reassembler;
   readonly decoder: PacketDecoder;
   readonly stats = new DecodeStats();
@@ -98,7 +101,7 @@ export class Engine implements ReassemblyListener {
       maxBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
       maxFragments: opts.maxFragmentsPerDatagram ?? DEFAULT_MAX_FRAGMENTS_PER_DATAGRAM,
     });
-    this.decoder = new PacketDecoder(this.reassembler);
+    this.decoder = new PacketDecoder();
   }
 
   /** Sorted by compareFindings once the capture is finished. */
@@ -142,7 +145,12 @@ export class Engine implements ReassemblyListener {
     }
     if (time > st.lastTime) st.lastTime = time;
     this.flows.advanceClock(this.clock.confirmedTime);
-    const p = this.decoder.decode(rec, time);
+    const p = this.decoder.decode(rec);
+    if (p.isFragment) {
+      // Reassembly, between the IP layer and the transport: a completed datagram is decoded whole.
+      const whole = this.reassembler.add(p, frame, time);
+      if (whole !== null) this.decoder.decodeReassembled(p, whole, this.reassembler.completed!);
+    }
     if (p.issues.length > 0) this.noteIssues(p, frame);
     if (p.truncated) st.truncatedPackets++;
     if (p.ipVersion === 0) {
@@ -231,7 +239,7 @@ export class Engine implements ReassemblyListener {
 
   // --- ReassemblyListener
   datagramFailed(d: FragmentedDatagram, reason: FragmentFailure): void {
-    let flow: Flow | null = null;
+    let flow: Flow<Slots> | null = null;
     if (d.srcPort >= 0 && (d.proto === L4_TCP || d.proto === L4_UDP)) {
       flow = this.flows.find(d.vlan, d.proto, d.ipVersion, d.src, d.srcPort, d.dst, d.dstPort);
       if (flow?.retired) return; // its analysis is over

@@ -19,8 +19,9 @@
  *   fit in three quarters of it.
  */
 import type { PacketRecord } from "../capture/record.js";
-import type { Flow, TcpSegment } from "../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../decode/packet.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN, type DecodedPacket } from "../decode/wire/packet.js";
 import {
   FLOW_COLLECT_CAP,
   META_ACK,

@@ -1,6 +1,6 @@
 /** Synthetic packets for the streaming analysis (LiveSession) without a capture. */
 import { PacketRecord } from "../../src/capture/record.js";
-import { TH_ACK, TH_FIN, TH_PSH, TH_SYN } from "../../src/decode/packet.js";
+import { TH_ACK, TH_FIN, TH_PSH, TH_SYN } from "../../src/decode/wire/packet.js";
 import { ETH_IPV4, ethernet, ipv4, tcp, udp } from "./build.js";
 
 const CLIENT = 0x0a000001,

@@ -15,11 +15,11 @@
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow.js";
-import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../lib/measure.js";
 import { rebootEvidence } from "../lib/reboot-evidence.js";
 import type { SideMark } from "../lib/side-history.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 
 /**
  * How long the peer must have been silent while the resetting side re-sent data or probes

@@ -11,9 +11,9 @@
  * not stuck) until its own FIN, a reset, or the end of the capture.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_FIN, TH_RST } from "../../decode/packet.js";
 import { captureNow, ms, roleOf, sec } from "../lib/measure.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_FIN, TH_RST } from "../../decode/wire/packet.js";
 
 /**
  * Shortest CLOSE-WAIT reported. A program that handles EOF closes within one turn of its

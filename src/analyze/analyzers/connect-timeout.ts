@@ -22,10 +22,11 @@
  * the first SYN is named in the summary.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER, seqDiff } from "../../decode/flow.js";
-import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
+import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 class State {
   retries: SynRetries | null = null;

@@ -4,9 +4,9 @@
  * CLOSED port draws a reset).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow.js";
-import { TH_RST } from "../../decode/packet.js";
 import { ms } from "../lib/measure.js";
+import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 
 const analyzer = defineAnalyzer<null>({
   id: "connection-refused",

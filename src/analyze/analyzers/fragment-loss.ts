@@ -9,10 +9,10 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
-import { endpointToString } from "../../decode/address.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
+import { endpointToString } from "../../decode/wire/address.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
   timeout: "fragments missing when the reassembly timeout expired",

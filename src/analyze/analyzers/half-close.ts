@@ -7,9 +7,9 @@
  * Informational: a correct use of TCP, reported so the FIN is not mistaken for a close.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../lib/measure.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_FIN, TH_RST } from "../../decode/wire/packet.js";
 
 class State {
   /** Direction of the first FIN (the half-closing side), -1 before any FIN. */

@@ -11,11 +11,12 @@
  * reports them (connect-timeout leaves flows with ICMP errors to this one).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow.js";
-import { L4_TCP } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning } from "../lib/icmp-meaning.js";
-import { endpointToString } from "../../decode/address.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
+import { L4_ICMPV6, L4_TCP } from "../../decode/wire/packet.js";
+import type { DecodedPacket } from "../../decode/wire/packet.js";
+import { endpointToString } from "../../decode/wire/address.js";
 
 class State {
   frames: readonly number[] = NO_FRAMES;

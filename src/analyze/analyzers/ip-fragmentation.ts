@@ -6,8 +6,8 @@
  * tshark's ip.fragment verdicts do.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT } from "../../decode/flow.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
+import { DIR_CLIENT } from "../../decode/flow/record.js";
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
 export const SAFE_UDP_PAYLOAD = 548;

@@ -19,10 +19,10 @@
  *   activity, or as the very first segment seen of a flow (no idle time to measure).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_RST } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../lib/measure.js";
 import { isKeepAliveProbe } from "../lib/probes.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 
 /**
  * Unanswered probes still outstanding when the capture ends that count as a dead peer:

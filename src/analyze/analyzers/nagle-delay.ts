@@ -24,9 +24,10 @@
  * a sender limited by the window (S would not have fitted before P). No Wireshark equivalent.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * An ACK that comes this long after the data counts as delayed: half the shortest common

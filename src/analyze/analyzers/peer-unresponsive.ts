@@ -15,9 +15,10 @@
  * tagged here are the original transmission, every re-send and the sender's RST.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * Re-sends of the same data without an answer before we call the peer unresponsive:

@@ -11,8 +11,8 @@
  * abortive-close, so one test decides which of the two kinds a reset belongs to.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow.js";
-import { TH_RST } from "../../decode/packet.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { rebootEvidence } from "../lib/reboot-evidence.js";
 

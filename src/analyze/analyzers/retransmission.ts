@@ -50,9 +50,10 @@
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /** tshark's window for a fast retransmission after the receiver's last (duplicate) ACK. */
 const FAST_RETRANSMIT_WINDOW_SEC = 0.02;

@@ -5,9 +5,9 @@
  * next write gets EPIPE and SIGPIPE.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_RST, TH_FIN } from "../../decode/packet.js";
 import { roleOf } from "../lib/measure.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_RST, TH_FIN } from "../../decode/wire/packet.js";
 import type { FindingSink } from "../analyzer.js";
 
 /** Data frames kept as evidence per direction. */

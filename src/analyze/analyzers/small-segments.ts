@@ -19,9 +19,9 @@
  * No Wireshark equivalent.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * A payload this small is dominated by its headers: IPv4 + TCP with timestamps is 52

@@ -23,10 +23,11 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
-import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, sec } from "../lib/measure.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 function listenerKey(flow: Flow): string {
   return `${flow.vlan} ${flow.endpointName("server")}`;

@@ -19,10 +19,11 @@
  * the RST and the re-sent SYN (the RST is this kind's, not abortive-close's).
  */
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
-import { DIR_CLIENT, DIR_SERVER, seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_ACK, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 type Previous = "time-wait" | "reset" | "never-established" | "unfinished";
 

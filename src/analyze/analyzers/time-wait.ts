@@ -14,9 +14,9 @@
  * shared with time-wait-reuse, which needs the same answer for the connection a new SYN
  * replaces.
  */
-import { TH_FIN } from "../../decode/packet.js";
+import { TH_FIN } from "../../decode/wire/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { DIR_CLIENT, type Flow } from "../../decode/flow.js";
+import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { ms, roleOf } from "../lib/measure.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 

@@ -11,9 +11,9 @@
  * cannot show whether the program called connect(). icmp-unreachable reports them too.
  */
 import { defineAnalyzer } from "../analyzer.js";
-import type { DecodedPacket } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import { icmpMeaning } from "../lib/icmp-meaning.js";
+import type { DecodedPacket } from "../../decode/wire/packet.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;

@@ -16,9 +16,9 @@
  * the flag so the byte arrives inline. RFC 6093 asks new applications not to use it.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_SYN, TH_URG } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_SYN, TH_URG } from "../../decode/wire/packet.js";
 
 class Sender {
   segments = 0;

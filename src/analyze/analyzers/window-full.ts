@@ -15,9 +15,10 @@
  * when the flow ended (the transfer stalled there).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { seqDiff, type Flow } from "../../decode/flow.js";
-import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /** Fewer window-full events than this is the slow-start burst of a healthy transfer. */
 export const WINDOW_FULL_MIN_EVENTS = 5;

@@ -23,10 +23,10 @@
  *   (tshark flags it as `window_update`, not as a zero window).
  */
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
-import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import { isZeroWindowProbe } from "../lib/probes.js";
+import type { Flow } from "../../decode/flow/record.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * A zero window shorter than this is a reader lagging momentarily: scheduling delays and

@@ -3,7 +3,7 @@
  * it and the errno Linux gives (its icmp_err_convert and icmpv6_err_convert tables).
  * icmp-unreachable reports the errors; udp-fixed-retry names them in its retry runs.
  */
-import { L4_ICMPV6, type DecodedPacket } from "../../decode/packet.js";
+import { L4_ICMPV6, type DecodedPacket } from "../../decode/wire/packet.js";
 
 export interface IcmpMeaning {
   what: string;

@@ -1,6 +1,6 @@
+import type { Flow } from "../../decode/flow/record.js";
 import { MAX_EVIDENCE_FRAMES } from "../finding.js";
 import type { FindingSink } from "../analyzer.js";
-import type { Flow } from "../../decode/flow.js";
 
 /** Units for measured quantities in findings: milliseconds with microsecond resolution. */
 export function ms(seconds: number): number {

@@ -6,8 +6,8 @@
  * §4.2.3.6, which is why tshark calls Linux zero-window probes keep-alives. BSD and
  * Windows probe with one byte of new data instead (RFC 9293 §3.8.6.1).
  */
-import type { TcpSegment } from "../../decode/flow.js";
-import { TH_FIN, TH_RST, TH_SYN } from "../../decode/packet.js";
+import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /** seq = next byte − 1, carrying 0 or 1 bytes, no SYN/FIN/RST. */
 function isOneBelowNext(seg: TcpSegment): boolean {

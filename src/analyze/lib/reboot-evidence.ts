@@ -4,8 +4,9 @@
  * this one predicate so a reset belongs to exactly one of them. Reads the host's
  * SideHistory of the flow (what each side sent before the reset).
  */
-import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
-import { TH_ACK, TH_RST } from "../../decode/packet.js";
+import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { type Flow } from "../../decode/flow/record.js";
+import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 import type { SideHistory } from "./side-history.js";
 
 /**

@@ -6,8 +6,9 @@
  * (AnalyzerDescriptor.usesSideHistory, FindingSink.sideHistory) and notes every segment
  * except resets after the analyzers ran, so at a reset it still describes what came before.
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow, type TcpSegment } from "../../decode/flow.js";
-import { TH_ACK, TH_SYN } from "../../decode/packet.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
+import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
 import { isKeepAliveProbe } from "./probes.js";
 
 /** One direction's part of a SideHistory. */

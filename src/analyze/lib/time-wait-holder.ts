@@ -3,7 +3,7 @@
  * whose FIN went first; both when the FINs crossed), and since when. time-wait reports
  * it; time-wait-reuse asks it of the connection a new SYN on the same 4-tuple replaces.
  */
-import type { Flow } from "../../decode/flow.js";
+import type { Flow } from "../../decode/flow/record.js";
 
 /** Who holds TIME-WAIT after a completed FIN exchange, and since when. */
 export interface TimeWait {

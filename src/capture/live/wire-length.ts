@@ -4,17 +4,17 @@
  * snap length on a 64 KiB loopback MTU), the original length is rebuilt from the IP
  * header: link header + IP total length. Anything undecodable keeps the captured length.
  */
-import { decodeLink } from "../../decode/link.js";
-import { DecodedPacket } from "../../decode/packet.js";
+import { decodeLink, type LinkFrame } from "../link.js";
 
-const scratch = new DecodedPacket();
+/** Where the link layer ends; its problems don't matter here (the captured length stays). */
+const frame: LinkFrame = { l3Offset: -1, vlan: 0, short() {}, issue() {} };
 
 export function wireLength(bytes: Uint8Array, linkType: number): number {
   const n = bytes.length;
-  scratch.reset(bytes, 0);
-  scratch.snapCut = true;
-  const version = decodeLink(bytes, 0, n, linkType, scratch);
-  const at = scratch.l3Offset;
+  frame.l3Offset = -1;
+  frame.vlan = 0;
+  const version = decodeLink(bytes, 0, n, linkType, frame);
+  const at = frame.l3Offset;
   if (version === 4 && at >= 0 && n >= at + 4) {
     const total = (bytes[at + 2]! << 8) | bytes[at + 3]!;
     return Math.max(n, at + total);

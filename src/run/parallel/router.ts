@@ -14,7 +14,7 @@
  * Every worker runs the same router over the same records, so they all agree.
  */
 import type { PacketRecord } from "../../capture/record.js";
-import { PacketDecoder } from "../../decode/decoder.js";
+import { PacketDecoder } from "../../decode/wire/decoder.js";
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_IPV4,
@@ -22,15 +22,15 @@ import {
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   LINKTYPE_RAW,
-} from "../../decode/link.js";
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/packet.js";
-import { isIcmpError } from "../../decode/transport.js";
+} from "../../capture/link.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP } from "../../decode/wire/packet.js";
+import { isIcmpError } from "../../decode/wire/transport.js";
 
 /** `route`'s answer once the capture has shown it cannot be split. */
 export const UNSPLITTABLE = -1;
 
 export class ShardRouter {
-  private readonly decoder = new PacketDecoder(null);
+  private readonly decoder = new PacketDecoder();
   /** The one VLAN seen so far (0: untagged), -1 before the first IP packet. */
   private vlan = -1;
   /** Why the capture must be analysed on one thread; "" while it can be split. */

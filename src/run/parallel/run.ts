@@ -11,7 +11,7 @@
 import { Worker } from "node:worker_threads";
 import { CaptureError } from "../../capture/errors.js";
 import type { CaptureInfo } from "../../capture/record.js";
-import { DEFAULT_MAX_FLOWS } from "../../decode/flow.js";
+import { DEFAULT_MAX_FLOWS } from "../../decode/flow/table.js";
 import { ANALYZERS } from "../../analyze/registry.js";
 import type { AnalysisResult } from "../../analyze/result.js";
 import type { ReadOptions } from "../../capture/reader.js";

@@ -25,7 +25,7 @@ export const TH_ECE = 0x40;
 export const TH_CWR = 0x80;
 
 /** Where decoding stopped and why (tier 2 of the bad-input policy: never thrown). */
-import type { FragmentedDatagram } from "./reassembly.js";
+import type { FragmentedDatagram } from "../reassembly.js";
 
 export type IssueLayer = "link" | "ip" | "ipv4" | "ipv6" | "tcp" | "udp" | "icmp" | "icmpv6";
 export class DecodeIssue {
@@ -99,6 +99,8 @@ export class DecodedPacket {
   tunnelDepth = 0;
   /** Offset of the fragmentable part (v4: after the header; v6: after the Fragment header). */
   fragDataOffset = -1;
+  /** End of the fragment's data present in `bytes` (the IP packet's end, or the snap length's). */
+  fragDataEnd = -1;
   /** Set on the packet that completed a reassembly: L4 fields describe the whole datagram. */
   reassembled = false;
   fragmentCount = 0;
@@ -146,7 +148,7 @@ export class DecodedPacket {
   /**
    * Bytes the decoders looked at: the reader's chunk holding the record (which starts at
    * `base`), or the reassembled datagram (base 0). Every offset above is a position in it,
-   * except on a reassembled packet `l3Offset` and `fragDataOffset`: those still locate the
+   * except on a reassembled packet `l3Offset`, `fragDataOffset` and `fragDataEnd`: those still locate the
    * completing fragment in the read chunk.
    */
   bytes: Uint8Array = new Uint8Array(0);
@@ -169,6 +171,7 @@ export class DecodedPacket {
     this.moreFragments = false;
     this.tunnelDepth = 0;
     this.fragDataOffset = -1;
+    this.fragDataEnd = -1;
     this.reassembled = false;
     this.fragmentCount = 0;
     this.datagram = null;

@@ -1,9 +1,24 @@
 /**
- * Link layers: finds where the IP header starts for each supported link type and notes
- * VLAN tags. Stateless. Returns the IP version found (4, 6) or 0 for non-IP frames
- * (ARP, LLDP, ...), which are counted but not decoded further.
+ * The link layer of a capture: its link types (the LINKTYPE_ numbers of the pcap and
+ * pcapng headers) and, for each supported one, where the network-layer header of a frame
+ * starts and which VLAN tags it passes. Stateless. The decoder starts from it, and so does
+ * the live cap worker, which rebuilds a cut packet's wire length from the IP header
+ * (live/wire-length.ts): it is here, in the first layer, because both need it.
+ * `decodeLink` returns the IP version found (4, 6) or 0 for non-IP frames (ARP, LLDP,
+ * ...), which are counted but not decoded further.
  */
-import type { DecodedPacket } from "./packet.js";
+
+/** What walking a frame's link layer fills in (DecodedPacket is one). */
+export interface LinkFrame {
+  /** Offset of the network-layer header, when one was found. */
+  l3Offset: number;
+  /** VLAN ids passed: the outer in the low 12 bits, the inner (QinQ) shifted by 12. */
+  vlan: number;
+  /** A link header does not fit in the bytes at hand (cut by the snap length, or malformed). */
+  short(layer: "link", offset: number, required: number, available: number): void;
+  /** A link header that cannot be walked (an unsupported link type, too many VLAN tags). */
+  issue(layer: "link", code: string, offset: number, required: number, available: number): void;
+}
 
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
@@ -68,7 +83,7 @@ export function linkTypeName(lt: number): string {
  * Fills `l3Offset` and `vlan` for the link-layer frame in `b[start, end)`; returns 4, 6 or
  * 0 (not IP / cannot tell). Offsets are positions in `b`.
  */
-export function decodeLink(b: Uint8Array, start: number, end: number, linkType: number, p: DecodedPacket): number {
+export function decodeLink(b: Uint8Array, start: number, end: number, linkType: number, p: LinkFrame): number {
   const n = end - start;
   switch (linkType) {
     case LINKTYPE_ETHERNET: {
@@ -132,7 +147,7 @@ export function decodeLink(b: Uint8Array, start: number, end: number, linkType: 
 }
 
 /** Walks Ethernet's type field through VLAN tags and PPPoE to the IP header. */
-export function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n: number): number {
+export function etherPayload(b: Uint8Array, typeAt: number, p: LinkFrame, n: number): number {
   return walkEthertype((b[typeAt]! << 8) | b[typeAt + 1]!, typeAt + 2, p, b, n);
 }
 
@@ -140,7 +155,7 @@ export function etherPayload(b: Uint8Array, typeAt: number, p: DecodedPacket, n:
  * From an Ethertype and the offset after it (Ethernet, or Linux cooked captures, which
  * keep 802.1Q tags in the payload): through VLAN tags to the IP header.
  */
-function walkEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, n: number): number {
+function walkEthertype(type: number, at: number, p: LinkFrame, b: Uint8Array, n: number): number {
   let tags = 0;
   while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ || type === ETHERTYPE_QINQ_OLD) {
     if (++tags > MAX_VLAN_TAGS) {
@@ -161,7 +176,7 @@ function walkEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array
   return byEthertype(type, at, p, b, n);
 }
 
-function byEthertype(type: number, at: number, p: DecodedPacket, b: Uint8Array, n: number): number {
+function byEthertype(type: number, at: number, p: LinkFrame, b: Uint8Array, n: number): number {
   if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) {
     p.l3Offset = at;
     return type === ETHERTYPE_IPV4 ? 4 : 6;

@@ -1,23 +1,28 @@
 /**
- * Runs the stateless layer decoders over one record, and hands fragments to the
- * reassembler so a completed datagram is decoded whole in the frame that completed it.
+ * Runs the stateless layer decoders over one record. A fragment is decoded to its IP
+ * layer only: reassembly is a stage of its own (reassembly.ts), which the packet loop
+ * calls between the IP layer and the transport, as gopacket's ip4defrag sits between
+ * DecodingLayerParser runs; a datagram it completes comes back through
+ * `decodeReassembled`, decoded whole in the frame that completed it.
  */
-import type { PacketRecord } from "../capture/record.js";
+import type { PacketRecord } from "../../capture/record.js";
 import { decodeIPv4, decodeIPv6, walkIPv6Extensions } from "./ip.js";
-import { decodeLink, etherPayload } from "./link.js";
+import { decodeLink, etherPayload } from "../../capture/link.js";
 import { INNER_ETHERNET, INNER_NONE, MAX_TUNNEL_DEPTH, TunnelInner, decodeTunnel } from "./tunnel.js";
 import { DecodedPacket } from "./packet.js";
-import type { Reassembler } from "./reassembly.js";
+import type { FragmentedDatagram } from "../reassembly.js";
 import { decodeTransport } from "./transport.js";
 
 export class PacketDecoder {
   readonly packet = new DecodedPacket();
   private readonly tunnel = new TunnelInner();
-  constructor(private readonly reassembler: Reassembler | null) {}
 
-  /** Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. */
-  /** `time`: the record's time as the analysis sees it (analyze/clock.ts); reassembly timeouts go by it. */
-  decode(rec: PacketRecord, time = rec.time): DecodedPacket {
+  /**
+   * Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. A
+   * fragment (`isFragment`) stops after its IP layer, with its data at
+   * `bytes[fragDataOffset, fragDataEnd)`.
+   */
+  decode(rec: PacketRecord): DecodedPacket {
     const p = this.packet;
     // Decoders read the record in place: `b` is the reader's chunk, the record is b[start, end).
     const b = rec.buf,
@@ -60,16 +65,17 @@ export class PacketDecoder {
           : decodeIPv6(b, p.l3Offset, innerEnd, p, origLen);
       if (ipEnd < 0) return p;
     }
-    if (!p.isFragment) {
-      decodeTransport(b, p.l4Offset, ipEnd, p.l3Offset + p.ipTotalLen, p);
-      return p;
-    }
-    const r = this.reassembler;
-    if (r === null) return p;
-    const whole = r.add(p, ipEnd, rec.frame, time);
-    if (whole === null) return p;
-    const d = r.completed!;
-    r.completed = null;
+    if (p.isFragment) p.fragDataEnd = ipEnd;
+    else decodeTransport(b, p.l4Offset, ipEnd, p.l3Offset + p.ipTotalLen, p);
+    return p;
+  }
+
+  /**
+   * The fragment in `p` completed datagram `d`, whose IP payload is `whole`: decodes the
+   * transport of the whole datagram into `p`, which keeps the completing fragment's IP
+   * header fields.
+   */
+  decodeReassembled(p: DecodedPacket, whole: Uint8Array, d: FragmentedDatagram): DecodedPacket {
     p.bytes = whole;
     p.base = 0;
     p.reassembled = true;
@@ -78,7 +84,7 @@ export class PacketDecoder {
     p.ipTotalLen = p.ipHeaderLen + whole.length;
     p.truncated = false;
     let l4 = 0;
-    if (version === 6) {
+    if (p.ipVersion === 6) {
       // Extension headers after the Fragment header are part of the reassembled data.
       p.isFragment = false;
       l4 = walkIPv6Extensions(whole, 0, whole.length, p.ipProto, p);
