@@ -7,6 +7,7 @@
  *
  * Times are seconds, kept as whole microseconds (the pcap's resolution), so a test can
  * put a segment exactly at an analyzer's threshold, or one microsecond either side.
+ * UDP exchanges: udp-script.ts.
  */
 import { readSource } from "../../src/capture/reader.js";
 import { Engine, type EngineOptions } from "../../src/analyze/engine.js";
@@ -159,9 +160,14 @@ export interface RunOptions extends EngineOptions {
   onSegment?(step: Step): void;
 }
 
+/** Anything that writes itself as a pcap: a TcpScript, a UdpScript. */
+export interface Script {
+  pcap(): Uint8Array;
+}
+
 /** Runs a script through a real engine (only `analyzers`, default none) to the capture's end. */
 export async function runScript(
-  script: TcpScript,
+  script: Script,
   opts: RunOptions = {},
 ): Promise<{ engine: Engine; findings: Finding[] }> {
   const engine = new Engine({ analyzers: [], ...opts });
@@ -178,7 +184,7 @@ export async function runScript(
 }
 
 /** The findings of one analyzer alone on a script. */
-export async function findingsOf(analyzer: AnalyzerDescriptor<unknown>, script: TcpScript): Promise<Finding[]> {
+export async function findingsOf(analyzer: AnalyzerDescriptor<unknown>, script: Script): Promise<Finding[]> {
   const { findings } = await runScript(script, { analyzers: [analyzer] });
   return findings.filter((f) => f.kind === analyzer.id);
 }
