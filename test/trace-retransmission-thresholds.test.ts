@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import retransmission from "../src/analyze/analyzers/retransmission.js";
 import type { Finding } from "../src/analyze/finding.js";
-import { findingsOf, gap, TcpScript } from "./helpers/tcp-script.js";
+import { ACK, findingsOf, gap, PSH, TcpScript } from "./helpers/tcp-script.js";
 
 /** The counts of the one retransmission finding of a script (none: null). */
 async function counts(s: TcpScript): Promise<Finding["measure"] | null> {
@@ -77,6 +77,21 @@ describe("retransmission: fast, within 20 ms of the receiver's duplicate ACKs", 
   it("20 ms after it: no longer fast (a timeout)", async () => {
     expect(gap(1.6, 1.62)).toBeGreaterThanOrEqual(0.02);
     expect(await counts(afterDupAcks(1.62))).toMatchObject({ retransmissions: 1, fast: 0, rto: 1 });
+  });
+
+  it("2 duplicate ACKs make it fast even when the receiver's last segment was data; 1 does not", async () => {
+    // The SYN-ACK's ACK is the first of that number: each bare ACK after it is a duplicate
+    // (5 ms apart: identical ACKs within 2 ms would be one packet captured twice).
+    const script = (dupAcks: number) => {
+      const s = new TcpScript().handshake(1);
+      const hole = s.next.client;
+      s.data(1.5, "client", 100).data(1.5, "client", 100);
+      for (let i = 0; i < dupAcks; i++) s.ack(1.58 + i * 0.005, "server", { ack: hole });
+      s.segment(1.6, "server", { seq: s.next.server, ack: hole, flags: PSH | ACK, len: 10 });
+      return s.resend(1.61, "client", hole, 100);
+    };
+    expect(await counts(script(2))).toMatchObject({ retransmissions: 1, fast: 1, rto: 0 });
+    expect(await counts(script(1))).toMatchObject({ retransmissions: 1, fast: 0, rto: 1 });
   });
 
   it("an ACK that moves forward signals no loss: a re-send 10 ms after it is a timeout", async () => {
