@@ -158,6 +158,8 @@ export interface Step {
 export interface RunOptions extends EngineOptions {
   /** Called after each TCP segment went through the flow table and the analyzers. */
   onSegment?(step: Step): void;
+  /** Called after the last packet, before the capture ends (flows still open): to poll ongoing conditions. */
+  beforeFinish?(engine: Engine): void;
 }
 
 /** Anything that writes itself as a pcap: a TcpScript, a UdpScript. */
@@ -178,6 +180,7 @@ export async function runScript(
     };
   }
   await readSource(new MemorySource(script.pcap()), engine.onPacket);
+  opts.beforeFinish?.(engine);
   engine.finish();
   if (engine.stats.internalErrors > 0) throw new Error(engine.stats.firstInternalError);
   return { engine, findings: engine.findings };
