@@ -161,6 +161,12 @@ describe("keepalive: a probe needs 0.5 s of quiet (KEEPALIVE_MIN_IDLE_SEC); 2 un
     expect(one!.summary).toContain("0 answered, 1 unanswered (the capture ended before an answer could show)");
   });
 
+  it("not a probe-shaped segment after the prober's own FIN (an ACK carrying the FIN's sequence number)", async () => {
+    const closed = new TcpScript().handshake(1).data(1.1, "client", 10).ack(1.2, "server").fin(1.3, "client");
+    closed.ack(1.4, "server").probe(3, "client").ack(3.001, "server");
+    expect(await findingsOf(keepalive, closed)).toEqual([]);
+  });
+
   it("an answered probe ends the run: answered, then one unanswered, is info", async () => {
     const [f] = await findingsOf(
       keepalive,
