@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from "vitest";
 import connectTimeout from "../src/analyze/analyzers/connect-timeout.js";
-import { frameSpan, keepFrame, ms, NO_FRAMES, retriesStopped, roleOf, sec } from "../src/analyze/measure.js";
-import { isKeepAliveProbe, isZeroWindowProbe } from "../src/analyze/probes.js";
-import { describeRetries, isDuplicateCopy, SynRetries } from "../src/analyze/syn-retries.js";
-import { TcpSegment } from "../src/decode/flow.js";
+import { frameSpan, keepFrame, ms, NO_FRAMES, retriesStopped, roleOf, sec } from "../src/analyze/lib/measure.js";
+import { isKeepAliveProbe, isZeroWindowProbe } from "../src/analyze/lib/probes.js";
+import { describeRetries, isDuplicateCopy, SynRetries } from "../src/analyze/lib/syn-retries.js";
+import { TcpSegment } from "../src/decode/flow/tcp-tracker.js";
 import { findingsOf, gap, TcpScript, SYN } from "./helpers/tcp-script.js";
 
 const ACK = 0x10,

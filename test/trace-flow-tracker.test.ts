@@ -7,7 +7,8 @@
  * mid-connection and a SYN re-sent after its own RST are each pinned at the boundary.
  */
 import { describe, expect, it } from "vitest";
-import type { Flow, TcpEndpoint, TcpSegment } from "../src/decode/flow.js";
+import type { Flow, TcpEndpoint } from "../src/decode/flow/record.js";
+import type { TcpSegment } from "../src/decode/flow/tcp-tracker.js";
 import { ACK, FIN, PSH, runScript, RST, SYN, TcpScript } from "./helpers/tcp-script.js";
 
 type SegFacts = Pick<

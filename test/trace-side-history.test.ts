@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
-import { type SideHistory, SideMark } from "../src/analyze/side-history.js";
+import { type SideHistory, SideMark } from "../src/analyze/lib/side-history.js";
 import { runScript, TcpScript } from "./helpers/tcp-script.js";
 
 /** An analyzer that only asks for the flow's SideHistory, so the engine keeps one and the test can read it. */

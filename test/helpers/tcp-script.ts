@@ -10,11 +10,12 @@
  * UDP exchanges: udp-script.ts.
  */
 import { readSource } from "../../src/capture/reader.js";
-import { Engine, type EngineOptions } from "../../src/analyze/engine.js";
+import { Engine, type EngineOptions } from "../../src/run/packet-loop.js";
 import type { AnalyzerDescriptor } from "../../src/analyze/analyzer.js";
 import type { Finding } from "../../src/analyze/finding.js";
-import type { Flow, TcpSegment } from "../../src/decode/flow.js";
-import type { DecodedPacket } from "../../src/decode/packet.js";
+import type { Flow } from "../../src/decode/flow/record.js";
+import type { TcpSegment } from "../../src/decode/flow/tcp-tracker.js";
+import type { DecodedPacket } from "../../src/decode/wire/packet.js";
 import { ETH_IPV4, ethernet, ipv4, MemorySource, pcapFile, tcp, type PcapRecord, type TcpOptions } from "./build.js";
 
 export const FIN = 0x01,
