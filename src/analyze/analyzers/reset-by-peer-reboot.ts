@@ -8,7 +8,10 @@
  * sends RST+ACK (abortive-close) or FIN.
  *
  * `rebootEvidence` is shared with abortive-close, so one predicate decides which of the
- * two kinds a reset belongs to; both read the engine's SideHistory of the flow.
+ * two kinds a reset belongs to; both read the engine's SideHistory of the flow. Not
+ * reported when the other side had already sent its FIN: its program had closed, so the
+ * forgotten connection costs nobody anything (a server re-sending its close_notify+FIN
+ * to a client that lost the connection).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
@@ -39,6 +42,16 @@ export interface RebootEvidence {
 }
 
 /**
+ * Whether the capture missed segments that side `dir` sent: the other side acknowledged
+ * sequence space it was never seen to send. What it sent before a reset (data, a FIN)
+ * then cannot be told, nor how long it was silent.
+ */
+export function sentUnseen(flow: Flow, dir: number): boolean {
+  const other = flow.ep[1 - dir]!;
+  return other.ackSeen && seqDiff(other.lastAck, flow.ep[dir]!.nextSeq) > 0;
+}
+
+/**
  * Whether a RST (already counted in the tracker) is a forgotten connection's answer
  * after a silence of at least REBOOT_MIN_SILENCE_SEC: no ACK bit, seq = the ack of the
  * other side's segment, that segment carried data or was a probe, and the resetting side
@@ -54,6 +67,8 @@ export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): Reb
     theirs = h.sides[o]!;
   if (me.finFrame !== 0 || mine.lastFrame === 0 || theirs.lastFrame <= mine.lastFrame || !theirs.lastWantsAnswer)
     return null;
+  // Its FIN (aerospike: the peer's ACKs cover 83 bytes and a FIN never captured) may have gone unseen.
+  if (sentUnseen(flow, p)) return null;
   if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
   const silence = seg.time - mine.lastTime;
   if (silence < REBOOT_MIN_SILENCE_SEC) return null;
@@ -102,6 +117,9 @@ const analyzer = defineAnalyzer<null>({
     if (ev === null) return;
     const other = flow.ep[o]!,
       me = flow.ep[p]!;
+    // The other side had closed (its FIN, often re-sent into the silence): the reset only
+    // ends an orphaned close, and no program is left to see ECONNRESET or lose data.
+    if (other.finFrame !== 0 && other.finFrame < seg.frame) return;
     // The other side's bytes the forgotten connection never acknowledged.
     const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
     const theirs = h.sides[o]!;

@@ -17,6 +17,8 @@ class State {
   /** Per direction: frames of data sent after the other side's FIN. */
   readonly dataAfterPeerFin: [number[], number[]] = [[], []];
   readonly bytesAfterPeerFin: [number, number] = [0, 0];
+  /** The reset, once seen; reported at the flow's end, when it is known whether the writer closed too. */
+  rst: { closer: number; frame: number; time: number; data: number[]; bytes: number } | null = null;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -52,31 +54,62 @@ const analyzer = defineAnalyzer<State>({
     if (me.finFrame === 0 || me.rstFrame !== seg.frame) return;
     const data = s.dataAfterPeerFin[peer]!;
     if (data.length === 0) return;
-    report(flow, dir, seg.frame, seg.time, me.finFrame, data, s.bytesAfterPeerFin[peer]!, out);
+    s.rst = { closer: dir, frame: seg.frame, time: seg.time, data, bytes: s.bytesAfterPeerFin[peer]! };
+  },
+  onFlowEnd(s, flow, out) {
+    if (s.rst !== null) report(flow, s.rst.closer, s.rst.frame, s.rst.time, s.rst.data, s.rst.bytes, out);
   },
 });
 
+/**
+ * The writer's own FIN decides what it saw. A writer that had not closed gets EPIPE on its
+ * next write(): an error. One that sent FIN too, before the reset or after it on the wire
+ * (a socket that accepted the reset can send nothing more, so that FIN left before the
+ * reset arrived), had closed: the reset only discarded its last words, the close race of
+ * TLS close_notify, WebSocket close or SMTP QUIT/221, and no call of its fails.
+ */
 function report(
   flow: Flow,
   closer: number,
   rstFrame: number,
   time: number,
-  finFrame: number,
   data: number[],
   bytes: number,
   out: FindingSink,
 ): void {
   const a = roleOf(closer),
     b = roleOf(1 - closer);
+  const finFrame = flow.ep[closer]!.finFrame;
+  const writerFin = flow.ep[1 - closer]!.finFrame;
+  const drew = `the ${b}'s ${bytes} bytes (from frame ${data[0]}) drew RST (frame ${rstFrame})`;
+  if (writerFin !== 0) {
+    out.report(analyzer, {
+      flow,
+      dir: closer,
+      frames: [finFrame, ...data, rstFrame],
+      time,
+      severity: "warning",
+      summary:
+        `${a} closed (FIN, frame ${finFrame}) and ${drew}, but the ${b} had closed too (its FIN, frame ${writerFin}, ` +
+        `left before the reset reached it): a close race, its last bytes were discarded and no write() of the ${b}'s ` +
+        "followed, so it gets no EPIPE",
+      measure: { bytesAfterFin: bytes, writerClosed: 1 },
+      detail:
+        "Both programs had closed: the writer's last bytes were its goodbye (a TLS close_notify, a WebSocket close " +
+        "frame, an SMTP 221 reply) sent as the other side closed without waiting for it. The reset cost nothing unless " +
+        "the closing side needed those bytes; a program that called close() sees no error.",
+    });
+    return;
+  }
   out.report(analyzer, {
     flow,
     dir: closer,
     frames: [finFrame, ...data, rstFrame],
     time,
     summary:
-      `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: the ${b}'s ${bytes} bytes ` +
-      `(from frame ${data[0]}) drew RST (frame ${rstFrame}); the ${b}'s next write() gets EPIPE/SIGPIPE`,
-    measure: { bytesAfterFin: bytes },
+      `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: ${drew}; ` +
+      `the ${b}'s next write() gets EPIPE/SIGPIPE`,
+    measure: { bytesAfterFin: bytes, writerClosed: 0 },
   });
 }
 export default analyzer;
