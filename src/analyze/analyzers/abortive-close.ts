@@ -16,7 +16,7 @@
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff, type TcpEndpoint } from "../../decode/flow.js";
+import { DIR_CLIENT, seqDiff, type TcpEndpoint } from "../../decode/flow.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf } from "../measure.js";
 import { rebootEvidence, sentUnseen } from "./reset-by-peer-reboot.js";
@@ -101,11 +101,18 @@ const analyzer = defineAnalyzer<null>({
         "capture, or state lost some other way) and this RST only answers the peer's late segment.";
     // What the peer saw: only a program still using the connection gets ECONNRESET; one
     // that had sent its FIN had closed, or at most still reads after shutdown(SHUT_WR).
+    // A client whose request got no answer but the reset was still waiting for one (a
+    // request, then shutdown(SHUT_WR)): its request failed, an error. Otherwise (an idle
+    // connection, or a server that had said its last and closed) nobody lost anything.
     const peerClosed = peer.finFrame !== 0 && peer.finFrame < seg.frame;
-    const seen = peerClosed
-      ? `the ${other} had already sent its FIN (frame ${peer.finFrame}): a program that called close() sees nothing ` +
-        `of this reset, one that only shut down writing gets ECONNRESET instead of EOF on its next read()`
-      : `the ${other}'s next read()/write() fails with ECONNRESET`;
+    const requestUnanswered = peerClosed && y === DIR_CLIENT && unanswered > 0;
+    const seen = !peerClosed
+      ? `the ${other}'s next read()/write() fails with ECONNRESET`
+      : requestUnanswered
+        ? `the ${other} had sent its FIN (frame ${peer.finFrame}) after its request: if it was waiting for the reply ` +
+          `(shutdown(SHUT_WR)), its read() fails with ECONNRESET; if it had called close(), it sees nothing`
+        : `the ${other} had already sent its FIN (frame ${peer.finFrame}): a program that called close() sees nothing ` +
+          `of this reset, one that only shut down writing gets ECONNRESET instead of EOF on its next read()`;
     const how = finFirst
       ? `sent FIN (frame ${me.finFrame}) and then reset the connection (RST frame ${seg.frame})`
       : `reset the connection (RST frame ${seg.frame}) without a FIN`;
@@ -114,7 +121,7 @@ const analyzer = defineAnalyzer<null>({
       dir: x,
       frames: finFirst ? [me.finFrame, ...frames] : frames,
       time: seg.time,
-      severity: peerClosed ? "warning" : undefined,
+      severity: peerClosed && !requestUnanswered ? "warning" : undefined,
       summary: `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) ${how}; ${lostText}; ${unreadText}; ${seen}`,
       measure: {
         unackedFromResetterBytes: fromMe,

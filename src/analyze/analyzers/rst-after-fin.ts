@@ -17,8 +17,12 @@ class State {
   /** Per direction: frames of data sent after the other side's FIN. */
   readonly dataAfterPeerFin: [number[], number[]] = [[], []];
   readonly bytesAfterPeerFin: [number, number] = [0, 0];
-  /** The reset, once seen; reported at the flow's end, when it is known whether the writer closed too. */
+  /**
+   * The reset, until it is known whether the writer had closed too: at once if its FIN came
+   * first, when its FIN arrives after the reset, else at the flow's end.
+   */
   rst: { closer: number; frame: number; time: number; data: number[]; bytes: number } | null = null;
+  reported = false;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -44,22 +48,37 @@ const analyzer = defineAnalyzer<State>({
     const dir = seg.dir,
       peer = 1 - dir;
     const peerEp = flow.ep[peer]!;
+    // The writer's FIN after the reset on the wire: it left before the reset arrived.
+    if (s.rst !== null) {
+      if (seg.flags & TH_FIN && dir !== s.rst.closer) settle(s, flow, out);
+      return;
+    }
     if (seg.len > 0 && peerEp.finFrame !== 0 && peerEp.finFrame < seg.frame && peerEp.rstFrame === 0) {
       const frames = s.dataAfterPeerFin[dir]!;
       if (frames.length < MAX_DATA_FRAMES) frames.push(seg.frame);
       s.bytesAfterPeerFin[dir] = s.bytesAfterPeerFin[dir]! + seg.len;
     }
-    if (!(seg.flags & TH_RST)) return;
+    if (!(seg.flags & TH_RST) || s.reported) return;
     const me = flow.ep[dir]!;
     if (me.finFrame === 0 || me.rstFrame !== seg.frame) return;
     const data = s.dataAfterPeerFin[peer]!;
     if (data.length === 0) return;
     s.rst = { closer: dir, frame: seg.frame, time: seg.time, data, bytes: s.bytesAfterPeerFin[peer]! };
+    // Known at once when the writer had closed first; else its FIN may still be on its way.
+    if (peerEp.finFrame !== 0) settle(s, flow, out);
   },
   onFlowEnd(s, flow, out) {
-    if (s.rst !== null) report(flow, s.rst.closer, s.rst.frame, s.rst.time, s.rst.data, s.rst.bytes, out);
+    if (s.rst !== null) settle(s, flow, out);
   },
 });
+
+/** Reports the reset found, once. */
+function settle(s: State, flow: Flow, out: FindingSink): void {
+  const r = s.rst!;
+  s.rst = null;
+  s.reported = true;
+  report(flow, r.closer, r.frame, r.time, r.data, r.bytes, out);
+}
 
 /**
  * The writer's own FIN decides what it saw. A writer that had not closed gets EPIPE on its
