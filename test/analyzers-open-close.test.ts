@@ -272,6 +272,16 @@ describe("reset-by-peer-reboot", () => {
     expect(f.measure.retransmissionsDuringSilence).toBe(6);
     expect(f.measure.unackedBytes).toBe(20);
   });
+  it("request-then-shutdown: a client that sent its FIN with the request still awaits the reply", async () => {
+    const f = await only("reset-by-peer-reboot/request-then-shutdown.pcap", "reset-by-peer-reboot");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([6, 8, 9]);
+    expect(f.measure.unackedBytes).toBe(20); // the FIN is no byte of data
+    expect(f.summary).toMatch(
+      /the client had sent its FIN \(frame 8\) after its request and still waited for the reply/,
+    );
+  });
 });
 
 /** Captures that end without a completed FIN exchange: no time-wait finding there. */
@@ -287,6 +297,7 @@ const NO_GRACEFUL_CLOSE = [
   "reset-by-peer-reboot/idle-then-send.pcap",
   "reset-by-peer-reboot/outage-idle.pcap",
   "reset-by-peer-reboot/outage-retransmit.pcap",
+  "reset-by-peer-reboot/request-then-shutdown.pcap",
 ];
 
 describe("silence elsewhere", () => {

@@ -14,7 +14,7 @@
  * to a client that lost the connection).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
+import { DIR_CLIENT, seqDiff, type Flow, type TcpSegment } from "../../decode/flow.js";
 import { TH_ACK, TH_RST } from "../../decode/packet.js";
 import { ms, roleOf, sec } from "../measure.js";
 import type { SideHistory } from "../side-history.js";
@@ -117,12 +117,15 @@ const analyzer = defineAnalyzer<null>({
     if (ev === null) return;
     const other = flow.ep[o]!,
       me = flow.ep[p]!;
-    // The other side had closed (its FIN, often re-sent into the silence): the reset only
-    // ends an orphaned close, and no program is left to see ECONNRESET or lose data.
-    if (other.finFrame !== 0 && other.finFrame < seg.frame) return;
-    // The other side's bytes the forgotten connection never acknowledged.
-    const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
     const theirs = h.sides[o]!;
+    // The other side had closed (its FIN, often re-sent into the silence): the reset only
+    // ends an orphaned close, and no program is left to see ECONNRESET or lose data. But a
+    // client whose request is unanswered may still await the reply after shutdown(SHUT_WR).
+    const awaitingReply = o === DIR_CLIENT && theirs.dataSinceOtherData > 0;
+    if (other.finFrame !== 0 && other.finFrame < seg.frame && !awaitingReply) return;
+    // The other side's bytes the forgotten connection never acknowledged (its FIN is no byte of data).
+    const unacked = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
+    const lost = unacked > 0 && other.finFrame !== 0 && seqDiff(other.finSeq, me.lastAck) >= 0 ? unacked - 1 : unacked;
     const resends = theirs.resendsSinceOther;
     const who = roleOf(p),
       peer = roleOf(o);
@@ -141,7 +144,10 @@ const analyzer = defineAnalyzer<null>({
         `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
         `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
         `lost otherwise; ${during}; ` +
-        `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
+        `${lost} byte(s) from the ${peer} were never acknowledged; ` +
+        (awaitingReply && other.finFrame !== 0 && other.finFrame < seg.frame
+          ? `the ${peer} had sent its FIN (frame ${other.finFrame}) after its request and still waited for the reply: its next read() fails with ECONNRESET`
+          : `the ${peer}'s next read()/write() fails with ECONNRESET`),
       measure: {
         silenceMs: ms(ev.silenceSec),
         idleBeforeMs: ms(theirs.idleBefore),
