@@ -197,6 +197,21 @@ describe("abortive-close", () => {
     expect(f.summary).toMatch(/close\(\) with those bytes still unread is the classic cause/);
     expect(f.summary).not.toMatch(/no unread data/);
   });
+  it("shutdown-unread: the server's FIN, then its RST+ACK from close() with the body unread: an abort after a FIN", async () => {
+    const r = await report("abortive-close/shutdown-unread.pcap");
+    expect(r.findings.filter((f) => f.kind === "rst-after-fin")).toEqual([]);
+    const f = await only("abortive-close/shutdown-unread.pcap", "abortive-close");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([8, 10]);
+    expect(f.measure.unackedFromResetterBytes).toBe(0); // its FIN was acknowledged (frame 9)
+    // Recorded: the client's recv() got the response then 0 (EOF), its send() EPIPE.
+    expect(f.summary).toMatch(/sent FIN \(frame 8\) and then reset the connection \(RST frame 10\)/);
+    expect(f.summary).toMatch(
+      /then end-of-file \(the FIN came first\), and its next write\(\) fails \(with EPIPE on Linux\)$/,
+    );
+    expect(f.explanation).toMatch(/Here a FIN came first/);
+  });
 });
 
 describe("half-close", () => {
@@ -286,6 +301,7 @@ describe("reset-by-peer-reboot", () => {
 
 /** Captures that end without a completed FIN exchange: no time-wait finding there. */
 const NO_GRACEFUL_CLOSE = [
+  "abortive-close/shutdown-unread.pcap",
   "abortive-close/so-linger-zero.pcap",
   "abortive-close/unread-data.pcap",
   "connect-timeout/syncnt.pcap",

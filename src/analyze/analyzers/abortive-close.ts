@@ -107,7 +107,10 @@ const analyzer = defineAnalyzer<null>({
     const peerClosed = peer.finFrame !== 0 && peer.finFrame < seg.frame;
     const requestUnanswered = peerClosed && y === DIR_CLIENT && unanswered > 0;
     const seen = !peerClosed
-      ? `the ${other}'s next read()/write() fails with ECONNRESET`
+      ? finFirst
+        ? `the ${other}'s read() returns what had arrived and then end-of-file (the FIN came first), and its next ` +
+          "write() fails (with EPIPE on Linux)"
+        : `the ${other}'s next read()/write() fails with ECONNRESET`
       : requestUnanswered
         ? `the ${other} had sent its FIN (frame ${peer.finFrame}) after its request: if it was waiting for the reply ` +
           `(shutdown(SHUT_WR)), its read() fails with ECONNRESET; if it had called close(), it sees nothing`
