@@ -192,24 +192,22 @@ function closePhase(
   const who = roleOf(dir),
     peer = roleOf(1 - dir);
   // Data bytes from the stuck point up to the FIN: handed to the kernel, never acknowledged.
-  const lostBytes = Math.max(0, seqDiff(me.finSeq, d.stuckAck));
+  const unacked = Math.max(0, seqDiff(me.finSeq, d.stuckAck));
   const state = peerEp.finFrame !== 0 && peerEp.finFrame < me.finFrame ? "LAST_ACK" : "FIN_WAIT_1";
   const what =
-    lostBytes > 0
-      ? `its last ${lostBytes} byte(s) and its FIN (frame ${me.finFrame})`
-      : `its FIN (frame ${me.finFrame})`;
+    unacked > 0 ? `its last ${unacked} byte(s) and its FIN (frame ${me.finFrame})` : `its FIN (frame ${me.finFrame})`;
   const peerClosed = state === "LAST_ACK";
   const lost =
-    lostBytes === 0
+    unacked === 0
       ? ""
       : peerClosed
-        ? ` Its ${lostBytes} byte(s) were never acknowledged, but the ${peer} had closed first (FIN frame ${peerEp.finFrame}): its program would not have read them.`
-        : ` Its ${lostBytes} byte(s) were never acknowledged: the ${peer}'s program never got them.`;
+        ? ` Its ${unacked} byte(s) were never acknowledged, but the ${peer} had closed first (FIN frame ${peerEp.finFrame}): its program would not have read them.`
+        : ` Its ${unacked} byte(s) were never acknowledged: the ${peer}'s program never got them.`;
   return {
     what,
-    unackedBytes: lostBytes,
+    unackedBytes: unacked,
     // Data lost that a program still wanted: the peer had not closed.
-    lostWanted: lostBytes > 0 && !peerClosed,
+    lostWanted: unacked > 0 && !peerClosed,
     consequence:
       `The ${who}'s program had already called close() or shutdown(SHUT_WR): no write() of its was left to fail and ` +
       `close() returns at once, so it saw nothing of this; its kernel kept the connection in ${state}, re-sending ` +

@@ -2,7 +2,9 @@
  * rst-after-fin: side A sent FIN (it called close()), side B kept sending data, and A's
  * kernel answered that data with RST: a closed socket cannot take data (RFC 9293
  * §3.10.7.4; RFC 1122 §4.2.2.13). B's first write "succeeded" (the bytes went out), its
- * next write gets EPIPE and SIGPIPE.
+ * next write gets EPIPE and SIGPIPE: an error. When B had sent its own FIN too, it had
+ * closed and no write of its follows: a close race (TLS close_notify, SMTP QUIT/221), a
+ * warning (issue 15: severity follows what the program saw).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import type { Flow } from "../../decode/flow.js";
@@ -114,8 +116,8 @@ function report(
         "followed, so it gets no EPIPE",
       measure: { bytesAfterFin: bytes, writerClosed: 1 },
       detail:
-        "Both programs had closed: the writer's last bytes were its goodbye (a TLS close_notify, a WebSocket close " +
-        "frame, an SMTP 221 reply) sent as the other side closed without waiting for it. The reset cost nothing unless " +
+        "Both programs had closed: the writer's last bytes were its goodbye (such as a TLS close_notify, a WebSocket " +
+        "close frame or an SMTP 221 reply) sent as the other side closed without waiting for it. The reset cost nothing unless " +
         "the closing side needed those bytes; a program that called close() sees no error.",
     });
     return;
