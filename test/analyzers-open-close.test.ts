@@ -197,6 +197,21 @@ describe("abortive-close", () => {
     expect(f.summary).toMatch(/close\(\) with those bytes still unread is the classic cause/);
     expect(f.summary).not.toMatch(/no unread data/);
   });
+  it("shutdown-unread: the server's FIN, then its RST+ACK from close() with the body unread: an abort after a FIN", async () => {
+    const r = await report("abortive-close/shutdown-unread.pcap");
+    expect(r.findings.filter((f) => f.kind === "rst-after-fin")).toEqual([]);
+    const f = await only("abortive-close/shutdown-unread.pcap", "abortive-close");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([8, 10]);
+    expect(f.measure.unackedFromResetterBytes).toBe(0); // its FIN was acknowledged (frame 9)
+    // Recorded: the client's recv() got the response then 0 (EOF), its send() EPIPE.
+    expect(f.summary).toMatch(/sent FIN \(frame 8\) and then reset the connection \(RST frame 10\)/);
+    expect(f.summary).toMatch(
+      /then end-of-file \(the FIN came first\), and its next write\(\) fails \(with EPIPE on Linux\)$/,
+    );
+    expect(f.explanation).toMatch(/Here a FIN came first/);
+  });
 });
 
 describe("half-close", () => {
@@ -272,10 +287,21 @@ describe("reset-by-peer-reboot", () => {
     expect(f.measure.retransmissionsDuringSilence).toBe(6);
     expect(f.measure.unackedBytes).toBe(20);
   });
+  it("request-then-shutdown: a client that sent its FIN with the request still awaits the reply", async () => {
+    const f = await only("reset-by-peer-reboot/request-then-shutdown.pcap", "reset-by-peer-reboot");
+    expect(f.severity).toBe("error");
+    expect(f.side).toBe("server");
+    expect(f.frames).toEqual([6, 8, 9]);
+    expect(f.measure.unackedBytes).toBe(20); // the FIN is no byte of data
+    expect(f.summary).toMatch(
+      /the client had sent its FIN \(frame 8\) after its request and still waited for the reply/,
+    );
+  });
 });
 
 /** Captures that end without a completed FIN exchange: no time-wait finding there. */
 const NO_GRACEFUL_CLOSE = [
+  "abortive-close/shutdown-unread.pcap",
   "abortive-close/so-linger-zero.pcap",
   "abortive-close/unread-data.pcap",
   "connect-timeout/syncnt.pcap",
@@ -287,6 +313,7 @@ const NO_GRACEFUL_CLOSE = [
   "reset-by-peer-reboot/idle-then-send.pcap",
   "reset-by-peer-reboot/outage-idle.pcap",
   "reset-by-peer-reboot/outage-retransmit.pcap",
+  "reset-by-peer-reboot/request-then-shutdown.pcap",
 ];
 
 describe("silence elsewhere", () => {
@@ -374,5 +401,103 @@ describe("corpus captures", () => {
     expect(f.frames).toEqual([34, 36, 38, 40]);
     expect(f.measure.straySegments).toBe(2);
     expect(f.summary).toMatch(/first frame 57\) that are no answer/);
+  });
+});
+
+/**
+ * The close phase on other people's captures (issue 15, the blind audit's rows): what each
+ * program saw decides the severity, and no side is given a state the packets refute.
+ */
+describe("close phase: severity follows what the programs saw", () => {
+  const corpus = (file: string) => analyzeFile(join(CORPUS, "captures", file));
+  const kinds = async (file: string, kind: string) => (await corpus(file)).findings.filter((f) => f.kind === kind);
+
+  it("smtp-originating: the server's 221 and FIN drew the client's RST: a close race, no EPIPE promised", async () => {
+    const [f, ...more] = await kinds("arkime--smtp-originating.pcap", "rst-after-fin");
+    expect(more).toEqual([]);
+    expect(f!.severity).toBe("warning");
+    expect(f!.frames).toEqual([21, 22, 24]);
+    expect(f!.measure.writerClosed).toBe(1);
+    expect(f!.summary).toMatch(/the server had closed too \(its FIN, frame 23,/);
+    expect(f!.summary).not.toMatch(/gets EPIPE/);
+  });
+  it("example2 flow 118: the writer's FIN after the RST on the wire still means it had closed", async () => {
+    const f = (await kinds("pcpp--example2-mixed.pcap", "rst-after-fin")).find((x) => x.flow === 118)!;
+    expect(f.severity).toBe("warning");
+    expect(f.frames).toEqual([1128, 1134, 1135]);
+    expect(f.summary).toMatch(/its FIN, frame 1140,/);
+  });
+  it("smtp-quit: a writer that had not closed is promised EPIPE (error)", async () => {
+    const [f] = await kinds("suricata--smtp-quit.pcap", "rst-after-fin");
+    expect(f!.severity).toBe("error");
+    expect(f!.measure.writerClosed).toBe(0);
+    expect(f!.summary).toMatch(/the client's next write\(\) gets EPIPE\/SIGPIPE$/);
+  });
+  it("example2 flow 116: a RST answering the client's FIN on an unused connection is a warning saying why", async () => {
+    const f = (await kinds("pcpp--example2-mixed.pcap", "abortive-close")).find((x) => x.flow === 116)!;
+    expect(f.severity).toBe("warning");
+    expect(f.summary).toMatch(
+      /the client had already sent its FIN \(frame 1572\): a program that called close\(\) sees nothing/,
+    );
+  });
+  it("bug-5437-02 flow 4: a client whose request got no answer but the reset still fails (error)", async () => {
+    const f = (await kinds("suricata--bug-5437-02-syn-timeout-reuse.pcap", "abortive-close")).find(
+      (x) => x.flow === 4,
+    )!;
+    expect(f.severity).toBe("error");
+    expect(f.summary).toMatch(/had sent its FIN \(frame 19\) after its request: if it was waiting for the reply/);
+  });
+  it("example2 flow 156 and CVE-2018-6794: an unacknowledged FIN is the close phase, not a writer's ETIMEDOUT", async () => {
+    const f = (await kinds("pcpp--example2-mixed.pcap", "peer-unresponsive")).find((x) => x.flow === 156)!;
+    expect(f.severity).toBe("warning");
+    expect(f.measure.senderClosed).toBe(1);
+    expect(f.measure.unackedDataBytes).toBe(0);
+    expect(f.summary).toMatch(/re-sent its FIN \(frame 4211\) 7 times/);
+    expect(f.summary).toMatch(/kept the connection in LAST_ACK/);
+    expect(f.summary).not.toMatch(/writes still succeed|ETIMEDOUT/);
+    // Data and FIN re-sent to a server that had closed first (FIN frame 4): nobody wanted those bytes.
+    const cve = await kinds("arkime--CVE-2018-6794.pcap", "peer-unresponsive");
+    expect(cve.map((x) => [x.flow, x.severity, x.measure.unackedDataBytes])).toEqual([
+      [1, "warning", 409],
+      [2, "warning", 383],
+    ]);
+  });
+  it("no TIME_WAIT for a side that reset, nor for a second FIN never acknowledged", async () => {
+    for (const file of ["arkime--https2-301-get.pcap", "arkime--CVE-2018-6794.pcap", "zeek--tcp-ctu-64702-888.pcap"])
+      expect(await kinds(file, "time-wait"), file).toEqual([]);
+    const tw = (await kinds("pcpp--example2-mixed.pcap", "time-wait")).map((f) => f.flow);
+    for (const flow of [96, 99, 156, 162]) expect(tw).not.toContain(flow);
+    expect(tw).toContain(230); // crossed FINs, both acknowledged: a simultaneous close stays
+  });
+  it("one_tcp_stream_fin_rst_close: FIN then RST+ACK from the client is an abort, nothing unread", async () => {
+    const r = await corpus("pcpp--one_tcp_stream_fin_rst_close.pcap");
+    expect(r.findings.filter((f) => f.kind === "rst-after-fin")).toEqual([]);
+    const [f, ...more] = r.findings.filter((x) => x.kind === "abortive-close");
+    expect(more).toEqual([]);
+    expect(f!.side).toBe("client");
+    expect(f!.frames).toEqual([10, 12]);
+    expect(f!.measure.unreadDataEvidence).toBe(0);
+    expect(f!.summary).toMatch(
+      /sent FIN \(frame 10\) and then reset the connection \(RST frame 12\); nothing was in flight/,
+    );
+  });
+  it("rfb-vnc-scanner: FIN then RST+ACK with the server's bytes unread, to a server that had closed", async () => {
+    const [f] = await kinds("zeek--rfb-vnc-scanner-small-segments.pcap", "abortive-close");
+    expect(f!.side).toBe("client");
+    expect(f!.severity).toBe("warning");
+    expect(f!.frames).toEqual([13, 17, 18]);
+    expect(f!.measure.unreadDataEvidence).toBe(1);
+    expect(f!.measure.unackedFromResetterBytes).toBe(0); // its FIN is no byte of data
+    expect(f!.measure.unackedToResetterBytes).toBe(41);
+  });
+  it("reset-by-peer-reboot: not to a server re-sending its close, nor when the capture missed the resetter's FIN", async () => {
+    for (const file of ["suricata--tcp-empty-sack-rawip.pcap", "arkime--aerospike.pcap"]) {
+      const r = await corpus(file);
+      const resets = r.findings.filter((f) => f.kind === "reset-by-peer-reboot" || f.kind === "abortive-close");
+      expect(
+        resets.filter((f) => f.flow === 1),
+        file,
+      ).toEqual([]);
+    }
   });
 });

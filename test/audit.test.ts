@@ -18,6 +18,7 @@ interface AuditRow {
   source: string;
   file: string;
   kind: string;
+  severity: string;
   client: string;
   server: string;
   frame: number;
@@ -45,11 +46,17 @@ function findingsOf(file: string) {
   return p;
 }
 
-/** Is the judged finding still made: same kind, same connection, the judged frame among its evidence. */
+/**
+ * Is the judged finding still made: same kind and severity, same connection, the judged
+ * frame among its evidence. A finding whose severity changed says something else (a
+ * warning that names why no program saw an error is not the error judged wrong), so it
+ * is a new finding, for a new audit to judge.
+ */
 async function stillMade(r: AuditRow): Promise<boolean> {
   return (await findingsOf(r.file)).some(
     (x) =>
       x.finding.kind === r.kind &&
+      x.finding.severity === r.severity &&
       x.client === r.client &&
       x.server === r.server &&
       (x.finding.frames.includes(r.frame) || x.finding.frames.length === 0),

@@ -27,7 +27,6 @@ interface FlowFacts {
 const CLIENT = 0,
   SERVER = 1;
 const dirOf = (f: Finding): number => (f.side === "server" ? SERVER : CLIENT);
-const firstFrame = (f: Finding): number => f.frames[0] ?? 0;
 const lastFrame = (f: Finding): number => f.frames[f.frames.length - 1] ?? 0;
 
 /**
@@ -45,9 +44,17 @@ const INVARIANTS: {
     check: (f, { sides }) => {
       const me = sides[dirOf(f)];
       if (me.fin === 0 || me.finAcked === 0) return `the ${f.side}'s FIN was never acknowledged`;
-      if (me.rst !== 0 && me.rst <= lastFrame(f))
-        return `the ${f.side} sent RST (frame ${me.rst}) before TIME_WAIT began`;
+      if (me.rst !== 0) return `the ${f.side} sent RST (frame ${me.rst})`;
       return null;
+    },
+  },
+  {
+    // A side in TIME_WAIT answers with ACKs, never RST, and a RST it receives ends TIME_WAIT.
+    name: "no TIME_WAIT on a connection that either side reset",
+    kind: "time-wait",
+    check: (_f, { sides }) => {
+      const r = sides.find((x) => x.rst !== 0);
+      return r !== undefined ? `a RST was sent (frame ${r.rst})` : null;
     },
   },
   {
@@ -61,7 +68,34 @@ const INVARIANTS: {
     kind: "peer-unresponsive",
     check: (f, { sides }) => {
       const me = sides[dirOf(f)];
-      return me.fin !== 0 && me.fin < firstFrame(f) ? `the ${f.side} had sent FIN (frame ${me.fin}) before` : null;
+      if (me.fin === 0 || me.fin > lastFrame(f)) return null;
+      return f.measure.senderClosed === 1 && !/writes still succeed/.test(f.summary)
+        ? null
+        : `the ${f.side} had sent FIN (frame ${me.fin}) by the last re-send, yet it is spoken to as a writer`;
+    },
+  },
+  {
+    name: "EPIPE is promised only to a writer that had not closed",
+    kind: "rst-after-fin",
+    check: (f, { sides }) => {
+      const writer = sides[1 - dirOf(f)]!;
+      if (writer.fin === 0) return null;
+      return f.severity === "error" || /gets EPIPE/.test(f.summary)
+        ? `the writer had sent its own FIN (frame ${writer.fin})`
+        : null;
+    },
+  },
+  {
+    // A client that sent a request and then FIN (shutdown(SHUT_WR)) may still await the reply.
+    name: "an abort is an error only for a peer that had not closed, or a client whose request got no answer",
+    kind: "abortive-close",
+    check: (f, { sides }) => {
+      const me = sides[dirOf(f)]!,
+        peer = sides[1 - dirOf(f)]!;
+      const awaitingReply = f.side === "server" && (f.measure.peerDataUnansweredBytes ?? 0) > 0;
+      return f.severity === "error" && peer.fin !== 0 && peer.fin < me.rst && !awaitingReply
+        ? `the reset's receiver had sent FIN (frame ${peer.fin}) before it`
+        : null;
     },
   },
   {

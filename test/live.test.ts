@@ -90,8 +90,11 @@ liveDescribe("live capture with cap: findings as they happen", true, () => {
     }
     const findings = findingsOf(run);
     // Immediate kinds: printed within a second of the packet that completed the evidence.
+    // rst-after-fin waits for the writer's FIN, which may follow the reset on the wire (it
+    // then had closed: a warning); without one it is decided when the flow ends, after the
+    // linger (1 s) and the next sweep (0.25 s).
     for (const f of findings.filter((x) => x.kind === "rst-after-fin" || x.kind === "connection-refused")) {
-      expect(f.at - f.time, `${f.kind} delay`).toBeLessThan(1);
+      expect(f.at - f.time, `${f.kind} delay`).toBeLessThan(f.kind === "rst-after-fin" ? 1.8 : 1);
       expect(f.at - f.time).toBeGreaterThan(-0.05);
     }
     expect(findings.filter((f) => f.kind === "connection-refused")).toHaveLength(4);
@@ -194,7 +197,8 @@ liveDescribe("live capture --via tcpdump", false, () => {
     const fs = findingsOf(run);
     const rst = fs.find((f) => f.kind === "rst-after-fin")!;
     expect(rst.side).toBe("server");
-    expect(rst.at - rst.time).toBeLessThan(1);
+    // Decided when the flow ends (no FIN from the writer): linger 1 s, then the next sweep.
+    expect(rst.at - rst.time).toBeLessThan(2.5);
     expect(fs.filter((f) => f.kind === "connection-refused").map((f) => f.side)).toEqual(["client", "client"]);
     process.kill(run.pid, "SIGINT");
     expect((await run.exited).code).toBe(0);

@@ -5,7 +5,7 @@
  * the report layer only reads it (report/model.ts).
  */
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
-import { type FlowTable } from "../decode/flow/table.js";
+import type { FlowTable } from "../decode/flow/table.js";
 import { L4_TCP } from "../decode/wire/packet.js";
 import type { Reassembler } from "../decode/reassembly.js";
 import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";

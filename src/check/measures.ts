@@ -58,6 +58,8 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "peerSegmentsDuring",
     "peerSilentMs",
     "retries",
+    "senderClosed",
+    "unackedDataBytes",
     "unresponsiveMs",
   ],
   "reset-by-peer-reboot": ["idleBeforeMs", "retransmissionsDuringSilence", "silenceMs", "unackedBytes"],
@@ -73,7 +75,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "segmentsSent",
     "spurious",
   ],
-  "rst-after-fin": ["bytesAfterFin"],
+  "rst-after-fin": ["bytesAfterFin", "writerClosed"],
   "small-segments": [
     "avgPayloadBytes",
     "backToBack",

@@ -12,9 +12,9 @@
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/wire/decoder.js";
 import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
-import { type ExpireOptions } from "../decode/flow/lifecycle.js";
-import { type Flow } from "../decode/flow/record.js";
-import { type TcpSegment } from "../decode/flow/tcp-tracker.js";
+import type { ExpireOptions } from "../decode/flow/lifecycle.js";
+import type { Flow } from "../decode/flow/record.js";
+import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket } from "../decode/wire/packet.js";
 import { isIcmpError } from "../decode/wire/transport.js";
 import {

@@ -1,6 +1,7 @@
 /**
  * abortive-close: an established connection ends with a RST from a side that never sent
- * FIN. Its socket was aborted rather than closed (RFC 9293 §3.10.4 ABORT; RFC 1122
+ * FIN, or whose FIN was followed by its RST+ACK with no data from the peer in between
+ * (shutdown, then an abort with the peer's data unread). Its socket was aborted rather than closed (RFC 9293 §3.10.4 ABORT; RFC 1122
  * §4.2.2.13: close() with unread received data must reset; RFC 2525 "data loss on
  * close"). Measured: the bytes in flight either way at the reset (the resetting side's
  * unacknowledged data, and the peer's data the reset side never acknowledged — both
@@ -9,15 +10,16 @@
  * Left to other kinds:
  * - connection-refused and time-wait-reuse: resets before the handshake completed (a
  *   refused SYN, the client's RST to a TIME-WAIT's bare ACK);
- * - rst-after-fin: the resetting side had sent FIN;
+ * - rst-after-fin: the resetting side had sent FIN and the peer's data after it drew the RST;
  * - reset-by-peer-reboot: a stateless RST after a long silence (`rebootEvidence`, lib/);
  * - keepalive and peer-unresponsive: a RST that ends unanswered keep-alive probes or
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { ms, roleOf } from "../lib/measure.js";
-import { rebootEvidence } from "../lib/reboot-evidence.js";
+import { rebootEvidence, sentUnseen } from "../lib/reboot-evidence.js";
 import type { SideMark } from "../lib/side-history.js";
+import { DIR_CLIENT, type TcpEndpoint } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 
@@ -36,7 +38,7 @@ const analyzer = defineAnalyzer<null>({
   title: "Connection aborted with a reset instead of a FIN",
   severity: "error",
   family: "tcp-closing",
-  wire: "An established connection ends with RST from a side that sent no FIN before it.",
+  wire: "An established connection ends with RST from a side that sent no FIN before it, or whose FIN was followed by its RST+ACK with no data from the peer in between.",
   explanation:
     "One side ended the connection with a reset instead of the orderly FIN exchange. A program causes this in two " +
     "ways: it set SO_LINGER with l_onoff = 1 and l_linger = 0 and then called close() (a deliberate abort, often used " +
@@ -65,17 +67,22 @@ const analyzer = defineAnalyzer<null>({
       peer = flow.ep[y]!;
     const mine = h.sides[x]!,
       theirs = h.sides[y]!;
-    // Only the first reset of the connection, from a side that never sent FIN, after the handshake.
-    if (me.rstFrame !== seg.frame || me.finFrame !== 0 || !h.established) return;
+    // Only the first reset of the connection, after the handshake.
+    if (me.rstFrame !== seg.frame || !h.established) return;
     if (peer.rstFrame !== 0 && peer.rstFrame < seg.frame) return;
-    if (rebootEvidence(flow, seg, h) !== null) return;
+    const hasAck = (seg.flags & TH_ACK) !== 0;
+    // After its own FIN, only a live socket's abort (RST+ACK) with no data from the peer
+    // since that FIN: data arriving after it is rst-after-fin's, and a bare RST after a
+    // FIN is the answer of a TCP that had already finished its side of the close.
+    const finFirst = me.finFrame !== 0;
+    if (finFirst && (!hasAck || theirs.lastPayloadFrame > me.finFrame)) return;
+    if (rebootEvidence(flow, seg, h) !== null || sentUnseen(flow, x)) return;
     // Giving up on a silent peer after probes or retransmissions: keepalive / peer-unresponsive.
     if (mine.resendsSinceOther > 0 && seg.time - theirs.lastTime >= DEAD_PEER_SILENCE_SEC) return;
 
-    const hasAck = (seg.flags & TH_ACK) !== 0;
-    const fromMe = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
+    const fromMe = peer.ackSeen ? dataBytes(me.nextSeq, peer.lastAck, me) : 0;
     const ackedByMe = hasAck ? seg.ack : me.lastAck;
-    const toMe = me.ackSeen || hasAck ? Math.max(0, seqDiff(peer.nextSeq, ackedByMe)) : 0;
+    const toMe = me.ackSeen || hasAck ? dataBytes(peer.nextSeq, ackedByMe, peer) : 0;
     const unanswered = theirs.dataSinceOtherData;
     const who = roleOf(x),
       other = roleOf(y);
@@ -93,14 +100,33 @@ const analyzer = defineAnalyzer<null>({
       : "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
         "had no connection left for it, so the socket was already gone (an earlier abort whose RST is not in the " +
         "capture, or state lost some other way) and this RST only answers the peer's late segment.";
+    // What the peer saw: only a program still using the connection gets ECONNRESET; one
+    // that had sent its FIN had closed, or at most still reads after shutdown(SHUT_WR).
+    // A client whose request got no answer but the reset was still waiting for one (a
+    // request, then shutdown(SHUT_WR)): its request failed, an error. Otherwise (an idle
+    // connection, or a server that had said its last and closed) nobody lost anything.
+    const peerClosed = peer.finFrame !== 0 && peer.finFrame < seg.frame;
+    const requestUnanswered = peerClosed && y === DIR_CLIENT && unanswered > 0;
+    const seen = !peerClosed
+      ? finFirst
+        ? `the ${other}'s read() returns what had arrived and then end-of-file (the FIN came first), and its next ` +
+          "write() fails (with EPIPE on Linux)"
+        : `the ${other}'s next read()/write() fails with ECONNRESET`
+      : requestUnanswered
+        ? `the ${other} had sent its FIN (frame ${peer.finFrame}) after its request: if it was waiting for the reply ` +
+          `(shutdown(SHUT_WR)), its read() fails with ECONNRESET; if it had called close(), it sees nothing`
+        : `the ${other} had already sent its FIN (frame ${peer.finFrame}): a program that called close() sees nothing ` +
+          `of this reset, one that only shut down writing gets ECONNRESET instead of EOF on its next read()`;
+    const how = finFirst
+      ? `sent FIN (frame ${me.finFrame}) and then reset the connection (RST frame ${seg.frame})`
+      : `reset the connection (RST frame ${seg.frame}) without a FIN`;
     out.report(analyzer, {
       flow,
       dir: x,
-      frames,
+      frames: finFirst ? [me.finFrame, ...frames] : frames,
       time: seg.time,
-      summary:
-        `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) reset the connection (RST frame ${seg.frame}) ` +
-        `without a FIN; ${lostText}; ${unreadText}; the ${other}'s next read()/write() fails with ECONNRESET`,
+      severity: peerClosed && !requestUnanswered ? "warning" : undefined,
+      summary: `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) ${how}; ${lostText}; ${unreadText}; ${seen}`,
       measure: {
         unackedFromResetterBytes: fromMe,
         unackedToResetterBytes: toMe,
@@ -108,10 +134,23 @@ const analyzer = defineAnalyzer<null>({
         unreadDataEvidence: unanswered > 0 ? 1 : 0,
         sinceLastSegmentMs: mine.lastFrame !== 0 ? ms(seg.time - mine.lastTime) : -1,
       },
-      detail: stateless,
+      detail: finFirst ? FIN_THEN_RST : stateless,
     });
   },
 });
+
+/** Payload bytes from `acked` up to `next` in a sender's sequence space: its FIN, if among them, is no byte of data. */
+function dataBytes(next: number, acked: number, sender: TcpEndpoint): number {
+  const span = Math.max(0, seqDiff(next, acked));
+  return span > 0 && sender.finFrame !== 0 && seqDiff(sender.finSeq, acked) >= 0 ? span - 1 : span;
+}
+
+/** Why a FIN followed by RST+ACK from the same side is an abort too. */
+const FIN_THEN_RST =
+  "Here a FIN came first: the program shut down its sending side (shutdown(SHUT_WR), or a close() whose FIN " +
+  "left before the abort) and the socket was then aborted with the peer's data still arriving or unread, or with " +
+  "SO_LINGER{1,0}. The reset answers no data sent after the FIN, so it is the program's doing, not a reply to a " +
+  "late writer (that would be rst-after-fin).";
 
 /**
  * The peer's data arrived after the resetting side last sent data and got no answer but

@@ -167,10 +167,54 @@ const analyzer = defineAnalyzer<State>({
       frame,
       summary:
         `the ${peer} ${flow.endpointName(peer)} is not acknowledging the ${who}'s data sent in frame ${frame}: ` +
-        `re-sent ${d.retries} time(s) so far; ${peerSide}. The ${who}'s write()s still succeed until its kernel gives up (ETIMEDOUT)`,
+        `re-sent ${d.retries} time(s) so far; ${peerSide}. ` +
+        (closePhase(flow, dir, d) !== null
+          ? `The ${who} had already closed (FIN frame ${flow.ep[dir]!.finFrame}): its kernel re-sends the FIN until it gives up`
+          : `The ${who}'s write()s still succeed until its kernel gives up (ETIMEDOUT)`),
     };
   },
 });
+
+/**
+ * The close phase: the sender had sent its FIN by the last re-send, so its program had
+ * called close() (or shutdown(SHUT_WR)) and no write() of its is left to fail. Its kernel
+ * re-sends the FIN (with any data still unacknowledged) from FIN_WAIT_1, or LAST_ACK when
+ * the peer's FIN came first, until it gives up: for a close()d socket, after
+ * tcp_orphan_retries, then it drops the connection. Null while the sender had not closed.
+ */
+function closePhase(
+  flow: Flow,
+  dir: number,
+  d: Sender,
+): { what: string; consequence: string; unackedBytes: number; lostWanted: boolean } | null {
+  const me = flow.ep[dir]!,
+    peerEp = flow.ep[1 - dir]!;
+  if (me.finFrame === 0 || me.finTime > d.lastRetryTime) return null;
+  const who = roleOf(dir),
+    peer = roleOf(1 - dir);
+  // Data bytes from the stuck point up to the FIN: handed to the kernel, never acknowledged.
+  const unacked = Math.max(0, seqDiff(me.finSeq, d.stuckAck));
+  const state = peerEp.finFrame !== 0 && peerEp.finFrame < me.finFrame ? "LAST_ACK" : "FIN_WAIT_1";
+  const what =
+    unacked > 0 ? `its last ${unacked} byte(s) and its FIN (frame ${me.finFrame})` : `its FIN (frame ${me.finFrame})`;
+  const peerClosed = state === "LAST_ACK";
+  const lost =
+    unacked === 0
+      ? ""
+      : peerClosed
+        ? ` Its ${unacked} byte(s) were never acknowledged, but the ${peer} had closed first (FIN frame ${peerEp.finFrame}): its program would not have read them.`
+        : ` Its ${unacked} byte(s) were never acknowledged: the ${peer}'s program never got them.`;
+  return {
+    what,
+    unackedBytes: unacked,
+    // Data lost that a program still wanted: the peer had not closed.
+    lostWanted: unacked > 0 && !peerClosed,
+    consequence:
+      `The ${who}'s program had already called close() or shutdown(SHUT_WR): no write() of its was left to fail and ` +
+      `close() returns at once, so it saw nothing of this; its kernel kept the connection in ${state}, re-sending ` +
+      `until it gives up (Linux: tcp_orphan_retries for a closed socket) and drops it.${lost}`,
+  };
+}
 
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
   if (d.retries < PEER_UNRESPONSIVE_MIN_RETRIES) return;
@@ -196,17 +240,30 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
       ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
       : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
   const api = flow.icmpErrors > 0 ? "EHOSTUNREACH (a router reported the host unreachable)" : "ETIMEDOUT";
+  const closing = closePhase(flow, dir, d);
   const summary =
-    `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
-    `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
+    closing !== null
+      ? `the ${peer} stopped acknowledging after the ${who} had closed: the ${who} re-sent ${closing.what} ` +
+        `${d.retries} times over ${sec(unacked)} s${gaps}; ${ending}; ${peerSide}. ${closing.consequence}`
+      : `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
+        `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
   out.report(analyzer, {
     flow,
     dir,
     frames: d.frames,
     count: d.retries,
     time: d.runFrame !== 0 ? d.runSince : d.firstRetryTime,
+    // A closed program sees nothing; only data it had handed over and the peer never got makes it an error.
+    severity: closing !== null && !closing.lostWanted ? "warning" : undefined,
     summary,
+    detail:
+      closing !== null
+        ? "Here what went unacknowledged was the close itself (the FIN): the sending program had already closed, so " +
+          "what follows about write() calls and ETIMEDOUT applies only to a program still using its connection."
+        : undefined,
     measure: {
+      senderClosed: closing !== null ? 1 : 0,
+      unackedDataBytes: closing?.unackedBytes ?? -1,
       unresponsiveMs: ms(unacked),
       retries: d.retries,
       firstGapMs: ms(d.firstGap),

@@ -7,12 +7,16 @@
  * connection — as opposed to a socket that is closed while it still exists, which
  * sends RST+ACK (abortive-close) or FIN.
  *
- * The predicate (`rebootEvidence`, analyze/lib/reboot-evidence.ts) is shared with
- * abortive-close, so one test decides which of the two kinds a reset belongs to.
+ * `rebootEvidence` (analyze/lib/reboot-evidence.ts) is shared with abortive-close, so one
+ * predicate decides which of the two kinds a reset belongs to; both read the host's
+ * SideHistory of the flow. Not reported when the other side had already sent its FIN: its
+ * program had closed, so the forgotten connection costs nobody anything (a server
+ * re-sending its close_notify+FIN to a client that lost the connection).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { seqDiff } from "../../decode/flow/tcp-tracker.js";
-import { TH_RST } from "../../decode/wire/packet.js";
+import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
+import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { rebootEvidence } from "../lib/reboot-evidence.js";
 
@@ -53,9 +57,15 @@ const analyzer = defineAnalyzer<null>({
     if (ev === null) return;
     const other = flow.ep[o]!,
       me = flow.ep[p]!;
-    // The other side's bytes the forgotten connection never acknowledged.
-    const lost = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
     const theirs = h.sides[o]!;
+    // The other side had closed (its FIN, often re-sent into the silence): the reset only
+    // ends an orphaned close, and no program is left to see ECONNRESET or lose data. But a
+    // client whose request is unanswered may still await the reply after shutdown(SHUT_WR).
+    const awaitingReply = o === DIR_CLIENT && theirs.dataSinceOtherData > 0;
+    if (other.finFrame !== 0 && other.finFrame < seg.frame && !awaitingReply) return;
+    // The other side's bytes the forgotten connection never acknowledged (its FIN is no byte of data).
+    const unacked = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
+    const lost = unacked > 0 && other.finFrame !== 0 && seqDiff(other.finSeq, me.lastAck) >= 0 ? unacked - 1 : unacked;
     const resends = theirs.resendsSinceOther;
     const who = roleOf(p),
       peer = roleOf(o);
@@ -74,7 +84,10 @@ const analyzer = defineAnalyzer<null>({
         `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
         `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
         `lost otherwise; ${during}; ` +
-        `${lost} byte(s) from the ${peer} were never acknowledged; the ${peer}'s next read()/write() fails with ECONNRESET`,
+        `${lost} byte(s) from the ${peer} were never acknowledged; ` +
+        (awaitingReply && other.finFrame !== 0 && other.finFrame < seg.frame
+          ? `the ${peer} had sent its FIN (frame ${other.finFrame}) after its request and still waited for the reply: its next read() fails with ECONNRESET`
+          : `the ${peer}'s next read()/write() fails with ECONNRESET`),
       measure: {
         silenceMs: ms(ev.silenceSec),
         idleBeforeMs: ms(theirs.idleBefore),

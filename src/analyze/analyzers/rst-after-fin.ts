@@ -2,7 +2,9 @@
  * rst-after-fin: side A sent FIN (it called close()), side B kept sending data, and A's
  * kernel answered that data with RST: a closed socket cannot take data (RFC 9293
  * §3.10.7.4; RFC 1122 §4.2.2.13). B's first write "succeeded" (the bytes went out), its
- * next write gets EPIPE and SIGPIPE.
+ * next write gets EPIPE and SIGPIPE: an error. When B had sent its own FIN too, it had
+ * closed and no write of its follows: a close race (TLS close_notify, SMTP QUIT/221), a
+ * warning (issue 15: severity follows what the program saw).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { roleOf } from "../lib/measure.js";
@@ -17,6 +19,12 @@ class State {
   /** Per direction: frames of data sent after the other side's FIN. */
   readonly dataAfterPeerFin: [number[], number[]] = [[], []];
   readonly bytesAfterPeerFin: [number, number] = [0, 0];
+  /**
+   * The reset, until it is known whether the writer had closed too: at once if its FIN came
+   * first, when its FIN arrives after the reset, else at the flow's end.
+   */
+  rst: { closer: number; frame: number; time: number; data: number[]; bytes: number } | null = null;
+  reported = false;
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -42,41 +50,87 @@ const analyzer = defineAnalyzer<State>({
     const dir = seg.dir,
       peer = 1 - dir;
     const peerEp = flow.ep[peer]!;
+    // The writer's FIN after the reset on the wire: it left before the reset arrived.
+    if (s.rst !== null) {
+      if (seg.flags & TH_FIN && dir !== s.rst.closer) settle(s, flow, out);
+      return;
+    }
     if (seg.len > 0 && peerEp.finFrame !== 0 && peerEp.finFrame < seg.frame && peerEp.rstFrame === 0) {
       const frames = s.dataAfterPeerFin[dir]!;
       if (frames.length < MAX_DATA_FRAMES) frames.push(seg.frame);
       s.bytesAfterPeerFin[dir] = s.bytesAfterPeerFin[dir]! + seg.len;
     }
-    if (!(seg.flags & TH_RST)) return;
+    if (!(seg.flags & TH_RST) || s.reported) return;
     const me = flow.ep[dir]!;
     if (me.finFrame === 0 || me.rstFrame !== seg.frame) return;
     const data = s.dataAfterPeerFin[peer]!;
     if (data.length === 0) return;
-    report(flow, dir, seg.frame, seg.time, me.finFrame, data, s.bytesAfterPeerFin[peer]!, out);
+    s.rst = { closer: dir, frame: seg.frame, time: seg.time, data, bytes: s.bytesAfterPeerFin[peer]! };
+    // Known at once when the writer had closed first; else its FIN may still be on its way.
+    if (peerEp.finFrame !== 0) settle(s, flow, out);
+  },
+  onFlowEnd(s, flow, out) {
+    if (s.rst !== null) settle(s, flow, out);
   },
 });
 
+/** Reports the reset found, once. */
+function settle(s: State, flow: Flow, out: FindingSink): void {
+  const r = s.rst!;
+  s.rst = null;
+  s.reported = true;
+  report(flow, r.closer, r.frame, r.time, r.data, r.bytes, out);
+}
+
+/**
+ * The writer's own FIN decides what it saw. A writer that had not closed gets EPIPE on its
+ * next write(): an error. One that sent FIN too, before the reset or after it on the wire
+ * (a socket that accepted the reset can send nothing more, so that FIN left before the
+ * reset arrived), had closed: the reset only discarded its last words, the close race of
+ * TLS close_notify, WebSocket close or SMTP QUIT/221, and no call of its fails.
+ */
 function report(
   flow: Flow,
   closer: number,
   rstFrame: number,
   time: number,
-  finFrame: number,
   data: number[],
   bytes: number,
   out: FindingSink,
 ): void {
   const a = roleOf(closer),
     b = roleOf(1 - closer);
+  const finFrame = flow.ep[closer]!.finFrame;
+  const writerFin = flow.ep[1 - closer]!.finFrame;
+  const drew = `the ${b}'s ${bytes} bytes (from frame ${data[0]}) drew RST (frame ${rstFrame})`;
+  if (writerFin !== 0) {
+    out.report(analyzer, {
+      flow,
+      dir: closer,
+      frames: [finFrame, ...data, rstFrame],
+      time,
+      severity: "warning",
+      summary:
+        `${a} closed (FIN, frame ${finFrame}) and ${drew}, but the ${b} had closed too (its FIN, frame ${writerFin}, ` +
+        `left before the reset reached it): a close race, its last bytes were discarded and no write() of the ${b}'s ` +
+        "followed, so it gets no EPIPE",
+      measure: { bytesAfterFin: bytes, writerClosed: 1 },
+      detail:
+        "Both programs had closed: the writer's last bytes were its goodbye (such as a TLS close_notify, a WebSocket " +
+        "close frame or an SMTP 221 reply) sent as the other side closed without waiting for it. The reset cost nothing unless " +
+        "the closing side needed those bytes; a program that called close() sees no error.",
+    });
+    return;
+  }
   out.report(analyzer, {
     flow,
     dir: closer,
     frames: [finFrame, ...data, rstFrame],
     time,
     summary:
-      `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: the ${b}'s ${bytes} bytes ` +
-      `(from frame ${data[0]}) drew RST (frame ${rstFrame}); the ${b}'s next write() gets EPIPE/SIGPIPE`,
-    measure: { bytesAfterFin: bytes },
+      `${a} closed (FIN, frame ${finFrame}) while the ${b} kept writing: ${drew}; ` +
+      `the ${b}'s next write() gets EPIPE/SIGPIPE`,
+    measure: { bytesAfterFin: bytes, writerClosed: 0 },
   });
 }
 export default analyzer;

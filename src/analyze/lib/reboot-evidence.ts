@@ -5,7 +5,7 @@
  * SideHistory of the flow (what each side sent before the reset).
  */
 import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
-import { type Flow } from "../../decode/flow/record.js";
+import type { Flow } from "../../decode/flow/record.js";
 import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
 import type { SideHistory } from "./side-history.js";
 
@@ -32,6 +32,16 @@ export interface RebootEvidence {
 }
 
 /**
+ * Whether the capture missed segments that side `dir` sent: the other side acknowledged
+ * sequence space it was never seen to send. What it sent before a reset (data, a FIN)
+ * then cannot be told, nor how long it was silent.
+ */
+export function sentUnseen(flow: Flow, dir: number): boolean {
+  const other = flow.ep[1 - dir]!;
+  return other.ackSeen && seqDiff(other.lastAck, flow.ep[dir]!.nextSeq) > 0;
+}
+
+/**
  * Whether a RST (already counted in the tracker) is a forgotten connection's answer
  * after a silence of at least REBOOT_MIN_SILENCE_SEC: no ACK bit, seq = the ack of the
  * other side's segment, that segment carried data or was a probe, and the resetting side
@@ -47,6 +57,8 @@ export function rebootEvidence(flow: Flow, seg: TcpSegment, h: SideHistory): Reb
     theirs = h.sides[o]!;
   if (me.finFrame !== 0 || mine.lastFrame === 0 || theirs.lastFrame <= mine.lastFrame || !theirs.lastWantsAnswer)
     return null;
+  // Its FIN (aerospike: the peer's ACKs cover 83 bytes and a FIN never captured) may have gone unseen.
+  if (sentUnseen(flow, p)) return null;
   if (!other.ackSeen || seqDiff(seg.seq, other.lastAck) !== 0) return null;
   const silence = seg.time - mine.lastTime;
   if (silence < REBOOT_MIN_SILENCE_SEC) return null;

@@ -29,6 +29,8 @@ export class SideMark {
   firstDataSinceOtherData = 0;
   /** This side's last segment carrying new payload (0: none yet). */
   lastDataFrame = 0;
+  /** This side's last segment carrying any payload, re-sent bytes included (0: none yet). */
+  lastPayloadFrame = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
   resendsSinceOther = 0;
   /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
@@ -66,6 +68,7 @@ export class SideHistory {
     } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
       me.resendsSinceOther++;
     }
+    if (seg.len > 0) me.lastPayloadFrame = seg.frame;
     me.lastFrame = seg.frame;
     me.lastTime = seg.time;
     me.lastWantsAnswer = seg.len > 0 || isKeepAliveProbe(seg);

@@ -20,9 +20,9 @@ export interface TimeWait {
 }
 
 /**
- * TIME-WAIT of a flow whose FIN exchange completed without a reset before it, else null.
+ * TIME-WAIT of a flow whose FIN exchange completed and that no reset ended, else null.
  * A reset ends the connection without TIME-WAIT; one FIN alone leaves FIN-WAIT-2 /
- * CLOSE-WAIT, not TIME-WAIT.
+ * CLOSE-WAIT, and a FIN never acknowledged leaves FIN-WAIT-1 / CLOSING / LAST-ACK.
  */
 export function timeWaitOf(flow: Flow): TimeWait | null {
   const [c, s] = flow.ep;
@@ -35,12 +35,17 @@ export function timeWaitOf(flow: Flow): TimeWait | null {
   if (x.finAckedFrame === 0) return null;
   const lastAck = y.finAckedFrame;
   const closedAt = lastAck !== 0 ? Math.max(lastAck, x.finAckedFrame) : y.finFrame;
-  // A reset before the close ends the connection without TIME-WAIT. One sent before the
-  // server's SYN-ACK belongs to the opening (the client rejecting a TIME-WAIT's bare ACK,
-  // see time-wait-reuse), not to this connection's close.
+  // The holder must have received the second FIN: it acknowledges it at once. Unacknowledged,
+  // it counts only when nothing followed it in the capture (the final ACK was not captured);
+  // a FIN re-sent, or answered by anything but its ACK, never reached a TIME-WAIT.
+  if (lastAck === 0 && Math.max(c.lastFrame, s.lastFrame) > y.finFrame) return null;
+  // A reset ends the connection without TIME-WAIT, before the FINs or after them: a side in
+  // TIME-WAIT answers segments with an ACK, never a RST (RFC 9293 §3.10.7.4), and one that
+  // receives a RST drops its TIME-WAIT (RFC 1337). One sent before the server's SYN-ACK
+  // belongs to the opening (the client rejecting a TIME-WAIT's bare ACK, see time-wait-reuse).
   const opened = s.synFrame;
-  const resetBefore = (r: number): boolean => r !== 0 && r <= closedAt && r > opened;
-  if (resetBefore(c.rstFrame) || resetBefore(s.rstFrame)) return null;
+  const resetAfterOpening = (r: number): boolean => r !== 0 && r > opened;
+  if (resetAfterOpening(c.rstFrame) || resetAfterOpening(s.rstFrame)) return null;
   const ended = flow.endedFrame !== 0 && flow.endedFrame === closedAt;
   return {
     holder,
