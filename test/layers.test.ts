@@ -15,12 +15,6 @@ const SRC = join(ROOT, "src");
 const ANALYZERS_DIR = "analyze/analyzers/";
 const ORDER = ["capture", "decode", "analyze", "report", "run", "check", "cli", "index.ts"];
 
-/** Allowed import circles (files in order, space-separated), each with why it is still there (the aim is none). */
-const CIRCLE_EXCEPTIONS: Record<string, string> = {
-  "decode/reassembly.ts decode/wire/packet.ts":
-    "a DecodedPacket names the fragmented datagram it completed, and the reassembler fills DecodedPackets",
-};
-
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -104,11 +98,6 @@ describe("layers", () => {
 
   it("no modules import each other, directly or round a circle", () => {
     const found = circles(edges).map((c) => c.join(" "));
-    expect(found.filter((c) => CIRCLE_EXCEPTIONS[c] === undefined)).toEqual([]);
-  });
-
-  it("every exception is still needed (remove it once its import is gone)", () => {
-    const found = circles(edges).map((c) => c.join(" "));
-    expect(Object.keys(CIRCLE_EXCEPTIONS).filter((c) => !found.includes(c))).toEqual([]);
+    expect(found).toEqual([]);
   });
 });

@@ -110,6 +110,7 @@ describe("SideHistory, segment by segment", () => {
       dataSinceOtherData: 150,
       firstDataSinceOtherData: 4,
       lastDataFrame: 5,
+      lastPayloadFrame: 5,
       idleBefore: 0.125,
     });
     expect(at(4).client).toEqual(
@@ -120,6 +121,7 @@ describe("SideHistory, segment by segment", () => {
         dataSinceOther: 100,
         dataSinceOtherData: 100,
         lastDataFrame: 4,
+        lastPayloadFrame: 4,
         idleBefore: 0.25,
       }),
     );
@@ -127,15 +129,18 @@ describe("SideHistory, segment by segment", () => {
 
     // Re-sends count as re-sends, not as new data; the last data frame stays 5.
     expect(at(6).client).toEqual(
-      mark({ ...client5, lastFrame: 6, lastTime: 2, resendsSinceOther: 1, idleBefore: 0.375 }),
+      mark({ ...client5, lastFrame: 6, lastPayloadFrame: 6, lastTime: 2, resendsSinceOther: 1, idleBefore: 0.375 }),
     );
-    expect(at(7).client).toEqual(mark({ ...client5, lastFrame: 7, lastTime: 3, resendsSinceOther: 2, idleBefore: 1 }));
+    expect(at(7).client).toEqual(
+      mark({ ...client5, lastFrame: 7, lastPayloadFrame: 7, lastTime: 3, resendsSinceOther: 2, idleBefore: 1 }),
+    );
 
     // The server's pure ACK ends the client's "since the other side" counts, re-sends included,
     // but not its unanswered data: an ACK is no answer from the program.
     const client8 = mark({
       ...client5,
       lastFrame: 7,
+      lastPayloadFrame: 7,
       lastTime: 3,
       idleBefore: 1,
       dataSinceOther: 0,
@@ -158,6 +163,7 @@ describe("SideHistory, segment by segment", () => {
       dataSinceOtherData: 20,
       firstDataSinceOtherData: 9,
       lastDataFrame: 9,
+      lastPayloadFrame: 9,
       idleBefore: 0.5,
     });
     expect(at(9).client).toEqual(mark({ ...client8, dataSinceOtherData: 0, firstDataSinceOtherData: 0 }));
@@ -195,6 +201,7 @@ describe("SideHistory, segment by segment", () => {
         dataSinceOtherData: 10,
         firstDataSinceOtherData: 4,
         lastDataFrame: 4,
+        lastPayloadFrame: 4,
         idleBefore: 0.5,
       }),
     );
@@ -214,6 +221,7 @@ describe("SideHistory, segment by segment", () => {
         dataSinceOtherData: 10,
         firstDataSinceOtherData: 1,
         lastDataFrame: 1,
+        lastPayloadFrame: 1,
       }),
     );
   });

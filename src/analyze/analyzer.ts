@@ -5,7 +5,8 @@
  * and a `FindingSink` to report to. Analyzers never parse bytes: they read the decoded
  * packet and the tracker's per-segment facts.
  */
-import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
+import type { FragmentFailure } from "../decode/reassembly.js";
+import type { FragmentedDatagram } from "../decode/datagram.js";
 import type { Flow } from "../decode/flow/record.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import type { DecodedPacket } from "../decode/wire/packet.js";

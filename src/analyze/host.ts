@@ -6,7 +6,8 @@
  * their slots when the flow retires or ends (it is the flow table's FlowListener). What
  * they report goes to its Sink (sink.ts).
  */
-import type { FragmentFailure, FragmentedDatagram } from "../decode/reassembly.js";
+import type { FragmentFailure } from "../decode/reassembly.js";
+import type { FragmentedDatagram } from "../decode/datagram.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import type { FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";

@@ -12,6 +12,7 @@
  * reported like a timeout (the receiver's kernel would have dropped it too).
  */
 import type { DecodedPacket } from "./wire/packet.js";
+import { FragmentedDatagram, Piece } from "./datagram.js";
 
 /** Linux's ipfrag_time: a datagram not complete 30 s after its first fragment is dropped. */
 export const DEFAULT_FRAGMENT_TIMEOUT_SEC = 30;
@@ -39,42 +40,6 @@ export interface ReassemblyLimits {
   maxPending: number;
   maxBytes: number;
   maxFragments: number;
-}
-
-class Piece {
-  constructor(
-    readonly offset: number,
-    readonly data: Uint8Array,
-  ) {}
-}
-
-/** A datagram under reassembly, and what analyzers learn of it when it completes or fails. */
-export class FragmentedDatagram {
-  readonly frames: number[] = [];
-  /** IP packet size of each fragment as it arrived: the largest reveals the path MTU. */
-  readonly fragmentSizes: number[] = [];
-  readonly pieces: Piece[] = [];
-  firstTime = 0;
-  lastTime = 0;
-  /** Datagram payload length once the last fragment has been seen, else -1. */
-  totalLen = -1;
-  /** Furthest byte any fragment so far reaches. */
-  maxEnd = 0;
-  bufferedBytes = 0;
-  overlapConflict = false;
-  duplicates = 0;
-  /** From the first fragment (offset 0), when seen: the transport protocol and ports. */
-  proto = -1;
-  srcPort = -1;
-  dstPort = -1;
-  constructor(
-    readonly key: string,
-    readonly ipVersion: number,
-    readonly vlan: number,
-    readonly src: readonly number[],
-    readonly dst: readonly number[],
-    readonly id: number,
-  ) {}
 }
 
 /** Told of datagrams that will never complete (completions travel on the packet: `p.datagram`). */

@@ -24,9 +24,9 @@ import {
   DEFAULT_MAX_PENDING_DATAGRAMS,
   Reassembler,
   type FragmentFailure,
-  type FragmentedDatagram,
   type ReassemblyListener,
 } from "../decode/reassembly.js";
+import type { FragmentedDatagram } from "../decode/datagram.js";
 import {
   DEFAULT_ANALYZER_OPTIONS,
   type AnalyzerDescriptor,

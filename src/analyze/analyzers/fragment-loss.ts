@@ -10,7 +10,8 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
 import type { Flow } from "../../decode/flow/record.js";
-import type { FragmentFailure, FragmentedDatagram } from "../../decode/reassembly.js";
+import type { FragmentFailure } from "../../decode/reassembly.js";
+import type { FragmentedDatagram } from "../../decode/datagram.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { endpointToString } from "../../decode/wire/address.js";
 

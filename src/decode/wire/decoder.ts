@@ -10,7 +10,7 @@ import { decodeIPv4, decodeIPv6, walkIPv6Extensions } from "./ip.js";
 import { decodeLink, etherPayload } from "../../capture/link.js";
 import { INNER_ETHERNET, INNER_NONE, MAX_TUNNEL_DEPTH, TunnelInner, decodeTunnel } from "./tunnel.js";
 import { DecodedPacket } from "./packet.js";
-import type { FragmentedDatagram } from "../reassembly.js";
+import type { FragmentedDatagram } from "../datagram.js";
 import { decodeTransport } from "./transport.js";
 
 export class PacketDecoder {

@@ -25,7 +25,7 @@ export const TH_ECE = 0x40;
 export const TH_CWR = 0x80;
 
 /** Where decoding stopped and why (tier 2 of the bad-input policy: never thrown). */
-import type { FragmentedDatagram } from "../reassembly.js";
+import type { FragmentedDatagram } from "../datagram.js";
 
 export type IssueLayer = "link" | "ip" | "ipv4" | "ipv6" | "tcp" | "udp" | "icmp" | "icmpv6";
 export class DecodeIssue {
