@@ -24,9 +24,9 @@ interface Side {
 interface FlowFacts {
   sides: [Side, Side];
 }
-const CLIENT = 0,
-  SERVER = 1;
-const dirOf = (f: Finding): number => (f.side === "server" ? SERVER : CLIENT);
+const CLIENT = 0 as const,
+  SERVER = 1 as const;
+const dirOf = (f: Finding): 0 | 1 => (f.side === "server" ? SERVER : CLIENT);
 const lastFrame = (f: Finding): number => f.frames[f.frames.length - 1] ?? 0;
 
 /**

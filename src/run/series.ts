@@ -135,9 +135,9 @@ export class SeriesCollector implements FlowSeriesSet {
       const fs = this.shift[id]!,
         sh = Math.max(fs, this.globalShift);
       if (sh > 0 && ord % 2 ** sh !== 0) return;
-      this.keptOrdinary[id]++;
+      this.keptOrdinary[id] = this.keptOrdinary[id]! + 1;
     } else {
-      this.keptNotable[id]++;
+      this.keptNotable[id] = this.keptNotable[id]! + 1;
     }
     if (this.rows === this.time.length) this.makeRoom();
     const i = this.rows++;
@@ -154,7 +154,7 @@ export class SeriesCollector implements FlowSeriesSet {
     this.ord[i] = ord;
     if (this.keptOrdinary[id]! + this.keptNotable[id]! >= this.flowCap) {
       // Thin this flow: from now on (and at the next compaction) every 2^shift-th ordinary packet.
-      this.shift[id]++;
+      this.shift[id] = this.shift[id]! + 1;
       this.keptOrdinary[id] = Math.ceil(this.keptOrdinary[id]! / 2);
       this.thinned = true;
     }
@@ -177,7 +177,7 @@ export class SeriesCollector implements FlowSeriesSet {
   }
 
   private snippet(id: number, dir: number, p: DecodedPacket): void {
-    this.snipped[id] |= 1 << dir;
+    this.snipped[id] = this.snipped[id]! | (1 << dir);
     let s = this.snippets.get(id);
     if (s === undefined) {
       if (this.snippets.size >= MAX_SNIPPET_FLOWS) return;
@@ -252,8 +252,8 @@ export class SeriesCollector implements FlowSeriesSet {
       const notable = (m & META_NOTABLE) !== 0 && !all;
       const sh = Math.max(this.shift[id]!, gs);
       if (!notable && sh > 0 && this.ord[i]! % 2 ** sh !== 0) continue;
-      if (notable) this.keptNotable[id]++;
-      else this.keptOrdinary[id]++;
+      if (notable) this.keptNotable[id] = this.keptNotable[id]! + 1;
+      else this.keptOrdinary[id] = this.keptOrdinary[id]! + 1;
       if (all) this.meta[i] = m & ~META_NOTABLE;
       if (j !== i) {
         this.time[j] = this.time[i]!;
@@ -290,7 +290,7 @@ export class SeriesCollector implements FlowSeriesSet {
   private buildIndex(): void {
     if (this.thinned) this.compact(false);
     const counts = new Uint32Array(this.packets.length);
-    for (let i = 0; i < this.rows; i++) counts[this.flow[i]!]++;
+    for (let i = 0; i < this.rows; i++) counts[this.flow[i]!] = counts[this.flow[i]!]! + 1;
     const index: Uint32Array[] = new Array(this.packets.length);
     const fill = new Uint32Array(this.packets.length);
     for (let id = 0; id < counts.length; id++) if (counts[id]! > 0) index[id] = new Uint32Array(counts[id]!);
