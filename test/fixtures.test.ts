@@ -5,7 +5,6 @@
  * and healthy fixtures must raise nothing above info.
  */
 import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { goldenView, phenomenonFixtures } from "./helpers/fixtures.js";

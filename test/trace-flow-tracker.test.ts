@@ -1,5 +1,5 @@
 /**
- * The flow table's TCP tracker (FlowTable.trackTcp in src/decode/flow.ts), traced the way
+ * The flow table's TCP tracker (FlowTable.trackTcp, src/decode/flow/tcp-tracker.ts), traced the way
  * analyzers read it: after every segment, the facts of the segment (TcpSegment) and the
  * endpoint state they consult (next sequence number, last ACK, windows, FIN and RST
  * frames). Sequence numbers near 2^32 make both sides wrap mid-connection; window scale

@@ -1,5 +1,5 @@
 /**
- * SideHistory (src/analyze/side-history.ts), traced: a hand-written connection goes through
+ * SideHistory (src/analyze/lib/side-history.ts), traced: a hand-written connection goes through
  * the real engine and, after every segment, both sides' marks are compared whole with what
  * the segment must leave there. The resets judge by these counts (abortive-close,
  * reset-by-peer-reboot), so a count that is not cleared when the other side speaks, or a

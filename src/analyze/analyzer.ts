@@ -1,7 +1,7 @@
 /**
  * The analyzer contract. An analyzer is one module in `analyzers/` that default-exports
  * a descriptor: its kind id, catalogue text, and only the hooks it needs. Hooks receive
- * the analyzer's per-flow state (created with the flow, kept by the engine on the flow), the flow,
+ * the analyzer's per-flow state (created with the flow, kept by the analyzer host on the flow), the flow,
  * and a `FindingSink` to report to. Analyzers never parse bytes: they read the decoded
  * packet and the tracker's per-segment facts.
  */

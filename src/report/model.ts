@@ -8,9 +8,7 @@ import type { SelectionSummary } from "../capture/filter/select.js";
 import { engineResult, round6, type AnalysisResult, type EngineState, type FlowReport } from "../analyze/result.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../capture/link.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow/lifecycle.js";
-import { L4_TCP } from "../decode/wire/packet.js";
 import { rawTime, type ClockJump } from "../analyze/clock.js";
 import { isoTime } from "./time.js";
 

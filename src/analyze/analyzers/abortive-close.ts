@@ -55,7 +55,7 @@ const analyzer = defineAnalyzer<null>({
     "and then drain) before close(), and do not set SO_LINGER{1,0} except to deliberately kill a misbehaving connection. " +
     "If TIME_WAIT was the reason for the abort, see time-wait.",
   references: ["000 §4.6", "000 §2.7", "002 SO_LINGER"],
-  // Nothing to do before a reset; what came before it is in the engine's SideHistory.
+  // Nothing to do before a reset; what came before it is in the host's SideHistory (analyze/host.ts).
   wakeOn: TH_RST,
   usesSideHistory: true,
   onTcpSegment(_s, flow, seg, _p, out) {

@@ -14,8 +14,7 @@ import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning } from "../lib/icmp-meaning.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
-import { L4_ICMPV6, L4_TCP } from "../../decode/wire/packet.js";
-import type { DecodedPacket } from "../../decode/wire/packet.js";
+import { L4_TCP } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
 class State {

@@ -14,9 +14,9 @@
  * re-sending its close_notify+FIN to a client that lost the connection).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
-import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
+import { DIR_CLIENT } from "../../decode/flow/record.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { rebootEvidence } from "../lib/reboot-evidence.js";
 
@@ -44,7 +44,7 @@ const analyzer = defineAnalyzer<null>({
     "and detect dead peers before writing, with SO_KEEPALIVE (tuned with TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) " +
     "or an application heartbeat. Severity error: unlike a benign close, the program's call fails and data is lost.",
   references: ["002 server termination §6", "000 §2.8", "000 §4.7"],
-  // Nothing to do before a reset; what came before it is in the engine's SideHistory.
+  // Nothing to do before a reset; what came before it is in the host's SideHistory (analyze/host.ts).
   wakeOn: TH_RST,
   usesSideHistory: true,
   onTcpSegment(_s, flow, seg, _p, out) {

@@ -15,6 +15,15 @@ import type { FindingSink } from "../analyzer.js";
 /** Data frames kept as evidence per direction. */
 const MAX_DATA_FRAMES = 5;
 
+/** A reset of data sent after the closer's FIN: who closed, the RST, and the data it answered. */
+interface Reset {
+  closer: number;
+  frame: number;
+  time: number;
+  data: number[];
+  bytes: number;
+}
+
 class State {
   /** Per direction: frames of data sent after the other side's FIN. */
   readonly dataAfterPeerFin: [number[], number[]] = [[], []];
@@ -23,7 +32,7 @@ class State {
    * The reset, until it is known whether the writer had closed too: at once if its FIN came
    * first, when its FIN arrives after the reset, else at the flow's end.
    */
-  rst: { closer: number; frame: number; time: number; data: number[]; bytes: number } | null = null;
+  rst: Reset | null = null;
   reported = false;
 }
 
@@ -79,7 +88,7 @@ function settle(s: State, flow: Flow, out: FindingSink): void {
   const r = s.rst!;
   s.rst = null;
   s.reported = true;
-  report(flow, r.closer, r.frame, r.time, r.data, r.bytes, out);
+  report(flow, r, out);
 }
 
 /**
@@ -89,15 +98,7 @@ function settle(s: State, flow: Flow, out: FindingSink): void {
  * reset arrived), had closed: the reset only discarded its last words, the close race of
  * TLS close_notify, WebSocket close or SMTP QUIT/221, and no call of its fails.
  */
-function report(
-  flow: Flow,
-  closer: number,
-  rstFrame: number,
-  time: number,
-  data: number[],
-  bytes: number,
-  out: FindingSink,
-): void {
+function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes }: Reset, out: FindingSink): void {
   const a = roleOf(closer),
     b = roleOf(1 - closer);
   const finFrame = flow.ep[closer]!.finFrame;

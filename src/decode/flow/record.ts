@@ -66,7 +66,7 @@ export type Role = "client" | "server";
 
 /**
  * `A`: what the table's owner attaches to each flow (the analyzers' per-flow state, for
- * the engine), opaque here. A field, not a map keyed by flow: no lookup per packet.
+ * the analyzer host), opaque here. A field, not a map keyed by flow: no lookup per packet.
  */
 export class Flow<A = unknown> {
   readonly ep: [TcpEndpoint, TcpEndpoint] = [new TcpEndpoint(), new TcpEndpoint()];
