@@ -1,0 +1,110 @@
+// Draws a fresh sample of findings for a blind audit (test/audit/README.md): runs the built
+// analysis (dist/) over the corpus and the fixtures, leaves out every finding an earlier
+// audit already judged, and picks findings round-robin by kind (so a noisy kind does not
+// fill the sample), in a seeded random order within a kind, at most 3 per capture per kind.
+//
+//   node scripts/audit-sample.mjs [--n 100] [--seed 1] [--out /tmp/sample.jsonl]
+//
+// Writes one JSON object per finding (what the auditor judges: the finding as the user
+// reads it, with its connection) and prints the per-kind counts.
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readAudit } from "./audit-lib.mjs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
+};
+const N = Number(opt("--n", "100"));
+const SEED = Number(opt("--seed", "1"));
+const OUT = opt("--out", "/tmp/audit-sample.jsonl");
+const PER_CAPTURE_PER_KIND = 3;
+
+const { analyzeFile } = await import(join(ROOT, "dist", "run", "pipeline.js"));
+
+function captures() {
+  const files = readdirSync(join(ROOT, "test", "corpus", "captures")).map((f) => `test/corpus/captures/${f}`);
+  for (const d of readdirSync(join(ROOT, "fixtures"), { withFileTypes: true })) {
+    if (!d.isDirectory()) continue;
+    for (const f of readdirSync(join(ROOT, "fixtures", d.name)))
+      if (/\.pcap(ng)?$/.test(f)) files.push(`fixtures/${d.name}/${f}`);
+  }
+  return files.sort();
+}
+
+/** mulberry32: a small seeded generator, so a sample can be drawn again. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const judged = readAudit(join(ROOT, "test", "audit"));
+const alreadyJudged = (file, f, client, server) =>
+  judged.some(
+    (r) =>
+      r.file === file &&
+      r.kind === f.kind &&
+      r.severity === f.severity &&
+      r.client === client &&
+      r.server === server &&
+      (f.frames.includes(r.frame) || f.frames.length === 0),
+  );
+
+const byKind = new Map();
+for (const file of captures()) {
+  let r;
+  try {
+    r = await analyzeFile(join(ROOT, file));
+  } catch (e) {
+    console.error(`${file}: ${e.message}`);
+    continue;
+  }
+  const flows = new Map(r.flows.map((f) => [f.id, f]));
+  for (const f of r.findings) {
+    const flow = f.flow === null ? undefined : flows.get(f.flow);
+    const client = flow?.client ?? "";
+    const server = flow?.server ?? "";
+    if (alreadyJudged(file, f, client, server)) continue;
+    const list = byKind.get(f.kind) ?? [];
+    list.push({ file, ...f, client, server });
+    byKind.set(f.kind, list);
+  }
+}
+
+const unjudged = new Map([...byKind].map(([kind, list]) => [kind, list.length]));
+const rand = random(SEED);
+const queues = [...byKind.keys()].sort().map((kind) => {
+  const list = byKind.get(kind);
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return { kind, list, perCapture: new Map() };
+});
+const sample = [];
+while (sample.length < N && queues.some((q) => q.list.length > 0)) {
+  for (const q of queues) {
+    if (sample.length >= N) break;
+    while (q.list.length > 0) {
+      const f = q.list.shift();
+      const n = q.perCapture.get(f.file) ?? 0;
+      if (n >= PER_CAPTURE_PER_KIND) continue;
+      q.perCapture.set(f.file, n + 1);
+      sample.push(f);
+      break;
+    }
+  }
+}
+writeFileSync(OUT, sample.map((f) => JSON.stringify(f)).join("\n") + "\n");
+const counts = new Map();
+for (const f of sample) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
+for (const [kind, n] of [...counts].sort()) console.log(`${kind}\t${n}\tof ${unjudged.get(kind)} unjudged`);
+console.log(`${sample.length} findings → ${OUT}`);
