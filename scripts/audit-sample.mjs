@@ -10,6 +10,7 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readAudit } from "./audit-lib.mjs";
+import { seededRandom } from "./seeded-random.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -32,18 +33,6 @@ function captures() {
       if (/\.pcap(ng)?$/.test(f)) files.push(`fixtures/${d.name}/${f}`);
   }
   return files.sort();
-}
-
-/** mulberry32: a small seeded generator, so a sample can be drawn again. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const judged = readAudit(join(ROOT, "test", "audit"));
@@ -80,7 +69,7 @@ for (const file of captures()) {
 }
 
 const unjudged = new Map([...byKind].map(([kind, list]) => [kind, list.length]));
-const rand = random(SEED);
+const rand = seededRandom(SEED);
 const queues = [...byKind.keys()].sort().map((kind) => {
   const list = byKind.get(kind);
   for (let i = list.length - 1; i > 0; i--) {

@@ -19,6 +19,7 @@ import { concat, ETH_IPV4, ethernet, ipv4, MemorySource, pcapFile, udp } from ".
 import { corpusEntries } from "./helpers/corpus.js";
 import { phenomenonFixtures } from "./helpers/fixtures.js";
 import { ROOT } from "./helpers/paths.js";
+import { seededRandom } from "../scripts/seeded-random.mjs";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "schema", "report.schema.json"), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -99,18 +100,6 @@ describe("reports that once broke the schema", () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so every mutant can be rebuilt from its number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Offsets of the timestamp-seconds field of each record of a little-endian µs/ns classic pcap; [] for anything else. */
 function pcapTimestampOffsets(b: Uint8Array): number[] {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -166,7 +155,7 @@ describe("JSON reports of mutated captures validate against the schema", () => {
     async () => {
       let reports = 0;
       for (let m = 0; m < MUTANTS; m++) {
-        const random = rng(0x5eed + m);
+        const random = seededRandom(0x5eed + m);
         const seed = seeds[Math.floor(random() * seeds.length)]!;
         const bytes = mutate(seed.bytes, random);
         const name = `mutant ${m} of ${seed.name}`;
