@@ -10,7 +10,7 @@ import type { FragmentedDatagram } from "../decode/datagram.js";
 import type { Flow } from "../decode/flow/record.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import type { DecodedPacket } from "../decode/wire/packet.js";
-import type { Finding, Severity } from "./finding.js";
+import type { Finding, FindingFacts, FindingWords, Severity } from "./finding.js";
 import type { SideHistory } from "./lib/side-history.js";
 
 /** Thresholds a user may change from the command line. */
@@ -26,8 +26,11 @@ export interface FindingInput {
   frames: readonly number[];
   count?: number;
   time: number;
-  summary: string;
+  /** The words, for kinds without `describe`; kinds with it give `facts` instead. */
+  summary?: string;
   measure?: Record<string, number>;
+  /** For kinds with `describe`: what the words are written from, with `measure`. */
+  facts?: FindingFacts;
   /** Overrides the descriptor's severity (e.g. keepalive answered = info, unanswered = error). */
   severity?: Severity;
   /** Extra sentences for this case, put before the catalogue explanation. */
@@ -41,6 +44,8 @@ export interface FindingSink {
    * as fragment-loss per address pair): the frames are tagged and shown like the first.
    */
   addEvidence(f: Finding, frames: readonly number[]): void;
+  /** A finding's measure or facts changed after it was reported: its words are written again (kinds with `describe`). */
+  revise(kind: AnalyzerDescriptor<unknown>, f: Finding): void;
   /** The flow's SideHistory; only for analyzers that set usesSideHistory, on TCP flows. */
   sideHistory(flow: Flow): SideHistory;
   /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */
@@ -180,11 +185,18 @@ export interface AnalyzerDescriptor<S, C = unknown> {
   /** Capture-wide state, for evidence that spans flows (most analyzers need none). */
   capture?: CaptureScope<C>;
   /**
-   * For findings that name a flow other than their own by number: with `--jobs` each shard
-   * numbers its own flows, and the merge calls this with the shard's number → the
-   * report's number, for the finding to say the right one.
+   * Writes a finding's words from its structured fields (measure, facts, frames, side),
+   * when the report is written rather than when the analyzer reports. A finding whose
+   * facts change later (a `--jobs` merge renumbering flows, capture-wide evidence
+   * resolved, more evidence counted) is described again; its text is never edited.
    */
-  renumberFlows?(finding: Finding, reportId: (shardFlowId: number) => number): void;
+  describe?(f: Finding): FindingWords;
+  /**
+   * Measure keys that hold the id of another flow: with `--jobs` each shard numbers its
+   * own flows, and the merge renumbers these to the report's numbers (then describes the
+   * finding again). Only for kinds with `describe`.
+   */
+  flowMeasures?: readonly string[];
 }
 
 /** Typing helper so each module's hooks see its own state type. */

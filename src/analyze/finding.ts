@@ -29,6 +29,23 @@ export interface Finding {
   references: string[];
   /** Measured quantities (durations in ms, counts, bytes), keyed by name with units. */
   measure: Record<string, number>;
+  /**
+   * What else the words were written from, for kinds that write them at report time
+   * (AnalyzerDescriptor.describe): which side held what, which frames answered, as plain
+   * values. Absent for kinds that write their words when they report.
+   */
+  facts?: FindingFacts;
+}
+
+/** A plain value a finding's words are written from. */
+export type FactValue = string | number | boolean | null;
+export type FindingFacts = Record<string, FactValue>;
+
+/** A finding's words, written from its facts (AnalyzerDescriptor.describe). */
+export interface FindingWords {
+  summary: string;
+  /** Extra sentences for this case, put before the catalogue explanation. */
+  detail?: string;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { AnalyzerDescriptor, AnalyzerOptions, FindingInput, FindingSink } f
 import { rawTime, type ClockJump } from "./clock.js";
 import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./lib/measure.js";
+import { flatten, writeWords } from "./words.js";
 import type { SideHistory } from "./lib/side-history.js";
 
 export interface SinkOptions {
@@ -93,19 +94,26 @@ export class Sink implements FindingSink {
       time: rawTime(input.time, this.jumps),
       side,
       endpoint: side === null || flow === null ? null : flow.endpointName(side),
-      summary: input.summary,
+      summary: input.summary ?? "",
       explanation: input.detail ? `${input.detail} ${kind.explanation}` : kind.explanation,
       references: kind.references,
       measure: input.measure ?? {},
     };
-    // Summaries are built by concatenation: ropes of a dozen pieces each. Reading a
-    // character makes V8 flatten one into a single string, which a long capture's tens of
-    // thousands of findings need (a rope costs several times the text).
-    f.summary.charCodeAt(0);
-    f.explanation.charCodeAt(0);
+    if (input.facts !== undefined) f.facts = input.facts;
+    if (kind.describe === undefined) {
+      if (input.summary === undefined) throw new Error(`${kind.id} reported a finding without words or describe()`);
+      flatten(f);
+    } else if (!this.sharded) {
+      // A `--jobs` shard leaves the words to the merge, which may still renumber the facts.
+      writeWords(f, kind);
+    }
     if (this.keepFindings) this.findings.push(f);
     this.onFinding?.(f, flow);
     return f;
+  }
+
+  revise(kind: AnalyzerDescriptor<unknown>, f: Finding): void {
+    if (!this.sharded) writeWords(f, kind);
   }
 
   addEvidence(f: Finding, frames: readonly number[]): void {
@@ -152,6 +160,9 @@ class SinkAt implements FindingSink {
   }
   addEvidence(f: Finding, frames: readonly number[]): void {
     this.sink.addEvidence(f, frames);
+  }
+  revise(kind: AnalyzerDescriptor<unknown>, f: Finding): void {
+    this.sink.revise(kind, f);
   }
   captureState<C>(kind: AnalyzerDescriptor<any, C>): C {
     return this.sink.captureState(kind);

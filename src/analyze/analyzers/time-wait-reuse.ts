@@ -19,6 +19,7 @@
  * the RST and the re-sent SYN (the RST is this kind's, not abortive-close's).
  */
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
+import type { Finding, FindingWords } from "../finding.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
@@ -69,13 +70,8 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   // Only a SYN reusing an ended connection's 4-tuple starts anything.
   wakeOn: WAKE_NEW_INCARNATION,
-  renumberFlows(f, reportId) {
-    const old = f.measure.previousFlow;
-    if (old === undefined) return;
-    const now = reportId(old);
-    f.measure.previousFlow = now;
-    f.summary = f.summary.replace(reusedText(old), reusedText(now));
-  },
+  describe,
+  flowMeasures: ["previousFlow"],
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
       if (flow.previous !== null) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
@@ -128,76 +124,55 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
   s.tw = tw;
 }
 
+/** What the words are written from (describe): the outcome frames, null when not seen. */
+interface Facts {
+  [key: string]: string | number | boolean | null;
+  previous: Previous;
+  /** For a TIME_WAIT previous: who held it, both (simultaneous close), and the first FIN. */
+  holder: "client" | "server" | "both" | null;
+  firstFinFrame: number | null;
+  synFrame: number;
+  bareAckFrame: number | null;
+  clientRstFrame: number | null;
+  resentSynFrame: number | null;
+  synAckFrame: number | null;
+  serverRstFrame: number | null;
+  /** First SYN to the SYN-ACK that accepted it (after a bare ACK), ms. */
+  acceptedAfterMs: number | null;
+}
+
 function report(s: State, flow: Flow, out: FindingSink): void {
   const twSec = 2 * out.options.mslSec;
   const frames = [s.synFrame];
-  let outcome: string,
-    accepted = false,
-    bareAck = false,
-    refused = false;
-  if (s.bareAckFrame !== 0) {
-    bareAck = true;
+  const bareAck = s.bareAckFrame !== 0;
+  if (bareAck) {
     frames.push(s.bareAckFrame);
-    outcome = `the ${serverSide(s)} answered the SYN with a bare ACK of the old connection (frame ${s.bareAckFrame})`;
-    if (s.clientRstFrame !== 0) {
-      frames.push(s.clientRstFrame);
-      outcome += `, the client's kernel rejected it with a RST (frame ${s.clientRstFrame})`;
-    }
-    if (s.resentSynFrame !== 0) {
-      frames.push(s.resentSynFrame);
-      outcome += ` and re-sent its SYN (frame ${s.resentSynFrame})`;
-    }
-    outcome +=
-      s.synAckFrame !== 0
-        ? `, which was accepted (SYN-ACK frame ${s.synAckFrame}, ${ms(flow.ep[DIR_SERVER].synTime - s.synTime)} ms after the first SYN)`
-        : s.serverRstFrame !== 0
-          ? `, which was refused (RST frame ${s.serverRstFrame})`
-          : "; no SYN-ACK followed in the capture";
-    accepted = s.synAckFrame !== 0;
-    refused = s.serverRstFrame !== 0;
-  } else if (s.synAckFrame !== 0) {
-    accepted = true;
-    outcome = `the server accepted it at once (SYN-ACK frame ${s.synAckFrame})`;
-  } else if (s.serverRstFrame !== 0) {
-    refused = true;
-    frames.push(s.serverRstFrame);
-    outcome = `the server answered it with a RST (frame ${s.serverRstFrame}): connect() failed with ECONNREFUSED`;
-  } else {
-    outcome = "nothing answered it in the capture";
-  }
-  const tw = s.tw;
-  let before: string;
-  switch (s.previous) {
-    case "time-wait":
-      before = tw!.simultaneous
-        ? `both sides still held it in TIME_WAIT (simultaneous close)`
-        : `the ${roleOf(tw!.holder)} still held it in TIME_WAIT (it closed first, frame ${tw!.firstFinFrame}; 2·MSL = ${twSec} s)`;
-      break;
-    case "reset":
-      before = "it had ended with a reset, so no TIME_WAIT stood in the way";
-      break;
-    case "never-established":
-      before = "that earlier attempt never got a SYN-ACK, so no TIME_WAIT stood in the way";
-      break;
-    default:
-      before = "its close was not complete in the capture (not both FINs seen)";
-  }
+    if (s.clientRstFrame !== 0) frames.push(s.clientRstFrame);
+    if (s.resentSynFrame !== 0) frames.push(s.resentSynFrame);
+  } else if (s.synAckFrame === 0 && s.serverRstFrame !== 0) frames.push(s.serverRstFrame);
+  const accepted = s.synAckFrame !== 0;
+  const refused = !accepted && s.serverRstFrame !== 0;
   const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established");
-  const detail =
-    refused && s.bareAckFrame === 0 && s.previous === "time-wait"
-      ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
-        "comes from that TIME_WAIT than from a missing listener."
-      : undefined;
+  const tw = s.tw;
+  const facts: Facts = {
+    previous: s.previous,
+    holder: s.previous !== "time-wait" || tw === null ? null : tw.simultaneous ? "both" : roleOf(tw.holder),
+    firstFinFrame: tw?.firstFinFrame ?? null,
+    synFrame: s.synFrame,
+    bareAckFrame: frameOrNull(s.bareAckFrame),
+    clientRstFrame: frameOrNull(s.clientRstFrame),
+    resentSynFrame: frameOrNull(s.resentSynFrame),
+    synAckFrame: frameOrNull(s.synAckFrame),
+    serverRstFrame: frameOrNull(s.serverRstFrame),
+    acceptedAfterMs: accepted ? ms(flow.ep[DIR_SERVER].synTime - s.synTime) : null,
+  };
   out.report(analyzer, {
     flow,
     dir: DIR_CLIENT,
     frames,
     time: s.synTime,
-    detail,
     severity: quiet ? "info" : undefined,
-    summary:
-      `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} ${reusedText(s.previousId)} ` +
-      `${sec(s.sinceSec)} s after it ended; ${before}; ${outcome}`,
+    facts,
     measure: {
       sinceCloseMs: ms(s.sinceSec),
       timeWaitMs: ms(twSec),
@@ -209,14 +184,57 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   });
 }
 
-function reusedText(previousFlow: number): string {
-  return `reused the 4-tuple of flow ${previousFlow}`;
+function describe(f: Finding): FindingWords {
+  const x = f.facts as Facts;
+  const m = f.measure;
+  let outcome: string;
+  if (x.bareAckFrame !== null) {
+    const answered = x.previous === "time-wait" && x.holder !== "client" ? "server's TIME_WAIT" : "server";
+    outcome = `the ${answered} answered the SYN with a bare ACK of the old connection (frame ${x.bareAckFrame})`;
+    if (x.clientRstFrame !== null)
+      outcome += `, the client's kernel rejected it with a RST (frame ${x.clientRstFrame})`;
+    if (x.resentSynFrame !== null) outcome += ` and re-sent its SYN (frame ${x.resentSynFrame})`;
+    outcome +=
+      x.synAckFrame !== null
+        ? `, which was accepted (SYN-ACK frame ${x.synAckFrame}, ${x.acceptedAfterMs} ms after the first SYN)`
+        : x.serverRstFrame !== null
+          ? `, which was refused (RST frame ${x.serverRstFrame})`
+          : "; no SYN-ACK followed in the capture";
+  } else if (x.synAckFrame !== null) {
+    outcome = `the server accepted it at once (SYN-ACK frame ${x.synAckFrame})`;
+  } else if (x.serverRstFrame !== null) {
+    outcome = `the server answered it with a RST (frame ${x.serverRstFrame}): connect() failed with ECONNREFUSED`;
+  } else {
+    outcome = "nothing answered it in the capture";
+  }
+  let before: string;
+  switch (x.previous) {
+    case "time-wait":
+      before =
+        x.holder === "both"
+          ? "both sides still held it in TIME_WAIT (simultaneous close)"
+          : `the ${x.holder} still held it in TIME_WAIT (it closed first, frame ${x.firstFinFrame}; 2·MSL = ${m.timeWaitMs! / 1000} s)`;
+      break;
+    case "reset":
+      before = "it had ended with a reset, so no TIME_WAIT stood in the way";
+      break;
+    case "never-established":
+      before = "that earlier attempt never got a SYN-ACK, so no TIME_WAIT stood in the way";
+      break;
+    default:
+      before = "its close was not complete in the capture (not both FINs seen)";
+  }
+  const detail =
+    m.refused === 1 && x.bareAckFrame === null && x.previous === "time-wait"
+      ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
+        "comes from that TIME_WAIT than from a missing listener."
+      : undefined;
+  return {
+    summary:
+      `new SYN (frame ${x.synFrame}) from ${f.endpoint} reused the 4-tuple of flow ${m.previousFlow} ` +
+      `${sec(m.sinceCloseMs! / 1000)} s after it ended; ${before}; ${outcome}`,
+    detail,
+  };
 }
-
-function serverSide(s: State): string {
-  const tw = s.tw;
-  if (s.previous === "time-wait" && tw !== null && (tw.holder === DIR_SERVER || tw.simultaneous))
-    return "server's TIME_WAIT";
-  return "server";
-}
+const frameOrNull = (frame: number): number | null => (frame === 0 ? null : frame);
 export default analyzer;

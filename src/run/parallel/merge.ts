@@ -1,12 +1,14 @@
 /**
  * Folds the workers' outcomes into the one a single engine would have produced: flows
  * numbered in order of their first packet (as one FlowTable numbers them), findings
- * re-pointed at those numbers and sorted the engine's way, statistics summed, and the
- * analyzers' capture-wide states merged and resolved.
+ * re-pointed at those numbers and sorted the engine's way, statistics summed, the
+ * analyzers' capture-wide states merged and resolved, and then the words of findings
+ * whose kinds write them from facts (AnalyzerDescriptor.describe).
  */
 import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
 import { compareFindings, type Finding } from "../../analyze/finding.js";
 import { DecodeStats, type AnalysisResult, type FlowReport } from "../../analyze/result.js";
+import { writeWords } from "../../analyze/words.js";
 import type { ShardEnd } from "./protocol.js";
 
 export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<any>[]): AnalysisResult {
@@ -34,7 +36,10 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     for (const f of s.result.findings) {
       // Renumbered in place: capture states hold references to these same objects.
       if (f.flow !== null) f.flow = reportId(f.flow);
-      byKind.get(f.kind)?.renumberFlows?.(f, reportId);
+      for (const key of byKind.get(f.kind)?.flowMeasures ?? []) {
+        const id = f.measure[key];
+        if (id !== undefined) f.measure[key] = reportId(id);
+      }
       findings.push(f);
     }
   });
@@ -45,6 +50,11 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     const into = states[0]!;
     for (const st of states.slice(1)) a.capture.merge(into, st);
     a.capture.resolve(into);
+  }
+  // Words last: the shards left them to now, when every fact is the report's.
+  for (const f of findings) {
+    const kind = byKind.get(f.kind);
+    if (kind !== undefined) writeWords(f, kind);
   }
   findings.sort(compareFindings);
 
