@@ -1,7 +1,10 @@
 /**
- * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended less
- * than 2·MSL ago (`--msl`; Linux holds TIME-WAIT 60 s). Measured: the time since the
- * previous connection closed, which side still held it in TIME-WAIT, and the outcome:
+ * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended while
+ * its TIME-WAIT may still have stood (`--msl`, else the holder's stack's own length:
+ * analyze/lib/stack-profile.ts). Measured: the time since the previous connection
+ * closed, whether the side that closed first still held it in TIME-WAIT (its stack known:
+ * within that stack's length; unknown: surely within the shortest common TIME_WAIT, 30 s,
+ * "may still have" up to the longest, 240 s), and the outcome:
  * - accepted: a SYN-ACK for the new SYN (Linux accepts a SYN on a TIME-WAIT 4-tuple
  *   when its timestamp, or without timestamps its ISN, is newer than the old
  *   connection's: RFC 6191 / RFC 1122 §4.2.2.13);
@@ -11,7 +14,7 @@
  * - answered by RST, or no answer.
  *
  * Reuses where the previous connection left no TIME-WAIT behind (it was reset, or never
- * got past its SYN) are reported as info: the same bind()-a-fixed-port habit, but nothing
+ * got past its SYN, or its holder's stack had let it expire) are reported as info: the same bind()-a-fixed-port habit, but nothing
  * stood in the way. This also keeps the kind in step with Wireshark's
  * tcp.analysis.reused_ports, which flags every such SYN (without a time limit).
  *
@@ -20,12 +23,22 @@
  */
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
+import { stackOf, timeWaitLength, type TimeWaitLength } from "../lib/stack-profile.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 type Previous = "time-wait" | "reset" | "never-established" | "unfinished";
+/** Whether the previous connection's TIME_WAIT stood in the way, by the holder's stack's length. */
+type Held = "still" | "maybe" | "expired";
+
+/**
+ * Reuses after a connection that left no TIME_WAIT in the way (or one already expired)
+ * are reported within this many seconds of its end, as info: Linux's TIME_WAIT, the
+ * window the analyzer has always used without `--msl`.
+ */
+const REUSE_WINDOW_SEC = 60;
 
 class State {
   /** Set on the new SYN when the 4-tuple was reused within 2·MSL. */
@@ -36,6 +49,9 @@ class State {
   previousId = 0;
   previous: Previous = "unfinished";
   tw: TimeWait | null = null;
+  held: Held = "expired";
+  /** The holder's TIME_WAIT, as assumed (the first holder's when both held it). */
+  twLength: TimeWaitLength | null = null;
   /** Outcome frames, 0 when not seen. */
   synAckFrame = 0;
   bareAckFrame = 0;
@@ -100,7 +116,7 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function start(s: State, prev: Flow, frame: number, time: number, mslSec: number): void {
+function start(s: State, prev: Flow, frame: number, time: number, mslSec: number | null): void {
   const tw = timeWaitOf(prev);
   const [pc, ps] = prev.ep;
   let previous: Previous, closedAt: number;
@@ -118,7 +134,17 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
     closedAt = prev.lastTime;
   }
   const since = time - closedAt;
-  if (since >= 2 * mslSec) return;
+  let window = mslSec !== null ? 2 * mslSec : REUSE_WINDOW_SEC;
+  if (tw !== null) {
+    // Each holder keeps TIME_WAIT as long as its own stack does.
+    const lengths = (tw.simultaneous ? [tw.holder, 1 - tw.holder] : [tw.holder]).map((d) =>
+      timeWaitLength(stackOf(prev, d), mslSec),
+    );
+    s.twLength = lengths[0]!;
+    s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";
+    window = Math.max(window, ...lengths.map((l) => l.maxSec));
+  }
+  if (since >= window) return;
   s.active = true;
   s.synFrame = frame;
   s.synTime = time;
@@ -129,7 +155,6 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
 }
 
 function report(s: State, flow: Flow, out: FindingSink): void {
-  const twSec = 2 * out.options.mslSec;
   const frames = [s.synFrame];
   let outcome: string,
     accepted = false,
@@ -169,9 +194,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   let before: string;
   switch (s.previous) {
     case "time-wait":
-      before = tw!.simultaneous
-        ? `both sides still held it in TIME_WAIT (simultaneous close)`
-        : `the ${roleOf(tw!.holder)} still held it in TIME_WAIT (it closed first, frame ${tw!.firstFinFrame}; 2·MSL = ${twSec} s)`;
+      before = timeWaitText(s, tw!);
       break;
     case "reset":
       before = "it had ended with a reset, so no TIME_WAIT stood in the way";
@@ -182,12 +205,22 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     default:
       before = "its close was not complete in the capture (not both FINs seen)";
   }
-  const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established");
+  const expired = s.previous === "time-wait" && s.held === "expired";
+  const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established" || expired);
   const detail =
     refused && s.bareAckFrame === 0 && s.previous === "time-wait"
       ? "connection-refused reports the same SYN and reset; with the 4-tuple still in TIME_WAIT, the reset more likely " +
         "comes from that TIME_WAIT than from a missing listener."
       : undefined;
+  const measure: Record<string, number> = {
+    sinceCloseMs: ms(s.sinceSec),
+    accepted: accepted ? 1 : 0,
+    bareAckThenRst: bareAck ? 1 : 0,
+    refused: refused ? 1 : 0,
+    previousFlow: s.previousId,
+  };
+  // A length only when one is known: the user's --msl, or the holder's stack's default.
+  if (s.twLength?.known === true) measure.timeWaitMs = ms(s.twLength.sec);
   out.report(analyzer, {
     flow,
     dir: DIR_CLIENT,
@@ -198,15 +231,22 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     summary:
       `new SYN (frame ${s.synFrame}) from ${flow.endpointName("client")} ${reusedText(s.previousId)} ` +
       `${sec(s.sinceSec)} s after it ended; ${before}; ${outcome}`,
-    measure: {
-      sinceCloseMs: ms(s.sinceSec),
-      timeWaitMs: ms(twSec),
-      accepted: accepted ? 1 : 0,
-      bareAckThenRst: bareAck ? 1 : 0,
-      refused: refused ? 1 : 0,
-      previousFlow: s.previousId,
-    },
+    measure,
   });
+}
+
+/** Who held the old connection's TIME_WAIT when the new SYN came, by the holder's stack's length. */
+function timeWaitText(s: State, tw: TimeWait): string {
+  const who = tw.simultaneous ? "both sides" : `the ${roleOf(tw.holder)}`;
+  const why = tw.simultaneous
+    ? `they closed simultaneously (FIN frames ${tw.firstFinFrame} and ${tw.secondFinFrame}), and ${s.twLength!.text}`
+    : `it closed first (FIN frame ${tw.firstFinFrame}), and ${s.twLength!.text}`;
+  // A bare ACK of the old connection from the server is its TIME_WAIT answering, whatever the profile says.
+  const serverHolds = tw.simultaneous || tw.holder === DIR_SERVER;
+  const held = s.bareAckFrame !== 0 && serverHolds ? "still" : s.held;
+  if (held === "still") return `${who} still held it in TIME_WAIT: ${why}`;
+  if (held === "maybe") return `${who} may still have held it in TIME_WAIT: ${why}`;
+  return `${tw.simultaneous ? "both sides'" : `the ${roleOf(tw.holder)}'s`} TIME_WAIT had already ended: ${why}; nothing stood in the way`;
 }
 
 function reusedText(previousFlow: number): string {
