@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import timeWait from "../src/analyze/analyzers/time-wait.js";
 import timeWaitReuse from "../src/analyze/analyzers/time-wait-reuse.js";
-import { guessStack, initialTtl, type StackProfile } from "../src/analyze/lib/stack-profile.js";
+import { guessStack, initialTtl, stackCandidates, type StackProfile } from "../src/analyze/lib/stack-profile.js";
 import { TcpEndpoint, type Flow } from "../src/decode/flow/record.js";
 import { ACK, runScript, SYN, TcpScript } from "./helpers/tcp-script.js";
 
@@ -23,6 +23,7 @@ const MACOS = [...MSS, ...NOP, ...WS, ...NOP, ...NOP, ...TS, ...SACK_PERM, ...EO
 const WINDOWS = [...MSS, ...NOP, ...WS, ...NOP, ...NOP, ...SACK_PERM];
 /** Windows XP/2003's, and Linux's with timestamps and window scaling off. */
 const MSS_SACK = [...MSS, ...NOP, ...NOP, ...SACK_PERM];
+const FREEBSD = [...MSS, ...NOP, ...WS, ...SACK_PERM, ...TS, 0, 0];
 const UNLISTED = [...NOP, ...NOP, ...TS, ...MSS, ...NOP, ...WS, 0, 0];
 
 interface Side {
@@ -92,6 +93,19 @@ describe("stack profile: initial TTL and SYN option layout", () => {
     expect(await guess({ layout: UNLISTED, ttl: 64 }, { layout: UNLISTED, ttl: 128 })).toEqual(["unknown", "unknown"]);
   });
 
+  it("TTL 64 leaves Linux, macOS/iOS and FreeBSD, even under a layout none of them writes; TTL 255 any", () => {
+    const ep = new TcpEndpoint();
+    ep.ttl = 57;
+    expect(stackCandidates(ep, 4)).toMatchObject({ agree: true });
+    expect(stackCandidates(ep, 4).profiles.map((p) => p.name)).toEqual(["Linux", "macOS/iOS", "FreeBSD"]);
+    // Windows' layout from TTL 64: still not Windows, and no stack named.
+    ep.synOptionLayout = "MSS,NOP,WS,NOP,NOP,SACK_PERM";
+    expect(stackCandidates(ep, 4).profiles.map((p) => p.name)).toEqual(["Linux", "macOS/iOS", "FreeBSD"]);
+    expect(stackCandidates(ep, 4).agree).toBe(false);
+    ep.ttl = 250;
+    expect(stackCandidates(ep, 4).profiles).toHaveLength(4);
+  });
+
   it("without a layout (no options, MSS alone, no SYN captured) only TTL 128 names a stack", async () => {
     expect(await guess({ layout: [], ttl: 120 }, { layout: MSS, ttl: 60 })).toEqual(["Windows", "unknown"]);
     expect(await guess({ ttl: 110 }, { ttl: 57 }, true)).toEqual(["Windows", "unknown"]);
@@ -129,7 +143,8 @@ function closedByClient(s: TcpScript, client: Side, server: Side, t0 = 0): TcpSc
 const MAC = { layout: MACOS, ttl: 64 },
   WIN = { layout: WINDOWS, ttl: 128 },
   LIN = { layout: LINUX, ttl: 64 },
-  BARE = { layout: [], ttl: 64 };
+  BARE = { layout: [], ttl: 64 },
+  NO_FIT = { layout: LINUX, ttl: 250 };
 
 describe("time-wait: the closer's own stack's TIME_WAIT", () => {
   const summaryOf = async (client: Side, mslSec: number | null = null) => {
@@ -153,12 +168,22 @@ describe("time-wait: the closer's own stack's TIME_WAIT", () => {
     expect((await summaryOf(LIN)).summary).toContain("a Linux host keeps it 60 s (TCP_TIMEWAIT_LEN)");
   });
 
-  it("states no single length when the stack is unknown", async () => {
+  it("states no single length when the stack is unknown: the range over the stacks it may be", async () => {
+    // TTL 64 and no options: Linux, macOS/iOS or FreeBSD, not Windows.
     const f = await summaryOf(BARE);
     expect(f.summary).toContain(
-      "holds TIME_WAIT: the closing side's TCP keeps it for 2·MSL (60 s on Linux, 30 s on macOS/iOS, 120–240 s on Windows;",
+      "holds TIME_WAIT: the closing side's TCP keeps it for 2·MSL (60 s on Linux and FreeBSD, 30 s on macOS/iOS; " +
+        "the capture does not tell which stack this is)",
     );
     expect(f.measure.timeWaitMs).toBeUndefined();
+    // A TTL no profile starts from allows every stack.
+    expect((await summaryOf(NO_FIT)).summary).toContain(
+      "(60 s on Linux and FreeBSD, 30 s on macOS/iOS, 120–240 s on Windows; no stack known here starts from TTL 255)",
+    );
+    // Windows' TTL, FreeBSD's layout: the TTL's stack, not named, and only the shortest TIME_WAIT of all is sure.
+    expect((await summaryOf({ layout: FREEBSD, ttl: 128 })).summary).toContain(
+      "(120–240 s on Windows; its TTL and its SYN options point at different stacks)",
+    );
   });
 
   it("the user's --msl overrides the profile", async () => {
@@ -197,11 +222,17 @@ describe("time-wait-reuse: still in TIME_WAIT by the closer's profile", () => {
     expect(maybe!.summary).toContain("the client may still have held it in TIME_WAIT");
   });
 
-  it("unknown stack: claimed only within the shortest TIME_WAIT (30 s), 'may' up to the longest (240 s)", async () => {
+  it("unknown stack: claimed only within the shortest TIME_WAIT it may keep, 'may' up to the longest", async () => {
+    // TTL 64: Linux, macOS/iOS or FreeBSD, so 30 to 60 s.
     expect((await reuse(BARE, 20))[0]!.summary).toContain("the client still held it in TIME_WAIT");
     const [maybe] = await reuse(BARE, 45);
     expect(maybe!.summary).toContain("the client may still have held it in TIME_WAIT");
     expect(maybe!.measure.timeWaitMs).toBeUndefined();
-    expect(await reuse(BARE, 250)).toEqual([]);
+    expect(await reuse(BARE, 65)).toEqual([]);
+    // TTL 255: any stack, so 30 to 240 s.
+    expect((await reuse(NO_FIT, 200))[0]!.summary).toContain("the client may still have held it in TIME_WAIT");
+    expect(await reuse(NO_FIT, 250)).toEqual([]);
+    // Disagreeing evidence: "still held" only within 30 s, whatever the TTL's stack keeps.
+    expect((await reuse({ layout: FREEBSD, ttl: 128 }, 45))[0]!.summary).toContain("may still have held it");
   });
 });

@@ -3,8 +3,9 @@
  * its TIME-WAIT may still have stood (`--msl`, else the holder's stack's own length:
  * analyze/lib/stack-profile.ts). Measured: the time since the previous connection
  * closed, whether the side that closed first still held it in TIME-WAIT (its stack known:
- * within that stack's length; unknown: surely within the shortest common TIME_WAIT, 30 s,
- * "may still have" up to the longest, 240 s), and the outcome:
+ * within that stack's length; unknown: surely within the shortest TIME_WAIT of the stacks
+ * it may be, "may still have" up to their longest: 30 and 240 s without any evidence),
+ * and the outcome:
  * - accepted: a SYN-ACK for the new SYN (Linux accepts a SYN on a TIME-WAIT 4-tuple
  *   when its timestamp, or without timestamps its ISN, is newer than the old
  *   connection's: RFC 6191 / RFC 1122 §4.2.2.13);
@@ -23,7 +24,7 @@
  */
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
-import { stackOf, timeWaitLength, type TimeWaitLength } from "../lib/stack-profile.js";
+import { timeWaitOfSide, type TimeWaitLength } from "../lib/stack-profile.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -138,7 +139,7 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
   if (tw !== null) {
     // Each holder keeps TIME_WAIT as long as its own stack does.
     const lengths = (tw.simultaneous ? [tw.holder, 1 - tw.holder] : [tw.holder]).map((d) =>
-      timeWaitLength(stackOf(prev, d), mslSec),
+      timeWaitOfSide(prev, d, mslSec),
     );
     s.twLength = lengths[0]!;
     s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";

@@ -22,7 +22,7 @@ import { TH_FIN } from "../../decode/wire/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { ms, roleOf } from "../lib/measure.js";
-import { stackOf, timeWaitLength } from "../lib/stack-profile.js";
+import { timeWaitOfSide } from "../lib/stack-profile.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 
 class State {
@@ -72,11 +72,11 @@ function report(flow: Flow, tw: TimeWait, out: FindingSink): void {
     other = roleOf(1 - tw.holder);
   const x = flow.ep[tw.holder]!;
   const msl = out.options.mslSec;
-  const mine = timeWaitLength(stackOf(flow, tw.holder), msl);
+  const mine = timeWaitOfSide(flow, tw.holder, msl);
   let holds: string;
   if (tw.simultaneous) {
     // Both hold it, each for as long as its own stack does.
-    const theirs = timeWaitLength(stackOf(flow, 1 - tw.holder), msl);
+    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl);
     const length = mine.text === theirs.text ? mine.text : `the ${who}: ${mine.text}; the ${other}: ${theirs.text}`;
     holds =
       `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +

@@ -96,11 +96,6 @@ export const STACK_PROFILES: Readonly<Record<StackId, StackProfile>> = {
   },
 };
 
-/** TIME_WAIT over all stacks above: what can be said when the stack is unknown. */
-export const SHORTEST_TIME_WAIT_SEC = 30;
-export const LONGEST_TIME_WAIT_SEC = 240;
-export const TIME_WAIT_RANGE_TEXT = "60 s on Linux, 30 s on macOS/iOS, 120–240 s on Windows";
-
 /**
  * SYN option layouts and the stacks that write them. Linux (tcp_options_write) writes MSS,
  * then SACK_PERM+TS together, or NOP,NOP,TS, or NOP,NOP,SACK_PERM, then NOP,WS, leaving out
@@ -121,32 +116,50 @@ const LAYOUTS: ReadonlyMap<string, readonly StackId[]> = new Map<string, StackId
   ["MSS,NOP,WS,SACK_PERM,TS", ["freebsd"]],
 ]);
 
-const ALL: readonly StackId[] = ["linux", "macos", "windows", "freebsd"];
+const ALL: readonly StackProfile[] = Object.values(STACK_PROFILES);
 
 /** The TTL a host started from: the smallest common initial TTL at or above the one seen. */
 export function initialTtl(observed: number): number {
   return observed <= 64 ? 64 : observed <= 128 ? 128 : 255;
 }
 
-/** A side's stack, or null when the evidence is missing or points at more (or none) of the profiles. */
-export function guessStack(ep: TcpEndpoint, ipVersion: number): StackProfile | null {
-  let candidates = ALL;
+/** The profiles a side may be, whether its evidence agrees, and if not, why not (for the words). */
+export interface StackEvidence {
+  profiles: readonly StackProfile[];
+  agree: boolean;
+  why: string;
+}
+
+/**
+ * The profiles a side's evidence allows, and whether its pieces agree. The TTL is the
+ * firmer piece (routers only lower it): a layout no profile with that initial TTL writes
+ * (Windows' layout from TTL 64, an unlisted one) leaves the profiles of that TTL, none of
+ * them named; a TTL no profile starts from (255) leaves all of them.
+ */
+export function stackCandidates(ep: TcpEndpoint, ipVersion: number): StackEvidence {
+  let byTtl = ALL;
   if (ipVersion === 4 && ep.ttl > 0) {
     const ttl = initialTtl(ep.ttl);
-    candidates = candidates.filter((id) => STACK_PROFILES[id].initialTtl === ttl);
+    byTtl = ALL.filter((p) => p.initialTtl === ttl);
+    if (byTtl.length === 0) return { profiles: ALL, agree: false, why: `no stack known here starts from TTL ${ttl}` };
   }
   const layout = ep.synOptionLayout;
   // No options, or MSS alone, is what every stack sends to a peer that offered nothing.
-  if (layout !== "" && layout !== "MSS") {
-    const fits = LAYOUTS.get(layout) ?? [];
-    candidates = candidates.filter((id) => fits.includes(id));
-  } else if (candidates === ALL) {
-    return null;
-  }
-  return candidates.length === 1 ? STACK_PROFILES[candidates[0]!] : null;
+  if (layout === "" || layout === "MSS") return { profiles: byTtl, agree: true, why: "" };
+  const fits = LAYOUTS.get(layout) ?? [];
+  const both = byTtl.filter((p) => fits.includes(p.id));
+  return both.length === 0
+    ? { profiles: byTtl, agree: false, why: "its TTL and its SYN options point at different stacks" }
+    : { profiles: both, agree: true, why: "" };
 }
 
-/** The stack of one side of a flow (DIR_CLIENT or DIR_SERVER). */
+/** A side's stack, or null when the evidence is missing, disagrees, or allows more than one profile. */
+export function guessStack(ep: TcpEndpoint, ipVersion: number): StackProfile | null {
+  const { profiles, agree } = stackCandidates(ep, ipVersion);
+  return agree && profiles.length === 1 ? profiles[0]! : null;
+}
+
+/** The stack of one side of a flow (DIR_CLIENT or DIR_SERVER), or null. */
 export function stackOf(flow: Flow, dir: number): StackProfile | null {
   return guessStack(flow.ep[dir === DIR_CLIENT ? 0 : 1], flow.ipVersion);
 }
@@ -158,24 +171,42 @@ export interface TimeWaitLength {
   maxSec: number;
   /** The claim, a clause: "a macOS/iOS host keeps it 30 s (MSL 15 s)". */
   text: string;
-  /** Where the length came from: the user's --msl, the stack's profile, or neither. */
+  /** Where the length came from: the user's --msl or the side's one stack (else a range over the stacks it may be). */
   known: boolean;
 }
 
-export function timeWaitLength(stack: StackProfile | null, mslSec: number | null): TimeWaitLength {
+/** One side's TIME_WAIT: `--msl` when given, else its stack's, else the range over the stacks it may be. */
+export function timeWaitOfSide(flow: Flow, dir: number, mslSec: number | null): TimeWaitLength {
   if (mslSec !== null) {
     const s = 2 * mslSec;
     return { sec: s, maxSec: s, text: `it lasts 2·MSL = ${s} s (--msl ${mslSec})`, known: true };
   }
-  if (stack !== null) {
-    const { timeWaitSec: sec, timeWaitMaxSec: maxSec } = stack;
-    const length = sec === maxSec ? `${sec} s` : `${sec}–${maxSec} s`;
-    return { sec, maxSec, text: `a ${stack.name} host keeps it ${length} (${stack.timeWaitWhy})`, known: true };
+  const ep = flow.ep[dir === DIR_CLIENT ? 0 : 1];
+  const { profiles: candidates, agree, why } = stackCandidates(ep, flow.ipVersion);
+  const p = guessStack(ep, flow.ipVersion);
+  if (p !== null)
+    return {
+      sec: p.timeWaitSec,
+      maxSec: p.timeWaitMaxSec,
+      text: `a ${p.name} host keeps it ${lengthText(p)} (${p.timeWaitWhy})`,
+      known: true,
+    };
+  // Evidence that disagrees may be a stack of none of these profiles: only the shortest
+  // TIME_WAIT of all is sure, the longest of the candidates possible.
+  const sec = Math.min(...(agree ? candidates : ALL).map((c) => c.timeWaitSec));
+  const maxSec = Math.max(...candidates.map((c) => c.timeWaitMaxSec));
+  // "60 s on Linux and FreeBSD, 30 s on macOS/iOS, 120–240 s on Windows": no single number as fact.
+  const byLength = new Map<string, string[]>();
+  for (const c of candidates) {
+    const names = byLength.get(lengthText(c));
+    if (names === undefined) byLength.set(lengthText(c), [c.name]);
+    else names.push(c.name);
   }
-  return {
-    sec: SHORTEST_TIME_WAIT_SEC,
-    maxSec: LONGEST_TIME_WAIT_SEC,
-    text: `the closing side's TCP keeps it for 2·MSL (${TIME_WAIT_RANGE_TEXT}; the capture does not tell which stack this is)`,
-    known: false,
-  };
+  const range = [...byLength].map(([len, names]) => `${len} on ${names.join(" and ")}`).join(", ");
+  const unsure = agree ? "the capture does not tell which stack this is" : why;
+  return { sec, maxSec, text: `the closing side's TCP keeps it for 2·MSL (${range}; ${unsure})`, known: false };
+}
+
+function lengthText(p: StackProfile): string {
+  return p.timeWaitSec === p.timeWaitMaxSec ? `${p.timeWaitSec} s` : `${p.timeWaitSec}–${p.timeWaitMaxSec} s`;
 }
