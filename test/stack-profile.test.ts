@@ -4,11 +4,14 @@
  * the corpus's Linux, macOS/iOS and Windows hosts), and the words it changes: TIME_WAIT's
  * length and whether a reused 4-tuple was still held in it.
  */
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import timeWait from "../src/analyze/analyzers/time-wait.js";
 import timeWaitReuse from "../src/analyze/analyzers/time-wait-reuse.js";
 import { guessStack, initialTtl, stackCandidates, type StackProfile } from "../src/analyze/lib/stack-profile.js";
 import { TcpEndpoint, type Flow } from "../src/decode/flow/record.js";
+import { analyzeFile } from "../src/run/pipeline.js";
+import { FIXTURES } from "./helpers/paths.js";
 import { ACK, runScript, SYN, TcpScript } from "./helpers/tcp-script.js";
 
 const MSS = [2, 4, 5, 0xb4],
@@ -234,5 +237,16 @@ describe("time-wait-reuse: still in TIME_WAIT by the closer's profile", () => {
     expect(await reuse(NO_FIT, 250)).toEqual([]);
     // Disagreeing evidence: "still held" only within 30 s, whatever the TTL's stack keeps.
     expect((await reuse({ layout: FREEBSD, ttl: 128 }, 45))[0]!.summary).toContain("may still have held it");
+  });
+});
+
+describe("a real recording from a Windows-like stack", () => {
+  it("fixtures/time-wait/windows-like-client-closes-first: TTL 128 and Windows XP's SYN layout make the closer Windows", async () => {
+    // Recorded by fixtures/scenarios/time-wait.py with ip_default_ttl=128, no timestamps, no window scaling.
+    const r = await analyzeFile(join(FIXTURES, "time-wait", "windows-like-client-closes-first.pcap"));
+    const tw = r.findings.filter((f) => f.kind === "time-wait");
+    expect(tw).toHaveLength(1);
+    expect(tw[0]!.summary).toContain("holds TIME_WAIT: a Windows host keeps it 120–240 s (TcpTimedWaitDelay)");
+    expect(tw[0]!.measure.timeWaitMs).toBe(120000);
   });
 });
