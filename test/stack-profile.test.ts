@@ -10,6 +10,9 @@ import timeWait from "../src/analyze/analyzers/time-wait.js";
 import timeWaitReuse from "../src/analyze/analyzers/time-wait-reuse.js";
 import { guessStack, initialTtl, stackCandidates, type StackProfile } from "../src/analyze/lib/stack-profile.js";
 import { TcpEndpoint, type Flow } from "../src/decode/flow/record.js";
+import type { Finding } from "../src/analyze/finding.js";
+import { PacketRecord } from "../src/capture/record.js";
+import { LiveSession } from "../src/run/live-session.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { FIXTURES } from "./helpers/paths.js";
 import { ACK, runScript, SYN, TcpScript } from "./helpers/tcp-script.js";
@@ -248,5 +251,31 @@ describe("a real recording from a Windows-like stack", () => {
     expect(tw).toHaveLength(1);
     expect(tw[0]!.summary).toContain("holds TIME_WAIT: a Windows host keeps it 120–240 s (TcpTimedWaitDelay)");
     expect(tw[0]!.measure.timeWaitMs).toBe(120000);
+  });
+});
+
+describe("live capture links a reuse as late as analyze does", () => {
+  it("a Windows closer's 4-tuple reused 100 s later (past Linux's 60 s) is still its TIME_WAIT's, live too", () => {
+    const s = closedByClient(new TcpScript(), WIN, LIN);
+    s.next.client = (s.next.client + 100000) >>> 0;
+    closedByClient(s, WIN, LIN, 101.02);
+    const found: Finding[] = [];
+    const live = new LiveSession({ onFinding: (f) => found.push(f) });
+    const rec = new PacketRecord();
+    const t0 = 1_800_000_000;
+    s.records.forEach((r, i) => {
+      live.tick(t0 + r.tsSec + r.tsFrac / 1e6);
+      rec.frame = i + 1;
+      rec.tsSec = t0 + r.tsSec;
+      rec.tsNsec = r.tsFrac * 1000;
+      rec.bytes = r.data;
+      rec.capLen = rec.origLen = r.data.length;
+      rec.linkType = 1;
+      live.onPacket(rec);
+    });
+    live.finish();
+    const reuse = found.filter((f) => f.kind === "time-wait-reuse");
+    expect(reuse).toHaveLength(1);
+    expect(reuse[0]!.summary).toContain("the client still held it in TIME_WAIT");
   });
 });

@@ -118,6 +118,9 @@ const LAYOUTS: ReadonlyMap<string, readonly StackId[]> = new Map<string, StackId
 
 const ALL: readonly StackProfile[] = Object.values(STACK_PROFILES);
 
+/** The longest TIME_WAIT any profile keeps: how long a closed connection can still stand in a new one's way. */
+export const LONGEST_TIME_WAIT_SEC = Math.max(...ALL.map((p) => p.timeWaitMaxSec));
+
 /** The TTL a host started from: the smallest common initial TTL at or above the one seen. */
 export function initialTtl(observed: number): number {
   return observed <= 64 ? 64 : observed <= 128 ? 128 : 255;
