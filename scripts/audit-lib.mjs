@@ -9,6 +9,9 @@ export const VERDICTS = ["correct", "wrong", "debatable"];
 /**
  * Every judged row of every TSV in `dir`. An optional tenth column `status` says of a wrong
  * finding whether the tool still makes it ("open", the default) or no longer does ("fixed").
+ * An optional eleventh, `absent-text`, pins the wrong claim itself for a finding that is
+ * still made with other words: phrases separated by "|", and the judged finding counts as
+ * made only while its summary contains one of them.
  */
 export function readAudit(dir) {
   const rows = [];
@@ -21,7 +24,7 @@ export function readAudit(dir) {
       const cols = line.split("\t");
       if (cols.length < AUDIT_COLUMNS.length)
         throw new Error(`${name}:${i + 1}: ${cols.length} columns, want ${AUDIT_COLUMNS.length}`);
-      const [file, kind, severity, flow, client, server, frame, verdict, reason, status = "open"] = cols;
+      const [file, kind, severity, flow, client, server, frame, verdict, reason, status = "open", absent = ""] = cols;
       if (!VERDICTS.includes(verdict))
         throw new Error(`${name}:${i + 1}: verdict "${verdict}" is not one of ${VERDICTS.join(", ")}`);
       if (status !== "open" && status !== "fixed")
@@ -38,6 +41,7 @@ export function readAudit(dir) {
         verdict,
         reason,
         status,
+        absentText: absent === "" ? [] : absent.split("|"),
       });
     });
   }

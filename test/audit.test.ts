@@ -25,6 +25,8 @@ interface AuditRow {
   verdict: string;
   reason: string;
   status: string;
+  /** Phrases of the wrong claim (eleventh column): the finding counts as made only while its summary has one. */
+  absentText: string[];
 }
 
 const rows = readAudit(join(ROOT, "test", "audit")) as AuditRow[];
@@ -48,9 +50,10 @@ function findingsOf(file: string) {
 
 /**
  * Is the judged finding still made: same kind and severity, same connection, the judged
- * frame among its evidence. A finding whose severity changed says something else (a
- * warning that names why no program saw an error is not the error judged wrong), so it
- * is a new finding, for a new audit to judge.
+ * frame among its evidence, and, when the row pins the wrong claim's words, one of them in
+ * its summary. A finding whose severity changed says something else (a warning that names
+ * why no program saw an error is not the error judged wrong), so it is a new finding, for
+ * a new audit to judge.
  */
 async function stillMade(r: AuditRow): Promise<boolean> {
   return (await findingsOf(r.file)).some(
@@ -59,7 +62,8 @@ async function stillMade(r: AuditRow): Promise<boolean> {
       x.finding.severity === r.severity &&
       x.client === r.client &&
       x.server === r.server &&
-      (x.finding.frames.includes(r.frame) || x.finding.frames.length === 0),
+      (x.finding.frames.includes(r.frame) || x.finding.frames.length === 0) &&
+      (r.absentText.length === 0 || r.absentText.some((t) => x.finding.summary.includes(t))),
   );
 }
 

@@ -10,6 +10,7 @@ import connectTimeout from "../src/analyze/analyzers/connect-timeout.js";
 import { frameSpan, keepFrame, ms, NO_FRAMES, retriesStopped, roleOf, sec } from "../src/analyze/lib/measure.js";
 import { isKeepAliveProbe, isZeroWindowProbe } from "../src/analyze/lib/probes.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../src/analyze/lib/syn-retries.js";
+import { STACK_PROFILES } from "../src/analyze/lib/stack-profile.js";
 import { TcpSegment } from "../src/decode/flow/tcp-tracker.js";
 import { findingsOf, gap, TcpScript, SYN } from "./helpers/tcp-script.js";
 
@@ -75,8 +76,8 @@ describe("syn-retries: naming the schedule", () => {
       intervalsSec: [1, 1, 1],
       fixedRetries: 3,
       text:
-        "intervals 1.00, 1.00, 1.00 s: every retry a fixed 1 s apart: Linux's linear SYN retries " +
-        "(net.ipv4.tcp_syn_linear_timeouts, kernel 6.x), not the textbook doubling",
+        "intervals 1.00, 1.00, 1.00 s: every retry a fixed 1 s apart: the sender's TCP retries at a fixed interval " +
+        "first, not the textbook doubling",
     });
     expect(describeRetries([0, 2, 4, 6])).toMatchObject({
       fixedRetries: 3,
@@ -85,18 +86,39 @@ describe("syn-retries: naming the schedule", () => {
     expect(describeRetries([0, 1, 3, 7, 15])).toEqual({
       intervalsSec: [1, 2, 4, 8],
       fixedRetries: 0,
-      text: "intervals 1.00, 2.00, 4.00, 8.00 s: doubling each time: exponential backoff from an initial timeout of 1.00 s",
+      text:
+        "intervals 1.00, 2.00, 4.00, 8.00 s: doubling each time: exponential backoff from an initial timeout of 1.00 s " +
+        "(the initial retransmission timeout: 1 s, RFC 6298 §2)",
     });
     expect(describeRetries([0, 1, 2, 3, 5, 9])).toEqual({
       intervalsSec: [1, 1, 1, 2, 4],
       fixedRetries: 3,
       text:
         "intervals 1.00, 1.00, 1.00, 2.00, 4.00 s: the first 3 retries a fixed 1.00 s apart, then doubling: " +
-        "Linux's linear SYN retries (tcp_syn_linear_timeouts) followed by exponential backoff",
+        "the sender's TCP retries at a fixed interval first, then exponential backoff",
     });
     expect(text([0, 3, 6, 12])).toBe(
       "intervals 3.00, 3.00, 6.00 s: the first 2 retries a fixed 3.00 s apart, then doubling",
     );
+  });
+
+  it("names a stack's setting only for that stack: Linux's sysctl, macOS's schedule, Windows' 3 s timeout", () => {
+    const { linux, macos, windows } = STACK_PROFILES;
+    expect(text([0, 1, 2, 3])).not.toContain("Linux");
+    expect(describeRetries([0, 1, 2, 3], linux).text).toContain(
+      "Linux's linear SYN retries (net.ipv4.tcp_syn_linear_timeouts, kernel 6.5 and later), not the textbook doubling",
+    );
+    expect(describeRetries([0, 1, 2, 3, 4, 5, 7], macos).text).toContain(
+      "the first 5 retries a fixed 1.00 s apart, then doubling: the SYN schedule of macOS/iOS (1 s five times, then doubling)",
+    );
+    expect(describeRetries([0, 1, 2, 3], windows).text).toContain("the sender's TCP retries at a fixed interval first");
+    expect(describeRetries([0, 2.91, 8.92], windows).text).toBe(
+      "intervals 2.91, 6.01 s: doubling each time: exponential backoff from an initial timeout of 2.91 s " +
+        "(the initial retransmission timeout of Windows: 3 s)",
+    );
+    // 3 s is Windows' only when the sender is Windows.
+    expect(text([0, 3])).toBe("interval 3.00 s: one retry after 3.00 s");
+    expect(describeRetries([0, 3], linux).text).toBe("interval 3.00 s: one retry after 3.00 s");
   });
 
   it("the same interval within 25 % either way; 1.5 to 2.6 times is doubling; anything else irregular", () => {

@@ -15,10 +15,14 @@ import type { SideHistory } from "./lib/side-history.js";
 
 /** Thresholds a user may change from the command line. */
 export interface AnalyzerOptions {
-  /** Maximum segment lifetime in seconds; TIME_WAIT lasts 2·MSL (Linux: 60 s in all). */
-  mslSec: number;
+  /**
+   * Maximum segment lifetime in seconds (`--msl`); TIME_WAIT lasts 2·MSL. null (the
+   * default): each closer's own stack's TIME_WAIT, as far as the capture tells it
+   * (analyze/lib/stack-profile.ts).
+   */
+  mslSec: number | null;
 }
-export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { mslSec: 30 };
+export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { mslSec: null };
 
 export interface FindingInput {
   flow: Flow | null;

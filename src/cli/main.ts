@@ -112,7 +112,8 @@ Options:
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
-      --msl SECONDS        maximum segment lifetime; TIME_WAIT lasts 2·MSL (default 30, Linux's 60 s in all)
+      --msl SECONDS        maximum segment lifetime; TIME_WAIT lasts 2·MSL (default: each closing host's
+                           own stack's, e.g. 60 s on Linux, 30 s on macOS, 120-240 s on Windows)
       --max-flows N        flows tracked at once (default 75000); when full, closed flows and
                            flows idle for 60 s make room, and newer connections go untracked
       --frag-timeout S     IP reassembly timeout in seconds (default 30, as Linux's ipfrag_time)

@@ -28,6 +28,7 @@
 import type { PacketRecord } from "../capture/record.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { Engine, type EngineOptions } from "./packet-loop.js";
+import { LONGEST_TIME_WAIT_SEC } from "../analyze/lib/stack-profile.js";
 import { rawTime } from "../analyze/clock.js";
 import type { AnalyzerDescriptor, OngoingCondition } from "../analyze/analyzer.js";
 import type { Finding, Severity } from "../analyze/finding.js";
@@ -153,12 +154,14 @@ export class LiveSession {
   private readonly dropWindows: DropWindow[] = [];
 
   constructor(private readonly o: LiveSessionOptions = {}) {
-    const msl = o.engine?.analyzer?.mslSec ?? 30;
+    // As long as time-wait-reuse may still link a new SYN to it: 2·MSL, or the longest
+    // TIME_WAIT of any stack when each closer's own is used.
+    const msl = o.engine?.analyzer?.mslSec ?? null;
     this.expire = {
       lingerSec: LIVE_LINGER_SEC,
       idleSec: LIVE_IDLE_SEC,
       udpIdleSec: LIVE_UDP_IDLE_SEC,
-      rememberSec: 2 * msl,
+      rememberSec: msl !== null ? 2 * msl : LONGEST_TIME_WAIT_SEC,
       ...o.expire,
     };
     this.filter = o.filter ?? {};

@@ -111,7 +111,7 @@ export const JUDGEMENTS: Judgement[] = [
     verdict: "fixed",
     tag: "time-wait-reuse",
     reason:
-      "the phone reconnects from port 5060 to [fd01::183]:5060 26-39 s after closing first (it holds TIME_WAIT). " +
+      "the phone reconnects from port 5060 to [fd01::183]:5060 26-39 s after closing first (iOS keeps TIME_WAIT 30 s: only the reuse of 95 meets it). " +
       "All of it travels in GTP-U (UDP 2152), which sockscope did not decode: now a tunnel like GRE",
   },
   {

@@ -302,6 +302,8 @@ export interface TcpOptions {
   sackPermitted?: boolean;
   sack?: readonly (readonly [number, number])[];
   ts?: readonly [number, number];
+  /** Option bytes written as they are, instead of the fields above (a given stack's SYN layout). */
+  raw?: readonly number[];
 }
 
 export interface TcpSpec {
@@ -320,6 +322,7 @@ export interface TcpSpec {
 export function tcp(t: TcpSpec): Uint8Array {
   const o: number[] = [];
   const op = t.options ?? {};
+  if (op.raw !== undefined) o.push(...op.raw);
   if (op.mss !== undefined) o.push(2, 4, (op.mss >>> 8) & 255, op.mss & 255);
   if (op.wscale !== undefined) o.push(1, 3, 3, op.wscale & 255);
   if (op.sackPermitted) o.push(1, 1, 4, 2);

@@ -23,6 +23,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
+import { stackOf } from "../lib/stack-profile.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -47,11 +48,13 @@ const analyzer = defineAnalyzer<State>({
     "The client called connect() and its SYN went out, but nothing came back: no SYN-ACK, and no reset either. Something " +
     "drops the SYNs without a word: a firewall or security group, a host that is down or unplugged, or a route that " +
     "black-holes the packets. " +
-    "Compare connection-refused, where the host is up and answers at once with a reset. The kernel retransmits the " +
-    "SYN on a timer — classically 1, 2, 4, 8 … s apart; recent Linux retries at a fixed 1 s a few times first " +
-    "(net.ipv4.tcp_syn_linear_timeouts) — and gives up after the time net.ipv4.tcp_syn_retries retries would take with " +
-    "doubling (about 127 s with the default 6; the TCP_SYNCNT socket option sets it per socket). A blocking connect() " +
-    "sits in the call all that time and then fails with ETIMEDOUT (EHOSTUNREACH or ENETUNREACH if ICMP errors came " +
+    "Compare connection-refused, where the host is up and answers at once with a reset. The client's TCP retransmits " +
+    "the SYN on a timer, classically 1, 2, 4, 8 … s apart, and how long it keeps trying depends on its stack: Linux " +
+    "retries at a fixed 1 s a few times first (net.ipv4.tcp_syn_linear_timeouts, kernel 6.5 and later) and gives up " +
+    "after the time net.ipv4.tcp_syn_retries retries would take with doubling (about 127 s with the default 6; the " +
+    "TCP_SYNCNT socket option sets it per socket); macOS and iOS retry at 1 s five times, then double, and give up " +
+    "after 75 s (net.inet.tcp.keepinit); Windows retries twice by default (MaxSynRetransmissions), 3 s and then 6 s " +
+    "apart on older versions, and gives up about 21 s after the first SYN. A blocking connect() sits in the call all that time and then fails with ETIMEDOUT (EHOSTUNREACH or ENETUNREACH if ICMP errors came " +
     "back instead: see icmp-unreachable). Programs rarely wait that long: a non-blocking connect() with select()/poll() and its own " +
     "deadline (or a language-level timeout) stops earlier and close()s the socket, which sends nothing, so on the wire " +
     "both endings look the same: the SYNs just stop. The program's own log or error message tells which it was. " +
@@ -82,7 +85,7 @@ const analyzer = defineAnalyzer<State>({
     if (s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
-    const sched = describeRetries(times);
+    const sched = describeRetries(times, stackOf(flow, DIR_CLIENT));
     const last = times[times.length - 1]!;
     const span = last - client.synTime;
     const after = captureNow(out, flow) - last;

@@ -24,6 +24,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
 import { ms, sec } from "../lib/measure.js";
+import { stackOf } from "../lib/stack-profile.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -275,13 +276,13 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const unanswered = synR !== null && server.synTime > synR.times[0]!;
   const serverName = flow.endpointName("server");
   if (synR !== null) {
-    const sched = describeRetries([client.synTime, ...synR.times]);
+    const sched = describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT));
     parts.push(
       `the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`,
     );
   }
   if (ackR !== null) {
-    const sched = describeRetries([server.synTime, ...ackR.times]);
+    const sched = describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER));
     parts.push(
       `the server's SYN-ACK (frame ${server.synFrame}) was retransmitted ${ackR.frames.length} time(s), ${sched.text}`,
     );

@@ -1,7 +1,11 @@
 /**
- * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended less
- * than 2·MSL ago (`--msl`; Linux holds TIME-WAIT 60 s). Measured: the time since the
- * previous connection closed, which side still held it in TIME-WAIT, and the outcome:
+ * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended while
+ * its TIME-WAIT may still have stood (`--msl`, else the holder's stack's own length:
+ * analyze/lib/stack-profile.ts). Measured: the time since the previous connection
+ * closed, whether the side that closed first still held it in TIME-WAIT (its stack known:
+ * within that stack's length; unknown: surely within the shortest TIME_WAIT of the stacks
+ * it may be, "may still have" up to their longest: 30 and 240 s without any evidence),
+ * and the outcome:
  * - accepted: a SYN-ACK for the new SYN (Linux accepts a SYN on a TIME-WAIT 4-tuple
  *   when its timestamp, or without timestamps its ISN, is newer than the old
  *   connection's: RFC 6191 / RFC 1122 §4.2.2.13);
@@ -11,7 +15,7 @@
  * - answered by RST, or no answer.
  *
  * Reuses where the previous connection left no TIME-WAIT behind (it was reset, or never
- * got past its SYN) are reported as info: the same bind()-a-fixed-port habit, but nothing
+ * got past its SYN, or its holder's stack had let it expire) are reported as info: the same bind()-a-fixed-port habit, but nothing
  * stood in the way. This also keeps the kind in step with Wireshark's
  * tcp.analysis.reused_ports, which flags every such SYN (without a time limit).
  *
@@ -21,12 +25,22 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import type { Finding, FindingWords } from "../finding.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
+import { timeWaitOfSide, type TimeWaitLength } from "../lib/stack-profile.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 type Previous = "time-wait" | "reset" | "never-established" | "unfinished";
+/** Whether the previous connection's TIME_WAIT stood in the way, by the holder's stack's length. */
+type Held = "still" | "maybe" | "expired";
+
+/**
+ * Reuses after a connection that left no TIME_WAIT in the way (or one already expired)
+ * are reported within this many seconds of its end, as info: Linux's TIME_WAIT, the
+ * window the analyzer has always used without `--msl`.
+ */
+const REUSE_WINDOW_SEC = 60;
 
 class State {
   /** Set on the new SYN when the 4-tuple was reused within 2·MSL. */
@@ -37,6 +51,9 @@ class State {
   previousId = 0;
   previous: Previous = "unfinished";
   tw: TimeWait | null = null;
+  held: Held = "expired";
+  /** The holder's TIME_WAIT, as assumed (the first holder's when both held it). */
+  twLength: TimeWaitLength | null = null;
   /** Outcome frames, 0 when not seen. */
   synAckFrame = 0;
   bareAckFrame = 0;
@@ -96,7 +113,7 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function start(s: State, prev: Flow, frame: number, time: number, mslSec: number): void {
+function start(s: State, prev: Flow, frame: number, time: number, mslSec: number | null): void {
   const tw = timeWaitOf(prev);
   const [pc, ps] = prev.ep;
   let previous: Previous, closedAt: number;
@@ -114,7 +131,17 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
     closedAt = prev.lastTime;
   }
   const since = time - closedAt;
-  if (since >= 2 * mslSec) return;
+  let window = mslSec !== null ? 2 * mslSec : REUSE_WINDOW_SEC;
+  if (tw !== null) {
+    // Each holder keeps TIME_WAIT as long as its own stack does.
+    const lengths = (tw.simultaneous ? [tw.holder, 1 - tw.holder] : [tw.holder]).map((d) =>
+      timeWaitOfSide(prev, d, mslSec),
+    );
+    s.twLength = lengths[0]!;
+    s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";
+    window = Math.max(window, ...lengths.map((l) => l.maxSec));
+  }
+  if (since >= window) return;
   s.active = true;
   s.synFrame = frame;
   s.synTime = time;
@@ -124,13 +151,18 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
   s.tw = tw;
 }
 
-/** What the words are written from (describe): the outcome frames, null when not seen. */
+/** What the words are written from (describe): frames are null when not seen. */
 interface Facts {
   [key: string]: string | number | boolean | null;
   previous: Previous;
-  /** For a TIME_WAIT previous: who held it, both (simultaneous close), and the first FIN. */
+  /** For a TIME_WAIT previous: who held it ("both": simultaneous close), and their FINs. */
   holder: "client" | "server" | "both" | null;
   firstFinFrame: number | null;
+  secondFinFrame: number | null;
+  /** Whether that TIME_WAIT still stood, by the holder's stack's length. */
+  held: Held | null;
+  /** The TIME_WAIT length assumed, and on what basis (the stack, --msl, or a range). */
+  timeWaitBasis: string | null;
   synFrame: number;
   bareAckFrame: number | null;
   clientRstFrame: number | null;
@@ -142,7 +174,6 @@ interface Facts {
 }
 
 function report(s: State, flow: Flow, out: FindingSink): void {
-  const twSec = 2 * out.options.mslSec;
   const frames = [s.synFrame];
   const bareAck = s.bareAckFrame !== 0;
   if (bareAck) {
@@ -152,12 +183,19 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   } else if (s.synAckFrame === 0 && s.serverRstFrame !== 0) frames.push(s.serverRstFrame);
   const accepted = s.synAckFrame !== 0;
   const refused = !accepted && s.serverRstFrame !== 0;
-  const quiet = !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established");
-  const tw = s.tw;
+  const tw = s.previous === "time-wait" ? s.tw : null;
+  // A bare ACK of the old connection from the server is its TIME_WAIT answering, whatever the profile says.
+  const serverHolds = tw !== null && (tw.simultaneous || tw.holder === DIR_SERVER);
+  const held = tw === null ? null : bareAck && serverHolds ? "still" : s.held;
+  const quiet =
+    !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established" || held === "expired");
   const facts: Facts = {
     previous: s.previous,
-    holder: s.previous !== "time-wait" || tw === null ? null : tw.simultaneous ? "both" : roleOf(tw.holder),
+    holder: tw === null ? null : tw.simultaneous ? "both" : roleOf(tw.holder),
     firstFinFrame: tw?.firstFinFrame ?? null,
+    secondFinFrame: tw?.simultaneous ? tw.secondFinFrame : null,
+    held,
+    timeWaitBasis: tw === null ? null : s.twLength!.text,
     synFrame: s.synFrame,
     bareAckFrame: frameOrNull(s.bareAckFrame),
     clientRstFrame: frameOrNull(s.clientRstFrame),
@@ -166,6 +204,15 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     serverRstFrame: frameOrNull(s.serverRstFrame),
     acceptedAfterMs: accepted ? ms(flow.ep[DIR_SERVER].synTime - s.synTime) : null,
   };
+  const measure: Record<string, number> = {
+    sinceCloseMs: ms(s.sinceSec),
+    accepted: accepted ? 1 : 0,
+    bareAckThenRst: bareAck ? 1 : 0,
+    refused: refused ? 1 : 0,
+    previousFlow: s.previousId,
+  };
+  // A length only when one is known: the user's --msl, or the holder's stack's default.
+  if (s.twLength?.known === true) measure.timeWaitMs = ms(s.twLength.sec);
   out.report(analyzer, {
     flow,
     dir: DIR_CLIENT,
@@ -173,14 +220,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     time: s.synTime,
     severity: quiet ? "info" : undefined,
     facts,
-    measure: {
-      sinceCloseMs: ms(s.sinceSec),
-      timeWaitMs: ms(twSec),
-      accepted: accepted ? 1 : 0,
-      bareAckThenRst: bareAck ? 1 : 0,
-      refused: refused ? 1 : 0,
-      previousFlow: s.previousId,
-    },
+    measure,
   });
 }
 
@@ -189,7 +229,7 @@ function describe(f: Finding): FindingWords {
   const m = f.measure;
   let outcome: string;
   if (x.bareAckFrame !== null) {
-    const answered = x.previous === "time-wait" && x.holder !== "client" ? "server's TIME_WAIT" : "server";
+    const answered = x.holder === "server" || x.holder === "both" ? "server's TIME_WAIT" : "server";
     outcome = `the ${answered} answered the SYN with a bare ACK of the old connection (frame ${x.bareAckFrame})`;
     if (x.clientRstFrame !== null)
       outcome += `, the client's kernel rejected it with a RST (frame ${x.clientRstFrame})`;
@@ -210,10 +250,7 @@ function describe(f: Finding): FindingWords {
   let before: string;
   switch (x.previous) {
     case "time-wait":
-      before =
-        x.holder === "both"
-          ? "both sides still held it in TIME_WAIT (simultaneous close)"
-          : `the ${x.holder} still held it in TIME_WAIT (it closed first, frame ${x.firstFinFrame}; 2·MSL = ${m.timeWaitMs! / 1000} s)`;
+      before = timeWaitText(x);
       break;
     case "reset":
       before = "it had ended with a reset, so no TIME_WAIT stood in the way";
@@ -236,5 +273,18 @@ function describe(f: Finding): FindingWords {
     detail,
   };
 }
+
+/** Who held the old connection's TIME_WAIT when the new SYN came, by the holder's stack's length. */
+function timeWaitText(x: Facts): string {
+  const both = x.holder === "both";
+  const who = both ? "both sides" : `the ${x.holder}`;
+  const why = both
+    ? `they closed simultaneously (FIN frames ${x.firstFinFrame} and ${x.secondFinFrame}), and ${x.timeWaitBasis}`
+    : `it closed first (FIN frame ${x.firstFinFrame}), and ${x.timeWaitBasis}`;
+  if (x.held === "still") return `${who} still held it in TIME_WAIT: ${why}`;
+  if (x.held === "maybe") return `${who} may still have held it in TIME_WAIT: ${why}`;
+  return `${both ? "both sides'" : `the ${x.holder}'s`} TIME_WAIT had already ended: ${why}; nothing stood in the way`;
+}
+
 const frameOrNull = (frame: number): number | null => (frame === 0 ? null : frame);
 export default analyzer;

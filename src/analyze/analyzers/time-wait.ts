@@ -8,6 +8,10 @@
  * first one (it does not acknowledge the first FIN), both FINs crossed and both sides go
  * through CLOSING into TIME-WAIT (RFC 9293 §3.6, case 2).
  *
+ * How long: the holder's stack's TIME_WAIT when the capture tells the stack (initial TTL,
+ * SYN option layout: analyze/lib/stack-profile.ts), else the range over common stacks, with
+ * no single number stated; the user's `--msl` overrides both.
+ *
  * Reported when the close completes: on the segment that acknowledges the second FIN
  * (the flow's `endedFrame`), or at the flow's end when that acknowledgement was not
  * captured. Who holds TIME-WAIT is `timeWaitOf` (analyze/lib/time-wait-holder.ts),
@@ -18,6 +22,7 @@ import { TH_FIN } from "../../decode/wire/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { ms, roleOf } from "../lib/measure.js";
+import { timeWaitOfSide } from "../lib/stack-profile.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 
 class State {
@@ -33,7 +38,8 @@ const analyzer = defineAnalyzer<State>({
   explanation:
     "Nothing went wrong: both programs closed the connection with the normal FIN exchange. The side that called " +
     "close() (or shutdown(SHUT_WR)) first made the active close, and its kernel keeps the connection's address and " +
-    "port pair in TIME_WAIT for twice the maximum segment lifetime (60 s on Linux, up to 4 minutes elsewhere): long " +
+    "port pair in TIME_WAIT for twice the maximum segment lifetime (2·MSL, which depends on the stack: 60 s on Linux, " +
+    "30 s on macOS and iOS, 120 s on current Windows and 240 s on older ones; the finding says which it assumed): long " +
     "enough to answer a retransmitted FIN if the last ACK was lost, and to let stray old segments expire before the " +
     "same 4-tuple can carry a new connection. It costs a little kernel memory and, on the active closer, one local " +
     "port per connection. It matters in two situations. A server that closes first collects TIME_WAIT entries on its " +
@@ -62,30 +68,41 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function report(flow: Flow, tw: TimeWait, out: FindingSink): void {
-  const twSec = 2 * out.options.mslSec;
   const who = roleOf(tw.holder),
     other = roleOf(1 - tw.holder);
   const x = flow.ep[tw.holder]!;
-  const holds = tw.simultaneous
-    ? `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +
-      `and the server hold TIME_WAIT`
-    : `the ${who} closed first (FIN frame ${tw.firstFinFrame}), the ${other} followed (FIN frame ${tw.secondFinFrame}); ` +
-      `the ${who} (${flow.endpointName(tw.holder === DIR_CLIENT ? "client" : "server")}) holds TIME_WAIT`;
+  const msl = out.options.mslSec;
+  const mine = timeWaitOfSide(flow, tw.holder, msl);
+  let holds: string;
+  if (tw.simultaneous) {
+    // Both hold it, each for as long as its own stack does.
+    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl);
+    const length = mine.text === theirs.text ? mine.text : `the ${who}: ${mine.text}; the ${other}: ${theirs.text}`;
+    holds =
+      `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +
+      `and the server hold TIME_WAIT: ${length}`;
+  } else {
+    holds =
+      `the ${who} closed first (FIN frame ${tw.firstFinFrame}), the ${other} followed (FIN frame ${tw.secondFinFrame}); ` +
+      `the ${who} (${flow.endpointName(tw.holder === DIR_CLIENT ? "client" : "server")}) holds TIME_WAIT: ${mine.text}`;
+  }
   const ack =
     tw.lastAckFrame !== 0
       ? `from the final ACK (frame ${tw.lastAckFrame})`
       : "from the second FIN (the final ACK is not in the capture)";
+  const measure: Record<string, number> = {
+    bothHold: tw.simultaneous ? 1 : 0,
+    closeMs: ms(tw.start - x.finTime),
+  };
+  // A length only when one is known: the user's --msl, or the holder's stack's default.
+  if (mine.known) measure.timeWaitMs = ms(mine.sec);
   out.report(analyzer, {
     flow,
     dir: tw.holder,
     frames: [tw.firstFinFrame, tw.secondFinFrame, tw.lastAckFrame].filter((f) => f > 0),
     time: x.finTime,
-    summary: `${holds} for 2·MSL = ${twSec} s ${ack}`,
-    measure: {
-      timeWaitMs: ms(twSec),
-      bothHold: tw.simultaneous ? 1 : 0,
-      closeMs: ms(tw.start - x.finTime),
-    },
+    summary: `${holds}, ${ack}`,
+    measure,
   });
 }
 export default analyzer;

@@ -3,6 +3,7 @@
  * syn-retransmit (answered in the end): collecting the retry times, telling a timer
  * retransmission from a duplicate copy in the capture, and naming the timer behind them.
  */
+import type { StackProfile } from "./stack-profile.js";
 
 /** SYN retransmissions kept per flow (a retry schedule longer than this is a loop, not a kernel timer). */
 const MAX_RETRIES_KEPT = 64;
@@ -54,9 +55,11 @@ export interface RetrySchedule {
 /**
  * Names the timer behind a series of transmission times (the first transmission
  * followed by its retransmissions): fixed interval, doubling, fixed then doubling, or
- * irregular.
+ * irregular. A kernel setting is named only for the sender's stack when the capture tells
+ * it (analyze/lib/stack-profile.ts); otherwise the words are about "the sender's TCP" and
+ * the schedule measured: macOS/iOS and Linux since 6.5 both retry at a fixed 1 s first.
  */
-export function describeRetries(times: readonly number[]): RetrySchedule {
+export function describeRetries(times: readonly number[], stack: StackProfile | null = null): RetrySchedule {
   const iv: number[] = [];
   for (let i = 1; i < times.length; i++) iv.push(times[i]! - times[i - 1]!);
   const n = iv.length;
@@ -67,28 +70,47 @@ export function describeRetries(times: readonly number[]): RetrySchedule {
   let d = k;
   while (d < n && iv[d]! >= DOUBLING_MIN * iv[d - 1]! && iv[d]! <= DOUBLING_MAX * iv[d - 1]!) d++;
   const first = iv[0]!;
-  const aboutOneSec = first > 0.8 && first < 1.3;
+  const aboutOneSec = near(first, 1);
   let pattern: string;
   if (n === 1) {
-    pattern =
-      `one retry after ${first.toFixed(2)} s` +
-      (aboutOneSec ? " (the initial retransmission timeout: 1 s, RFC 6298 §2)" : "");
+    pattern = `one retry after ${first.toFixed(2)} s${initialTimeout(first, stack)}`;
   } else if (d < n) {
     pattern = "irregular: not a single kernel timer (SYNs lost before the capture point, or a busy sender)";
   } else if (k === n) {
     pattern = aboutOneSec
-      ? "every retry a fixed 1 s apart: Linux's linear SYN retries (net.ipv4.tcp_syn_linear_timeouts, kernel 6.x), not the textbook doubling"
+      ? `every retry a fixed 1 s apart: ${fixedFirst(stack)}, not the textbook doubling`
       : `every retry a fixed ${first.toFixed(2)} s apart`;
   } else if (k === 1) {
-    pattern = `doubling each time: exponential backoff from an initial timeout of ${first.toFixed(2)} s`;
+    pattern = `doubling each time: exponential backoff from an initial timeout of ${first.toFixed(2)} s${initialTimeout(first, stack)}`;
   } else {
     pattern =
       `the first ${k} retries a fixed ${first.toFixed(2)} s apart, then doubling` +
-      (aboutOneSec ? ": Linux's linear SYN retries (tcp_syn_linear_timeouts) followed by exponential backoff" : "");
+      (aboutOneSec ? `: ${fixedFirst(stack)}, then exponential backoff` : "");
   }
   return {
     intervalsSec: iv,
     fixedRetries: n >= 2 && k >= 2 ? k : 0,
     text: `${n === 1 ? "interval" : "intervals"} ${list}: ${pattern}`,
   };
+}
+
+/** Whether a measured interval is a timer of `sec` seconds (1 s shows up as 0.8–1.3 s). */
+function near(x: number, sec: number): boolean {
+  return x > 0.8 * sec && x < 1.3 * sec;
+}
+
+/** Fixed 1 s retries before any doubling, by whose stack sent them. */
+function fixedFirst(stack: StackProfile | null): string {
+  if (stack?.id === "linux")
+    return "Linux's linear SYN retries (net.ipv4.tcp_syn_linear_timeouts, kernel 6.5 and later)";
+  if (stack?.id === "macos") return "the SYN schedule of macOS/iOS (1 s five times, then doubling)";
+  return "the sender's TCP retries at a fixed interval first";
+}
+
+/** The first retry's timeout, named when it is the RFC's or the sender's stack's default. */
+function initialTimeout(first: number, stack: StackProfile | null): string {
+  const rto = stack?.synInitialRtoSec.find((r) => r !== 1 && near(first, r));
+  if (rto !== undefined) return ` (the initial retransmission timeout of ${stack!.name}: ${rto} s)`;
+  if (near(first, 1)) return " (the initial retransmission timeout: 1 s, RFC 6298 §2)";
+  return "";
 }

@@ -41,6 +41,14 @@ export class TcpEndpoint {
   mss = -1;
   sackPermitted = false;
   timestamps = false;
+  /**
+   * What tells this side's TCP stack apart (analyze/lib/stack-profile.ts): the IPv4 TTL or
+   * IPv6 hop limit of its SYN, else of the first segment it sent (0: none); the option
+   * layout and raw window of its SYN ("" and -1 without one).
+   */
+  ttl = 0;
+  synOptionLayout = "";
+  synWindow = -1;
   finFrame = 0;
   finTime = 0;
   /** Raw sequence number of this side's FIN. */

@@ -90,6 +90,9 @@ export class TcpTracker {
       me.mss = p.optMss;
       me.sackPermitted = p.optSackPermitted;
       me.timestamps = p.optTsVal >= 0;
+      me.ttl = p.ttl;
+      me.synOptionLayout = p.synOptionLayout;
+      me.synWindow = p.win;
       if (flags & TH_ACK) {
         // SYN-ACK: scaling is in force only if both SYNs carried the option.
         flow.wscaleKnown = me.wscale >= 0 && peer.wscale >= 0;
@@ -106,6 +109,7 @@ export class TcpTracker {
     if (!me.seen) {
       // First segment from this side without a SYN: the capture began mid-connection.
       me.seen = true;
+      me.ttl = p.ttl;
       if (!me.baseKnown) {
         me.isn = (seq - 1) >>> 0;
         me.baseKnown = true;

@@ -123,6 +123,11 @@ export class DecodedPacket {
   optSackPermitted = false;
   optTsVal = -1;
   optTsEcr = -1;
+  /**
+   * On a SYN only: the option kinds in the order sent ("MSS,NOP,WS,NOP,NOP,TS,SACK_PERM,EOL"),
+   * which tells TCP stacks apart (analyze/lib/stack-profile.ts); "" on other segments.
+   */
+  synOptionLayout = "";
   /** SACK blocks as [left, right) pairs; `sackCount` pairs are valid. */
   sackCount = 0;
   readonly sack = new Float64Array(8);
@@ -199,6 +204,7 @@ export class DecodedPacket {
     this.optSackPermitted = false;
     this.optTsVal = -1;
     this.optTsEcr = -1;
+    this.synOptionLayout = "";
     this.sackCount = 0;
     this.udpLen = 0;
     this.udpChecksum = -1;

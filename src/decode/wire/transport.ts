@@ -4,7 +4,7 @@
  * can be tied to the flow they concern. Stateless; `end` is where the IP payload ends
  * in `b` (the captured part of it).
  */
-import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, type DecodedPacket, type QuotedPacket } from "./packet.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, L4_UDP, TH_SYN, type DecodedPacket, type QuotedPacket } from "./packet.js";
 
 /** TCP options walked per segment at most (40 bytes of options can't need more). */
 const MAX_TCP_OPTIONS = 40;
@@ -56,6 +56,7 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
     p.short("tcp", at, hl, avail);
   } else {
     tcpOptions(b, at + 20, at + hl, p);
+    if (p.tcpFlags & TH_SYN) p.synOptionLayout = optionLayout(b, at + 20, at + hl);
   }
   p.payloadOffset = at + hl;
   p.payloadLen = wireAvail - hl;
@@ -116,6 +117,41 @@ function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): v
     }
     at += len;
   }
+}
+
+const OPTION_NAMES: Record<number, string> = {
+  0: "EOL",
+  1: "NOP",
+  2: "MSS",
+  3: "WS",
+  4: "SACK_PERM",
+  5: "SACK",
+  8: "TS",
+};
+
+/**
+ * The option kinds in the order they were sent, up to the end-of-list option (named:
+ * stacks pad with it) or the first malformed one ("?"). Only SYNs are walked twice: the
+ * order there is the sender's stack's own (RFC 9293 leaves it free), not the peer's.
+ */
+function optionLayout(b: Uint8Array, at: number, end: number): string {
+  const kinds: string[] = [];
+  while (at < end && kinds.length < MAX_TCP_OPTIONS) {
+    const kind = b[at]!;
+    kinds.push(OPTION_NAMES[kind] ?? `K${kind}`);
+    if (kind === 0) break;
+    if (kind === 1) {
+      at++;
+      continue;
+    }
+    const len = at + 1 < end ? b[at + 1]! : 0;
+    if (len < 2 || at + len > end) {
+      kinds.push("?");
+      break;
+    }
+    at += len;
+  }
+  return kinds.join(",");
 }
 
 function decodeUdp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
