@@ -126,6 +126,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * analyzer woken by a reset still finds what came before it there.
    */
   usesSideHistory?: boolean;
+  /**
+   * Also sees the TCP segments the receiver's stack would not have accepted
+   * (TcpSegment.accepted false: an ignored RST or FIN, a stray SYN). Every other analyzer
+   * never sees them: for the sockets they did not happen.
+   */
+  readsUnaccepted?: boolean;
   onUdpDatagram?(
     state: S,
     flow: Flow,

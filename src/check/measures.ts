@@ -96,6 +96,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "runs",
     "sends",
   ],
+  "unacceptable-reset": ["ignoredResets", "resetTtl", "senderTtl"],
   "urgent-data": ["urgentByteRelSeq", "urgentMarks", "urgentPointer", "urgentSegments"],
   "window-full": [
     "dataSegments",
