@@ -186,6 +186,21 @@ export class TcpTracker {
     if (p.tcpFlags & TH_FIN && me.ignoredFinFrame === 0) me.ignoredFinFrame = seg.frame;
     seg.nextSeqBefore = me.nextSeq;
     seg.seqVsNext = seqDiff(p.seq, me.nextSeq);
+    if (p.tcpFlags & TH_SYN) {
+      // A stray SYN's sequence number is its own ISN: relative 0, as Wireshark numbers every SYN.
+      this.finish(me, peer, p);
+      seg.relSeq = 0;
+      return seg;
+    }
+    // Only the base of relative numbers, as for any first segment (Wireshark's too): no state.
+    if (!me.baseKnown) {
+      me.isn = (p.seq - 1) >>> 0;
+      me.baseKnown = true;
+    }
+    if (p.tcpFlags & TH_ACK && !peer.baseKnown) {
+      peer.isn = (p.ack - 1) >>> 0;
+      peer.baseKnown = true;
+    }
     return this.finish(me, peer, p);
   }
 
