@@ -320,6 +320,8 @@ const NO_GRACEFUL_CLOSE = [
 const ALSO_SHOWS: Record<string, string> = {
   // The first SYN is dropped to hold the client in SYN-SENT while the resets are injected.
   "unacceptable-reset/syn-sent.pcap": "syn-retransmit",
+  // The client's first SYN is dropped so that the hand-made SYNs interleave with its re-send.
+  "crafted-syn/syn-train.pcap": "syn-retransmit",
 };
 
 describe("silence elsewhere", () => {

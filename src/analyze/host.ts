@@ -13,6 +13,7 @@ import type { FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import { L4_TCP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/wire/packet.js";
 import {
+  WAKE_CRAFTED_SYN,
   WAKE_NEW_INCARNATION,
   WAKE_ZERO_WINDOW,
   type AnalyzerDescriptor,
@@ -139,7 +140,8 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
     const events =
       (seg.flags & 0xff) |
       (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
-      (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
+      (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0) |
+      (seg.craftedSyn ? WAKE_CRAFTED_SYN : 0);
     if (!seg.accepted) {
       // For the sockets nothing happened: no analyzer but those that ask sees it, and the side history skips it.
       this.dispatchUnaccepted(flow.attachment, flow, seg, p, this.sink, events);

@@ -28,6 +28,7 @@ import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 import unacceptableReset from "./analyzers/unacceptable-reset.js";
+import craftedSyn from "./analyzers/crafted-syn.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -60,4 +61,5 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   icmpUnreachable,
   udpFixedRetry,
   unacceptableReset,
+  craftedSyn,
 ];

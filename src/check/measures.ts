@@ -27,6 +27,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "synCount",
   ],
   "connection-refused": ["rstAfterMs", "synCount"],
+  "crafted-syn": ["craftedSyns", "distinctIsns", "spanMs"],
   // Besides the count, lost datagrams by why they were lost (decode/reassembly.ts FragmentFailure).
   "fragment-loss": [
     "capture-end",
