@@ -82,6 +82,24 @@ describe("a RST to a client in SYN-SENT", () => {
   }
 });
 
+describe("a RST to a side that sent a SYN-ACK (SYN-RECEIVED, not SYN-SENT)", () => {
+  it("is judged by the window: the client's bare RST answering an unexpected SYN-ACK counts", async () => {
+    const s = new TcpScript(ISN);
+    s.segment(1, "server", { seq: ISN.server, ack: 77_777, flags: SYN | ACK });
+    s.segment(1.001, "client", { seq: 77_777, ack: 0, flags: RST, win: 0 });
+    const accepted: boolean[] = [];
+    let clientRst = -1;
+    await runScript(s, {
+      onSegment({ seg, flow }) {
+        accepted.push(seg.accepted);
+        clientRst = flow.ep[0].rstFrame;
+      },
+    });
+    expect(accepted).toEqual([true, true]);
+    expect(clientRst).toBe(2);
+  });
+});
+
 describe("a RST on an established connection", () => {
   /** Handshake, 100 bytes each way, then a RST from the server with sequence number `seq` (raw). */
   const script = (seq: (s: TcpScript) => number, win = 1000, after = false): TcpScript => {

@@ -18,6 +18,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { roleOf } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
+import { inSynSent } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /** How many ignored resets a finding names by frame. */
@@ -151,8 +152,7 @@ function first(
   s.ack = ack;
   s.hasAck = (flags & TH_ACK) !== 0;
   s.ttl = ttl;
-  // The tracker's SYN-SENT test (tcp-tracker.ts, accepts): the receiver's SYN unanswered.
-  s.synSent = receiver.synSeen && !sender.synSeen;
+  s.synSent = inSynSent(receiver, sender);
   s.receiverIsn = receiver.isn;
   s.receiverAck = receiver.lastAck;
   s.receiverWin = receiver.winScaled;

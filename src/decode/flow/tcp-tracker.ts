@@ -253,7 +253,7 @@ function accepts(flow: Flow, me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacke
   const flags = p.tcpFlags;
   if ((flags & (TH_RST | TH_FIN)) === 0 || flags & TH_SYN) return true;
   if (me.rstFrame !== 0 || peer.rstFrame !== 0) return true;
-  if (flags & TH_RST && peer.synSeen && !me.synSeen) return (flags & TH_ACK) !== 0 && seqDiff(p.ack, peer.isn) === 1;
+  if (flags & TH_RST && inSynSent(peer, me)) return (flags & TH_ACK) !== 0 && seqDiff(p.ack, peer.isn) === 1;
   if (!peer.ackSeen) return true; // the receiver has acknowledged nothing: its window is unknown
   const lo = peer.lastAck;
   const win = Math.max(1, flow.wscaleKnown ? peer.winScaled : peer.win * MAX_WINDOW_MULTIPLIER);
@@ -264,6 +264,14 @@ function accepts(flow: Flow, me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacke
   // acknowledged is a re-send of one the capture missed, and counts.
   const end = seqDiff((p.seq + p.payloadLen + 1) >>> 0, lo);
   return end >= 0 && (start < win || p.seq === me.nextSeq);
+}
+
+/**
+ * Whether `receiver` is in SYN-SENT as the wire shows it: it sent a SYN and no ACK (a
+ * SYN-ACK's sender is in SYN-RECEIVED), and `sender` has not answered with a SYN.
+ */
+export function inSynSent(receiver: TcpEndpoint, sender: TcpEndpoint): boolean {
+  return receiver.synSeen && !receiver.ackSeen && !sender.synSeen;
 }
 
 /** 2^14: the largest window scale (RFC 7323 §2.3), for windows whose scale the capture did not show. */
