@@ -25,6 +25,7 @@ if (!hasTshark)
 
 const SYN = 0x002,
   FIN = 0x001,
+  RST = 0x004,
   ACK = 0x010;
 
 /** One frame as tshark dissects it (innermost IP/TCP; the whole VLAN stack). */
@@ -44,6 +45,8 @@ interface Row {
   wlanRetry: boolean;
   wlanSeq: string;
   wlanTa: string;
+  /** The segment carries SACK blocks. */
+  sack: boolean;
 }
 
 const FIELDS = [
@@ -64,6 +67,7 @@ const FIELDS = [
   "wlan.fc.retry",
   "wlan.seq",
   "wlan.ta",
+  "tcp.options.sack_le",
 ];
 
 function dissect(file: string): Row[] {
@@ -107,6 +111,7 @@ function dissect(file: string): Row[] {
         wlanRetry: /^(1|True)$/i.test(c[14]!),
         wlanSeq: c[15]!,
         wlanTa: c[16]!,
+        sack: (c[17] ?? "") !== "",
       };
     });
 }
@@ -182,7 +187,29 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
     if (isns.size > 1) return "several ISNs: a new connection";
     return (Number(syns[0]!.seq) + 1) >>> 0 === Number(r.ack) ? "" : "does not acknowledge that SYN";
   },
+  "crafted-syn"(_rows, r) {
+    if (!isPureSyn(r)) return "not a SYN";
+    return r.sack || r.ack !== "0" ? "" : "no SACK blocks and ack 0: a stack could have written it";
+  },
+  "syn-among-crafted"(rows, r) {
+    if (!isPureSyn(r)) return "not a SYN";
+    const tuple = rows.filter((e) => e.frame < r.frame && (sameDirection(e, r) || sameDirection(e, reversed(r))));
+    const ended = tuple.find((e) => e.flags & (FIN | RST) || (e.flags & (SYN | ACK)) === (SYN | ACK));
+    if (ended !== undefined) return `frame ${ended.frame} answered or ended a connection before it`;
+    const syns = tuple.filter((e) => isPureSyn(e) && sameDirection(e, r));
+    const crafted = (e: Row) => e.ack !== "0";
+    if (crafted(r)) return "";
+    if (syns.at(-1) !== undefined && crafted(syns.at(-1)!)) return "";
+    return syns.some((e) => e.seq === r.seq && !crafted(e))
+      ? ""
+      : "a stack's SYN with a new ISN after another stack's SYN";
+  },
 };
+
+/** The row as the other direction would carry it: addresses and ports swapped. */
+function reversed(r: Row): Row {
+  return { ...r, src: r.dst, dst: r.src, sport: r.dport, dport: r.sport };
+}
 
 function title(j: Judgement): string {
   return (

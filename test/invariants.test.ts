@@ -136,11 +136,7 @@ const INVARIANTS: {
 ];
 
 /** Judged violations not fixed yet: "capture file|flow|kind" → the issue that owns them. */
-const KNOWN: Record<string, string> = {
-  // RST+ACK with ack = ISN (not ISN+1) and reserved bits, 0.23 s after the SYN: injected; the
-  // client's stack ignored it (RFC 9293 §3.10.7.3) and the handshake completed in frame 3.
-  "zeek--tcp-rst-inject-rae.pcap|flow 1 connection-refused": "issue 15 (acceptability)",
-};
+const KNOWN: Record<string, string> = {};
 
 function captures(): string[] {
   const out: string[] = [];

@@ -94,6 +94,8 @@ export interface CaptureScope<C> {
 export const WAKE_ZERO_WINDOW = 0x100;
 /** The segment's SYN started a new connection on a 4-tuple whose previous one had ended. */
 export const WAKE_NEW_INCARNATION = 0x200;
+/** The segment is a SYN no TCP stack writes (TcpSegment.craftedSyn). */
+export const WAKE_CRAFTED_SYN = 0x400;
 
 /**
  * A condition an analyzer sees holding on a flow right now, past its threshold: a live
@@ -135,6 +137,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * analyzer woken by a reset still finds what came before it there.
    */
   usesSideHistory?: boolean;
+  /**
+   * Also sees the TCP segments the receiver's stack would not have accepted
+   * (TcpSegment.accepted false: an ignored RST or FIN, a stray SYN). Every other analyzer
+   * never sees them: for the sockets they did not happen.
+   */
+  readsUnaccepted?: boolean;
   onUdpDatagram?(
     state: S,
     flow: Flow,

@@ -13,6 +13,7 @@ import type { FlowEndReason, FlowListener } from "../decode/flow/lifecycle.js";
 import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import { L4_TCP, TH_RST, TH_SYN, type DecodedPacket } from "../decode/wire/packet.js";
 import {
+  WAKE_CRAFTED_SYN,
   WAKE_NEW_INCARNATION,
   WAKE_ZERO_WINDOW,
   type AnalyzerDescriptor,
@@ -62,12 +63,12 @@ const ASLEEP = Object.freeze({ asleep: true });
  * and get inlined. Profiled: the analyzers' share of a run fell by about a third.
  * Sleeping analyzers (wakeOn) cost one comparison per segment until they wake.
  */
-function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[]): TcpDispatch {
+function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[], unaccepted = false): TcpDispatch {
   const names: string[] = [],
     values: unknown[] = [],
     lines: string[] = [];
   analyzers.forEach((a, i) => {
-    if (a.onTcpSegment === undefined) return;
+    if (a.onTcpSegment === undefined || (unaccepted && a.readsUnaccepted !== true)) return;
     names.push(`h${i}`);
     values.push(a.onTcpSegment);
     if (a.wakeOn === undefined) {
@@ -101,6 +102,8 @@ export interface HostOptions extends SinkOptions {
 export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
   private readonly udpHooks: UdpHook[] = [];
   private readonly dispatchTcp: TcpDispatch;
+  /** The same for segments the receiver would not have accepted: only analyzers that readsUnaccepted. */
+  private readonly dispatchUnaccepted: TcpDispatch;
   private readonly udpSlots: number[] = [];
   /** Where TCP flows keep the shared SideHistory in their attachment (after the analyzers'); -1: no analyzer reads it. */
   private readonly historySlot: number;
@@ -127,6 +130,7 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
       }
     });
     this.dispatchTcp = compileTcpDispatch(this.analyzers);
+    this.dispatchUnaccepted = compileTcpDispatch(this.analyzers, true);
     this.historySlot = this.analyzers.some((a) => a.usesSideHistory) ? this.analyzers.length : -1;
     this.sink = new Sink(options, jumps, this, opts);
   }
@@ -136,7 +140,13 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
     const events =
       (seg.flags & 0xff) |
       (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
-      (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0);
+      (seg.newIncarnation ? WAKE_NEW_INCARNATION : 0) |
+      (seg.craftedSyn ? WAKE_CRAFTED_SYN : 0);
+    if (!seg.accepted) {
+      // For the sockets nothing happened: no analyzer but those that ask sees it, and the side history skips it.
+      this.dispatchUnaccepted(flow.attachment, flow, seg, p, this.sink, events);
+      return;
+    }
     this.dispatchTcp(flow.attachment, flow, seg, p, this.sink, events);
     // After the analyzers, and not for resets: at a reset the history tells what came before it.
     if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)

@@ -27,6 +27,8 @@ import ipFragmentation from "./analyzers/ip-fragmentation.js";
 import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
+import unacceptableReset from "./analyzers/unacceptable-reset.js";
+import craftedSyn from "./analyzers/crafted-syn.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -58,4 +60,6 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   fragmentLoss,
   icmpUnreachable,
   udpFixedRetry,
+  unacceptableReset,
+  craftedSyn,
 ];

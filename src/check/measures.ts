@@ -27,6 +27,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "synCount",
   ],
   "connection-refused": ["rstAfterMs", "synCount"],
+  "crafted-syn": ["craftedSyns", "distinctIsns", "spanMs"],
   // Besides the count, lost datagrams by why they were lost (decode/reassembly.ts FragmentFailure).
   "fragment-loss": [
     "capture-end",
@@ -96,6 +97,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "runs",
     "sends",
   ],
+  "unacceptable-reset": ["ignoredResets", "resetTtl", "senderTtl"],
   "urgent-data": ["urgentByteRelSeq", "urgentMarks", "urgentPointer", "urgentSegments"],
   "window-full": [
     "dataSegments",

@@ -45,6 +45,9 @@ export interface PacketLine {
   notes: string[];
 }
 
+/** The per-frame tag of a TCP segment the receiver would not have accepted. */
+export const NOT_ACCEPTED_TAG = "not-accepted";
+
 export function tcpFlagString(flags: number): string {
   let s = "";
   if (flags & TH_SYN) s += "S";
@@ -113,7 +116,8 @@ export function packetLine(
     // the field as sent, as tshark does.
     win: seg === null ? null : seg.flags & TH_RST ? p.win : seg.winScaled,
     len: p.l4 === L4_TCP || p.l4 === L4_UDP ? p.payloadLen : Math.max(0, p.ipTotalLen - p.ipHeaderLen),
-    tags,
+    // A segment the receiver's stack would have ignored (TcpSegment.accepted) says so, finding or not.
+    tags: seg !== null && !seg.accepted ? [...tags, NOT_ACCEPTED_TAG] : tags,
     notes,
   };
 }

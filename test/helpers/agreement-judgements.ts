@@ -29,7 +29,15 @@ export type Premise =
   /** SYN and FIN in one segment: no TCP stack sends that; a crafted probe. */
   | "syn-fin-probe"
   /** A SYN-ACK acknowledging the only SYN seen on its 4-tuple: the same connection, no new one. */
-  | "synack-of-first-syn";
+  | "synack-of-first-syn"
+  /**
+   * A SYN on a 4-tuple where nothing had been answered or ended yet, amid hand-made SYNs (an
+   * acknowledgement number without the ACK flag): itself hand-made, the first other SYN after
+   * one, or a re-send of an earlier SYN's ISN. No connection had ended: no reuse.
+   */
+  | "syn-among-crafted"
+  /** A SYN no stack writes: SACK blocks in it, or an acknowledgement number without the ACK flag. */
+  | "crafted-syn";
 
 export type Verdict = "fixed" | "tshark-wrong" | "deliberate";
 
@@ -260,6 +268,34 @@ export const JUDGEMENTS: Judgement[] = [
       "the server's SYN-ACK acknowledges the client's only SYN (frame 1, ack = ISN + 1). tshark saw the injected " +
       "RST in frame 2 (reserved bits set, the SYN's IP ID 0x1555, TTL 46 against the server's 49) end the " +
       "conversation and calls the SYN-ACK a port reuse; no new SYN was sent, nothing was reused",
+  },
+  {
+    file: "suricata--bug-7657-01-port-reuse.pcap",
+    frames: [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24],
+    kind: "time-wait-reuse",
+    tshark: REUSED,
+    ours: "not tagged: hand-made SYNs and one connection's SYN re-sent",
+    verdict: "tshark-wrong",
+    premise: "syn-among-crafted",
+    reason:
+      "SYNs every 160 ms with random ISNs, no options and an acknowledgement number without the ACK flag (frames 1-12" +
+      ", 14-19, 21-23: hand-made, as hping3 writes them) interleaved with one stack's SYN (ISN 4291095205, MSS/SACK/T" +
+      "S/WS options, ack 0) sent at frame 13 and re-sent at 20 and 24, which the SYN-ACK in frame 25 answers. No conn" +
+      "ection on the 4-tuple had ended or been answered before: nothing was reused. The hand-made SYNs stay in the fl" +
+      "ow, ignored (not-accepted), and the stack's re-sends are syn-retransmit's",
+  },
+  {
+    file: "zeek--tcp-option-sack-syn-timeout.pcap",
+    frames: [2, 3, 4],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: hand-made SYNs, no connect()",
+    verdict: "deliberate",
+    premise: "crafted-syn",
+    reason:
+      "the same SYN (seq 0, IP ID 1, scapy's default ports 20 to 80) four times, each with more SACK blocks, 6.4, 2.8" +
+      " and 2.8 s apart, never answered: SACK blocks acknowledge data and never ride on a SYN (RFC 2018 §3), so no st" +
+      "ack wrote these and no connect() timer re-sent them; connect-timeout leaves hand-made SYNs alone",
   },
 ];
 

@@ -83,6 +83,8 @@ const analyzer = defineAnalyzer<State>({
     const client = flow.ep[DIR_CLIENT];
     // ICMP errors answered the SYNs: connect() failed with their errno (icmp-unreachable).
     if (s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return;
+    // Hand-made SYNs (tcp-tracker's isCraftedSyn): no connect() and no kernel timer behind them.
+    if (client.synCrafted) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
     const sched = describeRetries(times, stackOf(flow, DIR_CLIENT));
@@ -128,6 +130,7 @@ const analyzer = defineAnalyzer<State>({
   ongoing(s, flow, dir, now) {
     const client = flow.ep[DIR_CLIENT];
     if (dir !== DIR_CLIENT || s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return null;
+    if (client.synCrafted) return null;
     const times = s.retries.times;
     const last = times[times.length - 1]!;
     if (retriesStopped(last, last - (times.length > 1 ? times[times.length - 2]! : client.synTime), now)) return null;

@@ -91,7 +91,8 @@ const analyzer = defineAnalyzer<State>({
   flowMeasures: ["previousFlow"],
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
-      if (flow.previous !== null) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
+      // A hand-made SYN (crafted-syn's) is no program binding the port again.
+      if (flow.previous !== null && !seg.craftedSyn) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
       return;
     }
     if (!s.active || s.synAckFrame !== 0 || s.serverRstFrame !== 0) return;

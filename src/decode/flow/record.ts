@@ -58,6 +58,19 @@ export class TcpEndpoint {
   finAckedTime = 0;
   rstFrame = 0;
   rstTime = 0;
+  /**
+   * The first RST (and FIN) from this side the peer's stack would have ignored (tcp-tracker.ts,
+   * `accepts`): it changed no state, but it was on the wire. 0 if none.
+   */
+  ignoredRstFrame = 0;
+  ignoredFinFrame = 0;
+  /** Segments from this side the peer's stack would not have accepted (ignored RST/FIN, stray SYNs). */
+  ignoredCount = 0;
+  /**
+   * The SYN this side's ISN comes from was written by hand, not by a TCP stack: an ack
+   * field set without the ACK flag, or SACK blocks in a SYN (see `isCraftedSyn`).
+   */
+  synCrafted = false;
   /** Packets and IP bytes this side sent (counted for UDP flows too, by the flow lookup). */
   packets = 0;
   wireBytes = 0;

@@ -7,10 +7,14 @@
  * (`seqDiff`, as gopacket's Sequence.Difference); relative numbers are only computed
  * for output. Whether a SYN starts a new incarnation of a 4-tuple is decided here too
  * (`isNewIncarnation`), from the endpoints' ISNs and close.
+ *
+ * Acceptability: a RST or FIN the receiving stack would ignore (`accepts`), and a SYN
+ * that is not the connection's own (`strayIsn`), change no endpoint state and come out
+ * with `accepted = false`: they were on the wire, but for the sockets nothing happened.
  */
 import { type DecodedPacket, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../wire/packet.js";
 import { isFromClient } from "./key.js";
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "./record.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow, type TcpEndpoint } from "./record.js";
 
 /** Signed distance a - b in 32-bit sequence space. */
 export function seqDiff(a: number, b: number): number {
@@ -45,6 +49,16 @@ export class TcpSegment {
   inFlight = 0;
   /** First pure SYN of a new incarnation on a reused 4-tuple. */
   newIncarnation = false;
+  /** A pure SYN written by hand rather than by a TCP stack (`isCraftedSyn`). */
+  craftedSyn = false;
+  /**
+   * Whether the receiver's stack would act on this segment. False for a RST or FIN it
+   * would ignore (RFC 9293 §3.10.7.3–4, RFC 5961 §3: in SYN-SENT a RST without an ACK of
+   * the SYN; later, a RST or FIN outside its window) and for a SYN with a foreign ISN
+   * while another attempt on the 4-tuple is under way. Such a segment changes no
+   * endpoint state; the analyzer host hands it only to the analyzers that ask for it.
+   */
+  accepted = true;
 }
 
 export class TcpTracker {
@@ -66,8 +80,13 @@ export class TcpTracker {
     seg.len = len;
     seg.seq = seq;
     seg.ack = p.ack;
+    seg.craftedSyn = (flags & (TH_SYN | TH_ACK)) === TH_SYN && isCraftedSyn(p);
+    seg.accepted = !strayIsn(me, peer, p, seg.craftedSyn) && accepts(flow, me, peer, p);
+    if (!seg.accepted) return this.ignored(me, peer, p);
     if (flags & TH_SYN) {
       if (!me.synSeen || seqDiff(seq, me.isn) !== 0) {
+        if (me.synSeen) me.synCount = 0; // another ISN: another attempt, counted afresh
+        me.synCrafted = seg.craftedSyn;
         me.synSeen = true;
         me.synFrame = frame;
         me.synTime = time;
@@ -160,8 +179,40 @@ export class TcpTracker {
       flow.endedFrame = frame;
       flow.endedTime = time;
     }
-    seg.relSeq = (seq - me.isn) >>> 0;
-    seg.relAck = flags & TH_ACK ? (p.ack - peer.isn) >>> 0 : 0;
+    return this.finish(me, peer, p);
+  }
+
+  /** A segment the receiver would not act on: noted as such, no state changed. */
+  private ignored(me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket): TcpSegment {
+    const seg = this.segment;
+    me.ignoredCount++;
+    if (p.tcpFlags & TH_RST && me.ignoredRstFrame === 0) me.ignoredRstFrame = seg.frame;
+    if (p.tcpFlags & TH_FIN && me.ignoredFinFrame === 0) me.ignoredFinFrame = seg.frame;
+    seg.nextSeqBefore = me.nextSeq;
+    seg.seqVsNext = seqDiff(p.seq, me.nextSeq);
+    if (p.tcpFlags & TH_SYN) {
+      // A stray SYN's sequence number is its own ISN: relative 0, as Wireshark numbers every SYN.
+      this.finish(me, peer, p);
+      seg.relSeq = 0;
+      return seg;
+    }
+    // Only the base of relative numbers, as for any first segment (Wireshark's too): no state.
+    if (!me.baseKnown) {
+      me.isn = (p.seq - 1) >>> 0;
+      me.baseKnown = true;
+    }
+    if (p.tcpFlags & TH_ACK && !peer.baseKnown) {
+      peer.isn = (p.ack - 1) >>> 0;
+      peer.baseKnown = true;
+    }
+    return this.finish(me, peer, p);
+  }
+
+  /** The segment's numbers relative to the endpoints, after (or without) tracking it. */
+  private finish(me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket): TcpSegment {
+    const seg = this.segment;
+    seg.relSeq = (p.seq - me.isn) >>> 0;
+    seg.relAck = p.tcpFlags & TH_ACK ? (p.ack - peer.isn) >>> 0 : 0;
     seg.winScaled = me.winScaled;
     seg.peerWin = peer.seen ? peer.winScaled : -1;
     seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
@@ -170,15 +221,85 @@ export class TcpTracker {
 }
 
 /**
+ * A SYN no TCP stack writes: an acknowledgement number without the ACK flag (RFC 9293
+ * §3.1: stacks send 0; packet crafters such as hping3 fill it at random) or SACK blocks,
+ * which only acknowledge data and so never ride on a SYN (RFC 2018 §3).
+ */
+export function isCraftedSyn(p: DecodedPacket): boolean {
+  return (p.tcpFlags & TH_ACK) === 0 && (p.ack !== 0 || p.sackCount > 0);
+}
+
+/**
+ * A pure SYN with a foreign ISN on a flow whose attempt is still unanswered and which the
+ * table kept in the flow (isNewIncarnation said no): it belongs to no connection. Only a
+ * stack's SYN replaces a hand-made one as the attempt under way.
+ */
+function strayIsn(me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket, crafted: boolean): boolean {
+  if ((p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) !== TH_SYN || !me.synSeen || peer.synSeen) return false;
+  if (seqDiff(p.seq, me.isn) === 0) return false;
+  return crafted || !me.synCrafted;
+}
+
+/**
+ * Whether the receiving stack would act on a RST or a first FIN (RFC 9293 §3.10.7.3–4,
+ * RFC 5961 §3; Linux tcp_rcv_synsent_state_process and tcp_validate_incoming).
+ * - The receiver is in SYN-SENT (it sent a SYN, nothing answered it): a RST counts only
+ *   with ACK set and ack = its ISN + 1; a bare RST or one acknowledging anything else is
+ *   dropped (RFC 9293 §3.10.7.3: blind resets of connection attempts).
+ * - Later: the RST's sequence number, or some part of the FIN segment, must fall in the
+ *   receiver's window: from what it last acknowledged, for what it last advertised. The
+ *   capture point may see the receiver's numbers a little early or late, so the window is
+ *   read generously: the sender's own next byte always counts, and without the handshake
+ *   (scale unknown) the window is taken at the largest scale.
+ * Once either side has reset, or for a FIN already sent, nothing is left to protect.
+ */
+function accepts(flow: Flow, me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket): boolean {
+  const flags = p.tcpFlags;
+  if ((flags & (TH_RST | TH_FIN)) === 0 || flags & TH_SYN) return true;
+  if (me.rstFrame !== 0 || peer.rstFrame !== 0) return true;
+  if (flags & TH_RST && inSynSent(peer, me)) return (flags & TH_ACK) !== 0 && seqDiff(p.ack, peer.isn) === 1;
+  if (!peer.ackSeen) return true; // the receiver has acknowledged nothing: its window is unknown
+  const lo = peer.lastAck;
+  const win = Math.max(1, flow.wscaleKnown ? peer.winScaled : peer.win * MAX_WINDOW_MULTIPLIER);
+  const start = seqDiff(p.seq, lo);
+  if (flags & TH_RST) return (start >= 0 && start < win) || p.seq === me.nextSeq;
+  if (me.finFrame !== 0) return true;
+  // The FIN segment [seq, seq + len + 1) against [lo, lo + win): a FIN the receiver already
+  // acknowledged is a re-send of one the capture missed, and counts.
+  const end = seqDiff((p.seq + p.payloadLen + 1) >>> 0, lo);
+  return end >= 0 && (start < win || p.seq === me.nextSeq);
+}
+
+/**
+ * Whether `receiver` is in SYN-SENT as the wire shows it: it sent a SYN and no ACK (a
+ * SYN-ACK's sender is in SYN-RECEIVED), and `sender` has not answered with a SYN.
+ */
+export function inSynSent(receiver: TcpEndpoint, sender: TcpEndpoint): boolean {
+  return receiver.synSeen && !receiver.ackSeen && !sender.synSeen;
+}
+
+/** 2^14: the largest window scale (RFC 7323 §2.3), for windows whose scale the capture did not show. */
+const MAX_WINDOW_MULTIPLIER = 16384;
+
+/**
  * A pure SYN on a known 4-tuple starts a new connection when it carries a different ISN
- * and the old connection was closed (FIN or RST seen) or never got past its handshake
- * with that ISN. A retransmitted SYN carries the same ISN and stays in its flow.
+ * and the old connection ended (a FIN or RST seen, even a RST the stack ignored: the
+ * client that starts over took it), or got its SYN answered (its close was not captured).
+ * A retransmitted SYN carries the same ISN and stays in its flow. While an attempt is
+ * still unanswered, a SYN with another ISN is a new connect() (a program that gave up and
+ * bound the same port again) only when both SYNs come from a stack: hand-made SYNs with
+ * random ISNs (a scan or a flood on the 4-tuple) stay in the flow, where the tracker
+ * ignores them (`strayIsn`), and do not cut the real attempt into pieces.
  */
 export function isNewIncarnation(flow: Flow, p: DecodedPacket): boolean {
   const fromClient = isFromClient(flow, p);
-  const sender = flow.ep[fromClient ? DIR_CLIENT : DIR_SERVER]!;
+  const sender = flow.ep[fromClient ? DIR_CLIENT : DIR_SERVER]!,
+    receiver = flow.ep[fromClient ? DIR_SERVER : DIR_CLIENT]!;
   if (sender.synSeen && seqDiff(p.seq, sender.isn) === 0) return false;
   const [c, s] = flow.ep;
-  const closed = c.finFrame !== 0 || s.finFrame !== 0 || c.rstFrame !== 0 || s.rstFrame !== 0;
-  return closed || sender.synSeen;
+  if (c.finFrame !== 0 || s.finFrame !== 0 || c.rstFrame !== 0 || s.rstFrame !== 0) return true;
+  if (c.ignoredRstFrame !== 0 || s.ignoredRstFrame !== 0) return true;
+  if (!sender.synSeen) return false;
+  if (receiver.synSeen) return true;
+  return !sender.synCrafted && !isCraftedSyn(p);
 }
