@@ -46,7 +46,7 @@ const analyzer = defineAnalyzer<State>({
     if (size < s.minSize[dir]!) s.minSize[dir] = size;
     if (size > s.maxSize[dir]!) s.maxSize[dir] = size;
     for (const f of d.fragmentSizes) if (f > s.maxFragment[dir]!) s.maxFragment[dir] = f;
-    if (d.frames.length > s.maxFragments[dir]!) s.maxFragments[dir] = d.frames.length;
+    if (d.fragmentCount > s.maxFragments[dir]!) s.maxFragments[dir] = d.fragmentCount;
     for (const f of d.frames) s.frames = keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
