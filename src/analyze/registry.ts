@@ -27,6 +27,7 @@ import ipFragmentation from "./analyzers/ip-fragmentation.js";
 import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
+import traceroute from "./analyzers/traceroute.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -58,4 +59,5 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   fragmentLoss,
   icmpUnreachable,
   udpFixedRetry,
+  traceroute,
 ];

@@ -34,6 +34,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "fragmentsSeen",
     "lostDatagrams",
     "overlap-conflict",
+    "reassemblyTimeExceeded",
     "timeout",
     "too-long",
     "too-many-fragments",
@@ -87,6 +88,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   "syn-retransmit": ["completed", "connectMs", "othersWaiting", "synAckAnswers", "synAckRetries", "synRetries"],
   "time-wait-reuse": ["accepted", "bareAckThenRst", "previousFlow", "refused", "sinceCloseMs", "timeWaitMs"],
   "time-wait": ["bothHold", "closeMs", "timeWaitMs"],
+  traceroute: ["routers", "targetAnswers", "timeExceeded"],
   "udp-fixed-retry": [
     "icmpErrors",
     "icmpPortUnreachable",

@@ -15,7 +15,8 @@ export const COMPARED: Record<ComparedKind, { columns: string[]; ours: string[] 
     ours: ["retransmission", "syn-retransmit", "connect-timeout"],
   },
   "time-wait-reuse": { columns: ["reused_ports"], ours: ["time-wait-reuse"] },
-  "icmp-unreachable": { columns: ["icmp_unreach"], ours: ["icmp-unreachable"] },
+  // A traceroute's final port unreachable is tagged traceroute: it is one of the answers the tool asked for.
+  "icmp-unreachable": { columns: ["icmp_unreach"], ours: ["icmp-unreachable", "traceroute"] },
 };
 
 /** The packet facts an exclusion rests on (see PREMISES for each one's test). */
