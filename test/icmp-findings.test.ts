@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Finding } from "../src/analyze/finding.js";
 import icmpUnreachable from "../src/analyze/analyzers/icmp-unreachable.js";
+import pathMtu from "../src/analyze/analyzers/path-mtu.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { ETH_IPV4, ethernet, ipv4 } from "./helpers/build.js";
 import { findingsOf, TcpScript } from "./helpers/tcp-script.js";
@@ -51,16 +52,18 @@ describe("traceroute", () => {
   });
 });
 
-describe("path MTU on TCP", () => {
-  it("the sender re-sent in packets that fit: info, path-MTU discovery worked", async () => {
-    const [f] = await findings(join(FIXTURES, "icmp-unreachable", "pmtu-adapted.pcap"), "icmp-unreachable");
+describe("path MTU", () => {
+  it("TCP: the sender re-sent in packets that fit: info, path-MTU discovery worked", async () => {
+    const path = join(FIXTURES, "path-mtu", "pmtu-adapted.pcap");
+    expect(await findings(path, "icmp-unreachable")).toEqual([]);
+    const [f] = await findings(path, "path-mtu");
     expect(f!.severity).toBe("info");
     expect(f!.measure.pathMtu).toBe(1280);
     expect(f!.summary).toContain("path-MTU discovery worked");
   });
 
   it("suricata bug 3616: frag-needed at 1492, the client re-sends 1452-byte segments from frame 27: info", async () => {
-    const [f] = await findings(corpus("suricata--bug-3616-smtp-icmp-fragneeded.pcap"), "icmp-unreachable");
+    const [f] = await findings(corpus("suricata--bug-3616-smtp-icmp-fragneeded.pcap"), "path-mtu");
     expect(f!.severity).toBe("info");
     expect(f!.summary).toContain(
       "lowered the path MTU to 1492 and re-sent its data in packets that fit (from frame 27)",
@@ -68,7 +71,7 @@ describe("path MTU on TCP", () => {
   });
 
   it("the message never reached the sender, which kept re-sending 1500-byte packets: a warning, a black hole", async () => {
-    const [f] = await findings(join(FIXTURES, "icmp-unreachable", "pmtu-black-hole.pcap"), "icmp-unreachable");
+    const [f] = await findings(join(FIXTURES, "path-mtu", "pmtu-black-hole.pcap"), "path-mtu");
     expect(f!.severity).toBe("warning");
     expect(f!.summary).toContain(
       "went on re-sending packets of up to 1500 bytes after being told the path MTU is 1280",
@@ -76,12 +79,23 @@ describe("path MTU on TCP", () => {
     expect(f!.summary).toContain("path-MTU black hole");
   });
 
-  it("a next-hop MTU below 68 is never stated as the path MTU", async () => {
+  it("UDP: a connected socket gets EMSGSIZE, later larger sends fail or fragment: a warning", async () => {
+    const [f] = await findings(join(FIXTURES, "path-mtu", "frag-needed-ipv4.pcap"), "path-mtu");
+    expect(f!.severity).toBe("warning");
+    expect(f!.measure.pathMtu).toBe(1280);
+    expect(f!.summary).toContain("a connected UDP socket gets EMSGSIZE on its next call");
+  });
+
+  it("a next-hop MTU below 68 is never stated as the path MTU; 0 is a router older than RFC 1191", async () => {
     const s = new TcpScript().handshake(0).data(0.01, "client", 1000);
-    s.records.push(icmpQuoting(s, 2, 3, 4, 40, 0.02));
-    const [f] = await findingsOf(icmpUnreachable, s);
+    s.records.push(icmpQuoting(s, 4, 3, 4, 40, 0.02));
+    const [f] = await findingsOf(pathMtu, s);
     expect(f!.measure.pathMtu).toBeUndefined();
     expect(f!.summary).toContain("a next-hop MTU of 40 bytes, below the 68 any link must carry");
+    const old = new TcpScript().handshake(0).data(0.01, "client", 1000);
+    old.records.push(icmpQuoting(old, 4, 3, 4, 0, 0.02));
+    const [g] = await findingsOf(pathMtu, old);
+    expect(g!.summary).toContain("named no next-hop MTU (0: a router older than RFC 1191)");
   });
 });
 

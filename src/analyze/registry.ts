@@ -28,6 +28,7 @@ import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 import traceroute from "./analyzers/traceroute.js";
+import pathMtu from "./analyzers/path-mtu.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -60,4 +61,5 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   icmpUnreachable,
   udpFixedRetry,
   traceroute,
+  pathMtu,
 ];

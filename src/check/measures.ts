@@ -40,7 +40,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "too-many-fragments",
   ],
   "half-close": ["bytesAfterFin", "dataAfterFinMs", "peerFinAfterMs", "segmentsAfterFin"],
-  "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "pathMtu", "resentSyns"],
+  "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "resentSyns"],
   "ip-fragmentation": [
     "datagrams",
     "largestFragmentBytes",
@@ -51,6 +51,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   ],
   keepalive: ["answered", "idleMs", "intervalMs", "maxIdleMs", "probes", "retryIntervalMs", "timeoutMs", "unanswered"],
   "nagle-delay": ["events", "stallAvgMs", "stallMaxMs", "stallTotalMs"],
+  "path-mtu": ["icmpErrors", "pathMtu"],
   "peer-unresponsive": [
     "endedByRst",
     "firstGapMs",

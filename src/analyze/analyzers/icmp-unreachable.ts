@@ -1,15 +1,14 @@
 /**
- * icmp-unreachable: ICMP / ICMPv6 errors (destination unreachable, fragmentation needed /
- * packet too big, time exceeded) that quote a packet of a UDP or TCP flow, attached to
- * that flow, with what the sending socket hears of them: that depends on the transport
- * and the connection's state as much as on the code (lib/icmp-meaning.ts).
+ * icmp-unreachable: ICMP / ICMPv6 errors (destination unreachable, time exceeded,
+ * parameter problem) that quote a packet of a UDP or TCP flow, attached to that flow, with
+ * what the sending socket hears of them: that depends on the transport and the
+ * connection's state as much as on the code (lib/icmp-meaning.ts).
  *
- * Left out: a traceroute's answers (Time Exceeded from successive routers and the
- * target's port unreachable: the traceroute kind reports those, once), and fragment
- * reassembly time exceeded (fragment-loss's evidence). At info rather
- * than warning: path-MTU messages a TCP sender adapted to (it re-sent in packets that
- * fit, lib/pmtu-follow-up.ts), and a client host's port unreachable for a server's late
- * reply (the client had closed the socket it asked from: the slower of two DNS answers).
+ * Left to other kinds: a traceroute's answers (Time Exceeded from successive routers and
+ * the target's port unreachable: traceroute reports those, once), fragmentation needed /
+ * packet too big (path-mtu), and fragment reassembly time exceeded (fragment-loss's
+ * evidence). At info rather than warning: a client host's port unreachable for a server's
+ * late reply (the client had closed the socket it asked from: the slower of two DNS answers).
  *
  * SYNs re-sent after an error (the same connect() retrying: the client's stack took the
  * error as a soft one) are part of the evidence: in SYN-SENT a client sends nothing but
@@ -19,17 +18,10 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
-import {
-  icmpMeaning,
-  isPathMtuMessage,
-  isReassemblyTimeExceeded,
-  minimumMtu,
-  type IcmpMeaning,
-} from "../lib/icmp-meaning.js";
-import { PmtuFollowUp } from "../lib/pmtu-follow-up.js";
+import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
 import { isHopLimitExceeded, TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
-import { L4_TCP, type DecodedPacket } from "../../decode/wire/packet.js";
+import { L4_TCP } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
 class State {
@@ -47,11 +39,6 @@ class State {
   tracePath: TracePath | null = null;
   /** TCP: errors for the client's SYN before any SYN-ACK (connect() still waiting), and after. */
   synSentErrors = 0;
-  /** Path-MTU messages, and what the TCP sender did after them (null until the first). */
-  pmtuErrors = 0;
-  pmtu: PmtuFollowUp | null = null;
-  /** A next-hop MTU below what any link may have (forged or broken), else -1. */
-  impossibleMtu = -1;
   /** Time exceeded in transit: the first router that sent one. */
   router = "";
   portUnreachable = false;
@@ -85,7 +72,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
   title: "An ICMP error came back for this flow's packets",
   severity: "warning",
   family: "udp-ip-icmp",
-  wire: "ICMP / ICMPv6 destination unreachable (or fragmentation needed / packet too big / time exceeded) quoting a UDP or TCP packet of the flow.",
+  wire: "ICMP / ICMPv6 destination unreachable (or time exceeded, parameter problem) quoting a UDP or TCP packet of the flow.",
   explanation:
     "A router or the destination host could not deliver a packet this program sent and said so with an ICMP error. " +
     "What the program hears of it depends on the transport (Linux; RFC 1122 §4.2.3.9). UDP: port unreachable means " +
@@ -95,8 +82,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     "using sendto() is told nothing without IP_RECVERR and just waits for a reply that never comes. TCP: an error for " +
     "the SYN makes connect() fail with EHOSTUNREACH/ENETUNREACH/ECONNREFUSED; on an established connection it is a " +
     "soft error, the connection keeps retransmitting and the errno replaces ETIMEDOUT only if it finally times out. " +
-    "Fragmentation needed / packet too big lowers the path MTU: TCP re-sends in smaller segments without telling the " +
-    "program, a UDP socket with path-MTU discovery on (the default) sees EMSGSIZE for sends larger than that. Connect " +
+    "Time exceeded from one router means the hop limit ran out on the way (set too low, or a routing loop). Connect " +
     'UDP sockets to learn about refusals (or enable IP_RECVERR), treat ECONNREFUSED as "nobody there" and back off, ' +
     "and check the server address and port.",
   references: ["000 §5.3", "000 §5.4", "003 connect()"],
@@ -108,9 +94,6 @@ const analyzer = defineAnalyzer<State, TracePaths>({
       for (const [key, path] of from.paths) if (!into.paths.has(key)) into.paths.set(key, path);
     },
     resolve() {},
-  },
-  onTcpSegment(s, flow, seg, p) {
-    if (s.pmtu !== null) s.pmtu.segment(seg, p, flow.ep[1 - seg.dir]!.mss);
   },
   onIcmpError(s, flow, quotedDir, frame, time, p, out) {
     const m = icmpMeaning(p);
@@ -129,7 +112,8 @@ const analyzer = defineAnalyzer<State, TracePaths>({
       });
       return;
     }
-    if (isReassemblyTimeExceeded(p)) return; // fragment-loss's evidence
+    // fragment-loss's evidence, and path-mtu's messages
+    if (isReassemblyTimeExceeded(p) || isPathMtuMessage(p)) return;
     const path = out.captureState(analyzer).note(p, frame, time);
     if (path === null) s.untraced++;
     else s.tracePath = path;
@@ -153,7 +137,6 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     }
     s.count++;
     s.frames = keepFrame(s.frames, frame, out.frameCap);
-    if (isPathMtuMessage(p)) notePathMtu(s, flow, quotedDir, p);
   },
   onFlowEnd(s, flow, out) {
     if (s.count === 0) return;
@@ -172,7 +155,6 @@ const analyzer = defineAnalyzer<State, TracePaths>({
           "retries), so connect() failed only at a later error or when the SYN timer ran out, with that errno"
         : "";
     const measure: Record<string, number> = { icmpErrors: s.count };
-    if (s.pmtu !== null && s.impossibleMtu < 0) measure.pathMtu = s.pmtu.mtu;
     if (s.resentSyns > 0) measure.resentSyns = s.resentSyns;
     out.report(analyzer, {
       flow,
@@ -186,18 +168,6 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     });
   },
 });
-
-/** A fragmentation needed / packet too big: the MTU it gives, and for TCP, watch what the sender does next. */
-function notePathMtu(s: State, flow: Flow, quotedDir: number, p: DecodedPacket): void {
-  s.pmtuErrors++;
-  if (p.icmpMtu < minimumMtu(p.ipVersion)) {
-    s.impossibleMtu = p.icmpMtu;
-    return;
-  }
-  s.pmtu ??= new PmtuFollowUp();
-  if (flow.proto === L4_TCP) s.pmtu.told(quotedDir, p.icmpMtu);
-  else s.pmtu.mtu = Math.min(s.pmtu.mtu, p.icmpMtu);
-}
 
 /**
  * Port unreachable from the client's host for what a request/response service (a
@@ -226,43 +196,12 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
         "IP_MULTICAST_TTL) or a routing loop",
     );
   }
-  if (s.impossibleMtu >= 0) {
-    parts.push(
-      `it gives a next-hop MTU of ${s.impossibleMtu} bytes, below the ${minimumMtu(flow.ipVersion)} any link must carry: ` +
-        "a forged or broken message, which no kernel takes as the path MTU",
-    );
-  }
   if (flow.proto === L4_TCP) {
-    if (s.pmtu !== null) {
-      const v = s.pmtu.verdict;
-      const f = s.pmtu;
-      if (v === "adapted") {
-        parts.push(
-          `path-MTU discovery worked: the ${sender}'s kernel lowered the path MTU to ${f.mtu} and re-sent its data in ` +
-            `packets that fit (from frame ${f.firstFitFrame}), without telling the program: its writes kept succeeding`,
-        );
-        if (s.pmtuErrors === s.count) severity = "info";
-      } else if (v === "black-hole") {
-        parts.push(
-          `the ${sender} went on re-sending packets of up to ${f.largestOversized} bytes after being told the path MTU ` +
-            `is ${f.mtu} (last in frame ${f.lastOversizedFrame}) and never smaller ones: its kernel did not get or did ` +
-            "not apply the message (ICMP filtered between this capture and the sender): a path-MTU black hole, where " +
-            "the connection stalls until the retransmission timer gives up (ETIMEDOUT). Let these ICMP messages " +
-            "through, clamp the MSS on the narrow link, or enable net.ipv4.tcp_mtu_probing",
-        );
-      } else {
-        parts.push(
-          `the capture shows no data re-sent by the ${sender} after it, so whether its kernel lowered the path MTU ` +
-            `to ${f.mtu} is not visible (Linux does, and re-sends without telling the program)`,
-        );
-      }
-    }
-    const other = s.count - s.pmtuErrors;
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.
       if (s.resentSyns === 0)
         parts.push(`connect() fails with ${m.errno} (Linux aborts a connection attempt in SYN-SENT on this error)`);
-    } else if (other > 0) {
+    } else {
       parts.push(
         `on an established connection this is a soft error: TCP keeps retransmitting, and the program sees ` +
           `${m.errno} only if the connection finally times out (instead of ETIMEDOUT), or at once with IP_RECVERR`,
@@ -281,12 +220,6 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
     );
     severity = "info";
   } else if (s.anyHard) {
-    if (s.pmtu !== null) {
-      parts.push(
-        `the kernel lowers its path MTU to ${s.pmtu.mtu}: later sends larger than that fail with EMSGSIZE when the ` +
-          "socket sets DF (IP_PMTUDISC_DO) or go out in fragments",
-      );
-    }
     parts.push(
       `a connected UDP socket gets ${m.hard ? m.errno : "the error"} on its next call, an unconnected one is not ` +
         `told (without IP_RECVERR)${s.portUnreachable ? " and waits in vain" : ""}`,
