@@ -1,7 +1,9 @@
 /**
- * IP fragments the capture holds twice (two capture points, `-i any`) are copies, not
- * loss: a copy of a fragment of a datagram that already completed must not open a new
- * datagram that then "never completes" (pcpp--ip4_fragments-udp frames 30 and 42 did).
+ * IP fragments as an engineer reads them (issue 16). Fragments the capture holds twice
+ * (two capture points, `-i any`) are copies, not loss: a copy of a fragment of a datagram
+ * that already completed must not open a new datagram that then "never completes"
+ * (pcpp--ip4_fragments-udp frames 30 and 42 did). Fragments below the minimum MTU, or a
+ * TCP header split across them, are crafted, never a path MTU.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,5 +67,31 @@ describe("IP fragment copies", () => {
     expect(r.warnings).toContain(`14 ${COPY_NOTE}`);
     const frag = r.findings.find((f) => f.kind === "ip-fragmentation")!;
     expect([frag.count, frag.measure.maxFragmentsPerDatagram]).toEqual([6, 6]);
+  });
+});
+
+describe("fragments that reveal no path MTU", () => {
+  it("a TCP SYN cut into 28-byte fragments, its header split: crafted, not a path MTU of 28", async () => {
+    const [f] = (
+      await analyzeFile(join(CORPUS, "captures", "suricata--defrag-vlan-ipv4-tcp-syn.pcap"))
+    ).findings.filter((x) => x.kind === "ip-fragmentation");
+    expect(f!.summary).toContain("smaller than any link needs (the minimum MTU is 68)");
+    expect(f!.summary).toContain("the first holding only 8 bytes of the TCP header");
+    expect(f!.summary).not.toContain("(the path MTU)");
+  });
+
+  it("IPv6 fragments of 168 bytes are below the 1280 every IPv6 link carries", async () => {
+    const fs = (await analyzeFile(join(CORPUS, "captures", "pcpp--ip6_fragments-udp.pcap"))).findings.filter(
+      (x) => x.kind === "ip-fragmentation",
+    );
+    for (const f of fs) expect(f.summary).toContain("(the minimum MTU is 1280): no path MTU explains it");
+  });
+
+  it("1500-byte fragments of a DNS answer are the path MTU, as before", async () => {
+    const fs = (await analyzeFile(join(CORPUS, "captures", "zeek--dns-edns-ecs-frags.pcap"))).findings.filter(
+      (x) => x.kind === "ip-fragmentation",
+    );
+    expect(fs.length).toBeGreaterThan(0);
+    for (const f of fs) expect(f.summary).toContain("fragments of at most 1500 bytes (the path MTU)");
   });
 });
