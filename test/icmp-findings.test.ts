@@ -138,6 +138,24 @@ describe("late replies refused by the client's host", () => {
   });
 });
 
+describe("errors that name no TCP/UDP flow", () => {
+  it("host unreachable for a DHCP server's conflict ping: info, the pinging program reads it itself", async () => {
+    const fs = await findings(corpus("tcpdump--dhcp-rfc4388-host-unreach.pcap"), "icmp-unreachable");
+    expect(fs.map((f) => [f.frames[0], f.severity])).toEqual([
+      [6, "info"],
+      [16, "info"],
+      [36, "info"],
+    ]);
+    expect(fs[0]!.summary).toContain("no TCP or UDP socket is involved");
+  });
+
+  it("net unreachable quoting nothing: no stack can match it to a socket, no errno is promised", async () => {
+    const [f] = await findings(corpus("zeek--icmp-destunreach-no-context.pcap"), "icmp-unreachable");
+    expect(f!.summary).toContain("quotes no packet, so no stack can match it to a socket");
+    expect(f!.summary).not.toContain("ENETUNREACH");
+  });
+});
+
 describe("fragment reassembly time exceeded", () => {
   it("is fragment-loss's evidence (the receiver gave up), not an icmp-unreachable warning", async () => {
     const path = join(FIXTURES, "fragment-loss", "ipv4.pcap");

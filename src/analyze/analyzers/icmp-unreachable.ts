@@ -16,12 +16,12 @@
  * re-sent SYN. These are the frames Wireshark flags as retransmissions; no other kind
  * reports them (connect-timeout leaves flows with ICMP errors to this one).
  */
-import { defineAnalyzer } from "../analyzer.js";
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
 import { isHopLimitExceeded, TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
-import { L4_TCP } from "../../decode/wire/packet.js";
+import { L4_ICMP, L4_ICMPV6, L4_TCP, type DecodedPacket } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
 class State {
@@ -98,18 +98,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
   onIcmpError(s, flow, quotedDir, frame, time, p, out) {
     const m = icmpMeaning(p);
     if (flow === null || s === null) {
-      // No flow to attach it to: say what we can about it, once per ICMP message.
-      const v = p.ipVersion;
-      out.report(analyzer, {
-        flow: null,
-        dir: null,
-        frames: [frame],
-        time,
-        summary:
-          `${endpointToString(v, p.src0, p.src1, p.src2, p.src3, -1)} reported ${m.what} (${m.errno} for the sender) ` +
-          `to ${endpointToString(v, p.dst0, p.dst1, p.dst2, p.dst3, -1)}; the quoted packet is too short to name its flow`,
-        measure: { icmpType: p.icmpType, icmpCode: p.icmpCode },
-      });
+      reportUnattached(m, frame, time, p, out);
       return;
     }
     // fragment-loss's evidence, and path-mtu's messages
@@ -168,6 +157,37 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     });
   },
 });
+
+/**
+ * An error whose quote names no TCP/UDP flow, once per ICMP message. A quoted ICMP message
+ * is a ping's (the pinging program reads the answer itself: for a DHCP server's conflict
+ * check it is the hoped-for one): info. A quote too short for the ports (RFC 792 asks for
+ * 8 bytes of the datagram) cannot be matched to a socket by the sender's stack either.
+ */
+function reportUnattached(m: IcmpMeaning, frame: number, time: number, p: DecodedPacket, out: FindingSink): void {
+  const v = p.ipVersion,
+    q = p.quoted;
+  const from = endpointToString(v, p.src0, p.src1, p.src2, p.src3, -1);
+  const to = endpointToString(v, p.dst0, p.dst1, p.dst2, p.dst3, -1);
+  const ping = q.proto === L4_ICMP || q.proto === L4_ICMPV6;
+  const why = ping
+    ? "for the ICMP message it quotes (a ping or another ICMP query): the program that sent it reads this answer " +
+      "itself from its raw or ping socket, and a DHCP server's conflict check hopes for exactly it; no TCP or UDP " +
+      "socket is involved"
+    : q.ipVersion === 0
+      ? "but quotes no packet, so no stack can match it to a socket: no program hears of it"
+      : "but the quoted packet is too short to name its flow (RFC 792 asks for its first 8 bytes), so the sender's " +
+        "stack cannot match it to a socket either: no program hears of it";
+  out.report(analyzer, {
+    flow: null,
+    dir: null,
+    frames: [frame],
+    time,
+    severity: ping ? "info" : "warning",
+    summary: `${from} reported ${m.what} to ${to}, ${why}`,
+    measure: { icmpType: p.icmpType, icmpCode: p.icmpCode },
+  });
+}
 
 /**
  * Port unreachable from the client's host for what a request/response service (a
