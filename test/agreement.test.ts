@@ -20,9 +20,11 @@
  * - tshark flags retransmitted SYNs as retransmissions; we tag them syn-retransmit or
  *   connect-timeout, or icmp-unreachable when they were re-sent through ICMP errors: those
  *   count as retransmission tags here (icmp-unreachable only on TCP frames).
- * - icmp-unreachable also covers time exceeded and packet too big / fragmentation needed
- *   (tshark's icmp_unreach column is destination unreachable only): only our tags on
- *   destination-unreachable messages are compared.
+ * - icmp-unreachable also covers time exceeded (tshark's icmp_unreach column is
+ *   destination unreachable only): only our tags on destination-unreachable messages are
+ *   compared. A traceroute's answers are the traceroute kind's, the target's final port
+ *   unreachable included, and fragmentation needed is path-mtu's: those tags count for
+ *   icmp-unreachable here.
  * - IPv6 atomic fragments (a Fragment header with offset 0 and no more fragments, RFC
  *   6946) are whole datagrams to us, fragments to tshark: ip-fragmentation's recall
  *   floor leaves room for the corpus's one capture of them (zeek ipv6-http-atomic-frag).

@@ -280,10 +280,13 @@ const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> =
     "peer-unresponsive": "warning",
     "reset-by-peer-reboot": "warning",
     "window-full": "warning",
+    // The segments lost to a too-small link are re-sent (smaller, or in vain in a black hole).
+    "path-mtu": "warning",
     "*": "info",
   },
   // window-full/stalled: the sender stalls at the window's edge because the receiver fell silent.
-  "peer-unresponsive": { "window-full": "error" },
+  // path-mtu/pmtu-black-hole: nothing the client sends gets through after the handshake.
+  "peer-unresponsive": { "window-full": "error", "path-mtu": "error" },
   // Brief zero windows and a few window-full segments happen in any fast transfer: info.
   "window-full": { "*": "info" },
   "zero-window": { "*": "info" },

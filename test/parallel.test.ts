@@ -120,10 +120,11 @@ describe("the shard router", () => {
     expect(used.size).toBe(3);
   });
 
-  it("says a capture with IP fragments or several VLANs cannot be split, at the first sign", async () => {
+  it("says a capture with IP fragments, several VLANs or ICMP time exceeded cannot be split, at the first sign", async () => {
     for (const [file, reason] of [
       ["ip-fragmentation/ipv4.pcap", /^IP fragments \(frame \d+\)$/],
       ["parallel/r12_vlanorder.pcap", /^more than one VLAN \(frame \d+\)$/],
+      ["traceroute/udp-ipv4.pcap", /^ICMP time exceeded \(frame \d+\)$/],
     ] as const) {
       const router = new ShardRouter(2);
       const owners: number[] = [];

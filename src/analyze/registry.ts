@@ -29,6 +29,8 @@ import icmpUnreachable from "./analyzers/icmp-unreachable.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 import unacceptableReset from "./analyzers/unacceptable-reset.js";
 import craftedSyn from "./analyzers/crafted-syn.js";
+import traceroute from "./analyzers/traceroute.js";
+import pathMtu from "./analyzers/path-mtu.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
@@ -62,4 +64,6 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   udpFixedRetry,
   unacceptableReset,
   craftedSyn,
+  traceroute,
+  pathMtu,
 ];

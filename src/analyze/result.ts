@@ -102,6 +102,8 @@ export interface AnalysisResult {
   untrackedPackets: number;
   vlanJoined: number;
   fragmentEvictions: number;
+  /** IP fragments the capture holds more than once (Reassembler.copies). */
+  fragmentCopies: number;
   /** The capture's clock jumps (the same in every `--jobs` shard: each sees every record's time). */
   clockJumps: ClockJump[];
 }
@@ -125,6 +127,7 @@ export function engineResult(engine: EngineState): AnalysisResult {
     untrackedPackets: engine.flows.untrackedPackets,
     vlanJoined: engine.flows.vlanJoined,
     fragmentEvictions: engine.reassembler.evictions,
+    fragmentCopies: engine.reassembler.copies,
     clockJumps: engine.clock.jumps,
   };
 }

@@ -35,12 +35,13 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "fragmentsSeen",
     "lostDatagrams",
     "overlap-conflict",
+    "reassemblyTimeExceeded",
     "timeout",
     "too-long",
     "too-many-fragments",
   ],
   "half-close": ["bytesAfterFin", "dataAfterFinMs", "peerFinAfterMs", "segmentsAfterFin"],
-  "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "pathMtu", "resentSyns"],
+  "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "resentSyns"],
   "ip-fragmentation": [
     "datagrams",
     "largestFragmentBytes",
@@ -51,6 +52,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   ],
   keepalive: ["answered", "idleMs", "intervalMs", "maxIdleMs", "probes", "retryIntervalMs", "timeoutMs", "unanswered"],
   "nagle-delay": ["events", "stallAvgMs", "stallMaxMs", "stallTotalMs"],
+  "path-mtu": ["icmpErrors", "pathMtu"],
   "peer-unresponsive": [
     "endedByRst",
     "firstGapMs",
@@ -88,6 +90,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   "syn-retransmit": ["completed", "connectMs", "othersWaiting", "synAckAnswers", "synAckRetries", "synRetries"],
   "time-wait-reuse": ["accepted", "bareAckThenRst", "previousFlow", "refused", "sinceCloseMs", "timeWaitMs"],
   "time-wait": ["bothHold", "closeMs", "timeWaitMs"],
+  traceroute: ["routers", "targetAnswers", "timeExceeded"],
   "udp-fixed-retry": [
     "icmpErrors",
     "icmpPortUnreachable",

@@ -25,6 +25,7 @@ export class FragmentedDatagram {
   maxEnd = 0;
   bufferedBytes = 0;
   overlapConflict = false;
+  /** Fragments that repeated bytes already held (capture copies): in `frames`, but not fragments of their own. */
   duplicates = 0;
   /** From the first fragment (offset 0), when seen: the transport protocol and ports. */
   proto = -1;
@@ -38,4 +39,9 @@ export class FragmentedDatagram {
     readonly dst: readonly number[],
     readonly id: number,
   ) {}
+
+  /** The fragments the datagram travelled in, capture copies left out. */
+  get fragmentCount(): number {
+    return this.frames.length - this.duplicates;
+  }
 }

@@ -10,6 +10,12 @@
  * Everything an attacker controls is bounded: datagrams pending, bytes buffered, and
  * fragments per datagram. Hitting a bound evicts the oldest datagram, and that is
  * reported like a timeout (the receiver's kernel would have dropped it too).
+ *
+ * A fragment the capture holds twice (two capture points, `-i any`) is a copy, counted in
+ * `copies`, never news: within a pending datagram it adds nothing, and one that arrives
+ * after its datagram completed (same key, offset, length and bytes, within the timeout)
+ * must not open a new datagram that can only fail. Completed datagrams are remembered by
+ * a fingerprint of their pieces for that.
  */
 import type { DecodedPacket } from "./wire/packet.js";
 import { FragmentedDatagram, Piece } from "./datagram.js";
@@ -49,8 +55,12 @@ export interface ReassemblyListener {
 
 export class Reassembler {
   private readonly pending = new Map<string, FragmentedDatagram>();
+  /** Datagrams completed within the timeout, oldest first: what a late copy is matched against. */
+  private readonly recent = new Map<string, CompletedDatagram>();
   private bufferedBytes = 0;
   evictions = 0;
+  /** Fragments the capture holds more than once (see the module comment). */
+  copies = 0;
   /** The datagram the last `add` completed (PacketDecoder.decodeReassembled puts it on the packet), else null. */
   completed: FragmentedDatagram | null = null;
   constructor(
@@ -69,6 +79,10 @@ export class Reassembler {
     this.expire(time);
     const key = fragmentKey(p);
     let d = this.pending.get(key);
+    if (d === undefined && this.isLateCopy(key, p)) {
+      this.copies++;
+      return null;
+    }
     if (d === undefined) {
       d = new FragmentedDatagram(
         key,
@@ -132,6 +146,26 @@ export class Reassembler {
       if (now - d.firstTime <= this.limits.timeoutSec) break;
       this.fail(d, "timeout");
     }
+    for (const [key, c] of this.recent) {
+      if (now - c.time <= this.limits.timeoutSec) break;
+      this.recent.delete(key);
+    }
+  }
+
+  /**
+   * Whether the fragment in `p` repeats a piece of the datagram `key` that completed
+   * within the timeout. A fragment that does not (the IP id reused for a new datagram)
+   * forgets the old one, so the new datagram's later fragments are never taken for copies.
+   */
+  private isLateCopy(key: string, p: DecodedPacket): boolean {
+    const c = this.recent.get(key);
+    if (c === undefined) return false;
+    const data = p.bytes.subarray(p.fragDataOffset, p.fragDataEnd);
+    for (const piece of c.pieces) {
+      if (piece.offset === p.fragOffsetBytes && piece.length === data.length && piece.hash === fnv1a(data)) return true;
+    }
+    this.recent.delete(key);
+    return false;
   }
 
   get pendingCount(): number {
@@ -156,6 +190,7 @@ export class Reassembler {
       }
       if (!d.overlapConflict && off >= piece.offset && end <= pEnd) {
         d.duplicates++;
+        this.copies++;
         return false;
       }
     }
@@ -182,8 +217,19 @@ export class Reassembler {
       out.set(room < piece.data.length ? piece.data.subarray(0, room) : piece.data, piece.offset);
     }
     this.remove(d);
+    this.remember(d);
     this.completed = d;
     return out;
+  }
+
+  /** Keeps the fingerprint of a completed datagram for the timeout (at most maxPending of them). */
+  private remember(d: FragmentedDatagram): void {
+    this.recent.delete(d.key);
+    this.recent.set(d.key, {
+      time: d.lastTime,
+      pieces: d.pieces.map((piece) => ({ offset: piece.offset, length: piece.data.length, hash: fnv1a(piece.data) })),
+    });
+    if (this.recent.size > this.limits.maxPending) this.recent.delete(this.recent.keys().next().value as string);
   }
 
   private fail(d: FragmentedDatagram, reason: FragmentFailure): null {
@@ -195,6 +241,19 @@ export class Reassembler {
   private remove(d: FragmentedDatagram): void {
     if (this.pending.delete(d.key)) this.bufferedBytes -= d.bufferedBytes;
   }
+}
+
+/** A completed datagram as a late copy is matched against: each piece's offset, length and bytes' hash. */
+interface CompletedDatagram {
+  time: number;
+  pieces: { offset: number; length: number; hash: number }[];
+}
+
+/** 32-bit FNV-1a: tells a copy from a different fragment without keeping the bytes. */
+function fnv1a(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /** The datagram a fragment belongs to (also how `--jobs` keeps fragments together). */

@@ -131,6 +131,11 @@ export function buildReportFrom(
   if (result.fragmentEvictions > 0) {
     warnings.push(`fragment reassembly buffers full: ${result.fragmentEvictions} incomplete datagram(s) evicted`);
   }
+  if (result.fragmentCopies > 0) {
+    warnings.push(
+      `${result.fragmentCopies} IP fragment(s) recorded more than once (same datagram, offset and bytes: two capture points or -i any): counted once, not as loss`,
+    );
+  }
   const tcpCount = allFlows.filter((f) => f.proto === "tcp").length;
   return {
     schema: REPORT_SCHEMA,

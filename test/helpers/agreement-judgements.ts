@@ -15,7 +15,9 @@ export const COMPARED: Record<ComparedKind, { columns: string[]; ours: string[] 
     ours: ["retransmission", "syn-retransmit", "connect-timeout"],
   },
   "time-wait-reuse": { columns: ["reused_ports"], ours: ["time-wait-reuse"] },
-  "icmp-unreachable": { columns: ["icmp_unreach"], ours: ["icmp-unreachable"] },
+  // A traceroute's final port unreachable is tagged traceroute (an answer the tool asked for);
+  // fragmentation needed, a destination unreachable code too, is path-mtu's.
+  "icmp-unreachable": { columns: ["icmp_unreach"], ours: ["icmp-unreachable", "traceroute", "path-mtu"] },
 };
 
 /** The packet facts an exclusion rests on (see PREMISES for each one's test). */

@@ -14,6 +14,7 @@ import type { FragmentFailure } from "../../decode/reassembly.js";
 import type { FragmentedDatagram } from "../../decode/datagram.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { endpointToString } from "../../decode/wire/address.js";
+import { isReassemblyTimeExceeded } from "../lib/icmp-meaning.js";
 
 const REASON_TEXT: Record<FragmentFailure, string> = {
   timeout: "fragments missing when the reassembly timeout expired",
@@ -55,6 +56,8 @@ class State {
   frames: readonly number[] = NO_FRAMES;
   readonly lost: [number, number] = [0, 0];
   firstTime = -1;
+  /** ICMP "fragment reassembly time exceeded" from the receiver, per direction of the datagrams it gave up on. */
+  readonly receiverGaveUp: [number, number] = [0, 0];
 }
 
 const analyzer = defineAnalyzer<State, Orphans>({
@@ -93,19 +96,40 @@ const analyzer = defineAnalyzer<State, Orphans>({
     for (const f of d.frames) s.frames = keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
   },
+  onIcmpError(s, flow, quotedDir, frame, time, p, out) {
+    // The receiver saying it gave up on a datagram: evidence of the loss, even of one
+    // whose missing fragments were lost after this capture point.
+    if (s === null || flow === null || !isReassemblyTimeExceeded(p)) return;
+    s.receiverGaveUp[quotedDir] = s.receiverGaveUp[quotedDir]! + 1;
+    s.frames = keepFrame(s.frames, frame, out.frameCap);
+    if (s.firstTime < 0) s.firstTime = time;
+  },
   onFlowEnd(s, flow, out) {
-    const lost = s.lost[0]! + s.lost[1]!;
-    if (lost === 0) return;
-    const dir = s.lost[1]! > s.lost[0]! ? 1 : 0;
+    const lost = s.lost[0]! + s.lost[1]!,
+      gaveUp = s.receiverGaveUp[0]! + s.receiverGaveUp[1]!;
+    if (lost + gaveUp === 0) return;
+    const dir = s.lost[1]! + s.receiverGaveUp[1]! > s.lost[0]! + s.receiverGaveUp[0]! ? 1 : 0;
     const why = [...s.reasons].map(([r, n]) => `${n} with ${REASON_TEXT[r]}`).join("; ");
+    const said = `ICMP "fragment reassembly time exceeded" from the receiver, which gave up reassembling`;
+    const summary =
+      lost > 0
+        ? `${lost} fragmented datagram(s) from the ${roleOf(dir)} never completed: ${why}` +
+          (gaveUp > 0 ? `; ${gaveUp}x ${said}` : "")
+        : `${gaveUp} fragmented datagram(s) from the ${roleOf(dir)} never completed: ${gaveUp}x ${said} ` +
+          "(their missing fragments were lost after this capture point)";
+    const measure: Record<string, number> = {
+      lostDatagrams: Math.max(lost, gaveUp),
+      ...Object.fromEntries([...s.reasons].map(([r, n]) => [r, n])),
+    };
+    if (gaveUp > 0) measure.reassemblyTimeExceeded = gaveUp;
     out.report(analyzer, {
       flow,
       dir,
       frames: s.frames,
-      count: lost,
+      count: Math.max(lost, gaveUp),
       time: s.firstTime,
-      summary: `${lost} fragmented datagram(s) from the ${roleOf(dir)} never completed: ${why}`,
-      measure: { lostDatagrams: lost, ...Object.fromEntries([...s.reasons].map(([r, n]) => [r, n])) },
+      summary,
+      measure,
     });
   },
 });

@@ -3,11 +3,18 @@
  * (RFC 791 §3.2, RFC 8200 §4.5). Reported per flow: how many datagrams, their sizes, the
  * largest fragment seen (the path MTU the sender's kernel used), and how that compares
  * with the 548-byte payload the socket FAQ calls safe. Tags every fragment's frame, as
- * tshark's ip.fragment verdicts do.
+ * tshark's ip.fragment verdicts do. Fragments smaller than the minimum MTU (68 bytes for
+ * IPv4, 1280 for IPv6) or a TCP header split across fragments reveal no path MTU: that is
+ * crafted fragmentation, and is said so.
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { DIR_CLIENT } from "../../decode/flow/record.js";
+import { L4_TCP } from "../../decode/wire/packet.js";
+import { minimumMtu } from "../lib/icmp-meaning.js";
+
+/** A TCP header without options: a first fragment shorter than this splits the header, flags included (RFC 1858's tiny fragment). */
+const TCP_HEADER_BYTES = 20;
 
 /** The FAQ's safe UDP payload: 576-byte minimum reassembly buffer − 20 IP − 8 UDP (000 §5.8). */
 export const SAFE_UDP_PAYLOAD = 548;
@@ -21,6 +28,8 @@ class State {
   maxFragments = [0, 0];
   frames: readonly number[] = NO_FRAMES;
   firstTime = -1;
+  /** TCP only: the shortest first fragment (transport bytes at offset 0), per direction. */
+  minFirstFragment = [Infinity, Infinity];
 }
 
 const analyzer = defineAnalyzer<State>({
@@ -46,9 +55,12 @@ const analyzer = defineAnalyzer<State>({
     if (size < s.minSize[dir]!) s.minSize[dir] = size;
     if (size > s.maxSize[dir]!) s.maxSize[dir] = size;
     for (const f of d.fragmentSizes) if (f > s.maxFragment[dir]!) s.maxFragment[dir] = f;
-    if (d.frames.length > s.maxFragments[dir]!) s.maxFragments[dir] = d.frames.length;
+    if (d.fragmentCount > s.maxFragments[dir]!) s.maxFragments[dir] = d.fragmentCount;
     for (const f of d.frames) s.frames = keepFrame(s.frames, f, out.frameCap);
     if (s.firstTime < 0) s.firstTime = d.firstTime;
+    const first = d.pieces.find((piece) => piece.offset === 0);
+    if (first !== undefined && first.data.length < s.minFirstFragment[dir]!)
+      s.minFirstFragment[dir] = first.data.length;
   },
   onFlowEnd(s, flow, out) {
     const dirs = [0, 1].filter((dir) => s.datagrams[dir]! > 0);
@@ -56,16 +68,26 @@ const analyzer = defineAnalyzer<State>({
     const dir = dirs.reduce((a, b) => (s.datagrams[b]! > s.datagrams[a]! ? b : a), DIR_CLIENT);
     const n = s.datagrams[0]! + s.datagrams[1]!;
     const sizes = s.minSize[dir] === s.maxSize[dir] ? `${s.maxSize[dir]}` : `${s.minSize[dir]}-${s.maxSize[dir]}`;
+    const tcp = flow.proto === L4_TCP;
+    const minMtu = minimumMtu(flow.ipVersion);
+    const tinyFirst = tcp && s.minFirstFragment[dir]! < TCP_HEADER_BYTES;
+    // Cut smaller than any link needs, or a TCP header split across fragments: no path
+    // MTU explains it; it is fragmentation made to slip past filters (RFC 1858, RFC 3128).
+    const crafted = s.maxFragment[dir]! < minMtu || tinyFirst;
+    const pieces = `in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes`;
+    const why = crafted
+      ? `${pieces}${s.maxFragment[dir]! < minMtu ? `, smaller than any link needs (the minimum MTU is ${minMtu})` : ""}` +
+        `${tinyFirst ? `, the first holding only ${s.minFirstFragment[dir]} bytes of the TCP header` : ""}: ` +
+        "no path MTU explains it; crafted fragmentation, as used to slip past firewalls and intrusion detection"
+      : `${pieces} (the path MTU)` +
+        (tcp ? "" : `; ${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`);
     out.report(analyzer, {
       flow,
       dir,
       frames: s.frames,
       count: n,
       time: s.firstTime,
-      summary:
-        `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ` +
-        `in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes (the path MTU); ` +
-        `${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`,
+      summary: `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ${why}`,
       measure: {
         datagrams: n,
         minPayloadBytes: s.minSize[dir]!,

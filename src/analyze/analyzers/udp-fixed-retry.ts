@@ -12,7 +12,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
-import { icmpMeaning } from "../lib/icmp-meaning.js";
+import { icmpMeaning, udpErrno } from "../lib/icmp-meaning.js";
 import type { DecodedPacket } from "../../decode/wire/packet.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
@@ -163,7 +163,7 @@ const analyzer = defineAnalyzer<State>({
     const m = icmpMeaning(p);
     r.icmpErrors++;
     if (m.errno === "ECONNREFUSED") r.icmpRefused++;
-    if (d.icmpWhat === "") d.icmpWhat = `${m.what} (${m.errno})`;
+    if (d.icmpWhat === "") d.icmpWhat = `${m.what} (${udpErrno(m)})`;
     r.frames = keepFrame(r.frames, frame, out.frameCap);
   },
   onFlowEnd(s, flow, out) {

@@ -80,7 +80,7 @@ export class PacketDecoder {
     p.base = 0;
     p.reassembled = true;
     p.datagram = d;
-    p.fragmentCount = d.frames.length;
+    p.fragmentCount = d.fragmentCount;
     p.ipTotalLen = p.ipHeaderLen + whole.length;
     p.truncated = false;
     let l4 = 0;

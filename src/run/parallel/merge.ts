@@ -66,6 +66,7 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     untrackedPackets: sum(shards, (s) => s.result.untrackedPackets),
     vlanJoined: sum(shards, (s) => s.result.vlanJoined),
     fragmentEvictions: sum(shards, (s) => s.result.fragmentEvictions),
+    fragmentCopies: sum(shards, (s) => s.result.fragmentCopies),
     clockJumps: shards[0]!.result.clockJumps, // every shard sees every record's time
   };
 }

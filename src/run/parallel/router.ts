@@ -11,6 +11,8 @@
  *   fragments of every flow, and an IP id can be reused by another flow.
  * - More than one VLAN: connections whose two directions carry different tags are
  *   joined with state that spans the capture (FlowTable.joinAcrossVlans).
+ * - ICMP Time Exceeded: a traceroute is told apart from other errors by the answers to
+ *   all its probes, one flow each (analyze/lib/trace-paths.ts).
  * Every worker runs the same router over the same records, so they all agree.
  */
 import type { PacketRecord } from "../../capture/record.js";
@@ -53,6 +55,11 @@ export class ShardRouter {
       return this.shardOf(p.src0, p.src1, p.src2, p.src3, p.srcPort, p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
     }
     if ((p.l4 === L4_ICMP || p.l4 === L4_ICMPV6) && isIcmpError(p.icmpType, p.l4 === L4_ICMPV6)) {
+      if (p.icmpType === (p.l4 === L4_ICMPV6 ? 3 : 11)) {
+        // A traceroute's probes are one flow each, and its answers are read together.
+        this.unsplittable = `ICMP time exceeded (frame ${rec.frame})`;
+        return UNSPLITTABLE;
+      }
       const q = p.quoted;
       if (q.srcPort >= 0 && (q.proto === L4_TCP || q.proto === L4_UDP)) {
         return this.shardOf(q.src0, q.src1, q.src2, q.src3, q.srcPort, q.dst0, q.dst1, q.dst2, q.dst3, q.dstPort);
