@@ -50,6 +50,7 @@ function shardWith(findings: Finding[], flowIds: number[]): { result: AnalysisRe
       untrackedPackets: 0,
       vlanJoined: 0,
       fragmentEvictions: 0,
+      fragmentCopies: 0,
       clockJumps: [],
     },
     captureStates: {},
