@@ -182,6 +182,13 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
     if (isns.size > 1) return "several ISNs: a new connection";
     return (Number(syns[0]!.seq) + 1) >>> 0 === Number(r.ack) ? "" : "does not acknowledge that SYN";
   },
+  "fin-repeat"(rows, r) {
+    if ((r.flags & FIN) === 0 || r.len !== "0") return "not a bare FIN";
+    const mine = rows.filter((e) => e.frame < r.frame && sameDirection(e, r));
+    if (!mine.some((e) => (e.flags & FIN) !== 0 && e.seq === r.seq)) return "no earlier FIN with its sequence number";
+    const prev = mine.at(-1)!;
+    return ((Number(r.ack) - Number(prev.ack)) | 0) > 0 ? "" : `acknowledges nothing new since frame ${prev.frame}`;
+  },
 };
 
 function title(j: Judgement): string {

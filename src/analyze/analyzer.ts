@@ -126,6 +126,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * analyzer woken by a reset still finds what came before it there.
    */
   usesSideHistory?: boolean;
+  /**
+   * Is also given capture copies (TcpSegment.captureCopy), to report them; the others never
+   * see a copy, so no analyzer counts one packet twice. No analyzer sees a segment whose
+   * header the decoder rejected (TcpSegment.headerRejected): the receiver dropped it.
+   */
+  seesCaptureCopies?: boolean;
   onUdpDatagram?(
     state: S,
     flow: Flow,

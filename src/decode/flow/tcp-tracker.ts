@@ -11,6 +11,7 @@
 import { type DecodedPacket, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../wire/packet.js";
 import { isFromClient } from "./key.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "./record.js";
+import { computeSegmentFacts } from "./segment-facts.js";
 
 /** Signed distance a - b in 32-bit sequence space. */
 export function seqDiff(a: number, b: number): number {
@@ -45,6 +46,23 @@ export class TcpSegment {
   inFlight = 0;
   /** First pure SYN of a new incarnation on a reused 4-tuple. */
   newIncarnation = false;
+  // Facts of the segment (segment-facts.ts).
+  /** The same packet as one the capture already holds (two capture points, a mirror port): not a new segment. */
+  captureCopy = false;
+  /** The decoder rejected the TCP header (data offset out of range): the receiver dropped it, its fields mean nothing. */
+  headerRejected = false;
+  /** RESEND_* (segment-facts.ts): whether and why this segment re-sends sequence space already sent. */
+  resend = 0;
+  /** For RESEND_TIMEOUT: seconds of silence before it (the timer that fired). */
+  resendWait = 0;
+  /** A keep-alive probe: 0–1 byte one below the next byte while the peer's window is open. */
+  keepAliveProbe = false;
+  /** A probe of the zero window the peer advertised (Linux: keep-alive shaped; BSD, Windows: one new byte). */
+  zeroWindowProbe = false;
+  /** A duplicate ACK (tshark's rule): bare, same ACK and window as this side's previous segment. */
+  dupAck = false;
+  /** A window update (tshark's rule): bare, same ACK, only the window changed. */
+  windowUpdate = false;
 }
 
 export class TcpTracker {
@@ -161,6 +179,7 @@ export class TcpTracker {
     seg.winScaled = me.winScaled;
     seg.peerWin = peer.seen ? peer.winScaled : -1;
     seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
+    computeSegmentFacts(flow, dir, p, seg);
     return seg;
   }
 }
