@@ -6,6 +6,7 @@
  * analyzers receive (runScript's onSegment), frame by frame.
  */
 import { describe, expect, it } from "vitest";
+import peerUnresponsive from "../src/analyze/analyzers/peer-unresponsive.js";
 import retransmission from "../src/analyze/analyzers/retransmission.js";
 import zeroWindow from "../src/analyze/analyzers/zero-window.js";
 import {
@@ -178,5 +179,23 @@ describe("a segment whose header the decoder rejects", () => {
     // The same segment with its header whole: a zero window.
     const whole = new TcpScript().handshake(1).data(1.1, "client", 10, { win: 0 });
     expect(await findingsOf(zeroWindow, whole)).toHaveLength(1);
+  });
+});
+
+describe("peer-unresponsive reads the FIN repeat", () => {
+  it("a BSD server's FIN repeated on its ACKs of the client's data, at growing gaps, is no unanswered FIN", async () => {
+    const s = new TcpScript().handshake(1).data(1.05, "client", 10).fin(1.1, "server");
+    const finSeq = s.next.server - 1;
+    // The client never acknowledges the FIN (its ACK stays below it) but keeps sending.
+    const clientAck = finSeq;
+    let t = 1.1;
+    for (const gap of [0.2, 0.4, 0.8, 1.6, 3.2]) {
+      t += gap;
+      s.segment(t, "client", { seq: s.next.client, ack: clientAck, flags: PSH | ACK, len: 100 });
+      s.segment(t + 0.0002, "server", { seq: finSeq, ack: s.next.client, flags: FIN | ACK });
+    }
+    const f = await factsOf(s);
+    expect(f.get(s.frames)!.resend).toBe(RESEND_FIN_REPEAT);
+    expect(await findingsOf(peerUnresponsive, s)).toEqual([]);
   });
 });
