@@ -112,7 +112,11 @@ export class FlowFacts {
   readonly m = new Float64Array(FLOW_SIZE);
   constructor() {
     const m = this.m;
-    for (let side = 0; side < 2; side++) m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
+    for (let side = 0; side < 2; side++) {
+      m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
+      // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
+      m[side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
+    }
     m[F_SYN_TIME] = -1;
     m[F_FIRST_RTT] = -1;
     m[F_MAX_TIME] = -Infinity;
@@ -123,31 +127,32 @@ function idFlagsWin(p: DecodedPacket): number {
   return p.ipId + 1 + 131072 * (p.tcpFlags + 256 * p.win);
 }
 
-/** Offset of the remembered segment `age` (0 = this side's previous one) of side base `s`. */
-function recent(m: Float64Array, s: number, age: number): number {
-  return s + ((m[s + S_NEWEST]! - age + RECENT) % RECENT) * R_SIZE;
+/** Offset of this side's previous segment (side base `s`; one must be remembered). */
+function newest(m: Float64Array, s: number): number {
+  return s + m[s + S_NEWEST]! * R_SIZE;
 }
 
 /** Is `p`, from the side at `s` (peer at `o`), a copy of one of that side's remembered segments. */
 function isCopy(m: Float64Array, s: number, o: number, p: DecodedPacket, time: number): boolean {
   const count = m[s + S_COUNT]!;
-  const withId = p.ipId > 0;
-  const idfw = idFlagsWin(p),
-    lenSack = p.payloadLen + 4294967296 * p.sackCount;
-  for (let age = 0; age < count; age++) {
-    const r = recent(m, s, age);
+  const seq = p.seq;
+  // Slots in any order: the sequence number alone rules out almost every one at once.
+  for (let slot = 0; slot < count; slot++) {
+    const r = s + slot * R_SIZE;
     if (
-      m[r + R_SEQ] !== p.seq ||
+      m[r + R_SEQ] !== seq ||
       m[r + R_ACK] !== p.ack ||
       m[r + R_TSVAL] !== p.optTsVal ||
-      m[r + R_ID_FLAGS_WIN] !== idfw ||
-      m[r + R_LEN_SACK] !== lenSack
+      m[r + R_ID_FLAGS_WIN] !== idFlagsWin(p) ||
+      m[r + R_LEN_SACK] !== p.payloadLen + 4294967296 * p.sackCount
     )
       continue;
     // In whole nanoseconds, the finest a capture stamps: 1.6 − 1.5 is not 0.1 in doubles.
     const apart = Math.round((time - m[r + R_TIME]!) * 1e9) / 1e9;
-    if (withId) return apart >= 0 && apart <= COPY_SAME_ID_MAX_SEC && (m[o + S_BITS]! & B_SIGNALLED_LOSS) === 0;
-    return age === 0 && apart >= 0 && apart <= COPY_NO_ID_MAX_SEC && (m[s + S_BITS]! & B_PEER_SINCE) === 0;
+    if (apart < 0) continue;
+    if (p.ipId > 0) return apart <= COPY_SAME_ID_MAX_SEC && (m[o + S_BITS]! & B_SIGNALLED_LOSS) === 0;
+    // Without an id: only the side's previous segment, nothing from the peer since.
+    return slot === m[s + S_NEWEST] && apart <= COPY_NO_ID_MAX_SEC && (m[s + S_BITS]! & B_PEER_SINCE) === 0;
   }
   return false;
 }
@@ -187,7 +192,7 @@ export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, s
   seg.dupAck = false;
   seg.windowUpdate = false;
   const hasPrev = m[s + S_COUNT]! > 0;
-  const prev = hasPrev ? recent(m, s, 0) : -1;
+  const prev = hasPrev ? newest(m, s) : -1;
   const prevTime = hasPrev ? m[prev + R_TIME]! : -1;
   if (seg.captureCopy) {
     // A copy is no new event: it changes no fact of either side. Its `resend` says what
@@ -295,7 +300,7 @@ function classifyResend(
   // answers the peer: a timer re-sends with the ACK it already sent. Whether the capture saw
   // the FIN acknowledged does not matter: the ACK may still be on its way to the sender
   // (the crossing FINs of arkime--v6 frames 72-75).
-  if ((flags & TH_FIN) !== 0 && len === 0 && m[s + S_COUNT]! > 0 && seqDiff(seg.ack, m[recent(m, s, 0) + R_ACK]!) > 0)
+  if ((flags & TH_FIN) !== 0 && len === 0 && m[s + S_COUNT]! > 0 && seqDiff(seg.ack, m[newest(m, s) + R_ACK]!) > 0)
     return RESEND_FIN_REPEAT;
   const sinceReceiver = time - peer.lastTime;
   if (
