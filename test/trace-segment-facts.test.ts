@@ -143,6 +143,16 @@ describe("a BSD FIN repeated on an ACK", () => {
 });
 
 describe("probes, duplicate ACKs, window updates", () => {
+  it("a copy of an ACK is no second ACK: no duplicate ACK, and the ACK after it is counted from the original", async () => {
+    const s = new TcpScript().handshake(1).data(1.1, "client", 10);
+    const ack = { seq: s.next.server, ack: s.next.client, flags: ACK, ipId: 40 };
+    s.segment(1.2, "server", ack).segment(1.2001, "server", ack);
+    s.segment(1.3, "server", { ...ack, ipId: 41 });
+    const f = await factsOf(s);
+    expect(f.get(6)).toMatchObject({ captureCopy: true, dupAck: false });
+    expect(f.get(7)).toMatchObject({ captureCopy: false, dupAck: true });
+  });
+
   it("a keep-alive probe after an idle minute; its answer is no duplicate ACK", async () => {
     const s = new TcpScript().handshake(1).data(1.1, "client", 10).ack(1.2, "server");
     s.probe(61.2, "client").ack(61.21, "server");
@@ -197,5 +207,22 @@ describe("peer-unresponsive reads the FIN repeat", () => {
     const f = await factsOf(s);
     expect(f.get(s.frames)!.resend).toBe(RESEND_FIN_REPEAT);
     expect(await findingsOf(peerUnresponsive, s)).toEqual([]);
+  });
+});
+
+describe("zero-window reads the facts", () => {
+  it("a copy of a zero-window ACK arriving after the window reopened opens no second episode", async () => {
+    const s = new TcpScript().handshake(1).data(1.1, "client", 10);
+    const shut = { seq: s.next.server, ack: s.next.client, flags: ACK, win: 0, ipId: 50 };
+    s.segment(1.2, "server", shut).segment(1.21, "server", { ...shut, win: 65535, ipId: 51 });
+    s.segment(1.22, "server", shut);
+    const [found] = await findingsOf(zeroWindow, s);
+    expect(found!.measure).toMatchObject({ episodes: 1 });
+  });
+
+  it("a FIN advertising window 0 is a closing side, not a reader lagging", async () => {
+    const s = new TcpScript().handshake(1).data(1.1, "client", 10);
+    s.segment(1.2, "server", { seq: s.next.server, ack: s.next.client, flags: FIN | ACK, win: 0 });
+    expect(await findingsOf(zeroWindow, s)).toEqual([]);
   });
 });
