@@ -9,7 +9,6 @@
  */
 import { endpointToString } from "../wire/address.js";
 import { L4_TCP } from "../wire/packet.js";
-import type { FlowFacts } from "./segment-facts.js";
 
 /** Which side of a flow a packet came from. */
 export const DIR_CLIENT = 0;
@@ -94,8 +93,8 @@ export class Flow<A = unknown> {
    * reach it are tracked and counted, not handed to the owner's analysis.
    */
   retired = false;
-  /** The memory behind the per-segment facts (segment-facts.ts); TCP flows only, from their first segment. */
-  facts: FlowFacts | null = null;
+  /** The memory behind the per-segment facts (segment-facts.ts: newFlowFacts); TCP flows only, from their first segment. */
+  facts: Float64Array | null = null;
   /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
   /** Next active flow with the same hash. */

@@ -5,7 +5,7 @@
  * analyzer is then a small rule over these facts and keeps no copy of its own of a side's
  * sequence bookkeeping.
  *
- * The memory behind the facts is one Float64Array per TCP flow (FlowFacts), plain numbers
+ * The memory behind the facts is one Float64Array per TCP flow (Flow.facts), plain numbers
  * at fixed offsets: no allocation per segment, and no boxed number per field.
  *
  * Capture copies. The same packet recorded twice (two capture points, `-i any`, a mirror
@@ -107,20 +107,18 @@ const F_SYN_TIME = 2 * SIDE_SIZE, // the latest pure SYN (-1: none)
   F_MAX_TIME = F_SYN_TIME + 2, // the latest capture time seen
   FLOW_SIZE = F_SYN_TIME + 3;
 
-/** The facts' memory of one TCP flow. */
-export class FlowFacts {
-  readonly m = new Float64Array(FLOW_SIZE);
-  constructor() {
-    const m = this.m;
-    for (let side = 0; side < 2; side++) {
-      m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
-      // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
-      m[side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
-    }
-    m[F_SYN_TIME] = -1;
-    m[F_FIRST_RTT] = -1;
-    m[F_MAX_TIME] = -Infinity;
+/** The facts' memory of one TCP flow (Flow.facts): the layout above, plain numbers. */
+export function newFlowFacts(): Float64Array {
+  const m = new Float64Array(FLOW_SIZE);
+  for (let side = 0; side < 2; side++) {
+    m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
+    // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
+    m[side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
   }
+  m[F_SYN_TIME] = -1;
+  m[F_FIRST_RTT] = -1;
+  m[F_MAX_TIME] = -Infinity;
+  return m;
 }
 
 function idFlagsWin(p: DecodedPacket): number {
@@ -175,9 +173,8 @@ function remember(m: Float64Array, s: number, p: DecodedPacket, time: number): v
  * endpoints updated) for the packet `p` that `flow`'s side `dir` sent.
  */
 export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, seg: TcpSegment): void {
-  let facts = flow.facts;
-  if (facts === null) facts = flow.facts = new FlowFacts();
-  const m = facts.m;
+  let m = flow.facts;
+  if (m === null) m = flow.facts = newFlowFacts();
   const s = dir * SIDE_SIZE,
     o = (1 - dir) * SIDE_SIZE;
   const flags = seg.flags,

@@ -11,7 +11,6 @@
 import { type DecodedPacket, TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../wire/packet.js";
 import { isFromClient } from "./key.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "./record.js";
-import { computeSegmentFacts } from "./segment-facts.js";
 
 /** Signed distance a - b in 32-bit sequence space. */
 export function seqDiff(a: number, b: number): number {
@@ -46,7 +45,7 @@ export class TcpSegment {
   inFlight = 0;
   /** First pure SYN of a new incarnation on a reused 4-tuple. */
   newIncarnation = false;
-  // Facts of the segment (segment-facts.ts).
+  // Facts of the segment, filled by segment-facts.ts after the endpoints are updated.
   /** The same packet as one the capture already holds (two capture points, a mirror port): not a new segment. */
   captureCopy = false;
   /** The decoder rejected the TCP header (data offset out of range): the receiver dropped it, its fields mean nothing. */
@@ -179,7 +178,6 @@ export class TcpTracker {
     seg.winScaled = me.winScaled;
     seg.peerWin = peer.seen ? peer.winScaled : -1;
     seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
-    computeSegmentFacts(flow, dir, p, seg);
     return seg;
   }
 }
