@@ -156,7 +156,9 @@ function isCopy(m: Float64Array, s: number, o: number, p: DecodedPacket, time: n
 }
 
 function remember(m: Float64Array, s: number, p: DecodedPacket, time: number): void {
-  const slot = (m[s + S_NEWEST]! + 1) % RECENT;
+  // No `%`: on numbers read from a Float64Array it is a floating-point remainder (fmod), slow.
+  let slot = m[s + S_NEWEST]! + 1;
+  if (slot === RECENT) slot = 0;
   const r = s + slot * R_SIZE;
   m[r + R_SEQ] = p.seq;
   m[r + R_ACK] = p.ack;
