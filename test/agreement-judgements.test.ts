@@ -204,6 +204,13 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
       ? ""
       : "a stack's SYN with a new ISN after another stack's SYN";
   },
+  "fin-repeat"(rows, r) {
+    if ((r.flags & FIN) === 0 || r.len !== "0") return "not a bare FIN";
+    const mine = rows.filter((e) => e.frame < r.frame && sameDirection(e, r));
+    if (!mine.some((e) => (e.flags & FIN) !== 0 && e.seq === r.seq)) return "no earlier FIN with its sequence number";
+    const prev = mine.at(-1)!;
+    return ((Number(r.ack) - Number(prev.ack)) | 0) > 0 ? "" : `acknowledges nothing new since frame ${prev.frame}`;
+  },
 };
 
 /** The row as the other direction would carry it: addresses and ports swapped. */

@@ -1,6 +1,6 @@
 /**
  * The analyzers' shared helpers, driven directly and through the analyzers that read them:
- * probes.ts (which probe-shaped segment is a keep-alive, which a zero-window probe),
+ * segment-facts.ts's probe rules (which probe-shaped segment is a keep-alive, which a zero-window probe),
  * syn-retries.ts (naming a SYN retry schedule, telling a copy from a retransmission) and
  * measure.ts (units, evidence lists, when retries have stopped). Every boundary is
  * checked at its value and just either side.
@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import connectTimeout from "../src/analyze/analyzers/connect-timeout.js";
 import { frameSpan, keepFrame, ms, NO_FRAMES, retriesStopped, roleOf, sec } from "../src/analyze/lib/measure.js";
-import { isKeepAliveProbe, isZeroWindowProbe } from "../src/analyze/lib/probes.js";
+import { isKeepAliveProbe, isZeroWindowProbe } from "../src/decode/flow/segment-facts.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../src/analyze/lib/syn-retries.js";
 import { STACK_PROFILES } from "../src/analyze/lib/stack-profile.js";
 import { TcpSegment } from "../src/decode/flow/tcp-tracker.js";

@@ -143,6 +143,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    * never sees them: for the sockets they did not happen.
    */
   readsUnaccepted?: boolean;
+  /**
+   * Is also given capture copies (TcpSegment.captureCopy), to report them; the others never
+   * see a copy, so no analyzer counts one packet twice. No analyzer sees a segment whose
+   * header the decoder rejected (TcpSegment.headerRejected): the receiver dropped it.
+   */
+  seesCaptureCopies?: boolean;
   onUdpDatagram?(
     state: S,
     flow: Flow,

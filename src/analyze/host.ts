@@ -61,7 +61,8 @@ const ASLEEP = Object.freeze({ asleep: true });
  * site. A loop over an array of hooks makes one call site see every analyzer (a
  * megamorphic call V8 cannot inline); generated straight-line calls stay monomorphic
  * and get inlined. Profiled: the analyzers' share of a run fell by about a third.
- * Sleeping analyzers (wakeOn) cost one comparison per segment until they wake.
+ * Sleeping analyzers (wakeOn) cost one comparison per segment until they wake. Capture
+ * copies reach only the analyzers that ask for them (seesCaptureCopies).
  */
 function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[], unaccepted = false): TcpDispatch {
   const names: string[] = [],
@@ -71,8 +72,9 @@ function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[], unaccepted = f
     if (a.onTcpSegment === undefined || (unaccepted && a.readsUnaccepted !== true)) return;
     names.push(`h${i}`);
     values.push(a.onTcpSegment);
+    const copyGuard = a.seesCaptureCopies === true ? "" : "if (!seg.captureCopy) ";
     if (a.wakeOn === undefined) {
-      lines.push(`h${i}(st[${i}], flow, seg, p, out);`);
+      lines.push(`${copyGuard}h${i}(st[${i}], flow, seg, p, out);`);
       return;
     }
     names.push(`c${i}`);
@@ -80,7 +82,7 @@ function compileTcpDispatch(analyzers: AnalyzerDescriptor<any>[], unaccepted = f
     lines.push(
       `s = st[${i}];`,
       `if (s === ASLEEP && (events & ${a.wakeOn}) !== 0) s = st[${i}] = c${i}(flow);`,
-      `if (s !== ASLEEP) h${i}(s, flow, seg, p, out);`,
+      `if (s !== ASLEEP${a.seesCaptureCopies === true ? "" : " && !seg.captureCopy"}) h${i}(s, flow, seg, p, out);`,
     );
   });
   const body = `return function dispatchTcp(st, flow, seg, p, out, events) {\nlet s;\n${lines.join("\n")}\n};`;
@@ -137,6 +139,8 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
 
   /** A TCP segment of a flow still analysed: wakes the analyzers it concerns, calls them, then notes it in the side history. */
   tcpSegment(flow: Flow<Slots>, seg: TcpSegment, p: DecodedPacket): void {
+    // A segment its receiver dropped for a bad header is no event of the connection.
+    if (seg.headerRejected) return;
     const events =
       (seg.flags & 0xff) |
       (p.win === 0 && (seg.flags & (TH_SYN | TH_RST)) === 0 ? WAKE_ZERO_WINDOW : 0) |
@@ -149,7 +153,7 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
     }
     this.dispatchTcp(flow.attachment, flow, seg, p, this.sink, events);
     // After the analyzers, and not for resets: at a reset the history tells what came before it.
-    if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0)
+    if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0 && !seg.captureCopy)
       (flow.attachment[this.historySlot] as SideHistory).note(flow, seg);
   }
 

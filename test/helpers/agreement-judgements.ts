@@ -39,7 +39,9 @@ export type Premise =
    */
   | "syn-among-crafted"
   /** A SYN no stack writes: SACK blocks in it, or an acknowledgement number without the ACK flag. */
-  | "crafted-syn";
+  | "crafted-syn"
+  /** A bare FIN repeating the same side's earlier FIN, acknowledging more than that side's previous segment did. */
+  | "fin-repeat";
 
 export type Verdict = "fixed" | "tshark-wrong" | "deliberate";
 
@@ -66,6 +68,10 @@ const SYN_COPY =
   "the same packet recorded twice (same ISN, same IP ID where it is not zero, under 200 ms apart, nothing from the " +
   "peer that it could answer): no SYN or SYN-ACK timer fires that soon (RFC 6298 starts at 1 s, Linux never goes " +
   "below 200 ms), so it is a capture copy, not a re-send; syn-retransmit and connect-timeout treat it so";
+const FIN_REPEAT =
+  "a BSD-derived stack sets FIN on every segment it sends while its FIN is unacknowledged (tcp_output in " +
+  "FIN_WAIT_1, CLOSING, LAST_ACK): this one acknowledges the peer's new data or FIN, so the peer's segment sent it, " +
+  "not a retransmission timer, and no byte was lost; retransmission leaves it out (RESEND_FIN_REPEAT)";
 const VLAN_COPY =
   "the connection is captured on several VLANs (same IP ID, same segment, shifted in time); sockscope keys flows by " +
   "VLAN, tshark's TCP conversations ignore it and take each later copy for a re-send. On its own VLAN the frame is " +
@@ -199,6 +205,58 @@ export const JUDGEMENTS: Judgement[] = [
     reason:
       `the SYN (IP ID 0x0df8) is in the file four times within 5.7 ms (frames 1, 2, 3, 10) and the SYN-ACK ` +
       `(0xa341) four times (4, 5, 11, 12): ${SYN_COPY}`,
+  },
+
+  // --- a BSD FIN repeated on an ACK
+  {
+    file: "zeek--tcp-reassembly-half-close.pcap",
+    frames: [8, 10, 12],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: FIN repeat",
+    verdict: "deliberate",
+    premise: "fin-repeat",
+    reason: `the server's FIN (frame 6) on its ACKs of the client's data 7, 9, 11, each ~0.2 ms after it: ${FIN_REPEAT}`,
+  },
+  {
+    file: "arkime--v6.pcap",
+    frames: [74, 75],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: FIN repeat",
+    verdict: "deliberate",
+    premise: "fin-repeat",
+    reason: `crossing FINs 72 and 73, each side's FIN again on its ACK of the other's: ${FIN_REPEAT}`,
+  },
+  {
+    file: "arkime--smtp-decrypted.pcap",
+    frames: [60, 62],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: FIN repeat",
+    verdict: "deliberate",
+    premise: "fin-repeat",
+    reason: `crossing FINs 59 and 61, each side's FIN again on its ACK of the other's within 40 µs: ${FIN_REPEAT}`,
+  },
+  {
+    file: "arkime--http-content-zip.pcap",
+    frames: [11],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: FIN repeat",
+    verdict: "deliberate",
+    premise: "fin-repeat",
+    reason: `the client's FIN (frame 9) again on its ACK of the server's FIN 7: ${FIN_REPEAT}`,
+  },
+  {
+    file: "zeek--tcp-fin_retransmission.pcap",
+    frames: [4],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: FIN repeat",
+    verdict: "deliberate",
+    premise: "fin-repeat",
+    reason: `the client's FIN (frame 2, sent in SYN-SENT) again on its ACK of the SYN-ACK 3: ${FIN_REPEAT}`,
   },
 
   // --- one connection on several VLANs

@@ -40,6 +40,8 @@ export interface SegmentSpec {
   options?: TcpOptions;
   /** IPv4 TTL (default 64). */
   ttl?: number;
+  /** IPv4 identification (default 0: none, as Linux sends for packets of no socket). */
+  ipId?: number;
 }
 
 const other = (s: Side): Side => (s === "client" ? "server" : "client");
@@ -82,7 +84,7 @@ export class TcpScript {
     this.records.push({
       tsSec: Math.floor(us / 1e6),
       tsFrac: us % 1e6,
-      data: ethernet(ETH_IPV4, ipv4({ src, dst, proto: 6, payload, ttl: s.ttl })),
+      data: ethernet(ETH_IPV4, ipv4({ src, dst, proto: 6, payload, ttl: s.ttl, id: s.ipId })),
     });
     const end = (s.seq + len + (s.flags & SYN ? 1 : 0) + (s.flags & FIN ? 1 : 0)) >>> 0;
     if ((s.flags & RST) === 0 && ((end - this.next[from]) | 0) > 0) this.next[from] = end;

@@ -11,7 +11,7 @@
  * differences from tshark:
  * - a probe while the peer's last advertised window is 0 is a zero-window probe (Linux
  *   sends both with the same shape; the persist timer, not SO_KEEPALIVE, sent it): the
- *   zero-window analyzer tags it (see probes.ts);
+ *   zero-window analyzer tags it (see decode/flow/segment-facts.ts);
  * - a segment shaped like a probe from a side that has already sent its FIN is not a
  *   keep-alive (keepalive stops once a socket is closed): some stacks acknowledge with the
  *   FIN's own sequence number, which tshark calls a keep-alive;
@@ -20,7 +20,6 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../lib/measure.js";
-import { isKeepAliveProbe } from "../lib/probes.js";
 import type { Flow } from "../../decode/flow/record.js";
 import { TH_RST } from "../../decode/wire/packet.js";
 
@@ -94,7 +93,7 @@ const analyzer = defineAnalyzer<State>({
   onTcpSegment(s, flow, seg, _p, out) {
     const dir = seg.dir;
     if (
-      isKeepAliveProbe(seg) &&
+      seg.keepAliveProbe &&
       flow.ep[dir]!.finFrame === 0 &&
       s.lastActivity >= 0 &&
       seg.time - s.lastActivity >= KEEPALIVE_MIN_IDLE_SEC

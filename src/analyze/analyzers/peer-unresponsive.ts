@@ -16,6 +16,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
+import { RESEND_FIN_REPEAT } from "../../decode/flow/segment-facts.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import type { Flow } from "../../decode/flow/record.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
@@ -120,7 +121,9 @@ const analyzer = defineAnalyzer<State>({
       }
       return;
     }
-    if (seg.len <= 1 && seg.seqVsNext === -1 && (flags & TH_FIN) === 0) return; // keep-alive shaped
+    if (seg.keepAliveProbe || seg.zeroWindowProbe) return;
+    // A BSD FIN repeated on an ACK answers the peer's data: the peer is alive.
+    if (seg.resend === RESEND_FIN_REPEAT) return;
     // A re-send: does it carry the oldest unacknowledged byte?
     if (peer.ackSeen && seqDiff(seg.seq, peer.lastAck) > 0) return;
     const stuck = peer.ackSeen ? peer.lastAck : seg.seq;

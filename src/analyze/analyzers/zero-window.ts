@@ -18,13 +18,12 @@
  *   one below the next byte. tshark calls the Linux probe a keep-alive, because it is
  *   shaped like one (RFC 1122 §4.2.3.6); it is sent by the persist timer because the
  *   window is 0, so here it is a zero-window probe and the keepalive analyzer leaves it
- *   alone (deliberate difference; see probes.ts).
+ *   alone (deliberate difference; see decode/flow/segment-facts.ts).
  * - The window update that reopens the window is named in the summary but not tagged
  *   (tshark flags it as `window_update`, not as a zero window).
  */
 import { defineAnalyzer, type FindingSink, WAKE_ZERO_WINDOW } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
-import { isZeroWindowProbe } from "../lib/probes.js";
 import type { Flow } from "../../decode/flow/record.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
@@ -138,7 +137,9 @@ const analyzer = defineAnalyzer<State>({
     const asReceiver = s.dirs[seg.dir]!;
     if ((seg.flags & (TH_SYN | TH_RST)) === 0) {
       if (seg.winScaled === 0) {
-        if (asReceiver.openFrame === 0) {
+        // A FIN advertising 0 opens no episode: the side is closing (BSD stacks send a zero
+        // window on the FIN of a socket closed for reading): no reader is lagging; tshark flags no zero window on a FIN either.
+        if (asReceiver.openFrame === 0 && (seg.flags & TH_FIN) === 0) {
           asReceiver.openFrame = seg.frame;
           asReceiver.openTime = seg.time;
           out.watch(flow);
@@ -151,7 +152,7 @@ const analyzer = defineAnalyzer<State>({
     }
     // Probes travel the other way: from the data sender towards the zero window.
     const toward = s.dirs[1 - seg.dir]!;
-    if (toward.openFrame !== 0 && isZeroWindowProbe(seg)) {
+    if (toward.openFrame !== 0 && seg.zeroWindowProbe) {
       toward.openProbes++;
       toward.probes++;
       tag(toward, seg.frame, out.frameCap);

@@ -9,7 +9,6 @@
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
 import { TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
-import { isKeepAliveProbe } from "./probes.js";
 
 /** One direction's part of a SideHistory. */
 export class SideMark {
@@ -71,7 +70,7 @@ export class SideHistory {
     if (seg.len > 0) me.lastPayloadFrame = seg.frame;
     me.lastFrame = seg.frame;
     me.lastTime = seg.time;
-    me.lastWantsAnswer = seg.len > 0 || isKeepAliveProbe(seg);
+    me.lastWantsAnswer = seg.len > 0 || seg.keepAliveProbe;
     other.dataSinceOther = 0;
     other.firstDataSinceOther = 0;
     other.resendsSinceOther = 0;

@@ -114,6 +114,8 @@ export class Flow<A = unknown> {
    * reach it are tracked and counted, not handed to the owner's analysis.
    */
   retired = false;
+  /** The memory behind the per-segment facts (segment-facts.ts: newFlowFacts); TCP flows only, from their first segment. */
+  facts: Float64Array | null = null;
   /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
   /** Next active flow with the same hash. */

@@ -8,6 +8,7 @@ import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_RST, TH_SYN } from "../wire/p
 import { flowHash, isFromClient, sameEndpoints } from "./key.js";
 import { type ExpireOptions, FlowLifecycle, type FlowListener, type FlowStore } from "./lifecycle.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";
+import { computeSegmentFacts } from "./segment-facts.js";
 import { isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
 
 /** Flow-table bounds (attacker-controlled input: a flood of SYNs is a flood of flows). */
@@ -143,9 +144,10 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     return flow;
   }
 
-  /** Updates TCP endpoint state for a segment of `flow` and returns its facts (see TcpTracker). */
+  /** Updates TCP endpoint state for a segment of `flow` and returns its facts (TcpTracker, then segment-facts.ts). */
   trackTcp(flow: Flow<A>, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
     const seg = this.tracker.track(flow, dir, p, frame, time);
+    computeSegmentFacts(flow, dir, p, seg);
     if (flow.endedFrame === frame) this.lifecycle.flowClosed(flow); // this segment closed it
     return seg;
   }

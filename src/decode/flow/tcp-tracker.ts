@@ -59,6 +59,23 @@ export class TcpSegment {
    * endpoint state; the analyzer host hands it only to the analyzers that ask for it.
    */
   accepted = true;
+  // Facts of the segment, filled by segment-facts.ts after the endpoints are updated.
+  /** The same packet as one the capture already holds (two capture points, a mirror port): not a new segment. */
+  captureCopy = false;
+  /** The decoder rejected the TCP header (data offset out of range): the receiver dropped it, its fields mean nothing. */
+  headerRejected = false;
+  /** RESEND_* (segment-facts.ts): whether and why this segment re-sends sequence space already sent. */
+  resend = 0;
+  /** For RESEND_TIMEOUT: seconds of silence before it (the timer that fired). */
+  resendWait = 0;
+  /** A keep-alive probe: 0–1 byte one below the next byte while the peer's window is open. */
+  keepAliveProbe = false;
+  /** A probe of the zero window the peer advertised (Linux: keep-alive shaped; BSD, Windows: one new byte). */
+  zeroWindowProbe = false;
+  /** A duplicate ACK (tshark's rule): bare, same ACK and window as this side's previous segment. */
+  dupAck = false;
+  /** A window update (tshark's rule): bare, same ACK, only the window changed. */
+  windowUpdate = false;
 }
 
 export class TcpTracker {
@@ -81,6 +98,12 @@ export class TcpTracker {
     seg.seq = seq;
     seg.ack = p.ack;
     seg.craftedSyn = (flags & (TH_SYN | TH_ACK)) === TH_SYN && isCraftedSyn(p);
+    if (p.tcpHeaderRejected) {
+      // A header the decoder rejected (data offset out of range): the receiver dropped it
+      // before TCP read a field, so none of them changes anything (no analyzer sees it either).
+      seg.accepted = false;
+      return seg;
+    }
     seg.accepted = !strayIsn(me, peer, p, seg.craftedSyn) && accepts(flow, me, peer, p);
     if (!seg.accepted) return this.ignored(me, peer, p);
     if (flags & TH_SYN) {

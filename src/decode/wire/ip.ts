@@ -79,7 +79,8 @@ export function decodeIPv4(b: Uint8Array, at: number, end: number, p: DecodedPac
   p.moreFragments = (frag & 0x2000) !== 0;
   p.fragOffsetBytes = (frag & 0x1fff) * 8;
   p.isFragment = p.moreFragments || p.fragOffsetBytes !== 0;
-  p.fragId = (b[at + 4]! << 8) | b[at + 5]!;
+  p.ipId = (b[at + 4]! << 8) | b[at + 5]!;
+  p.fragId = p.ipId;
   p.fragDataOffset = at + ihl;
   p.l4Offset = at + ihl;
   if (avail < total) p.truncated = true;

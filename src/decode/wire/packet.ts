@@ -80,6 +80,8 @@ export class DecodedPacket {
   /** IP packet length on the wire (header + payload) per the IP header. */
   ipTotalLen = 0;
   ttl = 0;
+  /** IPv4 identification; -1 for IPv6 (whose fragment header's id is `fragId`). */
+  ipId = -1;
   /** Transport protocol number (after IPv6 extension headers). */
   ipProto = -1;
   src0 = 0;
@@ -117,6 +119,8 @@ export class DecodedPacket {
   tcpFlags = 0;
   win = 0;
   tcpHeaderLen = 0;
+  /** The data offset was out of range: only the fixed header was read, and a receiver would drop the segment. */
+  tcpHeaderRejected = false;
   urgPtr = 0;
   optMss = -1;
   optWscale = -1;
@@ -167,6 +171,7 @@ export class DecodedPacket {
     this.ipHeaderLen = 0;
     this.ipTotalLen = 0;
     this.ttl = 0;
+    this.ipId = -1;
     this.ipProto = -1;
     this.src0 = this.src1 = this.src2 = this.src3 = 0;
     this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
@@ -198,6 +203,7 @@ export class DecodedPacket {
     this.tcpFlags = 0;
     this.win = 0;
     this.tcpHeaderLen = 0;
+    this.tcpHeaderRejected = false;
     this.urgPtr = 0;
     this.optMss = -1;
     this.optWscale = -1;

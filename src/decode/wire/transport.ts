@@ -50,6 +50,7 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
     // Keep the fixed header (flows still need ports and flags), but no payload.
     p.issue("tcp", hl < 20 ? "data offset below 20 bytes" : "data offset runs past the segment", at, hl, wireAvail);
     p.tcpHeaderLen = 20;
+    p.tcpHeaderRejected = true;
     return;
   }
   if (avail < hl) {
