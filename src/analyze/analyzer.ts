@@ -30,10 +30,10 @@ export interface FindingInput {
   frames: readonly number[];
   count?: number;
   time: number;
-  /** The words, for kinds without `describe`; kinds with it give `facts` instead. */
+  /** The words; or, for kinds with `describe`, `facts` to write them from when the report is written. */
   summary?: string;
   measure?: Record<string, number>;
-  /** For kinds with `describe`: what the words are written from, with `measure`. */
+  /** For kinds with `describe`: what the words are written from, with `measure` (instead of `summary`). */
   facts?: FindingFacts;
   /** Overrides the descriptor's severity (e.g. keepalive answered = info, unanswered = error). */
   severity?: Severity;

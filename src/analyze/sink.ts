@@ -100,7 +100,7 @@ export class Sink implements FindingSink {
       measure: input.measure ?? {},
     };
     if (input.facts !== undefined) f.facts = input.facts;
-    if (kind.describe === undefined) {
+    if (input.facts === undefined || kind.describe === undefined) {
       if (input.summary === undefined) throw new Error(`${kind.id} reported a finding without words or describe()`);
       flatten(f);
     } else if (!this.sharded) {

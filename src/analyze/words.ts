@@ -6,8 +6,9 @@
 import type { AnalyzerDescriptor } from "./analyzer.js";
 import type { Finding } from "./finding.js";
 
+/** Writes the words of a finding reported with facts; one reported with its words keeps them. */
 export function writeWords(f: Finding, kind: AnalyzerDescriptor<any, any>): void {
-  if (kind.describe === undefined) return;
+  if (kind.describe === undefined || f.facts === undefined) return;
   const words = kind.describe(f);
   f.summary = words.summary;
   f.explanation = words.detail ? `${words.detail} ${kind.explanation}` : kind.explanation;

@@ -8,7 +8,7 @@
  * 1.3 GB of them; now it makes a finding per address pair, at most MAX_ORPHAN_GROUPS.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Finding } from "../finding.js";
+import type { Finding, FindingWords } from "../finding.js";
 import type { Flow } from "../../decode/flow/record.js";
 import type { FragmentFailure } from "../../decode/reassembly.js";
 import type { FragmentedDatagram } from "../../decode/datagram.js";
@@ -34,15 +34,19 @@ const MAX_ORPHAN_GROUPS = 1000;
 
 /** Datagrams with no flow (the first fragment, with the ports, may be missing) failed between one address pair for one reason. */
 interface OrphanGroup {
+  /** Its finding: measure counts the datagrams and fragments, facts (OrphanFacts) say whose. */
   finding: Finding;
+}
+
+/** What an orphan group's words are written from (describe), besides its counts in measure. */
+interface OrphanFacts {
+  [key: string]: string | number | boolean | null;
   /** "from A to B", or null for the datagrams of pairs past MAX_ORPHAN_GROUPS. */
   pair: string | null;
   /** The first datagram: its pair, IP id and ports, and why it failed. */
   firstPair: string;
   firstId: string;
-  reason: string;
-  datagrams: number;
-  fragments: number;
+  reason: FragmentFailure;
 }
 
 /** The capture's orphan groups, by "source > destination reason" (or OTHER_PAIRS past the bound). */
@@ -77,6 +81,7 @@ const analyzer = defineAnalyzer<State, Orphans>({
     "not have been captured: compare with a capture at the receiver.",
   references: ["000 §5.8"],
   createState: () => new State(),
+  describe,
   // Datagrams with fragments put a capture on one thread (--jobs), so shards never split a
   // pair; should they, each shard's finding stands for its own datagrams.
   capture: {
@@ -142,47 +147,45 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
   if (!orphans.groups.has(key) && orphans.groups.size >= MAX_ORPHAN_GROUPS) key = OTHER_PAIRS;
   const g = orphans.groups.get(key);
   if (g !== undefined) {
-    g.datagrams++;
-    g.fragments += d.frames.length;
     const f = g.finding;
     out.addEvidence(f, d.frames);
-    f.count = g.datagrams;
-    f.measure.lostDatagrams = g.datagrams;
-    f.measure.fragmentsSeen = g.fragments;
-    f.summary = orphanSummary(g);
+    f.count++;
+    f.measure.lostDatagrams = f.count;
+    f.measure.fragmentsSeen = f.measure.fragmentsSeen! + d.frames.length;
+    out.revise(analyzer, f);
     return;
   }
-  const group: OrphanGroup = {
-    finding: null as unknown as Finding,
+  const facts: OrphanFacts = {
     pair: key === OTHER_PAIRS ? null : `from ${src} to ${dst}`,
     firstPair: `from ${src} to ${dst}`,
     firstId: `IP id 0x${d.id.toString(16)}${d.srcPort < 0 ? ", first fragment not captured" : `, ports ${d.srcPort} → ${d.dstPort}`}`,
-    reason: REASON_TEXT[reason],
-    datagrams: 1,
-    fragments: d.frames.length,
+    reason,
   };
   const flow: Flow | null = null;
-  group.finding = out.report(analyzer, {
+  const finding = out.report(analyzer, {
     flow,
     dir: null,
     frames: d.frames,
     time: d.firstTime,
     count: 1,
-    summary: orphanSummary(group),
+    facts,
     measure: { lostDatagrams: 1, fragmentsSeen: d.frames.length },
   });
-  orphans.groups.set(key, group);
+  orphans.groups.set(key, { finding });
 }
 
-/** What the group's datagrams were and why they failed, with the first one's identity. */
-function orphanSummary(g: OrphanGroup): string {
-  if (g.pair === null) {
-    return (
-      `${g.datagrams} datagram(s) between further address pairs (past ${MAX_ORPHAN_GROUPS}) never completed ` +
-      `(the first ${g.firstPair}, ${g.firstId}: ${g.reason})`
-    );
+/** An orphan group's words: what its datagrams were and why they failed, with the first one's identity. */
+function describe(f: Finding): FindingWords {
+  const x = f.facts as OrphanFacts;
+  const reason = REASON_TEXT[x.reason];
+  if (x.pair === null) {
+    return {
+      summary:
+        `${f.count} datagram(s) between further address pairs (past ${MAX_ORPHAN_GROUPS}) never completed ` +
+        `(the first ${x.firstPair}, ${x.firstId}: ${reason})`,
+    };
   }
-  if (g.datagrams === 1) return `a datagram ${g.pair} (${g.firstId}) never completed: ${g.reason}`;
-  return `${g.datagrams} datagrams ${g.pair} never completed: ${g.reason} (the first: ${g.firstId})`;
+  if (f.count === 1) return { summary: `a datagram ${x.pair} (${x.firstId}) never completed: ${reason}` };
+  return { summary: `${f.count} datagrams ${x.pair} never completed: ${reason} (the first: ${x.firstId})` };
 }
 export default analyzer;

@@ -22,7 +22,7 @@
  * Reported frames are the retransmitted SYNs and SYN-ACKs (Wireshark's retransmissions).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import type { Finding } from "../finding.js";
+import type { Finding, FindingWords } from "../finding.js";
 import { ms, sec } from "../lib/measure.js";
 import { stackOf } from "../lib/stack-profile.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
@@ -44,12 +44,6 @@ interface PendingCount {
   /** The client's first SYN time, and the frame of the retry the count was taken at. */
   since: number;
   atFrame: number;
-  /** The summary around the cause sentence that depends on the count. */
-  before: string;
-  after: string;
-  server: string;
-  /** The summary names the count only when the SYN went unanswered. */
-  unanswered: boolean;
 }
 
 /**
@@ -176,6 +170,7 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
     "more workers), pass a larger backlog to listen() and raise net.core.somaxconn. For loss, look at the path.",
   references: ["000 §3.3", "003 listen()", "003 connect()"],
   createState: () => new State(),
+  describe,
   capture: {
     create: (sharded) => new ListenerWaits(sharded),
     merge(into, from) {
@@ -191,8 +186,8 @@ const analyzer = defineAnalyzer<State, ListenerWaits>({
       for (const log of w.log!.values()) sortTriples(log);
       for (const p of w.pending) {
         const n = countLoggedSince(w.log!.get(p.key) ?? [], p.since, p.atFrame);
+        // The merge writes the words afterwards, from this count.
         p.finding.measure.othersWaiting = n;
-        if (p.unanswered) p.finding.summary = p.before + synCause(n, p.server) + p.after;
       }
     },
   },
@@ -270,49 +265,30 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     ackR = s.synAckRetries;
   const echoes = s.synAckEchoes?.frames ?? [];
   const frames = [...(synR?.frames ?? []), ...(ackR?.frames ?? []), ...echoes];
-  const parts: string[] = [];
-  const causes: string[] = [];
   // Were the SYN retries answered by nothing (a dropped SYN) or did a SYN-ACK cross them?
   const unanswered = synR !== null && server.synTime > synR.times[0]!;
-  const serverName = flow.endpointName("server");
-  if (synR !== null) {
-    const sched = describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT));
-    parts.push(
-      `the client's SYN (frame ${client.synFrame}) was retransmitted ${synR.frames.length} time(s), ${sched.text}`,
-    );
-  }
-  if (ackR !== null) {
-    const sched = describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER));
-    parts.push(
-      `the server's SYN-ACK (frame ${server.synFrame}) was retransmitted ${ackR.frames.length} time(s), ${sched.text}`,
-    );
-    causes.push(
-      s.synAckAfterAckFrame !== 0
-        ? `the server re-sent its SYN-ACK (frame ${s.synAckAfterAckFrame}) although the client had acknowledged it ` +
-            `(frame ${s.completedFrame}): the server ignored that ACK, as Linux does while the accept queue is full, ` +
-            "unless the ACK was lost after the capture point"
-        : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path",
-    );
-  }
-  if (echoes.length > 0) {
-    parts.push(
-      `the server answered the re-sent SYN with another SYN-ACK (frame${echoes.length > 1 ? "s" : ""} ${echoes.join(", ")})`,
-    );
-  }
   const done = s.completedFrame !== 0;
   const took = s.completedTime - client.synTime;
-  const outcome = done
-    ? `connect() took ${sec(took)} s (handshake completed in frame ${s.completedFrame})`
-    : "the handshake never completed in the capture";
-  const before = `${outcome}: ${parts.join("; ")}`;
-  const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
+  const facts: Facts = {
+    synFrame: synR === null ? null : client.synFrame,
+    synSchedule:
+      synR === null ? null : describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT)).text,
+    synAckFrame: ackR === null ? null : server.synFrame,
+    synAckSchedule:
+      ackR === null ? null : describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER)).text,
+    synAckAfterAckFrame: s.synAckAfterAckFrame === 0 ? null : s.synAckAfterAckFrame,
+    completedFrame: done ? s.completedFrame : null,
+    connectSec: done ? sec(took) : null,
+    synAckAnswerFrames: echoes.length === 0 ? null : echoes.join(", "),
+    unanswered,
+  };
   const finding = out.report(analyzer, {
     flow,
     dir: DIR_SERVER,
     frames,
     count: frames.length,
     time: client.synTime,
-    summary: before + (unanswered ? synCause(s.othersWaiting, serverName) : "") + after,
+    facts,
     measure: {
       connectMs: done ? ms(took) : -1,
       synRetries: synR?.frames.length ?? 0,
@@ -328,12 +304,62 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       key: listenerKey(flow),
       since: client.synTime,
       atFrame: s.countFrame,
-      before,
-      after,
-      server: serverName,
-      unanswered,
     });
   }
+}
+
+/** What the words are written from (describe), besides the measure; null when it did not happen. */
+interface Facts {
+  [key: string]: string | number | boolean | null;
+  /** The client's first SYN, when it was retransmitted, and its retry schedule in words. */
+  synFrame: number | null;
+  synSchedule: string | null;
+  /** The server's first SYN-ACK, when it was retransmitted, and its schedule. */
+  synAckFrame: number | null;
+  synAckSchedule: string | null;
+  /** A SYN-ACK re-sent after the client had acknowledged one. */
+  synAckAfterAckFrame: number | null;
+  completedFrame: number | null;
+  connectSec: number | null;
+  /** SYN-ACKs that answered re-sent SYNs (frames, comma-separated). */
+  synAckAnswerFrames: string | null;
+  /** No SYN-ACK came before the first retry: the SYN itself went unanswered. */
+  unanswered: boolean;
+}
+
+function describe(f: Finding): FindingWords {
+  const x = f.facts as Facts;
+  const parts: string[] = [];
+  const causes: string[] = [];
+  if (x.synFrame !== null)
+    parts.push(
+      `the client's SYN (frame ${x.synFrame}) was retransmitted ${f.measure.synRetries} time(s), ${x.synSchedule}`,
+    );
+  if (x.synAckFrame !== null) {
+    parts.push(
+      `the server's SYN-ACK (frame ${x.synAckFrame}) was retransmitted ${f.measure.synAckRetries} time(s), ${x.synAckSchedule}`,
+    );
+    causes.push(
+      x.synAckAfterAckFrame !== null
+        ? `the server re-sent its SYN-ACK (frame ${x.synAckAfterAckFrame}) although the client had acknowledged it ` +
+            `(frame ${x.completedFrame}): the server ignored that ACK, as Linux does while the accept queue is full, ` +
+            "unless the ACK was lost after the capture point"
+        : "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path",
+    );
+  }
+  if (x.synAckAnswerFrames !== null) {
+    const several = x.synAckAnswerFrames.includes(",");
+    parts.push(
+      `the server answered the re-sent SYN with another SYN-ACK (frame${several ? "s" : ""} ${x.synAckAnswerFrames})`,
+    );
+  }
+  const outcome =
+    x.completedFrame !== null
+      ? `connect() took ${x.connectSec} s (handshake completed in frame ${x.completedFrame})`
+      : "the handshake never completed in the capture";
+  const cause = x.unanswered ? synCause(f.measure.othersWaiting!, f.endpoint!) : "";
+  const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
+  return { summary: `${outcome}: ${parts.join("; ")}${cause}${after}` };
 }
 
 /** The cause sentence for SYNs nobody answered, given the connections waiting on the listener. */
