@@ -79,7 +79,29 @@ export function precisionTable(rows) {
     `| **all** | ${total.correct + total.wrong + total.debatable} | ${total.correct} | ${total.wrong} | ${total.debatable} | ${precision(total.correct, total.wrong)} |`,
   ];
   if (fixed > 0) lines.push("", `${fixed} of the wrong findings are no longer made (fixed since the audit).`);
+  lines.push(
+    "",
+    "| audit | judged | correct | wrong | debatable | precision | wrong, still made |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const [name, group] of byAudit(rows)) {
+    const n = (v) => group.filter((r) => r.verdict === v).length;
+    const open = group.filter((r) => r.verdict === "wrong" && r.status !== "fixed").length;
+    lines.push(
+      `| ${name} | ${group.length} | ${n("correct")} | ${n("wrong")} | ${n("debatable")} | ${precision(n("correct"), n("wrong"))} | ${open} |`,
+    );
+  }
   return lines.join("\n");
+}
+
+/** Rows by the audit (TSV file) that judged them, in file order. */
+function byAudit(rows) {
+  const by = new Map();
+  for (const r of rows) {
+    const name = r.source.slice(0, r.source.indexOf(":")).replace(/\.tsv$/, "");
+    by.set(name, [...(by.get(name) ?? []), r]);
+  }
+  return by;
 }
 
 export const TABLE_BEGIN = "<!-- audit-table:begin (scripts/audit-table.mjs) -->";
