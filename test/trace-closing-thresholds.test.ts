@@ -127,3 +127,29 @@ describe("close-wait: 1 s from the peer's FIN, or from this side's last data aft
     expect(f!.measure).toEqual({ closeWaitMs: 2000, stillOpenAtEnd: 1 });
   });
 });
+
+describe("abortive-close: a reset whose TTL is more than 2 hops (SAME_SENDER_TTL_HOPS) from the side's own data came from the path", () => {
+  /** Client data at TTL 64, the server's answer, then a RST+ACK in the client's name at `ttl`. */
+  function resetAt(ttl: number): TcpScript {
+    const s = new TcpScript().handshake(1).data(1.1, "client", 50).data(1.2, "server", 20).ack(1.3, "client");
+    return s.segment(200, "client", { seq: s.next.client, ack: s.next.server, flags: RST | ACK, ttl });
+  }
+
+  it("TTL 251 against 64: another device sent it; a warning that blames no close()", async () => {
+    const [f] = await findingsOf(abortiveClose, resetAt(251));
+    expect(f!.severity).toBe("warning");
+    expect(f!.summary).toContain("came with IP TTL 251, while the client's own data came with TTL 64 (frame 4)");
+    expect(f!.summary).toContain("after 198.7 s of silence");
+    expect(f!.summary).not.toContain("close()");
+  });
+
+  it("TTL 61, three hops off: from the path too", async () => {
+    expect((await findingsOf(abortiveClose, resetAt(61)))[0]!.summary).toContain("another device on the path");
+  });
+
+  it("TTL 62, two hops off (a route change): the client's own abort, an error", async () => {
+    const [f] = await findingsOf(abortiveClose, resetAt(62));
+    expect(f!.severity).toBe("error");
+    expect(f!.summary).toMatch(/^the client \(.*\) reset the connection/);
+  });
+});

@@ -16,7 +16,7 @@
  *   retransmissions while the peer has been silent (the prober gives up).
  */
 import { defineAnalyzer } from "../analyzer.js";
-import { ms, roleOf } from "../lib/measure.js";
+import { ms, roleOf, sec } from "../lib/measure.js";
 import { rebootEvidence, sentUnseen } from "../lib/reboot-evidence.js";
 import type { SideMark } from "../lib/side-history.js";
 import { DIR_CLIENT, type TcpEndpoint } from "../../decode/flow/record.js";
@@ -32,6 +32,14 @@ import { TH_ACK, TH_RST } from "../../decode/wire/packet.js";
  * fast retransmission comes well within it.
  */
 const DEAD_PEER_SILENCE_SEC = 1;
+
+/**
+ * Hops a side's TTL may move between its own segments (a route change); a reset whose TTL
+ * is further from that of the side's own data came from another device on the path: one
+ * a different number of hops away, or with another initial TTL (a firewall, NAT or load
+ * balancer resetting the connection in the endpoint's name, as RFC 3360 describes).
+ */
+const SAME_SENDER_TTL_HOPS = 2;
 
 const analyzer = defineAnalyzer<null>({
   id: "abortive-close",
@@ -58,7 +66,7 @@ const analyzer = defineAnalyzer<null>({
   // Nothing to do before a reset; what came before it is in the host's SideHistory (analyze/host.ts).
   wakeOn: TH_RST,
   usesSideHistory: true,
-  onTcpSegment(_s, flow, seg, _p, out) {
+  onTcpSegment(_s, flow, seg, p, out) {
     if ((seg.flags & TH_RST) === 0) return;
     const h = out.sideHistory(flow);
     const x = seg.dir,
@@ -120,13 +128,23 @@ const analyzer = defineAnalyzer<null>({
     const how = finFirst
       ? `sent FIN (frame ${me.finFrame}) and then reset the connection (RST frame ${seg.frame})`
       : `reset the connection (RST frame ${seg.frame}) without a FIN`;
+    const name = flow.endpointName(x === 0 ? "client" : "server");
+    const fromPath = me.lastDataTtl > 0 && Math.abs(p.ttl - me.lastDataTtl) > SAME_SENDER_TTL_HOPS;
+    const silence = seg.time - Math.max(mine.lastTime, theirs.lastTime);
+    const summary = fromPath
+      ? `a RST in the ${who}'s name (${name}, frame ${seg.frame}${silence >= 1 ? `, after ${sec(silence)} s of silence` : ""}) ` +
+        `came with IP TTL ${p.ttl}, while the ${who}'s own data came with TTL ${me.lastDataTtl} (frame ${me.lastDataFrame}): ` +
+        `another device on the path sent it (a firewall, NAT or load balancer dropping the connection, often at an idle ` +
+        `timeout), not the ${who}'s socket; ${lostText}; ${seen}`
+      : `the ${who} (${name}) ${how}; ${lostText}; ${unreadText}; ${seen}`;
     out.report(analyzer, {
       flow,
       dir: x,
       frames: finFirst ? [me.finFrame, ...frames] : frames,
       time: seg.time,
-      severity: peerClosed && !requestUnanswered ? "warning" : undefined,
-      summary: `the ${who} (${flow.endpointName(x === 0 ? "client" : "server")}) ${how}; ${lostText}; ${unreadText}; ${seen}`,
+      // A reset from the path is the network's doing, not a failure of either program's close.
+      severity: fromPath || (peerClosed && !requestUnanswered) ? "warning" : undefined,
+      summary,
       measure: {
         unackedFromResetterBytes: fromMe,
         unackedToResetterBytes: toMe,
@@ -134,7 +152,7 @@ const analyzer = defineAnalyzer<null>({
         unreadDataEvidence: unanswered > 0 ? 1 : 0,
         sinceLastSegmentMs: mine.lastFrame !== 0 ? ms(seg.time - mine.lastTime) : -1,
       },
-      detail: finFirst ? FIN_THEN_RST : stateless,
+      detail: fromPath ? FROM_PATH : finFirst ? FIN_THEN_RST : stateless,
     });
   },
 });
@@ -144,6 +162,15 @@ function dataBytes(next: number, acked: number, sender: TcpEndpoint): number {
   const span = Math.max(0, seqDiff(next, acked));
   return span > 0 && sender.finFrame !== 0 && seqDiff(sender.finSeq, acked) >= 0 ? span - 1 : span;
 }
+
+/** Why a reset with a TTL unlike the side's own is not its program's abort. */
+const FROM_PATH =
+  "The reset's IP TTL is not that of the side it names: a host sends all its packets with one initial TTL, and they " +
+  "cross the same routers, so a reset that arrives with a TTL several hops off was sent by another device between " +
+  "the hosts. Firewalls, NATs and load balancers do that when they drop a connection from their tables (an idle " +
+  "timeout, a failover), resetting it toward one or both ends. Neither program aborted it: the application's " +
+  "remedy is TCP keep-alives (or its own pings) more often than the device's idle timeout, or a retry on " +
+  "ECONNRESET for pooled connections.";
 
 /** Why a FIN followed by RST+ACK from the same side is an abort too. */
 const FIN_THEN_RST =

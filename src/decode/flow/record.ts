@@ -80,6 +80,12 @@ export class TcpEndpoint {
   lastFrame = 0;
   /** Time of the last segment carrying new data from this side. */
   lastDataTime = 0;
+  /**
+   * IP TTL (hop limit) and frame of that segment: what this side's own socket sends with,
+   * to tell a reset sent in its name by a device on the path (0: no data yet).
+   */
+  lastDataTtl = 0;
+  lastDataFrame = 0;
 }
 
 export type CloseKind = "FIN" | "RST" | "none";

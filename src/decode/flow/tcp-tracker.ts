@@ -170,7 +170,11 @@ export class TcpTracker {
     // A reset may carry any sequence number (RFC 9293 §3.10.7): it says nothing of data.
     if ((flags & TH_RST) === 0 && seqDiff(end, me.nextSeq) > 0) {
       me.nextSeq = end;
-      if (len > 0) me.lastDataTime = time;
+      if (len > 0) {
+        me.lastDataTime = time;
+        me.lastDataTtl = p.ttl;
+        me.lastDataFrame = frame;
+      }
     }
     if (flags & TH_ACK) {
       me.lastAck = p.ack;
