@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding } from "../src/analyze/finding.js";
 import icmpUnreachable from "../src/analyze/analyzers/icmp-unreachable.js";
 import pathMtu from "../src/analyze/analyzers/path-mtu.js";
+import peerUnresponsive from "../src/analyze/analyzers/peer-unresponsive.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { ETH_IPV4, ethernet, ipv4 } from "./helpers/build.js";
 import { findingsOf, TcpScript } from "./helpers/tcp-script.js";
@@ -163,6 +164,31 @@ describe("fragment reassembly time exceeded", () => {
     const [loss] = await findings(path, "fragment-loss");
     expect(loss!.measure.reassemblyTimeExceeded).toBe(2);
     expect(loss!.frames).toEqual(expect.arrayContaining([6, 7]));
+  });
+});
+
+describe("peer-unresponsive: the errno at the timeout is the soft ICMP error's, and a path-MTU message is none", () => {
+  /** Client data (frame 4) re-sent with doubling gaps, unanswered; an ICMP error (type, code) quoting the first re-send. */
+  async function timedOut(type: number, code: number): Promise<string> {
+    const s = new TcpScript().handshake(0).data(0.1, "client", 1200);
+    const seq = (s.next.client - 1200) >>> 0;
+    s.resend(0.4, "client", seq, 1200).resend(1.0, "client", seq, 1200).resend(2.2, "client", seq, 1200);
+    s.records.push(icmpQuoting(s, 5, type, code, 1000, 0.41));
+    const [f] = await findingsOf(peerUnresponsive, s);
+    return f!.summary;
+  }
+
+  it("host unreachable: EHOSTUNREACH; network unreachable: ENETUNREACH", async () => {
+    expect(await timedOut(3, 1)).toContain("fails with EHOSTUNREACH (from the ICMP error a router sent");
+    expect(await timedOut(3, 0)).toContain("fails with ENETUNREACH");
+  });
+
+  it("fragmentation needed: ETIMEDOUT, and the data never reached the peer", async () => {
+    const summary = await timedOut(3, 4);
+    expect(summary).toContain("fails with ETIMEDOUT");
+    expect(summary).toMatch(
+      /^the client's data never reached the server: routers answered its packets with 1 path-MTU/,
+    );
   });
 });
 

@@ -16,6 +16,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
+import { icmpMeaning, isPathMtuMessage } from "../lib/icmp-meaning.js";
 import { RESEND_FIN_REPEAT } from "../../decode/flow/segment-facts.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import type { Flow } from "../../decode/flow/record.js";
@@ -58,6 +59,16 @@ class Sender {
   frames: readonly number[] = NO_FRAMES;
   rstFrame = 0;
   rstTime = 0;
+  /**
+   * The errno of the last ICMP error for this side's packets that a TCP keeps as a soft
+   * error (tcp_v4_err: sk_err_soft), reported instead of ETIMEDOUT when the connection
+   * times out; "" for none. Path-MTU messages only lower the MTU: no errno.
+   */
+  icmpErrno = "";
+  /** Path-MTU messages (fragmentation needed, packet too big) for this side's packets. */
+  pathMtuMessages = 0;
+  /** Its RST carried no ACK: the stack's answer after the connection was gone, not an abort. */
+  rstStateless = false;
 }
 
 class State {
@@ -82,6 +93,12 @@ const analyzer = defineAnalyzer<State>({
     "or a NAT timeout sits on the path.",
   references: ["000 §2.8", "002 server termination §5"],
   createState: () => new State(),
+  onIcmpError(s, _flow, quotedDir, _frame, _time, p) {
+    if (s === null) return;
+    const sender = s.senders[quotedDir]!;
+    if (isPathMtuMessage(p)) sender.pathMtuMessages++;
+    else sender.icmpErrno = icmpMeaning(p).errno;
+  },
   onTcpSegment(s, flow, seg, p, out) {
     const dir = seg.dir,
       flags = seg.flags;
@@ -107,6 +124,7 @@ const analyzer = defineAnalyzer<State>({
       if (me.retries > 0 && me.rstFrame === 0) {
         me.rstFrame = seg.frame;
         me.rstTime = seg.time;
+        me.rstStateless = (flags & TH_ACK) === 0;
         me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
       return;
@@ -219,6 +237,15 @@ function closePhase(
   };
 }
 
+/** What stopped: the peer, or, when routers said the packets were too big for the path, the path. */
+function stopped(d: Sender, who: string, peer: string): string {
+  if (d.pathMtuMessages === 0) return `the ${peer} stopped responding`;
+  return (
+    `the ${who}'s data never reached the ${peer}: routers answered its packets with ${d.pathMtuMessages} ` +
+    `path-MTU message(s) (see path-mtu), and it kept sending packets too big for the path`
+  );
+}
+
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
   if (d.retries < PEER_UNRESPONSIVE_MIN_RETRIES) return;
   const end = d.rstFrame !== 0 ? Math.max(d.rstTime, d.lastRetryTime) : d.lastRetryTime;
@@ -235,20 +262,23 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
         (growing ? " (the retransmission timer backing off)" : "")
       : "";
   const ending =
-    d.rstFrame !== 0
-      ? `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`
-      : "still unacknowledged when the capture ended";
+    d.rstFrame === 0
+      ? "still unacknowledged when the capture ended"
+      : d.rstStateless
+        ? `then the ${who}'s TCP gave up and dropped the connection: its RST (frame ${d.rstFrame}, without ACK) only ` +
+          `answers a later segment of the ${peer}'s`
+        : `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`;
   const peerSide =
     d.peerSegments === 0
       ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
       : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
-  const api = flow.icmpErrors > 0 ? "EHOSTUNREACH (a router reported the host unreachable)" : "ETIMEDOUT";
+  const api = d.icmpErrno !== "" ? `${d.icmpErrno} (from the ICMP error a router sent for its packets)` : "ETIMEDOUT";
   const closing = closePhase(flow, dir, d);
   const summary =
     closing !== null
       ? `the ${peer} stopped acknowledging after the ${who} had closed: the ${who} re-sent ${closing.what} ` +
         `${d.retries} times over ${sec(unacked)} s${gaps}; ${ending}; ${peerSide}. ${closing.consequence}`
-      : `the ${peer} stopped responding: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
+      : `${stopped(d, who, peer)}: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
         `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
   out.report(analyzer, {
     flow,
