@@ -75,6 +75,21 @@ describe("connect-timeout", () => {
 });
 
 describe("syn-retransmit", () => {
+  it("a retry among hand-made SYNs on the 4-tuple is not blamed on loss alone", async () => {
+    const f = await only("crafted-syn/syn-train.pcap", "syn-retransmit");
+    expect(f.summary).toContain("hand-made SYN(s) from the client's address on the same 4-tuple");
+    expect(f.summary).toContain("the capture cannot tell which");
+    expect(f.summary).not.toContain("which points to loss");
+  });
+
+  it("a retry after a reset the client ignored says the reset may have prompted it", async () => {
+    const f = await only("unacceptable-reset/syn-sent.pcap", "syn-retransmit");
+    expect(f.summary).toContain(
+      "a reset the client's stack ignored (frame 2, see unacceptable-reset) came before the retry",
+    );
+    expect(f.summary).not.toContain("which points to loss");
+  });
+
   it("backlog-full: B's SYN ignored while A waits in the accept queue", async () => {
     const f = await only("syn-retransmit/backlog-full.pcap", "syn-retransmit");
     expect(f.severity).toBe("warning");

@@ -281,6 +281,12 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     connectSec: done ? sec(took) : null,
     synAckAnswerFrames: echoes.length === 0 ? null : echoes.join(", "),
     unanswered,
+    craftedSyns: client.craftedSynCount,
+    // A reset the client's stack ignored before its first retry makes Linux re-send at once.
+    ignoredResetFrame:
+      synR !== null && server.ignoredRstFrame !== 0 && server.ignoredRstFrame < synR.frames[0]!
+        ? server.ignoredRstFrame
+        : null,
   };
   const finding = out.report(analyzer, {
     flow,
@@ -325,6 +331,10 @@ interface Facts {
   synAckAnswerFrames: string | null;
   /** No SYN-ACK came before the first retry: the SYN itself went unanswered. */
   unanswered: boolean;
+  /** Hand-made SYNs on the 4-tuple from the client's address (crafted-syn). */
+  craftedSyns: number;
+  /** A RST the client's stack ignored (unacceptable-reset), before the first retry. */
+  ignoredResetFrame: number | null;
 }
 
 function describe(f: Finding): FindingWords {
@@ -357,7 +367,17 @@ function describe(f: Finding): FindingWords {
     x.completedFrame !== null
       ? `connect() took ${x.connectSec} s (handshake completed in frame ${x.completedFrame})`
       : "the handshake never completed in the capture";
-  const cause = x.unanswered ? synCause(f.measure.othersWaiting!, f.endpoint!) : "";
+  const cause = !x.unanswered
+    ? ""
+    : x.craftedSyns > 0
+      ? `; ${x.craftedSyns} hand-made SYN(s) from the client's address on the same 4-tuple (see crafted-syn) came ` +
+        "around it: the first SYN(s) were lost, or ignored by a server that held a half-open connection for one of " +
+        "those and answered that one instead; the capture cannot tell which"
+      : x.ignoredResetFrame !== null
+        ? `; a reset the client's stack ignored (frame ${x.ignoredResetFrame}, see unacceptable-reset) came before ` +
+          "the retry: the client's TCP answers such a segment and may send its SYN again at once, so the retry is no " +
+          "sign of loss by itself"
+        : synCause(f.measure.othersWaiting!, f.endpoint!);
   const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
   return { summary: `${outcome}: ${parts.join("; ")}${cause}${after}` };
 }

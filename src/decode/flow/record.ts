@@ -71,6 +71,8 @@ export class TcpEndpoint {
    * field set without the ACK flag, or SACK blocks in a SYN (see `isCraftedSyn`).
    */
   synCrafted = false;
+  /** Hand-made SYNs this side sent (accepted as the flow's SYN or ignored): see `isCraftedSyn`. */
+  craftedSynCount = 0;
   /** Packets and IP bytes this side sent (counted for UDP flows too, by the flow lookup). */
   packets = 0;
   wireBytes = 0;

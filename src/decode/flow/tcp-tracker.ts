@@ -98,6 +98,7 @@ export class TcpTracker {
     seg.seq = seq;
     seg.ack = p.ack;
     seg.craftedSyn = (flags & (TH_SYN | TH_ACK)) === TH_SYN && isCraftedSyn(p);
+    if (seg.craftedSyn) me.craftedSynCount++;
     if (p.tcpHeaderRejected) {
       // A header the decoder rejected (data offset out of range): the receiver dropped it
       // before TCP read a field, so none of them changes anything (no analyzer sees it either).
