@@ -48,6 +48,9 @@ class Sender {
   dataSegments = 0;
   firstDataTime = -1;
   lastDataTime = 0;
+  /** Waits that ended with the window closing altogether (a zero window: zero-window's), and the first such frame. */
+  zeroWindowEnds = 0;
+  firstZeroWindowFrame = 0;
   /** Smallest and largest window the receiver advertised when the sender hit it. */
   minWin = Infinity;
   maxWin = 0;
@@ -84,6 +87,7 @@ const analyzer = defineAnalyzer<State>({
       // The wait ends when the edge moves forward, or when the window closes altogether:
       // from then on it is a zero window, reported (and timed) by zero-window.
       if (seg.winScaled === 0 || seqDiff((self.lastAck + seg.winScaled) >>> 0, other.edge) > 0) {
+        if (seg.winScaled === 0 && other.zeroWindowEnds++ === 0) other.firstZeroWindowFrame = seg.frame;
         const wait = seg.time - other.edgeSince;
         other.stallTotal += wait;
         if (wait > other.stallMax) other.stallMax = wait;
@@ -150,6 +154,12 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
       `the ${receiver} read more slowly than the ${sender} wrote: ${d.count} of the ${sender}'s ${d.dataSegments} data ` +
       `segments (${edgePct}%) filled the ${win}-byte window the ${receiver} offered, and the ${sender} waited for it to ` +
       `open ${ms(d.stallTotal)} ms in all (${pct}% of its transfer; longest wait ${ms(d.stallMax)} ms)`;
+  } else if (d.zeroWindowEnds > 0 && share < WINDOW_FULL_MIN_FRACTION) {
+    // The waits that mattered were zero windows: timed there, not here, so no "too rarely to limit".
+    summary =
+      `${filled}, waiting ${ms(d.stallTotal)} ms at the edge before the window moved on; ${d.zeroWindowEnds} time(s) ` +
+      `the window closed altogether instead (first in frame ${d.firstZeroWindowFrame}): the ${receiver}'s reader fell ` +
+      `behind and the ${sender} waited on a zero window (see zero-window, which times those stalls)`;
   } else {
     summary = `${filled}, waiting ${ms(d.stallTotal)} ms in all (${pct}% of its transfer): ${minorWhy(d, share)}`;
   }
