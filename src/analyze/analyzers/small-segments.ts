@@ -21,7 +21,6 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * A payload this small is dominated by its headers: IPv4 + TCP with timestamps is 52
@@ -48,7 +47,6 @@ class Sender {
   smallHeaderBytes = 0;
   backToBack = 0;
   backToBackBytes = 0;
-  lastDataTime = -1;
   /** The peer sent data since this side's last data segment. */
   peerDataSince = true;
   firstTime = 0;
@@ -77,7 +75,7 @@ const analyzer = defineAnalyzer<State>({
   references: ["000 §2.11", "000 §2.16"],
   createState: () => new State(),
   onTcpSegment(s, _flow, seg, p, out) {
-    if (seg.len === 0 || (seg.flags & (TH_SYN | TH_RST)) !== 0 || seg.seqVsNext < 0) return;
+    if (!seg.newData) return;
     const me = s.senders[seg.dir]!;
     s.senders[1 - seg.dir]!.peerDataSince = true;
     me.dataSegments++;
@@ -86,14 +84,15 @@ const analyzer = defineAnalyzer<State>({
       me.smallSegments++;
       me.smallBytes += seg.len;
       me.smallHeaderBytes += p.ipTotalLen > seg.len ? p.ipTotalLen - seg.len : 0;
-      if (!me.peerDataSince && me.lastDataTime >= 0 && seg.time - me.lastDataTime <= SMALL_SEGMENT_BATCH_SEC) {
+      // The tracker has this segment as the side's latest new data already: compare with the one before.
+      const prev = seg.prevDataTime;
+      if (!me.peerDataSince && prev >= 0 && seg.time - prev <= SMALL_SEGMENT_BATCH_SEC) {
         if (me.backToBack === 0) me.firstTime = seg.time;
         me.backToBack++;
         me.backToBackBytes += seg.len;
         me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
-    me.lastDataTime = seg.time;
     me.peerDataSince = false;
   },
   onFlowEnd(s, flow, out) {

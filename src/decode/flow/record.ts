@@ -78,8 +78,12 @@ export class TcpEndpoint {
   payloadBytes = 0;
   lastTime = 0;
   lastFrame = 0;
-  /** Time of the last segment carrying new data from this side. */
-  lastDataTime = 0;
+  /**
+   * This side's last segment carrying new data (tcp-tracker.ts, `carriesNewData`): payload
+   * from the next byte on, no SYN or RST. Time -1 and frame 0: none yet.
+   */
+  lastDataTime = -1;
+  lastDataFrame = 0;
 }
 
 export type CloseKind = "FIN" | "RST" | "none";
