@@ -81,6 +81,12 @@ export class TcpSegment {
   dupAck = false;
   /** A window update (tshark's rule): bare, same ACK, only the window changed. */
   windowUpdate = false;
+  /**
+   * ACK set, acknowledging another number than the last ACK of the sender's that counted
+   * (accepted, no capture copy), or its first such. Not endpoint.lastAck's: a late copy
+   * of an older segment moves that back.
+   */
+  ackChanged = false;
 }
 
 export class TcpTracker {
