@@ -47,8 +47,6 @@ class Sender {
   smallHeaderBytes = 0;
   backToBack = 0;
   backToBackBytes = 0;
-  /** The peer sent data since this side's last data segment. */
-  peerDataSince = true;
   firstTime = 0;
   frames: readonly number[] = NO_FRAMES;
 }
@@ -74,26 +72,26 @@ const analyzer = defineAnalyzer<State>({
     "complete. Keep TCP_NODELAY only for traffic that must go out at once, and still write each message in one call.",
   references: ["000 §2.11", "000 §2.16"],
   createState: () => new State(),
-  onTcpSegment(s, _flow, seg, p, out) {
+  onTcpSegment(s, flow, seg, p, out) {
     if (!seg.newData) return;
     const me = s.senders[seg.dir]!;
-    s.senders[1 - seg.dir]!.peerDataSince = true;
     me.dataSegments++;
     me.dataBytes += seg.len;
     if (seg.len <= SMALL_SEGMENT_MAX_BYTES) {
       me.smallSegments++;
       me.smallBytes += seg.len;
       me.smallHeaderBytes += p.ipTotalLen > seg.len ? p.ipTotalLen - seg.len : 0;
-      // The tracker has this segment as the side's latest new data already: compare with the one before.
+      // Back to back: soon after this side's previous new data (the tracker already holds this
+      // segment as its latest), with no new data from the peer since (frames are in capture order).
       const prev = seg.prevDataTime;
-      if (!me.peerDataSince && prev >= 0 && seg.time - prev <= SMALL_SEGMENT_BATCH_SEC) {
+      const peerDataSince = flow.ep[1 - seg.dir]!.lastDataFrame > seg.prevDataFrame;
+      if (!peerDataSince && prev >= 0 && seg.time - prev <= SMALL_SEGMENT_BATCH_SEC) {
         if (me.backToBack === 0) me.firstTime = seg.time;
         me.backToBack++;
         me.backToBackBytes += seg.len;
         me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
-    me.peerDataSince = false;
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
