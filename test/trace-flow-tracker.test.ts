@@ -202,3 +202,43 @@ describe("FIN with data", () => {
     expect(steps.slice(3).map((x) => x.client.finAckedFrame)).toEqual([0, 0, 6]);
   });
 });
+
+describe("new data: each side's last, and the one before each segment", () => {
+  it("only payload from the next byte on, without SYN or RST, counts; re-sent bytes (even partly new) do not", async () => {
+    const s = new TcpScript().handshake(1); // 1–3
+    s.data(1.1, "client", 10); // 4: new data 1001..1010
+    s.resend(1.2, "client", 1001, 10); // 5: the same bytes again
+    s.probe(1.3, "client", 1); // 6: a keep-alive with one old byte
+    s.segment(1.4, "client", { seq: 1005, ack: 5001, flags: PSH | ACK, len: 10 }); // 7: 1005..1014, only 1011.. new
+    s.data(1.5, "server", 4, { flags: FIN | PSH | ACK }); // 8: the server's data with its FIN
+    s.data(1.6, "client", 3); // 9: new data again
+    s.segment(1.7, "client", { seq: 1018, ack: 5006, flags: RST | ACK, len: 2 }); // 10: a reset carrying bytes
+    const facts: { frame: number; newData: boolean; prevDataTime: number; prevDataFrame: number }[] = [];
+    const ends: number[][] = [];
+    await runScript(s, {
+      onSegment({ seg, flow }) {
+        const { frame, newData, prevDataTime, prevDataFrame } = seg;
+        facts.push({ frame, newData, prevDataTime, prevDataFrame });
+        ends.push([flow.ep[0].lastDataFrame, flow.ep[1].lastDataFrame]);
+      },
+    });
+    const at = (frame: number) => facts.find((f) => f.frame === frame);
+    expect(facts.filter((f) => f.newData).map((f) => f.frame)).toEqual([4, 8, 9]);
+    expect(at(4)).toMatchObject({ prevDataTime: -1, prevDataFrame: 0 });
+    for (const frame of [5, 6, 7, 9]) expect(at(frame)).toMatchObject({ prevDataTime: 1.1, prevDataFrame: 4 });
+    expect(at(10)).toMatchObject({ prevDataTime: 1.6, prevDataFrame: 9 });
+    // After each segment: the client's and the server's last new data.
+    expect(ends).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [4, 0],
+      [4, 0],
+      [4, 0],
+      [4, 0],
+      [4, 8],
+      [9, 8],
+      [9, 8],
+    ]);
+  });
+});

@@ -153,6 +153,27 @@ describe("probes, duplicate ACKs, window updates", () => {
     expect(f.get(7)).toMatchObject({ captureCopy: false, dupAck: true });
   });
 
+  it("an ACK changes when its number differs from the sender's last counted ACK; a late copy of an older ACK does not count", async () => {
+    const s = new TcpScript().handshake(1).data(1.1, "client", 10); // 1–4
+    const first = { seq: s.next.server, ack: s.next.client, flags: ACK, ipId: 40 };
+    s.segment(1.2, "server", first); // 5: acknowledges the 10 bytes
+    s.data(1.21, "client", 10); // 6
+    s.segment(1.22, "server", { ...first, ack: s.next.client, ipId: 41 }); // 7: acknowledges 10 more
+    s.segment(1.25, "server", first); // 8: a late copy of 5
+    s.segment(1.3, "server", { ...first, ack: s.next.client, ipId: 42 }); // 9: the same ACK as 7
+    const changed: number[] = [];
+    let copyOf5 = false;
+    await runScript(s, {
+      onSegment: ({ frame, seg }) => {
+        if (seg.ackChanged) changed.push(frame);
+        if (frame === 8) copyOf5 = seg.captureCopy;
+      },
+    });
+    expect(copyOf5).toBe(true);
+    // The SYN-ACK and the client's handshake ACK are each side's first; 4 and 6 acknowledge nothing new.
+    expect(changed).toEqual([2, 3, 5, 7]);
+  });
+
   it("a keep-alive probe after an idle minute; its answer is no duplicate ACK", async () => {
     const s = new TcpScript().handshake(1).data(1.1, "client", 10).ack(1.2, "server");
     s.probe(61.2, "client").ack(61.21, "server");

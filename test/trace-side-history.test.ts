@@ -109,7 +109,6 @@ describe("SideHistory, segment by segment", () => {
       firstDataSinceOther: 4,
       dataSinceOtherData: 150,
       firstDataSinceOtherData: 4,
-      lastDataFrame: 5,
       lastPayloadFrame: 5,
       idleBefore: 0.125,
     });
@@ -120,14 +119,13 @@ describe("SideHistory, segment by segment", () => {
         lastTime: 1.5,
         dataSinceOther: 100,
         dataSinceOtherData: 100,
-        lastDataFrame: 4,
         lastPayloadFrame: 4,
         idleBefore: 0.25,
       }),
     );
     expect(at(5).client).toEqual(client5);
 
-    // Re-sends count as re-sends, not as new data; the last data frame stays 5.
+    // Re-sends count as re-sends, not as new data.
     expect(at(6).client).toEqual(
       mark({ ...client5, lastFrame: 6, lastPayloadFrame: 6, lastTime: 2, resendsSinceOther: 1, idleBefore: 0.375 }),
     );
@@ -162,7 +160,6 @@ describe("SideHistory, segment by segment", () => {
       firstDataSinceOther: 9,
       dataSinceOtherData: 20,
       firstDataSinceOtherData: 9,
-      lastDataFrame: 9,
       lastPayloadFrame: 9,
       idleBefore: 0.5,
     });
@@ -200,7 +197,6 @@ describe("SideHistory, segment by segment", () => {
         firstDataSinceOther: 4,
         dataSinceOtherData: 10,
         firstDataSinceOtherData: 4,
-        lastDataFrame: 4,
         lastPayloadFrame: 4,
         idleBefore: 0.5,
       }),
@@ -220,7 +216,6 @@ describe("SideHistory, segment by segment", () => {
         firstDataSinceOther: 1,
         dataSinceOtherData: 10,
         firstDataSinceOtherData: 1,
-        lastDataFrame: 1,
         lastPayloadFrame: 1,
       }),
     );

@@ -183,13 +183,19 @@ describe("keepalive: a probe needs 0.5 s of quiet (KEEPALIVE_MIN_IDLE_SEC); 2 un
 describe("small-segments: ≤ 100 bytes (SMALL_SEGMENT_MAX_BYTES), ≤ 50 ms apart (SMALL_SEGMENT_BATCH_SEC), 20 back to back (SMALL_SEGMENTS_MIN_COUNT), half the data segments (SMALL_SEGMENTS_MIN_FRACTION)", () => {
   /**
    * After the handshake, `n` client segments of `size` bytes 10 ms apart, but the gap
-   * before the last one is `lastGap`; then `big` segments of 1000 bytes.
+   * before the last one is `lastGap`; then `big` segments of 1000 bytes. `between`: what
+   * the server sends 1 ms after the client's 11th segment (10 bytes of data, or a bare ACK).
    */
-  function tiny(n: number, o: { size?: number; lastGap?: number; big?: number } = {}): TcpScript {
+  function tiny(
+    n: number,
+    o: { size?: number; lastGap?: number; big?: number; between?: "data" | "ack" } = {},
+  ): TcpScript {
     const s = new TcpScript().handshake(1);
     let t = 1.108;
     for (let i = 0; i < n; i++) {
       s.data(t, "client", o.size ?? 100);
+      if (i === 10 && o.between === "data") s.data(t + 0.001, "server", 10);
+      if (i === 10 && o.between === "ack") s.ack(t + 0.001, "server");
       t += i === n - 2 ? (o.lastGap ?? 0.01) : 0.01;
     }
     for (let i = 0; i < (o.big ?? 0); i++, t += 0.01) s.data(t, "client", 1000);
@@ -205,6 +211,12 @@ describe("small-segments: ≤ 100 bytes (SMALL_SEGMENT_MAX_BYTES), ≤ 50 ms apa
     expect(f!.measure).toMatchObject({ dataSegments: 21, smallSegments: 21, backToBack: 20, avgPayloadBytes: 100 });
     // 40 bytes of IPv4 + TCP headers on 100 bytes of payload.
     expect(f!.measure.headerOverheadPct).toBe(29);
+  });
+
+  it("the server's data between two of them ends the run (19 back to back: none); its bare ACK does not", async () => {
+    expect(await findingsOf(smallSegments, tiny(21, { between: "data" }))).toEqual([]);
+    const [f] = await findingsOf(smallSegments, tiny(21, { between: "ack" }));
+    expect(f!.count).toBe(20);
   });
 
   it("20 segments (19 back to back): none", async () => {

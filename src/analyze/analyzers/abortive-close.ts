@@ -101,8 +101,8 @@ const analyzer = defineAnalyzer<null>({
         : `in flight and lost: ${fromMe} byte(s) from the ${who} not yet acknowledged, ${toMe} byte(s) from the ${other} the ${who} never acknowledged`;
     const unreadText =
       unanswered > 0
-        ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, mine, who, other)
-        : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, mine.lastDataFrame, who, other);
+        ? unansweredText(unanswered, theirs.firstDataSinceOtherData, toMe, me.lastDataFrame, mine, who, other)
+        : answeredText(peer.payloadBytes > 0, flow.ep[0].synSeen, hasAck, me.lastDataFrame, who, other);
     const stateless = hasAck
       ? undefined
       : "This reset has no ACK bit and takes its sequence number from the segment it answers: the resetting side's TCP " +
@@ -188,14 +188,14 @@ function unansweredText(
   bytes: number,
   firstFrame: number,
   unacked: number,
+  /** The resetting side's last new data (its endpoint's lastDataFrame): the reset changed it not. */
+  lastDataFrame: number,
   mine: SideMark,
   who: string,
   other: string,
 ): string {
   const since =
-    mine.lastDataFrame !== 0
-      ? `after the ${who}'s last data (frame ${mine.lastDataFrame})`
-      : `while the ${who} had sent no data`;
+    lastDataFrame !== 0 ? `after the ${who}'s last data (frame ${lastDataFrame})` : `while the ${who} had sent no data`;
   const acked =
     unacked >= bytes
       ? `its kernel never acknowledged them`

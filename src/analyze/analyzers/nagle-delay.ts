@@ -46,9 +46,6 @@ export const NAGLE_MIN_EVENTS = 2;
 const DEFAULT_MSS = 1460;
 
 class Sender {
-  /** This side's last new data (D). */
-  lastDataTime = -1;
-  lastDataFrame = 0;
   /** The receiver sent data after D: what this side sends next may be an answer. */
   peerDataSince = false;
   /** Candidate release ACK (P), 0 if none. */
@@ -94,19 +91,20 @@ const analyzer = defineAnalyzer<State>({
     const other = s.senders[1 - seg.dir]!;
     // This segment as the receiver's side of the other direction.
     if ((flags & (TH_SYN | TH_RST)) === 0 && (flags & TH_ACK) !== 0) {
+      // The other side's endpoint: its last new data (D) is as it was, this segment being the receiver's.
+      const sender = flow.ep[1 - seg.dir]!;
       const edge = (p.ack + seg.winScaled) >>> 0;
       other.releaseFrame = 0;
       if (seg.len > 0 || (flags & TH_FIN) !== 0) {
         other.peerDataSince = true;
-      } else if (other.peerSeen && other.lastDataTime >= 0 && !other.peerDataSince) {
-        const senderEp = flow.ep[1 - seg.dir]!;
+      } else if (other.peerSeen && sender.lastDataTime >= 0 && !other.peerDataSince) {
         const acked = seqDiff(p.ack, other.peerAck);
         const mss = flow.ep[seg.dir]!.mss > 0 ? flow.ep[seg.dir]!.mss : DEFAULT_MSS;
         if (
           acked > 0 &&
           acked < mss &&
-          seqDiff(p.ack, senderEp.nextSeq) === 0 &&
-          seg.time - other.lastDataTime >= NAGLE_MIN_STALL_SEC
+          seqDiff(p.ack, sender.nextSeq) === 0 &&
+          seg.time - sender.lastDataTime >= NAGLE_MIN_STALL_SEC
         ) {
           other.releaseFrame = seg.frame;
           other.releaseTime = seg.time;
@@ -122,11 +120,13 @@ const analyzer = defineAnalyzer<State>({
       me.releaseFrame = 0;
       return;
     }
-    if (seg.seqVsNext < 0) {
+    if (!seg.newData) {
       me.releaseFrame = 0;
       return;
     } // old data: not a held write
     if (me.releaseFrame !== 0) {
+      // D is this side's new data before S (the tracker has already taken S as the latest).
+      const dTime = seg.prevDataTime;
       const mss = flow.ep[1 - seg.dir]!.mss > 0 ? flow.ep[1 - seg.dir]!.mss : DEFAULT_MSS;
       const end = (seg.seq + seg.len) >>> 0;
       if (
@@ -134,19 +134,17 @@ const analyzer = defineAnalyzer<State>({
         seg.time - me.releaseTime <= NAGLE_RELEASE_MAX_SEC &&
         seqDiff(end, me.edgeBeforeRelease) <= 0
       ) {
-        const stall = seg.time - me.lastDataTime;
-        if (me.events === 0) me.firstTime = me.lastDataTime;
+        const stall = seg.time - dTime;
+        if (me.events === 0) me.firstTime = dTime;
         me.events++;
         me.stallTotal += stall;
         if (stall > me.stallMax) me.stallMax = stall;
-        me.frames = keepFrame(me.frames, me.lastDataFrame, out.frameCap);
+        me.frames = keepFrame(me.frames, seg.prevDataFrame, out.frameCap);
         me.frames = keepFrame(me.frames, me.releaseFrame, out.frameCap);
         me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
       me.releaseFrame = 0;
     }
-    me.lastDataTime = seg.time;
-    me.lastDataFrame = seg.frame;
     me.peerDataSince = false;
   },
   onFlowEnd(s, flow, out) {

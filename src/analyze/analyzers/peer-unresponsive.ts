@@ -42,8 +42,6 @@ class Sender {
   /** Since when the oldest unacknowledged byte has been waiting (approximate), -1: nothing outstanding. */
   outstandingSince = -1;
   outstandingFrame = 0;
-  /** The peer's last acknowledgement number as of this sender's last look (raw). */
-  peerAck = 0;
   /** The current run of re-sends of the byte at `stuckAck`. */
   retries = 0;
   stuckAck = 0;
@@ -105,8 +103,7 @@ const analyzer = defineAnalyzer<State>({
     const me = s.senders[dir]!;
     const other = s.senders[1 - dir]!;
     // This segment as the peer's answer to the other side's data.
-    if ((flags & TH_ACK) !== 0 && p.ack !== other.peerAck) {
-      other.peerAck = p.ack;
+    if (seg.ackChanged) {
       const otherNext = flow.ep[1 - dir]!.nextSeq;
       other.outstandingSince = seqDiff(p.ack, otherNext) >= 0 ? -1 : seg.time;
       other.outstandingFrame = 0;

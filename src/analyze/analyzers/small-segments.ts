@@ -21,7 +21,6 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 /**
  * A payload this small is dominated by its headers: IPv4 + TCP with timestamps is 52
@@ -48,9 +47,6 @@ class Sender {
   smallHeaderBytes = 0;
   backToBack = 0;
   backToBackBytes = 0;
-  lastDataTime = -1;
-  /** The peer sent data since this side's last data segment. */
-  peerDataSince = true;
   firstTime = 0;
   frames: readonly number[] = NO_FRAMES;
 }
@@ -76,25 +72,26 @@ const analyzer = defineAnalyzer<State>({
     "complete. Keep TCP_NODELAY only for traffic that must go out at once, and still write each message in one call.",
   references: ["000 §2.11", "000 §2.16"],
   createState: () => new State(),
-  onTcpSegment(s, _flow, seg, p, out) {
-    if (seg.len === 0 || (seg.flags & (TH_SYN | TH_RST)) !== 0 || seg.seqVsNext < 0) return;
+  onTcpSegment(s, flow, seg, p, out) {
+    if (!seg.newData) return;
     const me = s.senders[seg.dir]!;
-    s.senders[1 - seg.dir]!.peerDataSince = true;
     me.dataSegments++;
     me.dataBytes += seg.len;
     if (seg.len <= SMALL_SEGMENT_MAX_BYTES) {
       me.smallSegments++;
       me.smallBytes += seg.len;
       me.smallHeaderBytes += p.ipTotalLen > seg.len ? p.ipTotalLen - seg.len : 0;
-      if (!me.peerDataSince && me.lastDataTime >= 0 && seg.time - me.lastDataTime <= SMALL_SEGMENT_BATCH_SEC) {
+      // Back to back: soon after this side's previous new data (the tracker already holds this
+      // segment as its latest), with no new data from the peer since (frames are in capture order).
+      const prev = seg.prevDataTime;
+      const peerDataSince = flow.ep[1 - seg.dir]!.lastDataFrame > seg.prevDataFrame;
+      if (!peerDataSince && prev >= 0 && seg.time - prev <= SMALL_SEGMENT_BATCH_SEC) {
         if (me.backToBack === 0) me.firstTime = seg.time;
         me.backToBack++;
         me.backToBackBytes += seg.len;
         me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       }
     }
-    me.lastDataTime = seg.time;
-    me.peerDataSince = false;
   },
   onFlowEnd(s, flow, out) {
     for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);

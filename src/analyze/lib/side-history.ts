@@ -26,8 +26,6 @@ export class SideMark {
    */
   dataSinceOtherData = 0;
   firstDataSinceOtherData = 0;
-  /** This side's last segment carrying new payload (0: none yet). */
-  lastDataFrame = 0;
   /** This side's last segment carrying any payload, re-sent bytes included (0: none yet). */
   lastPayloadFrame = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
@@ -56,12 +54,11 @@ export class SideHistory {
       this.established = true;
     const prev = Math.max(me.lastTime, other.lastTime);
     me.idleBefore = prev > 0 ? seg.time - prev : 0;
-    if (seg.len > 0 && seg.seqVsNext >= 0) {
+    if (seg.newData) {
       if (me.dataSinceOther === 0) me.firstDataSinceOther = seg.frame;
       me.dataSinceOther += seg.len;
       if (me.dataSinceOtherData === 0) me.firstDataSinceOtherData = seg.frame;
       me.dataSinceOtherData += seg.len;
-      me.lastDataFrame = seg.frame;
       other.dataSinceOtherData = 0;
       other.firstDataSinceOtherData = 0;
     } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {

@@ -80,14 +80,17 @@ export class TcpEndpoint {
   payloadBytes = 0;
   lastTime = 0;
   lastFrame = 0;
-  /** Time of the last segment carrying new data from this side. */
-  lastDataTime = 0;
   /**
-   * IP TTL (hop limit) and frame of that segment: what this side's own socket sends with,
-   * to tell a reset sent in its name by a device on the path (0: no data yet).
+   * This side's last segment carrying new data (tcp-tracker.ts, `carriesNewData`): payload
+   * from the next byte on, no SYN or RST. Time -1 and frame 0: none yet.
+   */
+  lastDataTime = -1;
+  lastDataFrame = 0;
+  /**
+   * The IP TTL (hop limit) of that segment: what this side's own socket sends with, to tell
+   * a reset sent in its name by a device on the path (0: no data yet).
    */
   lastDataTtl = 0;
-  lastDataFrame = 0;
 }
 
 export type CloseKind = "FIN" | "RST" | "none";

@@ -97,7 +97,8 @@ const S_COUNT = RECENT * R_SIZE, // segments remembered (at most RECENT)
   S_ACK_ADVANCE_TIME = S_COUNT + 4, // when this side's ACK last moved forward (-1: never)
   S_NEXT_SEQ_TIME = S_COUNT + 5, // when this side last sent new sequence space (tshark's nextseqtime)
   S_NEWEST = S_COUNT + 6, // slot of the newest remembered segment
-  SIDE_SIZE = S_COUNT + 7;
+  S_LAST_ACK = S_COUNT + 7, // the last ACK number of an accepted segment with ACK set (-1: none): ackChanged
+  SIDE_SIZE = S_COUNT + 8;
 const B_PEER_SINCE = 1, // the peer sent something since this side's last segment
   B_KEEPALIVE_SHAPED = 2, // the last segment was keep-alive shaped (its answer is no duplicate ACK)
   B_SIGNALLED_LOSS = 4; // the last segment was a duplicate ACK or carried SACK blocks
@@ -112,6 +113,7 @@ export function newFlowFacts(): Float64Array {
   const m = new Float64Array(FLOW_SIZE);
   for (let side = 0; side < 2; side++) {
     m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
+    m[side * SIDE_SIZE + S_LAST_ACK] = -1;
     // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
     m[side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
   }
@@ -190,6 +192,7 @@ export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, s
   seg.zeroWindowProbe = false;
   seg.dupAck = false;
   seg.windowUpdate = false;
+  seg.ackChanged = false;
   const hasPrev = m[s + S_COUNT]! > 0;
   const prev = hasPrev ? newest(m, s) : -1;
   const prevTime = hasPrev ? m[prev + R_TIME]! : -1;
@@ -199,6 +202,10 @@ export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, s
     // for the retransmission analyzer to tag it where tshark does.
     seg.resend = classifyResend(flow, m, s, o, seg, isOneBelowNext(seg), prevTime);
     return;
+  }
+  if (seg.accepted && (flags & TH_ACK) !== 0 && p.ack !== m[s + S_LAST_ACK]) {
+    seg.ackChanged = true;
+    m[s + S_LAST_ACK] = p.ack;
   }
   const prevAck = hasPrev ? m[prev + R_ACK]! : 0,
     prevWin = hasPrev ? Math.floor(m[prev + R_ID_FLAGS_WIN]! / 33554432) : -1;

@@ -41,6 +41,11 @@ export class TcpSegment {
   seqVsNext = 0;
   /** Sender's next new byte before this segment (raw). */
   nextSeqBefore = 0;
+  /** This segment carries new data (`carriesNewData`); the sender's endpoint took it as its lastData*. */
+  newData = false;
+  /** The sender's last new data before this segment (its endpoint's lastDataTime/Frame then): -1 and 0 if none. */
+  prevDataTime = -1;
+  prevDataFrame = 0;
   /** Advertised window of this segment, scaled when known. */
   winScaled = 0;
   /** Receiver's window as last advertised before this segment (scaled), -1 unknown. */
@@ -76,6 +81,12 @@ export class TcpSegment {
   dupAck = false;
   /** A window update (tshark's rule): bare, same ACK, only the window changed. */
   windowUpdate = false;
+  /**
+   * ACK set, acknowledging another number than the last ACK of the sender's that counted
+   * (accepted, no capture copy), or its first such. Not endpoint.lastAck's: a late copy
+   * of an older segment moves that back.
+   */
+  ackChanged = false;
 }
 
 export class TcpTracker {
@@ -103,6 +114,7 @@ export class TcpTracker {
       // A header the decoder rejected (data offset out of range): the receiver dropped it
       // before TCP read a field, so none of them changes anything (no analyzer sees it either).
       seg.accepted = false;
+      seg.newData = false;
       return seg;
     }
     seg.accepted = !strayIsn(me, peer, p, seg.craftedSyn) && accepts(flow, me, peer, p);
@@ -169,13 +181,14 @@ export class TcpTracker {
     const seqSpace = len + (flags & TH_SYN ? 1 : 0) + (flags & TH_FIN ? 1 : 0);
     const end = (seq + seqSpace) >>> 0;
     // A reset may carry any sequence number (RFC 9293 §3.10.7): it says nothing of data.
-    if ((flags & TH_RST) === 0 && seqDiff(end, me.nextSeq) > 0) {
-      me.nextSeq = end;
-      if (len > 0) {
-        me.lastDataTime = time;
-        me.lastDataTtl = p.ttl;
-        me.lastDataFrame = frame;
-      }
+    if ((flags & TH_RST) === 0 && seqDiff(end, me.nextSeq) > 0) me.nextSeq = end;
+    seg.prevDataTime = me.lastDataTime;
+    seg.prevDataFrame = me.lastDataFrame;
+    seg.newData = carriesNewData(flags, len, seg.seqVsNext);
+    if (seg.newData) {
+      me.lastDataTime = time;
+      me.lastDataFrame = frame;
+      me.lastDataTtl = p.ttl;
     }
     if (flags & TH_ACK) {
       me.lastAck = p.ack;
@@ -218,6 +231,9 @@ export class TcpTracker {
     if (p.tcpFlags & TH_FIN && me.ignoredFinFrame === 0) me.ignoredFinFrame = seg.frame;
     seg.nextSeqBefore = me.nextSeq;
     seg.seqVsNext = seqDiff(p.seq, me.nextSeq);
+    seg.newData = false;
+    seg.prevDataTime = me.lastDataTime;
+    seg.prevDataFrame = me.lastDataFrame;
     if (p.tcpFlags & TH_SYN) {
       // A stray SYN's sequence number is its own ISN: relative 0, as Wireshark numbers every SYN.
       this.finish(me, peer, p);
@@ -246,6 +262,16 @@ export class TcpTracker {
     seg.inFlight = peer.ackSeen ? Math.max(0, seqDiff(me.nextSeq, peer.lastAck)) : 0;
     return seg;
   }
+}
+
+/**
+ * New data: payload starting at or beyond the sender's next byte, in a segment that is
+ * neither a SYN (its data is the handshake's, Fast Open) nor a RST (whose sequence number
+ * says nothing of data, RFC 9293 §3.10.7). Re-sent bytes, partly new or not, are not new
+ * data: a write the program made earlier. Nagle's and small-segment rules time writes by it.
+ */
+function carriesNewData(flags: number, len: number, seqVsNext: number): boolean {
+  return len > 0 && (flags & (TH_SYN | TH_RST)) === 0 && seqVsNext >= 0;
 }
 
 /**
