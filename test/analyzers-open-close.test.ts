@@ -162,7 +162,9 @@ describe("time-wait-reuse", () => {
 describe("abortive-close", () => {
   it("so-linger-zero: the client's RST+ACK after the server's unanswered response", async () => {
     const f = await only("abortive-close/so-linger-zero.pcap", "abortive-close");
-    expect(f.severity).toBe("error");
+    // The exchange had finished (nothing in flight, the server's request answered): no program is known to have failed.
+    expect(f.severity).toBe("warning");
+    expect(f.summary).toMatch(/the exchange had finished/);
     expect(f.side).toBe("client");
     // The server's 20-byte response (frame 6) came after the client's last data and got
     // only the kernel's ACK (frame 7) and the reset: on the wire that is what unread data
@@ -452,11 +454,20 @@ describe("close phase: severity follows what the programs saw", () => {
     expect(f.frames).toEqual([1128, 1134, 1135]);
     expect(f.summary).toMatch(/its FIN, frame 1140,/);
   });
-  it("smtp-quit: a writer that had not closed is promised EPIPE (error)", async () => {
+  it("smtp-quit: the late bytes are the client's QUIT, its goodbye: no EPIPE promised, a warning", async () => {
     const [f] = await kinds("suricata--smtp-quit.pcap", "rst-after-fin");
-    expect(f!.severity).toBe("error");
+    expect(f!.severity).toBe("warning");
     expect(f!.measure.writerClosed).toBe(0);
-    expect(f!.summary).toMatch(/the client's next write\(\) gets EPIPE\/SIGPIPE$/);
+    expect(f!.summary).toMatch(/those bytes begin with a QUIT command: the client's goodbye/);
+    expect(f!.summary).not.toMatch(/gets EPIPE\/SIGPIPE$/);
+  });
+  it("ldap-ssl and websocket: a TLS alert or a WebSocket close frame answering the FIN is a goodbye: info", async () => {
+    const [tls] = await kinds("arkime--ldap-ssl.pcap", "rst-after-fin");
+    expect(tls!.severity).toBe("info");
+    expect(tls!.summary).toMatch(/begin with a TLS alert record/);
+    const [ws] = await kinds("zeek--websocket-wstunnel-http.pcap", "rst-after-fin");
+    expect(ws!.severity).toBe("info");
+    expect(ws!.summary).toMatch(/begin with a WebSocket close frame/);
   });
   it("example2 flow 116: a RST answering the client's FIN on an unused connection is a warning saying why", async () => {
     const f = (await kinds("pcpp--example2-mixed.pcap", "abortive-close")).find((x) => x.flow === 116)!;

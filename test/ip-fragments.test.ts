@@ -95,3 +95,17 @@ describe("fragments that reveal no path MTU", () => {
     for (const f of fs) expect(f.summary).toContain("fragments of at most 1500 bytes (the path MTU)");
   });
 });
+
+describe("after a conflicting overlap", () => {
+  it("the rest of the discarded datagram is said to be its rest, never a datagram whose first fragment was not captured", async () => {
+    const [f0, f1, f2] = fragments(9, 0x41);
+    const [g0] = fragments(9, 0x42);
+    // Two first fragments with different bytes: the receiver drops the datagram; then its other fragments come.
+    const r = await analyzeFile(capture([f0!, g0!, f1!, f2!]));
+    const loss = r.findings.filter((f) => f.kind === "fragment-loss").map((f) => f.summary);
+    expect(loss).toHaveLength(2);
+    expect(loss[0]).toContain("overlapping fragments carried different data");
+    expect(loss[1]).toContain("the rest of a datagram the receiver had already discarded for overlapping fragments");
+    expect(loss.join(" ")).not.toContain("first fragment not captured");
+  });
+});

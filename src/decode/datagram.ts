@@ -25,6 +25,13 @@ export class FragmentedDatagram {
   maxEnd = 0;
   bufferedBytes = 0;
   overlapConflict = false;
+  /**
+   * Opened by fragments that came after a datagram with the same key was discarded for a
+   * conflicting overlap: most likely that datagram's rest (the receiver drops the whole
+   * datagram at the first conflict, and its later fragments start a queue that can only
+   * time out).
+   */
+  afterDiscard = false;
   /** Fragments that repeated bytes already held (capture copies): in `frames`, but not fragments of their own. */
   duplicates = 0;
   /** From the first fragment (offset 0), when seen: the transport protocol and ports. */

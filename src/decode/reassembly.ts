@@ -39,7 +39,9 @@ export type FragmentFailure =
   | "overlap-conflict"
   | "too-many-fragments"
   | "too-long"
-  | "evicted";
+  | "evicted"
+  /** The rest of a datagram already discarded for an overlap conflict (FragmentedDatagram.afterDiscard). */
+  | "after-discard";
 
 export interface ReassemblyLimits {
   timeoutSec: number;
@@ -57,6 +59,8 @@ export class Reassembler {
   private readonly pending = new Map<string, FragmentedDatagram>();
   /** Datagrams completed within the timeout, oldest first: what a late copy is matched against. */
   private readonly recent = new Map<string, CompletedDatagram>();
+  /** Keys of datagrams discarded for a conflicting overlap within the timeout, with the time: oldest first. */
+  private readonly discarded = new Map<string, number>();
   private bufferedBytes = 0;
   evictions = 0;
   /** Fragments the capture holds more than once (see the module comment). */
@@ -93,6 +97,7 @@ export class Reassembler {
         p.fragId,
       );
       d.firstTime = time;
+      if (this.discarded.delete(key)) d.afterDiscard = true;
       this.pending.set(key, d);
     }
     d.lastTime = time;
@@ -149,6 +154,10 @@ export class Reassembler {
     for (const [key, c] of this.recent) {
       if (now - c.time <= this.limits.timeoutSec) break;
       this.recent.delete(key);
+    }
+    for (const [key, t] of this.discarded) {
+      if (now - t <= this.limits.timeoutSec) break;
+      this.discarded.delete(key);
     }
   }
 
@@ -234,6 +243,13 @@ export class Reassembler {
 
   private fail(d: FragmentedDatagram, reason: FragmentFailure): null {
     this.remove(d);
+    if (reason === "overlap-conflict") {
+      this.discarded.delete(d.key);
+      this.discarded.set(d.key, d.lastTime);
+      if (this.discarded.size > this.limits.maxPending)
+        this.discarded.delete(this.discarded.keys().next().value as string);
+    }
+    if (d.afterDiscard && (reason === "timeout" || reason === "capture-end")) reason = "after-discard";
     this.listener.datagramFailed(d, reason);
     return null;
   }

@@ -131,19 +131,39 @@ const analyzer = defineAnalyzer<null>({
     const name = flow.endpointName(x === 0 ? "client" : "server");
     const fromPath = me.lastDataTtl > 0 && Math.abs(p.ttl - me.lastDataTtl) > SAME_SENDER_TTL_HOPS;
     const silence = seg.time - Math.max(mine.lastTime, theirs.lastTime);
+    // After a finished exchange (both sides sent data, nothing in flight either way, no
+    // client request left without an answer) no program is known to have seen a failure:
+    // one that does not use the connection again never sees the reset (an HTTP keep-alive
+    // idle timeout, a client dropping a connection it is done with); only a later use gets
+    // ECONNRESET, which a connection pool answers by reconnecting. Worth a look (a close()
+    // with unread data looks the same), not an error. A FIN first is no such case: the
+    // program closed, then aborted, and the peer's next write fails (EPIPE).
+    const exchangeDone =
+      !fromPath &&
+      !peerClosed &&
+      !finFirst &&
+      fromMe === 0 &&
+      toMe === 0 &&
+      me.payloadBytes > 0 &&
+      peer.payloadBytes > 0 &&
+      !(y === DIR_CLIENT && unanswered > 0);
+    const done = exchangeDone
+      ? `; the exchange had finished (nothing in flight, no request of the ${other}'s unanswered): a program that ` +
+        "does not use the connection again sees nothing of this reset"
+      : "";
     const summary = fromPath
       ? `a RST in the ${who}'s name (${name}, frame ${seg.frame}${silence >= 1 ? `, after ${sec(silence)} s of silence` : ""}) ` +
         `came with IP TTL ${p.ttl}, while the ${who}'s own data came with TTL ${me.lastDataTtl} (frame ${me.lastDataFrame}): ` +
         `another device on the path sent it (a firewall, NAT or load balancer dropping the connection, often at an idle ` +
         `timeout), not the ${who}'s socket; ${lostText}; ${seen}`
-      : `the ${who} (${name}) ${how}; ${lostText}; ${unreadText}; ${seen}`;
+      : `the ${who} (${name}) ${how}; ${lostText}; ${unreadText}; ${seen}${done}`;
     out.report(analyzer, {
       flow,
       dir: x,
       frames: finFirst ? [me.finFrame, ...frames] : frames,
       time: seg.time,
       // A reset from the path is the network's doing, not a failure of either program's close.
-      severity: fromPath || (peerClosed && !requestUnanswered) ? "warning" : undefined,
+      severity: exchangeDone || fromPath || (peerClosed && !requestUnanswered) ? "warning" : undefined,
       summary,
       measure: {
         unackedFromResetterBytes: fromMe,

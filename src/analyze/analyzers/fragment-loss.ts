@@ -23,6 +23,9 @@ const REASON_TEXT: Record<FragmentFailure, string> = {
   "too-many-fragments": "more fragments than a receiver keeps for one datagram",
   "too-long": "fragments would make a datagram longer than 65535 bytes",
   evicted: "reassembly buffers were full (too many incomplete datagrams at once)",
+  "after-discard":
+    "they are the rest of a datagram the receiver had already discarded for overlapping fragments with different " +
+    "data, so they could only wait for the reassembly timeout",
 };
 
 /**
@@ -158,7 +161,7 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
   const facts: OrphanFacts = {
     pair: key === OTHER_PAIRS ? null : `from ${src} to ${dst}`,
     firstPair: `from ${src} to ${dst}`,
-    firstId: `IP id 0x${d.id.toString(16)}${d.srcPort < 0 ? ", first fragment not captured" : `, ports ${d.srcPort} → ${d.dstPort}`}`,
+    firstId: `IP id 0x${d.id.toString(16)}${d.srcPort >= 0 ? `, ports ${d.srcPort} → ${d.dstPort}` : d.afterDiscard ? "" : ", first fragment not captured"}`,
     reason,
   };
   const flow: Flow | null = null;

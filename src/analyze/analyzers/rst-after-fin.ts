@@ -9,7 +9,7 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { roleOf } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_RST, TH_FIN } from "../../decode/wire/packet.js";
+import { type DecodedPacket, TH_RST, TH_FIN } from "../../decode/wire/packet.js";
 import type { FindingSink } from "../analyzer.js";
 
 /** Data frames kept as evidence per direction. */
@@ -22,12 +22,16 @@ interface Reset {
   time: number;
   data: number[];
   bytes: number;
+  /** What the writer's first bytes after the FIN were, when they are a protocol's goodbye (`goodbyeIn`), else "". */
+  goodbye: string;
 }
 
 class State {
   /** Per direction: frames of data sent after the other side's FIN. */
   readonly dataAfterPeerFin: [number[], number[]] = [[], []];
   readonly bytesAfterPeerFin: [number, number] = [0, 0];
+  /** Per direction: the goodbye its first data after the other side's FIN was, if any. */
+  readonly goodbye: [string, string] = ["", ""];
   /**
    * The reset, until it is known whether the writer had closed too: at once if its FIN came
    * first, when its FIN arrives after the reset, else at the flow's end.
@@ -55,7 +59,7 @@ const analyzer = defineAnalyzer<State>({
   createState: () => new State(),
   // Data after a FIN needs a FIN first.
   wakeOn: TH_FIN,
-  onTcpSegment(s, flow, seg, _p, out) {
+  onTcpSegment(s, flow, seg, p, out) {
     const dir = seg.dir,
       peer = 1 - dir;
     const peerEp = flow.ep[peer]!;
@@ -66,6 +70,7 @@ const analyzer = defineAnalyzer<State>({
     }
     if (seg.len > 0 && peerEp.finFrame !== 0 && peerEp.finFrame < seg.frame && peerEp.rstFrame === 0) {
       const frames = s.dataAfterPeerFin[dir]!;
+      if (frames.length === 0 && s.bytesAfterPeerFin[dir] === 0) s.goodbye[dir] = goodbyeIn(p);
       if (frames.length < MAX_DATA_FRAMES) frames.push(seg.frame);
       s.bytesAfterPeerFin[dir] = s.bytesAfterPeerFin[dir]! + seg.len;
     }
@@ -74,7 +79,14 @@ const analyzer = defineAnalyzer<State>({
     if (me.finFrame === 0 || me.rstFrame !== seg.frame) return;
     const data = s.dataAfterPeerFin[peer]!;
     if (data.length === 0) return;
-    s.rst = { closer: dir, frame: seg.frame, time: seg.time, data, bytes: s.bytesAfterPeerFin[peer]! };
+    s.rst = {
+      closer: dir,
+      frame: seg.frame,
+      time: seg.time,
+      data,
+      bytes: s.bytesAfterPeerFin[peer]!,
+      goodbye: s.goodbye[peer]!,
+    };
     // Known at once when the writer had closed first; else its FIN may still be on its way.
     if (peerEp.finFrame !== 0) settle(s, flow, out);
   },
@@ -98,7 +110,7 @@ function settle(s: State, flow: Flow, out: FindingSink): void {
  * reset arrived), had closed: the reset only discarded its last words, the close race of
  * TLS close_notify, WebSocket close or SMTP QUIT/221, and no call of its fails.
  */
-function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes }: Reset, out: FindingSink): void {
+function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes, goodbye }: Reset, out: FindingSink): void {
   const a = roleOf(closer),
     b = roleOf(1 - closer);
   const finFrame = flow.ep[closer]!.finFrame;
@@ -123,6 +135,26 @@ function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes }: Rese
     });
     return;
   }
+  if (goodbye !== "") {
+    // Its answer to the FIN was the protocol's own goodbye: the writer was closing, no write of its follows.
+    out.report(analyzer, {
+      flow,
+      dir: closer,
+      frames: [finFrame, ...data, rstFrame],
+      time,
+      // A QUIT waits for its reply, which the reset replaces with ECONNRESET: seen, though harmless.
+      severity: goodbye === QUIT ? "warning" : "info",
+      summary:
+        `${a} closed (FIN, frame ${finFrame}) and ${drew}; those bytes begin with ${goodbye}: the ${b}'s goodbye in ` +
+        `answer to the FIN, sent as it closed too, so no write() of its follows and it gets no EPIPE`,
+      measure: { bytesAfterFin: bytes, writerClosed: 0 },
+      detail:
+        "A protocol's closing handshake (TLS close_notify, a WebSocket close frame, an SMTP or FTP QUIT) answers " +
+        "the peer's close with a last message; a side that closes without waiting for it resets that message. " +
+        "Nothing is lost unless the closing side needed the reply.",
+    });
+    return;
+  }
   out.report(analyzer, {
     flow,
     dir: closer,
@@ -133,5 +165,25 @@ function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes }: Rese
       `the ${b}'s next write() gets EPIPE/SIGPIPE`,
     measure: { bytesAfterFin: bytes, writerClosed: 0 },
   });
+}
+
+const QUIT = "a QUIT command";
+
+/**
+ * A protocol's goodbye at the start of a segment's payload, named, else "": a TLS alert
+ * record (RFC 8446 §6: content type 21; after the peer's FIN, its close_notify), a
+ * WebSocket close frame (RFC 6455 §5.5.1: FIN bit and opcode 8), a QUIT command (SMTP
+ * RFC 5321 §4.1.1.10, FTP, POP3).
+ */
+function goodbyeIn(p: DecodedPacket): string {
+  const b = p.bytes,
+    o = p.payloadOffset,
+    n = Math.min(p.payloadLen, b.length - o);
+  if (o < 0 || n < 2) return "";
+  if (n >= 5 && b[o] === 0x15 && b[o + 1] === 0x03 && b[o + 2]! <= 0x04) return "a TLS alert record (close_notify)";
+  if (b[o] === 0x88) return "a WebSocket close frame";
+  if (n >= 4 && String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!).toUpperCase() === "QUIT")
+    return "a QUIT command";
+  return "";
 }
 export default analyzer;
