@@ -461,6 +461,12 @@ describe("close phase: severity follows what the programs saw", () => {
     expect(f!.summary).toMatch(/those bytes begin with a QUIT command: the client's goodbye/);
     expect(f!.summary).not.toMatch(/gets EPIPE\/SIGPIPE$/);
   });
+  it("smtp-decrypted: the server's FIN then RST after the client's pipelined QUIT is no error: the client was done", async () => {
+    const f = (await kinds("arkime--smtp-decrypted.pcap", "abortive-close")).find((x) => x.flow === 1)!;
+    expect(f.severity).toBe("warning");
+    expect(f.frames).toEqual([34, 36]);
+    expect(f.summary).toMatch(/the client's last data carried its goodbye \(a QUIT command\)/);
+  });
   it("ldap-ssl and websocket: a TLS alert or a WebSocket close frame answering the FIN is a goodbye: info", async () => {
     const [tls] = await kinds("arkime--ldap-ssl.pcap", "rst-after-fin");
     expect(tls!.severity).toBe("info");

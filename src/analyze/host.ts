@@ -154,7 +154,7 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
     this.dispatchTcp(flow.attachment, flow, seg, p, this.sink, events);
     // After the analyzers, and not for resets: at a reset the history tells what came before it.
     if (this.historySlot >= 0 && (seg.flags & TH_RST) === 0 && !seg.captureCopy)
-      (flow.attachment[this.historySlot] as SideHistory).note(flow, seg);
+      (flow.attachment[this.historySlot] as SideHistory).note(flow, seg, p);
   }
 
   /** A UDP datagram of a flow still analysed. */

@@ -138,19 +138,24 @@ const analyzer = defineAnalyzer<null>({
     // ECONNRESET, which a connection pool answers by reconnecting. Worth a look (a close()
     // with unread data looks the same), not an error. A FIN first is no such case: the
     // program closed, then aborted, and the peer's next write fails (EPIPE).
+    // The peer's last data was its goodbye (a QUIT, a TLS close alert): it was done, FIN first or not.
+    const peerSaidGoodbye = theirs.lastDataGoodbye !== "";
     const exchangeDone =
       !fromPath &&
       !peerClosed &&
-      !finFirst &&
+      (!finFirst || peerSaidGoodbye) &&
       fromMe === 0 &&
       toMe === 0 &&
       me.payloadBytes > 0 &&
       peer.payloadBytes > 0 &&
-      !(y === DIR_CLIENT && unanswered > 0);
-    const done = exchangeDone
-      ? `; the exchange had finished (nothing in flight, no request of the ${other}'s unanswered): a program that ` +
-        "does not use the connection again sees nothing of this reset"
-      : "";
+      !(y === DIR_CLIENT && unanswered > 0 && !peerSaidGoodbye);
+    const done = !exchangeDone
+      ? ""
+      : peerSaidGoodbye
+        ? `; the ${other}'s last data carried its goodbye (${theirs.lastDataGoodbye}): it was done with the ` +
+          "connection, and nothing was in flight"
+        : `; the exchange had finished (nothing in flight, no request of the ${other}'s unanswered): a program that ` +
+          "does not use the connection again sees nothing of this reset";
     const summary = fromPath
       ? `a RST in the ${who}'s name (${name}, frame ${seg.frame}${silence >= 1 ? `, after ${sec(silence)} s of silence` : ""}) ` +
         `came with IP TTL ${p.ttl}, while the ${who}'s own data came with TTL ${me.lastDataTtl} (frame ${me.lastDataFrame}): ` +

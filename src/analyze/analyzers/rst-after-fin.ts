@@ -9,7 +9,8 @@
 import { defineAnalyzer } from "../analyzer.js";
 import { roleOf } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { type DecodedPacket, TH_RST, TH_FIN } from "../../decode/wire/packet.js";
+import { TH_RST, TH_FIN } from "../../decode/wire/packet.js";
+import { goodbyeIn, QUIT } from "../lib/goodbye.js";
 import type { FindingSink } from "../analyzer.js";
 
 /** Data frames kept as evidence per direction. */
@@ -165,25 +166,5 @@ function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes, goodby
       `the ${b}'s next write() gets EPIPE/SIGPIPE`,
     measure: { bytesAfterFin: bytes, writerClosed: 0 },
   });
-}
-
-const QUIT = "a QUIT command";
-
-/**
- * A protocol's goodbye at the start of a segment's payload, named, else "": a TLS alert
- * record (RFC 8446 §6: content type 21; after the peer's FIN, its close_notify), a
- * WebSocket close frame (RFC 6455 §5.5.1: FIN bit and opcode 8), a QUIT command (SMTP
- * RFC 5321 §4.1.1.10, FTP, POP3).
- */
-function goodbyeIn(p: DecodedPacket): string {
-  const b = p.bytes,
-    o = p.payloadOffset,
-    n = Math.min(p.payloadLen, b.length - o);
-  if (o < 0 || n < 2) return "";
-  if (n >= 5 && b[o] === 0x15 && b[o + 1] === 0x03 && b[o + 2]! <= 0x04) return "a TLS alert record (close_notify)";
-  if (b[o] === 0x88) return "a WebSocket close frame";
-  if (n >= 4 && String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!).toUpperCase() === "QUIT")
-    return "a QUIT command";
-  return "";
 }
 export default analyzer;

@@ -8,7 +8,8 @@
  */
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
-import { TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
+import { type DecodedPacket, TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
+import { goodbyeIn } from "./goodbye.js";
 
 /** One direction's part of a SideHistory. */
 export class SideMark {
@@ -26,6 +27,8 @@ export class SideMark {
    */
   dataSinceOtherData = 0;
   firstDataSinceOtherData = 0;
+  /** The goodbye its last new data began with (lib/goodbye.ts), else "": a program done with the connection. */
+  lastDataGoodbye = "";
   /** This side's last segment carrying any payload, re-sent bytes included (0: none yet). */
   lastPayloadFrame = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
@@ -40,7 +43,7 @@ export class SideHistory {
   /** The handshake completed (or the capture began after it). */
   established = false;
 
-  note(flow: Flow, seg: TcpSegment): void {
+  note(flow: Flow, seg: TcpSegment, p: DecodedPacket): void {
     const f = seg.flags;
     const me = this.sides[seg.dir]!,
       other = this.sides[1 - seg.dir]!;
@@ -61,6 +64,7 @@ export class SideHistory {
       me.dataSinceOtherData += seg.len;
       other.dataSinceOtherData = 0;
       other.firstDataSinceOtherData = 0;
+      me.lastDataGoodbye = goodbyeIn(p);
     } else if (seg.seqVsNext < 0 && (f & TH_SYN) === 0) {
       me.resendsSinceOther++;
     }
