@@ -37,6 +37,12 @@ export function goodbyeIn(p: DecodedPacket): string {
   return "";
 }
 
+/** "QUIT" in any case, byte by byte (it is tested on every data segment: no string made). */
 function isQuit(b: Uint8Array, at: number): boolean {
-  return String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!).toUpperCase() === "QUIT";
+  return (
+    (b[at]! | 0x20) === 0x71 &&
+    (b[at + 1]! | 0x20) === 0x75 &&
+    (b[at + 2]! | 0x20) === 0x69 &&
+    (b[at + 3]! | 0x20) === 0x74
+  );
 }
