@@ -7,6 +7,11 @@
  * unacknowledged data, and the peer's data the reset side never acknowledged — both
  * discarded), and whether the wire shows data the resetting side may have left unread.
  *
+ * Severity follows what the peer's program saw: an error when data was lost or a client's
+ * request got only the reset; a warning when the exchange had finished (nothing in flight,
+ * no request unanswered, or the peer's last data was its goodbye), when the peer had
+ * already closed, or when the reset's TTL says a device on the path sent it.
+ *
  * Left to other kinds:
  * - connection-refused and time-wait-reuse: resets before the handshake completed (a
  *   refused SYN, the client's RST to a TIME-WAIT's bare ACK);

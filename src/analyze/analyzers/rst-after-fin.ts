@@ -3,8 +3,10 @@
  * kernel answered that data with RST: a closed socket cannot take data (RFC 9293
  * §3.10.7.4; RFC 1122 §4.2.2.13). B's first write "succeeded" (the bytes went out), its
  * next write gets EPIPE and SIGPIPE: an error. When B had sent its own FIN too, it had
- * closed and no write of its follows: a close race (TLS close_notify, SMTP QUIT/221), a
- * warning (issue 15: severity follows what the program saw).
+ * closed and no write of its follows: a close race, a warning. When B's late bytes were a
+ * protocol's goodbye answering the FIN (lib/goodbye.ts: a TLS alert, a WebSocket close
+ * frame: info; a QUIT, which waits for its reply: a warning), B was closing too and no
+ * EPIPE is promised (issue 15: severity follows what the program saw).
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { roleOf } from "../lib/measure.js";
