@@ -35,12 +35,6 @@ const REASON_TEXT: Record<FragmentFailure, string> = {
  */
 const MAX_ORPHAN_GROUPS = 1000;
 
-/** Datagrams with no flow (the first fragment, with the ports, may be missing) failed between one address pair for one reason. */
-interface OrphanGroup {
-  /** Its finding: measure counts the datagrams and fragments, facts (OrphanFacts) say whose. */
-  finding: Finding;
-}
-
 /** What an orphan group's words are written from (describe), besides its counts in measure. */
 interface OrphanFacts {
   [key: string]: string | number | boolean | null;
@@ -52,9 +46,14 @@ interface OrphanFacts {
   reason: FragmentFailure;
 }
 
-/** The capture's orphan groups, by "source > destination reason" (or OTHER_PAIRS past the bound). */
+/**
+ * The capture's orphan groups: datagrams with no flow (the first fragment, with the ports,
+ * may be missing) that failed between one address pair for one reason, by "source >
+ * destination reason" (or OTHER_PAIRS past the bound). Each is one finding, whose measure counts its datagrams and fragments and whose
+ * facts (OrphanFacts) say whose they are.
+ */
 class Orphans {
-  readonly groups = new Map<string, OrphanGroup>();
+  readonly groups = new Map<string, Finding>();
 }
 const OTHER_PAIRS = "*";
 
@@ -148,9 +147,8 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
   const dst = endpointToString(d.ipVersion, d.dst[0]!, d.dst[1]!, d.dst[2]!, d.dst[3]!, -1);
   let key = `${src} > ${dst} ${reason}`;
   if (!orphans.groups.has(key) && orphans.groups.size >= MAX_ORPHAN_GROUPS) key = OTHER_PAIRS;
-  const g = orphans.groups.get(key);
-  if (g !== undefined) {
-    const f = g.finding;
+  const f = orphans.groups.get(key);
+  if (f !== undefined) {
     out.addEvidence(f, d.frames);
     f.count++;
     f.measure.lostDatagrams = f.count;
@@ -174,7 +172,7 @@ function reportOrphan(d: FragmentedDatagram, reason: FragmentFailure, out: Findi
     facts,
     measure: { lostDatagrams: 1, fragmentsSeen: d.frames.length },
   });
-  orphans.groups.set(key, { finding });
+  orphans.groups.set(key, finding);
 }
 
 /** An orphan group's words: what its datagrams were and why they failed, with the first one's identity. */
