@@ -32,7 +32,7 @@ interface AuditRow {
 const rows = readAudit(join(ROOT, "test", "audit")) as AuditRow[];
 
 /** Findings per capture, each with its flow's endpoints (flow ids may move; endpoints and frames do not). */
-const reports = new Map<string, Promise<{ finding: Finding; client: string; server: string }[]>>();
+const reports = new Map<string, Promise<{ finding: Finding; client: string; server: string; copies: number }[]>>();
 function findingsOf(file: string) {
   let p = reports.get(file);
   if (p === undefined) {
@@ -40,7 +40,8 @@ function findingsOf(file: string) {
       const flows = new Map(r.flows.map((f) => [f.id, f]));
       return r.findings.map((finding) => {
         const flow = finding.flow === null ? undefined : flows.get(finding.flow);
-        return { finding, client: flow?.client ?? "", server: flow?.server ?? "" };
+        const copies = r.flows.filter((f) => f.copyOf !== null && f.copyOf === finding.flow).length;
+        return { finding, client: flow?.client ?? "", server: flow?.server ?? "", copies };
       });
     });
     reports.set(file, p);
@@ -80,7 +81,25 @@ describe("blind audit", () => {
 
   for (const r of rows) {
     const what = `${r.file.replace(/^.*\//, "")} ${r.kind} ${r.client} ${r.server} frame ${r.frame}`;
-    if (r.verdict === "correct")
+    if (r.verdict === "correct" && r.status === "mirrored")
+      it(`finds ${what} once, on the connection's fuller copy (judged correct: ${r.reason})`, async () => {
+        const made = (await findingsOf(r.file)).filter(
+          (x) =>
+            x.finding.kind === r.kind &&
+            x.finding.severity === r.severity &&
+            x.client === r.client &&
+            x.server === r.server,
+        );
+        expect(
+          made.some((x) => x.finding.frames.includes(r.frame)),
+          `${r.source}: still made on the copy`,
+        ).toBe(false);
+        expect(
+          made.some((x) => x.copies > 0),
+          `${r.source}: not made on the flow the copy repeats`,
+        ).toBe(true);
+      });
+    else if (r.verdict === "correct")
       it(`still finds ${what} (judged correct: ${r.reason})`, async () => {
         expect(await stillMade(r), `${r.source}: a finding judged correct is gone`).toBe(true);
       });

@@ -33,6 +33,7 @@ import { matchReport } from "../src/check/match.js";
 import { formatExpectations, updateExpectations } from "../src/check/baseline.js";
 import type { Finding } from "../src/analyze/finding.js";
 import type { FlowReport } from "../src/analyze/result.js";
+import { flowReport } from "./helpers/flow-report.js";
 
 const schemaText = readFileSync(join(ROOT, "schema", "expect.schema.json"), "utf8");
 const schema = JSON.parse(schemaText);
@@ -372,23 +373,7 @@ function finding(kind: string, flow: number | null, extra: Partial<Finding> = {}
   };
 }
 function flow(id: number, client: string, server: string, proto: "tcp" | "udp" = "tcp"): FlowReport {
-  return {
-    id,
-    proto,
-    client,
-    server,
-    rolesGuessed: proto === "udp",
-    vlan: null,
-    firstFrame: 1,
-    lastFrame: 2,
-    start: 0,
-    durationSec: 0,
-    packets: { client: 1, server: 1 },
-    bytes: { client: 1, server: 1 },
-    close: null,
-    state: null,
-    previous: null,
-  };
+  return flowReport(id, { client, server, proto, rolesGuessed: proto === "udp", close: null, state: null });
 }
 const doc = (d: Record<string, unknown>) => readExpectations({ schema: "sockscope.expect/1", ...d }, "t.json");
 

@@ -13,26 +13,9 @@ import { REPORT_SCHEMA, type Report } from "../src/report/model.js";
 import { DEFAULT_SUMMARY_THRESHOLD, renderText, summariseByKind } from "../src/report/text.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
+import { flowReport } from "./helpers/flow-report.js";
 
-function flow(id: number): FlowReport {
-  return {
-    id,
-    proto: "tcp",
-    client: `10.0.0.1:${40000 + id}`,
-    server: "10.0.0.2:80",
-    rolesGuessed: false,
-    vlan: null,
-    firstFrame: id * 10,
-    lastFrame: id * 10 + 9,
-    start: 1_700_000_000 + id,
-    durationSec: 1,
-    packets: { client: 5, server: 5 },
-    bytes: { client: 100, server: 200 },
-    close: { first: "client", how: "FIN", frame: id * 10 + 7 },
-    state: { client: "TIME_WAIT", server: "CLOSED" },
-    previous: null,
-  };
-}
+const flow = (id: number): FlowReport => flowReport(id);
 
 function finding(kind: string, severity: Severity, flowId: number | null, frame: number): Finding {
   return {

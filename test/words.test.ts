@@ -52,6 +52,7 @@ function shardWith(findings: Finding[], flowIds: number[]): { result: AnalysisRe
       fragmentEvictions: 0,
       fragmentCopies: 0,
       clockJumps: [],
+      mirroredFindings: 0,
     },
     captureStates: {},
   };

@@ -10,6 +10,7 @@ import { L4_TCP } from "../decode/wire/packet.js";
 import type { Reassembler } from "../decode/reassembly.js";
 import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
 import type { Finding } from "./finding.js";
+import { foldMirroredFlows } from "./mirrored-flows.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -57,6 +58,10 @@ export interface FlowReport {
   state: { client: string; server: string } | null;
   /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
   previous: number | null;
+  /** TCP only: each side's initial sequence number (absolute), null when its SYN was not captured. */
+  isn: { client: number | null; server: number | null } | null;
+  /** Id of the flow this one repeats: the same connection recorded twice (mirrored-flows.ts); its findings are that flow's. */
+  copyOf: number | null;
 }
 
 /** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
@@ -79,7 +84,14 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
     close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
     state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
     previous: f.previous === null ? null : f.previous.id,
+    isn: tcp ? { client: isnOf(f, DIR_CLIENT), server: isnOf(f, DIR_SERVER) } : null,
+    copyOf: null,
   };
+}
+
+function isnOf(f: Flow, dir: number): number | null {
+  const ep = f.ep[dir]!;
+  return ep.synSeen ? ep.isn : null;
 }
 
 /** Times in reports are to the microsecond. */
@@ -106,6 +118,8 @@ export interface AnalysisResult {
   fragmentCopies: number;
   /** The capture's clock jumps (the same in every `--jobs` shard: each sees every record's time). */
   clockJumps: ClockJump[];
+  /** Findings left out because their flow repeats another (mirrored-flows.ts). */
+  mirroredFindings: number;
 }
 
 /** What `engineResult` reads of a finished run: the run's Engine (run/packet-loop.ts) has it all. */
@@ -117,8 +131,16 @@ export interface EngineState {
   readonly clock: AnalysisClock;
 }
 
-/** One finished run's outcome as plain data. */
+/** One finished run's outcome as plain data, each connection judged once (mirrored-flows.ts). */
 export function engineResult(engine: EngineState): AnalysisResult {
+  return foldMirroredFlows(shardResult(engine));
+}
+
+/**
+ * A `--jobs` shard's outcome: its flows alone, before anything is read across flows (the
+ * merge does that over every shard's flows).
+ */
+export function shardResult(engine: EngineState): AnalysisResult {
   return {
     stats: engine.stats,
     flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
@@ -129,5 +151,6 @@ export function engineResult(engine: EngineState): AnalysisResult {
     fragmentEvictions: engine.reassembler.evictions,
     fragmentCopies: engine.reassembler.copies,
     clockJumps: engine.clock.jumps,
+    mirroredFindings: 0,
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { CaptureInfo } from "../capture/record.js";
 import type { SelectionSummary } from "../capture/filter/select.js";
+import { mirroredFlowsNote } from "../analyze/mirrored-flows.js";
 import { engineResult, round6, type AnalysisResult, type EngineState, type FlowReport } from "../analyze/result.js";
 import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
 import { linkTypeName } from "../capture/link.js";
@@ -136,6 +137,8 @@ export function buildReportFrom(
       `${result.fragmentCopies} IP fragment(s) recorded more than once (same datagram, offset and bytes: two capture points or -i any): counted once, not as loss`,
     );
   }
+  const mirrored = mirroredFlowsNote(result);
+  if (mirrored !== null) warnings.push(mirrored);
   const tcpCount = allFlows.filter((f) => f.proto === "tcp").length;
   return {
     schema: REPORT_SCHEMA,

@@ -82,7 +82,9 @@ export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infini
   for (const f of flows.slice(0, maxRows)) {
     const close = f.close === null ? "-" : f.close.first === null ? "open" : `${f.close.first} ${f.close.how}`;
     table.push([
-      String(f.id) + (f.previous !== null ? ` (reuses ${f.previous})` : ""),
+      String(f.id) +
+        (f.previous !== null ? ` (reuses ${f.previous})` : "") +
+        (f.copyOf !== null ? ` (= ${f.copyOf})` : ""),
       f.proto,
       f.client + (f.rolesGuessed ? " ?" : ""),
       f.server,

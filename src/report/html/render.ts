@@ -251,6 +251,7 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
       f.previous,
       fb?.[0] ?? null,
       fb?.[1] ?? null,
+      f.copyOf,
     ];
   });
 

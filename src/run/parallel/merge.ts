@@ -9,6 +9,7 @@ import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
 import { compareFindings, type Finding } from "../../analyze/finding.js";
 import { DecodeStats, type AnalysisResult, type FlowReport } from "../../analyze/result.js";
 import { writeWords } from "../../analyze/words.js";
+import { foldMirroredFlows } from "../../analyze/mirrored-flows.js";
 import type { ShardEnd } from "./protocol.js";
 
 export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<any>[]): AnalysisResult {
@@ -58,7 +59,8 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
   }
   findings.sort(compareFindings);
 
-  return {
+  // Copies of one connection may have gone to different shards: found over all flows.
+  return foldMirroredFlows({
     stats: mergeStats(shards.map((s) => s.result.stats)),
     flows,
     findings,
@@ -68,7 +70,8 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     fragmentEvictions: sum(shards, (s) => s.result.fragmentEvictions),
     fragmentCopies: sum(shards, (s) => s.result.fragmentCopies),
     clockJumps: shards[0]!.result.clockJumps, // every shard sees every record's time
-  };
+    mirroredFindings: 0,
+  });
 }
 
 function mergeStats(all: DecodeStats[]): DecodeStats {

@@ -9,7 +9,7 @@ import { readCapture, StopReading } from "../../capture/reader.js";
 import type { CaptureInfo } from "../../capture/record.js";
 import { Engine } from "../packet-loop.js";
 import { ANALYZERS } from "../../analyze/registry.js";
-import { engineResult } from "../../analyze/result.js";
+import { shardResult } from "../../analyze/result.js";
 import type { ShardEnd, WorkerInit } from "./protocol.js";
 import { ShardRouter, UNSPLITTABLE } from "./router.js";
 import { StopLine } from "./stop-line.js";
@@ -63,5 +63,5 @@ export async function analyseShard(
   engine.finish(lastPacketTime);
   const captureStates: Record<string, unknown> = {};
   for (const [id, st] of engine.captureStates) captureStates[id] = st;
-  return { shard: { result: engineResult(engine), captureStates }, info };
+  return { shard: { result: shardResult(engine), captureStates }, info };
 }

@@ -120,6 +120,7 @@
       id: r[0], proto: r[1], client: r[2], server: r[3], rolesGuessed: !!r[4], vlan: r[5], firstFrame: r[6], lastFrame: r[7],
       start: r[8], duration: r[9], packets: [r[10], r[11]], bytes: [r[12], r[13]], closeFirst: r[14], closeHow: r[15],
       closeFrame: r[16], state: [r[17], r[18]], previous: r[19], firstBytes: [r[20], r[21]],
+      copyOf: r[22],
     };
   });
   var flowById = new Map();
@@ -591,7 +592,7 @@
       var fs = findingsByFlow.get(f.id) || [];
       var worst = fs.reduce(function (w, x) { return SEV_RANK[x.severity] > SEV_RANK[w] ? x.severity : w; }, "info");
       flBody.appendChild(el("tr", { dataset: { flow: f.id } },
-        el("td", { class: "num", text: f.id + (f.previous !== null ? " (reuses " + f.previous + ")" : "") }),
+        el("td", { class: "num", text: f.id + (f.previous !== null ? " (reuses " + f.previous + ")" : "") + (f.copyOf !== null ? " (= " + f.copyOf + ")" : "") }),
         el("td", { text: f.proto }),
         el("td", { class: "addr", text: f.client + (f.rolesGuessed ? " ?" : "") }),
         el("td", { class: "addr", text: f.server }),
