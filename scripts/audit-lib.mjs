@@ -10,7 +10,9 @@ export const VERDICTS = ["correct", "wrong", "debatable"];
  * Every judged row of every TSV in `dir`. An optional tenth column `status` says of a wrong
  * finding whether the tool still makes it ("open", the default) or no longer does ("fixed");
  * of a correct one, "mirrored" says its flow turned out to repeat another (the same
- * connection recorded twice) and the finding is now made once, on the fuller copy.
+ * connection recorded twice) and the finding is now made once, on the fuller copy;
+ * "out-of-scope" that a later issue took its case out of the kind on purpose (the reason
+ * says which and why), so it must not be made.
  * An optional eleventh, `absent-text`, pins the wrong claim itself for a finding that is
  * still made with other words: phrases separated by "|", and the judged finding counts as
  * made only while its summary contains one of them.
@@ -29,8 +31,8 @@ export function readAudit(dir) {
       const [file, kind, severity, flow, client, server, frame, verdict, reason, status = "open", absent = ""] = cols;
       if (!VERDICTS.includes(verdict))
         throw new Error(`${name}:${i + 1}: verdict "${verdict}" is not one of ${VERDICTS.join(", ")}`);
-      if (!["open", "fixed", "mirrored"].includes(status))
-        throw new Error(`${name}:${i + 1}: status "${status}" is not open, fixed or mirrored`);
+      if (!["open", "fixed", "mirrored", "out-of-scope"].includes(status))
+        throw new Error(`${name}:${i + 1}: status "${status}" is not open, fixed, mirrored or out-of-scope`);
       rows.push({
         source: `${name}:${i + 1}`,
         file,

@@ -7,13 +7,21 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyzeFile } from "../src/run/pipeline.js";
 import type { Finding } from "../src/analyze/finding.js";
-import { FIXTURES } from "./helpers/paths.js";
+import { CORPUS, FIXTURES } from "./helpers/paths.js";
 
 async function fixedRetry(rel: string): Promise<Finding[]> {
   return (await analyzeFile(join(FIXTURES, rel))).findings.filter((f) => f.kind === "udp-fixed-retry");
 }
 
 describe("udp-fixed-retry", () => {
+  // Before, both were warnings: SLP's service request to 239.255.255.253:427 four times 3 s
+  // apart, and SSDP's M-SEARCH to [ff02::c]:1900 fourteen times: discovery, not retries.
+  it("multicast discovery in real captures is no fixed-timer retry", async () => {
+    for (const name of ["zeek--conn-size-port-unreach.pcap", "pcpp--example2-mixed.pcap"]) {
+      const r = await analyzeFile(join(CORPUS, "captures", name));
+      expect(r.findings.filter((f) => f.kind === "udp-fixed-retry")).toEqual([]);
+    }
+  });
   it("ipv4: a silent server, no ICMP: the summary says nothing of ICMP", async () => {
     const [f, ...more] = await fixedRetry("udp-fixed-retry/ipv4.pcap");
     expect(more).toEqual([]);

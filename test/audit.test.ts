@@ -99,6 +99,10 @@ describe("blind audit", () => {
           `${r.source}: not made on the flow the copy repeats`,
         ).toBe(true);
       });
+    else if (r.status === "out-of-scope")
+      it(`no longer finds ${what}: its case left the kind on purpose (${r.reason})`, async () => {
+        expect(await stillMade(r), `${r.source}: a case taken out of the kind is back`).toBe(false);
+      });
     else if (r.verdict === "correct")
       it(`still finds ${what} (judged correct: ${r.reason})`, async () => {
         expect(await stillMade(r), `${r.source}: a finding judged correct is gone`).toBe(true);

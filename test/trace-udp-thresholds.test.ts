@@ -10,8 +10,8 @@ import { findingsOf } from "./helpers/tcp-script.js";
 import { UdpScript } from "./helpers/udp-script.js";
 
 /** The client's same request at each of `times`. */
-function requests(times: readonly number[], payload = "query 42"): UdpScript {
-  const s = new UdpScript();
+function requests(times: readonly number[], payload = "query 42", serverAddr?: number): UdpScript {
+  const s = new UdpScript(serverAddr);
   for (const t of times) s.send(t, "client", payload);
   return s;
 }
@@ -34,6 +34,16 @@ describe("udp-fixed-retry", () => {
       icmpPortUnreachable: 0,
     });
     expect(f!.summary).toContain("sent the same 8-byte request 4 times every 1000 ms (±25%) with no reply");
+  });
+
+  // Discovery repeats on a timer by design and wants no one answer (issue 16): SSDP's
+  // M-SEARCH to 239.255.255.250, SLP to 239.255.255.253 (zeek--conn-size-port-unreach), a
+  // limited broadcast. 224.0.0.0/4 is multicast; 223.255.255.255 and 240.0.0.0 are not.
+  it("the same sends to a multicast group or the broadcast address: none", async () => {
+    for (const group of [0xeffffffa, 0xeffffffd, 0xe00000fb, 0xffffffff])
+      expect(await findingsOf(udpFixedRetry, requests([1, 2, 3, 4], "M-SEARCH", group))).toEqual([]);
+    for (const unicast of [0xdfffffff, 0xf0000000])
+      expect(await findingsOf(udpFixedRetry, requests([1, 2, 3, 4], "M-SEARCH", unicast))).toHaveLength(1);
   });
 
   it("3 sends: none", async () => {

@@ -3,7 +3,9 @@
  * near-constant interval, with no reply in between: a retransmission timer with a fixed
  * period. The FAQ (000 §5.7) asks for an adaptive timeout with exponential backoff, so a
  * failing path or an overloaded server is not hammered. Silent when the gaps grow
- * (backoff) and when the other side answers (heartbeats, RTP, DNS with answers).
+ * (backoff) and when the other side answers (heartbeats, RTP, DNS with answers), and for
+ * datagrams to a multicast or broadcast address: discovery (SSDP, SLP, mDNS, WS-Discovery)
+ * repeats its searches and announcements on a timer by design and wants no one answer.
  *
  * ICMP errors quoting the retries are no reply from the program but they are an answer
  * from the network: the summary counts them and says what each kind of socket saw (a
@@ -14,6 +16,7 @@ import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import { icmpMeaning, udpErrno } from "../lib/icmp-meaning.js";
 import type { DecodedPacket } from "../../decode/wire/packet.js";
+import { isGroupAddress } from "../../decode/wire/address.js";
 
 /** Sends of one request (first + retries) before it counts: 4 = three retries. */
 export const MIN_SENDS = 4;
@@ -136,10 +139,12 @@ const analyzer = defineAnalyzer<State>({
     "on a timer ignores that definite answer; an unconnected socket is not told (on Linux, unless IP_RECVERR is set) and " +
     "times out. The wire does not show whether the socket was connected. Start from " +
     "a timeout derived from measured round-trip times, double it on every retry up to a cap, add random jitter, and give " +
-    "up after a bounded number of tries, reporting the failure to the caller.",
+    "up after a bounded number of tries, reporting the failure to the caller. (Datagrams to a multicast or broadcast " +
+    "address are left alone: discovery protocols such as SSDP, SLP and mDNS repeat on a timer by design.)",
   references: ["000 §5.5", "000 §5.7"],
   createState: () => new State(),
-  onUdpDatagram(s, _flow, dir, frame, time, p, out) {
+  onUdpDatagram(s, flow, dir, frame, time, p, out) {
+    if (isGroupAddress(flow.ipVersion, (dir === 0 ? flow.server : flow.client)[0]!)) return;
     // Any datagram from the other side is a reply: it ends that side's retry run.
     closeRun(s.dirs[1 - dir]!, out.frameCap);
     const d = s.dirs[dir]!;

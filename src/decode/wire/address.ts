@@ -47,3 +47,13 @@ export function endpointToString(
   if (port < 0) return a;
   return version === 6 ? `[${a}]:${port}` : `${a}:${port}`;
 }
+
+/**
+ * A multicast or limited-broadcast destination (IPv4 224.0.0.0/4 and 255.255.255.255,
+ * IPv6 ff00::/8): one datagram to many receivers, or none. A directed broadcast
+ * (x.x.x.255 of some subnet) cannot be told from a unicast address without the netmask.
+ */
+export function isGroupAddress(version: number, w0: number): boolean {
+  if (version === 6) return w0 >>> 24 === 0xff;
+  return w0 >>> 28 === 0xe || w0 >>> 0 === 0xffffffff;
+}
