@@ -65,7 +65,13 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "unackedDataBytes",
     "unresponsiveMs",
   ],
-  "reset-by-peer-reboot": ["idleBeforeMs", "retransmissionsDuringSilence", "silenceMs", "unackedBytes"],
+  "reset-by-peer-reboot": [
+    "hostConnectionsReset",
+    "idleBeforeMs",
+    "retransmissionsDuringSilence",
+    "silenceMs",
+    "unackedBytes",
+  ],
   retransmission: [
     "bytes",
     "duplicates",

@@ -12,15 +12,104 @@
  * SideHistory of the flow. Not reported when the other side had already sent its FIN: its
  * program had closed, so the forgotten connection costs nobody anything (a server
  * re-sending its close_notify+FIN to a client that lost the connection).
+ *
+ * One such reset shows that one connection was forgotten, not why. A restart is claimed
+ * only from evidence across connections: the same host (VLAN and address) answered
+ * several of its connections this way, silent on all of them at one moment — all of its
+ * connections lost at once — found through a per-capture registry of these findings by
+ * host, resolved again after a `--jobs` merge. A single one after a silence long enough
+ * for a reboot says it may have been one; after a short silence the finding says the
+ * capture shows no restart and names the causes that look the same (tcp-empty-sack: 4 s,
+ * one connection). The words are written from the facts (describe), since a later
+ * connection can change them.
  */
-import { defineAnalyzer } from "../analyzer.js";
-import { DIR_CLIENT } from "../../decode/flow/record.js";
+import { defineAnalyzer, type FindingSink } from "../analyzer.js";
+import type { Finding, FindingWords } from "../finding.js";
+import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
+import { addressToString } from "../../decode/wire/address.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { TH_RST } from "../../decode/wire/packet.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
 import { rebootEvidence } from "../lib/reboot-evidence.js";
 
-const analyzer = defineAnalyzer<null>({
+/**
+ * A silence after which one forgotten connection alone makes a reboot plausible: a
+ * machine takes tens of seconds to come back (firmware, kernel, services); a program or a
+ * container restarts, and a middlebox drops its state, within seconds.
+ */
+export const REBOOT_SCALE_SEC = 30;
+/** Other flows named in a summary; the rest are counted. */
+const MAX_NAMED_FLOWS = 8;
+
+interface Facts {
+  [k: string]: string | number | null;
+  who: string;
+  peer: string;
+  /** The resetting host: its address (and VLAN, when tagged), as the registry groups it. */
+  host: string;
+  lastBeforeFrame: number;
+  answeredFrame: number;
+  rstFrame: number;
+  /** "idle" or "retransmitting" into the silence, and the first data sent into it (0: none). */
+  during: string;
+  firstDataFrame: number;
+  /** The other side's FIN sent after its unanswered request (0: none, or not awaiting a reply). */
+  awaitingFinFrame: number;
+  /** Other flows of the same host answered the same way (ids, report numbering), and the span of all of them. */
+  hostFlows: string;
+  hostSpanSec: number;
+}
+
+/** Per capture: this kind's findings by resetting host, in the order reported. */
+class HostResets {
+  readonly byHost = new Map<string, Finding[]>();
+}
+
+function hostKey(flow: Flow, dir: number): string {
+  const a = dir === DIR_CLIENT ? flow.client : flow.server;
+  const addr = addressToString(flow.ipVersion, a[0]!, a[1]!, a[2]!, a[3]!);
+  return flow.vlan === 0 ? addr : `${addr} (VLAN ${flow.vlan})`;
+}
+
+/**
+ * Writes into each of a host's findings the others that back a restart: connections whose
+ * silences overlap its own, so that the host was silent on all of them at one moment and
+ * then answered each as if it had never existed. Resets hours apart with traffic between
+ * them are separate events, not one restart.
+ */
+function noteHostEvidence(list: Finding[]): void {
+  for (const f of list) {
+    const from = silenceStart(f);
+    const companions = list.filter((o) => o !== f && o.flow !== f.flow && silenceStart(o) < f.time && from < o.time);
+    const flows = [...new Set(companions.map((o) => o.flow))].sort((a, b) => (a ?? 0) - (b ?? 0));
+    let first = f.time,
+      last = f.time;
+    for (const o of companions) {
+      first = Math.min(first, o.time);
+      last = Math.max(last, o.time);
+    }
+    const named = flows.slice(0, MAX_NAMED_FLOWS).join(", ");
+    f.facts!.hostFlows = flows.length > MAX_NAMED_FLOWS ? `${named} and ${flows.length - MAX_NAMED_FLOWS} more` : named;
+    f.facts!.hostSpanSec = sec(last - first);
+    f.measure.hostConnectionsReset = 1 + flows.length;
+  }
+}
+
+function silenceStart(f: Finding): number {
+  return f.time - f.measure.silenceMs! / 1000;
+}
+
+function record(f: Finding, key: string, out: FindingSink): void {
+  const w = out.captureState(analyzer);
+  let list = w.byHost.get(key);
+  if (list === undefined) w.byHost.set(key, (list = []));
+  list.push(f);
+  noteHostEvidence(list);
+  // Its own words were written when it was reported, before its companions were counted.
+  for (const x of list) out.revise(analyzer, x);
+}
+
+const analyzer = defineAnalyzer<null, HostResets>({
   id: "reset-by-peer-reboot",
   title: "Reset by a peer that forgot the connection (rebooted host)",
   severity: "error",
@@ -44,6 +133,21 @@ const analyzer = defineAnalyzer<null>({
     "and detect dead peers before writing, with SO_KEEPALIVE (tuned with TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT) " +
     "or an application heartbeat. Severity error: unlike a benign close, the program's call fails and data is lost.",
   references: ["002 server termination §6", "000 §2.8", "000 §4.7"],
+  capture: {
+    create: () => new HostResets(),
+    merge(into, from) {
+      for (const [key, list] of from.byHost) {
+        const mine = into.byHost.get(key);
+        if (mine === undefined) into.byHost.set(key, list);
+        else mine.push(...list);
+      }
+    },
+    // Runs after the merge renumbered the findings' flows: the words (written next) name the report's flows.
+    resolve(w) {
+      for (const list of w.byHost.values()) noteHostEvidence(list);
+    },
+  },
+  describe,
   // Nothing to do before a reset; what came before it is in the host's SideHistory (analyze/host.ts).
   wakeOn: TH_RST,
   usesSideHistory: true,
@@ -67,34 +171,77 @@ const analyzer = defineAnalyzer<null>({
     const unacked = me.ackSeen ? Math.max(0, seqDiff(other.nextSeq, me.lastAck)) : 0;
     const lost = unacked > 0 && other.finFrame !== 0 && seqDiff(other.finSeq, me.lastAck) >= 0 ? unacked - 1 : unacked;
     const resends = theirs.resendsSinceOther;
-    const who = roleOf(p),
-      peer = roleOf(o);
-    const during =
-      resends > 0
-        ? `the ${peer} had been retransmitting into the silence (${resends} retransmission(s)` +
-          `${ev.firstDataFrame !== 0 ? ` of the data first sent in frame ${ev.firstDataFrame}` : ""})`
-        : `the connection had been idle for ${sec(theirs.idleBefore)} s before the ${peer}'s segment`;
-    out.report(analyzer, {
+    const facts: Facts = {
+      who: roleOf(p),
+      peer: roleOf(o),
+      host: hostKey(flow, p),
+      lastBeforeFrame: ev.lastBeforeFrame,
+      answeredFrame: ev.answeredFrame,
+      rstFrame: seg.frame,
+      during: resends > 0 ? "retransmitting" : "idle",
+      firstDataFrame: ev.firstDataFrame,
+      awaitingFinFrame: awaitingReply && other.finFrame !== 0 && other.finFrame < seg.frame ? other.finFrame : 0,
+      hostFlows: "",
+      hostSpanSec: 0,
+    };
+    const f = out.report(analyzer, {
       flow,
       dir: p,
-      frames: [ev.lastBeforeFrame, ev.firstDataFrame, ev.answeredFrame, seg.frame].filter((f) => f > 0),
+      frames: [ev.lastBeforeFrame, ev.firstDataFrame, ev.answeredFrame, seg.frame].filter((x) => x > 0),
       time: seg.time,
-      summary:
-        `the ${who}'s TCP had forgotten the connection: ${sec(ev.silenceSec)} s after the ${who}'s last segment ` +
-        `(frame ${ev.lastBeforeFrame}) its answer to the ${peer}'s segment (frame ${ev.answeredFrame}) was a RST without ACK ` +
-        `(frame ${seg.frame}) carrying that segment's ack number, and it had never sent FIN — a rebooted host, or its state ` +
-        `lost otherwise; ${during}; ` +
-        `${lost} byte(s) from the ${peer} were never acknowledged; ` +
-        (awaitingReply && other.finFrame !== 0 && other.finFrame < seg.frame
-          ? `the ${peer} had sent its FIN (frame ${other.finFrame}) after its request and still waited for the reply: its next read() fails with ECONNRESET`
-          : `the ${peer}'s next read()/write() fails with ECONNRESET`),
       measure: {
         silenceMs: ms(ev.silenceSec),
         idleBeforeMs: ms(theirs.idleBefore),
         unackedBytes: lost,
         retransmissionsDuringSilence: resends,
+        hostConnectionsReset: 1,
       },
+      facts,
     });
+    record(f, facts.host, out);
   },
 });
+
+function describe(f: Finding): FindingWords {
+  const x = f.facts as Facts;
+  const m = f.measure;
+  const silence = sec(m.silenceMs! / 1000);
+  const during =
+    x.during === "retransmitting"
+      ? `the ${x.peer} had been retransmitting into the silence (${m.retransmissionsDuringSilence} retransmission(s)` +
+        `${x.firstDataFrame !== 0 ? ` of the data first sent in frame ${x.firstDataFrame}` : ""})`
+      : `the connection had been idle for ${sec(m.idleBeforeMs! / 1000)} s before the ${x.peer}'s segment`;
+  const seen =
+    x.awaitingFinFrame !== 0
+      ? `the ${x.peer} had sent its FIN (frame ${x.awaitingFinFrame}) after its request and still waited for the reply: its next read() fails with ECONNRESET`
+      : `the ${x.peer}'s next read()/write() fails with ECONNRESET`;
+  return {
+    summary:
+      `the ${x.who}'s TCP had forgotten the connection: ${silence} s after the ${x.who}'s last segment ` +
+      `(frame ${x.lastBeforeFrame}) its answer to the ${x.peer}'s segment (frame ${x.answeredFrame}) was a RST without ACK ` +
+      `(frame ${x.rstFrame}) carrying that segment's ack number, and it had never sent FIN; ${why(x, m, silence)}; ` +
+      `${during}; ${m.unackedBytes} byte(s) from the ${x.peer} were never acknowledged; ${seen}`,
+  };
+}
+
+/** What the capture shows of why the connection was forgotten: a restart only from evidence across connections. */
+function why(x: Facts, m: Finding["measure"], silence: number): string {
+  const n = m.hostConnectionsReset!;
+  if (n > 1)
+    return (
+      `${x.host} answered ${n} of its connections this way within ${x.hostSpanSec} s (also flow(s) ${x.hostFlows}), ` +
+      "silent on all of them before: it had lost them all at once, so the host (or its TCP stack, VM or container) " +
+      "had restarted"
+    );
+  if (silence >= REBOOT_SCALE_SEC)
+    return (
+      `after ${silence} s of silence a reboot of ${x.host} is possible, though the capture holds no other connection ` +
+      "of it to confirm one; a failover or a NAT or load balancer that lost its state looks the same"
+    );
+  return (
+    `the capture shows no restart (no other connection of ${x.host} was answered this way, and ${silence} s is short ` +
+    "for a machine to reboot): a program or container that restarted or aborted the connection with a reset that " +
+    "never reached the capture point, a failover, or a NAT or load balancer that lost its state look the same"
+  );
+}
 export default analyzer;
