@@ -32,6 +32,7 @@ describe("traceroute", () => {
     expect(trace!.measure).toEqual({ routers: 2, timeExceeded: 6, targetAnswers: 3 });
     expect(trace!.summary).toContain("(10.77.1.1, 10.77.2.2), then 3 port unreachable from the target itself");
     expect(await findings(path, "icmp-unreachable")).toEqual([]);
+    expect(await findings(path, "hop-limit-exceeded")).toEqual([]);
   });
 
   it("traceroute6 in arkime--v6 and zeek--icmp6-port-unreach: one finding each, three routers, the target reached", async () => {
@@ -40,16 +41,23 @@ describe("traceroute", () => {
       expect(traces.map((f) => f.measure)).toEqual([{ routers: 3, timeExceeded: 9, targetAnswers: 3 }]);
       const unreachable = await findings(corpus(file), "icmp-unreachable");
       expect(unreachable.some((f) => f.summary.includes("time exceeded"))).toBe(false);
+      expect(await findings(corpus(file), "hop-limit-exceeded")).toEqual([]);
     }
   });
 
-  it("a program whose TTL is too low: Time Exceeded from one router each time stays a warning, naming the router", async () => {
-    const path = join(FIXTURES, "icmp-unreachable", "ttl-too-low.pcap");
+  // Issue 16: a Time Exceeded is no "unreachable": the packet ran out of hops on the way.
+  it("a program whose TTL is too low: Time Exceeded from one router each time is hop-limit-exceeded, naming the router", async () => {
+    const path = join(FIXTURES, "hop-limit-exceeded", "ttl-too-low.pcap");
     expect(await findings(path, "traceroute")).toEqual([]);
-    const [f] = await findings(path, "icmp-unreachable");
+    expect(await findings(path, "icmp-unreachable")).toEqual([]);
+    const [f, ...more] = await findings(path, "hop-limit-exceeded");
+    expect(more).toEqual([]);
     expect(f!.severity).toBe("warning");
-    expect(f!.summary).toContain("the hop limit ran out at 10.77.2.2");
-    expect(f!.summary).toContain("is a soft error for UDP: Linux tells the socket only with IP_RECVERR");
+    expect(f!.measure).toEqual({ timeExceeded: 3, routers: 1 });
+    expect(f!.summary).toContain(
+      "from router 10.77.2.2: the hop limit ran out before the packets reached 10.77.3.2:5400",
+    );
+    expect(f!.summary).toContain("a soft error for UDP: Linux tells the socket only with IP_RECVERR");
   });
 });
 

@@ -26,6 +26,7 @@ import urgentData from "./analyzers/urgent-data.js";
 import ipFragmentation from "./analyzers/ip-fragmentation.js";
 import fragmentLoss from "./analyzers/fragment-loss.js";
 import icmpUnreachable from "./analyzers/icmp-unreachable.js";
+import hopLimitExceeded from "./analyzers/hop-limit-exceeded.js";
 import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 import unacceptableReset from "./analyzers/unacceptable-reset.js";
 import craftedSyn from "./analyzers/crafted-syn.js";
@@ -61,6 +62,7 @@ export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   ipFragmentation,
   fragmentLoss,
   icmpUnreachable,
+  hopLimitExceeded,
   udpFixedRetry,
   unacceptableReset,
   craftedSyn,

@@ -42,6 +42,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   ],
   "half-close": ["bytesAfterFin", "dataAfterFinMs", "peerFinAfterMs", "segmentsAfterFin"],
   "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "resentSyns"],
+  "hop-limit-exceeded": ["routers", "timeExceeded"],
   "ip-fragmentation": [
     "datagrams",
     "largestFragmentBytes",

@@ -1,13 +1,14 @@
 /**
- * icmp-unreachable: ICMP / ICMPv6 errors (destination unreachable, time exceeded,
- * parameter problem) that quote a packet of a UDP or TCP flow, attached to that flow, with
+ * icmp-unreachable: ICMP / ICMPv6 errors (destination unreachable, parameter problem)
+ * that quote a packet of a UDP or TCP flow, attached to that flow, with
  * what the sending socket hears of them: that depends on the transport and the
  * connection's state as much as on the code (lib/icmp-meaning.ts).
  *
  * Left to other kinds: a traceroute's answers (Time Exceeded from successive routers and
- * the target's port unreachable: traceroute reports those, once), fragmentation needed /
- * packet too big (path-mtu), and fragment reassembly time exceeded (fragment-loss's
- * evidence). At info rather than warning: a client host's port unreachable for a server's
+ * the target's port unreachable: traceroute reports those, once), any other Time Exceeded
+ * in transit (hop-limit-exceeded: the packet ran out of hops, the destination was not
+ * unreachable), fragmentation needed / packet too big (path-mtu), and fragment reassembly
+ * time exceeded (fragment-loss's evidence). At info rather than warning: a client host's port unreachable for a server's
  * late reply (the client had closed the socket it asked from: the slower of two DNS answers).
  *
  * SYNs re-sent after an error (the same connect() retrying: the client's stack took the
@@ -19,7 +20,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
-import { isHopLimitExceeded, TracePaths, type TracePath } from "../lib/trace-paths.js";
+import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, type DecodedPacket } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
@@ -39,8 +40,6 @@ class State {
   tracePath: TracePath | null = null;
   /** TCP: errors for the client's SYN before any SYN-ACK (connect() still waiting), and after. */
   synSentErrors = 0;
-  /** Time exceeded in transit: the first router that sent one. */
-  router = "";
   portUnreachable = false;
   /** UDP port unreachable from the client's host for the server's datagrams. */
   refusedReplies = 0;
@@ -72,29 +71,22 @@ const analyzer = defineAnalyzer<State, TracePaths>({
   title: "An ICMP error came back for this flow's packets",
   severity: "warning",
   family: "udp-ip-icmp",
-  wire: "ICMP / ICMPv6 destination unreachable (or time exceeded, parameter problem) quoting a UDP or TCP packet of the flow.",
+  wire: "ICMP / ICMPv6 destination unreachable (or parameter problem) quoting a UDP or TCP packet of the flow.",
   explanation:
     "A router or the destination host could not deliver a packet this program sent and said so with an ICMP error. " +
     "What the program hears of it depends on the transport (Linux; RFC 1122 §4.2.3.9). UDP: port unreachable means " +
     "no socket was bound to the destination port; it and the other hard errors are queued on a connected socket (one " +
     "that called connect()) and returned once by its next send() or recv() (ECONNREFUSED), while network/host " +
-    "unreachable and time exceeded are soft errors a UDP socket hears of only with IP_RECVERR; an unconnected socket " +
+    "unreachable are soft errors a UDP socket hears of only with IP_RECVERR; an unconnected socket " +
     "using sendto() is told nothing without IP_RECVERR and just waits for a reply that never comes. TCP: an error for " +
     "the SYN makes connect() fail with EHOSTUNREACH/ENETUNREACH/ECONNREFUSED; on an established connection it is a " +
     "soft error, the connection keeps retransmitting and the errno replaces ETIMEDOUT only if it finally times out. " +
-    "Time exceeded from one router means the hop limit ran out on the way (set too low, or a routing loop). Connect " +
+    "(Time Exceeded is reported as hop-limit-exceeded or traceroute.) Connect " +
     'UDP sockets to learn about refusals (or enable IP_RECVERR), treat ECONNREFUSED as "nobody there" and back off, ' +
     "and check the server address and port.",
   references: ["000 §5.3", "000 §5.4", "003 connect()"],
   createState: () => new State(),
-  capture: {
-    create: () => new TracePaths(),
-    // Time Exceeded keeps a capture on one thread (run/parallel/router.ts): shards never split a path.
-    merge(into, from) {
-      for (const [key, path] of from.paths) if (!into.paths.has(key)) into.paths.set(key, path);
-    },
-    resolve() {},
-  },
+  capture: TRACE_PATHS_SCOPE,
   onIcmpError(s, flow, quotedDir, frame, time, p, out) {
     const m = icmpMeaning(p);
     if (flow === null || s === null) {
@@ -103,7 +95,13 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     }
     // fragment-loss's evidence, and path-mtu's messages
     if (isReassemblyTimeExceeded(p) || isPathMtuMessage(p)) return;
-    const path = out.captureState(analyzer).note(p, frame, time);
+    const traces = out.captureState(analyzer);
+    // hop-limit-exceeded's (or a traceroute's), noted so that a traceroute's final port unreachable is known as such
+    if (isHopLimitExceeded(p)) {
+      traces.note(p, frame, time);
+      return;
+    }
+    const path = traces.note(p, frame, time);
     if (path === null) s.untraced++;
     else s.tracePath = path;
     const key = `${m.what} (${m.errno})`;
@@ -118,8 +116,6 @@ const analyzer = defineAnalyzer<State, TracePaths>({
       if (inSynSent(flow)) s.synSentErrors++;
       noteResentSyns(s, flow, out.frameCap);
     }
-    if (isHopLimitExceeded(p) && s.router === "")
-      s.router = endpointToString(p.ipVersion, p.src0, p.src1, p.src2, p.src3, -1);
     if (m.errno === "ECONNREFUSED") {
       s.portUnreachable = true;
       if (quotedDir === DIR_SERVER) s.refusedReplies++;
@@ -209,13 +205,6 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
   const sender = roleOf(s.quotedDir);
   const parts: string[] = [];
   let severity: "info" | "warning" = "warning";
-  if (s.router !== "") {
-    parts.push(
-      `the hop limit ran out at ${s.router} before the packet reached its destination, and no traceroute pattern ` +
-        "explains it (one router answers, not successive ones): a hop limit set too low (IP_TTL, IPV6_UNICAST_HOPS, " +
-        "IP_MULTICAST_TTL) or a routing loop",
-    );
-  }
   if (flow.proto === L4_TCP) {
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.

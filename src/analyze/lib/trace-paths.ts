@@ -11,6 +11,7 @@
  * icmp-unreachable (to leave these answers out) and traceroute (to report the path once)
  * each keep one of these per capture, fed the same ICMP errors.
  */
+import type { CaptureScope } from "../analyzer.js";
 import { L4_ICMPV6, type DecodedPacket } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
@@ -99,3 +100,16 @@ export class TracePaths {
     return path;
   }
 }
+
+/**
+ * The capture scope of an analyzer whose state is the capture's trace paths. Time Exceeded
+ * keeps a capture on one thread (run/parallel/router.ts), so shards never split a path:
+ * a merge only gathers them.
+ */
+export const TRACE_PATHS_SCOPE: CaptureScope<TracePaths> = {
+  create: () => new TracePaths(),
+  merge(into, from) {
+    for (const [key, path] of from.paths) if (!into.paths.has(key)) into.paths.set(key, path);
+  },
+  resolve() {},
+};
