@@ -11,6 +11,7 @@ import type { Reassembler } from "../decode/reassembly.js";
 import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
 import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
+import { sideNotCaptured } from "./lib/capture-view.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -62,6 +63,8 @@ export interface FlowReport {
   isn: { client: number | null; server: number | null } | null;
   /** Id of the flow this one repeats: the same connection recorded twice (mirrored-flows.ts); its findings are that flow's. */
   copyOf: number | null;
+  /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
+  notCaptured: "client" | "server" | null;
 }
 
 /** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
@@ -86,6 +89,13 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
     previous: f.previous === null ? null : f.previous.id,
     isn: tcp ? { client: isnOf(f, DIR_CLIENT), server: isnOf(f, DIR_SERVER) } : null,
     copyOf: null,
+    notCaptured: !tcp
+      ? null
+      : sideNotCaptured(f, DIR_CLIENT)
+        ? "client"
+        : sideNotCaptured(f, DIR_SERVER)
+          ? "server"
+          : null,
   };
 }
 

@@ -137,6 +137,7 @@ export function buildReportFrom(
       `${result.fragmentCopies} IP fragment(s) recorded more than once (same datagram, offset and bytes: two capture points or -i any): counted once, not as loss`,
     );
   }
+  warnings.push(...notCapturedNotes(allFlows));
   const mirrored = mirroredFlowsNote(result);
   if (mirrored !== null) warnings.push(mirrored);
   const tcpCount = allFlows.filter((f) => f.proto === "tcp").length;
@@ -223,4 +224,37 @@ export function findingsByFlow(findings: Finding[]): Map<number | null, Finding[
       (a, b) => SEVERITY_RANK[b[1][0]!.severity] - SEVERITY_RANK[a[1][0]!.severity] || (a[0] ?? 0) - (b[0] ?? 0),
     ),
   );
+}
+
+/** Hosts named one by one in the not-captured note; the rest counted. */
+const MAX_NOT_CAPTURED_HOSTS = 5;
+
+/**
+ * One note for the hosts whose packets the capture lacks on some connection though their
+ * peers acknowledged them (FlowReport.notCaptured): a one-way capture. Said once, with the
+ * flows, since no finding rests on their silence.
+ */
+export function notCapturedNotes(flows: readonly FlowReport[]): string[] {
+  const byHost = new Map<string, number[]>();
+  for (const f of flows) {
+    if (f.notCaptured === null) continue;
+    const host = hostOf(f.notCaptured === "client" ? f.client : f.server);
+    const ids = byHost.get(host);
+    if (ids === undefined) byHost.set(host, [f.id]);
+    else ids.push(f.id);
+  }
+  if (byHost.size === 0) return [];
+  const flowsIn = [...byHost.values()].reduce((n, ids) => n + ids.length, 0);
+  const named = [...byHost]
+    .slice(0, MAX_NOT_CAPTURED_HOSTS)
+    .map(
+      ([host, ids]) =>
+        `${host} on flow${ids.length > 1 ? "s" : ""} ${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", …" : ""}`,
+    );
+  const more = byHost.size > named.length ? ` and ${byHost.size - named.length} more host(s)` : "";
+  return [
+    `${flowsIn} connection(s) hold no packet from one side though the other side's segments acknowledge it ` +
+      `(${named.join("; ")}${more}): that direction was not captured (a one-way mirror port, a capture filter, an ` +
+      "asymmetric route) or the address was forged; no finding rests on that side's silence",
+  ];
 }

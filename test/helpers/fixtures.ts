@@ -13,7 +13,8 @@ export interface Fixture {
 }
 
 /** Directories under fixtures/ that hold something other than phenomenon captures. */
-const NOT_PHENOMENA = new Set(["scenarios", "formats", "parallel"]);
+// one-way: a capture condition, not a kind (test/one-way-capture.test.ts holds them).
+const NOT_PHENOMENA = new Set(["scenarios", "formats", "parallel", "one-way"]);
 
 export function phenomenonFixtures(): Fixture[] {
   if (!existsSync(FIXTURES)) return [];

@@ -20,6 +20,7 @@ export function flowReport(id: number, over: Partial<FlowReport> = {}): FlowRepo
     previous: null,
     isn: { client: 1000 + id, server: 2000 + id },
     copyOf: null,
+    notCaptured: null,
     ...over,
   };
 }

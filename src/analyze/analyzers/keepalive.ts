@@ -18,6 +18,7 @@
  * - nor is one sent less than KEEPALIVE_MIN_IDLE_SEC after the connection's last
  *   activity, or as the very first segment seen of a flow (no idle time to measure).
  */
+import { sideNotCaptured } from "../lib/capture-view.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf, sec } from "../lib/measure.js";
 import type { Flow } from "../../decode/flow/record.js";
@@ -187,7 +188,13 @@ function reportProber(flow: Flow, dir: number, pr: Prober, out: FindingSink): vo
     .join(", ");
   const head = `the ${who}'s kernel sent ${pr.probes} keepalive probe(s) ${idle}` + (cadence ? ` (${cadence})` : "");
   let summary: string, severity: "info" | "error", detail: string | undefined;
-  if (pr.rstFrame !== 0) {
+  if (sideNotCaptured(flow, 1 - dir) && pr.rstFrame === 0) {
+    // The answers would be the peer's packets, which this capture does not hold.
+    severity = "info";
+    summary =
+      `${head}; the capture holds no packet from the ${peer} at all though the ${who} acknowledges it: that direction ` +
+      "was not captured (a one-way mirror or a capture filter), so whether the probes were answered cannot be told";
+  } else if (pr.rstFrame !== 0) {
     severity = "error";
     summary =
       `${head}; the last ${pr.rstRun} went unanswered and the ${who} reset the connection (frame ${pr.rstFrame}, ` +

@@ -14,6 +14,7 @@
  * No Wireshark equivalent: tshark flags each re-send as a retransmission; the frames
  * tagged here are the original transmission, every re-send and the sender's RST.
  */
+import { sideNotCaptured } from "../lib/capture-view.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage } from "../lib/icmp-meaning.js";
@@ -171,6 +172,7 @@ const analyzer = defineAnalyzer<State>({
   // (TCP_USER_TIMEOUT, tcp_retries2) or its program closed the socket.
   ongoing(s, flow, dir, now) {
     const d = s.senders[dir]!;
+    if (sideNotCaptured(flow, 1 - dir)) return null;
     if (d.retries === 0 || d.rstFrame !== 0 || now - d.runSince < PEER_UNRESPONSIVE_ONGOING_SEC) return null;
     if (retriesStopped(d.lastRetryTime, Math.max(d.maxGap, PEER_UNRESPONSIVE_MIN_SEC), now)) return null;
     const who = roleOf(dir),
@@ -245,6 +247,8 @@ function stopped(d: Sender, who: string, peer: string): string {
 
 function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): void {
   if (d.retries < PEER_UNRESPONSIVE_MIN_RETRIES) return;
+  // The peer's direction was not captured: its silence here is no silence on the wire.
+  if (sideNotCaptured(flow, 1 - dir)) return;
   const end = d.rstFrame !== 0 ? Math.max(d.rstTime, d.lastRetryTime) : d.lastRetryTime;
   const unacked = end - d.runSince;
   if (unacked < PEER_UNRESPONSIVE_MIN_SEC) return;

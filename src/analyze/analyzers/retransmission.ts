@@ -28,6 +28,7 @@
  *   plain: a plain one sent within 20 ms of a duplicate ACK or an ACK with SACK blocks is
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
+import { sideNotCaptured } from "../lib/capture-view.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import {
@@ -174,6 +175,24 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     });
     return;
   }
+  // The peer's ACKs (or their absence) are what tell a timeout from a fast re-send; without its direction, nothing does.
+  if (sideNotCaptured(flow, 1 - dir)) {
+    out.report(analyzer, {
+      flow,
+      dir,
+      frames: d.frames,
+      count: total,
+      time: d.firstTime,
+      severity: "info",
+      summary:
+        `the ${who} sent ${resent} segment(s) again (${d.bytes} bytes), but the capture holds no packet from the ${peer} ` +
+        `at all though the ${who}'s segments acknowledge it: that direction was not captured (a one-way mirror or a ` +
+        `capture filter), so whether these were re-sent after a loss, and why, cannot be told` +
+        (d.duplicates > 0 ? `; besides, ${dups}` : ""),
+      measure: resendMeasure(d, resent),
+    });
+    return;
+  }
   const parts: string[] = [];
   if (d.rto > 0) parts.push(`${d.rto} after a timeout (longest wait ${ms(d.rtoMaxWait)} ms)`);
   if (d.fast > 0) parts.push(`${d.fast} fast (after duplicate ACKs/SACK)`);
@@ -201,17 +220,19 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     count: total,
     time: d.firstTime,
     summary,
-    measure: {
-      retransmissions: resent,
-      rto: d.rto,
-      fast: d.fast,
-      spurious: d.spurious,
-      other: d.other,
-      duplicates: d.duplicates,
-      bytes: d.bytes,
-      rtoMaxWaitMs: ms(d.rtoMaxWait),
-      segmentsSent: sent,
-    },
+    measure: { ...resendMeasure(d, resent), rtoMaxWaitMs: ms(d.rtoMaxWait), segmentsSent: sent },
   });
+}
+/** The re-sends of one side by type, as every finding with re-sends gives them. */
+function resendMeasure(d: Side, resent: number): Record<string, number> {
+  return {
+    retransmissions: resent,
+    rto: d.rto,
+    fast: d.fast,
+    spurious: d.spurious,
+    other: d.other,
+    duplicates: d.duplicates,
+    bytes: d.bytes,
+  };
 }
 export default analyzer;

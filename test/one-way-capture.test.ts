@@ -1,0 +1,46 @@
+/**
+ * Captures that hold one side of a connection only (issue 21): a side with no packet whose
+ * peer acknowledged it was not captured, so no finding rests on its silence, and a capture
+ * warning names it once (fixtures/one-way: real captures filtered by source).
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { analyzeFile } from "../src/run/pipeline.js";
+import { CORPUS, FIXTURES } from "./helpers/paths.js";
+
+const oneWay = (name: string) => analyzeFile(join(FIXTURES, "one-way", name));
+
+describe("one-way captures", () => {
+  it("a client-only capture of a server that stopped answering: no peer-unresponsive, re-sends at info", async () => {
+    const r = await oneWay("user-timeout-client-only.pcap");
+    expect(r.flows[0]!.notCaptured).toBe("server");
+    // The unfiltered capture says peer-unresponsive (error) and 5 timeouts (warning): both read the server's silence.
+    expect(r.findings.map((f) => [f.kind, f.severity])).toEqual([["retransmission", "info"]]);
+    expect(r.findings[0]!.summary).toContain("the capture holds no packet from the server at all");
+    expect(r.findings[0]!.measure.retransmissions).toBe(5);
+    expect(r.warnings.filter((w) => w.includes("hold no packet from one side"))).toEqual([
+      expect.stringContaining("(127.0.0.1 on flow 1)"),
+    ]);
+  });
+
+  it("keep-alive probes whose answers were not captured are not called unanswered", async () => {
+    const [f, ...more] = (await oneWay("keepalive-client-only.pcap")).findings;
+    expect(more).toEqual([]);
+    expect(f!.kind).toBe("keepalive");
+    expect(f!.severity).toBe("info");
+    expect(f!.summary).toContain("whether the probes were answered cannot be told");
+    expect(f!.summary).not.toContain("still unanswered");
+  });
+
+  it("pcpp--sll2 (three packets of a server closing, none of its client): a FIN sent twice is no warning", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "pcpp--sll2.pcap"));
+    expect(r.flows[0]!.notCaptured).toBe("client");
+    expect(r.findings.map((f) => [f.kind, f.severity])).toEqual([["retransmission", "info"]]);
+  });
+
+  it("a side that sent only SYNs, unanswered, is no one-way capture: nothing acknowledges its peer", async () => {
+    const r = await analyzeFile(join(FIXTURES, "connect-timeout", "classic-backoff.pcap"));
+    expect(r.flows.map((f) => f.notCaptured)).toEqual([null]);
+    expect(r.findings.some((f) => f.kind === "connect-timeout")).toBe(true);
+  });
+});
