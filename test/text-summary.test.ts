@@ -10,28 +10,14 @@ import { describe, expect, it } from "vitest";
 import type { Finding, Severity } from "../src/analyze/finding.js";
 import type { FlowReport } from "../src/analyze/result.js";
 import { REPORT_SCHEMA, type Report } from "../src/report/model.js";
+import { findHabits } from "../src/report/habits.js";
 import { DEFAULT_SUMMARY_THRESHOLD, renderText, summariseByKind } from "../src/report/text.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
+import { flowReport } from "./helpers/reports.js";
 
 function flow(id: number): FlowReport {
-  return {
-    id,
-    proto: "tcp",
-    client: `10.0.0.1:${40000 + id}`,
-    server: "10.0.0.2:80",
-    rolesGuessed: false,
-    vlan: null,
-    firstFrame: id * 10,
-    lastFrame: id * 10 + 9,
-    start: 1_700_000_000 + id,
-    durationSec: 1,
-    packets: { client: 5, server: 5 },
-    bytes: { client: 100, server: 200 },
-    close: { first: "client", how: "FIN", frame: id * 10 + 7 },
-    state: { client: "TIME_WAIT", server: "CLOSED" },
-    previous: null,
-  };
+  return flowReport(id, `10.0.0.1:${40000 + id}`, "10.0.0.2:80");
 }
 
 function finding(kind: string, severity: Severity, flowId: number | null, frame: number): Finding {
@@ -52,6 +38,7 @@ function finding(kind: string, severity: Severity, flowId: number | null, frame:
 }
 
 function report(findings: Finding[], flowCount = 30): Report {
+  const flows = Array.from({ length: flowCount }, (_, i) => flow(i + 1));
   return {
     schema: REPORT_SCHEMA,
     capture: {
@@ -73,8 +60,9 @@ function report(findings: Finding[], flowCount = 30): Report {
       partial: false,
       selection: null,
     },
-    flows: Array.from({ length: flowCount }, (_, i) => flow(i + 1)),
+    flows,
     findings,
+    habits: findHabits(findings, flows),
     warnings: [],
   };
 }
@@ -266,7 +254,11 @@ describe("analyze --all", () => {
     expect(summary).toMatch(/│ INFO +│ time-wait +│ \d+ +│ \d+ +│/);
     const all = run(["analyze", "--brief", "--all", mixed]).stdout;
     expect(all).not.toContain("One example of each kind");
-    expect(all.match(/^ {2}(ERROR|WARNING|INFO) /gm)).toHaveLength(146);
+    // Every finding: in full, or as one line of its habit (test/habits.test.ts).
+    const full = all.match(/^ {2}(ERROR|WARNING|INFO) /gm)!.length;
+    const short = all.match(/^ {4}flow \d+ /gm)!.length;
+    expect(all.match(/^Habit: /gm)).toHaveLength(6);
+    expect([full, short, full + short]).toEqual([17, 129, 146]);
   });
 });
 
