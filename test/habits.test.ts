@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { Ajv } from "ajv";
 import type { Finding, Severity } from "../src/analyze/finding.js";
 import type { FlowReport } from "../src/analyze/result.js";
-import { findHabits, MIN_HABIT_FLOWS, shortSummary } from "../src/report/habits.js";
+import { findHabits, MIN_HABIT_FLOWS, SHORT_SUMMARY_CHARS, shortSummary } from "../src/report/habits.js";
 import { reportJsonLines } from "../src/report/json.js";
 import { renderText } from "../src/report/text.js";
 import { analyzeFile } from "../src/run/pipeline.js";
@@ -125,6 +125,13 @@ describe("the grouping rule", () => {
     expect(
       shortSummary(finding("k", 2, { summary: "the client reset it (RST frame 25); nothing was in flight" }), ex),
     ).toBe("the client reset it (RST frame 25); …");
+    // A first clause over SHORT_SUMMARY_CHARS is cut at a word, with no dangling comma.
+    const long = (n: number) =>
+      finding("k", n, {
+        summary: `${"word ".repeat(20)}and the server had closed too (its FIN, frame ${n}, left before): a race`,
+      });
+    expect(shortSummary(long(2), long(1))).toBe(`${"word ".repeat(20)}and the server had closed too (its FIN …`);
+    expect(shortSummary(long(2), long(1)).length).toBeLessThanOrEqual(SHORT_SUMMARY_CHARS + 2);
     const odd = "both FINs crossed (frames 31 and 33): a simultaneous close; both hold TIME_WAIT";
     expect(shortSummary(finding("k", 3, { summary: odd }), ex)).toBe(odd);
     // Addresses are numbers too: another port or IPv6 address is the same wording.

@@ -120,10 +120,11 @@ export const SHORT_SUMMARY_CHARS = 140;
 export function shortSummary(f: Finding, example: Finding): string {
   if (differentWording(f, example)) return f.summary;
   const semi = f.summary.indexOf("; ");
-  let s = semi < 0 ? f.summary : f.summary.slice(0, semi);
-  if (s.length > SHORT_SUMMARY_CHARS) {
-    const space = s.lastIndexOf(" ", SHORT_SUMMARY_CHARS);
-    s = s.slice(0, space > 0 ? space : SHORT_SUMMARY_CHARS);
+  const clause = semi < 0 ? f.summary : f.summary.slice(0, semi);
+  if (clause.length > SHORT_SUMMARY_CHARS) {
+    // Cut at a word, leaving no dangling comma or colon before the ellipsis.
+    const space = clause.lastIndexOf(" ", SHORT_SUMMARY_CHARS);
+    return `${clause.slice(0, space > 0 ? space : SHORT_SUMMARY_CHARS).replace(/[,:;(]+$/, "")} …`;
   }
-  return s.length < f.summary.length ? `${s}; …` : s;
+  return clause.length < f.summary.length ? `${clause}; …` : clause;
 }
