@@ -530,6 +530,50 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     await page.context().close();
   });
 
+  it("folds each repeated habit to its title, the text report's, and reaches every finding of it", async () => {
+    for (const name of ["arkime--wireshark-smb-on-windows10", "pcpp--example2-mixed"]) {
+      const capture = join(CORPUS, "captures", `${name}.pcap`);
+      const { html, findings } = report(capture, `habits-${name}`);
+      const json = JSON.parse(cli(["analyze", "--format", "json", capture]).stdout) as {
+        habits: { kind: string; findings: number[]; example: number }[];
+      };
+      const text = cli(["analyze", "--brief", "--all", capture]).stdout;
+      const titles = [...text.matchAll(/^Habit: [A-Z]+ (.*)$/gm)].map((m) => m[1]);
+      expect(titles.length, name).toBe(json.habits.length);
+      expect(json.habits.length).toBeGreaterThan(0);
+      const { page, requests, problems } = await open(html);
+      const shown = await page.$$eval("#habits details.habit", (ds) =>
+        ds.map((d) => ({
+          open: (d as HTMLDetailsElement).open,
+          kind: (d as HTMLElement).dataset.kind,
+          title: d.querySelector("summary")!.textContent!.replace(/^(error|warning|info) /, ""),
+          rows: [...d.querySelectorAll("ul.habit-findings li")].map((li) => Number((li as HTMLElement).dataset.idx)),
+        })),
+      );
+      expect(shown.map((h) => h.open)).toEqual(json.habits.map(() => false));
+      // The same titles (the text listing puts each where its severity and first flow fall).
+      expect(shown.map((h) => h.title).sort()).toEqual(titles.sort());
+      // Each habit lists every one of its findings (the page keeps the JSON's order of findings here).
+      expect(shown.map((h) => h.rows)).toEqual(json.habits.map((h) => h.findings));
+      // Opened, a habit's line opens its finding in the full list.
+      const last = json.habits.length - 1;
+      const idx = json.habits[last]!.findings.at(-1)!;
+      await page.click(`#habits details.habit[data-habit="${last}"] > summary`);
+      await page.click(`#habits details.habit[data-habit="${last}"] li[data-idx="${idx}"] button.finding-ref`);
+      expect(await page.$eval("#findings-all", (d) => (d as HTMLDetailsElement).open)).toBe(true);
+      expect(await page.inputValue("#filter-flow")).toBe(String(findings[idx]!.flow));
+      expect(
+        await page.$$eval("#findings-table tr.finding.open", (trs) =>
+          trs.map((t) => Number((t as HTMLElement).dataset.idx)),
+        ),
+      ).toEqual([idx]);
+      if (name.startsWith("arkime")) await page.screenshot({ path: join(ARTIFACTS, "html-report-habits.png") });
+      expect(requests).toEqual([]);
+      expect(problems).toEqual([]);
+      await page.context().close();
+    }
+  });
+
   it("names a capture filter's and -c's selection among the capture's facts, the file staying its path", async () => {
     const capture = join(FIXTURES, "connection-refused", "ipv4.pcap");
     const html = join(tmp, "selection.html");

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding, Severity } from "../src/analyze/finding.js";
 import type { FlowReport } from "../src/analyze/result.js";
 import { REPORT_SCHEMA, type Report } from "../src/report/model.js";
+import { findHabits } from "../src/report/habits.js";
 import { DEFAULT_SUMMARY_THRESHOLD, renderText, summariseByKind } from "../src/report/text.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
@@ -35,6 +36,7 @@ function finding(kind: string, severity: Severity, flowId: number | null, frame:
 }
 
 function report(findings: Finding[], flowCount = 30): Report {
+  const flows = Array.from({ length: flowCount }, (_, i) => flow(i + 1));
   return {
     schema: REPORT_SCHEMA,
     capture: {
@@ -56,8 +58,9 @@ function report(findings: Finding[], flowCount = 30): Report {
       partial: false,
       selection: null,
     },
-    flows: Array.from({ length: flowCount }, (_, i) => flow(i + 1)),
+    flows,
     findings,
+    habits: findHabits(findings, flows),
     warnings: [],
   };
 }
@@ -249,7 +252,11 @@ describe("analyze --all", () => {
     expect(summary).toMatch(/│ INFO +│ time-wait +│ \d+ +│ \d+ +│/);
     const all = run(["analyze", "--brief", "--all", mixed]).stdout;
     expect(all).not.toContain("One example of each kind");
-    expect(all.match(/^ {2}(ERROR|WARNING|INFO) /gm)).toHaveLength(145);
+    // Every finding: in full, or as one line of its habit (test/habits.test.ts).
+    const full = all.match(/^ {2}(ERROR|WARNING|INFO) /gm)!.length;
+    const short = all.match(/^ {4}flow \d+ /gm)!.length;
+    expect(all.match(/^Habit: /gm)).toHaveLength(6);
+    expect([full, short, full + short]).toEqual([16, 129, 145]);
   });
 });
 

@@ -12,6 +12,8 @@ import { linkTypeName } from "../capture/link.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow/lifecycle.js";
 import { rawTime, type ClockJump } from "../analyze/clock.js";
 import { isoTime } from "./time.js";
+import { hostOf, portOf } from "./endpoint.js";
+import { findHabits, type Habit } from "./habits.js";
 
 export const REPORT_SCHEMA = "sockscope.report/1";
 
@@ -47,6 +49,8 @@ export interface Report {
   capture: CaptureSummary;
   flows: FlowReport[];
   findings: Finding[];
+  /** The same finding on many connections of one client (habits.ts), naming findings by index. */
+  habits: Habit[];
   warnings: string[];
 }
 
@@ -72,13 +76,6 @@ export function hasFilter(filter: FlowFilter): boolean {
   return filter.flow !== undefined || filter.host !== undefined || filter.port !== undefined;
 }
 
-function portOf(endpoint: string): number {
-  return Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
-}
-function hostOf(endpoint: string): string {
-  const a = endpoint.slice(0, endpoint.lastIndexOf(":"));
-  return a.startsWith("[") ? a.slice(1, -1) : a;
-}
 function normaliseHost(h: string): string {
   return h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1).toLowerCase() : h.toLowerCase();
 }
@@ -170,6 +167,7 @@ export function buildReportFrom(
     },
     flows,
     findings,
+    habits: findHabits(findings, flows),
     warnings,
   };
 }

@@ -3,13 +3,16 @@
  * or, past a threshold, findings summarised by kind with one example each.
  */
 import Table from "cli-table3";
-import type { Finding } from "../analyze/finding.js";
+import { SEVERITY_RANK, type Finding } from "../analyze/finding.js";
+import { compressFrames } from "./frames.js";
+import { MIN_HABIT_FLOWS, habitFlowList, habitTitle, shortSummary, type Habit } from "./habits.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
 import type { FlowReport } from "../analyze/result.js";
 import { findingsByFlow, type CaptureSummary, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 import { isoTime } from "./time.js";
 
+export { compressFrames } from "./frames.js";
 export { DEFAULT_SUMMARY_THRESHOLD, summariseByKind, type KindSummary } from "./summary-by-kind.js";
 
 export interface TextOptions {
@@ -102,7 +105,7 @@ export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infini
   return out;
 }
 
-function severityLabel(f: Finding, st: Style): string {
+function severityLabel(f: { severity: Finding["severity"] }, st: Style): string {
   const label = f.severity.toUpperCase();
   return f.severity === "error" ? st.red(st.bold(label)) : f.severity === "warning" ? st.yellow(label) : st.dim(label);
 }
@@ -113,9 +116,7 @@ function flowHeading(fr: FlowReport | undefined, st: Style): string {
 
 /** One finding as the listing prints it: its line, then (unless brief) explanation and references. */
 function findingLines(f: Finding, st: Style, brief: boolean): string[] {
-  const frames =
-    f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
-  const lines = [`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(frames)}`];
+  const lines = [`  ${severityLabel(f, st)} ${st.cyan(f.kind)}: ${f.summary}${st.dim(framesNote(f))}`];
   if (!brief) {
     lines.push(indentWrap(f.explanation, 6, 92));
     lines.push(st.dim(`      see ${f.references.join("; ")}`));
@@ -123,15 +124,57 @@ function findingLines(f: Finding, st: Style, brief: boolean): string[] {
   return lines;
 }
 
+/**
+ * The Findings listing: each habit (habits.ts) once, where its severity puts it among the
+ * flows, then every other finding under its flow, most severe flows first.
+ */
 export function renderFindings(r: Report, st: Style, brief: boolean): string {
   if (r.findings.length === 0) return "No findings: nothing in this capture matched a socket problem sockscope knows.";
   const flowsById = new Map(r.flows.map((f) => [f.id, f]));
-  const out: string[] = [];
-  for (const [flowId, group] of findingsByFlow(r.findings)) {
-    out.push(flowHeading(flowId === null ? undefined : flowsById.get(flowId), st));
-    for (const f of group) out.push(...findingLines(f, st, brief));
+  const inHabit = new Set(r.habits.flatMap((h) => h.findings.map((i) => r.findings[i]!)));
+  /** Blocks in print order: by severity, then first flow; a flow's own findings before a habit starting there. */
+  const blocks: { rank: number; flow: number; habit: boolean; lines: string[] }[] = [];
+  for (const h of r.habits) {
+    blocks.push({
+      rank: SEVERITY_RANK[h.severity],
+      flow: h.flows[0]!,
+      habit: true,
+      lines: habitLines(r, h, flowsById, st, brief),
+    });
   }
-  return out.join("\n");
+  for (const [flowId, group] of findingsByFlow(r.findings.filter((f) => !inHabit.has(f)))) {
+    const lines = [flowHeading(flowId === null ? undefined : flowsById.get(flowId), st)];
+    for (const f of group) lines.push(...findingLines(f, st, brief));
+    blocks.push({ rank: SEVERITY_RANK[group[0]!.severity], flow: flowId ?? 0, habit: false, lines });
+  }
+  blocks.sort((a, b) => b.rank - a.rank || a.flow - b.flow || Number(a.habit) - Number(b.habit));
+  return blocks.flatMap((b) => b.lines).join("\n");
+}
+
+/** A habit's title line: who, how many connections, the kind, and the flows. */
+function habitHeading(h: Habit, st: Style): string {
+  return `${st.bold("Habit:")} ${severityLabel(h, st)} ${st.bold(`${habitTitle(h)}, ${habitFlowList(h)}`)}`;
+}
+
+/** A habit once: its title, its example in full under its flow, then one short line per other finding. */
+function habitLines(r: Report, h: Habit, flowsById: Map<number, FlowReport>, st: Style, brief: boolean): string[] {
+  const example = r.findings[h.example]!;
+  const fr = flowsById.get(example.flow!);
+  const lines = [habitHeading(h, st)];
+  lines.push(`  ${fr ? `flow ${fr.id} ${fr.client} → ${fr.server}` : `flow ${example.flow}`}, in full:`);
+  lines.push(...findingLines(example, st, brief));
+  const others = h.findings.filter((i) => i !== h.example);
+  lines.push(`  the other ${others.length}:`);
+  for (const i of others) {
+    const f = r.findings[i]!;
+    lines.push(`    flow ${f.flow}${st.dim(framesNote(f))}: ${shortSummary(f, example)}`);
+  }
+  return lines;
+}
+
+/** " [frames 8, 10, 11]", with "…" when the count is over the frames kept; empty without frames. */
+function framesNote(f: Finding): string {
+  return f.frames.length === 0 ? "" : ` [frames ${compressFrames(f.frames)}${f.count > f.frames.length ? ", …" : ""}]`;
 }
 
 /** The Findings section of a big report: one table row per kind, then one example of each. */
@@ -152,7 +195,17 @@ export function renderFindingSummary(r: Report, st: Style, brief: boolean): stri
     if (k.captureWide > 0) top.push(`capture-wide (${k.captureWide})`);
     table.push([severityLabel(k.example, st), k.kind, String(k.findings), String(k.flows), top.join("\n")]);
   }
-  const out = [table.toString(), "", st.bold("One example of each kind (its first by flow)")];
+  const out = [table.toString()];
+  if (r.habits.length > 0) {
+    out.push(
+      "",
+      st.bold(
+        `Repeated habits (${r.habits.length}): the same finding on ${MIN_HABIT_FLOWS} or more connections of one client`,
+      ),
+    );
+    for (const h of r.habits) out.push(`  ${severityLabel(h, st)} ${habitTitle(h)}, ${habitFlowList(h)}`);
+  }
+  out.push("", st.bold("One example of each kind (its first by flow)"));
   for (const k of kinds) {
     const ex = k.example;
     out.push(flowHeading(ex.flow === null ? undefined : flowsById.get(ex.flow), st));
@@ -160,18 +213,6 @@ export function renderFindingSummary(r: Report, st: Style, brief: boolean): stri
   }
   out.push("", `All ${r.findings.length} findings are listed by --format json (or --all for this text report).`);
   return out.join("\n");
-}
-
-/** "3-7, 9, 12" from a sorted list of frame numbers. */
-export function compressFrames(frames: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < frames.length; ) {
-    let j = i;
-    while (j + 1 < frames.length && frames[j + 1] === frames[j]! + 1) j++;
-    parts.push(j > i + 1 ? `${frames[i]}-${frames[j]}` : j === i + 1 ? `${frames[i]}, ${frames[j]}` : `${frames[i]}`);
-    i = j + 1;
-  }
-  return parts.join(", ");
 }
 
 export function indentWrap(text: string, indent: number, width: number): string {

@@ -22,6 +22,7 @@ import { SEVERITY_RANK, type Finding } from "../../analyze/finding.js";
 import { ANALYZERS } from "../../analyze/registry.js";
 import type { Report } from "../model.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "../summary-by-kind.js";
+import { habitFlowList, habitTitle, shortSummary } from "../habits.js";
 import { allocate, selectRows, FLOW_POINTS_MAX, OTHER_FLOW_POINTS_MAX, POINT_BUDGET } from "./downsample.js";
 import { FLOW_COLLECT_CAP, META_ACK, META_DIR, META_OLD, TOTAL_COLLECT_CAP, type FlowSeriesSet } from "./series-set.js";
 
@@ -292,6 +293,24 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     },
   }));
 
+  // Habits (habits.ts) over the listed findings: indexes into findingRows; a finding over
+  // the listing cap is left out of its habit's rows, but counted in its title.
+  const listedIndex = new Map(findings.map((f, i) => [f, i]));
+  const habits = report.habits.map((h) => {
+    const example = report.findings[h.example]!;
+    const rows = h.findings.filter((i) => listedIndex.has(report.findings[i]!));
+    return {
+      kind: h.kind,
+      severity: h.severity,
+      title: `${habitTitle(h)}, ${habitFlowList(h)}`,
+      flows: h.flows,
+      count: h.findings.length,
+      example: listedIndex.get(example) ?? null,
+      findings: rows.map((i) => listedIndex.get(report.findings[i]!)!),
+      short: rows.map((i) => shortSummary(report.findings[i]!, example)),
+    };
+  });
+
   const data = {
     v: 1,
     generator: opts.generator ?? `sockscope ${VERSION}`,
@@ -301,6 +320,7 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
     findingCount: report.findings.length,
     flows: flowRows,
     findings: findingRows,
+    habits,
     kinds,
     summaryThreshold: DEFAULT_SUMMARY_THRESHOLD,
     texts,

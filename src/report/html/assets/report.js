@@ -353,7 +353,48 @@
     el("table", { class: "findings", id: "findings-table" }, el("thead", null, headRow), fBody), fMore);
   append(app, el("section", { id: "findings" },
     el("h2", { text: (summarised ? "All findings (" : "Findings (") + num(DATA.findingCount) + ")" }),
+    habitsSection(),
     FINDINGS.length === 0 ? el("p", { class: "none", text: "No findings: nothing in this capture matched a socket problem sockscope knows." }) : findingsAll));
+
+  /**
+   * Repeated habits (src/report/habits.ts): each folded to its title line; opened, the
+   * example's summary, the explanation once, and a line per finding, each opening that
+   * finding in the full list below.
+   */
+  function habitsSection() {
+    if (DATA.habits.length === 0) return null;
+    return el("div", { id: "habits" },
+      el("h3", { text: "Repeated habits (" + DATA.habits.length + "): the same finding on 3 or more connections of one client" }),
+      DATA.habits.map(function (h, n) {
+        var ex = h.example === null ? null : FINDINGS[h.example];
+        var rows = h.findings.map(function (idx, i) {
+          var f = FINDINGS[idx];
+          return el("li", { dataset: { idx: idx } },
+            flowButton(f.flow), " ",
+            el("span", { class: "muted", text: f.frames.length ? "[frames " + compressFrames(f.frames.slice(0, 8)) + (f.frames.length > 8 || f.count > f.frames.length ? ", \u2026" : "") + "] " : "" }),
+            el("span", { text: h.short[i] + " " }),
+            el("button", { type: "button", class: "link finding-ref", title: "open this finding in the list below", onclick: function () { showFinding(idx); } }, "details"));
+        });
+        return el("details", { class: "habit", dataset: { habit: n, kind: h.kind, severity: h.severity } },
+          el("summary", null, sevBadge(h.severity), " ", h.title),
+          ex ? el("p", { class: "meta" }, el("b", { text: "Example, flow " + ex.flow + ": " }), ex.summary) : null,
+          ex ? el("p", { class: "explanation", text: ex.explanation }) : null,
+          h.count > h.findings.length ? el("p", { class: "warn", text: "Listed here: " + h.findings.length + " of its " + h.count + " findings (the page's cap); all are in --format json." }) : null,
+          el("ul", { class: "habit-findings" }, rows));
+      }));
+  }
+
+  /** A habit's line to one finding: the full list unfolded, filtered to its flow and kind, the finding opened. */
+  function showFinding(idx) {
+    var f = FINDINGS[idx];
+    showKind(f.kind);
+    fState.flow = f.flow === null ? "none" : String(f.flow);
+    document.getElementById("filter-flow").value = fState.flow;
+    fState.open.add(idx);
+    renderFindings();
+    var row = fBody.querySelector('tr.finding[data-idx="' + idx + '"]');
+    if (row) row.scrollIntoView({ block: "center", behavior: "instant" });
+  }
 
   /** The summary's link to a kind: the full list, unfolded and filtered to it. */
   function showKind(kind) {
