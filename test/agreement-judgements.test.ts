@@ -211,6 +211,24 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
     const prev = mine.at(-1)!;
     return ((Number(r.ack) - Number(prev.ack)) | 0) > 0 ? "" : `acknowledges nothing new since frame ${prev.frame}`;
   },
+  "acked-before-captured"(rows, r) {
+    const len = Number(r.len);
+    if (len === 0) return "carries no data";
+    const start = Number(r.seq),
+      end = (start + len) >>> 0;
+    const before = rows.filter((e) => e.frame < r.frame);
+    // Sequence arithmetic mod 2^32, as in RFC 9293 §3.4.
+    const after = (a: number, b: number) => ((a - b) | 0) > 0;
+    const sentBefore = before.filter((e) => sameDirection(e, r) && Number(e.len) > 0);
+    if (sentBefore.some((e) => after((Number(e.seq) + Number(e.len)) >>> 0, start)))
+      return "an earlier segment of its side already carried some of these bytes";
+    const acks = before.filter(
+      (e) => sameDirection(e, reversed(r)) && (e.flags & ACK) !== 0 && !after(end, Number(e.ack)),
+    );
+    const ack = acks.at(-1);
+    if (ack === undefined) return "no earlier ACK covers it";
+    return r.time - ack.time < 0.001 ? "" : `the ACK (frame ${ack.frame}) came ${r.time - ack.time} s before`;
+  },
 };
 
 /** The row as the other direction would carry it: addresses and ports swapped. */

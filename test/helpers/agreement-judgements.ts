@@ -41,7 +41,13 @@ export type Premise =
   /** A SYN no stack writes: SACK blocks in it, or an acknowledgement number without the ACK flag. */
   | "crafted-syn"
   /** A bare FIN repeating the same side's earlier FIN, acknowledging more than that side's previous segment did. */
-  | "fin-repeat";
+  | "fin-repeat"
+  /**
+   * Data whose bytes no earlier segment of its side carried, already acknowledged by a
+   * segment of the peer's recorded a moment (under 1 ms) before it: the capture recorded
+   * the ACK first, so no copy of these bytes was ever sent before.
+   */
+  | "acked-before-captured";
 
 export type Verdict = "fixed" | "tshark-wrong" | "deliberate";
 
@@ -77,7 +83,45 @@ const VLAN_COPY =
   "VLAN, tshark's TCP conversations ignore it and take each later copy for a re-send. On its own VLAN the frame is " +
   "the first transmission";
 
+const ACKED_FIRST =
+  "data no earlier segment carried, captured microseconds after the peer's ACK that covers it: the capture recorded " +
+  "the ACK before the data (after STARTTLS this file is a replay synthesized by a decryptor, one IP ID counter for " +
+  "both hosts), so these bytes were sent once, not re-sent; tshark calls every segment already acknowledged a " +
+  "spurious retransmission";
+
 export const JUDGEMENTS: Judgement[] = [
+  {
+    file: "arkime--smtp-decrypted.pcap",
+    frames: [29, 30, 31, 32],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission",
+    verdict: "tshark-wrong",
+    premise: "acked-before-captured",
+    reason: `client data 11777-16731 after the server's ACKs 26-28 of it: ${ACKED_FIRST}`,
+  },
+  {
+    file: "arkime--smtp-decrypted.pcap",
+    frames: [86],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission",
+    verdict: "tshark-wrong",
+    premise: "acked-before-captured",
+    reason: `the server's 48 bytes after the client's ACK 85 of them: ${ACKED_FIRST}`,
+  },
+  {
+    file: "zeek--ipv6-http-atomic-frag.pcap",
+    frames: [8],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: first transmission",
+    verdict: "tshark-wrong",
+    premise: "acked-before-captured",
+    reason:
+      "the client's 15-byte request, the only copy of its bytes, recorded after the server's ACK 6 of it and with an " +
+      "older timestamp (27 µs before it): the capture wrote the two out of order; sent once, not re-sent",
+  },
   // --- sockscope was wrong: fixed
   {
     file: "suricata--bug-5437-02-syn-timeout-reuse.pcap",

@@ -299,7 +299,10 @@ function classifyResend(
   if ((len === 0 && (flags & TH_FIN) === 0) || (flags & (TH_SYN | TH_RST)) !== 0 || keepAliveShaped) return RESEND_NONE;
   const peer = flow.ep[1 - seg.dir]!;
   const seqEnd = (seg.seq + len) >>> 0;
-  if (len > 0 && peer.ackSeen && seqDiff(seqEnd, peer.lastAck) <= 0) return RESEND_SPURIOUS;
+  // Bytes the capture never held before cannot be a re-send, even when the peer had already
+  // acknowledged them: the capture recorded the ACK before the data (two capture queues, a
+  // replay), as in arkime--smtp-decrypted frames 26-32, microseconds apart.
+  if (len > 0 && sv < 0 && peer.ackSeen && seqDiff(seqEnd, peer.lastAck) <= 0) return RESEND_SPURIOUS;
   // One byte below the next is new data after a one-byte zero-window probe (counted as sent).
   if (!(sv < 0 && !(len > 1 && sv === -1))) return RESEND_NONE;
   // A bare FIN that acknowledges more of the peer than this side's previous segment did
