@@ -22,7 +22,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
-import { rebootEvidence, sentUnseen } from "../lib/reboot-evidence.js";
+import { REBOOT_MIN_SILENCE_SEC, rebootEvidence, sentUnseen } from "../lib/reboot-evidence.js";
 import type { SideMark } from "../lib/side-history.js";
 import { DIR_CLIENT, type TcpEndpoint } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -90,6 +90,18 @@ const analyzer = defineAnalyzer<null>({
     const finFirst = me.finFrame !== 0;
     if (finFirst && (!hasAck || theirs.lastPayloadFrame > me.finFrame)) return;
     if (rebootEvidence(flow, seg, h) !== null || sentUnseen(flow, x)) return;
+    // A RST without ACK whose sequence number is the acknowledgement the peer's segment
+    // carried, from a side silent for a while, is its TCP answering a segment for a
+    // connection it had already dropped (RFC 9293 §3.10.7.1): a program's abort carries ACK
+    // (Linux, BSD and Windows alike). After the sender gave up re-sending it is
+    // peer-unresponsive's (pmtu-black-hole: the client's TCP answered the server's FIN so).
+    if (
+      !hasAck &&
+      peer.ackSeen &&
+      seqDiff(seg.seq, peer.lastAck) === 0 &&
+      seg.time - mine.lastTime >= REBOOT_MIN_SILENCE_SEC
+    )
+      return;
     // Giving up on a silent peer after probes or retransmissions: keepalive / peer-unresponsive.
     if (mine.resendsSinceOther > 0 && seg.time - theirs.lastTime >= DEAD_PEER_SILENCE_SEC) return;
 
