@@ -142,8 +142,11 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
       ? ""
       : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${flow.ep[1 - dir]!.rstFrame}) ` +
         "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
-        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), so the refusal reached the program that much later " +
-        "(see connection-refused)";
+        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), " +
+        // A SYN-ACK to a re-sent SYN: connect() succeeded after all.
+        (flow.ep[1 - dir]!.synSeen
+          ? `and the ${peer} then accepted it, so connect() succeeded that much later (see connection-refused)`
+          : "so the refusal reached the program that much later (see connection-refused)");
   if (refused !== "" && total === d.refusedSynRetries) {
     out.report(analyzer, {
       flow,
