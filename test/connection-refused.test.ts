@@ -13,6 +13,9 @@ const dist = (m: string) => import(join(ROOT, "dist", m));
 const { analyzeFile } = await dist("run/pipeline.js");
 const { readCapture } = await dist("capture/reader.js");
 const { ShardRouter } = await dist("run/parallel/router.js");
+const { RefusalEvidence, Refusal, Attempt, mergeEvidence, resolveEvidence, OUTCOME_ACCEPTED } = await dist(
+  "analyze/lib/refusal-evidence.js",
+);
 
 interface F {
   kind: string;
@@ -169,4 +172,69 @@ describe("--jobs 2", () => {
       expect(two, f).toBe(one);
     }
   }, 60_000);
+});
+
+describe("refusal evidence learnt after the finding (a flow that ended early: live capture, a replaced 4-tuple)", () => {
+  const listener = "0 127.0.0.1:80";
+  const key = "0 loopback 80";
+  /** A refusal at frame 5 (RST at 1.0 s) whose finding was already reported. */
+  const refusal = () => {
+    const r = new Refusal(listener, key, "::1", 5);
+    r.addReset(5, 1.0);
+    r.finding = {};
+    return r;
+  };
+  /** The client's next connect(): 127.0.0.1, 2 ms after the RST, and the listener's SYN-ACK to it. */
+  const next = () => new Attempt(6, 1.002, "127.0.0.1:80", "127.0.0.1", true);
+
+  it("one engine revises the finding when the next accept and the fallback come; a sharded resolve finds the same", () => {
+    const one = new RefusalEvidence(false);
+    const revised: unknown[] = [];
+    const r1 = refusal();
+    one.accepted(listener, 2, 0.5, () => {});
+    one.refused(r1);
+    const a1 = next();
+    one.attempted(key, a1, (r: unknown) => revised.push(r));
+    a1.outcome = OUTCOME_ACCEPTED;
+    one.accepted(listener, 7, 1.003, (r: unknown) => revised.push(r));
+    expect(revised).toEqual([r1, r1]);
+    expect(a1.dependents).toEqual([r1]);
+
+    // Two workers: the refusal on one, the accepts and the next attempt on the other.
+    const w1 = structuredClone(new RefusalEvidence(true));
+    const w2 = new RefusalEvidence(true);
+    const r2 = refusal();
+    w1.refusals.push(r2);
+    w2.accepted(listener, 7, 1.003, () => {});
+    w2.accepted(listener, 2, 0.5, () => {});
+    const a2 = next();
+    a2.outcome = OUTCOME_ACCEPTED;
+    w2.attempted(key, a2, () => {});
+    mergeEvidence(w1, structuredClone(w2));
+    const rewritten: unknown[] = [];
+    resolveEvidence(w1, (r: unknown) => rewritten.push(r));
+    expect(rewritten).toEqual([r2]);
+    const facts = (r: typeof r1) => [
+      r.acceptedBeforeFrame,
+      r.acceptedAfterFrame,
+      r.fallback?.synFrame,
+      r.fallback?.outcome,
+      r.fallbackGapSec,
+    ];
+    expect(facts(r2)).toEqual(facts(r1));
+    expect(facts(r1)).toEqual([2, 7, 6, OUTCOME_ACCEPTED, expect.closeTo(0.002, 9)]);
+  });
+
+  it("no fallback to the same address, nor to another one later than 0.1 s", () => {
+    for (const a of [
+      new Attempt(6, 1.002, "[::1]:80", "::1", true),
+      new Attempt(6, 1.2, "127.0.0.1:80", "127.0.0.1", true),
+    ]) {
+      const ev = new RefusalEvidence(false);
+      const r = refusal();
+      ev.refused(r);
+      ev.attempted(key, a, () => {});
+      expect(r.fallback).toBeNull();
+    }
+  });
 });
