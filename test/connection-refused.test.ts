@@ -124,6 +124,15 @@ describe("getaddrinfo()'s address loop", () => {
     expect(f!.summary).toContain("connected to 127.0.0.1:5012 (SYN frame 3)");
   });
 
+  it("accepted on another remote address: a warning, hedged (fallback-remote fixture)", async () => {
+    const [f] = await findings(fixture("fallback-remote"));
+    expect(f!.severity).toBe("warning");
+    expect(f!.measure.programConnected).toBe(1);
+    expect(f!.summary).toContain("connected to 10.9.0.2:5014 (SYN frame 3), likely the next address of the same name");
+    expect(f!.summary).toContain("if so, the program's connect loop succeeded");
+    expect(f!.explanation).toContain("nothing listens at one of them (10.9.0.3:5014)");
+  });
+
   it("another remote address refused too: still an error, and says so (pop3-refused-retries)", async () => {
     const [f1, f2] = await findings(corpus("zeek--pop3-refused-retries.pcap"));
     expect(f1!.severity).toBe("error");
@@ -159,6 +168,7 @@ describe("--jobs 2", () => {
     fixture("closed"),
     fixture("late-listener"),
     fixture("fallback"),
+    fixture("fallback-remote"),
     corpus("zeek--pop3-refused-retries.pcap"),
     corpus("zeek--irc-353-null-refused.pcap"),
   ];

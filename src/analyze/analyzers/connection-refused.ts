@@ -343,8 +343,8 @@ function fallbackText(x: Facts, m: Record<string, number>): string | null {
   const loop = "getaddrinfo()'s address loop (or Happy Eyeballs) moving on";
   if (x.fallbackOutcome === "accepted")
     return (
-      `${when}, ${host}, and was accepted (SYN-ACK frame ${x.fallbackOutcomeFrame}): ${loop}; the program's ` +
-      "connect loop succeeded"
+      `${when}, ${host}, and was accepted (SYN-ACK frame ${x.fallbackOutcomeFrame}): ${loop}; ` +
+      (x.fallbackLoopback ? "the program's connect loop succeeded" : "if so, the program's connect loop succeeded")
     );
   if (x.fallbackOutcome === "refused")
     return `${when}, ${host}, and was refused too (RST frame ${x.fallbackOutcomeFrame}): ${loop}, in vain`;
@@ -361,8 +361,12 @@ function detailText(x: Facts, n: number): string | undefined {
   if (x.fallbackOutcome === "accepted")
     return (
       "The program saw no error if it connects by name through the usual loop over getaddrinfo()'s addresses: " +
-      `only the attempt to the first address failed. The server listens on ${x.fallbackServer} but not on ` +
-      `${x.server}; bind it to both (or to the wildcard address) to spare every client the refused attempt.`
+      "only the attempt to the first address failed. " +
+      (x.fallbackLoopback
+        ? `The server listens on ${x.fallbackServer} but not on ${x.server}; bind it to both (or to the wildcard ` +
+          "address) to spare every client the refused attempt."
+        : `If both addresses are the same name's, nothing listens at one of them (${x.server}): every client that ` +
+          "tries it first pays a refused attempt; correct the name's addresses or start the server there.")
     );
   if (n > 1)
     return "The client's TCP re-sent the refused SYN before failing connect(): the program waited for those retries.";
