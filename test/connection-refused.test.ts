@@ -77,7 +77,15 @@ describe("refused, retried by the stack, then accepted (issue 21)", () => {
     expect(f!.summary).toContain("the listener started during the retries");
     expect(f!.explanation).toMatch(/^The program's connect\(\) did not fail/);
     const [rt] = await findings(fixture("late-listener"), "retransmission");
+    expect(rt!.summary).toContain("after the server's RST (frame 2) refused it");
     expect(rt!.summary).toContain("the server then accepted it, so connect() succeeded that much later");
+  });
+
+  it("the RST that refused the first SYN does not end the connection the SYN-ACK began", async () => {
+    const r = await analyzeFile(fixture("late-listener"));
+    expect(r.flows[0].close).toEqual({ first: "client", how: "FIN", frame: 10 });
+    expect(r.flows[0].state).toEqual({ client: "TIME-WAIT", server: "CLOSED" });
+    expect((r.findings as F[]).map((f) => f.kind)).toContain("time-wait");
   });
 });
 
