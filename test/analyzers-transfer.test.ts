@@ -215,9 +215,10 @@ describe("retransmission", () => {
         [2, "client", [9, 11], 2],
       ]);
       expect(found[0]!.summary).toMatch(/re-sent its SYN 2 time\(s\) after the server's RST \(frame 2\) refused it/);
+      // connection-refused names every refused SYN and its RST.
       expect(r.findings.filter((f) => f.kind === "connection-refused").map((f) => f.frames)).toEqual([
-        [1, 2],
-        [7, 8],
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10, 11, 12],
       ]);
     },
   );
@@ -287,6 +288,8 @@ const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> =
     "window-full": "warning",
     // The segments lost to a too-small link are re-sent (smaller, or in vain in a black hole).
     "path-mtu": "warning",
+    // connection-refused/late-listener: the refused SYN re-sent, a second late (accepted then).
+    "connection-refused": "warning",
     "*": "info",
   },
   // window-full/stalled: the sender stalls at the window's edge because the receiver fell silent.
@@ -295,6 +298,8 @@ const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> =
   // Brief zero windows and a few window-full segments happen in any fast transfer: info.
   "window-full": { "*": "info" },
   "zero-window": { "*": "info" },
+  // one-way/: probes whose answers the capture lacks are said at info, never unanswered.
+  keepalive: { "one-way": "info" },
 };
 const RANK = { info: 1, warning: 2, error: 3 } as const;
 

@@ -26,7 +26,17 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "straySegments",
     "synCount",
   ],
-  "connection-refused": ["rstAfterMs", "synCount"],
+  "connection-refused": [
+    "accepted",
+    "connectMs",
+    "fallbackGapMs",
+    "listenerAcceptedAfterMs",
+    "listenerAcceptedBeforeMs",
+    "programConnected",
+    "refusals",
+    "rstAfterMs",
+    "synCount",
+  ],
   "crafted-syn": ["craftedSyns", "distinctIsns", "spanMs"],
   // Besides the count, lost datagrams by why they were lost (decode/reassembly.ts FragmentFailure).
   "fragment-loss": [

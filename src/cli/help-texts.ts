@@ -48,8 +48,8 @@ Analysis and output:
   -q, --quiet              no status lines on stderr, no ended-flow or "[over]" lines
       --no-color           no colours (also: NO_COLOR=1)
 
-Findings reported while a flow is open (connection-refused, rst-after-fin, abortive-close,
-time-wait, ...) print at once; the others when their flow ends: closed and quiet for
+Findings reported while a flow is open (rst-after-fin, abortive-close, time-wait, ...)
+print at once; the others when their flow ends: closed and quiet for
 --linger, or idle for --idle-timeout, or at the end of the capture (those in time order).
 A connection stuck meanwhile is shown while it is stuck, marked "[ongoing 1.2s]": a zero
 window held 1 s, connect() unanswered after a SYN retransmission, data re-sent and

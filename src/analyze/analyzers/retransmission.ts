@@ -53,8 +53,9 @@ class Side {
   other = 0;
   /** Capture copies and replayed segments of data or a FIN: tagged where tshark tags them, not re-sends. */
   duplicates = 0;
-  /** SYNs re-sent after the peer refused them with a RST. */
+  /** SYNs re-sent after the peer refused them with a RST, and that RST (kept: a later SYN-ACK clears the tracker's). */
   refusedSynRetries = 0;
+  refusingRstFrame = 0;
   bytes = 0;
   firstTime = 0;
   /** Longest silence before a timeout retransmission: the timer that fired. */
@@ -108,6 +109,7 @@ const analyzer = defineAnalyzer<State>({
       if (peer.rstFrame !== 0 && !peer.synSeen && seg.frame !== mine.synFrame && seg.seq === mine.isn) {
         tagged(me, seg.frame, seg.time, out.frameCap);
         me.refusedSynRetries++;
+        if (me.refusingRstFrame === 0) me.refusingRstFrame = peer.rstFrame;
       }
       return;
     }
@@ -141,10 +143,13 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   const refused =
     d.refusedSynRetries === 0
       ? ""
-      : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${flow.ep[1 - dir]!.rstFrame}) ` +
+      : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${d.refusingRstFrame}) ` +
         "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
-        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), so the refusal reached the program that much later " +
-        "(see connection-refused)";
+        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), " +
+        // A SYN-ACK to a re-sent SYN: connect() succeeded after all.
+        (flow.ep[1 - dir]!.synSeen
+          ? `and the ${peer} then accepted it, so connect() succeeded that much later (see connection-refused)`
+          : "so the refusal reached the program that much later (see connection-refused)");
   if (refused !== "" && total === d.refusedSynRetries) {
     out.report(analyzer, {
       flow,

@@ -120,6 +120,7 @@ export class TcpTracker {
     seg.accepted = !strayIsn(me, peer, p, seg.craftedSyn) && accepts(flow, me, peer, p);
     if (!seg.accepted) return this.ignored(me, peer, p);
     if (flags & TH_SYN) {
+      const firstSyn = !me.synSeen;
       if (!me.synSeen || seqDiff(seq, me.isn) !== 0) {
         if (me.synSeen) me.synCount = 0; // another ISN: another attempt, counted afresh
         me.synCrafted = seg.craftedSyn;
@@ -135,6 +136,14 @@ export class TcpTracker {
         // A SYN after this side's own RST, before any SYN-ACK: the RST refused a stray
         // segment (a TIME_WAIT's bare ACK) and the connection attempt goes on. That RST
         // did not end this connection.
+        me.rstFrame = 0;
+        me.rstTime = 0;
+        flow.endedFrame = 0;
+        flow.endedTime = 0;
+      } else if (me.rstFrame !== 0 && flags & TH_ACK && firstSyn && peer.rstFrame === 0) {
+        // A SYN-ACK after this side's RST refused the peer's SYN: the peer's stack re-sent
+        // that SYN (Windows retries a refused connect()) and a listener now accepts it. The
+        // RST ended that attempt, not this connection.
         me.rstFrame = 0;
         me.rstTime = 0;
         flow.endedFrame = 0;
