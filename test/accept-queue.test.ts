@@ -39,6 +39,17 @@ describe("connect-timeout names a full accept queue from the listener's other co
     expect(fs[1]!.summary).toContain("from frame 12 to frame 16 (2.028 s)");
   });
 
+  it("says so the moment the finding is made (a live capture prints it then)", async () => {
+    const said: string[] = [];
+    await analyzeFile(join(FIXTURES, "connect-timeout/accept-queue-full.pcap"), {
+      onFinding: (f: Finding) => {
+        if (f.kind === "connect-timeout") said.push(f.summary);
+      },
+    });
+    expect(said).toHaveLength(2);
+    for (const summary of said) expect(summary).toContain("'s accept queue was full");
+  });
+
   it("SYNs dropped by a firewall with no listener activity keep the firewall words and no queue", async () => {
     for (const rel of ["syncnt", "classic-backoff", "app-timeout"]) {
       const [f] = await findings(`connect-timeout/${rel}.pcap`, "connect-timeout");

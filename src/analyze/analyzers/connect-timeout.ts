@@ -28,9 +28,9 @@ import {
   fullQueueWords,
   type ListenerQueues,
   listenerQueueScope,
-  noteQueue,
   QueueWatch,
   queueWasFull,
+  reportWithQueue,
 } from "../lib/listener-queue.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
 import { stackOf } from "../lib/stack-profile.js";
@@ -141,7 +141,7 @@ const analyzer = defineAnalyzer<State, ListenerQueues>({
         `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
         `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
     };
-    const finding = out.report(analyzer, {
+    reportWithQueue(out, analyzer, flow, s.queue, client.synTime, last, {
       flow,
       dir: DIR_CLIENT,
       frames: r.frames,
@@ -150,7 +150,6 @@ const analyzer = defineAnalyzer<State, ListenerQueues>({
       facts,
       measure,
     });
-    noteQueue(out, analyzer, finding, flow, s.queue, client.synTime, last);
   },
   // Ongoing from the first retransmission (the initial timeout ran out: 1 s on Linux)
   // while the SYNs keep coming; once they stop, connect() has failed or was given up.

@@ -29,9 +29,9 @@ import {
   HandshakeResend,
   type ListenerQueues,
   listenerQueueScope,
-  noteQueue,
   QueueWatch,
   queueWasFull,
+  reportWithQueue,
   type TurnedAway,
 } from "../lib/listener-queue.js";
 import { ms, sec } from "../lib/measure.js";
@@ -130,7 +130,9 @@ function report(s: State, flow: Flow, out: FindingSink): void {
         ? server.ignoredRstFrame
         : null,
   };
-  const finding = out.report(analyzer, {
+  // The listener's queue is looked at over the time it turned the client away.
+  const [from, until] = q.turnedAway === "ack" ? [q.completedTime, q.ignoredAckTime] : [client.synTime, server.synTime];
+  reportWithQueue(out, analyzer, flow, q, from, until, {
     flow,
     dir: DIR_SERVER,
     frames,
@@ -145,8 +147,6 @@ function report(s: State, flow: Flow, out: FindingSink): void {
       completed: done ? 1 : 0,
     },
   });
-  if (q.turnedAway === "syn") noteQueue(out, analyzer, finding, flow, q, client.synTime, server.synTime);
-  else if (q.turnedAway === "ack") noteQueue(out, analyzer, finding, flow, q, q.completedTime, q.ignoredAckTime);
 }
 
 /**

@@ -23,9 +23,10 @@
  * waiting right then; a `--jobs` worker also logs every wait so that `resolve` can count
  * again over all shards' connections. Dropped clients and ignored ACKs are kept as a list
  * per listener (only flows with a troubled handshake) and counted over the finding's
- * window when its words are written, by one engine or after the merge alike.
+ * window when it is reported, as far as the capture had shown them by then, so that the
+ * merge, counting again over every shard's lists, counts the same.
  */
-import type { AnalyzerDescriptor, CaptureScope, FindingSink } from "../analyzer.js";
+import type { AnalyzerDescriptor, CaptureScope, FindingInput, FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
 import { isDuplicateCopy } from "./syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
@@ -164,27 +165,29 @@ function countTroubles(
 }
 
 /**
- * Gives a finding just reported on `flow` its listener's counts over the window
- * [from, until] (capture times) in which the listener turned the client away (its SYNs
- * unanswered, or its handshake ACK ignored), and writes its words again. Nothing when the
- * capture shows neither. A `--jobs` worker also keeps what the merge needs to count again.
+ * Reports a finding on `flow` (out.report) with its listener's counts in its measure,
+ * taken over the window [from, until] (capture times) in which the listener turned the
+ * client away (its SYNs unanswered, or its handshake ACK ignored); none when the capture
+ * shows neither. The counts go in before the words are written: a live capture prints
+ * them at once. A `--jobs` worker also keeps what the merge needs to count again.
  */
-export function noteQueue(
+export function reportWithQueue(
   out: FindingSink,
   kind: QueueKind,
-  finding: Finding,
   flow: Flow,
   w: QueueWatch,
   from: number,
   until: number,
-): void {
-  if (w.countFrame === 0) return;
+  input: FindingInput,
+): Finding {
+  if (w.countFrame === 0) return out.report(kind, input);
   const q = out.captureState(kind);
   const key = listenerKey(flow);
-  setMeasures(finding.measure, { accepted: w.accepted, ...countTroubles(q, key, from, until, out.frame) });
-  out.revise(kind, finding);
-  if (q.log === null) return;
-  q.pending.push({ finding, key, since: w.countSince, atFrame: w.countFrame, from, until, madeAt: out.frame });
+  setMeasures((input.measure ??= {}), { accepted: w.accepted, ...countTroubles(q, key, from, until, out.frame) });
+  const finding = out.report(kind, input);
+  if (q.log !== null)
+    q.pending.push({ finding, key, since: w.countSince, atFrame: w.countFrame, from, until, madeAt: out.frame });
+  return finding;
 }
 
 function setMeasures(m: Record<string, number>, e: QueueEvidence): void {
