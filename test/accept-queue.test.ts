@@ -95,6 +95,18 @@ describe("syn-retransmit gives the same counts from the same registry", () => {
     );
   });
 
+  it("ack-lost: a re-sent SYN-ACK after the client's ACK, nothing else on the listener: no full queue", async () => {
+    const [f] = await findings("syn-retransmit/ack-lost.pcap", "syn-retransmit");
+    expect(counts(f!)).toEqual([0, 0, 1]);
+    expect(f!.summary).toContain(
+      "the server re-sent its SYN-ACK (frame 4) although the client had acknowledged it (frame 3)",
+    );
+    expect(f!.summary).toContain(
+      "no other connection in the capture was waiting on this listener, which points to loss",
+    );
+    expect(f!.summary).not.toContain("'s accept queue was full");
+  });
+
   it("first-syn-dropped: one lost SYN and nothing else on the listener points to loss, not a full queue", async () => {
     const [f] = await findings("syn-retransmit/first-syn-dropped.pcap", "syn-retransmit");
     expect(counts(f!)).toEqual([0, 1, 0]);

@@ -224,7 +224,7 @@ function describe(f: Finding): FindingWords {
             (x.queueTurnedAway === "ack" && fullQueue(f)
               ? queueWords(f, x)
               : "Linux ignores it while the accept queue is full, but no other connection in the capture was " +
-                "waiting on this listener"),
+                "waiting on this listener, which points to loss"),
     );
   }
   if (x.synAckAnswerFrames !== null) {
