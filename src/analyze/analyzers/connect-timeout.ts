@@ -18,6 +18,12 @@
  * connection, another connection's rewritten by a middlebox) leaves connect() waiting:
  * the client's kernel answers an unacceptable ACK with a RST and drops the rest.
  *
+ * Who dropped the SYNs: when the same listener had completed connections before the
+ * first SYN that still waited, unserved, when the client re-sent it, its accept queue
+ * was full (Linux drops SYNs then); the summary says so with the listener's counts
+ * (lib/listener-queue.ts, shared with syn-retransmit). Otherwise a firewall, a dead host
+ * or a black-holing route, or a full queue of clients the capture does not show.
+ *
  * Reported frames are the retransmitted SYNs (what Wireshark flags as retransmissions);
  * the first SYN is named in the summary.
  */

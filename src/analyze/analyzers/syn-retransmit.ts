@@ -8,12 +8,13 @@
  *   SYN (its accept queue was full: Linux then ignores SYNs, counting ListenOverflows) or
  *   the SYN was lost. Evidence for the first: other connections to the same server port,
  *   established before the SYN, that still had no byte from the server when the SYN was
- *   retried — connections waiting in the accept queue. They are found through a small
- *   per-capture registry of such connections per listener.
+ *   retried — connections waiting in the accept queue (lib/listener-queue.ts, the
+ *   registry connect-timeout reads too, gives the counts and the window).
  * - a SYN-ACK retransmitted before the client acknowledged it: SYN-ACK (or ACK) lost.
  * - a SYN-ACK retransmitted after the client's ACK was captured: the server ignored the
  *   final ACK, which Linux does while the accept queue is full (tcp_abort_on_overflow = 0),
- *   unless the ACK was lost between the capture point and the server.
+ *   unless the ACK was lost between the capture point and the server; the same registry
+ *   tells whether other connections were waiting then.
  *
  * A SYN re-sent just after the server answered it with a bare ACK or RST (a SYN hitting
  * TIME-WAIT, see time-wait-reuse) is the client reacting to that answer, not a timer
