@@ -18,10 +18,26 @@
  * connection, another connection's rewritten by a middlebox) leaves connect() waiting:
  * the client's kernel answers an unacceptable ACK with a RST and drops the rest.
  *
+ * Who dropped the SYNs: when the same listener had completed connections before the
+ * first SYN that still waited, unserved, when the client re-sent it, its accept queue
+ * was full (Linux drops SYNs then); the summary says so with the listener's counts
+ * (lib/listener-queue.ts, shared with syn-retransmit). Otherwise a firewall, a dead host
+ * or a black-holing route, or a full queue of clients the capture does not show.
+ *
  * Reported frames are the retransmitted SYNs (what Wireshark flags as retransmissions);
  * the first SYN is named in the summary.
  */
 import { defineAnalyzer } from "../analyzer.js";
+import type { Finding, FindingWords } from "../finding.js";
+import {
+  evidenceOf,
+  fullQueueWords,
+  type ListenerQueues,
+  listenerQueueScope,
+  QueueWatch,
+  queueWasFull,
+  reportWithQueue,
+} from "../lib/listener-queue.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
 import { stackOf } from "../lib/stack-profile.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
@@ -36,9 +52,11 @@ class State {
   /** Segments from the server's address that were none of those; the first one's frame. */
   strays = 0;
   firstStrayFrame = 0;
+  /** Its part in the listener's accept queue: were its SYNs dropped while others waited there? */
+  readonly queue = new QueueWatch();
 }
 
-const analyzer = defineAnalyzer<State>({
+const analyzer = defineAnalyzer<State, ListenerQueues>({
   id: "connect-timeout",
   title: "connect() timed out: the SYN was never answered",
   severity: "error",
@@ -46,8 +64,11 @@ const analyzer = defineAnalyzer<State>({
   wire: "The client's SYN is retransmitted with the same sequence number and nothing at all comes back from the server's address.",
   explanation:
     "The client called connect() and its SYN went out, but nothing came back: no SYN-ACK, and no reset either. Something " +
-    "drops the SYNs without a word: a firewall or security group, a host that is down or unplugged, or a route that " +
-    "black-holes the packets. " +
+    "drops the SYNs without a word: a firewall or security group, a host that is down or unplugged, a route that " +
+    "black-holes the packets, or the server's own kernel while the listener's accept queue is full (connections that " +
+    "completed the handshake and wait for accept() up to the listen() backlog: Linux then drops new SYNs instead of " +
+    "refusing them, counted in TcpExtListenOverflows). The capture tells the last apart when other connections to " +
+    "the same listener completed and waited unserved meanwhile; the summary says which it shows. " +
     "Compare connection-refused, where the host is up and answers at once with a reset. The client's TCP retransmits " +
     "the SYN on a timer, classically 1, 2, 4, 8 … s apart, and how long it keeps trying depends on its stack: Linux " +
     "retries at a fixed 1 s a few times first (net.ipv4.tcp_syn_linear_timeouts, kernel 6.5 and later) and gives up " +
@@ -62,7 +83,10 @@ const analyzer = defineAnalyzer<State>({
     "give connect() an explicit, shorter timeout where waiting two minutes is worse than failing, and retry with backoff.",
   references: ["000 §3.5", "000 §6.2", "003 connect()"],
   createState: () => new State(),
+  capture: listenerQueueScope,
+  describe,
   onTcpSegment(s, flow, seg, _p, out) {
+    s.queue.note(out, analyzer, flow, seg);
     const client = flow.ep[DIR_CLIENT];
     if (seg.dir === DIR_SERVER) {
       if (s.answered) return;
@@ -80,6 +104,7 @@ const analyzer = defineAnalyzer<State>({
     out.watch(flow);
   },
   onFlowEnd(s, flow, out) {
+    s.queue.end(out, analyzer);
     const client = flow.ep[DIR_CLIENT];
     // ICMP errors answered the SYNs: connect() failed with their errno (icmp-unreachable).
     if (s.retries === null || !client.synSeen || s.answered || flow.icmpErrors > 0) return;
@@ -113,15 +138,22 @@ const analyzer = defineAnalyzer<State>({
       fixedIntervalRetries: sched.fixedRetries,
     };
     if (s.strays > 0) measure.straySegments = s.strays;
-    out.report(analyzer, {
+    const facts: Facts = {
+      server: flow.endpointName("server"),
+      firstSynFrame: client.synFrame,
+      lastSynFrame: r.frames[r.frames.length - 1]!,
+      spanSec: sec(span),
+      attempt:
+        `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
+        `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
+    };
+    reportWithQueue(out, analyzer, flow, s.queue, client.synTime, last, {
       flow,
       dir: DIR_CLIENT,
       frames: r.frames,
       count: times.length,
       time: client.synTime,
-      summary:
-        `connect() to ${flow.endpointName("server")} got no answer: ${times.length} SYNs over ${sec(span)} s ` +
-        `(first SYN frame ${client.synFrame}), ${sched.text}; ${ending}${strays}`,
+      facts,
       measure,
     });
   },
@@ -143,4 +175,26 @@ const analyzer = defineAnalyzer<State>({
     };
   },
 });
+/** What the words are written from (describe), besides the measure. */
+interface Facts {
+  [key: string]: string | number;
+  server: string;
+  /** The client's first SYN and its last re-send: the window the listener's queue is looked at over. */
+  firstSynFrame: number;
+  lastSynFrame: number;
+  spanSec: number;
+  /** The attempt in words: SYNs, their schedule, how they ended. */
+  attempt: string;
+}
+
+function describe(f: Finding): FindingWords {
+  const x = f.facts as Facts;
+  const e = evidenceOf(f);
+  const cause =
+    e !== null && queueWasFull(e)
+      ? fullQueueWords(e, x.server, "syn", x.firstSynFrame, x.lastSynFrame, x.spanSec)
+      : `no other connection to ${x.server} in the capture was waiting to be served meanwhile: a firewall, a dead ` +
+        "host or a route that black-holes the SYNs (or a full accept queue of clients this capture does not show)";
+  return { summary: `${x.attempt}; ${cause}` };
+}
 export default analyzer;

@@ -1,0 +1,457 @@
+/**
+ * A listener's accept queue as the capture shows it, for the kinds that explain a SYN
+ * nobody answered (connect-timeout, syn-retransmit): one rule, read by both.
+ *
+ * What Linux does while a listener's accept queue is full (more connections completed
+ * than listen()'s backlog, none accept()ed): tcp_conn_request() drops every new SYN
+ * without an answer (TcpExtListenOverflows), so those clients re-send it on their timer;
+ * and tcp_check_req() ignores the final ACK of a handshake already in progress (with
+ * net.ipv4.tcp_abort_on_overflow = 0, the default), so the server re-sends its SYN-ACK
+ * although the client had acknowledged it. On the wire, per listener (server address and
+ * port, VLAN):
+ * - accepted: connections whose handshake completed and that still had no byte from the
+ *   server: waiting in the queue (or on a server too busy to serve them);
+ * - dropped: clients whose SYN was re-sent with no answer in between;
+ * - ignored ACKs: clients the server re-sent its SYN-ACK to after their ACK.
+ * A client's unanswered SYNs are put down to a full queue when connections completed
+ * before its first SYN were still waiting when it re-sent it (`accepted` > 0): the
+ * listener was up and took connections, but not this one.
+ *
+ * Each kind keeps its own ListenerQueues (its capture scope), fed by a QueueWatch per
+ * flow from its onTcpSegment: both see every TCP segment, so both registries hold the
+ * same. `accepted` is counted when the client re-sends its SYN, from the connections
+ * waiting right then; a `--jobs` worker also logs every wait so that `resolve` can count
+ * again over all shards' connections. Dropped clients and ignored ACKs are kept as a list
+ * per listener (only flows with a troubled handshake) and counted over the finding's
+ * window when it is reported, as far as the capture had shown them by then, so that the
+ * merge, counting again over every shard's lists, counts the same.
+ */
+import type { AnalyzerDescriptor, CaptureScope, FindingInput, FindingSink } from "../analyzer.js";
+import type { Finding } from "../finding.js";
+import { isDuplicateCopy } from "./syn-retries.js";
+import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
+import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
+
+export function listenerKey(flow: Flow): string {
+  return `${flow.vlan} ${flow.endpointName("server")}`;
+}
+
+/** Waiting connections examined per unanswered SYN: a count, not a list, is all the words need. */
+const MAX_WAITING_SCAN = 1000;
+
+/** A finding whose counts are taken again once every shard's connections are known. */
+interface PendingCount {
+  finding: Finding;
+  key: string;
+  /** `accepted` counts the connections completed by `since` and still waiting at frame `atFrame`. */
+  since: number;
+  atFrame: number;
+  /** The window (capture times) dropped clients and ignored ACKs are counted over, as of frame `madeAt`. */
+  from: number;
+  until: number;
+  madeAt: number;
+}
+
+/** One client whose SYNs the listener left unanswered: first SYN to last unanswered re-send. */
+interface DroppedClient {
+  /** The client's first SYN. */
+  from: number;
+  /** Its unanswered re-sends, in capture order: times, and frames (from the first one on, the capture shows the drop). */
+  times: number[];
+  frames: number[];
+}
+
+/** Re-sends kept per dropped client (a kernel gives up after a handful). */
+const MAX_RESENDS_KEPT = 64;
+
+/**
+ * Whether the client's SYNs were going unanswered within [since, until], as the capture
+ * had shown by frame `madeAt`: its first SYN or a re-send fell in the window.
+ */
+function droppedWithin(d: DroppedClient, since: number, until: number, madeAt: number): boolean {
+  if (d.frames[0]! > madeAt || d.from > until) return false;
+  if (d.from >= since) return true;
+  for (let i = 0; i < d.frames.length && d.frames[i]! <= madeAt; i++) {
+    if (d.times[i]! >= since && d.times[i]! <= until) return true;
+  }
+  return false;
+}
+
+/** Per capture, per listener: waiting connections, dropped clients, ignored ACKs. */
+export class ListenerQueues {
+  /** Connections waiting now, in the order they completed the handshake (a Set keeps it). */
+  readonly waiting = new Map<string, Set<QueueWatch>>();
+  /** `--jobs` workers only: every wait as [startFrame, stopFrame, completedTime]. */
+  readonly log: Map<string, number[]> | null;
+  readonly dropped = new Map<string, DroppedClient[]>();
+  /** The server re-sent its SYN-ACK after the client's ACK (first per client): [time, frame, …]. */
+  readonly ignoredAcks = new Map<string, number[]>();
+  readonly pending: PendingCount[] = [];
+  constructor(sharded: boolean) {
+    this.log = sharded ? new Map() : null;
+  }
+}
+
+/**
+ * The capture scope of a kind that keeps a ListenerQueues. The states a `--jobs` merge
+ * hands it are structured clones (plain data, no methods), hence free functions.
+ */
+export const listenerQueueScope: CaptureScope<ListenerQueues> = {
+  create: (sharded) => new ListenerQueues(sharded),
+  merge(into, from) {
+    appendAll(into.log!, from.log!);
+    appendAll(into.dropped, from.dropped);
+    appendAll(into.ignoredAcks, from.ignoredAcks);
+    for (const p of from.pending) into.pending.push(p);
+  },
+  // Every shard's waits in completion order, as one engine would have seen them, and each
+  // pending finding's counts taken again over all shards' (the merge writes the words afterwards).
+  resolve(q) {
+    for (const log of q.log!.values()) sortTriples(log);
+    for (const p of q.pending) {
+      const accepted = countLoggedSince(q.log!.get(p.key) ?? [], p.since, p.atFrame);
+      setMeasures(p.finding.measure, { accepted, ...countTroubles(q, p.key, p.from, p.until, p.madeAt) });
+    }
+  },
+};
+
+function appendAll<T>(into: Map<string, T[]>, from: Map<string, T[]>): void {
+  for (const [key, list] of from) {
+    const mine = into.get(key);
+    if (mine === undefined) into.set(key, list);
+    else for (const x of list) mine.push(x);
+  }
+}
+
+/** An analyzer keeping a ListenerQueues as its capture state. */
+type QueueKind = AnalyzerDescriptor<unknown, ListenerQueues>;
+
+/** What a finding says of its listener's queue over the window of its client's SYNs. */
+export interface QueueEvidence {
+  /** Connections completed before the client's first SYN, still waiting at its first re-send. */
+  accepted: number;
+  /** Clients (this one included) with unanswered SYNs re-sent within the window. */
+  dropped: number;
+  /** Clients whose handshake ACK the listener ignored within the window. */
+  ignoredAcks: number;
+}
+
+/** The rule: the listener held completed connections it had not served while this client's SYN went unanswered. */
+export function queueWasFull(e: QueueEvidence): boolean {
+  return e.accepted > 0;
+}
+
+/**
+ * Dropped clients and ignored ACKs on the listener `key` within [since, until] (capture
+ * times) that the capture had shown by frame `madeAt` (so one engine, counting when it
+ * reports, and a `--jobs` merge, counting afterwards, count the same).
+ */
+function countTroubles(
+  q: ListenerQueues,
+  key: string,
+  since: number,
+  until: number,
+  madeAt: number,
+): { dropped: number; ignoredAcks: number } {
+  let dropped = 0,
+    ignoredAcks = 0;
+  for (const d of q.dropped.get(key) ?? []) if (droppedWithin(d, since, until, madeAt)) dropped++;
+  const acks = q.ignoredAcks.get(key) ?? [];
+  for (let i = 0; i < acks.length; i += 2) {
+    if (acks[i + 1]! <= madeAt && acks[i]! >= since && acks[i]! <= until) ignoredAcks++;
+  }
+  return { dropped, ignoredAcks };
+}
+
+/**
+ * Reports a finding on `flow` (out.report) with its listener's counts in its measure,
+ * taken over the window [from, until] (capture times) in which the listener turned the
+ * client away (its SYNs unanswered, or its handshake ACK ignored); none when the capture
+ * shows neither. The counts go in before the words are written: a live capture prints
+ * them at once. A `--jobs` worker also keeps what the merge needs to count again.
+ */
+export function reportWithQueue(
+  out: FindingSink,
+  kind: QueueKind,
+  flow: Flow,
+  w: QueueWatch,
+  from: number,
+  until: number,
+  input: FindingInput,
+): Finding {
+  if (w.countFrame === 0) return out.report(kind, input);
+  const q = out.captureState(kind);
+  const key = listenerKey(flow);
+  setMeasures((input.measure ??= {}), { accepted: w.accepted, ...countTroubles(q, key, from, until, out.frame) });
+  const finding = out.report(kind, input);
+  if (q.log !== null)
+    q.pending.push({ finding, key, since: w.countSince, atFrame: w.countFrame, from, until, madeAt: out.frame });
+  return finding;
+}
+
+function setMeasures(m: Record<string, number>, e: QueueEvidence): void {
+  m.queueAccepted = e.accepted;
+  m.queueDropped = e.dropped;
+  m.queueIgnoredAcks = e.ignoredAcks;
+}
+
+/** The listener's counts a finding keeps in its measure (queueMeasures), or null when it has none. */
+export function evidenceOf(f: Finding): QueueEvidence | null {
+  if (f.measure.queueAccepted === undefined) return null;
+  return {
+    accepted: f.measure.queueAccepted,
+    dropped: f.measure.queueDropped ?? 0,
+    ignoredAcks: f.measure.queueIgnoredAcks ?? 0,
+  };
+}
+
+/** How the listener turned this client away: dropped its SYNs, or ignored its handshake ACK. */
+export type TurnedAway = "syn" | "ack";
+
+/**
+ * The words for a full queue, from the evidence and the window's frames: what the
+ * listener did in that time, and why that means a full accept queue.
+ */
+export function fullQueueWords(
+  e: QueueEvidence,
+  server: string,
+  turnedAway: TurnedAway,
+  fromFrame: number,
+  toFrame: number,
+  windowSec: number,
+): string {
+  const before = turnedAway === "syn" ? "this client's first SYN" : "it re-sent this client its SYN-ACK";
+  const did: string[] = [];
+  if (e.dropped > 0)
+    did.push(
+      turnedAway !== "syn"
+        ? `left the SYNs of ${e.dropped} other client(s) unanswered`
+        : e.dropped > 1
+          ? `left the SYNs of ${e.dropped} clients, this one included, unanswered`
+          : "left this client's SYNs unanswered",
+    );
+  if (e.ignoredAcks > 0)
+    did.push(
+      turnedAway !== "ack"
+        ? `ignored the handshake ACK of ${e.ignoredAcks} client(s) (re-sent its SYN-ACK after their ACK)`
+        : e.ignoredAcks > 1
+          ? `re-sent its SYN-ACK after the handshake ACK of ${e.ignoredAcks} clients, this one included`
+          : "re-sent its SYN-ACK after this client's handshake ACK",
+    );
+  return (
+    `the listener ${server}'s accept queue was full: from frame ${fromFrame} to frame ${toFrame} (${windowSec} s) ` +
+    `it held ${e.accepted} connection(s) that had completed the handshake before ${before} and still had no byte ` +
+    `from the server (waiting to be accept()ed, or on a server too busy to serve them)` +
+    (did.length > 0 ? `, and ${did.join(", and ")}` : "") +
+    ": while the listen backlog is full Linux drops new SYNs without a word and ignores the final ACK of a " +
+    "handshake, re-sending its SYN-ACK (TcpExtListenOverflows counts both), so the server was up and listening"
+  );
+}
+
+/** What a handshake segment was (QueueWatch.note). */
+export const HandshakeResend = {
+  None: 0,
+  /** The client's SYN, re-sent by its timer (not a copy, not an answer to a bare ACK or RST). */
+  Syn: 1,
+  /** The server's SYN-ACK, re-sent by its timer. */
+  SynAck: 2,
+  /** A SYN-ACK answering a re-sent SYN (Wireshark still calls it a retransmission). */
+  SynAckAnswer: 3,
+} as const;
+export type HandshakeResend = (typeof HandshakeResend)[keyof typeof HandshakeResend];
+
+/**
+ * One flow's part in its listener's queue: when its handshake completed, whether it is
+ * waiting for the server's first byte, whether its SYNs went unanswered or its ACK was
+ * ignored. Fed every TCP segment of the flow (`note`), and `end` when the flow ends.
+ */
+export class QueueWatch {
+  /** The client's ACK completing the handshake; 0 before. */
+  completedFrame = 0;
+  completedTime = 0;
+  /** The SYN-ACK the server's timer re-sent after the client had acknowledged one; 0 if none. */
+  ignoredAckFrame = 0;
+  ignoredAckTime = 0;
+  /**
+   * `accepted` counted when the listener first turned this client away (countFrame): at
+   * the first unanswered re-send of its SYN, or when the server re-sent its SYN-ACK after
+   * the client's ACK; the connections completed by countSince and still waiting then.
+   */
+  accepted = 0;
+  countFrame = 0;
+  countSince = 0;
+  /** How the listener first turned this client away; null if it never did. */
+  turnedAway: TurnedAway | null = null;
+  private lastSynTime = 0;
+  private lastSynAckTime = 0;
+  /** The client sent a SYN the server has not answered yet. */
+  private synPending = false;
+  /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
+  private provoked = false;
+  private drop: DroppedClient | null = null;
+  /** In the listener's waiting set under this key, else "". */
+  private waitingKey = "";
+  /** Where this wait is in the listener's log (sharded engines only), else -1. */
+  private logIndex = -1;
+
+  /**
+   * Notes one segment of the flow; `kind`: the analyzer whose capture state (its
+   * ListenerQueues) the flow reports to. Says which handshake retransmission the segment
+   * was, if any (HandshakeResend), for the kinds that measure them.
+   */
+  note(out: FindingSink, kind: QueueKind, flow: Flow, seg: TcpSegment): HandshakeResend {
+    const f = seg.flags;
+    const client = flow.ep[DIR_CLIENT],
+      server = flow.ep[DIR_SERVER];
+    if (seg.dir === DIR_CLIENT) {
+      if ((f & (TH_SYN | TH_ACK)) === TH_SYN) {
+        let resend: HandshakeResend = HandshakeResend.None;
+        if (seg.frame === client.synFrame) this.lastSynTime = seg.time;
+        else if (isDuplicateCopy(seg.time, this.lastSynTime)) return HandshakeResend.None;
+        else {
+          this.lastSynTime = seg.time;
+          // A SYN re-sent at once after a bare ACK or RST answers that, not a timer.
+          if (!this.provoked) {
+            resend = HandshakeResend.Syn;
+            // Hand-made SYNs have no kernel timer behind them (crafted-syn).
+            if (!server.synSeen && !client.synCrafted) this.dropped(out.captureState(kind), flow, seg);
+          }
+        }
+        this.provoked = false;
+        this.synPending = true;
+        return resend;
+      }
+      if (
+        this.completedFrame === 0 &&
+        server.synSeen &&
+        (f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK &&
+        seqDiff(seg.ack, server.isn) > 0
+      ) {
+        this.completedFrame = seg.frame;
+        this.completedTime = seg.time;
+        if (server.payloadBytes === 0) this.startWaiting(out.captureState(kind), flow);
+      } else if (f & TH_RST && this.waitingKey !== "") {
+        this.stopWaiting(out.captureState(kind), out.frame);
+      }
+      return HandshakeResend.None;
+    }
+    if (f & TH_SYN) {
+      if ((f & TH_ACK) === 0) return HandshakeResend.None;
+      let resend: HandshakeResend = HandshakeResend.None;
+      if (seg.frame === server.synFrame) this.lastSynAckTime = seg.time;
+      else if (this.synPending) {
+        this.lastSynAckTime = seg.time;
+        resend = HandshakeResend.SynAckAnswer;
+      } else if (!isDuplicateCopy(seg.time, this.lastSynAckTime)) {
+        this.lastSynAckTime = seg.time;
+        resend = HandshakeResend.SynAck;
+        if (this.completedFrame !== 0 && this.ignoredAckFrame === 0)
+          this.ignoredAck(out.captureState(kind), flow, seg, out.frame);
+      }
+      this.synPending = false;
+      return resend;
+    }
+    this.provoked = true;
+    if (this.waitingKey !== "" && (seg.len > 0 || (f & (TH_FIN | TH_RST)) !== 0))
+      this.stopWaiting(out.captureState(kind), out.frame);
+    return HandshakeResend.None;
+  }
+
+  end(out: FindingSink, kind: QueueKind): void {
+    if (this.waitingKey !== "") this.stopWaiting(out.captureState(kind), out.frame);
+  }
+
+  /** A SYN re-sent with no answer since the first: the listener dropped this client's SYN. */
+  private dropped(q: ListenerQueues, flow: Flow, seg: TcpSegment): void {
+    const key = listenerKey(flow);
+    if (this.drop !== null) {
+      if (this.drop.frames.length < MAX_RESENDS_KEPT) {
+        this.drop.times.push(seg.time);
+        this.drop.frames.push(seg.frame);
+      }
+      return;
+    }
+    this.drop = { from: flow.ep[DIR_CLIENT].synTime, times: [seg.time], frames: [seg.frame] };
+    listOf(q.dropped, key).push(this.drop);
+    this.countAt(q, key, this.drop.from, seg.frame, "syn");
+  }
+
+  /** The server's timer re-sent its SYN-ACK after the client's ACK: it ignored that ACK (or it was lost). */
+  private ignoredAck(q: ListenerQueues, flow: Flow, seg: TcpSegment, frame: number): void {
+    this.ignoredAckFrame = seg.frame;
+    this.ignoredAckTime = seg.time;
+    const key = listenerKey(flow);
+    listOf(q.ignoredAcks, key).push(seg.time, seg.frame);
+    // Not in the queue after all: the server had no connection for that ACK.
+    if (this.waitingKey !== "") this.stopWaiting(q, frame);
+    if (this.countFrame === 0) this.countAt(q, key, seg.time, seg.frame, "ack");
+  }
+
+  private countAt(q: ListenerQueues, key: string, since: number, frame: number, how: TurnedAway): void {
+    this.turnedAway = how;
+    this.accepted = countWaitingSince(q, key, since);
+    this.countSince = since;
+    this.countFrame = frame;
+  }
+
+  private startWaiting(q: ListenerQueues, flow: Flow): void {
+    this.waitingKey = listenerKey(flow);
+    let set = q.waiting.get(this.waitingKey);
+    if (set === undefined) q.waiting.set(this.waitingKey, (set = new Set()));
+    set.add(this);
+    if (q.log !== null) {
+      const log = listOf(q.log, this.waitingKey);
+      this.logIndex = log.length;
+      log.push(this.completedFrame, Infinity, this.completedTime);
+    }
+  }
+
+  private stopWaiting(q: ListenerQueues, frame: number): void {
+    q.waiting.get(this.waitingKey)?.delete(this);
+    if (q.log !== null && this.logIndex >= 0) q.log.get(this.waitingKey)![this.logIndex + 1] = frame;
+    this.waitingKey = "";
+  }
+}
+
+function listOf<T>(m: Map<string, T[]>, key: string): T[] {
+  let list = m.get(key);
+  if (list === undefined) m.set(key, (list = []));
+  return list;
+}
+
+/** Connections to the listener that completed the handshake by `since` and are still waiting now. */
+function countWaitingSince(q: ListenerQueues, key: string, since: number): number {
+  let n = 0,
+    seen = 0;
+  for (const other of q.waiting.get(key) ?? []) {
+    if (++seen > MAX_WAITING_SCAN) break;
+    if (other.completedTime <= since) n++;
+  }
+  return n;
+}
+
+/** The same count from the merged logs: the waits open at frame `atFrame`, in completion order. */
+function countLoggedSince(log: number[], since: number, atFrame: number): number {
+  let n = 0,
+    seen = 0;
+  for (let i = 0; i < log.length; i += 3) {
+    if (log[i]! >= atFrame) break;
+    if (log[i + 1]! <= atFrame) continue;
+    if (++seen > MAX_WAITING_SCAN) break;
+    if (log[i + 2]! <= since) n++;
+  }
+  return n;
+}
+
+/** Sorts a flat [startFrame, stopFrame, completedTime, …] log by start frame. */
+function sortTriples(log: number[]): void {
+  const rows: number[][] = [];
+  for (let i = 0; i < log.length; i += 3) rows.push([log[i]!, log[i + 1]!, log[i + 2]!]);
+  rows.sort((a, b) => a[0]! - b[0]!);
+  for (let i = 0; i < rows.length; i++) {
+    log[i * 3] = rows[i]![0]!;
+    log[i * 3 + 1] = rows[i]![1]!;
+    log[i * 3 + 2] = rows[i]![2]!;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * A full accept queue, said on the findings it explains (analyze/lib/listener-queue.ts):
+ * connect-timeout and syn-retransmit give the same counts per listener (connections
+ * completed and waiting, clients whose SYNs it dropped, clients whose handshake ACK it
+ * ignored) over the window the client was turned away, on captures recorded from real
+ * sockets (fixtures/scenarios/accept-queue.py, syn-retransmit.py); they say "a firewall
+ * or a dead host" only without that evidence; and `--jobs` counts the same as one thread
+ * with the listener's connections split over the workers (runs dist/: workers load it).
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Finding } from "../src/analyze/finding.js";
+import { analyzeFile } from "../src/run/pipeline.js";
+import { FIXTURES, ROOT } from "./helpers/paths.js";
+
+async function findings(rel: string, kind: string): Promise<Finding[]> {
+  return (await analyzeFile(join(FIXTURES, rel))).findings.filter((f) => f.kind === kind);
+}
+
+function counts(f: Finding): [number?, number?, number?] {
+  return [f.measure.queueAccepted, f.measure.queueDropped, f.measure.queueIgnoredAcks];
+}
+
+describe("connect-timeout names a full accept queue from the listener's other connections", () => {
+  it("accept-queue-full: two clients waiting in a listen(1) queue, two clients' SYNs dropped", async () => {
+    const fs = await findings("connect-timeout/accept-queue-full.pcap", "connect-timeout");
+    expect(fs.map((f) => f.flow)).toEqual([3, 4]);
+    for (const f of fs) {
+      expect(counts(f)).toEqual([2, 2, 0]);
+      expect(f.summary).toContain("the listener 127.0.0.1:5006's accept queue was full");
+      expect(f.summary).toContain(
+        "it held 2 connection(s) that had completed the handshake before this client's first SYN",
+      );
+      expect(f.summary).toContain("left the SYNs of 2 clients, this one included, unanswered");
+      expect(f.summary).not.toContain("firewall");
+    }
+    // The window: the client's first SYN to its last re-send.
+    expect(fs[0]!.summary).toContain("from frame 11 to frame 15 (2.036 s)");
+    expect(fs[1]!.summary).toContain("from frame 12 to frame 16 (2.028 s)");
+  });
+
+  it("says so the moment the finding is made (a live capture prints it then)", async () => {
+    const said: string[] = [];
+    await analyzeFile(join(FIXTURES, "connect-timeout/accept-queue-full.pcap"), {
+      onFinding: (f: Finding) => {
+        if (f.kind === "connect-timeout") said.push(f.summary);
+      },
+    });
+    expect(said).toHaveLength(2);
+    for (const summary of said) expect(summary).toContain("'s accept queue was full");
+  });
+
+  it("SYNs dropped by a firewall with no listener activity keep the firewall words and no queue", async () => {
+    for (const rel of ["syncnt", "classic-backoff", "app-timeout"]) {
+      const [f] = await findings(`connect-timeout/${rel}.pcap`, "connect-timeout");
+      expect(counts(f!), rel).toEqual([0, 1, 0]);
+      expect(f!.summary).toContain(
+        "no other connection to 127.0.0.1:5002 in the capture was waiting to be served meanwhile: a firewall, a dead host",
+      );
+      expect(f!.summary).not.toContain("'s accept queue was full");
+    }
+  });
+});
+
+describe("syn-retransmit gives the same counts from the same registry", () => {
+  it("backlog-full: B's SYNs dropped while A waits in a listen(0) queue", async () => {
+    const [f] = await findings("syn-retransmit/backlog-full.pcap", "syn-retransmit");
+    expect(counts(f!)).toEqual([1, 1, 0]);
+    expect(f!.summary).toContain(
+      "the listener 127.0.0.1:5003's accept queue was full: from frame 6 to frame 14 (2.028 s) it held 1 connection(s)",
+    );
+    expect(f!.summary).toContain("left this client's SYNs unanswered");
+  });
+
+  it("ack-ignored: one client's handshake ACK ignored, another's SYNs dropped, both while A waits", async () => {
+    const fs = await findings("syn-retransmit/ack-ignored.pcap", "syn-retransmit");
+    expect(fs.map((f) => f.flow)).toEqual([1, 3]);
+    const [ackIgnored, synDropped] = fs as [Finding, Finding];
+    // B: its ACK (frame 3) followed by a re-sent SYN-ACK (frame 10) while A (frame 6) waited.
+    expect(counts(ackIgnored)).toEqual([1, 1, 1]);
+    expect(ackIgnored.summary).toContain(
+      "the server re-sent its SYN-ACK (frame 10) although the client had acknowledged it (frame 3)",
+    );
+    expect(ackIgnored.summary).toContain(
+      "from frame 3 to frame 10 (1.003 s) it held 1 connection(s) that had completed the handshake before it re-sent this client its SYN-ACK",
+    );
+    expect(ackIgnored.summary).toContain(
+      "left the SYNs of 1 other client(s) unanswered, and re-sent its SYN-ACK after this client's handshake ACK",
+    );
+    // C: first SYN (frame 9) to the SYN-ACK (frame 19); B's ignored ACK fell in that time.
+    expect(counts(synDropped)).toEqual([1, 1, 1]);
+    expect(synDropped.summary).toContain("from frame 9 to frame 19 (2.042 s)");
+    expect(synDropped.summary).toContain(
+      "left this client's SYNs unanswered, and ignored the handshake ACK of 1 client(s) (re-sent its SYN-ACK after their ACK)",
+    );
+  });
+
+  it("ack-lost: a re-sent SYN-ACK after the client's ACK, nothing else on the listener: no full queue", async () => {
+    const [f] = await findings("syn-retransmit/ack-lost.pcap", "syn-retransmit");
+    expect(counts(f!)).toEqual([0, 0, 1]);
+    expect(f!.summary).toContain(
+      "the server re-sent its SYN-ACK (frame 4) although the client had acknowledged it (frame 3)",
+    );
+    expect(f!.summary).toContain(
+      "no other connection in the capture was waiting on this listener, which points to loss",
+    );
+    expect(f!.summary).not.toContain("'s accept queue was full");
+  });
+
+  it("first-syn-dropped: one lost SYN and nothing else on the listener points to loss, not a full queue", async () => {
+    const [f] = await findings("syn-retransmit/first-syn-dropped.pcap", "syn-retransmit");
+    expect(counts(f!)).toEqual([0, 1, 0]);
+    expect(f!.summary).toContain("which points to loss");
+    expect(f!.summary).not.toContain("'s accept queue was full");
+  });
+});
+
+describe("--jobs counts the listener's queue as one thread does", () => {
+  const dist = (m: string) => import(join(ROOT, "dist", m));
+
+  it("with the waiting and the turned-away connections on different workers", async () => {
+    const { analyzeFile: analyzeBuilt } = await dist("run/pipeline.js");
+    const { readCapture } = await dist("capture/reader.js");
+    const { ShardRouter } = await dist("run/parallel/router.js");
+    for (const rel of [
+      "connect-timeout/accept-queue-full.pcap",
+      "syn-retransmit/ack-ignored.pcap",
+      "syn-retransmit/backlog-full.pcap",
+    ]) {
+      const path = join(FIXTURES, rel);
+      const one = JSON.stringify(await analyzeBuilt(path, { jobs: 1 }), null, 2);
+      expect(one).toContain("queueAccepted");
+      let split = 0;
+      for (const jobs of [2, 3, 4]) {
+        // Meaningful only where the shards really split the listener's flows: count those.
+        const router = new ShardRouter(jobs);
+        const owners = new Set<number>();
+        await readCapture(path, (rec: unknown) => {
+          owners.add(router.route(rec));
+        });
+        if (owners.size > 1) split++;
+        expect(JSON.stringify(await analyzeBuilt(path, { jobs }), null, 2), `${rel} --jobs ${jobs}`).toBe(one);
+      }
+      expect(split, `${rel}: runs whose workers each got some of the flows`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
