@@ -40,6 +40,7 @@ describe("reset-by-peer-reboot: the resetting side silent for 1 s (REBOOT_MIN_SI
       idleBeforeMs: 700,
       unackedBytes: 20,
       retransmissionsDuringSilence: 0,
+      hostConnectionsReset: 1,
     });
   });
 

@@ -153,14 +153,14 @@ const analyzer = defineAnalyzer<null>({
     // one that does not use the connection again never sees the reset (an HTTP keep-alive
     // idle timeout, a client dropping a connection it is done with); only a later use gets
     // ECONNRESET, which a connection pool answers by reconnecting. Worth a look (a close()
-    // with unread data looks the same), not an error. A FIN first is no such case: the
-    // program closed, then aborted, and the peer's next write fails (EPIPE).
-    // The peer's last data was its goodbye (a QUIT, a TLS close alert): it was done, FIN first or not.
+    // with unread data looks the same), not an error. With a FIN first the peer reads the
+    // whole reply and then EOF; only a write after that fails (EPIPE): no more an error
+    // (audit4: shutdown-unread, rated above its no-FIN twin).
+    // The peer's last data was its goodbye (a QUIT, a TLS close alert): it was done.
     const peerSaidGoodbye = theirs.lastDataGoodbye !== "";
     const exchangeDone =
       !fromPath &&
       !peerClosed &&
-      (!finFirst || peerSaidGoodbye) &&
       fromMe === 0 &&
       toMe === 0 &&
       me.payloadBytes > 0 &&
@@ -172,7 +172,9 @@ const analyzer = defineAnalyzer<null>({
         ? `; the ${other}'s last data carried its goodbye (${theirs.lastDataGoodbye}): it was done with the ` +
           "connection, and nothing was in flight"
         : `; the exchange had finished (nothing in flight, no request of the ${other}'s unanswered): a program that ` +
-          "does not use the connection again sees nothing of this reset";
+          (finFirst
+            ? "does not write again sees only end-of-file"
+            : "does not use the connection again sees nothing of this reset");
     const summary = fromPath
       ? `a RST in the ${who}'s name (${name}, frame ${seg.frame}${silence >= 1 ? `, after ${sec(silence)} s of silence` : ""}) ` +
         `came with IP TTL ${p.ttl}, while the ${who}'s own data came with TTL ${me.lastDataTtl} (frame ${me.lastDataFrame}): ` +
