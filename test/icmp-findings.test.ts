@@ -224,3 +224,19 @@ function icmpQuoting(s: TcpScript, frame: number, type: number, code: number, mt
     data: ethernet(ETH_IPV4, ipv4({ src: 0x0a0000fe, dst: 0x0a000001, proto: 1, payload: icmp })),
   };
 }
+
+describe("what connect() does with an ICMP error, by the client's stack", () => {
+  // Audit4: a macOS client (SYN options MSS,NOP,WS,NOP,NOP,TS,SACK_PERM,EOL) was told its
+  // connect() failed "as Linux does"; its other connection kept re-sending through the same error.
+  it("suricata ipv6-kill-router6: a macOS client's SYN not re-sent after no-route was abandoned, not failed by its TCP", async () => {
+    const [f] = await findings(corpus("suricata--ipv6-kill-router6.pcap"), "icmp-unreachable");
+    expect(f!.summary).toContain("the client is a macOS/iOS host, whose BSD-derived TCP keeps a connection attempt");
+    expect(f!.summary).not.toContain("(Linux aborts");
+  });
+
+  it("a client whose stack the capture does not tell: Linux's outcome said as a condition, not a fact", async () => {
+    const [f] = await findings(join(FIXTURES, "parallel", "r4_icmpfrag.pcap"), "icmp-unreachable");
+    expect(f!.summary).toContain("if the client runs Linux, connect() fails with EHOSTUNREACH at once");
+    expect(f!.summary).toContain("the capture does not tell which stack the client runs");
+  });
+});
