@@ -209,8 +209,7 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
   if (flow.proto === L4_TCP) {
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.
-      if (s.resentSyns === 0)
-        parts.push(connectOutcome(m, stackOf(flow, DIR_CLIENT)));
+      if (s.resentSyns === 0) parts.push(connectOutcome(m, stackOf(flow, DIR_CLIENT)));
     } else {
       parts.push(
         `on an established connection this is a soft error: TCP keeps retransmitting, and the program sees ` +
