@@ -291,6 +291,17 @@ describe("clock jumps", () => {
 });
 
 describe("clock jumps in the corpus", () => {
+  // Audit4: frames 7-10 repeat frame 3's and 5's bytes (edited copies) 15 years later;
+  // they were "re-sent after a timeout" with a wait measured across the jump.
+  it("pcpp--Ftp-retransmissions: bytes recorded before a jump and again after it are no re-sends", async () => {
+    const report = await analyzeFile(join(CORPUS, "captures", "pcpp--Ftp-retransmissions.pcap"));
+    const re = report.findings.filter((f) => f.kind === "retransmission");
+    expect(re.map((f) => [f.severity, f.frames, f.measure.retransmissions, f.measure.duplicates])).toEqual([
+      ["info", [7, 8], 0, 2],
+      ["info", [9, 10], 0, 2],
+    ]);
+    expect(re[0]!.summary).toContain("recorded again after a clock jump, in captures stitched together");
+  });
   it("pcpp--example2-mixed: its first 26 packets are 4.5 years early; the duration is the 83 s of the rest", async () => {
     const report = await analyzeFile(join(CORPUS, "captures", "pcpp--example2-mixed.pcap"));
     expect(report.capture.clockJumps.map((j) => j.frame)).toEqual([27]);

@@ -76,6 +76,12 @@ export class AnalysisClock {
     return a;
   }
 
+  /** Analysis time where the latest jump landed (its `at`), -Infinity before any. */
+  get lastJumpAt(): number {
+    const j = this.jumps.length;
+    return j === 0 ? -Infinity : this.jumps[j - 1]!.at;
+  }
+
   /** See `confirmed`: the clock closed flows are retired by. */
   get confirmedTime(): number {
     return this.confirmed;

@@ -144,7 +144,7 @@ export class Engine implements ReassemblyListener {
       st.firstFrame = frame;
     }
     if (time > st.lastTime) st.lastTime = time;
-    this.flows.advanceClock(this.clock.confirmedTime);
+    this.flows.advanceClock(this.clock.confirmedTime, this.clock.lastJumpAt);
     const p = this.decoder.decode(rec);
     if (p.isFragment) {
       // Reassembly, between the IP layer and the transport: a completed datagram is decoded whole.
@@ -200,7 +200,7 @@ export class Engine implements ReassemblyListener {
   /** A record another `--jobs` worker analyses (frame `frame`, real time `time`): it still moves this engine's clocks. */
   advanceClock(time: number, frame: number): void {
     this.clock.toAnalysis(frame, time);
-    this.flows.advanceClock(this.clock.confirmedTime);
+    this.flows.advanceClock(this.clock.confirmedTime, this.clock.lastJumpAt);
   }
 
   /**

@@ -165,7 +165,8 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   const dups =
     `${d.duplicates} segment(s) that the capture holds more than once (the same packet recorded at several points: ` +
     `the same IP identification within ${ms(COPY_SAME_ID_MAX_SEC)} ms, or without one an identical segment within ` +
-    `${ms(COPY_NO_ID_MAX_SEC)} ms; or earlier packets replayed with older timestamps): ` +
+    `${ms(COPY_NO_ID_MAX_SEC)} ms; or earlier packets replayed with older timestamps, or recorded again after a ` +
+    "clock jump, in captures stitched together): " +
     "TCP did not re-send them";
   if (resent === 0) {
     out.report(analyzer, {

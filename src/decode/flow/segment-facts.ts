@@ -176,7 +176,13 @@ function remember(m: Float64Array, s: number, p: DecodedPacket, time: number): v
  * Fills the facts of `seg` (already tracked: seqVsNext, nextSeqBefore, peerWin are set, the
  * endpoints updated) for the packet `p` that `flow`'s side `dir` sent.
  */
-export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, seg: TcpSegment): void {
+export function computeSegmentFacts(
+  flow: Flow,
+  dir: number,
+  p: DecodedPacket,
+  seg: TcpSegment,
+  clockJumpAt = -Infinity,
+): void {
   let m = flow.facts;
   if (m === null) m = flow.facts = newFlowFacts();
   const s = dir * SIDE_SIZE,
@@ -242,7 +248,12 @@ export function computeSegmentFacts(flow: Flow, dir: number, p: DecodedPacket, s
   seg.windowUpdate = bare && prevWin >= 0 && p.win !== 0 && p.win !== prevWin && p.ack === prevAck;
 
   seg.resend = classifyResend(flow, m, s, o, seg, keepAliveShaped, prevTime);
-  if (seg.resend !== RESEND_NONE && time < m[F_MAX_TIME]!) seg.resend = RESEND_OUT_OF_TIME_ORDER;
+  // Replayed with an older timestamp, or repeating bytes this side last advanced before a
+  // clock jump (captures recorded apart and stitched together: pcpp--Ftp-retransmissions'
+  // frames 7-10, 15 years after the bytes they repeat): no wait can be measured across the
+  // jump, and no re-send is shown.
+  if (seg.resend !== RESEND_NONE && (time < m[F_MAX_TIME]! || m[s + S_NEXT_SEQ_TIME]! < clockJumpAt))
+    seg.resend = RESEND_OUT_OF_TIME_ORDER;
 
   if ((flags & TH_RST) === 0) {
     const space = len + (flags & TH_SYN ? 1 : 0) + (flags & TH_FIN ? 1 : 0);

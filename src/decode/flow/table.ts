@@ -75,9 +75,19 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     this.lifecycle = new FlowLifecycle(this, listener, limits.maxFlows, limits.retireAfterSec ?? Infinity);
   }
 
-  /** After a record of the capture (any, even one another worker analyses): the analysis clock's confirmed time. */
-  advanceClock(confirmed: number): void {
+  /**
+   * Analysis time where the capture's latest clock jump landed (-Infinity: none): a re-send
+   * whose earlier copy lies before it repeats bytes of another recording (segment-facts.ts).
+   */
+  clockJumpAt = -Infinity;
+
+  /**
+   * After a record of the capture (any, even one another worker analyses): the analysis
+   * clock's confirmed time, and where its latest jump landed.
+   */
+  advanceClock(confirmed: number, jumpAt = -Infinity): void {
     this.lifecycle.advanceClock(confirmed);
+    this.clockJumpAt = jumpAt;
   }
 
   /** Flows evicted to make room before their analysis was over. */
@@ -147,7 +157,7 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   /** Updates TCP endpoint state for a segment of `flow` and returns its facts (TcpTracker, then segment-facts.ts). */
   trackTcp(flow: Flow<A>, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
     const seg = this.tracker.track(flow, dir, p, frame, time);
-    computeSegmentFacts(flow, dir, p, seg);
+    computeSegmentFacts(flow, dir, p, seg, this.clockJumpAt);
     if (flow.endedFrame === frame) this.lifecycle.flowClosed(flow); // this segment closed it
     return seg;
   }
