@@ -71,14 +71,15 @@ describe("zero-window: a stall is 10 ms shut (ZERO_WINDOW_BRIEF_SEC); a warning 
   });
 });
 
-describe("nagle-delay: the ACK comes ≥ 20 ms after the data (NAGLE_MIN_STALL_SEC), the held write ≤ 5 ms after the ACK (NAGLE_RELEASE_MAX_SEC), 2 times (NAGLE_MIN_EVENTS)", () => {
+describe("nagle-delay: the ACK comes ≥ 20 ms (NAGLE_MIN_STALL_SEC) beyond the handshake's round trip after the data, the held write ≤ 5 ms after the ACK (NAGLE_RELEASE_MAX_SEC), 2 times (NAGLE_MIN_EVENTS)", () => {
   /**
    * A greeting from the server, then the client's small write D at 1.2 s; `events` times
    * the server's bare ACK of it `ackAfter` later and the client's next small write 1 ms
    * after that ACK (which is the next D); the last one `lastRelease` after it.
    */
-  function writeWriteRead(events: number, ackAfter: number, lastRelease = 0.001): TcpScript {
-    const s = new TcpScript().handshake(1).data(1.1, "server", 5).data(1.2, "client", 10);
+  function writeWriteRead(events: number, ackAfter: number, lastRelease = 0.001, halfRtt = 0.001): TcpScript {
+    // The handshake's SYN to ACK: 2·halfRtt (2 ms unless given).
+    const s = new TcpScript().handshake(1, halfRtt).data(1.1, "server", 5).data(1.2, "client", 10);
     let t = 1.2;
     for (let i = 0; i < events; i++) {
       const release = i === events - 1 ? lastRelease : 0.001;
@@ -88,20 +89,28 @@ describe("nagle-delay: the ACK comes ≥ 20 ms after the data (NAGLE_MIN_STALL_S
     return s;
   }
 
-  it("ACK exactly 20 ms after the data, write released 1 ms after it, twice: a finding", async () => {
-    expect(gap(1.2, 1.22)).toBeGreaterThanOrEqual(0.02);
-    expect(gap(1.221, 1.241)).toBeGreaterThanOrEqual(0.02);
-    const [f, ...rest] = await findingsOf(nagleDelay, writeWriteRead(2, 0.02));
+  it("ACK exactly 20 ms beyond the 2 ms round trip after the data, write released 1 ms after it, twice: a finding", async () => {
+    expect(gap(1.2, 1.222)).toBeGreaterThanOrEqual(0.022);
+    expect(gap(1.223, 1.245)).toBeGreaterThanOrEqual(0.022);
+    const [f, ...rest] = await findingsOf(nagleDelay, writeWriteRead(2, 0.022));
     expect(rest).toEqual([]);
     expect(f!.side).toBe("client");
     expect(f!.count).toBe(2);
     // D, P, S of the first and (S being the next D) P, S of the second.
     expect(f!.frames).toEqual([5, 6, 7, 8, 9]);
-    expect(f!.measure).toEqual({ events: 2, stallTotalMs: 42, stallMaxMs: 21, stallAvgMs: 21 });
+    expect(f!.measure).toEqual({ events: 2, stallTotalMs: 46, stallMaxMs: 23, stallAvgMs: 23 });
   });
 
-  it("ACK 19.999 ms after the data: not a delayed ACK, no finding", async () => {
-    expect(await findingsOf(nagleDelay, writeWriteRead(2, 0.019999))).toEqual([]);
+  it("ACK 21.999 ms after the data (19.999 ms beyond the round trip): not a delayed ACK, no finding", async () => {
+    expect(await findingsOf(nagleDelay, writeWriteRead(2, 0.021999))).toEqual([]);
+  });
+
+  // Issue 21: on a 100 ms path an immediate ACK comes 100 ms after the data; only what it
+  // waits beyond the round trip is a delayed ACK.
+  it("a 100 ms round trip: an ACK 110 ms after the data is an immediate one; 120 ms is delayed", async () => {
+    expect(await findingsOf(nagleDelay, writeWriteRead(2, 0.11, 0.001, 0.05))).toEqual([]);
+    const [f] = await findingsOf(nagleDelay, writeWriteRead(2, 0.12, 0.001, 0.05));
+    expect(f!.measure).toMatchObject({ events: 2 });
   });
 
   it("the write leaving exactly 5 ms after the ACK is released by it; 5.001 ms is a new write", async () => {

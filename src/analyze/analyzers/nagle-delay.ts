@@ -8,7 +8,8 @@
  *   D  the sender's new data, less than a full segment, while nothing else is in flight;
  *   P  the receiver's bare ACK (no data, no SYN/FIN/RST) that acknowledges everything the
  *      sender had sent — less than one MSS of it, the amount a receiver delays its ACK
- *      for — arriving NAGLE_MIN_STALL_SEC or more after D, with no data from the
+ *      for — arriving NAGLE_MIN_STALL_SEC or more after D, beyond the handshake's round
+ *      trip (an ACK one round trip after the data is an immediate one), with no data from the
  *      receiver in between (the sender was not answering anything);
  *   S  the sender's next segment, new data smaller than the MSS, leaving within
  *      NAGLE_RELEASE_MAX_SEC of P, that the receiver's window could already have taken
@@ -26,6 +27,7 @@
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { handshakeRtt } from "../../decode/flow/segment-facts.js";
 import type { Flow } from "../../decode/flow/record.js";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
@@ -104,7 +106,7 @@ const analyzer = defineAnalyzer<State>({
           acked > 0 &&
           acked < mss &&
           seqDiff(p.ack, sender.nextSeq) === 0 &&
-          seg.time - sender.lastDataTime >= NAGLE_MIN_STALL_SEC
+          seg.time - sender.lastDataTime >= NAGLE_MIN_STALL_SEC + Math.max(0, handshakeRtt(flow))
         ) {
           other.releaseFrame = seg.frame;
           other.releaseTime = seg.time;

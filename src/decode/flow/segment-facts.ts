@@ -282,6 +282,14 @@ function isOneBelowNext(seg: TcpSegment): boolean {
   return (seg.flags & (TH_SYN | TH_FIN | TH_RST)) === 0 && seg.len <= 1 && seg.seqVsNext === -1;
 }
 
+/**
+ * The handshake's round trip as the capture saw it: the client's SYN to its ACK of the
+ * SYN-ACK (tshark's initial RTT), in seconds; -1 when the handshake was not captured.
+ */
+export function handshakeRtt(flow: Flow): number {
+  return flow.facts === null ? -1 : flow.facts[F_FIRST_RTT]!;
+}
+
 /** A probe of a window the receiver advertised as zero. */
 export function isZeroWindowProbe(seg: TcpSegment): boolean {
   if (seg.peerWin !== 0 || (seg.flags & (TH_SYN | TH_FIN | TH_RST)) !== 0) return false;
