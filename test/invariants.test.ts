@@ -4,7 +4,8 @@
  * against the per-side facts the flow table kept (when each side sent SYN, FIN, RST and
  * had its FIN acknowledged). A violation is a finding whose claim the packets it rests on
  * refute. Known violations, judged and not yet fixed, are listed in KNOWN with the issue
- * that owns them; one that stops happening must be taken off the list.
+ * that owns them; one that stops happening must be taken off the list. Every duration a
+ * finding measures lies within the capture (durationViolations).
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -174,7 +175,7 @@ async function violations(path: string): Promise<string[]> {
   }
   const byFlow = new Map<number, Finding[]>();
   for (const f of report.findings) if (f.flow !== null) byFlow.set(f.flow, [...(byFlow.get(f.flow) ?? []), f]);
-  const out: string[] = [];
+  const out: string[] = durationViolations(report);
   for (const [flow, findings] of byFlow) {
     const ff = facts.get(flow);
     if (ff === undefined) continue;
@@ -185,6 +186,29 @@ async function violations(path: string): Promise<string[]> {
         if (why !== null) out.push(`flow ${flow} ${f.kind}: ${inv.name}, but ${why}`);
       }
   }
+  return out;
+}
+
+/** Measures that are lengths a stack is assumed to keep, not spans of the capture. */
+const ASSUMED_LENGTHS = new Set(["timeWaitMs"]);
+
+/**
+ * Issue 20: a duration is the difference of two timestamps of the capture, so it is never
+ * negative (-1 says "none") and never longer than the capture (whose duration leaves out
+ * clock jumps, as durations do): a finding once said a server was "silent for 979 489 090 s".
+ */
+function durationViolations(report: Report): string[] {
+  const out: string[] = [];
+  const longest = report.capture.durationSec + 1e-5;
+  for (const f of report.findings)
+    for (const [key, v] of Object.entries(f.measure)) {
+      if (!/(Ms|Sec)$/.test(key) || ASSUMED_LENGTHS.has(key) || v === -1) continue;
+      const sec = key.endsWith("Ms") ? v / 1000 : v;
+      if (sec < 0 || sec > longest)
+        out.push(
+          `flow ${f.flow} ${f.kind}: a duration within the capture, but ${key} = ${v} (capture ${report.capture.durationSec} s)`,
+        );
+    }
   return out;
 }
 
