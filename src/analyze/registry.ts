@@ -31,11 +31,13 @@ import udpFixedRetry from "./analyzers/udp-fixed-retry.js";
 import unacceptableReset from "./analyzers/unacceptable-reset.js";
 import craftedSyn from "./analyzers/crafted-syn.js";
 import traceroute from "./analyzers/traceroute.js";
+import portScan from "./analyzers/port-scan.js";
 import pathMtu from "./analyzers/path-mtu.js";
 
 export const ANALYZERS: AnalyzerDescriptor<any>[] = [
   // TCP: opening
   connectionRefused,
+  portScan,
   // entries: opening
   connectTimeout,
   synRetransmit,

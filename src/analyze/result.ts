@@ -11,6 +11,7 @@ import type { Reassembler } from "../decode/reassembly.js";
 import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
 import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
+import { foldPortScans } from "./port-scans.js";
 import { sideNotCaptured } from "./lib/capture-view.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
@@ -143,7 +144,12 @@ export interface EngineState {
 
 /** One finished run's outcome as plain data, each connection judged once (mirrored-flows.ts). */
 export function engineResult(engine: EngineState): AnalysisResult {
-  return foldMirroredFlows(shardResult(engine));
+  return readAcrossFlows(shardResult(engine));
+}
+
+/** What is read across flows once they are all known: connections recorded twice, port scans. */
+export function readAcrossFlows(result: AnalysisResult): AnalysisResult {
+  return foldPortScans(foldMirroredFlows(result));
 }
 
 /**

@@ -56,6 +56,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
   "half-close": ["bytesAfterFin", "dataAfterFinMs", "peerFinAfterMs", "segmentsAfterFin"],
   "icmp-unreachable": ["icmpCode", "icmpErrors", "icmpType", "resentSyns"],
   "hop-limit-exceeded": ["routers", "timeExceeded"],
+  "port-scan": ["closed", "filtered", "foldedFindings", "open", "ports", "spanMs"],
   "ip-fragmentation": [
     "datagrams",
     "largestFragmentBytes",

@@ -7,9 +7,9 @@
  */
 import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
 import { compareFindings, type Finding } from "../../analyze/finding.js";
-import { DecodeStats, type AnalysisResult, type FlowReport } from "../../analyze/result.js";
+import { DecodeStats, readAcrossFlows, type AnalysisResult, type FlowReport } from "../../analyze/result.js";
 import { writeWords } from "../../analyze/words.js";
-import { foldMirroredFlows } from "../../analyze/mirrored-flows.js";
+
 import type { ShardEnd } from "./protocol.js";
 
 export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<any>[]): AnalysisResult {
@@ -59,8 +59,8 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
   }
   findings.sort(compareFindings);
 
-  // Copies of one connection may have gone to different shards: found over all flows.
-  return foldMirroredFlows({
+  // Copies of one connection, or a scan's probes, may have gone to different shards: read over all flows.
+  return readAcrossFlows({
     stats: mergeStats(shards.map((s) => s.result.stats)),
     flows,
     findings,
