@@ -42,7 +42,9 @@ describe("retries of a refused SYN", () => {
     expect(f1!.frames).toEqual([1, 2, 3, 4, 5, 6]);
     expect(f1!.measure).toMatchObject({ refusals: 3, synCount: 3, accepted: 0, connectMs: 1160.756 });
     expect(f1!.summary).toContain("refused 3 time(s): SYNs (frames 1, 3, 5) answered by RST (frames 2, 4, 6)");
-    expect(f1!.summary).toContain("(0.50, 0.50 s after each RST)");
+    expect(f1!.summary).toContain(
+      "(0.50, 0.50 s after each RST: its stack retries a refused connect() before failing it (Windows does",
+    );
     expect(f1!.summary).toContain(
       "ECONNREFUSED reached the program at the last RST (frame 6), 1.161 s after the first SYN",
     );
@@ -72,7 +74,10 @@ describe("refused, retried by the stack, then accepted (issue 21)", () => {
     expect(f!.frames).toEqual([1, 2, 3, 4]);
     expect(f!.measure).toMatchObject({ accepted: 1, programConnected: 1, refusals: 1 });
     expect(f!.measure.connectMs).toBeGreaterThan(1000);
-    expect(f!.summary).toContain("refused, retried by the client's stack, then accepted");
+    expect(f!.summary).toContain("refused, re-sent, then accepted");
+    // Audit5: a Linux client does not retry a refusal; the RST (dropped by nftables after
+    // tcpdump saw it) never reached its socket, and the SYN timer re-sent the SYN.
+    expect(f!.summary).toContain("Linux does not retry a refused connect(): the RST did not reach the client's socket");
     expect(f!.summary).toContain("SYN-ACK (frame 4)");
     expect(f!.summary).toContain("the listener started during the retries");
     expect(f!.explanation).toMatch(/^The program's connect\(\) did not fail/);

@@ -16,6 +16,7 @@
  *   whether it served again later (restarted).
  * The cross-flow facts come from analyze/lib/refusal-evidence.ts.
  */
+import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding, FindingWords, Severity } from "../finding.js";
 import { ms, sec } from "../lib/measure.js";
@@ -194,6 +195,8 @@ interface Facts {
   fallbackOutcome: "accepted" | "refused" | "unanswered" | null;
   fallbackOutcomeFrame: number | null;
   fallbackLoopback: boolean;
+  /** Why the client re-sent a refused SYN, by its stack (lib/stack-profile.ts refusedSynRetryCause). */
+  retryCause: string;
 }
 
 type CrossFacts = Pick<
@@ -219,6 +222,7 @@ function factsOf(s: State, r: Refusal, flow: Flow): Facts {
     synFrames: s.synFrames.join(", "),
     rstFrames: r.rstFrames.join(", "),
     retryIntervals: iv.length === 0 ? null : iv.join(", "),
+    retryCause: refusedSynRetryCause(stackOf(flow, DIR_CLIENT)),
     synAckFrame: s.synAckFrame === 0 ? null : s.synAckFrame,
     lastRstFrame: r.lastRstFrame,
     listener: flow.endpointName("server") + (flow.vlan > 0 ? ` (VLAN ${flow.vlan})` : ""),
@@ -288,10 +292,10 @@ function refusedText(x: Facts, m: Record<string, number>, n: number): string {
   const took = `${sec(m.connectMs! / 1000)} s after the first SYN`;
   if (x.synAckFrame !== null) {
     return (
-      `connect() to ${x.server} refused, retried by the client's stack, then accepted: the SYN (frames ${x.synFrames}) ` +
+      `connect() to ${x.server} refused, re-sent, then accepted: the SYN (frames ${x.synFrames}) ` +
       `was answered by RST (frame${n > 1 ? "s" : ""} ${x.rstFrames}), re-sent with the same sequence number ` +
-      `(${x.retryIntervals} s after the RST), and answered by a SYN-ACK (frame ${x.synAckFrame}) ${took}: ` +
-      "a listener came up meanwhile, so connect() succeeded, late"
+      `(${x.retryIntervals} s after the RST: ${x.retryCause}), and answered by a SYN-ACK (frame ${x.synAckFrame}) ` +
+      `${took}: a listener came up meanwhile, so connect() succeeded, late`
     );
   }
   if (n === 1 && x.retryIntervals === null) {
@@ -300,8 +304,8 @@ function refusedText(x: Facts, m: Record<string, number>, n: number): string {
   const resent = x.retryIntervals === null ? 0 : x.retryIntervals.split(",").length;
   return (
     `connect() to ${x.server} refused ${n} time(s): SYNs (frames ${x.synFrames}) answered by RST (frames ${x.rstFrames}); ` +
-    `the client's stack re-sent the refused SYN ${resent} time(s) with the same sequence number (${x.retryIntervals} s ` +
-    "after each RST) before giving up, so ECONNREFUSED reached the program at the last RST (frame " +
+    `the client re-sent the refused SYN ${resent} time(s) with the same sequence number (${x.retryIntervals} s ` +
+    `after each RST: ${x.retryCause}) before giving up, so ECONNREFUSED reached the program at the last RST (frame ` +
     `${x.lastRstFrame}), ${took}`
   );
 }

@@ -29,6 +29,7 @@
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
 import { sideNotCaptured } from "../lib/capture-view.js";
+import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import {
@@ -144,8 +145,7 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     d.refusedSynRetries === 0
       ? ""
       : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${d.refusingRstFrame}) ` +
-        "refused it, with the same initial sequence number: its stack retries a refused connect() before failing it " +
-        "with ECONNREFUSED (Windows does, twice, 0.5 s apart), " +
+        `refused it, with the same initial sequence number: ${refusedSynRetryCause(stackOf(flow, dir))}, ` +
         // A SYN-ACK to a re-sent SYN: connect() succeeded after all.
         (flow.ep[1 - dir]!.synSeen
           ? `and the ${peer} then accepted it, so connect() succeeded that much later (see connection-refused)`

@@ -213,3 +213,25 @@ export function timeWaitOfSide(flow: Flow, dir: number, mslSec: number | null): 
 function lengthText(p: StackProfile): string {
   return p.timeWaitSec === p.timeWaitMaxSec ? `${p.timeWaitSec} s` : `${p.timeWaitSec}–${p.timeWaitMaxSec} s`;
 }
+
+/**
+ * Why a client re-sent a SYN, with its ISN, after a RST refused it: Windows retries a
+ * refused connect() (twice, 0.5 s after each RST); Linux, macOS and FreeBSD fail it at the
+ * first valid RST, so from them the re-send says the RST never reached the socket (lost
+ * after the capture point, or dropped there) and the SYN timer fired (audit5: the Linux
+ * client of connection-refused/late-listener, whose RST an nftables rule dropped).
+ */
+export function refusedSynRetryCause(stack: StackProfile | null): string {
+  if (stack?.id === "windows")
+    return "its stack retries a refused connect() before failing it (Windows does, twice, 0.5 s apart)";
+  if (stack !== null)
+    return (
+      `${stack.name} does not retry a refused connect(): the RST did not reach the client's socket (lost after the ` +
+      "capture point, or dropped there) and its SYN timer re-sent the SYN"
+    );
+  return (
+    "either its stack retries a refused connect() (Windows does, twice, 0.5 s apart) or the RST never reached its " +
+    "socket and its SYN timer re-sent the SYN (Linux and macOS fail connect() at the first RST); the capture does not " +
+    "tell which stack the client runs"
+  );
+}
