@@ -58,6 +58,8 @@ interface Facts {
   /** Other flows of the same host answered the same way (ids, report numbering), and the span of all of them. */
   hostFlows: string;
   hostSpanSec: number;
+  /** 1 when the host had more forgotten connections than were weighed: its count is a lower bound. */
+  hostAtLeast: number;
 }
 
 /** Per capture: this kind's findings by resetting host, in the order reported. */
@@ -72,41 +74,66 @@ function hostKey(flow: Flow, dir: number): string {
 }
 
 /**
- * Writes into each of a host's findings the others that back a restart: connections whose
+ * A host's findings weighed against each other for a restart: the first HOST_EVIDENCE_CAP
+ * of them (in time order) pairwise, later ones against those. Enough to show a restart,
+ * and bounded: a server that loses ten thousand connections costs CAP² comparisons, not
+ * cubic time (a fresh-eyes review measured 182 s for 2000 before the cap).
+ */
+export const HOST_EVIDENCE_CAP = 64;
+
+/**
+ * Writes into a finding the host's other findings that back a restart: connections whose
  * silences overlap its own, so that the host was silent on all of them at one moment and
  * then answered each as if it had never existed. Resets hours apart with traffic between
  * them are separate events, not one restart.
  */
-function noteHostEvidence(list: Finding[]): void {
-  for (const f of list) {
-    const from = silenceStart(f);
-    const companions = list.filter((o) => o !== f && o.flow !== f.flow && silenceStart(o) < f.time && from < o.time);
-    const flows = [...new Set(companions.map((o) => o.flow))].sort((a, b) => (a ?? 0) - (b ?? 0));
-    let first = f.time,
-      last = f.time;
-    for (const o of companions) {
-      first = Math.min(first, o.time);
-      last = Math.max(last, o.time);
-    }
-    const named = flows.slice(0, MAX_NAMED_FLOWS).join(", ");
-    f.facts!.hostFlows = flows.length > MAX_NAMED_FLOWS ? `${named} and ${flows.length - MAX_NAMED_FLOWS} more` : named;
-    f.facts!.hostSpanSec = sec(last - first);
-    f.measure.hostConnectionsReset = 1 + flows.length;
+function noteEvidence(f: Finding, weighed: readonly Finding[]): void {
+  const from = silenceStart(f);
+  const flows = new Set<number | null>();
+  let first = f.time,
+    last = f.time;
+  for (const o of weighed) {
+    if (o === f || o.flow === f.flow || !(silenceStart(o) < f.time && from < o.time)) continue;
+    flows.add(o.flow);
+    first = Math.min(first, o.time);
+    last = Math.max(last, o.time);
   }
+  const ids = [...flows].sort((a, b) => (a ?? 0) - (b ?? 0));
+  const named = ids.slice(0, MAX_NAMED_FLOWS).join(", ");
+  f.facts!.hostFlows = ids.length > MAX_NAMED_FLOWS ? `${named} and ${ids.length - MAX_NAMED_FLOWS} more` : named;
+  f.facts!.hostSpanSec = sec(last - first);
+  f.facts!.hostAtLeast = weighed.length >= HOST_EVIDENCE_CAP ? 1 : 0;
+  f.measure.hostConnectionsReset = 1 + ids.length;
+}
+
+/** Every finding of one host, in time order, weighed as HOST_EVIDENCE_CAP says. */
+function noteHostEvidence(list: Finding[]): void {
+  list.sort((a, b) => a.time - b.time || (a.flow ?? 0) - (b.flow ?? 0));
+  const weighed = list.slice(0, HOST_EVIDENCE_CAP);
+  for (const f of list) noteEvidence(f, weighed);
 }
 
 function silenceStart(f: Finding): number {
   return f.time - f.measure.silenceMs! / 1000;
 }
 
+/**
+ * One engine reports in time order: while the host has fewer than the cap, every finding so
+ * far is weighed again (and its words revised); past it, only the new one, against the first.
+ */
 function record(f: Finding, key: string, out: FindingSink): void {
   const w = out.captureState(analyzer);
   let list = w.byHost.get(key);
   if (list === undefined) w.byHost.set(key, (list = []));
   list.push(f);
-  noteHostEvidence(list);
-  // Its own words were written when it was reported, before its companions were counted.
-  for (const x of list) out.revise(analyzer, x);
+  if (list.length <= HOST_EVIDENCE_CAP) {
+    noteHostEvidence(list);
+    // Its own words were written when it was reported, before its companions were counted.
+    for (const x of list) out.revise(analyzer, x);
+  } else {
+    noteEvidence(f, list.slice(0, HOST_EVIDENCE_CAP));
+    out.revise(analyzer, f);
+  }
 }
 
 const analyzer = defineAnalyzer<null, HostResets>({
@@ -183,6 +210,7 @@ const analyzer = defineAnalyzer<null, HostResets>({
       awaitingFinFrame: awaitingReply && other.finFrame !== 0 && other.finFrame < seg.frame ? other.finFrame : 0,
       hostFlows: "",
       hostSpanSec: 0,
+      hostAtLeast: 0,
     };
     const f = out.report(analyzer, {
       flow,
@@ -229,9 +257,9 @@ function why(x: Facts, m: Finding["measure"], silence: number): string {
   const n = m.hostConnectionsReset!;
   if (n > 1)
     return (
-      `${x.host} answered ${n} of its connections this way within ${x.hostSpanSec} s (also flow(s) ${x.hostFlows}), ` +
-      "silent on all of them before: it had lost them all at once, so the host (or its TCP stack, VM or container) " +
-      "had restarted"
+      `${x.host} answered ${x.hostAtLeast ? "at least " : ""}${n} of its connections this way within ${x.hostSpanSec} s ` +
+      `(also flow(s) ${x.hostFlows}), silent on all of them before: it had lost them all at once, so the host (or its ` +
+      "TCP stack, VM or container) had restarted, or a load balancer or NAT in front of that address lost their state"
     );
   if (silence >= REBOOT_SCALE_SEC)
     return (
