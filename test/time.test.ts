@@ -9,15 +9,26 @@
  * Captures are built here (test/helpers/build.ts), plus two corpus captures with jumps.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AnalysisClock, BACKWARD_JUMP_SEC, FORWARD_JUMP_SEC, rawTime } from "../src/analyze/clock.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { isoTime } from "../src/report/time.js";
-import { ETH_IPV4, ethernet, ipv4, pcapFile, pcapngFile, tcp, type PcapRecord } from "./helpers/build.js";
-import { CLI, CORPUS } from "./helpers/paths.js";
+import {
+  ETH_IPV4,
+  ethernet,
+  ipv4,
+  pcapFile,
+  pcapngFile,
+  pcapRecord,
+  tcp,
+  udp,
+  type PcapRecord,
+} from "./helpers/build.js";
+import { pcapRecords } from "./helpers/big-capture.js";
+import { CLI, CORPUS, FIXTURES } from "./helpers/paths.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sockscope-time-"));
 const CLIENT = 0x0a000001,
@@ -291,6 +302,35 @@ describe("clock jumps", () => {
 });
 
 describe("clock jumps in the corpus", () => {
+  // A fresh-eyes review: one stray packet stamped two days ahead (then the clock back) made
+  // every later re-send of a connection a "copy from before the jump". A stack's re-send
+  // carries a new IP id; only the same packet recorded again is the capture's repeat.
+  it("one stray timestamp elsewhere hides no re-send: peer-unresponsive and the timeouts stand", async () => {
+    const original = readFileSync(join(FIXTURES, "peer-unresponsive", "user-timeout.pcap"));
+    const spans = pcapRecords(original);
+    const at = spans[10]![1];
+    const sec = original.readUInt32LE(spans[10]![0]);
+    const stray = pcapRecord({
+      tsSec: sec + 2 * 86_400,
+      tsFrac: 0,
+      data: ethernet(
+        ETH_IPV4,
+        ipv4({ src: 0x0a000009, dst: 0x0a00000a, proto: 17, payload: udp(5000, 5001, new Uint8Array(4)) }),
+      ),
+    });
+    const file = write(
+      "stray-timestamp.pcap",
+      new Uint8Array(Buffer.concat([original.subarray(0, at), stray, original.subarray(at)])),
+    );
+    const r = await analyzeFile(file);
+    expect(r.capture.clockJumps.length).toBeGreaterThan(0);
+    expect(r.findings.map((f) => [f.kind, f.severity])).toEqual(
+      expect.arrayContaining([
+        ["peer-unresponsive", "error"],
+        ["retransmission", "warning"],
+      ]),
+    );
+  });
   // Audit4: frames 7-10 repeat frame 3's and 5's bytes (edited copies) 15 years later;
   // they were "re-sent after a timeout" with a wait measured across the jump.
   it("pcpp--Ftp-retransmissions: bytes recorded before a jump and again after it are no re-sends", async () => {

@@ -157,6 +157,19 @@ function isCopy(m: Float64Array, s: number, o: number, p: DecodedPacket, time: n
   return false;
 }
 
+/** `p` carries the sequence number and IP id of a segment of its side recorded before the latest clock jump. */
+function repeatsAcrossJump(m: Float64Array, s: number, p: DecodedPacket, clockJumpAt: number): boolean {
+  if (p.ipId <= 0 || clockJumpAt === -Infinity) return false;
+  const count = m[s + S_COUNT]!;
+  for (let slot = 0; slot < count; slot++) {
+    const r = s + slot * R_SIZE;
+    // R_ID_FLAGS_WIN keeps (IP id + 1) in its low 17 bits.
+    if (m[r + R_SEQ] === p.seq && m[r + R_TIME]! < clockJumpAt && m[r + R_ID_FLAGS_WIN]! % 131072 === p.ipId + 1)
+      return true;
+  }
+  return false;
+}
+
 function remember(m: Float64Array, s: number, p: DecodedPacket, time: number): void {
   // No `%`: on numbers read from a Float64Array it is a floating-point remainder (fmod), slow.
   let slot = m[s + S_NEWEST]! + 1;
@@ -248,11 +261,12 @@ export function computeSegmentFacts(
   seg.windowUpdate = bare && prevWin >= 0 && p.win !== 0 && p.win !== prevWin && p.ack === prevAck;
 
   seg.resend = classifyResend(flow, m, s, o, seg, keepAliveShaped, prevTime);
-  // Replayed with an older timestamp, or repeating bytes this side last advanced before a
-  // clock jump (captures recorded apart and stitched together: pcpp--Ftp-retransmissions'
-  // frames 7-10, 15 years after the bytes they repeat): no wait can be measured across the
-  // jump, and no re-send is shown.
-  if (seg.resend !== RESEND_NONE && (time < m[F_MAX_TIME]! || m[s + S_NEXT_SEQ_TIME]! < clockJumpAt))
+  // Replayed with an older timestamp, or the same packet (sequence number and IP id) as one
+  // recorded before a clock jump (captures recorded apart and stitched together:
+  // pcpp--Ftp-retransmissions' frames 7-10, 15 years after the packets they repeat): no wait
+  // can be measured across the jump, and no re-send is shown. A stack's real re-send
+  // carries a new IP id, so one stray timestamp elsewhere does not hide it.
+  if (seg.resend !== RESEND_NONE && (time < m[F_MAX_TIME]! || repeatsAcrossJump(m, s, p, clockJumpAt)))
     seg.resend = RESEND_OUT_OF_TIME_ORDER;
 
   if ((flags & TH_RST) === 0) {
