@@ -98,6 +98,17 @@ describe("foldMirroredFlows", () => {
     expect(r.flows.map((f) => f.copyOf)).toEqual([null, 1]);
   });
 
+  // A fresh-eyes review: 50 hand-made SYNs from 50 addresses with one source port and ISN
+  // were folded as "the same connection recorded twice", dropping 49 connect-timeouts.
+  it("other client addresses with no server ISN to match, or more flows than copies come in, are no copies", () => {
+    const flood = Array.from({ length: 5 }, (_, i) =>
+      flow(i + 1, { client: `10.0.1.${i + 1}:40000`, isn: { client: 1234, server: null } }),
+    );
+    expect(foldMirroredFlows(result(flood.slice(0, 2))).flows.map((f) => f.copyOf)).toEqual([null, null]);
+    const sameAddresses = Array.from({ length: 5 }, (_, i) => flow(i + 1, { isn: { client: 1234, server: null } }));
+    expect(foldMirroredFlows(result(sameAddresses)).flows.every((f) => f.copyOf === null)).toBe(true);
+  });
+
   it("the same port and ISN long after the first connection ended is no copy", () => {
     const r = foldMirroredFlows(result([flow(1), flow(2, { start: 200 })]));
     expect(r.flows.map((f) => f.copyOf)).toEqual([null, null]);

@@ -7,11 +7,14 @@
  * copies are found and the connection is judged once, on the copy with the most packets:
  * the copies' findings are left out, counted, and the copies name the flow they repeat.
  *
- * Two TCP flows are the same connection when their ports are the same and the client's
- * initial sequence number is the same (and the server's, when both copies hold it): 32
- * random bits each (RFC 6528), which no two connections share by chance. A flow without
- * the client's SYN has no ISN to compare and is never taken for a copy. UDP has no such
- * identity and is left alone.
+ * Two TCP flows are the same connection when their ports and the client's initial
+ * sequence number are the same, their first packets are within a second of each other,
+ * and either their addresses are the same (only the VLAN or tunnel differs) or both hold
+ * the server's ISN and it is the same too: 32 random bits each (RFC 6528), which no two
+ * real connections share by chance. A hand-made flood from many addresses with one fixed
+ * ISN is no copy (another address and no server ISN to match, or more flows than a
+ * capture records one connection on). A flow without the client's SYN has no ISN to
+ * compare and is never taken for a copy. UDP has no such identity and is left alone.
  */
 
 /** What the rule reads of a flow report (result.ts's FlowReport, which calls it). */
@@ -34,8 +37,10 @@ interface ResultWithCopies {
   mirroredFindings: number;
 }
 
-/** A copy must start before the flow it repeats has ended (plus this much for clock skew between capture points). */
+/** Copies start this close together: the same SYN seen at two points (with their clock skew). */
 const MAX_START_SKEW_SEC = 1;
+/** More flows than this on one ISN are no copies of one connection: a capture holds one at most on a few VLANs/paths. */
+const MAX_COPIES = 4;
 
 /**
  * Marks each flow that repeats another (`copyOf`) and drops its findings (counted in
@@ -52,7 +57,7 @@ export function foldMirroredFlows<R extends ResultWithCopies>(result: R): R {
   }
   const copies = new Set<number>();
   for (const g of groups.values()) {
-    if (g.length < 2) continue;
+    if (g.length < 2 || g.length > MAX_COPIES) continue;
     const primary = g.reduce((best, f) => (packetsOf(f) > packetsOf(best) ? f : best));
     for (const f of g) {
       if (f === primary || !sameConnection(primary, f)) continue;
@@ -69,8 +74,9 @@ function sameConnection(a: FlowCopy, b: FlowCopy): boolean {
   const sa = a.isn!.server,
     sb = b.isn!.server;
   if (sa !== null && sb !== null && sa !== sb) return false;
-  const [first, second] = a.start <= b.start ? [a, b] : [b, a];
-  return second.start <= first.start + first.durationSec + MAX_START_SKEW_SEC;
+  if (Math.abs(a.start - b.start) > MAX_START_SKEW_SEC) return false;
+  // Other addresses (NAT, an anonymiser) need the server's ISN to match as well.
+  return (a.client === b.client && a.server === b.server) || (sa !== null && sa === sb);
 }
 
 function packetsOf(f: FlowCopy): number {
