@@ -14,6 +14,7 @@ import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_TCP } from "../../decode/wire/packet.js";
+import { connectOutcome, stackOf } from "../lib/stack-profile.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
 /** Routers named in a summary. */
@@ -28,8 +29,10 @@ class State {
   traced = 0;
   tracePath: TracePath | null = null;
   readonly routers = new Set<string>();
-  /** TCP: errors for the client's SYN before any SYN-ACK (connect() still waiting). */
+  /** TCP: errors for the client's SYN before any SYN-ACK (connect() still waiting), its SYN count at the first, and whether it re-sent one since. */
   synSentErrors = 0;
+  synsAtError = 0;
+  resentAfterError = false;
 }
 
 const analyzer = defineAnalyzer<State, TracePaths>({
@@ -65,7 +68,10 @@ const analyzer = defineAnalyzer<State, TracePaths>({
       s.quotedDir = quotedDir;
     }
     s.routers.add(endpointToString(p.ipVersion, p.src0, p.src1, p.src2, p.src3, -1));
-    if (quotedDir === DIR_CLIENT && inSynSent(flow)) s.synSentErrors++;
+    if (quotedDir === DIR_CLIENT && inSynSent(flow)) {
+      if (s.synSentErrors === 0) s.synsAtError = flow.ep[DIR_CLIENT].synCount;
+      s.synSentErrors++;
+    }
     s.count++;
     s.frames = keepFrame(s.frames, frame, out.frameCap);
   },
@@ -73,6 +79,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     if (s.count === 0) return;
     // Every error a traceroute's answer: the traceroute kind has said it, once for the path.
     if (s.traced === s.count && s.tracePath?.isTraceroute) return;
+    if (s.synSentErrors > 0 && flow.ep[DIR_CLIENT].synCount > s.synsAtError) s.resentAfterError = true;
     const sender = roleOf(s.quotedDir);
     const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
     const routers = [...s.routers];
@@ -103,7 +110,9 @@ function heard(s: State, flow: Flow): string {
   if (flow.proto !== L4_TCP)
     return "a soft error for UDP: Linux tells the socket only with IP_RECVERR (EHOSTUNREACH on its error queue), so the program normally just sees no reply";
   if (s.synSentErrors > 0)
-    return "connect() fails with EHOSTUNREACH (Linux aborts a connection attempt in SYN-SENT on this error)";
+    return s.resentAfterError
+      ? "the client re-sent its SYN after the error: its stack kept the attempt going, and connect() fails with EHOSTUNREACH only if no SYN gets through before its timer runs out"
+      : connectOutcome("EHOSTUNREACH", stackOf(flow, DIR_CLIENT));
   return "a soft error for TCP: the connection keeps retransmitting, and the program sees EHOSTUNREACH only if it finally times out (instead of ETIMEDOUT)";
 }
 export default analyzer;

@@ -21,7 +21,7 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
-import { stackOf, type StackProfile } from "../lib/stack-profile.js";
+import { connectOutcome, stackOf } from "../lib/stack-profile.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, type DecodedPacket } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
@@ -209,7 +209,7 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
   if (flow.proto === L4_TCP) {
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.
-      if (s.resentSyns === 0) parts.push(connectOutcome(m, stackOf(flow, DIR_CLIENT)));
+      if (s.resentSyns === 0) parts.push(connectOutcome(m.errno, stackOf(flow, DIR_CLIENT)));
     } else {
       parts.push(
         `on an established connection this is a soft error: TCP keeps retransmitting, and the program sees ` +
@@ -240,29 +240,5 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
     );
   }
   return { words: parts.length === 0 ? "" : `; ${parts.join("; ")}`, severity };
-}
-/**
- * What connect() does with an error for its SYN that it did not re-send after: Linux
- * aborts the attempt (tcp_v4_err in SYN-SENT); a BSD-derived stack (macOS, FreeBSD) keeps
- * a host or network unreachable as a soft error and goes on re-sending its SYN (tcp_notify
- * gives up only after several retries and a second error), so a SYN not re-sent there was
- * abandoned by its program (audit4: a macOS client in suricata ipv6-kill-router6, whose
- * other connection kept re-sending through the same error).
- */
-function connectOutcome(m: IcmpMeaning, stack: StackProfile | null): string {
-  if (stack?.id === "linux")
-    return `connect() fails with ${m.errno} (Linux aborts a connection attempt in SYN-SENT on this error)`;
-  if (stack?.id === "macos" || stack?.id === "freebsd")
-    return (
-      `the client is a ${stack.name} host, whose BSD-derived TCP keeps a connection attempt through this error and ` +
-      `goes on re-sending its SYN, failing connect() with ${m.errno} only after several retries or when its timer runs ` +
-      "out; this SYN was not re-sent in the capture, so the program abandoned the attempt (another address tried at " +
-      "once, as Happy Eyeballs does) or the capture ended first"
-    );
-  return (
-    `if the client runs Linux, connect() fails with ${m.errno} at once (Linux aborts a connection attempt in SYN-SENT ` +
-    "on this error); a BSD-derived stack (macOS) would go on re-sending its SYN, and this one was not re-sent in the " +
-    "capture; the capture does not tell which stack the client runs"
-  );
 }
 export default analyzer;

@@ -235,3 +235,28 @@ export function refusedSynRetryCause(stack: StackProfile | null): string {
     "tell which stack the client runs"
   );
 }
+
+/**
+ * What connect() does with an error for its SYN that it did not re-send after: Linux
+ * aborts the attempt (tcp_v4_err in SYN-SENT); a BSD-derived stack (macOS, FreeBSD) keeps
+ * a host or network unreachable as a soft error and goes on re-sending its SYN (tcp_notify
+ * gives up only after several retries and a second error), so a SYN not re-sent there was
+ * abandoned by its program (audit4: a macOS client in suricata ipv6-kill-router6, whose
+ * other connection kept re-sending through the same error).
+ */
+export function connectOutcome(errno: string, stack: StackProfile | null): string {
+  if (stack?.id === "linux")
+    return `connect() fails with ${errno} (Linux aborts a connection attempt in SYN-SENT on this error)`;
+  if (stack?.id === "macos" || stack?.id === "freebsd")
+    return (
+      `the client is a ${stack.name} host, whose BSD-derived TCP keeps a connection attempt through this error and ` +
+      `goes on re-sending its SYN, failing connect() with ${errno} only after several retries or when its timer runs ` +
+      "out; this SYN was not re-sent in the capture, so the program abandoned the attempt (another address tried at " +
+      "once, as Happy Eyeballs does) or the capture ended first"
+    );
+  return (
+    `if the client runs Linux, connect() fails with ${errno} at once (Linux aborts a connection attempt in SYN-SENT ` +
+    "on this error); a BSD-derived stack (macOS) would go on re-sending its SYN, and this one was not re-sent in the " +
+    "capture; the capture does not tell which stack the client runs"
+  );
+}
