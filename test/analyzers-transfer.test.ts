@@ -290,11 +290,13 @@ const ALSO_FIRES: Record<string, Record<string, "info" | "warning" | "error">> =
     "path-mtu": "warning",
     // connection-refused/late-listener: the refused SYN re-sent, a second late (accepted then).
     "connection-refused": "warning",
+    // one-way/dead-peer-from-frame-10: a capture that starts after the server fell silent.
+    "one-way": "warning",
     "*": "info",
   },
   // window-full/stalled: the sender stalls at the window's edge because the receiver fell silent.
   // path-mtu/pmtu-black-hole: nothing the client sends gets through after the handshake.
-  "peer-unresponsive": { "window-full": "error", "path-mtu": "error" },
+  "peer-unresponsive": { "window-full": "error", "path-mtu": "error", "one-way": "error" },
   // Brief zero windows and a few window-full segments happen in any fast transfer: info.
   "window-full": { "*": "info" },
   "zero-window": { "*": "info" },

@@ -179,7 +179,7 @@ const analyzer = defineAnalyzer<State>({
       peer = roleOf(1 - dir);
     const peerSide =
       d.peerSegments === 0
-        ? `the ${peer} has sent nothing for ${sec(now - flow.ep[1 - dir]!.lastTime)} s`
+        ? `the ${peer} has sent nothing for ${sec(now - (flow.ep[1 - dir]!.packets === 0 ? flow.firstTime : flow.ep[1 - dir]!.lastTime))} s`
         : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but no acknowledgement of it`;
     const frame = d.runFrame !== 0 ? d.runFrame : (d.frames[0] ?? 0);
     return {
@@ -255,7 +255,9 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   const who = roleOf(dir),
     peer = roleOf(1 - dir);
   const peerEp = flow.ep[1 - dir]!;
-  const silent = end - peerEp.lastTime;
+  // A peer with no packet in the capture has no last packet: its silence is the whole capture's view of the flow.
+  const peerNeverSeen = peerEp.packets === 0;
+  const silent = end - (peerNeverSeen ? flow.firstTime : peerEp.lastTime);
   const growing = d.retries >= 3 && d.maxGap >= 1.5 * d.firstGap;
   const gaps =
     d.firstGap > 0
@@ -271,7 +273,9 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
         : `then the ${who} gave up and reset the connection (frame ${d.rstFrame})`;
   const peerSide =
     d.peerSegments === 0
-      ? `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
+      ? peerNeverSeen
+        ? `the ${peer} sent nothing at all in the capture (silent for at least ${sec(silent)} s, the whole flow as captured)`
+        : `the ${peer} sent nothing at all meanwhile (silent for ${sec(silent)} s)`
       : `the ${peer} sent ${d.peerSegments} segment(s) meanwhile but never acknowledged the data: packets towards it are being dropped`;
   const api = d.icmpErrno !== "" ? `${d.icmpErrno} (from the ICMP error a router sent for its packets)` : "ETIMEDOUT";
   const closing = closePhase(flow, dir, d);
