@@ -181,21 +181,30 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     });
     return;
   }
-  // The peer's ACKs (or their absence) are what tell a timeout from a fast re-send; without its direction, nothing does.
+  // Without the peer's direction its ACKs cannot say why bytes were sent again; only the
+  // sender's own silences can: re-sends after one (its timer's, backing off) show that no
+  // acknowledgement reached it in time, though not where the data or the ACKs were lost.
   if (sideNotCaptured(flow, 1 - dir)) {
+    const why =
+      d.rto > 0
+        ? `${d.rto} of them after a silence of the ${who}'s own (its retransmission timer; longest wait ` +
+          `${ms(d.rtoMaxWait)} ms): no acknowledgement reached it in time; the capture holds no packet from the ${peer} ` +
+          `though the ${who}'s segments acknowledge it (that direction was not captured: a one-way mirror or a capture ` +
+          "filter), so whether the data or the ACKs were lost cannot be told"
+        : `but the capture holds no packet from the ${peer} at all though the ${who}'s segments acknowledge it: that ` +
+          "direction was not captured (a one-way mirror or a capture filter), so whether these were re-sent after a " +
+          "loss, and why, cannot be told";
     out.report(analyzer, {
       flow,
       dir,
       frames: d.frames,
       count: total,
       time: d.firstTime,
-      severity: "info",
+      severity: d.rto > 0 ? undefined : "info",
       summary:
-        `the ${who} sent ${resent} segment(s) again (${d.bytes} bytes), but the capture holds no packet from the ${peer} ` +
-        `at all though the ${who}'s segments acknowledge it: that direction was not captured (a one-way mirror or a ` +
-        `capture filter), so whether these were re-sent after a loss, and why, cannot be told` +
+        `the ${who} sent ${resent} segment(s) again (${d.bytes} bytes), ${why}` +
         (d.duplicates > 0 ? `; besides, ${dups}` : ""),
-      measure: resendMeasure(d, resent),
+      measure: { ...resendMeasure(d, resent), rtoMaxWaitMs: ms(d.rtoMaxWait) },
     });
     return;
   }
