@@ -211,6 +211,10 @@ const PREMISES: Record<Premise, (rows: Row[], r: Row) => string> = {
     const prev = mine.at(-1)!;
     return ((Number(r.ack) - Number(prev.ack)) | 0) > 0 ? "" : `acknowledges nothing new since frame ${prev.frame}`;
   },
+  "fin-without-ack"(_rows, r) {
+    if ((r.flags & FIN) === 0) return "no FIN";
+    return (r.flags & ACK) === 0 ? "" : "it carries ACK";
+  },
   "acked-before-captured"(rows, r) {
     const len = Number(r.len);
     if (len === 0) return "carries no data";

@@ -47,7 +47,9 @@ export type Premise =
    * segment of the peer's recorded a moment (under 1 ms) before it: the capture recorded
    * the ACK first, so no copy of these bytes was ever sent before.
    */
-  | "acked-before-captured";
+  | "acked-before-captured"
+  /** A FIN without the ACK flag: every receiver past LISTEN drops it (RFC 9293 §3.10.7.4). */
+  | "fin-without-ack";
 
 export type Verdict = "fixed" | "tshark-wrong" | "deliberate";
 
@@ -109,6 +111,19 @@ export const JUDGEMENTS: Judgement[] = [
     verdict: "tshark-wrong",
     premise: "acked-before-captured",
     reason: `the server's 48 bytes after the client's ACK 85 of them: ${ACKED_FIRST}`,
+  },
+  {
+    file: "zeek--tcp-fin_retransmission.pcap",
+    frames: [2],
+    kind: "retransmission",
+    tshark: RETRANS,
+    ours: "not tagged: not accepted",
+    verdict: "tshark-wrong",
+    premise: "fin-without-ack",
+    reason:
+      "a FIN without ACK from the client 290 ms after its SYN, while the SYN was unanswered: no stack sends one, and " +
+      "a receiver past LISTEN drops it (RFC 9293 §3.10.7.4: if the ACK bit is off, drop the segment); it re-sends " +
+      "nothing (no SYN timer fires at 290 ms, and a FIN is no SYN)",
   },
   {
     file: "zeek--ipv6-http-atomic-frag.pcap",

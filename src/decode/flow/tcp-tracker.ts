@@ -319,6 +319,10 @@ function strayIsn(me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket, crafted:
 function accepts(flow: Flow, me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacket): boolean {
   const flags = p.tcpFlags;
   if ((flags & (TH_RST | TH_FIN)) === 0 || flags & TH_SYN) return true;
+  // A FIN without ACK: a receiver past LISTEN drops any segment whose ACK bit is off (RFC
+  // 9293 §3.10.7.4, "fifth, check the ACK field"), and no stack sends one (zeek
+  // tcp-fin_retransmission: a client's bare FIN while its SYN was unanswered).
+  if ((flags & (TH_FIN | TH_ACK)) === TH_FIN) return false;
   if (me.rstFrame !== 0 || peer.rstFrame !== 0) return true;
   if (flags & TH_RST && inSynSent(peer, me)) return (flags & TH_ACK) !== 0 && seqDiff(p.ack, peer.isn) === 1;
   if (!peer.ackSeen) return true; // the receiver has acknowledged nothing: its window is unknown
