@@ -331,6 +331,9 @@ function accepts(flow: Flow, me: TcpEndpoint, peer: TcpEndpoint, p: DecodedPacke
   const start = seqDiff(p.seq, lo);
   if (flags & TH_RST) return (start >= 0 && start < win) || p.seq === me.nextSeq;
   if (me.finFrame !== 0) return true;
+  // A FIN on the SYN's own sequence number (its data ending there): the receiver's ACK of
+  // the SYN does not cover it, and no stack writes it (zeek tcp-fin_retransmission frame 4).
+  if (me.synSeen && seqDiff((p.seq + p.payloadLen) >>> 0, me.isn) === 0) return false;
   // The FIN segment [seq, seq + len + 1) against [lo, lo + win): a FIN the receiver already
   // acknowledged is a re-send of one the capture missed, and counts.
   const end = seqDiff((p.seq + p.payloadLen + 1) >>> 0, lo);
