@@ -16,6 +16,7 @@
  * capture records one connection on). A flow without the client's SYN has no ISN to
  * compare and is never taken for a copy. UDP has no such identity and is left alone.
  */
+import { portOf } from "../decode/wire/address.js";
 
 /** What the rule reads of a flow report (result.ts's FlowReport, which calls it). */
 interface FlowCopy {
@@ -81,10 +82,6 @@ function sameConnection(a: FlowCopy, b: FlowCopy): boolean {
 
 function packetsOf(f: FlowCopy): number {
   return f.packets.client + f.packets.server;
-}
-
-function portOf(endpoint: string): string {
-  return endpoint.slice(endpoint.lastIndexOf(":") + 1);
 }
 
 /** The capture note: which flows repeat which, and what was left out. */

@@ -9,6 +9,7 @@
  */
 import portScan from "./analyzers/port-scan.js";
 import { compareFindings, type Finding } from "./finding.js";
+import { hostOf, portOf } from "../decode/wire/address.js";
 
 /** What the rule reads of a flow report (result.ts's FlowReport, which calls it). */
 interface FlowReport {
@@ -46,22 +47,23 @@ export function foldPortScans<R extends { flows: FlowReport[]; findings: Finding
     if (g === undefined) groups.set(key, [f]);
     else g.push(f);
   }
-  const probes = new Set<number>();
+  // Each probe flow's scan, so that folding its findings is one lookup each.
+  const scanOf = new Map<number, number>();
   const scans: FlowReport[][] = [];
   for (const g of groups.values()) {
     if (new Set(g.map((f) => portOf(f.server))).size < SCAN_MIN_PORTS) continue;
+    for (const f of g) scanOf.set(f.id, scans.length);
     scans.push(g);
-    for (const f of g) probes.add(f.id);
   }
   if (scans.length === 0) return result;
-  const kept = result.findings.filter((x) => x.flow === null || !probes.has(x.flow));
-  const folded = new Map<FlowReport[], Finding[]>();
+  const kept: Finding[] = [];
+  const folded: Finding[][] = scans.map(() => []);
   for (const x of result.findings) {
-    if (x.flow === null || !probes.has(x.flow)) continue;
-    const scan = scans.find((g) => g.some((f) => f.id === x.flow))!;
-    folded.set(scan, [...(folded.get(scan) ?? []), x]);
+    const scan = x.flow === null ? undefined : scanOf.get(x.flow);
+    if (scan === undefined) kept.push(x);
+    else folded[scan]!.push(x);
   }
-  for (const g of scans) kept.push(scanFinding(g, folded.get(g) ?? []));
+  scans.forEach((g, i) => kept.push(scanFinding(g, folded[i]!)));
   kept.sort(compareFindings);
   return { ...result, findings: kept };
 }
@@ -83,9 +85,9 @@ function answer(f: FlowReport): "open" | "closed" | "filtered" {
 
 function scanFinding(g: FlowReport[], folded: Finding[]): Finding {
   g.sort((a, b) => a.firstFrame - b.firstFrame);
-  const ports = [...new Set(g.map((f) => Number(portOf(f.server))))].sort((a, b) => a - b);
+  const ports = [...new Set(g.map((f) => portOf(f.server)))].sort((a, b) => a - b);
   const by = { open: [] as number[], closed: [] as number[], filtered: [] as number[] };
-  for (const f of g) by[answer(f)].push(Number(portOf(f.server)));
+  for (const f of g) by[answer(f)].push(portOf(f.server));
   const first = g[0]!,
     last = g.reduce((a, b) => (b.start + b.durationSec > a.start + a.durationSec ? b : a));
   const spanSec = Math.max(0, last.start + last.durationSec - first.start);
@@ -141,13 +143,4 @@ function named(ports: number[]): string {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function portOf(endpoint: string): string {
-  return endpoint.slice(endpoint.lastIndexOf(":") + 1);
-}
-
-function hostOf(endpoint: string): string {
-  const a = endpoint.slice(0, endpoint.lastIndexOf(":"));
-  return a.startsWith("[") ? a.slice(1, -1) : a;
 }

@@ -19,7 +19,7 @@
  */
 import { SEVERITY_RANK, compareFindings, type Finding, type Severity } from "../analyze/finding.js";
 import type { FlowReport } from "../analyze/result.js";
-import { hostOf, portOf } from "./endpoint.js";
+import { hostOf, portOf } from "../decode/wire/address.js";
 import { compressFrames } from "./frames.js";
 
 /** Fewer flows than this are two coincidences, not a habit. */

@@ -57,3 +57,14 @@ export function isGroupAddress(version: number, w0: number): boolean {
   if (version === 6) return w0 >>> 24 === 0xff;
   return w0 >>> 28 === 0xe || w0 >>> 0 === 0xffffffff;
 }
+
+/** The port of an endpoint as endpointToString writes it (`ip:port`, IPv6 in brackets). */
+export function portOf(endpoint: string): number {
+  return Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
+}
+
+/** The address of such an endpoint, without its port, and without brackets for IPv6. */
+export function hostOf(endpoint: string): string {
+  const a = endpoint.slice(0, endpoint.lastIndexOf(":"));
+  return a.startsWith("[") ? a.slice(1, -1) : a;
+}
