@@ -63,7 +63,7 @@ export function foldPortScans<R extends { flows: FlowReport[]; findings: Finding
     if (scan === undefined) kept.push(x);
     else folded[scan]!.push(x);
   }
-  scans.forEach((g, i) => kept.push(scanFinding(g, folded[i]!)));
+  for (let i = 0; i < scans.length; i++) kept.push(scanFinding(scans[i]!, folded[i]!));
   kept.sort(compareFindings);
   return { ...result, findings: kept };
 }
