@@ -3,7 +3,11 @@
 // audit already judged, and picks findings round-robin by kind (so a noisy kind does not
 // fill the sample), in a seeded random order within a kind, at most 3 per capture per kind.
 //
-//   node scripts/audit-sample.mjs [--n 100] [--seed 1] [--out /tmp/sample.jsonl]
+//   node scripts/audit-sample.mjs [--n 100] [--seed 1] [--out /tmp/sample.jsonl] [--corpus] [--rejudge]
+//
+// --corpus draws only from other people's captures (test/corpus), not our fixtures;
+// --rejudge keeps findings an earlier audit judged (a fresh measure of precision once
+// most findings have been judged once).
 //
 // Writes one JSON object per finding (what the auditor judges: the finding as the user
 // reads it, with its connection) and prints the per-kind counts.
@@ -21,12 +25,15 @@ const opt = (name, dflt) => {
 const N = Number(opt("--n", "100"));
 const SEED = Number(opt("--seed", "1"));
 const OUT = opt("--out", "/tmp/audit-sample.jsonl");
+const CORPUS_ONLY = args.includes("--corpus");
+const REJUDGE = args.includes("--rejudge");
 const PER_CAPTURE_PER_KIND = 3;
 
 const { analyzeFile } = await import(join(ROOT, "dist", "run", "pipeline.js"));
 
 function captures() {
   const files = readdirSync(join(ROOT, "test", "corpus", "captures")).map((f) => `test/corpus/captures/${f}`);
+  if (CORPUS_ONLY) return files.sort();
   for (const d of readdirSync(join(ROOT, "fixtures"), { withFileTypes: true })) {
     if (!d.isDirectory()) continue;
     for (const f of readdirSync(join(ROOT, "fixtures", d.name)))
@@ -61,7 +68,7 @@ for (const file of captures()) {
     const flow = f.flow === null ? undefined : flows.get(f.flow);
     const client = flow?.client ?? "";
     const server = flow?.server ?? "";
-    if (alreadyJudged(file, f, client, server)) continue;
+    if (!REJUDGE && alreadyJudged(file, f, client, server)) continue;
     const list = byKind.get(f.kind) ?? [];
     list.push({ file, ...f, client, server });
     byKind.set(f.kind, list);
@@ -95,5 +102,5 @@ while (sample.length < N && queues.some((q) => q.list.length > 0)) {
 writeFileSync(OUT, sample.map((f) => JSON.stringify(f)).join("\n") + "\n");
 const counts = new Map();
 for (const f of sample) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
-for (const [kind, n] of [...counts].sort()) console.log(`${kind}\t${n}\tof ${unjudged.get(kind)} unjudged`);
+for (const [kind, n] of [...counts].sort()) console.log(`${kind}\t${n}\tof ${unjudged.get(kind)} ${REJUDGE ? "in all" : "unjudged"}`);
 console.log(`${sample.length} findings → ${OUT}`);
