@@ -261,6 +261,22 @@ describe("close-wait", () => {
     expect(f.frames).toEqual([14, 15, 16]);
     within(f.measure.closeWaitMs, 2200, 2800);
   });
+  it("pooled-client: a client closing 3 s after the server's idle-timeout FIN is a lazy close, not a leak", async () => {
+    const f = await only("close-wait/pooled-client.pcap", "close-wait");
+    expect(f.severity).toBe("info");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([8, 9, 10]);
+    within(f.measure.closeWaitMs, 2800, 3300);
+    expect(f.summary).toMatch(/lazy close/);
+  });
+  it("capture-ends: 2 s of CLOSE_WAIT when the capture stops is too soon to call a leak", async () => {
+    const f = await only("close-wait/capture-ends.pcap", "close-wait");
+    expect(f.severity).toBe("info");
+    expect(f.side).toBe("client");
+    within(f.measure.closeWaitMs, 1800, 2300);
+    expect(f.measure.stillOpenAtEnd).toBe(1);
+    expect(f.summary).toMatch(/still there when the capture ended: the capture ended too soon/);
+  });
 });
 
 describe("time-wait", () => {

@@ -3,8 +3,8 @@
  * polled through Engine.forEachOngoing), pinned from packets at the threshold and one
  * microsecond under it (values written out, not imported): a zero window held 1 s
  * (ZERO_WINDOW_ONGOING_SEC), data re-sent unacknowledged for 3 s
- * (PEER_UNRESPONSIVE_ONGOING_SEC), CLOSE_WAIT for 1 s, or 10 s after data sent into a
- * half-closed connection (HALF_CLOSE_ONGOING_SEC); and when re-sends or SYNs count as
+ * (PEER_UNRESPONSIVE_ONGOING_SEC), CLOSE_WAIT for 1 s (a client: 10 s, LAZY_CLOSE_SEC), or 10 s
+ * after data sent into a half-closed connection (HALF_CLOSE_ONGOING_SEC); and when re-sends or SYNs count as
  * stopped: past twice the last interval plus 0.5 s (retriesStopped).
  */
 import { describe, expect, it } from "vitest";
@@ -72,6 +72,10 @@ describe("ongoing conditions in a live capture", () => {
     const halfClosed = new TcpScript().handshake(1).fin(2, "client").ack(2, "server").data(2.5, "server", 10);
     const h = { kind: "close-wait", dir: 1, since: 2.5, frame: 4 };
     expect(await ongoingAt(closeWait, halfClosed, [3.5, 12.499999, 12.5])).toEqual([[], [], [h]]);
+    // A client the server closed on is a lazy close for 10 s (LAZY_CLOSE_SEC): pools sweep on a timer.
+    const pooled = new TcpScript().handshake(1).fin(2, "server").ack(2, "client");
+    const p = { kind: "close-wait", dir: 0, since: 2, frame: 4 };
+    expect(await ongoingAt(closeWait, pooled, [3, 11.999999, 12])).toEqual([[], [], [p]]);
   });
 
   it("connect-timeout: from the first re-sent SYN until twice the last interval plus 0.5 s have passed", async () => {

@@ -30,6 +30,17 @@ export const CLOSE_WAIT_MIN_SEC = 1;
  * than CLOSE_WAIT_MIN_SEC in a slow stream.
  */
 export const HALF_CLOSE_ONGOING_SEC = 10;
+/**
+ * What programs do, short of a leak. A client that pools connections (a browser, an
+ * HTTP or database pool) does not read an idle pooled socket, so it finds the server's
+ * idle-timeout FIN only on its cleanup timer or at its next request: Chromium sweeps
+ * idle sockets every 10 s (kCleanupInterval in net/socket/client_socket_pool_base.cc).
+ * So a client that closes within this long of the server's FIN is a lazy close, and a
+ * capture that ends sooner than this after a FIN cannot tell a late close from a leak:
+ * both are info, not a warning. A server reads the connection it serves, so its late
+ * close stays a warning from CLOSE_WAIT_MIN_SEC on.
+ */
+export const LAZY_CLOSE_SEC = 10;
 
 class State {
   reported = false;
@@ -94,9 +105,11 @@ const analyzer = defineAnalyzer<State>({
       peer = flow.ep[1 - dir]!;
     const start = waitStart(flow, dir);
     const sentData = me.lastDataTime > peer.finTime;
-    if (now - start < (sentData ? HALF_CLOSE_ONGOING_SEC : CLOSE_WAIT_MIN_SEC)) return null;
-    const who = roleOf(dir),
-      other = roleOf(1 - dir);
+    const who = roleOf(dir);
+    // Not before the finding would be a warning: a client's wait is a lazy close until LAZY_CLOSE_SEC.
+    const threshold = sentData ? HALF_CLOSE_ONGOING_SEC : who === "client" ? LAZY_CLOSE_SEC : CLOSE_WAIT_MIN_SEC;
+    if (now - start < threshold) return null;
+    const other = roleOf(1 - dir);
     const from = sentData
       ? `its last data after the ${other}'s FIN (frame ${peer.finFrame})`
       : `the ${other}'s FIN (frame ${peer.finFrame}, acknowledged in frame ${peer.finAckedFrame})`;
@@ -148,13 +161,30 @@ function check(
       : how === "rst"
         ? `until the connection was reset (frame ${endFrame})`
         : "and was still there when the capture ended";
+  const lazy = waited < LAZY_CLOSE_SEC && (how === "capture-end" || who === "client");
+  const meaning = !lazy
+    ? "its program had the EOF but had not closed the socket"
+    : how === "capture-end"
+      ? `the capture ended too soon after the FIN to tell a late close() from a leak`
+      : "a lazy close, as connection pools and browsers close an idle connection the server ended";
   out.report(analyzer, {
     flow,
     dir,
     frames: [peer.finFrame, peer.finAckedFrame, endFrame].filter((f) => f > 0),
     time: peer.finTime,
-    summary: `the ${who} sat in CLOSE_WAIT for ${sec(waited)} s after ${from} ${end}: its program had the EOF but had not closed the socket`,
+    summary: `the ${who} sat in CLOSE_WAIT for ${sec(waited)} s after ${from} ${end}: ${meaning}`,
     measure: { closeWaitMs: ms(waited), stillOpenAtEnd: how === "capture-end" ? 1 : 0 },
+    ...(lazy ? { severity: "info" as const, detail: lazyDetail(how) } : {}),
   });
+}
+
+/** Why a short CLOSE-WAIT is no leak, or not yet one. */
+function lazyDetail(how: "fin" | "rst" | "capture-end"): string {
+  return how === "capture-end"
+    ? `A program reading the socket closes within milliseconds of the EOF, and a pool within about ${LAZY_CLOSE_SEC} s; ` +
+        "the capture stopped before either could be seen, so this is no evidence of a leak."
+    : "A client that pools connections does not read an idle pooled socket, so it notices the server's FIN only on its " +
+        `cleanup timer (Chromium sweeps idle sockets every ${LAZY_CLOSE_SEC} s) or at its next request, and closes then: ` +
+        "normal, as long as it does close.";
 }
 export default analyzer;
