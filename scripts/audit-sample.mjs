@@ -102,5 +102,6 @@ while (sample.length < N && queues.some((q) => q.list.length > 0)) {
 writeFileSync(OUT, sample.map((f) => JSON.stringify(f)).join("\n") + "\n");
 const counts = new Map();
 for (const f of sample) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
-for (const [kind, n] of [...counts].sort()) console.log(`${kind}\t${n}\tof ${unjudged.get(kind)} ${REJUDGE ? "in all" : "unjudged"}`);
+for (const [kind, n] of [...counts].sort())
+  console.log(`${kind}\t${n}\tof ${unjudged.get(kind)} ${REJUDGE ? "in all" : "unjudged"}`);
 console.log(`${sample.length} findings → ${OUT}`);
