@@ -235,13 +235,40 @@ describe("clock jumps", () => {
     }
   });
 
+  it("a CLOSE_WAIT still open at a jump into a later recording lasts, as far as the capture shows, until that part ended", async () => {
+    const syn = (t: number, port: number): PcapRecord => {
+      const data = ethernet(
+        ETH_IPV4,
+        ipv4({
+          src: CLIENT,
+          dst: SERVER,
+          proto: 6,
+          payload: tcp({ srcPort: port, dstPort: 80, seq: 1, ack: 0, flags: SYN, win: 65535 }),
+        }),
+      );
+      return { tsSec: Math.floor(t), tsFrac: Math.round((t - Math.floor(t)) * 1e6), data };
+    };
+    // The server's FIN (frame 5) acknowledged at 12 ms (frame 6); the client never closes. Other
+    // connections' SYNs at 12 s, then a year later (frame 8: the jump).
+    const recs = [...closingConnection(T0, 3, 0).slice(0, 6), syn(T0 + 12, 40001), syn(T0 + YEAR + 1, 40002)];
+    const report = await analyzeFile(write("close-wait-at-jump.pcap", pcapFile(recs)));
+    expect(report.capture.clockJumps.map((j) => j.frame)).toEqual([8]);
+    const [cw, ...more] = report.findings.filter((f) => f.kind === "close-wait");
+    expect(more).toEqual([]);
+    expect(cw!.severity).toBe("warning");
+    expect(cw!.measure.closeWaitMs).toBeCloseTo(11_988, 0); // from its ACK (12 ms) to the last record before the jump (12 s)
+    expect(cw!.measure.stillOpenAtEnd).toBe(1);
+    expect(cw!.summary).toContain("for at least 11.988 s");
+    expect(cw!.summary).toContain("still there when that part of the capture ended (its clock jumps at frame 8");
+  });
+
   it("the same connection without the jump: CLOSE_WAIT measured as it was (the analysis is unchanged)", async () => {
     const report = await analyzeFile(write("no-jump.pcap", pcapFile(closingConnection(T0, 3, 0))));
     expect(report.capture.clockJumps).toEqual([]);
     expect(report.warnings.filter((x) => x.includes("clock"))).toEqual([]);
     const cw = report.findings.filter((f) => f.kind === "close-wait");
     expect(cw).toHaveLength(1);
-    expect(cw[0]!.measure.closeWaitMs).toBeCloseTo(3001, 0); // from the server's FIN (11 ms) to the client's (3.012 s)
+    expect(cw[0]!.measure.closeWaitMs).toBeCloseTo(3000, 0); // from the client's ACK of the server's FIN (12 ms) to its own FIN (3.012 s)
     expect(report.capture.durationSec).toBeCloseTo(3.013, 5);
   });
 

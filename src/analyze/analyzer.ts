@@ -52,6 +52,13 @@ export interface FindingSink {
   revise(kind: AnalyzerDescriptor<unknown>, f: Finding): void;
   /** The flow's SideHistory; only for analyzers that set usesSideHistory, on TCP flows. */
   sideHistory(flow: Flow): SideHistory;
+  /**
+   * Where the stretch of the capture holding analysis time `t` ends, when a clock jump
+   * follows it (files joined from recordings taken at different times): its last moment
+   * and the first frame after the jump; null when no jump follows `t`. A state seen to
+   * last "until the capture ended" lasted only until then as far as the capture shows.
+   */
+  stretchAfter(t: number): { end: number; nextFrame: number } | null;
   /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */
   captureState<C>(kind: AnalyzerDescriptor<any, C>): C;
   readonly options: AnalyzerOptions;

@@ -34,6 +34,11 @@ export const FORWARD_JUMP_SEC = 86_400;
 /** Where the times after a jump resume: just after the latest before it, so a time names one stretch. */
 const JUMP_GAP_SEC = 1e-6;
 
+/** The analysis time of the last record before jump `j`: where the stretch before it ends. */
+export function stretchEndBefore(j: ClockJump): number {
+  return j.at - JUMP_GAP_SEC;
+}
+
 /** One jump, in real (capture) time. */
 export interface ClockJump {
   /** The first frame after the jump. */

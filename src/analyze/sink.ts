@@ -10,7 +10,7 @@
 import type { Flow } from "../decode/flow/record.js";
 import { DIR_CLIENT } from "../decode/flow/record.js";
 import type { AnalyzerDescriptor, AnalyzerOptions, FindingInput, FindingSink } from "./analyzer.js";
-import { rawTime, type ClockJump } from "./clock.js";
+import { rawTime, stretchEndBefore, type ClockJump } from "./clock.js";
 import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./lib/measure.js";
 import { flatten, writeWords } from "./words.js";
@@ -116,6 +116,11 @@ export class Sink implements FindingSink {
     if (!this.sharded) writeWords(f, kind);
   }
 
+  stretchAfter(t: number): { end: number; nextFrame: number } | null {
+    const j = this.jumps.find((jump) => jump.at > t);
+    return j === undefined ? null : { end: stretchEndBefore(j), nextFrame: j.frame };
+  }
+
   addEvidence(f: Finding, frames: readonly number[]): void {
     this.tagFrames(f.kind, frames);
     for (const fr of frames) {
@@ -163,6 +168,9 @@ class SinkAt implements FindingSink {
   }
   revise(kind: AnalyzerDescriptor<unknown>, f: Finding): void {
     this.sink.revise(kind, f);
+  }
+  stretchAfter(t: number): { end: number; nextFrame: number } | null {
+    return this.sink.stretchAfter(t);
   }
   captureState<C>(kind: AnalyzerDescriptor<any, C>): C {
     return this.sink.captureState(kind);

@@ -6,9 +6,9 @@
  * on its own — so a long CLOSE-WAIT is a program that saw EOF and did not close, or a
  * descriptor still open in another process.
  *
- * Measured: from the later of the peer's FIN and the last new data this side sent after
- * it (a side that keeps sending after the peer's FIN is using a half-closed connection,
- * not stuck) until its own FIN, a reset, or the end of the capture.
+ * Measured: from the later of this side's ACK of the peer's FIN and the last new data it
+ * sent after the FIN (a side that keeps sending after the peer's FIN is using a
+ * half-closed connection, not stuck) until its own FIN, a reset, or the end of the capture.
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { captureNow, ms, roleOf, sec } from "../lib/measure.js";
@@ -94,8 +94,11 @@ const analyzer = defineAnalyzer<State>({
   onFlowEnd(s, flow, out) {
     if (s.reported) return;
     for (let dir = 0; dir < 2; dir++) {
-      if (waitingSide(flow, dir, Number.MAX_SAFE_INTEGER))
-        check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
+      if (!waitingSide(flow, dir, Number.MAX_SAFE_INTEGER)) continue;
+      // A capture joined from recordings of different times shows the wait only until its stretch ends.
+      const stretch = out.stretchAfter(waitStart(flow, dir));
+      if (stretch === null) check(flow, dir, 0, captureNow(out, flow), "capture-end", out);
+      else check(flow, dir, stretch.nextFrame, stretch.end, "stretch-end", out);
     }
   },
   // Ongoing from the threshold the finding itself uses: the finding is certain to follow.
@@ -121,9 +124,14 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-/** When `dir`'s wait in CLOSE-WAIT began: data it sent after the peer's FIN is a half-close in use, so the wait starts after it. */
+/**
+ * When `dir`'s wait in CLOSE-WAIT began, as far as the capture proves it: its ACK of the
+ * peer's FIN (the FIN may reach it half a round trip after the capture point saw it, so the
+ * FIN's own time would count the path's delay as the program's); data it sent after the
+ * FIN is a half-close in use, so the wait starts after it.
+ */
 function waitStart(flow: Flow, dir: number): number {
-  return Math.max(flow.ep[1 - dir]!.finTime, flow.ep[dir]!.lastDataTime);
+  return Math.max(flow.ep[1 - dir]!.finAckedTime, flow.ep[dir]!.lastDataTime);
 }
 
 /** Whether `dir` was in CLOSE-WAIT just before `frame`: the peer's FIN acknowledged, its own FIN not sent. */
@@ -141,7 +149,7 @@ function check(
   dir: number,
   endFrame: number,
   endTime: number,
-  how: "fin" | "rst" | "capture-end",
+  how: "fin" | "rst" | "capture-end" | "stretch-end",
   out: FindingSink,
 ): void {
   const me = flow.ep[dir]!,
@@ -160,27 +168,30 @@ function check(
       ? `before its own FIN (frame ${endFrame})`
       : how === "rst"
         ? `until the connection was reset (frame ${endFrame})`
-        : "and was still there when the capture ended";
-  const lazy = waited < LAZY_CLOSE_SEC && (how === "capture-end" || who === "client");
+        : how === "capture-end"
+          ? "and was still there when the capture ended"
+          : `and was still there when that part of the capture ended (its clock jumps at frame ${endFrame}: recordings of different times joined)`;
+  const untilEnd = how === "capture-end" || how === "stretch-end";
+  const lazy = waited < LAZY_CLOSE_SEC && (untilEnd || who === "client");
   const meaning = !lazy
     ? "its program had the EOF but had not closed the socket"
-    : how === "capture-end"
+    : untilEnd
       ? `the capture ended too soon after the FIN to tell a late close() from a leak`
       : "a lazy close, as connection pools and browsers close an idle connection the server ended";
   out.report(analyzer, {
     flow,
     dir,
-    frames: [peer.finFrame, peer.finAckedFrame, endFrame].filter((f) => f > 0),
+    frames: [peer.finFrame, peer.finAckedFrame, how === "stretch-end" ? 0 : endFrame].filter((f) => f > 0),
     time: peer.finTime,
-    summary: `the ${who} sat in CLOSE_WAIT for ${sec(waited)} s after ${from} ${end}: ${meaning}`,
-    measure: { closeWaitMs: ms(waited), stillOpenAtEnd: how === "capture-end" ? 1 : 0 },
-    ...(lazy ? { severity: "info" as const, detail: lazyDetail(how) } : {}),
+    summary: `the ${who} sat in CLOSE_WAIT for ${untilEnd ? "at least " : ""}${sec(waited)} s after ${from} ${end}: ${meaning}`,
+    measure: { closeWaitMs: ms(waited), stillOpenAtEnd: untilEnd ? 1 : 0 },
+    ...(lazy ? { severity: "info" as const, detail: lazyDetail(untilEnd) } : {}),
   });
 }
 
 /** Why a short CLOSE-WAIT is no leak, or not yet one. */
-function lazyDetail(how: "fin" | "rst" | "capture-end"): string {
-  return how === "capture-end"
+function lazyDetail(untilEnd: boolean): string {
+  return untilEnd
     ? `A program reading the socket closes within milliseconds of the EOF, and a pool within about ${LAZY_CLOSE_SEC} s; ` +
         "the capture stopped before either could be seen, so this is no evidence of a leak."
     : "A client that pools connections does not read an idle pooled socket, so it notices the server's FIN only on its " +
