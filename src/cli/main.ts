@@ -99,9 +99,12 @@ and prints a capture summary, the flow table and the findings, each with its exp
 ${SELECT_HELP}
 
 Options:
-  -F, --format FORMAT      text (default), json (schema sockscope.report/1) or html (one
-                           self-contained page with per-flow graphs; give -o or redirect)
+  -F, --format FORMAT      text (default), json (schema sockscope.report/1), html (one
+                           self-contained page with per-flow graphs; give -o or redirect), or
+                           ndjson-ecs (one JSON line per flow and per finding, Elastic Common
+                           Schema field names and the Community ID, for Filebeat/Vector/Logstash)
   -o, --output FILE        write the report to FILE instead of standard output
+      --capture-host NAME  ndjson-ecs: the host the capture was taken on (host.name, observer.hostname)
       --brief              findings' one-line summaries only, no explanations
       --all                list every finding by flow; by default, past 40 findings the text
                            report summarises them by kind with one example each
@@ -256,9 +259,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
     all: { type: "boolean" },
     jobs: { type: "string", short: "j" },
     output: { type: "string", short: "o" },
+    "capture-host": { type: "string" },
   });
   if (v.help) return help("analyze");
-  const format = formatOf(v, ["text", "json", "html"]);
+  const format = formatOf(v, ["text", "json", "html", "ndjson-ecs"]);
   const output = v.output;
   if (format === "html" && output === undefined && process.stdout.isTTY)
     throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
@@ -286,17 +290,19 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const lines: Iterable<string> =
     format === "json"
       ? reportJsonLines(report)
-      : [
-          html !== null
-            ? html.renderHtml(report, series).replace(/\n$/, "")
-            : (await import("../report/text.js"))
-                .renderText(report, {
-                  style: styleFor(process.stdout, v["no-color"] === true || output !== undefined),
-                  brief: v.brief === true,
-                  all: v.all === true,
-                })
-                .trimEnd(),
-        ];
+      : format === "ndjson-ecs"
+        ? (await import("../report/ecs.js")).ecsLines(report, { version: VERSION, hostName: v["capture-host"] })
+        : [
+            html !== null
+              ? html.renderHtml(report, series).replace(/\n$/, "")
+              : (await import("../report/text.js"))
+                  .renderText(report, {
+                    style: styleFor(process.stdout, v["no-color"] === true || output !== undefined),
+                    brief: v.brief === true,
+                    all: v.all === true,
+                  })
+                  .trimEnd(),
+          ];
   if (output !== undefined) {
     try {
       writeLinesToFile(output, lines);

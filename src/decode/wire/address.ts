@@ -68,3 +68,47 @@ export function hostOf(endpoint: string): string {
   const a = endpoint.slice(0, endpoint.lastIndexOf(":"));
   return a.startsWith("[") ? a.slice(1, -1) : a;
 }
+
+/**
+ * The bytes of an address in text form (as the printers above write it: dotted IPv4, or
+ * IPv6 with "::" and an optional dotted tail), network order; null if it is not one.
+ * For output formats that need raw addresses back (the Community ID hash), never per packet.
+ */
+export function addressBytes(text: string): Uint8Array | null {
+  if (!text.includes(":")) return ipv4Bytes(text);
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const groups = (part: string): number[] | null => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const items = part.split(":");
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (i === items.length - 1 && item.includes(".")) {
+        const v4 = ipv4Bytes(item);
+        if (v4 === null) return null;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) out.push(Number.parseInt(item, 16));
+      else return null;
+    }
+    return out;
+  };
+  const head = groups(halves[0]!),
+    tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (head === null || tail === null) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    bytes[2 * i] = all[i]! >>> 8;
+    bytes[2 * i + 1] = all[i]! & 255;
+  }
+  return bytes;
+}
+
+function ipv4Bytes(text: string): Uint8Array | null {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
+  return Uint8Array.from(parts.map(Number));
+}
