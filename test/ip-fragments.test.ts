@@ -87,6 +87,15 @@ describe("fragments that reveal no path MTU", () => {
     for (const f of fs) expect(f.summary).toContain("(the minimum MTU is 1280): no path MTU explains it");
   });
 
+  it("arkime socks5-http-302-frag: both directions cut tiny are counted apart and put down to a tool on the path (audit 6)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "arkime--socks5-http-302-frag.pcap"));
+    const [f, ...more] = r.findings.filter((x) => x.kind === "ip-fragmentation");
+    expect(more).toEqual([]);
+    expect(f!.summary).toContain("2 from the client (21-395 bytes of payload each");
+    expect(f!.summary).toContain("2 from the server (10-930 bytes of payload each, in up to 40 fragments");
+    expect(f!.summary).toContain("by a tool on the path rather than one program");
+  });
+
   it("1500-byte fragments of a DNS answer are the path MTU, as before", async () => {
     const fs = (await analyzeFile(join(CORPUS, "captures", "zeek--dns-edns-ecs-frags.pcap"))).findings.filter(
       (x) => x.kind === "ip-fragmentation",

@@ -9,7 +9,7 @@
  */
 import { defineAnalyzer } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
-import { DIR_CLIENT } from "../../decode/flow/record.js";
+import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { L4_TCP } from "../../decode/wire/packet.js";
 import { minimumMtu } from "../lib/icmp-meaning.js";
 
@@ -67,27 +67,24 @@ const analyzer = defineAnalyzer<State>({
     if (dirs.length === 0) return;
     const dir = dirs.reduce((a, b) => (s.datagrams[b]! > s.datagrams[a]! ? b : a), DIR_CLIENT);
     const n = s.datagrams[0]! + s.datagrams[1]!;
-    const sizes = s.minSize[dir] === s.maxSize[dir] ? `${s.maxSize[dir]}` : `${s.minSize[dir]}-${s.maxSize[dir]}`;
-    const tcp = flow.proto === L4_TCP;
-    const minMtu = minimumMtu(flow.ipVersion);
-    const tinyFirst = tcp && s.minFirstFragment[dir]! < TCP_HEADER_BYTES;
-    // Cut smaller than any link needs, or a TCP header split across fragments: no path
-    // MTU explains it; it is fragmentation made to slip past filters (RFC 1858, RFC 3128).
-    const crafted = s.maxFragment[dir]! < minMtu || tinyFirst;
-    const pieces = `in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes`;
-    const why = crafted
-      ? `${pieces}${s.maxFragment[dir]! < minMtu ? `, smaller than any link needs (the minimum MTU is ${minMtu})` : ""}` +
-        `${tinyFirst ? `, the first holding only ${s.minFirstFragment[dir]} bytes of the TCP header` : ""}: ` +
-        "no path MTU explains it; crafted fragmentation, as used to slip past firewalls and intrusion detection"
-      : `${pieces} (the path MTU)` +
-        (tcp ? "" : `; ${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`);
+    // Each direction is its own sender's doing: its figures are said apart (a crafting tool
+    // on the path fragments both ways).
+    const said = dirs.map((d) => describeSide(s, flow, d));
+    const summary =
+      dirs.length === 1
+        ? `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${said[0]!.figures}${said[0]!.crafted ? ", " : " "}${said[0]!.why}`
+        : `${n} datagram(s) were fragmented, ` +
+          dirs.map((d, i) => `${s.datagrams[d]} from the ${roleOf(d)} (${said[i]!.figures})`).join(" and ") +
+          (said.every((x) => x.crafted)
+            ? `: both ways smaller than any link needs or splitting the TCP header, so no path MTU explains it; ${crafted("by a tool on the path rather than one program, ")}`
+            : `: ${dirs.map((d, i) => `the ${roleOf(d)}'s fragments ${said[i]!.why}`).join("; ")}`);
     out.report(analyzer, {
       flow,
       dir,
       frames: s.frames,
       count: n,
       time: s.firstTime,
-      summary: `${n} datagram(s) from the ${roleOf(dir)} were fragmented: ${sizes} bytes of payload each, ${why}`,
+      summary,
       measure: {
         datagrams: n,
         minPayloadBytes: s.minSize[dir]!,
@@ -100,3 +97,28 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 export default analyzer;
+
+/** Crafted fragmentation, `by` whom if known, and why it is made. */
+function crafted(by = ""): string {
+  return `crafted fragmentation, ${by}as used to slip past firewalls and intrusion detection`;
+}
+
+/** What one direction's fragmented datagrams show: sizes, fragments, and whether a path MTU explains them. */
+function describeSide(s: State, flow: Flow, dir: number): { figures: string; why: string; crafted: boolean } {
+  const sizes = s.minSize[dir] === s.maxSize[dir] ? `${s.maxSize[dir]}` : `${s.minSize[dir]}-${s.maxSize[dir]}`;
+  const tcp = flow.proto === L4_TCP;
+  const minMtu = minimumMtu(flow.ipVersion);
+  const tinyFirst = tcp && s.minFirstFragment[dir]! < TCP_HEADER_BYTES;
+  // Cut smaller than any link needs, or a TCP header split across fragments: no path
+  // MTU explains it; it is fragmentation made to slip past filters (RFC 1858, RFC 3128).
+  const isCrafted = s.maxFragment[dir]! < minMtu || tinyFirst;
+  const figures = `${sizes} bytes of payload each, in up to ${s.maxFragments[dir]} fragments of at most ${s.maxFragment[dir]} bytes`;
+  const why = isCrafted
+    ? `${s.maxFragment[dir]! < minMtu ? `smaller than any link needs (the minimum MTU is ${minMtu})` : ""}` +
+      `${s.maxFragment[dir]! < minMtu && tinyFirst ? ", " : ""}` +
+      `${tinyFirst ? `the first holding only ${s.minFirstFragment[dir]} bytes of the TCP header` : ""}: ` +
+      `no path MTU explains it; ${crafted()}`
+    : "(the path MTU)" +
+      (tcp ? "" : `; ${Math.ceil(s.maxSize[dir]! / SAFE_UDP_PAYLOAD)}x the ${SAFE_UDP_PAYLOAD}-byte safe size`);
+  return { figures, why, crafted: isCrafted };
+}
