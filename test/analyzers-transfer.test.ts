@@ -182,6 +182,24 @@ describe("retransmission", () => {
     expect(f.measure.rtoMaxWaitMs).toBeGreaterThan(150);
     expect(f.measure.rtoMaxWaitMs).toBeLessThan(1000);
   });
+  it("a tail-loss probe the receiver reports with a D-SACK was needless: info, not a timeout", async () => {
+    const f = await only("retransmission/dsack.pcap", "retransmission");
+    expect(f.severity).toBe("info");
+    expect(f.side).toBe("client");
+    expect(f.frames).toEqual([5]); // the re-send only: frame 6 (the D-SACK) is named in the words, tagged as nothing
+    expect(f.measure).toMatchObject({ retransmissions: 1, rto: 0, needless: 1, bytes: 100 });
+    expect(f.summary).toContain("1 needless: the server's D-SACK (frame 6) says it already had those bytes");
+  });
+  it("D-SACKed re-sends in other people's captures: needless; the rest keep their type (audit 5)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "suricata--tcp-empty-sack-rawip.pcap"));
+    const f = r.findings.find((x) => x.kind === "retransmission" && x.side === "client")!;
+    expect(f.severity).toBe("warning");
+    expect(f.measure).toMatchObject({ retransmissions: 2, fast: 1, needless: 1 });
+    const k = await analyzeFile(join(CORPUS, "captures", "pcpp--one_tcp_stream-keepalive.pcap"));
+    const g = k.findings.find((x) => x.kind === "retransmission")!;
+    expect(g.severity).toBe("info");
+    expect(g.measure).toMatchObject({ retransmissions: 2, rto: 0, needless: 2 });
+  });
   it("fast retransmissions after duplicate ACKs (the frames tshark flags)", async () => {
     const f = await only("retransmission/fast.pcap", "retransmission");
     expect(f.side).toBe("client");

@@ -91,6 +91,7 @@ export const MEASURES: Readonly<Record<string, readonly string[]>> = {
     "bytes",
     "duplicates",
     "fast",
+    "needless",
     "other",
     "refusedSynRetries",
     "retransmissions",

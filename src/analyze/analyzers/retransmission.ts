@@ -13,6 +13,10 @@
  *   timer fired too early, or the ACK was on its way): pure waste, not loss;
  * - other: none of these (after an ICMP "fragmentation needed", or a trigger the capture
  *   does not show).
+ * A re-send the receiver then reports in a D-SACK block (RFC 2883: a SACK block below its
+ * cumulative ACK, or inside its second block) had arrived twice: the original was there,
+ * only its ACK was lost or late (a tail-loss probe or a timer firing early). It is moved
+ * from its type to `needless`, and a side whose re-sends were all needless is info.
  * Deliberate differences from tshark:
  * - SYN and SYN-ACK retransmissions are not tagged here (tshark tags them): syn-retransmit
  *   and connect-timeout report them with their own explanation, icmp-unreachable those
@@ -43,7 +47,8 @@ import {
   RESEND_TIMEOUT,
 } from "../../decode/flow/segment-facts.js";
 import type { Flow } from "../../decode/flow/record.js";
-import { TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
+import { seqDiff } from "../../decode/flow/tcp-tracker.js";
+import { type DecodedPacket, TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
 
 /** What one side re-sent. */
 class Side {
@@ -61,6 +66,54 @@ class Side {
   firstTime = 0;
   /** Longest silence before a timeout retransmission: the timer that fired. */
   rtoMaxWait = 0;
+  /** Re-sends a D-SACK from the peer showed it already had, and the first such ACK. */
+  needless = 0;
+  dsackFrame = 0;
+  /** The latest re-sends, for a D-SACK to name: [seq, end, type] triples, a small ring. */
+  recent: number[] | null = null;
+  recentNext = 0;
+}
+
+/** Re-sends remembered per side for a D-SACK to match: a D-SACK follows its re-send within a round trip. */
+const RECENT_RESENDS = 8;
+
+/** Remembers a counted re-send of bytes [seq, end) of `type` (RESEND_TIMEOUT, RESEND_FAST or other). */
+function remember(me: Side, seq: number, end: number, type: number): void {
+  if (me.recent === null) me.recent = [];
+  const at = (me.recentNext++ % RECENT_RESENDS) * 3;
+  me.recent[at] = seq;
+  me.recent[at + 1] = end;
+  me.recent[at + 2] = type;
+}
+
+/**
+ * The first SACK block of a segment, when it is a D-SACK (RFC 2883 §4): below the
+ * cumulative ACK, or inside the second block. Null otherwise.
+ */
+function dsackBlock(p: DecodedPacket, ack: number): [number, number] | null {
+  if (p.sackCount === 0) return null;
+  const left = p.sack[0]!,
+    right = p.sack[1]!;
+  if (seqDiff(right, ack) <= 0) return [left, right];
+  if (p.sackCount >= 2 && seqDiff(left, p.sack[2]!) >= 0 && seqDiff(right, p.sack[3]!) <= 0) return [left, right];
+  return null;
+}
+
+/** A D-SACK for [left, right): the sender's remembered re-send it covers becomes needless. */
+function needlessResend(me: Side, left: number, right: number, frame: number): void {
+  const r = me.recent;
+  if (r === null) return;
+  for (let i = 0; i < r.length; i += 3) {
+    const type = r[i + 2]!;
+    if (type === RESEND_NONE || seqDiff(r[i]!, left) < 0 || seqDiff(r[i + 1]!, right) > 0) continue;
+    if (type === RESEND_TIMEOUT) me.rto--;
+    else if (type === RESEND_FAST) me.fast--;
+    else me.other--;
+    me.needless++;
+    if (me.dsackFrame === 0) me.dsackFrame = frame;
+    r[i + 2] = RESEND_NONE; // one D-SACK, one re-send
+    return;
+  }
 }
 
 class State {
@@ -68,7 +121,8 @@ class State {
 }
 
 function tagged(me: Side, frame: number, time: number, cap: number): void {
-  if (me.rto + me.fast + me.spurious + me.other + me.duplicates + me.refusedSynRetries === 0) me.firstTime = time;
+  if (me.rto + me.fast + me.spurious + me.other + me.needless + me.duplicates + me.refusedSynRetries === 0)
+    me.firstTime = time;
   me.frames = keepFrame(me.frames, frame, cap);
 }
 
@@ -92,9 +146,13 @@ const analyzer = defineAnalyzer<State>({
   references: ["000 §2.8"],
   createState: () => new State(),
   seesCaptureCopies: true,
-  onTcpSegment(s, flow, seg, _p, out) {
+  onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
     const me = s.sides[seg.dir]!;
+    if (p.sackCount > 0 && flags & TH_ACK && !seg.captureCopy) {
+      const block = dsackBlock(p, seg.ack);
+      if (block !== null) needlessResend(s.sides[1 - seg.dir]!, block[0], block[1], seg.frame);
+    }
     if (seg.captureCopy) {
       // A copy tshark flags as a retransmission (its `resend`): tagged, and said apart.
       if (seg.resend !== RESEND_NONE && seg.resend !== RESEND_FIN_REPEAT) {
@@ -128,6 +186,7 @@ const analyzer = defineAnalyzer<State>({
     } else if (resend === RESEND_FAST) me.fast++;
     else if (resend === RESEND_SPURIOUS) me.spurious++;
     else me.other++;
+    if (resend !== RESEND_SPURIOUS && seg.len > 0) remember(me, seg.seq, (seg.seq + seg.len) >>> 0, resend);
     me.bytes += seg.len;
   },
   onFlowEnd(s, flow, out) {
@@ -136,7 +195,7 @@ const analyzer = defineAnalyzer<State>({
 });
 
 function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
-  const resent = d.rto + d.fast + d.spurious + d.other;
+  const resent = d.rto + d.fast + d.spurious + d.other + d.needless;
   const total = resent + d.duplicates + d.refusedSynRetries;
   if (total === 0) return;
   const who = roleOf(dir),
@@ -212,6 +271,11 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
   if (d.rto > 0) parts.push(`${d.rto} after a timeout (longest wait ${ms(d.rtoMaxWait)} ms)`);
   if (d.fast > 0) parts.push(`${d.fast} fast (after duplicate ACKs/SACK)`);
   if (d.spurious > 0) parts.push(`${d.spurious} spurious (already acknowledged)`);
+  if (d.needless > 0)
+    parts.push(
+      `${d.needless} needless: the ${peer}'s D-SACK (frame ${d.dsackFrame}) says it already had those bytes ` +
+        "(the original had arrived; only its acknowledgement was lost or late: the receiving program was not kept waiting)",
+    );
   if (d.other > 0) {
     parts.push(
       `${d.other} with neither a timeout nor duplicate ACKs before ` +
@@ -234,6 +298,8 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     frames: d.frames,
     count: total,
     time: d.firstTime,
+    // Re-sends the receiver already had cost the programs nothing.
+    severity: d.needless === resent && refused === "" ? "info" : undefined,
     summary,
     measure: { ...resendMeasure(d, resent), rtoMaxWaitMs: ms(d.rtoMaxWait), segmentsSent: sent },
   });
@@ -246,6 +312,7 @@ function resendMeasure(d: Side, resent: number): Record<string, number> {
     fast: d.fast,
     spurious: d.spurious,
     other: d.other,
+    needless: d.needless,
     duplicates: d.duplicates,
     bytes: d.bytes,
   };
