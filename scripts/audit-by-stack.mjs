@@ -30,7 +30,8 @@ export async function labelRows(rows, root, warn = (m) => console.warn(m)) {
   const worker = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
       const { packets: p, damage } = await packetsOf(join(root, file));
-      if (damage !== "") warn(`${file}: tshark read ${p.length} TCP/UDP packets, then: ${damage}`);
+      if (damage !== "")
+        warn(`${file}: tshark read ${p.length} TCP/UDP packets, then: ${damage.replaceAll(join(root, file), file)}`);
       packets.set(file, p);
     }
   };
@@ -65,11 +66,7 @@ export function familyTable(rows, labels) {
     last = Math.max(...numbers);
   const present = new Set(rows.flatMap((r) => labels.get(r.source)?.families ?? []));
   // The three families always (an empty row says so), other stacks (FreeBSD) when seen.
-  const families = [
-    ...FAMILIES,
-    ...[...present].filter((f) => !FAMILIES.includes(f) && f !== UNKNOWN).sort(),
-    UNKNOWN,
-  ];
+  const families = [...FAMILIES, ...[...present].filter((f) => !FAMILIES.includes(f) && f !== UNKNOWN).sort(), UNKNOWN];
   const lines = [
     "| hosts | audits | judged | correct | wrong | debatable | precision |",
     "|---|---|---:|---:|---:|---:|---:|",

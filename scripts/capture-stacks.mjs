@@ -58,25 +58,18 @@ export function optionLayout(kinds) {
  * and tshark's complaint as `damage` ("" when it read to the end).
  */
 export async function packetsOf(path) {
-  const run = await collect(
-    "tshark",
-    [
-      "-r",
-      path,
-      "-n",
-      "-Y",
-      "(tcp or udp) and not icmp and not icmpv6",
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=a",
-      "-E",
-      "aggregator=,",
-      "-E",
-      "separator=|",
-      ...FIELDS.flatMap((f) => ["-e", f]),
-    ],
-  ).catch((e) => {
+  const run = await collect("tshark", [
+    "-r",
+    path,
+    "-n",
+    "-Y",
+    "(tcp or udp) and not icmp and not icmpv6",
+    "-T",
+    "fields",
+    // Every header's value of a field (a tunnel has two IP headers), comma-separated.
+    ...["occurrence=a", "aggregator=,", "separator=|"].flatMap((o) => ["-E", o]),
+    ...FIELDS.flatMap((f) => ["-e", f]),
+  ]).catch((e) => {
     throw new Error(`${path}: tshark: ${e.message}`);
   });
   // tshark warns on stderr when run as root; the complaint that matters is the rest.
