@@ -113,8 +113,13 @@ export const TABLE_END = "<!-- audit-table:end -->";
 
 /** The README text with the table between the markers replaced. */
 export function withTable(readme, table) {
-  const a = readme.indexOf(TABLE_BEGIN),
-    b = readme.indexOf(TABLE_END);
-  if (a < 0 || b < a) throw new Error("README.md has no audit table markers");
-  return `${readme.slice(0, a + TABLE_BEGIN.length)}\n${table}\n${readme.slice(b)}`;
+  return withBlock(readme, TABLE_BEGIN, TABLE_END, table);
+}
+
+/** The README text with `text` between the markers `begin` and `end`. */
+export function withBlock(readme, begin, end, text) {
+  const a = readme.indexOf(begin),
+    b = readme.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`README.md has no markers ${begin} … ${end}`);
+  return `${readme.slice(0, a + begin.length)}\n${text}\n${readme.slice(b)}`;
 }
