@@ -7,7 +7,9 @@
 //
 // --corpus draws only from other people's captures (test/corpus), not our fixtures;
 // --rejudge keeps findings an earlier audit judged (a fresh measure of precision once
-// most findings have been judged once).
+// most findings have been judged once); --family NAME keeps findings on connections with a
+// host of that stack family ("macOS/iOS", "Windows", "Linux": scripts/audit-by-stack.mjs,
+// needs tshark), to give a family with few judged rows its own stratum.
 //
 // Writes one JSON object per finding (what the auditor judges: the finding as the user
 // reads it, with its connection) and prints the per-kind counts.
@@ -27,6 +29,7 @@ const SEED = Number(opt("--seed", "1"));
 const OUT = opt("--out", "/tmp/audit-sample.jsonl");
 const CORPUS_ONLY = args.includes("--corpus");
 const REJUDGE = args.includes("--rejudge");
+const FAMILY = opt("--family", null);
 const PER_CAPTURE_PER_KIND = 3;
 
 const { analyzeFile } = await import(join(ROOT, "dist", "run", "pipeline.js"));
@@ -73,6 +76,21 @@ for (const file of captures()) {
     list.push({ file, ...f, client, server });
     byKind.set(f.kind, list);
   }
+}
+
+if (FAMILY !== null) {
+  const { labelRows } = await import("./audit-by-stack.mjs");
+  const all = [...byKind.values()].flat();
+  const rows = all.map((f, i) => ({ ...f, frame: f.frames[0] ?? 0, source: `sample:${i}` }));
+  const labels = await labelRows(rows, ROOT, () => {});
+  const keep = new Set(
+    rows.filter((r) => labels.get(r.source).families.includes(FAMILY)).map((r) => all[Number(r.source.slice(7))]),
+  );
+  for (const [kind, list] of byKind)
+    byKind.set(
+      kind,
+      list.filter((f) => keep.has(f)),
+    );
 }
 
 const unjudged = new Map([...byKind].map(([kind, list]) => [kind, list.length]));
