@@ -255,8 +255,8 @@ describe("analyze --all", () => {
     // Every finding: in full, or as one line of its habit (test/habits.test.ts).
     const full = all.match(/^ {2}(ERROR|WARNING|INFO) /gm)!.length;
     const short = all.match(/^ {4}flow \d+ /gm)!.length;
-    expect(all.match(/^Habit: /gm)).toHaveLength(7);
-    expect([full, short, full + short]).toEqual([17, 128, 145]);
+    expect(all.match(/^Habit: /gm)).toHaveLength(6);
+    expect([full, short, full + short]).toEqual([20, 125, 145]);
   });
 });
 

@@ -125,11 +125,12 @@ function report(flow: Flow, { closer, frame: rstFrame, time, data, bytes, goodby
       dir: closer,
       frames: [finFrame, ...data, rstFrame],
       time,
-      severity: "warning",
+      // Its goodbye discarded costs nothing (info, as when the writer had not closed yet); other last bytes may have been wanted.
+      severity: goodbye !== "" && goodbye !== QUIT ? "info" : "warning",
       summary:
         `${a} closed (FIN, frame ${finFrame}) and ${drew}, but the ${b} had closed too (its FIN, frame ${writerFin}, ` +
-        `left before the reset reached it): a close race, its last bytes were discarded and no write() of the ${b}'s ` +
-        "followed, so it gets no EPIPE",
+        `left before the reset reached it): a close race, its last bytes${goodbye === "" ? "" : ` (${goodbye})`} were ` +
+        `discarded and no write() of the ${b}'s followed, so it gets no EPIPE`,
       measure: { bytesAfterFin: bytes, writerClosed: 1 },
       detail:
         "Both programs had closed: the writer's last bytes were its goodbye (such as a TLS close_notify, a WebSocket " +
