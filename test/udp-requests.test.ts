@@ -1,11 +1,15 @@
 /**
  * The request recognisers (src/analyze/lib/udp-requests.ts): each request built by its
- * RFC's layout is named, the same protocol's answers and one-way messages are not, and no
- * input (arbitrary bytes, requests with bytes changed, cut short by a snap length) throws.
+ * RFC's layout is named, the same protocol's answers and one-way messages are not, no
+ * input (arbitrary bytes, requests with bytes changed, cut short by a snap length) throws,
+ * and on the corpus the verdicts are tshark's dissectors' (skipped without tshark).
  */
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { requestProtocol } from "../src/analyze/lib/udp-requests.js";
+import { CORPUS } from "./helpers/paths.js";
+import { tsharkAvailable, tsharkFields } from "./helpers/tshark.js";
 
 const bytes = (...parts: (number[] | string | Uint8Array)[]): Uint8Array =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : [...p])));
@@ -70,6 +74,14 @@ describe("requestProtocol names requests by their own header", () => {
     expect(of(dns(0x0100, [1, 0, 0, 1]))).toBeNull(); // an additional record announced, none there
     expect(of(bytes("xxxxxxxxxx"))).toBeNull(); // opcode 15 (fixtures/parallel's filler)
   });
+  it("NetBIOS name service, DNS's format with a 32-byte encoded name: a query and a registration", () => {
+    const name = "EMEEEKFCDJDCACACACACACACACACACAA"; // RFC 1001 §14.1's half-bytes as 'A'-'P'
+    expect(of(dns(0x0100, [1, 0, 0, 0], name, 0x20))).toBe("NetBIOS name query");
+    expect(
+      of(dns(0x2910, [1, 0, 0, 1], name, 0x20, [0xc0, 12, 0, 0x20, 0, 1, 0, 0, 0, 0, 0, 6, 0, 0, 10, 0, 0, 1])),
+    ).toBe("NetBIOS name registration");
+    expect(of(dns(0xa910, [1, 0, 0, 1], name, 0x20))).toBeNull(); // a response
+  });
   it("NTP: client mode 3 of version 1-4, 48 bytes or more in words; not a server's mode 4", () => {
     expect(of(ntp(0xe3))).toBe("NTP client request"); // LI 3 (unsynchronised), v4, mode 3: ntpdate
     expect(of(ntp(0x1b))).toBe("NTP client request"); // v3
@@ -107,11 +119,13 @@ describe("requestProtocol names requests by their own header", () => {
   it("STUN: requests with the magic cookie; not a success response, not a Binding Indication", () => {
     expect(of(stun(0x0001))).toBe("STUN Binding request");
     expect(of(stun(0x0003, [0, 0x19, 0, 4, 17, 0, 0, 0]))).toBe("STUN request"); // TURN Allocate, REQUESTED-TRANSPORT
+    expect(of(stun(0x0003, [0, 0x06, 0, 1, 0x61]))).toBe("STUN request"); // a USERNAME left unpadded (arkime--stun.pcap)
     expect(of(stun(0x0101))).toBeNull();
     expect(of(stun(0x0011))).toBeNull();
     const noCookie = stun(0x0001);
     noCookie[4] = 0; // RFC 3489's transaction id where the cookie is
     expect(of(noCookie)).toBeNull();
+    expect(requestProtocol(stun(0x0001), 24)).toBeNull(); // the length field is not the rest of the datagram
   });
   it("RADIUS: Access- and Accounting-Request whose attributes end at Length; not an Access-Accept", () => {
     expect(of(radius(1))).toBe("RADIUS Access-Request");
@@ -191,4 +205,78 @@ describe("requestProtocol never throws", () => {
       }),
     );
   });
+});
+
+/**
+ * Other people's captures: every datagram tshark's dissectors decode as one of these
+ * protocols, our recogniser's verdict against theirs (request or not). tshark picks the
+ * dissector by port, we read the header only: they must still agree.
+ */
+const DISSECTED = [
+  "arkime--dns-wiresharkrepo.pcap",
+  "arkime--dns-notify.pcap",
+  "arkime--dns-update.pcap",
+  "pcpp--example2-mixed.pcap",
+  "zeek--dns-edns-ecs-frags.pcap",
+  "arkime--nbns.pcap",
+  "arkime--gre-sample.pcap",
+  "arkime--SNMPv2c_get_requests.pcap",
+  "arkime--stun-ice-testcall.pcap",
+  "arkime--stun.pcap",
+  "arkime--tftp_rrq.pcap",
+  "arkime--radius.pcap",
+];
+const FIELDS = [
+  "frame.number",
+  "udp.payload",
+  "udp.length",
+  "dns.flags.response",
+  "dns.flags.opcode",
+  "nbns.flags.response",
+  "nbns.flags.opcode",
+  "ntp.flags.mode",
+  "snmp.data",
+  "tftp.opcode",
+  "stun.type",
+  "radius.code",
+] as const;
+
+/** tshark's verdict: [protocol, is a request], or null for a datagram of none of these protocols. */
+function dissected(r: Record<string, string>): [string, boolean] | null {
+  const inSet = (v: string | undefined, set: number[]) => set.includes(Number(v));
+  if (r["nbns.flags.opcode"])
+    return ["NBNS", r["nbns.flags.response"] === "0" && inSet(r["nbns.flags.opcode"], [0, 5])];
+  if (r["dns.flags.opcode"])
+    return ["DNS", r["dns.flags.response"] === "0" && inSet(r["dns.flags.opcode"], [0, 2, 4, 5])];
+  if (r["ntp.flags.mode"]) return ["NTP", r["ntp.flags.mode"] === "3"];
+  if (r["snmp.data"]) return ["SNMP", inSet(r["snmp.data"], [0, 1, 3, 5, 6])];
+  if (r["tftp.opcode"]) return ["TFTP", inSet(r["tftp.opcode"], [1, 2])];
+  if (r["stun.type"]) return ["STUN", (Number(r["stun.type"]) & 0x0110) === 0];
+  if (r["radius.code"]) return ["RADIUS", inSet(r["radius.code"], [1, 4, 12, 40, 43])];
+  return null;
+}
+
+describe.skipIf(!tsharkAvailable())("requestProtocol agrees with tshark's dissectors on the corpus", () => {
+  it("request or not, datagram by datagram", async () => {
+    const seen = new Map<string, [number, number]>();
+    const differ: string[] = [];
+    for (const name of DISSECTED) {
+      for (const r of await tsharkFields(join(CORPUS, "captures", name), FIELDS)) {
+        const verdict = dissected(r);
+        if (verdict === null || r["udp.payload"] === "") continue;
+        const d = Uint8Array.from(Buffer.from(r["udp.payload"]!.replaceAll(":", ""), "hex"));
+        const mine = requestProtocol(d, Number(r["udp.length"]) - 8);
+        const [proto, request] = verdict;
+        const [n, requests] = seen.get(proto) ?? [0, 0];
+        seen.set(proto, [n + 1, requests + (request ? 1 : 0)]);
+        if ((mine !== null) !== request)
+          differ.push(`${name} frame ${r["frame.number"]}: tshark ${proto} ${request}, ours ${mine}`);
+      }
+    }
+    expect(differ).toEqual([]);
+    // Each protocol was met, requests and answers both where the capture holds them.
+    for (const proto of ["DNS", "NBNS", "NTP", "SNMP", "TFTP", "STUN", "RADIUS"])
+      expect(seen.get(proto)?.[1] ?? 0, proto).toBeGreaterThan(0);
+    expect(seen.get("DNS")![0]).toBeGreaterThan(seen.get("DNS")![1]);
+  }, 60_000);
 });

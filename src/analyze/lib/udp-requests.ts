@@ -64,7 +64,19 @@ function dnsQuery(d: Uint8Array, len: number): string | null {
   const end = i + 4;
   // With no records after the question the message ends there; a record takes 11 bytes at least.
   if (an + ns + ar === 0 ? end !== len : len < end + 11) return null;
+  if (isNetbiosName(d)) return opcode === 5 ? "NetBIOS name registration" : "NetBIOS name query";
   return opcode === 4 ? "DNS NOTIFY" : opcode === 5 ? "DNS UPDATE" : "DNS query";
+}
+
+/**
+ * NetBIOS name service (RFC 1002 §4.2) is DNS's message format with its own opcodes (5 is
+ * a registration) and one 32-byte label: the NetBIOS name, each half-byte as 'A'-'P'
+ * (RFC 1001 §14.1).
+ */
+function isNetbiosName(d: Uint8Array): boolean {
+  if (d[12] !== 32) return false;
+  for (let i = 13; i < 45; i++) if (d[i]! < 0x41 || d[i]! > 0x50) return false;
+  return true;
 }
 
 /**
@@ -223,15 +235,16 @@ function tftpRequest(d: Uint8Array, len: number): string | null {
 
 /**
  * STUN (RFC 8489 §5, formerly RFC 5389 §6): the two top bits 0, the magic cookie
- * 0x2112A442, a message length that is the rest of the datagram in 32-bit words, and the
- * class bits (0x0110 of the type) 00, a request. An indication (01, e.g. ICE's Binding
+ * 0x2112A442, a message length that is the rest of the datagram, and the class bits
+ * (0x0110 of the type) 00, a request. The length should be in 32-bit words, but some TURN
+ * servers' clients leave the last attribute unpadded (arkime--stun.pcap's Allocate, 113). An indication (01, e.g. ICE's Binding
  * Indication keep-alive, RFC 8445 §11) wants no answer.
  */
 function stunRequest(d: Uint8Array, len: number): string | null {
   if (d.length < 8 || len < 20) return null;
   const type = u16(d, 0);
   if ((type & 0xc000) !== 0 || (type & 0x0110) !== 0) return null;
-  if (u16(d, 2) !== len - 20 || (len - 20) % 4 !== 0) return null;
+  if (u16(d, 2) !== len - 20) return null;
   if (u16(d, 4) !== 0x2112 || u16(d, 6) !== 0xa442) return null;
   return type === 0x0001 ? "STUN Binding request" : "STUN request";
 }
