@@ -132,6 +132,15 @@ describe("udp-fixed-retry needs a request that wanted an answer", () => {
     expect(await findingsOf(udpFixedRetry, s)).toEqual([]);
   });
 
+  it("one run's header is evidence for the direction's other runs; each is named by its own payload", async () => {
+    const s = requests([1, 2, 3, 4], HEARTBEAT);
+    for (const t of [5.5, 6.5, 7.5, 8.5]) s.send(t, "client", DNS_QUERY);
+    const [f, ...rest] = await findingsOf(udpFixedRetry, s);
+    expect(rest).toEqual([]);
+    expect(f!.measure).toMatchObject({ runs: 2, sends: 8 });
+    expect(f!.summary).toMatch(/^the client sent the same 17-byte request 4 times .*; 2 such runs, 8 sends in all$/);
+  });
+
   it("a keep-alive of 4 bytes or fewer is none even to a peer that answers; a CoAP ping of 4 is a request", async () => {
     for (const k of ["\r\n\r\n", "\r\n", "\xff", "\0"]) {
       const s = new UdpScript().send(0.5, "client", "REGISTER").send(0.6, "server", "200 OK");

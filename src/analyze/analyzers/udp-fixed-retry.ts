@@ -125,7 +125,7 @@ class Direction {
   icmpRefused = 0;
   /** What the first ICMP error said, e.g. "host unreachable (EHOSTUNREACH)". */
   icmpWhat = "";
-  /** The first qualifying run's request protocol, null when no run's header named one. */
+  /** A request protocol some qualifying run's header named (evidence for all of them), else null. */
   request: string | null = null;
 }
 
@@ -236,7 +236,7 @@ const analyzer = defineAnalyzer<State, AnsweringPeers>({
         count: d.runs,
         time: first.firstTime,
         summary:
-          `the ${roleOf(dir)} sent the same ${first.len}-byte ${d.request ?? "request"} ${first.sends} times every ` +
+          `the ${roleOf(dir)} sent the same ${first.len}-byte ${first.request ?? "request"} ${first.sends} times every ` +
           `${ms(mean)} ms (±${Math.round(CONSTANT_INTERVAL_TOLERANCE * 100)}%) with no reply` +
           (d.runs > 1 ? `; ${d.runs} such runs, ${d.sends} sends in all` : "") +
           icmpText(d) +
