@@ -71,10 +71,11 @@ describe("hostile captures", () => {
     expect(r.capture.packets).toBe(20_000);
   });
   it("a fixed-interval retry is still found", async () => {
-    const dgram = ethernet(
-      0x0800,
-      ipv4({ src: A, dst: B, proto: 17, payload: udp(40000, 53, new Uint8Array(30).fill(1)) }),
-    );
+    // A DNS query (one question, "a.test" A IN): a request by its header, so its repeats are retries.
+    const query = Uint8Array.from([
+      0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0x61, 4, 0x74, 0x65, 0x73, 0x74, 0, 0, 1, 0, 1,
+    ]);
+    const dgram = ethernet(0x0800, ipv4({ src: A, dst: B, proto: 17, payload: udp(40000, 53, query) }));
     const r = await analyzeFile(
       capture(
         "retry.pcap",

@@ -56,7 +56,7 @@ describe("series collection", () => {
   });
 
   it("counts UDP bytes per direction as the sequence", async () => {
-    const { report, series } = await collect(fixture("udp-fixed-retry/ipv4.pcap"));
+    const { report, series } = await collect(fixture("udp-fixed-retry/answered-first.pcap"));
     const f = report.flows.find((x) => x.proto === "udp")!;
     const rows = [...series.rowsOf(f.id)].filter((r) => (series.meta[r]! & 1) === 0);
     let sum = 0;

@@ -92,6 +92,11 @@ export interface CaptureScope<C> {
   create(sharded: boolean): C;
   merge(into: C, from: C): void;
   resolve(state: C): void;
+  /**
+   * After `resolve`: findings a shard reported on evidence only the merged state can
+   * confirm, and that it did not (the report leaves them out).
+   */
+  withdrawn?(state: C): readonly Finding[];
 }
 
 /**

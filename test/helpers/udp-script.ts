@@ -17,12 +17,15 @@ export class UdpScript {
   /** `serverAddr`: the server's IPv4 address as a number (10.0.0.2 unless given: a multicast group, say). */
   constructor(private readonly serverAddr = SERVER_ADDR) {}
 
-  /** A datagram carrying `payload` (text or bytes) from `from` at `t` seconds (kept to the microsecond). */
-  send(t: number, from: Side, payload: string | Uint8Array): this {
+  /**
+   * A datagram carrying `payload` (text or bytes) from `from` at `t` seconds (kept to the
+   * microsecond); `clientPort` names another client of the same server (another flow).
+   */
+  send(t: number, from: Side, payload: string | Uint8Array, clientPort = CLIENT_PORT): this {
     const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
     const fromClient = from === "client";
     const us = Math.round(t * 1e6);
-    const datagram = fromClient ? udp(CLIENT_PORT, SERVER_PORT, bytes) : udp(SERVER_PORT, CLIENT_PORT, bytes);
+    const datagram = fromClient ? udp(clientPort, SERVER_PORT, bytes) : udp(SERVER_PORT, clientPort, bytes);
     const [src, dst] = fromClient ? [CLIENT_ADDR, this.serverAddr] : [this.serverAddr, CLIENT_ADDR];
     this.records.push({
       tsSec: Math.floor(us / 1e6),

@@ -44,6 +44,7 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
       findings.push(f);
     }
   });
+  const withdrawn = new Set<Finding>();
   for (const a of analyzers) {
     if (a.capture === undefined) continue;
     const states = shards.map((s) => s.captureStates[a.id]).filter((st) => st !== undefined);
@@ -51,7 +52,9 @@ export function mergeShards(shards: ShardEnd[], analyzers: AnalyzerDescriptor<an
     const into = states[0]!;
     for (const st of states.slice(1)) a.capture.merge(into, st);
     a.capture.resolve(into);
+    for (const f of a.capture.withdrawn?.(into) ?? []) withdrawn.add(f);
   }
+  if (withdrawn.size > 0) findings.splice(0, findings.length, ...findings.filter((f) => !withdrawn.has(f)));
   // Words last: the shards left them to now, when every fact is the report's.
   for (const f of findings) {
     const kind = byKind.get(f.kind);
