@@ -179,9 +179,19 @@ describe("where the rule draws its lines", () => {
     expect(flows).toHaveLength(1);
   });
 
-  it("UDP: a datagram after the quiet is a new flow; within it, the same", async () => {
+  it("UDP: a datagram after the quiet is a new flow; within it, or across a clock jump, the same", async () => {
     const first = [dgram(1000, true), dgram(1000, false)];
     expect(await flowsIn("udp-far.pcap", [...first, dgram(T + 1, true)])).toHaveLength(2);
     expect(await flowsIn("udp-near.pcap", [...first, dgram(T - 1, true)])).toHaveLength(1);
+    // A pcapng Simple Packet Block has no timestamp (time 0): the clock jumps, the conversation goes on.
+    expect(await flowsIn("udp-untimed.pcap", [...first, dgram(0, true), dgram(1001, false)])).toHaveLength(1);
+  });
+
+  it("TCP across a clock jump (2 days): split when the numbers are elsewhere, kept when they continue", async () => {
+    const later = 1000 + 2 * 86_400;
+    const elsewhere = [seg(later, true, 70_000_000, 80_000_000, ACK | PSH, 100)];
+    const continuing = [seg(later, true, 5100, 9100, ACK | PSH, 10)];
+    expect(await flowsIn("jump-elsewhere.pcap", [...midstream(), ...elsewhere])).toHaveLength(2);
+    expect(await flowsIn("jump-continuing.pcap", [...midstream(), ...continuing])).toHaveLength(1);
   });
 });

@@ -47,7 +47,9 @@ export const DEFAULT_MAX_FLOWS = 75_000;
  * 120 s). Only an idle connection stays quiet longer (keep-alive probes start after 2 h
  * on Linux and Windows, or never): it sends nothing that moves its numbers, so its next
  * segment continues them (`continuesAcrossGap`) and it stays one flow however long the gap.
- * UDP has no numbers: any datagram after such a gap starts a new flow.
+ * UDP has no numbers: any datagram after such a quiet starts a new flow (Zeek ends a UDP
+ * "connection" after 1 min, but a socket pair's own rhythm can be slower: NTP polls up to
+ * every 1024 s by default, and one conversation should stay one flow).
  */
 export const SPLIT_AFTER_QUIET_SEC = 1200;
 
@@ -138,14 +140,20 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     this.tracker.segment.newIncarnation = false;
     if (flow !== null) {
       this.lifecycle.retireIfDue(flow);
-      // A gap no TCP timer explains, or a clock jump (a splice) since the flow's last packet:
-      // measured across it, every duration would be the splice's. Its analysis ends at its
-      // own last packet ("gap").
-      const afterGap = time - flow.lastTime > SPLIT_AFTER_QUIET_SEC || flow.lastTime < this.clockJumpAt;
-      if (p.l4 === L4_TCP && (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
+      // A quiet no TCP timer explains, or a clock jump (a splice) since the flow's last
+      // packet: measured across it, every duration would be the splice's. The old flow's
+      // analysis ends at its own last packet ("gap").
+      const quiet = time - flow.lastTime > SPLIT_AFTER_QUIET_SEC;
+      const afterGap = quiet || flow.lastTime < this.clockJumpAt;
+      if (p.l4 === L4_UDP) {
+        // No numbers to tell one conversation from the next: the quiet alone decides. Not a
+        // clock jump: the analysis clock already measures nothing across it, and a record
+        // without a timestamp (a pcapng Simple Packet Block, time 0) makes jumps of its own.
+        if (quiet) flow = this.replace(flow, hash, p, frame, time, "gap", false);
+      } else if ((p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
         flow = this.replace(flow, hash, p, frame, time, afterGap ? "gap" : "replaced", true);
         this.tracker.segment.newIncarnation = true;
-      } else if (afterGap && (p.l4 !== L4_TCP || !continuesAcrossGap(flow, p))) {
+      } else if (afterGap && !continuesAcrossGap(flow, p)) {
         // Another connection on the 4-tuple, or the same one after the capture missed all it
         // sent: either way a new flow, begun mid-stream, not a proven reuse (no `previous`).
         flow = this.replace(flow, hash, p, frame, time, "gap", false);
