@@ -85,8 +85,9 @@ describe("a capture spliced from excerpts: each excerpt's own flows and findings
     });
   }
 
-  it("the spliced captures drew findings across the gap before (what the excerpts alone do not show)", async () => {
-    // Guards the fixtures themselves: they must be ones a merged flow gets wrong.
+  it("no finding measured across the splice: no CLOSE_WAIT for 3 h, no re-sends of a reversed splice", async () => {
+    // What one merged flow drew from these before flows split at a gap: a 10 802 s
+    // CLOSE_WAIT, and both sides' re-sends with waits taken across the splice.
     const cw = await analyzeFile(join(SPLICE, "closewait-3h.pcap"));
     expect(cw.findings.map((f) => f.kind)).not.toContain("close-wait");
     const rev = await analyzeFile(join(SPLICE, "midstream-reversed-3h.pcap"));
