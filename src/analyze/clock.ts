@@ -9,7 +9,8 @@
  * the times after it (an offset) so they continue 1 µs after the latest time before it.
  * An offset rather than, say, ending every flow at the jump: flows that straddle a jump
  * (the one bogus first packet of pcpp--example2-mixed) stay one flow, and analyzers keep
- * their plain subtraction of times. Durations then add up the stretches between jumps.
+ * their plain subtraction of times. (The flow table still ends a TCP flow at a jump when
+ * the next segment's numbers are another connection's: decode/flow/table.ts.) Durations then add up the stretches between jumps.
  *
  * Reports show real timestamps: `rawTime` maps an analysis time back through the jumps.
  */

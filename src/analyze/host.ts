@@ -264,7 +264,10 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
 
   flowEnded(flow: Flow<Slots>, why: FlowEndReason = "capture-end"): void {
     this.watched?.delete(flow);
-    if (!flow.retired) this.concludeAnalyzers(flow, this.sink);
+    // After a long gap the 4-tuple's next packet is another flow's: this one ends where the
+    // wire last showed it, not hours later.
+    if (!flow.retired)
+      this.concludeAnalyzers(flow, why === "gap" ? this.sink.at(flow.lastFrame, flow.lastTime) : this.sink);
     this.onFlowEnd?.(flow, why);
   }
 

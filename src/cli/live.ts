@@ -146,6 +146,7 @@ const WHY: Record<FlowEndReason, string> = {
   closed: "closed",
   idle: "idle",
   replaced: "4-tuple reused by a new connection",
+  gap: "its 4-tuple's next packet came after a long gap: another flow",
   evicted: "evicted: flow table full",
   "capture-end": "capture end",
 };

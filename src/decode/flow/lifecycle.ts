@@ -16,8 +16,8 @@ export interface FlowListener<A = unknown> {
   /** A new flow: the owner sets its `attachment`. */
   flowStarted(flow: Flow<A>): void;
   /**
-   * The flow will see no more packets: replaced by a new incarnation, evicted, capture
-   * end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
+   * The flow will see no more packets: replaced by a new incarnation or after a long gap
+   * (then concluded at its own last packet), evicted, capture end, or (live capture, `FlowTable.expire`) closed and quiet, or idle too long.
    */
   flowEnded(flow: Flow<A>, why: FlowEndReason): void;
   /** A closed flow has been quiet for FlowLimits.retireAfterSec: it stays in the table (until evicted), its owner done with it. */
@@ -26,7 +26,12 @@ export interface FlowListener<A = unknown> {
   mayRetire(flow: Flow<A>): boolean;
 }
 
-export type FlowEndReason = "capture-end" | "replaced" | "evicted" | "closed" | "idle";
+/**
+ * Why a flow ended. "gap": the next packet on its 4-tuple came after a quiet no TCP timer
+ * explains, or across a clock jump (table.ts, SPLIT_AFTER_QUIET_SEC), and started another
+ * flow; what the wire shows of this one ends with its own last packet.
+ */
+export type FlowEndReason = "capture-end" | "replaced" | "gap" | "evicted" | "closed" | "idle";
 
 /** When a live capture ends flows (`FlowTable.expire`); all in seconds. */
 export interface ExpireOptions {

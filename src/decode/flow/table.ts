@@ -6,10 +6,16 @@
  */
 import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_RST, TH_SYN } from "../wire/packet.js";
 import { flowHash, isFromClient, sameEndpoints } from "./key.js";
-import { type ExpireOptions, FlowLifecycle, type FlowListener, type FlowStore } from "./lifecycle.js";
+import {
+  type ExpireOptions,
+  type FlowEndReason,
+  FlowLifecycle,
+  type FlowListener,
+  type FlowStore,
+} from "./lifecycle.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";
 import { computeSegmentFacts } from "./segment-facts.js";
-import { isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
+import { continuesAcrossGap, isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
 
 /** Flow-table bounds (attacker-controlled input: a flood of SYNs is a flood of flows). */
 export interface FlowLimits {
@@ -30,6 +36,22 @@ export interface FlowLimits {
  * it, idle flows make room and the rest are counted in a warning; --max-flows raises it.
  */
 export const DEFAULT_MAX_FLOWS = 75_000;
+
+/**
+ * A 4-tuple quiet this long, whose next packet does not continue its numbers, holds another
+ * flow (`lookup`): the capture was spliced from excerpts, or the port was reused long
+ * after. No TCP timer leaves a live connection with something outstanding this quiet: the
+ * retransmission backoff caps at 120 s (Linux TCP_RTO_MAX, so do the persist probes), the
+ * retransmissions give up after about 924.6 s (tcp_retries2 = 15; Windows sooner, after 5),
+ * a SYN's after 127 s (tcp_syn_retries = 6), and TIME_WAIT lasts at most 240 s (2·MSL, MSL
+ * 120 s). Only an idle connection stays quiet longer (keep-alive probes start after 2 h
+ * on Linux and Windows, or never): it sends nothing that moves its numbers, so its next
+ * segment continues them (`continuesAcrossGap`) and it stays one flow however long the gap.
+ * UDP has no numbers: any datagram after such a quiet starts a new flow (Zeek ends a UDP
+ * "connection" after 1 min, but a socket pair's own rhythm can be slower: NTP polls up to
+ * every 1024 s by default, and one conversation should stay one flow).
+ */
+export const SPLIT_AFTER_QUIET_SEC = 1200;
 
 const WELL_KNOWN_PORT_LIMIT = 1024;
 /**
@@ -115,21 +137,27 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
       hash = flowHash(p);
       flow = this.findActive(p, hash);
     }
-    if (flow !== null) this.lifecycle.retireIfDue(flow);
-    if (
-      flow !== null &&
-      p.l4 === L4_TCP &&
-      (p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN &&
-      isNewIncarnation(flow, p)
-    ) {
-      const old = flow;
-      this.remove(old);
-      this.lifecycle.end(old, "replaced");
-      // The old flow's place is free: creating the new one cannot fail.
-      flow = this.create(hash, p, frame, time, old)!;
-      this.tracker.segment.newIncarnation = true;
-    } else {
-      this.tracker.segment.newIncarnation = false;
+    this.tracker.segment.newIncarnation = false;
+    if (flow !== null) {
+      this.lifecycle.retireIfDue(flow);
+      // A quiet no TCP timer explains, or a clock jump (a splice) since the flow's last
+      // packet: measured across it, every duration would be the splice's. The old flow's
+      // analysis ends at its own last packet ("gap").
+      const quiet = time - flow.lastTime > SPLIT_AFTER_QUIET_SEC;
+      const afterGap = quiet || flow.lastTime < this.clockJumpAt;
+      if (p.l4 === L4_UDP) {
+        // No numbers to tell one conversation from the next: the quiet alone decides. Not a
+        // clock jump: the analysis clock already measures nothing across it, and a record
+        // without a timestamp (a pcapng Simple Packet Block, time 0) makes jumps of its own.
+        if (quiet) flow = this.replace(flow, hash, p, frame, time, "gap", false);
+      } else if ((p.tcpFlags & (TH_SYN | TH_ACK | TH_RST)) === TH_SYN && isNewIncarnation(flow, p)) {
+        flow = this.replace(flow, hash, p, frame, time, afterGap ? "gap" : "replaced", true);
+        this.tracker.segment.newIncarnation = true;
+      } else if (afterGap && !continuesAcrossGap(flow, p)) {
+        // Another connection on the 4-tuple, or the same one after the capture missed all it
+        // sent: either way a new flow, begun mid-stream, not a proven reuse (no `previous`).
+        flow = this.replace(flow, hash, p, frame, time, "gap", false);
+      }
     }
     if (
       flow === null &&
@@ -237,6 +265,22 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   /** Live capture: ends the flows that are finished (FlowLifecycle.expire). Returns how many. */
   expire(now: number, o: ExpireOptions): number {
     return this.lifecycle.expire(now, o);
+  }
+
+  /** Ends `old` (`why`) and starts the 4-tuple's next flow with this packet, linked to `old` when `reuse` is proven. */
+  private replace(
+    old: Flow<A>,
+    hash: number,
+    p: DecodedPacket,
+    frame: number,
+    time: number,
+    why: FlowEndReason,
+    reuse: boolean,
+  ): Flow<A> {
+    this.remove(old);
+    this.lifecycle.end(old, why);
+    // The old flow's place is free: creating the new one cannot fail.
+    return this.create(hash, p, frame, time, reuse ? old : null)!;
   }
 
   /** A pure SYN with a new ISN on the 4-tuple of a flow `expire` ended recently: its new incarnation. */

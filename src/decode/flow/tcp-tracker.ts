@@ -354,7 +354,9 @@ const MAX_WINDOW_MULTIPLIER = 16384;
 /**
  * A pure SYN on a known 4-tuple starts a new connection when it carries a different ISN
  * and the old connection ended (a FIN or RST seen, even a RST the stack ignored: the
- * client that starts over took it), or got its SYN answered (its close was not captured).
+ * client that starts over took it), or got its SYN answered (its close was not captured),
+ * or, caught without the sender's SYN, had its sender's numbers elsewhere: a stack's SYN
+ * far from where the sender's bytes had reached is no part of that connection.
  * A retransmitted SYN carries the same ISN and stays in its flow. While an attempt is
  * still unanswered, a SYN with another ISN is a new connect() (a program that gave up and
  * bound the same port again) only when both SYNs come from a stack: hand-made SYNs with
@@ -369,7 +371,44 @@ export function isNewIncarnation(flow: Flow, p: DecodedPacket): boolean {
   const [c, s] = flow.ep;
   if (c.finFrame !== 0 || s.finFrame !== 0 || c.rstFrame !== 0 || s.rstFrame !== 0) return true;
   if (c.ignoredRstFrame !== 0 || s.ignoredRstFrame !== 0) return true;
-  if (!sender.synSeen) return false;
+  if (!sender.synSeen) return !isCraftedSyn(p) && !nearSendersNext(flow, sender, receiver, p.seq);
   if (receiver.synSeen) return true;
   return !sender.synCrafted && !isCraftedSyn(p);
+}
+
+/**
+ * Whether a segment after a long quiet (table.ts, SPLIT_AFTER_QUIET_SEC) continues the flow's
+ * numbers: its sequence number near where its sender had reached, its acknowledgement near
+ * where the peer had. By then every retransmission timer has fired or given up, so a
+ * segment of the same connection sits at the sender's next byte (new data, a FIN), one
+ * below it (a keep-alive probe) or at most a window off (bytes the capture missed just
+ * before the quiet); another connection's numbers fall anywhere in the 2^32 space. A number
+ * with nothing to compare it to (a side not heard from, no ACK) counts as continuing: the
+ * wire shows nothing against it.
+ */
+export function continuesAcrossGap(flow: Flow, p: DecodedPacket): boolean {
+  const fromClient = isFromClient(flow, p);
+  const sender = flow.ep[fromClient ? DIR_CLIENT : DIR_SERVER]!,
+    receiver = flow.ep[fromClient ? DIR_SERVER : DIR_CLIENT]!;
+  if (!nearSendersNext(flow, sender, receiver, p.seq)) return false;
+  if ((p.tcpFlags & TH_ACK) === 0 || !receiver.seen) return true;
+  return Math.abs(seqDiff(p.ack, receiver.nextSeq)) <= windowSlack(flow);
+}
+
+/**
+ * `seq` lies within a window of the sender's next byte: as the sender's own segments
+ * left it, else as the receiver last acknowledged it. True when neither is known.
+ */
+function nearSendersNext(flow: Flow, sender: TcpEndpoint, receiver: TcpEndpoint, seq: number): boolean {
+  const next = sender.seen ? sender.nextSeq : receiver.ackSeen ? receiver.lastAck : -1;
+  return next < 0 || Math.abs(seqDiff(seq, next)) <= windowSlack(flow);
+}
+
+/**
+ * How far off a continuing number may be: the largest window either side advertised, at
+ * least the largest unscaled one (64 KiB). A random number lands within it by chance
+ * about once in 32 768 (64 KiB each way of 2^32).
+ */
+function windowSlack(flow: Flow): number {
+  return Math.max(65535, flow.ep[0].winScaled, flow.ep[1].winScaled);
 }
