@@ -112,7 +112,7 @@ const analyzer = defineAnalyzer<State, ListenerQueues>({
     if (client.synCrafted) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
-    const sched = describeRetries(times, stackOf(flow, DIR_CLIENT));
+    const sched = describeRetries(times, stackOf(flow, DIR_CLIENT, out.capture));
     const last = times[times.length - 1]!;
     const span = last - client.synTime;
     const after = captureNow(out, flow) - last;

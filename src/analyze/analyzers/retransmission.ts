@@ -145,7 +145,7 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     d.refusedSynRetries === 0
       ? ""
       : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${d.refusingRstFrame}) ` +
-        `refused it, with the same initial sequence number: ${refusedSynRetryCause(stackOf(flow, dir))}, ` +
+        `refused it, with the same initial sequence number: ${refusedSynRetryCause(stackOf(flow, dir, out.capture))}, ` +
         // A SYN-ACK to a re-sent SYN: connect() succeeded after all.
         (flow.ep[1 - dir]!.synSeen
           ? `and the ${peer} then accepted it, so connect() succeeded that much later (see connection-refused)`

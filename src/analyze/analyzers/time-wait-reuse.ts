@@ -92,7 +92,7 @@ const analyzer = defineAnalyzer<State>({
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
       // A hand-made SYN (crafted-syn's) is no program binding the port again.
-      if (flow.previous !== null && !seg.craftedSyn) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
+      if (flow.previous !== null && !seg.craftedSyn) start(s, flow.previous, seg.frame, seg.time, out);
       return;
     }
     if (!s.active || s.synAckFrame !== 0 || s.serverRstFrame !== 0) return;
@@ -114,7 +114,8 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function start(s: State, prev: Flow, frame: number, time: number, mslSec: number | null): void {
+function start(s: State, prev: Flow, frame: number, time: number, out: FindingSink): void {
+  const mslSec = out.options.mslSec;
   const tw = timeWaitOf(prev);
   const [pc, ps] = prev.ep;
   let previous: Previous, closedAt: number;
@@ -136,7 +137,7 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
   if (tw !== null) {
     // Each holder keeps TIME_WAIT as long as its own stack does.
     const lengths = (tw.simultaneous ? [tw.holder, 1 - tw.holder] : [tw.holder]).map((d) =>
-      timeWaitOfSide(prev, d, mslSec),
+      timeWaitOfSide(prev, d, mslSec, out.capture),
     );
     s.twLength = lengths[0]!;
     s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";

@@ -72,11 +72,11 @@ function report(flow: Flow, tw: TimeWait, out: FindingSink): void {
     other = roleOf(1 - tw.holder);
   const x = flow.ep[tw.holder]!;
   const msl = out.options.mslSec;
-  const mine = timeWaitOfSide(flow, tw.holder, msl);
+  const mine = timeWaitOfSide(flow, tw.holder, msl, out.capture);
   let holds: string;
   if (tw.simultaneous) {
     // Both hold it, each for as long as its own stack does.
-    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl);
+    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl, out.capture);
     const length = mine.text === theirs.text ? mine.text : `the ${who}: ${mine.text}; the ${other}: ${theirs.text}`;
     holds =
       `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +
