@@ -230,7 +230,6 @@ describe("pcapng section and interface options", () => {
         ];
         for (const s of strings) {
           expect(s.length).toBeLessThanOrEqual(MAX_OPTION_TEXT);
-          // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
           expect(s).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
         }
         for (const a of info.interfaces[0]!.ipv4) expect(a).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
@@ -361,5 +360,33 @@ describe("findings that name the stack because of the capture file (fixtures rec
     expect(tw?.summary).toMatch(
       /a Windows host keeps it 120–240 s \(TcpTimedWaitDelay; its TTL and SYN options say Windows, although the capture file names Linux \S+ for this host\)/,
     );
+  });
+});
+
+describe("the JSON report's capture section", () => {
+  it("shows a pcapng file's sections and interfaces as written, and nothing for a classic pcap", async () => {
+    const merged = await analyzeFile(join(captures, "zeek--pcapng-multi-interface.pcapng"));
+    expect(merged.capture.pcapng).toEqual({
+      sections: [
+        {
+          application: "Mergecap (Wireshark) 4.2.2 (Git v4.2.2 packaged as 4.2.2-1.1build3)",
+          os: "Linux 6.8.0-90-generic",
+          hardware: "",
+        },
+      ],
+      interfaces: [
+        { name: "eth0", description: "", os: "Linux 6.8.0-90-generic", addresses: [] },
+        {
+          name: "\\Device\\NPF_{5AE6EDB4-EFF9-46B3-A3C2-EE50C688A9E6}",
+          description: "Ethernet 2",
+          os: "64-bit Windows 11 (25H2), build 26200",
+          addresses: [],
+        },
+      ],
+    });
+    const testgen = await analyzeFile(join(captures, "pcapng-testgen--be-test008-idb-options-tsresol9.pcapng"));
+    expect(testgen.capture.pcapng?.interfaces[0]?.addresses).toEqual(["10.1.2.3", "2100:db8::1a2b"]);
+    const pcap = await analyzeFile(join(FIXTURES, "time-wait", "client-closes-first.pcap"));
+    expect("pcapng" in pcap.capture).toBe(false);
   });
 });

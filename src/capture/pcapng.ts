@@ -408,7 +408,6 @@ export class PcapngFramer implements Framer {
 export function optionText(dv: DataView, at: number, len: number): string {
   const bytes = new Uint8Array(dv.buffer, dv.byteOffset + at, len);
   const text = new TextDecoder("utf-8").decode(bytes);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
   const clean = text
     .replace(/\0+$/, "")
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
