@@ -271,6 +271,8 @@ describe("the capturing host's OS", () => {
     const f = flowOf("10.0.0.1", "10.0.0.2", [64, 52]);
     expect(host(f, 0, c)).toEqual({ stack: "linux", os: LINUX_OS, how: "address" });
     expect(host(f, 1, c)).toBeNull();
+    // The host's address on packets that left with less than its initial TTL: forwarded through it (NAT), not its own.
+    expect(host(flowOf("10.0.0.1", "10.0.0.2", [63, 52]), 0, c)).toBeNull();
     // Addresses known, neither side's: the capture was taken elsewhere (a router, a mirror port).
     expect(host(flowOf("10.0.0.7", "10.0.0.2", [64, 52]), 0, c)).toBeNull();
   });
@@ -352,6 +354,15 @@ describe("findings that name the stack because of the capture file (fixtures rec
     const [tw] = engine.findings.filter((f) => f.kind === "time-wait");
     expect(tw?.summary).toMatch(/the closing side's TCP keeps it for 2·MSL \(60 s on Linux and FreeBSD, 30 s on macOS/);
     expect(tw?.summary).not.toMatch(/a Linux host/);
+  });
+
+  it("a capture on the client, its server one router away, handshake cut: the client is the host by its TTL", async () => {
+    const report = await analyzeFile(join(FIXTURES, "time-wait", "routed-midstream-recorded-on-linux.pcapng"));
+    const [tw] = report.findings.filter((f) => f.kind === "time-wait");
+    expect(tw?.side).toBe("client");
+    expect(tw?.summary).toMatch(
+      /a Linux host keeps it 60 s \(TCP_TIMEWAIT_LEN; the capture file says it was recorded on Linux \S+, and only this side's packets leave with that OS's full initial TTL of 64\)/,
+    );
   });
 
   it("a Linux stack dressed as Windows XP on loopback (TTL 128, XP's SYN options): the packets win, the words say the file named Linux", async () => {

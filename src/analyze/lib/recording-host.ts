@@ -12,9 +12,12 @@
  * sure. Strings naming no stack known here give no evidence.
  *
  * Which side is the capturing host, in this order:
- * 1. its address is one of the interfaces' own (if_IPv4addr, if_IPv6addr): that side is
- *    the host; when those addresses are known for the flow's IP version and neither side
- *    has one, the host is neither side (a router or a mirror port) and nothing is said;
+ * 1. its address is one of the interfaces' own (if_IPv4addr, if_IPv6addr) and, over IPv4,
+ *    its TTL is the named OS's full initial TTL: that side is the host. A TTL below it
+ *    means the packets came through the host, not from it (a NAT router's address on its
+ *    clients' forwarded packets), and nothing is said. When those addresses are known for
+ *    the flow's IP version and neither side has one, the host is neither side (a router or
+ *    a mirror port) and nothing is said either;
  * 2. both addresses are loopback: both sides are the host;
  * 3. IPv4 only: this side's TTL is exactly the initial TTL of the OS named and the other
  *    side's is not. A host's own packets leave it with their full initial TTL and routers
@@ -28,7 +31,7 @@
 import type { InterfaceInfo, SectionInfo } from "../../capture/record.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { addressToString } from "../../decode/wire/address.js";
-import type { StackId } from "./stack-profile.js";
+import { STACK_PROFILES, type StackId } from "./stack-profile.js";
 
 /** What the analysis is told of the capture file: its pcapng sections and interfaces (none for classic pcap, live captures). */
 export interface CaptureFacts {
@@ -88,16 +91,25 @@ export function recordingHostOf(flow: Flow, dir: number, facts: CaptureFacts): R
     // The host's OS unknown, or interfaces of this address naming different stacks: no evidence.
     byAddress = byAddress === undefined || (host !== null && byAddress?.stack === host.stack) ? host : null;
   }
-  if (byAddress !== undefined) return byAddress;
+  if (byAddress !== undefined) {
+    if (byAddress === null || v6) return byAddress;
+    return flow.ep[me]!.ttl === initialTtlOf(byAddress.stack) ? byAddress : null;
+  }
   if (addressesKnown && !isLoopback(flow.ipVersion, mine)) return null; // the host is the other side, or neither
   const only = oneStack(facts);
   if (only === null) return null;
   if (isLoopback(flow.ipVersion, mine) && isLoopback(flow.ipVersion, theirs)) return { ...only, how: "loopback" };
   if (v6) return null; // a hop limit comes from the router advertisement: it says nothing of the stack
-  const initial = only.stack === "windows" ? 128 : 64;
+  const initial = initialTtlOf(only.stack);
   const myTtl = flow.ep[me]!.ttl;
   const theirTtl = flow.ep[1 - me]!.ttl;
   return myTtl === initial && theirTtl > 0 && theirTtl !== initial ? { ...only, how: "ttl" } : null;
+}
+
+/** The TTL a stack's own packets start from. */
+function initialTtlOf(stack: StackId): number {
+  // A call-time use of stack-profile.ts, which imports this module: no cycle at load.
+  return STACK_PROFILES[stack].initialTtl;
 }
 
 function hostOf(facts: CaptureFacts, iface: InterfaceInfo, how: RecordingHost["how"]): RecordingHost | null {
