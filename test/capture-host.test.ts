@@ -10,7 +10,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_OPTION_TEXT } from "../src/capture/pcapng.js";
+import { MAX_OPTION_TEXT, MAX_SECTIONS } from "../src/capture/pcapng.js";
 import { readCapture, readSource } from "../src/capture/reader.js";
 import type { CaptureInfo, InterfaceInfo, SectionInfo } from "../src/capture/record.js";
 import { Flow } from "../src/decode/flow/record.js";
@@ -182,6 +182,20 @@ describe("pcapng section and interface options", () => {
     expect(info.sections[0]!.os).toBe("Linux [31m 6.1");
     expect(info.sections[0]!.hardware).toBe(`${"x".repeat(MAX_OPTION_TEXT - 1)}…`);
     expect(info.interfaces[0]!.os).toBe("o\ufffd");
+  });
+
+  it("keeps consecutive sections alike once and at most MAX_SECTIONS, saying so once; interfaces point at theirs", async () => {
+    const alike = (os: string): NgSection => ({ le: true, os, interfaces: [{ linkType: 1 }], blocks: [] });
+    const same = await infoOfBytes(pcapngFile([alike("Linux 6.1"), alike("Linux 6.1"), alike("FreeBSD 14")]).bytes);
+    expect(same.info.sections.map((x) => x.os)).toEqual(["Linux 6.1", "FreeBSD 14"]);
+    expect(same.info.interfaces.map((i) => i.section)).toEqual([0, 0, 1]);
+    const many = Array.from({ length: MAX_SECTIONS + 3 }, (_, i) => alike(`Linux ${i}`));
+    const { info } = await infoOfBytes(pcapngFile(many).bytes);
+    expect(info.sections).toHaveLength(MAX_SECTIONS);
+    expect(info.interfaces.slice(MAX_SECTIONS - 1).map((i) => i.section)).toEqual([MAX_SECTIONS - 1, -1, -1, -1]);
+    expect(info.warnings).toEqual([
+      expect.stringMatching(/more than 1024 pcapng sections with different header options/),
+    ]);
   });
 
   it("reads on past any option bytes in either byte order: never throws, every packet delivered, strings bounded", async () => {

@@ -15,7 +15,7 @@
 import { CaptureError } from "./errors.js";
 import { MAX_RECORD_BYTES, type Framer, type FramerContext } from "./framer.js";
 import { ipv4ToString, ipv6ToString } from "../decode/wire/address.js";
-import type { InterfaceInfo, SectionInfo } from "./record.js";
+import { NO_ADDRESSES, type InterfaceInfo, type SectionInfo } from "./record.js";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -36,6 +36,8 @@ const OPT_IF_OS = 12;
 const OPT_IF_TSOFFSET = 14;
 /** Longest option string kept, in characters: an OS or interface name is far shorter; the rest is cut. */
 export const MAX_OPTION_TEXT = 256;
+/** Sections whose header options are kept: a file of empty sections would otherwise grow the list without end. */
+export const MAX_SECTIONS = 1024;
 /** Addresses kept per interface (if_IPv4addr and if_IPv6addr may repeat): a host has a handful. */
 export const MAX_INTERFACE_ADDRESSES = 64;
 const TWO_32 = 4294967296;
@@ -63,6 +65,9 @@ export class PcapngFramer implements Framer {
   private frame = 0;
   private warnedOverSnap = false;
   private warnedAddressLength = false;
+  /** Index in info.sections of the section being read; -1 past MAX_SECTIONS. */
+  private sectionIndex = -1;
+  private warnedSections = false;
 
   constructor(private readonly ctx: FramerContext) {}
 
@@ -163,7 +168,7 @@ export class PcapngFramer implements Framer {
       else if (code === OPT_SHB_OS && section.os === "") section.os = optionText(dv, at, optLen);
       else if (code === OPT_SHB_USERAPPL && section.userAppl === "") section.userAppl = optionText(dv, at, optLen);
     });
-    ctx.info.sections.push(section);
+    this.keepSection(section, pos, base);
     this.sectionIfaces = [];
     ctx.info.format = "pcapng";
     ctx.info.variant = this.sawLe && this.sawBe ? "pcapng-mixed" : this.le ? "pcapng-le" : "pcapng-be";
@@ -186,9 +191,9 @@ export class PcapngFramer implements Framer {
       name: "",
       description: "",
       os: "",
-      ipv4: [],
-      ipv6: [],
-      section: ctx.info.sections.length - 1,
+      ipv4: NO_ADDRESSES,
+      ipv6: NO_ADDRESSES,
+      section: this.sectionIndex,
     };
     this.walkOptions(dv, pos + 16, pos + len - 4, base, "interface description", (code, at, optLen) => {
       if (code === OPT_IF_TSRESOL && optLen >= 1) {
@@ -212,6 +217,31 @@ export class PcapngFramer implements Framer {
     const globalIndex = ctx.info.interfaces.length;
     ctx.info.interfaces.push(iface);
     this.sectionIfaces.push(new PcapngInterface(linkType, snapLen, opts.unitsPerSec, opts.offsetSec, globalIndex));
+  }
+
+  /** Keeps a section's words: as the previous section's when they are the same, none past MAX_SECTIONS (said once). */
+  private keepSection(section: SectionInfo, pos: number, base: number): void {
+    const sections = this.ctx.info.sections;
+    const last = sections[sections.length - 1];
+    if (
+      last !== undefined &&
+      last.hardware === section.hardware &&
+      last.os === section.os &&
+      last.userAppl === section.userAppl
+    ) {
+      this.sectionIndex = sections.length - 1;
+    } else if (sections.length < MAX_SECTIONS) {
+      this.sectionIndex = sections.push(section) - 1;
+    } else {
+      if (!this.warnedSections) {
+        this.warnedSections = true;
+        this.ctx.warn(
+          base + pos,
+          `more than ${MAX_SECTIONS} pcapng sections with different header options: those of the rest are not kept`,
+        );
+      }
+      this.sectionIndex = -1;
+    }
   }
 
   /**
@@ -250,7 +280,9 @@ export class PcapngFramer implements Framer {
           dv.getUint32(at + 8, false),
           dv.getUint32(at + 12, false),
         );
-    if (!list.includes(text)) list.push(text);
+    if (list.includes(text)) return;
+    if (v4) iface.ipv4 = [...list, text];
+    else iface.ipv6 = [...list, text];
   }
 
   private enhancedPacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {

@@ -71,15 +71,18 @@ export interface InterfaceInfo {
   /** if_os: the OS of the machine the interface is installed in ("Linux 6.6.9-amd64"). */
   os: string;
   /** if_IPv4addr, if_IPv6addr: the interface's own addresses, in text form, without mask or prefix length. */
-  ipv4: string[];
-  ipv6: string[];
-  /** Index of its section in CaptureInfo.sections (-1 for classic pcap). */
+  ipv4: readonly string[];
+  ipv6: readonly string[];
+  /** Index of its section in CaptureInfo.sections (-1 for classic pcap, and past MAX_SECTIONS). */
   section: number;
 }
 
+/** Shared by every interface without addresses: a file may describe millions of interfaces. */
+export const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+
 /** A classic pcap file's one interface: its header tells only the link type and snap length. */
 export function classicInterface(linkType: number, snapLen: number): InterfaceInfo {
-  return { linkType, snapLen, name: "", description: "", os: "", ipv4: [], ipv6: [], section: -1 };
+  return { linkType, snapLen, name: "", description: "", os: "", ipv4: NO_ADDRESSES, ipv6: NO_ADDRESSES, section: -1 };
 }
 
 /**
@@ -101,7 +104,10 @@ export interface CaptureInfo {
   /** e.g. "pcap-us-le", "pcapng-be", "pcapng-mixed" */
   variant: string;
   interfaces: InterfaceInfo[];
-  /** pcapng sections in file order (none for classic pcap). */
+  /**
+   * pcapng sections in file order (none for classic pcap); a section with the same words
+   * as the one before it is that one again, and at most MAX_SECTIONS are kept.
+   */
   sections: SectionInfo[];
   packets: number;
   bytesRead: number;
