@@ -12,7 +12,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_OPTION_TEXT, MAX_SECTIONS } from "../src/capture/pcapng.js";
 import { readCapture, readSource } from "../src/capture/reader.js";
-import type { CaptureInfo, InterfaceInfo, SectionInfo } from "../src/capture/record.js";
+import type { CaptureInfo, InterfaceAddress, InterfaceInfo, SectionInfo } from "../src/capture/record.js";
+import { addressToString } from "../src/decode/wire/address.js";
 import { Flow } from "../src/decode/flow/record.js";
 import { L4_TCP } from "../src/decode/wire/packet.js";
 import {
@@ -22,7 +23,7 @@ import {
   type CaptureFacts,
   type RecordingHost,
 } from "../src/analyze/lib/recording-host.js";
-import { identifyStack } from "../src/analyze/lib/stack-profile.js";
+import { identifyStack } from "../src/analyze/lib/side-stack.js";
 import { Engine } from "../src/run/packet-loop.js";
 import { analyzeFile } from "../src/run/pipeline.js";
 import { MemorySource, pcapFile, pcapngFile, type NgSection, type PcapRecord } from "./helpers/build.js";
@@ -46,8 +47,7 @@ const iface = (o: Partial<InterfaceInfo> = {}): InterfaceInfo => ({
   name: "",
   description: "",
   os: "",
-  ipv4: [],
-  ipv6: [],
+  addresses: [],
   section: 0,
   ...o,
 });
@@ -59,6 +59,8 @@ const facts = (interfaces: InterfaceInfo[], sections: SectionInfo[] = [section("
 });
 
 const V4 = (s: string): number[] => [s.split(".").reduce((a, b) => a * 256 + Number(b), 0), 0, 0, 0];
+const v4Address = (s: string): InterfaceAddress => ({ version: 4, words: V4(s) as [number, number, number, number] });
+const texts = (i: InterfaceInfo): string[] => i.addresses.map((a) => addressToString(a.version, ...a.words));
 
 /** A TCP flow between two IPv4 (or IPv6) addresses with each side's TTL and SYN option layout, as the tracker leaves them. */
 function flowOf(
@@ -98,18 +100,16 @@ describe("pcapng section and interface options", () => {
   it("reads interface addresses in a big-endian section, and makes a newline in an OS string a space", async () => {
     const info = await infoOf(join(captures, "pcapng-testgen--be-test008-idb-options-tsresol9.pcapng"));
     expect(info.sections).toEqual([{ hardware: "Apple MBP", os: "OS-X 10.10.5", userAppl: "pcap_writer.lua" }]);
-    expect(info.interfaces.map(({ description, os, ipv4, ipv6 }) => ({ description, os, ipv4, ipv6 }))).toEqual([
+    expect(info.interfaces.map((i) => ({ description: i.description, os: i.os, addresses: texts(i) }))).toEqual([
       {
         description: "silly ethernet interface",
         os: "Microsoft Windows for Workgroups 3.11b patch 42",
-        ipv4: ["10.1.2.3"],
-        ipv6: ["2100:db8::1a2b"],
+        addresses: ["10.1.2.3", "2100:db8::1a2b"],
       },
       {
         description: "silly ethernet interface 2",
         os: "Novell NetWare 4.11 but not using IPX",
-        ipv4: ["10.1.2.4"],
-        ipv6: ["0:db8:85a3:8d3:1319:8a2e:370:7344"],
+        addresses: ["0:db8:85a3:8d3:1319:8a2e:370:7344", "10.1.2.4"], // in the file's order
       },
     ]);
   });
@@ -157,10 +157,7 @@ describe("pcapng section and interface options", () => {
         },
       ]).bytes,
     );
-    expect(info.interfaces.map((i) => [i.ipv4, i.ipv6])).toEqual([
-      [["10.0.0.1"], []],
-      [[], ["::1"]],
-    ]);
+    expect(info.interfaces.map(texts)).toEqual([["10.0.0.1"], ["::1"]]);
     expect(info.warnings).toHaveLength(1);
     expect(info.warnings[0]).toMatch(/mem\.pcapng: offset \d+: .*if_IPv4addr has length 4, not 8; left out/);
   });
@@ -246,7 +243,10 @@ describe("pcapng section and interface options", () => {
           expect(s.length).toBeLessThanOrEqual(MAX_OPTION_TEXT);
           expect(s).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
         }
-        for (const a of info.interfaces[0]!.ipv4) expect(a).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        for (const a of info.interfaces[0]!.addresses) {
+          for (const w of a.words) expect(w >>> 0).toBe(w);
+          if (a.version === 4) expect(a.words.slice(1)).toEqual([0, 0, 0]);
+        }
       }),
       { numRuns: 300 },
     );
@@ -281,12 +281,15 @@ describe("the capturing host's OS", () => {
   });
 
   it("is a side by the interface's address; then neither TTL nor loopback makes the other side the host", () => {
-    const c = facts([iface({ ipv4: ["10.0.0.1"] })], [section(LINUX_OS)]);
+    const c = facts([iface({ addresses: [v4Address("10.0.0.1")] })], [section(LINUX_OS)]);
     const f = flowOf("10.0.0.1", "10.0.0.2", [64, 52]);
     expect(host(f, 0, c)).toEqual({ stack: "linux", os: LINUX_OS, how: "address" });
     expect(host(f, 1, c)).toBeNull();
     // The host's address on packets that left with less than its initial TTL: forwarded through it (NAT), not its own.
     expect(host(flowOf("10.0.0.1", "10.0.0.2", [63, 52]), 0, c)).toBeNull();
+    // IPv6: the address alone (a hop limit says nothing of the stack).
+    const c6 = facts([iface({ addresses: [{ version: 6, words: [0x20010db8, 0, 0, 1] }] })], [section(LINUX_OS)]);
+    expect(host(flowOf("2001:db8::1", "::1", [255, 64], ["", ""], 6), 0, c6)?.how).toBe("address");
     // Addresses known, neither side's: the capture was taken elsewhere (a router, a mirror port).
     expect(host(flowOf("10.0.0.7", "10.0.0.2", [64, 52]), 0, c)).toBeNull();
   });
@@ -342,7 +345,7 @@ describe("the capture file's OS as stack evidence", () => {
     const win = identifyStack(flowOf("127.0.0.1", "127.0.0.1", [128, 128]), 0, linuxLoopback);
     expect([win?.profile.id, win?.overruled?.stack]).toEqual(["windows", "linux"]);
     // A Windows file over a TTL-64 side: not one of the stacks the packets allow, so nothing is named.
-    const w = facts([iface({ os: "64-bit Windows 10 (22H2), build 19045", ipv4: ["10.0.0.1"] })]);
+    const w = facts([iface({ os: "64-bit Windows 10 (22H2), build 19045", addresses: [v4Address("10.0.0.1")] })]);
     expect(identifyStack(flowOf("10.0.0.1", "10.0.0.2", [64, 60]), 0, w)).toBeNull();
   });
 });

@@ -59,7 +59,7 @@ export interface FindingSink {
   /**
    * What the capture file says of where it was recorded (pcapng sections and interfaces,
    * as read so far: a section's header comes before its packets); empty for classic pcap
-   * and live captures. The evidence of the capturing host's stack (lib/stack-profile.ts).
+   * and live captures. The evidence of the capturing host's stack (lib/side-stack.ts).
    */
   readonly capture: CaptureFacts;
   /** Capture time of the latest packet: at capture end, the end of the capture. */

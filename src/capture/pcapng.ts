@@ -14,8 +14,7 @@
  */
 import { CaptureError } from "./errors.js";
 import { MAX_RECORD_BYTES, type Framer, type FramerContext } from "./framer.js";
-import { ipv4ToString, ipv6ToString } from "../decode/wire/address.js";
-import { NO_ADDRESSES, type InterfaceInfo, type SectionInfo } from "./record.js";
+import { NO_ADDRESSES, type InterfaceAddress, type InterfaceInfo, type SectionInfo } from "./record.js";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -191,8 +190,7 @@ export class PcapngFramer implements Framer {
       name: "",
       description: "",
       os: "",
-      ipv4: NO_ADDRESSES,
-      ipv6: NO_ADDRESSES,
+      addresses: NO_ADDRESSES,
       section: this.sectionIndex,
     };
     this.walkOptions(dv, pos + 16, pos + len - 4, base, "interface description", (code, at, optLen) => {
@@ -269,20 +267,13 @@ export class PcapngFramer implements Framer {
       }
       return;
     }
-    const list = v4 ? iface.ipv4 : iface.ipv6;
+    const list = iface.addresses;
     if (list.length >= MAX_INTERFACE_ADDRESSES) return;
     // Addresses are in network byte order whatever the section's byte order.
-    const text = v4
-      ? ipv4ToString(dv.getUint32(at, false))
-      : ipv6ToString(
-          dv.getUint32(at, false),
-          dv.getUint32(at + 4, false),
-          dv.getUint32(at + 8, false),
-          dv.getUint32(at + 12, false),
-        );
-    if (list.includes(text)) return;
-    if (v4) iface.ipv4 = [...list, text];
-    else iface.ipv6 = [...list, text];
+    const word = (i: number) => (v4 && i > 0 ? 0 : dv.getUint32(at + 4 * i, false));
+    const a: InterfaceAddress = { version: v4 ? 4 : 6, words: [word(0), word(1), word(2), word(3)] };
+    if (list.some((b) => b.version === a.version && b.words.every((w, i) => w === a.words[i]))) return;
+    iface.addresses = [...list, a];
   }
 
   private enhancedPacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {

@@ -70,19 +70,27 @@ export interface InterfaceInfo {
   description: string;
   /** if_os: the OS of the machine the interface is installed in ("Linux 6.6.9-amd64"). */
   os: string;
-  /** if_IPv4addr, if_IPv6addr: the interface's own addresses, in text form, without mask or prefix length. */
-  ipv4: readonly string[];
-  ipv6: readonly string[];
+  /** if_IPv4addr, if_IPv6addr: the interface's own addresses, without mask or prefix length. */
+  addresses: readonly InterfaceAddress[];
   /** Index of its section in CaptureInfo.sections (-1 for classic pcap, and past MAX_SECTIONS). */
   section: number;
 }
 
+/**
+ * An interface's address as flows hold theirs (Flow.client, .server): four 32-bit words,
+ * an IPv4 address in the first; text only for output (decode/wire/address.ts).
+ */
+export interface InterfaceAddress {
+  version: 4 | 6;
+  words: readonly [number, number, number, number];
+}
+
 /** Shared by every interface without addresses: a file may describe millions of interfaces. */
-export const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+export const NO_ADDRESSES: readonly InterfaceAddress[] = Object.freeze([]);
 
 /** A classic pcap file's one interface: its header tells only the link type and snap length. */
 export function classicInterface(linkType: number, snapLen: number): InterfaceInfo {
-  return { linkType, snapLen, name: "", description: "", os: "", ipv4: NO_ADDRESSES, ipv6: NO_ADDRESSES, section: -1 };
+  return { linkType, snapLen, name: "", description: "", os: "", addresses: NO_ADDRESSES, section: -1 };
 }
 
 /**

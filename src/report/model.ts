@@ -12,7 +12,7 @@ import { linkTypeName } from "../capture/link.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow/lifecycle.js";
 import { rawTime, type ClockJump } from "../analyze/clock.js";
 import { isoTime } from "./time.js";
-import { hostOf, portOf } from "../decode/wire/address.js";
+import { addressToString, hostOf, portOf } from "../decode/wire/address.js";
 import { findHabits, type Habit } from "./habits.js";
 
 export const REPORT_SCHEMA = "sockscope.report/1";
@@ -63,7 +63,7 @@ function pcapngOrigin(info: CaptureInfo): PcapngOrigin {
       name: i.name,
       description: i.description,
       os: i.os,
-      addresses: [...i.ipv4, ...i.ipv6],
+      addresses: i.addresses.map((a) => addressToString(a.version, ...a.words)),
     })),
   };
 }

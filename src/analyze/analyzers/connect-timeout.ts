@@ -39,7 +39,7 @@ import {
   reportWithQueue,
 } from "../lib/listener-queue.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
-import { stackOf } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";

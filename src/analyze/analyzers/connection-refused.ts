@@ -16,7 +16,8 @@
  *   whether it served again later (restarted).
  * The cross-flow facts come from analyze/lib/refusal-evidence.ts.
  */
-import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
+import { refusedSynRetryCause } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import type { CaptureFacts } from "../lib/recording-host.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding, FindingWords, Severity } from "../finding.js";

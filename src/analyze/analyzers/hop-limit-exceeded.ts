@@ -14,7 +14,8 @@ import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_TCP } from "../../decode/wire/packet.js";
-import { connectOutcome, stackOf } from "../lib/stack-profile.js";
+import { connectOutcome } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import type { CaptureFacts } from "../lib/recording-host.js";
 import { endpointToString } from "../../decode/wire/address.js";
 

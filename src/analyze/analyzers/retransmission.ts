@@ -29,7 +29,8 @@
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
 import { sideNotCaptured } from "../lib/capture-view.js";
-import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
+import { refusedSynRetryCause } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import {

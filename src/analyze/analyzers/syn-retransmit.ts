@@ -36,7 +36,7 @@ import {
   type TurnedAway,
 } from "../lib/listener-queue.js";
 import { ms, sec } from "../lib/measure.js";
-import { stackOf } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { describeRetries, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 

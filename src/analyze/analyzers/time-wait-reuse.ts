@@ -1,7 +1,7 @@
 /**
  * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended while
  * its TIME-WAIT may still have stood (`--msl`, else the holder's stack's own length:
- * analyze/lib/stack-profile.ts). Measured: the time since the previous connection
+ * analyze/lib/side-stack.ts). Measured: the time since the previous connection
  * closed, whether the side that closed first still held it in TIME-WAIT (its stack known:
  * within that stack's length; unknown: surely within the shortest TIME_WAIT of the stacks
  * it may be, "may still have" up to their longest: 30 and 240 s without any evidence),
@@ -25,7 +25,7 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import type { Finding, FindingWords } from "../finding.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
-import { timeWaitOfSide, type TimeWaitLength } from "../lib/stack-profile.js";
+import { timeWaitOfSide, type TimeWaitLength } from "../lib/side-stack.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";

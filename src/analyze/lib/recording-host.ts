@@ -1,7 +1,7 @@
 /**
  * The host a capture was recorded on, as the capture file itself says (pcapng section and
  * interface options: capture/pcapng.ts), and when a side of a connection is that host.
- * It is evidence of that side's TCP stack (stack-profile.ts), never of the other side's.
+ * It is evidence of that side's TCP stack (side-stack.ts weighs it), never of the other side's.
  *
  * The OS an interface's host runs: its if_os ("the OS of the machine in which this
  * interface is installed"), else its section's shb_os, but only when the section was
@@ -24,13 +24,12 @@
  *    only lower a TTL, so if the capturing host is a side, it is this one. That it is a side
  *    at all is assumed here: a capture on a router or a mirror port whose own OS starts
  *    from the same TTL as one side would name that side wrongly, which is why the SYN's
- *    options, when seen, must agree (stack-profile.ts: the packets win).
+ *    options, when seen, must agree (side-stack.ts: the packets win).
  * When the interfaces name different stacks (a file merged from several hosts), rules 2
  * and 3 say nothing: which interface a flow was seen on is not kept.
  */
 import type { InterfaceInfo, SectionInfo } from "../../capture/record.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
-import { addressToString } from "../../decode/wire/address.js";
 import { STACK_PROFILES, type StackId } from "./stack-profile.js";
 
 /** What the analysis is told of the capture file: its pcapng sections and interfaces (none for classic pcap, live captures). */
@@ -77,16 +76,16 @@ export function interfaceOs(facts: CaptureFacts, iface: InterfaceInfo): string {
 export function recordingHostOf(flow: Flow, dir: number, facts: CaptureFacts): RecordingHost | null {
   if (facts.interfaces.length === 0) return null;
   const me = dir === DIR_CLIENT ? 0 : 1;
-  const mine = sideAddress(flow, me);
-  const theirs = sideAddress(flow, 1 - me);
+  const mine = me === 0 ? flow.client : flow.server;
+  const theirs = me === 0 ? flow.server : flow.client;
   const v6 = flow.ipVersion === 6;
   let addressesKnown = false;
   let byAddress: RecordingHost | null | undefined;
   for (const iface of facts.interfaces) {
-    const own = v6 ? iface.ipv6 : iface.ipv4;
+    const own = iface.addresses.filter((a) => a.version === flow.ipVersion);
     if (own.length === 0) continue;
     addressesKnown = true;
-    if (!own.includes(mine)) continue;
+    if (!own.some((a) => a.words.every((w, i) => w === mine[i]! >>> 0))) continue;
     const host = hostOf(facts, iface, "address");
     // The host's OS unknown, or interfaces of this address naming different stacks: no evidence.
     byAddress = byAddress === undefined || (host !== null && byAddress?.stack === host.stack) ? host : null;
@@ -108,7 +107,6 @@ export function recordingHostOf(flow: Flow, dir: number, facts: CaptureFacts): R
 
 /** The TTL a stack's own packets start from. */
 function initialTtlOf(stack: StackId): number {
-  // A call-time use of stack-profile.ts, which imports this module: no cycle at load.
   return STACK_PROFILES[stack].initialTtl;
 }
 
@@ -130,12 +128,9 @@ function oneStack(facts: CaptureFacts): RecordingHost | null {
   return found;
 }
 
-function sideAddress(flow: Flow, i: number): string {
-  const a = i === 0 ? flow.client : flow.server;
-  return addressToString(flow.ipVersion, a[0]!, a[1]!, a[2]!, a[3]!);
-}
-
-function isLoopback(ipVersion: number, address: string): boolean {
-  if (ipVersion === 6) return address === "::1" || address.startsWith("::ffff:127.");
-  return address.startsWith("127.");
+/** 127.0.0.0/8, ::1, or ::ffff:127.x.y.z (an address as flows hold it: four 32-bit words). */
+function isLoopback(ipVersion: number, a: readonly number[]): boolean {
+  if (ipVersion === 4) return a[0]! >>> 24 === 127;
+  if (a[0] !== 0 || a[1] !== 0) return false;
+  return (a[2] === 0 && a[3] === 1) || (a[2] === 0xffff && a[3]! >>> 24 === 127);
 }
