@@ -12,6 +12,7 @@ import type { TcpSegment } from "../decode/flow/tcp-tracker.js";
 import type { DecodedPacket } from "../decode/wire/packet.js";
 import type { Finding, FindingFacts, FindingWords, Severity } from "./finding.js";
 import type { SideHistory } from "./lib/side-history.js";
+import type { CaptureFacts } from "./lib/recording-host.js";
 
 /** Thresholds a user may change from the command line. */
 export interface AnalyzerOptions {
@@ -62,6 +63,12 @@ export interface FindingSink {
   /** The analyzer's capture-wide state (see AnalyzerDescriptor.capture), created on first use. */
   captureState<C>(kind: AnalyzerDescriptor<any, C>): C;
   readonly options: AnalyzerOptions;
+  /**
+   * What the capture file says of where it was recorded (pcapng sections and interfaces,
+   * as read so far: a section's header comes before its packets); empty for classic pcap
+   * and live captures. The evidence of the capturing host's stack (lib/side-stack.ts).
+   */
+  readonly capture: CaptureFacts;
   /** Capture time of the latest packet: at capture end, the end of the capture. */
   readonly time: number;
   /** Frame number of the packet being analysed; Infinity once the capture has ended. */

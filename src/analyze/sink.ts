@@ -15,6 +15,7 @@ import { MAX_EVIDENCE_FRAMES, type Finding } from "./finding.js";
 import { MAX_TAGGED_FRAMES } from "./lib/measure.js";
 import { flatten, writeWords } from "./words.js";
 import type { SideHistory } from "./lib/side-history.js";
+import { NO_CAPTURE_FACTS, type CaptureFacts } from "./lib/recording-host.js";
 
 export interface SinkOptions {
   /** Keep every frame of every finding as a per-frame tag (for `sockscope packets`). */
@@ -47,6 +48,8 @@ export class Sink implements FindingSink {
   frame = 0;
   /** Analysis time of the latest packet (clock.ts); at capture end, the end of the capture. */
   time = 0;
+  /** The capture file's sections and interfaces, filled by the reader as it goes (FindingSink.capture). */
+  capture: CaptureFacts = NO_CAPTURE_FACTS;
   private readonly onFinding: SinkOptions["onFinding"];
   private readonly keepFindings: boolean;
   private readonly sharded: boolean;
@@ -159,6 +162,9 @@ class SinkAt implements FindingSink {
   }
   get frameCap(): number {
     return this.sink.frameCap;
+  }
+  get capture(): CaptureFacts {
+    return this.sink.capture;
   }
   report(kind: AnalyzerDescriptor<unknown>, input: FindingInput): Finding {
     return this.sink.report(kind, input);

@@ -5,6 +5,7 @@
  */
 import { CaptureError } from "./errors.js";
 import { MAX_RECORD_BYTES, MAX_SNAPLEN, type Framer, type FramerContext } from "./framer.js";
+import { classicInterface } from "./record.js";
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -127,7 +128,7 @@ export class PcapFramer implements Framer {
     }
     ctx.info.format = "pcap";
     ctx.info.variant = `pcap-${this.nanos ? "ns" : "us"}-${le ? "le" : "be"}`;
-    ctx.info.interfaces.push({ linkType: this.linkType, snapLen: this.snapLen, name: "" });
+    ctx.info.interfaces.push(classicInterface(this.linkType, this.snapLen));
     this.headerDone = true;
   }
 }

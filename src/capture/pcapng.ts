@@ -5,9 +5,16 @@
  * type, snap length, timestamp resolution (if_tsresol) and offset (if_tsoffset).
  * Packets come in Enhanced (6), Simple (3) and the obsolete Packet (2) blocks; every other
  * block type (name resolution, statistics, custom, unknown) is skipped by its length.
+ *
+ * The file's own word on where it was written is kept too (CaptureInfo.sections and
+ * .interfaces): the SHB's shb_hardware, shb_os and shb_userappl, the IDB's if_name,
+ * if_description, if_os and its addresses (if_IPv4addr, if_IPv6addr); the analysis takes
+ * the capturing host's OS from them (analyze/lib/recording-host.ts). They are text from
+ * whoever wrote the file: bounded, made printable, and never a reason to stop reading.
  */
 import { CaptureError } from "./errors.js";
 import { MAX_RECORD_BYTES, type Framer, type FramerContext } from "./framer.js";
+import { NO_ADDRESSES, type InterfaceAddress, type InterfaceInfo, type SectionInfo } from "./record.js";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -16,9 +23,22 @@ const BLOCK_PB = 2;
 const BLOCK_SPB = 3;
 const BLOCK_EPB = 6;
 const OPT_END = 0;
+const OPT_SHB_HARDWARE = 2;
+const OPT_SHB_OS = 3;
+const OPT_SHB_USERAPPL = 4;
 const OPT_IF_NAME = 2;
+const OPT_IF_DESCRIPTION = 3;
+const OPT_IF_IPV4ADDR = 4;
+const OPT_IF_IPV6ADDR = 5;
 const OPT_IF_TSRESOL = 9;
+const OPT_IF_OS = 12;
 const OPT_IF_TSOFFSET = 14;
+/** Longest option string kept, in characters: an OS or interface name is far shorter; the rest is cut. */
+export const MAX_OPTION_TEXT = 256;
+/** Sections whose header options are kept: a file of empty sections would otherwise grow the list without end. */
+export const MAX_SECTIONS = 1024;
+/** Addresses kept per interface (if_IPv4addr and if_IPv6addr may repeat): a host has a handful. */
+export const MAX_INTERFACE_ADDRESSES = 64;
 const TWO_32 = 4294967296;
 
 /** Per-interface timestamp arithmetic, computed once from the IDB's options. */
@@ -43,6 +63,10 @@ export class PcapngFramer implements Framer {
   private sectionIfaces: PcapngInterface[] = [];
   private frame = 0;
   private warnedOverSnap = false;
+  private warnedAddressLength = false;
+  /** Index in info.sections of the section being read; -1 past MAX_SECTIONS. */
+  private sectionIndex = -1;
+  private warnedSections = false;
 
   constructor(private readonly ctx: FramerContext) {}
 
@@ -136,7 +160,14 @@ export class PcapngFramer implements Framer {
     if (major !== 1) {
       ctx.warn(base + pos + 12, `pcapng section version ${major}.${minor}, expected 1.0; reading on as 1.0`);
     }
-    this.walkOptions(dv, pos + 24, pos + len - 4, base, "section header", null);
+    const section: SectionInfo = { hardware: "", os: "", userAppl: "" };
+    this.walkOptions(dv, pos + 24, pos + len - 4, base, "section header", (code, at, optLen) => {
+      // A repeated option keeps its first value (the spec allows each of these once).
+      if (code === OPT_SHB_HARDWARE && section.hardware === "") section.hardware = optionText(dv, at, optLen);
+      else if (code === OPT_SHB_OS && section.os === "") section.os = optionText(dv, at, optLen);
+      else if (code === OPT_SHB_USERAPPL && section.userAppl === "") section.userAppl = optionText(dv, at, optLen);
+    });
+    this.keepSection(section, pos, base);
     this.sectionIfaces = [];
     ctx.info.format = "pcapng";
     ctx.info.variant = this.sawLe && this.sawBe ? "pcapng-mixed" : this.le ? "pcapng-le" : "pcapng-be";
@@ -152,7 +183,16 @@ export class PcapngFramer implements Framer {
       );
     const linkType = dv.getUint16(pos + 8, this.le);
     const snapLen = dv.getUint32(pos + 12, this.le);
-    const opts = { unitsPerSec: 1e6, offsetSec: 0, name: "" };
+    const opts = { unitsPerSec: 1e6, offsetSec: 0 };
+    const iface: InterfaceInfo = {
+      linkType,
+      snapLen,
+      name: "",
+      description: "",
+      os: "",
+      addresses: NO_ADDRESSES,
+      section: this.sectionIndex,
+    };
     this.walkOptions(dv, pos + 16, pos + len - 4, base, "interface description", (code, at, optLen) => {
       if (code === OPT_IF_TSRESOL && optLen >= 1) {
         const v = buf[at]!;
@@ -162,13 +202,78 @@ export class PcapngFramer implements Framer {
         const hi = dv.getInt32(this.le ? at + 4 : at, this.le);
         const lo = dv.getUint32(this.le ? at : at + 4, this.le);
         opts.offsetSec = hi * TWO_32 + lo;
-      } else if (code === OPT_IF_NAME) {
-        opts.name = Buffer.from(buf.buffer, buf.byteOffset + at, optLen).toString("utf8");
+      } else if (code === OPT_IF_NAME && iface.name === "") {
+        iface.name = optionText(dv, at, optLen);
+      } else if (code === OPT_IF_DESCRIPTION && iface.description === "") {
+        iface.description = optionText(dv, at, optLen);
+      } else if (code === OPT_IF_OS && iface.os === "") {
+        iface.os = optionText(dv, at, optLen);
+      } else if (code === OPT_IF_IPV4ADDR || code === OPT_IF_IPV6ADDR) {
+        this.interfaceAddress(dv, code, at, optLen, base, iface);
       }
     });
     const globalIndex = ctx.info.interfaces.length;
-    ctx.info.interfaces.push({ linkType, snapLen, name: opts.name });
+    ctx.info.interfaces.push(iface);
     this.sectionIfaces.push(new PcapngInterface(linkType, snapLen, opts.unitsPerSec, opts.offsetSec, globalIndex));
+  }
+
+  /** Keeps a section's words: as the previous section's when they are the same, none past MAX_SECTIONS (said once). */
+  private keepSection(section: SectionInfo, pos: number, base: number): void {
+    const sections = this.ctx.info.sections;
+    const last = sections[sections.length - 1];
+    if (
+      last !== undefined &&
+      last.hardware === section.hardware &&
+      last.os === section.os &&
+      last.userAppl === section.userAppl
+    ) {
+      this.sectionIndex = sections.length - 1;
+    } else if (sections.length < MAX_SECTIONS) {
+      this.sectionIndex = sections.push(section) - 1;
+    } else {
+      if (!this.warnedSections) {
+        this.warnedSections = true;
+        this.ctx.warn(
+          base + pos,
+          `more than ${MAX_SECTIONS} pcapng sections with different header options: those of the rest are not kept`,
+        );
+      }
+      this.sectionIndex = -1;
+    }
+  }
+
+  /**
+   * if_IPv4addr is the address and its netmask (8 bytes), if_IPv6addr the address and its
+   * prefix length (17 bytes); the address is what tells a side of a flow to be this host.
+   * A wrong length is said once per file and the option left out.
+   */
+  private interfaceAddress(
+    dv: DataView,
+    code: number,
+    at: number,
+    optLen: number,
+    base: number,
+    iface: InterfaceInfo,
+  ): void {
+    const v4 = code === OPT_IF_IPV4ADDR;
+    const want = v4 ? 8 : 17;
+    if (optLen !== want) {
+      if (!this.warnedAddressLength) {
+        this.warnedAddressLength = true;
+        this.ctx.warn(
+          base + at - 4,
+          `interface description option ${v4 ? "if_IPv4addr" : "if_IPv6addr"} has length ${optLen}, not ${want}; left out`,
+        );
+      }
+      return;
+    }
+    const list = iface.addresses;
+    if (list.length >= MAX_INTERFACE_ADDRESSES) return;
+    // Addresses are in network byte order whatever the section's byte order.
+    const word = (i: number) => (v4 && i > 0 ? 0 : dv.getUint32(at + 4 * i, false));
+    const a: InterfaceAddress = { version: v4 ? 4 : 6, words: [word(0), word(1), word(2), word(3)] };
+    if (list.some((b) => b.version === a.version && b.words.every((w, i) => w === a.words[i]))) return;
+    iface.addresses = [...list, a];
   }
 
   private enhancedPacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
@@ -316,6 +421,24 @@ export class PcapngFramer implements Framer {
       at += 4 + ((optLen + 3) & ~3);
     }
   }
+}
+
+/**
+ * An option's UTF-8 string as shown to the user: bytes that are not UTF-8 become U+FFFD,
+ * control characters (a newline, a terminal escape) a space, trailing NULs (some writers
+ * terminate their strings) go; at most MAX_OPTION_TEXT characters. Never throws.
+ */
+export function optionText(dv: DataView, at: number, len: number): string {
+  const bytes = new Uint8Array(dv.buffer, dv.byteOffset + at, len);
+  const text = new TextDecoder("utf-8").decode(bytes);
+  const clean = text
+    .replace(/\0+$/, "")
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
+    .trim();
+  if (clean.length <= MAX_OPTION_TEXT) return clean;
+  let cut = MAX_OPTION_TEXT - 1;
+  if (/[\ud800-\udbff]/.test(clean[cut - 1]!)) cut--; // not between the halves of a surrogate pair
+  return `${clean.slice(0, cut)}…`;
 }
 
 /**

@@ -42,6 +42,12 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** The input's name in messages (default: the path; "(stdin)" for a spooled copy of standard input). */
   name?: string;
+  /**
+   * The account to fill (newCaptureInfo), instead of a new one: its sections and
+   * interfaces grow as their blocks are read, before the packets that follow them, so an
+   * analysis holding it sees what the file says of where it was recorded as it goes.
+   */
+  info?: CaptureInfo;
 }
 
 /**
@@ -67,6 +73,7 @@ export function newCaptureInfo(file: string): CaptureInfo {
     format: "unknown",
     variant: "unknown",
     interfaces: [],
+    sections: [],
     packets: 0,
     bytesRead: 0,
     warnings: [],
@@ -117,7 +124,8 @@ export async function readSource(
   opts: ReadOptions = {},
 ): Promise<CaptureInfo> {
   const file = source.name;
-  const info = newCaptureInfo(file);
+  const info = opts.info ?? newCaptureInfo(file);
+  info.file = file;
   const signal = opts.signal;
   const interruptedBefore = signal?.aborted === true;
   const last = opts.lastFrame;

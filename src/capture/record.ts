@@ -57,11 +57,50 @@ export class PacketRecord {
   }
 }
 
-/** Facts about an interface, from the pcap file header or a pcapng IDB. */
+/**
+ * Facts about an interface, from the pcap file header or a pcapng IDB. The strings are
+ * the IDB's options as written ("" when absent, as for every classic pcap interface).
+ */
 export interface InterfaceInfo {
   linkType: number;
   snapLen: number;
+  /** if_name ("eth0", "\\Device\\NPF_{…}"). */
   name: string;
+  /** if_description ("Ethernet 2"). */
+  description: string;
+  /** if_os: the OS of the machine the interface is installed in ("Linux 6.6.9-amd64"). */
+  os: string;
+  /** if_IPv4addr, if_IPv6addr: the interface's own addresses, without mask or prefix length. */
+  addresses: readonly InterfaceAddress[];
+  /** Index of its section in CaptureInfo.sections (-1 for classic pcap, and past MAX_SECTIONS). */
+  section: number;
+}
+
+/**
+ * An interface's address as flows hold theirs (Flow.client, .server): four 32-bit words,
+ * an IPv4 address in the first; text only for output (decode/wire/address.ts).
+ */
+export interface InterfaceAddress {
+  version: 4 | 6;
+  words: readonly [number, number, number, number];
+}
+
+/** Shared by every interface without addresses: a file may describe millions of interfaces. */
+export const NO_ADDRESSES: readonly InterfaceAddress[] = Object.freeze([]);
+
+/** A classic pcap file's one interface: its header tells only the link type and snap length. */
+export function classicInterface(linkType: number, snapLen: number): InterfaceInfo {
+  return { linkType, snapLen, name: "", description: "", os: "", addresses: NO_ADDRESSES, section: -1 };
+}
+
+/**
+ * A pcapng section's own word on what wrote it (Section Header Block options; "" when
+ * absent): shb_hardware, shb_os and shb_userappl ("Dumpcap (Wireshark) 4.2.2 …").
+ */
+export interface SectionInfo {
+  hardware: string;
+  os: string;
+  userAppl: string;
 }
 
 export type CaptureFormat = "pcap" | "pcapng";
@@ -73,6 +112,11 @@ export interface CaptureInfo {
   /** e.g. "pcap-us-le", "pcapng-be", "pcapng-mixed" */
   variant: string;
   interfaces: InterfaceInfo[];
+  /**
+   * pcapng sections in file order (none for classic pcap); a section with the same words
+   * as the one before it is that one again, and at most MAX_SECTIONS are kept.
+   */
+  sections: SectionInfo[];
   packets: number;
   bytesRead: number;
   /** Non-fatal oddities in the file structure, one line each, with offsets. */

@@ -12,7 +12,7 @@ import { linkTypeName } from "../capture/link.js";
 import { EVICT_MIN_IDLE_SEC } from "../decode/flow/lifecycle.js";
 import { rawTime, type ClockJump } from "../analyze/clock.js";
 import { isoTime } from "./time.js";
-import { hostOf, portOf } from "../decode/wire/address.js";
+import { addressToString, hostOf, portOf } from "../decode/wire/address.js";
 import { findHabits, type Habit } from "./habits.js";
 
 export const REPORT_SCHEMA = "sockscope.report/1";
@@ -21,6 +21,8 @@ export interface CaptureSummary {
   file: string;
   format: string;
   linkTypes: string[];
+  /** What a pcapng file says of what wrote it and where (absent for classic pcap). */
+  pcapng?: PcapngOrigin;
   /** Packets analysed: with a capture filter or -c, those kept (selection.packetsRead were read). */
   packets: number;
   /** Bytes of the file read, headers included, whatever was kept of them. */
@@ -42,6 +44,28 @@ export interface CaptureSummary {
   partial: boolean;
   /** The capture filter and -c the packets were kept by; null when every packet read was analysed. */
   selection: SelectionSummary | null;
+}
+
+/**
+ * A pcapng file's own word on its origin, as written ("" when an option is absent): each
+ * section header's shb_userappl, shb_os and shb_hardware, and each interface's if_name,
+ * if_description, if_os and addresses (if_IPv4addr, if_IPv6addr).
+ */
+export interface PcapngOrigin {
+  sections: { application: string; os: string; hardware: string }[];
+  interfaces: { name: string; description: string; os: string; addresses: string[] }[];
+}
+
+function pcapngOrigin(info: CaptureInfo): PcapngOrigin {
+  return {
+    sections: info.sections.map((s) => ({ application: s.userAppl, os: s.os, hardware: s.hardware })),
+    interfaces: info.interfaces.map((i) => ({
+      name: i.name,
+      description: i.description,
+      os: i.os,
+      addresses: i.addresses.map((a) => addressToString(a.version, ...a.words)),
+    })),
+  };
 }
 
 export interface Report {
@@ -144,6 +168,7 @@ export function buildReportFrom(
       file: info.file,
       format: info.variant,
       linkTypes: [...new Set(info.interfaces.map((i) => linkTypeName(i.linkType)))],
+      ...(info.format === "pcapng" ? { pcapng: pcapngOrigin(info) } : {}),
       packets: selection?.packetsKept ?? info.packets,
       bytes: info.bytesRead,
       // Analysis times (continuous across clock jumps) made real again; the first packet's needs no undoing.

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { statSync } from "node:fs";
-import { readCapture, type ReadOptions } from "../capture/reader.js";
+import { newCaptureInfo, readCapture, type ReadOptions } from "../capture/reader.js";
 import type { CaptureInfo } from "../capture/record.js";
 import { Engine, type EngineOptions, type PacketObserver } from "./packet-loop.js";
 import { engineResult, type AnalysisResult } from "../analyze/result.js";
@@ -39,7 +39,11 @@ export async function runCapture(path: string, opts: RunOptions = {}): Promise<R
   const engine = new Engine(opts);
   if (opts.observer) engine.observer = opts.observer;
   const selected = opts.select === undefined ? null : new SelectingSink(opts.select, engine.onPacket);
-  const info = await readCapture(path, selected?.onPacket ?? engine.onPacket, {
+  // The analyzers read the file's sections and interfaces as the reader learns them.
+  const info = newCaptureInfo(path);
+  engine.sink.capture = info;
+  await readCapture(path, selected?.onPacket ?? engine.onPacket, {
+    info,
     onProgress: opts.onProgress,
     chunkSize: opts.chunkSize,
     signal: opts.signal,

@@ -127,6 +127,14 @@ export interface NgInterface {
   /** if_tsoffset in seconds. */
   tsoffset?: number;
   name?: string;
+  description?: string;
+  /** if_os. */
+  os?: string;
+  /** if_IPv4addr values, 8 bytes each (address and netmask), and if_IPv6addr, 17 (address and prefix length). */
+  ipv4?: Uint8Array[];
+  ipv6?: Uint8Array[];
+  /** The option bytes as they are (after the fixed fields), instead of the options above. */
+  rawOptions?: Uint8Array;
 }
 
 export type NgBlock =
@@ -142,6 +150,11 @@ export interface NgSection {
   blocks: NgBlock[];
   /** An shb_userappl option, to make the SHB carry options. */
   userAppl?: string;
+  /** shb_hardware, shb_os. */
+  hardware?: string;
+  os?: string;
+  /** The SHB's option bytes as they are, instead of the options above. */
+  rawOptions?: Uint8Array;
 }
 
 /** What a reader should deliver for a packet block, in file order. */
@@ -173,7 +186,11 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 function shb(s: NgSection): Uint8Array {
   const w = new W(s.le);
   w.u32(0x1a2b3c4d).u16(1).u16(0).u32(0xffffffff).u32(0xffffffff);
-  w.bytes(options(s.le, s.userAppl !== undefined ? [{ code: 4, value: utf8(s.userAppl) }] : []));
+  const opts: { code: number; value: Uint8Array }[] = [];
+  if (s.hardware !== undefined) opts.push({ code: 2, value: utf8(s.hardware) });
+  if (s.os !== undefined) opts.push({ code: 3, value: utf8(s.os) });
+  if (s.userAppl !== undefined) opts.push({ code: 4, value: utf8(s.userAppl) });
+  w.bytes(s.rawOptions ?? options(s.le, opts));
   return block(s.le, 0x0a0d0d0a, w.done());
 }
 
@@ -184,6 +201,10 @@ function idb(le: boolean, i: NgInterface): Uint8Array {
     .u32(i.snapLen ?? 0);
   const opts: { code: number; value: Uint8Array }[] = [];
   if (i.name !== undefined) opts.push({ code: 2, value: utf8(i.name) });
+  if (i.description !== undefined) opts.push({ code: 3, value: utf8(i.description) });
+  for (const a of i.ipv4 ?? []) opts.push({ code: 4, value: a });
+  for (const a of i.ipv6 ?? []) opts.push({ code: 5, value: a });
+  if (i.os !== undefined) opts.push({ code: 12, value: utf8(i.os) });
   if (i.tsresol !== undefined) opts.push({ code: 9, value: new Uint8Array([i.tsresol]) });
   if (i.tsoffset !== undefined) {
     const v = new W(le);
@@ -194,7 +215,7 @@ function idb(le: boolean, i: NgInterface): Uint8Array {
     else v.u32(hi).u32(lo);
     opts.push({ code: 14, value: v.done() });
   }
-  w.bytes(options(le, opts));
+  w.bytes(i.rawOptions ?? options(le, opts));
   return block(le, 1, w.done());
 }
 

@@ -39,7 +39,7 @@ import {
   reportWithQueue,
 } from "../lib/listener-queue.js";
 import { captureNow, ms, retriesStopped, sec } from "../lib/measure.js";
-import { stackOf } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { describeRetries, isDuplicateCopy, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -112,7 +112,7 @@ const analyzer = defineAnalyzer<State, ListenerQueues>({
     if (client.synCrafted) return;
     const r = s.retries;
     const times = [client.synTime, ...r.times];
-    const sched = describeRetries(times, stackOf(flow, DIR_CLIENT));
+    const sched = describeRetries(times, stackOf(flow, DIR_CLIENT, out.capture));
     const last = times[times.length - 1]!;
     const span = last - client.synTime;
     const after = captureNow(out, flow) - last;

@@ -16,7 +16,9 @@
  *   whether it served again later (restarted).
  * The cross-flow facts come from analyze/lib/refusal-evidence.ts.
  */
-import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
+import { refusedSynRetryCause } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
+import type { CaptureFacts } from "../lib/recording-host.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import type { Finding, FindingWords, Severity } from "../finding.js";
 import { ms, sec } from "../lib/measure.js";
@@ -133,7 +135,7 @@ const analyzer = defineAnalyzer<State, RefusalEvidence>({
       frames: [...s.synFrames, ...r.rstFrames, ...(s.synAckFrame !== 0 ? [s.synAckFrame] : [])],
       time: s.synTimes[0]!,
       severity: severityOf(r, s.synAckFrame !== 0),
-      facts: factsOf(s, r, flow),
+      facts: factsOf(s, r, flow, out.capture),
       measure: measureOf(s, r, flow),
     });
   },
@@ -210,7 +212,7 @@ type CrossFacts = Pick<
   | "fallbackLoopback"
 >;
 
-function factsOf(s: State, r: Refusal, flow: Flow): Facts {
+function factsOf(s: State, r: Refusal, flow: Flow, capture: CaptureFacts): Facts {
   // Each re-sent SYN, measured from the reset before it: Windows waits 0.5 s after each.
   const iv: string[] = [];
   for (let i = 1; i < s.synTimes.length; i++) {
@@ -222,7 +224,7 @@ function factsOf(s: State, r: Refusal, flow: Flow): Facts {
     synFrames: s.synFrames.join(", "),
     rstFrames: r.rstFrames.join(", "),
     retryIntervals: iv.length === 0 ? null : iv.join(", "),
-    retryCause: refusedSynRetryCause(stackOf(flow, DIR_CLIENT)),
+    retryCause: refusedSynRetryCause(stackOf(flow, DIR_CLIENT, capture)),
     synAckFrame: s.synAckFrame === 0 ? null : s.synAckFrame,
     lastRstFrame: r.lastRstFrame,
     listener: flow.endpointName("server") + (flow.vlan > 0 ? ` (VLAN ${flow.vlan})` : ""),

@@ -14,7 +14,9 @@ import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_TCP } from "../../decode/wire/packet.js";
-import { connectOutcome, stackOf } from "../lib/stack-profile.js";
+import { connectOutcome } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
+import type { CaptureFacts } from "../lib/recording-host.js";
 import { endpointToString } from "../../decode/wire/address.js";
 
 /** Routers named in a summary. */
@@ -94,7 +96,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
         `${s.count} ICMP Time Exceeded for the ${sender}'s packets to ${dest}, from ${routers.length === 1 ? "router" : "routers"} ` +
         `${named}: the hop limit ran out before the packets reached ${dest}, and no traceroute pattern explains it ` +
         `(${routers.length === 1 ? "one router answers each time" : "the same few routers answer"}, not successive ones): ` +
-        `a hop limit set too low (IP_TTL, IPV6_UNICAST_HOPS, IP_MULTICAST_TTL) or a routing loop; ${heard(s, flow)}`,
+        `a hop limit set too low (IP_TTL, IPV6_UNICAST_HOPS, IP_MULTICAST_TTL) or a routing loop; ${heard(s, flow, out.capture)}`,
       measure: { timeExceeded: s.count, routers: routers.length },
     });
   },
@@ -106,13 +108,13 @@ function inSynSent(flow: Flow): boolean {
 }
 
 /** What the sending program hears of a soft error, by transport and state (Linux). */
-function heard(s: State, flow: Flow): string {
+function heard(s: State, flow: Flow, capture: CaptureFacts): string {
   if (flow.proto !== L4_TCP)
     return "a soft error for UDP: Linux tells the socket only with IP_RECVERR (EHOSTUNREACH on its error queue), so the program normally just sees no reply";
   if (s.synSentErrors > 0)
     return s.resentAfterError
       ? "the client re-sent its SYN after the error: its stack kept the attempt going, and connect() fails with EHOSTUNREACH only if no SYN gets through before its timer runs out"
-      : connectOutcome("EHOSTUNREACH", stackOf(flow, DIR_CLIENT));
+      : connectOutcome("EHOSTUNREACH", stackOf(flow, DIR_CLIENT, capture));
   return "a soft error for TCP: the connection keeps retransmitting, and the program sees EHOSTUNREACH only if it finally times out (instead of ETIMEDOUT)";
 }
 export default analyzer;

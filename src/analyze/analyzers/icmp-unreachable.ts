@@ -21,7 +21,9 @@ import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
-import { connectOutcome, stackOf } from "../lib/stack-profile.js";
+import { connectOutcome } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
+import type { CaptureFacts } from "../lib/recording-host.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_ICMP, L4_ICMPV6, L4_TCP, type DecodedPacket } from "../../decode/wire/packet.js";
 import { endpointToString } from "../../decode/wire/address.js";
@@ -132,7 +134,7 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     const sender = roleOf(s.quotedDir);
     const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
     const kinds = [...s.kinds].map(([k, n]) => (n > 1 ? `${n}x ${k}` : k)).join(", ");
-    const { words, severity } = consequence(s, flow);
+    const { words, severity } = consequence(s, flow, out.capture);
     const resent =
       s.resentSyns > 0
         ? `; the client re-sent its SYN ${s.resentSyns} time(s) after an error (frame${s.resentFrames.length > 1 ? "s" : ""} ` +
@@ -201,7 +203,7 @@ function isLateReply(s: State, flow: Flow): boolean {
 const WELL_KNOWN_PORTS = 1024;
 
 /** What the program that sent the quoted packets heard of the errors, and how much it matters. */
-function consequence(s: State, flow: Flow): { words: string; severity: "info" | "warning" } {
+function consequence(s: State, flow: Flow, capture: CaptureFacts): { words: string; severity: "info" | "warning" } {
   const m = s.first!;
   const sender = roleOf(s.quotedDir);
   const parts: string[] = [];
@@ -209,7 +211,7 @@ function consequence(s: State, flow: Flow): { words: string; severity: "info" | 
   if (flow.proto === L4_TCP) {
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.
-      if (s.resentSyns === 0) parts.push(connectOutcome(m.errno, stackOf(flow, DIR_CLIENT)));
+      if (s.resentSyns === 0) parts.push(connectOutcome(m.errno, stackOf(flow, DIR_CLIENT, capture)));
     } else {
       parts.push(
         `on an established connection this is a soft error: TCP keeps retransmitting, and the program sees ` +

@@ -33,7 +33,8 @@
  *   counted as fast (SACK/RACK recovery), the rest as rto or other by the silence before.
  */
 import { sideNotCaptured } from "../lib/capture-view.js";
-import { refusedSynRetryCause, stackOf } from "../lib/stack-profile.js";
+import { refusedSynRetryCause } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
 import {
@@ -204,7 +205,7 @@ function reportSide(flow: Flow, dir: number, d: Side, out: FindingSink): void {
     d.refusedSynRetries === 0
       ? ""
       : `re-sent its SYN ${d.refusedSynRetries} time(s) after the ${peer}'s RST (frame ${d.refusingRstFrame}) ` +
-        `refused it, with the same initial sequence number: ${refusedSynRetryCause(stackOf(flow, dir))}, ` +
+        `refused it, with the same initial sequence number: ${refusedSynRetryCause(stackOf(flow, dir, out.capture))}, ` +
         // A SYN-ACK to a re-sent SYN: connect() succeeded after all.
         (flow.ep[1 - dir]!.synSeen
           ? `and the ${peer} then accepted it, so connect() succeeded that much later (see connection-refused)`

@@ -36,7 +36,7 @@ import {
   type TurnedAway,
 } from "../lib/listener-queue.js";
 import { ms, sec } from "../lib/measure.js";
-import { stackOf } from "../lib/stack-profile.js";
+import { stackOf } from "../lib/side-stack.js";
 import { describeRetries, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 
@@ -114,10 +114,14 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const facts: Facts = {
     synFrame: synR === null ? null : client.synFrame,
     synSchedule:
-      synR === null ? null : describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT)).text,
+      synR === null
+        ? null
+        : describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT, out.capture)).text,
     synAckFrame: ackR === null ? null : server.synFrame,
     synAckSchedule:
-      ackR === null ? null : describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER)).text,
+      ackR === null
+        ? null
+        : describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER, out.capture)).text,
     synAckAfterAckFrame: q.ignoredAckFrame === 0 ? null : q.ignoredAckFrame,
     completedFrame: done ? q.completedFrame : null,
     connectSec: done ? sec(took) : null,

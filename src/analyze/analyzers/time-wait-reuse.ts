@@ -1,7 +1,7 @@
 /**
  * time-wait-reuse: a new SYN (new ISN) on a 4-tuple whose previous connection ended while
  * its TIME-WAIT may still have stood (`--msl`, else the holder's stack's own length:
- * analyze/lib/stack-profile.ts). Measured: the time since the previous connection
+ * analyze/lib/side-stack.ts). Measured: the time since the previous connection
  * closed, whether the side that closed first still held it in TIME-WAIT (its stack known:
  * within that stack's length; unknown: surely within the shortest TIME_WAIT of the stacks
  * it may be, "may still have" up to their longest: 30 and 240 s without any evidence),
@@ -25,7 +25,7 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import type { Finding, FindingWords } from "../finding.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
-import { timeWaitOfSide, type TimeWaitLength } from "../lib/stack-profile.js";
+import { timeWaitOfSide, type TimeWaitLength } from "../lib/side-stack.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -92,7 +92,7 @@ const analyzer = defineAnalyzer<State>({
   onTcpSegment(s, flow, seg, _p, out) {
     if (seg.newIncarnation) {
       // A hand-made SYN (crafted-syn's) is no program binding the port again.
-      if (flow.previous !== null && !seg.craftedSyn) start(s, flow.previous, seg.frame, seg.time, out.options.mslSec);
+      if (flow.previous !== null && !seg.craftedSyn) start(s, flow.previous, seg.frame, seg.time, out);
       return;
     }
     if (!s.active || s.synAckFrame !== 0 || s.serverRstFrame !== 0) return;
@@ -114,7 +114,8 @@ const analyzer = defineAnalyzer<State>({
   },
 });
 
-function start(s: State, prev: Flow, frame: number, time: number, mslSec: number | null): void {
+function start(s: State, prev: Flow, frame: number, time: number, out: FindingSink): void {
+  const mslSec = out.options.mslSec;
   const tw = timeWaitOf(prev);
   const [pc, ps] = prev.ep;
   let previous: Previous, closedAt: number;
@@ -136,7 +137,7 @@ function start(s: State, prev: Flow, frame: number, time: number, mslSec: number
   if (tw !== null) {
     // Each holder keeps TIME_WAIT as long as its own stack does.
     const lengths = (tw.simultaneous ? [tw.holder, 1 - tw.holder] : [tw.holder]).map((d) =>
-      timeWaitOfSide(prev, d, mslSec),
+      timeWaitOfSide(prev, d, mslSec, out.capture),
     );
     s.twLength = lengths[0]!;
     s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";

@@ -9,8 +9,8 @@
  * through CLOSING into TIME-WAIT (RFC 9293 §3.6, case 2).
  *
  * How long: the holder's stack's TIME_WAIT when the capture tells the stack (initial TTL,
- * SYN option layout: analyze/lib/stack-profile.ts), else the range over common stacks, with
- * no single number stated; the user's `--msl` overrides both.
+ * SYN option layout, the capture file's OS: analyze/lib/side-stack.ts), else the range
+ * over common stacks, with no single number stated; the user's `--msl` overrides both.
  *
  * Reported when the close completes: on the segment that acknowledges the second FIN
  * (the flow's `endedFrame`), or at the flow's end when that acknowledgement was not
@@ -22,7 +22,7 @@ import { TH_FIN } from "../../decode/wire/packet.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { ms, roleOf } from "../lib/measure.js";
-import { timeWaitOfSide } from "../lib/stack-profile.js";
+import { timeWaitOfSide } from "../lib/side-stack.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 
 class State {
@@ -72,11 +72,11 @@ function report(flow: Flow, tw: TimeWait, out: FindingSink): void {
     other = roleOf(1 - tw.holder);
   const x = flow.ep[tw.holder]!;
   const msl = out.options.mslSec;
-  const mine = timeWaitOfSide(flow, tw.holder, msl);
+  const mine = timeWaitOfSide(flow, tw.holder, msl, out.capture);
   let holds: string;
   if (tw.simultaneous) {
     // Both hold it, each for as long as its own stack does.
-    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl);
+    const theirs = timeWaitOfSide(flow, 1 - tw.holder, msl, out.capture);
     const length = mine.text === theirs.text ? mine.text : `the ${who}: ${mine.text}; the ${other}: ${theirs.text}`;
     holds =
       `both FINs crossed (frames ${tw.firstFinFrame} and ${tw.secondFinFrame}): a simultaneous close, so both the client ` +

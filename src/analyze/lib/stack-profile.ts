@@ -15,11 +15,16 @@
  *   tshark (test/corpus: Linux, macOS/iOS and Windows hosts), not only copied from lists.
  *   A SYN with no option or only MSS (crafted, or a SYN-ACK to such a SYN) carries none.
  *
- * Not used yet, left for later: the pcapng section header's shb_os and the interface's
- * if_os (the capture reader does not keep them: they name the capturing host's OS, which
- * is one side at most), and the SYN retry schedule itself (it is what the findings measure).
+ * - the capture file's word on the host it was recorded on (pcapng if_os, shb_os), for the
+ *   side that is that host (recording-host.ts says when; side-stack.ts weighs it): it narrows what the packets
+ *   allow (a TTL of 64 from Linux, macOS or FreeBSD) to the stack the file names. The
+ *   packets win: a file names the OS of whatever wrote it (a Windows laptop recording a
+ *   Linux server's mirror port names Windows, and the server's TTL of 64 says otherwise),
+ *   so an OS the side's own TTL and SYN rule out is not taken, and the side is left unnamed.
+ *
+ * Not used yet, left for later: the SYN retry schedule itself (it is what the findings measure).
  */
-import { DIR_CLIENT, type Flow, type TcpEndpoint } from "../../decode/flow/record.js";
+import type { TcpEndpoint } from "../../decode/flow/record.js";
 
 export type StackId = "linux" | "macos" | "windows" | "freebsd";
 
@@ -160,58 +165,6 @@ export function stackCandidates(ep: TcpEndpoint, ipVersion: number): StackEviden
 export function guessStack(ep: TcpEndpoint, ipVersion: number): StackProfile | null {
   const { profiles, agree } = stackCandidates(ep, ipVersion);
   return agree && profiles.length === 1 ? profiles[0]! : null;
-}
-
-/** The stack of one side of a flow (DIR_CLIENT or DIR_SERVER), or null. */
-export function stackOf(flow: Flow, dir: number): StackProfile | null {
-  return guessStack(flow.ep[dir === DIR_CLIENT ? 0 : 1], flow.ipVersion);
-}
-
-/** How long a side keeps TIME_WAIT, as findings assume it: the user's `--msl`, the side's stack, or unknown. */
-export interface TimeWaitLength {
-  /** Seconds it surely lasts, and at most; equal when one number is known. */
-  sec: number;
-  maxSec: number;
-  /** The claim, a clause: "a macOS/iOS host keeps it 30 s (MSL 15 s)". */
-  text: string;
-  /** Where the length came from: the user's --msl or the side's one stack (else a range over the stacks it may be). */
-  known: boolean;
-}
-
-/** One side's TIME_WAIT: `--msl` when given, else its stack's, else the range over the stacks it may be. */
-export function timeWaitOfSide(flow: Flow, dir: number, mslSec: number | null): TimeWaitLength {
-  if (mslSec !== null) {
-    const s = 2 * mslSec;
-    return { sec: s, maxSec: s, text: `it lasts 2·MSL = ${s} s (--msl ${mslSec})`, known: true };
-  }
-  const ep = flow.ep[dir === DIR_CLIENT ? 0 : 1];
-  const { profiles: candidates, agree, why } = stackCandidates(ep, flow.ipVersion);
-  const p = guessStack(ep, flow.ipVersion);
-  if (p !== null)
-    return {
-      sec: p.timeWaitSec,
-      maxSec: p.timeWaitMaxSec,
-      text: `a ${p.name} host keeps it ${lengthText(p)} (${p.timeWaitWhy})`,
-      known: true,
-    };
-  // Evidence that disagrees may be a stack of none of these profiles: only the shortest
-  // TIME_WAIT of all is sure, the longest of the candidates possible.
-  const sec = Math.min(...(agree ? candidates : ALL).map((c) => c.timeWaitSec));
-  const maxSec = Math.max(...candidates.map((c) => c.timeWaitMaxSec));
-  // "60 s on Linux and FreeBSD, 30 s on macOS/iOS, 120–240 s on Windows": no single number as fact.
-  const byLength = new Map<string, string[]>();
-  for (const c of candidates) {
-    const names = byLength.get(lengthText(c));
-    if (names === undefined) byLength.set(lengthText(c), [c.name]);
-    else names.push(c.name);
-  }
-  const range = [...byLength].map(([len, names]) => `${len} on ${names.join(" and ")}`).join(", ");
-  const unsure = agree ? "the capture does not tell which stack this is" : why;
-  return { sec, maxSec, text: `the closing side's TCP keeps it for 2·MSL (${range}; ${unsure})`, known: false };
-}
-
-function lengthText(p: StackProfile): string {
-  return p.timeWaitSec === p.timeWaitMaxSec ? `${p.timeWaitSec} s` : `${p.timeWaitSec}–${p.timeWaitMaxSec} s`;
 }
 
 /**

@@ -5,7 +5,7 @@
  * shard's records are analysed, the others only move the engine's clock.
  */
 import type { ReadOptions } from "../../capture/reader.js";
-import { readCapture, StopReading } from "../../capture/reader.js";
+import { newCaptureInfo, readCapture, StopReading } from "../../capture/reader.js";
 import type { CaptureInfo } from "../../capture/record.js";
 import { Engine } from "../packet-loop.js";
 import { ANALYZERS } from "../../analyze/registry.js";
@@ -45,7 +45,9 @@ export async function analyseShard(
   const me = init.index;
   const line = new StopLine(init.stopLine, me);
   let lastPacketTime: number | undefined;
-  const info = await readCapture(
+  const info = newCaptureInfo(init.path);
+  engine.sink.capture = info; // as runCapture does
+  await readCapture(
     init.path,
     (rec) => {
       const stop = stopped();
@@ -57,7 +59,7 @@ export async function analyseShard(
       else if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
       else engine.advanceClock(lastPacketTime, rec.frame); // every shard retires flows at the same records
     },
-    { chunkSize: init.chunkSize, onProgress },
+    { chunkSize: init.chunkSize, onProgress, info },
   );
   // "The end of the capture" is its last packet, whichever shard that fell in.
   engine.finish(lastPacketTime);
