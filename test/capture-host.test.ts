@@ -338,12 +338,17 @@ describe("the capture file's OS as stack evidence", () => {
     expect(identifyStack(flowOf("127.0.0.1", "127.0.0.1", [64, 64]), 0, facts([]))).toBeNull();
   });
 
-  it("lets the packets win over the file, and says what they overruled", () => {
+  it("lets the packets win over the file, and says what they overruled; on loopback the file wins", () => {
+    // On loopback both sides are the host the file names; TTL and SYN options are settings there.
     const mac = identifyStack(flowOf("127.0.0.1", "127.0.0.1", [64, 64], [MACOS_SYN, ""]), 0, linuxLoopback);
-    expect([mac?.profile.id, mac?.fromFile, mac?.overruled?.os]).toEqual(["macos", null, LINUX_OS]);
-    // A TTL of 128 is Windows' alone: a file naming Linux does not make it Linux.
+    expect([mac?.profile.id, mac?.fromFile?.how, mac?.looksLike?.id]).toEqual(["linux", "loopback", "macos"]);
     const win = identifyStack(flowOf("127.0.0.1", "127.0.0.1", [128, 128]), 0, linuxLoopback);
-    expect([win?.profile.id, win?.overruled?.stack]).toEqual(["windows", "linux"]);
+    expect([win?.profile.id, win?.looksLike?.id]).toEqual(["linux", "windows"]);
+    // Off loopback, a TTL of 128 is Windows' alone: a file naming Linux for this address does not make it Linux
+    // (a TTL below Linux's 64 is no packet of that host's own: forwarded through it).
+    const l = facts([iface({ os: LINUX_OS, addresses: [v4Address("10.0.0.1")] })]);
+    const off = identifyStack(flowOf("10.0.0.1", "10.0.0.2", [128, 60]), 0, l);
+    expect([off?.profile.id, off?.overruled]).toEqual(["windows", null]);
     // A Windows file over a TTL-64 side: not one of the stacks the packets allow, so nothing is named.
     const w = facts([iface({ os: "64-bit Windows 10 (22H2), build 19045", addresses: [v4Address("10.0.0.1")] })]);
     expect(identifyStack(flowOf("10.0.0.1", "10.0.0.2", [64, 60]), 0, w)).toBeNull();
@@ -382,11 +387,11 @@ describe("findings that name the stack because of the capture file (fixtures rec
     );
   });
 
-  it("a Linux stack dressed as Windows XP on loopback (TTL 128, XP's SYN options): the packets win, the words say the file named Linux", async () => {
+  it("a Linux stack dressed as Windows XP on loopback (TTL 128, XP's SYN options): on loopback the file wins, the words say what the packets looked like", async () => {
     const report = await analyzeFile(join(FIXTURES, "time-wait", "windows-like-recorded-on-linux.pcapng"));
     const [tw] = report.findings.filter((f) => f.kind === "time-wait");
     expect(tw?.summary).toMatch(
-      /a Windows host keeps it 120–240 s \(TcpTimedWaitDelay; its TTL and SYN options say Windows, although the capture file names Linux \S+ for this host\)/,
+      /a Linux host keeps it 60 s \(TCP_TIMEWAIT_LEN; the capture file says it was recorded on Linux \S+, and on loopback both sides are that host, though its TTL and SYN options look like Windows's\)/,
     );
   });
 });

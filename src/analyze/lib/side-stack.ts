@@ -1,8 +1,8 @@
 /**
  * One side's stack, as findings name it: the packets' evidence (stack-profile.ts) and,
  * when they leave more than one stack, the capture file's word on the host it was
- * recorded on, for the side that is that host (recording-host.ts). The packets win; the
- * words say which spoke. And what follows from it that findings quote: TIME_WAIT's length.
+ * recorded on, for the side that is that host (recording-host.ts). The packets win, but on
+ * loopback (both sides surely that host); the words say which spoke. And what follows from it that findings quote: TIME_WAIT's length.
  */
 import { DIR_CLIENT, type Flow } from "../../decode/flow/record.js";
 import { recordingHostOf, type CaptureFacts, type RecordingHost } from "./recording-host.js";
@@ -17,21 +17,29 @@ export interface StackIdentity {
   fromFile: RecordingHost | null;
   /** The capturing host this side is, whose OS (another stack) the packets overruled; else null. */
   overruled: RecordingHost | null;
+  /** On loopback, where the file wins: the other stack the packets alone would have named, else null. */
+  looksLike?: StackProfile | null;
 }
 
 /** The stack of one side of a flow (DIR_CLIENT or DIR_SERVER) from its packets and the capture file, or null. */
 export function identifyStack(flow: Flow, dir: number, capture: CaptureFacts): StackIdentity | null {
   const { profiles, agree } = stackCandidates(flow.ep[dir === DIR_CLIENT ? 0 : 1], flow.ipVersion);
-  if (!agree) return null;
   const host = recordingHostOf(flow, dir, capture);
+  // On loopback both sides are certainly the host the file names, while its TTL is a setting
+  // (net.ipv4.ip_default_ttl) and its SYNs may be anyone's: there the file names the stack.
+  if (host !== null && host.how === "loopback") {
+    const looksLike = agree && profiles.length === 1 && profiles[0]!.id !== host.stack ? profiles[0]! : null;
+    return { profile: STACK_PROFILES[host.stack], fromFile: host, overruled: null, looksLike };
+  }
+  if (!agree) return null;
   if (profiles.length === 1) {
     // The packets win (see the header), and the words say what they overruled.
     const overruled = host !== null && host.stack !== profiles[0]!.id ? host : null;
-    return { profile: profiles[0]!, fromFile: null, overruled };
+    return { profile: profiles[0]!, fromFile: null, overruled, looksLike: null };
   }
   // An OS the packets rule out leaves the side unnamed.
   const named = host === null ? undefined : profiles.find((p) => p.id === host.stack);
-  return named === undefined ? null : { profile: named, fromFile: host, overruled: null };
+  return named === undefined ? null : { profile: named, fromFile: host, overruled: null, looksLike: null };
 }
 
 /** The stack of one side of a flow (DIR_CLIENT or DIR_SERVER), or null. */
@@ -55,7 +63,8 @@ export function stackEvidenceText(id: StackIdentity): string {
       : host.how === "loopback"
         ? "and on loopback both sides are that host"
         : `and only this side's packets leave with that OS's full initial TTL of ${id.profile.initialTtl}`;
-  return `the capture file says it was recorded on ${host.os}, ${which}`;
+  const though = id.looksLike ? `, though its TTL and SYN options look like ${id.looksLike.name}'s` : "";
+  return `the capture file says it was recorded on ${host.os}, ${which}${though}`;
 }
 
 /** How long a side keeps TIME_WAIT, as findings assume it: the user's `--msl`, the side's stack, or unknown. */
