@@ -115,6 +115,48 @@ describe("syn-retransmit gives the same counts from the same registry", () => {
   });
 });
 
+describe("a deferred accept (TCP_DEFER_ACCEPT) is told from a full queue by its timing (scenarios/defer-accept.py)", () => {
+  it("deferred-accept: one SYN-ACK re-sent 7 s after the client's ACK, no data between: info, no full queue", async () => {
+    const fs = await findings("syn-retransmit/deferred-accept.pcap", "syn-retransmit");
+    expect(fs).toHaveLength(1);
+    const f = fs[0]!;
+    expect(f.severity).toBe("info");
+    expect(f.frames).toEqual([4]);
+    // Not an ignored ACK: no queue evidence taken, nothing counted against the listener.
+    expect(counts(f)).toEqual([undefined, undefined, undefined]);
+    expect(f.summary).toContain(
+      "deferred accept, not a slow connect(): the client completed the handshake (frame 3) and sent no data for 7.124 s, " +
+        "then the server re-sent its SYN-ACK (frame 4), once",
+    );
+    expect(f.summary).toContain("the server set TCP_DEFER_ACCEPT on its listener, a Linux socket option");
+    expect(f.summary).toContain("the client saw nothing of it: its connect() had returned in 0 s");
+    expect(f.summary).not.toContain("accept queue was full");
+    expect(f.summary).not.toContain("points to loss");
+  });
+
+  it("late-request: the client's data before the defer period ends is served, nothing re-sent or reported", async () => {
+    const r = await analyzeFile(join(FIXTURES, "healthy/deferred-accept-request.pcap"));
+    expect(r.findings.filter((f) => f.kind === "syn-retransmit" || f.severity !== "info")).toEqual([]);
+  });
+
+  it("one-second (nginx's `deferred`): a re-send at the first tick stays a warning, naming the option beside loss", async () => {
+    const [f] = await findings("syn-retransmit/deferred-accept-one-second.pcap", "syn-retransmit");
+    expect(f!.severity).toBe("warning");
+    expect(counts(f!)).toEqual([0, 0, 1]);
+    expect(f!.summary).toContain(
+      "which points to loss, or to a listener with TCP_DEFER_ACCEPT of 1 s (what nginx's `listen … deferred` and " +
+        "HAProxy's `defer-accept` set",
+    );
+  });
+
+  it("ack-ignored: B's re-sent SYN-ACK at the first tick, while A waited, is still a full queue, not a deferral", async () => {
+    const [f] = await findings("syn-retransmit/ack-ignored.pcap", "syn-retransmit");
+    expect(f!.severity).toBe("warning");
+    expect(f!.summary).toContain("'s accept queue was full");
+    expect(f!.summary).not.toContain("TCP_DEFER_ACCEPT");
+  });
+});
+
 describe("--jobs counts the listener's queue as one thread does", () => {
   const dist = (m: string) => import(join(ROOT, "dist", m));
 

@@ -17,6 +17,17 @@
  * before its first SYN were still waiting when it re-sent it (`accepted` > 0): the
  * listener was up and took connections, but not this one.
  *
+ * A SYN-ACK re-sent after the client's ACK is not always an ignored ACK: a listener with
+ * TCP_DEFER_ACCEPT (Linux) drops the bare ACK on purpose and holds the handshake until the
+ * client's first data; its SYN-ACK timer keeps ticking (1, 3, 7 … s after the SYN-ACK)
+ * without re-sending, and at the last tick of the defer period re-sends the SYN-ACK once,
+ * taking the client's ACK of that one (inet_connection_sock.c syn_ack_recalc,
+ * tcp_minisocks.c tcp_check_req; fixtures/scenarios/defer-accept.py). An ignored or lost
+ * ACK is re-sent for at the very next tick. So a re-send that skipped a tick, with no data
+ * from the client since its ACK, is a deferred accept (`deferredAccept`), not evidence of a
+ * full queue. A defer period of one tick (nginx's and HAProxy's setting) looks like a lost
+ * ACK on the wire; the words say so where they would say loss.
+ *
  * Each kind keeps its own ListenerQueues (its capture scope), fed by a QueueWatch per
  * flow from its onTcpSegment: both see every TCP segment, so both registries hold the
  * same. `accepted` is counted when the client re-sends its SYN, from the connections
@@ -28,6 +39,7 @@
  */
 import type { AnalyzerDescriptor, CaptureScope, FindingInput, FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
+import { stackOf } from "./stack-profile.js";
 import { isDuplicateCopy } from "./syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
@@ -123,6 +135,26 @@ function appendAll<T>(into: Map<string, T[]>, from: Map<string, T[]>): void {
     else for (const x of list) mine.push(x);
   }
 }
+
+/**
+ * Whether a SYN-ACK the server's timer re-sent after the client's ACK ends a
+ * TCP_DEFER_ACCEPT period: the client sent no data (nor FIN) since, the re-send came at
+ * least two timer periods after the previous SYN-ACK (a tick skipped: `gap`, s), and the
+ * server's stack is Linux or unknown (the option is Linux's). `previousGap`: the interval
+ * before the previous SYN-ACK re-send, 0 if this is the first (the timer then starts at
+ * 1 s, TCP_TIMEOUT_INIT, and doubles).
+ */
+function deferredAccept(flow: Flow, gap: number, previousGap: number): boolean {
+  const client = flow.ep[DIR_CLIENT];
+  if (client.payloadBytes > 0 || client.finFrame !== 0 || client.rstFrame !== 0) return false;
+  const stack = stackOf(flow, DIR_SERVER);
+  if (stack !== null && stack.id !== "linux") return false;
+  const nextTick = previousGap > 0 ? 2 * previousGap : FIRST_SYNACK_TIMEOUT_SEC;
+  return gap >= 2 * nextTick;
+}
+
+/** Linux's first SYN-ACK retransmission timeout (TCP_TIMEOUT_INIT). */
+const FIRST_SYNACK_TIMEOUT_SEC = 1;
 
 /** An analyzer keeping a ListenerQueues as its capture state. */
 type QueueKind = AnalyzerDescriptor<unknown, ListenerQueues>;
@@ -273,6 +305,11 @@ export class QueueWatch {
   /** The SYN-ACK the server's timer re-sent after the client had acknowledged one; 0 if none. */
   ignoredAckFrame = 0;
   ignoredAckTime = 0;
+  /** The client had sent no data (nor FIN) when that SYN-ACK came: a one-tick deferred accept looks the same. */
+  ignoredAckClientSilent = false;
+  /** The SYN-ACK that ended a TCP_DEFER_ACCEPT period (`deferredAccept`); 0 if none. */
+  deferredFrame = 0;
+  deferredTime = 0;
   /**
    * `accepted` counted when the listener first turned this client away (countFrame): at
    * the first unanswered re-send of its SYN, or when the server re-sent its SYN-ACK after
@@ -285,6 +322,8 @@ export class QueueWatch {
   turnedAway: TurnedAway | null = null;
   private lastSynTime = 0;
   private lastSynAckTime = 0;
+  /** Seconds between the last two SYN-ACKs (0 before a re-send): the server's timer period so far. */
+  private synAckGap = 0;
   /** The client sent a SYN the server has not answered yet. */
   private synPending = false;
   /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
@@ -344,10 +383,16 @@ export class QueueWatch {
         this.lastSynAckTime = seg.time;
         resend = HandshakeResend.SynAckAnswer;
       } else if (!isDuplicateCopy(seg.time, this.lastSynAckTime)) {
+        const gap = seg.time - this.lastSynAckTime;
+        const previousGap = this.synAckGap;
         this.lastSynAckTime = seg.time;
+        this.synAckGap = gap;
         resend = HandshakeResend.SynAck;
-        if (this.completedFrame !== 0 && this.ignoredAckFrame === 0)
-          this.ignoredAck(out.captureState(kind), flow, seg, out.frame);
+        if (this.completedFrame !== 0 && this.ignoredAckFrame === 0) {
+          if (this.deferredFrame === 0 && deferredAccept(flow, gap, previousGap))
+            this.deferred(out.captureState(kind), seg, out.frame);
+          else this.ignoredAck(out.captureState(kind), flow, seg, out.frame);
+        }
       }
       this.synPending = false;
       return resend;
@@ -377,10 +422,19 @@ export class QueueWatch {
     this.countAt(q, key, this.drop.from, seg.frame, "syn");
   }
 
+  /** The SYN-ACK ending a defer period: the server's kernel held the connection out of the accept queue until now. */
+  private deferred(q: ListenerQueues, seg: TcpSegment, frame: number): void {
+    this.deferredFrame = seg.frame;
+    this.deferredTime = seg.time;
+    if (this.waitingKey !== "") this.stopWaiting(q, frame);
+  }
+
   /** The server's timer re-sent its SYN-ACK after the client's ACK: it ignored that ACK (or it was lost). */
   private ignoredAck(q: ListenerQueues, flow: Flow, seg: TcpSegment, frame: number): void {
+    const client = flow.ep[DIR_CLIENT];
     this.ignoredAckFrame = seg.frame;
     this.ignoredAckTime = seg.time;
+    this.ignoredAckClientSilent = client.payloadBytes === 0 && client.finFrame === 0;
     const key = listenerKey(flow);
     listOf(q.ignoredAcks, key).push(seg.time, seg.frame);
     // Not in the queue after all: the server had no connection for that ACK.
