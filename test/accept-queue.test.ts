@@ -149,6 +149,21 @@ describe("a deferred accept (TCP_DEFER_ACCEPT) is told from a full queue by its 
     );
   });
 
+  it("acks-lost: the SYN-ACK re-sent again after the deferred one, no ACK between: loss, not an ignored ACK", async () => {
+    const [f] = await findings("syn-retransmit/deferred-accept-acks-lost.pcap", "syn-retransmit");
+    expect(f!.severity).toBe("warning");
+    expect(f!.frames).toEqual([4, 5]);
+    expect(counts(f!)).toEqual([undefined, undefined, undefined]);
+    expect(f!.summary).toContain(
+      "the server's SYN-ACK (frame 2) was retransmitted 2 time(s), 3.039, 7.231 s after it, on the ticks of Linux's SYN-ACK timer",
+    );
+    expect(f!.summary).toContain("the server re-sent its SYN-ACK (frame 4) 3.039 s after the client's ACK (frame 3)");
+    expect(f!.summary).toContain(
+      "the server re-sent it again (frame 5) with no ACK from the client in between: that SYN-ACK did not reach the client",
+    );
+    expect(f!.summary).not.toContain("although the client had acknowledged it");
+  });
+
   it("ack-ignored: B's re-sent SYN-ACK at the first tick, while A waited, is still a full queue, not a deferral", async () => {
     const [f] = await findings("syn-retransmit/ack-ignored.pcap", "syn-retransmit");
     expect(f!.severity).toBe("warning");

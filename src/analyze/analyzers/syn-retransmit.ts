@@ -124,9 +124,11 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     synSchedule:
       synR === null ? null : describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT)).text,
     synAckFrame: ackR === null ? null : server.synFrame,
-    synAckSchedule:
-      ackR === null ? null : describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER)).text,
+    synAckSchedule: ackR === null ? null : synAckSchedule(flow, ackR, q),
     synAckAfterAckFrame: q.ignoredAckFrame === 0 ? null : q.ignoredAckFrame,
+    ackIgnoredFrame: q.ignoredAckFrame === 0 ? null : q.ignoredAckOfFrame,
+    resentAfterDeferredFrame:
+      q.deferredFrame === 0 || q.ignoredAckFrame !== 0 ? null : (ackR?.frames.find((n) => n > q.deferredFrame) ?? null),
     synAckAfterSilence: q.ignoredAckClientSilent,
     deferredFrame: q.deferredFrame === 0 ? null : q.deferredFrame,
     deferredIdleSec: q.deferredFrame === 0 ? null : sec(q.deferredTime - q.completedTime),
@@ -200,8 +202,11 @@ interface Facts {
   /** The server's first SYN-ACK, when it was retransmitted, and its schedule. */
   synAckFrame: number | null;
   synAckSchedule: string | null;
-  /** A SYN-ACK re-sent after the client had acknowledged one (not the end of a defer period). */
+  /** A SYN-ACK re-sent after the client had acknowledged one (not the end of a defer period), and that ACK. */
   synAckAfterAckFrame: number | null;
+  ackIgnoredFrame: number | null;
+  /** A SYN-ACK re-sent after the one that ended the defer period, with no ACK from the client in between. */
+  resentAfterDeferredFrame: number | null;
   /** The client had sent no data when that SYN-ACK came (a one-tick TCP_DEFER_ACCEPT looks the same). */
   synAckAfterSilence: boolean;
   /** The SYN-ACK that ended the server's TCP_DEFER_ACCEPT period, and the client's silence before it (s). */
@@ -238,12 +243,17 @@ function describe(f: Finding): FindingWords {
       `the server's SYN-ACK (frame ${x.synAckFrame}) was retransmitted ${f.measure.synAckRetries} time(s), ${x.synAckSchedule}`,
     );
     if (x.deferredFrame !== null) causes.push(deferredWords(x));
-    if (x.synAckAfterAckFrame !== null || x.deferredFrame === null)
+    if (x.resentAfterDeferredFrame !== null)
+      causes.push(
+        `the server re-sent it again (frame ${x.resentAfterDeferredFrame}) with no ACK from the client in between: ` +
+          "that SYN-ACK did not reach the client, or the client's ACK did not reach the capture point: loss on the path",
+      );
+    else if (x.synAckAfterAckFrame !== null || x.deferredFrame === null)
       causes.push(
         x.synAckAfterAckFrame === null
           ? "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path"
           : `the server re-sent its SYN-ACK (frame ${x.synAckAfterAckFrame}) although the client had acknowledged it ` +
-              `(frame ${x.completedFrame}): the server ignored that ACK, or the ACK was lost after the capture point; ` +
+              `(frame ${x.ackIgnoredFrame}): the server ignored that ACK, or the ACK was lost after the capture point; ` +
               (x.queueTurnedAway === "ack" && fullQueue(f)
                 ? queueWords(f, x)
                 : "Linux ignores it while the accept queue is full, but no other connection in the capture was " +
@@ -274,6 +284,19 @@ function describe(f: Finding): FindingWords {
         : synCause(f, x);
   const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
   return { summary: `${outcome}: ${parts.join("; ")}${cause}${after}` };
+}
+
+/**
+ * The SYN-ACK's re-sends in words. After a deferred accept, their times from the first
+ * SYN-ACK on Linux's SYN-ACK timer: a schedule skipping ticks is no irregular timer.
+ */
+function synAckSchedule(flow: Flow, r: SynRetries, q: QueueWatch): string {
+  const first = flow.ep[DIR_SERVER].synTime;
+  if (q.deferredFrame === 0) return describeRetries([first, ...r.times], stackOf(flow, DIR_SERVER)).text;
+  return (
+    `${r.times.map((t) => sec(t - first)).join(", ")} s after it, on the ticks of Linux's SYN-ACK timer (1, 3, 7 … s ` +
+    "after the SYN-ACK), which re-sends nothing during a TCP_DEFER_ACCEPT period"
+  );
 }
 
 /** What TCP_DEFER_ACCEPT does, for the words of a deferred accept. */

@@ -302,9 +302,10 @@ export class QueueWatch {
   /** The client's ACK completing the handshake; 0 before. */
   completedFrame = 0;
   completedTime = 0;
-  /** The SYN-ACK the server's timer re-sent after the client had acknowledged one; 0 if none. */
+  /** The SYN-ACK the server's timer re-sent after the client had acknowledged one, and that ACK; 0 if none. */
   ignoredAckFrame = 0;
   ignoredAckTime = 0;
+  ignoredAckOfFrame = 0;
   /** The client had sent no data (nor FIN) when that SYN-ACK came: a one-tick deferred accept looks the same. */
   ignoredAckClientSilent = false;
   /** The SYN-ACK that ended a TCP_DEFER_ACCEPT period (`deferredAccept`); 0 if none. */
@@ -322,8 +323,11 @@ export class QueueWatch {
   turnedAway: TurnedAway | null = null;
   private lastSynTime = 0;
   private lastSynAckTime = 0;
+  private lastSynAckFrame = 0;
   /** Seconds between the last two SYN-ACKs (0 before a re-send): the server's timer period so far. */
   private synAckGap = 0;
+  /** The client's last segment with ACK (no SYN, RST). */
+  private lastAckFrame = 0;
   /** The client sent a SYN the server has not answered yet. */
   private synPending = false;
   /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
@@ -361,6 +365,7 @@ export class QueueWatch {
         this.synPending = true;
         return resend;
       }
+      if ((f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK) this.lastAckFrame = seg.frame;
       if (
         this.completedFrame === 0 &&
         server.synSeen &&
@@ -378,17 +383,22 @@ export class QueueWatch {
     if (f & TH_SYN) {
       if ((f & TH_ACK) === 0) return HandshakeResend.None;
       let resend: HandshakeResend = HandshakeResend.None;
+      // A copy of the last SYN-ACK (isDuplicateCopy) is no new SYN-ACK for the client to acknowledge.
+      const copy = seg.frame !== server.synFrame && !this.synPending && isDuplicateCopy(seg.time, this.lastSynAckTime);
+      // Only an ACK sent since the previous SYN-ACK can have been ignored (or deferred).
+      const acked = this.lastAckFrame > this.lastSynAckFrame;
+      if (!copy) this.lastSynAckFrame = seg.frame;
       if (seg.frame === server.synFrame) this.lastSynAckTime = seg.time;
       else if (this.synPending) {
         this.lastSynAckTime = seg.time;
         resend = HandshakeResend.SynAckAnswer;
-      } else if (!isDuplicateCopy(seg.time, this.lastSynAckTime)) {
+      } else if (!copy) {
         const gap = seg.time - this.lastSynAckTime;
         const previousGap = this.synAckGap;
         this.lastSynAckTime = seg.time;
         this.synAckGap = gap;
         resend = HandshakeResend.SynAck;
-        if (this.completedFrame !== 0 && this.ignoredAckFrame === 0) {
+        if (this.completedFrame !== 0 && this.ignoredAckFrame === 0 && acked) {
           if (this.deferredFrame === 0 && deferredAccept(flow, gap, previousGap))
             this.deferred(out.captureState(kind), seg, out.frame);
           else this.ignoredAck(out.captureState(kind), flow, seg, out.frame);
@@ -434,6 +444,7 @@ export class QueueWatch {
     const client = flow.ep[DIR_CLIENT];
     this.ignoredAckFrame = seg.frame;
     this.ignoredAckTime = seg.time;
+    this.ignoredAckOfFrame = this.lastAckFrame;
     this.ignoredAckClientSilent = client.payloadBytes === 0 && client.finFrame === 0;
     const key = listenerKey(flow);
     listOf(q.ignoredAcks, key).push(seg.time, seg.frame);
