@@ -115,6 +115,29 @@ describe("syn-retransmit gives the same counts from the same registry", () => {
   });
 });
 
+describe("only a connection owed an answer waits in the queue (scenarios/accept-queue.py)", () => {
+  it("idle-clients: three accept()ed keep-alive clients that have not spoken are no queue; the lost SYN is loss", async () => {
+    const [f] = await findings("syn-retransmit/idle-clients-syn-lost.pcap", "syn-retransmit");
+    // The server accept()ed A, B and C at once and ListenOverflows stayed 0: they were not queued.
+    expect(counts(f!)).toEqual([0, 1, 0]);
+    expect(f!.summary).toContain(
+      "no other connection in the capture was waiting on this listener, which points to loss",
+    );
+    expect(f!.summary).not.toContain("'s accept queue was full");
+  });
+
+  it("server-first: on a listener whose server sent a banner first, a silent client with no banner is queued", async () => {
+    const [f] = await findings("syn-retransmit/server-first-backlog-full.pcap", "syn-retransmit");
+    expect(counts(f!)).toEqual([1, 1, 0]);
+    expect(f!.summary).toContain(
+      "the listener 127.0.0.1:5010's accept queue was full: from frame 15 to frame 26 (2.036 s) it held 1 connection(s)",
+    );
+    expect(f!.summary).toContain(
+      "still had no byte from the server after their client's request (or, where the server speaks first, at all)",
+    );
+  });
+});
+
 describe("a deferred accept (TCP_DEFER_ACCEPT) is told from a full queue by its timing (scenarios/defer-accept.py)", () => {
   it("deferred-accept: one SYN-ACK re-sent 7 s after the client's ACK, no data between: info, no full queue", async () => {
     const fs = await findings("syn-retransmit/deferred-accept.pcap", "syn-retransmit");
@@ -183,6 +206,8 @@ describe("--jobs counts the listener's queue as one thread does", () => {
       "connect-timeout/accept-queue-full.pcap",
       "syn-retransmit/ack-ignored.pcap",
       "syn-retransmit/backlog-full.pcap",
+      "syn-retransmit/idle-clients-syn-lost.pcap",
+      "syn-retransmit/server-first-backlog-full.pcap",
     ]) {
       const path = join(FIXTURES, rel);
       const one = JSON.stringify(await analyzeBuilt(path, { jobs: 1 }), null, 2);

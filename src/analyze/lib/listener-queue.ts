@@ -10,7 +10,10 @@
  * although the client had acknowledged it. On the wire, per listener (server address and
  * port, VLAN):
  * - accepted: connections whose handshake completed and that still had no byte from the
- *   server: waiting in the queue (or on a server too busy to serve them);
+ *   server after their client had spoken (data or FIN), or at all on a listener whose server
+ *   speaks first: waiting in the queue (or on a server too busy to serve them). A silent
+ *   client on a listener where clients speak first (HTTP) gets nothing from a server that
+ *   accept()ed it either: an idle keep-alive or pre-connected client is no sign of a queue;
  * - dropped: clients whose SYN was re-sent with no answer in between;
  * - ignored ACKs: clients the server re-sent its SYN-ACK to after their ACK.
  * A client's unanswered SYNs are put down to a full queue when connections completed
@@ -94,8 +97,10 @@ function droppedWithin(d: DroppedClient, since: number, until: number, madeAt: n
 export class ListenerQueues {
   /** Connections waiting now, in the order they completed the handshake (a Set keeps it). */
   readonly waiting = new Map<string, Set<QueueWatch>>();
-  /** `--jobs` workers only: every wait as [startFrame, stopFrame, completedTime]. */
+  /** `--jobs` workers only: every wait as [startFrame, stopFrame, completedTime, spokeFrame] (LOG_ROW). */
   readonly log: Map<string, number[]> | null;
+  /** The frame that first showed the listener's server speaking first (data before its client's), per listener. */
+  readonly serverFirst = new Map<string, number>();
   readonly dropped = new Map<string, DroppedClient[]>();
   /** The server re-sent its SYN-ACK after the client's ACK (first per client): [time, frame, …]. */
   readonly ignoredAcks = new Map<string, number[]>();
@@ -113,6 +118,8 @@ export const listenerQueueScope: CaptureScope<ListenerQueues> = {
   create: (sharded) => new ListenerQueues(sharded),
   merge(into, from) {
     appendAll(into.log!, from.log!);
+    for (const [key, frame] of from.serverFirst)
+      into.serverFirst.set(key, Math.min(frame, into.serverFirst.get(key) ?? frame));
     appendAll(into.dropped, from.dropped);
     appendAll(into.ignoredAcks, from.ignoredAcks);
     for (const p of from.pending) into.pending.push(p);
@@ -120,9 +127,10 @@ export const listenerQueueScope: CaptureScope<ListenerQueues> = {
   // Every shard's waits in completion order, as one engine would have seen them, and each
   // pending finding's counts taken again over all shards' (the merge writes the words afterwards).
   resolve(q) {
-    for (const log of q.log!.values()) sortTriples(log);
+    for (const log of q.log!.values()) sortRows(log);
     for (const p of q.pending) {
-      const accepted = countLoggedSince(q.log!.get(p.key) ?? [], p.since, p.atFrame);
+      const serverFirst = q.serverFirst.get(p.key) ?? Infinity;
+      const accepted = countLoggedSince(q.log!.get(p.key) ?? [], p.since, p.atFrame, serverFirst);
       setMeasures(p.finding.measure, { accepted, ...countTroubles(q, p.key, p.from, p.until, p.madeAt) });
     }
   },
@@ -274,7 +282,8 @@ export function fullQueueWords(
   return (
     `the listener ${server}'s accept queue was full: from frame ${fromFrame} to frame ${toFrame} (${windowSec} s) ` +
     `it held ${e.accepted} connection(s) that had completed the handshake before ${before} and still had no byte ` +
-    `from the server (waiting to be accept()ed, or on a server too busy to serve them)` +
+    `from the server after their client's request (or, where the server speaks first, at all): waiting to be ` +
+    "accept()ed, or on a server too busy to serve them" +
     (did.length > 0 ? `, and ${did.join(", and ")}` : "") +
     ": while the listen backlog is full Linux drops new SYNs without a word and ignores the final ACK of a " +
     "handshake, re-sending its SYN-ACK (TcpExtListenOverflows counts both), so the server was up and listening"
@@ -335,6 +344,10 @@ export class QueueWatch {
   private drop: DroppedClient | null = null;
   /** In the listener's waiting set under this key, else "". */
   private waitingKey = "";
+  /** The client's first data or FIN (0: none yet): from then on a server that has sent nothing owes it an answer. */
+  spokeFrame = 0;
+  /** The server has sent data. */
+  private serverSpoke = false;
   /** Where this wait is in the listener's log (sharded engines only), else -1. */
   private logIndex = -1;
 
@@ -378,6 +391,7 @@ export class QueueWatch {
       } else if (f & TH_RST && this.waitingKey !== "") {
         this.stopWaiting(out.captureState(kind), out.frame);
       }
+      if (this.spokeFrame === 0 && (seg.len > 0 || f & TH_FIN)) this.spoke(out.captureState(kind), seg.frame);
       return HandshakeResend.None;
     }
     if (f & TH_SYN) {
@@ -408,9 +422,25 @@ export class QueueWatch {
       return resend;
     }
     this.provoked = true;
+    // The server's first data before any of its client's: this listener's server speaks first.
+    if (seg.len > 0 && !this.serverSpoke) {
+      this.serverSpoke = true;
+      if (this.spokeFrame === 0 && client.synSeen) {
+        const q = out.captureState(kind);
+        const key = listenerKey(flow);
+        if (!q.serverFirst.has(key)) q.serverFirst.set(key, seg.frame);
+      }
+    }
     if (this.waitingKey !== "" && (seg.len > 0 || (f & (TH_FIN | TH_RST)) !== 0))
       this.stopWaiting(out.captureState(kind), out.frame);
     return HandshakeResend.None;
+  }
+
+  /** The client's first data or FIN: a waiting connection now has a request the server has not answered. */
+  private spoke(q: ListenerQueues, frame: number): void {
+    this.spokeFrame = frame;
+    if (q.log !== null && this.waitingKey !== "" && this.logIndex >= 0)
+      q.log.get(this.waitingKey)![this.logIndex + 3] = frame;
   }
 
   end(out: FindingSink, kind: QueueKind): void {
@@ -468,7 +498,7 @@ export class QueueWatch {
     if (q.log !== null) {
       const log = listOf(q.log, this.waitingKey);
       this.logIndex = log.length;
-      log.push(this.completedFrame, Infinity, this.completedTime);
+      log.push(this.completedFrame, Infinity, this.completedTime, this.spokeFrame || Infinity);
     }
   }
 
@@ -485,38 +515,46 @@ function listOf<T>(m: Map<string, T[]>, key: string): T[] {
   return list;
 }
 
-/** Connections to the listener that completed the handshake by `since` and are still waiting now. */
+/**
+ * Connections to the listener that completed the handshake by `since` and are still
+ * waiting now: with a request the server has not answered, or, on a listener whose server
+ * speaks first, with nothing from the server at all.
+ */
 function countWaitingSince(q: ListenerQueues, key: string, since: number): number {
+  const serverFirst = q.serverFirst.has(key);
   let n = 0,
     seen = 0;
   for (const other of q.waiting.get(key) ?? []) {
     if (++seen > MAX_WAITING_SCAN) break;
-    if (other.completedTime <= since) n++;
+    if (other.completedTime <= since && (serverFirst || other.spokeFrame !== 0)) n++;
   }
   return n;
 }
 
-/** The same count from the merged logs: the waits open at frame `atFrame`, in completion order. */
-function countLoggedSince(log: number[], since: number, atFrame: number): number {
+/** A merged log's row: [startFrame, stopFrame, completedTime, spokeFrame] (Infinity: not yet). */
+const LOG_ROW = 4;
+
+/**
+ * The same count from the merged logs: the waits open at frame `atFrame`, in completion
+ * order, as far as frames before `atFrame` showed them (`serverFirst`: the listener's
+ * server-speaks-first frame, Infinity if none).
+ */
+function countLoggedSince(log: number[], since: number, atFrame: number, serverFirst: number): number {
   let n = 0,
     seen = 0;
-  for (let i = 0; i < log.length; i += 3) {
+  for (let i = 0; i < log.length; i += LOG_ROW) {
     if (log[i]! >= atFrame) break;
     if (log[i + 1]! <= atFrame) continue;
     if (++seen > MAX_WAITING_SCAN) break;
-    if (log[i + 2]! <= since) n++;
+    if (log[i + 2]! <= since && (serverFirst < atFrame || log[i + 3]! < atFrame)) n++;
   }
   return n;
 }
 
-/** Sorts a flat [startFrame, stopFrame, completedTime, …] log by start frame. */
-function sortTriples(log: number[]): void {
+/** Sorts a flat log of LOG_ROW-number rows by start frame. */
+function sortRows(log: number[]): void {
   const rows: number[][] = [];
-  for (let i = 0; i < log.length; i += 3) rows.push([log[i]!, log[i + 1]!, log[i + 2]!]);
+  for (let i = 0; i < log.length; i += LOG_ROW) rows.push(log.slice(i, i + LOG_ROW));
   rows.sort((a, b) => a[0]! - b[0]!);
-  for (let i = 0; i < rows.length; i++) {
-    log[i * 3] = rows[i]![0]!;
-    log[i * 3 + 1] = rows[i]![1]!;
-    log[i * 3 + 2] = rows[i]![2]!;
-  }
+  for (let i = 0; i < rows.length; i++) for (let j = 0; j < LOG_ROW; j++) log[i * LOG_ROW + j] = rows[i]![j]!;
 }
