@@ -7,10 +7,13 @@
  * or a dead host" only without that evidence; and `--jobs` counts the same as one thread
  * with the listener's connections split over the workers (runs dist/: workers load it).
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Finding } from "../src/analyze/finding.js";
 import { analyzeFile } from "../src/run/pipeline.js";
+import { ETH_IPV4, ethernet, ipv4, pcapFile, type PcapRecord, tcp } from "./helpers/build.js";
 import { FIXTURES, ROOT } from "./helpers/paths.js";
 
 async function findings(rel: string, kind: string): Promise<Finding[]> {
@@ -192,6 +195,68 @@ describe("a deferred accept (TCP_DEFER_ACCEPT) is told from a full queue by its 
     expect(f!.severity).toBe("warning");
     expect(f!.summary).toContain("'s accept queue was full");
     expect(f!.summary).not.toContain("TCP_DEFER_ACCEPT");
+  });
+});
+
+/**
+ * A SYN flood on one listener: `clients` clients 0.5 ms apart, each SYN (a Linux SYN's
+ * options) re-sent 1 and 2 s later, none answered. Built, not recorded: only the counting
+ * is under test, and a recorded flood would be megabytes of fixture.
+ */
+function synFlood(clients: number): string {
+  const records: { t: number; data: Uint8Array }[] = [];
+  for (let i = 0; i < clients; i++) {
+    const syn = ethernet(
+      ETH_IPV4,
+      ipv4({
+        src: 0x0a010000 + i,
+        dst: 0x0a000001,
+        proto: 6,
+        ttl: 64,
+        dontFragment: true,
+        payload: tcp({
+          srcPort: 40000 + (i % 20000),
+          dstPort: 80,
+          seq: 1000 + i,
+          ack: 0,
+          flags: 0x02,
+          win: 64240,
+          options: { mss: 1460, sackPermitted: true, ts: [i, 0], wscale: 7 },
+        }),
+      }),
+    );
+    for (const dt of [0, 1, 2]) records.push({ t: i * 0.0005 + dt, data: syn });
+  }
+  records.sort((a, b) => a.t - b.t);
+  const pcap: PcapRecord[] = records.map((r) => ({
+    tsSec: 1_700_000_000 + Math.floor(r.t),
+    tsFrac: Math.round((r.t % 1) * 1e6),
+    data: r.data,
+  }));
+  const path = join(mkdtempSync(join(tmpdir(), "sockscope-flood-")), "flood.pcap");
+  writeFileSync(path, pcapFile(pcap));
+  return path;
+}
+
+describe("a SYN flood's counts stay bounded", () => {
+  it("each finding counts at most 1000 dropped clients, walking only the part of the list that can reach its window", async () => {
+    const fs = (await analyzeFile(synFlood(6000))).findings.filter((f) => f.kind === "connect-timeout");
+    expect(fs).toHaveLength(6000);
+    const dropped = fs.map((f) => f.measure.queueDropped!);
+    // Some 6000 clients overlap a mid-flood client's 2 s window: the count stops at 1000.
+    expect(Math.max(...dropped)).toBe(1000);
+    expect(dropped[3000]).toBe(1000);
+    // The first client's window (0 to 2 s) reaches clients up to 2 s later: 4001, counted to the cap;
+    // the last one's reaches back 3 s (the others' re-sends): also over 1000.
+    expect(dropped[0]).toBe(1000);
+    expect(dropped[5999]).toBe(1000);
+  }, 60_000);
+
+  it("below the cap the count is exact: 300 clients, all within reach of every window, count 300 each", async () => {
+    const fs = (await analyzeFile(synFlood(300))).findings.filter((f) => f.kind === "connect-timeout");
+    const dropped = fs.map((f) => f.measure.queueDropped!);
+    // Client i's window [i·0.5 ms, i·0.5 ms + 2 s]: everyone (300 clients span 0.15 s + 2 s).
+    expect(new Set(dropped)).toEqual(new Set([300]));
   });
 });
 

@@ -38,7 +38,9 @@
  * again over all shards' connections. Dropped clients and ignored ACKs are kept as a list
  * per listener (only flows with a troubled handshake) and counted over the finding's
  * window when it is reported, as far as the capture had shown them by then, so that the
- * merge, counting again over every shard's lists, counts the same.
+ * merge, counting again over every shard's lists, counts the same. The count walks back
+ * from the last client the capture had shown, over only the part of the list that can
+ * reach the window, and stops at MAX_COUNTED ("at least"): linear on a SYN flood.
  */
 import type { AnalyzerDescriptor, CaptureScope, FindingInput, FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
@@ -101,7 +103,17 @@ export class ListenerQueues {
   readonly log: Map<string, number[]> | null;
   /** The frame that first showed the listener's server speaking first (data before its client's), per listener. */
   readonly serverFirst = new Map<string, number>();
+  /** Dropped clients in the order of their first unanswered re-send (frames[0]). */
   readonly dropped = new Map<string, DroppedClient[]>();
+  /**
+   * Per listener: the longest time from a dropped client's first SYN to its first
+   * unanswered re-send (lead) and from that to its last kept one (span), and whether the
+   * list's first re-sends run in time order too; together they bound the part of the list
+   * whose clients can reach a finding's window.
+   */
+  readonly droppedLead = new Map<string, number>();
+  readonly droppedSpan = new Map<string, number>();
+  readonly droppedOutOfOrder = new Set<string>();
   /** The server re-sent its SYN-ACK after the client's ACK (first per client): [time, frame, …]. */
   readonly ignoredAcks = new Map<string, number[]>();
   readonly pending: PendingCount[] = [];
@@ -121,13 +133,24 @@ export const listenerQueueScope: CaptureScope<ListenerQueues> = {
     for (const [key, frame] of from.serverFirst)
       into.serverFirst.set(key, Math.min(frame, into.serverFirst.get(key) ?? frame));
     appendAll(into.dropped, from.dropped);
+    for (const [key, lead] of from.droppedLead)
+      into.droppedLead.set(key, Math.max(lead, into.droppedLead.get(key) ?? 0));
+    for (const [key, span] of from.droppedSpan)
+      into.droppedSpan.set(key, Math.max(span, into.droppedSpan.get(key) ?? 0));
     appendAll(into.ignoredAcks, from.ignoredAcks);
     for (const p of from.pending) into.pending.push(p);
   },
   // Every shard's waits in completion order, as one engine would have seen them, and each
   // pending finding's counts taken again over all shards' (the merge writes the words afterwards).
   resolve(q) {
-    for (const log of q.log!.values()) sortRows(log);
+    for (const log of q.log!.values()) sortRows(log, LOG_ROW, 0);
+    for (const acks of q.ignoredAcks.values()) sortRows(acks, 2, 1);
+    for (const [key, list] of q.dropped) {
+      list.sort((a, b) => a.frames[0]! - b.frames[0]!);
+      q.droppedOutOfOrder.delete(key);
+      for (let i = 1; i < list.length; i++)
+        if (list[i]!.times[0]! < list[i - 1]!.times[0]!) q.droppedOutOfOrder.add(key);
+    }
     for (const p of q.pending) {
       const serverFirst = q.serverFirst.get(p.key) ?? Infinity;
       const accepted = countLoggedSince(q.log!.get(p.key) ?? [], p.since, p.atFrame, serverFirst);
@@ -196,12 +219,52 @@ function countTroubles(
 ): { dropped: number; ignoredAcks: number } {
   let dropped = 0,
     ignoredAcks = 0;
-  for (const d of q.dropped.get(key) ?? []) if (droppedWithin(d, since, until, madeAt)) dropped++;
+  // Back from the last client shown by `madeAt` that can have sent its first SYN by
+  // `until`, as far as one could still reach the window.
+  const list = q.dropped.get(key) ?? [];
+  const span = q.droppedSpan.get(key) ?? 0;
+  const inOrder = !q.droppedOutOfOrder.has(key);
+  let last = lastAtOrBefore(list.length, (j) => list[j]!.frames[0]!, madeAt);
+  if (inOrder) {
+    const lead = q.droppedLead.get(key) ?? 0;
+    last = Math.min(
+      last,
+      lastAtOrBefore(list.length, (j) => list[j]!.times[0]!, until + lead),
+    );
+  }
+  for (let i = last; i >= 0; i--) {
+    const d = list[i]!;
+    if (inOrder && d.times[0]! + span < since) break;
+    if (droppedWithin(d, since, until, madeAt) && ++dropped >= MAX_COUNTED) break;
+  }
   const acks = q.ignoredAcks.get(key) ?? [];
-  for (let i = 0; i < acks.length; i += 2) {
-    if (acks[i + 1]! <= madeAt && acks[i]! >= since && acks[i]! <= until) ignoredAcks++;
+  for (let i = lastAtOrBefore(acks.length / 2, (j) => acks[j * 2 + 1]!, madeAt); i >= 0; i--) {
+    if (acks[i * 2]! >= since && acks[i * 2]! <= until && ++ignoredAcks >= MAX_COUNTED) break;
   }
   return { dropped, ignoredAcks };
+}
+
+/**
+ * Clients counted per finding, at most (the words then say "at least"): a count is all
+ * they need, and counting every client of a SYN flood for each of its findings is quadratic.
+ */
+const MAX_COUNTED = 1000;
+
+/** The index of the last of `n` entries, in ascending order of `keyOf` (a frame, a time), at or before `bound`; -1 if none. */
+function lastAtOrBefore(n: number, keyOf: (i: number) => number, bound: number): number {
+  let lo = 0,
+    hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keyOf(mid) <= bound) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** `n` in words, as a count that stopped at MAX_COUNTED. */
+function atLeast(n: number): string {
+  return n >= MAX_COUNTED ? `at least ${n}` : `${n}`;
 }
 
 /**
@@ -266,17 +329,17 @@ export function fullQueueWords(
   if (e.dropped > 0)
     did.push(
       turnedAway !== "syn"
-        ? `left the SYNs of ${e.dropped} other client(s) unanswered`
+        ? `left the SYNs of ${atLeast(e.dropped)} other client(s) unanswered`
         : e.dropped > 1
-          ? `left the SYNs of ${e.dropped} clients, this one included, unanswered`
+          ? `left the SYNs of ${atLeast(e.dropped)} clients, this one included, unanswered`
           : "left this client's SYNs unanswered",
     );
   if (e.ignoredAcks > 0)
     did.push(
       turnedAway !== "ack"
-        ? `ignored the handshake ACK of ${e.ignoredAcks} client(s) (re-sent its SYN-ACK after their ACK)`
+        ? `ignored the handshake ACK of ${atLeast(e.ignoredAcks)} client(s) (re-sent its SYN-ACK after their ACK)`
         : e.ignoredAcks > 1
-          ? `re-sent its SYN-ACK after the handshake ACK of ${e.ignoredAcks} clients, this one included`
+          ? `re-sent its SYN-ACK after the handshake ACK of ${atLeast(e.ignoredAcks)} clients, this one included`
           : "re-sent its SYN-ACK after this client's handshake ACK",
     );
   return (
@@ -454,11 +517,17 @@ export class QueueWatch {
       if (this.drop.frames.length < MAX_RESENDS_KEPT) {
         this.drop.times.push(seg.time);
         this.drop.frames.push(seg.frame);
+        const span = seg.time - this.drop.times[0]!;
+        if (span > (q.droppedSpan.get(key) ?? 0)) q.droppedSpan.set(key, span);
       }
       return;
     }
     this.drop = { from: flow.ep[DIR_CLIENT].synTime, times: [seg.time], frames: [seg.frame] };
-    listOf(q.dropped, key).push(this.drop);
+    const lead = seg.time - this.drop.from;
+    if (lead > (q.droppedLead.get(key) ?? 0)) q.droppedLead.set(key, lead);
+    const list = listOf(q.dropped, key);
+    if (list.length > 0 && seg.time < list[list.length - 1]!.times[0]!) q.droppedOutOfOrder.add(key);
+    list.push(this.drop);
     this.countAt(q, key, this.drop.from, seg.frame, "syn");
   }
 
@@ -551,10 +620,10 @@ function countLoggedSince(log: number[], since: number, atFrame: number, serverF
   return n;
 }
 
-/** Sorts a flat log of LOG_ROW-number rows by start frame. */
-function sortRows(log: number[]): void {
+/** Sorts a flat list of `width`-number rows by their number at `column` (a frame). */
+function sortRows(list: number[], width: number, column: number): void {
   const rows: number[][] = [];
-  for (let i = 0; i < log.length; i += LOG_ROW) rows.push(log.slice(i, i + LOG_ROW));
-  rows.sort((a, b) => a[0]! - b[0]!);
-  for (let i = 0; i < rows.length; i++) for (let j = 0; j < LOG_ROW; j++) log[i * LOG_ROW + j] = rows[i]![j]!;
+  for (let i = 0; i < list.length; i += width) rows.push(list.slice(i, i + width));
+  rows.sort((a, b) => a[column]! - b[column]!);
+  for (let i = 0; i < rows.length; i++) for (let j = 0; j < width; j++) list[i * width + j] = rows[i]![j]!;
 }
