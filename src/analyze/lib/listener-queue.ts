@@ -353,6 +353,21 @@ export function fullQueueWords(
   );
 }
 
+/** A flow's SYN-ACKs after the first: the server's timer period so far, and what the re-sends were. */
+class SynAckResends {
+  /** The last SYN-ACK's frame, and the seconds between the last two. */
+  lastFrame = 0;
+  gap = 0;
+  /** The re-send that ended a TCP_DEFER_ACCEPT period (QueueWatch.deferredFrame). */
+  deferredFrame = 0;
+  deferredTime = 0;
+  /** The re-send that ignored the client's ACK (frame `ignoredAckOf`), and whether the client had spoken then. */
+  ignoredAckFrame = 0;
+  ignoredAckTime = 0;
+  ignoredAckOf = 0;
+  clientSilent = false;
+}
+
 /** What a handshake segment was (QueueWatch.note). */
 export const HandshakeResend = {
   None: 0,
@@ -374,15 +389,6 @@ export class QueueWatch {
   /** The client's ACK completing the handshake; 0 before. */
   completedFrame = 0;
   completedTime = 0;
-  /** The SYN-ACK the server's timer re-sent after the client had acknowledged one, and that ACK; 0 if none. */
-  ignoredAckFrame = 0;
-  ignoredAckTime = 0;
-  ignoredAckOfFrame = 0;
-  /** The client had sent no data (nor FIN) when that SYN-ACK came: a one-tick deferred accept looks the same. */
-  ignoredAckClientSilent = false;
-  /** The SYN-ACK that ended a TCP_DEFER_ACCEPT period (`deferredAccept`); 0 if none. */
-  deferredFrame = 0;
-  deferredTime = 0;
   /**
    * `accepted` counted when the listener first turned this client away (countFrame): at
    * the first unanswered re-send of its SYN, or when the server re-sent its SYN-ACK after
@@ -395,11 +401,8 @@ export class QueueWatch {
   turnedAway: TurnedAway | null = null;
   private lastSynTime = 0;
   private lastSynAckTime = 0;
-  private lastSynAckFrame = 0;
-  /** Seconds between the last two SYN-ACKs (0 before a re-send): the server's timer period so far. */
-  private synAckGap = 0;
-  /** The client's last segment with ACK (no SYN, RST). */
-  private lastAckFrame = 0;
+  /** Set at the first SYN-ACK after the first (most flows have none: no memory spent on them). */
+  private resends: SynAckResends | null = null;
   /** The client sent a SYN the server has not answered yet. */
   private synPending = false;
   /** The server sent a non-SYN segment (bare ACK, RST) since the client's last SYN. */
@@ -409,8 +412,6 @@ export class QueueWatch {
   private waitingKey = "";
   /** The client's first data or FIN (0: none yet): from then on a server that has sent nothing owes it an answer. */
   spokeFrame = 0;
-  /** The server has sent data. */
-  private serverSpoke = false;
   /** Where this wait is in the listener's log (sharded engines only), else -1. */
   private logIndex = -1;
 
@@ -441,7 +442,6 @@ export class QueueWatch {
         this.synPending = true;
         return resend;
       }
-      if ((f & (TH_ACK | TH_SYN | TH_RST)) === TH_ACK) this.lastAckFrame = seg.frame;
       if (
         this.completedFrame === 0 &&
         server.synSeen &&
@@ -463,20 +463,22 @@ export class QueueWatch {
       // A copy of the last SYN-ACK (isDuplicateCopy) is no new SYN-ACK for the client to acknowledge.
       const copy = seg.frame !== server.synFrame && !this.synPending && isDuplicateCopy(seg.time, this.lastSynAckTime);
       // Only an ACK sent since the previous SYN-ACK can have been ignored (or deferred).
-      const acked = this.lastAckFrame > this.lastSynAckFrame;
-      if (!copy) this.lastSynAckFrame = seg.frame;
+      // (The client's segments after a SYN-ACK, but a re-sent SYN (synPending), are ACKs.)
+      const acked = client.lastFrame > (this.resends?.lastFrame ?? server.synFrame);
+      if (!copy && seg.frame !== server.synFrame) (this.resends ??= new SynAckResends()).lastFrame = seg.frame;
       if (seg.frame === server.synFrame) this.lastSynAckTime = seg.time;
       else if (this.synPending) {
         this.lastSynAckTime = seg.time;
         resend = HandshakeResend.SynAckAnswer;
       } else if (!copy) {
         const gap = seg.time - this.lastSynAckTime;
-        const previousGap = this.synAckGap;
+        const r = this.resends!;
+        const previousGap = r.gap;
         this.lastSynAckTime = seg.time;
-        this.synAckGap = gap;
+        r.gap = gap;
         resend = HandshakeResend.SynAck;
         if (this.completedFrame !== 0 && this.ignoredAckFrame === 0 && acked) {
-          if (this.deferredFrame === 0 && deferredAccept(flow, gap, previousGap))
+          if (r.deferredFrame === 0 && deferredAccept(flow, gap, previousGap))
             this.deferred(out.captureState(kind), seg, out.frame);
           else this.ignoredAck(out.captureState(kind), flow, seg, out.frame);
         }
@@ -486,13 +488,11 @@ export class QueueWatch {
     }
     this.provoked = true;
     // The server's first data before any of its client's: this listener's server speaks first.
-    if (seg.len > 0 && !this.serverSpoke) {
-      this.serverSpoke = true;
-      if (this.spokeFrame === 0 && client.synSeen) {
-        const q = out.captureState(kind);
-        const key = listenerKey(flow);
-        if (!q.serverFirst.has(key)) q.serverFirst.set(key, seg.frame);
-      }
+    // (Its first data segment: the tracker has counted it, or not yet.)
+    if (seg.len > 0 && server.payloadBytes <= seg.len && this.spokeFrame === 0 && client.synSeen) {
+      const q = out.captureState(kind);
+      const key = listenerKey(flow);
+      if (!q.serverFirst.has(key)) q.serverFirst.set(key, seg.frame);
     }
     if (this.waitingKey !== "" && (seg.len > 0 || (f & (TH_FIN | TH_RST)) !== 0))
       this.stopWaiting(out.captureState(kind), out.frame);
@@ -504,6 +504,29 @@ export class QueueWatch {
     this.spokeFrame = frame;
     if (q.log !== null && this.waitingKey !== "" && this.logIndex >= 0)
       q.log.get(this.waitingKey)![this.logIndex + 3] = frame;
+  }
+
+  /** The SYN-ACK that ended a TCP_DEFER_ACCEPT period (`deferredAccept`), and its time; 0 if none. */
+  get deferredFrame(): number {
+    return this.resends?.deferredFrame ?? 0;
+  }
+  get deferredTime(): number {
+    return this.resends?.deferredTime ?? 0;
+  }
+  /** The SYN-ACK the server's timer re-sent after the client had acknowledged one, and its time; 0 if none. */
+  get ignoredAckFrame(): number {
+    return this.resends?.ignoredAckFrame ?? 0;
+  }
+  get ignoredAckTime(): number {
+    return this.resends?.ignoredAckTime ?? 0;
+  }
+  /** The client's ACK the re-sent SYN-ACK at ignoredAckFrame ignored; 0 if none. */
+  get ignoredAckOfFrame(): number {
+    return this.resends?.ignoredAckOf ?? 0;
+  }
+  /** The client had sent no data (nor FIN) when that SYN-ACK came: a one-tick deferred accept looks the same. */
+  get ignoredAckClientSilent(): boolean {
+    return this.resends?.clientSilent ?? false;
   }
 
   end(out: FindingSink, kind: QueueKind): void {
@@ -533,18 +556,18 @@ export class QueueWatch {
 
   /** The SYN-ACK ending a defer period: the server's kernel held the connection out of the accept queue until now. */
   private deferred(q: ListenerQueues, seg: TcpSegment, frame: number): void {
-    this.deferredFrame = seg.frame;
-    this.deferredTime = seg.time;
+    this.resends!.deferredFrame = seg.frame;
+    this.resends!.deferredTime = seg.time;
     if (this.waitingKey !== "") this.stopWaiting(q, frame);
   }
 
   /** The server's timer re-sent its SYN-ACK after the client's ACK: it ignored that ACK (or it was lost). */
   private ignoredAck(q: ListenerQueues, flow: Flow, seg: TcpSegment, frame: number): void {
     const client = flow.ep[DIR_CLIENT];
-    this.ignoredAckFrame = seg.frame;
-    this.ignoredAckTime = seg.time;
-    this.ignoredAckOfFrame = this.lastAckFrame;
-    this.ignoredAckClientSilent = client.payloadBytes === 0 && client.finFrame === 0;
+    this.resends!.ignoredAckFrame = seg.frame;
+    this.resends!.ignoredAckTime = seg.time;
+    this.resends!.ignoredAckOf = client.lastFrame;
+    this.resends!.clientSilent = client.payloadBytes === 0 && client.finFrame === 0;
     const key = listenerKey(flow);
     listOf(q.ignoredAcks, key).push(seg.time, seg.frame);
     // Not in the queue after all: the server had no connection for that ACK.
