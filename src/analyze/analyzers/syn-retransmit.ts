@@ -15,6 +15,11 @@
  *   final ACK, which Linux does while the accept queue is full (tcp_abort_on_overflow = 0),
  *   unless the ACK was lost between the capture point and the server; the same registry
  *   tells whether other connections were waiting then.
+ * - a SYN-ACK re-sent once after the client's ACK, a timer tick later than an ignored ACK
+ *   would have it, with no data from the client in between: the end of the server's
+ *   TCP_DEFER_ACCEPT period (the registry tells it apart). Nothing went wrong and the
+ *   client saw nothing: reported as info when it is the only retransmission, so that the
+ *   re-sent SYN-ACK Wireshark flags is explained.
  *
  * A SYN re-sent just after the server answered it with a bare ACK or RST (a SYN hitting
  * TIME-WAIT, see time-wait-reuse) is the client reacting to that answer, not a timer
@@ -37,6 +42,7 @@ import {
 } from "../lib/listener-queue.js";
 import { ms, sec } from "../lib/measure.js";
 import { stackOf } from "../lib/side-stack.js";
+import type { CaptureFacts } from "../lib/recording-host.js";
 import { describeRetries, SynRetries } from "../lib/syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 
@@ -67,7 +73,10 @@ const analyzer = defineAnalyzer<State, ListenerQueues>({
     "blocked accept loop, a backlog that is too small (listen(fd, 0) or a low net.core.somaxconn), or a burst of clients. " +
     "On the server, `nstat -az TcpExtListenOverflows TcpExtListenDrops` counts such drops and `ss -ltn` shows the " +
     "listener's queue (Recv-Q) against its backlog (Send-Q). Fix the server: accept() promptly (a dedicated accept loop, " +
-    "more workers), pass a larger backlog to listen() and raise net.core.somaxconn. For loss, look at the path.",
+    "more workers), pass a larger backlog to listen() and raise net.core.somaxconn. For loss, look at the path. " +
+    "One SYN-ACK re-sent seconds after the client's ACK, with no data from the client in between, is no fault " +
+    "(reported as info): the server's listener has TCP_DEFER_ACCEPT, which holds the connection until the client " +
+    "speaks.",
   references: ["000 §3.3", "003 listen()", "003 connect()"],
   createState: () => new State(),
   describe,
@@ -118,11 +127,14 @@ function report(s: State, flow: Flow, out: FindingSink): void {
         ? null
         : describeRetries([client.synTime, ...synR.times], stackOf(flow, DIR_CLIENT, out.capture)).text,
     synAckFrame: ackR === null ? null : server.synFrame,
-    synAckSchedule:
-      ackR === null
-        ? null
-        : describeRetries([server.synTime, ...ackR.times], stackOf(flow, DIR_SERVER, out.capture)).text,
+    synAckSchedule: ackR === null ? null : synAckSchedule(flow, ackR, q, out.capture),
     synAckAfterAckFrame: q.ignoredAckFrame === 0 ? null : q.ignoredAckFrame,
+    ackIgnoredFrame: q.ignoredAckFrame === 0 ? null : q.ignoredAckOfFrame,
+    resentAfterDeferredFrame:
+      q.deferredFrame === 0 || q.ignoredAckFrame !== 0 ? null : (ackR?.frames.find((n) => n > q.deferredFrame) ?? null),
+    synAckAfterSilence: q.ignoredAckClientSilent,
+    deferredFrame: q.deferredFrame === 0 ? null : q.deferredFrame,
+    deferredIdleSec: q.deferredFrame === 0 ? null : sec(q.deferredTime - q.completedTime),
     completedFrame: done ? q.completedFrame : null,
     connectSec: done ? sec(took) : null,
     synAckAnswerFrames: echoes.length === 0 ? null : echoes.join(", "),
@@ -137,9 +149,12 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   };
   // The listener's queue is looked at over the time it turned the client away.
   const [from, until] = q.turnedAway === "ack" ? [q.completedTime, q.ignoredAckTime] : [client.synTime, server.synTime];
+  // The end of a defer period, and no other retransmission: nothing went wrong.
+  const onlyDeferred = q.deferredFrame !== 0 && synR === null && echoes.length === 0 && ackR?.frames.length === 1;
   reportWithQueue(out, analyzer, flow, q, from, until, {
     flow,
     dir: DIR_SERVER,
+    severity: onlyDeferred ? "info" : undefined,
     frames,
     count: frames.length,
     time: client.synTime,
@@ -190,8 +205,16 @@ interface Facts {
   /** The server's first SYN-ACK, when it was retransmitted, and its schedule. */
   synAckFrame: number | null;
   synAckSchedule: string | null;
-  /** A SYN-ACK re-sent after the client had acknowledged one. */
+  /** A SYN-ACK re-sent after the client had acknowledged one (not the end of a defer period), and that ACK. */
   synAckAfterAckFrame: number | null;
+  ackIgnoredFrame: number | null;
+  /** A SYN-ACK re-sent after the one that ended the defer period, with no ACK from the client in between. */
+  resentAfterDeferredFrame: number | null;
+  /** The client had sent no data when that SYN-ACK came (a one-tick TCP_DEFER_ACCEPT looks the same). */
+  synAckAfterSilence: boolean;
+  /** The SYN-ACK that ended the server's TCP_DEFER_ACCEPT period, and the client's silence before it (s). */
+  deferredFrame: number | null;
+  deferredIdleSec: number | null;
   completedFrame: number | null;
   connectSec: number | null;
   /** SYN-ACKs that answered re-sent SYNs (frames, comma-separated). */
@@ -211,6 +234,7 @@ interface Facts {
 
 function describe(f: Finding): FindingWords {
   const x = f.facts as Facts;
+  if (f.severity === "info" && x.deferredFrame !== null) return { summary: deferredOnlyWords(x) };
   const parts: string[] = [];
   const causes: string[] = [];
   if (x.synFrame !== null)
@@ -221,16 +245,24 @@ function describe(f: Finding): FindingWords {
     parts.push(
       `the server's SYN-ACK (frame ${x.synAckFrame}) was retransmitted ${f.measure.synAckRetries} time(s), ${x.synAckSchedule}`,
     );
-    causes.push(
-      x.synAckAfterAckFrame === null
-        ? "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path"
-        : `the server re-sent its SYN-ACK (frame ${x.synAckAfterAckFrame}) although the client had acknowledged it ` +
-            `(frame ${x.completedFrame}): the server ignored that ACK, or the ACK was lost after the capture point; ` +
-            (x.queueTurnedAway === "ack" && fullQueue(f)
-              ? queueWords(f, x)
-              : "Linux ignores it while the accept queue is full, but no other connection in the capture was " +
-                "waiting on this listener, which points to loss"),
-    );
+    if (x.deferredFrame !== null) causes.push(deferredWords(x));
+    if (x.resentAfterDeferredFrame !== null)
+      causes.push(
+        `the server re-sent it again (frame ${x.resentAfterDeferredFrame}) with no ACK from the client in between: ` +
+          "that SYN-ACK did not reach the client, or the client's ACK did not reach the capture point: loss on the path",
+      );
+    else if (x.synAckAfterAckFrame !== null || x.deferredFrame === null)
+      causes.push(
+        x.synAckAfterAckFrame === null
+          ? "the SYN-ACK did not reach the client, or the client's ACK did not reach the server: loss on the path"
+          : `the server re-sent its SYN-ACK (frame ${x.synAckAfterAckFrame}) although the client had acknowledged it ` +
+              `(frame ${x.ackIgnoredFrame}): the server ignored that ACK, or the ACK was lost after the capture point; ` +
+              (x.queueTurnedAway === "ack" && fullQueue(f)
+                ? queueWords(f, x)
+                : "Linux ignores it while the accept queue is full, but no other connection in the capture was " +
+                  "waiting on this listener, which points to loss" +
+                  (x.synAckAfterSilence ? ONE_TICK_DEFER : "")),
+      );
   }
   if (x.synAckAnswerFrames !== null) {
     const several = x.synAckAnswerFrames.includes(",");
@@ -256,6 +288,51 @@ function describe(f: Finding): FindingWords {
   const after = causes.length > 0 ? `; ${causes.join("; ")}` : "";
   return { summary: `${outcome}: ${parts.join("; ")}${cause}${after}` };
 }
+
+/**
+ * The SYN-ACK's re-sends in words. After a deferred accept, their times from the first
+ * SYN-ACK on Linux's SYN-ACK timer: a schedule skipping ticks is no irregular timer.
+ */
+function synAckSchedule(flow: Flow, r: SynRetries, q: QueueWatch, capture: CaptureFacts): string {
+  const first = flow.ep[DIR_SERVER].synTime;
+  if (q.deferredFrame === 0) return describeRetries([first, ...r.times], stackOf(flow, DIR_SERVER, capture)).text;
+  return (
+    `${r.times.map((t) => sec(t - first)).join(", ")} s after it, on the ticks of Linux's SYN-ACK timer (1, 3, 7 … s ` +
+    "after the SYN-ACK), which re-sends nothing during a TCP_DEFER_ACCEPT period"
+  );
+}
+
+/** What TCP_DEFER_ACCEPT does, for the words of a deferred accept. */
+const DEFER_ACCEPT =
+  "the server set TCP_DEFER_ACCEPT on its listener, a Linux socket option: its kernel keeps a completed handshake " +
+  "out of the accept queue until the client's first data arrives and, when the defer period runs out, re-sends its " +
+  "SYN-ACK once, the client's ACK of which puts the connection in the accept queue";
+
+/** A re-sent SYN-ACK that ended a defer period, as a cause among others. */
+function deferredWords(x: Facts): string {
+  return (
+    `the server re-sent its SYN-ACK (frame ${x.deferredFrame}) ${x.deferredIdleSec} s after the client's ACK ` +
+    `(frame ${x.completedFrame}), with no data from the client in between and a timer tick later than an ignored ` +
+    `or lost ACK would have it: ${DEFER_ACCEPT}; not a full accept queue`
+  );
+}
+
+/** A deferred accept and no other retransmission: nothing went wrong, and the client saw nothing. */
+function deferredOnlyWords(x: Facts): string {
+  return (
+    `deferred accept, not a slow connect(): the client completed the handshake (frame ${x.completedFrame}) and sent ` +
+    `no data for ${x.deferredIdleSec} s, then the server re-sent its SYN-ACK (frame ${x.deferredFrame}), once, a ` +
+    `timer tick later than an ignored or lost ACK would have it: ${DEFER_ACCEPT}. Not a full accept queue (that ` +
+    `re-sends the SYN-ACK at the first tick, 1 s after it) and not loss; the client saw nothing of it: its connect() ` +
+    `had returned in ${x.connectSec} s, and only the server's accept() waited for it`
+  );
+}
+
+/** The wire of a one-tick defer period (nginx's `deferred`, HAProxy's `defer-accept` set 1 s) is that of a lost ACK. */
+const ONE_TICK_DEFER =
+  ", or to a listener with TCP_DEFER_ACCEPT of 1 s (what nginx's `listen … deferred` and HAProxy's `defer-accept` " +
+  "set: the kernel holds the handshake until the client's first data, which had not come, and re-sends its SYN-ACK " +
+  "at the first timer tick), which the capture cannot tell apart";
 
 /** The cause sentence for SYNs nobody answered, from the listener's accept queue (lib/listener-queue.ts). */
 function synCause(f: Finding, x: Facts): string {
