@@ -149,7 +149,16 @@ describe("time-wait-reuse", () => {
     expect(f.frames).toEqual([11]);
     within(f.measure.sinceCloseMs, 150, 400);
     expect(f.measure.accepted).toBe(1);
-    expect(f.summary).toMatch(/client still held it in TIME_WAIT/);
+    // Its own SYN on the 4-tuple it holds: its stack let connect() have it; nothing stood in the way.
+    expect(f.severity).toBe("info");
+    expect(f.summary).toMatch(/but this SYN is its own: Linux lets connect\(\) take over its own TIME_WAIT/);
+  });
+  it("an iOS client reusing its 4-tuple 26.6 s after closing (within iOS's 30 s): its stack let it, info (audit 7)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "arkime--gtp-iphone.pcap"));
+    const f = r.findings.find((x) => x.kind === "time-wait-reuse" && x.frames[0] === 95)!;
+    expect(f.severity).toBe("info");
+    expect(f.summary).toContain("but this SYN is its own: its stack let connect() have the 4-tuple");
+    expect(f.summary).not.toContain("still held it");
   });
   it("--msl shorter than the gap: no reuse of a TIME_WAIT", async () => {
     const r = await analyzeFile(join(FIXTURES, "time-wait-reuse/server-tw-timestamps.pcap"), {

@@ -61,6 +61,28 @@ describe("traceroute", () => {
   });
 });
 
+describe("the errno by the client's stack", () => {
+  it("a macOS client's no-route error is EHOSTUNREACH (BSD's PRC_UNREACH_NET), and a capture that went on rules out 'the capture ended first' (audit 7)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "suricata--ipv6-kill-router6.pcap"));
+    const found = r.findings.filter((f) => f.kind === "icmp-unreachable");
+    expect(found.length).toBeGreaterThanOrEqual(2);
+    for (const f of found) {
+      expect(f.summary).toContain("no route to destination (EHOSTUNREACH)");
+      expect(f.summary).not.toContain("ENETUNREACH");
+    }
+    const single = found.find((f) => f.frames[0] === 2)!;
+    expect(single.summary).toContain("the client is a macOS/iOS host");
+    expect(single.summary).toMatch(
+      /not re-sent though the capture went on \d+ s, so the program gave up on the attempt/,
+    );
+  });
+  it("a Linux client's keeps Linux's ENETUNREACH", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "arkime--ospf.pcap"));
+    const f = r.findings.find((x) => x.kind === "icmp-unreachable" && x.frames[0] === 25)!;
+    expect(f.summary).toContain("(ENETUNREACH)");
+  });
+});
+
 describe("path MTU", () => {
   it("TCP: the sender re-sent in packets that fit: info, path-MTU discovery worked", async () => {
     const path = join(FIXTURES, "path-mtu", "pmtu-adapted.pcap");

@@ -18,8 +18,14 @@
  * reports them (connect-timeout leaves flows with ICMP errors to this one).
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
-import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
-import { icmpMeaning, isPathMtuMessage, isReassemblyTimeExceeded, type IcmpMeaning } from "../lib/icmp-meaning.js";
+import { captureNow, keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
+import {
+  errnoOn,
+  icmpMeaning,
+  isPathMtuMessage,
+  isReassemblyTimeExceeded,
+  type IcmpMeaning,
+} from "../lib/icmp-meaning.js";
 import { isHopLimitExceeded, TRACE_PATHS_SCOPE, type TracePaths, type TracePath } from "../lib/trace-paths.js";
 import { connectOutcome } from "../lib/stack-profile.js";
 import { stackOf } from "../lib/side-stack.js";
@@ -30,8 +36,8 @@ import { endpointToString } from "../../decode/wire/address.js";
 
 class State {
   frames: readonly number[] = NO_FRAMES;
-  /** "what (errno)" → count, in arrival order */
-  readonly kinds = new Map<string, number>();
+  /** What each kind of error said → its meaning and count, in arrival order */
+  readonly kinds = new Map<string, { meaning: IcmpMeaning; count: number }>();
   count = 0;
   firstTime = 0;
   quotedDir = 0;
@@ -107,8 +113,9 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     const path = traces.note(p, frame, time);
     if (path === null) s.untraced++;
     else s.tracePath = path;
-    const key = `${m.what} (${m.errno})`;
-    s.kinds.set(key, (s.kinds.get(key) ?? 0) + 1);
+    const seen = s.kinds.get(m.what);
+    if (seen === undefined) s.kinds.set(m.what, { meaning: m, count: 1 });
+    else seen.count++;
     if (s.count === 0) {
       s.firstTime = time;
       s.quotedDir = quotedDir;
@@ -133,8 +140,12 @@ const analyzer = defineAnalyzer<State, TracePaths>({
     if (s.quotedDir === DIR_CLIENT) noteResentSyns(s, flow, out.frameCap); // SYNs re-sent after the last error
     const sender = roleOf(s.quotedDir);
     const dest = flow.endpointName(s.quotedDir === 0 ? "server" : "client");
-    const kinds = [...s.kinds].map(([k, n]) => (n > 1 ? `${n}x ${k}` : k)).join(", ");
-    const { words, severity } = consequence(s, flow, out.capture);
+    // Each error with the errno the sender's own stack gives for it.
+    const stack = stackOf(flow, s.quotedDir, out.capture)?.id ?? null;
+    const kinds = [...s.kinds]
+      .map(([what, { meaning, count }]) => `${count > 1 ? `${count}x ` : ""}${what} (${errnoOn(meaning, stack)})`)
+      .join(", ");
+    const { words, severity } = consequence(s, flow, out.capture, captureNow(out, flow) - flow.lastTime);
     const resent =
       s.resentSyns > 0
         ? `; the client re-sent its SYN ${s.resentSyns} time(s) after an error (frame${s.resentFrames.length > 1 ? "s" : ""} ` +
@@ -203,7 +214,12 @@ function isLateReply(s: State, flow: Flow): boolean {
 const WELL_KNOWN_PORTS = 1024;
 
 /** What the program that sent the quoted packets heard of the errors, and how much it matters. */
-function consequence(s: State, flow: Flow, capture: CaptureFacts): { words: string; severity: "info" | "warning" } {
+function consequence(
+  s: State,
+  flow: Flow,
+  capture: CaptureFacts,
+  watchedAfterSec: number,
+): { words: string; severity: "info" | "warning" } {
   const m = s.first!;
   const sender = roleOf(s.quotedDir);
   const parts: string[] = [];
@@ -211,7 +227,10 @@ function consequence(s: State, flow: Flow, capture: CaptureFacts): { words: stri
   if (flow.proto === L4_TCP) {
     if (s.synSentErrors > 0) {
       // With SYNs re-sent after the error, `resent` (below) says how connect() ended.
-      if (s.resentSyns === 0) parts.push(connectOutcome(m.errno, stackOf(flow, DIR_CLIENT, capture)));
+      if (s.resentSyns === 0) {
+        const stack = stackOf(flow, DIR_CLIENT, capture);
+        parts.push(connectOutcome(errnoOn(m, stack?.id ?? null), stack, watchedAfterSec));
+      }
     } else {
       parts.push(
         `on an established connection this is a soft error: TCP keeps retransmitting, and the program sees ` +

@@ -25,7 +25,7 @@
 import { defineAnalyzer, type FindingSink, WAKE_NEW_INCARNATION } from "../analyzer.js";
 import type { Finding, FindingWords } from "../finding.js";
 import { ms, roleOf, sec } from "../lib/measure.js";
-import { timeWaitOfSide, type TimeWaitLength } from "../lib/side-stack.js";
+import { stackOf, timeWaitOfSide, type TimeWaitLength } from "../lib/side-stack.js";
 import { timeWaitOf, type TimeWait } from "../lib/time-wait-holder.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -33,7 +33,13 @@ import { TH_ACK, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
 
 type Previous = "time-wait" | "reset" | "never-established" | "unfinished";
 /** Whether the previous connection's TIME_WAIT stood in the way, by the holder's stack's length. */
-type Held = "still" | "maybe" | "expired";
+/**
+ * "taken-over": the holder was the client and the new SYN is its own, so its stack let
+ * connect() have the 4-tuple (Linux takes over its own TIME_WAIT for an explicitly bound
+ * port when the old connection used timestamps); whatever its nominal length, it stood in
+ * no one's way.
+ */
+type Held = "still" | "maybe" | "expired" | "taken-over";
 
 /**
  * Reuses after a connection that left no TIME_WAIT in the way (or one already expired)
@@ -52,6 +58,8 @@ class State {
   previous: Previous = "unfinished";
   tw: TimeWait | null = null;
   held: Held = "expired";
+  /** The single holder's stack is Linux (its takeover rule can be named). */
+  holderIsLinux = false;
   /** The holder's TIME_WAIT, as assumed (the first holder's when both held it). */
   twLength: TimeWaitLength | null = null;
   /** Outcome frames, 0 when not seen. */
@@ -140,6 +148,7 @@ function start(s: State, prev: Flow, frame: number, time: number, out: FindingSi
       timeWaitOfSide(prev, d, mslSec, out.capture),
     );
     s.twLength = lengths[0]!;
+    s.holderIsLinux = !tw.simultaneous && stackOf(prev, tw.holder, out.capture)?.id === "linux";
     s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";
     window = Math.max(window, ...lengths.map((l) => l.maxSec));
   }
@@ -165,6 +174,8 @@ interface Facts {
   held: Held | null;
   /** The TIME_WAIT length assumed, and on what basis (the stack, --msl, or a range). */
   timeWaitBasis: string | null;
+  /** The single holder runs Linux (its takeover of its own TIME_WAIT can be named). */
+  holderIsLinux: boolean;
   synFrame: number;
   bareAckFrame: number | null;
   clientRstFrame: number | null;
@@ -188,9 +199,18 @@ function report(s: State, flow: Flow, out: FindingSink): void {
   const tw = s.previous === "time-wait" ? s.tw : null;
   // A bare ACK of the old connection from the server is its TIME_WAIT answering, whatever the profile says.
   const serverHolds = tw !== null && (tw.simultaneous || tw.holder === DIR_SERVER);
-  const held = tw === null ? null : bareAck && serverHolds ? "still" : s.held;
+  // The client's own SYN on the 4-tuple it holds: its stack let connect() have it.
+  const ownTakeover =
+    tw !== null &&
+    !tw.simultaneous &&
+    tw.holder === DIR_CLIENT &&
+    !bareAck &&
+    (s.held === "still" || s.held === "maybe");
+  const held = tw === null ? null : bareAck && serverHolds ? "still" : ownTakeover ? "taken-over" : s.held;
   const quiet =
-    !bareAck && !refused && (s.previous === "reset" || s.previous === "never-established" || held === "expired");
+    !bareAck &&
+    !refused &&
+    (s.previous === "reset" || s.previous === "never-established" || held === "expired" || held === "taken-over");
   const facts: Facts = {
     previous: s.previous,
     holder: tw === null ? null : tw.simultaneous ? "both" : roleOf(tw.holder),
@@ -198,6 +218,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     secondFinFrame: tw?.simultaneous ? tw.secondFinFrame : null,
     held,
     timeWaitBasis: tw === null ? null : s.twLength!.text,
+    holderIsLinux: s.holderIsLinux,
     synFrame: s.synFrame,
     bareAckFrame: frameOrNull(s.bareAckFrame),
     clientRstFrame: frameOrNull(s.clientRstFrame),
@@ -283,6 +304,15 @@ function timeWaitText(x: Facts): string {
   const why = both
     ? `they closed simultaneously (FIN frames ${x.firstFinFrame} and ${x.secondFinFrame}), and ${x.timeWaitBasis}`
     : `it closed first (FIN frame ${x.firstFinFrame}), and ${x.timeWaitBasis}`;
+  if (x.held === "taken-over")
+    return (
+      `the client had closed first (FIN frame ${x.firstFinFrame}), and ${x.timeWaitBasis}; but this SYN is its own: ` +
+      (x.holderIsLinux
+        ? "Linux lets connect() take over its own TIME_WAIT for a port bound explicitly when the old connection used " +
+          "TCP timestamps, so it stood in no one's way"
+        : "its stack let connect() have the 4-tuple, so its TIME_WAIT stood in no one's way (taken over, as Linux does " +
+          "for an explicitly bound port with timestamps, or ended sooner than the default)")
+    );
   if (x.held === "still") return `${who} still held it in TIME_WAIT: ${why}`;
   if (x.held === "maybe") return `${who} may still have held it in TIME_WAIT: ${why}`;
   return `${both ? "both sides'" : `the ${x.holder}'s`} TIME_WAIT had already ended: ${why}; nothing stood in the way`;

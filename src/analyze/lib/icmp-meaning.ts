@@ -16,44 +16,63 @@
  * icmp-unreachable reports the errors; udp-fixed-retry names them in its retry runs.
  */
 import { L4_ICMPV6, type DecodedPacket } from "../../decode/wire/packet.js";
+import type { StackId } from "./stack-profile.js";
 
 export interface IcmpMeaning {
   what: string;
   errno: string;
   /** Linux's `fatal`: a connected UDP socket is told without IP_RECVERR. */
   hard: boolean;
+  /**
+   * The errno a BSD-derived stack (macOS/iOS, FreeBSD) gives instead, where it is sure:
+   * their icmp_input/icmp6_input turn the net/host unreachable codes (ICMPv6 no route too)
+   * into PRC_UNREACH_NET, which inetctlerrmap makes EHOSTUNREACH; port and protocol
+   * unreachable make ECONNREFUSED. Undefined where the BSDs differ among themselves (the
+   * administratively prohibited codes, other ICMPv6 codes): then only Linux's is named.
+   */
+  bsdErrno?: string;
 }
 
 /** ICMPv4 type 3 codes (RFC 792, RFC 1812 §5.2.7.1) → meaning, Linux errno and fatal flag. */
 const V4_UNREACH: Record<number, IcmpMeaning> = {
-  0: { what: "network unreachable", errno: "ENETUNREACH", hard: false },
-  1: { what: "host unreachable", errno: "EHOSTUNREACH", hard: false },
-  2: { what: "protocol unreachable", errno: "ENOPROTOOPT", hard: true },
-  3: { what: "port unreachable", errno: "ECONNREFUSED", hard: true },
+  0: { what: "network unreachable", errno: "ENETUNREACH", hard: false, bsdErrno: "EHOSTUNREACH" },
+  1: { what: "host unreachable", errno: "EHOSTUNREACH", hard: false, bsdErrno: "EHOSTUNREACH" },
+  2: { what: "protocol unreachable", errno: "ENOPROTOOPT", hard: true, bsdErrno: "ECONNREFUSED" },
+  3: { what: "port unreachable", errno: "ECONNREFUSED", hard: true, bsdErrno: "ECONNREFUSED" },
   // Not fatal in the table, but UDP makes it one when path-MTU discovery is on (the default).
-  4: { what: "fragmentation needed (DF set)", errno: "EMSGSIZE", hard: true },
-  5: { what: "source route failed", errno: "EOPNOTSUPP", hard: false },
-  6: { what: "destination network unknown", errno: "ENETUNREACH", hard: true },
-  7: { what: "destination host unknown", errno: "EHOSTDOWN", hard: true },
-  8: { what: "source host isolated", errno: "ENONET", hard: true },
+  4: { what: "fragmentation needed (DF set)", errno: "EMSGSIZE", hard: true, bsdErrno: "EMSGSIZE" },
+  5: { what: "source route failed", errno: "EOPNOTSUPP", hard: false, bsdErrno: "EHOSTUNREACH" },
+  6: { what: "destination network unknown", errno: "ENETUNREACH", hard: true, bsdErrno: "EHOSTUNREACH" },
+  7: { what: "destination host unknown", errno: "EHOSTDOWN", hard: true, bsdErrno: "EHOSTUNREACH" },
+  8: { what: "source host isolated", errno: "ENONET", hard: true, bsdErrno: "EHOSTUNREACH" },
   9: { what: "network administratively prohibited", errno: "ENETUNREACH", hard: true },
   10: { what: "host administratively prohibited", errno: "EHOSTUNREACH", hard: true },
-  11: { what: "network unreachable for TOS", errno: "ENETUNREACH", hard: false },
-  12: { what: "host unreachable for TOS", errno: "EHOSTUNREACH", hard: false },
+  11: { what: "network unreachable for TOS", errno: "ENETUNREACH", hard: false, bsdErrno: "EHOSTUNREACH" },
+  12: { what: "host unreachable for TOS", errno: "EHOSTUNREACH", hard: false, bsdErrno: "EHOSTUNREACH" },
   13: { what: "communication administratively prohibited", errno: "EHOSTUNREACH", hard: true },
-  14: { what: "host precedence violation", errno: "EHOSTUNREACH", hard: true },
-  15: { what: "precedence cutoff in effect", errno: "EHOSTUNREACH", hard: true },
+  14: { what: "host precedence violation", errno: "EHOSTUNREACH", hard: true, bsdErrno: "EHOSTUNREACH" },
+  15: { what: "precedence cutoff in effect", errno: "EHOSTUNREACH", hard: true, bsdErrno: "EHOSTUNREACH" },
 };
 /** ICMPv6 type 1 codes (RFC 4443 §3.1). */
 const V6_UNREACH: Record<number, IcmpMeaning> = {
-  0: { what: "no route to destination", errno: "ENETUNREACH", hard: false },
+  0: { what: "no route to destination", errno: "ENETUNREACH", hard: false, bsdErrno: "EHOSTUNREACH" },
   1: { what: "communication administratively prohibited", errno: "EACCES", hard: true },
   2: { what: "beyond scope of source address", errno: "EHOSTUNREACH", hard: false },
   3: { what: "address unreachable", errno: "EHOSTUNREACH", hard: false },
-  4: { what: "port unreachable", errno: "ECONNREFUSED", hard: true },
+  4: { what: "port unreachable", errno: "ECONNREFUSED", hard: true, bsdErrno: "ECONNREFUSED" },
   5: { what: "source address failed policy", errno: "EACCES", hard: true },
   6: { what: "reject route to destination", errno: "EACCES", hard: true },
 };
+
+/**
+ * The errno a program on `stack` gets for it: Linux's, or a BSD-derived stack's where it is
+ * sure (IcmpMeaning.bsdErrno); for an unknown stack, Linux's, which the words say is Linux's.
+ */
+export function errnoOn(m: IcmpMeaning, stack: StackId | null): string {
+  if (stack === "macos" || stack === "freebsd")
+    return m.bsdErrno ?? `the errno its stack maps this to (${m.errno} on Linux)`;
+  return m.errno;
+}
 
 /** What an ICMP error says and the errno a socket that hears of it gets. */
 export function icmpMeaning(p: DecodedPacket): IcmpMeaning {

@@ -197,15 +197,23 @@ export function refusedSynRetryCause(stack: StackProfile | null): string {
  * abandoned by its program (audit4: a macOS client in suricata ipv6-kill-router6, whose
  * other connection kept re-sending through the same error).
  */
-export function connectOutcome(errno: string, stack: StackProfile | null): string {
+/** A capture that goes on this long after a BSD client's SYN would show its timer's re-send (1 s, then 1 s …). */
+const BSD_SYN_RESEND_SEEN_SEC = 3;
+
+export function connectOutcome(errno: string, stack: StackProfile | null, watchedAfterSec = 0): string {
   if (stack?.id === "linux")
     return `connect() fails with ${errno} (Linux aborts a connection attempt in SYN-SENT on this error)`;
   if (stack?.id === "macos" || stack?.id === "freebsd")
     return (
       `the client is a ${stack.name} host, whose BSD-derived TCP keeps a connection attempt through this error and ` +
       `goes on re-sending its SYN, failing connect() with ${errno} only after several retries or when its timer runs ` +
-      "out; this SYN was not re-sent in the capture, so the program abandoned the attempt (another address tried at " +
-      "once, as Happy Eyeballs does) or the capture ended first"
+      // Its SYN timer re-sends within a second or two: a capture that went on longer would show it.
+      (watchedAfterSec >= BSD_SYN_RESEND_SEEN_SEC
+        ? `out; this SYN was not re-sent though the capture went on ${Math.floor(watchedAfterSec)} s, so the program ` +
+          "gave up on the attempt and closed the socket (to connect again, or to try another address at once, as " +
+          "Happy Eyeballs does)"
+        : "out; this SYN was not re-sent in the capture, so the program abandoned the attempt (another address tried " +
+          "at once, as Happy Eyeballs does) or the capture ended first")
     );
   return (
     `if the client runs Linux, connect() fails with ${errno} at once (Linux aborts a connection attempt in SYN-SENT ` +
