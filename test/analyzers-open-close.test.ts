@@ -169,6 +169,19 @@ describe("time-wait-reuse", () => {
 });
 
 describe("abortive-close", () => {
+  it("a client whose kernel sent window updates and acknowledged everything with its window back at its largest had read it: an abort after reading, info (audit 8)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "zeek--http-206_example_b-zero-window.pcap"));
+    const f = r.findings.find((x) => x.kind === "abortive-close")!;
+    expect(f.severity).toBe("info");
+    expect(f.summary).toContain("its program had read them, so this reset is an abort after reading");
+    expect(f.summary).not.toContain("still unread");
+    expect(f.measure.unreadDataEvidence).toBe(0);
+  });
+  it("no window update, no evidence of reading: never-read keeps its unread-data words", async () => {
+    const f = await only("abortive-close/never-read.pcap", "abortive-close");
+    expect(f.summary).toContain("close() with those bytes still unread is the classic cause");
+    expect(f.measure.unreadDataEvidence).toBe(1);
+  });
   it("so-linger-zero: the client's RST+ACK after the server's unanswered response", async () => {
     const f = await only("abortive-close/so-linger-zero.pcap", "abortive-close");
     // The exchange had finished (nothing in flight, the server's request answered): no program is known to have failed.

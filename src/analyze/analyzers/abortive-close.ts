@@ -187,13 +187,19 @@ const analyzer = defineAnalyzer<null>({
       frames: finFirst ? [me.finFrame, ...frames] : frames,
       time: seg.time,
       // A reset from the path is the network's doing, not a failure of either program's close.
-      severity: exchangeDone || fromPath || (peerClosed && !requestUnanswered) ? "warning" : undefined,
+      // The peer had closed and its data was read: nothing of anyone's was lost or seen.
+      severity:
+        peerClosed && !requestUnanswered && unanswered > 0 && mine.drainedFrame > theirs.firstDataSinceOtherData
+          ? "info"
+          : exchangeDone || fromPath || (peerClosed && !requestUnanswered)
+            ? "warning"
+            : undefined,
       summary,
       measure: {
         unackedFromResetterBytes: fromMe,
         unackedToResetterBytes: toMe,
         peerDataUnansweredBytes: unanswered,
-        unreadDataEvidence: unanswered > 0 ? 1 : 0,
+        unreadDataEvidence: unanswered > 0 && !(mine.drainedFrame > theirs.firstDataSinceOtherData) ? 1 : 0,
         sinceLastSegmentMs: mine.lastFrame !== 0 ? ms(seg.time - mine.lastTime) : -1,
       },
       detail: fromPath ? FROM_PATH : finFirst ? FIN_THEN_RST : stateless,
@@ -240,6 +246,14 @@ function unansweredText(
 ): string {
   const since =
     lastDataFrame !== 0 ? `after the ${who}'s last data (frame ${lastDataFrame})` : `while the ${who} had sent no data`;
+  if (mine.drainedFrame > firstFrame)
+    return (
+      `the ${other} sent ${bytes} byte(s) (from frame ${firstFrame}) ${since}; the ${who}'s kernel sent window ` +
+      `updates meanwhile (as it does when its program reads) and acknowledged them all with its window back at its ` +
+      `largest (frame ${mine.drainedFrame}): its program had read them, so this reset is ` +
+      "an abort after reading (close() with SO_LINGER{1,0}, as some clients and connection pools close idle " +
+      "connections), not data left unread"
+    );
   const acked =
     unacked >= bytes
       ? `its kernel never acknowledged them`

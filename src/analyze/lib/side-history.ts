@@ -7,8 +7,8 @@
  * except resets after the analyzers ran, so at a reset it still describes what came before.
  */
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
-import type { TcpSegment } from "../../decode/flow/tcp-tracker.js";
-import { type DecodedPacket, TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
+import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
+import { type DecodedPacket, TH_ACK, TH_FIN, TH_SYN } from "../../decode/wire/packet.js";
 import { goodbyeIn } from "./goodbye.js";
 
 /** One direction's part of a SideHistory. */
@@ -35,6 +35,19 @@ export class SideMark {
   resendsSinceOther = 0;
   /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
   idleBefore = 0;
+  /**
+   * Whether this side's program had read the other side's current run of unanswered data,
+   * as far as its ACKs show: 0 no sign yet; -1 it sent a window update in the run (a bare
+   * ACK that only opens the window, which a kernel sends when its program reads: Linux's
+   * tcp_cleanup_rbuf, RFC 9293 §3.8.6.2.2); a frame number: after one, this segment of its
+   * acknowledged all that data with its window back at the run's largest, so its program
+   * had read it all. (A window that grows as data arrives, as Linux widens it while its
+   * buffer has room, is no such sign without the update: unread bytes keep it from coming back.)
+   * One field, not three: a flow's memory counts.
+   */
+  drainedFrame = 0;
+  /** The largest window (bytes, scaled) this side advertised in the other side's current run. */
+  maxWindowInRun = 0;
 }
 
 export class SideHistory {
@@ -69,6 +82,17 @@ export class SideHistory {
       me.resendsSinceOther++;
     }
     if (seg.len > 0) me.lastPayloadFrame = seg.frame;
+    if (seg.newData) {
+      // A new run of data the other side has not answered: its reads are judged afresh.
+      if (me.dataSinceOtherData === seg.len) other.maxWindowInRun = 0;
+      other.drainedFrame = 0;
+    } else if ((f & (TH_ACK | TH_SYN | TH_FIN)) === TH_ACK && seg.len === 0 && other.dataSinceOtherData > 0) {
+      const win = flow.ep[seg.dir]!.winScaled;
+      if (win > me.maxWindowInRun) me.maxWindowInRun = win;
+      if (seg.windowUpdate && me.drainedFrame === 0) me.drainedFrame = -1;
+      if (me.drainedFrame !== 0 && win >= me.maxWindowInRun && seqDiff(seg.ack, flow.ep[1 - seg.dir]!.nextSeq) >= 0)
+        me.drainedFrame = seg.frame;
+    }
     me.lastFrame = seg.frame;
     me.lastTime = seg.time;
     me.lastWantsAnswer = seg.len > 0 || seg.keepAliveProbe;
