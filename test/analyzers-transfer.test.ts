@@ -243,6 +243,12 @@ describe("retransmission", () => {
 });
 
 describe("peer-unresponsive", () => {
+  it("a Windows sender's close phase names no Linux setting; a Linux one's does (audit 8)", async () => {
+    const r = await analyzeFile(join(CORPUS, "captures", "pcpp--example2-mixed.pcap"));
+    const win = r.findings.find((f) => f.kind === "peer-unresponsive" && f.flow === 156)!;
+    expect(win.summary).toContain("until it gives up and drops it");
+    expect(win.summary).not.toContain("tcp_orphan_retries");
+  });
   it("data re-sent with growing gaps and never acknowledged", async () => {
     const rel = "peer-unresponsive/user-timeout.pcap";
     const f = await only(rel, "peer-unresponsive");
