@@ -148,7 +148,8 @@ describe("SideHistory, segment by segment", () => {
       frame: 8,
       established: true,
       client: client8,
-      server: mark({ lastFrame: 8, lastTime: 3.5, idleBefore: 0.5 }),
+      // Its window while the client's data is unanswered: the run's largest (abortive-close's read evidence).
+      server: mark({ lastFrame: 8, lastTime: 3.5, idleBefore: 0.5, maxWindowInRun: 65535 }),
     });
 
     // The server's data answers the client's: now that count ends too.
@@ -162,6 +163,7 @@ describe("SideHistory, segment by segment", () => {
       firstDataSinceOtherData: 9,
       lastPayloadFrame: 9,
       idleBefore: 0.5,
+      maxWindowInRun: 65535,
     });
     expect(at(9).client).toEqual(mark({ ...client8, dataSinceOtherData: 0, firstDataSinceOtherData: 0 }));
     expect(at(9).server).toEqual(server9);
@@ -177,6 +179,7 @@ describe("SideHistory, segment by segment", () => {
       lastWantsAnswer: true,
       resendsSinceOther: 1,
       idleBefore: 10,
+      maxWindowInRun: 65535, // its window while the server's data is unanswered
     });
     const server10 = mark({ ...server9, dataSinceOther: 0, firstDataSinceOther: 0 });
     expect(at(10)).toEqual({ frame: 10, established: true, client: client10, server: server10 });
