@@ -248,6 +248,8 @@ describe("peer-unresponsive", () => {
     const win = r.findings.find((f) => f.kind === "peer-unresponsive" && f.flow === 156)!;
     expect(win.summary).toContain("until it gives up and drops it");
     expect(win.summary).not.toContain("tcp_orphan_retries");
+    // Five FINs re-sent, then two 1-byte re-sends of its last data byte without the FIN (audit 8: not 7 FINs).
+    expect(win.summary).toContain("re-sent its FIN (frame 4211) 5 times, and old data without the FIN 2 more time(s)");
   });
   it("data re-sent with growing gaps and never acknowledged", async () => {
     const rel = "peer-unresponsive/user-timeout.pcap";

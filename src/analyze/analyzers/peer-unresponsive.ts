@@ -46,6 +46,8 @@ class Sender {
   outstandingFrame = 0;
   /** The current run of re-sends of the byte at `stuckAck`. */
   retries = 0;
+  /** Of the retries, those carrying a FIN (the rest re-send old data without it). */
+  finRetries = 0;
   stuckAck = 0;
   runSince = 0;
   runFrame = 0;
@@ -150,11 +152,13 @@ const analyzer = defineAnalyzer<State>({
       me.lastGap = gap;
       if (gap > me.maxGap) me.maxGap = gap;
       me.retries++;
+      if (flags & TH_FIN) me.finRetries++;
       me.lastRetryTime = seg.time;
       me.frames = keepFrame(me.frames, seg.frame, out.frameCap);
       return;
     }
     me.retries = 1;
+    me.finRetries = flags & TH_FIN ? 1 : 0;
     me.stuckAck = stuck;
     out.watch(flow);
     me.runSince = me.outstandingSince >= 0 && me.outstandingSince <= seg.time ? me.outstandingSince : seg.time;
@@ -291,7 +295,11 @@ function reportSender(flow: Flow, dir: number, d: Sender, out: FindingSink): voi
   const summary =
     closing !== null
       ? `the ${peer} stopped acknowledging after the ${who} had closed: the ${who} re-sent ${closing.what} ` +
-        `${d.retries} times over ${sec(unacked)} s${gaps}; ${ending}; ${peerSide}. ${closing.consequence}`
+        // Re-sends of old data without the FIN (a stack's probes) are counted apart, not as FINs.
+        (d.finRetries > 0 && d.finRetries < d.retries
+          ? `${d.finRetries} times, and old data without the FIN ${d.retries - d.finRetries} more time(s),`
+          : `${d.retries} times`) +
+        ` over ${sec(unacked)} s${gaps}; ${ending}; ${peerSide}. ${closing.consequence}`
       : `${stopped(d, who, peer)}: the ${who} re-sent the same data ${d.retries} times over ${sec(unacked)} s` +
         `${gaps}; ${ending}; ${peerSide}. The ${who}'s writes still succeed until its kernel gives up; then its next call fails with ${api}`;
   out.report(analyzer, {
