@@ -18,7 +18,7 @@
  *   rx_dropped) and the worker's own queue drops are counted.
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,7 @@ import { StreamSource, type ByteSource } from "../source.js";
 import { describeOpenError, loadCap } from "./cap.js";
 import type { CapWorkerConfig } from "./cap-worker.js";
 import { LiveError } from "./errors.js";
+import { interfaceGone } from "./interfaces.js";
 
 export type BackendName = "cap" | "tcpdump" | "dumpcap";
 
@@ -137,15 +138,6 @@ class StderrLines {
       this.partial = "";
     });
   }
-}
-
-function interfaceGone(iface: string): boolean {
-  return (
-    process.platform === "linux" &&
-    iface !== "any" &&
-    existsSync("/sys/class/net") &&
-    !existsSync(`/sys/class/net/${iface}`)
-  );
 }
 
 function lostMessage(iface: string, detail: string): LiveError {

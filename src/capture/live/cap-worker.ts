@@ -19,6 +19,7 @@ import { createWriteStream } from "node:fs";
 import { LiveClock, splitMs } from "./clock.js";
 import { describeOpenError, loadCap } from "./cap.js";
 import { LiveError } from "./errors.js";
+import { interfaceGone } from "./interfaces.js";
 import { wireLength } from "./wire-length.js";
 
 export interface CapWorkerConfig {
@@ -161,7 +162,15 @@ function main(): void {
     }
   });
 
-  const statsTimer = setInterval(() => send({ type: "stats", delivered, dropped }), cfg.statsEveryMs);
+  const statsTimer = setInterval(() => {
+    send({ type: "stats", delivered, dropped });
+    // libpcap does not always report an interface removed under it (a poll on the packet
+    // socket can block on): the interface's /sys entry going away ends the capture.
+    if (!stopping && interfaceGone(cfg.iface)) {
+      const message = `capture on ${cfg.iface} stopped: the interface went away (it is no longer in /sys/class/net)`;
+      send({ type: "error", kind: "interface", message }, stop);
+    }
+  }, cfg.statsEveryMs);
   statsTimer.unref();
 
   const stop = (): void => {

@@ -61,3 +61,13 @@ export function defaultInterface(list: InterfaceList): string {
   const ok = list.interfaces.find((i) => !i.loopback && i.up !== false && i.addresses.length > 0);
   return ok?.name ?? list.interfaces.find((i) => i.loopback)?.name ?? "lo";
 }
+
+/** A named Linux interface gone from /sys/class/net: removed under a capture (never "any"). */
+export function interfaceGone(iface: string): boolean {
+  return (
+    process.platform === "linux" &&
+    iface !== "any" &&
+    existsSync("/sys/class/net") &&
+    !existsSync(`/sys/class/net/${iface}`)
+  );
+}
