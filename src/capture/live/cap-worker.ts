@@ -165,9 +165,9 @@ function main(): void {
   const statsTimer = setInterval(() => {
     send({ type: "stats", delivered, dropped });
     // libpcap does not always report an interface removed under it (a poll on the packet
-    // socket can block on): the interface's /sys entry going away ends the capture.
+    // socket can block on): the interface leaving the namespace's list ends the capture.
     if (!stopping && interfaceGone(cfg.iface)) {
-      const message = `capture on ${cfg.iface} stopped: the interface went away (it is no longer in /sys/class/net)`;
+      const message = `capture on ${cfg.iface} stopped: the interface went away (it is no longer in /proc/net/dev)`;
       send({ type: "error", kind: "interface", message }, stop);
     }
   }, cfg.statsEveryMs);

@@ -62,12 +62,18 @@ export function defaultInterface(list: InterfaceList): string {
   return ok?.name ?? list.interfaces.find((i) => i.loopback)?.name ?? "lo";
 }
 
-/** A named Linux interface gone from /sys/class/net: removed under a capture (never "any"). */
+/**
+ * A named Linux interface no longer in this process's network namespace: removed under a
+ * capture (never "any"). /proc/net/dev is the namespace's own list; /sys/class/net shows
+ * the namespace that mounted /sys, which inside `unshare -n` is the host's.
+ */
 export function interfaceGone(iface: string): boolean {
-  return (
-    process.platform === "linux" &&
-    iface !== "any" &&
-    existsSync("/sys/class/net") &&
-    !existsSync(`/sys/class/net/${iface}`)
-  );
+  if (process.platform !== "linux" || iface === "any") return false;
+  let dev: string;
+  try {
+    dev = readFileSync("/proc/net/dev", "utf8");
+  } catch {
+    return false; // cannot tell: not gone
+  }
+  return !dev.split("\n").some((line) => line.trimStart().startsWith(`${iface}:`));
 }
