@@ -13,6 +13,8 @@
  * - TCP established: a soft error only: the connection keeps retransmitting and the
  *   errno replaces ETIMEDOUT if it finally times out (at once with IP_RECVERR);
  *   fragmentation needed / packet too big lower the path MTU and reach no program.
+ * A BSD-derived stack (macOS/iOS, FreeBSD) maps some codes to other errnos: `bsdErrno`
+ * where it is sure, and `errnoOn` picks by the sender's stack.
  * icmp-unreachable reports the errors; udp-fixed-retry names them in its retry runs.
  */
 import { L4_ICMPV6, type DecodedPacket } from "../../decode/wire/packet.js";

@@ -20,7 +20,9 @@
  *   allow (a TTL of 64 from Linux, macOS or FreeBSD) to the stack the file names. The
  *   packets win: a file names the OS of whatever wrote it (a Windows laptop recording a
  *   Linux server's mirror port names Windows, and the server's TTL of 64 says otherwise),
- *   so an OS the side's own TTL and SYN rule out is not taken, and the side is left unnamed.
+ *   so an OS the side's own TTL and SYN rule out is not taken, and the side is left unnamed;
+ *   except on loopback, where both sides are surely the recording host and a TTL is only a
+ *   setting: there the file names the stack (side-stack.ts).
  *
  * Not used yet, left for later: the SYN retry schedule itself (it is what the findings measure).
  */
