@@ -15,7 +15,7 @@
  * tagged here are the original transmission, every re-send and the sender's RST.
  */
 import { sideNotCaptured } from "../lib/capture-view.js";
-import { guessStack } from "../lib/stack-profile.js";
+import { packetsNameOtherThanLinux } from "../lib/stack-profile.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
 import { icmpMeaning, isPathMtuMessage } from "../lib/icmp-meaning.js";
@@ -238,15 +238,9 @@ function closePhase(
       `The ${who}'s program had already called close() or shutdown(SHUT_WR): no write() of its was left to fail and ` +
       `close() returns at once, so it saw nothing of this; its kernel kept the connection in ${state}, re-sending ` +
       // Linux's setting only where the sender may be Linux (its packets do not name another stack).
-      `until it gives up${isOtherThanLinux(flow, dir) ? "" : " (Linux: tcp_orphan_retries for a closed socket)"} ` +
+      `until it gives up${packetsNameOtherThanLinux(flow.ep[dir]!, flow.ipVersion) ? "" : " (Linux: tcp_orphan_retries for a closed socket)"} ` +
       `and drops it.${lost}`,
   };
-}
-
-/** The side's packets name a stack, and it is not Linux. */
-function isOtherThanLinux(flow: Flow, dir: number): boolean {
-  const stack = guessStack(flow.ep[dir]!, flow.ipVersion);
-  return stack !== null && stack.id !== "linux";
 }
 
 /** What stopped: the peer, or, when routers said the packets were too big for the path, the path. */

@@ -44,7 +44,7 @@
  */
 import type { AnalyzerDescriptor, CaptureScope, FindingInput, FindingSink } from "../analyzer.js";
 import type { Finding } from "../finding.js";
-import { guessStack } from "./stack-profile.js";
+import { packetsNameOtherThanLinux } from "./stack-profile.js";
 import { isDuplicateCopy } from "./syn-retries.js";
 import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
@@ -179,8 +179,7 @@ function deferredAccept(flow: Flow, gap: number, previousGap: number): boolean {
   const client = flow.ep[DIR_CLIENT];
   if (client.payloadBytes > 0 || client.finFrame !== 0 || client.rstFrame !== 0) return false;
   // The packets' word alone: the option is Linux's, so only another stack they prove rules it out.
-  const stack = guessStack(flow.ep[DIR_SERVER], flow.ipVersion);
-  if (stack !== null && stack.id !== "linux") return false;
+  if (packetsNameOtherThanLinux(flow.ep[DIR_SERVER], flow.ipVersion)) return false;
   const nextTick = previousGap > 0 ? 2 * previousGap : FIRST_SYNACK_TIMEOUT_SEC;
   return gap >= 2 * nextTick;
 }

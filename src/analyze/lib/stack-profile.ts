@@ -170,6 +170,15 @@ export function guessStack(ep: TcpEndpoint, ipVersion: number): StackProfile | n
 }
 
 /**
+ * The side's packets name a stack, and it is not Linux: a Linux-only mechanism (a sysctl,
+ * TCP_DEFER_ACCEPT) is ruled out only by proof of another stack, never by its absence.
+ */
+export function packetsNameOtherThanLinux(ep: TcpEndpoint, ipVersion: number): boolean {
+  const stack = guessStack(ep, ipVersion);
+  return stack !== null && stack.id !== "linux";
+}
+
+/**
  * Why a client re-sent a SYN, with its ISN, after a RST refused it: Windows retries a
  * refused connect() (twice, 0.5 s after each RST); Linux, macOS and FreeBSD fail it at the
  * first valid RST, so from them the re-send says the RST never reached the socket (lost
