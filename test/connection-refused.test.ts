@@ -25,6 +25,7 @@ interface F {
   summary: string;
   explanation: string;
   measure: Record<string, number>;
+  facts?: Record<string, unknown>;
 }
 
 const fixture = (name: string) => join(FIXTURES, "connection-refused", `${name}.pcap`);
@@ -64,6 +65,14 @@ describe("retries of a refused SYN", () => {
       );
       expect(f.summary).not.toContain("re-sent");
     }
+  });
+
+  it("gives no cause for a re-send that did not happen (audit 9: a macOS client refused once)", async () => {
+    const [f] = await findings(corpus("zeek--irc-353-null-refused.pcap"));
+    expect(f!.measure.refusals).toBe(1);
+    expect(f!.facts).toMatchObject({ retryIntervals: null, retryCause: null });
+    const [retried] = await findings(corpus("zeek--pop3-refused-retries.pcap"));
+    expect(retried!.facts!.retryCause).toContain("Windows");
   });
 });
 

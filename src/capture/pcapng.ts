@@ -22,6 +22,13 @@ const BLOCK_IDB = 1;
 const BLOCK_PB = 2;
 const BLOCK_SPB = 3;
 const BLOCK_EPB = 6;
+/**
+ * Blocks that are no packets but that Wireshark lists as frames (tshark 4.0 numbers them:
+ * corpus pcapng-testgen test102 and test202), so they take a frame number here too and
+ * every frame a finding names is the one Wireshark shows: custom blocks (copiable or not),
+ * systemd journal entries, and sysdig events.
+ */
+const FRAME_ONLY_BLOCKS = new Set([0x00000bad, 0x40000bad, 0x00000009, 0x00000204, 0x00000216, 0x00000221]);
 const OPT_END = 0;
 const OPT_SHB_HARDWARE = 2;
 const OPT_SHB_OS = 3;
@@ -132,6 +139,7 @@ export class PcapngFramer implements Framer {
           this.obsoletePacket(buf, dv, pos, len, base);
           break;
         default:
+          if (FRAME_ONLY_BLOCKS.has(type)) this.frame++;
           break; // NRB, ISB, DSB, custom and unknown blocks: nothing a flow needs
       }
       pos += len;

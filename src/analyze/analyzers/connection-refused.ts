@@ -197,8 +197,8 @@ interface Facts {
   fallbackOutcome: "accepted" | "refused" | "unanswered" | null;
   fallbackOutcomeFrame: number | null;
   fallbackLoopback: boolean;
-  /** Why the client re-sent a refused SYN, by its stack (lib/stack-profile.ts refusedSynRetryCause). */
-  retryCause: string;
+  /** Why the client re-sent a refused SYN, by its stack (lib/stack-profile.ts refusedSynRetryCause); null when it did not. */
+  retryCause: string | null;
 }
 
 type CrossFacts = Pick<
@@ -224,7 +224,8 @@ function factsOf(s: State, r: Refusal, flow: Flow, capture: CaptureFacts): Facts
     synFrames: s.synFrames.join(", "),
     rstFrames: r.rstFrames.join(", "),
     retryIntervals: iv.length === 0 ? null : iv.join(", "),
-    retryCause: refusedSynRetryCause(stackOf(flow, DIR_CLIENT, capture)),
+    // Only a re-sent SYN has a cause to give (audit 9: a stale cause on a single refusal).
+    retryCause: iv.length === 0 ? null : refusedSynRetryCause(stackOf(flow, DIR_CLIENT, capture)),
     synAckFrame: s.synAckFrame === 0 ? null : s.synAckFrame,
     lastRstFrame: r.lastRstFrame,
     listener: flow.endpointName("server") + (flow.vlan > 0 ? ` (VLAN ${flow.vlan})` : ""),

@@ -58,8 +58,8 @@ class State {
   previous: Previous = "unfinished";
   tw: TimeWait | null = null;
   held: Held = "expired";
-  /** The single holder's stack is Linux (its takeover rule can be named). */
-  holderIsLinux = false;
+  /** The single holder's stack as its packets name it (lib/stack-profile.ts id), null when they do not. */
+  holderStack: string | null = null;
   /** The holder's TIME_WAIT, as assumed (the first holder's when both held it). */
   twLength: TimeWaitLength | null = null;
   /** Outcome frames, 0 when not seen. */
@@ -148,7 +148,7 @@ function start(s: State, prev: Flow, frame: number, time: number, out: FindingSi
       timeWaitOfSide(prev, d, mslSec, out.capture),
     );
     s.twLength = lengths[0]!;
-    s.holderIsLinux = !tw.simultaneous && stackOf(prev, tw.holder, out.capture)?.id === "linux";
+    s.holderStack = tw.simultaneous ? null : (stackOf(prev, tw.holder, out.capture)?.id ?? null);
     s.held = lengths.some((l) => since < l.sec) ? "still" : lengths.some((l) => since < l.maxSec) ? "maybe" : "expired";
     window = Math.max(window, ...lengths.map((l) => l.maxSec));
   }
@@ -174,8 +174,8 @@ interface Facts {
   held: Held | null;
   /** The TIME_WAIT length assumed, and on what basis (the stack, --msl, or a range). */
   timeWaitBasis: string | null;
-  /** The single holder runs Linux (its takeover of its own TIME_WAIT can be named). */
-  holderIsLinux: boolean;
+  /** The single holder's stack (lib/stack-profile.ts id), null when unknown: Linux's takeover rule is named only for Linux. */
+  holderStack: string | null;
   synFrame: number;
   bareAckFrame: number | null;
   clientRstFrame: number | null;
@@ -218,7 +218,7 @@ function report(s: State, flow: Flow, out: FindingSink): void {
     secondFinFrame: tw?.simultaneous ? tw.secondFinFrame : null,
     held,
     timeWaitBasis: tw === null ? null : s.twLength!.text,
-    holderIsLinux: s.holderIsLinux,
+    holderStack: s.holderStack,
     synFrame: s.synFrame,
     bareAckFrame: frameOrNull(s.bareAckFrame),
     clientRstFrame: frameOrNull(s.clientRstFrame),
@@ -307,11 +307,16 @@ function timeWaitText(x: Facts): string {
   if (x.held === "taken-over")
     return (
       `the client had closed first (FIN frame ${x.firstFinFrame}), and ${x.timeWaitBasis}; but this SYN is its own: ` +
-      (x.holderIsLinux
+      (x.holderStack === "linux"
         ? "Linux lets connect() take over its own TIME_WAIT for a port bound explicitly when the old connection used " +
           "TCP timestamps, so it stood in no one's way"
-        : "its stack let connect() have the 4-tuple, so its TIME_WAIT stood in no one's way (taken over, as Linux does " +
-          "for an explicitly bound port with timestamps, or ended sooner than the default)")
+        : x.holderStack !== null
+          ? // Another stack's packets: no Linux rule for it (audit 9: an iOS client, whose xnu refuses its own TIME_WAIT).
+            "its stack let connect() have the 4-tuple, so its TIME_WAIT stood in no one's way: it ended sooner than " +
+            "that default (a shorter MSL set on the host) or the stack gave it up to its own connect(); the capture " +
+            "does not tell which"
+          : "its stack let connect() have the 4-tuple, so its TIME_WAIT stood in no one's way (taken over, as Linux " +
+            "does for an explicitly bound port with timestamps, or ended sooner than the default)")
     );
   if (x.held === "still") return `${who} still held it in TIME_WAIT: ${why}`;
   if (x.held === "maybe") return `${who} may still have held it in TIME_WAIT: ${why}`;
