@@ -7,7 +7,6 @@
  * 70 internal error, 130/143 a second SIGINT/SIGTERM (cli/interrupt.ts); the README's table.
  */
 import type { ParseArgsConfig } from "node:util";
-import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import type { CaptureInfo } from "../capture/record.js";
@@ -36,12 +35,12 @@ import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { formatSize } from "./size.js";
-import { exitQuietlyOnClosedPipe, Output } from "./output.js";
+import { exitQuietlyOnClosedPipe, Output, writeLinesToFile } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { noteLateInterruption, stopOnSignal } from "./interrupt.js";
 import { printCaptureProblems } from "./capture-problems.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
-import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
+import { CAPTURE_OPTIONS, UsageError, analyzeInputs, captureArgs, parseCommandArgs } from "./args.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
@@ -217,27 +216,6 @@ function reportProblems(report: Report, info: CaptureInfo): void {
   for (const w of analysisWarnings(report, info)) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
-/** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
-function writeLinesToFile(path: string, lines: Iterable<string>): void {
-  const fd = openSync(path, "w");
-  try {
-    let buf: string[] = [],
-      size = 0;
-    for (const l of lines) {
-      buf.push(l);
-      size += l.length + 1;
-      if (size > 1 << 20) {
-        writeSync(fd, buf.join("\n") + "\n");
-        buf = [];
-        size = 0;
-      }
-    }
-    if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
 function cappedJobs(requested: number, input: string, quiet: boolean): number {
   const { jobs, cappedBy, size, cores } = jobsFor(input, requested);
@@ -260,13 +238,48 @@ async function analyzeCommand(args: string[]): Promise<number> {
     jobs: { type: "string", short: "j" },
     output: { type: "string", short: "o" },
     "capture-host": { type: "string" },
+    progress: { type: "boolean" },
   });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html", "ndjson-ecs"]);
   const output = v.output;
   if (format === "html" && output === undefined && process.stdout.isTTY)
     throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
-  const { input, select } = captureArgs("analyze", v, positionals);
+  const inputs = analyzeInputs("analyze", v, positionals);
+  if (inputs.kind === "many") {
+    if (v.flow !== undefined)
+      throw new UsageError("--flow names a flow of one capture: give one capture, or --host/--port");
+    const engine = runOptions(v, new Progress(false), undefined);
+    return (await import("./many-captures.js")).analyzeMany({
+      words: inputs.words,
+      format,
+      output,
+      jobs: v.jobs === undefined ? undefined : positiveInt("--jobs", v.jobs),
+      quiet: v.quiet === true,
+      progress: v.progress === true,
+      captureHost: v["capture-host"],
+      text: {
+        style: styleFor(process.stdout, v["no-color"] === true || output !== undefined),
+        brief: v.brief === true,
+        all: v.all === true,
+      },
+      capture: {
+        engine: {
+          analyzer: engine.analyzer,
+          maxFlows: engine.maxFlows,
+          fragmentTimeoutSec: engine.fragmentTimeoutSec,
+          maxPendingDatagrams: engine.maxPendingDatagrams,
+          maxFragmentBytes: engine.maxFragmentBytes,
+        },
+        filter: inputs.filter,
+        count: inputs.count,
+        flowFilter: parseFilter(v),
+      },
+      signal: stopOnSignal(),
+      version: VERSION,
+    });
+  }
+  const { input, select } = inputs;
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;

@@ -5,6 +5,7 @@
  * of an unhandled 'error' event. Cleanup registered with process.on("exit") (the
  * standard-input spool) still runs.
  */
+import { closeSync, openSync, writeSync } from "node:fs";
 
 /**
  * Makes a closed pipe on stdout (or stderr) end the process quietly. Installed once by
@@ -43,5 +44,26 @@ export class Output {
   async end(): Promise<void> {
     this.flushSync();
     if (this.stream.writableNeedDrain) await new Promise((r) => this.stream.once("drain", r));
+  }
+}
+
+/** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
+export function writeLinesToFile(path: string, lines: Iterable<string>): void {
+  const fd = openSync(path, "w");
+  try {
+    let buf: string[] = [],
+      size = 0;
+    for (const l of lines) {
+      buf.push(l);
+      size += l.length + 1;
+      if (size > 1 << 20) {
+        writeSync(fd, buf.join("\n") + "\n");
+        buf = [];
+        size = 0;
+      }
+    }
+    if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
+  } finally {
+    closeSync(fd);
   }
 }
