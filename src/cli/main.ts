@@ -91,9 +91,16 @@ Exit codes: 0 analysed (also after a first Ctrl-C, with what was read), 1 a chec
 (check), 2 usage error or unreadable input, 70 internal error (a bug: please report it),
 130 or 143 a second Ctrl-C, or SIGTERM, while the first was being finished.`,
   analyze: `Usage: sockscope analyze [options] <file|-> [FILTER]   (or -r FILE [FILTER])
+       sockscope analyze [options] [-f FILTER] <file|dir|glob>...   (many captures)
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
 and prints a capture summary, the flow table and the findings, each with its explanation.
+
+Many captures (several files, a directory's .pcap/.pcapng/.cap files without its
+subdirectories, or a glob, quoted or not): each is analysed whole by one of --jobs threads,
+and one report holds them all, each flow and finding naming its capture (JSON schema
+sockscope.reports/1). A capture filter goes with -f. A capture that cannot be read is
+named on stderr and the run exits 2, after the report of the others.
 
 ${SELECT_HELP}
 
@@ -103,14 +110,16 @@ Options:
                            ndjson-ecs (one JSON line per flow and per finding, Elastic Common
                            Schema field names and the Community ID, for Filebeat/Vector/Logstash)
   -o, --output FILE        write the report to FILE instead of standard output
-      --capture-host NAME  ndjson-ecs: the host the capture was taken on (host.name, observer.hostname)
+      --capture-host NAME  the host the capture was taken on (ndjson-ecs host.name, observer.hostname;
+                           many captures: each one's host); {dir} stands for the directory a capture is in
       --brief              findings' one-line summaries only, no explanations
       --all                list every finding by flow; by default, past 40 findings the text
                            report summarises them by kind with one example each
   -j, --jobs N             worker threads for text and JSON reports (default: one per core,
                            at most 4, for capture files over 512 MB, else 1); the report is
                            the same for any N (captures with IP fragments or several VLANs,
-                           and a capture filter or -c, are analysed on one thread)
+                           and a capture filter or -c, are analysed on one thread). Many captures:
+                           captures analysed at once, one thread each (default: one per core)
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
@@ -122,6 +131,7 @@ Options:
       --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
       --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
   -q, --quiet              no progress on stderr
+      --progress           many captures: progress lines on stderr even when it is not a terminal
       --no-color           no colours (also: NO_COLOR=1)`,
   flows: `Usage: sockscope flows [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
@@ -304,7 +314,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
     format === "json"
       ? reportJsonLines(report)
       : format === "ndjson-ecs"
-        ? (await import("../report/ecs.js")).ecsLines(report, { version: VERSION, hostName: v["capture-host"] })
+        ? (await import("../report/ecs.js")).ecsLines(report, {
+            version: VERSION,
+            hostName: (await import("../report/combined.js")).captureHost(v["capture-host"], input) ?? undefined,
+          })
         : [
             html !== null
               ? html.renderHtml(report, series).replace(/\n$/, "")

@@ -1,0 +1,242 @@
+/**
+ * `sockscope analyze` over several captures (issue 18): which words are captures
+ * (run/captures/inputs.ts, cli/args.ts), the combined report in every format against each
+ * capture's own report, a damaged and an unreadable capture among good ones, --jobs,
+ * progress, and the combined JSON schema (derived from the one-capture schema).
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { analyzeInputs, UsageError } from "../src/cli/args.js";
+import { directoryCaptures, expandCaptureInputs, expandGlob } from "../src/run/captures/inputs.js";
+import { REPORTS_SCHEMA_TEXT } from "../scripts/reports-schema.mjs";
+import { CLI, CORPUS, FIXTURES, ROOT } from "./helpers/paths.js";
+
+function run(args: string[], cwd = ROOT) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", TZ: "UTC" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const CORPUS_PICKS = ["arkime--adb.pcap", "arkime--bt-tcp.pcap", "pcapng-testgen--be-test001-basic.pcapng"];
+
+/** A capture cut inside its fifth record's header with an absurd length: four packets, then damage. */
+function damagedCopy(src: string, dst: string): void {
+  const b = readFileSync(src);
+  let off = 24;
+  for (let i = 0; i < 4; i++) off += 16 + b.readUInt32LE(off + 8);
+  const cut = Buffer.from(b.subarray(0, off + 16));
+  cut.writeUInt32LE(0x7fffffff, off + 8);
+  cut.writeUInt32LE(0x7fffffff, off + 12);
+  writeFileSync(dst, cut);
+}
+
+/** A directory of real captures: three from the corpus, a fixture, a damaged copy, a text file, a subdirectory. */
+function captureDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sockscope-many-"));
+  for (const f of CORPUS_PICKS) copyFileSync(join(CORPUS, "captures", f), join(dir, f));
+  copyFileSync(join(FIXTURES, "healthy", "graceful-close.pcap"), join(dir, "graceful-close.pcap"));
+  damagedCopy(join(FIXTURES, "healthy", "bulk-transfer.pcap"), join(dir, "damaged.pcap"));
+  writeFileSync(join(dir, "notes.txt"), "not a capture\n");
+  mkdirSync(join(dir, "older"));
+  copyFileSync(join(FIXTURES, "healthy", "graceful-close.pcap"), join(dir, "older", "x.pcap"));
+  return dir;
+}
+
+describe("which words are captures", () => {
+  it("reads a directory's captures, not its subdirectories, and says what it skipped", () => {
+    const dir = captureDir();
+    const d = directoryCaptures(dir);
+    expect(d.captures.map((p) => p.slice(dir.length + 1))).toEqual([
+      "arkime--adb.pcap",
+      "arkime--bt-tcp.pcap",
+      "damaged.pcap",
+      "graceful-close.pcap",
+      "pcapng-testgen--be-test001-basic.pcapng",
+    ]);
+    expect(d.skipped.join("\n")).toMatch(/1 subdirectory not entered \(older\)/);
+    expect(d.skipped.join("\n")).toMatch(/1 file not named .pcap, .pcapng or .cap skipped \(notes.txt\)/);
+  });
+
+  it("expands a glob the shell left quoted, as bash would", () => {
+    const dir = captureDir();
+    expect(expandGlob(join(dir, "arkime--*.pcap"))).toEqual([
+      join(dir, "arkime--adb.pcap"),
+      join(dir, "arkime--bt-tcp.pcap"),
+    ]);
+    expect(expandGlob(join(dir, "*", "x.pca[p]"))).toEqual([join(dir, "older", "x.pcap")]);
+    const none = expandCaptureInputs([join(dir, "*.pcapng"), join(dir, "nothing-*.pcap")]);
+    expect(none.captures).toEqual([join(dir, "pcapng-testgen--be-test001-basic.pcapng")]);
+    expect(none.skipped).toEqual([`${join(dir, "nothing-*.pcap")}: matches no .pcap, .pcapng or .cap file`]);
+  });
+
+  it("keeps one capture and its filter words as before, and asks for -f after several", () => {
+    const dir = captureDir();
+    const a = join(dir, "arkime--adb.pcap"),
+      b = join(dir, "graceful-close.pcap");
+    expect(analyzeInputs("analyze", {}, [a]).kind).toBe("one");
+    const one = analyzeInputs("analyze", {}, [a, "tcp", "port", "80"]);
+    expect(one.kind === "one" && one.select?.filter?.expression).toBe("tcp port 80");
+    expect(analyzeInputs("analyze", {}, [a, b])).toEqual({ kind: "many", words: [a, b], filter: null, count: null });
+    expect(analyzeInputs("analyze", {}, [dir]).kind).toBe("many");
+    expect(analyzeInputs("analyze", {}, [join(dir, "*.pcap")]).kind).toBe("many");
+    expect(analyzeInputs("analyze", { filter: "tcp", count: "3" }, [a, b])).toMatchObject({ filter: "tcp", count: 3 });
+    expect(() => analyzeInputs("analyze", {}, [a, b, "tcp", "port", "80"])).toThrow(
+      /"tcp port 80" names no capture file, directory or glob match; with several captures, give a capture filter with -f/,
+    );
+    expect(() => analyzeInputs("analyze", {}, [a, b, "-"])).toThrow(UsageError);
+  });
+});
+
+describe("analyze with several captures", () => {
+  it("JSON: every capture's flows and findings as its own report has them, with its capture, hash and summary; validates", () => {
+    const dir = captureDir();
+    const r = run(["analyze", "-F", "json", "-j", "2", dir]);
+    expect(r.code).toBe(0);
+    const combined = JSON.parse(r.stdout);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(REPORTS_SCHEMA_TEXT));
+    expect(validate(combined), JSON.stringify(validate.errors)).toBe(true);
+    expect(combined.captures).toHaveLength(5);
+    let findingOffset = 0;
+    for (const c of combined.captures) {
+      const own = JSON.parse(run(["analyze", "-F", "json", c.file]).stdout);
+      expect(c.summary).toEqual(own.capture);
+      expect(c.warnings).toEqual(own.warnings);
+      expect(c.contentHash).toBe(createHash("sha256").update(readFileSync(c.file)).digest("hex"));
+      const flows = combined.flows.filter((f: { capture: string }) => f.capture === c.file);
+      expect(flows).toEqual(own.flows.map((f: object) => ({ capture: c.file, ...f })));
+      const findings = combined.findings.filter((f: { capture: string }) => f.capture === c.file);
+      expect(findings).toEqual(own.findings.map((f: object) => ({ capture: c.file, ...f })));
+      // Habits name the combined findings: the same findings as the capture's own habit named.
+      for (const h of combined.habits.filter((x: { capture: string }) => x.capture === c.file))
+        for (const k of h.findings) expect(combined.findings[k].capture).toBe(c.file);
+      findingOffset += own.findings.length;
+    }
+    expect(combined.findings).toHaveLength(findingOffset);
+    expect(combined.warnings.join("\n")).toMatch(/notes\.txt/);
+  });
+
+  it("a damaged capture: its packets before the damage analysed, its one line on stderr, the others unaffected, exit 0", () => {
+    const dir = captureDir();
+    const r = run(["analyze", "-F", "json", dir]);
+    expect(r.code).toBe(0);
+    const damaged = JSON.parse(r.stdout).captures.find((c: { file: string }) => c.file.endsWith("damaged.pcap"));
+    expect(damaged.summary.partial).toBe(true);
+    expect(damaged.summary.packets).toBe(4);
+    expect(r.stderr).toMatch(/damaged\.pcap: offset \d+: .*\n/);
+    const alone = run(["analyze", "-F", "json", join(dir, "damaged.pcap")]);
+    expect(damaged.summary).toEqual(JSON.parse(alone.stdout).capture);
+  });
+
+  it("an unreadable capture among good ones: the others' report, its one line, exit 2", () => {
+    const dir = captureDir();
+    writeFileSync(join(dir, "broken.pcap"), "garbage, not a capture\n");
+    const r = run(["analyze", "-F", "json", dir]);
+    expect(r.code).toBe(2);
+    const combined = JSON.parse(r.stdout);
+    const broken = combined.captures.find((c: { file: string }) => c.file.endsWith("broken.pcap"));
+    expect(broken).toMatchObject({ summary: null, contentHash: null });
+    expect(broken.error).toMatch(/broken\.pcap: offset 0: not a pcap or pcapng file/);
+    expect(combined.captures.filter((c: { error: string | null }) => c.error === null)).toHaveLength(5);
+    expect(r.stderr).toMatch(/sockscope: .*broken\.pcap: offset 0: not a pcap or pcapng file/);
+    expect(r.stderr).toMatch(/sockscope: 1 of 6 captures could not be read\n/);
+  });
+
+  it("the same report with one job as with two, and with the captures named one by one", () => {
+    const dir = captureDir();
+    const one = run(["analyze", "-F", "json", "-j", "1", dir]);
+    const two = run(["analyze", "-F", "json", "-j", "2", dir]);
+    expect(two.stdout).toBe(one.stdout);
+    const names = CORPUS_PICKS.map((f) => join(dir, f));
+    const listed = JSON.parse(run(["analyze", "-F", "json", ...names]).stdout);
+    expect(listed.captures.map((c: { file: string }) => c.file)).toEqual(names);
+  });
+
+  it("text: each capture's own report under its heading, then the table of captures", () => {
+    const dir = captureDir();
+    const r = run(["analyze", "--brief", dir]);
+    expect(r.code).toBe(0);
+    const own = run(["analyze", "--brief", join(dir, "graceful-close.pcap")]).stdout;
+    expect(r.stdout).toContain(`=== capture 4 of 5: ${join(dir, "graceful-close.pcap")} (sha256 `);
+    expect(r.stdout).toContain(own);
+    expect(r.stdout).toMatch(
+      /Captures \(5\): \d+ packets, \d+ findings\n#\s+capture\s+host\s+packets\s+flows\s+err\/warn\/info\s+status\n/,
+    );
+    expect(r.stdout).toMatch(/damaged\.pcap\s+-\s+4\s+1\s+\d+\/\d+\/\d+\s+partial/);
+  });
+
+  it("ndjson-ecs: every record names its capture's file and hash, and the host from --capture-host {dir}", () => {
+    const root = mkdtempSync(join(tmpdir(), "sockscope-hosts-"));
+    for (const host of ["db1", "web2"]) {
+      mkdirSync(join(root, host));
+      copyFileSync(join(FIXTURES, "healthy", "graceful-close.pcap"), join(root, host, `${host}-0001.pcap`));
+    }
+    const r = run(["analyze", "-F", "ndjson-ecs", "--capture-host", "{dir}", join(root, "*", "*.pcap")]);
+    expect(r.code).toBe(0);
+    const records = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const one = run(["analyze", "-F", "ndjson-ecs", join(root, "db1", "db1-0001.pcap")])
+      .stdout.trim()
+      .split("\n");
+    expect(records).toHaveLength(2 * one.length);
+    const hash = createHash("sha256")
+      .update(readFileSync(join(root, "db1", "db1-0001.pcap")))
+      .digest("hex");
+    for (const rec of records) {
+      const host = rec.sockscope.capture.file.includes("/db1/") ? "db1" : "web2";
+      expect(rec.host).toEqual({ name: host });
+      expect(rec.observer.hostname).toBe(host);
+      expect(rec.sockscope.capture.hash).toBe(hash);
+    }
+    // One capture: {dir} names its host too (and, as before, no hash).
+    const alone = run(["analyze", "-F", "ndjson-ecs", "--capture-host", "{dir}", join(root, "web2", "web2-0001.pcap")]);
+    const first = JSON.parse(alone.stdout.split("\n")[0]!);
+    expect(first.host).toEqual({ name: "web2" });
+    expect(first.sockscope.capture).toEqual({ file: join(root, "web2", "web2-0001.pcap") });
+  });
+
+  it("HTML: one page holding each capture's own page in a sandboxed frame", () => {
+    const dir = captureDir();
+    const out = join(dir, "report.html");
+    expect(run(["analyze", "-F", "html", "-o", out, dir]).code).toBe(0);
+    const page = readFileSync(out, "utf8");
+    expect(page.match(/<iframe sandbox="allow-scripts"/g)).toHaveLength(5);
+    expect(page).not.toMatch(/<script/); // the outer page runs nothing; the frames' scripts are escaped in srcdoc
+    expect(page).toContain("&#60;script");
+  });
+
+  it("progress: captures done of the total, packets, rate and findings with --progress; none with -q", () => {
+    const dir = captureDir();
+    const r = run(["analyze", "--progress", "-F", "json", dir]);
+    expect(r.stderr).toMatch(/ {2}5 of 5 captures, [\d,]+ packets, [\d.]+ M pkt\/s, \d+ findings\n/);
+    expect(run(["analyze", "--progress", "-q", "-F", "json", dir]).stderr).not.toMatch(/captures,/);
+  });
+
+  it("says the errors plainly: filter words after several captures, --flow across captures, an empty directory", () => {
+    const dir = captureDir();
+    const a = join(dir, "arkime--adb.pcap");
+    expect(run(["analyze", a, a.replace("adb", "bt-tcp"), "tcp", "port", "80"]).stderr).toMatch(
+      /with several captures, give a capture filter with -f "EXPR"/,
+    );
+    expect(run(["analyze", "--flow", "1", dir]).stderr).toMatch(/--flow names a flow of one capture/);
+    const empty = mkdtempSync(join(tmpdir(), "sockscope-empty-"));
+    const r = run(["analyze", empty]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no capture files in /);
+  });
+});
+
+describe("the many-capture JSON schema", () => {
+  it("is what scripts/reports-schema.mjs derives from report.schema.json (run it after changing that)", () => {
+    expect(readFileSync(join(ROOT, "schema", "reports.schema.json"), "utf8")).toBe(REPORTS_SCHEMA_TEXT);
+  });
+});
