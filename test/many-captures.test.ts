@@ -240,3 +240,49 @@ describe("the many-capture JSON schema", () => {
     expect(readFileSync(join(ROOT, "schema", "reports.schema.json"), "utf8")).toBe(REPORTS_SCHEMA_TEXT);
   });
 });
+
+describe("check with several captures", () => {
+  /** Three captures with expectations (one failing: another capture's), one unreadable, one without any. */
+  function checkDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), "sockscope-check-many-"));
+    for (const [from, to] of [
+      ["healthy/graceful-close", "a-graceful"],
+      ["icmp-unreachable/tcp-ipv4", "b-icmp"],
+      ["healthy/graceful-close", "c-wrong"],
+    ]) {
+      copyFileSync(join(FIXTURES, `${from}.pcap`), join(dir, `${to}.pcap`));
+      copyFileSync(join(FIXTURES, `${from}.expect.json`), join(dir, `${to}.expect.json`));
+    }
+    copyFileSync(join(FIXTURES, "icmp-unreachable", "tcp-ipv4.expect.json"), join(dir, "c-wrong.expect.json"));
+    copyFileSync(join(FIXTURES, "healthy", "graceful-close.pcap"), join(dir, "d-unpaired.pcap"));
+    return dir;
+  }
+
+  it("each capture against its own expectations, one summary, exit 1 for a failure; the same with 1 or 2 jobs", () => {
+    const dir = checkDir();
+    const one = run(["check", "-j", "1", dir]);
+    const two = run(["check", "-j", "2", dir]);
+    expect(two.code).toBe(1);
+    expect(two.stdout).toBe(one.stdout);
+    expect(two.stdout).toMatch(new RegExp(`PASS ${join(dir, "a-graceful.pcap")}`));
+    expect(two.stdout).toMatch(new RegExp(`PASS ${join(dir, "b-icmp.pcap")}`));
+    expect(two.stdout).toMatch(new RegExp(`FAIL ${join(dir, "c-wrong.pcap")}`));
+    expect(two.stdout).toMatch(/3 captures checked: 2 passed, 1 failed/);
+  });
+
+  it("an unreadable capture among them: named, exit 2; a quoted glob is expanded, captures without expectations not checked", () => {
+    const dir = checkDir();
+    writeFileSync(join(dir, "e-broken.pcap"), "garbage, not a capture\n");
+    copyFileSync(join(dir, "a-graceful.expect.json"), join(dir, "e-broken.expect.json"));
+    const r = run(["check", "-j", "2", join(dir, "*.pcap")]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/e-broken\.pcap: offset 0: not a pcap or pcapng file/);
+    expect(r.stdout).toMatch(/not checked \(no expectations file\): 1 capture: .*d-unpaired\.pcap/);
+    expect(r.stdout).toMatch(/4 captures checked: 2 passed, 1 failed, 1 error/);
+  });
+
+  it("progress lines with --progress", () => {
+    const r = run(["check", "--progress", checkDir()]);
+    expect(r.stderr).toMatch(/ {2}3 of 3 captures, [\d,]+ packets, [\d.]+ M pkt\/s, \d+ findings\n/);
+  });
+});

@@ -19,6 +19,8 @@ export interface OneCaptureOptions {
   flowFilter: FlowFilter;
   /** Render the capture's HTML page too. */
   html: boolean;
+  /** Leave out the content hash (check compares findings, and need not read each file twice). */
+  noHash?: boolean;
 }
 
 export interface CaptureOutcome {
@@ -69,7 +71,7 @@ export async function analyseOneCapture(
   const report = buildReportFrom(info, result, o.flowFilter, selected?.summary() ?? null);
   return {
     file,
-    contentHash: await fileContentHash(file),
+    contentHash: o.noHash === true ? null : await fileContentHash(file),
     report,
     error: null,
     problems,

@@ -26,6 +26,13 @@ export interface PoolOptions {
   onProgress?: (p: PoolProgress) => void;
   /** Ctrl-C: the captures being read end there (their reports cover what was read); the rest are not started. */
   signal?: AbortSignal;
+  /**
+   * Each capture's outcome as it arrives. With `keepReports: false` the run then forgets
+   * its report (runCaptures returns it without), so a caller that uses each report at
+   * once (check) holds one at a time.
+   */
+  onOutcome?: (index: number, o: CaptureOutcome) => void;
+  keepReports?: boolean;
 }
 
 /** The outcome of a capture Ctrl-C came before. */
@@ -57,7 +64,8 @@ export async function runCaptures(
     pool.onProgress?.({ done, total: files.length, packets, findings });
   };
   const finish = (index: number, o: CaptureOutcome) => {
-    outcomes[index] = o;
+    pool.onOutcome?.(index, o);
+    outcomes[index] = pool.keepReports === false ? { ...o, report: null, html: null } : o;
     reading.delete(index);
     done++;
     donePackets += o.report?.capture.packets ?? 0;
