@@ -4,8 +4,8 @@
 // Many captures in one run: `sockscope analyze --format json DIR` with --jobs 1, 2 and
 // every core, on a directory of captures. Without DIR, on two: the 296 third-party
 // captures of test/corpus/captures (13 MB, a few packets to 2.9 MB each: mostly the cost
-// per capture), and bench/out/rotated/ (made once: 6 files of 25 000 short connections
-// each, 21 MB, as bench/sequential.mjs writes them: a server's rotated tcpdump -G files).
+// per capture), and bench/out/rotated/ (made once: 6 files of 10 000 short connections
+// each, 8.5 MB, as bench/sequential.mjs writes them: a server's rotated tcpdump -G files).
 // A directory holding an unreadable capture exits 2, as documented, and is timed all the
 // same. Runs are interleaved round-robin so
 // outside load hits each setting alike; prints the median wall time, packets/s, the
@@ -36,7 +36,7 @@ function rotatedDir() {
   mkdirSync(dir, { recursive: true });
   for (let i = 1; i <= 6; i++) {
     const f = join(dir, `server-${i}.pcap`);
-    if (!existsSync(f)) execFileSync(process.execPath, [join(root, "bench", "sequential.mjs"), f, "25000"]);
+    if (!existsSync(f)) execFileSync(process.execPath, [join(root, "bench", "sequential.mjs"), f, "10000"]);
   }
   return dir;
 }

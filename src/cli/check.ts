@@ -205,11 +205,10 @@ async function checkMany(targets: Target[], v: Record<string, string | boolean |
   const progress = new ManyProgress(mode);
   await runCaptures(
     files,
-    { engine: {}, filter: null, count: null, flowFilter: {}, html: false, noHash: true },
+    { engine: {}, filter: null, count: null, flowFilter: {}, output: "report" },
     {
       jobs,
       onProgress: progress.update,
-      keepReports: false,
       onOutcome: (i, o) => {
         const source = async () => {
           if (o.report === null) throw new UnreadableCapture(o.error ?? `${o.file}: not read`);

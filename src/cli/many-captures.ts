@@ -1,19 +1,22 @@
 /**
  * `sockscope analyze` over several captures (files, directories, globs): each analysed
  * whole by one of --jobs worker threads (run/captures/pool.ts), one combined report
- * (report/combined*.ts) in the format asked for, progress on stderr, and an exit code
- * that says whether every capture could be read.
+ * (report/combined*.ts) in the format asked for, each capture's part written as soon as
+ * it and those before it are done, progress on stderr, and an exit code that says whether
+ * every capture could be read.
  */
 import { availableParallelism } from "node:os";
 import { expandCaptureInputs } from "../run/captures/inputs.js";
 import { runCaptures } from "../run/captures/pool.js";
 import type { OneCaptureOptions } from "../run/captures/one.js";
-import { captureHost, combinedEcsLines, type CombinedRun } from "../report/combined.js";
-import { combinedJsonLines } from "../report/combined-json.js";
-import { combinedTextParts } from "../report/combined-text.js";
+import { ecsWriter, type CaptureRow, type CombinedWriter } from "../report/combined.js";
+import type { PartOptions } from "../report/capture-part.js";
+import { PLAIN } from "../report/style.js";
+import { jsonWriter } from "../report/combined-json.js";
+import { textWriter } from "../report/combined-text.js";
 import type { Style } from "../report/style.js";
 import { ManyProgress } from "./progress.js";
-import { Output, writeLinesToFile } from "./output.js";
+import { FileLines, Output } from "./output.js";
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { UsageError } from "./args.js";
 
@@ -30,7 +33,7 @@ export interface ManyOptions {
   progress: boolean;
   captureHost: string | undefined;
   text: { style: Style; brief: boolean; all: boolean };
-  capture: Omit<OneCaptureOptions, "html">;
+  capture: Omit<OneCaptureOptions, "output" | "captureHost">;
   signal: AbortSignal;
   version: string;
 }
@@ -50,57 +53,93 @@ function jobsFor(requested: number | undefined, captures: number, quiet: boolean
   return jobs;
 }
 
+async function writerFor(o: ManyOptions): Promise<CombinedWriter> {
+  if (o.format === "json") return jsonWriter();
+  if (o.format === "ndjson-ecs") return ecsWriter();
+  if (o.format === "html") return (await import("../report/html/combined.js")).htmlWriter(`sockscope ${o.version}`);
+  return textWriter(o.text.style);
+}
+
+/** Each capture's problems on stderr, as a one-capture run prints them: also when the report goes to a file. */
+function printProblems(
+  c: { file: string; error: string | null; problems: string[]; analysisWarnings: string[] },
+  format: string,
+): void {
+  const lines =
+    c.error !== null
+      ? [c.error]
+      : [...c.problems, ...(format === "text" ? [] : c.analysisWarnings.map((w) => `${c.file}: ${w}`))];
+  for (const l of lines.slice(0, MAX_PROBLEM_LINES)) process.stderr.write(`sockscope: ${l}\n`);
+  if (lines.length > MAX_PROBLEM_LINES)
+    process.stderr.write(
+      `sockscope: ${c.file}: … and ${lines.length - MAX_PROBLEM_LINES} more (listed in the report)\n`,
+    );
+}
+
 export async function analyzeMany(o: ManyOptions): Promise<number> {
   const { captures, skipped } = expandCaptureInputs(o.words);
   for (const s of skipped) process.stderr.write(`sockscope: ${s}\n`);
   if (captures.length === 0) throw new UsageError(`no capture files in ${o.words.join(", ")}`, "analyze");
-  const html = o.format === "html";
+  const writer = await writerFor(o);
+  let out: FileLines | Output;
+  try {
+    out = o.output === undefined ? new Output() : new FileLines(o.output);
+  } catch (e) {
+    process.stderr.write(`sockscope: cannot write ${o.output}: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const write = (lines: Iterable<string>) => {
+    for (const l of lines) out.line(l);
+  };
   const mode = o.quiet ? "off" : process.stderr.isTTY ? "tty" : o.progress ? "lines" : "off";
   const progress = new ManyProgress(mode);
-  const outcomes = await runCaptures(
-    captures,
-    { ...o.capture, html },
-    { jobs: jobsFor(o.jobs, captures.length, o.quiet), onProgress: progress.update, signal: o.signal },
-  );
-  progress.done();
-  const run: CombinedRun = { outcomes, hosts: captures.map((f) => captureHost(o.captureHost, f)), warnings: skipped };
-  const lines: Iterable<string> =
-    o.format === "json"
-      ? combinedJsonLines(run)
-      : o.format === "ndjson-ecs"
-        ? combinedEcsLines(run, o.version)
-        : html
-          ? [(await import("../report/html/combined.js")).renderCombinedHtml(run, `sockscope ${o.version}`)]
-          : combinedTextParts(run, o.text);
-  if (o.output !== undefined) {
-    try {
-      writeLinesToFile(o.output, lines);
-    } catch (e) {
+  const rows: CaptureRow[] = [];
+  const problems: Parameters<typeof printProblems>[0][] = [];
+  try {
+    write(writer.begin(captures.length));
+    await runCaptures(
+      captures,
+      {
+        ...o.capture,
+        captureHost: o.captureHost,
+        output: {
+          format: o.format as PartOptions["format"],
+          color: o.text.style !== PLAIN,
+          brief: o.text.brief,
+          all: o.text.all,
+          version: o.version,
+        },
+      },
+      {
+        jobs: jobsFor(o.jobs, captures.length, o.quiet),
+        onProgress: progress.update,
+        signal: o.signal,
+        onOutcome: (i, c) => {
+          rows.push(c.row);
+          write(writer.capture(c, i, captures.length));
+          // What stderr needs of it; its part goes once written.
+          problems.push({ file: c.file, error: c.error, problems: c.problems, analysisWarnings: c.analysisWarnings });
+        },
+      },
+    );
+    write(writer.end(rows, skipped));
+  } catch (e) {
+    if (o.output !== undefined && (e as NodeJS.ErrnoException).code !== undefined) {
       process.stderr.write(`sockscope: cannot write ${o.output}: ${(e as Error).message}\n`);
       return EXIT_USAGE;
     }
-  } else {
-    const out = new Output();
-    for (const l of lines) out.line(l);
-    await out.end();
+    throw e;
+  } finally {
+    progress.done();
+    if (out instanceof FileLines) out.end();
   }
-  // Each capture's problems, as a one-capture run prints them: also when the report goes to a file.
-  for (const c of outcomes) {
-    const lines =
-      c.error !== null
-        ? [c.error]
-        : [...c.problems, ...(o.format === "text" ? [] : c.analysisWarnings.map((w) => `${c.file}: ${w}`))];
-    for (const l of lines.slice(0, MAX_PROBLEM_LINES)) process.stderr.write(`sockscope: ${l}\n`);
-    if (lines.length > MAX_PROBLEM_LINES)
-      process.stderr.write(
-        `sockscope: ${c.file}: … and ${lines.length - MAX_PROBLEM_LINES} more (listed in the report)\n`,
-      );
-  }
+  if (out instanceof Output) await out.end();
+  for (const p of problems) printProblems(p, o.format);
   // A capture that could not be read at all fails the run, after the others' report: a cron
   // job over a directory must notice the one broken file. Ctrl-C leaves the rest unread, as asked.
-  const unread = outcomes.filter((c) => c.error !== null).length;
+  const unread = rows.filter((c) => c.error !== null).length;
   if (unread > 0 && !o.signal.aborted) {
-    process.stderr.write(`sockscope: ${unread} of ${outcomes.length} captures could not be read\n`);
+    process.stderr.write(`sockscope: ${unread} of ${rows.length} captures could not be read\n`);
     return EXIT_USAGE;
   }
   return EXIT_OK;

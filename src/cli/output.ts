@@ -47,23 +47,44 @@ export class Output {
   }
 }
 
+/** Lines to a file, in big writes: what Output is for standard output. */
+export class FileLines {
+  private readonly fd: number;
+  private buf: string[] = [];
+  private size = 0;
+
+  constructor(path: string) {
+    this.fd = openSync(path, "w");
+  }
+
+  line(s: string): void {
+    this.buf.push(s);
+    this.size += s.length + 1;
+    if (this.size > 1 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buf.length > 0) writeSync(this.fd, this.buf.join("\n") + "\n");
+    this.buf = [];
+    this.size = 0;
+  }
+
+  /** Writes what is buffered and closes the file (also when a write failed). */
+  end(): void {
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
+
 /** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
 export function writeLinesToFile(path: string, lines: Iterable<string>): void {
-  const fd = openSync(path, "w");
+  const file = new FileLines(path);
   try {
-    let buf: string[] = [],
-      size = 0;
-    for (const l of lines) {
-      buf.push(l);
-      size += l.length + 1;
-      if (size > 1 << 20) {
-        writeSync(fd, buf.join("\n") + "\n");
-        buf = [];
-        size = 0;
-      }
-    }
-    if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
+    for (const l of lines) file.line(l);
   } finally {
-    closeSync(fd);
+    file.end();
   }
 }

@@ -1,13 +1,15 @@
 /**
  * One capture of a many-capture run, analysed whole on the thread it is given to (a pool
- * worker, or the main thread with one job): its report, content hash and, for the HTML
- * report, its page (rendered where its packet series were collected, so they never cross
- * threads). What goes back is what the per-capture report holds, and its problems as lines.
+ * worker, or the main thread with one job), and its part of the report rendered there too
+ * (report/capture-part.ts). What goes back is that part as a string, the capture's row of
+ * the closing table and its problems as lines, or, for `check`, the report itself.
  */
 import { CaptureError } from "../../capture/errors.js";
 import { fileContentHash } from "../../capture/content-hash.js";
 import { CaptureFilter } from "../../capture/filter/compile.js";
 import { analysisWarnings, buildReportFrom, type FlowFilter, type Report } from "../../report/model.js";
+import { captureHost, captureRow, type CaptureRow } from "../../report/combined.js";
+import { renderCapturePart, type PartOptions } from "../../report/capture-part.js";
 import { analyzeCapture, type RunOptions } from "../pipeline.js";
 
 /** The options every capture of the run is analysed with; plain data, so a worker gets them as they are. */
@@ -17,25 +19,27 @@ export interface OneCaptureOptions {
   filter: string | null;
   count: number | null;
   flowFilter: FlowFilter;
-  /** Render the capture's HTML page too. */
-  html: boolean;
-  /** Leave out the content hash (check compares findings, and need not read each file twice). */
-  noHash?: boolean;
+  /** --capture-host, `{dir}` not yet made the capture's directory. */
+  captureHost?: string;
+  /** The part of the report to render; "report": none, the report itself comes back (check). */
+  output: PartOptions | "report";
 }
 
 export interface CaptureOutcome {
   file: string;
-  /** SHA-256 of the file's bytes (capture/content-hash.ts); null when it could not be read. */
+  /** SHA-256 of the file's bytes (capture/content-hash.ts); null when it could not be read, and for check. */
   contentHash: string | null;
-  /** null when no packet could be read: `error` says why. */
-  report: Report | null;
   /** The capture could not be read at all (one line: file, offset, problem). */
   error: string | null;
   /** The capture's own problems (damage after good packets, interruption), one line each. */
   problems: string[];
   /** The analysis's warnings past the capture's problems (a full flow table, clock jumps). */
   analysisWarnings: string[];
-  html: string | null;
+  row: CaptureRow;
+  /** The capture's part of the report, as lines to write; null when it could not be read, or with output "report". */
+  part: string[] | null;
+  /** With output "report" only. */
+  report: Report | null;
 }
 
 export async function analyseOneCapture(
@@ -44,13 +48,24 @@ export async function analyseOneCapture(
   onProgress: (bytes: number, packets: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<CaptureOutcome> {
-  const none = { contentHash: null, report: null, analysisWarnings: [], html: null };
+  const host = captureHost(o.captureHost, file);
+  const failed = (error: string, problems: string[]): CaptureOutcome => ({
+    file,
+    contentHash: null,
+    error,
+    problems,
+    analysisWarnings: [],
+    row: captureRow(file, host, null, null, error),
+    part: null,
+    report: null,
+  });
   const select =
     o.filter === null && o.count === null
       ? undefined
       : { filter: o.filter === null ? null : new CaptureFilter(o.filter), count: o.count };
-  const html = o.html ? await import("../../report/html/index.js") : null;
-  const series = html !== null ? new (await import("../series.js")).SeriesCollector() : null;
+  // The HTML page's graphs need per-packet series: collected only for it.
+  const html = o.output !== "report" && o.output.format === "html";
+  const series = html ? new (await import("../series.js")).SeriesCollector() : null;
   let run: Awaited<ReturnType<typeof analyzeCapture>>;
   try {
     run = await analyzeCapture(file, {
@@ -61,21 +76,24 @@ export async function analyseOneCapture(
       ...(series === null ? {} : { observer: series.observe }),
     });
   } catch (e) {
-    if (e instanceof CaptureError) return { file, ...none, error: e.message, problems: [] };
+    if (e instanceof CaptureError) return failed(e.message, []);
     throw e;
   }
   const { info, result, selected } = run;
   const problems = [...info.warnings];
-  if (info.error !== null && info.packets === 0) return { file, ...none, error: info.error, problems };
+  if (info.error !== null && info.packets === 0) return failed(info.error, problems);
   if (info.error !== null) problems.push(info.error);
   const report = buildReportFrom(info, result, o.flowFilter, selected?.summary() ?? null);
+  const contentHash = o.output === "report" ? null : await fileContentHash(file);
+  const row = captureRow(file, host, contentHash, report, null);
   return {
     file,
-    contentHash: o.noHash === true ? null : await fileContentHash(file),
-    report,
+    contentHash,
     error: null,
     problems,
     analysisWarnings: analysisWarnings(report, info),
-    html: html === null ? null : html.renderHtml(report, series),
+    row,
+    part: o.output === "report" ? null : await renderCapturePart(report, row, series, o.output),
+    report: o.output === "report" ? report : null,
   };
 }
