@@ -60,11 +60,12 @@ function measure(dir) {
 
   const reference = results.get(1)[0].report;
   const doc = JSON.parse(reference);
-  const packets = doc.captures.reduce((s, c) => s + (c.summary?.packets ?? 0), 0);
+  const packets = doc.captures.reduce((s, c) => s + (c.report?.capture.packets ?? 0), 0);
+  const count = (key) => doc.captures.reduce((s, c) => s + (c.report?.[key].length ?? 0), 0);
   const unread = doc.captures.filter((c) => c.error !== null).length;
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(
-    `\n${doc.captures.length} captures in ${dir} (${unread} unreadable), ${packets} packets, ${doc.flows.length} flows, ${doc.findings.length} findings; ${runs} runs per setting, ${cores} cores\n`,
+    `\n${doc.captures.length} captures in ${dir} (${unread} unreadable), ${packets} packets, ${count("flows")} flows, ${count("findings")} findings; ${runs} runs per setting, ${cores} cores\n`,
   );
   console.log("| --jobs | median wall s | min-max s | packets/s | speed-up | peak RSS MB |");
   console.log("|---|---|---|---|---|---|");

@@ -4,7 +4,7 @@
  * capture's own report, a damaged and an unreadable capture among good ones, --jobs,
  * progress, and the combined JSON schema (derived from the one-capture schema).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -276,4 +276,42 @@ describe("check with several captures", () => {
     const r = run(["check", "--progress", checkDir()]);
     expect(r.stderr).toMatch(/ {2}3 of 3 captures, [\d,]+ packets, [\d.]+ M pkt\/s, \d+ findings\n/);
   });
+});
+
+describe("Ctrl-C in a many-capture run", () => {
+  it.each(["1", "2"])(
+    "--jobs %s: the captures being read end there, the rest are not started, the report is printed, exit 0",
+    async (jobs) => {
+      const dir = mkdtempSync(join(tmpdir(), "sockscope-many-int-"));
+      // Long enough to be interrupted mid-read: 20 000 short connections (bench/sequential.mjs), three copies.
+      spawnSync(process.execPath, [join(ROOT, "bench", "sequential.mjs"), join(dir, "a.pcap"), "20000"]);
+      for (const n of ["b", "c"]) copyFileSync(join(dir, "a.pcap"), join(dir, `${n}.pcap`));
+      const child = spawn(process.execPath, [CLI, "analyze", "-F", "json", "-j", jobs, "--progress", dir]);
+      let stdout = "",
+        stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      const sent = new Promise<void>((resolve) =>
+        child.stderr.on("data", (d) => {
+          stderr += d;
+          // The first progress line with packets read: the first capture is being read.
+          if (/0 of 3 captures, [1-9]/.test(stderr) && !child.killed) {
+            child.kill("SIGINT");
+            resolve();
+          }
+        }),
+      );
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      await sent;
+      expect(code).toBe(0);
+      const combined = JSON.parse(stdout);
+      expect(validateReports(combined), JSON.stringify(validateReports.errors)).toBe(true);
+      const [a, b, c] = combined.captures;
+      expect(a.report.warnings.join("\n")).toMatch(/interrupted \(SIGINT\) after frame \d+/);
+      // With two threads the second capture was being read too, or not yet started.
+      if (jobs === "2" && b.report !== null) expect(b.report.warnings.join("\n")).toMatch(/interrupted \(SIGINT\)/);
+      else expect(b.error).toMatch(/not read: SIGINT came before its turn/);
+      expect(c.error).toMatch(/not read: SIGINT came before its turn/);
+    },
+    60_000,
+  );
 });
