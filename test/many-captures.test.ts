@@ -96,6 +96,10 @@ describe("which words are captures", () => {
       /"tcp port 80" names no capture file, directory or glob match; with several captures, give a capture filter with -f/,
     );
     expect(() => analyzeInputs("analyze", {}, [a, b, "-"])).toThrow(UsageError);
+    // A mistyped second capture is named as such, not compiled as a filter.
+    expect(() => analyzeInputs("analyze", {}, [a, join(dir, "nope.pcap")])).toThrow(
+      `${join(dir, "nope.pcap")}: no such capture file (and a file name is no capture filter)`,
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import { existsSync, statSync } from "node:fs";
 import { CaptureFilter, FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
 import { didYouMean } from "./suggest.js";
-import { isGlob, namesCaptures } from "../run/captures/inputs.js";
+import { CAPTURE_FILE, isGlob, namesCaptures } from "../run/captures/inputs.js";
 
 /** A mistake on the command line: main prints it as one line with a --help hint for the command. */
 export class UsageError extends Error {
@@ -143,6 +143,9 @@ export function analyzeInputs(
     return { kind: "one", ...captureArgs(command, v, positionals) };
   const captures = [first];
   while (words.length > 0 && namesCaptures(words[0]!)) captures.push(words.shift()!);
+  // `analyze a.pcap b.pcapp`: a mistyped capture would otherwise be compiled as a filter.
+  if (words.length > 0 && CAPTURE_FILE.test(words[0]!))
+    throw new UsageError(`${words[0]}: no such capture file (and a file name is no capture filter)`, command);
   const many = captures.length > 1 || isDirectory(first) || (isGlob(first) && !existsSync(first));
   if (!many) return { kind: "one", ...captureArgs(command, v, positionals) };
   if (words.length > 0)

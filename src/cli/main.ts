@@ -98,9 +98,10 @@ and prints a capture summary, the flow table and the findings, each with its exp
 
 Many captures (several files, a directory's .pcap/.pcapng/.cap files without its
 subdirectories, or a glob, quoted or not): each is analysed whole by one of --jobs threads,
-and one report holds them all, each flow and finding naming its capture (JSON schema
-sockscope.reports/1). A capture filter goes with -f. A capture that cannot be read is
-named on stderr and the run exits 2, after the report of the others.
+and one report holds each capture's own report with its file, host and content hash, then
+a table of the captures (JSON: schema sockscope.reports/1). A capture filter goes with -f.
+A capture that cannot be read is named on stderr and the run exits 2, after the report of
+the others.
 
 ${SELECT_HELP}
 
