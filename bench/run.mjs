@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- capture.pcap] [--runs N] [--tshark-runs N] [--scale]
-//               [--flood | --flood-only] [--flood-1m] [--flood-runs N] [--flood-timeout S]
+//               [--flood | --flood-only] [--flood-1m] [--flood-runs N] [--flood-timeout S] [--many]
 //
 // Runs, on the same file in the same run: sockscope analyze --format json (every analyzer
 // on), tshark -q -z expert (when installed), a plain framing loop (the JavaScript floor)
@@ -30,6 +30,7 @@
 // --flood-1m adds 1M connections (minutes, GBs). --flood-only skips the main comparison;
 // each flood run is stopped after --flood-timeout seconds (default 900, via timeout(1), so
 // /usr/bin/time still reports its peak RSS).
+// --many adds bench/many-captures.mjs: a directory of captures with --jobs 1, 2 and all cores.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -64,6 +65,7 @@ const { values: opt, positionals } = parseArgs({
     flood: { type: "boolean", default: false },
     "flood-only": { type: "boolean", default: false },
     "flood-1m": { type: "boolean", default: false },
+    many: { type: "boolean", default: false },
   },
 });
 const count = (name) => {
@@ -186,6 +188,7 @@ console.log(
 );
 if (!opt["flood-only"]) mainBench();
 if (opt.flood || opt["flood-only"]) await flood();
+if (opt.many) execFileSync(process.execPath, [join(root, "bench", "many-captures.mjs")], { stdio: "inherit" });
 console.log(
   `\nload average at end: ${loadavg()
     .map((l) => l.toFixed(2))

@@ -388,9 +388,13 @@ describe("tcpdump habits: -r FILE, -c N, -n, a capture filter after the file", (
     expect(r.stderr).toBe(`sockscope: capture filter "tcp port": can't parse filter expression: syntax error\n`);
   });
   it.skipIf(!hasTcpdump)("two captures are not taken for a filter", () => {
-    const r = run(["analyze", refused, refused]);
+    // flows and packets read one capture; analyze reads several (test/many-captures.test.ts), each once.
+    const r = run(["flows", refused, refused]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/one capture at a time: ".*ipv4\.pcap" is a file/);
+    const many = run(["analyze", "-F", "json", refused, refused]);
+    expect(many.code).toBe(0);
+    expect(JSON.parse(many.stdout).captures.map((c: { file: string }) => c.file)).toEqual([refused]);
   });
   it("with no compiler, says what is missing", () => {
     const r = spawnSync(process.execPath, [CLI, "analyze", refused, "tcp"], {

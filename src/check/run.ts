@@ -200,7 +200,14 @@ function missingCapture(capture: string): string | null {
   return `${capture}: no such capture file`;
 }
 
-export async function checkTarget(t: Target, opts: RunOptions = {}): Promise<CaptureCheck> {
+/** How a check gets a capture's report: reportFor by default; a many-capture run hands in the ones its workers made. */
+export type ReportSource = (capture: string) => Promise<Report>;
+
+export async function checkTarget(
+  t: Target,
+  opts: RunOptions = {},
+  source: ReportSource = (c) => reportFor(c, opts),
+): Promise<CaptureCheck> {
   const base: CaptureCheck = {
     capture: t.capture,
     expectations: t.expect,
@@ -226,7 +233,7 @@ export async function checkTarget(t: Target, opts: RunOptions = {}): Promise<Cap
   }
   let report: Report;
   try {
-    report = await reportFor(t.capture, opts);
+    report = await source(t.capture);
   } catch (e) {
     const m = captureProblem(e);
     if (m === null) throw e;

@@ -4,10 +4,11 @@
  * `-n`, a capture filter expression after the file).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { CaptureFilter, FilterError } from "../capture/filter/compile.js";
 import type { PacketSelection } from "../capture/filter/select.js";
 import { didYouMean } from "./suggest.js";
+import { CAPTURE_FILE, isGlob, namesCaptures } from "../run/captures/inputs.js";
 
 /** A mistake on the command line: main prints it as one line with a --help hint for the command. */
 export class UsageError extends Error {
@@ -117,4 +118,56 @@ export function captureArgs(
     }
   }
   return { input, select: filter === null && count === null ? undefined : { filter, count } };
+}
+
+/** What `analyze` (and `check`) read: one capture as before, or several (files, directories, globs). */
+export type AnalyzeInputs =
+  | ({ kind: "one" } & CaptureArgs)
+  | { kind: "many"; words: string[]; filter: string | null; count: number | null };
+
+/**
+ * One capture or many. The first word is a capture, as it always was; so is every word
+ * after it that names an existing file or directory, or is a glob matching capture files
+ * (the shell leaves a quoted one unexpanded). The rest are a capture filter. Several
+ * captures, a directory or a glob make a many-capture run, whose filter is given with -f
+ * only: words after several captures could be a filter or a mistyped file.
+ */
+export function analyzeInputs(
+  command: string,
+  v: { read?: string; filter?: string; count?: string },
+  positionals: string[],
+): AnalyzeInputs {
+  const words = [...positionals];
+  const first = v.read ?? words.shift();
+  if (first === undefined || first === "-" || (!namesCaptures(first) && !isGlob(first)))
+    return { kind: "one", ...captureArgs(command, v, positionals) };
+  const captures = [first];
+  while (words.length > 0 && namesCaptures(words[0]!)) captures.push(words.shift()!);
+  // `analyze a.pcap b.pcapp`: a mistyped capture would otherwise be compiled as a filter.
+  if (words.length > 0 && CAPTURE_FILE.test(words[0]!))
+    throw new UsageError(`${words[0]}: no such capture file (and a file name is no capture filter)`, command);
+  const many = captures.length > 1 || isDirectory(first) || (isGlob(first) && !existsSync(first));
+  if (!many) return { kind: "one", ...captureArgs(command, v, positionals) };
+  if (words.length > 0)
+    throw new UsageError(
+      `"${words.join(" ")}" names no capture file, directory or glob match; with several captures, give a capture filter with -f "EXPR"`,
+      command,
+    );
+  if (captures.includes("-")) throw new UsageError("standard input (-) goes alone, not with other captures", command);
+  // Compiled here once so that a wrong expression is one usage error, not one per capture.
+  const { select } = captureArgs(command, { filter: v.filter, count: v.count }, ["(captures)"]);
+  return {
+    kind: "many",
+    words: captures,
+    filter: select?.filter?.expression ?? null,
+    count: select?.count ?? null,
+  };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

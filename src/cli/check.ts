@@ -5,10 +5,13 @@
  * JSON path). `--update` writes the expectations from what is found now (a baseline).
  */
 import { CHECK_HELP } from "./help-texts.js";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { expandCaptureInputs, isGlob } from "../run/captures/inputs.js";
+import { runCaptures } from "../run/captures/pool.js";
 import { parseCommandArgs } from "./args.js";
 import { PLAIN, styleFor } from "../report/style.js";
-import { Progress } from "./progress.js";
+import { ManyProgress, Progress } from "./progress.js";
 import { Output } from "./output.js";
 import {
   checkTarget,
@@ -16,6 +19,7 @@ import {
   expectPathFor,
   isDirectory,
   summarize,
+  UnreadableCapture,
   updateTarget,
   type CaptureCheck,
   type Target,
@@ -41,7 +45,16 @@ function targetsFor(
   const targets: Target[] = [];
   const dirs: string[] = [];
   for (const p of positionals) {
-    if (p !== "-" && isDirectory(p)) {
+    // A glob the shell left alone (quoted, or matching nothing): its captures, as bash would expand it.
+    if (p !== "-" && !existsSync(p) && isGlob(p)) {
+      const found = expandCaptureInputs([p]);
+      if (found.captures.length === 0) throw new Usage(`check: ${found.skipped[0]}`);
+      // As in a directory, a capture without expectations is listed as not checked.
+      for (const c of found.captures) {
+        const x = expect ?? expectPathFor(c);
+        targets.push({ capture: c, expect: existsSync(x) ? x : null });
+      }
+    } else if (p !== "-" && isDirectory(p)) {
       dirs.push(p);
       targets.push(...directoryTargets(p, root ?? p));
     } else {
@@ -74,6 +87,8 @@ export async function checkCommand(args: string[]): Promise<number> {
       format: { type: "string", short: "F" },
       output: { type: "string", short: "o" },
       quiet: { type: "boolean", short: "q" },
+      progress: { type: "boolean" },
+      jobs: { type: "string", short: "j" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }));
@@ -128,9 +143,11 @@ export async function checkCommand(args: string[]): Promise<number> {
 
     const results: CaptureCheck[] = [];
     const text: string[] = [];
-    for (const t of targets) {
-      const r = await checkTarget(t, { onProgress: progress.update });
-      progress.done();
+    const checks = single
+      ? [await checkTarget(targets[0]!, { onProgress: progress.update })]
+      : await checkMany(targets, v);
+    progress.done();
+    for (const r of checks) {
       results.push(r);
       // One capture that cannot be checked gets the one-line error on stderr only.
       if (single && r.status === "error") continue;
@@ -166,6 +183,55 @@ export async function checkCommand(args: string[]): Promise<number> {
     if (e instanceof Usage) return usage(e.message);
     throw e;
   }
+}
+
+/**
+ * Many captures checked at once: each analysed whole by one of --jobs worker threads
+ * (default one per core, as analyze), its report matched against its expectations as it
+ * arrives and then let go, so one report at a time is held; the results in target order.
+ */
+async function checkMany(targets: Target[], v: Record<string, string | boolean | undefined>): Promise<CaptureCheck[]> {
+  let jobs = availableParallelism();
+  if (v.jobs !== undefined) {
+    if (!/^\d+$/.test(v.jobs as string) || Number(v.jobs) < 1)
+      throw new Usage(`--jobs takes a whole number (1 or more), not "${String(v.jobs)}"`);
+    jobs = Math.min(Number(v.jobs), jobs);
+  }
+  // Only captures there is something to check them against are read.
+  const readable = (t: Target) => t.expect !== null && t.error === undefined && existsSync(t.capture);
+  const files = [...new Set(targets.filter(readable).map((t) => t.capture))];
+  const byCapture = new Map<string, Promise<CaptureCheck>[]>();
+  const mode = v.quiet ? "off" : process.stderr.isTTY ? "tty" : v.progress ? "lines" : "off";
+  const progress = new ManyProgress(mode);
+  await runCaptures(
+    files,
+    { engine: {}, filter: null, count: null, flowFilter: {}, output: "report" },
+    {
+      jobs,
+      onProgress: progress.update,
+      onOutcome: (i, o) => {
+        const source = async () => {
+          if (o.report === null) throw new UnreadableCapture(o.error ?? `${o.file}: not read`);
+          return o.report;
+        };
+        byCapture.set(
+          files[i]!,
+          targets.filter((t) => t.capture === files[i] && readable(t)).map((t) => checkTarget(t, {}, source)),
+        );
+      },
+    },
+  );
+  progress.done();
+  const taken = new Map<string, number>();
+  return Promise.all(
+    targets.map((t) => {
+      const pending = readable(t) ? byCapture.get(t.capture) : undefined;
+      if (pending === undefined) return checkTarget(t);
+      const k = taken.get(t.capture) ?? 0;
+      taken.set(t.capture, k + 1);
+      return pending[k]!;
+    }),
+  );
 }
 
 function usage(message: string): number {

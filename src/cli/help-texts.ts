@@ -65,7 +65,9 @@ export const CHECK_HELP = `Usage: sockscope check [options] <capture|directory>.
 Checks that a capture shows the findings its expectations file says it must (and no
 others), for regression tests in CI. The expectations of x.pcap are in x.expect.json
 beside it (schema sockscope.expect/1, see schema/expect.schema.json and the README).
-A directory is searched for *.expect.json files; each is checked with its capture.
+A directory is searched for *.expect.json files; each is checked with its capture. A glob
+(quoted or not) names captures as files do; those without expectations are not checked.
+Several captures are analysed at once, one per worker thread (--jobs).
 
   sockscope check run.pcap --update      write run.expect.json from what is found now (a baseline)
   sockscope check run.pcap               check it: exit 0 pass, 1 fail, 2 unusable input
@@ -81,7 +83,9 @@ Options:
                            junit: JUnit XML for CI test reports)
   -o, --output FILE        write the report to FILE instead of stdout (with json or junit,
                            the text report still goes to stdout: CI logs and test reports at once)
+  -j, --jobs N             several captures: analysed at once, one thread each (default: one per core)
   -q, --quiet              no progress on stderr
+      --progress           several captures: progress lines on stderr even when it is not a terminal
       --no-color           no colours (also: NO_COLOR=1)
 
 Exit codes: 0 all expectations met, 1 a check failed, 2 usage error, unreadable capture

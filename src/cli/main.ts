@@ -7,7 +7,6 @@
  * 70 internal error, 130/143 a second SIGINT/SIGTERM (cli/interrupt.ts); the README's table.
  */
 import type { ParseArgsConfig } from "node:util";
-import { closeSync, openSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CaptureError } from "../capture/errors.js";
 import type { CaptureInfo } from "../capture/record.js";
@@ -36,12 +35,12 @@ import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
 import { Progress } from "./progress.js";
 import { formatSize } from "./size.js";
-import { exitQuietlyOnClosedPipe, Output } from "./output.js";
+import { exitQuietlyOnClosedPipe, Output, writeLinesToFile } from "./output.js";
 import { spoolStdin } from "./spool.js";
 import { noteLateInterruption, stopOnSignal } from "./interrupt.js";
 import { printCaptureProblems } from "./capture-problems.js";
 import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
-import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
+import { CAPTURE_OPTIONS, UsageError, analyzeInputs, captureArgs, parseCommandArgs } from "./args.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 
@@ -92,9 +91,17 @@ Exit codes: 0 analysed (also after a first Ctrl-C, with what was read), 1 a chec
 (check), 2 usage error or unreadable input, 70 internal error (a bug: please report it),
 130 or 143 a second Ctrl-C, or SIGTERM, while the first was being finished.`,
   analyze: `Usage: sockscope analyze [options] <file|-> [FILTER]   (or -r FILE [FILTER])
+       sockscope analyze [options] [-f FILTER] <file|dir|glob>...   (many captures)
 
 Reads a pcap or pcapng capture ("-" for standard input, e.g. tcpdump -U -w - | sockscope analyze -)
 and prints a capture summary, the flow table and the findings, each with its explanation.
+
+Many captures (several files, a directory's .pcap/.pcapng/.cap files without its
+subdirectories, or a glob, quoted or not): each is analysed whole by one of --jobs threads,
+and one report holds each capture's own report with its file, host and content hash, then
+a table of the captures (JSON: schema sockscope.reports/1). A capture filter goes with -f.
+A capture that cannot be read is named on stderr and the run exits 2, after the report of
+the others.
 
 ${SELECT_HELP}
 
@@ -104,14 +111,16 @@ Options:
                            ndjson-ecs (one JSON line per flow and per finding, Elastic Common
                            Schema field names and the Community ID, for Filebeat/Vector/Logstash)
   -o, --output FILE        write the report to FILE instead of standard output
-      --capture-host NAME  ndjson-ecs: the host the capture was taken on (host.name, observer.hostname)
+      --capture-host NAME  the host the capture was taken on (ndjson-ecs host.name, observer.hostname;
+                           many captures: each one's host); {dir} stands for the directory a capture is in
       --brief              findings' one-line summaries only, no explanations
       --all                list every finding by flow; by default, past 40 findings the text
                            report summarises them by kind with one example each
   -j, --jobs N             worker threads for text and JSON reports (default: one per core,
                            at most 4, for capture files over 512 MB, else 1); the report is
                            the same for any N (captures with IP fragments or several VLANs,
-                           and a capture filter or -c, are analysed on one thread)
+                           and a capture filter or -c, are analysed on one thread). Many captures:
+                           captures analysed at once, one thread each (default: one per core)
       --flow ID            only this flow (ids as in the flow table)
       --host ADDR          only flows with this address at either end
       --port N             only flows with this port at either end
@@ -123,6 +132,7 @@ Options:
       --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
       --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
   -q, --quiet              no progress on stderr
+      --progress           many captures: progress lines on stderr even when it is not a terminal
       --no-color           no colours (also: NO_COLOR=1)`,
   flows: `Usage: sockscope flows [options] <file|-> [FILTER]   (or -r FILE [FILTER])
 
@@ -217,27 +227,6 @@ function reportProblems(report: Report, info: CaptureInfo): void {
   for (const w of analysisWarnings(report, info)) process.stderr.write(`sockscope: warning: ${w}\n`);
 }
 
-/** Writes lines (joined by newlines, one at the end) to a file, in big writes. */
-function writeLinesToFile(path: string, lines: Iterable<string>): void {
-  const fd = openSync(path, "w");
-  try {
-    let buf: string[] = [],
-      size = 0;
-    for (const l of lines) {
-      buf.push(l);
-      size += l.length + 1;
-      if (size > 1 << 20) {
-        writeSync(fd, buf.join("\n") + "\n");
-        buf = [];
-        size = 0;
-      }
-    }
-    if (buf.length > 0) writeSync(fd, buf.join("\n") + "\n");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `--jobs N` as the file and machine can use it (jobsFor), saying so when that is fewer. */
 function cappedJobs(requested: number, input: string, quiet: boolean): number {
   const { jobs, cappedBy, size, cores } = jobsFor(input, requested);
@@ -260,13 +249,48 @@ async function analyzeCommand(args: string[]): Promise<number> {
     jobs: { type: "string", short: "j" },
     output: { type: "string", short: "o" },
     "capture-host": { type: "string" },
+    progress: { type: "boolean" },
   });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html", "ndjson-ecs"]);
   const output = v.output;
   if (format === "html" && output === undefined && process.stdout.isTTY)
     throw new UsageError("--format html writes a page: give -o FILE.html (or redirect standard output)");
-  const { input, select } = captureArgs("analyze", v, positionals);
+  const inputs = analyzeInputs("analyze", v, positionals);
+  if (inputs.kind === "many") {
+    if (v.flow !== undefined)
+      throw new UsageError("--flow names a flow of one capture: give one capture, or --host/--port");
+    const engine = runOptions(v, new Progress(false), undefined);
+    return (await import("./many-captures.js")).analyzeMany({
+      words: inputs.words,
+      format,
+      output,
+      jobs: v.jobs === undefined ? undefined : positiveInt("--jobs", v.jobs),
+      quiet: v.quiet === true,
+      progress: v.progress === true,
+      captureHost: v["capture-host"],
+      text: {
+        style: styleFor(process.stdout, v["no-color"] === true || output !== undefined),
+        brief: v.brief === true,
+        all: v.all === true,
+      },
+      capture: {
+        engine: {
+          analyzer: engine.analyzer,
+          maxFlows: engine.maxFlows,
+          fragmentTimeoutSec: engine.fragmentTimeoutSec,
+          maxPendingDatagrams: engine.maxPendingDatagrams,
+          maxFragmentBytes: engine.maxFragmentBytes,
+        },
+        filter: inputs.filter,
+        count: inputs.count,
+        flowFilter: parseFilter(v),
+      },
+      signal: stopOnSignal(),
+      version: VERSION,
+    });
+  }
+  const { input, select } = inputs;
   const progress = new Progress(process.stderr.isTTY === true && !v.quiet);
   // The HTML report's graphs need per-packet series: collected only for it.
   const html = format === "html" ? await import("../report/html/index.js") : null;
@@ -291,7 +315,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
     format === "json"
       ? reportJsonLines(report)
       : format === "ndjson-ecs"
-        ? (await import("../report/ecs.js")).ecsLines(report, { version: VERSION, hostName: v["capture-host"] })
+        ? (await import("../report/ecs.js")).ecsLines(report, {
+            version: VERSION,
+            hostName: (await import("../report/combined.js")).captureHost(v["capture-host"], input) ?? undefined,
+          })
         : [
             html !== null
               ? html.renderHtml(report, series).replace(/\n$/, "")

@@ -31,6 +31,8 @@ export interface EcsOptions {
   version: string;
   /** The host the capture was taken on, when the user names it: `host.name` and `observer.hostname`. */
   hostName?: string;
+  /** The capture's SHA-256 (capture/content-hash.ts), as `sockscope.capture.hash`: given in many-capture runs. */
+  contentHash?: string;
 }
 
 const SEVERITY_NUMBER = { info: 1, warning: 2, error: 3 } as const;
@@ -75,7 +77,7 @@ function commonFields(r: Report, o: EcsOptions): Common {
       ...(o.hostName === undefined ? {} : { hostname: o.hostName }),
     },
     host: o.hostName === undefined ? undefined : { name: o.hostName },
-    capture: { file: r.capture.file },
+    capture: { file: r.capture.file, ...(o.contentHash === undefined ? {} : { hash: o.contentHash }) },
   };
 }
 
