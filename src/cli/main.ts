@@ -44,6 +44,8 @@ import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 import { CAPTURE_OPTIONS, UsageError, captureArgs, parseCommandArgs } from "./args.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { SinkConfigError, SinkError } from "../sink/clickhouse-target.js";
+import { SINK_HELP } from "../sink/help.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -122,6 +124,7 @@ Options:
       --frag-timeout S     IP reassembly timeout in seconds (default 30, as Linux's ipfrag_time)
       --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
       --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
+${SINK_HELP}
   -q, --quiet              no progress on stderr
       --no-color           no colours (also: NO_COLOR=1)`,
   flows: `Usage: sockscope flows [options] <file|-> [FILTER]   (or -r FILE [FILTER])
@@ -260,6 +263,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
     jobs: { type: "string", short: "j" },
     output: { type: "string", short: "o" },
     "capture-host": { type: "string" },
+    sink: { type: "string" },
+    "sink-password-file": { type: "string" },
   });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html", "ndjson-ecs"]);
@@ -273,6 +278,18 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const series = html !== null ? new (await import("../run/series.js")).SeriesCollector() : null;
   const jobs =
     v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
+  // --sink: the server is asked before the analysis, so one that is away fails the run at once.
+  const sink =
+    v.sink === undefined
+      ? null
+      : await (await import("../sink/analyze-sink.js")).AnalyzeSink.start({
+          url: v.sink,
+          passwordFile: v["sink-password-file"],
+          input,
+          flowFiltered: hasFilter(parseFilter(v)),
+          hostName: v["capture-host"],
+          version: VERSION,
+        });
   const { info, result, selected } = await analyzeCapture(
     input,
     series === null
@@ -280,7 +297,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
       : { ...runOptions(v, progress, select), observer: series.observe },
   );
   progress.done();
-  if (info.error !== null && info.packets === 0) return fail(info.error);
+  if (info.error !== null && info.packets === 0) {
+    await sink?.close();
+    return fail(info.error);
+  }
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
   const report = buildReportFrom(info, result, filter, selected?.summary() ?? null);
@@ -317,6 +337,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
   // The report lists every warning (text, JSON and HTML alike); stderr has the capture's problems and, but for text, the rest.
   printCaptureProblems(info, "the report's warnings");
   if (format !== "text") reportProblems(report, info);
+  if (sink !== null) {
+    const stored = await sink.store(report);
+    if (!v.quiet) process.stderr.write(`sockscope: ${stored}\n`);
+  }
   return EXIT_OK;
 }
 
@@ -458,7 +482,8 @@ export async function main(argv: string[]): Promise<number> {
         );
     }
   } catch (e) {
-    if (e instanceof CaptureError || e instanceof FilterError) return fail(e.message);
+    if (e instanceof CaptureError || e instanceof FilterError || e instanceof SinkError || e instanceof SinkConfigError)
+      return fail(e.message);
     if (e instanceof UsageError)
       return fail(
         e.command === undefined

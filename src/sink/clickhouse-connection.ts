@@ -1,0 +1,90 @@
+/**
+ * One connection to the ClickHouse server, through the official client over HTTP(S): the
+ * schema made sure of (schema/clickhouse.sql, statement by statement), batched JSONEachRow
+ * inserts, and every failure as one SinkError line that names the server and never the
+ * password. The client's own logging is off: what goes wrong is said once, by sockscope.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { describeTarget, redact, SinkError, type ClickHouseTarget } from "./clickhouse-target.js";
+import type { Row } from "./clickhouse-rows.js";
+
+/** The schema file the tables come from (the package ships schema/). */
+const SCHEMA_FILE = fileURLToPath(new URL("../../schema/clickhouse.sql", import.meta.url));
+
+/** schema/clickhouse.sql's statements, comments left out. */
+export function schemaStatements(): string[] {
+  return readFileSync(SCHEMA_FILE, "utf8")
+    .replace(/^\s*--.*$/gm, "")
+    .split(";")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+export class ClickHouseConnection {
+  private readonly client: ClickHouseClient;
+  private readonly admin: ClickHouseClient;
+
+  constructor(
+    readonly target: ClickHouseTarget,
+    requestTimeoutMs = 30_000,
+  ) {
+    const common = {
+      url: target.url,
+      username: target.username,
+      password: target.password,
+      request_timeout: requestTimeoutMs,
+      application: "sockscope",
+      log: { level: ClickHouseLogLevel.OFF },
+    };
+    // CREATE DATABASE runs outside the database, which may not exist yet.
+    this.admin = createClient(common);
+    this.client = createClient({ ...common, database: target.database });
+  }
+
+  /** The database and tables, created if missing (every statement is IF NOT EXISTS). */
+  async ensureSchema(): Promise<void> {
+    await this.guard("creating the database", () =>
+      this.admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.target.database}` }),
+    );
+    for (const query of schemaStatements()) await this.guard("creating the tables", () => this.client.command({ query }));
+  }
+
+  async insert(table: string, rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.guard(`inserting into ${table}`, () =>
+      this.client.insert({ table, values: rows as Row[], format: "JSONEachRow" }),
+    );
+  }
+
+  /** The first column of the first row of a query, as a string ("" for none). */
+  async scalar(query: string): Promise<string> {
+    return this.guard("querying", async () => {
+      // JSONEachRow: 18.16 has no JSONCompactEachRow.
+      const rs = await this.client.query({ query, format: "JSONEachRow" });
+      const rows = (await rs.json()) as Record<string, unknown>[];
+      return rows.length === 0 ? "" : String(Object.values(rows[0]!)[0]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.client.close(), this.admin.close()]);
+  }
+
+  private async guard<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw new SinkError(`${describeTarget(this.target)}: ${what}: ${redact(oneLine(e), this.target)}`);
+    }
+  }
+}
+
+/** An error's message on one line (server exceptions carry a stack trace after a newline). */
+function oneLine(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { errors?: Error[] };
+  // Node's "connect to every address" failure is an AggregateError with an empty message.
+  const msg = err?.message || err?.errors?.[0]?.message || err?.code || String(e);
+  return msg.split("\n")[0]!.replace(/\s*Stack trace:.*$/, "").trim();
+}
