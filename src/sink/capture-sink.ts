@@ -29,7 +29,10 @@ export interface CaptureWriteResult {
  * capture filter, -c), the hash of that and the selection: another selection is another
  * set of rows, not a copy.
  */
-export function captureIdOf(contentHash: string, selection: { filter: string | null; count: number | null } | null): string {
+export function captureIdOf(
+  contentHash: string,
+  selection: { filter: string | null; count: number | null } | null,
+): string {
   if (selection === null || (selection.filter === null && selection.count === null)) return contentHash;
   return createHash("sha256")
     .update(`${contentHash}\n${selection.filter ?? ""}\n${selection.count ?? ""}`)

@@ -48,7 +48,8 @@ export class ClickHouseConnection {
     await this.guard("creating the database", () =>
       this.admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.target.database}` }),
     );
-    for (const query of schemaStatements()) await this.guard("creating the tables", () => this.client.command({ query }));
+    for (const query of schemaStatements())
+      await this.guard("creating the tables", () => this.client.command({ query }));
   }
 
   async insert(table: string, rows: readonly Row[]): Promise<void> {
@@ -86,5 +87,8 @@ function oneLine(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { errors?: Error[] };
   // Node's "connect to every address" failure is an AggregateError with an empty message.
   const msg = err?.message || err?.errors?.[0]?.message || err?.code || String(e);
-  return msg.split("\n")[0]!.replace(/\s*Stack trace:.*$/, "").trim();
+  return msg
+    .split("\n")[0]!
+    .replace(/\s*Stack trace:.*$/, "")
+    .trim();
 }

@@ -61,7 +61,9 @@ export function parseSinkUrl(
   const path = decodeURIComponent(u.pathname.replace(/^\//, "").replace(/\/$/, ""));
   const database = path === "" ? "sockscope" : path;
   if (!DATABASE_NAME.test(database))
-    throw new SinkConfigError(`--sink: database "${database}" must be letters, digits and _ (not starting with a digit)`);
+    throw new SinkConfigError(
+      `--sink: database "${database}" must be letters, digits and _ (not starting with a digit)`,
+    );
   return {
     url: `${scheme.tls ? "https" : "http"}://${u.port !== "" ? u.host : `${u.host}:${scheme.port}`}`,
     tls: scheme.tls,
@@ -77,7 +79,9 @@ function readPassword(file: string | undefined, env: NodeJS.ProcessEnv): string 
     // One line, as `echo secret > file` writes it: the newline is no part of the password.
     return readFileSync(file, "utf8").replace(/\r?\n$/, "");
   } catch (e) {
-    throw new SinkConfigError(`--sink-password-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    throw new SinkConfigError(
+      `--sink-password-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+    );
   }
 }
 
