@@ -133,7 +133,9 @@ export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer
     }
     // Inside the namespace: the same request, by a node started there.
     const script = `fetch(process.argv[1],{method:"POST",body:process.argv[2]}).then(async r=>{process.stdout.write(await r.text());process.exitCode=r.ok?0:1},e=>{process.stdout.write(String(e));process.exitCode=1})`;
-    const r = spawnSync("nsenter", ["-t", String(nsPid), "-n", process.execPath, "-e", script, url, sql], {
+    // Through the server's own process while it runs: the namespace outlives the process that made it.
+    const via = child?.pid ?? nsPid;
+    const r = spawnSync("nsenter", ["-t", String(via), "-n", process.execPath, "-e", script, url, sql], {
       encoding: "utf8",
     });
     if (r.status !== 0) throw new Error(`ClickHouse: ${r.stdout.trim()}`);

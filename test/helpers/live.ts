@@ -32,7 +32,7 @@ export const capError = (() => {
 const missingTools = ["unshare", "nsenter", "ip", "python3", "tcpdump"].filter((c) => !has(c));
 export const built = existsSync(CLI);
 
-function precondition(needCap: boolean): string | null {
+export function precondition(needCap: boolean): string | null {
   if (!built) return `${CLI} is missing: npm run build first`;
   if (!isRoot) return "live capture tests need root (unshare -n, packet sockets)";
   if (missingTools.length > 0) return `missing ${missingTools.join(", ")}`;
