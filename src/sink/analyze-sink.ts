@@ -5,9 +5,9 @@
  * after it, the report goes in (CaptureSink.writeCapture) and one line says what was stored.
  * Loaded only with --sink: the client library is no part of other runs' start-up.
  */
-import { fileContentHash } from "../capture/content-hash.js";
 import type { Report } from "../report/model.js";
 import { captureIdOf, CaptureSink } from "./capture-sink.js";
+import { contentHashOffThread } from "./content-hash-worker.js";
 import { describeTarget, parseSinkUrl, SinkConfigError, type ClickHouseTarget } from "./clickhouse-target.js";
 
 export interface AnalyzeSinkOptions {
@@ -37,7 +37,7 @@ export class AnalyzeSink {
       throw new SinkConfigError("--sink stores whole captures: --flow, --host and --port cannot be used with it");
     const target = parseSinkUrl(o.url, o.passwordFile);
     const sink = await CaptureSink.open(target, o.version);
-    const hash = fileContentHash(o.input);
+    const hash = contentHashOffThread(o.input);
     hash.catch(() => {}); // awaited in store(); an unreadable file fails the analysis first
     return new AnalyzeSink(sink, target, hash, o);
   }

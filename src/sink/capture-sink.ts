@@ -11,11 +11,8 @@
 import { createHash } from "node:crypto";
 import type { Report } from "../report/model.js";
 import { ClickHouseConnection } from "./clickhouse-connection.js";
-import { captureRow, reportBatches, type CaptureIdentity } from "./clickhouse-rows.js";
+import { captureRow, reportFindingRows, reportFlowRows, type CaptureIdentity } from "./clickhouse-rows.js";
 import type { ClickHouseTarget } from "./clickhouse-target.js";
-
-/** Rows per INSERT: big enough that a capture of a million flows is a few dozen requests. */
-export const INSERT_BATCH_ROWS = 50_000;
 
 export interface CaptureWriteResult {
   /** False when the capture was stored before (nothing written this time). */
@@ -61,7 +58,9 @@ export class CaptureSink {
     if (!/^[0-9a-f]{64}$/.test(id.captureId)) throw new Error(`capture id must be a SHA-256 in hex: ${id.captureId}`);
     const counted = await this.conn.scalar(`SELECT count() FROM captures WHERE capture_id = '${id.captureId}'`);
     if (Number(counted) > 0) return { written: false, flows: report.flows.length, findings: report.findings.length };
-    for (const batch of reportBatches(id, report, INSERT_BATCH_ROWS)) await this.conn.insert(batch.table, batch.rows);
+    // One streamed INSERT per table: the server cuts it into blocks, the client never holds it all.
+    if (report.flows.length > 0) await this.conn.insert("flows", reportFlowRows(id, report));
+    if (report.findings.length > 0) await this.conn.insert("findings", reportFindingRows(id, report));
     const c = report.capture;
     await this.conn.insert("captures", [
       captureRow(id, "file", {

@@ -5,6 +5,7 @@
  * password. The client's own logging is off: what goes wrong is said once, by sockscope.
  */
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { describeTarget, redact, SinkError, type ClickHouseTarget } from "./clickhouse-target.js";
@@ -43,8 +44,20 @@ export class ClickHouseConnection {
     this.client = createClient({ ...common, database: target.database });
   }
 
-  /** The database and tables, created if missing (every statement is IF NOT EXISTS). */
+  /**
+   * The database and tables, created if missing (every statement is IF NOT EXISTS). One
+   * question first: when they all exist (every run but the first), nothing more is sent.
+   */
   async ensureSchema(): Promise<void> {
+    const names = schemaStatements().map((s) => /IF NOT EXISTS\s+(\w+)/.exec(s)?.[1]);
+    const present = await this.guard("looking for the tables", async () => {
+      const rs = await this.admin.query({
+        query: `SELECT count() AS n FROM system.tables WHERE database = '${this.target.database}' AND name IN (${names.map((n) => `'${n}'`).join(", ")})`,
+        format: "JSONEachRow",
+      });
+      return Number(((await rs.json()) as { n: string }[])[0]?.n ?? 0);
+    });
+    if (present === names.length) return;
     await this.guard("creating the database", () =>
       this.admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.target.database}` }),
     );
@@ -52,11 +65,11 @@ export class ClickHouseConnection {
       await this.guard("creating the tables", () => this.client.command({ query }));
   }
 
-  async insert(table: string, rows: readonly Row[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.guard(`inserting into ${table}`, () =>
-      this.client.insert({ table, values: rows as Row[], format: "JSONEachRow" }),
-    );
+  /** One INSERT: an array, or rows streamed as they are made (the client sends each as a JSON line). */
+  async insert(table: string, rows: readonly Row[] | Iterable<Row>): Promise<void> {
+    if (Array.isArray(rows) && rows.length === 0) return;
+    const values = Array.isArray(rows) ? (rows as Row[]) : Readable.from(rows);
+    await this.guard(`inserting into ${table}`, () => this.client.insert({ table, values, format: "JSONEachRow" }));
   }
 
   /** The first column of the first row of a query, as a string ("" for none). */

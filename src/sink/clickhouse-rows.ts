@@ -143,22 +143,16 @@ export function findingCounts(findings: readonly Finding[]): Map<number, { total
   return counts;
 }
 
-/** A whole report's rows, `size` at a time: flows, then findings (in report order, numbered). */
-export function* reportBatches(
-  id: CaptureIdentity,
-  r: Report,
-  size: number,
-): Generator<{ table: "flows" | "findings"; rows: Row[] }> {
+/** A whole report's flow rows, made as they are sent (a big capture's rows are never all in memory). */
+export function* reportFlowRows(id: CaptureIdentity, r: Report): Generator<Row> {
   const counts = findingCounts(r.findings);
   const none = { total: 0, errors: 0 };
-  for (let i = 0; i < r.flows.length; i += size)
-    yield { table: "flows", rows: r.flows.slice(i, i + size).map((f) => flowRow(id, f, counts.get(f.id) ?? none)) };
+  for (const f of r.flows) yield flowRow(id, f, counts.get(f.id) ?? none);
+}
+
+/** A whole report's finding rows, numbered in report order. */
+export function* reportFindingRows(id: CaptureIdentity, r: Report): Generator<Row> {
   const byId = new Map(r.flows.map((f) => [f.id, f]));
-  for (let i = 0; i < r.findings.length; i += size)
-    yield {
-      table: "findings",
-      rows: r.findings
-        .slice(i, i + size)
-        .map((f, j) => findingRow(id, f, f.flow === null ? null : byId.get(f.flow), i + j)),
-    };
+  let seq = 0;
+  for (const f of r.findings) yield findingRow(id, f, f.flow === null ? null : byId.get(f.flow), seq++);
 }
