@@ -101,7 +101,7 @@ export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer
     join(dir, "users.xml"),
     `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage><max_read_buffer_size>65536</max_read_buffer_size></default></profiles>
   <users>${user("default", "")}${user(SINK_USER, SINK_PASSWORD)}</users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
