@@ -194,6 +194,37 @@ clickHouseDescribe("analyze --sink clickhouse://", () => {
     expect(await count("SELECT count() FROM stored_findings", db)).toBe(lines("finding"));
   }, 300_000);
 
+  it("an analysis cut short by Ctrl-C stores nothing, and says so", async () => {
+    const db = "interrupted";
+    const big = join(dir, "big-interrupted.pcap");
+    writeBigCapture(join(FIXTURES, "healthy", "many-short-connections.pcap"), big, 25_000, 5081);
+    const child = spawn(
+      process.execPath,
+      [CLI, "analyze", big, "-F", "json", "-o", join(dir, "interrupted.json"), "--sink", server.sinkUrl(db)],
+      { env, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const done = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
+    // Once the server has been asked for its tables the analysis runs: interrupt it then.
+    const until = Date.now() + 30_000;
+    while (Number(await server.query(`SELECT count() FROM system.tables WHERE database = '${db}'`)) < 5) {
+      if (Date.now() > until) throw new Error(`the tables never appeared: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGINT");
+    expect(await done, stderr).toBe(0);
+    expect(stderr).toMatch(/interrupted/);
+    expect(sinkLines(stderr)).toEqual([
+      expect.stringMatching(
+        /^sockscope: the analysis was interrupted: nothing stored in ClickHouse .*\/interrupted as sockscope_writer/,
+      ),
+    ]);
+    expect(await count("SELECT count() FROM flows", db)).toBe(0);
+    expect(await count("SELECT count() FROM captures", db)).toBe(0);
+  }, 120_000);
+
   it("a server that is away: one line naming it, exit 2, no report lost on stdout's file", async () => {
     const port = server.httpPort + 1; // nothing listens there (the server's is taken, the next is not ours)
     const r = analyze([CAPTURES[0]!, "-F", "json", "--sink", `clickhouse://sockscope_writer@127.0.0.1:${port}/x`]);

@@ -338,7 +338,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
   printCaptureProblems(info, "the report's warnings");
   if (format !== "text") reportProblems(report, info);
   if (sink !== null) {
-    const stored = await sink.store(report);
+    const stored = await sink.store(report, info.interrupted !== undefined);
     if (!v.quiet) process.stderr.write(`sockscope: ${stored}\n`);
   }
   return EXIT_OK;

@@ -42,9 +42,14 @@ export class AnalyzeSink {
     return new AnalyzeSink(sink, target, hash, o);
   }
 
-  /** Writes the report; the line to print on stderr. Throws SinkError when the server fails. */
-  async store(report: Report): Promise<string> {
+  /**
+   * Writes the report; the line to print on stderr. Throws SinkError when the server fails.
+   * An interrupted analysis (Ctrl-C) is not stored: its rows would stand for the whole capture.
+   */
+  async store(report: Report, interrupted: boolean): Promise<string> {
     try {
+      if (interrupted)
+        return `the analysis was interrupted: nothing stored in ${describeTarget(this.target)} (part of a capture would count as all of it)`;
       const captureId = captureIdOf(await this.contentHash, report.capture.selection);
       const r = await this.sink.writeCapture(
         { captureId, file: report.capture.file, host: this.o.hostName ?? "" },

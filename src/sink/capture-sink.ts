@@ -3,7 +3,7 @@
  * (`writeCapture`), so a run over many captures calls it once each.
  *
  * Once per capture, and all of it or nothing that counts: a capture already in `captures`
- * is not written again; otherwise its flows and findings go in in batches, then its
+ * is not written again; otherwise its flows and findings go in, one INSERT a table, then its
  * `captures` row, last. A write cut short (the server gone mid-way) leaves rows without that
  * row, which the stored_* views leave out, and the next run writes the capture again
  * (ReplacingMergeTree folds the rows written twice). See schema/clickhouse.sql.
@@ -58,9 +58,9 @@ export class CaptureSink {
     if (!/^[0-9a-f]{64}$/.test(id.captureId)) throw new Error(`capture id must be a SHA-256 in hex: ${id.captureId}`);
     const counted = await this.conn.scalar(`SELECT count() FROM captures WHERE capture_id = '${id.captureId}'`);
     if (Number(counted) > 0) return { written: false, flows: report.flows.length, findings: report.findings.length };
-    // One streamed INSERT per table: the server cuts it into blocks, the client never holds it all.
-    if (report.flows.length > 0) await this.conn.insert("flows", reportFlowRows(id, report));
-    if (report.findings.length > 0) await this.conn.insert("findings", reportFindingRows(id, report));
+    // One INSERT per table, its rows made as they are sent (the server cuts it into blocks).
+    if (report.flows.length > 0) await this.conn.insertStream("flows", reportFlowRows(id, report));
+    if (report.findings.length > 0) await this.conn.insertStream("findings", reportFindingRows(id, report));
     const c = report.capture;
     await this.conn.insert("captures", [
       captureRow(id, "file", {

@@ -65,11 +65,26 @@ export class ClickHouseConnection {
       await this.guard("creating the tables", () => this.client.command({ query }));
   }
 
-  /** One INSERT: an array, or rows streamed as they are made (the client sends each as a JSON line). */
-  async insert(table: string, rows: readonly Row[] | Iterable<Row>): Promise<void> {
-    if (Array.isArray(rows) && rows.length === 0) return;
-    const values = Array.isArray(rows) ? (rows as Row[]) : Readable.from(rows);
-    await this.guard(`inserting into ${table}`, () => this.client.insert({ table, values, format: "JSONEachRow" }));
+  async insert(table: string, rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.guard(`inserting into ${table}`, () =>
+      this.client.insert({ table, values: rows as Row[], format: "JSONEachRow" }),
+    );
+  }
+
+  /**
+   * One INSERT whose rows are made as they are sent (JSON lines, in pieces of about 1 MB):
+   * a big capture's rows are never all in memory. Sent with `exec` and a byte stream rather
+   * than `insert` with a stream of objects, whose error path prints with console.error (a
+   * second message beside sockscope's one line when the server goes away mid-way).
+   */
+  async insertStream(table: string, rows: Iterable<Row>): Promise<void> {
+    const body = Readable.from(jsonLines(rows), { objectMode: false });
+    await this.guard(`inserting into ${table}`, async () => {
+      const r = await this.client.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: body });
+      r.stream.resume(); // the (empty) answer, read to its end so the connection is free
+      await new Promise<void>((resolve, reject) => r.stream.once("end", resolve).once("error", reject));
+    });
   }
 
   /** The first column of the first row of a query, as a string ("" for none). */
@@ -104,4 +119,21 @@ function oneLine(e: unknown): string {
     .split("\n")[0]!
     .replace(/\s*Stack trace:.*$/, "")
     .trim();
+}
+
+/** Rows as JSONEachRow text, about 1 MB a piece. */
+function* jsonLines(rows: Iterable<Row>): Generator<Buffer> {
+  let parts: string[] = [],
+    size = 0;
+  for (const r of rows) {
+    const line = JSON.stringify(r);
+    parts.push(line);
+    size += line.length + 1;
+    if (size >= 1 << 20) {
+      yield Buffer.from(parts.join("\n") + "\n");
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield Buffer.from(parts.join("\n") + "\n");
 }
