@@ -235,6 +235,30 @@ clickHouseDescribe("analyze --sink clickhouse://", () => {
     ]);
   });
 
+  it("clickhouses:// speaks HTTPS: rows arrive when the server's certificate is trusted; an untrusted one fails in one line", async () => {
+    const tlsServer = await clickHouseServer(undefined, true);
+    try {
+      const url = `clickhouses://sockscope_writer@127.0.0.1:${tlsServer.httpsPort}/tls`;
+      const untrusted = analyze([CAPTURES[1]!, "-q", "--sink", url]);
+      expect(untrusted.code).toBe(2);
+      expect(untrusted.stderr.trim().split("\n")).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^sockscope: ClickHouse https://127\\.0\\.0\\.1:${tlsServer.httpsPort}/tls as sockscope_writer: looking for the tables: self[- ]signed certificate`,
+          ),
+        ),
+      ]);
+      const trusted = analyze([CAPTURES[1]!, "-q", "--sink", url], {
+        ...env,
+        NODE_EXTRA_CA_CERTS: tlsServer.certFile!,
+      });
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(Number(await tlsServer.query("SELECT count() FROM stored_flows", "tls"))).toBeGreaterThan(0);
+    } finally {
+      await tlsServer.dispose();
+    }
+  }, 90_000);
+
   it("never prints the password: not for a wrong one, not for one in the URL, not from a password file", async () => {
     const pwFile = join(dir, "pw");
     writeFileSync(pwFile, `${SINK_PASSWORD}-wrong\n`);

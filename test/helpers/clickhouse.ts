@@ -51,6 +51,9 @@ async function freePort(): Promise<number> {
 
 export interface ClickHouseServer {
   httpPort: number;
+  /** With `tls`: the HTTPS port, and the server's self-signed certificate (a CA file for NODE_EXTRA_CA_CERTS). */
+  httpsPort: number | null;
+  certFile: string | null;
   /** clickhouse://user@127.0.0.1:port/DB for --sink. */
   sinkUrl(database: string): string;
   /** Runs SQL as the default user; the response body, trimmed. Throws on an HTTP error. */
@@ -64,8 +67,11 @@ export interface ClickHouseServer {
   log(): string;
 }
 
-/** `nsPid`: start and reach the server in this process's network namespace. */
-export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer> {
+/**
+ * `nsPid`: start and reach the server in this process's network namespace. `tls`: also
+ * serve HTTPS, with a certificate for 127.0.0.1 made by openssl.
+ */
+export async function clickHouseServer(nsPid?: number, tls = false): Promise<ClickHouseServer> {
   const dir = mkdtempSync(join(tmpdir(), "sockscope-clickhouse-"));
   chmodSync(dir, 0o755);
   const data = join(dir, "data");
@@ -74,6 +80,29 @@ export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer
   // In a fresh namespace every port is free; on the host, ask the kernel for two.
   const httpPort = nsPid === undefined ? await freePort() : 8123;
   const tcpPort = nsPid === undefined ? await freePort() : 9000;
+  const httpsPort = tls ? await freePort() : null;
+  const certFile = tls ? join(dir, "cert.pem") : null;
+  if (tls) {
+    const key = join(data, "key.pem");
+    const r = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certFile!, "-days", "2"].concat([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ]),
+      { encoding: "utf8" },
+    );
+    if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+    spawnSync("chown", ["clickhouse:clickhouse", key]);
+  }
+  const tlsConfig = !tls
+    ? ""
+    : `<https_port>${httpsPort}</https_port>
+  <openSSL><server><certificateFile>${certFile}</certificateFile><privateKeyFile>${data}/key.pem</privateKeyFile>
+    <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><cacheSessions>true</cacheSessions>
+    <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>`;
   writeFileSync(
     join(dir, "config.xml"),
     `<?xml version="1.0"?>
@@ -81,6 +110,7 @@ export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer
   <logger><level>warning</level><log>${data}/server.log</log><errorlog>${data}/server.err.log</errorlog><size>10M</size><count>1</count></logger>
   <http_port>${httpPort}</http_port>
   <tcp_port>${tcpPort}</tcp_port>
+  ${tlsConfig}
   <listen_host>127.0.0.1</listen_host>
   <path>${data}/</path>
   <tmp_path>${data}/tmp/</tmp_path>
@@ -187,6 +217,8 @@ export async function clickHouseServer(nsPid?: number): Promise<ClickHouseServer
   await start();
   return {
     httpPort,
+    httpsPort,
+    certFile,
     sinkUrl: (database) => `clickhouse://${SINK_USER}@127.0.0.1:${httpPort}/${database}`,
     query,
     start,
