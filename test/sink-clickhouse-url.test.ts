@@ -5,9 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { describeTarget, parseSinkUrl, redact } from "../src/sink/clickhouse-target.js";
 import { defaultSpoolPath } from "../src/sink/live-sink.js";
+import { CLI, FIXTURES } from "./helpers/paths.js";
 
 const env = { SOCKSCOPE_CLICKHOUSE_PASSWORD: "s3cret" };
 
@@ -75,5 +77,42 @@ describe("--sink URL", () => {
     expect(defaultSpoolPath(t, { XDG_CACHE_HOME: "/var/cache/x" })).toBe(
       "/var/cache/x/sockscope/clickhouse/db.example_8443-net.spool",
     );
+  });
+});
+
+describe("analyze --sink refuses what it cannot store as a whole capture (before any connection)", () => {
+  const capture = join(FIXTURES, "close-wait", "pooled-client.pcap");
+  const analyze = (args: string[], input?: Buffer) =>
+    spawnSync(process.execPath, [CLI, "analyze", ...args], { encoding: "utf8", input });
+  // Port 9 (discard): nothing answers, yet the refusals come first.
+  const sink = ["--sink", "clickhouse://ops@127.0.0.1:9/net"];
+
+  it("standard input, which cannot be hashed into a capture id", () => {
+    const r = analyze(["-", ...sink], Buffer.alloc(0));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      "sockscope: --sink needs a capture file: standard input cannot be hashed into a capture id\n",
+    );
+  });
+
+  it("--flow, --host and --port, which would store part of a capture under its id", () => {
+    for (const filter of [
+      ["--flow", "1"],
+      ["--host", "127.0.0.1"],
+      ["--port", "80"],
+    ]) {
+      const r = analyze([capture, ...filter, ...sink]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(
+        "sockscope: --sink stores whole captures: --flow, --host and --port cannot be used with it\n",
+      );
+    }
+  });
+
+  it("a password in the URL, in one line that does not repeat it", () => {
+    const r = analyze([capture, "--sink", "clickhouse://ops:hunter2@127.0.0.1:9/net"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).not.toContain("hunter2");
   });
 });
