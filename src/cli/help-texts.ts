@@ -3,6 +3,8 @@
  * apart so `sockscope --help` and `analyze` don't load libpcap bindings or the checker.
  */
 import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
+import { LIVE_SINK_HELP } from "../sink/help.js";
+
 export const LIVE_HELP = `Usage: sockscope live [options] [-i IF] [-f FILTER | FILTER...]
 
 Captures on a network interface and prints each finding as soon as its evidence is
@@ -45,6 +47,7 @@ Analysis and output:
       --linger S           end a closed TCP flow quiet for S seconds (default ${LIVE_LINGER_SEC})
       --max-flows N        flows tracked at once, idle ones evicted beyond (default ${LIVE_MAX_FLOWS})
       --msl, --frag-timeout, --max-frag-datagrams, --max-frag-bytes   as for analyze
+${LIVE_SINK_HELP}
   -q, --quiet              no status lines on stderr, no ended-flow or "[over]" lines
       --no-color           no colours (also: NO_COLOR=1)
 

@@ -46,6 +46,7 @@ import { compressFrames, indentWrap, renderText } from "../report/text.js";
 import { styleFor, type Style } from "../report/style.js";
 
 import { EXIT_OK, EXIT_USAGE as EXIT_FAIL } from "./exit-codes.js";
+import { parseSinkUrl, SinkConfigError } from "../sink/clickhouse-target.js";
 
 /** How often finished flows are ended, ongoing conditions checked (and -w flushed), ms of wall time. */
 const TICK_MS = 250;
@@ -77,6 +78,9 @@ const LIVE_OPTIONS = {
   "max-frag-bytes": { type: "string" },
   quiet: { type: "boolean", short: "q" },
   "no-color": { type: "boolean" },
+  sink: { type: "string" },
+  "sink-password-file": { type: "string" },
+  "sink-spool": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -239,8 +243,17 @@ function liveOptions(v: Record<string, string | boolean | undefined>, positional
     engine.maxPendingDatagrams = wholeNumber("--max-frag-datagrams", s("max-frag-datagrams")!, 1);
   if (s("max-frag-bytes") !== undefined)
     engine.maxFragmentBytes = wholeNumber("--max-frag-bytes", s("max-frag-bytes")!, 1);
+  let sink = null;
+  try {
+    if (s("sink") !== undefined)
+      sink = { target: parseSinkUrl(s("sink")!, s("sink-password-file")), spool: s("sink-spool") };
+  } catch (e) {
+    if (e instanceof SinkConfigError) throw new LiveUsageError(e.message);
+    throw e;
+  }
   return {
     via,
+    sink,
     iface: s("interface"),
     filter,
     snapLen: snapLen === 0 ? maxSnap : snapLen,
@@ -345,6 +358,13 @@ async function capture(
   const clock = new LiveClock();
   const out = new LineOut(() => stop("stdout closed"));
   const jsonl = o.format === "jsonl";
+  // --sink: rows as flows end and findings fire (sink/live-sink.ts; spooled while the server is away).
+  const sink =
+    o.sink === null
+      ? null
+      : await (await import("../sink/live-sink.js")).startLiveSink(o.sink, iface, (line) =>
+          process.stderr.write(`sockscope: ${line}\n`),
+        );
   const session = new LiveSession({
     engine: o.engine,
     filter: o.flowFilter,
@@ -353,6 +373,7 @@ async function capture(
     count: o.count,
     onCountReached: () => stop("count"),
     onFinding: (f, fr) => {
+      sink?.finding(f, fr);
       if (jsonl)
         out.line(
           JSON.stringify({
@@ -384,6 +405,7 @@ async function capture(
       }
     },
     onFlowEnd: (fr, why) => {
+      sink?.flowEnded(fr, why);
       if (why === "capture-end") return; // in the summary's flow table
       if (jsonl) out.line(JSON.stringify({ type: "flow", why, ...fr }));
       else if (!o.quiet) out.line(formatFlowEnd(fr, why, clock.now(), st));
@@ -413,6 +435,7 @@ async function capture(
   const end = await backend.ended;
   drops.update(end.stats, true);
   session.finish();
+  await sink?.finish(session.packets);
   const linkType = info.interfaces[0]?.linkType ?? 1;
   writer?.close(linkType);
   const report = liveReport(session, info, iface, o, backend, end, linkType);

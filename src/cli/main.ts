@@ -43,6 +43,8 @@ import { CHECK_HELP, INTERFACES_HELP, LIVE_HELP } from "./help-texts.js";
 import { CAPTURE_OPTIONS, UsageError, analyzeInputs, captureArgs, parseCommandArgs } from "./args.js";
 
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { SinkConfigError, SinkError } from "../sink/clickhouse-target.js";
+import { SINK_HELP } from "../sink/help.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -131,6 +133,7 @@ Options:
       --frag-timeout S     IP reassembly timeout in seconds (default 30, as Linux's ipfrag_time)
       --max-frag-datagrams N   incomplete datagrams held at once, oldest evicted beyond (default 4096)
       --max-frag-bytes N   fragment bytes buffered at once, oldest evicted beyond (default 16777216)
+${SINK_HELP}
   -q, --quiet              no progress on stderr
       --progress           many captures: progress lines on stderr even when it is not a terminal
       --no-color           no colours (also: NO_COLOR=1)`,
@@ -250,6 +253,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
     output: { type: "string", short: "o" },
     "capture-host": { type: "string" },
     progress: { type: "boolean" },
+    sink: { type: "string" },
+    "sink-password-file": { type: "string" },
   });
   if (v.help) return help("analyze");
   const format = formatOf(v, ["text", "json", "html", "ndjson-ecs"]);
@@ -261,6 +266,17 @@ async function analyzeCommand(args: string[]): Promise<number> {
     if (v.flow !== undefined)
       throw new UsageError("--flow names a flow of one capture: give one capture, or --host/--port");
     const engine = runOptions(v, new Progress(false), undefined);
+    // --sink: the server is asked once before any capture (one that is away fails the run at
+    // once); each capture is then stored by the thread that analysed it.
+    const sink =
+      v.sink === undefined
+        ? undefined
+        : await (await import("../sink/analyze-sink.js")).threadSinkSpec({
+            url: v.sink,
+            passwordFile: v["sink-password-file"],
+            flowFiltered: hasFilter(parseFilter(v)),
+            version: VERSION,
+          });
     return (await import("./many-captures.js")).analyzeMany({
       words: inputs.words,
       format,
@@ -285,6 +301,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
         filter: inputs.filter,
         count: inputs.count,
         flowFilter: parseFilter(v),
+        sink,
       },
       signal: stopOnSignal(),
       version: VERSION,
@@ -297,6 +314,18 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const series = html !== null ? new (await import("../run/series.js")).SeriesCollector() : null;
   const jobs =
     v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
+  // --sink: the server is asked before the analysis, so one that is away fails the run at once.
+  const sink =
+    v.sink === undefined
+      ? null
+      : await (await import("../sink/analyze-sink.js")).AnalyzeSink.start({
+          url: v.sink,
+          passwordFile: v["sink-password-file"],
+          input,
+          flowFiltered: hasFilter(parseFilter(v)),
+          hostName: v["capture-host"],
+          version: VERSION,
+        });
   const { info, result, selected } = await analyzeCapture(
     input,
     series === null
@@ -304,7 +333,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
       : { ...runOptions(v, progress, select), observer: series.observe },
   );
   progress.done();
-  if (info.error !== null && info.packets === 0) return fail(info.error);
+  if (info.error !== null && info.packets === 0) {
+    await sink?.close();
+    return fail(info.error);
+  }
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
   const report = buildReportFrom(info, result, filter, selected?.summary() ?? null);
@@ -344,6 +376,10 @@ async function analyzeCommand(args: string[]): Promise<number> {
   // The report lists every warning (text, JSON and HTML alike); stderr has the capture's problems and, but for text, the rest.
   printCaptureProblems(info, "the report's warnings");
   if (format !== "text") reportProblems(report, info);
+  if (sink !== null) {
+    const stored = await sink.store(report, info.interrupted !== undefined);
+    if (!v.quiet) process.stderr.write(`sockscope: ${stored}\n`);
+  }
   return EXIT_OK;
 }
 
@@ -485,7 +521,8 @@ export async function main(argv: string[]): Promise<number> {
         );
     }
   } catch (e) {
-    if (e instanceof CaptureError || e instanceof FilterError) return fail(e.message);
+    if (e instanceof CaptureError || e instanceof FilterError || e instanceof SinkError || e instanceof SinkConfigError)
+      return fail(e.message);
     if (e instanceof UsageError)
       return fail(
         e.command === undefined

@@ -8,7 +8,7 @@
 import { availableParallelism } from "node:os";
 import { expandCaptureInputs } from "../run/captures/inputs.js";
 import { runCaptures } from "../run/captures/pool.js";
-import type { OneCaptureOptions } from "../run/captures/one.js";
+import type { CaptureOutcome, OneCaptureOptions } from "../run/captures/one.js";
 import { ecsWriter, type CaptureRow, type CombinedWriter } from "../report/combined.js";
 import type { PartOptions } from "../report/capture-part.js";
 import { PLAIN } from "../report/style.js";
@@ -95,6 +95,7 @@ export async function analyzeMany(o: ManyOptions): Promise<number> {
   const progress = new ManyProgress(mode);
   const rows: CaptureRow[] = [];
   const problems: Parameters<typeof printProblems>[0][] = [];
+  const stored: NonNullable<CaptureOutcome["stored"]>[] = [];
   try {
     write(writer.begin(captures.length));
     await runCaptures(
@@ -119,6 +120,7 @@ export async function analyzeMany(o: ManyOptions): Promise<number> {
           write(writer.capture(c, i, captures.length));
           // What stderr needs of it; its part goes once written.
           problems.push({ file: c.file, error: c.error, problems: c.problems, analysisWarnings: c.analysisWarnings });
+          if (c.stored !== null) stored.push(c.stored);
         },
       },
     );
@@ -132,9 +134,16 @@ export async function analyzeMany(o: ManyOptions): Promise<number> {
   } finally {
     progress.done();
     if (out instanceof FileLines) out.end();
+    // With one job the captures were stored on this thread: its connection would keep the process up.
+    if (o.capture.sink !== undefined) await (await import("../sink/thread-sink.js")).closeThreadSink();
   }
   if (out instanceof Output) await out.end();
   for (const p of problems) printProblems(p, o.format);
+  for (const s of stored) if (s.line !== null && !o.quiet) process.stderr.write(`sockscope: ${s.line}\n`);
+  // A capture the store refused fails the run as an unreadable one does: the rest were stored.
+  const notStored = stored.filter((s) => s.error !== null);
+  for (const s of notStored) process.stderr.write(`sockscope: ${s.error}\n`);
+  if (notStored.length > 0) return EXIT_USAGE;
   // A capture that could not be read at all fails the run, after the others' report: a cron
   // job over a directory must notice the one broken file. Ctrl-C leaves the rest unread, as asked.
   const unread = rows.filter((c) => c.error !== null).length;

@@ -9,9 +9,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { describe, it } from "vitest";
 import type { Finding } from "../../src/analyze/finding.js";
 import { CLI, ROOT } from "./paths.js";
+import { describeIfReady } from "./preconditions.js";
 
 const SCENARIOS = join(ROOT, "fixtures", "scenarios");
 
@@ -32,7 +32,7 @@ export const capError = (() => {
 const missingTools = ["unshare", "nsenter", "ip", "python3", "tcpdump"].filter((c) => !has(c));
 export const built = existsSync(CLI);
 
-function precondition(needCap: boolean): string | null {
+export function precondition(needCap: boolean): string | null {
   if (!built) return `${CLI} is missing: npm run build first`;
   if (!isRoot) return "live capture tests need root (unshare -n, packet sockets)";
   if (missingTools.length > 0) return `missing ${missingTools.join(", ")}`;
@@ -43,21 +43,7 @@ function precondition(needCap: boolean): string | null {
 
 /** describe() that skips with a printed reason, or fails in CI, when the preconditions are missing. */
 export function liveDescribe(name: string, needCap: boolean, body: () => void): void {
-  const why = precondition(needCap);
-  if (why === null) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI) {
-    describe(name, () => {
-      it("preconditions (CI must run these tests)", () => {
-        throw new Error(`cannot run in CI: ${why}`);
-      });
-    });
-    return;
-  }
-  console.log(`skipping "${name}": ${why}`);
-  describe.skip(name, body);
+  describeIfReady(name, precondition(needCap), body);
 }
 
 // ------------------------------------------------------------------ a live capture in a namespace

@@ -11,6 +11,7 @@ import { analysisWarnings, buildReportFrom, type FlowFilter, type Report } from 
 import { captureHost, captureRow, type CaptureRow } from "../../report/combined.js";
 import { renderCapturePart, type PartOptions } from "../../report/capture-part.js";
 import { analyzeCapture, type RunOptions } from "../pipeline.js";
+import type { StoreOutcome, ThreadSinkSpec } from "../../sink/thread-sink.js";
 
 /** The options every capture of the run is analysed with; plain data, so a worker gets them as they are. */
 export interface OneCaptureOptions {
@@ -23,6 +24,8 @@ export interface OneCaptureOptions {
   captureHost?: string;
   /** The part of the report to render; "report": none, the report itself comes back (check). */
   output: PartOptions | "report";
+  /** analyze --sink: each capture stored by the thread that analysed it. */
+  sink?: ThreadSinkSpec;
 }
 
 export interface CaptureOutcome {
@@ -40,6 +43,8 @@ export interface CaptureOutcome {
   part: string[] | null;
   /** With output "report" only. */
   report: Report | null;
+  /** With --sink: what storing the capture gave; null without it or when the capture could not be read. */
+  stored: StoreOutcome | null;
 }
 
 export async function analyseOneCapture(
@@ -58,6 +63,7 @@ export async function analyseOneCapture(
     row: captureRow(file, host, null, null, error),
     part: null,
     report: null,
+    stored: null,
   });
   const select =
     o.filter === null && o.count === null
@@ -86,6 +92,17 @@ export async function analyseOneCapture(
   const report = buildReportFrom(info, result, o.flowFilter, selected?.summary() ?? null);
   const contentHash = o.output === "report" ? null : await fileContentHash(file);
   const row = captureRow(file, host, contentHash, report, null);
+  // Loaded only with --sink: the client library is no part of other runs.
+  const stored =
+    o.sink === undefined || contentHash === null
+      ? null
+      : await (await import("../../sink/thread-sink.js")).storeOnThisThread(
+          o.sink,
+          report,
+          contentHash,
+          host,
+          info.interrupted !== undefined,
+        );
   return {
     file,
     contentHash,
@@ -95,5 +112,6 @@ export async function analyseOneCapture(
     row,
     part: o.output === "report" ? null : await renderCapturePart(report, row, series, o.output),
     report: o.output === "report" ? report : null,
+    stored,
   };
 }

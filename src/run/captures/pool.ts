@@ -46,6 +46,7 @@ function notStarted(file: string, reason: string, host: string | null): CaptureO
     row: captureRow(file, host, null, null, error),
     part: null,
     report: null,
+    stored: null,
   };
 }
 
