@@ -1,6 +1,6 @@
 /**
  * The layers of src/ stay one-way: a file imports only from its own layer and the ones
- * before it (capture, decode, analyze, report, run, check, cli, then index.ts), no
+ * before it (capture, decode, analyze, report, run, sink, check, cli, then index.ts), no
  * analyzer module imports another, and no modules import each other in a circle (the
  * pipeline and `--jobs` did). A move that breaks the picture in docs/DESIGN.md fails
  * here, with the import named.
@@ -13,7 +13,7 @@ import { ROOT } from "./helpers/paths.js";
 const SRC = join(ROOT, "src");
 /** One module per analyzer kind: each stands alone, so adding or removing a kind touches no other. */
 const ANALYZERS_DIR = "analyze/analyzers/";
-const ORDER = ["capture", "decode", "analyze", "report", "run", "check", "cli", "index.ts"];
+const ORDER = ["capture", "decode", "analyze", "report", "run", "sink", "check", "cli", "index.ts"];
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
