@@ -7,7 +7,6 @@
  * print it, with its file, host and content hash), and a closing table of the captures.
  */
 import { basename, dirname, resolve } from "node:path";
-import type { CaptureOutcome } from "../run/captures/one.js";
 import type { CaptureSummary, Report } from "./model.js";
 
 export const COMBINED_SCHEMA = "sockscope.reports/1";
@@ -47,10 +46,20 @@ export function captureRow(
   return { file, host, contentHash, error, summary: report?.capture ?? null, findings };
 }
 
+/** What a writer needs of one capture's outcome (run/captures/one.ts makes it). */
+export interface CapturePart {
+  file: string;
+  /** The capture could not be read at all (one line). */
+  error: string | null;
+  row: CaptureRow;
+  /** The capture's part of the report, as lines; null when it could not be read. */
+  part: string[] | null;
+}
+
 /** One output format of a many-capture run, in its three parts; each returns lines to write. */
 export interface CombinedWriter {
   begin(total: number): Iterable<string>;
-  capture(o: CaptureOutcome, index: number, total: number): Iterable<string>;
+  capture(o: CapturePart, index: number, total: number): Iterable<string>;
   /** `skipped`: what the command line named that was not read (a directory's other files, a glob matching nothing). */
   end(rows: readonly CaptureRow[], skipped: readonly string[]): Iterable<string>;
 }
