@@ -13,6 +13,7 @@ import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
 import { sideNotCaptured } from "./lib/capture-view.js";
+import { processesFromSenders, type FlowProcesses } from "../live/process/side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -66,6 +67,11 @@ export interface FlowReport {
   copyOf: number | null;
   /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
   notCaptured: "client" | "server" | null;
+  /**
+   * The program behind each side, when known: live capture's attribution, or the
+   * processes a pcapng names per packet. Absent when nothing is known of either side.
+   */
+  process?: FlowProcesses;
 }
 
 /** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
@@ -97,6 +103,7 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
         : sideNotCaptured(f, DIR_SERVER)
           ? "server"
           : null,
+    ...(f.senders === null ? {} : { process: processesFromSenders(f.senders) }),
   };
 }
 

@@ -1,0 +1,32 @@
+/**
+ * Which processes sent each side's packets, as the capture file says (a pcapng's
+ * per-packet process option or comment, capture/packet-process.ts). The first process
+ * seen for a side is its process; others (a forked child writing on the same socket) are
+ * kept by pid, up to MAX_OTHER_PIDS.
+ */
+import type { PacketProcess } from "../../capture/record.js";
+import type { Flow } from "./record.js";
+
+const MAX_OTHER_PIDS = 16;
+
+export interface SideSenders {
+  first: PacketProcess;
+  otherPids: number[];
+}
+
+export type FlowSenders = [SideSenders | null, SideSenders | null];
+
+export function noteSender(flow: Flow, dir: number, p: PacketProcess): void {
+  const senders = (flow.senders ??= [null, null]);
+  const side = senders[dir];
+  if (side === null || side === undefined) {
+    senders[dir] = { first: p, otherPids: [] };
+    return;
+  }
+  if (p.pid === side.first.pid || side.otherPids.includes(p.pid)) {
+    // The comment may come on a later packet than the first option-only one.
+    if (p.pid === side.first.pid && side.first.command === "" && p.command !== "") side.first = p;
+    return;
+  }
+  if (side.otherPids.length < MAX_OTHER_PIDS) side.otherPids.push(p.pid);
+}
