@@ -154,18 +154,23 @@ export class ProcessAttribution {
     return null;
   }
 
+  /** Walks every process's fds (the processes of the last scan): who holds which socket now. */
+  walkFds(): void {
+    const t0 = performance.now();
+    const sweep = sweepSocketHolders(this.pids, this.procRoot);
+    this.holders = sweep.holders;
+    this.unreadable = sweep.unreadable;
+    this.walkedThisScan = true;
+    this.fdWalks++;
+    this.last.ms += performance.now() - t0;
+    this.last.fdWalk = true;
+  }
+
   private ownersOf(inode: number): ProcessRef[] {
     let pids = this.holders.get(inode);
     if (pids === undefined && !this.walkedThisScan) {
       // A socket not seen before: one walk of every process's fds answers for all of them.
-      const t0 = performance.now();
-      const sweep = sweepSocketHolders(this.pids, this.procRoot);
-      this.holders = sweep.holders;
-      this.unreadable = sweep.unreadable;
-      this.walkedThisScan = true;
-      this.fdWalks++;
-      this.last.ms += performance.now() - t0;
-      this.last.fdWalk = true;
+      this.walkFds();
       pids = this.holders.get(inode);
     }
     const out: ProcessRef[] = [];

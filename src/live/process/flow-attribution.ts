@@ -18,6 +18,8 @@ import type { FlowProcesses, SideProcess } from "./side-process.js";
 export const ATTRIBUTE_DEBOUNCE_SEC = 0.1;
 /** Open flows are looked up again this often (who holds the socket, its queues). */
 export const ATTRIBUTE_REFRESH_SEC = 5;
+/** Scans take at most 1 / this of a core (see minGapSec). */
+const SCAN_COST_FACTOR = 50;
 /** Conditions reported in one tick share one re-read of the tables. */
 const LOOK_NOW_SEC = 0.2;
 /** Scans a side may stay without a socket before it is left unknown. */
@@ -69,10 +71,21 @@ export class FlowAttribution {
 
   /** Between batches: scans when a new flow waits past the debounce, or the refresh is due. */
   tick(now: number): void {
+    const gap = now - this.lastScan;
+    if (gap < this.minGapSec()) return;
     const due =
       (this.pendingSince >= 0 && now - this.pendingSince >= this.debounceSec) ||
-      (this.tracked.size > 0 && now - this.lastScan >= this.refreshSec);
+      (this.tracked.size > 0 && gap >= this.refreshSec);
     if (due) this.scanNow(now);
+  }
+
+  /**
+   * Scans are at least SCAN_COST_FACTOR times their own cost apart, so that they take at
+   * most 1/SCAN_COST_FACTOR of a core: on a host with tens of thousands of sockets the
+   * kernel alone takes ~0.1 s to print /proc/net/tcp (docs/PERFORMANCE.md).
+   */
+  private minGapSec(): number {
+    return (this.table.last.ms / 1000) * SCAN_COST_FACTOR;
   }
 
   /** Scans now and looks up every tracked flow. */
@@ -90,7 +103,7 @@ export class FlowAttribution {
   lookNow(flow: Flow, dir: number, now: number): [SideProcess | null, KernelSocket | null] {
     const t = this.tracked.get(flow.id);
     if (t === undefined) return [null, null];
-    if (now - this.lastLookNow >= LOOK_NOW_SEC) {
+    if (now - this.lastLookNow >= Math.max(LOOK_NOW_SEC, this.minGapSec())) {
       this.lastLookNow = now;
       this.table.scan();
     }

@@ -57,34 +57,67 @@ function word(hex: string): number {
   return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 }
 
+/** Address text by its /proc hex form: a host has few addresses, and a scan meets each thousands of times. */
+const addressCache = new Map<string, string>();
+const MAX_CACHED_ADDRESSES = 4096;
+
+/** The address part of endpointToString's "ip:port" ("127.0.0.1", "[::1]") for /proc's hex. */
+function addressText(hex: string): string {
+  let a = addressCache.get(hex);
+  if (a !== undefined) return a;
+  if (hex.length === 8) a = endpointToString(4, word(hex), 0, 0, 0, -1);
+  else {
+    const w = [0, 8, 16, 24].map((i) => word(hex.slice(i, i + 8)));
+    // ::ffff:a.b.c.d — an IPv4 peer of a dual-stack socket: the flow names it as IPv4.
+    a =
+      w[0] === 0 && w[1] === 0 && w[2] === 0xffff
+        ? endpointToString(4, w[3]!, 0, 0, 0, -1)
+        : `[${endpointToString(6, w[0]!, w[1]!, w[2]!, w[3]!, -1)}]`;
+  }
+  if (addressCache.size >= MAX_CACHED_ADDRESSES) addressCache.clear();
+  addressCache.set(hex, a);
+  return a;
+}
+
 /** "0100007F:1F90" → "127.0.0.1:8080"; 32 hex digits for IPv6. */
 export function procEndpoint(field: string): string {
   const colon = field.indexOf(":");
-  const hex = field.slice(0, colon);
-  const port = Number.parseInt(field.slice(colon + 1), 16);
-  if (hex.length === 8) return endpointToString(4, word(hex), 0, 0, 0, port);
-  const w = [0, 8, 16, 24].map((i) => word(hex.slice(i, i + 8)));
-  // ::ffff:a.b.c.d — an IPv4 peer of a dual-stack socket: the flow names it as IPv4.
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return endpointToString(4, w[3]!, 0, 0, 0, port);
-  return endpointToString(6, w[0]!, w[1]!, w[2]!, w[3]!, port);
+  return `${addressText(field.slice(0, colon))}:${Number.parseInt(field.slice(colon + 1), 16)}`;
+}
+
+/** The first `n` space-separated fields of a line into `out` (no regex: a scan splits tens of thousands of lines). */
+function fields(line: string, out: string[], n: number): number {
+  let k = 0,
+    i = 0;
+  const len = line.length;
+  while (k < n) {
+    while (i < len && line.charCodeAt(i) === 32) i++;
+    if (i >= len) break;
+    let j = i;
+    while (j < len && line.charCodeAt(j) !== 32) j++;
+    out[k++] = line.slice(i, j);
+    i = j;
+  }
+  return k;
 }
 
 /** Parses one /proc/net/{tcp,udp}[6] file's text; lines that do not parse are skipped. */
 export function parseProcNet(text: string, proto: "tcp" | "udp"): KernelSocket[] {
   const out: KernelSocket[] = [];
   const lines = text.split("\n");
+  const f: string[] = [];
   for (let i = 1; i < lines.length; i++) {
-    const f = lines[i]!.trim().split(/\s+/);
-    if (f.length < 10) continue;
+    if (fields(lines[i]!, f, 10) < 10) continue;
     const st = Number.parseInt(f[3]!, 16);
-    const [tx, rx] = f[4]!.split(":");
+    const q = f[4]!;
+    const colon = q.indexOf(":");
     out.push({
       proto,
       local: procEndpoint(f[1]!),
       remote: procEndpoint(f[2]!),
       state: proto === "tcp" ? (TCP_STATES[st] ?? `state ${st}`) : st === 1 ? "ESTABLISHED" : "CLOSE",
-      txQueue: Number.parseInt(tx ?? "0", 16),
-      rxQueue: Number.parseInt(rx ?? "0", 16),
+      txQueue: Number.parseInt(q.slice(0, colon), 16),
+      rxQueue: Number.parseInt(q.slice(colon + 1), 16),
       retransmits: Number.parseInt(f[6]!, 16),
       uid: Number(f[7]),
       inode: Number(f[9]),

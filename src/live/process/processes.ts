@@ -18,10 +18,16 @@ export interface ProcessRef {
 }
 
 /** Longer command lines end in "…": enough to tell `python3 server.py --port 80` from another. */
-export const COMMAND_LINE_MAX = 80;
+export const COMMAND_LINE_MAX = 120;
 
+/**
+ * argv as one line: the program by its file name (`/usr/bin/python3` → `python3`, as the
+ * issue's `python3 server.py`), its arguments as given, at most COMMAND_LINE_MAX characters.
+ */
 export function shortenCommandLine(argv: string[]): string | null {
-  const s = argv.join(" ").trim();
+  const args = argv.filter((a, i) => a !== "" || i < argv.length - 1);
+  if (args.length > 0) args[0] = args[0]!.slice(args[0]!.lastIndexOf("/") + 1);
+  const s = args.join(" ").trim();
   if (s === "") return null;
   return s.length <= COMMAND_LINE_MAX ? s : `${s.slice(0, COMMAND_LINE_MAX - 1)}…`;
 }

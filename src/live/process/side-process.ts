@@ -89,3 +89,15 @@ function sideFromSenders(s: SideSenders | null): SideProcess | null {
 export function processesFromSenders(senders: FlowSenders): FlowProcesses {
   return { client: sideFromSenders(senders[0]), server: sideFromSenders(senders[1]) };
 }
+
+/** A side in a table cell: "4242 python3", "closed" (before it could be attributed), "-" when unknown. */
+export function processCell(p: SideProcess | null): string {
+  if (p === null) return "-";
+  if (p.pid === null) return p.note === CLOSED_BEFORE_ATTRIBUTED ? "closed" : "-";
+  return p.command !== null ? `${p.pid} ${p.command}` : String(p.pid);
+}
+
+/** Both sides as the flow tables show them ("4242 curl / 17 nginx"); null when the flow has none. */
+export function processesCell(p: FlowProcesses | undefined): string | null {
+  return p === undefined ? null : `${processCell(p.client)} / ${processCell(p.server)}`;
+}
