@@ -196,4 +196,47 @@ liveDescribe("live process attribution, real programs in a namespace", true, () 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("--no-process looks nothing up; without root it says once that naming programs needs root and goes on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sockscope-proc-"));
+    const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "--linger", "1", "--no-process"]);
+    await program(run, join(dir, "s"), ["echo-server", "127.0.0.1", "5407", "4"], ["server"]);
+    await program(run, join(dir, "c"), ["hold", "127.0.0.1", "5407", "0.5"], ["client"]);
+    const f = await waitFor("the flow", () => flowOf(run, 5407), 15_000);
+    expect(f.process).toBeUndefined();
+    process.kill(-run.pid, "SIGINT");
+    await run.exited;
+    rmSync(dir, { recursive: true, force: true });
+
+    // As nobody with the capture capabilities: the capture runs, the note comes once.
+    const asNobody = (extra: string[]) =>
+      spawnSync(
+        "unshare",
+        [
+          "-n",
+          "bash",
+          "-c",
+          'ip link set lo up && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps +net_raw,+net_admin --ambient-caps +net_raw,+net_admin "$@"',
+          "sh",
+          process.execPath,
+          CLI,
+          "live",
+          "--via",
+          "cap",
+          "-i",
+          "lo",
+          "--duration",
+          "1",
+          ...extra,
+        ],
+        { encoding: "utf8", timeout: 20_000 },
+      );
+    const r = asNobody([]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.match(/naming the program behind each socket needs root/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /sockscope: naming the program behind each socket needs root \(other users' \/proc\/<pid>\/fd\): only your own processes are named\n/,
+    );
+    expect(asNobody(["--no-process"]).stderr).not.toMatch(/needs root/);
+  });
 });
