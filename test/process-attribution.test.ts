@@ -5,7 +5,7 @@
  * machine's own sockets (this test process's), including a socket already closed.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Ajv } from "ajv";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { parseFibTrieLocal, parseIfInet6 } from "../src/live/process/local-addre
 import { shortenCommandLine } from "../src/live/process/processes.js";
 import { ProcessAttribution } from "../src/live/process/attribution.js";
 import { nameProcess } from "../src/live/process/side-process.js";
+import { parseSsInfo } from "../src/live/process/tcp-info.js";
 import { packetProcess } from "../src/capture/packet-process.js";
 import { PcapngWriter } from "../src/capture/live/pcapng-writer.js";
 import { readCapture } from "../src/capture/reader.js";
@@ -107,6 +108,20 @@ Local:
   });
 });
 
+describe("TCP_INFO as ss -ti prints it", () => {
+  it("RTO, smoothed RTT, cwnd and the retransmissions; null for what is not there", () => {
+    expect(
+      parseSsInfo(
+        "ESTAB 0 12 127.0.0.1:49570 127.0.0.1:43643\n\t bbr wscale:10,10 rto:1632 backoff:3 rtt:0.035/0.019 mss:32768 cwnd:1 retrans:1/4 lost:1",
+      ),
+    ).toEqual({ rttMs: 0.035, rtoMs: 1632, cwnd: 1, retransNow: 1, retransTotal: 4 });
+    expect(parseSsInfo("\t cubic rto:204 rtt:0.5/0.25 cwnd:10")).toMatchObject({
+      retransNow: null,
+      retransTotal: null,
+    });
+  });
+});
+
 describe("a packet's process in a pcapng", () => {
   const text = (s: string) => new TextEncoder().encode(s);
   it("from epb_processid_threadid, from a PID/Cmd/Args comment (ptcpdump's form), or both; a comment on another pid gives no command", () => {
@@ -185,6 +200,22 @@ describe("a packet's process in a pcapng", () => {
     const text = spawnSync(process.execPath, [CLI, "analyze", file, "--no-color"], { encoding: "utf8" }).stdout;
     expect(text).toMatch(/process c \/ s/);
     expect(text).toMatch(/77 curl \/ 4242 python3/);
+
+    // The HTML report: a "Process c / s" column, rendered by the page's script (chromium when installed).
+    const html = join(dir, "r.html");
+    expect(spawnSync(process.execPath, [CLI, "analyze", file, "-F", "html", "-o", html]).status).toBe(0);
+    expect(readFileSync(html, "utf8")).toContain('"77 curl / 4242 python3"');
+    if (!existsSync("/usr/bin/chromium"))
+      console.log("skipping the HTML rendering check: /usr/bin/chromium is missing");
+    else {
+      const dom = spawnSync(
+        "/usr/bin/chromium",
+        ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", `file://${html}`],
+        { encoding: "utf8", timeout: 60_000 },
+      ).stdout;
+      expect(dom).toContain("<th>Process c / s</th>");
+      expect(dom).toContain("<td>77 curl / 4242 python3</td>");
+    }
 
     if (spawnSync("sh", ["-c", "command -v tshark"]).status !== 0) {
       console.log("skipping the tshark check: tshark is not installed");

@@ -122,6 +122,32 @@ liveDescribe("live process attribution, real programs in a namespace", true, () 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it.skipIf(!has("nft") || !has("ss"))(
+    "a peer that vanished: the sender's unacknowledged bytes, retransmit count and TCP_INFO's RTO",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "sockscope-proc-"));
+      const run = await startLive(
+        ["--via", "cap", "-i", "lo", "-F", "jsonl"],
+        "ip link set lo up && nft add table inet t && nft add chain inet t in '{ type filter hook input priority 0; }'",
+      );
+      await program(run, join(dir, "s"), ["echo-server", "127.0.0.1", "5408", "15"], ["server"]);
+      const client = await program(run, join(dir, "c"), ["writer", "127.0.0.1", "5408", "12"], ["client"]);
+      // The server's host goes away: nothing reaches it, nothing comes back.
+      await run.inNs("nft", ["add", "rule", "inet", "t", "in", "tcp", "dport", "5408", "drop"]);
+      await run.inNs("nft", ["add", "rule", "inet", "t", "in", "tcp", "sport", "5408", "drop"]);
+      const pu = await waitFor("ongoing peer-unresponsive", () => ongoing(run, "peer-unresponsive"), 20_000);
+      expect(pu.side).toBe("client");
+      expect(pu.kernel).toMatch(
+        new RegExp(
+          `^pid ${client.client} \\(\`python3 .*programs\\.py writer .*\`, user root\\) has [\\d ]+ bytes in its send queue not yet acknowledged; the kernel's retransmit timer has fired \\d+ time\\(s\\) since the last acknowledgement \\(TCP_INFO: RTO [\\d ]+ ms, smoothed RTT [\\d.]+ ms, cwnd \\d+, \\d+ retransmission\\(s\\) in all\\)$`,
+        ),
+      );
+      process.kill(-run.pid, "SIGINT");
+      await run.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+
   it("a pre-fork server: the child holds the connection, the parent's listener is named; a client gone before any scan is said to be", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-proc-"));
     const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "--linger", "1"]);

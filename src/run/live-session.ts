@@ -42,6 +42,7 @@ import type { FlowAttribution } from "../live/process/flow-attribution.js";
 import type { PacketProcess } from "../capture/record.js";
 import type { SideProcess } from "../live/process/side-process.js";
 import { kernelView } from "../live/process/kernel-view.js";
+import { tcpInfo } from "../live/process/tcp-info.js";
 
 import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
 export { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC };
@@ -335,11 +336,20 @@ export class LiveSession {
       elapsedSec,
       summary,
       episode: o.episode,
-      kernel:
-        state === "over" || this.processes === null
-          ? null
-          : kernelView(o.kind.id, ...this.processes.lookNow(o.flow, o.dir, now), elapsedSec),
+      kernel: state === "over" ? null : this.kernelWords(o, now, elapsedSec),
     });
+  }
+
+  /** What the condition's side's socket holds now, in words naming its program (kernel-view.ts); null when not known. */
+  private kernelWords(o: OpenCondition, now: number, elapsedSec: number): string | null {
+    if (this.processes === null) return null;
+    const [p, socket] = this.processes.lookNow(o.flow, o.dir, now);
+    const side = o.dir === 0 ? "client" : "server";
+    const peer = o.dir === 0 ? "server" : "client";
+    const pid = p?.netns !== null ? p?.pid : null; // ss runs in the socket's namespace
+    return kernelView(o.kind.id, p, socket, elapsedSec, () =>
+      tcpInfo(o.flow.endpointName(side), o.flow.endpointName(peer), pid ?? null),
+    );
   }
 
   /** The capture dropped `dropped` packets somewhere between `from` and `to` (seconds since the epoch). */

@@ -6,6 +6,7 @@
  */
 import type { KernelSocket } from "./proc-net.js";
 import { nameProcess, type SideProcess } from "./side-process.js";
+import type { TcpInfo } from "./tcp-info.js";
 
 const n = (x: number): string => x.toLocaleString("en-US").replace(/,/g, " ");
 
@@ -18,6 +19,8 @@ export function kernelView(
   p: SideProcess | null,
   s: KernelSocket | null,
   sinceSec: number,
+  /** TCP_INFO of the socket, asked only by the kinds that say it (tcp-info.ts). */
+  info?: () => TcpInfo | null,
 ): string | null {
   if (p === null || p.pid === null || s === null) return null;
   const who = nameProcess(p);
@@ -31,11 +34,17 @@ export function kernelView(
     case "connect-timeout":
       if (s.state !== "SYN-SENT") return `${who}: its socket is in ${s.state} now`;
       return `${who} is still blocked in connect(): its socket is in SYN-SENT, the SYN re-sent ${s.retransmits} time(s) by the kernel's timer`;
-    case "peer-unresponsive":
+    case "peer-unresponsive": {
+      const t = info?.() ?? null;
+      const timer =
+        t === null || t.rtoMs === null
+          ? ""
+          : ` (TCP_INFO: RTO ${n(t.rtoMs)} ms${t.rttMs !== null ? `, smoothed RTT ${t.rttMs} ms` : ""}${t.cwnd !== null ? `, cwnd ${t.cwnd}` : ""}${t.retransTotal !== null ? `, ${t.retransTotal} retransmission(s) in all` : ""})`;
       return (
         `${who} has ${n(s.txQueue)} bytes in its send queue not yet acknowledged; ` +
-        `the kernel's retransmit timer has fired ${s.retransmits} time(s) since the last acknowledgement (state ${s.state})`
+        `the kernel's retransmit timer has fired ${s.retransmits} time(s) since the last acknowledgement${timer}`
       );
+    }
     default:
       return null;
   }
