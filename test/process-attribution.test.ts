@@ -5,7 +5,7 @@
  * machine's own sockets (this test process's), including a socket already closed.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +24,8 @@ import type { PacketProcess } from "../src/capture/record.js";
 import { runCapture } from "../src/run/pipeline.js";
 import { engineResult } from "../src/analyze/result.js";
 import { Traffic } from "./helpers/traffic.js";
+import { ETH_IPV4, ethernet, ipv4, pcapngFile, tcp } from "./helpers/build.js";
+import { TH_ACK, TH_SYN } from "../src/decode/wire/packet.js";
 import { CLI, ROOT } from "./helpers/paths.js";
 
 const HEAD = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
@@ -125,12 +127,13 @@ describe("TCP_INFO as ss -ti prints it", () => {
 describe("a packet's process in a pcapng", () => {
   const text = (s: string) => new TextEncoder().encode(s);
   it("from epb_processid_threadid, from a PID/Cmd/Args comment (ptcpdump's form), or both; a comment on another pid gives no command", () => {
-    expect(packetProcess(4242, 7, null)).toEqual({ pid: 4242, tid: 7, command: "", args: "" });
+    expect(packetProcess(4242, 7, null)).toEqual({ pid: 4242, tid: 7, command: "", args: "", inbound: false });
     expect(packetProcess(0, 0, text("PID: 1234\nCmd: /usr/bin/curl\nArgs: curl -s http://example"))).toEqual({
       pid: 1234,
       tid: 0,
       command: "/usr/bin/curl",
       args: "curl -s http://example",
+      inbound: false,
     });
     expect(packetProcess(1234, 0, text("PID: 1234\nCmd: curl\nArgs: curl x"))?.command).toBe("curl");
     expect(packetProcess(99, 0, text("PID: 1234\nCmd: curl\nArgs: curl x"))).toEqual({
@@ -138,17 +141,70 @@ describe("a packet's process in a pcapng", () => {
       tid: 0,
       command: "",
       args: "",
+      inbound: false,
     });
     expect(packetProcess(0, 0, text("a note by an analyst"))).toBeNull();
     expect(packetProcess(0, 0, null)).toBeNull();
+  });
+
+  it("another tool's pcapng (big-endian): an inbound packet's process is its receiver's (epb_flags), an outbound one's its sender's", async () => {
+    // A remote client 10.0.0.1 and a local server 10.0.0.2, pid 500: every packet names
+    // pid 500 as ptcpdump does, the client's as inbound.
+    const pkt = (fromClient: boolean, flags: number, seq: number, ack: number) =>
+      ethernet(
+        ETH_IPV4,
+        ipv4({
+          src: fromClient ? 0x0a000001 : 0x0a000002,
+          dst: fromClient ? 0x0a000002 : 0x0a000001,
+          proto: 6,
+          payload: tcp({
+            srcPort: fromClient ? 40000 : 80,
+            dstPort: fromClient ? 80 : 40000,
+            seq,
+            ack,
+            flags,
+            win: 65535,
+          }),
+        }),
+      );
+    const epb = (i: number, fromClient: boolean, flags: number, seq: number, ack: number) => ({
+      kind: "epb" as const,
+      iface: 0,
+      ts: BigInt(1_800_000_000_000_000 + i * 1000),
+      data: pkt(fromClient, flags, seq, ack),
+      comment: "PID: 500\nCmd: /usr/sbin/nginx\nArgs: nginx: worker process",
+      flags: fromClient ? 1 : 2,
+      pidTid: [500, 501] as [number, number],
+    });
+    const { bytes } = pcapngFile([
+      {
+        le: false,
+        interfaces: [{ linkType: 1, snapLen: 65535 }],
+        blocks: [
+          epb(0, true, TH_SYN, 100, 0),
+          epb(1, false, TH_SYN | TH_ACK, 900, 101),
+          epb(2, true, TH_ACK, 101, 901),
+        ],
+      },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), "sockscope-pcapng-"));
+    const file = join(dir, "in.pcapng");
+    writeFileSync(file, bytes);
+    const { engine } = await runCapture(file);
+    const [flow] = engineResult(engine).flows;
+    expect(flow!.process).toEqual({
+      client: null,
+      server: expect.objectContaining({ pid: 500, command: "/usr/sbin/nginx", commandLine: "nginx: worker process" }),
+    });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("-w pcapng: written with the sender's option and comment, read back per packet and per flow side; tshark shows the comment", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-pcapng-"));
     const file = join(dir, "p.pcapng");
     const w = new PcapngWriter(file, 65535, "lo");
-    const server: PacketProcess = { pid: 4242, tid: 0, command: "python3", args: "python3 server.py" };
-    const client: PacketProcess = { pid: 77, tid: 0, command: "curl", args: "curl http://10.0.0.2/" };
+    const server: PacketProcess = { pid: 4242, tid: 0, command: "python3", args: "python3 server.py", inbound: false };
+    const client: PacketProcess = { pid: 77, tid: 0, command: "curl", args: "curl http://10.0.0.2/", inbound: false };
     // Server packets carry their process; the client's first (its SYN) does not (not attributed yet).
     let n = 0,
       tagged = 0;

@@ -4,12 +4,17 @@
  * each in the section's byte order, 0 = unknown) and the packet comment process-aware
  * capture tools write, "PID: 4242\nCmd: python3\nArgs: python3 server.py" (ptcpdump, and
  * sockscope live -w). The option's pid wins when both are there and differ; the comment
- * gives the command. Text is bounded and made printable.
+ * gives the command. Text is bounded and made printable. The draft's process is the
+ * packet's originator; a packet marked inbound by its epb_flags carries its receiver's
+ * (ptcpdump tags received packets with the local program), and says so (`inbound`).
  */
 import type { PacketProcess } from "./record.js";
 
 export const OPT_COMMENT = 1;
+export const OPT_EPB_FLAGS = 2;
 export const OPT_EPB_PROCESSID_THREADID = 8;
+/** epb_flags bits 0-1: 01 inbound, 10 outbound, 00 not known. */
+export const EPB_FLAGS_INBOUND = 1;
 /** Longest command or argument text kept. */
 const MAX_TEXT = 256;
 
@@ -23,7 +28,12 @@ function field(text: string, name: string): string {
 }
 
 /** What a packet's options say of its process; null when they name none. */
-export function packetProcess(optionPid: number, tid: number, comment: Uint8Array | null): PacketProcess | null {
+export function packetProcess(
+  optionPid: number,
+  tid: number,
+  comment: Uint8Array | null,
+  inbound = false,
+): PacketProcess | null {
   let pid = optionPid,
     command = "",
     args = "";
@@ -41,5 +51,5 @@ export function packetProcess(optionPid: number, tid: number, comment: Uint8Arra
     }
   }
   if (pid === 0 || pid > 0xffffffff) return null;
-  return { pid, tid, command, args };
+  return { pid, tid, command, args, inbound };
 }

@@ -26,7 +26,13 @@ import {
   type PacketProcess,
   type SectionInfo,
 } from "./record.js";
-import { OPT_COMMENT, OPT_EPB_PROCESSID_THREADID, packetProcess } from "./packet-process.js";
+import {
+  EPB_FLAGS_INBOUND,
+  OPT_COMMENT,
+  OPT_EPB_FLAGS,
+  OPT_EPB_PROCESSID_THREADID,
+  packetProcess,
+} from "./packet-process.js";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -330,15 +336,18 @@ export class PcapngFramer implements Framer {
     let pid = 0,
       tid = 0;
     let comment: Uint8Array | null = null;
+    let inbound = false;
     this.walkOptions(dv, at, end, base, "enhanced packet", (code, valueAt, optLen) => {
-      if (code === OPT_EPB_PROCESSID_THREADID && optLen >= 8) {
+      if (code === OPT_EPB_FLAGS && optLen >= 4) {
+        inbound = (dv.getUint32(valueAt, this.le) & 3) === EPB_FLAGS_INBOUND;
+      } else if (code === OPT_EPB_PROCESSID_THREADID && optLen >= 8) {
         pid = dv.getUint32(valueAt, this.le);
         tid = dv.getUint32(valueAt + 4, this.le);
       } else if (code === OPT_COMMENT && comment === null) {
         comment = buf.subarray(valueAt, valueAt + optLen);
       }
     });
-    return packetProcess(pid, tid, comment);
+    return packetProcess(pid, tid, comment, inbound);
   }
 
   private obsoletePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {

@@ -69,6 +69,11 @@ export interface PacketProcess {
   tid: number;
   command: string;
   args: string;
+  /**
+   * The packet's epb_flags say it came in: the process is its receiver's (ptcpdump names
+   * the local program on inbound packets too), not its sender's as the draft defines it.
+   */
+  inbound: boolean;
 }
 
 /**

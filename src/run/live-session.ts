@@ -223,7 +223,13 @@ export class LiveSession {
     if (p === null) return null;
     if (p !== this.lastSender) {
       this.lastSender = p;
-      this.lastSenderRecord = { pid: p.pid!, tid: 0, command: p.command ?? "", args: p.commandLine ?? "" };
+      this.lastSenderRecord = {
+        pid: p.pid!,
+        tid: 0,
+        command: p.command ?? "",
+        args: p.commandLine ?? "",
+        inbound: false,
+      };
     }
     return this.lastSenderRecord;
   }

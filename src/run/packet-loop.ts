@@ -177,7 +177,7 @@ export class Engine implements ReassemblyListener {
       }
       const dir = this.flows.dir;
       // A pcapng that names each packet's sending process (capture/packet-process.ts).
-      if (rec.process !== null) noteSender(flow, dir, rec.process);
+      if (rec.process !== null) noteSender(flow, rec.process.inbound ? 1 - dir : dir, rec.process);
       let seg: TcpSegment | null = null;
       if (flow.retired) {
         if (l4 === L4_TCP) seg = this.flows.trackTcp(flow, dir, p, frame, time);

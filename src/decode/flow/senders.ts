@@ -1,6 +1,7 @@
 /**
  * Which processes sent each side's packets, as the capture file says (a pcapng's
- * per-packet process option or comment, capture/packet-process.ts). The first process
+ * per-packet process option or comment, capture/packet-process.ts; an inbound packet's
+ * process is its receiver's, and is noted for the receiving side). The first process
  * seen for a side is its process; others (a forked child writing on the same socket) are
  * kept by pid, up to MAX_OTHER_PIDS.
  */

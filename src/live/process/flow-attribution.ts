@@ -49,6 +49,8 @@ export class FlowAttribution {
   private pendingSince = -1;
   private lastScan = -Infinity;
   private lastLookNow = -Infinity;
+  /** What the last scan and its lookups took, ms (the spacing of scans follows it). */
+  private costMs = 0;
 
   constructor(
     readonly table: ProcessAttribution,
@@ -73,10 +75,8 @@ export class FlowAttribution {
   tick(now: number): void {
     const gap = now - this.lastScan;
     if (gap < this.minGapSec()) return;
-    const due =
-      (this.pendingSince >= 0 && now - this.pendingSince >= this.debounceSec) ||
-      (this.tracked.size > 0 && gap >= this.refreshSec);
-    if (due) this.scanNow(now);
+    const refresh = this.tracked.size > 0 && gap >= this.refreshSec;
+    if (refresh || (this.pendingSince >= 0 && now - this.pendingSince >= this.debounceSec)) this.scanNow(now, refresh);
   }
 
   /**
@@ -85,15 +85,19 @@ export class FlowAttribution {
    * kernel alone takes ~0.1 s to print /proc/net/tcp (docs/PERFORMANCE.md).
    */
   private minGapSec(): number {
-    return (this.table.last.ms / 1000) * SCAN_COST_FACTOR;
+    return (this.costMs / 1000) * SCAN_COST_FACTOR;
   }
 
-  /** Scans now and looks up every tracked flow. */
-  scanNow(now: number): void {
+  /** Scans now and looks up the tracked flows (`all`: every one; else those without an answer yet). */
+  scanNow(now: number, all = true): void {
+    const t0 = performance.now();
     this.lastScan = now;
     this.pendingSince = -1;
     this.table.scan();
-    for (const t of this.tracked.values()) this.lookUp(t);
+    // Between refreshes only the flows still without an answer: with 100 000 flows open,
+    // looking them all up on every new connection would cost more than the scan.
+    for (const t of this.tracked.values()) if (all || !t.settled[0] || !t.settled[1]) this.lookUp(t);
+    this.costMs = performance.now() - t0;
   }
 
   /**
