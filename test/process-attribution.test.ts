@@ -24,7 +24,7 @@ import type { PacketProcess } from "../src/capture/record.js";
 import { runCapture } from "../src/run/pipeline.js";
 import { engineResult } from "../src/analyze/result.js";
 import { Traffic } from "./helpers/traffic.js";
-import { ETH_IPV4, ethernet, ipv4, pcapngFile, tcp } from "./helpers/build.js";
+import { pcapngFile } from "./helpers/build.js";
 import { TH_ACK, TH_SYN } from "../src/decode/wire/packet.js";
 import { CLI, ROOT } from "./helpers/paths.js";
 
@@ -150,23 +150,12 @@ describe("a packet's process in a pcapng", () => {
   it("another tool's pcapng (big-endian): an inbound packet's process is its receiver's (epb_flags), an outbound one's its sender's", async () => {
     // A remote client 10.0.0.1 and a local server 10.0.0.2, pid 500: every packet names
     // pid 500 as ptcpdump does, the client's as inbound.
-    const pkt = (fromClient: boolean, flags: number, seq: number, ack: number) =>
-      ethernet(
-        ETH_IPV4,
-        ipv4({
-          src: fromClient ? 0x0a000001 : 0x0a000002,
-          dst: fromClient ? 0x0a000002 : 0x0a000001,
-          proto: 6,
-          payload: tcp({
-            srcPort: fromClient ? 40000 : 80,
-            dstPort: fromClient ? 80 : 40000,
-            seq,
-            ack,
-            flags,
-            win: 65535,
-          }),
-        }),
-      );
+    const frames: Uint8Array[] = [];
+    const tr = new Traffic((r) => frames.push(r.bytes.slice()));
+    const pkt = (fromClient: boolean, flags: number, seq: number, ack: number) => {
+      tr.tcp(0, fromClient, 40000, 80, seq, ack, flags);
+      return frames[frames.length - 1]!;
+    };
     const epb = (i: number, fromClient: boolean, flags: number, seq: number, ack: number) => ({
       kind: "epb" as const,
       iface: 0,
