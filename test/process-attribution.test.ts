@@ -15,7 +15,7 @@ import { parseProcNet } from "../src/live/process/proc-net.js";
 import { parseFibTrieLocal, parseIfInet6 } from "../src/live/process/local-addresses.js";
 import { shortenCommandLine } from "../src/live/process/processes.js";
 import { ProcessAttribution } from "../src/live/process/attribution.js";
-import { nameProcess } from "../src/live/process/side-process.js";
+import { nameProcess } from "../src/analyze/side-process.js";
 import { parseSsInfo } from "../src/live/process/tcp-info.js";
 import { packetProcess } from "../src/capture/packet-process.js";
 import { PcapngWriter } from "../src/capture/live/pcapng-writer.js";

@@ -151,17 +151,31 @@ liveDescribe("live process attribution, real programs in a namespace", true, () 
   it("a pre-fork server: the child holds the connection, the parent's listener is named; a client gone before any scan is said to be", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sockscope-proc-"));
     const run = await startLive(["--via", "cap", "-i", "lo", "-F", "jsonl", "--linger", "1"]);
-    const fork = await program(run, join(dir, "f"), ["fork-server", "127.0.0.1", "5404", "2"], ["parent", "child"]);
+    const fork = await program(run, join(dir, "f"), ["fork-server", "127.0.0.1", "5404", "4"], ["parent", "child"]);
     // A client that stays until the scan: its connection is the child's.
-    const c1 = await program(run, join(dir, "c1"), ["hold", "127.0.0.1", "5404", "1"], ["client"]);
+    const c1 = await program(run, join(dir, "c1"), ["hold", "127.0.0.1", "5404", "3"], ["client"]);
     const f1 = await waitFor("the forked server's flow", () => flowOf(run, 5404), 15_000);
     expect(f1.process.server).toMatchObject({ pid: fork.child, listener: { pid: fork.parent } });
     expect(f1.process.client.pid).toBe(c1.client);
 
-    // Gone before the scan: connect, send, close in a millisecond, against a server that closes too.
-    const echo = await program(run, join(dir, "e"), ["echo-server", "127.0.0.1", "5405", "5"], ["server"]);
+    // Gone before the scan: connect, send, close in a millisecond, against a server that
+    // closes too. First a connection that lives long enough to be looked up, so that a scan
+    // has seen the server's listener (scans are spaced by their cost: on a busy host the
+    // short one may end before the next).
+    const echo = await program(run, join(dir, "e"), ["echo-server", "127.0.0.1", "5405", "15"], ["server"]);
+    const c3 = await program(run, join(dir, "c3"), ["hold", "127.0.0.1", "5405", "3"], ["client"]);
+    const held = await waitFor("the held flow", () => flowOf(run, 5405), 15_000);
+    expect(held.process.server).toMatchObject({ pid: echo.server });
+    expect(held.process.client).toMatchObject({ pid: c3.client });
     await program(run, join(dir, "c2"), ["short-client", "127.0.0.1", "5405"], ["client"]);
-    const f2 = await waitFor("the short flow", () => flowOf(run, 5405), 15_000);
+    const f2 = await waitFor(
+      "the short flow",
+      () =>
+        run.json().find((j) => j.type === "flow" && (j.server as string).endsWith(":5405") && j.id !== held.id) as
+          | Json
+          | undefined,
+      15_000,
+    );
     expect(f2.process.client).toMatchObject({ pid: null, note: "closed before it could be attributed" });
     // The accepted socket went too; the listener, still there, is named.
     expect(f2.process.server).toMatchObject({

@@ -13,7 +13,8 @@ import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
 import { sideNotCaptured } from "./lib/capture-view.js";
-import { processesFromSenders, type FlowProcesses } from "../live/process/side-process.js";
+import { sendersOf } from "../decode/flow/senders.js";
+import { processesFromSenders, type FlowProcesses } from "./side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -103,8 +104,14 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
         : sideNotCaptured(f, DIR_SERVER)
           ? "server"
           : null,
-    ...(f.senders === null ? {} : { process: processesFromSenders(f.senders) }),
+    ...processesOf(f),
   };
+}
+
+/** `process`, only when the capture named a process for a side (decode/flow/senders.ts). */
+function processesOf(f: Flow): { process?: FlowProcesses } {
+  const senders = sendersOf(f);
+  return senders === null ? {} : { process: processesFromSenders(senders) };
 }
 
 function isnOf(f: Flow, dir: number): number | null {

@@ -32,7 +32,7 @@ import { PcapWriter } from "../capture/live/pcap-writer.js";
 import { PcapngWriter } from "../capture/live/pcapng-writer.js";
 import { ProcessAttribution } from "../live/process/attribution.js";
 import { FlowAttribution } from "../live/process/flow-attribution.js";
-import { nameProcess, type FlowProcesses } from "../live/process/side-process.js";
+import { nameProcess, type FlowProcesses } from "../analyze/side-process.js";
 import {
   LIVE_IDLE_SEC,
   LIVE_LINGER_SEC,

@@ -8,7 +8,7 @@ import { compressFrames } from "./frames.js";
 import { MIN_HABIT_FLOWS, habitFlowList, habitTitle, shortSummary, type Habit } from "./habits.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
 import type { FlowReport } from "../analyze/result.js";
-import { processesCell } from "../live/process/side-process.js";
+import { processesCell } from "../analyze/side-process.js";
 import { findingsByFlow, type CaptureSummary, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 import { isoTime } from "./time.js";

@@ -40,7 +40,7 @@ import { buildReport, hasFilter, matchesFilter, type FlowFilter, type Report } f
 import type { PcapWriter } from "../capture/live/pcap-writer.js";
 import type { FlowAttribution } from "../live/process/flow-attribution.js";
 import type { PacketProcess } from "../capture/record.js";
-import type { SideProcess } from "../live/process/side-process.js";
+import type { SideProcess } from "../analyze/side-process.js";
 import { kernelView } from "../live/process/kernel-view.js";
 import { tcpInfo } from "../live/process/tcp-info.js";
 

@@ -11,8 +11,6 @@ import { endpointToString } from "../wire/address.js";
 import { L4_TCP } from "../wire/packet.js";
 
 /** Which side of a flow a packet came from. */
-import type { FlowSenders } from "./senders.js";
-
 export const DIR_CLIENT = 0;
 export const DIR_SERVER = 1;
 
@@ -137,8 +135,6 @@ export class Flow<A = unknown> {
   replyVlan = -1;
   /** Live capture only: the `FlowTable.expire` sweep that last found this flow active. */
   expireMark = 0;
-  /** The processes each side's packets were sent by, as the capture file names them (senders.ts); null when none is named. */
-  senders: FlowSenders | null = null;
 
   constructor(
     readonly id: number,

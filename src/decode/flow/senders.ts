@@ -17,8 +17,23 @@ export interface SideSenders {
 
 export type FlowSenders = [SideSenders | null, SideSenders | null];
 
+/**
+ * Kept beside the flows, not on them: almost no capture names processes, and a field on
+ * every Flow is memory every open connection pays (test/flow-table.test.ts).
+ */
+const sendersByFlow = new WeakMap<Flow, FlowSenders>();
+
+/** The processes the capture named for each side of `flow`, or null when none. */
+export function sendersOf(flow: Flow): FlowSenders | null {
+  return sendersByFlow.get(flow) ?? null;
+}
+
 export function noteSender(flow: Flow, dir: number, p: PacketProcess): void {
-  const senders = (flow.senders ??= [null, null]);
+  let senders = sendersByFlow.get(flow);
+  if (senders === undefined) {
+    senders = [null, null];
+    sendersByFlow.set(flow, senders);
+  }
   const side = senders[dir];
   if (side === null || side === undefined) {
     senders[dir] = { first: p, otherPids: [] };

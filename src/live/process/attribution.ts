@@ -2,13 +2,14 @@
  * Maps a flow side to the program that owns its socket, on this machine now: the socket
  * tables of every network namespace (proc-net.ts, one process per namespace), the
  * namespaces' own addresses (local-addresses.ts), and who holds each socket inode
- * (processes.ts). A scan re-reads the tables (cheap: text); the fd walk over every
- * process, the costly part, runs only when a socket looked up has an inode not seen
- * before, and its answer is cached by inode until that socket leaves the tables.
+ * (processes.ts). A scan re-reads sockscope's own namespace's tables, other namespaces'
+ * only when a flow side needs them; the fd walk over every process runs only when a
+ * socket looked up has an inode not seen before, and its answer is kept by inode until
+ * the next walk.
  *
- * A side finds its socket by (proto, local, remote) in sockscope's own namespace first,
- * then in the others; when several other namespaces hold that 4-tuple, none is named
- * (never a guess). A server side also gets its listening socket's owner: after a
+ * A side finds its socket by (proto, local, remote) in sockscope's own namespace when the
+ * address is one of its own, else in the namespaces that have that address; when several
+ * of those hold that 4-tuple, none is named (never a guess). A server side also gets its listening socket's owner: after a
  * pre-fork or a hand-off the connection may be held by a child while the listener
  * belongs to the parent, and the listener outlives short connections.
  */
@@ -17,13 +18,15 @@ import { localAddresses } from "./local-addresses.js";
 import { describeProcess, listPids, sweepSocketHolders, type ProcessRef } from "./processes.js";
 import { groupByNetns, netnsOf } from "./namespaces.js";
 import { hostOf, portOf } from "../../decode/wire/address.js";
-import { CLOSED_BEFORE_ATTRIBUTED, sideOf, unattributed, type SideProcess } from "./side-process.js";
+import { CLOSED_BEFORE_ATTRIBUTED, sideOf, unattributed, type SideProcess } from "../../analyze/side-process.js";
 
 interface Namespace {
   inode: number;
   own: boolean;
-  /** `${proto} ${local} ${remote}` → socket; UDP and LISTEN sockets also under `${proto} ${local} *`. */
-  sockets: Map<string, KernelSocket>;
+  /** /proc/self/net or /proc/<pid>/net of a process in it. */
+  netDir: string;
+  /** `${proto} ${local} ${remote}` → socket, LISTEN and unconnected UDP under `${proto} ${local} *`; null until read (socketsOf). */
+  sockets: Map<string, KernelSocket> | null;
   local: Set<string>;
 }
 
@@ -58,6 +61,8 @@ export class ProcessAttribution {
   unreadable = 0;
   scans = 0;
   fdWalks = 0;
+  /** Sockets read in this scan so far (namespaces are read on need). */
+  private socketsRead = 0;
   last: ScanCost = { ms: 0, sockets: 0, namespaces: 0, fdWalk: false };
 
   constructor(private readonly procRoot = "/proc") {}
@@ -72,31 +77,52 @@ export class ProcessAttribution {
     const own = netnsOf("self", this.procRoot);
     const groups = groupByNetns(this.pids, this.procRoot);
     if (own !== null && !groups.has(own)) groups.set(own, []);
-    const live = new Set<number>();
     this.namespaces = [];
-    let sockets = 0;
+    this.socketsRead = 0;
     for (const [inode, members] of groups) {
       const isOwn = inode === own;
       const netDir = isOwn ? `${this.procRoot}/self/net` : `${this.procRoot}/${members[0]}/net`;
-      const ns: Namespace = { inode, own: isOwn, sockets: new Map(), local: localAddresses(netDir) };
-      for (const s of readSocketTables(netDir)) {
-        sockets++;
-        if (s.inode !== 0) live.add(s.inode);
-        const exact = `${s.proto} ${s.local} ${s.remote}`;
-        // A socket bound and listening (TCP) or not connected (UDP) answers any peer.
-        const any = s.state === "LISTEN" || (s.proto === "udp" && portOf(s.remote) === 0);
-        const key = any ? `${s.proto} ${s.local} *` : exact;
-        const had = ns.sockets.get(key);
-        // TIME-WAIT leftovers (inode 0) of an earlier connection never hide a live socket.
-        if (had === undefined || (had.inode === 0 && s.inode !== 0)) ns.sockets.set(key, s);
-      }
+      const ns: Namespace = { inode, own: isOwn, netDir, sockets: null, local: localAddresses(netDir) };
       // Own namespace first: a capture there sees its own sockets before a container's.
-      if (isOwn) this.namespaces.unshift(ns);
-      else this.namespaces.push(ns);
+      if (isOwn) {
+        this.namespaces.unshift(ns);
+        this.socketsOf(ns);
+      } else this.namespaces.push(ns);
     }
-    for (const inode of this.holders.keys()) if (!live.has(inode)) this.holders.delete(inode);
-    this.last = { ms: performance.now() - t0, sockets, namespaces: this.namespaces.length, fdWalk: false };
+    this.last = {
+      ms: performance.now() - t0,
+      sockets: this.socketsRead,
+      namespaces: this.namespaces.length,
+      fdWalk: false,
+    };
     return this.last;
+  }
+
+  /**
+   * A namespace's sockets, read on first need in this scan: the kernel prints each
+   * namespace's /proc/net/tcp by walking the whole host's connection table (4-40 ms each
+   * on a loaded host with a few thousand TIME-WAITs, whatever the namespace holds), so
+   * another namespace is read only when a flow side is at one of its addresses and not
+   * found in sockscope's own.
+   */
+  private socketsOf(ns: Namespace): Map<string, KernelSocket> {
+    if (ns.sockets !== null) return ns.sockets;
+    const t0 = performance.now();
+    const sockets = new Map<string, KernelSocket>();
+    for (const s of readSocketTables(ns.netDir)) {
+      this.socketsRead++;
+      const exact = `${s.proto} ${s.local} ${s.remote}`;
+      // A socket bound and listening (TCP) or not connected (UDP) answers any peer.
+      const any = s.state === "LISTEN" || (s.proto === "udp" && portOf(s.remote) === 0);
+      const key = any ? `${s.proto} ${s.local} *` : exact;
+      const had = sockets.get(key);
+      // TIME-WAIT leftovers (inode 0) of an earlier connection never hide a live socket.
+      if (had === undefined || (had.inode === 0 && s.inode !== 0)) sockets.set(key, s);
+    }
+    ns.sockets = sockets;
+    this.last.ms += performance.now() - t0;
+    this.last.sockets = this.socketsRead;
+    return sockets;
   }
 
   /**
@@ -110,10 +136,10 @@ export class ProcessAttribution {
       if (!ns.local.has(hostOf(local))) continue;
       home ??= ns;
       const s = this.find(ns, proto, local, remote);
-      if (s !== null) {
-        matches.push([ns, s]);
-        if (ns.own) break;
-      }
+      if (s !== null) matches.push([ns, s]);
+      // An address of sockscope's own namespace (its loopback, its interfaces) is served
+      // by that namespace's sockets alone: no need to read the others.
+      if (ns.own) break;
     }
     if (home === null) return { process: null, socket: null };
     const owned = matches.filter(([, s]) => s.inode !== 0);
@@ -142,13 +168,14 @@ export class ProcessAttribution {
   }
 
   private find(ns: Namespace, proto: string, local: string, remote: string): KernelSocket | null {
+    const sockets = this.socketsOf(ns);
     if (remote !== "*") {
-      const s = ns.sockets.get(`${proto} ${local} ${remote}`);
+      const s = sockets.get(`${proto} ${local} ${remote}`);
       if (s !== undefined) return s;
       if (proto === "tcp") return null; // an accepted or connected socket has its own entry
     }
     for (const l of [local, ...wildcard(local)]) {
-      const s = ns.sockets.get(`${proto} ${l} *`);
+      const s = sockets.get(`${proto} ${l} *`);
       if (s !== undefined) return s;
     }
     return null;

@@ -12,7 +12,7 @@ import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { L4_TCP } from "../../decode/wire/packet.js";
 import type { ProcessAttribution } from "./attribution.js";
 import type { KernelSocket } from "./proc-net.js";
-import type { FlowProcesses, SideProcess } from "./side-process.js";
+import type { FlowProcesses, SideProcess } from "../../analyze/side-process.js";
 
 /** A new flow is looked up this long after its first packet at most (one tick), batching a burst. */
 export const ATTRIBUTE_DEBOUNCE_SEC = 0.1;
@@ -49,6 +49,8 @@ export class FlowAttribution {
   private pendingSince = -1;
   private lastScan = -Infinity;
   private lastLookNow = -Infinity;
+  /** When the last scan ran, performance.now() (finish() has no capture time to go by). */
+  private lastScanWallMs = -Infinity;
   /** What the last scan and its lookups took, ms (the spacing of scans follows it). */
   private costMs = 0;
 
@@ -91,6 +93,7 @@ export class FlowAttribution {
   /** Scans now and looks up the tracked flows (`all`: every one; else those without an answer yet). */
   scanNow(now: number, all = true): void {
     const t0 = performance.now();
+    this.lastScanWallMs = t0;
     this.lastScan = now;
     this.pendingSince = -1;
     this.table.scan();
@@ -165,6 +168,12 @@ export class FlowAttribution {
   finish(flow: Flow): FlowProcesses | null {
     const t = this.tracked.get(flow.id);
     if (t === undefined) return null;
+    if (t.tries === 0 && performance.now() - this.lastScanWallMs >= this.minGapSec() * 1000) {
+      // Over before any scan saw it: the tables as they are now still show what outlives it
+      // (a TIME-WAIT entry, the server's listener), within the same bound on scans.
+      this.lastScanWallMs = performance.now();
+      this.table.scan();
+    }
     if (t.tries === 0 || !t.settled[0] || !t.settled[1]) this.lookUpEnded(t);
     this.tracked.delete(flow.id);
     return t.sides[0] === null && t.sides[1] === null ? null : { client: t.sides[0], server: t.sides[1] };

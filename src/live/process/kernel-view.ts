@@ -5,7 +5,7 @@
  * otherwise the condition's own words stand alone (nothing is guessed).
  */
 import type { KernelSocket } from "./proc-net.js";
-import { nameProcess, type SideProcess } from "./side-process.js";
+import { nameProcess, type SideProcess } from "../../analyze/side-process.js";
 import type { TcpInfo } from "./tcp-info.js";
 
 const n = (x: number): string => x.toLocaleString("en-US").replace(/,/g, " ");

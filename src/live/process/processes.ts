@@ -6,16 +6,9 @@
  * CAP_SYS_PTRACE); what cannot be read is counted, not guessed.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import type { ProcessRef } from "../../analyze/side-process.js";
 
-export interface ProcessRef {
-  pid: number;
-  /** /proc/<pid>/comm: the name the kernel keeps (15 characters at most). */
-  command: string;
-  /** argv joined by spaces, shortened to COMMAND_LINE_MAX characters; null when empty (a kernel thread) or gone. */
-  commandLine: string | null;
-  /** The user name from /etc/passwd, or the uid as text. */
-  user: string;
-}
+export type { ProcessRef };
 
 /** Longer command lines end in "…": enough to tell `python3 server.py --port 80` from another. */
 export const COMMAND_LINE_MAX = 120;

@@ -15,7 +15,7 @@
  * Content-Security-Policy meta forbids every network access and lets only the two inline
  * scripts (by hash) run.
  */
-import { processesCell } from "../../live/process/side-process.js";
+import { processesCell } from "../../analyze/side-process.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";

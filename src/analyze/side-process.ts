@@ -1,12 +1,21 @@
 /**
  * What a report says of the program behind one side of a flow (FlowReport.process): the
- * live capture's attribution (attribution.ts), or a pcapng's per-packet process options
- * and comments read back (capture/pcapng.ts, flow-processes.ts). Plain data: it is JSON.
+ * live capture's attribution (live/process/attribution.ts), or a pcapng's per-packet
+ * process options and comments read back (capture/packet-process.ts, decode/flow/senders.ts).
+ * Plain data: it is JSON.
  */
-import type { ProcessRef } from "./processes.js";
-import type { FlowSenders, SideSenders } from "../../decode/flow/senders.js";
+import type { FlowSenders, SideSenders } from "../decode/flow/senders.js";
 
-export type { ProcessRef };
+/** A process as live attribution names it (live/process/processes.ts reads /proc for it). */
+export interface ProcessRef {
+  pid: number;
+  /** /proc/<pid>/comm: the name the kernel keeps (15 characters at most). */
+  command: string;
+  /** argv, the program by its file name, at most 120 characters; null when empty (a kernel thread) or gone. */
+  commandLine: string | null;
+  /** The user name from /etc/passwd, or the uid as text. */
+  user: string;
+}
 
 export interface SideProcess {
   /** The process holding the socket (the lowest pid when several do); null with `note` saying why. */
