@@ -13,7 +13,7 @@ import { ROOT } from "./helpers/paths.js";
 const SRC = join(ROOT, "src");
 /** One module per analyzer kind: each stands alone, so adding or removing a kind touches no other. */
 const ANALYZERS_DIR = "analyze/analyzers/";
-const ORDER = ["capture", "decode", "analyze", "report", "sink", "run", "check", "cli", "index.ts"];
+const ORDER = ["capture", "decode", "analyze", "report", "live", "sink", "run", "check", "cli", "index.ts"];
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

@@ -330,7 +330,8 @@ describe("live -w on a full disk", () => {
     const code = await Promise.race([run.exited, sleep(10_000).then(() => "still running")]);
     expect(code).toBe(2);
     expect(run.out()).toMatch(/^Summary \(write failed\)/m);
-    expect(run.out()).toMatch(/saved: \/dev\/full \(the first 0 packets, classic pcap; writing failed: ENOSPC\)/);
+    // Not named .pcap: pcapng, with the packets' processes (README, Live capture).
+    expect(run.out()).toMatch(/saved: \/dev\/full \(the first 0 packets, pcapng; writing failed: ENOSPC\)/);
     const errLines = run
       .err()
       .trim()

@@ -13,6 +13,8 @@ import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
 import { sideNotCaptured } from "./lib/capture-view.js";
+import { sendersOf } from "../decode/flow/senders.js";
+import { processesFromSenders, type FlowProcesses } from "./side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -66,6 +68,11 @@ export interface FlowReport {
   copyOf: number | null;
   /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
   notCaptured: "client" | "server" | null;
+  /**
+   * The program behind each side, when known: live capture's attribution, or the
+   * processes a pcapng names per packet. Absent when nothing is known of either side.
+   */
+  process?: FlowProcesses;
 }
 
 /** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
@@ -97,7 +104,14 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
         : sideNotCaptured(f, DIR_SERVER)
           ? "server"
           : null,
+    ...processesOf(f),
   };
+}
+
+/** `process`, only when the capture named a process for a side (decode/flow/senders.ts). */
+function processesOf(f: Flow): { process?: FlowProcesses } {
+  const senders = sendersOf(f);
+  return senders === null ? {} : { process: processesFromSenders(senders) };
 }
 
 function isnOf(f: Flow, dir: number): number | null {

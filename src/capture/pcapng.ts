@@ -11,10 +11,28 @@
  * if_description, if_os and its addresses (if_IPv4addr, if_IPv6addr); the analysis takes
  * the capturing host's OS from them (analyze/lib/recording-host.ts). They are text from
  * whoever wrote the file: bounded, made printable, and never a reason to stop reading.
+ *
+ * An Enhanced Packet Block may name the process that sent its packet: the draft's
+ * epb_processid_threadid option, or a comment "PID: 4242\nCmd: …\nArgs: …" as
+ * process-aware capture tools (ptcpdump, sockscope live -w) write it. Either becomes the
+ * record's `process` (packet-process.ts reads them).
  */
 import { CaptureError } from "./errors.js";
 import { MAX_RECORD_BYTES, type Framer, type FramerContext } from "./framer.js";
-import { NO_ADDRESSES, type InterfaceAddress, type InterfaceInfo, type SectionInfo } from "./record.js";
+import {
+  NO_ADDRESSES,
+  type InterfaceAddress,
+  type InterfaceInfo,
+  type PacketProcess,
+  type SectionInfo,
+} from "./record.js";
+import {
+  EPB_FLAGS_INBOUND,
+  OPT_COMMENT,
+  OPT_EPB_FLAGS,
+  OPT_EPB_PROCESSID_THREADID,
+  packetProcess,
+} from "./packet-process.js";
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -70,6 +88,8 @@ export class PcapngFramer implements Framer {
   private sectionIfaces: PcapngInterface[] = [];
   private frame = 0;
   private warnedOverSnap = false;
+  /** The process the EPB being read names, for emit() to put on its record. */
+  private packetProcess: PacketProcess | null = null;
   private warnedAddressLength = false;
   /** Index in info.sections of the section being read; -1 past MAX_SECTIONS. */
   private sectionIndex = -1;
@@ -302,6 +322,10 @@ export class PcapngFramer implements Framer {
       );
     }
     const iface = this.ifaceFor(ifaceId, pos, base);
+    const optionsAt = pos + 28 + ((capLen + 3) & ~3);
+    // Options are rare: walked only when the block has room for one.
+    if (pos + len - 4 - optionsAt >= 4)
+      this.packetProcess = this.processOption(buf, dv, optionsAt, pos + len - 4, base);
     this.emit(
       iface,
       dv.getUint32(pos + 12, this.le),
@@ -313,6 +337,25 @@ export class PcapngFramer implements Framer {
       pos,
       base,
     );
+  }
+
+  /** The sending process an EPB's options name (epb_processid_threadid, or a "PID: …" comment), else null. */
+  private processOption(buf: Uint8Array, dv: DataView, at: number, end: number, base: number): PacketProcess | null {
+    let pid = 0,
+      tid = 0;
+    let comment: Uint8Array | null = null;
+    let inbound = false;
+    this.walkOptions(dv, at, end, base, "enhanced packet", (code, valueAt, optLen) => {
+      if (code === OPT_EPB_FLAGS && optLen >= 4) {
+        inbound = (dv.getUint32(valueAt, this.le) & 3) === EPB_FLAGS_INBOUND;
+      } else if (code === OPT_EPB_PROCESSID_THREADID && optLen >= 8) {
+        pid = dv.getUint32(valueAt, this.le);
+        tid = dv.getUint32(valueAt + 4, this.le);
+      } else if (code === OPT_COMMENT && comment === null) {
+        comment = buf.subarray(valueAt, valueAt + optLen);
+      }
+    });
+    return packetProcess(pid, tid, comment, inbound);
   }
 
   private obsoletePacket(buf: Uint8Array, dv: DataView, pos: number, len: number, base: number): void {
@@ -385,6 +428,8 @@ export class PcapngFramer implements Framer {
   ): void {
     const ctx = this.ctx;
     const rec = ctx.rec;
+    rec.process = this.packetProcess;
+    this.packetProcess = null;
     if (iface.snapLen > 0 && capLen > iface.snapLen && !this.warnedOverSnap) {
       this.warnedOverSnap = true;
       ctx.warn(

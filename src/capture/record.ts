@@ -30,6 +30,8 @@ export class PacketRecord {
   start = 0;
   end = 0;
   private view: Uint8Array | null = EMPTY_BYTES;
+  /** The process that sent the packet, as a pcapng file says (epb_processid_threadid, a "PID: … Cmd: …" comment); null when it does not. */
+  process: PacketProcess | null = null;
 
   /** Points the record at `buf[start, end)`. */
   setSpan(buf: Uint8Array, start: number, end: number): void {
@@ -55,6 +57,23 @@ export class PacketRecord {
   get time(): number {
     return this.tsSec + this.tsNsec / 1e9;
   }
+}
+
+/**
+ * A packet's process as a capture file records it: the pcapng draft's
+ * epb_processid_threadid option (pid, tid; 0 = unknown) and the comment process-aware
+ * capture tools write ("PID: 4242\nCmd: python3\nArgs: python3 server.py"); "" when not given.
+ */
+export interface PacketProcess {
+  pid: number;
+  tid: number;
+  command: string;
+  args: string;
+  /**
+   * The packet's epb_flags say it came in: the process is its receiver's (ptcpdump names
+   * the local program on inbound packets too), not its sender's as the draft defines it.
+   */
+  inbound: boolean;
 }
 
 /**

@@ -21,8 +21,12 @@ Capture:
   -c, --count N            stop after N packets
   -n                       accepted as tcpdump's -n; sockscope never resolves names
       --duration S         stop after S seconds
-  -w, --write FILE         also save the packets to FILE (classic pcap, the frame numbers
-                           of the findings), complete when sockscope exits
+  -w, --write FILE         also save the packets to FILE (the frame numbers of the
+                           findings), complete when sockscope exits: pcapng with each
+                           packet's sending process where known (epb_processid_threadid
+                           and a "PID: … Cmd: …" comment); classic pcap when FILE ends
+                           in .pcap
+      --no-process         do not look up which program owns each socket (/proc, root)
       --via cap|tcpdump|dumpcap
                            capture backend (default tcpdump when installed, else cap):
                            tcpdump or dumpcap runs that program (kernel timestamps,

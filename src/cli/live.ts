@@ -29,6 +29,10 @@ import { DropWatch } from "../run/drop-watch.js";
 import { LiveError } from "../capture/live/errors.js";
 import { defaultInterface, listInterfaces } from "../capture/live/interfaces.js";
 import { PcapWriter } from "../capture/live/pcap-writer.js";
+import { PcapngWriter } from "../capture/live/pcapng-writer.js";
+import { ProcessAttribution } from "../live/process/attribution.js";
+import { FlowAttribution } from "../live/process/flow-attribution.js";
+import { nameProcess, type FlowProcesses } from "../analyze/side-process.js";
 import {
   LIVE_IDLE_SEC,
   LIVE_LINGER_SEC,
@@ -77,6 +81,7 @@ const LIVE_OPTIONS = {
   "max-frag-datagrams": { type: "string" },
   "max-frag-bytes": { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  "no-process": { type: "boolean" },
   "no-color": { type: "boolean" },
   sink: { type: "string" },
   "sink-password-file": { type: "string" },
@@ -124,11 +129,26 @@ export function formatFinding(f: Finding, fr: FlowReport | null, st: Style, brie
     `${st.dim(localTime(f.time))} ${severityLabel(f, st)} ${st.cyan(f.kind)}  ${st.bold(fr ? flowTitle(fr) : "capture-wide")}${f.side ? ` (${f.side})` : ""}`,
     indentWrap(`${f.summary}${frames}`, 2, 96),
   ];
+  const programs = programsLine(fr?.process, f.side);
+  if (programs !== "") lines.push(indentWrap(programs, 2, 96));
   if (!brief) {
     lines.push(indentWrap(f.explanation, 6, 96));
     lines.push(st.dim(`      see ${f.references.join("; ")}`));
   }
   return lines.join("\n");
+}
+
+/**
+ * Which programs a flow's sides are, as live attribution found them: the side a finding
+ * names first ("server: pid 4242 (`python3 server.py`, user root)"), then the other.
+ */
+export function programsLine(p: FlowProcesses | undefined, side: string | null = null): string {
+  if (p === undefined) return "";
+  const order: ("client" | "server")[] = side === "server" ? ["server", "client"] : ["client", "server"];
+  return order
+    .filter((s) => p[s] !== null)
+    .map((s) => `${s}: ${nameProcess(p[s]!)}`)
+    .join("; ");
 }
 
 /**
@@ -143,7 +163,13 @@ export function formatOngoing(e: OngoingEvent, st: Style): string {
   const where = `${flowTitle(e.flow)} (${e.side})`;
   if (e.state === "over") return st.dim(`${head} ${e.kind}  ${where}: ${e.summary}`);
   const label = e.severity === "error" ? st.red(st.bold(head)) : st.yellow(head);
-  return [`${label} ${st.cyan(e.kind)}  ${st.bold(where)}`, indentWrap(e.summary, 2, 96)].join("\n");
+  const lines = [`${label} ${st.cyan(e.kind)}  ${st.bold(where)}`, indentWrap(e.summary, 2, 96)];
+  if (e.kernel !== null) lines.push(indentWrap(e.kernel, 2, 96));
+  else {
+    const programs = programsLine(e.flow.process, e.side);
+    if (programs !== "") lines.push(indentWrap(programs, 2, 96));
+  }
+  return lines.join("\n");
 }
 
 const WHY: Record<FlowEndReason, string> = {
@@ -268,6 +294,7 @@ function liveOptions(v: Record<string, string | boolean | undefined>, positional
     flowFilter: ff,
     brief: v.brief === true,
     quiet: v.quiet === true,
+    attribute: v["no-process"] !== true && process.platform === "linux",
     noColor: v["no-color"] === true,
     engine,
     expire: {
@@ -279,6 +306,18 @@ function liveOptions(v: Record<string, string | boolean | undefined>, positional
 }
 
 type StopReason = "SIGINT" | "SIGTERM" | "count" | "duration" | "stdout closed" | "write failed" | null;
+
+/**
+ * Process attribution for this capture. Reading other users' /proc/<pid>/fd needs root:
+ * without it, said once, and only the user's own programs are named.
+ */
+function startAttribution(quiet: boolean): FlowAttribution {
+  if (process.getuid?.() !== 0 && !quiet)
+    process.stderr.write(
+      "sockscope: naming the program behind each socket needs root (other users' /proc/<pid>/fd): only your own processes are named\n",
+    );
+  return new FlowAttribution(new ProcessAttribution());
+}
 
 async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
   const iface = o.iface ?? defaultInterface(listInterfaces());
@@ -306,7 +345,9 @@ async function runLive(o: ReturnType<typeof liveOptions>): Promise<number> {
   try {
     if (o.write !== undefined) {
       try {
-        writer = new PcapWriter(o.write, o.snapLen);
+        writer = o.write.toLowerCase().endsWith(".pcap")
+          ? new PcapWriter(o.write, o.snapLen)
+          : new PcapngWriter(o.write, o.snapLen, iface);
       } catch (e) {
         backend.kill();
         throw new LiveError(
@@ -365,7 +406,9 @@ async function capture(
       : await (await import("../sink/live-sink.js")).startLiveSink(o.sink, iface, (line) =>
           process.stderr.write(`sockscope: ${line}\n`),
         );
+  const processes = o.attribute ? startAttribution(o.quiet) : null;
   const session = new LiveSession({
+    processes,
     engine: o.engine,
     filter: o.flowFilter,
     expire: o.expire,
@@ -382,6 +425,7 @@ async function capture(
             proto: fr?.proto ?? null,
             client: fr?.client ?? null,
             server: fr?.server ?? null,
+            process: fr?.process ?? null,
           }),
         );
       else out.line(formatFinding(f, fr, st, o.brief));
@@ -398,6 +442,7 @@ async function capture(
             proto: flow.proto,
             client: flow.client,
             server: flow.server,
+            process: flow.process ?? null,
           }),
         );
       } else if (e.state !== "over" || !o.quiet) {
@@ -595,8 +640,8 @@ function renderLiveSection(
   if (writer !== null) {
     lines.push(
       writer.failure
-        ? `  saved: ${o.write} (the first ${writer.savedPackets} packets, classic pcap; writing failed: ${writer.failure.code ?? writer.failure.message})`
-        : `  saved: ${o.write} (${writer.packets} packets, classic pcap; frame numbers as above)`,
+        ? `  saved: ${o.write} (the first ${writer.savedPackets} packets, ${writer.format}; writing failed: ${writer.failure.code ?? writer.failure.message})`
+        : `  saved: ${o.write} (${writer.packets} packets, ${writer.format}${writer instanceof PcapngWriter ? `, ${writer.withProcess} with their sending process` : ""}; frame numbers as above)`,
     );
   }
   return lines.join("\n");

@@ -8,6 +8,7 @@ import { compressFrames } from "./frames.js";
 import { MIN_HABIT_FLOWS, habitFlowList, habitTitle, shortSummary, type Habit } from "./habits.js";
 import { DEFAULT_SUMMARY_THRESHOLD, summariseByKind } from "./summary-by-kind.js";
 import type { FlowReport } from "../analyze/result.js";
+import { processesCell } from "../analyze/side-process.js";
 import { findingsByFlow, type CaptureSummary, type Report } from "./model.js";
 import { PLAIN, type Style } from "./style.js";
 import { isoTime } from "./time.js";
@@ -78,8 +79,21 @@ export function renderSummary(r: Report, st: Style): string {
 
 export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infinity): string {
   if (flows.length === 0) return "No TCP or UDP flows.";
+  // The programs' column only when some flow has them (live attribution, or a pcapng that names them).
+  const programs = flows.some((f) => f.process !== undefined);
   const table = new Table({
-    head: ["flow", "proto", "client", "server", "frames", "packets c/s", "bytes c/s", "closed by", "end state c / s"],
+    head: [
+      "flow",
+      "proto",
+      "client",
+      "server",
+      "frames",
+      "packets c/s",
+      "bytes c/s",
+      "closed by",
+      "end state c / s",
+      ...(programs ? ["process c / s"] : []),
+    ],
     style: { head: st === PLAIN ? [] : ["cyan"], border: st === PLAIN ? [] : ["grey"], compact: true },
   });
   for (const f of flows.slice(0, maxRows)) {
@@ -96,6 +110,7 @@ export function renderFlowTable(flows: FlowReport[], st: Style, maxRows = Infini
       `${f.bytes.client} / ${f.bytes.server}`,
       close,
       f.state === null ? "-" : `${f.state.client} / ${f.state.server}`,
+      ...(programs ? [processesCell(f.process) ?? "-"] : []),
     ]);
   }
   let out = table.toString();

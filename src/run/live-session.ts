@@ -38,6 +38,11 @@ import type { Flow } from "../decode/flow/record.js";
 import { flowReport, type FlowReport } from "../analyze/result.js";
 import { buildReport, hasFilter, matchesFilter, type FlowFilter, type Report } from "../report/model.js";
 import type { PcapWriter } from "../capture/live/pcap-writer.js";
+import type { FlowAttribution } from "../live/process/flow-attribution.js";
+import type { PacketProcess } from "../capture/record.js";
+import type { SideProcess } from "../analyze/side-process.js";
+import { kernelView } from "../live/process/kernel-view.js";
+import { tcpInfo } from "../live/process/tcp-info.js";
 
 import { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC } from "../capture/live/defaults.js";
 export { LIVE_IDLE_SEC, LIVE_LINGER_SEC, LIVE_MAX_FLOWS, LIVE_UDP_IDLE_SEC };
@@ -52,6 +57,8 @@ export interface LiveSessionOptions {
   keepFindings?: number;
   keepFlows?: number;
   writer?: PcapWriter | null;
+  /** Which program owns each flow's sockets (null: --no-process, or not on Linux). */
+  processes?: FlowAttribution | null;
   /** Stop analysing after this many packets (`-c`), calling onCountReached once. */
   count?: number;
   onCountReached?: () => void;
@@ -79,6 +86,8 @@ export interface OngoingEvent {
   summary: string;
   /** How many times this condition has begun on this side of the flow (1, 10, 100, … are shown). */
   episode: number;
+  /** Live attribution: the side's program and what its socket holds now (kernel-view.ts); null when not known. */
+  kernel: string | null;
 }
 
 /** A condition seen holding and not yet over, shown or (a repeat, see isShownEpisode) followed silently. */
@@ -152,6 +161,13 @@ export class LiveSession {
    */
   private held: { findings: [Finding, FlowReport | null][]; ended: [FlowReport, FlowEndReason][] } | null = null;
   private readonly dropWindows: DropWindow[] = [];
+  private readonly processes: FlowAttribution | null;
+  /** The flow and direction of the packet being analysed (the engine's observer), for -w's process. */
+  private packetFlow: Flow | null = null;
+  private packetDir = 0;
+  /** The last sender written with -w, and its record form (one object per process, not per packet). */
+  private lastSender: SideProcess | null = null;
+  private lastSenderRecord: PacketProcess | null = null;
 
   constructor(private readonly o: LiveSessionOptions = {}) {
     // As long as time-wait-reuse may still link a new SYN to it: 2·MSL, or the longest
@@ -178,17 +194,53 @@ export class LiveSession {
       onFinding: (f, flow) => this.finding(f, flow),
       onFlowEnd: (flow, why) => this.flowEnded(flow, why),
     });
+    this.processes = o.processes ?? null;
+    const other = this.engine.observer;
+    this.engine.observer = (rec, p, flow, dir, seg) => {
+      this.packetFlow = flow;
+      this.packetDir = dir;
+      // A new flow: looked up at the next tick (debounced).
+      if (flow !== null && flow.firstFrame === rec.frame) this.processes?.noteFlow(flow, rec.time);
+      other?.(rec, p, flow, dir, seg);
+    };
   }
 
   readonly onPacket = (rec: PacketRecord): void => {
     if (!this.accepting) return;
-    this.o.writer?.write(rec);
+    this.packetFlow = null;
     this.engine.onPacket(rec);
+    this.o.writer?.write(rec, this.senderOf());
     if (++this.packets === this.o.count) {
       this.accepting = false;
       this.o.onCountReached?.();
     }
   };
+
+  /** The process that sent the packet just analysed, as -w keeps it; null when not known (yet). */
+  private senderOf(): PacketProcess | null {
+    if (this.processes === null || this.packetFlow === null) return null;
+    const p = this.processes.senderOf(this.packetFlow, this.packetDir);
+    if (p === null) return null;
+    if (p !== this.lastSender) {
+      this.lastSender = p;
+      this.lastSenderRecord = {
+        pid: p.pid!,
+        tid: 0,
+        command: p.command ?? "",
+        args: p.commandLine ?? "",
+        inbound: false,
+      };
+    }
+    return this.lastSenderRecord;
+  }
+
+  /** A flow as reports show it, with its programs when known. */
+  private reportOf(flow: Flow): FlowReport {
+    const fr = flowReport(flow, this.engine.clock.jumps);
+    const p = this.processes?.processesOf(flow) ?? null;
+    if (p !== null) fr.process = p;
+    return fr;
+  }
 
   /**
    * Between batches, a few times a second: ends finished flows, then reports the
@@ -196,6 +248,7 @@ export class LiveSession {
    */
   tick(now: number): number {
     this.o.writer?.flush();
+    this.processes?.tick(now);
     const ended = this.inTimeOrder(() => this.engine.tick(now, this.expire));
     this.pollOngoing(now);
     return ended;
@@ -280,7 +333,7 @@ export class LiveSession {
       state,
       kind: o.kind.id,
       severity: o.kind.severity,
-      flow: flowReport(o.flow, this.engine.clock.jumps),
+      flow: this.reportOf(o.flow),
       side,
       endpoint: o.flow.endpointName(side),
       since: rawTime(o.c.since, this.engine.clock.jumps),
@@ -289,7 +342,20 @@ export class LiveSession {
       elapsedSec,
       summary,
       episode: o.episode,
+      kernel: state === "over" ? null : this.kernelWords(o, now, elapsedSec),
     });
+  }
+
+  /** What the condition's side's socket holds now, in words naming its program (kernel-view.ts); null when not known. */
+  private kernelWords(o: OpenCondition, now: number, elapsedSec: number): string | null {
+    if (this.processes === null) return null;
+    const [p, socket] = this.processes.lookNow(o.flow, o.dir, now);
+    const side = o.dir === 0 ? "client" : "server";
+    const peer = o.dir === 0 ? "server" : "client";
+    const pid = p?.netns !== null ? p?.pid : null; // ss runs in the socket's namespace
+    return kernelView(o.kind.id, p, socket, elapsedSec, () =>
+      tcpInfo(o.flow.endpointName(side), o.flow.endpointName(peer), pid ?? null),
+    );
   }
 
   /** The capture dropped `dropped` packets somewhere between `from` and `to` (seconds since the epoch). */
@@ -352,7 +418,7 @@ export class LiveSession {
     }
     if (this.o.onFinding === undefined) return;
     // Printed now (or after the tick, in time order): marked already if the capture dropped packets earlier in the flow's life.
-    const fr = flow === null ? null : flowReport(flow, this.engine.clock.jumps);
+    const fr = flow === null ? null : this.reportOf(flow);
     const shown = fr === null ? f : this.withDropNote(f, fr);
     if (this.held !== null) this.held.findings.push([shown, fr]);
     else this.o.onFinding(shown, fr);
@@ -370,8 +436,10 @@ export class LiveSession {
       const prefix = `${flow.id} `;
       for (const key of this.episodes.keys()) if (key.startsWith(prefix)) this.episodes.delete(key);
     }
+    const processes = this.processes?.finish(flow) ?? null;
     if (!matched) return;
     const fr = flowReport(flow, this.engine.clock.jumps);
+    if (processes !== null) fr.process = processes;
     if (this.findingFlows.has(flow.id)) {
       this.flowsWithFindings.set(flow.id, fr);
     } else {

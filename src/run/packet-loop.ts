@@ -9,6 +9,7 @@
  * library API (`new Engine({ analyzers })`, README) each drive one thing and read its
  * outcome (analyze/result.ts) from it.
  */
+import { noteSender } from "../decode/flow/senders.js";
 import type { PacketRecord } from "../capture/record.js";
 import { PacketDecoder } from "../decode/wire/decoder.js";
 import { FlowTable, DEFAULT_MAX_FLOWS } from "../decode/flow/table.js";
@@ -175,6 +176,8 @@ export class Engine implements ReassemblyListener {
         return;
       }
       const dir = this.flows.dir;
+      // A pcapng that names each packet's sending process (capture/packet-process.ts).
+      if (rec.process !== null) noteSender(flow, rec.process.inbound ? 1 - dir : dir, rec.process);
       let seg: TcpSegment | null = null;
       if (flow.retired) {
         if (l4 === L4_TCP) seg = this.flows.trackTcp(flow, dir, p, frame, time);

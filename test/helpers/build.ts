@@ -138,7 +138,17 @@ export interface NgInterface {
 }
 
 export type NgBlock =
-  | { kind: "epb"; iface: number; ts: bigint; data: Uint8Array; origLen?: number; comment?: string }
+  | {
+      kind: "epb";
+      iface: number;
+      ts: bigint;
+      data: Uint8Array;
+      origLen?: number;
+      comment?: string;
+      /** epb_flags (code 2) and epb_processid_threadid (code 8), in the section's byte order. */
+      flags?: number;
+      pidTid?: [number, number];
+    }
   | { kind: "pb"; iface: number; ts: bigint; data: Uint8Array; origLen?: number }
   | { kind: "spb"; data: Uint8Array; origLen?: number }
   /** Any block the reader must skip: NRB (4), ISB (5), custom (0xbad), unknown. */
@@ -230,7 +240,11 @@ function packetBlock(le: boolean, b: NgBlock): Uint8Array {
         .u32(b.origLen ?? b.data.length)
         .bytes(b.data)
         .pad4();
-      if (b.comment !== undefined) w.bytes(options(le, [{ code: 1, value: utf8(b.comment) }]));
+      const opts: { code: number; value: Uint8Array }[] = [];
+      if (b.comment !== undefined) opts.push({ code: 1, value: utf8(b.comment) });
+      if (b.flags !== undefined) opts.push({ code: 2, value: new W(le).u32(b.flags).done() });
+      if (b.pidTid !== undefined) opts.push({ code: 8, value: new W(le).u32(b.pidTid[0]).u32(b.pidTid[1]).done() });
+      w.bytes(options(le, opts));
       return block(le, 6, w.done());
     }
     case "pb": {

@@ -1,7 +1,8 @@
 /**
  * `-w file.pcap` for live captures: a classic pcap file (microsecond timestamps, little
  * endian, version 2.4) written as packets arrive, with the times and lengths the packets
- * were stamped with. Records are collected in memory and written with one write() per
+ * were stamped with; pcapng-writer.ts writes the same through this class's buffering,
+ * with the process that sent each packet. Records are collected in memory and written with one write() per
  * flush (every tick and every 1 MiB), so the file is complete up to the last flush if
  * the process is killed, and complete when `close()` returns.
  *
@@ -10,11 +11,13 @@
  * a valid capture, and keeps the error in `failure` for the caller to stop and say so.
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import type { PacketRecord } from "../record.js";
+import type { PacketProcess, PacketRecord } from "../record.js";
 
 const FLUSH_BYTES = 1 << 20;
 
 export class PcapWriter {
+  /** What the summary calls the file's format. */
+  readonly format: string = "classic pcap";
   private fd: number;
   private buf = Buffer.allocUnsafe(FLUSH_BYTES + 65536 + 16);
   private len = 0;
@@ -31,14 +34,20 @@ export class PcapWriter {
   /** Opens (creates or truncates) the file now, so a bad path fails before capturing. */
   constructor(
     readonly path: string,
-    private readonly snapLen: number,
+    protected readonly snapLen: number,
   ) {
     this.fd = openSync(path, "w");
   }
 
-  /** The 24-byte file header; written before the first record (or at close, for none). */
+  /** The file header; written before the first record (or at close, for none). */
   header(linkType: number): void {
     if (this.headerWritten) return;
+    this.put(this.fileHeader(linkType));
+    this.headerWritten = true;
+  }
+
+  /** The 24-byte classic pcap header. */
+  protected fileHeader(linkType: number): Uint8Array {
     const h = Buffer.alloc(24);
     h.writeUInt32LE(0xa1b2c3d4, 0);
     h.writeUInt16LE(2, 4);
@@ -47,31 +56,40 @@ export class PcapWriter {
     h.writeUInt32LE(0, 12); // sigfigs
     h.writeUInt32LE(this.snapLen, 16);
     h.writeUInt32LE(linkType, 20);
-    this.put(h);
-    this.headerWritten = true;
+    return h;
   }
 
-  write(rec: PacketRecord): void {
+  /** Appends one packet; `sender`, the process that sent it, is kept where the format can (pcapng). */
+  write(rec: PacketRecord, sender: PacketProcess | null = null): void {
     if (this.failure !== null) return;
     if (!this.headerWritten) this.header(rec.linkType);
-    const n = rec.bytes.length;
-    if (this.len + 16 + n > this.buf.length) {
+    const most = this.recordBytes(rec, sender);
+    if (this.len + most > this.buf.length) {
       this.flush();
-      if (16 + n > this.buf.length) this.buf = Buffer.allocUnsafe(16 + n);
+      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
     }
-    const b = this.buf;
-    let at = this.len;
+    const n = this.writeRecord(this.buf, this.len, rec, sender);
+    this.len += n;
+    this.packets++;
+    this.pendingPackets++;
+    this.bytes += n;
+    if (this.len >= FLUSH_BYTES) this.flush();
+  }
+
+  /** At most how many bytes `writeRecord` takes for this packet. */
+  protected recordBytes(rec: PacketRecord, _sender: PacketProcess | null): number {
+    return 16 + rec.bytes.length;
+  }
+
+  /** Writes the packet's record at `b[at…]`; returns its length. */
+  protected writeRecord(b: Buffer, at: number, rec: PacketRecord, _sender: PacketProcess | null): number {
+    const n = rec.bytes.length;
     b.writeUInt32LE(rec.tsSec >>> 0, at);
     b.writeUInt32LE(Math.floor(rec.tsNsec / 1000), at + 4);
     b.writeUInt32LE(n, at + 8);
     b.writeUInt32LE(Math.max(rec.origLen, n), at + 12);
-    at += 16;
-    b.set(rec.bytes, at);
-    this.len = at + n;
-    this.packets++;
-    this.pendingPackets++;
-    this.bytes += 16 + n;
-    if (this.len >= FLUSH_BYTES) this.flush();
+    b.set(rec.bytes, at + 16);
+    return 16 + n;
   }
 
   private put(data: Uint8Array): void {

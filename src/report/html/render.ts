@@ -15,6 +15,7 @@
  * Content-Security-Policy meta forbids every network access and lets only the two inline
  * scripts (by hash) run.
  */
+import { processesCell } from "../../analyze/side-process.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -253,6 +254,7 @@ export function renderHtml(report: Report, series: FlowSeriesSet | null, opts: H
       fb?.[0] ?? null,
       fb?.[1] ?? null,
       f.copyOf,
+      processesCell(f.process),
     ];
   });
 

@@ -115,12 +115,14 @@
 
   // ------------------------------------------------------------------ data
 
+  // Programs (live attribution, or a pcapng naming them): a column only when some flow has them.
+  var HAS_PROCESS = DATA.flows.some(function (r) { return r[23] !== null && r[23] !== undefined; });
   var FLOWS = DATA.flows.map(function (r) {
     return {
       id: r[0], proto: r[1], client: r[2], server: r[3], rolesGuessed: !!r[4], vlan: r[5], firstFrame: r[6], lastFrame: r[7],
       start: r[8], duration: r[9], packets: [r[10], r[11]], bytes: [r[12], r[13]], closeFirst: r[14], closeHow: r[15],
       closeFrame: r[16], state: [r[17], r[18]], previous: r[19], firstBytes: [r[20], r[21]],
-      copyOf: r[22],
+      copyOf: r[22], process: r[23],
     };
   });
   var flowById = new Map();
@@ -619,7 +621,7 @@
       flCount),
     el("div", { class: "scroll" },
       el("table", { class: "flows", id: "flows-table" },
-        el("thead", null, el("tr", null, ["Flow", "Proto", "Client", "Server", "Frames", "Packets c\u2192s / s\u2192c", "Bytes c\u2192s / s\u2192c", "Closed by", "End state c / s", "Findings", "First bytes c\u2192s", "First bytes s\u2192c", ""].map(function (h) { return el("th", { text: h }); }))),
+        el("thead", null, el("tr", null, ["Flow", "Proto", "Client", "Server", "Frames", "Packets c\u2192s / s\u2192c", "Bytes c\u2192s / s\u2192c", "Closed by", "End state c / s"].concat(HAS_PROCESS ? ["Process c / s"] : [], ["Findings", "First bytes c\u2192s", "First bytes s\u2192c", ""]).map(function (h) { return el("th", { text: h }); }))),
         flBody)),
     flMore));
 
@@ -642,6 +644,7 @@
         el("td", { class: "num", text: num(f.bytes[0]) + " / " + num(f.bytes[1]) }),
         el("td", { text: f.closeHow === null ? "-" : f.closeFirst === null ? "open" : f.closeFirst + " " + f.closeHow }),
         el("td", { text: f.state[0] === null ? "-" : f.state[0] + " / " + f.state[1] }),
+        HAS_PROCESS ? el("td", { text: f.process || "-" }) : null,
         el("td", null, fs.length ? el("span", { class: "count sev-" + worst, text: String(fs.length) }) : "-"),
         el("td", null, f.firstBytes[0] !== null ? el("code", { class: "bytes", text: f.firstBytes[0] }) : "-"),
         el("td", null, f.firstBytes[1] !== null ? el("code", { class: "bytes", text: f.firstBytes[1] }) : "-"),
@@ -680,7 +683,7 @@
     var note = el("p", { class: "hint note" });
     var sec = el("section", { class: "flow", id: "flow-" + f.id, dataset: { flow: f.id } },
       el("h3", { text: flowTitle(f) }),
-      el("p", { class: "meta", text: "frames " + f.firstFrame + "-" + f.lastFrame + " \u00b7 " + num(f.packets[0]) + " / " + num(f.packets[1]) + " packets \u00b7 " + num(f.bytes[0]) + " / " + num(f.bytes[1]) + " bytes (c\u2192s / s\u2192c) \u00b7 " + (f.closeHow === null ? "" : f.closeFirst === null ? "open" : "closed by " + f.closeFirst + " " + f.closeHow) + (f.state[0] ? " \u00b7 end state " + f.state[0] + " / " + f.state[1] : "") }),
+      el("p", { class: "meta", text: "frames " + f.firstFrame + "-" + f.lastFrame + " \u00b7 " + num(f.packets[0]) + " / " + num(f.packets[1]) + " packets \u00b7 " + num(f.bytes[0]) + " / " + num(f.bytes[1]) + " bytes (c\u2192s / s\u2192c) \u00b7 " + (f.closeHow === null ? "" : f.closeFirst === null ? "open" : "closed by " + f.closeFirst + " " + f.closeHow) + (f.state[0] ? " \u00b7 end state " + f.state[0] + " / " + f.state[1] : "") + (f.process ? " \u00b7 process " + f.process : "") }),
       f.firstBytes[0] !== null || f.firstBytes[1] !== null ? el("p", { class: "meta" }, "first bytes c\u2192s ", el("code", { class: "bytes", text: f.firstBytes[0] || "-" }), " s\u2192c ", el("code", { class: "bytes", text: f.firstBytes[1] || "-" })) : null,
       chips, note, box);
     var s = { flow: f, el: sec, box: box, chips: chips, note: note, rendered: false, selected: null, charts: [] };
