@@ -103,7 +103,12 @@ describe("link layers decode to the same flows", () => {
   });
   for (const file of siblings) {
     it(file, async () => {
-      expect(await flowShape(file)).toEqual(await flowShape("pcap-us-le.pcap"));
+      const ref = await flowShape("pcap-us-le.pcap");
+      if (file !== "pcapng-unknown-blocks.pcapng") return expect(await flowShape(file)).toEqual(ref);
+      // Its two custom blocks (before packets 3 and 5) take frame numbers, as in Wireshark
+      // (README: `tshark -r` lists 36 records): every later frame is two further on.
+      const ours = await flowShape(file);
+      expect(ours.map((f) => ({ ...f, close: f.close === null ? null : { ...f.close, frame: (f.close.frame ?? 0) - 2 } }))).toEqual(ref);
     });
   }
   it("snap length 60 keeps every IPv4 flow; IPv6 headers don't fit and are marked cut", async () => {
