@@ -96,6 +96,17 @@ describe("bundled CLI", () => {
     expect(cacheFiles(join(dir, "user-cache", "sockscope", "code-cache"))).toEqual([]);
   });
 
+  it("keeps the caches of other V8 flags apart (V8 would reject them), NODE_OPTIONS included", () => {
+    const dir = install("flags");
+    const cacheDir = join(dir, "dist", "cli", ".code-cache");
+    expect(analyze(dir).status).toBe(0);
+    const [plain] = cacheFiles(cacheDir);
+    expect(analyze(dir, { NODE_OPTIONS: "--max-semi-space-size=8" }).status).toBe(0);
+    const [withFlags] = cacheFiles(cacheDir);
+    expect(withFlags).toBeDefined();
+    expect(withFlags).not.toBe(plain);
+  });
+
   it("uses the user's cache directory when the install directory cannot take the cache, and runs without any", () => {
     const dir = install("readonly");
     // A file where the cache directory would be: no directory can be made there, even by root.

@@ -54,9 +54,9 @@ function runBundle(bytes: Buffer): void {
   run(module.exports, createRequire(BUNDLE), module, BUNDLE, here);
 }
 
-/** V8 rejects a cache made under other flags: keep one per set of flags. */
+/** V8 rejects a cache made under other flags (given on the command line or in NODE_OPTIONS): one per set. */
 function flagsTag(): string {
-  const flags = process.execArgv.join(" ");
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ").trim();
   return flags === "" ? "0" : createHash("sha256").update(flags).digest("hex").slice(0, 8);
 }
 
