@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// npm run bench [-- capture.pcap] [--runs N] [--tshark-runs N] [--scale]
+// npm run bench [-- capture.pcap] [--runs N] [--tshark-runs N] [--tcptrace-runs N] [--scale]
 //               [--flood | --flood-only] [--flood-1m] [--flood-runs N] [--flood-timeout S] [--many]
 //
 // Runs, on the same file in the same run: sockscope analyze --format json (every analyzer
-// on), tshark -q -z expert (when installed), a plain framing loop (the JavaScript floor)
-// and pcap-parser. Prints packets/s for each, the ratios that count, and peak RSS.
+// on), tshark -q -z expert and tcptrace -n -r -l (each when installed), a plain framing
+// loop (the JavaScript floor) and pcap-parser. Prints packets/s for each, the ratios that count, and peak RSS.
 //
 // Noise control (the machine is small and shared): the capture is read once before any
 // timing so every contender finds it in the page cache; each contender runs --runs times
@@ -59,6 +59,7 @@ const { values: opt, positionals } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     "tshark-runs": { type: "string", default: "1" },
+    "tcptrace-runs": { type: "string" },
     "flood-runs": { type: "string", default: "1" },
     "flood-timeout": { type: "string", default: "900" },
     scale: { type: "boolean", default: false },
@@ -75,6 +76,8 @@ const count = (name) => {
 };
 const RUNS = Math.max(1, count("runs"));
 const TSHARK_RUNS = count("tshark-runs");
+// tcptrace takes about as long as sockscope: as many runs as sockscope unless told.
+const TCPTRACE_RUNS = opt["tcptrace-runs"] === undefined ? RUNS : count("tcptrace-runs");
 const FLOOD_RUNS = Math.max(1, count("flood-runs"));
 const FLOOD_TIMEOUT = Math.max(1, count("flood-timeout"));
 let capture = positionals[0];
@@ -257,6 +260,11 @@ function mainBench() {
       args: ["-n", "-q", "-r", capture, "-z", "expert", "-o", "tcp.analyze_sequence_numbers:TRUE"],
       runs: TSHARK_RUNS,
     });
+  // Debian's tcptrace (C): per-connection TCP statistics, the program a user would compare
+  // sockscope's time with. -n no name lookups, -r RTT statistics, -l the long output.
+  const haveTcptrace = TCPTRACE_RUNS > 0 && which("tcptrace");
+  if (haveTcptrace)
+    contenders.push({ name: "tcptrace", cmd: "tcptrace", args: ["-n", "-r", "-l", capture], runs: TCPTRACE_RUNS });
   const m = timeAll(contenders);
 
   const packets = Number(m.floor.samples[0].stdout.toString().trim().split(" ")[0]);
@@ -283,6 +291,7 @@ function mainBench() {
     row("sockscope analyze --format json", m.ssN);
   }
   if (haveTshark) row("tshark -q -z expert", m.tshark);
+  if (haveTcptrace) row("tcptrace -n -r -l", m.tcptrace);
   console.log("");
   if (noisy.length)
     console.log(
@@ -306,6 +315,10 @@ function mainBench() {
   if (haveTshark)
     console.log(
       `sockscope / tshark${headline}: ${(m.tshark.seconds / ss.seconds).toFixed(1)}x faster${also((r) => `${(m.tshark.seconds / r.seconds).toFixed(1)}x`)} (target ≥ 25x)`,
+    );
+  if (haveTcptrace)
+    console.log(
+      `sockscope / tcptrace${headline}: ${(m.tcptrace.seconds / ss.seconds).toFixed(2)}x as fast${also((r) => `${(m.tcptrace.seconds / r.seconds).toFixed(2)}x`)} (target ≥ 1)`,
     );
   if (hasJobs) {
     console.log(`jobs ${cores} vs 1: ${(m.ss1.seconds / m.ssN.seconds).toFixed(2)}x`);

@@ -108,7 +108,9 @@ describe("link layers decode to the same flows", () => {
       // Its two custom blocks (before packets 3 and 5) take frame numbers, as in Wireshark
       // (README: `tshark -r` lists 36 records): every later frame is two further on.
       const ours = await flowShape(file);
-      expect(ours.map((f) => ({ ...f, close: f.close === null ? null : { ...f.close, frame: (f.close.frame ?? 0) - 2 } }))).toEqual(ref);
+      expect(
+        ours.map((f) => ({ ...f, close: f.close === null ? null : { ...f.close, frame: (f.close.frame ?? 0) - 2 } })),
+      ).toEqual(ref);
     });
   }
   it("snap length 60 keeps every IPv4 flow; IPv6 headers don't fit and are marked cut", async () => {

@@ -12,10 +12,20 @@ import { INNER_ETHERNET, INNER_NONE, MAX_TUNNEL_DEPTH, TunnelInner, decodeTunnel
 import { DecodedPacket } from "./packet.js";
 import type { FragmentedDatagram } from "../datagram.js";
 import { decodeTransport } from "./transport.js";
+import { decodeTcpIPv4Fast } from "./fast-path.js";
 
 export class PacketDecoder {
   readonly packet = new DecodedPacket();
   private readonly tunnel = new TunnelInner();
+  /**
+   * `packet` holds reset values in the fields the fast path does not write (IPv6 words,
+   * tunnel, reassembly, UDP, ICMP): true after a reset or a fast decode, false after the
+   * general decoders or a reassembly may have set them.
+   */
+  private rareFieldsClear = false;
+
+  /** `fastPath` false: every packet through the general decoders (what the fast path is tested against). */
+  constructor(private readonly fastPath = true) {}
 
   /**
    * Decodes `rec` into the reused `packet` and returns it. Never throws on bad bytes. A
@@ -24,6 +34,15 @@ export class PacketDecoder {
    */
   decode(rec: PacketRecord): DecodedPacket {
     const p = this.packet;
+    // Most packets: one pass (fast-path.ts), clearing only the fields it writes.
+    if (this.fastPath) {
+      if (!this.rareFieldsClear) {
+        p.reset(rec.buf, rec.start);
+        this.rareFieldsClear = true;
+      }
+      if (decodeTcpIPv4Fast(rec, p)) return p;
+      this.rareFieldsClear = false;
+    }
     // Decoders read the record in place: `b` is the reader's chunk, the record is b[start, end).
     const b = rec.buf,
       start = rec.start,
@@ -76,6 +95,7 @@ export class PacketDecoder {
    * header fields.
    */
   decodeReassembled(p: DecodedPacket, whole: Uint8Array, d: FragmentedDatagram): DecodedPacket {
+    if (p === this.packet) this.rareFieldsClear = false;
     p.bytes = whole;
     p.base = 0;
     p.reassembled = true;

@@ -28,13 +28,8 @@ export function decodeTransport(b: Uint8Array, at: number, end: number, wireEnd:
   }
 }
 
-function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
-  const avail = end - at;
-  if (avail < 20) {
-    p.issue("tcp", p.snapCut ? "truncated" : "segment shorter than 20 bytes", at, 20, avail);
-    return;
-  }
-  const hl = (b[at + 12]! >> 4) * 4;
+/** The 20 bytes every TCP header has (`at + 20` is within the captured bytes); `hl` its header length. */
+export function tcpFixedHeader(b: Uint8Array, at: number, hl: number, p: DecodedPacket): void {
   p.l4 = L4_TCP;
   p.l4Offset = at;
   p.srcPort = (b[at]! << 8) | b[at + 1]!;
@@ -45,6 +40,16 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
   p.win = (b[at + 14]! << 8) | b[at + 15]!;
   p.urgPtr = (b[at + 18]! << 8) | b[at + 19]!;
   p.tcpHeaderLen = hl;
+}
+
+function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: DecodedPacket): void {
+  const avail = end - at;
+  if (avail < 20) {
+    p.issue("tcp", p.snapCut ? "truncated" : "segment shorter than 20 bytes", at, 20, avail);
+    return;
+  }
+  const hl = (b[at + 12]! >> 4) * 4;
+  tcpFixedHeader(b, at, hl, p);
   const wireAvail = wireEnd - at;
   if (hl < 20 || hl > wireAvail) {
     // Keep the fixed header (flows still need ports and flags), but no payload.
@@ -64,7 +69,7 @@ function decodeTcp(b: Uint8Array, at: number, end: number, wireEnd: number, p: D
   p.payloadCaptured = Math.max(0, Math.min(end - at - hl, p.payloadLen));
 }
 
-function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): void {
+export function tcpOptions(b: Uint8Array, at: number, end: number, p: DecodedPacket): void {
   // What Linux puts on every segment after the handshake: NOP, NOP, timestamps.
   if (end - at === 12 && b[at] === 1 && b[at + 1] === 1 && b[at + 2] === 8 && b[at + 3] === 10) {
     p.optTsVal = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
@@ -135,7 +140,7 @@ const OPTION_NAMES: Record<number, string> = {
  * stacks pad with it) or the first malformed one ("?"). Only SYNs are walked twice: the
  * order there is the sender's stack's own (RFC 9293 leaves it free), not the peer's.
  */
-function optionLayout(b: Uint8Array, at: number, end: number): string {
+export function optionLayout(b: Uint8Array, at: number, end: number): string {
   const kinds: string[] = [];
   while (at < end && kinds.length < MAX_TCP_OPTIONS) {
     const kind = b[at]!;
