@@ -10,7 +10,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CaptureError } from "../src/capture/errors.js";
 import { readSource } from "../src/capture/reader.js";
-import { PacketRecord, type CaptureInfo } from "../src/capture/record.js";
+import type { CaptureInfo, PacketRecord } from "../src/capture/record.js";
+import { record } from "./helpers/record.js";
 import { PacketDecoder } from "../src/decode/wire/decoder.js";
 import { L4_NONE, L4_TCP, L4_UDP, type DecodedPacket } from "../src/decode/wire/packet.js";
 import { Reassembler, type FragmentFailure, type ReassemblyListener } from "../src/decode/reassembly.js";
@@ -391,37 +392,6 @@ function boundariesOf(c: BuiltCapture): number[] {
 }
 
 // ---------------------------------------------------------------- (b) decoders never throw
-
-/**
- * A record as the framers hand it over: a span of a larger read buffer, here with bytes
- * that look like headers (0x45, 0x60: IPv4, IPv6) before and after it, so a decoder that
- * reads outside its span decodes them instead of failing quietly on undefined.
- */
-function record(
-  bytes: Uint8Array,
-  linkType: number,
-  origLen = bytes.length,
-  frame = 1,
-  time = 1000,
-  alone = false,
-): PacketRecord {
-  const r = new PacketRecord();
-  r.bytes = bytes;
-  if (!alone) {
-    const before = 3 + (frame % 7),
-      after = 40;
-    const chunk = new Uint8Array(before + bytes.length + after).fill(frame % 2 === 0 ? 0x45 : 0x60);
-    chunk.set(bytes, before);
-    r.setSpan(chunk, before, before + bytes.length);
-  }
-  r.capLen = bytes.length;
-  r.origLen = origLen;
-  r.linkType = linkType;
-  r.frame = frame;
-  r.tsSec = Math.floor(time);
-  r.tsNsec = Math.round((time - Math.floor(time)) * 1e9);
-  return r;
-}
 
 class CountingListener implements ReassemblyListener {
   failed: FragmentFailure[] = [];
