@@ -13,37 +13,10 @@ const { values: opt, positionals } = parseArgs({
   options: { rounds: { type: "string", default: "7" } },
 });
 const capture = positionals[0] ?? join(root, "bench", "out", "bench.pcap");
-const { readCapture } = await import(join(root, "dist", "capture", "reader.js"));
 const { PacketRecord } = await import(join(root, "dist", "capture", "record.js"));
 const { PacketDecoder } = await import(join(root, "dist", "decode", "wire", "decoder.js"));
-
-// Every record's bytes copied into one buffer, back to back as in a reader's chunk, so
-// the timed loops do no I/O; one reused record, as the readers hand it out.
-const spans = [];
-let total = 0;
-await readCapture(capture, (rec) => {
-  spans.push({
-    bytes: rec.buf.slice(rec.start, rec.end),
-    capLen: rec.capLen,
-    origLen: rec.origLen,
-    linkType: rec.linkType,
-  });
-  total += rec.end - rec.start;
-});
-const n = spans.length;
-const buf = new Uint8Array(total);
-const start = new Int32Array(n + 1);
-const origLen = new Int32Array(n);
-const capLen = new Int32Array(n);
-const linkType = new Int32Array(n);
-spans.forEach((s, i) => {
-  buf.set(s.bytes, start[i]);
-  start[i + 1] = start[i] + s.bytes.length;
-  origLen[i] = s.origLen;
-  capLen[i] = s.capLen;
-  linkType[i] = s.linkType;
-});
-spans.length = 0;
+const { recordsInMemory } = await import("./records-in-memory.mjs");
+const { n, load } = await recordsInMemory(root, capture);
 
 function time(fastPath) {
   const d = new PacketDecoder(fastPath);
@@ -51,10 +24,7 @@ function time(fastPath) {
   let sink = 0;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    r.setSpan(buf, start[i], start[i + 1]);
-    r.capLen = capLen[i];
-    r.origLen = origLen[i];
-    r.linkType = linkType[i];
+    load(i, r);
     sink += d.decode(r).payloadLen;
   }
   const ns = Number(process.hrtime.bigint() - t0);

@@ -15,31 +15,11 @@ const { values: opt, positionals } = parseArgs({
   options: { rounds: { type: "string", default: "9" } },
 });
 const capture = positionals[0] ?? join(root, "bench", "out", "bench.pcap");
-const { readCapture } = await import(join(root, "dist", "capture", "reader.js"));
 const { PacketRecord } = await import(join(root, "dist", "capture", "record.js"));
 const { PacketDecoder } = await import(join(root, "dist", "decode", "wire", "decoder.js"));
 const { FlowTable } = await import(join(root, "dist", "decode", "flow", "table.js"));
-
-// The records back to back in one buffer, as in a reader's chunk.
-const spans = [];
-let total = 0;
-await readCapture(capture, (rec) => {
-  spans.push({
-    bytes: rec.buf.slice(rec.start, rec.end),
-    capLen: rec.capLen,
-    origLen: rec.origLen,
-    linkType: rec.linkType,
-    time: rec.tsSec + rec.tsNsec / 1e9,
-  });
-  total += rec.end - rec.start;
-});
-const n = spans.length;
-const buf = new Uint8Array(total);
-const start = new Int32Array(n + 1);
-spans.forEach((s, i) => {
-  buf.set(s.bytes, start[i]);
-  start[i + 1] = start[i] + s.bytes.length;
-});
+const { recordsInMemory } = await import("./records-in-memory.mjs");
+const { n, time, load } = await recordsInMemory(root, capture);
 const listener = { flowStarted() {}, flowEnded() {}, flowRetired() {}, mayRetire: () => true };
 
 function run(lookup) {
@@ -51,14 +31,10 @@ function run(lookup) {
   let second = null;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    const s = spans[i];
-    r.setSpan(buf, start[i], start[i + 1]);
-    r.capLen = s.capLen;
-    r.origLen = s.origLen;
-    r.linkType = s.linkType;
+    load(i, r);
     const p = d.decode(r);
     if (!lookup) continue;
-    const f = table.lookup(p, i + 1, s.time);
+    const f = table.lookup(p, i + 1, time[i]);
     if (f === null) continue;
     if (f === last) seen.last++;
     else {
