@@ -331,6 +331,25 @@ clickHouseDescribe("analyze --sink clickhouse://", () => {
       expect(await count("SELECT count() FROM flows", db)).toBe(raw);
     }, 120_000);
 
+  it("one capture's {dir} in --capture-host is its directory in the store, as in its ECS records", async () => {
+    const db = "dirhost";
+    const capture = join(night(), basename(CAPTURES[0]!));
+    const r = analyze([
+      capture,
+      "-q",
+      "-F",
+      "json",
+      "-o",
+      join(dir, "dirhost.json"),
+      "--capture-host",
+      "{dir}",
+      "--sink",
+      server.sinkUrl(db),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await server.query("SELECT DISTINCT host FROM stored_flows", db)).toBe("night");
+  }, 60_000);
+
   it("a server that is away fails the run before any capture: one line, exit 2, nothing on stdout", async () => {
     const away = server.sinkUrl("away").replace(/:(\d+)\//, ":1/");
     const r = analyze([night(), "-F", "json", "--sink", away]);

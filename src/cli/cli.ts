@@ -29,6 +29,7 @@ import {
   type Report,
 } from "../report/model.js";
 import { flowReport } from "../analyze/result.js";
+import { captureHost } from "../report/combined.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
 import { styleFor } from "../report/style.js";
@@ -313,6 +314,8 @@ async function analyzeCommand(args: string[]): Promise<number> {
   const series = html !== null ? new (await import("../run/series.js")).SeriesCollector() : null;
   const jobs =
     v.jobs === undefined ? defaultJobs(input) : cappedJobs(positiveInt("--jobs", v.jobs), input, v.quiet === true);
+  // --capture-host, its `{dir}` made this capture's directory: the same name for the ECS records and the store.
+  const host = captureHost(v["capture-host"], input) ?? undefined;
   // --sink: the server is asked before the analysis, so one that is away fails the run at once.
   const sink =
     v.sink === undefined
@@ -322,7 +325,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
           passwordFile: v["sink-password-file"],
           input,
           flowFiltered: hasFilter(parseFilter(v)),
-          hostName: v["capture-host"],
+          hostName: host,
           version: VERSION,
         });
   const { info, result, selected } = await analyzeCapture(
@@ -348,7 +351,7 @@ async function analyzeCommand(args: string[]): Promise<number> {
       : format === "ndjson-ecs"
         ? (await import("../report/ecs.js")).ecsLines(report, {
             version: VERSION,
-            hostName: (await import("../report/combined.js")).captureHost(v["capture-host"], input) ?? undefined,
+            hostName: host,
           })
         : [
             html !== null
