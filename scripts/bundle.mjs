@@ -5,7 +5,8 @@
 // costs far less than resolving and compiling ~150 ES modules one by one.
 //
 // The bundle sits in dist/cli/ beside the tsc output, which stays complete: worker threads
-// (run/parallel/worker.js, capture/live/cap-worker.js) still start from it, and main.js
+// (run/parallel/, run/captures/, capture/live/cap-worker.js, sink/content-hash-worker.js)
+// still start from it, and main.js
 // falls back to it when the bundle is missing. Code that finds files next to its own module
 // through import.meta.url (assets, package.json, worker entries) gets the URL its module has
 // in the tsc output, so every such path stays what it was.
