@@ -64,6 +64,17 @@ export class StopReading extends Error {
 class LastFrameReached extends Error {}
 
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** The least chunk read, whatever the file's size: a file still being written grows past its size at open. */
+const MIN_CHUNK = 64 * 1024;
+
+/**
+ * A file smaller than a chunk is read in one chunk of about its size: many small captures
+ * (a directory of them) each allocating 2 × 4 MiB of buffers kept the garbage collector
+ * busy for a third of the run.
+ */
+function chunkFor(size: number | null): number {
+  return size === null ? DEFAULT_CHUNK : Math.min(DEFAULT_CHUNK, Math.max(MIN_CHUNK, size));
+}
 /** Reserve before each chunk for a record cut by the chunk boundary: libpcap's largest snap length and a header. */
 export const DEFAULT_RESERVE = 262144 + 64;
 
@@ -143,7 +154,7 @@ export async function readSource(
     sink,
     warn: (offset, problem) => info.warnings.push(atOffset(file, offset, problem)),
   };
-  const chunk = Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK);
+  const chunk = Math.max(1, opts.chunkSize ?? chunkFor(source.size));
   // Room for a cut record; grows when a record is larger (rare: jumbo snap lengths).
   let reserve = Math.min(chunk, DEFAULT_RESERVE);
   let cur = new Chunk(reserve + chunk);
