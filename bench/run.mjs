@@ -168,6 +168,9 @@ function rate(packets, sec) {
 const secs = (s) => `${s.toFixed(2)} s`;
 const spread = (m) => (m.runs > 1 ? `${m.min.toFixed(2)}–${m.max.toFixed(2)} s` : "-");
 const mb = (m) => (Number.isFinite(m.maxRssMb) ? `${m.maxRssMb.toFixed(0)} MB` : "?");
+/** Whether a flood case met its peak-RSS target (issue 17), when it has one. */
+const target = (c, m) =>
+  c.targetMb === undefined ? "-" : `${m.maxRssMb <= c.targetMb ? "met" : "NOT met"}: ≤ ${c.targetMb} MB`;
 
 const cores = typeof availableParallelism === "function" ? availableParallelism() : cpus().length;
 const help = spawnSync(process.execPath, [cli, "analyze", "--help"]);
@@ -380,16 +383,20 @@ async function flood() {
   const cases = [
     { label: "100k", conns: 100_000, extra: [] },
     ...(hasJobs ? [{ label: "100k", conns: 100_000, extra: ["--jobs", "1"] }] : []),
+    // Issue 17's target: every one of 100 k concurrent connections analysed in at most 200 MB.
+    { label: "100k", conns: 100_000, extra: ["--jobs", "1", "--max-flows", "200000"], targetMb: 200 },
     // Past the flow-table bound: every connection here stays busy, so none is evicted and
     // the ones that find the table full are counted, not analysed.
     { label: "100k", conns: 100_000, extra: ["--jobs", "1", "--max-flows", "50000"] },
     // A long capture of short connections one after another (bench/sequential.mjs).
     { label: "200k-seq", conns: 200_000, extra: ["--jobs", "1"], generator: "sequential.mjs" },
-    // --flood-1m: 1M concurrent connections (10M packets, 912 MB), past the default bound.
+    // --flood-1m: 1M concurrent connections (10M packets, 912 MB), past the default bound,
+    // and issue 17's other target: 1 M sequential connections in at most 300 MB.
     ...(opt["flood-1m"]
       ? [
           { label: "1M", conns: 1_000_000, extra: [] },
           { label: "1M", conns: 1_000_000, extra: ["--jobs", "1", "--max-flows", "100000"] },
+          { label: "1M-seq", conns: 1_000_000, extra: ["--jobs", "1"], generator: "sequential.mjs", targetMb: 300 },
         ]
       : []),
   ];
@@ -421,22 +428,22 @@ async function flood() {
   }
   console.log("");
   console.log(
-    "| connections | options | packets | file | time (median) | rate | cpu user+sys | peak RSS | tcp flows | findings | warnings |",
+    "| connections | options | packets | file | time (median) | rate | cpu user+sys | peak RSS | target | tcp flows | findings | warnings |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { c, file, s, failed, facts } of rows) {
     const size = `${(statSync(file).size / 1048576).toFixed(0)} MB`;
     const opts = c.extra.join(" ") || "defaults";
     if (failed) {
       const why = failed.status === 124 ? `TIMEOUT (${FLOOD_TIMEOUT} s)` : `FAILED (exit ${failed.status})`;
       console.log(
-        `| ${c.label} | ${opts} | ? | ${size} | ${secs(s.seconds)} | - | ${secs(s.cpu)} | ${mb(s)} | ${why} | - | - |`,
+        `| ${c.label} | ${opts} | ? | ${size} | ${secs(s.seconds)} | - | ${secs(s.cpu)} | ${mb(s)} | ${target(c, s)} | ${why} | - | - |`,
       );
       continue;
     }
     const p = facts.capture.packets;
     console.log(
-      `| ${c.label} | ${opts} | ${p} | ${size} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${secs(s.cpu)} | ${mb(s)} | ${facts.capture.flows.tcp} | ${facts.findings} | ${facts.warnings.length} |`,
+      `| ${c.label} | ${opts} | ${p} | ${size} | ${secs(s.seconds)} | ${rate(p, s.seconds)} | ${secs(s.cpu)} | ${mb(s)} | ${target(c, s)} | ${facts.capture.flows.tcp} | ${facts.findings} | ${facts.warnings.length} |`,
     );
   }
   for (const { c, failed, facts } of rows) {
