@@ -9,14 +9,17 @@
 //   R  routing: ShardRouter.route on every record
 //   A  analysis: Engine.onPacket on every record (decode, flows, analyzers), one thread
 //   C  a clock tick: Engine.advanceClock, for every record of another shard
-//   W  ring writes: a packet entry for each record handed to a worker, a tick entry for
-//      each record of another shard (RingWriter, with a worker consuming)
-//   D  the worker's side of the ring: replaying the entries and reading the packets'
-//      bytes from the file (RingReader, FileWindow), per record handed over
-// The model (flows spread evenly, the shard of the reader's own thread included):
-//   reader thread per record: F + R + (Wpacket + (N−1)·Wtick)·(N−1)/N + (A + C·(N−1))/N
-//   worker thread per record: (A + D + C·(N−1))/N
-// and the run takes the slower of the two, plus start-up and merge (measured apart).
+//   W  the ring write: one entry per record, whatever the number of workers (RingWriter,
+//      with a worker consuming)
+//   D  a worker's own record: replaying its entry and reading its bytes from the file
+//      (RingReader, FileWindow)
+//   S  a worker's record of another shard: replaying its entry (the tick itself is C)
+// The model (flows spread evenly; the reader's own shard takes a share w of the packets,
+// 1/N today, the workers the rest, s = (1−w)/(N−1) each):
+//   reader thread per record: F + R + W + w·A + (1−w)·C
+//   worker thread per record: s·(A + D) + (1−s)·(C + S)
+// and the run takes the slower of the two, plus start-up and merge (not modelled). It also
+// prints the share w that would even the threads out, and what that would give.
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -79,8 +82,8 @@ const ticks = await best(async () => {
 });
 
 // Ring writes and the worker's replay: every record handed to one worker, which reads its
-// bytes from the file and replays onto an empty listener. Tick entries cost as much to
-// write as the head of a packet entry: measured apart, alternating.
+// bytes from the file and replays onto an empty listener; then every record another
+// shard's, which the worker replays as ticks onto an empty listener.
 const worker = `
   const { workerData, parentPort } = require("node:worker_threads");
   const { readFileSync } = require("node:fs");
@@ -89,17 +92,17 @@ const worker = `
     const file = new FileWindow(workerData.capture);
     let sum = 0;
     const t = cpu();
-    new RingReader(workerData.buffer).replay({
+    new RingReader(workerData.buffer, 1, 0, 1).replay({
       packet(rec, at, len) { const i = file.locate(at, len); sum += file.u8[i]; },
       tick() {}, facts() {}, end() {},
     }, {});
     parentPort.postMessage({ cpu: cpu() - t, sum });
   });`;
-async function handOver(asTicks) {
+async function handOver(owner) {
   let min = Infinity,
     replay = Infinity;
   for (let i = 0; i < Number(opt.runs); i++) {
-    const buffer = newRing();
+    const buffer = newRing(1);
     const w = new Worker(worker, {
       eval: true,
       workerData: {
@@ -110,15 +113,14 @@ async function handOver(asTicks) {
       },
     });
     const done = new Promise((resolve) => w.once("message", resolve));
-    const ring = new RingWriter(buffer);
+    const ring = new RingWriter(buffer, 1);
     let chunk = null,
       chunkAt = 0;
     const t = threadCpu();
     await readCapture(
       capture,
       (rec) => {
-        if (asTicks) ring.tick(rec.frame, rec.tsSec);
-        else ring.packet(rec, chunkAt + rec.start);
+        ring.record(rec, owner, chunkAt + rec.start);
       },
       {
         onChunk: (buf, at) => {
@@ -139,28 +141,51 @@ async function handOver(asTicks) {
   }
   return { write: min - framing, replay };
 }
-const packets = await handOver(false);
-const tickWrites = await handOver(true);
+const own = await handOver(1);
+const others = await handOver(2);
 
 const ns = (s) => (s * 1e9) / records;
 const F = ns(framing),
   R = ns(routing - framing),
   A = ns(analysis - framing),
   C = ns(ticks - framing),
-  Wp = ns(packets.write),
-  Wt = ns(tickWrites.write),
-  D = ns(packets.replay);
+  W = ns(Math.min(own.write, others.write)),
+  D = ns(own.replay),
+  S = ns(others.replay);
 console.log(`capture: ${capture}: ${records} records; CPU per record, best of ${opt.runs} runs:`);
 console.log(
-  `| stage | ns/record |\n|---|---|\n| F framing | ${F.toFixed(0)} |\n| R routing | ${R.toFixed(0)} |\n| A analysis | ${A.toFixed(0)} |\n| C clock tick (another shard's record) | ${C.toFixed(0)} |\n| W ring write, packet entry | ${Wp.toFixed(0)} |\n| W ring write, tick entry | ${Wt.toFixed(0)} |\n| D worker: replay and read the bytes | ${D.toFixed(0)} |`,
+  `| stage | ns/record |\n|---|---|\n| F framing | ${F.toFixed(0)} |\n| R routing | ${R.toFixed(0)} |\n| A analysis | ${A.toFixed(0)} |\n| C clock tick (another shard's record) | ${C.toFixed(0)} |\n| W ring write | ${W.toFixed(0)} |\n| D worker, own record: replay and read the bytes | ${D.toFixed(0)} |\n| S worker, another shard's record: replay | ${S.toFixed(0)} |`,
 );
+/**
+ * ns per record on the reader's thread and on each worker when the reader's own shard
+ * takes a share `w` of the packets and the n−1 workers split the rest evenly.
+ */
+function threads(n, w) {
+  if (n === 1) return { reader: F + A, each: 0 };
+  const s = (1 - w) / (n - 1);
+  return {
+    reader: F + R + W + w * A + (1 - w) * C,
+    each: s * (A + D) + (1 - s) * (C + S),
+  };
+}
 console.log("\nmodel, one core per thread, flows spread evenly (ns per record on the slower thread):");
-console.log("| threads | reader thread | each worker | speed-up over one thread |\n|---|---|---|---|");
+console.log(
+  "| threads | reader thread | each worker | speed-up over one thread | reader's share for balance | speed-up then |\n|---|---|---|---|---|---|",
+);
 for (const n of [1, 2, 4, 8, 16]) {
   const one = F + A;
-  const reader = n === 1 ? one : F + R + ((Wp + (n - 1) * Wt) * (n - 1)) / n + (A + C * (n - 1)) / n;
-  const each = n === 1 ? 0 : (A + D + C * (n - 1)) / n;
+  const even = threads(n, 1 / n);
+  // The share of the reader's own shard that evens the threads out (none: a reader only).
+  let lo = 0,
+    hi = 1 / n;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    const t = threads(n, mid);
+    if (t.reader > t.each) hi = mid;
+    else lo = mid;
+  }
+  const balanced = threads(n, lo);
   console.log(
-    `| ${n} | ${reader.toFixed(0)} | ${n === 1 ? "-" : each.toFixed(0)} | ${(one / Math.max(reader, each)).toFixed(2)}x |`,
+    `| ${n} | ${even.reader.toFixed(0)} | ${n === 1 ? "-" : even.each.toFixed(0)} | ${(one / Math.max(even.reader, even.each)).toFixed(2)}x | ${n === 1 ? "-" : `${(100 * lo).toFixed(0)}%`} | ${(one / Math.max(balanced.reader, balanced.each)).toFixed(2)}x |`,
   );
 }

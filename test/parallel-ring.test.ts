@@ -1,8 +1,8 @@
 /**
- * `--jobs`'s one reader: the ring it hands each worker its shard through
- * (run/parallel/record-ring.ts: packets, clock ticks, the file's sections and interfaces,
- * packets' processes, the end), with the reader going on into private slots when the ring
- * is full and waiting for room between chunks; the worker's window on the file
+ * `--jobs`'s one reader: the ring every worker reads (run/parallel/record-ring.ts: each
+ * record for its owner to analyse and the others to take as a clock tick, the file's
+ * sections and interfaces, packets' processes, the end), with the reader going on into
+ * private slots when the ring is full and waiting for room between chunks; the worker's window on the file
  * (file-window.ts); and a pcapng whose sections, interfaces and per-packet processes must
  * cross the ring for the report of N threads to stay the report of one. Runs the built code
  * (dist/): worker threads load compiled modules.
@@ -39,15 +39,15 @@ interface Replayed {
   lastTime: number;
 }
 
-/** Replays `ring` on a worker thread, as a `--jobs` worker does. */
-function replayOnWorker(ring: SharedArrayBuffer): Promise<Replayed> {
+/** Replays `ring` as worker `worker` of `workers`, for shard `worker` + 1, on a worker thread, as a `--jobs` worker does. */
+function replayOnWorker(ring: SharedArrayBuffer, workers: number, worker: number): Promise<Replayed> {
   const code = `
     const { workerData, parentPort } = require("node:worker_threads");
     import(workerData.module).then(({ RingReader }) => {
       const seen = { packets: 0, ticks: 0, inOrder: true, fields: 0, facts: [], processes: [], lastTime: 0 };
       let last = 0;
       const next = (frame) => { if (frame !== last + 1) seen.inOrder = false; last = frame; };
-      new RingReader(workerData.ring).replay({
+      new RingReader(workerData.ring, workerData.workers, workerData.worker, workerData.worker + 1).replay({
         packet(r, at, len) {
           next(r.frame);
           seen.packets++;
@@ -62,7 +62,7 @@ function replayOnWorker(ring: SharedArrayBuffer): Promise<Replayed> {
     });`;
   const w = new Worker(code, {
     eval: true,
-    workerData: { ring, module: pathToFileURL(dist("run/parallel/record-ring.js")).href },
+    workerData: { ring, workers, worker, module: pathToFileURL(dist("run/parallel/record-ring.js")).href },
   });
   return new Promise((resolve, reject) => {
     w.once("message", resolve);
@@ -70,73 +70,88 @@ function replayOnWorker(ring: SharedArrayBuffer): Promise<Replayed> {
   });
 }
 
+/** The fields of a record the reader writes to the ring, all 0 (the bytes' span, start and end, included). */
+function blankRecord() {
+  return {
+    frame: 0,
+    tsSec: 0,
+    tsNsec: 0,
+    capLen: 0,
+    origLen: 0,
+    linkType: 1,
+    iface: 0,
+    fileOffset: 0,
+    start: 0,
+    end: 0,
+    process: null as unknown,
+  };
+}
+
 describe("the --jobs record ring", () => {
-  it("hands a worker every entry in order, also many times what the ring holds at once", async () => {
-    const ring = newRing();
-    const replayed = replayOnWorker(ring);
-    const writer = new RingWriter(ring);
-    // Odd frames are the worker's, even ones another shard's: 600 000 records of entries
-    // take about 21 MB, the ring holds 8; the writer goes on into private slots.
+  it("hands every worker every record in order, its own as packets, the rest as clock ticks, also many times what the ring holds", async () => {
+    // Three shards: the reader's (0) and two workers (1, 2), records owned in turn.
+    const ring = newRing(2);
+    const replayed = [replayOnWorker(ring, 2, 0), replayOnWorker(ring, 2, 1)];
+    const writer = new RingWriter(ring, 2);
+    // 600 000 records of 56-byte entries: about 34 MB, the ring holds 8; the writer goes
+    // on into private slots.
     const N = 600_000;
-    const rec = {
-      frame: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      capLen: 0,
-      origLen: 0,
-      linkType: 1,
-      iface: 0,
-      fileOffset: 0,
-      start: 3,
-      end: 0,
-      process: null as unknown,
-    };
-    let fields = 0;
+    const rec = blankRecord();
+    rec.start = 3;
+    const fields = [0, 0, 0];
     const proc = { pid: 4242, tid: 0, command: "python3", args: "python3 server.py", inbound: false };
     for (let f = 1; f <= N; f++) {
       if (f === 5 || f === 400_001) writer.facts({ sections: [], interfaces: [{ linkType: 1, name: `if${f}` }] });
-      if (f % 2 === 1) {
-        Object.assign(rec, {
-          frame: f,
-          tsSec: 1.7e9 + f,
-          tsNsec: f % 1000,
-          capLen: 60 + (f % 7),
-          origLen: 1514,
-          iface: f % 3,
-          fileOffset: f * 90,
-          end: 3 + 60 + (f % 7),
-          process: f === 7 || f === 500_001 ? proc : null,
-        });
-        writer.packet(rec, f * 90 + 16);
-        fields +=
-          rec.capLen + rec.origLen + 1 + rec.iface + rec.tsNsec + f + rec.fileOffset + (f * 90 + 16) + rec.capLen;
-      } else {
-        writer.tick(f, 1.7e9 + f / 1e3);
-        fields += f / 1e3;
+      const owner = f % 3;
+      Object.assign(rec, {
+        frame: f,
+        tsSec: 1.7e9 + f,
+        tsNsec: f % 1000,
+        capLen: 60 + (f % 7),
+        origLen: 1514,
+        iface: f % 5,
+        fileOffset: f * 90,
+        end: 3 + 60 + (f % 7),
+        process: f === 7 || f === 500_002 || f === 500_003 ? proc : null,
+      });
+      writer.record(rec, owner, f * 90 + 16);
+      for (const shard of [1, 2]) {
+        fields[shard]! +=
+          shard === owner
+            ? rec.capLen + rec.origLen + 1 + rec.iface + rec.tsNsec + f + rec.fileOffset + (f * 90 + 16) + rec.capLen
+            : f + rec.tsNsec / 1e9;
       }
       // A chunk of the file read: what is written is handed over.
       if (f % 100_000 === 0) writer.publish();
     }
     writer.end(1.7e9 + N);
     await writer.drain(() => null, 0);
-    const seen = await replayed;
-    expect(seen.inOrder).toBe(true);
-    expect([seen.packets, seen.ticks]).toEqual([N / 2, N / 2]);
-    expect(seen.fields).toBeCloseTo(fields, 0);
-    expect(seen.facts).toEqual([
-      [4, { sections: [], interfaces: [{ linkType: 1, name: "if5" }] }],
-      [400_000, { sections: [], interfaces: [{ linkType: 1, name: "if400001" }] }],
-    ]);
-    expect(seen.processes).toEqual([
+    const [one, two] = await Promise.all(replayed);
+    for (const [shard, seen] of [
+      [1, one!],
+      [2, two!],
+    ] as const) {
+      expect(seen.inOrder).toBe(true);
+      expect([seen.packets, seen.ticks]).toEqual([N / 3, (2 * N) / 3]);
+      expect(seen.fields).toBeCloseTo(fields[shard]!, -1);
+      expect(seen.facts).toEqual([
+        [4, { sections: [], interfaces: [{ linkType: 1, name: "if5" }] }],
+        [400_000, { sections: [], interfaces: [{ linkType: 1, name: "if400001" }] }],
+      ]);
+      expect(seen.lastTime).toBe(1.7e9 + N);
+    }
+    // A process goes with its record, to the worker that owns it only.
+    expect(one!.processes).toEqual([
       [7, proc],
-      [500_001, proc],
+      [500_002, proc],
     ]);
-    expect(seen.lastTime).toBe(1.7e9 + N);
+    expect(two!.processes).toEqual([[500_003, proc]]);
   }, 60_000);
 
-  it("runs ahead of a worker still starting, up to a bound, then waits; a failed worker's error ends the wait", async () => {
-    const writer = new RingWriter(newRing());
-    for (let f = 1; f <= 1_000_000; f++) writer.tick(f, f); // 16 MB: twice the ring
+  it("runs ahead of workers still starting, up to a bound, then waits; a failed worker's error ends the wait", async () => {
+    const writer = new RingWriter(newRing(1), 1);
+    const rec = blankRecord();
+    for (let f = 1; f <= 300_000; f++) writer.record({ ...rec, frame: f }, 0, 0); // 16 MB: twice the ring
     writer.publish();
     let asked = 0;
     await writer.drain(() => {
@@ -144,7 +159,7 @@ describe("the --jobs record ring", () => {
       return null;
     });
     expect(asked).toBe(0); // no wait: the reader goes on reading
-    for (let f = 1_000_001; f <= 3_000_000; f++) writer.tick(f, f); // 48 MB in all
+    for (let f = 300_001; f <= 900_000; f++) writer.record({ ...rec, frame: f }, 0, 0); // 48 MB in all
     writer.publish();
     await expect(writer.drain(() => new Error("worker 1: out of memory"))).rejects.toThrow("worker 1: out of memory");
   });

@@ -22,7 +22,7 @@ export interface WorkerInit {
   chunkSize: number | undefined;
   /** StopLine's shared memory: where the reader stops when the run is interrupted. */
   stopLine: SharedArrayBuffer;
-  /** A worker's ring (record-ring.ts): the entries the reader writes for its shard; null on the main thread. */
+  /** The ring every worker reads (record-ring.ts); null on the main thread. */
   ring: SharedArrayBuffer | null;
 }
 

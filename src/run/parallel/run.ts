@@ -1,9 +1,9 @@
 /**
  * `--jobs N`: the main thread reads the capture once, routes every record with the
- * ShardRouter (router.ts) and analyses shard 0 itself (its modules are loaded; a worker
- * takes a few hundred ms to start); N−1 worker threads each replay a ring the main thread
- * fills with their shard's packets and the clock ticks of every other record
- * (record-ring.ts, shard.ts). Their outcomes merge into what one engine would have
+ * ShardRouter (router.ts), writes it to a ring every worker reads and analyses shard 0
+ * itself (its modules are loaded; a worker takes a few hundred ms to start); N−1 worker
+ * threads replay the ring, each analysing its shard's packets and taking every other
+ * record as a clock tick (record-ring.ts, shard.ts). Their outcomes merge into what one engine would have
  * reported (merge.ts). A capture the router finds it cannot split is analysed again on one
  * thread (`single`): after Ctrl-C, up to the line the reader was stopped at (its signal
  * has fired, so that reading is not cut short again: see ReadOptions).
@@ -58,7 +58,7 @@ export async function runParallel(
   if (signal?.aborted) drawLine();
   // Shard 0 is the reader's own. (A reader that only reads and routes, with a worker per
   // shard, cost 20% more CPU in all on 2 cores: docs/PERFORMANCE.md.)
-  const rings = Array.from({ length: jobs }, (_, k) => (k === 0 ? null : newRing()));
+  const ring = newRing(jobs - 1);
   const init = (index: number): WorkerInit => ({
     path,
     index,
@@ -67,7 +67,7 @@ export async function runParallel(
     engine,
     chunkSize: opts.chunkSize,
     stopLine: line.buffer,
-    ring: rings[index]!,
+    ring: index === 0 ? null : ring,
   });
   // A failing worker stops the run: the workers are terminated, the reader stops at its next record.
   let stop: Error | null = null;
@@ -108,7 +108,7 @@ export async function runParallel(
   try {
     const mine = await readAndAnalyse(
       init(0),
-      rings.map((r) => (r === null ? null : new RingWriter(r))),
+      new RingWriter(ring, jobs - 1),
       opts.onProgress,
       () => stop,
       () => String(signal?.reason),

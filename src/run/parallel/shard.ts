@@ -1,9 +1,10 @@
 /**
  * The shards of a `--jobs` analysis. The main thread reads the capture once, routes
- * every record with the ShardRouter and analyses shard 0 itself (`readAndAnalyse`); each
- * worker replays its ring (record-ring.ts) on an engine of its own (`analyseRing`): its
- * packets, and a clock tick for every record another shard owns, so that its clock moves
- * with every record of the capture, as one engine's does.
+ * every record with the ShardRouter, writes it to the ring every worker reads
+ * (record-ring.ts) and analyses shard 0 itself (`readAndAnalyse`); each worker replays the
+ * ring on an engine of its own (`analyseRing`): the packets of its shard, and every other
+ * record as a clock tick, so that its clock moves with every record of the capture, as
+ * one engine's does.
  */
 import type { ReadOptions } from "../../capture/reader.js";
 import { newCaptureInfo, readCapture, StopReading } from "../../capture/reader.js";
@@ -48,17 +49,17 @@ function shardEnd(engine: Engine): ShardEnd {
 }
 
 /**
- * The main thread's part: reads `init.path` once, analyses shard 0 and writes every other
- * shard's entries to `rings[shard]` (rings[0] is null). `stopped` is asked at every
- * record and while waiting for room: an error it returns (a worker failed) ends the
- * reading with that error. Every record is taken on the stop line first: past it (Ctrl-C)
- * the reading ends, `interruptedBy` naming why in the capture's account. The reading also
- * ends, with every ring told so, at damage the reader cannot read past: every shard has
- * then seen the same records.
+ * The main thread's part: reads `init.path` once, analyses shard 0 and writes every record
+ * to `ring` for the workers (null: none). `stopped` is asked at every record and while
+ * waiting for room: an error it returns (a worker failed) ends the reading with that error.
+ * Every record is taken on the stop line first: past it (Ctrl-C) the reading ends,
+ * `interruptedBy` naming why in the capture's account. The reading also ends, with the
+ * workers told so, at damage the reader cannot read past: every shard has then seen the
+ * same records.
  */
 export async function readAndAnalyse(
   init: WorkerInit,
-  rings: (RingWriter | null)[],
+  ring: RingWriter,
   onProgress?: ReadOptions["onProgress"],
   stopped: () => Error | null = () => null,
   interruptedBy: () => string = () => "interrupted",
@@ -66,7 +67,6 @@ export async function readAndAnalyse(
   const engine = shardEngine(init);
   const router = new ShardRouter(init.workers);
   const line = new StopLine(init.stopLine, 0);
-  const workers = rings.length;
   let lastPacketTime = Number.NaN;
   const info = newCaptureInfo(init.path);
   engine.sink.capture = info; // as runCapture does
@@ -89,21 +89,19 @@ export async function readAndAnalyse(
         // Before the packets that follow them, as the reader learnt them.
         sections = info.sections.length;
         interfaces = info.interfaces.length;
-        const facts: Facts = { sections: info.sections, interfaces: info.interfaces };
-        for (const r of rings) r?.facts(facts);
+        ring.facts({ sections: info.sections, interfaces: info.interfaces } satisfies Facts);
       }
       const time = rec.tsSec + rec.tsNsec / 1e9;
       lastPacketTime = time;
       const owner = router.route(rec);
       if (owner === UNSPLITTABLE) throw new Unsplittable(router.unsplittable);
-      for (let k = 0; k < workers; k++) if (k !== owner) rings[k]?.tick(rec.frame, time);
-      const ring = rings[owner]!;
-      if (ring === null) {
+      if (owner === 0) {
+        ring.record(rec, 0, 0); // a clock tick for every worker
         engine.onPacket(rec);
         return;
       }
       if (rec.buf !== chunk) throw new Error(`--jobs: frame ${rec.frame}'s bytes are not in the chunk read`);
-      ring.packet(rec, chunkAt + rec.start);
+      ring.record(rec, owner, chunkAt + rec.start);
       engine.advanceClock(time, rec.frame); // every shard retires flows at the same records
     },
     {
@@ -115,15 +113,13 @@ export async function readAndAnalyse(
         chunkAt = at;
       },
       afterChunk: async () => {
-        for (const r of rings) r?.publish();
-        for (const r of rings) await r?.drain(stopping);
+        ring.publish();
+        await ring.drain(stopping);
       },
     },
   );
-  for (const r of rings) {
-    r?.end(lastPacketTime);
-    await r?.drain(stopping, 0);
-  }
+  ring.end(lastPacketTime);
+  await ring.drain(stopping, 0);
   // "The end of the capture" is its last packet, whichever shard that fell in.
   engine.finish(Number.isNaN(lastPacketTime) ? undefined : lastPacketTime);
   return { shard: shardEnd(engine), info };
@@ -137,7 +133,7 @@ export function analyseRing(init: WorkerInit): ShardEnd {
   let lastPacketTime = Number.NaN;
   const file = new FileWindow(init.path);
   const rec = new PacketRecord();
-  new RingReader(init.ring!).replay(
+  new RingReader(init.ring!, init.workers - 1, init.index - 1, init.index).replay(
     {
       packet: (_, dataAt, len) => {
         const start = file.locate(dataAt, len);
