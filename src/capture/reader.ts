@@ -32,6 +32,10 @@ export interface ReadOptions {
   onProgress?: (bytesRead: number, packets: number, totalBytes: number | null) => void;
   /** Asked after every chunk: true stops reading, as requested (the packets wanted have all been seen, e.g. -c N). */
   stop?: () => boolean;
+  /** Called before the records of every chunk are framed: `buf` is what records point into (PacketRecord.buf), `fileOffset` the file offset of buf[0]. */
+  onChunk?: (buf: Uint8Array, fileOffset: number) => void;
+  /** Awaited after every chunk (the --jobs reader waits here for its workers to make room); what it throws ends the reading. */
+  afterChunk?: () => Promise<void>;
   /** Reads no further than this frame, as requested (or as interrupted: see above). */
   lastFrame?: number;
   /**
@@ -189,6 +193,7 @@ export async function readSource(
     // Abandoned when the reading ends early: closing the source ends it (a file's close waits for it).
     prefetch?.catch(() => 0);
     let pos: number;
+    opts.onChunk?.(cur.u8, base - start);
     try {
       pos = framer.parse(cur.u8, cur.dv, start, end, base - start);
     } catch (e) {
@@ -205,6 +210,7 @@ export async function readSource(
     start = pos;
     opts.onProgress?.(info.bytesRead, info.packets, source.size);
     if (opts.stop?.() === true) return info;
+    if (opts.afterChunk !== undefined) await opts.afterChunk();
     const n = prefetch === null ? 0 : await prefetch;
     info.bytesRead += n;
     if (n === 0) break;

@@ -94,8 +94,8 @@ export function defaultJobs(path: string): number {
 
 /**
  * The least capture share a thread is started for: a worker takes a few hundred ms to
- * load its modules and reads the whole file again, and a 32 MB share takes about as long
- * to analyse (~1 M packets/s per thread).
+ * load its modules, and a 32 MB share takes about as long to analyse (~1 M packets/s per
+ * thread).
  */
 export const MIN_BYTES_PER_JOB = 32 << 20;
 
@@ -147,7 +147,7 @@ export async function analyzeCapture(
     opts.onFinding !== undefined ||
     opts.onFlowEnd !== undefined ||
     opts.select !== undefined;
-  // Workers each read the file (so not standard input) and load analyzers from the registry.
+  // Workers read their packets' bytes from the file (so not standard input) and load analyzers from the registry.
   const registered = (opts.analyzers ?? ANALYZERS).every((a) => ANALYZERS.includes(a));
   if (jobs > 1 && !perPacket && path !== "-" && registered)
     return { ...(await runParallel(path, opts, jobs, single)), selected: null };

@@ -1,5 +1,4 @@
 /** Messages between the main thread and its `--jobs` workers. */
-import type { CaptureInfo } from "../../capture/record.js";
 import type { EngineOptions } from "../packet-loop.js";
 import type { AnalysisResult } from "../../analyze/result.js";
 
@@ -21,16 +20,14 @@ export interface WorkerInit {
   analyzerIds: string[];
   engine: WorkerEngineOptions;
   chunkSize: number | undefined;
-  /** StopLine's shared memory: where every thread stops when the run is interrupted. */
+  /** StopLine's shared memory: where the reader stops when the run is interrupted. */
   stopLine: SharedArrayBuffer;
+  /** The ring every worker reads (record-ring.ts); null on the main thread. */
+  ring: SharedArrayBuffer | null;
 }
 
-/** What a worker sends: its outcome or why it failed (the main thread reads too and reports progress). */
-export type WorkerMessage =
-  | { type: "done"; shard: ShardEnd; info: CaptureInfo }
-  /** The capture cannot be split without changing the report (ShardRouter): run it on one thread. */
-  | { type: "unsplittable"; reason: string }
-  | { type: "failed"; message: string; captureError: { file: string; offset: number | null; problem: string } | null };
+/** What a worker sends: its outcome or why it failed (the main thread reads, routes and reports progress). */
+export type WorkerMessage = { type: "done"; shard: ShardEnd } | { type: "failed"; message: string };
 
 /** A worker's outcome once its shard is analysed. */
 export interface ShardEnd {

@@ -1,15 +1,14 @@
 /**
- * `--jobs N`: N threads each read the capture and route every record with the same
- * ShardRouter (router.ts), each analysing the flows of its shard (shard.ts): the main
- * thread takes shard 0 itself (its modules are loaded; a worker takes a few hundred ms to
- * start) and N−1 worker threads the others (worker.ts). Their outcomes merge into what
- * one engine would have reported (merge.ts). A capture the router finds it cannot split,
- * or one that changed while the threads read it, is analysed again on one thread (`single`):
- * after Ctrl-C, up to the line the threads were stopped at (their signal has fired, so
- * that reading is not cut short again: see ReadOptions).
+ * `--jobs N`: the main thread reads the capture once, routes every record with the
+ * ShardRouter (router.ts), writes it to a ring every worker reads and analyses shard 0
+ * itself (its modules are loaded; a worker takes a few hundred ms to start); N−1 worker
+ * threads replay the ring, each analysing its shard's packets and taking every other
+ * record as a clock tick (record-ring.ts, shard.ts). Their outcomes merge into what one engine would have
+ * reported (merge.ts). A capture the router finds it cannot split is analysed again on one
+ * thread (`single`): after Ctrl-C, up to the line the reader was stopped at (its signal
+ * has fired, so that reading is not cut short again: see ReadOptions).
  */
 import { Worker } from "node:worker_threads";
-import { CaptureError } from "../../capture/errors.js";
 import type { CaptureInfo } from "../../capture/record.js";
 import { DEFAULT_MAX_FLOWS } from "../../decode/flow/table.js";
 import { ANALYZERS } from "../../analyze/registry.js";
@@ -18,7 +17,8 @@ import type { ReadOptions } from "../../capture/reader.js";
 import type { AnalyzerDescriptor } from "../../analyze/analyzer.js";
 import { mergeShards } from "./merge.js";
 import type { ShardEnd, WorkerEngineOptions, WorkerInit, WorkerMessage } from "./protocol.js";
-import { analyseShard, Stopped, Unsplittable } from "./shard.js";
+import { newRing, RingWriter } from "./record-ring.js";
+import { readAndAnalyse, Stopped, Unsplittable } from "./shard.js";
 import { StopLine } from "./stop-line.js";
 
 type Outcome = { info: CaptureInfo; result: AnalysisResult };
@@ -30,7 +30,6 @@ export interface ParallelOptions extends WorkerEngineOptions {
   signal?: AbortSignal;
   onProgress?: ReadOptions["onProgress"];
 }
-type ShardOutcome = { shard: ShardEnd; info: CaptureInfo };
 
 export async function runParallel(
   path: string,
@@ -48,8 +47,8 @@ export async function runParallel(
     maxFragmentBytes: opts.maxFragmentBytes,
     maxFragmentsPerDatagram: opts.maxFragmentsPerDatagram,
   };
-  // Ctrl-C: every thread stops at the same frame, so that their shards still merge.
-  const line = StopLine.create(jobs);
+  // Ctrl-C: the reader stops at a line (a frame), every shard having seen the records before it.
+  const line = StopLine.create(1);
   const signal = opts.signal;
   let lastFrame: number | undefined;
   const drawLine = () => {
@@ -57,6 +56,9 @@ export async function runParallel(
   };
   signal?.addEventListener("abort", drawLine, { once: true });
   if (signal?.aborted) drawLine();
+  // Shard 0 is the reader's own. (A reader that only reads and routes, with a worker per
+  // shard, cost 20% more CPU in all on 2 cores: docs/PERFORMANCE.md.)
+  const ring = newRing(jobs - 1);
   const init = (index: number): WorkerInit => ({
     path,
     index,
@@ -65,29 +67,23 @@ export async function runParallel(
     engine,
     chunkSize: opts.chunkSize,
     stopLine: line.buffer,
+    ring: index === 0 ? null : ring,
   });
-  // The first shard to fail, or to find the capture unsplittable, stops every other: the
-  // workers are terminated, the main thread's shard stops at its next record.
+  // A failing worker stops the run: the workers are terminated, the reader stops at its next record.
   let stop: Error | null = null;
   const workers: Worker[] = [];
   const others = Array.from(
     { length: jobs - 1 },
     (_, k) =>
-      new Promise<ShardOutcome>((resolve, reject) => {
+      new Promise<ShardEnd>((resolve, reject) => {
         const index = k + 1;
         const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: init(index) });
         workers.push(w);
         let settled = false;
         w.on("message", (m: WorkerMessage) => {
           settled = true;
-          if (m.type === "done") resolve({ shard: m.shard, info: m.info });
-          else if (m.type === "unsplittable") reject(new Unsplittable(m.reason));
-          else {
-            const c = m.captureError;
-            reject(
-              c !== null ? new CaptureError(c.file, c.offset, c.problem) : new Error(`worker ${index}: ${m.message}`),
-            );
-          }
+          if (m.type === "done") resolve(m.shard);
+          else reject(new Error(`worker ${index}: ${m.message}`));
         });
         w.on("error", (e: Error & { code?: string }) => {
           settled = true;
@@ -107,15 +103,18 @@ export async function runParallel(
       stop ??= e;
     });
   const stopAll = (): Promise<unknown> => Promise.all(workers.map((w) => w.terminate()));
-  let shards: ShardOutcome[];
+  let shards: ShardEnd[];
+  let info: CaptureInfo;
   try {
-    const mine = await analyseShard(
+    const mine = await readAndAnalyse(
       init(0),
+      new RingWriter(ring, jobs - 1),
       opts.onProgress,
       () => stop,
       () => String(signal?.reason),
     );
-    shards = [mine, ...(await Promise.all(others))];
+    info = mine.info;
+    shards = [mine.shard, ...(await Promise.all(others))];
   } catch (caught) {
     await stopAll();
     const e = caught instanceof Stopped ? caught.reason : caught;
@@ -124,16 +123,6 @@ export async function runParallel(
   } finally {
     signal?.removeEventListener("abort", drawLine);
   }
-  // A file still being written: the threads may have read different lengths of it.
-  if (shards.some((s) => s.info.packets !== shards[0]!.info.packets || s.info.error !== shards[0]!.info.error)) {
-    return single(lastFrame);
-  }
-  // Every thread read the same records; the main thread's account of the file stands for all.
-  return {
-    info: shards[0]!.info,
-    result: mergeShards(
-      shards.map((d) => d.shard),
-      analyzers,
-    ),
-  };
+  // One reading: its account of the file stands for every shard.
+  return { info, result: mergeShards(shards, analyzers) };
 }

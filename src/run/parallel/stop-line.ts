@@ -12,6 +12,10 @@
  * closed) and analyses on up to it. So all stop at the same frame, at most a batch past
  * the furthest one read when the signal came (or all read to the end if the file ends
  * before it).
+ *
+ * `--jobs` now has one reader (shard.ts), the main thread, so it alone takes frames on
+ * the line: it stops the reading at the same frame as before (a batch boundary), and
+ * every worker replays the records written up to there.
  */
 const NO_LINE = 0x7fffffff;
 const CLOSED = -0x80000000; // the sign bit, as an Int32
