@@ -26,6 +26,7 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
+import { SideColumns } from "../lib/side-columns.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { handshakeRtt } from "../../decode/flow/segment-facts.js";
 import type { Flow } from "../../decode/flow/record.js";
@@ -47,30 +48,29 @@ export const NAGLE_MIN_EVENTS = 2;
 /** MSS to assume when the handshake (and its MSS option) was not captured: Ethernet's. */
 const DEFAULT_MSS = 1460;
 
-class Sender {
+/** Each side's record (a slot of SENDERS per flow: lib/side-columns.ts). */
+const SENDER = {
   /** The receiver sent data after D: what this side sends next may be an answer. */
-  peerDataSince = false;
+  peerDataSince: false,
   /** Candidate release ACK (P), 0 if none. */
-  releaseFrame = 0;
-  releaseTime = 0;
+  releaseFrame: 0,
+  releaseTime: 0,
   /** Right edge of the receiver's window before P: S must fit under it. */
-  edgeBeforeRelease = 0;
+  edgeBeforeRelease: 0,
   /** The receiver's previous ACK and window edge (raw), to see what P acknowledged. */
-  peerAck = 0;
-  peerEdge = 0;
-  peerSeen = false;
-  events = 0;
-  stallTotal = 0;
-  stallMax = 0;
-  firstTime = 0;
-  frames: readonly number[] = NO_FRAMES;
-}
+  peerAck: 0,
+  peerEdge: 0,
+  peerSeen: false,
+  events: 0,
+  stallTotal: 0,
+  stallMax: 0,
+  firstTime: 0,
+  frames: NO_FRAMES as readonly number[],
+};
+type Sender = typeof SENDER;
+const SENDERS = new SideColumns(SENDER);
 
-class State {
-  readonly senders: [Sender, Sender] = [new Sender(), new Sender()];
-}
-
-const analyzer = defineAnalyzer<State>({
+const analyzer = defineAnalyzer<number>({
   id: "nagle-delay",
   title: "Small writes held by Nagle's algorithm until a delayed ACK",
   severity: "warning",
@@ -86,11 +86,13 @@ const analyzer = defineAnalyzer<State>({
     'TCP_CORK say "more is coming" and uncorking sends it. Setting TCP_NODELAY also removes the wait, at the price ' +
     "of one packet per write (see small-segments).",
   references: ["000 §2.11", "000 §2.16", "000 §2.17"],
-  createState: () => new State(),
-  onTcpSegment(s, flow, seg, p, out) {
+  createState: () => SENDERS.take(),
+  freeState: (slot) => SENDERS.free(slot),
+  onTcpSegment(slot, flow, seg, p, out) {
+    const senders = SENDERS.pair(slot);
     const flags = seg.flags;
-    const me = s.senders[seg.dir]!;
-    const other = s.senders[1 - seg.dir]!;
+    const me = senders[seg.dir]!;
+    const other = senders[1 - seg.dir]!;
     // This segment as the receiver's side of the other direction.
     if ((flags & (TH_SYN | TH_RST)) === 0 && (flags & TH_ACK) !== 0) {
       // The other side's endpoint: its last new data (D) is as it was, this segment being the receiver's.
@@ -149,8 +151,9 @@ const analyzer = defineAnalyzer<State>({
     }
     me.peerDataSince = false;
   },
-  onFlowEnd(s, flow, out) {
-    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
+  onFlowEnd(slot, flow, out) {
+    const senders = SENDERS.pair(slot);
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, senders[dir]!, out);
   },
 });
 
