@@ -233,7 +233,7 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
       // one comes (stateOf): most flows never see one, and a flood of flows is all state.
       const perPacket = tcp ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
       if (tcp && perPacket && a.wakeOn !== undefined) slots[i] = ASLEEP;
-      else slots[i] = perPacket && a.createState ? a.createState(flow) : null;
+      else slots[i] = perPacket && a.createState && a.stateOnRareEvent !== true ? a.createState(flow) : null;
     }
     if (withHistory) slots[as.length] = new SideHistory();
     flow.attachment = slots;
@@ -287,6 +287,7 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
       const st = flow.attachment[i];
       if (as[i]!.freeState !== undefined && st !== null && st !== undefined && st !== ASLEEP) as[i]!.freeState!(st);
     }
+    if (this.historySlot >= 0) (flow.attachment[this.historySlot] as SideHistory | undefined)?.free();
     // The flow stays in the report, but its analyzers are done: free their state, so
     // memory follows the flows still open rather than every flow ever seen.
     flow.attachment.length = 0;

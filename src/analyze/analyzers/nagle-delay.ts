@@ -68,7 +68,10 @@ const SENDER = {
   frames: NO_FRAMES as readonly number[],
 };
 type Sender = typeof SENDER;
-const SENDERS = new SideColumns(SENDER);
+// Frame numbers, counts and raw sequence numbers: 32-bit columns.
+const SENDERS = new SideColumns(SENDER, {
+  uint32: ["releaseFrame", "events", "peerAck", "peerEdge", "edgeBeforeRelease"],
+});
 
 const analyzer = defineAnalyzer<number>({
   id: "nagle-delay",

@@ -75,7 +75,19 @@ const SENDER = {
   rstStateless: false,
 };
 type Sender = typeof SENDER;
-const SENDERS = new SideColumns(SENDER);
+// Frame numbers, counts and raw sequence numbers: 32-bit columns.
+const SENDERS = new SideColumns(SENDER, {
+  uint32: [
+    "outstandingFrame",
+    "retries",
+    "finRetries",
+    "stuckAck",
+    "runFrame",
+    "peerSegments",
+    "rstFrame",
+    "pathMtuMessages",
+  ],
+});
 
 const analyzer = defineAnalyzer<number>({
   id: "peer-unresponsive",

@@ -58,7 +58,10 @@ const SENDER = {
   maxWin: 0,
 };
 type Sender = typeof SENDER;
-const SENDERS = new SideColumns(SENDER);
+// Frame numbers, counts and raw sequence numbers: 32-bit columns.
+const SENDERS = new SideColumns(SENDER, {
+  uint32: ["count", "edge", "stalls", "dataSegments", "zeroWindowEnds", "firstZeroWindowFrame"],
+});
 
 const analyzer = defineAnalyzer<number>({
   id: "window-full",
