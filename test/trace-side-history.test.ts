@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { defineAnalyzer } from "../src/analyze/analyzer.js";
-import { copyOfMark, type SideHistory, type SideMark } from "../src/analyze/lib/side-history.js";
+import { type SideHistory, SideMark } from "../src/analyze/lib/side-history.js";
 import { runScript, TcpScript } from "./helpers/tcp-script.js";
 
 /** An analyzer that only asks for the flow's SideHistory, so the engine keeps one and the test can read it. */
@@ -46,7 +46,7 @@ interface Snapshot {
 
 /** A mark with every field at its start value but those given. */
 function mark(fields: Partial<SideMark>): SideMark {
-  return Object.assign(copyOfMark(), fields);
+  return Object.assign(new SideMark(), fields);
 }
 
 /** Both sides' marks after every segment of `script`. */
@@ -60,8 +60,8 @@ async function trace(script: TcpScript): Promise<Snapshot[]> {
       out.push({
         frame,
         established: h.established,
-        client: copyOfMark(h.sides[0]),
-        server: copyOfMark(h.sides[1]),
+        client: Object.assign(new SideMark(), h.sides[0]),
+        server: Object.assign(new SideMark(), h.sides[1]),
       });
     },
   });

@@ -141,11 +141,6 @@ export interface AnalyzerDescriptor<S, C = unknown> {
   references: string[];
   /** Per-flow state; omitted for analyzers that keep none. */
   createState?(flow: Flow): S;
-  /**
-   * Gives back what createState took (a slot of columns, lib/side-columns.ts) once the
-   * flow's analysis is over, after onFlowEnd: the state is not used again.
-   */
-  freeState?(state: S): void;
   onTcpSegment?(state: S, flow: Flow, seg: TcpSegment, p: DecodedPacket, out: FindingSink): void;
   /**
    * For analyzers with nothing to do on a TCP flow until something specific happens (a FIN,

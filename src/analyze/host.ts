@@ -283,11 +283,6 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
       if (a.onFlowEnd === undefined || !isRelevant(a, flow.proto) || flow.attachment[i] === ASLEEP) continue;
       if (flow.attachment[i] !== null || a.createState === undefined) a.onFlowEnd(flow.attachment[i], flow, out);
     }
-    for (let i = 0; i < as.length; i++) {
-      const st = flow.attachment[i];
-      if (as[i]!.freeState !== undefined && st !== null && st !== undefined && st !== ASLEEP) as[i]!.freeState!(st);
-    }
-    if (this.historySlot >= 0) (flow.attachment[this.historySlot] as SideHistory | undefined)?.free();
     // The flow stays in the report, but its analyzers are done: free their state, so
     // memory follows the flows still open rather than every flow ever seen.
     flow.attachment.length = 0;

@@ -26,7 +26,6 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
-import { SideColumns } from "../lib/side-columns.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { handshakeRtt } from "../../decode/flow/segment-facts.js";
 import type { Flow } from "../../decode/flow/record.js";
@@ -48,32 +47,30 @@ export const NAGLE_MIN_EVENTS = 2;
 /** MSS to assume when the handshake (and its MSS option) was not captured: Ethernet's. */
 const DEFAULT_MSS = 1460;
 
-/** Each side's record (a slot of SENDERS per flow: lib/side-columns.ts). */
-const SENDER = {
+class Sender {
   /** The receiver sent data after D: what this side sends next may be an answer. */
-  peerDataSince: false,
+  peerDataSince = false;
   /** Candidate release ACK (P), 0 if none. */
-  releaseFrame: 0,
-  releaseTime: 0,
+  releaseFrame = 0;
+  releaseTime = 0;
   /** Right edge of the receiver's window before P: S must fit under it. */
-  edgeBeforeRelease: 0,
+  edgeBeforeRelease = 0;
   /** The receiver's previous ACK and window edge (raw), to see what P acknowledged. */
-  peerAck: 0,
-  peerEdge: 0,
-  peerSeen: false,
-  events: 0,
-  stallTotal: 0,
-  stallMax: 0,
-  firstTime: 0,
-  frames: NO_FRAMES as readonly number[],
-};
-type Sender = typeof SENDER;
-// Frame numbers, counts and raw sequence numbers: 32-bit columns.
-const SENDERS = new SideColumns(SENDER, {
-  uint32: ["releaseFrame", "events", "peerAck", "peerEdge", "edgeBeforeRelease"],
-});
+  peerAck = 0;
+  peerEdge = 0;
+  peerSeen = false;
+  events = 0;
+  stallTotal = 0;
+  stallMax = 0;
+  firstTime = 0;
+  frames: readonly number[] = NO_FRAMES;
+}
 
-const analyzer = defineAnalyzer<number>({
+class State {
+  readonly senders: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
   id: "nagle-delay",
   title: "Small writes held by Nagle's algorithm until a delayed ACK",
   severity: "warning",
@@ -89,13 +86,11 @@ const analyzer = defineAnalyzer<number>({
     'TCP_CORK say "more is coming" and uncorking sends it. Setting TCP_NODELAY also removes the wait, at the price ' +
     "of one packet per write (see small-segments).",
   references: ["000 §2.11", "000 §2.16", "000 §2.17"],
-  createState: () => SENDERS.take(),
-  freeState: (slot) => SENDERS.free(slot),
-  onTcpSegment(slot, flow, seg, p, out) {
-    const senders = SENDERS.pair(slot);
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
-    const me = senders[seg.dir]!;
-    const other = senders[1 - seg.dir]!;
+    const me = s.senders[seg.dir]!;
+    const other = s.senders[1 - seg.dir]!;
     // This segment as the receiver's side of the other direction.
     if ((flags & (TH_SYN | TH_RST)) === 0 && (flags & TH_ACK) !== 0) {
       // The other side's endpoint: its last new data (D) is as it was, this segment being the receiver's.
@@ -154,9 +149,8 @@ const analyzer = defineAnalyzer<number>({
     }
     me.peerDataSince = false;
   },
-  onFlowEnd(slot, flow, out) {
-    const senders = SENDERS.pair(slot);
-    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, senders[dir]!, out);
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
   },
 });
 

@@ -18,7 +18,6 @@ import { sideNotCaptured } from "../lib/capture-view.js";
 import { packetsNameOtherThanLinux } from "../lib/stack-profile.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, retriesStopped, roleOf, sec } from "../lib/measure.js";
-import { SideColumns } from "../lib/side-columns.js";
 import { icmpMeaning, isPathMtuMessage } from "../lib/icmp-meaning.js";
 import { RESEND_FIN_REPEAT } from "../../decode/flow/segment-facts.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
@@ -41,55 +40,44 @@ export const PEER_UNRESPONSIVE_MIN_SEC = 1.0;
  */
 export const PEER_UNRESPONSIVE_ONGOING_SEC = 3;
 
-/** Each side's record (a slot of SENDERS per flow: lib/side-columns.ts). */
-const SENDER = {
+class Sender {
   /** Since when the oldest unacknowledged byte has been waiting (approximate), -1: nothing outstanding. */
-  outstandingSince: -1,
-  outstandingFrame: 0,
+  outstandingSince = -1;
+  outstandingFrame = 0;
   /** The current run of re-sends of the byte at `stuckAck`. */
-  retries: 0,
+  retries = 0;
   /** Of the retries, those carrying a FIN (the rest re-send old data without it). */
-  finRetries: 0,
-  stuckAck: 0,
-  runSince: 0,
-  runFrame: 0,
-  firstRetryTime: 0,
-  lastRetryTime: 0,
-  firstGap: 0,
-  lastGap: 0,
-  maxGap: 0,
+  finRetries = 0;
+  stuckAck = 0;
+  runSince = 0;
+  runFrame = 0;
+  firstRetryTime = 0;
+  lastRetryTime = 0;
+  firstGap = 0;
+  lastGap = 0;
+  maxGap = 0;
   /** Segments the peer sent during the run without acknowledging the data. */
-  peerSegments: 0,
-  frames: NO_FRAMES as readonly number[],
-  rstFrame: 0,
-  rstTime: 0,
+  peerSegments = 0;
+  frames: readonly number[] = NO_FRAMES;
+  rstFrame = 0;
+  rstTime = 0;
   /**
    * The errno of the last ICMP error for this side's packets that a TCP keeps as a soft
    * error (tcp_v4_err: sk_err_soft), reported instead of ETIMEDOUT when the connection
    * times out; "" for none. Path-MTU messages only lower the MTU: no errno.
    */
-  icmpErrno: "",
+  icmpErrno = "";
   /** Path-MTU messages (fragmentation needed, packet too big) for this side's packets. */
-  pathMtuMessages: 0,
+  pathMtuMessages = 0;
   /** Its RST carried no ACK: the stack's answer after the connection was gone, not an abort. */
-  rstStateless: false,
-};
-type Sender = typeof SENDER;
-// Frame numbers, counts and raw sequence numbers: 32-bit columns.
-const SENDERS = new SideColumns(SENDER, {
-  uint32: [
-    "outstandingFrame",
-    "retries",
-    "finRetries",
-    "stuckAck",
-    "runFrame",
-    "peerSegments",
-    "rstFrame",
-    "pathMtuMessages",
-  ],
-});
+  rstStateless = false;
+}
 
-const analyzer = defineAnalyzer<number>({
+class State {
+  readonly senders: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
   id: "peer-unresponsive",
   title: "The peer stopped acknowledging: data re-sent with growing gaps",
   severity: "error",
@@ -106,20 +94,18 @@ const analyzer = defineAnalyzer<number>({
     "acknowledgement; keepalive only helps on idle connections. Check whether the peer is up and whether a firewall " +
     "or a NAT timeout sits on the path.",
   references: ["000 §2.8", "002 server termination §5"],
-  createState: () => SENDERS.take(),
-  freeState: (slot) => SENDERS.free(slot),
-  onIcmpError(slot, _flow, quotedDir, _frame, _time, p) {
-    if (slot === null) return;
-    const sender = SENDERS.pair(slot)[quotedDir]!;
+  createState: () => new State(),
+  onIcmpError(s, _flow, quotedDir, _frame, _time, p) {
+    if (s === null) return;
+    const sender = s.senders[quotedDir]!;
     if (isPathMtuMessage(p)) sender.pathMtuMessages++;
     else sender.icmpErrno = icmpMeaning(p).errno;
   },
-  onTcpSegment(slot, flow, seg, p, out) {
-    const senders = SENDERS.pair(slot);
+  onTcpSegment(s, flow, seg, p, out) {
     const dir = seg.dir,
       flags = seg.flags;
-    const me = senders[dir]!;
-    const other = senders[1 - dir]!;
+    const me = s.senders[dir]!;
+    const other = s.senders[1 - dir]!;
     // This segment as the peer's answer to the other side's data.
     if (seg.ackChanged) {
       const otherNext = flow.ep[1 - dir]!.nextSeq;
@@ -184,15 +170,13 @@ const analyzer = defineAnalyzer<number>({
     me.rstFrame = 0;
     me.frames = keepFrame(me.runFrame !== 0 ? [me.runFrame] : NO_FRAMES, seg.frame, out.frameCap);
   },
-  onFlowEnd(slot, flow, out) {
-    const senders = SENDERS.pair(slot);
-    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, senders[dir]!, out);
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
   },
   // Ongoing while the re-sends keep coming: once they stop, the sender's kernel gave up
   // (TCP_USER_TIMEOUT, tcp_retries2) or its program closed the socket.
-  ongoing(slot, flow, dir, now) {
-    const senders = SENDERS.pair(slot);
-    const d = senders[dir]!;
+  ongoing(s, flow, dir, now) {
+    const d = s.senders[dir]!;
     if (sideNotCaptured(flow, 1 - dir)) return null;
     if (d.retries === 0 || d.rstFrame !== 0 || now - d.runSince < PEER_UNRESPONSIVE_ONGOING_SEC) return null;
     if (retriesStopped(d.lastRetryTime, Math.max(d.maxGap, PEER_UNRESPONSIVE_MIN_SEC), now)) return null;

@@ -37,7 +37,6 @@ import { refusedSynRetryCause } from "../lib/stack-profile.js";
 import { stackOf } from "../lib/side-stack.js";
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
-import { SideColumns } from "../lib/side-columns.js";
 import {
   COPY_NO_ID_MAX_SEC,
   COPY_SAME_ID_MAX_SEC,
@@ -52,45 +51,29 @@ import type { Flow } from "../../decode/flow/record.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import { type DecodedPacket, TH_ACK, TH_SYN } from "../../decode/wire/packet.js";
 
-/** What one side re-sent (a slot of SIDES per flow: lib/side-columns.ts). */
-const SIDE = {
-  frames: NO_FRAMES as readonly number[],
-  rto: 0,
-  fast: 0,
-  spurious: 0,
-  other: 0,
+/** What one side re-sent. */
+class Side {
+  frames: readonly number[] = NO_FRAMES;
+  rto = 0;
+  fast = 0;
+  spurious = 0;
+  other = 0;
   /** Capture copies and replayed segments of data or a FIN: tagged where tshark tags them, not re-sends. */
-  duplicates: 0,
+  duplicates = 0;
   /** SYNs re-sent after the peer refused them with a RST, and that RST (kept: a later SYN-ACK clears the tracker's). */
-  refusedSynRetries: 0,
-  refusingRstFrame: 0,
-  bytes: 0,
-  firstTime: 0,
+  refusedSynRetries = 0;
+  refusingRstFrame = 0;
+  bytes = 0;
+  firstTime = 0;
   /** Longest silence before a timeout retransmission: the timer that fired. */
-  rtoMaxWait: 0,
+  rtoMaxWait = 0;
   /** Re-sends a D-SACK from the peer showed it already had, and the first such ACK. */
-  needless: 0,
-  dsackFrame: 0,
+  needless = 0;
+  dsackFrame = 0;
   /** The latest re-sends, for a D-SACK to name: [seq, end, type] triples, a small ring. */
-  recent: null as number[] | null,
-  recentNext: 0,
-};
-type Side = typeof SIDE;
-// Frame numbers and counts: 32-bit columns.
-const SIDES = new SideColumns(SIDE, {
-  uint32: [
-    "rto",
-    "fast",
-    "spurious",
-    "other",
-    "duplicates",
-    "refusedSynRetries",
-    "refusingRstFrame",
-    "needless",
-    "dsackFrame",
-    "recentNext",
-  ],
-});
+  recent: number[] | null = null;
+  recentNext = 0;
+}
 
 /** Re-sends remembered per side for a D-SACK to match: a D-SACK follows its re-send within a round trip. */
 const RECENT_RESENDS = 8;
@@ -134,13 +117,17 @@ function needlessResend(me: Side, left: number, right: number, frame: number): v
   }
 }
 
+class State {
+  readonly sides: [Side, Side] = [new Side(), new Side()];
+}
+
 function tagged(me: Side, frame: number, time: number, cap: number): void {
   if (me.rto + me.fast + me.spurious + me.other + me.needless + me.duplicates + me.refusedSynRetries === 0)
     me.firstTime = time;
   me.frames = keepFrame(me.frames, frame, cap);
 }
 
-const analyzer = defineAnalyzer<number>({
+const analyzer = defineAnalyzer<State>({
   id: "retransmission",
   title: "Data sent again: lost, or thought to be lost",
   severity: "warning",
@@ -158,16 +145,14 @@ const analyzer = defineAnalyzer<number>({
     "worth chasing on the network side; a program cannot tune them away, though it can avoid making the problem " +
     "worse (one write per message, no unbounded retries on top of TCP's own).",
   references: ["000 §2.8"],
-  createState: () => SIDES.take(),
-  freeState: (slot) => SIDES.free(slot),
+  createState: () => new State(),
   seesCaptureCopies: true,
-  onTcpSegment(slot, flow, seg, p, out) {
-    const sides = SIDES.pair(slot);
+  onTcpSegment(s, flow, seg, p, out) {
     const flags = seg.flags;
-    const me = sides[seg.dir]!;
+    const me = s.sides[seg.dir]!;
     if (p.sackCount > 0 && flags & TH_ACK && !seg.captureCopy) {
       const block = dsackBlock(p, seg.ack);
-      if (block !== null) needlessResend(sides[1 - seg.dir]!, block[0], block[1], seg.frame);
+      if (block !== null) needlessResend(s.sides[1 - seg.dir]!, block[0], block[1], seg.frame);
     }
     if (seg.captureCopy) {
       // A copy tshark flags as a retransmission (its `resend`): tagged, and said apart.
@@ -205,9 +190,8 @@ const analyzer = defineAnalyzer<number>({
     if (resend !== RESEND_SPURIOUS && seg.len > 0) remember(me, seg.seq, (seg.seq + seg.len) >>> 0, resend);
     me.bytes += seg.len;
   },
-  onFlowEnd(slot, flow, out) {
-    const sides = SIDES.pair(slot);
-    for (let dir = 0; dir < 2; dir++) reportSide(flow, dir, sides[dir]!, out);
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSide(flow, dir, s.sides[dir]!, out);
   },
 });
 

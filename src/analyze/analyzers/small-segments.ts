@@ -20,7 +20,6 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, roleOf } from "../lib/measure.js";
-import { SideColumns } from "../lib/side-columns.js";
 import type { Flow } from "../../decode/flow/record.js";
 
 /**
@@ -39,24 +38,24 @@ export const SMALL_SEGMENTS_MIN_COUNT = 20;
 /** ... and their share of the side's data segments: the stream is mostly tiny pieces. */
 export const SMALL_SEGMENTS_MIN_FRACTION = 0.5;
 
-/** What each side sent (one slot of SENDERS a flow; lib/side-columns.ts). */
-const SENDER = {
-  dataSegments: 0,
-  dataBytes: 0,
-  smallSegments: 0,
-  smallBytes: 0,
+class Sender {
+  dataSegments = 0;
+  dataBytes = 0;
+  smallSegments = 0;
+  smallBytes = 0;
   /** Header bytes (IP + TCP) of the small segments, for the overhead share. */
-  smallHeaderBytes: 0,
-  backToBack: 0,
-  backToBackBytes: 0,
-  firstTime: 0,
-  frames: NO_FRAMES as readonly number[],
-};
-type Sender = typeof SENDER;
-// Frame numbers, counts and raw sequence numbers: 32-bit columns.
-const SENDERS = new SideColumns(SENDER, { uint32: ["dataSegments", "smallSegments", "backToBack"] });
+  smallHeaderBytes = 0;
+  backToBack = 0;
+  backToBackBytes = 0;
+  firstTime = 0;
+  frames: readonly number[] = NO_FRAMES;
+}
 
-const analyzer = defineAnalyzer<number>({
+class State {
+  readonly senders: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
   id: "small-segments",
   title: "Many tiny segments: each small write sent on its own",
   severity: "warning",
@@ -72,11 +71,10 @@ const analyzer = defineAnalyzer<number>({
     "writev()/sendmsg() for scattered pieces, or on Linux MSG_MORE / TCP_CORK and uncork when the message is " +
     "complete. Keep TCP_NODELAY only for traffic that must go out at once, and still write each message in one call.",
   references: ["000 §2.11", "000 §2.16"],
-  createState: () => SENDERS.take(),
-  freeState: (slot) => SENDERS.free(slot),
-  onTcpSegment(slot, flow, seg, p, out) {
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, p, out) {
     if (!seg.newData) return;
-    const me = SENDERS.pair(slot)[seg.dir]!;
+    const me = s.senders[seg.dir]!;
     me.dataSegments++;
     me.dataBytes += seg.len;
     if (seg.len <= SMALL_SEGMENT_MAX_BYTES) {
@@ -95,9 +93,8 @@ const analyzer = defineAnalyzer<number>({
       }
     }
   },
-  onFlowEnd(slot, flow, out) {
-    const senders = SENDERS.pair(slot);
-    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, senders[dir]!, out);
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.senders[dir]!, out);
   },
 });
 

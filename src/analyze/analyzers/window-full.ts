@@ -16,7 +16,6 @@
  */
 import { defineAnalyzer, type FindingSink } from "../analyzer.js";
 import { keepFrame, NO_FRAMES, ms, roleOf } from "../lib/measure.js";
-import { SideColumns } from "../lib/side-columns.js";
 import { seqDiff } from "../../decode/flow/tcp-tracker.js";
 import type { Flow } from "../../decode/flow/record.js";
 import { TH_FIN, TH_RST, TH_SYN } from "../../decode/wire/packet.js";
@@ -34,36 +33,34 @@ export const WINDOW_FULL_MIN_FRACTION = 0.2;
 /** Waiting time below which nobody notices, whatever its share of a short transfer. */
 export const WINDOW_FULL_MIN_STALL_SEC = 0.01;
 
-/** Each side's record (a slot of SENDERS per flow: lib/side-columns.ts). */
-const SENDER = {
-  frames: NO_FRAMES as readonly number[],
-  count: 0,
-  firstTime: 0,
+class Sender {
+  frames: readonly number[] = NO_FRAMES;
+  count = 0;
+  firstTime = 0;
   /** Waiting at the edge since this time (-1: not waiting). */
-  edgeSince: -1,
+  edgeSince = -1;
   /** The edge (raw sequence number) the sender reached. */
-  edge: 0,
-  stallTotal: 0,
-  stallMax: 0,
-  stalls: 0,
+  edge = 0;
+  stallTotal = 0;
+  stallMax = 0;
+  stalls = 0;
   /** Sender's data segments, first and last data time, for the shares. */
-  dataSegments: 0,
-  firstDataTime: -1,
-  lastDataTime: 0,
+  dataSegments = 0;
+  firstDataTime = -1;
+  lastDataTime = 0;
   /** Waits that ended with the window closing altogether (a zero window: zero-window's), and the first such frame. */
-  zeroWindowEnds: 0,
-  firstZeroWindowFrame: 0,
+  zeroWindowEnds = 0;
+  firstZeroWindowFrame = 0;
   /** Smallest and largest window the receiver advertised when the sender hit it. */
-  minWin: Infinity,
-  maxWin: 0,
-};
-type Sender = typeof SENDER;
-// Frame numbers, counts and raw sequence numbers: 32-bit columns.
-const SENDERS = new SideColumns(SENDER, {
-  uint32: ["count", "edge", "stalls", "dataSegments", "zeroWindowEnds", "firstZeroWindowFrame"],
-});
+  minWin = Infinity;
+  maxWin = 0;
+}
 
-const analyzer = defineAnalyzer<number>({
+class State {
+  readonly dirs: [Sender, Sender] = [new Sender(), new Sender()];
+}
+
+const analyzer = defineAnalyzer<State>({
   id: "window-full",
   title: "Sender held back by the receiver's window",
   severity: "warning",
@@ -79,13 +76,11 @@ const analyzer = defineAnalyzer<number>({
     "autotuning), make it larger or leave it to the kernel; on long fast paths make sure window scaling is not " +
     "disabled. A window that stays full until it reaches zero is reported as zero-window.",
   references: ["000 §2.11"],
-  createState: () => SENDERS.take(),
-  freeState: (slot) => SENDERS.free(slot),
-  onTcpSegment(slot, flow, seg, _p, out) {
-    const senders = SENDERS.pair(slot);
-    const me = senders[seg.dir]!;
+  createState: () => new State(),
+  onTcpSegment(s, flow, seg, _p, out) {
+    const me = s.dirs[seg.dir]!;
     // The segment's sender as a receiver: its ACK may open the window for the other side.
-    const other = senders[1 - seg.dir]!;
+    const other = s.dirs[1 - seg.dir]!;
     const peer = flow.ep[1 - seg.dir]!;
     if (other.edgeSince >= 0 && (seg.flags & (TH_SYN | TH_RST)) === 0) {
       const self = flow.ep[seg.dir]!;
@@ -118,9 +113,8 @@ const analyzer = defineAnalyzer<number>({
       me.edge = edge;
     }
   },
-  onFlowEnd(slot, flow, out) {
-    const senders = SENDERS.pair(slot);
-    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, senders[dir]!, out);
+  onFlowEnd(s, flow, out) {
+    for (let dir = 0; dir < 2; dir++) reportSender(flow, dir, s.dirs[dir]!, out);
   },
 });
 

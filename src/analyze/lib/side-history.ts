@@ -10,32 +10,31 @@ import { DIR_CLIENT, DIR_SERVER, type Flow } from "../../decode/flow/record.js";
 import { seqDiff, type TcpSegment } from "../../decode/flow/tcp-tracker.js";
 import { type DecodedPacket, TH_ACK, TH_FIN, TH_SYN } from "../../decode/wire/packet.js";
 import { goodbyeIn } from "./goodbye.js";
-import { SideColumns } from "./side-columns.js";
 
-/** One direction's part of a SideHistory (a slot of MARKS per flow: side-columns.ts). */
-const SIDE_MARK = {
-  lastFrame: 0,
-  lastTime: 0,
+/** One direction's part of a SideHistory. */
+export class SideMark {
+  lastFrame = 0;
+  lastTime = 0;
   /** The last segment carried data or was a keep-alive probe (something that wants an answer). */
-  lastWantsAnswer: false,
+  lastWantsAnswer = false;
   /** New payload bytes sent since the other side's last segment, and the first such frame. */
-  dataSinceOther: 0,
-  firstDataSinceOther: 0,
+  dataSinceOther = 0;
+  firstDataSinceOther = 0;
   /**
    * New payload bytes sent since the other side last sent new payload, and the first such
    * frame: data the other side has not answered. Its pure ACKs do not end this count, for
    * an ACK says only that its kernel received the bytes, not that its program read them.
    */
-  dataSinceOtherData: 0,
-  firstDataSinceOtherData: 0,
+  dataSinceOtherData = 0;
+  firstDataSinceOtherData = 0;
   /** The goodbye its last new data began with (lib/goodbye.ts), else "": a program done with the connection. */
-  lastDataGoodbye: "",
+  lastDataGoodbye = "";
   /** This side's last segment carrying any payload, re-sent bytes included (0: none yet). */
-  lastPayloadFrame: 0,
+  lastPayloadFrame = 0;
   /** Segments re-sending old sequence space (retransmissions, keep-alive probes) since the other side's last segment. */
-  resendsSinceOther: 0,
+  resendsSinceOther = 0;
   /** Seconds the connection had been quiet (no segment either way) before this side's last segment. */
-  idleBefore: 0,
+  idleBefore = 0;
   /**
    * Whether this side's program had read the other side's current run of unanswered data,
    * as far as its ACKs show: 0 no sign yet; -1 it sent a window update in the run (a bare
@@ -46,44 +45,21 @@ const SIDE_MARK = {
    * buffer has room, is no such sign without the update: unread bytes keep it from coming back.)
    * One field, not three: a flow's memory counts.
    */
-  drainedFrame: 0,
+  drainedFrame = 0;
   /** The largest window (bytes, scaled) this side advertised in the other side's current run. */
-  maxWindowInRun: 0,
-};
-export type SideMark = typeof SIDE_MARK;
-
-/** A plain copy of a side's mark (by default the initial one), to keep past the hook that read it. */
-export function copyOfMark(mark: SideMark = SIDE_MARK): SideMark {
-  const copy = { ...SIDE_MARK };
-  for (const k of Object.keys(SIDE_MARK) as (keyof SideMark)[]) (copy as Record<string, unknown>)[k] = mark[k];
-  return copy;
+  maxWindowInRun = 0;
 }
-// Frame numbers and counts: 32-bit columns (drainedFrame may be -1, byte counts may pass 4 GiB).
-const MARKS = new SideColumns(SIDE_MARK, {
-  uint32: ["lastFrame", "firstDataSinceOther", "firstDataSinceOtherData", "lastPayloadFrame", "resendsSinceOther"],
-});
 
 export class SideHistory {
-  /** This flow's slot of MARKS, until `free`. */
-  private readonly slot = MARKS.take();
+  /** Indexed by direction; one object per side rather than seven pairs (a flow's memory counts). */
+  readonly sides: readonly [SideMark, SideMark] = [new SideMark(), new SideMark()];
   /** The handshake completed (or the capture began after it). */
   established = false;
 
-  /** Indexed by direction (views positioned on this flow: read them, keep them no longer than the hook). */
-  get sides(): readonly [SideMark, SideMark] {
-    return MARKS.pair(this.slot);
-  }
-
-  /** The flow's analysis is over: its slot goes back to the columns. */
-  free(): void {
-    MARKS.free(this.slot);
-  }
-
   note(flow: Flow, seg: TcpSegment, p: DecodedPacket): void {
     const f = seg.flags;
-    const sides = this.sides;
-    const me = sides[seg.dir]!,
-      other = sides[1 - seg.dir]!;
+    const me = this.sides[seg.dir]!,
+      other = this.sides[1 - seg.dir]!;
     // Established: the client acknowledged the server's SYN, or (no client SYN captured)
     // the capture began mid-connection. A server's bare ACK to a SYN (TIME-WAIT) is neither.
     if (

@@ -19,6 +19,7 @@ import {
   EP_SYN_SEEN,
   EP_TIMESTAMPS,
   EndpointColumns,
+  EndpointStore,
 } from "./columns.js";
 
 /** Which side of a flow a packet came from. */
@@ -32,8 +33,8 @@ export const DIR_SERVER = 1;
  */
 export class TcpEndpoint {
   constructor(
-    private readonly c: EndpointColumns = new EndpointColumns(),
-    /** This endpoint's slot in the columns (a new one of its own store when made alone). */
+    private readonly c: EndpointColumns = new EndpointColumns(1),
+    /** This endpoint's slot in the columns (a chunk of its own when made alone). */
     readonly slot: number = c.take(),
   ) {}
   /** Has this side sent anything yet. */
@@ -381,9 +382,10 @@ export class Flow<A = unknown> {
     readonly server: readonly number[],
     readonly serverPort: number,
     /** The flow table's endpoint store (a flow made alone gets one of its own). */
-    endpoints: EndpointColumns = new EndpointColumns(),
+    endpoints: EndpointStore = new EndpointStore(),
   ) {
-    this.ep = [new TcpEndpoint(endpoints, endpoints.take()), new TcpEndpoint(endpoints, endpoints.take())];
+    const c = endpoints.withRoom(2);
+    this.ep = [new TcpEndpoint(c, c.take()), new TcpEndpoint(c, c.take())];
   }
 
   /** Packets each way (client → server, server → client). */

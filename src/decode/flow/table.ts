@@ -13,7 +13,7 @@ import {
   type FlowListener,
   type FlowStore,
 } from "./lifecycle.js";
-import { EndpointColumns } from "./columns.js";
+import { EndpointStore } from "./columns.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";
 import { computeSegmentFacts, FactsPool } from "./segment-facts.js";
 import { continuesAcrossGap, isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
@@ -75,7 +75,7 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
    */
   readonly all: Flow<A>[] = [];
   /** Every flow's two TCP endpoints, in columns (columns.ts). */
-  private readonly endpoints = new EndpointColumns();
+  private readonly endpoints = new EndpointStore();
   /** Every TCP flow's per-segment facts memory (segment-facts.ts). */
   private readonly facts = new FactsPool();
   /** Flows created so far: the last id given. */
