@@ -151,6 +151,12 @@ export interface AnalyzerDescriptor<S, C = unknown> {
    */
   wakeOn?: number;
   /**
+   * Its state is made by the flow's first ICMP error or fragment event (stateOf, as for an
+   * analyzer without a per-packet hook), not when the flow starts: onTcpSegment gets null
+   * until then. For analyzers whose per-packet hook only follows up such an event (path-mtu).
+   */
+  stateOnRareEvent?: boolean;
+  /**
    * Reads the flow's SideHistory (out.sideHistory): the analyzer host keeps one per TCP flow for
    * all analyzers that ask, and notes every segment but resets after they ran. A sleeping
    * analyzer woken by a reset still finds what came before it there.

@@ -221,18 +221,22 @@ export class AnalyzerHost implements FlowListener<Slots>, FlowServices {
 
   // --- FlowListener
   flowStarted(flow: Flow<Slots>): void {
-    flow.attachment = [];
     const as = this.analyzers;
+    const tcp = flow.proto === L4_TCP;
+    const withHistory = this.historySlot >= 0 && tcp;
+    // Made at its final length: an array grown by push keeps room for half as many again,
+    // memory every open connection would pay.
+    const slots: Slots = new Array(as.length + (withHistory ? 1 : 0));
     for (let i = 0; i < as.length; i++) {
       const a = as[i]!;
       // Analyzers that wait for rare events (fragments, ICMP errors) get their state when
       // one comes (stateOf): most flows never see one, and a flood of flows is all state.
-      const tcp = flow.proto === L4_TCP;
       const perPacket = tcp ? a.onTcpSegment !== undefined : a.onUdpDatagram !== undefined;
-      if (tcp && perPacket && a.wakeOn !== undefined) flow.attachment.push(ASLEEP);
-      else flow.attachment.push(perPacket && a.createState ? a.createState(flow) : null);
+      if (tcp && perPacket && a.wakeOn !== undefined) slots[i] = ASLEEP;
+      else slots[i] = perPacket && a.createState && a.stateOnRareEvent !== true ? a.createState(flow) : null;
     }
-    if (this.historySlot >= 0 && flow.proto === L4_TCP) flow.attachment.push(new SideHistory());
+    if (withHistory) slots[as.length] = new SideHistory();
+    flow.attachment = slots;
   }
 
   /** An analyzer's state for a rare event on `flow`, created on first use; null once the flow has ended. */

@@ -29,7 +29,7 @@ class State {
   v6 = false;
 }
 
-const analyzer = defineAnalyzer<State>({
+const analyzer = defineAnalyzer<State | null>({
   id: "path-mtu",
   title: "A router said the path MTU is smaller than the packets sent",
   severity: "warning",
@@ -47,8 +47,10 @@ const analyzer = defineAnalyzer<State>({
     "enable net.ipv4.tcp_mtu_probing; keep datagrams within the path MTU.",
   references: ["000 §5.8"],
   createState: () => new State(),
+  // Most flows never get a path-MTU message: no state until one comes.
+  stateOnRareEvent: true,
   onTcpSegment(s, flow, seg, p) {
-    if (s.followUp.dir >= 0) s.followUp.segment(seg, p, flow.ep[1 - seg.dir]!.mss);
+    if (s !== null && s.followUp.dir >= 0) s.followUp.segment(seg, p, flow.ep[1 - seg.dir]!.mss);
   },
   onIcmpError(s, flow, quotedDir, frame, time, p, out) {
     if (s === null || flow === null || !isPathMtuMessage(p)) return;
@@ -63,7 +65,7 @@ const analyzer = defineAnalyzer<State>({
     s.followUp.told(quotedDir, p.icmpMtu);
   },
   onFlowEnd(s, flow, out) {
-    if (s.count === 0) return;
+    if (s === null || s.count === 0) return;
     const f = s.followUp;
     const dir = f.dir >= 0 ? f.dir : 0;
     const message = s.v6 ? "packet too big" : "fragmentation needed";

@@ -5,8 +5,10 @@
  * analyzer is then a small rule over these facts and keeps no copy of its own of a side's
  * sequence bookkeeping.
  *
- * The memory behind the facts is one Float64Array per TCP flow (Flow.facts), plain numbers
- * at fixed offsets: no allocation per segment, and no boxed number per field.
+ * The memory behind the facts is one Float64Array for all TCP flows of a table (FactsPool),
+ * a run of plain numbers at fixed offsets per flow (Flow.factsAt): no allocation per
+ * segment, no boxed number per field, and no typed array (with its buffer and backing
+ * store, about 400 bytes beside the numbers) per flow.
  *
  * Capture copies. The same packet recorded twice (two capture points, `-i any`, a mirror
  * port, a routed copy one hop later) has the same IPv4 identification, sequence and
@@ -108,19 +110,36 @@ const F_SYN_TIME = 2 * SIDE_SIZE, // the latest pure SYN (-1: none)
   F_MAX_TIME = F_SYN_TIME + 2, // the latest capture time seen
   FLOW_SIZE = F_SYN_TIME + 3;
 
-/** The facts' memory of one TCP flow (Flow.facts): the layout above, plain numbers. */
-export function newFlowFacts(): Float64Array {
-  const m = new Float64Array(FLOW_SIZE);
-  for (let side = 0; side < 2; side++) {
-    m[side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
-    m[side * SIDE_SIZE + S_LAST_ACK] = -1;
-    // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
-    m[side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
+/**
+ * The facts' memory of a flow table's TCP flows: FLOW_SIZE numbers per flow in the layout
+ * above, from the flow's `factsAt`. Grows by doubling. Runs are not handed back: a flow
+ * stays in the table until the report, and packets that reach it after it retired are
+ * still tracked.
+ */
+export class FactsPool {
+  memory = new Float64Array(0);
+  private used = 0;
+
+  /** A new flow's run, at its initial values; read `memory` after: it may have grown. */
+  take(): number {
+    if ((this.used + 1) * FLOW_SIZE > this.memory.length) {
+      const grown = new Float64Array(Math.max(16, 2 * (this.used + 1)) * FLOW_SIZE);
+      grown.set(this.memory);
+      this.memory = grown;
+    }
+    const f = this.used++ * FLOW_SIZE;
+    const m = this.memory;
+    for (let side = 0; side < 2; side++) {
+      m[f + side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
+      m[f + side * SIDE_SIZE + S_LAST_ACK] = -1;
+      // The first segment goes to slot 0: slots 0 .. count − 1 are the ones filled.
+      m[f + side * SIDE_SIZE + S_NEWEST] = RECENT - 1;
+    }
+    m[f + F_SYN_TIME] = -1;
+    m[f + F_FIRST_RTT] = -1;
+    m[f + F_MAX_TIME] = -Infinity;
+    return f;
   }
-  m[F_SYN_TIME] = -1;
-  m[F_FIRST_RTT] = -1;
-  m[F_MAX_TIME] = -Infinity;
-  return m;
 }
 
 function idFlagsWin(p: DecodedPacket): number {
@@ -194,12 +213,18 @@ export function computeSegmentFacts(
   dir: number,
   p: DecodedPacket,
   seg: TcpSegment,
+  pool: FactsPool,
   clockJumpAt = -Infinity,
 ): void {
-  let m = flow.facts;
-  if (m === null) m = flow.facts = newFlowFacts();
-  const s = dir * SIDE_SIZE,
-    o = (1 - dir) * SIDE_SIZE;
+  if (flow.facts === null) {
+    flow.factsAt = pool.take();
+    flow.facts = pool;
+  }
+  const m = pool.memory;
+  // `f`: the flow's run; `s` and `o`: its sender's and the other side's part of it.
+  const f = flow.factsAt,
+    s = f + dir * SIDE_SIZE,
+    o = f + (1 - dir) * SIDE_SIZE;
   const flags = seg.flags,
     len = seg.len,
     time = seg.time;
@@ -233,9 +258,9 @@ export function computeSegmentFacts(
   const control = (flags & (TH_SYN | TH_FIN | TH_RST)) !== 0;
 
   if (flags & TH_SYN) {
-    if ((flags & TH_ACK) === 0) m[F_SYN_TIME] = time;
-  } else if (m[F_FIRST_RTT]! < 0 && m[F_SYN_TIME]! >= 0 && (flags & TH_ACK) !== 0) {
-    m[F_FIRST_RTT] = time - m[F_SYN_TIME]!;
+    if ((flags & TH_ACK) === 0) m[f + F_SYN_TIME] = time;
+  } else if (m[f + F_FIRST_RTT]! < 0 && m[f + F_SYN_TIME]! >= 0 && (flags & TH_ACK) !== 0) {
+    m[f + F_FIRST_RTT] = time - m[f + F_SYN_TIME]!;
   }
 
   const keepAliveShaped = isOneBelowNext(seg);
@@ -266,7 +291,7 @@ export function computeSegmentFacts(
   // pcpp--Ftp-retransmissions' frames 7-10, 15 years after the packets they repeat): no wait
   // can be measured across the jump, and no re-send is shown. A stack's real re-send
   // carries a new IP id, so one stray timestamp elsewhere does not hide it.
-  if (seg.resend !== RESEND_NONE && (time < m[F_MAX_TIME]! || repeatsAcrossJump(m, s, p, clockJumpAt)))
+  if (seg.resend !== RESEND_NONE && (time < m[f + F_MAX_TIME]! || repeatsAcrossJump(m, s, p, clockJumpAt)))
     seg.resend = RESEND_OUT_OF_TIME_ORDER;
 
   if ((flags & TH_RST) === 0) {
@@ -280,7 +305,7 @@ export function computeSegmentFacts(
   m[s + S_BITS] = (keepAliveShaped ? B_KEEPALIVE_SHAPED : 0) | (seg.dupAck || p.sackCount > 0 ? B_SIGNALLED_LOSS : 0);
   m[o + S_BITS] = peerBits | B_PEER_SINCE;
   remember(m, s, p, time);
-  if (time > m[F_MAX_TIME]!) m[F_MAX_TIME] = time;
+  if (time > m[f + F_MAX_TIME]!) m[f + F_MAX_TIME] = time;
 }
 
 /*
@@ -301,7 +326,7 @@ function isOneBelowNext(seg: TcpSegment): boolean {
  * SYN-ACK (tshark's initial RTT), in seconds; -1 when the handshake was not captured.
  */
 export function handshakeRtt(flow: Flow): number {
-  return flow.facts === null ? -1 : flow.facts[F_FIRST_RTT]!;
+  return flow.facts === null ? -1 : flow.facts.memory[flow.factsAt + F_FIRST_RTT]!;
 }
 
 /** A probe of a window the receiver advertised as zero. */
@@ -351,7 +376,7 @@ function classifyResend(
     sinceReceiver < FAST_RETRANSMIT_WINDOW_SEC
   )
     return RESEND_FAST;
-  const firstRtt = m[F_FIRST_RTT]!;
+  const firstRtt = m[flow.factsAt + F_FIRST_RTT]!;
   const oooWindow = firstRtt > 0 ? firstRtt : OUT_OF_ORDER_DEFAULT_SEC;
   const endsAtNext = seqDiff((seqEnd + ((flags & TH_FIN) !== 0 ? 1 : 0)) >>> 0, seg.nextSeqBefore) === 0;
   const sinceNew = time - m[s + S_NEXT_SEQ_TIME]!;

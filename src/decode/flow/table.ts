@@ -13,8 +13,9 @@ import {
   type FlowListener,
   type FlowStore,
 } from "./lifecycle.js";
+import { EndpointStore } from "./columns.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";
-import { computeSegmentFacts } from "./segment-facts.js";
+import { computeSegmentFacts, FactsPool } from "./segment-facts.js";
 import { continuesAcrossGap, isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
 
 /** Flow-table bounds (attacker-controlled input: a flood of SYNs is a flood of flows). */
@@ -73,6 +74,10 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
    * A live capture drops ended flows from it (`expire`); ids keep counting.
    */
   readonly all: Flow<A>[] = [];
+  /** Every flow's two TCP endpoints, in columns (columns.ts). */
+  private readonly endpoints = new EndpointStore();
+  /** Every TCP flow's per-segment facts memory (segment-facts.ts). */
+  private readonly facts = new FactsPool();
   /** Flows created so far: the last id given. */
   private created = 0;
   private readonly tracker = new TcpTracker();
@@ -185,7 +190,7 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   /** Updates TCP endpoint state for a segment of `flow` and returns its facts (TcpTracker, then segment-facts.ts). */
   trackTcp(flow: Flow<A>, dir: number, p: DecodedPacket, frame: number, time: number): TcpSegment {
     const seg = this.tracker.track(flow, dir, p, frame, time);
-    computeSegmentFacts(flow, dir, p, seg, this.clockJumpAt);
+    computeSegmentFacts(flow, dir, p, seg, this.facts, this.clockJumpAt);
     if (flow.endedFrame === frame) this.lifecycle.flowClosed(flow); // this segment closed it
     return seg;
   }
@@ -413,8 +418,8 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     }
     const id = ++this.created;
     const flow = srcIsClient
-      ? new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
-      : new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
+      ? new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort, this.endpoints)
+      : new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort, this.endpoints);
     flow.rolesGuessed = guessed;
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
