@@ -4,17 +4,15 @@
  * `--jobs` workers (run/parallel/merge.ts) have this one shape, so it crosses threads;
  * the report layer only reads it (report/model.ts).
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
+import type { Flow } from "../decode/flow/record.js";
 import type { FlowTable } from "../decode/flow/table.js";
-import { L4_TCP } from "../decode/wire/packet.js";
 import type { Reassembler } from "../decode/reassembly.js";
-import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
+import type { AnalysisClock, ClockJump } from "./clock.js";
+import { ClosedFlows } from "./closed-flows.js";
 import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
-import { sideNotCaptured } from "./lib/capture-view.js";
-import { sendersOf } from "../decode/flow/senders.js";
-import { processesFromSenders, type FlowProcesses } from "./side-process.js";
+import type { FlowProcesses } from "./side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -75,49 +73,17 @@ export interface FlowReport {
   process?: FlowProcesses;
 }
 
-/** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
+/**
+ * `jumps`: the capture's clock jumps, to give the flow's real start time (its times are
+ * analysis times). Written through a ClosedFlows row, as every ended flow's report is.
+ */
 export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowReport {
-  const tcp = f.proto === L4_TCP;
-  const close = f.close;
-  return {
-    id: f.id,
-    proto: tcp ? "tcp" : "udp",
-    client: f.endpointName("client"),
-    server: f.endpointName("server"),
-    rolesGuessed: f.rolesGuessed,
-    vlan: f.vlan === 0 ? null : f.vlan,
-    firstFrame: f.firstFrame,
-    lastFrame: f.lastFrame,
-    start: round6(rawTime(f.firstTime, jumps)),
-    durationSec: round6(Math.max(0, f.lastTime - f.firstTime)),
-    packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
-    bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
-    close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
-    state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
-    previous: f.previous === null ? null : f.previous.id,
-    isn: tcp ? { client: isnOf(f, DIR_CLIENT), server: isnOf(f, DIR_SERVER) } : null,
-    copyOf: null,
-    notCaptured: !tcp
-      ? null
-      : sideNotCaptured(f, DIR_CLIENT)
-        ? "client"
-        : sideNotCaptured(f, DIR_SERVER)
-          ? "server"
-          : null,
-    ...processesOf(f),
-  };
+  scratch ??= new ClosedFlows();
+  scratch.clear();
+  scratch.keep(f);
+  return scratch.report(0, jumps);
 }
-
-/** `process`, only when the capture named a process for a side (decode/flow/senders.ts). */
-function processesOf(f: Flow): { process?: FlowProcesses } {
-  const senders = sendersOf(f);
-  return senders === null ? {} : { process: processesFromSenders(senders) };
-}
-
-function isnOf(f: Flow, dir: number): number | null {
-  const ep = f.ep[dir]!;
-  return ep.synSeen ? ep.isn : null;
-}
+let scratch: ClosedFlows | null = null;
 
 /** Times in reports are to the microsecond. */
 export function round6(x: number): number {
@@ -151,6 +117,8 @@ export interface AnalysisResult {
 export interface EngineState {
   readonly stats: DecodeStats;
   readonly flows: FlowTable;
+  /** The flows that ended, out of `flows.all` (FlowTable's EndedFlowStore). */
+  readonly closedFlows: ClosedFlows;
   readonly findings: Finding[];
   readonly reassembler: Reassembler;
   readonly clock: AnalysisClock;
@@ -173,7 +141,7 @@ export function readAcrossFlows(result: AnalysisResult): AnalysisResult {
 export function shardResult(engine: EngineState): AnalysisResult {
   return {
     stats: engine.stats,
-    flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
+    flows: flowReports(engine),
     findings: engine.findings,
     flowsEvicted: engine.flows.evicted,
     untrackedPackets: engine.flows.untrackedPackets,
@@ -183,4 +151,21 @@ export function shardResult(engine: EngineState): AnalysisResult {
     clockJumps: engine.clock.jumps,
     mirroredFindings: 0,
   };
+}
+
+/** Every flow's report in order of id: those that ended (ClosedFlows) and those still in the table. */
+export function flowReports(engine: EngineState): FlowReport[] {
+  const jumps = engine.clock.jumps;
+  const closed = engine.closedFlows,
+    open = engine.flows.all;
+  const rows = closed.rowsById();
+  const out: FlowReport[] = [];
+  let r = 0,
+    o = 0;
+  while (r < rows.length || o < open.length) {
+    if (o === open.length || (r < rows.length && closed.idOf(rows[r]!) < open[o]!.id))
+      out.push(closed.report(rows[r++]!, jumps));
+    else out.push(flowReport(open[o++]!, jumps));
+  }
+  return out;
 }
