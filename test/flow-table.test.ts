@@ -312,6 +312,33 @@ describe("memory per closed connection", () => {
     return write(`sequential-${n}.pcap`, records);
   }
 
+  it("ended flows handed over mid-capture keep their ids, order and the 4-tuple's earlier connection", async () => {
+    // 1 500 ports used twice: the second connection on each replaces the first (a new ISN
+    // after a FIN exchange), so flows end out of id order, many batches before the end.
+    const ports = 1_500,
+      records: PcapRecord[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < ports; i++) {
+        const t = round * 2 + i * 1e-3,
+          port = 10_000 + i,
+          isn = 100 + round * 10_000;
+        records.push(
+          seg(t, port, true, isn, 0, SYN),
+          seg(t + 1e-4, port, false, 500, isn + 1, SYN | ACK),
+          seg(t + 2e-4, port, true, isn + 1, 501, FIN | ACK),
+          seg(t + 3e-4, port, false, 501, isn + 2, FIN | ACK),
+          seg(t + 4e-4, port, true, isn + 2, 502, ACK),
+        );
+      }
+    }
+    const r = await analyzeFile(write("reused-ports.pcap", records));
+    expect(r.flows.map((f) => f.id)).toEqual(Array.from({ length: 2 * ports }, (_, i) => i + 1));
+    expect(r.flows.slice(0, ports).every((f) => f.previous === null)).toBe(true);
+    expect(r.flows.slice(ports).map((f) => f.previous)).toEqual(Array.from({ length: ports }, (_, i) => i + 1));
+    expect(r.flows[ports]!.isn).toEqual({ client: 10_100, server: 500 });
+    expect(r.findings.filter((f) => f.kind === "time-wait-reuse").length).toBe(ports);
+  });
+
   it("a connection that has ended costs under 1 KB to the report, its time-wait finding included", async () => {
     // What the engine holds after the capture, per connection: a ClosedFlows row (140 B,
     // off the JS heap) and its time-wait finding (about 0.67 KB), no longer the Flow
