@@ -16,7 +16,6 @@ import { sendersOf } from "../decode/flow/senders.js";
 import { rawTime, type ClockJump } from "./clock.js";
 import { sideNotCaptured } from "./lib/capture-view.js";
 import { processesFromSenders, type FlowProcesses } from "./side-process.js";
-import { round6, type FlowReport } from "./result.js";
 
 /** Values past 32 bits (frames, packets and bytes of a huge capture, times): float64, one row after another. */
 const F_FIRST_FRAME = 0,
@@ -58,6 +57,45 @@ const FLAG_ROLES_GUESSED = 1,
 /** Who closed first (B_CLOSE_FIRST) and which side was not captured (B_NOT_CAPTURED): 0 is none. */
 const ROLES = [null, "client", "server"] as const;
 const CLOSE_HOW = ["none", "FIN", "RST"] as const;
+
+/**
+ * One flow as the analysis leaves it: the analysis's product rather than a rendering
+ * (workers send these, the merge renumbers them, `check` and the JSON report read them
+ * as they are), so it is built here, from the Flow, while its analysis times can still be
+ * mapped back to real times.
+ */
+export interface FlowReport {
+  id: number;
+  proto: "tcp" | "udp";
+  client: string;
+  server: string;
+  /** Roles were guessed from ports (the SYN was not captured). */
+  rolesGuessed: boolean;
+  vlan: number | null;
+  firstFrame: number;
+  lastFrame: number;
+  start: number;
+  /** Between its first and last packet, leaving out clock jumps. */
+  durationSec: number;
+  packets: { client: number; server: number };
+  bytes: { client: number; server: number };
+  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
+  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
+  state: { client: string; server: string } | null;
+  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
+  previous: number | null;
+  /** TCP only: each side's initial sequence number (absolute), null when its SYN was not captured. */
+  isn: { client: number | null; server: number | null } | null;
+  /** Id of the flow this one repeats: the same connection recorded twice (mirrored-flows.ts); its findings are that flow's. */
+  copyOf: number | null;
+  /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
+  notCaptured: "client" | "server" | null;
+  /**
+   * The program behind each side, when known: live capture's attribution, or the
+   * processes a pcapng names per packet. Absent when nothing is known of either side.
+   */
+  process?: FlowProcesses;
+}
 
 export class ClosedFlows implements EndedFlowStore<unknown> {
   private rows = 0;
@@ -229,4 +267,9 @@ export class ClosedFlows implements EndedFlowStore<unknown> {
     this.addr = grown(this.addr, new Uint32Array(rows * A_STRIDE));
     this.u8 = grown(this.u8, new Uint8Array(rows * B_STRIDE));
   }
+}
+
+/** Times in reports are to the microsecond. */
+export function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }

@@ -8,11 +8,10 @@ import type { Flow } from "../decode/flow/record.js";
 import type { FlowTable } from "../decode/flow/table.js";
 import type { Reassembler } from "../decode/reassembly.js";
 import type { AnalysisClock, ClockJump } from "./clock.js";
-import { ClosedFlows } from "./closed-flows.js";
+import { ClosedFlows, type FlowReport } from "./closed-flows.js";
 import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
-import type { FlowProcesses } from "./side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -34,44 +33,8 @@ export class DecodeStats {
   readonly issues = new Map<string, [number, number]>();
 }
 
-/**
- * One flow as the analysis leaves it: the analysis's product rather than a rendering
- * (workers send these, the merge renumbers them, `check` and the JSON report read them
- * as they are), so it is built here, from the Flow, while its analysis times can still be
- * mapped back to real times.
- */
-export interface FlowReport {
-  id: number;
-  proto: "tcp" | "udp";
-  client: string;
-  server: string;
-  /** Roles were guessed from ports (the SYN was not captured). */
-  rolesGuessed: boolean;
-  vlan: number | null;
-  firstFrame: number;
-  lastFrame: number;
-  start: number;
-  /** Between its first and last packet, leaving out clock jumps. */
-  durationSec: number;
-  packets: { client: number; server: number };
-  bytes: { client: number; server: number };
-  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
-  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
-  state: { client: string; server: string } | null;
-  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
-  previous: number | null;
-  /** TCP only: each side's initial sequence number (absolute), null when its SYN was not captured. */
-  isn: { client: number | null; server: number | null } | null;
-  /** Id of the flow this one repeats: the same connection recorded twice (mirrored-flows.ts); its findings are that flow's. */
-  copyOf: number | null;
-  /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
-  notCaptured: "client" | "server" | null;
-  /**
-   * The program behind each side, when known: live capture's attribution, or the
-   * processes a pcapng names per packet. Absent when nothing is known of either side.
-   */
-  process?: FlowProcesses;
-}
+export type { FlowReport } from "./closed-flows.js";
+export { round6 } from "./closed-flows.js";
 
 /**
  * `jumps`: the capture's clock jumps, to give the flow's real start time (its times are
@@ -84,11 +47,6 @@ export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowRepor
   return scratch.report(0, jumps);
 }
 let scratch: ClosedFlows | null = null;
-
-/** Times in reports are to the microsecond. */
-export function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
 
 /**
  * What a report is built from: one engine's outcome (`engineResult`), or the merged

@@ -95,8 +95,9 @@ export class FlowLifecycle<A> {
    */
   private clock = -Infinity;
   private nextSweep = -Infinity;
-  /** Ended flows not yet handed to `endedStore` (`handOver`). */
+  /** Ended flows not yet handed to `endedStore` (`handOver`), and how many were. */
   private ended = new Set<Flow<A>>();
+  private handedOver = 0;
 
   constructor(
     private readonly store: FlowStore<A>,
@@ -175,10 +176,15 @@ export class FlowLifecycle<A> {
     if (this.retireAfterSec !== Infinity) this.sweep();
   }
 
-  /** Every flow has ended (capture over, after `finish`): none is left to retire or hand over. */
+  /**
+   * Every flow has ended (capture over, after `finish`): none is left to retire. They all go
+   * to the store once any did: a capture that never ended MIN_HANDOVER flows keeps them in
+   * `all` as Flows, where the library's users (and the tests) can read a small capture's
+   * TCP state after the run.
+   */
   allEnded(): void {
     this.closed = [];
-    this.handOver();
+    if (this.handedOver > 0 || this.ended.size >= MIN_HANDOVER) this.handOver();
   }
 
   /**
@@ -194,6 +200,7 @@ export class FlowLifecycle<A> {
       store.keep(f);
       f.previous = null;
     }
+    this.handedOver += this.ended.size;
     const all = this.store.all;
     let keep = 0;
     for (let i = 0; i < all.length; i++) {
