@@ -4,17 +4,14 @@
  * `--jobs` workers (run/parallel/merge.ts) have this one shape, so it crosses threads;
  * the report layer only reads it (report/model.ts).
  */
-import { DIR_CLIENT, DIR_SERVER, type Flow } from "../decode/flow/record.js";
+import type { Flow } from "../decode/flow/record.js";
 import type { FlowTable } from "../decode/flow/table.js";
-import { L4_TCP } from "../decode/wire/packet.js";
 import type { Reassembler } from "../decode/reassembly.js";
-import { rawTime, type AnalysisClock, type ClockJump } from "./clock.js";
+import type { AnalysisClock, ClockJump } from "./clock.js";
+import { ClosedFlows, type FlowReport } from "./closed-flows.js";
 import type { Finding } from "./finding.js";
 import { foldMirroredFlows } from "./mirrored-flows.js";
 import { foldPortScans } from "./port-scans.js";
-import { sideNotCaptured } from "./lib/capture-view.js";
-import { sendersOf } from "../decode/flow/senders.js";
-import { processesFromSenders, type FlowProcesses } from "./side-process.js";
 
 /** Counts of packets the engine could not take all the way to a flow, by reason. */
 export class DecodeStats {
@@ -36,93 +33,20 @@ export class DecodeStats {
   readonly issues = new Map<string, [number, number]>();
 }
 
+export type { FlowReport } from "./closed-flows.js";
+export { round6 } from "./closed-flows.js";
+
 /**
- * One flow as the analysis leaves it: the analysis's product rather than a rendering
- * (workers send these, the merge renumbers them, `check` and the JSON report read them
- * as they are), so it is built here, from the Flow, while its analysis times can still be
- * mapped back to real times.
+ * `jumps`: the capture's clock jumps, to give the flow's real start time (its times are
+ * analysis times). Written through a ClosedFlows row, as every ended flow's report is.
  */
-export interface FlowReport {
-  id: number;
-  proto: "tcp" | "udp";
-  client: string;
-  server: string;
-  /** Roles were guessed from ports (the SYN was not captured). */
-  rolesGuessed: boolean;
-  vlan: number | null;
-  firstFrame: number;
-  lastFrame: number;
-  start: number;
-  /** Between its first and last packet, leaving out clock jumps. */
-  durationSec: number;
-  packets: { client: number; server: number };
-  bytes: { client: number; server: number };
-  /** TCP only: who closed first and how; each side's socket state at the end of the capture. */
-  close: { first: "client" | "server" | null; how: "FIN" | "RST" | "none"; frame: number | null } | null;
-  state: { client: string; server: string } | null;
-  /** Id of the earlier connection on the same 4-tuple, if this one reused it. */
-  previous: number | null;
-  /** TCP only: each side's initial sequence number (absolute), null when its SYN was not captured. */
-  isn: { client: number | null; server: number | null } | null;
-  /** Id of the flow this one repeats: the same connection recorded twice (mirrored-flows.ts); its findings are that flow's. */
-  copyOf: number | null;
-  /** TCP: a side the capture holds no packet of though its peer acknowledged it (lib/capture-view.ts), else null. */
-  notCaptured: "client" | "server" | null;
-  /**
-   * The program behind each side, when known: live capture's attribution, or the
-   * processes a pcapng names per packet. Absent when nothing is known of either side.
-   */
-  process?: FlowProcesses;
-}
-
-/** `jumps`: the capture's clock jumps, to give the flow's real start time (its times are analysis times). */
 export function flowReport(f: Flow, jumps: readonly ClockJump[] = []): FlowReport {
-  const tcp = f.proto === L4_TCP;
-  const close = f.close;
-  return {
-    id: f.id,
-    proto: tcp ? "tcp" : "udp",
-    client: f.endpointName("client"),
-    server: f.endpointName("server"),
-    rolesGuessed: f.rolesGuessed,
-    vlan: f.vlan === 0 ? null : f.vlan,
-    firstFrame: f.firstFrame,
-    lastFrame: f.lastFrame,
-    start: round6(rawTime(f.firstTime, jumps)),
-    durationSec: round6(Math.max(0, f.lastTime - f.firstTime)),
-    packets: { client: f.packets[DIR_CLIENT], server: f.packets[DIR_SERVER] },
-    bytes: { client: f.bytes[DIR_CLIENT], server: f.bytes[DIR_SERVER] },
-    close: tcp ? { first: close.first, how: close.how, frame: close.frame === 0 ? null : close.frame } : null,
-    state: tcp ? { client: f.socketState(DIR_CLIENT), server: f.socketState(DIR_SERVER) } : null,
-    previous: f.previous === null ? null : f.previous.id,
-    isn: tcp ? { client: isnOf(f, DIR_CLIENT), server: isnOf(f, DIR_SERVER) } : null,
-    copyOf: null,
-    notCaptured: !tcp
-      ? null
-      : sideNotCaptured(f, DIR_CLIENT)
-        ? "client"
-        : sideNotCaptured(f, DIR_SERVER)
-          ? "server"
-          : null,
-    ...processesOf(f),
-  };
+  scratch ??= new ClosedFlows();
+  scratch.clear();
+  scratch.keep(f);
+  return scratch.report(0, jumps);
 }
-
-/** `process`, only when the capture named a process for a side (decode/flow/senders.ts). */
-function processesOf(f: Flow): { process?: FlowProcesses } {
-  const senders = sendersOf(f);
-  return senders === null ? {} : { process: processesFromSenders(senders) };
-}
-
-function isnOf(f: Flow, dir: number): number | null {
-  const ep = f.ep[dir]!;
-  return ep.synSeen ? ep.isn : null;
-}
-
-/** Times in reports are to the microsecond. */
-export function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
+let scratch: ClosedFlows | null = null;
 
 /**
  * What a report is built from: one engine's outcome (`engineResult`), or the merged
@@ -151,6 +75,8 @@ export interface AnalysisResult {
 export interface EngineState {
   readonly stats: DecodeStats;
   readonly flows: FlowTable;
+  /** The flows that ended, out of `flows.all` (FlowTable's EndedFlowStore). */
+  readonly closedFlows: ClosedFlows;
   readonly findings: Finding[];
   readonly reassembler: Reassembler;
   readonly clock: AnalysisClock;
@@ -173,7 +99,7 @@ export function readAcrossFlows(result: AnalysisResult): AnalysisResult {
 export function shardResult(engine: EngineState): AnalysisResult {
   return {
     stats: engine.stats,
-    flows: engine.flows.all.map((f) => flowReport(f, engine.clock.jumps)),
+    flows: flowReports(engine),
     findings: engine.findings,
     flowsEvicted: engine.flows.evicted,
     untrackedPackets: engine.flows.untrackedPackets,
@@ -183,4 +109,21 @@ export function shardResult(engine: EngineState): AnalysisResult {
     clockJumps: engine.clock.jumps,
     mirroredFindings: 0,
   };
+}
+
+/** Every flow's report in order of id: those that ended (ClosedFlows) and those still in the table. */
+export function flowReports(engine: EngineState): FlowReport[] {
+  const jumps = engine.clock.jumps;
+  const closed = engine.closedFlows,
+    open = engine.flows.all;
+  const rows = closed.rowsById();
+  const out: FlowReport[] = [];
+  let r = 0,
+    o = 0;
+  while (r < rows.length || o < open.length) {
+    if (o === open.length || (r < rows.length && closed.idOf(rows[r]!) < open[o]!.id))
+      out.push(closed.report(rows[r++]!, jumps));
+    else out.push(flowReport(open[o++]!, jumps));
+  }
+  return out;
 }

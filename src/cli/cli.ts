@@ -28,7 +28,7 @@ import {
   type FlowFilter,
   type Report,
 } from "../report/model.js";
-import { flowReport } from "../analyze/result.js";
+import { engineResult, flowReport, flowReports } from "../analyze/result.js";
 import { captureHost } from "../report/combined.js";
 import { reportJsonLines } from "../report/json.js";
 import { formatPacketText, packetLine } from "../report/packets.js";
@@ -396,8 +396,9 @@ async function flowsCommand(args: string[]): Promise<number> {
   if (info.error !== null && info.packets === 0) return fail(info.error);
   noteLateInterruption(info, stopOnSignal());
   const filter = parseFilter(v);
-  const report = buildReport(info, engine, filter, selected?.summary() ?? null);
-  const noFlow = missingFlow(filter, engine.flows.all, report);
+  const result = engineResult(engine);
+  const report = buildReportFrom(info, result, filter, selected?.summary() ?? null);
+  const noFlow = missingFlow(filter, result.flows, report);
   if (noFlow !== null) return fail(noFlow);
   const out = new Output();
   if (format === "json") out.line(JSON.stringify({ schema: "sockscope.flows/1", flows: report.flows }, null, 2));
@@ -435,7 +436,7 @@ async function packetsCommand(args: string[]): Promise<number> {
     progress.done();
     noteLateInterruption(first.info, signal);
     if (first.info.error !== null && first.info.packets === 0) return fail(first.info.error);
-    const noFlow = missingFlow(filter, first.engine.flows.all, null);
+    const noFlow = filter.flow === undefined ? null : missingFlow(filter, flowReports(first.engine), null);
     if (noFlow !== null) return fail(noFlow);
     const tags = first.engine.tags!;
     const out = new Output();

@@ -38,6 +38,7 @@ import { compareFindings, type Finding } from "../analyze/finding.js";
 import { AnalysisClock } from "../analyze/clock.js";
 import { AnalyzerHost, type HostOptions, type Slots } from "../analyze/host.js";
 import { DecodeStats } from "../analyze/result.js";
+import { ClosedFlows } from "../analyze/closed-flows.js";
 import { ANALYZERS } from "../analyze/registry.js";
 import type { Sink } from "../analyze/sink.js";
 
@@ -76,6 +77,8 @@ export class Engine implements ReassemblyListener {
   readonly options: AnalyzerOptions;
   readonly analyzers: AnalyzerDescriptor<any>[];
   readonly flows: FlowTable<Slots>;
+  /** Flows whose analysis is over and that left the table, as their report needs them (reading a file). */
+  readonly closedFlows = new ClosedFlows();
   readonly reassembler: Reassembler;
   readonly decoder: PacketDecoder;
   readonly stats = new DecodeStats();
@@ -95,7 +98,11 @@ export class Engine implements ReassemblyListener {
     const retireAfterSec = opts.retireClosedAfterSec ?? RETIRE_CLOSED_AFTER_SEC;
     this.host = new AnalyzerHost(this.analyzers, this.options, this.clock.jumps, { ...opts, retireAfterSec });
     this.sink = this.host.sink;
-    this.flows = new FlowTable(this.host, { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec });
+    this.flows = new FlowTable<Slots>(
+      this.host,
+      { maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, retireAfterSec },
+      this.closedFlows,
+    );
     this.reassembler = new Reassembler(this, {
       timeoutSec: opts.fragmentTimeoutSec ?? DEFAULT_FRAGMENT_TIMEOUT_SEC,
       maxPending: opts.maxPendingDatagrams ?? DEFAULT_MAX_PENDING_DATAGRAMS,

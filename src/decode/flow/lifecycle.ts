@@ -48,10 +48,23 @@ export interface ExpireOptions {
   rememberSec: number;
 }
 
+/**
+ * Where a file's flows go once their analysis is over and they have left the table: it
+ * keeps what the report needs of them (analyze/closed-flows.ts), so the table's `all`
+ * need not hold every Flow ever seen to the end of the capture.
+ */
+export interface EndedFlowStore<A> {
+  /** `flow` will see no more packets, and its owner is done with it. */
+  keep(flow: Flow<A>): void;
+}
+
+/** Ended flows handed to the store at least this many at a time (each hand-over rewrites `all`). */
+const MIN_HANDOVER = 1024;
+
 /** What the lifecycle needs of the table that holds the flows. */
 export interface FlowStore<A> {
   readonly activeCount: number;
-  /** Every flow in order of first packet (a live capture drops ended ones). */
+  /** Every flow in order of first packet not yet handed to the EndedFlowStore (a live capture drops ended ones). */
   readonly all: Flow<A>[];
   /** The flows in the table now, in bucket order. */
   activeFlows(): Flow<A>[];
@@ -82,14 +95,23 @@ export class FlowLifecycle<A> {
    */
   private clock = -Infinity;
   private nextSweep = -Infinity;
+  /** Ended flows not yet handed to `endedStore` (`handOver`), and how many were. */
+  private ended = new Set<Flow<A>>();
+  private handedOver = 0;
 
   constructor(
     private readonly store: FlowStore<A>,
     private readonly listener: FlowListener<A>,
     private readonly maxFlows: number,
     retireAfterSec: number,
+    /**
+     * Takes ended flows out of `all`; only when reading a file (retireAfterSec finite):
+     * a live capture drops them itself (`expire`).
+     */
+    private readonly endedStore: EndedFlowStore<A> | null = null,
   ) {
     this.retireAfterSec = retireAfterSec;
+    if (retireAfterSec === Infinity) this.endedStore = null;
   }
 
   /** After a record of the capture (any, even one another worker analyses): the analysis clock's confirmed time. */
@@ -143,11 +165,50 @@ export class FlowLifecycle<A> {
   end(flow: Flow<A>, why: FlowEndReason): void {
     this.listener.flowEnded(flow, why);
     flow.retired = true;
+    if (this.endedStore === null) return;
+    this.ended.add(flow);
+    // In batches, so that rewriting `all` costs a few steps per flow handed over.
+    if (this.ended.size >= Math.max(MIN_HANDOVER, this.store.all.length >> 3)) this.handOver();
   }
 
   /** Capture over: retire what is due before every flow ends. */
   finish(): void {
     if (this.retireAfterSec !== Infinity) this.sweep();
+  }
+
+  /**
+   * Every flow has ended (capture over, after `finish`): none is left to retire. They all go
+   * to the store once any did: a capture that never ended MIN_HANDOVER flows keeps them in
+   * `all` as Flows, where the library's users (and the tests) can read a small capture's
+   * TCP state after the run.
+   */
+  allEnded(): void {
+    this.closed = [];
+    if (this.handedOver > 0 || this.ended.size >= MIN_HANDOVER) this.handOver();
+  }
+
+  /**
+   * Hands the ended flows to the store and takes them out of `all`. A flow's `previous`
+   * link is cut then: its id is kept, and nothing reads the earlier Flow once its
+   * successor has started (time-wait-reuse reads it at the successor's SYN), so a 4-tuple
+   * reused again and again does not hold a chain of every connection it carried.
+   */
+  private handOver(): void {
+    const store = this.endedStore;
+    if (store === null || this.ended.size === 0) return;
+    for (const f of this.ended) {
+      store.keep(f);
+      f.previous = null;
+    }
+    this.handedOver += this.ended.size;
+    const all = this.store.all;
+    let keep = 0;
+    for (let i = 0; i < all.length; i++) {
+      const f = all[i]!;
+      if (!this.ended.has(f)) all[keep++] = f;
+    }
+    all.length = keep;
+    this.ended = new Set();
   }
 
   /**

@@ -7,6 +7,7 @@
 import { DecodedPacket, L4_TCP, L4_UDP, TH_ACK, TH_RST, TH_SYN } from "../wire/packet.js";
 import { flowHash, isFromClient, sameEndpoints } from "./key.js";
 import {
+  type EndedFlowStore,
   type ExpireOptions,
   type FlowEndReason,
   FlowLifecycle,
@@ -70,8 +71,8 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   private readonly buckets = new Map<number, Flow<A>>();
   private active = 0;
   /**
-   * Every flow in order of first packet (ids are 1-based indexes into this list + 1).
-   * A live capture drops ended flows from it (`expire`); ids keep counting.
+   * Every flow in order of first packet, but those handed to the EndedFlowStore (reading a
+   * file) or dropped (a live capture, `expire`) once they ended; ids keep counting.
    */
   readonly all: Flow<A>[] = [];
   /** Every flow's two TCP endpoints, in columns (columns.ts). */
@@ -98,8 +99,10 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   constructor(
     private readonly listener: FlowListener<A>,
     private readonly limits: FlowLimits = { maxFlows: DEFAULT_MAX_FLOWS },
+    /** Where ended flows go (reading a file): `all` then holds only those not ended yet. */
+    endedStore: EndedFlowStore<A> | null = null,
   ) {
-    this.lifecycle = new FlowLifecycle(this, listener, limits.maxFlows, limits.retireAfterSec ?? Infinity);
+    this.lifecycle = new FlowLifecycle(this, listener, limits.maxFlows, limits.retireAfterSec ?? Infinity, endedStore);
   }
 
   /**
@@ -257,10 +260,11 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     return flow;
   }
 
-  /** Ends every flow still active (capture over). */
+  /** Ends every flow still active (capture over); with an EndedFlowStore, `all` is then empty. */
   finish(): void {
     this.lifecycle.finish();
     for (const flow of this.activeFlows()) this.lifecycle.end(flow, "capture-end");
+    this.lifecycle.allEnded();
     this.lastFlow = null;
     this.buckets.clear();
     this.replyVlans.clear();
