@@ -297,22 +297,6 @@ describe("memory per open flow", () => {
 
 describe("memory per closed connection", () => {
   /** `n` short connections one after another, 1 ms apart: handshake, request, answer, FIN both ways. */
-  function sequential(n: number): string {
-    const records: PcapRecord[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = i * 1e-3,
-        port = 10_000 + i;
-      records.push(
-        ...handshake(t, port),
-        seg(t + 1e-4, port, true, 101, 501, PSH | ACK, 100),
-        seg(t + 2e-4, port, false, 501, 201, PSH | ACK, 200),
-        seg(t + 3e-4, port, true, 201, 701, FIN | ACK),
-        seg(t + 4e-4, port, false, 701, 202, FIN | ACK),
-        seg(t + 5e-4, port, true, 202, 702, ACK),
-      );
-    }
-    return write(`sequential-${n}.pcap`, records);
-  }
 
   it("ended flows handed over mid-capture keep their ids, order and the 4-tuple's earlier connection", async () => {
     // 1 500 ports used twice: the second connection on each replaces the first (a new ISN
@@ -359,8 +343,8 @@ describe("memory per closed connection", () => {
       // Array buffers are freed some time after the GC: the store's columns are counted as they are.
       return { bytes: process.memoryUsage().heapUsed - before + engine.closedFlows.bytes, engine };
     };
-    const small = sequential(10_000),
-      big = sequential(30_000);
+    const small = sequentialCapture(10_000),
+      big = sequentialCapture(30_000);
     const a = await held(small);
     a.engine = null as unknown as Engine; // let it go before the next run
     const b = await held(big);
@@ -369,6 +353,38 @@ describe("memory per closed connection", () => {
     expect(b.engine.findings.filter((f) => f.kind === "time-wait").length).toBe(30_000);
     const perConnection = (b.bytes - a.bytes) / 20_000;
     expect(perConnection, `${perConnection.toFixed(0)} B per connection`).toBeLessThan(1024);
+  });
+});
+
+/** `n` short connections one after another, 1 ms apart, each closed by a FIN exchange. */
+function sequentialCapture(n: number): string {
+  const records: PcapRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = i * 1e-3,
+      port = 10_000 + i;
+    records.push(
+      ...handshake(t, port),
+      seg(t + 1e-4, port, true, 101, 501, PSH | ACK, 100),
+      seg(t + 2e-4, port, false, 501, 201, PSH | ACK, 200),
+      seg(t + 3e-4, port, true, 201, 701, FIN | ACK),
+      seg(t + 4e-4, port, false, 701, 202, FIN | ACK),
+      seg(t + 5e-4, port, true, 202, 702, ACK),
+    );
+  }
+  return write(`sequential-${n}.pcap`, records);
+}
+
+describe("memory follows the flows in the table", () => {
+  it("a flow that has ended gives its per-segment facts back: the pool holds the table's flows, not the capture's", async () => {
+    // 30 000 short connections through a table of 2 000: closed flows are evicted to make
+    // room (and end), so at most about 2 000 TCP flows hold facts at once. Before, every
+    // flow's run (67 numbers, 536 B) stayed in the pool to the end of the capture.
+    const engine = new Engine({ maxFlows: 2_000 });
+    await readCapture(sequentialCapture(30_000), engine.onPacket);
+    engine.finish();
+    expect(engine.findings.filter((f) => f.kind === "time-wait").length).toBe(30_000);
+    expect(engine.flows.facts.inUse).toBe(0); // every flow has ended
+    expect(engine.flows.facts.capacity).toBeLessThanOrEqual(4_096);
   });
 });
 

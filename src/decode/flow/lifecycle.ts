@@ -165,6 +165,8 @@ export class FlowLifecycle<A> {
   end(flow: Flow<A>, why: FlowEndReason): void {
     this.listener.flowEnded(flow, why);
     flow.retired = true;
+    // Only the tracker reads the facts, and no packet reaches the flow now.
+    flow.releaseFacts();
     if (this.endedStore === null) return;
     this.ended.add(flow);
     // In batches, so that rewriting `all` costs a few steps per flow handed over.

@@ -361,6 +361,13 @@ export class Flow<A = unknown> {
    */
   facts: FactsPool | null = null;
   factsAt = -1;
+  /** The flow has ended and sees no more packets: its facts' run goes back to the pool. */
+  releaseFacts(): void {
+    if (this.facts === null) return;
+    this.facts.release(this.factsAt);
+    this.facts = null;
+    this.factsAt = -1;
+  }
   /** ICMP errors that quoted this flow's packets. */
   icmpErrors = 0;
   /** Next active flow with the same hash. */

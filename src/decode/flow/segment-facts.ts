@@ -112,22 +112,29 @@ const F_SYN_TIME = 2 * SIDE_SIZE, // the latest pure SYN (-1: none)
 
 /**
  * The facts' memory of a flow table's TCP flows: FLOW_SIZE numbers per flow in the layout
- * above, from the flow's `factsAt`. Grows by doubling. Runs are not handed back: a flow
- * stays in the table until the report, and packets that reach it after it retired are
- * still tracked.
+ * above, from the flow's `factsAt`. Grows by doubling. A flow that has ended (out of the
+ * table: it sees no more packets) gives its run back (Flow.releaseFacts), and a new flow
+ * takes it again, so the pool follows the flows in the table, not every flow the capture
+ * held: a file of a million short connections, or a live capture running for days.
  */
 export class FactsPool {
   memory = new Float64Array(0);
   private used = 0;
+  /** Runs given back, to be taken again before the pool grows. */
+  private readonly free: number[] = [];
 
   /** A new flow's run, at its initial values; read `memory` after: it may have grown. */
   take(): number {
-    if ((this.used + 1) * FLOW_SIZE > this.memory.length) {
-      const grown = new Float64Array(Math.max(16, 2 * (this.used + 1)) * FLOW_SIZE);
-      grown.set(this.memory);
-      this.memory = grown;
+    let f = this.free.pop();
+    if (f !== undefined) this.memory.fill(0, f, f + FLOW_SIZE);
+    else {
+      if ((this.used + 1) * FLOW_SIZE > this.memory.length) {
+        const grown = new Float64Array(Math.max(16, 2 * (this.used + 1)) * FLOW_SIZE);
+        grown.set(this.memory);
+        this.memory = grown;
+      }
+      f = this.used++ * FLOW_SIZE;
     }
-    const f = this.used++ * FLOW_SIZE;
     const m = this.memory;
     for (let side = 0; side < 2; side++) {
       m[f + side * SIDE_SIZE + S_ACK_ADVANCE_TIME] = -1;
@@ -139,6 +146,21 @@ export class FactsPool {
     m[f + F_FIRST_RTT] = -1;
     m[f + F_MAX_TIME] = -Infinity;
     return f;
+  }
+
+  /** A run no flow uses any more. */
+  release(at: number): void {
+    this.free.push(at);
+  }
+
+  /** Runs in use now (taken and not given back). */
+  get inUse(): number {
+    return this.used - this.free.length;
+  }
+
+  /** Runs the memory has room for. */
+  get capacity(): number {
+    return this.memory.length / FLOW_SIZE;
   }
 }
 

@@ -77,8 +77,8 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
   readonly all: Flow<A>[] = [];
   /** Every flow's two TCP endpoints, in columns (columns.ts). */
   private readonly endpoints = new EndpointStore();
-  /** Every TCP flow's per-segment facts memory (segment-facts.ts). */
-  private readonly facts = new FactsPool();
+  /** The per-segment facts memory of the TCP flows in the table (segment-facts.ts). */
+  readonly facts = new FactsPool();
   /** Flows created so far: the last id given. */
   private created = 0;
   private readonly tracker = new TcpTracker();
