@@ -9,7 +9,6 @@
  */
 import { endpointToString } from "../wire/address.js";
 import { L4_TCP } from "../wire/packet.js";
-import type { FactsPool } from "./segment-facts.js";
 import {
   EP_ACK_SEEN,
   EP_BASE_KNOWN,
@@ -326,6 +325,16 @@ export type CloseKind = "FIN" | "RST" | "none";
 export type Role = "client" | "server";
 
 /**
+ * What a flow holds of the per-segment facts' pool (segment-facts.ts: FactsPool): its
+ * memory, and the way to give a run back. Declared here, not imported, so that this
+ * record does not depend on the module that computes the facts from it.
+ */
+export interface FactsMemory {
+  readonly memory: Float64Array;
+  release(at: number): void;
+}
+
+/**
  * `A`: what the table's owner attaches to each flow (the analyzers' per-flow state, for
  * the analyzer host), opaque here. A field, not a map keyed by flow: no lookup per packet.
  */
@@ -359,7 +368,7 @@ export class Flow<A = unknown> {
    * The memory behind the per-segment facts (segment-facts.ts: FactsPool) and where this
    * flow's run starts in it; TCP flows only, from their first segment.
    */
-  facts: FactsPool | null = null;
+  facts: FactsMemory | null = null;
   factsAt = -1;
   /** The flow has ended and sees no more packets: its facts' run goes back to the pool. */
   releaseFacts(): void {
