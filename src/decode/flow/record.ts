@@ -9,316 +9,88 @@
  */
 import { endpointToString } from "../wire/address.js";
 import { L4_TCP } from "../wire/packet.js";
-import {
-  EP_ACK_SEEN,
-  EP_BASE_KNOWN,
-  EP_SACK_PERMITTED,
-  EP_SEEN,
-  EP_SYN_CRAFTED,
-  EP_SYN_SEEN,
-  EP_TIMESTAMPS,
-  EndpointColumns,
-  EndpointStore,
-} from "./columns.js";
 
 /** Which side of a flow a packet came from. */
 export const DIR_CLIENT = 0;
 export const DIR_SERVER = 1;
 
-/**
- * One side of a TCP connection (after Zeek's TCP_Endpoint): a view over its slot in the
- * flow table's EndpointColumns (columns.ts), a getter and setter per field, so code reads
- * `flow.ep[0].finFrame` as it would a plain field.
- */
 export class TcpEndpoint {
-  constructor(
-    private readonly c: EndpointColumns = new EndpointColumns(1),
-    /** This endpoint's slot in the columns (a chunk of its own when made alone). */
-    readonly slot: number = c.take(),
-  ) {}
   /** Has this side sent anything yet. */
-  get seen(): boolean {
-    return (this.c.flags[this.slot]! & EP_SEEN) !== 0;
-  }
-  set seen(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_SEEN;
-    else this.c.flags[this.slot]! &= ~EP_SEEN;
-  }
-  get baseKnown(): boolean {
-    return (this.c.flags[this.slot]! & EP_BASE_KNOWN) !== 0;
-  }
-  set baseKnown(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_BASE_KNOWN;
-    else this.c.flags[this.slot]! &= ~EP_BASE_KNOWN;
-  }
-  get synSeen(): boolean {
-    return (this.c.flags[this.slot]! & EP_SYN_SEEN) !== 0;
-  }
-  set synSeen(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_SYN_SEEN;
-    else this.c.flags[this.slot]! &= ~EP_SYN_SEEN;
-  }
-  get ackSeen(): boolean {
-    return (this.c.flags[this.slot]! & EP_ACK_SEEN) !== 0;
-  }
-  set ackSeen(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_ACK_SEEN;
-    else this.c.flags[this.slot]! &= ~EP_ACK_SEEN;
-  }
-  get sackPermitted(): boolean {
-    return (this.c.flags[this.slot]! & EP_SACK_PERMITTED) !== 0;
-  }
-  set sackPermitted(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_SACK_PERMITTED;
-    else this.c.flags[this.slot]! &= ~EP_SACK_PERMITTED;
-  }
-  get timestamps(): boolean {
-    return (this.c.flags[this.slot]! & EP_TIMESTAMPS) !== 0;
-  }
-  set timestamps(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_TIMESTAMPS;
-    else this.c.flags[this.slot]! &= ~EP_TIMESTAMPS;
-  }
-  /**
-   * The SYN this side's ISN comes from was written by hand, not by a TCP stack: an ack
-   * field set without the ACK flag, or SACK blocks in a SYN (see `isCraftedSyn`).
-   */
-  get synCrafted(): boolean {
-    return (this.c.flags[this.slot]! & EP_SYN_CRAFTED) !== 0;
-  }
-  set synCrafted(v: boolean) {
-    if (v) this.c.flags[this.slot]! |= EP_SYN_CRAFTED;
-    else this.c.flags[this.slot]! &= ~EP_SYN_CRAFTED;
-  }
+  seen = false;
   /**
    * Base for relative sequence numbers: the SYN's sequence; mid-stream, the first seq − 1
    * this side sent, or the peer's first ack − 1 if that came first (as Wireshark does).
    */
-  get isn(): number {
-    return this.c.isn[this.slot]!;
-  }
-  set isn(v: number) {
-    this.c.isn[this.slot] = v;
-  }
-  get synFrame(): number {
-    return this.c.synFrame[this.slot]!;
-  }
-  set synFrame(v: number) {
-    this.c.synFrame[this.slot] = v;
-  }
-  get synCount(): number {
-    return this.c.synCount[this.slot]!;
-  }
-  set synCount(v: number) {
-    this.c.synCount[this.slot] = v;
-  }
-  get synTime(): number {
-    return this.c.synTime[this.slot]!;
-  }
-  set synTime(v: number) {
-    this.c.synTime[this.slot] = v;
-  }
+  isn = 0;
+  baseKnown = false;
+  synSeen = false;
+  synFrame = 0;
+  synCount = 0;
+  synTime = 0;
   /** Highest sequence number sent + length (raw uint32): the next new byte. */
-  get nextSeq(): number {
-    return this.c.nextSeq[this.slot]!;
-  }
-  set nextSeq(v: number) {
-    this.c.nextSeq[this.slot] = v;
-  }
+  nextSeq = 0;
   /** The last acknowledgement number this side sent (acks the peer's data), raw. */
-  get lastAck(): number {
-    return this.c.lastAck[this.slot]!;
-  }
-  set lastAck(v: number) {
-    this.c.lastAck[this.slot] = v;
-  }
+  lastAck = 0;
+  ackSeen = false;
   /** Advertised window as sent (raw 16 bits) and after scaling (bytes). */
-  get win(): number {
-    return this.c.win[this.slot]!;
-  }
-  set win(v: number) {
-    this.c.win[this.slot] = v;
-  }
-  get winScaled(): number {
-    return this.c.winScaled[this.slot]!;
-  }
-  set winScaled(v: number) {
-    this.c.winScaled[this.slot] = v;
-  }
+  win = 0;
+  winScaled = 0;
   /** Window scale shift from this side's SYN, or -1; and 2^shift, fixed at the handshake. */
-  get wscale(): number {
-    return this.c.wscale[this.slot]!;
-  }
-  set wscale(v: number) {
-    this.c.wscale[this.slot] = v;
-  }
-  get winMultiplier(): number {
-    return this.c.winMultiplier[this.slot]!;
-  }
-  set winMultiplier(v: number) {
-    this.c.winMultiplier[this.slot] = v;
-  }
-  get mss(): number {
-    return this.c.mss[this.slot]!;
-  }
-  set mss(v: number) {
-    this.c.mss[this.slot] = v;
-  }
+  wscale = -1;
+  winMultiplier = 1;
+  mss = -1;
+  sackPermitted = false;
+  timestamps = false;
   /**
    * What tells this side's TCP stack apart (analyze/lib/stack-profile.ts): the IPv4 TTL or
    * IPv6 hop limit of its SYN, else of the first segment it sent (0: none); the option
    * layout and raw window of its SYN ("" and -1 without one).
    */
-  get ttl(): number {
-    return this.c.ttl[this.slot]!;
-  }
-  set ttl(v: number) {
-    this.c.ttl[this.slot] = v;
-  }
-  get synOptionLayout(): string {
-    return this.c.synOptionLayout[this.slot]!;
-  }
-  set synOptionLayout(v: string) {
-    this.c.synOptionLayout[this.slot] = v;
-  }
-  get synWindow(): number {
-    return this.c.synWindow[this.slot]!;
-  }
-  set synWindow(v: number) {
-    this.c.synWindow[this.slot] = v;
-  }
-  get finFrame(): number {
-    return this.c.finFrame[this.slot]!;
-  }
-  set finFrame(v: number) {
-    this.c.finFrame[this.slot] = v;
-  }
-  get finTime(): number {
-    return this.c.finTime[this.slot]!;
-  }
-  set finTime(v: number) {
-    this.c.finTime[this.slot] = v;
-  }
+  ttl = 0;
+  synOptionLayout = "";
+  synWindow = -1;
+  finFrame = 0;
+  finTime = 0;
   /** Raw sequence number of this side's FIN. */
-  get finSeq(): number {
-    return this.c.finSeq[this.slot]!;
-  }
-  set finSeq(v: number) {
-    this.c.finSeq[this.slot] = v;
-  }
+  finSeq = 0;
   /** Frame (and its time) in which the peer acknowledged this side's FIN, or 0. */
-  get finAckedFrame(): number {
-    return this.c.finAckedFrame[this.slot]!;
-  }
-  set finAckedFrame(v: number) {
-    this.c.finAckedFrame[this.slot] = v;
-  }
-  get finAckedTime(): number {
-    return this.c.finAckedTime[this.slot]!;
-  }
-  set finAckedTime(v: number) {
-    this.c.finAckedTime[this.slot] = v;
-  }
-  get rstFrame(): number {
-    return this.c.rstFrame[this.slot]!;
-  }
-  set rstFrame(v: number) {
-    this.c.rstFrame[this.slot] = v;
-  }
-  get rstTime(): number {
-    return this.c.rstTime[this.slot]!;
-  }
-  set rstTime(v: number) {
-    this.c.rstTime[this.slot] = v;
-  }
+  finAckedFrame = 0;
+  finAckedTime = 0;
+  rstFrame = 0;
+  rstTime = 0;
   /**
    * The first RST (and FIN) from this side the peer's stack would have ignored (tcp-tracker.ts,
    * `accepts`): it changed no state, but it was on the wire. 0 if none.
    */
-  get ignoredRstFrame(): number {
-    return this.c.ignoredRstFrame[this.slot]!;
-  }
-  set ignoredRstFrame(v: number) {
-    this.c.ignoredRstFrame[this.slot] = v;
-  }
-  get ignoredFinFrame(): number {
-    return this.c.ignoredFinFrame[this.slot]!;
-  }
-  set ignoredFinFrame(v: number) {
-    this.c.ignoredFinFrame[this.slot] = v;
-  }
+  ignoredRstFrame = 0;
+  ignoredFinFrame = 0;
   /** Segments from this side the peer's stack would not have accepted (ignored RST/FIN, stray SYNs). */
-  get ignoredCount(): number {
-    return this.c.ignoredCount[this.slot]!;
-  }
-  set ignoredCount(v: number) {
-    this.c.ignoredCount[this.slot] = v;
-  }
+  ignoredCount = 0;
+  /**
+   * The SYN this side's ISN comes from was written by hand, not by a TCP stack: an ack
+   * field set without the ACK flag, or SACK blocks in a SYN (see `isCraftedSyn`).
+   */
+  synCrafted = false;
   /** Hand-made SYNs this side sent (accepted as the flow's SYN or ignored): see `isCraftedSyn`. */
-  get craftedSynCount(): number {
-    return this.c.craftedSynCount[this.slot]!;
-  }
-  set craftedSynCount(v: number) {
-    this.c.craftedSynCount[this.slot] = v;
-  }
+  craftedSynCount = 0;
   /** Packets and IP bytes this side sent (counted for UDP flows too, by the flow lookup). */
-  get packets(): number {
-    return this.c.packets[this.slot]!;
-  }
-  set packets(v: number) {
-    this.c.packets[this.slot] = v;
-  }
-  get wireBytes(): number {
-    return this.c.wireBytes[this.slot]!;
-  }
-  set wireBytes(v: number) {
-    this.c.wireBytes[this.slot] = v;
-  }
+  packets = 0;
+  wireBytes = 0;
   /** TCP payload bytes sent (including retransmitted bytes). */
-  get payloadBytes(): number {
-    return this.c.payloadBytes[this.slot]!;
-  }
-  set payloadBytes(v: number) {
-    this.c.payloadBytes[this.slot] = v;
-  }
-  get lastTime(): number {
-    return this.c.lastTime[this.slot]!;
-  }
-  set lastTime(v: number) {
-    this.c.lastTime[this.slot] = v;
-  }
-  get lastFrame(): number {
-    return this.c.lastFrame[this.slot]!;
-  }
-  set lastFrame(v: number) {
-    this.c.lastFrame[this.slot] = v;
-  }
+  payloadBytes = 0;
+  lastTime = 0;
+  lastFrame = 0;
   /**
    * This side's last segment carrying new data (tcp-tracker.ts, `carriesNewData`): payload
    * from the next byte on, no SYN or RST. Time -1 and frame 0: none yet.
    */
-  get lastDataTime(): number {
-    return this.c.lastDataTime[this.slot]!;
-  }
-  set lastDataTime(v: number) {
-    this.c.lastDataTime[this.slot] = v;
-  }
-  get lastDataFrame(): number {
-    return this.c.lastDataFrame[this.slot]!;
-  }
-  set lastDataFrame(v: number) {
-    this.c.lastDataFrame[this.slot] = v;
-  }
+  lastDataTime = -1;
+  lastDataFrame = 0;
   /**
    * The IP TTL (hop limit) of that segment: what this side's own socket sends with, to tell
    * a reset sent in its name by a device on the path (0: no data yet).
    */
-  get lastDataTtl(): number {
-    return this.c.lastDataTtl[this.slot]!;
-  }
-  set lastDataTtl(v: number) {
-    this.c.lastDataTtl[this.slot] = v;
-  }
+  lastDataTtl = 0;
 }
 
 export type CloseKind = "FIN" | "RST" | "none";
@@ -339,8 +111,7 @@ export interface FactsMemory {
  * the analyzer host), opaque here. A field, not a map keyed by flow: no lookup per packet.
  */
 export class Flow<A = unknown> {
-  /** Client's and server's endpoint, in `endpoints`' slots. */
-  readonly ep: [TcpEndpoint, TcpEndpoint];
+  readonly ep: [TcpEndpoint, TcpEndpoint] = [new TcpEndpoint(), new TcpEndpoint()];
   firstFrame = 0;
   lastFrame = 0;
   firstTime = 0;
@@ -397,12 +168,7 @@ export class Flow<A = unknown> {
     readonly clientPort: number,
     readonly server: readonly number[],
     readonly serverPort: number,
-    /** The flow table's endpoint store (a flow made alone gets one of its own). */
-    endpoints: EndpointStore = new EndpointStore(),
-  ) {
-    const c = endpoints.withRoom(2);
-    this.ep = [new TcpEndpoint(c, c.take()), new TcpEndpoint(c, c.take())];
-  }
+  ) {}
 
   /** Packets each way (client → server, server → client). */
   get packets(): readonly [number, number] {

@@ -14,7 +14,6 @@ import {
   type FlowListener,
   type FlowStore,
 } from "./lifecycle.js";
-import { EndpointStore } from "./columns.js";
 import { DIR_CLIENT, DIR_SERVER, Flow } from "./record.js";
 import { computeSegmentFacts, FactsPool } from "./segment-facts.js";
 import { continuesAcrossGap, isNewIncarnation, type TcpSegment, TcpTracker } from "./tcp-tracker.js";
@@ -75,8 +74,6 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
    * file) or dropped (a live capture, `expire`) once they ended; ids keep counting.
    */
   readonly all: Flow<A>[] = [];
-  /** Every flow's two TCP endpoints, in columns (columns.ts). */
-  private readonly endpoints = new EndpointStore();
   /** The per-segment facts memory of the TCP flows in the table (segment-facts.ts). */
   readonly facts = new FactsPool();
   /** Flows created so far: the last id given. */
@@ -422,8 +419,8 @@ export class FlowTable<A = unknown> implements FlowStore<A> {
     }
     const id = ++this.created;
     const flow = srcIsClient
-      ? new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort, this.endpoints)
-      : new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort, this.endpoints);
+      ? new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, src, p.srcPort, dst, p.dstPort)
+      : new Flow<A>(id, hash, p.l4, p.ipVersion, p.vlan, dst, p.dstPort, src, p.srcPort);
     flow.rolesGuessed = guessed;
     flow.midstream = p.l4 === L4_TCP && (p.tcpFlags & TH_SYN) === 0;
     flow.firstFrame = frame;
