@@ -44,7 +44,7 @@ import {
   createReadStream,
 } from "node:fs";
 import { cpus, loadavg, availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createInterface } from "node:readline";
@@ -484,7 +484,8 @@ async function scanReport(path) {
 
 /** Writes n copies of a classic pcap, each shifted past the previous one's last packet. */
 function concatenate(src, n) {
-  const dst = join(out, `bench-x${n}.pcap`);
+  // Named by the source's name and size: a copy made from another capture is never reused.
+  const dst = join(out, `${basename(src, ".pcap")}-${statSync(src).size}-x${n}.pcap`);
   if (existsSync(dst)) return dst;
   const data = Buffer.alloc(statSync(src).size);
   const fd = openSync(src, "r");
