@@ -69,15 +69,18 @@ export interface AnalyzeOptions extends RunOptions {
 
 /**
  * Below this size a capture is analysed on one thread: it takes a couple of seconds, and a
- * second thread's start-up (a few hundred ms to load its modules) and the framing every
- * thread repeats eat what sharing the analysis saves. Measured with 2 threads on our
- * 2-vCPU machines: 0.95x at 184 MB, 1.0x at 740 MB, 1.46x at 1.5 GB.
+ * second thread's start-up (a few hundred ms to load its modules) and the main thread's
+ * reading, routing and ring writes for all (run/parallel/) eat what sharing the analysis
+ * saves. Measured with 2 threads on our 2-vCPU machines, when every thread still framed
+ * the whole file: 0.95x at 184 MB, 1.0x at 740 MB, 1.46x at 1.5 GB; with the one reader,
+ * 1.02x at 1.7 GB on a moment when the earlier design gave 1.06x (docs/PERFORMANCE.md).
  */
 export const PARALLEL_MIN_BYTES = 512 << 20;
 
 /**
- * Workers at most by default: each one reads and frames the whole file, so past a few
- * the framing they all repeat outweighs the analysis they share.
+ * Threads at most by default: the main thread reads, routes and writes every record for
+ * all of them besides analysing its own share, so past a few it is the one they wait for
+ * (the README's model of 2 to 16 threads).
  */
 export const MAX_DEFAULT_JOBS = 4;
 
